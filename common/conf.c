@@ -1,0 +1,1305 @@
+/* conf.c - the property table, value parsing, file and -X loading, dumps. */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <librdkafka/rdkafka.h>
+#include "common/conf.h"
+
+#define RW_MS_S  1000.0
+#define RW_MS_M  (60 * RW_MS_S)
+#define RW_MS_H  (60 * RW_MS_M)
+#define RW_MS_D  (24 * RW_MS_H)
+
+/* Longest value quoted back in an error message. */
+#define RW_CONF_QUOTE_MAX 64
+
+static const rw_conf_prop_t rw_conf_table[] = {
+        /* Kafka client identity (everything else is kafka.*). */
+        { "group.id", RW_CONF_STR, "riskwatch", 0, 0, NULL, 0,
+          "Kafka consumer group of the processor. Every instance of one "
+          "deployment uses the same group, so the input partitions are "
+          "shared between them." },
+        { "client.id", RW_CONF_STR, "riskwatch", 0, 0, NULL, 0,
+          "Kafka client id, shown in broker logs, quotas and metrics." },
+
+        /* Redis state. */
+        { "redis.url", RW_CONF_URL_REDIS, "redis://127.0.0.1:6379/0", 0, 0,
+          NULL, 0,
+          "Redis server holding the detection state: "
+          "`redis://[[user]:password@]host[:port][/db]` (port 6379 and db 0 "
+          "by default, IPv6 as `[::1]`, `%XX` escapes in user and password) "
+          "or `unix:///path/to/socket[?db=N]`. The password is masked when "
+          "the configuration is printed." },
+        { "redis.timeout", RW_CONF_DURATION, "2s", 10, 60 * RW_MS_S, NULL, 0,
+          "Connect and per-command timeout for Redis." },
+        { "state.namespace", RW_CONF_STR, "rw", 0, 0, NULL, 0,
+          "Prefix of every Redis key riskwatch reads or writes. Deployments "
+          "that share one Redis database need different namespaces." },
+
+        /* Topics (the wire contract's defaults). */
+        { "topics.orders", RW_CONF_STR, "orders", 0, 0, NULL, 0,
+          "Input topic of `riskwatch.OrderEvent` records (Avro, Confluent "
+          "framing, keyed by account_id)." },
+        { "topics.support", RW_CONF_STR, "support", 0, 0, NULL, 0,
+          "Input topic of `riskwatch.SupportEvent` records (Avro, Confluent "
+          "framing, keyed by account_id)." },
+        { "topics.alerts", RW_CONF_STR, "risk-alerts", 0, 0, NULL, 0,
+          "Output topic of `riskwatch.RiskAlert` records, keyed by the "
+          "alert fingerprint." },
+        { "topics.dlq", RW_CONF_STR, "riskwatch-dlq", 0, 0, NULL, 0,
+          "Dead-letter topic: input records that cannot be decoded or "
+          "validated are copied here unchanged, with `rw.error.*` and "
+          "`rw.source.*` headers saying why and where from." },
+
+        /* Schemas. */
+        { "schemas.dir", RW_CONF_STR, "", 0, 0, NULL, 0,
+          "Directory of the local Avro schema catalogue (`*.avsc`) that "
+          "resolves writer schema ids when no registry is configured. "
+          "Empty = the `schemas/` directory shipped with the source." },
+        { "schema.registry.url", RW_CONF_URL_HTTP, "", 0, 0, NULL, 0,
+          "Confluent-compatible schema registry used to resolve writer "
+          "schema ids (`GET /schemas/ids/{id}`). Empty = the local "
+          "catalogue in `schemas.dir` only." },
+        { "schema.registry.timeout", RW_CONF_DURATION, "5s",
+          100, 5 * RW_MS_M, NULL, 0,
+          "Timeout of one schema registry request." },
+
+        /* Output. */
+        { "log.level", RW_CONF_ENUM, "info", 0, 0, "error|warn|info|debug", 0,
+          "Threshold of the diagnostic log written to stderr." },
+        { "log.file", RW_CONF_STR, "", 0, 0, NULL, 0,
+          "File that receives one JSON line per alert transition "
+          "(appended). Empty = standard output." },
+        { "alertmanager.url", RW_CONF_URL_HTTP, "", 0, 0, NULL, 0,
+          "Prometheus Alertmanager base URL (e.g. `http://localhost:9093`); "
+          "every alert transition is also posted to its `/api/v2/alerts`. "
+          "Empty = off." },
+
+        /* Processing. */
+        { "batch.size", RW_CONF_INT, "500", 1, 100000, NULL, 0,
+          "Maximum number of input records processed, and their state "
+          "written to Redis, as one batch." },
+        { "batch.timeout", RW_CONF_DURATION, "100ms", 1, 10 * RW_MS_S, NULL, 0,
+          "Longest wait for a batch to fill before the records that have "
+          "arrived are processed." },
+        { "allowed.lateness", RW_CONF_DURATION, "5m", 0, 7 * RW_MS_D, NULL, 0,
+          "Event-time slack for out-of-order records: the watermark (the "
+          "rules' \"now\") is the highest `occurred_at` seen minus this." },
+        { "idle.timeout", RW_CONF_DURATION, "30s", 100, RW_MS_D, NULL, 0,
+          "An input partition that delivers no record for this long (wall "
+          "clock) is idle and no longer holds back the event-time "
+          "boundaries at which dependency rules are decided." },
+        { "dedup.horizon", RW_CONF_DURATION, "7d", 0, 365 * RW_MS_D, NULL, 0,
+          "How long (event time) processed event ids are remembered, so a "
+          "re-delivered event counts once. 0 = no de-duplication." },
+        { "future.margin", RW_CONF_DURATION, "1h", 0, 30 * RW_MS_D, NULL, 0,
+          "Records whose `occurred_at` is further than this ahead of the "
+          "wall clock are rejected to the dead-letter topic instead of "
+          "pushing the watermark into the future." },
+        { "evaluation.interval", RW_CONF_DURATION, "1h",
+          RW_MS_M, 7 * RW_MS_D, NULL, 0,
+          "Event-time boundary at which dependency rules are decided, once "
+          "every input partition has passed it." },
+
+        /* Alert lifecycle. */
+        { "alerts.hysteresis", RW_CONF_DBL, "0.10", 0, 1, NULL, 0,
+          "A firing alert resolves only when its value is back across the "
+          "threshold by this fraction of the threshold (0.10 = 10%)." },
+        { "alerts.cooldown", RW_CONF_DURATION, "24h", 0, 365 * RW_MS_D, NULL, 0,
+          "After an alert resolves, the same fingerprint does not fire "
+          "again for this long (event time)." },
+
+        /* The demo command. */
+        { "demo.accounts", RW_CONF_INT, "300", 10, 100000, NULL, 0,
+          "`demo`: number of synthetic accounts generated." },
+        { "demo.days", RW_CONF_INT, "180", 30, 3650, NULL, 0,
+          "`demo`: days of synthetic event history generated." },
+        { "demo.seed", RW_CONF_INT, "42", 0, 2147483647.0, NULL, 0,
+          "`demo`: random seed; the same seed generates the same events." },
+
+        { NULL, RW_CONF_STR, NULL, 0, 0, NULL, 0, NULL }
+};
+
+/* Extra checks for STR properties, with their wording in the reference. */
+typedef bool (rw_conf_check_fn_t)(const char *value);
+
+static bool rw_conf_check_nonempty(const char *value) {
+        return *value != '\0';
+}
+
+/* A Redis key prefix: no ':' (our separator) and no '{}' (hash tags). */
+static bool rw_conf_check_namespace(const char *value) {
+        size_t len = strlen(value);
+
+        if (len < 1 || len > 64)
+                return false;
+        for (const char *p = value; *p; p++) {
+                if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+                        return false;
+        }
+        return true;
+}
+
+/* Kafka's own rule for topic names. */
+static bool rw_conf_check_topic(const char *value) {
+        size_t len = strlen(value);
+
+        if (len < 1 || len > 249 || !strcmp(value, ".") || !strcmp(value, ".."))
+                return false;
+        for (const char *p = value; *p; p++) {
+                if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+                        return false;
+        }
+        return true;
+}
+
+static const struct {
+        const char *name;
+        rw_conf_check_fn_t *check;
+        const char *what;   /* reason and "range / values" text */
+} rw_conf_checks[] = {
+        { "group.id", rw_conf_check_nonempty, "non-empty" },
+        { "client.id", rw_conf_check_nonempty, "non-empty" },
+        { "state.namespace", rw_conf_check_namespace,
+          "1..64 of letters, digits, `_`, `.`, `-`" },
+        { "topics.orders", rw_conf_check_topic,
+          "topic name: 1..249 of letters, digits, `.`, `_`, `-`" },
+        { "topics.support", rw_conf_check_topic,
+          "topic name: 1..249 of letters, digits, `.`, `_`, `-`" },
+        { "topics.alerts", rw_conf_check_topic,
+          "topic name: 1..249 of letters, digits, `.`, `_`, `-`" },
+        { "topics.dlq", rw_conf_check_topic,
+          "topic name: 1..249 of letters, digits, `.`, `_`, `-`" },
+};
+
+/* The default kafka.* pass-through entries, set by rw_conf_new(). */
+static const char *const rw_conf_kafka_defaults[][2] = {
+        { "bootstrap.servers", "localhost:9092" },
+};
+
+/* One stored table value. */
+typedef struct rw_conf_val_s {
+        char *str;         /* the value as set */
+        int64_t i;         /* INT; DURATION in ms */
+        double d;          /* DBL */
+        bool b;            /* BOOL */
+        bool pinned;       /* set by -X: a file does not override it */
+} rw_conf_val_t;
+
+/* One kafka.* pass-through entry. */
+typedef struct rw_conf_kv_s {
+        char *key;         /* without "kafka." */
+        char *value;
+        bool pinned;
+} rw_conf_kv_t;
+
+struct rw_conf_s {
+        rw_conf_val_t *vals;     /* one per table row */
+        size_t prop_cnt;
+        rw_conf_kv_t *kafka;     /* in the order first set */
+        size_t kafka_cnt;
+        size_t kafka_size;
+};
+
+static void *rw_conf_xmalloc(size_t size) {
+        void *p = malloc(size ? size : 1);
+
+        if (!p)
+                abort();
+        return p;
+}
+
+static void *rw_conf_xrealloc(void *p, size_t size) {
+        p = realloc(p, size ? size : 1);
+        if (!p)
+                abort();
+        return p;
+}
+
+static char *rw_conf_xstrdup(const char *s) {
+        size_t len = strlen(s) + 1;
+
+        return memcpy(rw_conf_xmalloc(len), s, len);
+}
+
+/* Trim leading and trailing whitespace in place. */
+static char *rw_conf_trim(char *s) {
+        char *e;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+                e--;
+        *e = '\0';
+        return s;
+}
+
+const rw_conf_prop_t *rw_conf_props(void) {
+        return rw_conf_table;
+}
+
+const rw_conf_prop_t *rw_conf_prop_find(const char *name) {
+        for (const rw_conf_prop_t *prop = rw_conf_table; prop->name; prop++) {
+                if (!strcmp(prop->name, name))
+                        return prop;
+        }
+        return NULL;
+}
+
+static size_t rw_conf_prop_cnt(void) {
+        size_t n = 0;
+
+        while (rw_conf_table[n].name)
+                n++;
+        return n;
+}
+
+static size_t rw_conf_idx(const char *key) {
+        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
+
+        assert(prop && "property not in the table");
+        return (size_t)(prop - rw_conf_table);
+}
+
+/* Decimal integer, optional '-', every character consumed, no overflow. */
+static bool rw_conf_parse_i64(const char *s, const char **endp, int64_t *out) {
+        const char *p = s;
+        bool neg = false;
+        uint64_t v = 0, lim;
+
+        if (*p == '-') {
+                neg = true;
+                p++;
+        }
+        if (!isdigit((unsigned char)*p))
+                return false;
+        lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        for (; isdigit((unsigned char)*p); p++) {
+                unsigned d = (unsigned)(*p - '0');
+
+                if (v > (lim - d) / 10)
+                        return false;
+                v = v * 10 + d;
+        }
+        if (!neg)
+                *out = (int64_t)v;
+        else if (v == (uint64_t)INT64_MAX + 1)
+                *out = INT64_MIN;
+        else
+                *out = -(int64_t)v;
+        *endp = p;
+        return true;
+}
+
+/* Milliseconds in the largest unit that is exact: 0, 250ms, 30s, 5m, 24h, 7d. */
+static void rw_conf_fmt_duration(int64_t ms, char *buf, size_t size) {
+        static const struct { const char *unit; int64_t ms; } units[] = {
+                { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
+                { "s", 1000 },
+        };
+
+        if (ms == 0) {
+                snprintf(buf, size, "0");
+                return;
+        }
+        for (size_t i = 0; i < RW_ARRAY_SIZE(units); i++) {
+                if (ms % units[i].ms == 0) {
+                        snprintf(buf, size, "%" PRId64 "%s", ms / units[i].ms,
+                                 units[i].unit);
+                        return;
+                }
+        }
+        snprintf(buf, size, "%" PRId64 "ms", ms);
+}
+
+/* Duration text: an integer with an optional unit (no unit = ms). */
+static bool rw_conf_parse_duration(const char *s, int64_t *msp) {
+        static const struct { const char *suffix; int64_t mult; } units[] = {
+                { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+                { "h", 3600000 }, { "d", 86400000 },
+        };
+        const char *end;
+        int64_t v;
+
+        if (!isdigit((unsigned char)*s) || !rw_conf_parse_i64(s, &end, &v))
+                return false;
+        for (size_t i = 0; i < RW_ARRAY_SIZE(units); i++) {
+                if (strcmp(end, units[i].suffix))
+                        continue;
+                if (v > INT64_MAX / units[i].mult)
+                        return false;
+                *msp = v * units[i].mult;
+                return true;
+        }
+        return false;
+}
+
+static bool rw_conf_enum_has(const char *enums, const char *value) {
+        size_t len = strlen(value);
+
+        while (*enums) {
+                size_t tlen = strcspn(enums, "|");
+
+                if (tlen == len && !strncmp(enums, value, len))
+                        return true;
+                enums += tlen;
+                if (*enums == '|')
+                        enums++;
+        }
+        return false;
+}
+
+/* Port text: 1..65535, digits only. */
+static bool rw_conf_parse_port(const char *s, size_t len, int *portp) {
+        int port = 0;
+
+        if (len == 0 || len > 5)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (!isdigit((unsigned char)s[i]))
+                        return false;
+                port = port * 10 + (s[i] - '0');
+        }
+        if (port < 1 || port > 65535)
+                return false;
+        *portp = port;
+        return true;
+}
+
+/* "http(s)://host[:port][/path]", credentials allowed (masked in dumps). */
+static bool rw_conf_check_http_url(const char *url) {
+        const char *p, *auth_end, *at, *host_end;
+
+        if (!strncasecmp(url, "http://", 7))
+                p = url + 7;
+        else if (!strncasecmp(url, "https://", 8))
+                p = url + 8;
+        else
+                return false;
+        for (const char *q = url; *q; q++) {
+                if ((unsigned char)*q <= ' ' || *q == 0x7f)
+                        return false;
+        }
+        auth_end = p + strcspn(p, "/?#");
+        at = NULL;
+        for (const char *q = p; q < auth_end; q++) {
+                if (*q == '@')
+                        at = q;
+        }
+        if (at)
+                p = at + 1;
+        if (*p == '[') {
+                host_end = memchr(p, ']', (size_t)(auth_end - p));
+                if (!host_end || host_end == p + 1)
+                        return false;
+                host_end++;
+        } else {
+                host_end = memchr(p, ':', (size_t)(auth_end - p));
+                if (!host_end)
+                        host_end = auth_end;
+                if (host_end == p)
+                        return false;
+        }
+        if (host_end < auth_end) {
+                int port;
+
+                if (*host_end != ':' ||
+                    !rw_conf_parse_port(host_end + 1,
+                                        (size_t)(auth_end - host_end - 1), &port))
+                        return false;
+        }
+        return true;
+}
+
+/* Parse `value` for `prop` into *val (not its text). */
+static rw_err_t rw_conf_parse(const rw_conf_prop_t *prop, const char *value,
+                              rw_conf_val_t *val, char *reason,
+                              size_t reason_size) {
+        char lo[32], hi[32];
+        const char *end;
+
+        switch (prop->type) {
+        case RW_CONF_STR:
+                for (size_t i = 0; i < RW_ARRAY_SIZE(rw_conf_checks); i++) {
+                        if (strcmp(rw_conf_checks[i].name, prop->name))
+                                continue;
+                        if (!rw_conf_checks[i].check(value)) {
+                                snprintf(reason, reason_size,
+                                         "expected %s, got \"%.*s\"",
+                                         rw_conf_checks[i].what,
+                                         RW_CONF_QUOTE_MAX, value);
+                                return RW_ERR_CONFIG;
+                        }
+                }
+                return RW_OK;
+
+        case RW_CONF_INT:
+                if (!rw_conf_parse_i64(value, &end, &val->i) || *end ||
+                    (double)val->i < prop->min || (double)val->i > prop->max) {
+                        snprintf(reason, reason_size,
+                                 "expected an integer in [%.0f, %.0f], "
+                                 "got \"%.*s\"", prop->min, prop->max,
+                                 RW_CONF_QUOTE_MAX, value);
+                        return RW_ERR_CONFIG;
+                }
+                return RW_OK;
+
+        case RW_CONF_DBL: {
+                char *dend = NULL;
+                bool ok = false;
+
+                /* strtod skips leading blanks; a value must not have any. */
+                if (*value && !isspace((unsigned char)*value)) {
+                        val->d = strtod(value, &dend);
+                        ok = !*dend && isfinite(val->d) &&
+                                val->d >= prop->min && val->d <= prop->max;
+                }
+                if (!ok) {
+                        snprintf(reason, reason_size,
+                                 "expected a number in [%g, %g], got \"%.*s\"",
+                                 prop->min, prop->max, RW_CONF_QUOTE_MAX,
+                                 value);
+                        return RW_ERR_CONFIG;
+                }
+                return RW_OK;
+        }
+
+        case RW_CONF_BOOL:
+                if (!strcmp(value, "true") || !strcmp(value, "1")) {
+                        val->b = true;
+                } else if (!strcmp(value, "false") || !strcmp(value, "0")) {
+                        val->b = false;
+                } else {
+                        snprintf(reason, reason_size,
+                                 "expected true, false, 1 or 0, got \"%.*s\"",
+                                 RW_CONF_QUOTE_MAX, value);
+                        return RW_ERR_CONFIG;
+                }
+                return RW_OK;
+
+        case RW_CONF_ENUM:
+                if (!rw_conf_enum_has(prop->enums, value)) {
+                        snprintf(reason, reason_size,
+                                 "expected one of %s, got \"%.*s\"",
+                                 prop->enums, RW_CONF_QUOTE_MAX, value);
+                        return RW_ERR_CONFIG;
+                }
+                return RW_OK;
+
+        case RW_CONF_URL_REDIS: {
+                rw_redis_url_t ru;
+
+                /* The reason never quotes the URL: it may hold a password. */
+                return rw_redis_url_parse(value, &ru, reason, reason_size);
+        }
+
+        case RW_CONF_URL_HTTP:
+                if (*value && !rw_conf_check_http_url(value)) {
+                        snprintf(reason, reason_size,
+                                 "expected empty or an http:// or https:// "
+                                 "URL with a host");
+                        return RW_ERR_CONFIG;
+                }
+                return RW_OK;
+
+        case RW_CONF_DURATION:
+                if (!rw_conf_parse_duration(value, &val->i) ||
+                    (double)val->i < prop->min || (double)val->i > prop->max) {
+                        rw_conf_fmt_duration((int64_t)prop->min, lo, sizeof(lo));
+                        rw_conf_fmt_duration((int64_t)prop->max, hi, sizeof(hi));
+                        snprintf(reason, reason_size,
+                                 "expected a duration in [%s, %s] (an integer "
+                                 "with unit ms, s, m, h or d), got \"%.*s\"",
+                                 lo, hi, RW_CONF_QUOTE_MAX, value);
+                        return RW_ERR_CONFIG;
+                }
+                return RW_OK;
+        }
+        assert(!"unknown property type");
+        return RW_ERR_CONFIG;
+}
+
+rw_err_t rw_conf_check_value(const rw_conf_prop_t *prop, const char *value,
+                             char *errstr, size_t errstr_size) {
+        rw_conf_val_t val = { 0 };
+
+        return rw_conf_parse(prop, value, &val, errstr, errstr_size);
+}
+
+/* kafka.* keys whose values are masked in dumps. */
+static bool rw_conf_kafka_secret(const char *key) {
+        return strstr(key, "password") || strstr(key, "secret") ||
+                !strcmp(key, "sasl.oauthbearer.config") ||
+                !strcmp(key, "ssl.key.pem");
+}
+
+/* Let librdkafka judge a pass-through property on a scratch conf. */
+static rd_kafka_conf_res_t rw_conf_kafka_check(const char *key,
+                                               const char *value, char *reason,
+                                               size_t reason_size) {
+        rd_kafka_conf_t *rkc = rd_kafka_conf_new();
+        rd_kafka_conf_res_t res;
+
+        res = rd_kafka_conf_set(rkc, key, value, reason, reason_size);
+        rd_kafka_conf_destroy(rkc);
+        return res;
+}
+
+static rw_conf_kv_t *rw_conf_kafka_entry(const rw_conf_t *conf,
+                                         const char *key) {
+        for (size_t i = 0; i < conf->kafka_cnt; i++) {
+                if (!strcmp(conf->kafka[i].key, key))
+                        return &conf->kafka[i];
+        }
+        return NULL;
+}
+
+static void rw_conf_kafka_store(rw_conf_t *conf, const char *key,
+                                const char *value, bool pin) {
+        rw_conf_kv_t *kv = rw_conf_kafka_entry(conf, key);
+
+        if (kv) {
+                if (kv->pinned && !pin)
+                        return;
+                free(kv->value);
+                kv->value = rw_conf_xstrdup(value);
+                kv->pinned = kv->pinned || pin;
+                return;
+        }
+        if (conf->kafka_cnt == conf->kafka_size) {
+                conf->kafka_size = conf->kafka_size ? conf->kafka_size * 2 : 8;
+                conf->kafka = rw_conf_xrealloc(conf->kafka, conf->kafka_size *
+                                               sizeof(*conf->kafka));
+        }
+        kv = &conf->kafka[conf->kafka_cnt++];
+        kv->key = rw_conf_xstrdup(key);
+        kv->value = rw_conf_xstrdup(value);
+        kv->pinned = pin;
+}
+
+/* Edit distance, for "did you mean" on unknown keys (long keys: no hint). */
+static size_t rw_conf_distance(const char *a, const char *b) {
+        size_t row[65], alen = strlen(a), blen = strlen(b);
+
+        if (alen >= RW_ARRAY_SIZE(row) || blen >= RW_ARRAY_SIZE(row))
+                return SIZE_MAX;
+        for (size_t j = 0; j <= blen; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= alen; i++) {
+                size_t diag = row[0];
+
+                row[0] = i;
+                for (size_t j = 1; j <= blen; j++) {
+                        size_t up = row[j], best;
+
+                        best = diag + (a[i - 1] != b[j - 1]);
+                        if (up + 1 < best)
+                                best = up + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        diag = up;
+                        row[j] = best;
+                }
+        }
+        return row[blen];
+}
+
+/* Reason for an unknown key, with a suggestion where one is plausible. */
+static void rw_conf_unknown(const char *key, const char *value, char *reason,
+                            size_t reason_size) {
+        const char *best = NULL;
+        size_t bestd = SIZE_MAX, maxd;
+        char scratch[256];
+
+        for (const rw_conf_prop_t *prop = rw_conf_table; prop->name; prop++) {
+                size_t d = rw_conf_distance(key, prop->name);
+
+                if (d < bestd) {
+                        bestd = d;
+                        best = prop->name;
+                }
+        }
+        maxd = strlen(key) >= 12 ? 3 : 2;
+        if (best && bestd <= maxd) {
+                snprintf(reason, reason_size,
+                         "unknown property (did you mean %s?)", best);
+        } else if (strchr(key, '.') &&
+                   rw_conf_kafka_check(key, value, scratch, sizeof(scratch)) !=
+                   RD_KAFKA_CONF_UNKNOWN) {
+                snprintf(reason, reason_size,
+                         "unknown property (librdkafka's properties take the "
+                         "prefix kafka.: did you mean kafka.%s?)", key);
+        } else {
+                snprintf(reason, reason_size, "unknown property");
+        }
+}
+
+/* Validate and store key=value. `prefix` starts errstr ("f.conf:3: ", "-X ").
+ * Pinned values (from -X) are only replaced by another pinned set. */
+static rw_err_t rw_conf_set0(rw_conf_t *conf, const char *key,
+                             const char *value, const char *prefix, bool pin,
+                             char *errstr, size_t errstr_size) {
+        const rw_conf_prop_t *prop;
+        rw_conf_val_t val = { 0 }, *cur;
+        char reason[512];
+        rw_err_t err = RW_OK;
+
+        reason[0] = '\0';
+        if (!strncmp(key, "kafka.", 6)) {
+                const char *kkey = key + 6;
+
+                if (!*kkey) {
+                        snprintf(reason, sizeof(reason),
+                                 "expected a librdkafka property name after "
+                                 "kafka.");
+                        err = RW_ERR_CONFIG;
+                } else if (!strcmp(kkey, "group.id") ||
+                           !strcmp(kkey, "client.id")) {
+                        snprintf(reason, sizeof(reason),
+                                 "set it with the riskwatch property %s", kkey);
+                        err = RW_ERR_CONFIG;
+                } else if (rw_conf_kafka_check(kkey, value, reason,
+                                               sizeof(reason)) !=
+                           RD_KAFKA_CONF_OK) {
+                        err = RW_ERR_CONFIG;
+                } else {
+                        rw_conf_kafka_store(conf, kkey, value, pin);
+                }
+                goto done;
+        }
+
+        prop = rw_conf_prop_find(key);
+        if (!prop) {
+                rw_conf_unknown(key, value, reason, sizeof(reason));
+                err = RW_ERR_CONFIG;
+                goto done;
+        }
+        err = rw_conf_parse(prop, value, &val, reason, sizeof(reason));
+        if (err)
+                goto done;
+        cur = &conf->vals[prop - rw_conf_table];
+        if (cur->pinned && !pin)
+                goto done;
+        free(cur->str);
+        val.str = rw_conf_xstrdup(value);
+        val.pinned = cur->pinned || pin;
+        *cur = val;
+
+done:
+        if (err)
+                snprintf(errstr, errstr_size, "%s%s: %s", prefix, key, reason);
+        return err;
+}
+
+rw_conf_t *rw_conf_new(void) {
+        rw_conf_t *conf = rw_conf_xmalloc(sizeof(*conf));
+        char errstr[512];
+
+        memset(conf, 0, sizeof(*conf));
+        conf->prop_cnt = rw_conf_prop_cnt();
+        conf->vals = rw_conf_xmalloc(conf->prop_cnt * sizeof(*conf->vals));
+        memset(conf->vals, 0, conf->prop_cnt * sizeof(*conf->vals));
+        for (size_t i = 0; i < conf->prop_cnt; i++) {
+                rw_err_t err = rw_conf_set0(conf, rw_conf_table[i].name,
+                                            rw_conf_table[i].defval,
+                                            "default ", false, errstr,
+                                            sizeof(errstr));
+
+                assert(!err && "bad default in the property table");
+                (void)err;
+        }
+        for (size_t i = 0; i < RW_ARRAY_SIZE(rw_conf_kafka_defaults); i++)
+                rw_conf_kafka_store(conf, rw_conf_kafka_defaults[i][0],
+                                    rw_conf_kafka_defaults[i][1], false);
+        return conf;
+}
+
+void rw_conf_destroy(rw_conf_t *conf) {
+        if (!conf)
+                return;
+        for (size_t i = 0; i < conf->kafka_cnt; i++) {
+                free(conf->kafka[i].key);
+                free(conf->kafka[i].value);
+        }
+        free(conf->kafka);
+        for (size_t i = 0; i < conf->prop_cnt; i++)
+                free(conf->vals[i].str);
+        free(conf->vals);
+        free(conf);
+}
+
+rw_err_t rw_conf_set(rw_conf_t *conf, const char *key, const char *value,
+                     const char *origin, char *errstr, size_t errstr_size) {
+        char *prefix = rw_conf_xmalloc(strlen(origin) + 3);
+        rw_err_t err;
+
+        sprintf(prefix, "%s: ", origin);
+        err = rw_conf_set0(conf, key, value, prefix, false, errstr,
+                           errstr_size);
+        free(prefix);
+        return err;
+}
+
+rw_err_t rw_conf_set_arg(rw_conf_t *conf, const char *kv, char *errstr,
+                         size_t errstr_size) {
+        char *copy = rw_conf_xstrdup(kv);
+        char *eq = strchr(copy, '='), *key;
+        rw_err_t err;
+
+        if (eq)
+                *eq = '\0';
+        key = rw_conf_trim(copy);
+        if (!eq || !*key) {
+                snprintf(errstr, errstr_size, "-X %s: expected key=value", kv);
+                err = RW_ERR_CONFIG;
+                goto done;
+        }
+        err = rw_conf_set0(conf, key, rw_conf_trim(eq + 1), "-X ", true,
+                           errstr, errstr_size);
+
+done:
+        free(copy);
+        return err;
+}
+
+/* A key already set by the file being loaded, for duplicate detection. */
+typedef struct rw_conf_seen_s {
+        char *key;
+        int line;
+} rw_conf_seen_t;
+
+rw_err_t rw_conf_load_file(rw_conf_t *conf, const char *path,
+                           char *errstr, size_t errstr_size) {
+        rw_conf_seen_t *seen = NULL;
+        size_t seen_cnt = 0, seen_size = 0, cap = 0;
+        char *line = NULL, *prefix = NULL;
+        FILE *fp;
+        int lineno = 0;
+        rw_err_t err = RW_OK;
+
+        fp = fopen(path, "r");
+        if (!fp) {
+                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                err = RW_ERR_CONFIG;
+                goto done;
+        }
+        prefix = rw_conf_xmalloc(strlen(path) + 16);
+        while (getline(&line, &cap, fp) != -1) {
+                char *s = rw_conf_trim(line), *eq, *key, *value;
+
+                lineno++;
+                if (!*s || *s == '#')
+                        continue;
+                eq = strchr(s, '=');
+                if (eq == s || !eq) {
+                        snprintf(errstr, errstr_size,
+                                 "%s:%d: %.40s%s: expected key=value", path,
+                                 lineno, s, strlen(s) > 40 ? "..." : "");
+                        err = RW_ERR_CONFIG;
+                        goto done;
+                }
+                *eq = '\0';
+                key = rw_conf_trim(s);
+                value = rw_conf_trim(eq + 1);
+                for (size_t i = 0; i < seen_cnt; i++) {
+                        if (strcmp(seen[i].key, key))
+                                continue;
+                        snprintf(errstr, errstr_size,
+                                 "%s:%d: %s: duplicate (first set at line %d)",
+                                 path, lineno, key, seen[i].line);
+                        err = RW_ERR_CONFIG;
+                        goto done;
+                }
+                sprintf(prefix, "%s:%d: ", path, lineno);
+                err = rw_conf_set0(conf, key, value, prefix, false, errstr,
+                                   errstr_size);
+                if (err)
+                        goto done;
+                if (seen_cnt == seen_size) {
+                        seen_size = seen_size ? seen_size * 2 : 16;
+                        seen = rw_conf_xrealloc(seen,
+                                                seen_size * sizeof(*seen));
+                }
+                seen[seen_cnt].key = rw_conf_xstrdup(key);
+                seen[seen_cnt].line = lineno;
+                seen_cnt++;
+        }
+        if (ferror(fp)) {
+                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                err = RW_ERR_CONFIG;
+        }
+
+done:
+        for (size_t i = 0; i < seen_cnt; i++)
+                free(seen[i].key);
+        free(seen);
+        free(prefix);
+        free(line);
+        if (fp)
+                fclose(fp);
+        return err;
+}
+
+static const rw_conf_val_t *rw_conf_val(const rw_conf_t *conf,
+                                        const char *key) {
+        return &conf->vals[rw_conf_idx(key)];
+}
+
+const char *rw_conf_get_str(const rw_conf_t *conf, const char *key) {
+        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
+
+        assert(prop && (prop->type == RW_CONF_STR ||
+                        prop->type == RW_CONF_ENUM ||
+                        prop->type == RW_CONF_URL_REDIS ||
+                        prop->type == RW_CONF_URL_HTTP) &&
+               "not a string property");
+        (void)prop;
+        return rw_conf_val(conf, key)->str;
+}
+
+int64_t rw_conf_get_int(const rw_conf_t *conf, const char *key) {
+        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
+
+        assert(prop && (prop->type == RW_CONF_INT ||
+                        prop->type == RW_CONF_DURATION) &&
+               "not an integer property");
+        (void)prop;
+        return rw_conf_val(conf, key)->i;
+}
+
+double rw_conf_get_dbl(const rw_conf_t *conf, const char *key) {
+        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
+
+        assert(prop && prop->type == RW_CONF_DBL && "not a double property");
+        (void)prop;
+        return rw_conf_val(conf, key)->d;
+}
+
+bool rw_conf_get_bool(const rw_conf_t *conf, const char *key) {
+        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
+
+        assert(prop && prop->type == RW_CONF_BOOL && "not a boolean property");
+        (void)prop;
+        return rw_conf_val(conf, key)->b;
+}
+
+size_t rw_conf_kafka_cnt(const rw_conf_t *conf) {
+        return conf->kafka_cnt;
+}
+
+void rw_conf_kafka_get(const rw_conf_t *conf, size_t i,
+                       const char **keyp, const char **valuep) {
+        assert(i < conf->kafka_cnt);
+        *keyp = conf->kafka[i].key;
+        *valuep = conf->kafka[i].value;
+}
+
+const char *rw_conf_kafka_find(const rw_conf_t *conf, const char *key) {
+        const rw_conf_kv_t *kv = rw_conf_kafka_entry(conf, key);
+
+        return kv ? kv->value : NULL;
+}
+
+/* Copy of `url` with the password in its user info replaced by ***.
+ * In redis URLs user info without ':' is the password (as redis-cli reads
+ * it); in http URLs it is a user name. Caller frees. */
+static char *rw_conf_mask_url(const char *url, bool bare_is_password) {
+        const char *p = strstr(url, "://"), *auth_end, *at = NULL, *colon;
+        size_t keep;
+        char *out;
+
+        if (!p)
+                return rw_conf_xstrdup(url);
+        p += 3;
+        auth_end = p + strcspn(p, "/?#");
+        for (const char *q = p; q < auth_end; q++) {
+                if (*q == '@')
+                        at = q;
+        }
+        if (!at)
+                return rw_conf_xstrdup(url);
+        colon = memchr(p, ':', (size_t)(at - p));
+        if (colon)
+                keep = (size_t)(colon + 1 - url);
+        else if (bare_is_password)
+                keep = (size_t)(p - url);
+        else
+                return rw_conf_xstrdup(url);
+        out = rw_conf_xmalloc(keep + 3 + strlen(at) + 1);
+        memcpy(out, url, keep);
+        memcpy(out + keep, "***", 3);
+        strcpy(out + keep + 3, at);
+        return out;
+}
+
+typedef struct rw_conf_line_s {
+        char *key;
+        char *value;
+} rw_conf_line_t;
+
+static int rw_conf_line_cmp(const void *a, const void *b) {
+        return strcmp(((const rw_conf_line_t *)a)->key,
+                      ((const rw_conf_line_t *)b)->key);
+}
+
+void rw_conf_dump(const rw_conf_t *conf, FILE *fp) {
+        size_t n = conf->prop_cnt + conf->kafka_cnt, k = 0;
+        rw_conf_line_t *lines = rw_conf_xmalloc(n * sizeof(*lines));
+
+        for (size_t i = 0; i < conf->prop_cnt; i++) {
+                const rw_conf_prop_t *prop = &rw_conf_table[i];
+                const char *v = conf->vals[i].str;
+
+                lines[k].key = rw_conf_xstrdup(prop->name);
+                if (prop->secret && *v)
+                        lines[k].value = rw_conf_xstrdup("***");
+                else if (prop->type == RW_CONF_URL_REDIS ||
+                         prop->type == RW_CONF_URL_HTTP)
+                        lines[k].value = rw_conf_mask_url(
+                                v, prop->type == RW_CONF_URL_REDIS);
+                else
+                        lines[k].value = rw_conf_xstrdup(v);
+                k++;
+        }
+        for (size_t i = 0; i < conf->kafka_cnt; i++) {
+                const rw_conf_kv_t *kv = &conf->kafka[i];
+
+                lines[k].key = rw_conf_xmalloc(strlen(kv->key) + 7);
+                sprintf(lines[k].key, "kafka.%s", kv->key);
+                lines[k].value = rw_conf_xstrdup(
+                        rw_conf_kafka_secret(kv->key) && *kv->value ?
+                        "***" : kv->value);
+                k++;
+        }
+        qsort(lines, n, sizeof(*lines), rw_conf_line_cmp);
+        for (size_t i = 0; i < n; i++) {
+                fprintf(fp, "%s=%s\n", lines[i].key, lines[i].value);
+                free(lines[i].key);
+                free(lines[i].value);
+        }
+        free(lines);
+}
+
+/* Text for a Markdown table cell: '|' escaped, line breaks flattened. */
+static void rw_conf_md_cell(FILE *fp, const char *text) {
+        for (const char *p = text; *p; p++) {
+                if (*p == '|')
+                        fputs("\\|", fp);
+                else if (*p == '\n' || *p == '\r')
+                        fputc(' ', fp);
+                else
+                        fputc(*p, fp);
+        }
+}
+
+static const char *rw_conf_type_name(rw_conf_type_t type) {
+        switch (type) {
+        case RW_CONF_STR: return "string";
+        case RW_CONF_INT: return "integer";
+        case RW_CONF_DBL: return "number";
+        case RW_CONF_BOOL: return "boolean";
+        case RW_CONF_ENUM: return "enum";
+        case RW_CONF_URL_REDIS: return "redis URL";
+        case RW_CONF_URL_HTTP: return "http URL";
+        case RW_CONF_DURATION: return "duration";
+        }
+        return "?";
+}
+
+static void rw_conf_md_range(FILE *fp, const rw_conf_prop_t *prop) {
+        char lo[32], hi[32];
+
+        switch (prop->type) {
+        case RW_CONF_STR:
+                for (size_t i = 0; i < RW_ARRAY_SIZE(rw_conf_checks); i++) {
+                        if (!strcmp(rw_conf_checks[i].name, prop->name)) {
+                                rw_conf_md_cell(fp, rw_conf_checks[i].what);
+                                return;
+                        }
+                }
+                return;
+        case RW_CONF_INT:
+                fprintf(fp, "%.0f .. %.0f", prop->min, prop->max);
+                return;
+        case RW_CONF_DBL:
+                fprintf(fp, "%g .. %g", prop->min, prop->max);
+                return;
+        case RW_CONF_DURATION:
+                rw_conf_fmt_duration((int64_t)prop->min, lo, sizeof(lo));
+                rw_conf_fmt_duration((int64_t)prop->max, hi, sizeof(hi));
+                fprintf(fp, "%s .. %s", lo, hi);
+                return;
+        case RW_CONF_BOOL:
+                fputs("`true`, `false`", fp);
+                return;
+        case RW_CONF_ENUM:
+                for (const char *p = prop->enums; *p;) {
+                        size_t len = strcspn(p, "|");
+
+                        fprintf(fp, "%s`%.*s`", p == prop->enums ? "" : ", ",
+                                (int)len, p);
+                        p += len;
+                        if (*p == '|')
+                                p++;
+                }
+                return;
+        case RW_CONF_URL_REDIS:
+                fputs("`redis://...` or `unix://...`", fp);
+                return;
+        case RW_CONF_URL_HTTP:
+                fputs("empty, `http://...` or `https://...`", fp);
+                return;
+        }
+}
+
+void rw_conf_doc_markdown(FILE *fp) {
+        fputs("| property | type | default | range / values | description |\n"
+              "|----------|------|---------|----------------|-------------|\n",
+              fp);
+        for (const rw_conf_prop_t *prop = rw_conf_table; prop->name; prop++) {
+                fprintf(fp, "| `%s` | %s | ", prop->name,
+                        rw_conf_type_name(prop->type));
+                if (*prop->defval) {
+                        fputc('`', fp);
+                        rw_conf_md_cell(fp, prop->defval);
+                        fputc('`', fp);
+                } else {
+                        fputs("*(empty)*", fp);
+                }
+                fputs(" | ", fp);
+                rw_conf_md_range(fp, prop);
+                fputs(" | ", fp);
+                rw_conf_md_cell(fp, prop->desc);
+                if (prop->secret)
+                        fputs(" Masked when the configuration is printed.", fp);
+                fputs(" |\n", fp);
+        }
+        fputs("\n"
+              "Durations are an integer with an optional unit: `ms`, `s`, "
+              "`m`, `h` or `d`\n"
+              "(no unit = milliseconds), e.g. `250ms`, `30s`, `7d`.\n"
+              "\n"
+              "Every key that starts with `kafka.` is passed through to "
+              "librdkafka without\n"
+              "the prefix (`kafka.security.protocol=SASL_SSL` sets "
+              "`security.protocol`), in\n"
+              "the order given; see librdkafka's `CONFIGURATION.md` for the "
+              "properties.\n"
+              "librdkafka checks each value when it is set, so a bad one "
+              "fails at start-up\n"
+              "with librdkafka's reason. `kafka.bootstrap.servers` defaults "
+              "to\n"
+              "`localhost:9092`. `group.id` and `client.id` are the "
+              "riskwatch properties\n"
+              "above, not `kafka.*` keys. Values of `kafka.*` keys that "
+              "contain `password`\n"
+              "or `secret`, `kafka.sasl.oauthbearer.config` and "
+              "`kafka.ssl.key.pem` are\n"
+              "masked when the configuration is printed.\n"
+              "\n"
+              "A `-X key=value` option wins over the configuration file.\n",
+              fp);
+}
+
+/* Decode %XX escapes of [s, s+len) into out; false if bad or too long. */
+static bool rw_conf_pct_decode(const char *s, size_t len, char *out,
+                               size_t out_size) {
+        size_t o = 0;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+
+                if (c == '%') {
+                        char hex[3];
+
+                        if (i + 2 >= len ||
+                            !isxdigit((unsigned char)s[i + 1]) ||
+                            !isxdigit((unsigned char)s[i + 2]))
+                                return false;
+                        hex[0] = s[i + 1];
+                        hex[1] = s[i + 2];
+                        hex[2] = '\0';
+                        c = (char)strtol(hex, NULL, 16);
+                        i += 2;
+                }
+                if (o + 1 >= out_size)
+                        return false;
+                out[o++] = c;
+        }
+        out[o] = '\0';
+        return true;
+}
+
+/* Database index: digits only, 0..INT_MAX. */
+static bool rw_conf_parse_db(const char *s, int *dbp) {
+        const char *end;
+        int64_t v;
+
+        if (!isdigit((unsigned char)*s) || !rw_conf_parse_i64(s, &end, &v) ||
+            *end || v > INT_MAX)
+                return false;
+        *dbp = (int)v;
+        return true;
+}
+
+rw_err_t rw_redis_url_parse(const char *url, rw_redis_url_t *out,
+                            char *errstr, size_t errstr_size) {
+        const char *p, *auth_end, *at = NULL, *host, *host_end, *q;
+        rw_err_t err = RW_ERR_CONFIG;
+        bool bracket;
+
+        memset(out, 0, sizeof(*out));
+        out->port = 6379;
+        for (q = url; *q; q++) {
+                if ((unsigned char)*q <= ' ' || *q == 0x7f) {
+                        snprintf(errstr, errstr_size,
+                                 "URL contains whitespace or control "
+                                 "characters");
+                        goto done;
+                }
+        }
+
+        if (!strncasecmp(url, "unix://", 7)) {
+                const char *query;
+                size_t len;
+
+                p = url + 7;
+                out->is_unix = 1;
+                if (*p != '/') {
+                        snprintf(errstr, errstr_size,
+                                 "expected an absolute socket path: "
+                                 "unix:///path/to/socket");
+                        goto done;
+                }
+                query = strchr(p, '?');
+                len = query ? (size_t)(query - p) : strlen(p);
+                if (len >= sizeof(out->path)) {
+                        snprintf(errstr, errstr_size,
+                                 "socket path longer than %zu bytes",
+                                 sizeof(out->path) - 1);
+                        goto done;
+                }
+                memcpy(out->path, p, len);
+                out->path[len] = '\0';
+                if (query && (strncmp(query, "?db=", 4) ||
+                              !rw_conf_parse_db(query + 4, &out->db))) {
+                        snprintf(errstr, errstr_size,
+                                 "expected ?db=N with N an integer in "
+                                 "[0, %d] after the socket path", INT_MAX);
+                        goto done;
+                }
+                err = RW_OK;
+                goto done;
+        }
+
+        if (strncasecmp(url, "redis://", 8)) {
+                snprintf(errstr, errstr_size,
+                         "expected redis://[[user]:password@]host[:port][/db] "
+                         "or unix:///path/to/socket");
+                goto done;
+        }
+        p = url + 8;
+        auth_end = p + strcspn(p, "/");
+        for (q = p; q < auth_end; q++) {
+                if (*q == '@')
+                        at = q;
+        }
+        if (at) {
+                /* As redis-cli: "user:password@", ":password@", "password@". */
+                const char *colon = memchr(p, ':', (size_t)(at - p));
+                const char *pw = colon ? colon + 1 : p;
+
+                if ((colon && !rw_conf_pct_decode(p, (size_t)(colon - p),
+                                                  out->user,
+                                                  sizeof(out->user))) ||
+                    !rw_conf_pct_decode(pw, (size_t)(at - pw), out->password,
+                                        sizeof(out->password))) {
+                        snprintf(errstr, errstr_size,
+                                 "bad %%-escape or too long user name or "
+                                 "password");
+                        goto done;
+                }
+                p = at + 1;
+        }
+
+        bracket = *p == '[';
+        if (bracket) {
+                host = p + 1;
+                host_end = memchr(host, ']', (size_t)(auth_end - host));
+                if (!host_end) {
+                        snprintf(errstr, errstr_size,
+                                 "expected ']' after the IPv6 address");
+                        goto done;
+                }
+                q = host_end + 1;
+        } else {
+                host = p;
+                host_end = memchr(host, ':', (size_t)(auth_end - host));
+                if (!host_end)
+                        host_end = auth_end;
+                q = host_end;
+        }
+        if (host_end == host) {
+                snprintf(errstr, errstr_size, "empty host");
+                goto done;
+        }
+        for (const char *h = host; h < host_end; h++) {
+                if (!isalnum((unsigned char)*h) &&
+                    !strchr(bracket ? ":.%" : "-._", *h)) {
+                        snprintf(errstr, errstr_size,
+                                 "unexpected character '%c' in the host", *h);
+                        goto done;
+                }
+        }
+        if ((size_t)(host_end - host) >= sizeof(out->host)) {
+                snprintf(errstr, errstr_size, "host longer than %zu bytes",
+                         sizeof(out->host) - 1);
+                goto done;
+        }
+        memcpy(out->host, host, (size_t)(host_end - host));
+        out->host[host_end - host] = '\0';
+
+        if (q < auth_end) {
+                size_t len = (size_t)(auth_end - q - 1);
+
+                if (*q != ':') {
+                        snprintf(errstr, errstr_size,
+                                 "expected ':port' or '/db' after the host");
+                        goto done;
+                }
+                if (memchr(q + 1, ':', len)) {
+                        snprintf(errstr, errstr_size,
+                                 "an IPv6 host must be in brackets, e.g. "
+                                 "redis://[::1]:6379");
+                        goto done;
+                }
+                if (!rw_conf_parse_port(q + 1, len, &out->port)) {
+                        snprintf(errstr, errstr_size,
+                                 "expected a port in [1, 65535], got "
+                                 "\"%.*s\"", (int)(len > 16 ? 16 : len),
+                                 q + 1);
+                        goto done;
+                }
+        }
+        if (*auth_end == '/' && auth_end[1] &&
+            !rw_conf_parse_db(auth_end + 1, &out->db)) {
+                snprintf(errstr, errstr_size,
+                         "expected a database number in [0, %d], got "
+                         "\"%.16s\"", INT_MAX, auth_end + 1);
+                goto done;
+        }
+        err = RW_OK;
+
+done:
+        if (err)
+                memset(out, 0, sizeof(*out));
+        return err;
+}

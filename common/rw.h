@@ -1,0 +1,37 @@
+/* rw.h - project-wide basics: error codes, version, small helpers. */
+#ifndef RW_H
+#define RW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define RW_VERSION_STR "0.1.0"
+
+/* Error codes returned by fallible functions. 0 is success. */
+typedef enum rw_err_e {
+        RW_OK = 0,
+        RW_ERR_FAIL,      /* generic runtime failure (see errstr) */
+        RW_ERR_CONFIG,    /* bad configuration (usage error, exit 2) */
+        RW_ERR_IO,        /* I/O or network failure, usually retriable */
+        RW_ERR_FENCED,    /* offset precondition failed: partition lost */
+        RW_ERR_NOMEM,
+} rw_err_t;
+
+/* Process exit codes. */
+#define RW_EXIT_OK      0
+#define RW_EXIT_RUNTIME 1
+#define RW_EXIT_USAGE   2
+
+#define RW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Wall clock in milliseconds since the epoch. */
+int64_t rw_now_ms(void);
+/* Monotonic clock in milliseconds. */
+int64_t rw_mono_ms(void);
+
+/* The schemas directory: `configured` if non-empty, else the one shipped
+ * with the sources (RW_SOURCE_DIR/schemas) written into buf. */
+const char *rw_schemas_dir(const char *configured, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,704 @@
+/* processor.c - Kafka in: the consume -> decode -> apply -> evaluate -> alert loop.
+ *
+ * Per batch: decode every record (undecodable ones go to the DLQ, which is
+ * flushed before anything else), apply each partition's events and its next
+ * offset to Redis in one fenced atomic call, evaluate the rules on the
+ * accounts the batch touched, deliver alert transitions and wait for their
+ * acknowledgement, persist the lifecycle states, then commit the offsets to
+ * Kafka for lag monitors. Redis holds the authoritative positions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <librdkafka/rdkafka.h>
+#include "consumers/processor.h"
+#include "producers/producer.h"
+#include "state/state.h"
+#include "rules/rules.h"
+#include "common/kafka.h"
+#include "common/log.h"
+
+#define RW_LONGEST_WINDOW_DAYS 120      /* 90-day baseline + 30 days */
+
+/* One assigned input partition. */
+typedef struct rw_part_s {
+        char topic[256];
+        int32_t partition;
+        int64_t expected;       /* next offset as stored in Redis (-1: none) */
+        int64_t watermark;      /* highest event time applied */
+        int eof;
+        int assigned;
+        /* per batch */
+        rw_state_event_t *evs;
+        int64_t *ev_offsets;
+        size_t ev_cnt, ev_size;
+        int64_t last_offset;    /* highest offset in this batch (-1: none) */
+} rw_part_t;
+
+/* Stable string storage for one batch (decoded strings die on next decode). */
+typedef struct rw_arena_block_s {
+        struct rw_arena_block_s *next;
+        size_t used, size;
+        char data[];
+} rw_arena_block_t;
+
+struct rw_processor_s {
+        const rw_conf_t *conf;
+        rw_processor_opts_t opts;
+        rd_kafka_t *rk;
+        rw_codec_t *codec;
+        rw_producer_t *prod;
+        rw_state_t *state;
+        rw_rules_params_t params;
+        char topic_orders[256], topic_support[256];
+        int64_t lateness_ms, future_ms;
+        int batch_size, batch_timeout_ms;
+        rw_part_t *parts;
+        size_t part_cnt, part_size;
+        rw_arena_block_t *arena;
+        rw_processor_stats_t stats;
+        int fatal;
+        char fatal_err[1024];
+};
+
+static char *rw_arena_strdup(rw_processor_t *proc, const char *s) {
+        size_t len = strlen(s) + 1;
+        rw_arena_block_t *b = proc->arena;
+
+        if (!b || b->size - b->used < len) {
+                size_t size = len > 65536 ? len : 65536;
+                rw_arena_block_t *nb = malloc(sizeof(*nb) + size);
+                if (!nb)
+                        abort();
+                nb->next = b;
+                nb->used = 0;
+                nb->size = size;
+                proc->arena = b = nb;
+        }
+        memcpy(b->data + b->used, s, len);
+        b->used += len;
+        return b->data + b->used - len;
+}
+
+static void rw_arena_reset(rw_processor_t *proc) {
+        rw_arena_block_t *b = proc->arena;
+        while (b && b->next) {
+                rw_arena_block_t *next = b->next;
+                free(b);
+                b = next;
+        }
+        if (b)
+                b->used = 0;
+        proc->arena = b;
+}
+
+static rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
+                               int32_t partition, int create) {
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                if (proc->parts[i].partition == partition &&
+                    !strcmp(proc->parts[i].topic, topic))
+                        return &proc->parts[i];
+        if (!create)
+                return NULL;
+        if (proc->part_cnt == proc->part_size) {
+                size_t n = proc->part_size ? proc->part_size * 2 : 16;
+                rw_part_t *np = realloc(proc->parts, n * sizeof(*np));
+                if (!np)
+                        abort();
+                proc->parts = np;
+                proc->part_size = n;
+        }
+        rw_part_t *p = &proc->parts[proc->part_cnt++];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->topic, sizeof(p->topic), "%s", topic);
+        p->partition = partition;
+        p->expected = -1;
+        p->last_offset = -1;
+        return p;
+}
+
+/* Stored position of a partition, waiting out a Redis outage. */
+static int64_t rw_stored_offset(rw_processor_t *proc, const char *topic,
+                                int32_t partition) {
+        char errstr[512];
+        int64_t off = -1;
+        int backoff = 100;
+
+        while (rw_state_get_offset(proc->state, topic, partition, &off, errstr,
+                                   sizeof(errstr))) {
+                rw_log_warn("cannot read the stored position of %s [%d]: %s; "
+                            "retrying in %d ms", topic, (int)partition, errstr,
+                            backoff);
+                usleep((useconds_t)backoff * 1000);
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+        }
+        return off;
+}
+
+static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        rw_processor_t *proc = opaque;
+        rd_kafka_error_t *error = NULL;
+        int i;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (i = 0; i < parts->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                        rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 1);
+                        p->expected = rw_stored_offset(proc, tp->topic, tp->partition);
+                        p->assigned = 1;
+                        p->eof = 0;
+                        /* Redis is the source of truth: no stored position
+                         * means no state, so rebuild from the beginning. */
+                        tp->offset = p->expected >= 0 ? p->expected :
+                                                        RD_KAFKA_OFFSET_BEGINNING;
+                        rw_log_info("assigned %s [%d] at offset %lld%s",
+                                    tp->topic, (int)tp->partition,
+                                    (long long)p->expected,
+                                    p->expected < 0 ? " (no state: from the beginning)" : "");
+                }
+                error = rd_kafka_incremental_assign(rk, parts);
+        } else {
+                for (i = 0; i < parts->cnt; i++) {
+                        rw_part_t *p = rw_part_find(proc, parts->elems[i].topic,
+                                                    parts->elems[i].partition, 0);
+                        if (p)
+                                p->assigned = 0;
+                        rw_log_info("revoked %s [%d]%s", parts->elems[i].topic,
+                                    (int)parts->elems[i].partition,
+                                    rd_kafka_assignment_lost(rk) ? " (lost)" : "");
+                }
+                error = rd_kafka_incremental_unassign(rk, parts);
+        }
+        if (error) {
+                rw_log_error("rebalance: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+}
+
+rw_processor_t *rw_processor_new(const rw_conf_t *conf,
+                                 const rw_processor_opts_t *opts,
+                                 char *errstr, size_t errstr_size) {
+        const char *const defaults[] = {
+                "group.id", rw_conf_get_str(conf, "group.id"),
+                "enable.auto.commit", "false",
+                "enable.auto.offset.store", "false",
+                "auto.offset.reset", "earliest",
+                "partition.assignment.strategy", "cooperative-sticky",
+                "enable.partition.eof", "true",
+                NULL
+        };
+        rw_processor_t *proc = calloc(1, sizeof(*proc));
+        rd_kafka_conf_t *kconf = NULL;
+        rd_kafka_topic_partition_list_t *topics = NULL;
+        rd_kafka_resp_err_t kerr;
+        const char *dir = rw_conf_get_str(conf, "schemas.dir");
+        char dirbuf[1024];
+
+        if (!proc) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        proc->conf = conf;
+        if (opts)
+                proc->opts = *opts;
+        if (!proc->opts.alert_fp)
+                proc->opts.alert_fp = stdout;
+        snprintf(proc->topic_orders, sizeof(proc->topic_orders), "%s",
+                 rw_conf_get_str(conf, "topics.orders"));
+        snprintf(proc->topic_support, sizeof(proc->topic_support), "%s",
+                 rw_conf_get_str(conf, "topics.support"));
+        proc->lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
+        proc->future_ms = rw_conf_get_int(conf, "future.margin");
+        proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
+        proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
+        rw_rules_params_default(&proc->params);
+        proc->params.hysteresis = rw_conf_get_dbl(conf, "alerts.hysteresis");
+        proc->params.cooldown_ms = rw_conf_get_int(conf, "alerts.cooldown");
+
+        dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
+        if (!(proc->codec = rw_codec_new(dir, errstr, errstr_size)))
+                goto fail;
+        if (!(proc->state = rw_state_new(conf, errstr, errstr_size)))
+                goto fail;
+        if (!(proc->prod = rw_producer_new(conf, proc->codec, errstr, errstr_size)))
+                goto fail;
+        if (!(kconf = rw_kafka_conf_new(conf, defaults, errstr, errstr_size)))
+                goto fail;
+        rd_kafka_conf_set_rebalance_cb(kconf, rw_rebalance_cb);
+        rd_kafka_conf_set_opaque(kconf, proc);
+        if (!(proc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, errstr_size)))
+                goto fail;
+        kconf = NULL;   /* owned by rk now */
+        rd_kafka_poll_set_consumer(proc->rk);
+
+        topics = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(topics, proc->topic_orders, RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(topics, proc->topic_support, RD_KAFKA_PARTITION_UA);
+        kerr = rd_kafka_subscribe(proc->rk, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (kerr) {
+                snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(kerr));
+                goto fail;
+        }
+        return proc;
+fail:
+        if (kconf)
+                rd_kafka_conf_destroy(kconf);
+        rw_processor_destroy(proc);
+        return NULL;
+}
+
+void rw_processor_destroy(rw_processor_t *proc) {
+        if (!proc)
+                return;
+        if (proc->rk) {
+                rd_kafka_consumer_close(proc->rk);
+                rd_kafka_destroy(proc->rk);
+        }
+        rw_producer_destroy(proc->prod);
+        rw_state_destroy(proc->state);
+        rw_codec_destroy(proc->codec);
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                free(proc->parts[i].evs);
+                free(proc->parts[i].ev_offsets);
+        }
+        free(proc->parts);
+        rw_arena_reset(proc);
+        free(proc->arena);
+        free(proc);
+}
+
+void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats) {
+        *stats = proc->stats;
+}
+
+static void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what) {
+        if (proc->fatal)
+                return;
+        proc->fatal = 1;
+        snprintf(proc->fatal_err, sizeof(proc->fatal_err), fmt, what);
+}
+
+/* Turn one decoded record into a state event in its partition's batch. */
+static void rw_part_add(rw_processor_t *proc, rw_part_t *p,
+                        const rw_record_t *rec, int64_t offset) {
+        rw_state_event_t *ev;
+
+        if (p->ev_cnt == p->ev_size) {
+                size_t n = p->ev_size ? p->ev_size * 2 : 256;
+                p->evs = realloc(p->evs, n * sizeof(*p->evs));
+                p->ev_offsets = realloc(p->ev_offsets, n * sizeof(*p->ev_offsets));
+                if (!p->evs || !p->ev_offsets)
+                        abort();
+                p->ev_size = n;
+        }
+        ev = &p->evs[p->ev_cnt];
+        p->ev_offsets[p->ev_cnt++] = offset;
+        memset(ev, 0, sizeof(*ev));
+        if (rec->type == RW_REC_ORDER) {
+                const rw_order_event_t *o = &rec->u.order;
+                static const char kinds[] = { 'P', 'C', 'R' };
+                ev->kind = kinds[o->kind];
+                ev->event_id = rw_arena_strdup(proc, o->event_id);
+                ev->account = rw_arena_strdup(proc, o->account_id);
+                ev->vendor = rw_arena_strdup(proc, o->vendor_id);
+                ev->amount = o->amount_minor;
+                ev->occurred_at = o->occurred_at;
+        } else {
+                const rw_support_event_t *s = &rec->u.support;
+                static const char kinds[] = { 'O', 'E', 'X', 'V', 'S' };
+                ev->kind = kinds[s->kind];
+                ev->event_id = rw_arena_strdup(proc, s->event_id);
+                ev->account = rw_arena_strdup(proc, s->account_id);
+                ev->vendor = "";
+                ev->amount = s->severity;
+                ev->occurred_at = s->occurred_at;
+                if (s->has_csat || s->has_sentiment) {
+                        char c[16] = "", m[24] = "";
+                        if (s->has_csat)
+                                snprintf(c, sizeof(c), "%d", (int)s->csat);
+                        if (s->has_sentiment)
+                                snprintf(m, sizeof(m), "%.4f", (double)s->sentiment);
+                        snprintf(ev->extra, sizeof(ev->extra), "%s,%s", c, m);
+                }
+        }
+}
+
+/* Route one input record: decode, validate, or dead-letter it. */
+static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent) {
+        const char *topic = rd_kafka_topic_name(rkm->rkt);
+        rw_part_t *p = rw_part_find(proc, topic, rkm->partition, 0);
+        rw_record_type_t type = strcmp(topic, proc->topic_orders) ? RW_REC_SUPPORT :
+                                                                    RW_REC_ORDER;
+        rw_codec_status_t status;
+        rw_record_t rec;
+        char msg[512], errstr[512];
+
+        if (!p || !p->assigned)
+                return;         /* revoked while the batch was collected */
+        if (p->expected >= 0 && rkm->offset < p->expected) {
+                proc->stats.skipped++;  /* already applied: re-delivery */
+                return;
+        }
+        proc->stats.consumed++;
+        if (rkm->offset > p->last_offset)
+                p->last_offset = rkm->offset;
+
+        status = rw_codec_decode(proc->codec, type, rkm->payload, rkm->len, &rec,
+                                 msg, sizeof(msg));
+        if (status == RW_CODEC_OK)
+                status = rw_record_validate(&rec, rw_now_ms(), proc->future_ms,
+                                            msg, sizeof(msg));
+        if (status == RW_CODEC_OK && p->watermark > 0) {
+                int64_t at = type == RW_REC_ORDER ? rec.u.order.occurred_at :
+                                                    rec.u.support.occurred_at;
+                if (at < p->watermark - RW_LONGEST_WINDOW_DAYS * RW_DAY_MS) {
+                        snprintf(msg, sizeof(msg), "occurred_at %lld is older than "
+                                 "the longest window (%d days) before the watermark %lld",
+                                 (long long)at, RW_LONGEST_WINDOW_DAYS,
+                                 (long long)p->watermark);
+                        if (rw_producer_send_dlq(proc->prod, rkm, "too_late", msg,
+                                                 errstr, sizeof(errstr)))
+                                rw_fatal(proc, "dead-letter queue: %s", errstr);
+                        proc->stats.dlq++;
+                        *dlq_sent = 1;
+                        return;
+                }
+        }
+        if (status == RW_CODEC_OK) {
+                rw_part_add(proc, p, &rec, rkm->offset);
+                return;
+        }
+        if (status == RW_CODEC_RETRY) {
+                rw_fatal(proc, "schema registry: %s", msg);
+                return;
+        }
+        rw_log_debug("%s [%d] @%lld to the DLQ: %s: %s", topic, (int)rkm->partition,
+                     (long long)rkm->offset, rw_codec_reason(status), msg);
+        if (rw_producer_send_dlq(proc->prod, rkm, rw_codec_reason(status), msg,
+                                 errstr, sizeof(errstr)))
+                rw_fatal(proc, "dead-letter queue: %s", errstr);
+        proc->stats.dlq++;
+        *dlq_sent = 1;
+}
+
+/* Deterministic alert id from what caused the transition. */
+static void rw_alert_id(const char *fp, const char *status, const char *sev,
+                        int64_t event_time, char *out, size_t size) {
+        uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+        char buf[768];
+        int n = snprintf(buf, sizeof(buf), "%s|%s|%s|%lld", fp, status, sev,
+                         (long long)event_time);
+        for (int i = 0; i < n && i < (int)sizeof(buf); i++) {
+                h1 = (h1 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+                h2 = (h2 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+                h2 ^= h2 >> 29;
+        }
+        snprintf(out, size, "%016llx%016llx", (unsigned long long)h1,
+                 (unsigned long long)h2);
+}
+
+static void rw_alert_print(rw_processor_t *proc, const rw_alert_t *a) {
+        char ts[32];
+        time_t t = (time_t)(a->event_time / 1000);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        fprintf(proc->opts.alert_fp,
+                "{\"event_time\":\"%s\",\"status\":\"%s\",\"severity\":\"%s\","
+                "\"rule\":\"%s\",\"subject\":\"%s/%s\",\"observed\":%.4g,"
+                "\"threshold\":%.4g,\"summary\":\"",
+                ts, rw_alert_status_name(a->status),
+                rw_alert_severity_name(a->severity), a->rule,
+                rw_subject_type_name(a->subject_type), a->subject_id,
+                a->observed, a->threshold);
+        for (const char *c = a->summary; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        fputc('\\', proc->opts.alert_fp);
+                if ((unsigned char)*c >= 0x20)
+                        fputc(*c, proc->opts.alert_fp);
+        }
+        fprintf(proc->opts.alert_fp, "\",\"alert_id\":\"%s\"}\n", a->alert_id);
+        fflush(proc->opts.alert_fp);
+}
+
+/* Evaluate the account rules for one account the batch touched. */
+static void rw_evaluate(rw_processor_t *proc, rw_part_t *p,
+                        const rw_account_view_t *av, int64_t src_offset,
+                        rw_alert_t *out, char (*bufs)[3][512], size_t *out_cnt,
+                        size_t out_size, rw_fp_update_t *ups, size_t *up_cnt) {
+        rw_account_figures_t fig;
+        int64_t now = p->watermark - proc->lateness_ms;
+
+        rw_figures_compute(av->buckets, av->bucket_cnt, av->orders_total,
+                           av->first_order, av->last_order, now, &fig);
+        for (int r = 0; r < RW_RULE__CNT && *out_cnt < out_size; r++) {
+                rw_rule_id_t id = (rw_rule_id_t)r;
+                rw_decision_t dec;
+                rw_fp_state_t fst = av->fp[id];
+                rw_transition_t tr;
+                rw_alert_t *a;
+                char *fpr, *aid, *sum;
+
+                if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
+                    rw_rule_category(id) != RW_CAT_CHURN)
+                        continue;
+                if (!rw_rules_eval_account(id, &proc->params, &fig, &dec))
+                        continue;
+                tr = rw_lifecycle_step(&fst, &dec, now, proc->params.cooldown_ms);
+                if (tr == RW_TRANS_NONE)
+                        continue;
+                a = &out[*out_cnt];
+                fpr = bufs[*out_cnt][0];
+                aid = bufs[*out_cnt][1];
+                sum = bufs[*out_cnt][2];
+                snprintf(fpr, 512, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
+                *a = (rw_alert_t){
+                        .fingerprint = fpr, .alert_id = aid, .summary = sum,
+                        .rule = rw_rule_name(id),
+                        .category = rw_rule_category(id),
+                        .subject_type = RW_SUBJ_ACCOUNT,
+                        .subject_id = av->account,
+                        .status = tr == RW_TRANS_RESOLVED ? RW_ALERT_RESOLVED :
+                                                            RW_ALERT_FIRING,
+                        .severity = tr == RW_TRANS_RESOLVED ? fst.severity : dec.severity,
+                        .observed = dec.observed, .threshold = dec.threshold,
+                        .has_baseline = dec.has_baseline, .baseline = dec.baseline,
+                        .window_ms = dec.window_ms, .event_time = now,
+                        .emitted_at = rw_now_ms(), .source_topic = p->topic,
+                        .source_partition = p->partition,
+                        .source_offset = src_offset,
+                        .replay = proc->opts.replay,
+                };
+                rw_alert_id(fpr, rw_alert_status_name(a->status),
+                            rw_alert_severity_name(a->severity), now, aid, 512);
+                rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec,
+                                 sum, 512);
+                ups[*up_cnt] = (rw_fp_update_t){ .account = av->account,
+                                                 .rule = id, .state = fst };
+                (*up_cnt)++;
+                (*out_cnt)++;
+        }
+}
+
+/* Apply one partition's batch, riding out Redis outages. */
+static rw_err_t rw_apply_part(rw_processor_t *proc, rw_part_t *p,
+                              rw_apply_result_t *res, volatile sig_atomic_t *stop) {
+        char errstr[512];
+        int backoff = 100, paused = 0;
+        int64_t keep_day = (p->watermark - proc->lateness_ms) / RW_DAY_MS -
+                           RW_LONGEST_WINDOW_DAYS;
+        rd_kafka_topic_partition_list_t *assignment = NULL;
+        rw_err_t err;
+
+        for (;;) {
+                proc->stats.redis_calls++;
+                err = rw_state_apply(proc->state, p->topic, p->partition,
+                                     p->expected, p->last_offset + 1, keep_day,
+                                     p->evs, p->ev_cnt, res, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO)
+                        break;
+                if (!paused && !rd_kafka_assignment(proc->rk, &assignment)) {
+                        rd_kafka_pause_partitions(proc->rk, assignment);
+                        paused = 1;
+                        rw_log_warn("redis unavailable (%s): paused %d partition(s), "
+                                    "retrying", errstr, assignment->cnt);
+                }
+                for (int waited = 0; waited < backoff && !*stop; waited += 50)
+                        usleep(50 * 1000);
+                if (*stop)
+                        break;
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                if (rw_state_reconnect(proc->state, errstr, sizeof(errstr)) == RW_OK)
+                        rw_log_info("redis: reconnected");
+        }
+        if (paused) {
+                rd_kafka_resume_partitions(proc->rk, assignment);
+                rw_log_info("redis back: resumed %d partition(s)", assignment->cnt);
+        }
+        if (assignment)
+                rd_kafka_topic_partition_list_destroy(assignment);
+        if (err == RW_ERR_FENCED) {
+                proc->stats.fenced++;
+                rw_log_warn("fenced: %s", errstr);
+        } else if (err && err != RW_ERR_IO) {
+                rw_fatal(proc, "state: %s", errstr);
+        }
+        return err;
+}
+
+static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
+                            rd_kafka_topic_partition_list_t *commits,
+                            volatile sig_atomic_t *stop) {
+        rw_apply_result_t res;
+        rw_alert_t *alerts = NULL;
+        char (*bufs)[3][512] = NULL;
+        rw_fp_update_t *ups = NULL;
+        size_t alert_cnt = 0, up_cnt = 0, max;
+        char errstr[512];
+
+        if (rw_apply_part(proc, p, &res, stop))
+                return;
+        p->expected = p->last_offset + 1;
+        if (res.max_event_time > p->watermark)
+                p->watermark = res.max_event_time;
+        proc->stats.applied += res.applied;
+        proc->stats.duplicates += res.duplicates;
+
+        max = res.account_cnt * RW_RULE__CNT;
+        if (max) {
+                alerts = calloc(max, sizeof(*alerts));
+                bufs = calloc(max, sizeof(*bufs));
+                ups = calloc(max, sizeof(*ups));
+                if (!alerts || !bufs || !ups)
+                        abort();
+        }
+        for (size_t i = 0; i < res.account_cnt; i++) {
+                int64_t src = p->last_offset;
+                for (size_t j = 0; j < p->ev_cnt; j++)
+                        if (!strcmp(p->evs[j].account, res.accounts[i].account))
+                                src = p->ev_offsets[j];
+                rw_evaluate(proc, p, &res.accounts[i], src, alerts, bufs,
+                            &alert_cnt, max, ups, &up_cnt);
+        }
+        for (size_t i = 0; i < alert_cnt; i++) {
+                if (rw_producer_send_alert(proc->prod, &alerts[i], errstr,
+                                           sizeof(errstr))) {
+                        rw_fatal(proc, "alerts: %s", errstr);
+                        goto done;
+                }
+        }
+        if (alert_cnt) {
+                if (rw_producer_flush(proc->prod, 30 * 1000, errstr, sizeof(errstr))) {
+                        rw_fatal(proc, "alerts not delivered: %s", errstr);
+                        goto done;
+                }
+                for (size_t i = 0; i < alert_cnt; i++) {
+                        rw_alert_print(proc, &alerts[i]);
+                        if (proc->opts.on_alert)
+                                proc->opts.on_alert(proc->opts.opaque, &alerts[i]);
+                }
+                proc->stats.alerts += (int64_t)alert_cnt;
+                if (rw_state_fp_store(proc->state, p->partition, ups, up_cnt,
+                                      errstr, sizeof(errstr)))
+                        rw_log_error("alert lifecycle not stored: %s", errstr);
+        }
+        rd_kafka_topic_partition_list_add(commits, p->topic, p->partition)->offset =
+                p->expected;
+done:
+        free(alerts);
+        free(bufs);
+        free(ups);
+        rw_apply_result_clear(&res);
+}
+
+static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
+                             size_t cnt, volatile sig_atomic_t *stop) {
+        rd_kafka_topic_partition_list_t *commits;
+        char errstr[512];
+        int dlq_sent = 0;
+        size_t i;
+
+        for (i = 0; i < proc->part_cnt; i++) {
+                proc->parts[i].ev_cnt = 0;
+                proc->parts[i].last_offset = -1;
+        }
+        for (i = 0; i < cnt; i++)
+                rw_route(proc, msgs[i], &dlq_sent);
+        if (proc->fatal)
+                return;
+        /* Dead letters must be safe before their offsets move on. */
+        if (dlq_sent && rw_producer_flush(proc->prod, 30 * 1000, errstr,
+                                          sizeof(errstr))) {
+                rw_fatal(proc, "dead-letter queue: %s", errstr);
+                return;
+        }
+        commits = rd_kafka_topic_partition_list_new((int)proc->part_cnt);
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (p->assigned && p->last_offset >= 0)
+                        rw_process_part(proc, p, commits, stop);
+        }
+        if (commits->cnt > 0 && !proc->fatal) {
+                rd_kafka_resp_err_t kerr = rd_kafka_commit(proc->rk, commits, 1);
+                if (kerr)
+                        rw_log_warn("commit to Kafka: %s", rd_kafka_err2str(kerr));
+        }
+        rd_kafka_topic_partition_list_destroy(commits);
+        proc->stats.batches++;
+        rw_arena_reset(proc);
+}
+
+static int rw_all_eof(rw_processor_t *proc) {
+        int n = 0;
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                if (!proc->parts[i].assigned)
+                        continue;
+                if (!proc->parts[i].eof)
+                        return 0;
+                n++;
+        }
+        return n > 0;
+}
+
+rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
+                          char *errstr, size_t errstr_size) {
+        rd_kafka_message_t **msgs = calloc((size_t)proc->batch_size, sizeof(*msgs));
+        rw_err_t err = RW_OK;
+
+        if (!msgs)
+                abort();
+        while (!*stop && !proc->fatal) {
+                size_t cnt = 0;
+                int64_t deadline = rw_mono_ms() + proc->batch_timeout_ms;
+
+                while (cnt < (size_t)proc->batch_size) {
+                        int64_t left = deadline - rw_mono_ms();
+                        rd_kafka_message_t *rkm =
+                                rd_kafka_consumer_poll(proc->rk, left > 0 ? (int)left : 0);
+                        if (!rkm)
+                                break;
+                        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                                rw_part_t *p = rw_part_find(
+                                        proc, rd_kafka_topic_name(rkm->rkt),
+                                        rkm->partition, 0);
+                                if (p)
+                                        p->eof = 1;
+                        } else if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+                                char reason[512];
+                                rd_kafka_fatal_error(proc->rk, reason, sizeof(reason));
+                                rw_fatal(proc, "kafka fatal error: %s", reason);
+                        } else if (rkm->err) {
+                                rw_log_warn("consumer: %s", rd_kafka_message_errstr(rkm));
+                        } else {
+                                rw_part_t *p = rw_part_find(
+                                        proc, rd_kafka_topic_name(rkm->rkt),
+                                        rkm->partition, 0);
+                                if (p)
+                                        p->eof = 0;
+                                msgs[cnt++] = rkm;
+                                continue;
+                        }
+                        rd_kafka_message_destroy(rkm);
+                        if (proc->fatal)
+                                break;
+                }
+                if (cnt)
+                        rw_process_batch(proc, msgs, cnt, stop);
+                for (size_t i = 0; i < cnt; i++)
+                        rd_kafka_message_destroy(msgs[i]);
+                rw_producer_poll(proc->prod);
+                if (proc->opts.exit_at_eof && !cnt && rw_all_eof(proc))
+                        break;
+        }
+        free(msgs);
+        if (proc->fatal) {
+                snprintf(errstr, errstr_size, "%s", proc->fatal_err);
+                err = RW_ERR_FAIL;
+        }
+        return err;
+}

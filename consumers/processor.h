@@ -1,0 +1,48 @@
+/* processor.h - Kafka in: the consume -> decode -> apply -> evaluate -> alert loop. */
+#ifndef RW_PROCESSOR_H
+#define RW_PROCESSOR_H
+
+#include <signal.h>
+#include <stdio.h>
+#include "common/conf.h"
+#include "schemas/codec.h"
+
+typedef struct rw_processor_opts_s {
+        int exit_at_eof;     /* stop once every assigned partition is at its end */
+        FILE *alert_fp;      /* one JSON line per transition (NULL: stdout) */
+        int replay;          /* mark alerts as replayed */
+        /* Called for every alert transition after it was delivered. */
+        void (*on_alert)(void *opaque, const rw_alert_t *alert);
+        void *opaque;
+} rw_processor_opts_t;
+
+typedef struct rw_processor_stats_s {
+        int64_t consumed;       /* records read from the input topics */
+        int64_t applied;        /* events counted into state */
+        int64_t duplicates;     /* re-delivered events counted once */
+        int64_t skipped;        /* records below the stored offset */
+        int64_t dlq;            /* records sent to the DLQ */
+        int64_t alerts;         /* alert transitions delivered */
+        int64_t batches;
+        int64_t redis_calls;    /* batch round trips to Redis */
+        int64_t fenced;         /* batches rejected by offset fencing */
+} rw_processor_stats_t;
+
+typedef struct rw_processor_s rw_processor_t;
+
+/* Create the consumer, producer, codec and Redis connection. NULL + errstr
+ * on failure (configuration errors, Redis unreachable). */
+rw_processor_t *rw_processor_new(const rw_conf_t *conf,
+                                 const rw_processor_opts_t *opts,
+                                 char *errstr, size_t errstr_size);
+/* Leaves the group and frees everything. NULL-safe. */
+void rw_processor_destroy(rw_processor_t *proc);
+
+/* Run until *stop is set (or the end, with exit_at_eof). RW_OK on a clean
+ * stop; otherwise a fatal error described in errstr. */
+rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
+                          char *errstr, size_t errstr_size);
+
+void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats);
+
+#endif

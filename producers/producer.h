@@ -1,0 +1,41 @@
+/* producer.h - Kafka out: alerts (framed Avro) and the dead-letter queue. */
+#ifndef RW_PRODUCER_H
+#define RW_PRODUCER_H
+
+#include <librdkafka/rdkafka.h>
+#include "common/conf.h"
+#include "schemas/codec.h"
+
+typedef struct rw_producer_s rw_producer_t;
+
+/* An idempotent producer (acks=all) for conf's alerts and DLQ topics.
+ * `codec` is borrowed and must outlive the producer. NULL + errstr on error. */
+rw_producer_t *rw_producer_new(const rw_conf_t *conf, rw_codec_t *codec,
+                               char *errstr, size_t errstr_size);
+/* Flushes (bounded wait) and frees. NULL-safe. */
+void rw_producer_destroy(rw_producer_t *prod);
+
+/* Encode and enqueue one alert, keyed by its fingerprint. */
+rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,
+                                char *errstr, size_t errstr_size);
+
+/* Enqueue the original key and value of rkm to the DLQ, with the contract's
+ * rw.error.* and rw.source.* headers. */
+rw_err_t rw_producer_send_dlq(rw_producer_t *prod, const rd_kafka_message_t *rkm,
+                              const char *reason, const char *message,
+                              char *errstr, size_t errstr_size);
+
+/* Wait until everything enqueued so far is acknowledged. RW_OK only if every
+ * message since the previous flush was delivered; otherwise RW_ERR_IO with
+ * the first delivery error. */
+rw_err_t rw_producer_flush(rw_producer_t *prod, int timeout_ms,
+                           char *errstr, size_t errstr_size);
+
+/* Messages delivered in total, and how many failed. */
+void rw_producer_stats(const rw_producer_t *prod, int64_t *deliveredp,
+                       int64_t *failedp);
+
+/* Serve delivery reports without blocking. */
+void rw_producer_poll(rw_producer_t *prod);
+
+#endif

@@ -1,0 +1,279 @@
+/* rules.c - the contract's churn rules and the alert lifecycle, pure. */
+#include <assert.h>
+#include <stdio.h>
+#include "rules/rules.h"
+
+static const struct {
+        const char *name;
+        rw_category_t category;
+        rw_subject_type_t subject;
+} rw_rule_tbl[RW_RULE__CNT] = {
+        [RW_RULE_ORDER_DROP]       = { "churn.order_drop", RW_CAT_CHURN, RW_SUBJ_ACCOUNT },
+        [RW_RULE_SPEND_DROP]       = { "churn.spend_drop", RW_CAT_CHURN, RW_SUBJ_ACCOUNT },
+        [RW_RULE_INACTIVITY]       = { "churn.inactivity", RW_CAT_CHURN, RW_SUBJ_ACCOUNT },
+        [RW_RULE_SUPPORT_SPIKE]    = { "churn.support_spike", RW_CAT_CHURN, RW_SUBJ_ACCOUNT },
+        [RW_RULE_LOW_SATISFACTION] = { "churn.low_satisfaction", RW_CAT_CHURN, RW_SUBJ_ACCOUNT },
+        [RW_RULE_REFUND_RATE]      = { "churn.refund_rate", RW_CAT_CHURN, RW_SUBJ_ACCOUNT },
+        [RW_RULE_ACCOUNT_SHARE]    = { "dependency.account_share", RW_CAT_DEPENDENCY, RW_SUBJ_ACCOUNT },
+        [RW_RULE_VENDOR_SHARE]     = { "dependency.vendor_share", RW_CAT_DEPENDENCY, RW_SUBJ_VENDOR },
+        [RW_RULE_ACCOUNT_HHI]      = { "dependency.account_hhi", RW_CAT_DEPENDENCY, RW_SUBJ_PORTFOLIO },
+        [RW_RULE_VENDOR_HHI]       = { "dependency.vendor_hhi", RW_CAT_DEPENDENCY, RW_SUBJ_PORTFOLIO },
+};
+
+const char *rw_rule_name(rw_rule_id_t id) {
+        assert(id < RW_RULE__CNT);
+        return rw_rule_tbl[id].name;
+}
+
+rw_category_t rw_rule_category(rw_rule_id_t id) {
+        assert(id < RW_RULE__CNT);
+        return rw_rule_tbl[id].category;
+}
+
+rw_subject_type_t rw_rule_subject(rw_rule_id_t id) {
+        assert(id < RW_RULE__CNT);
+        return rw_rule_tbl[id].subject;
+}
+
+void rw_figures_compute(const rw_day_bucket_t *buckets, size_t cnt,
+                        int64_t orders_total, int64_t first_order,
+                        int64_t last_order, int64_t now,
+                        rw_account_figures_t *fig) {
+        int64_t today = now / RW_DAY_MS;
+
+        *fig = (rw_account_figures_t){ .now = now,
+                                       .orders_total = orders_total,
+                                       .first_order = first_order,
+                                       .last_order = last_order,
+                                       .first_day = -1 };
+        for (size_t i = 0; i < cnt; i++) {
+                const rw_day_bucket_t *b = &buckets[i];
+                int64_t age = today - b->day;   /* 0 = today */
+
+                if (b->day > today)
+                        continue;               /* ahead of the watermark */
+                if (fig->first_day < 0 || b->day < fig->first_day)
+                        fig->first_day = b->day;
+                if (age < 30) {
+                        fig->placed_30 += b->placed;
+                        fig->orders_30 += b->placed + b->cancelled + b->refunded;
+                        fig->returns_30 += b->cancelled + b->refunded;
+                        fig->net_spend_30 += b->placed_sum - b->refunded_sum;
+                        fig->csat_sum_30 += b->csat_sum;
+                        fig->csat_n_30 += b->csat_n;
+                        fig->sentiment_sum_30 += b->sentiment_sum;
+                        fig->sentiment_n_30 += b->sentiment_n;
+                } else if (age < 120) {
+                        fig->placed_base += b->placed;
+                        fig->net_spend_base += b->placed_sum - b->refunded_sum;
+                }
+                if (age < 7) {
+                        fig->tickets_7 += b->tickets;
+                        fig->tickets_hot_7 += b->tickets_hot;
+                } else if (age < 7 + 56) {
+                        fig->tickets_base += b->tickets;
+                }
+        }
+}
+
+void rw_rules_params_default(rw_rules_params_t *p) {
+        *p = (rw_rules_params_t){
+                .hysteresis = 0.10,
+                .cooldown_ms = 24 * 3600 * 1000LL,
+                .drop_warn = 0.5, .drop_crit = 0.25, .drop_min_baseline = 6,
+                .inactivity_min_ms = 14 * RW_DAY_MS,
+                .inactivity_gap_factor = 3.0, .inactivity_min_orders = 3,
+                .spike_min_tickets = 3, .spike_factor = 3.0,
+                .csat_max = 2.5, .csat_min_answers = 2,
+                .sentiment_max = -0.5, .sentiment_min_events = 3,
+                .refund_share = 0.25, .refund_min_orders = 4,
+        };
+        for (int i = 0; i < RW_RULE__CNT; i++)
+                p->enabled[i] = 1;
+}
+
+/* A "falls below" rule: ratio of the last 30 days to the baseline rate. */
+static int rw_eval_drop(const rw_rules_params_t *p, double recent,
+                        double base90, int64_t base_orders,
+                        const rw_account_figures_t *fig, rw_decision_t *dec) {
+        double baseline, ratio;
+
+        /* The 90-day baseline needs 120 days of history to be a full one. */
+        if (base_orders < p->drop_min_baseline || fig->first_day < 0 ||
+            fig->now / RW_DAY_MS - fig->first_day < 119)
+                return 0;
+        baseline = base90 / 3.0;                  /* scaled to 30 days */
+        if (baseline <= 0)
+                return 0;
+        ratio = recent / baseline;
+        dec->observed = ratio;
+        dec->has_baseline = 1;
+        dec->baseline = baseline;
+        dec->window_ms = 30 * RW_DAY_MS;
+        dec->holds = ratio < p->drop_warn;
+        dec->severity = ratio < p->drop_crit ? RW_SEV_CRITICAL : RW_SEV_WARNING;
+        dec->threshold = ratio < p->drop_crit ? p->drop_crit : p->drop_warn;
+        dec->clear = ratio >= p->drop_warn * (1.0 + p->hysteresis);
+        return 1;
+}
+
+int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
+                          const rw_account_figures_t *fig, rw_decision_t *dec) {
+        *dec = (rw_decision_t){ .severity = RW_SEV_WARNING };
+        if (!p->enabled[id])
+                return 0;
+
+        switch (id) {
+        case RW_RULE_ORDER_DROP:
+                return rw_eval_drop(p, (double)fig->placed_30,
+                                    (double)fig->placed_base, fig->placed_base,
+                                    fig, dec);
+        case RW_RULE_SPEND_DROP:
+                return rw_eval_drop(p, (double)fig->net_spend_30,
+                                    (double)fig->net_spend_base,
+                                    fig->placed_base, fig, dec);
+        case RW_RULE_INACTIVITY: {
+                double mean_gap, limit;
+                if (fig->orders_total < p->inactivity_min_orders)
+                        return 0;
+                mean_gap = (double)(fig->last_order - fig->first_order) /
+                           (double)(fig->orders_total - 1);
+                limit = p->inactivity_gap_factor * mean_gap;
+                if (limit < (double)p->inactivity_min_ms)
+                        limit = (double)p->inactivity_min_ms;
+                dec->observed = (double)(fig->now - fig->last_order);
+                dec->threshold = limit;
+                dec->has_baseline = 1;
+                dec->baseline = mean_gap;
+                dec->window_ms = (int64_t)limit;
+                dec->holds = dec->observed > limit;
+                dec->clear = !dec->holds;   /* a new order ends the episode */
+                return 1;
+        }
+        case RW_RULE_SUPPORT_SPIKE: {
+                double weekly = (double)fig->tickets_base / 8.0;
+                double need = p->spike_factor * weekly;
+                dec->observed = (double)fig->tickets_7;
+                dec->threshold = need > (double)p->spike_min_tickets ?
+                                 need : (double)p->spike_min_tickets;
+                dec->has_baseline = 1;
+                dec->baseline = weekly;
+                dec->window_ms = 7 * RW_DAY_MS;
+                dec->holds = fig->tickets_7 >= p->spike_min_tickets &&
+                             dec->observed >= need;
+                dec->severity = fig->tickets_hot_7 > 0 ? RW_SEV_CRITICAL :
+                                                          RW_SEV_WARNING;
+                dec->clear = dec->observed <
+                             dec->threshold * (1.0 - p->hysteresis);
+                return 1;
+        }
+        case RW_RULE_LOW_SATISFACTION: {
+                int csat_ok = fig->csat_n_30 >= p->csat_min_answers;
+                int sent_ok = fig->sentiment_n_30 >= p->sentiment_min_events;
+                double csat = csat_ok ? fig->csat_sum_30 / (double)fig->csat_n_30 : 5.0;
+                double sent = sent_ok ? fig->sentiment_sum_30 /
+                                        (double)fig->sentiment_n_30 : 1.0;
+                if (!csat_ok && !sent_ok)
+                        return 0;
+                dec->window_ms = 30 * RW_DAY_MS;
+                if (csat_ok && csat <= p->csat_max) {
+                        dec->holds = 1;
+                        dec->observed = csat;
+                        dec->threshold = p->csat_max;
+                } else if (sent_ok && sent <= p->sentiment_max) {
+                        dec->holds = 1;
+                        dec->observed = sent;
+                        dec->threshold = p->sentiment_max;
+                } else {
+                        dec->observed = csat_ok ? csat : sent;
+                        dec->threshold = csat_ok ? p->csat_max : p->sentiment_max;
+                }
+                /* Clear only when both measures are past the margin. */
+                dec->clear = (!csat_ok || csat > p->csat_max * (1.0 + p->hysteresis)) &&
+                             (!sent_ok || sent > p->sentiment_max +
+                                                 (p->sentiment_max < 0 ? -p->sentiment_max :
+                                                  p->sentiment_max) * p->hysteresis);
+                return 1;
+        }
+        case RW_RULE_REFUND_RATE: {
+                double share;
+                if (fig->orders_30 < p->refund_min_orders)
+                        return 0;
+                share = (double)fig->returns_30 / (double)fig->orders_30;
+                dec->observed = share;
+                dec->threshold = p->refund_share;
+                dec->window_ms = 30 * RW_DAY_MS;
+                dec->holds = share >= p->refund_share;
+                dec->clear = share < p->refund_share * (1.0 - p->hysteresis);
+                return 1;
+        }
+        default:
+                return 0;   /* portfolio rules are decided elsewhere */
+        }
+}
+
+rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,
+                                  int64_t now, int64_t cooldown_ms) {
+        if (!st->firing) {
+                if (!dec->holds)
+                        return RW_TRANS_NONE;
+                if (st->resolved_at > 0 && now - st->resolved_at < cooldown_ms)
+                        return RW_TRANS_NONE;
+                st->firing = 1;
+                st->severity = dec->severity;
+                return RW_TRANS_FIRING;
+        }
+        if (dec->holds && dec->severity > st->severity) {
+                st->severity = dec->severity;
+                return RW_TRANS_ESCALATED;
+        }
+        if (!dec->holds && dec->clear) {
+                st->firing = 0;
+                st->resolved_at = now;
+                return RW_TRANS_RESOLVED;
+        }
+        return RW_TRANS_NONE;
+}
+
+void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
+                      const rw_decision_t *dec, char *buf, size_t size) {
+        const char *state = resolved ? "back to normal" : "";
+        switch (id) {
+        case RW_RULE_ORDER_DROP:
+                snprintf(buf, size, "%s: orders in the last 30 days at %.0f%% of "
+                         "its usual rate (%.1f/30d)%s%s", subject,
+                         dec->observed * 100.0, dec->baseline,
+                         resolved ? ", " : "", state);
+                break;
+        case RW_RULE_SPEND_DROP:
+                snprintf(buf, size, "%s: net spend in the last 30 days at %.0f%% "
+                         "of its usual level%s%s", subject, dec->observed * 100.0,
+                         resolved ? ", " : "", state);
+                break;
+        case RW_RULE_INACTIVITY:
+                snprintf(buf, size, "%s: no order for %.1f days (usual gap %.1f "
+                         "days)%s%s", subject, dec->observed / RW_DAY_MS,
+                         dec->baseline / RW_DAY_MS, resolved ? ", " : "", state);
+                break;
+        case RW_RULE_SUPPORT_SPIKE:
+                snprintf(buf, size, "%s: %.0f tickets in 7 days (usual %.1f a "
+                         "week)%s%s", subject, dec->observed, dec->baseline,
+                         resolved ? ", " : "", state);
+                break;
+        case RW_RULE_LOW_SATISFACTION:
+                snprintf(buf, size, "%s: satisfaction %.2f against a limit of "
+                         "%.2f over 30 days%s%s", subject, dec->observed,
+                         dec->threshold, resolved ? ", " : "", state);
+                break;
+        case RW_RULE_REFUND_RATE:
+                snprintf(buf, size, "%s: %.0f%% of orders cancelled or refunded "
+                         "in 30 days%s%s", subject, dec->observed * 100.0,
+                         resolved ? ", " : "", state);
+                break;
+        default:
+                snprintf(buf, size, "%s: %s at %.4g (threshold %.4g)%s%s",
+                         subject, rw_rule_name(id), dec->observed,
+                         dec->threshold, resolved ? ", " : "", state);
+                break;
+        }
+}

@@ -1,0 +1,136 @@
+/* rules.h - pure detection logic: rolling figures in, decisions out. No I/O. */
+#ifndef RW_RULES_H
+#define RW_RULES_H
+
+#include "common/rw.h"
+#include "schemas/codec.h"
+
+#define RW_DAY_MS 86400000LL
+
+/* One day of an account's activity, as kept in the state store. */
+typedef struct rw_day_bucket_s {
+        int64_t day;            /* floor(event time / 1 day) */
+        int64_t placed;         /* PLACED orders */
+        int64_t placed_sum;     /* PLACED amount, minor units */
+        int64_t cancelled;      /* CANCELLED orders */
+        int64_t refunded;       /* REFUNDED orders */
+        int64_t refunded_sum;   /* REFUNDED amount, minor units */
+        int64_t tickets;        /* OPENED + REOPENED */
+        int64_t tickets_hot;    /* URGENT or ESCALATED support events */
+        double csat_sum;
+        int64_t csat_n;
+        double sentiment_sum;
+        int64_t sentiment_n;
+} rw_day_bucket_t;
+
+/* What the churn rules see of one account at event time `now`. */
+typedef struct rw_account_figures_s {
+        int64_t now;                 /* the evaluation's event time (ms) */
+        int64_t placed_30;           /* PLACED in the last 30 days */
+        int64_t orders_30;           /* PLACED + CANCELLED + REFUNDED, 30 days */
+        int64_t returns_30;          /* CANCELLED + REFUNDED, 30 days */
+        int64_t net_spend_30;        /* PLACED - REFUNDED amount, 30 days */
+        int64_t placed_base;         /* PLACED in the 90 days before those 30 */
+        int64_t net_spend_base;      /* net spend in those 90 days */
+        int64_t tickets_7;           /* OPENED/REOPENED in the last 7 days */
+        int64_t tickets_hot_7;       /* URGENT or ESCALATED in the last 7 days */
+        int64_t tickets_base;        /* OPENED/REOPENED in the 8 weeks before */
+        double csat_sum_30;
+        int64_t csat_n_30;
+        double sentiment_sum_30;
+        int64_t sentiment_n_30;
+        int64_t orders_total;        /* PLACED orders ever */
+        int64_t first_order;         /* event time of the first/last PLACED */
+        int64_t last_order;
+        int64_t first_day;           /* oldest day with a bucket (-1: none) */
+} rw_account_figures_t;
+
+/* Fold an account's day buckets (any order) into the figures at `now`.
+ * Buckets outside the windows are ignored. */
+void rw_figures_compute(const rw_day_bucket_t *buckets, size_t cnt,
+                        int64_t orders_total, int64_t first_order,
+                        int64_t last_order, int64_t now,
+                        rw_account_figures_t *fig);
+
+/* Rule identifiers, in the contract's order. */
+typedef enum rw_rule_id_e {
+        RW_RULE_ORDER_DROP = 0,
+        RW_RULE_SPEND_DROP,
+        RW_RULE_INACTIVITY,
+        RW_RULE_SUPPORT_SPIKE,
+        RW_RULE_LOW_SATISFACTION,
+        RW_RULE_REFUND_RATE,
+        RW_RULE_ACCOUNT_SHARE,
+        RW_RULE_VENDOR_SHARE,
+        RW_RULE_ACCOUNT_HHI,
+        RW_RULE_VENDOR_HHI,
+        RW_RULE__CNT,
+} rw_rule_id_t;
+
+const char *rw_rule_name(rw_rule_id_t id);          /* "churn.order_drop" */
+rw_category_t rw_rule_category(rw_rule_id_t id);
+rw_subject_type_t rw_rule_subject(rw_rule_id_t id);
+
+/* A rule's verdict on its subject. */
+typedef struct rw_decision_s {
+        int holds;                  /* the firing condition holds */
+        int clear;                  /* past the hysteresis margin: may resolve */
+        rw_alert_severity_t severity;
+        double observed;
+        double threshold;           /* the threshold crossed (per severity) */
+        int has_baseline;
+        double baseline;
+        int64_t window_ms;
+} rw_decision_t;
+
+/* Rule parameters, defaults as in the contract. */
+typedef struct rw_rules_params_s {
+        int enabled[RW_RULE__CNT];
+        double hysteresis;                  /* fraction of the threshold */
+        int64_t cooldown_ms;
+        double drop_warn, drop_crit;        /* order/spend drop ratios: 0.5, 0.25 */
+        int64_t drop_min_baseline;          /* 6 orders */
+        int64_t inactivity_min_ms;          /* 14 days */
+        double inactivity_gap_factor;       /* 3 */
+        int64_t inactivity_min_orders;      /* 3 */
+        int64_t spike_min_tickets;          /* 3 */
+        double spike_factor;                /* 3 */
+        double csat_max;                    /* 2.5 */
+        int64_t csat_min_answers;           /* 2 */
+        double sentiment_max;               /* -0.5 */
+        int64_t sentiment_min_events;       /* 3 */
+        double refund_share;                /* 0.25 */
+        int64_t refund_min_orders;          /* 4 */
+} rw_rules_params_t;
+
+void rw_rules_params_default(rw_rules_params_t *p);
+
+/* Evaluate one account rule. Returns 0 if the rule has too little history to
+ * decide (no decision), 1 with *dec filled otherwise. */
+int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
+                          const rw_account_figures_t *fig, rw_decision_t *dec);
+
+/* One line a person reads about a decision on `subject`. */
+void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
+                      const rw_decision_t *dec, char *buf, size_t size);
+
+/* Lifecycle of one fingerprint. */
+typedef struct rw_fp_state_s {
+        int firing;                  /* currently in an episode */
+        rw_alert_severity_t severity;/* highest severity emitted this episode */
+        int64_t resolved_at;         /* event time of the last RESOLVED (0: never) */
+} rw_fp_state_t;
+
+typedef enum rw_transition_e {
+        RW_TRANS_NONE = 0,
+        RW_TRANS_FIRING,             /* new episode */
+        RW_TRANS_ESCALATED,          /* FIRING again at a higher severity */
+        RW_TRANS_RESOLVED,
+} rw_transition_t;
+
+/* Step the lifecycle with a decision at event time `now`; updates *st and
+ * returns the transition to emit, if any. */
+rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,
+                                  int64_t now, int64_t cooldown_ms);
+
+#endif

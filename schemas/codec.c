@@ -1,0 +1,1593 @@
+/* codec.c - Confluent-framed Avro: catalogue, bounds-checked decode by writer->reader resolution, encode. */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <avro.h>
+#include "schemas/codec.h"
+
+#define RW_FRAME_HDR    5               /* magic + 4-byte schema id */
+#define RW_MAX_FIELDS   24              /* most fields in a riskwatch record */
+#define RW_MAX_DEPTH    32              /* nesting a writer schema may use */
+#define RW_SCHEMA_MAX   (1024 * 1024)   /* largest schema file accepted */
+#define RW_MSG_SIZE     256
+
+/*
+ * The records the code is built for. Each reader schema in the catalogue is
+ * checked against these tables at start-up, and decode, encode and JSON
+ * printing are driven by them, so the C structs and the .avsc files cannot
+ * drift apart silently.
+ */
+
+typedef enum rw_ftype_e {
+        RW_F_STRING, RW_F_LONG, RW_F_INT, RW_F_DOUBLE, RW_F_FLOAT, RW_F_BOOL,
+        RW_F_ENUM,
+} rw_ftype_t;
+
+typedef struct rw_field_s {
+        const char *name;
+        rw_ftype_t type;
+        int optional;                   /* ["null", type], default null */
+        size_t off;                     /* offset of the value in the struct */
+        size_t has_off;                 /* optional non-string: its has_* flag */
+        const char *enum_name;          /* RW_F_ENUM: Avro name and symbols */
+        const char *const *syms;
+        int nsyms;
+} rw_field_t;
+
+typedef struct rw_rtype_s {
+        const char *name;               /* "OrderEvent" */
+        const char *fullname;           /* "riskwatch.OrderEvent" */
+        const rw_field_t *fields;
+        int nfields;
+} rw_rtype_t;
+
+static const char *const rw_order_kind_syms[] = { "PLACED", "CANCELLED", "REFUNDED" };
+static const char *const rw_support_kind_syms[] = {
+        "OPENED", "ESCALATED", "REOPENED", "RESOLVED", "SURVEY" };
+static const char *const rw_ticket_severity_syms[] = { "LOW", "NORMAL", "HIGH", "URGENT" };
+static const char *const rw_category_syms[] = { "CHURN", "DEPENDENCY" };
+static const char *const rw_subject_type_syms[] = { "ACCOUNT", "VENDOR", "PORTFOLIO" };
+static const char *const rw_alert_status_syms[] = { "FIRING", "RESOLVED" };
+static const char *const rw_alert_severity_syms[] = { "INFO", "WARNING", "CRITICAL" };
+
+#define RW_F(st, f, t) { #f, t, 0, offsetof(st, f), 0, NULL, NULL, 0 }
+#define RW_FOPT(st, f, has, t) { #f, t, 1, offsetof(st, f), offsetof(st, has), NULL, NULL, 0 }
+#define RW_FOPTSTR(st, f) { #f, RW_F_STRING, 1, offsetof(st, f), 0, NULL, NULL, 0 }
+#define RW_FENUM(st, f, ename, syms) \
+        { #f, RW_F_ENUM, 0, offsetof(st, f), 0, ename, syms, (int)RW_ARRAY_SIZE(syms) }
+
+static const rw_field_t rw_order_fields[] = {
+        RW_F(rw_order_event_t, event_id, RW_F_STRING),
+        RW_F(rw_order_event_t, account_id, RW_F_STRING),
+        RW_F(rw_order_event_t, vendor_id, RW_F_STRING),
+        RW_FOPTSTR(rw_order_event_t, product_line),
+        RW_FENUM(rw_order_event_t, kind, "OrderKind", rw_order_kind_syms),
+        RW_F(rw_order_event_t, amount_minor, RW_F_LONG),
+        RW_F(rw_order_event_t, currency, RW_F_STRING),
+        RW_F(rw_order_event_t, occurred_at, RW_F_LONG),
+};
+
+static const rw_field_t rw_support_fields[] = {
+        RW_F(rw_support_event_t, event_id, RW_F_STRING),
+        RW_F(rw_support_event_t, account_id, RW_F_STRING),
+        RW_F(rw_support_event_t, ticket_id, RW_F_STRING),
+        RW_FENUM(rw_support_event_t, kind, "SupportKind", rw_support_kind_syms),
+        RW_FENUM(rw_support_event_t, severity, "TicketSeverity", rw_ticket_severity_syms),
+        RW_FOPT(rw_support_event_t, csat, has_csat, RW_F_INT),
+        RW_FOPT(rw_support_event_t, sentiment, has_sentiment, RW_F_FLOAT),
+        RW_F(rw_support_event_t, occurred_at, RW_F_LONG),
+};
+
+static const rw_field_t rw_alert_fields[] = {
+        RW_F(rw_alert_t, alert_id, RW_F_STRING),
+        RW_F(rw_alert_t, fingerprint, RW_F_STRING),
+        RW_F(rw_alert_t, rule, RW_F_STRING),
+        RW_FENUM(rw_alert_t, category, "RiskCategory", rw_category_syms),
+        RW_FENUM(rw_alert_t, subject_type, "SubjectType", rw_subject_type_syms),
+        RW_F(rw_alert_t, subject_id, RW_F_STRING),
+        RW_FENUM(rw_alert_t, status, "AlertStatus", rw_alert_status_syms),
+        RW_FENUM(rw_alert_t, severity, "AlertSeverity", rw_alert_severity_syms),
+        RW_F(rw_alert_t, observed, RW_F_DOUBLE),
+        RW_F(rw_alert_t, threshold, RW_F_DOUBLE),
+        RW_FOPT(rw_alert_t, baseline, has_baseline, RW_F_DOUBLE),
+        RW_F(rw_alert_t, window_ms, RW_F_LONG),
+        RW_F(rw_alert_t, event_time, RW_F_LONG),
+        RW_F(rw_alert_t, emitted_at, RW_F_LONG),
+        RW_F(rw_alert_t, source_topic, RW_F_STRING),
+        RW_F(rw_alert_t, source_partition, RW_F_INT),
+        RW_F(rw_alert_t, source_offset, RW_F_LONG),
+        RW_F(rw_alert_t, summary, RW_F_STRING),
+        RW_F(rw_alert_t, replay, RW_F_BOOL),
+};
+
+static const rw_rtype_t rw_rtypes[RW_REC__CNT] = {
+        [RW_REC_ORDER] = { "OrderEvent", "riskwatch.OrderEvent",
+                           rw_order_fields, (int)RW_ARRAY_SIZE(rw_order_fields) },
+        [RW_REC_SUPPORT] = { "SupportEvent", "riskwatch.SupportEvent",
+                             rw_support_fields, (int)RW_ARRAY_SIZE(rw_support_fields) },
+        [RW_REC_ALERT] = { "RiskAlert", "riskwatch.RiskAlert",
+                           rw_alert_fields, (int)RW_ARRAY_SIZE(rw_alert_fields) },
+};
+
+/* Enum members are written through an int. */
+_Static_assert(sizeof(rw_order_kind_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(rw_alert_severity_t) == sizeof(int), "enum size");
+_Static_assert(RW_ARRAY_SIZE(rw_alert_fields) <= RW_MAX_FIELDS, "RW_MAX_FIELDS");
+
+/*
+ * A writer schema compiled for the bounds check that runs before avro-c sees
+ * a body. avro-c 1.11.1 allocates a string's declared length before reading
+ * it (a 5-byte frame can ask for gigabytes), stores enum indexes without a
+ * range check and does not bound array block counts, so every length,
+ * index and count is checked here against the bytes actually present.
+ */
+typedef struct rw_wnode_s rw_wnode_t;
+struct rw_wnode_s {
+        avro_type_t type;
+        avro_schema_t schema;           /* borrowed from the writer schema */
+        size_t n;                       /* fields, branches, symbols, fixed size */
+        rw_wnode_t **kids;              /* fields, branches, or items/values */
+        const char **names;             /* record field names */
+        rw_wnode_t *next;               /* every node of a writer, for freeing */
+};
+
+/* One schema id: its writer schema and, built once, its resolution to the
+ * reader of its record type. */
+typedef struct rw_writer_s {
+        int32_t id;
+        char *source;                   /* "catalogue.txt:4 (OrderEvent.avsc)" */
+        avro_schema_t schema;
+        rw_record_type_t rtype;
+        int line;                       /* catalogue line, 0 when added later */
+        int is_reader;
+        rw_wnode_t *root;
+        rw_wnode_t *nodes;
+        char *unresolvable;             /* why decoding it is refused; NULL if ok */
+        avro_schema_t eff;              /* the reader minus fields the writer lacks */
+        avro_value_iface_t *resolver;
+        avro_value_iface_t *gclass;
+        avro_value_t gvalue;            /* reader-side value; decoded strings live here */
+        avro_value_t rvalue;            /* resolved-writer value wrapping gvalue */
+        int eidx[RW_MAX_FIELDS];        /* reader field -> index in eff, -1 = absent */
+        int *emap[RW_MAX_FIELDS];       /* enum: writer symbol -> reader symbol or -1 */
+        int emap_n[RW_MAX_FIELDS];
+        avro_schema_t wenum[RW_MAX_FIELDS]; /* enum: the writer's enum schema */
+} rw_writer_t;
+
+struct rw_codec_s {
+        rw_writer_t **writers;          /* sorted by id */
+        size_t cnt;
+        size_t size;
+        rw_writer_t *readers[RW_REC__CNT];
+        avro_reader_t reader;
+        avro_writer_t writer;
+        avro_value_iface_t *enc_class[RW_REC__CNT];
+        avro_value_t enc_value[RW_REC__CNT];
+};
+
+/*
+ * Names.
+ */
+
+static const char *rw_sym(const char *const *syms, int n, int i) {
+        return i >= 0 && i < n ? syms[i] : "UNKNOWN";
+}
+
+const char *rw_order_kind_name(rw_order_kind_t k) {
+        return rw_sym(rw_order_kind_syms, (int)RW_ARRAY_SIZE(rw_order_kind_syms), (int)k);
+}
+const char *rw_support_kind_name(rw_support_kind_t k) {
+        return rw_sym(rw_support_kind_syms, (int)RW_ARRAY_SIZE(rw_support_kind_syms), (int)k);
+}
+const char *rw_ticket_severity_name(rw_ticket_severity_t s) {
+        return rw_sym(rw_ticket_severity_syms, (int)RW_ARRAY_SIZE(rw_ticket_severity_syms),
+                      (int)s);
+}
+const char *rw_category_name(rw_category_t c) {
+        return rw_sym(rw_category_syms, (int)RW_ARRAY_SIZE(rw_category_syms), (int)c);
+}
+const char *rw_subject_type_name(rw_subject_type_t s) {
+        return rw_sym(rw_subject_type_syms, (int)RW_ARRAY_SIZE(rw_subject_type_syms), (int)s);
+}
+const char *rw_alert_status_name(rw_alert_status_t s) {
+        return rw_sym(rw_alert_status_syms, (int)RW_ARRAY_SIZE(rw_alert_status_syms), (int)s);
+}
+const char *rw_alert_severity_name(rw_alert_severity_t s) {
+        return rw_sym(rw_alert_severity_syms, (int)RW_ARRAY_SIZE(rw_alert_severity_syms),
+                      (int)s);
+}
+
+const char *rw_codec_reason(rw_codec_status_t status) {
+        switch (status) {
+        case RW_CODEC_OK:             return "ok";
+        case RW_CODEC_TOO_SHORT:      return "too_short";
+        case RW_CODEC_BAD_MAGIC:      return "bad_magic";
+        case RW_CODEC_UNKNOWN_SCHEMA: return "unknown_schema";
+        case RW_CODEC_AVRO_DECODE:    return "avro_decode";
+        case RW_CODEC_INVALID_FIELD:  return "invalid_field";
+        case RW_CODEC_RETRY:          return "retry";
+        }
+        return "unknown";
+}
+
+static void rw_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void rw_errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
+        va_list ap;
+
+        if (!errstr || !errstr_size)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+}
+
+/* avro-c error messages can span lines; DLQ headers and logs want one. */
+static const char *rw_avro_err(char *buf, size_t size) {
+        snprintf(buf, size, "%s", avro_strerror());
+        for (char *p = buf; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        return buf;
+}
+
+static avro_schema_t rw_skip_links(avro_schema_t s) {
+        while (s && is_avro_link(s))
+                s = avro_schema_link_target(s);
+        return s;
+}
+
+/*
+ * Writer schema compilation and the bounds check.
+ */
+
+static void rw_wnodes_free(rw_wnode_t *n) {
+        while (n) {
+                rw_wnode_t *next = n->next;
+                free(n->kids);
+                free(n->names);
+                free(n);
+                n = next;
+        }
+}
+
+static rw_wnode_t *rw_wnode_compile(rw_writer_t *w, avro_schema_t s, int depth) {
+        rw_wnode_t *n;
+        size_t i;
+
+        s = rw_skip_links(s);
+        for (n = w->nodes; n; n = n->next)
+                if (n->schema == s)
+                        return n;               /* shared or recursive type */
+        if (depth > RW_MAX_DEPTH)
+                return NULL;
+        if (!(n = calloc(1, sizeof(*n))))
+                return NULL;
+        n->type = avro_typeof(s);
+        n->schema = s;
+        n->next = w->nodes;
+        w->nodes = n;
+
+        switch (n->type) {
+        case AVRO_RECORD:
+                n->n = avro_schema_record_size(s);
+                break;
+        case AVRO_UNION:
+                n->n = avro_schema_union_size(s);
+                break;
+        case AVRO_ENUM:
+                n->n = (size_t)avro_schema_enum_number_of_symbols(s);
+                return n;
+        case AVRO_FIXED:
+                n->n = (size_t)avro_schema_fixed_size(s);
+                return n;
+        case AVRO_ARRAY:
+        case AVRO_MAP:
+                n->n = 1;
+                break;
+        default:
+                return n;
+        }
+
+        if (!(n->kids = calloc(n->n ? n->n : 1, sizeof(*n->kids))))
+                return NULL;
+        if (n->type == AVRO_RECORD && !(n->names = calloc(n->n ? n->n : 1, sizeof(*n->names))))
+                return NULL;
+        for (i = 0; i < n->n; i++) {
+                avro_schema_t k;
+
+                if (n->type == AVRO_RECORD) {
+                        k = avro_schema_record_field_get_by_index(s, (int)i);
+                        n->names[i] = avro_schema_record_field_name(s, (int)i);
+                } else if (n->type == AVRO_UNION) {
+                        k = avro_schema_union_branch(s, (int)i);
+                } else if (n->type == AVRO_ARRAY) {
+                        k = avro_schema_array_items(s);
+                } else {
+                        k = avro_schema_map_values(s);
+                }
+                if (!(n->kids[i] = rw_wnode_compile(w, k, depth + 1)))
+                        return NULL;
+        }
+        return n;
+}
+
+typedef struct rw_cursor_s {
+        const unsigned char *start, *p, *end;
+        int depth;
+        size_t items_left;              /* array/map items the buffer can justify */
+        const char *field;              /* innermost record field at the failure */
+        size_t at;                      /* byte offset of the failure in the body */
+        char msg[160];
+} rw_cursor_t;
+
+static int rw_fail(rw_cursor_t *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static int rw_fail(rw_cursor_t *c, const char *fmt, ...) {
+        va_list ap;
+
+        c->at = (size_t)(c->p - c->start);
+        va_start(ap, fmt);
+        vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+static int rw_need(rw_cursor_t *c, size_t n, const char *what) {
+        if ((size_t)(c->end - c->p) < n)
+                return rw_fail(c, "%s needs %zu bytes, %zu left", what, n,
+                               (size_t)(c->end - c->p));
+        return 0;
+}
+
+/* Zig-zag varint, at most 10 bytes, as avro-c reads it. */
+static int rw_varint(rw_cursor_t *c, int64_t *v, const char *what) {
+        uint64_t u = 0;
+        int i;
+
+        for (i = 0; i < 10; i++) {
+                unsigned b;
+
+                if (c->p == c->end)
+                        return rw_fail(c, "%s: truncated varint", what);
+                b = *c->p++;
+                if (i == 9 && b > 1)
+                        return rw_fail(c, "%s: varint overflows 64 bits", what);
+                u |= (uint64_t)(b & 0x7f) << (7 * i);
+                if (!(b & 0x80)) {
+                        *v = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+                        return 0;
+                }
+        }
+        return rw_fail(c, "%s: varint longer than 10 bytes", what);
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or NUL: strings are handed out as
+ * C strings). */
+static int rw_utf8_ok(const unsigned char *s, size_t n) {
+        size_t i = 0;
+
+        while (i < n) {
+                unsigned c = s[i], cp, min;
+                size_t k, j;
+
+                if (c < 0x80) {
+                        if (!c)
+                                return 0;
+                        i++;
+                        continue;
+                }
+                if ((c & 0xe0) == 0xc0) {
+                        k = 1; cp = c & 0x1f; min = 0x80;
+                } else if ((c & 0xf0) == 0xe0) {
+                        k = 2; cp = c & 0x0f; min = 0x800;
+                } else if ((c & 0xf8) == 0xf0) {
+                        k = 3; cp = c & 0x07; min = 0x10000;
+                } else {
+                        return 0;
+                }
+                if (n - i <= k)
+                        return 0;
+                for (j = 1; j <= k; j++) {
+                        if ((s[i + j] & 0xc0) != 0x80)
+                                return 0;
+                        cp = (cp << 6) | (s[i + j] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return 0;
+                i += k + 1;
+        }
+        return 1;
+}
+
+static int rw_walk(rw_cursor_t *c, const rw_wnode_t *n);
+
+static int rw_walk_blocks(rw_cursor_t *c, const rw_wnode_t *n) {
+        const char *what = n->type == AVRO_MAP ? "map block count" : "array block count";
+        int64_t count, bytes;
+
+        for (;;) {
+                if (rw_varint(c, &count, what))
+                        return -1;
+                if (count == 0)
+                        return 0;
+                if (count < 0) {
+                        if (count == INT64_MIN)
+                                return rw_fail(c, "%s out of range", what);
+                        count = -count;
+                        if (rw_varint(c, &bytes, "block size"))
+                                return -1;
+                        if (bytes < 0)
+                                return rw_fail(c, "negative block size %" PRId64, bytes);
+                }
+                /* Items can be zero bytes long (null); without this bound a
+                 * 3-byte body could make avro-c append billions of them. */
+                if ((uint64_t)count > c->items_left)
+                        return rw_fail(c, "%s %" PRId64 " exceeds what %zu bytes can hold",
+                                       what, count, (size_t)(c->end - c->start));
+                c->items_left -= (size_t)count;
+                while (count-- > 0) {
+                        if (n->type == AVRO_MAP) {
+                                static const rw_wnode_t key = { .type = AVRO_STRING };
+
+                                if (rw_walk(c, &key))
+                                        return -1;
+                        }
+                        if (rw_walk(c, n->kids[0]))
+                                return -1;
+                }
+        }
+}
+
+static int rw_walk(rw_cursor_t *c, const rw_wnode_t *n) {
+        int64_t v;
+        size_t i;
+        int r = 0;
+
+        switch (n->type) {
+        case AVRO_NULL:
+                return 0;
+        case AVRO_BOOLEAN:
+                if (rw_need(c, 1, "boolean"))
+                        return -1;
+                if (*c->p > 1)
+                        return rw_fail(c, "boolean byte 0x%02x", *c->p);
+                c->p++;
+                return 0;
+        case AVRO_INT32:
+                if (rw_varint(c, &v, "int"))
+                        return -1;
+                if (v < INT32_MIN || v > INT32_MAX)
+                        return rw_fail(c, "int %" PRId64 " out of range", v);
+                return 0;
+        case AVRO_INT64:
+                return rw_varint(c, &v, "long");
+        case AVRO_FLOAT:
+                if (rw_need(c, 4, "float"))
+                        return -1;
+                c->p += 4;
+                return 0;
+        case AVRO_DOUBLE:
+                if (rw_need(c, 8, "double"))
+                        return -1;
+                c->p += 8;
+                return 0;
+        case AVRO_STRING:
+        case AVRO_BYTES:
+                if (rw_varint(c, &v, "length"))
+                        return -1;
+                if (v < 0)
+                        return rw_fail(c, "negative length %" PRId64, v);
+                if ((uint64_t)v > (uint64_t)(c->end - c->p))
+                        return rw_fail(c, "length %" PRId64 " exceeds the %zu bytes left",
+                                       v, (size_t)(c->end - c->p));
+                if (n->type == AVRO_STRING && !rw_utf8_ok(c->p, (size_t)v))
+                        return rw_fail(c, "string is not UTF-8 without NUL");
+                c->p += v;
+                return 0;
+        case AVRO_FIXED:
+                if (rw_need(c, n->n, "fixed"))
+                        return -1;
+                c->p += n->n;
+                return 0;
+        case AVRO_ENUM:
+                if (rw_varint(c, &v, "enum index"))
+                        return -1;
+                if (v < 0 || (uint64_t)v >= n->n)
+                        return rw_fail(c, "enum index %" PRId64 " out of range 0..%zu",
+                                       v, n->n - 1);
+                return 0;
+        default:
+                break;
+        }
+
+        if (++c->depth > RW_MAX_DEPTH)
+                return rw_fail(c, "nested deeper than %d", RW_MAX_DEPTH);
+        switch (n->type) {
+        case AVRO_UNION:
+                if (rw_varint(c, &v, "union branch")) {
+                        r = -1;
+                } else if (v < 0 || (uint64_t)v >= n->n) {
+                        r = rw_fail(c, "union branch %" PRId64 " out of range 0..%zu",
+                                    v, n->n - 1);
+                } else {
+                        r = rw_walk(c, n->kids[v]);
+                }
+                break;
+        case AVRO_RECORD:
+                for (i = 0; i < n->n && !r; i++) {
+                        r = rw_walk(c, n->kids[i]);
+                        if (r && !c->field)
+                                c->field = n->names[i];
+                }
+                break;
+        case AVRO_ARRAY:
+        case AVRO_MAP:
+                r = rw_walk_blocks(c, n);
+                break;
+        default:
+                r = rw_fail(c, "unsupported Avro type %d", (int)n->type);
+                break;
+        }
+        c->depth--;
+        return r;
+}
+
+/*
+ * Catalogue entries and their resolution.
+ */
+
+static void rw_writer_destroy(rw_writer_t *w) {
+        int i;
+
+        if (!w)
+                return;
+        if (w->rvalue.self)
+                avro_value_decref(&w->rvalue);
+        if (w->gvalue.self)
+                avro_value_decref(&w->gvalue);
+        if (w->resolver)
+                avro_value_iface_decref(w->resolver);
+        if (w->gclass)
+                avro_value_iface_decref(w->gclass);
+        if (w->eff)
+                avro_schema_decref(w->eff);
+        for (i = 0; i < RW_MAX_FIELDS; i++)
+                free(w->emap[i]);
+        free(w->unresolvable);
+        rw_wnodes_free(w->nodes);
+        if (w->schema)
+                avro_schema_decref(w->schema);
+        free(w->source);
+        free(w);
+}
+
+static rw_writer_t *rw_codec_find(const rw_codec_t *codec, uint32_t id) {
+        size_t lo = 0, hi = codec->cnt;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                uint32_t mid_id = (uint32_t)codec->writers[mid]->id;
+
+                if (mid_id == id)
+                        return codec->writers[mid];
+                if (mid_id < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+/* Parse a schema and identify its record type. Returns NULL and fills
+ * errstr ("what: reason"). The caller owns the writer. */
+static rw_writer_t *rw_writer_new(int32_t id, const char *json, size_t len,
+                                  const char *source, char *errstr, size_t errstr_size) {
+        rw_writer_t *w, *ret = NULL;
+        const char *ns;
+        char full[512], aerr[RW_MSG_SIZE];
+        int t;
+
+        if (!(w = calloc(1, sizeof(*w))) || !(w->source = strdup(source))) {
+                rw_errf(errstr, errstr_size, "%s: out of memory", source);
+                goto done;
+        }
+        w->id = id;
+        if (avro_schema_from_json_length(json, len, &w->schema)) {
+                w->schema = NULL;
+                rw_errf(errstr, errstr_size, "%s: %s", source,
+                        rw_avro_err(aerr, sizeof(aerr)));
+                goto done;
+        }
+        if (!is_avro_record(w->schema)) {
+                rw_errf(errstr, errstr_size, "%s: top-level type is not a record", source);
+                goto done;
+        }
+        ns = avro_schema_namespace(w->schema);
+        snprintf(full, sizeof(full), "%s%s%s", ns ? ns : "", ns && *ns ? "." : "",
+                 avro_schema_name(w->schema));
+        for (t = 0; t < RW_REC__CNT; t++)
+                if (!strcmp(full, rw_rtypes[t].fullname))
+                        break;
+        if (t == RW_REC__CNT) {
+                rw_errf(errstr, errstr_size,
+                        "%s: record %s is not one riskwatch reads (%s, %s, %s)", source, full,
+                        rw_rtypes[0].fullname, rw_rtypes[1].fullname, rw_rtypes[2].fullname);
+                goto done;
+        }
+        w->rtype = (rw_record_type_t)t;
+        if (!(w->root = rw_wnode_compile(w, w->schema, 0))) {
+                rw_errf(errstr, errstr_size, "%s: schema nested deeper than %d or out of memory",
+                        source, RW_MAX_DEPTH);
+                goto done;
+        }
+        ret = w;
+        w = NULL;
+done:
+        rw_writer_destroy(w);
+        return ret;
+}
+
+static int rw_schema_is(avro_schema_t s, rw_ftype_t t) {
+        switch (t) {
+        case RW_F_STRING: return is_avro_string(s);
+        case RW_F_LONG:   return is_avro_int64(s);
+        case RW_F_INT:    return is_avro_int32(s);
+        case RW_F_DOUBLE: return is_avro_double(s);
+        case RW_F_FLOAT:  return is_avro_float(s);
+        case RW_F_BOOL:   return is_avro_boolean(s);
+        case RW_F_ENUM:   return is_avro_enum(s);
+        }
+        return 0;
+}
+
+static const char *rw_ftype_name(rw_ftype_t t) {
+        static const char *names[] = { "string", "long", "int", "double", "float",
+                                       "boolean", "enum" };
+        return names[t];
+}
+
+/* "string", "[\"null\", int]", "enum OrderKind {PLACED, ...}" */
+static const char *rw_field_desc(const rw_field_t *f, char *buf, size_t size) {
+        size_t of;
+        int k;
+
+        of = (size_t)snprintf(buf, size, "%s%s", f->optional ? "[\"null\", " : "",
+                              rw_ftype_name(f->type));
+        if (f->type == RW_F_ENUM) {
+                of += (size_t)snprintf(buf + of, of < size ? size - of : 0, " %s {",
+                                       f->enum_name);
+                for (k = 0; k < f->nsyms; k++)
+                        of += (size_t)snprintf(buf + of, of < size ? size - of : 0, "%s%s",
+                                               k ? ", " : "", f->syms[k]);
+                of += (size_t)snprintf(buf + of, of < size ? size - of : 0, "}");
+        }
+        if (f->optional)
+                snprintf(buf + of, of < size ? size - of : 0, "]");
+        return buf;
+}
+
+/* Check a reader schema against the record the code is built for. */
+static rw_err_t rw_reader_check(const rw_writer_t *r, char *errstr, size_t errstr_size) {
+        const rw_rtype_t *rt = &rw_rtypes[r->rtype];
+        char desc[RW_MSG_SIZE];
+        int i, k;
+
+        if ((int)avro_schema_record_size(r->schema) != rt->nfields) {
+                rw_errf(errstr, errstr_size, "%s: reader %s has %d fields, riskwatch needs %d",
+                        r->source, rt->fullname, (int)avro_schema_record_size(r->schema),
+                        rt->nfields);
+                return RW_ERR_CONFIG;
+        }
+        for (i = 0; i < rt->nfields; i++) {
+                const rw_field_t *f = &rt->fields[i];
+                const char *name = avro_schema_record_field_name(r->schema, i);
+                avro_schema_t s = rw_skip_links(avro_schema_record_field_get_by_index(r->schema, i));
+                int ok = 1;
+
+                if (strcmp(name, f->name)) {
+                        rw_errf(errstr, errstr_size, "%s: reader field %d is %s, expected %s",
+                                r->source, i, name, f->name);
+                        return RW_ERR_CONFIG;
+                }
+                if (f->optional) {
+                        ok = is_avro_union(s) && avro_schema_union_size(s) == 2 &&
+                             is_avro_null(rw_skip_links(avro_schema_union_branch(s, 0)));
+                        if (ok)
+                                s = rw_skip_links(avro_schema_union_branch(s, 1));
+                }
+                ok = ok && rw_schema_is(s, f->type);
+                if (ok && f->type == RW_F_ENUM) {
+                        ok = !strcmp(avro_schema_name(s), f->enum_name) &&
+                             avro_schema_enum_number_of_symbols(s) == f->nsyms;
+                        for (k = 0; ok && k < f->nsyms; k++)
+                                ok = !strcmp(avro_schema_enum_get(s, k), f->syms[k]);
+                }
+                if (!ok) {
+                        rw_errf(errstr, errstr_size, "%s: reader field %s must be %s, "
+                                "as in the contract", r->source, f->name,
+                                rw_field_desc(f, desc, sizeof(desc)));
+                        return RW_ERR_CONFIG;
+                }
+        }
+        return RW_OK;
+}
+
+static void rw_unresolvable(rw_writer_t *w, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void rw_unresolvable(rw_writer_t *w, const char *fmt, ...) {
+        char buf[RW_MSG_SIZE];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        free(w->unresolvable);
+        w->unresolvable = strdup(buf);
+}
+
+/* Build w's resolution to the reader r, once. avro-c 1.11.1's resolver
+ * refuses a reader field the writer lacks (it ignores defaults) and passes
+ * enum indexes through by position, not by symbol; both are handled here:
+ * the writer is resolved to the reader minus its absent fields (which
+ * extraction then defaults), and enum indexes are mapped by name. Returns an
+ * error only on out-of-memory; an incompatible writer is marked
+ * unresolvable. */
+static rw_err_t rw_writer_resolve(rw_writer_t *w, const rw_writer_t *r) {
+        const rw_rtype_t *rt = &rw_rtypes[w->rtype];
+        char aerr[RW_MSG_SIZE];
+        int i, k, missing = 0, ei = 0;
+
+        for (i = 0; i < rt->nfields; i++) {
+                const rw_field_t *f = &rt->fields[i];
+                int wi = avro_schema_record_field_get_index(w->schema, f->name);
+                avro_schema_t ws, rs;
+
+                if (wi < 0) {
+                        /* The contract gives every optional field default null,
+                         * and only those (avro-c drops "default" on parse). */
+                        if (!f->optional) {
+                                rw_unresolvable(w, "the writer lacks field %s, which has "
+                                                "no default in the reader", f->name);
+                                return RW_OK;
+                        }
+                        w->eidx[i] = -1;
+                        missing++;
+                        continue;
+                }
+                w->eidx[i] = ei++;
+                if (f->type != RW_F_ENUM)
+                        continue;
+                ws = rw_skip_links(avro_schema_record_field_get_by_index(w->schema, wi));
+                rs = rw_skip_links(avro_schema_record_field_get_by_index(r->schema, i));
+                if (!is_avro_enum(ws) || strcmp(avro_schema_name(ws), avro_schema_name(rs))) {
+                        rw_unresolvable(w, "field %s: the writer's type is not enum %s",
+                                        f->name, f->enum_name);
+                        return RW_OK;
+                }
+                w->wenum[i] = ws;
+                w->emap_n[i] = avro_schema_enum_number_of_symbols(ws);
+                if (!(w->emap[i] = calloc((size_t)w->emap_n[i] + 1, sizeof(int))))
+                        return RW_ERR_NOMEM;
+                for (k = 0; k < w->emap_n[i]; k++) {
+                        const char *sym = avro_schema_enum_get(ws, k);
+                        int j;
+
+                        w->emap[i][k] = -1;
+                        for (j = 0; j < f->nsyms; j++)
+                                if (!strcmp(sym, f->syms[j]))
+                                        w->emap[i][k] = j;
+                }
+        }
+
+        if (!missing) {
+                w->eff = avro_schema_incref(r->schema);
+        } else {
+                if (!(w->eff = avro_schema_record(avro_schema_name(r->schema),
+                                                  avro_schema_namespace(r->schema))))
+                        return RW_ERR_NOMEM;
+                for (i = 0; i < rt->nfields; i++) {
+                        if (w->eidx[i] < 0)
+                                continue;
+                        if (avro_schema_record_field_append(
+                                    w->eff, rt->fields[i].name,
+                                    avro_schema_record_field_get_by_index(r->schema, i)))
+                                return RW_ERR_NOMEM;
+                }
+        }
+
+        if (!(w->resolver = avro_resolved_writer_new(w->schema, w->eff))) {
+                rw_unresolvable(w, "%s", rw_avro_err(aerr, sizeof(aerr)));
+                return RW_OK;
+        }
+        if (!(w->gclass = avro_generic_class_from_schema(w->eff)) ||
+            avro_generic_value_new(w->gclass, &w->gvalue) ||
+            avro_resolved_writer_new_value(w->resolver, &w->rvalue))
+                return RW_ERR_NOMEM;
+        avro_resolved_writer_set_dest(&w->rvalue, &w->gvalue);
+        return RW_OK;
+}
+
+/* Insert w (sorted by id). Takes ownership on success. */
+static rw_err_t rw_codec_insert(rw_codec_t *codec, rw_writer_t *w) {
+        size_t i;
+
+        if (codec->cnt == codec->size) {
+                size_t size = codec->size ? codec->size * 2 : 8;
+                rw_writer_t **p = realloc(codec->writers, size * sizeof(*p));
+
+                if (!p)
+                        return RW_ERR_NOMEM;
+                codec->writers = p;
+                codec->size = size;
+        }
+        for (i = codec->cnt; i > 0 && codec->writers[i - 1]->id > w->id; i--)
+                codec->writers[i] = codec->writers[i - 1];
+        codec->writers[i] = w;
+        codec->cnt++;
+        return RW_OK;
+}
+
+static char *rw_read_file(const char *path, size_t *lenp, char *errstr, size_t errstr_size) {
+        FILE *fp;
+        char *buf = NULL, *ret = NULL;
+        size_t len = 0;
+
+        if (!(fp = fopen(path, "rb"))) {
+                rw_errf(errstr, errstr_size, "%s", strerror(errno));
+                goto done;
+        }
+        if (!(buf = malloc(RW_SCHEMA_MAX + 1))) {
+                rw_errf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        len = fread(buf, 1, RW_SCHEMA_MAX + 1, fp);
+        if (ferror(fp)) {
+                rw_errf(errstr, errstr_size, "%s", strerror(errno));
+                goto done;
+        }
+        if (len > RW_SCHEMA_MAX) {
+                rw_errf(errstr, errstr_size, "larger than %d bytes", RW_SCHEMA_MAX);
+                goto done;
+        }
+        buf[len] = '\0';
+        *lenp = len;
+        ret = buf;
+        buf = NULL;
+done:
+        free(buf);
+        if (fp)
+                fclose(fp);
+        return ret;
+}
+
+/* Parse one catalogue line (comment already stripped). Returns 0 for a
+ * blank line, 1 for an entry, -1 on error. */
+static int rw_catalogue_line(char *line, long *idp, char **filep, int *readerp,
+                             char *errstr, size_t errstr_size) {
+        char *save = NULL, *tok[4], *end;
+        int n = 0;
+
+        for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+                if (n == 3) {
+                        rw_errf(errstr, errstr_size, "expected `ID FILE [reader]`, got more");
+                        return -1;
+                }
+                tok[n++] = t;
+        }
+        if (n == 0)
+                return 0;
+        if (n < 2) {
+                rw_errf(errstr, errstr_size, "expected `ID FILE [reader]`");
+                return -1;
+        }
+        errno = 0;
+        *idp = strtol(tok[0], &end, 10);
+        if (errno || *end || end == tok[0] || *idp < 1 || *idp > INT32_MAX) {
+                rw_errf(errstr, errstr_size, "schema id \"%s\" is not an integer in 1..%d",
+                        tok[0], INT32_MAX);
+                return -1;
+        }
+        *filep = tok[1];
+        *readerp = 0;
+        if (n == 3) {
+                if (strcmp(tok[2], "reader")) {
+                        rw_errf(errstr, errstr_size, "unknown flag \"%s\" (only \"reader\")",
+                                tok[2]);
+                        return -1;
+                }
+                *readerp = 1;
+        }
+        return 1;
+}
+
+static rw_err_t rw_codec_load(rw_codec_t *codec, const char *dir,
+                              char *errstr, size_t errstr_size) {
+        char *cpath = NULL, *spath = NULL, *json = NULL, *line = NULL, *src = NULL;
+        char why[RW_MSG_SIZE];
+        size_t cap = 0, jlen;
+        FILE *fp = NULL;
+        rw_writer_t *w = NULL;
+        rw_err_t err = RW_ERR_CONFIG;
+        int lineno = 0, t;
+        size_t i;
+
+        if (asprintf(&cpath, "%s/catalogue.txt", dir) < 0) {
+                cpath = NULL;
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+        if (!(fp = fopen(cpath, "r"))) {
+                rw_errf(errstr, errstr_size, "%s: %s", cpath, strerror(errno));
+                goto done;
+        }
+        while (getline(&line, &cap, fp) != -1) {
+                char *hash, *file;
+                long id;
+                int is_reader, r;
+                rw_writer_t *dup;
+
+                lineno++;
+                if ((hash = strchr(line, '#')))
+                        *hash = '\0';
+                r = rw_catalogue_line(line, &id, &file, &is_reader, why, sizeof(why));
+                if (r < 0) {
+                        rw_errf(errstr, errstr_size, "%s:%d: %s", cpath, lineno, why);
+                        goto done;
+                }
+                if (r == 0)
+                        continue;
+                if ((dup = rw_codec_find(codec, (uint32_t)id))) {
+                        rw_errf(errstr, errstr_size, "%s:%d: schema id %ld already at line %d",
+                                cpath, lineno, id, dup->line);
+                        goto done;
+                }
+                free(spath);
+                free(src);
+                src = NULL;
+                if (asprintf(&spath, "%s/%s", dir, file) < 0 ||
+                    asprintf(&src, "%s:%d (%s)", cpath, lineno, file) < 0) {
+                        spath = NULL;
+                        src = NULL;
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+                free(json);
+                if (!(json = rw_read_file(spath, &jlen, why, sizeof(why)))) {
+                        rw_errf(errstr, errstr_size, "%s:%d: %s: %s", cpath, lineno, spath, why);
+                        goto done;
+                }
+                if (!(w = rw_writer_new((int32_t)id, json, jlen, src, errstr, errstr_size)))
+                        goto done;
+                w->line = lineno;
+                w->is_reader = is_reader;
+                if (is_reader) {
+                        rw_writer_t *prev = codec->readers[w->rtype];
+
+                        if (prev) {
+                                rw_errf(errstr, errstr_size,
+                                        "%s:%d: second reader for %s (first at line %d)",
+                                        cpath, lineno, rw_rtypes[w->rtype].fullname,
+                                        prev->line);
+                                goto done;
+                        }
+                        if (rw_reader_check(w, errstr, errstr_size))
+                                goto done;
+                        codec->readers[w->rtype] = w;
+                }
+                if (rw_codec_insert(codec, w)) {
+                        if (is_reader)
+                                codec->readers[w->rtype] = NULL;
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+                w = NULL;
+        }
+        if (ferror(fp)) {
+                rw_errf(errstr, errstr_size, "%s: %s", cpath, strerror(errno));
+                goto done;
+        }
+        for (t = 0; t < RW_REC__CNT; t++) {
+                if (!codec->readers[t]) {
+                        rw_errf(errstr, errstr_size, "%s: no reader schema for %s "
+                                "(mark one line `reader`)", cpath, rw_rtypes[t].fullname);
+                        goto done;
+                }
+        }
+        for (i = 0; i < codec->cnt; i++) {
+                rw_writer_t *cw = codec->writers[i];
+
+                if (rw_writer_resolve(cw, codec->readers[cw->rtype])) {
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+                if (cw->is_reader && cw->unresolvable) {
+                        rw_errf(errstr, errstr_size, "%s: reader does not resolve to itself: %s",
+                                cw->source, cw->unresolvable);
+                        goto done;
+                }
+        }
+        err = RW_OK;
+done:
+        if (err == RW_ERR_NOMEM)
+                rw_errf(errstr, errstr_size, "%s: out of memory", cpath ? cpath : dir);
+        rw_writer_destroy(w);
+        if (fp)
+                fclose(fp);
+        free(line);
+        free(json);
+        free(src);
+        free(spath);
+        free(cpath);
+        return err;
+}
+
+rw_codec_t *rw_codec_new(const char *schemas_dir, char *errstr, size_t errstr_size) {
+        rw_codec_t *codec, *ret = NULL;
+        int t;
+
+        if (!(codec = calloc(1, sizeof(*codec)))) {
+                rw_errf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        if (rw_codec_load(codec, schemas_dir, errstr, errstr_size))
+                goto done;
+        if (!(codec->reader = avro_reader_memory("", 0)) ||
+            !(codec->writer = avro_writer_memory("", 0))) {
+                rw_errf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        for (t = 0; t < RW_REC__CNT; t++) {
+                if (!(codec->enc_class[t] =
+                      avro_generic_class_from_schema(codec->readers[t]->schema)) ||
+                    avro_generic_value_new(codec->enc_class[t], &codec->enc_value[t])) {
+                        rw_errf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+        }
+        ret = codec;
+        codec = NULL;
+done:
+        rw_codec_destroy(codec);
+        return ret;
+}
+
+void rw_codec_destroy(rw_codec_t *codec) {
+        size_t i;
+        int t;
+
+        if (!codec)
+                return;
+        for (t = RW_REC__CNT - 1; t >= 0; t--) {
+                if (codec->enc_value[t].self)
+                        avro_value_decref(&codec->enc_value[t]);
+                if (codec->enc_class[t])
+                        avro_value_iface_decref(codec->enc_class[t]);
+        }
+        if (codec->writer)
+                avro_writer_free(codec->writer);
+        if (codec->reader)
+                avro_reader_free(codec->reader);
+        for (i = 0; i < codec->cnt; i++)
+                rw_writer_destroy(codec->writers[i]);
+        free(codec->writers);
+        free(codec);
+}
+
+rw_err_t rw_codec_add_schema(rw_codec_t *codec, int32_t id, const char *json, size_t len,
+                             char *errstr, size_t errstr_size) {
+        char src[64];
+        rw_writer_t *w = NULL;
+        rw_err_t err = RW_ERR_FAIL;
+
+        snprintf(src, sizeof(src), "schema id %" PRId32, id);
+        if (id < 0 || rw_codec_find(codec, (uint32_t)id)) {
+                rw_errf(errstr, errstr_size, "%s: %s", src,
+                        id < 0 ? "negative id" : "already known");
+                goto done;
+        }
+        if (!(w = rw_writer_new(id, json, len, src, errstr, errstr_size)))
+                goto done;
+        if (rw_writer_resolve(w, codec->readers[w->rtype]) || rw_codec_insert(codec, w)) {
+                rw_errf(errstr, errstr_size, "%s: out of memory", src);
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+        w = NULL;
+        err = RW_OK;
+done:
+        rw_writer_destroy(w);
+        return err;
+}
+
+int rw_codec_has_schema(const rw_codec_t *codec, int32_t id) {
+        return id >= 0 && rw_codec_find(codec, (uint32_t)id) != NULL;
+}
+
+int32_t rw_codec_reader_id(const rw_codec_t *codec, rw_record_type_t type) {
+        assert(type < RW_REC__CNT);
+        return codec->readers[type]->id;
+}
+
+/*
+ * Decode.
+ */
+
+#define RW_AVRO_TRY(expr) do { if ((expr)) goto avro_fail; } while (0)
+
+/* Copy the decoded reader-side value into out: pointers, no copies. */
+static rw_codec_status_t rw_extract(rw_writer_t *w, rw_record_t *out,
+                                    char *errstr, size_t errstr_size) {
+        const rw_rtype_t *rt = &rw_rtypes[w->rtype];
+        char *base = (char *)&out->u;
+        char aerr[RW_MSG_SIZE];
+        int i;
+
+        for (i = 0; i < rt->nfields; i++) {
+                const rw_field_t *f = &rt->fields[i];
+                char *dst = base + f->off;
+                avro_value_t fv, branch;
+                int present = w->eidx[i] >= 0;
+
+                if (present) {
+                        RW_AVRO_TRY(avro_value_get_by_index(&w->gvalue, (size_t)w->eidx[i],
+                                                            &fv, NULL));
+                        if (f->optional) {
+                                int d;
+
+                                RW_AVRO_TRY(avro_value_get_discriminant(&fv, &d));
+                                present = d == 1;
+                                if (present) {
+                                        RW_AVRO_TRY(avro_value_get_current_branch(&fv, &branch));
+                                        fv = branch;
+                                }
+                        }
+                }
+                if (!present) {
+                        if (f->type == RW_F_STRING)
+                                *(const char **)dst = NULL;
+                        else
+                                *(int *)(base + f->has_off) = 0;
+                        continue;
+                }
+                if (f->optional && f->type != RW_F_STRING)
+                        *(int *)(base + f->has_off) = 1;
+
+                switch (f->type) {
+                case RW_F_STRING: {
+                        const char *s;
+                        size_t sz;
+
+                        RW_AVRO_TRY(avro_value_get_string(&fv, &s, &sz));
+                        *(const char **)dst = s;
+                        break;
+                }
+                case RW_F_LONG:
+                        RW_AVRO_TRY(avro_value_get_long(&fv, (int64_t *)dst));
+                        break;
+                case RW_F_INT:
+                        RW_AVRO_TRY(avro_value_get_int(&fv, (int32_t *)dst));
+                        break;
+                case RW_F_DOUBLE:
+                        RW_AVRO_TRY(avro_value_get_double(&fv, (double *)dst));
+                        break;
+                case RW_F_FLOAT:
+                        RW_AVRO_TRY(avro_value_get_float(&fv, (float *)dst));
+                        break;
+                case RW_F_BOOL:
+                        RW_AVRO_TRY(avro_value_get_boolean(&fv, (int *)dst));
+                        break;
+                case RW_F_ENUM: {
+                        int wi, ri;
+
+                        /* The value holds the writer's index (see rw_writer_resolve);
+                         * the bounds check has kept it within the writer's symbols. */
+                        RW_AVRO_TRY(avro_value_get_enum(&fv, &wi));
+                        if (wi < 0 || wi >= w->emap_n[i]) {
+                                rw_errf(errstr, errstr_size, "schema id %" PRId32 ": field %s: "
+                                        "enum index %d out of range", w->id, f->name, wi);
+                                return RW_CODEC_AVRO_DECODE;
+                        }
+                        if ((ri = w->emap[i][wi]) < 0) {
+                                rw_errf(errstr, errstr_size, "schema id %" PRId32 ": field %s: "
+                                        "symbol %s is not in the reader's %s", w->id, f->name,
+                                        avro_schema_enum_get(w->wenum[i], wi), f->enum_name);
+                                return RW_CODEC_AVRO_DECODE;
+                        }
+                        memcpy(dst, &ri, sizeof(ri));
+                        break;
+                }
+                }
+        }
+        return RW_CODEC_OK;
+
+avro_fail:
+        rw_errf(errstr, errstr_size, "schema id %" PRId32 ": %s", w->id,
+                rw_avro_err(aerr, sizeof(aerr)));
+        return RW_CODEC_AVRO_DECODE;
+}
+
+rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
+                                  const void *buf, size_t len,
+                                  rw_record_t *out,
+                                  char *errstr, size_t errstr_size) {
+        const unsigned char *p = buf;
+        rw_cursor_t c;
+        rw_writer_t *w;
+        rw_codec_status_t st;
+        char aerr[RW_MSG_SIZE];
+        uint32_t id;
+
+        assert(expect < RW_REC__CNT);
+        memset(out, 0, sizeof(*out));
+        if (!p || len < RW_FRAME_HDR) {
+                rw_errf(errstr, errstr_size, "value is %zu bytes; a framed record needs at "
+                        "least %d", p ? len : 0, RW_FRAME_HDR);
+                return RW_CODEC_TOO_SHORT;
+        }
+        if (p[0] != 0) {
+                rw_errf(errstr, errstr_size, "magic byte is 0x%02x, expected 0x00 "
+                        "(not Confluent-framed Avro)", p[0]);
+                return RW_CODEC_BAD_MAGIC;
+        }
+        id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        if (!(w = rw_codec_find(codec, id))) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is not in the catalogue", id);
+                return RW_CODEC_UNKNOWN_SCHEMA;
+        }
+        if (w->rtype != expect) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is %s, expected %s", id,
+                        rw_rtypes[w->rtype].fullname, rw_rtypes[expect].fullname);
+                return RW_CODEC_UNKNOWN_SCHEMA;
+        }
+        if (w->unresolvable) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 " (%s) cannot be resolved "
+                        "to the reader: %s", id, w->source, w->unresolvable);
+                return RW_CODEC_UNKNOWN_SCHEMA;
+        }
+
+        /* Bounds check before avro-c allocates anything on the body's word. */
+        memset(&c, 0, sizeof(c));
+        c.start = c.p = p + RW_FRAME_HDR;
+        c.end = p + len;
+        c.items_left = len - RW_FRAME_HDR;
+        if (rw_walk(&c, w->root)) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 ": %s%s%sat byte %zu: %s", id,
+                        c.field ? "field " : "", c.field ? c.field : "", c.field ? " " : "",
+                        c.at + RW_FRAME_HDR, c.msg);
+                return RW_CODEC_AVRO_DECODE;
+        }
+        if (c.p != c.end) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 ": %zu trailing bytes after "
+                        "the record", id, (size_t)(c.end - c.p));
+                return RW_CODEC_AVRO_DECODE;
+        }
+
+        avro_reader_memory_set_source(codec->reader, (const char *)c.start,
+                                      (int64_t)(len - RW_FRAME_HDR));
+        if (avro_value_read(codec->reader, &w->rvalue)) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 ": %s", id,
+                        rw_avro_err(aerr, sizeof(aerr)));
+                return RW_CODEC_AVRO_DECODE;
+        }
+        if ((st = rw_extract(w, out, errstr, errstr_size)) != RW_CODEC_OK) {
+                memset(out, 0, sizeof(*out));
+                return st;
+        }
+        out->type = expect;
+        out->schema_id = (int32_t)id;
+        return RW_CODEC_OK;
+}
+
+/*
+ * Encode.
+ */
+
+rw_err_t rw_codec_encode(rw_codec_t *codec, const rw_record_t *rec,
+                         void **bufp, size_t *lenp,
+                         char *errstr, size_t errstr_size) {
+        const rw_rtype_t *rt;
+        const char *base;
+        avro_value_t *v;
+        unsigned char *buf = NULL;
+        char aerr[RW_MSG_SIZE];
+        size_t size;
+        int32_t id;
+        rw_err_t err = RW_ERR_FAIL;
+        int i;
+
+        *bufp = NULL;
+        *lenp = 0;
+        if (rec->type >= RW_REC__CNT) {
+                rw_errf(errstr, errstr_size, "record type %d is not one riskwatch writes",
+                        (int)rec->type);
+                return RW_ERR_FAIL;
+        }
+        rt = &rw_rtypes[rec->type];
+        base = (const char *)&rec->u;
+        v = &codec->enc_value[rec->type];
+        id = codec->readers[rec->type]->id;
+        if (avro_value_reset(v))
+                goto avro_fail;
+
+        for (i = 0; i < rt->nfields; i++) {
+                const rw_field_t *f = &rt->fields[i];
+                const char *src = base + f->off;
+                avro_value_t fv, branch;
+
+                if (avro_value_get_by_index(v, (size_t)i, &fv, NULL))
+                        goto avro_fail;
+                if (f->optional) {
+                        int has = f->type == RW_F_STRING ? *(const char *const *)src != NULL
+                                                         : *(const int *)(base + f->has_off);
+
+                        if (avro_value_set_branch(&fv, has ? 1 : 0, &branch))
+                                goto avro_fail;
+                        fv = branch;
+                        if (!has) {
+                                if (avro_value_set_null(&fv))
+                                        goto avro_fail;
+                                continue;
+                        }
+                }
+                switch (f->type) {
+                case RW_F_STRING: {
+                        const char *s = *(const char *const *)src;
+                        avro_wrapped_buffer_t wb;
+
+                        if (!s) {
+                                rw_errf(errstr, errstr_size, "%s.%s is NULL", rt->name, f->name);
+                                goto done;
+                        }
+                        /* Borrow the caller's string; the value is reset below. */
+                        if (avro_wrapped_buffer_new_string(&wb, s) ||
+                            avro_value_give_string_len(&fv, &wb))
+                                goto avro_fail;
+                        break;
+                }
+                case RW_F_LONG:
+                        if (avro_value_set_long(&fv, *(const int64_t *)src))
+                                goto avro_fail;
+                        break;
+                case RW_F_INT:
+                        if (avro_value_set_int(&fv, *(const int32_t *)src))
+                                goto avro_fail;
+                        break;
+                case RW_F_DOUBLE:
+                        if (avro_value_set_double(&fv, *(const double *)src))
+                                goto avro_fail;
+                        break;
+                case RW_F_FLOAT:
+                        if (avro_value_set_float(&fv, *(const float *)src))
+                                goto avro_fail;
+                        break;
+                case RW_F_BOOL:
+                        if (avro_value_set_boolean(&fv, *(const int *)src ? 1 : 0))
+                                goto avro_fail;
+                        break;
+                case RW_F_ENUM: {
+                        int k;
+
+                        memcpy(&k, src, sizeof(k));
+                        if (k < 0 || k >= f->nsyms) {
+                                rw_errf(errstr, errstr_size, "%s.%s: %d is not a %s symbol",
+                                        rt->name, f->name, k, f->enum_name);
+                                goto done;
+                        }
+                        if (avro_value_set_enum(&fv, k))
+                                goto avro_fail;
+                        break;
+                }
+                }
+        }
+
+        if (avro_value_sizeof(v, &size))
+                goto avro_fail;
+        if (!(buf = malloc(RW_FRAME_HDR + size))) {
+                rw_errf(errstr, errstr_size, "out of memory");
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+        buf[0] = 0;
+        buf[1] = (unsigned char)((uint32_t)id >> 24);
+        buf[2] = (unsigned char)((uint32_t)id >> 16);
+        buf[3] = (unsigned char)((uint32_t)id >> 8);
+        buf[4] = (unsigned char)id;
+        avro_writer_memory_set_dest(codec->writer, (const char *)buf + RW_FRAME_HDR,
+                                    (int64_t)size);
+        if (avro_value_write(codec->writer, v))
+                goto avro_fail;
+        *bufp = buf;
+        *lenp = RW_FRAME_HDR + size;
+        buf = NULL;
+        err = RW_OK;
+        goto done;
+
+avro_fail:
+        rw_errf(errstr, errstr_size, "encoding %s: %s", rt->name,
+                rw_avro_err(aerr, sizeof(aerr)));
+done:
+        free(buf);
+        avro_value_reset(v);            /* drop borrowed strings */
+        return err;
+}
+
+/*
+ * Validation.
+ */
+
+static int rw_currency_ok(const char *s) {
+        return s && strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' &&
+               s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z';
+}
+
+static rw_codec_status_t rw_invalid(char *errstr, size_t errstr_size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static rw_codec_status_t rw_invalid(char *errstr, size_t errstr_size, const char *fmt, ...) {
+        va_list ap;
+
+        if (errstr && errstr_size) {
+                va_start(ap, fmt);
+                vsnprintf(errstr, errstr_size, fmt, ap);
+                va_end(ap);
+        }
+        return RW_CODEC_INVALID_FIELD;
+}
+
+#define RW_NONEMPTY(rec, f) \
+        do { if (!(rec)->f || !*(rec)->f) \
+                return rw_invalid(errstr, errstr_size, "field " #f ": empty"); } while (0)
+
+static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms, int64_t max_future_ms,
+                                       char *errstr, size_t errstr_size) {
+        int64_t limit;
+
+        if (__builtin_add_overflow(now_ms, max_future_ms, &limit))
+                limit = max_future_ms > 0 ? INT64_MAX : INT64_MIN;
+        if (t > limit)
+                return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
+                                  " is more than %" PRId64 " ms ahead of now (%" PRId64 ")",
+                                  t, max_future_ms, now_ms);
+        return RW_CODEC_OK;
+}
+
+rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
+                                     int64_t max_future_ms,
+                                     char *errstr, size_t errstr_size) {
+        if (rec->type == RW_REC_ORDER) {
+                const rw_order_event_t *o = &rec->u.order;
+
+                RW_NONEMPTY(o, event_id);
+                RW_NONEMPTY(o, account_id);
+                RW_NONEMPTY(o, vendor_id);
+                if (o->amount_minor < 0)
+                        return rw_invalid(errstr, errstr_size, "field amount_minor: %" PRId64
+                                          " is negative", o->amount_minor);
+                if (!rw_currency_ok(o->currency))
+                        return rw_invalid(errstr, errstr_size, "field currency: \"%.16s\" is "
+                                          "not three capital letters (ISO 4217)",
+                                          o->currency ? o->currency : "");
+                return rw_check_time(o->occurred_at, now_ms, max_future_ms,
+                                     errstr, errstr_size);
+        }
+        if (rec->type == RW_REC_SUPPORT) {
+                const rw_support_event_t *s = &rec->u.support;
+
+                RW_NONEMPTY(s, event_id);
+                RW_NONEMPTY(s, account_id);
+                if (s->has_csat && (s->csat < 1 || s->csat > 5))
+                        return rw_invalid(errstr, errstr_size, "field csat: %" PRId32
+                                          " is outside 1..5", s->csat);
+                if (s->has_sentiment && !(s->sentiment >= -1.0f && s->sentiment <= 1.0f))
+                        return rw_invalid(errstr, errstr_size, "field sentiment: %g is outside "
+                                          "-1..1", (double)s->sentiment);
+                return rw_check_time(s->occurred_at, now_ms, max_future_ms,
+                                     errstr, errstr_size);
+        }
+        return RW_CODEC_OK;
+}
+
+/*
+ * JSON.
+ */
+
+static void rw_json_str(FILE *fp, const char *s) {
+        const unsigned char *p;
+
+        if (!s) {
+                fputs("null", fp);
+                return;
+        }
+        putc('"', fp);
+        for (p = (const unsigned char *)s; *p; p++) {
+                switch (*p) {
+                case '"':  fputs("\\\"", fp); break;
+                case '\\': fputs("\\\\", fp); break;
+                case '\b': fputs("\\b", fp); break;
+                case '\f': fputs("\\f", fp); break;
+                case '\n': fputs("\\n", fp); break;
+                case '\r': fputs("\\r", fp); break;
+                case '\t': fputs("\\t", fp); break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                fprintf(fp, "\\u%04x", *p);
+                        else
+                                putc(*p, fp);
+                }
+        }
+        putc('"', fp);
+}
+
+/* Shortest text that reads back as the same value; null for NaN/Inf,
+ * which JSON cannot carry. */
+static void rw_json_num(FILE *fp, double d, int is_float) {
+        char buf[40];
+        int prec;
+
+        if (!isfinite(d)) {
+                fputs("null", fp);
+                return;
+        }
+        for (prec = 1; prec <= 17; prec++) {
+                snprintf(buf, sizeof(buf), "%.*g", prec, d);
+                if (is_float ? strtof(buf, NULL) == (float)d : strtod(buf, NULL) == d)
+                        break;
+        }
+        fputs(buf, fp);
+}
+
+void rw_record_print_json(const rw_record_t *rec, FILE *fp) {
+        const rw_rtype_t *rt;
+        const char *base = (const char *)&rec->u;
+        int i;
+
+        if (rec->type >= RW_REC__CNT) {
+                fputs("{\"type\":null}", fp);
+                return;
+        }
+        rt = &rw_rtypes[rec->type];
+        fprintf(fp, "{\"type\":\"%s\",\"schema_id\":%" PRId32, rt->name, rec->schema_id);
+        for (i = 0; i < rt->nfields; i++) {
+                const rw_field_t *f = &rt->fields[i];
+                const char *src = base + f->off;
+                int k;
+
+                fprintf(fp, ",\"%s\":", f->name);
+                if (f->optional && f->type != RW_F_STRING && !*(const int *)(base + f->has_off)) {
+                        fputs("null", fp);
+                        continue;
+                }
+                switch (f->type) {
+                case RW_F_STRING:
+                        rw_json_str(fp, *(const char *const *)src);
+                        break;
+                case RW_F_LONG:
+                        fprintf(fp, "%" PRId64, *(const int64_t *)src);
+                        break;
+                case RW_F_INT:
+                        fprintf(fp, "%" PRId32, *(const int32_t *)src);
+                        break;
+                case RW_F_DOUBLE:
+                        rw_json_num(fp, *(const double *)src, 0);
+                        break;
+                case RW_F_FLOAT:
+                        rw_json_num(fp, *(const float *)src, 1);
+                        break;
+                case RW_F_BOOL:
+                        fputs(*(const int *)src ? "true" : "false", fp);
+                        break;
+                case RW_F_ENUM:
+                        memcpy(&k, src, sizeof(k));
+                        if (k >= 0 && k < f->nsyms)
+                                fprintf(fp, "\"%s\"", f->syms[k]);
+                        else
+                                fputs("null", fp);
+                        break;
+                }
+        }
+        putc('}', fp);
+}

@@ -1,0 +1,417 @@
+/* state.c - the Redis adapter: connection, script loading, batch apply. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <hiredis/hiredis.h>
+#include "state/state.h"
+#include "state/state_lua.h"   /* generated from state.lua: rw_state_lua[] */
+#include "common/log.h"
+
+struct rw_state_s {
+        redisContext *rc;
+        rw_redis_url_t url;
+        int64_t timeout_ms;
+        int64_t dedup_s;        /* dedup horizon, seconds (0 = off) */
+        char ns[128];
+        char sha[48];           /* SHA1 of the loaded batch script */
+};
+
+static void rw_state_disconnect(rw_state_t *st) {
+        if (st->rc) {
+                redisFree(st->rc);
+                st->rc = NULL;
+        }
+}
+
+/* Run a command that must not fail; fills errstr with Redis' reason. */
+static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size,
+                                int argc, const char **argv, const size_t *lens) {
+        redisReply *r = redisCommandArgv(st->rc, argc, argv, lens);
+        if (!r) {
+                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                rw_state_disconnect(st);
+                return NULL;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "redis: %s: %.*s", argv[0],
+                         (int)r->len, r->str);
+                freeReplyObject(r);
+                return NULL;
+        }
+        return r;
+}
+
+rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
+        struct timeval tv = { .tv_sec = st->timeout_ms / 1000,
+                              .tv_usec = (st->timeout_ms % 1000) * 1000 };
+        redisReply *r = NULL;
+        char dbbuf[16];
+        rw_err_t err = RW_ERR_IO;
+
+        rw_state_disconnect(st);
+        if (st->url.is_unix)
+                st->rc = redisConnectUnixWithTimeout(st->url.path, tv);
+        else
+                st->rc = redisConnectWithTimeout(st->url.host, st->url.port, tv);
+        if (!st->rc || st->rc->err) {
+                snprintf(errstr, errstr_size, "redis: connect to %s%s%s%d: %s",
+                         st->url.is_unix ? st->url.path : st->url.host,
+                         st->url.is_unix ? "" : ":", "",
+                         st->url.is_unix ? 0 : st->url.port,
+                         st->rc ? st->rc->errstr : "out of memory");
+                goto done;
+        }
+        redisSetTimeout(st->rc, tv);
+
+        if (st->url.password[0]) {
+                if (st->url.user[0]) {
+                        const char *argv[] = { "AUTH", st->url.user, st->url.password };
+                        r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL);
+                } else {
+                        const char *argv[] = { "AUTH", st->url.password };
+                        r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
+                }
+                if (!r) {
+                        err = RW_ERR_CONFIG;
+                        goto done;
+                }
+                freeReplyObject(r);
+        }
+        if (st->url.db) {
+                const char *argv[] = { "SELECT", dbbuf };
+                snprintf(dbbuf, sizeof(dbbuf), "%d", st->url.db);
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL))) {
+                        err = RW_ERR_CONFIG;
+                        goto done;
+                }
+                freeReplyObject(r);
+        }
+        {
+                const char *argv[] = { "SCRIPT", "LOAD", rw_state_lua };
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
+                        goto done;
+                if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(st->sha)) {
+                        snprintf(errstr, errstr_size, "redis: SCRIPT LOAD: unexpected reply");
+                        freeReplyObject(r);
+                        goto done;
+                }
+                memcpy(st->sha, r->str, r->len);
+                st->sha[r->len] = '\0';
+                freeReplyObject(r);
+        }
+        err = RW_OK;
+done:
+        if (err)
+                rw_state_disconnect(st);
+        return err;
+}
+
+rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size) {
+        rw_state_t *st = calloc(1, sizeof(*st));
+
+        if (!st) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        if (rw_redis_url_parse(rw_conf_get_str(conf, "redis.url"), &st->url,
+                               errstr, errstr_size))
+                goto fail;
+        st->timeout_ms = rw_conf_get_int(conf, "redis.timeout");
+        st->dedup_s = rw_conf_get_int(conf, "dedup.horizon") / 1000;
+        snprintf(st->ns, sizeof(st->ns), "%s", rw_conf_get_str(conf, "state.namespace"));
+        if (rw_state_reconnect(st, errstr, errstr_size))
+                goto fail;
+        return st;
+fail:
+        rw_state_destroy(st);
+        return NULL;
+}
+
+void rw_state_destroy(rw_state_t *st) {
+        if (!st)
+                return;
+        rw_state_disconnect(st);
+        free(st);
+}
+
+static rw_err_t rw_state_ensure(rw_state_t *st, char *errstr, size_t errstr_size) {
+        if (st->rc)
+                return RW_OK;
+        return rw_state_reconnect(st, errstr, errstr_size);
+}
+
+rw_err_t rw_state_get_offset(rw_state_t *st, const char *topic,
+                             int32_t partition, int64_t *offsetp,
+                             char *errstr, size_t errstr_size) {
+        char key[512];
+        const char *argv[2] = { "GET", key };
+        redisReply *r;
+
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL)))
+                return RW_ERR_IO;
+        *offsetp = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+        freeReplyObject(r);
+        return RW_OK;
+}
+
+void rw_apply_result_clear(rw_apply_result_t *res) {
+        if (!res)
+                return;
+        for (size_t i = 0; i < res->account_cnt; i++) {
+                free(res->accounts[i].account);
+                free(res->accounts[i].buckets);
+        }
+        free(res->accounts);
+        memset(res, 0, sizeof(*res));
+}
+
+static int64_t rw_reply_int(const redisReply *r) {
+        if (r->type == REDIS_REPLY_INTEGER)
+                return r->integer;
+        if (r->type == REDIS_REPLY_STRING)
+                return strtoll(r->str, NULL, 10);
+        return 0;
+}
+
+/* "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn" -> bucket (see state.lua) */
+static void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b) {
+        double v[11] = { 0 };
+        char *end;
+        const char *p = csv;
+
+        for (int i = 0; i < 11 && *p; i++) {
+                v[i] = strtod(p, &end);
+                p = *end == ',' ? end + 1 : end;
+        }
+        *b = (rw_day_bucket_t){ .day = day,
+                .placed = (int64_t)v[0], .placed_sum = (int64_t)v[1],
+                .cancelled = (int64_t)v[2], .refunded = (int64_t)v[3],
+                .refunded_sum = (int64_t)v[4], .tickets = (int64_t)v[5],
+                .tickets_hot = (int64_t)v[6], .csat_sum = v[7],
+                .csat_n = (int64_t)v[8], .sentiment_sum = v[9],
+                .sentiment_n = (int64_t)v[10] };
+}
+
+static void rw_fp_parse(const char *csv, rw_fp_state_t *f) {
+        long long firing = 0, sev = 0, resolved = 0;
+        sscanf(csv, "%lld,%lld,%lld", &firing, &sev, &resolved);
+        f->firing = (int)firing;
+        f->severity = (rw_alert_severity_t)sev;
+        f->resolved_at = resolved;
+}
+
+static rw_rule_id_t rw_rule_by_name(const char *name) {
+        for (int i = 0; i < RW_RULE__CNT; i++)
+                if (!strcmp(rw_rule_name((rw_rule_id_t)i), name))
+                        return (rw_rule_id_t)i;
+        return RW_RULE__CNT;
+}
+
+/* Parse the script's reply into res; 0 on success. */
+static int rw_apply_parse(const redisReply *r, rw_apply_result_t *res) {
+        size_t i, n;
+
+        res->applied = rw_reply_int(r->element[1]);
+        res->duplicates = rw_reply_int(r->element[2]);
+        res->max_event_time = rw_reply_int(r->element[3]);
+        n = (r->elements - 4) / 4;
+        if (!n)
+                return 0;
+        res->accounts = calloc(n, sizeof(*res->accounts));
+        if (!res->accounts)
+                return -1;
+        for (i = 0; i < n; i++) {
+                const redisReply *acct = r->element[4 + i * 4];
+                const redisReply *bk = r->element[5 + i * 4];
+                const redisReply *meta = r->element[6 + i * 4];
+                const redisReply *fps = r->element[7 + i * 4];
+                rw_account_view_t *av = &res->accounts[i];
+
+                res->account_cnt++;
+                if (acct->type != REDIS_REPLY_STRING ||
+                    bk->type != REDIS_REPLY_ARRAY ||
+                    meta->type != REDIS_REPLY_ARRAY || meta->elements != 3 ||
+                    fps->type != REDIS_REPLY_ARRAY)
+                        return -1;
+                av->account = strndup(acct->str, acct->len);
+                av->bucket_cnt = bk->elements / 2;
+                av->buckets = calloc(av->bucket_cnt ? av->bucket_cnt : 1,
+                                     sizeof(*av->buckets));
+                if (!av->account || !av->buckets)
+                        return -1;
+                for (size_t j = 0; j < av->bucket_cnt; j++)
+                        rw_bucket_parse(rw_reply_int(bk->element[j * 2]),
+                                        bk->element[j * 2 + 1]->str,
+                                        &av->buckets[j]);
+                av->orders_total = rw_reply_int(meta->element[0]);
+                av->first_order = rw_reply_int(meta->element[1]);
+                av->last_order = rw_reply_int(meta->element[2]);
+                for (size_t j = 0; j + 1 < fps->elements; j += 2) {
+                        rw_rule_id_t id = rw_rule_by_name(fps->element[j]->str);
+                        if (id < RW_RULE__CNT)
+                                rw_fp_parse(fps->element[j + 1]->str, &av->fp[id]);
+                }
+        }
+        return 0;
+}
+
+rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
+                        int64_t expected, int64_t next_offset, int64_t keep_day,
+                        const rw_state_event_t *evs, size_t cnt,
+                        rw_apply_result_t *res,
+                        char *errstr, size_t errstr_size) {
+        size_t argc = 10 + cnt * 8, i, a = 0;
+        int64_t max_at = 0;
+        const char **argv = NULL;
+        char *nums = NULL;      /* one 24-byte slot per numeric argument */
+        size_t numi = 0;
+        char key[512], prefix[256];
+        redisReply *r = NULL;
+        rw_err_t err = RW_ERR_IO;
+
+        memset(res, 0, sizeof(*res));
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        for (i = 0; i < cnt; i++)
+                if (evs[i].occurred_at > max_at)
+                        max_at = evs[i].occurred_at;
+        argv = malloc(argc * sizeof(*argv));
+        nums = malloc((8 + cnt * 3) * 24);  /* 6 fixed + 3 per event */
+        if (!argv || !nums) {
+                snprintf(errstr, errstr_size, "out of memory");
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+#define RW_NUM(v) (snprintf(nums + numi * 24, 24, "%lld", (long long)(v)), \
+                   nums + (numi++) * 24)
+        snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
+        snprintf(prefix, sizeof(prefix), "%s:{%d}:", st->ns, (int)partition);
+        argv[a++] = "EVALSHA";
+        argv[a++] = st->sha;
+        argv[a++] = "1";
+        argv[a++] = key;
+        argv[a++] = prefix;
+        argv[a++] = RW_NUM(expected);
+        argv[a++] = RW_NUM(next_offset);
+        argv[a++] = RW_NUM(keep_day);
+        argv[a++] = RW_NUM(st->dedup_s);
+        argv[a++] = RW_NUM(max_at);
+        argv[a++] = RW_NUM(cnt);
+        for (i = 0; i < cnt; i++) {
+                static const char *kinds[] = { "P", "C", "R", "O", "E", "X", "V", "S" };
+                const rw_state_event_t *ev = &evs[i];
+                const char *k = "P";
+                for (size_t j = 0; j < RW_ARRAY_SIZE(kinds); j++)
+                        if (kinds[j][0] == ev->kind)
+                                k = kinds[j];
+                argv[a++] = k;
+                argv[a++] = ev->event_id;
+                argv[a++] = ev->account;
+                argv[a++] = ev->vendor;
+                argv[a++] = RW_NUM(ev->occurred_at / RW_DAY_MS);
+                argv[a++] = RW_NUM(ev->amount);
+                argv[a++] = RW_NUM(ev->occurred_at);
+                argv[a++] = ev->extra;
+        }
+#undef RW_NUM
+        r = redisCommandArgv(st->rc, (int)a, argv, NULL);
+        if (!r) {
+                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                rw_state_disconnect(st);
+                goto done;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+                if (!strncmp(r->str, "NOSCRIPT", 8)) {
+                        /* Redis restarted or flushed scripts: reload, retry. */
+                        freeReplyObject(r);
+                        r = NULL;
+                        if (rw_state_reconnect(st, errstr, errstr_size))
+                                goto done;
+                        free(argv);
+                        free(nums);
+                        return rw_state_apply(st, topic, partition, expected,
+                                              next_offset, keep_day, evs, cnt,
+                                              res, errstr, errstr_size);
+                }
+                snprintf(errstr, errstr_size, "redis: batch script: %.*s",
+                         (int)r->len, r->str);
+                err = RW_ERR_FAIL;
+                goto done;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING) {
+                snprintf(errstr, errstr_size, "redis: batch script: unexpected reply");
+                err = RW_ERR_FAIL;
+                goto done;
+        }
+        if (!strcmp(r->element[0]->str, "FENCED")) {
+                snprintf(errstr, errstr_size,
+                         "%s [%d]: stored offset is %s, expected %lld: "
+                         "partition owned elsewhere",
+                         topic, (int)partition, r->element[1]->str,
+                         (long long)expected);
+                err = RW_ERR_FENCED;
+                goto done;
+        }
+        if (r->elements < 4 || rw_apply_parse(r, res)) {
+                snprintf(errstr, errstr_size, "redis: batch script: malformed reply");
+                rw_apply_result_clear(res);
+                err = RW_ERR_FAIL;
+                goto done;
+        }
+        err = RW_OK;
+done:
+        if (r)
+                freeReplyObject(r);
+        free(argv);
+        free(nums);
+        return err;
+}
+
+rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,
+                           const rw_fp_update_t *ups, size_t cnt,
+                           char *errstr, size_t errstr_size) {
+        rw_err_t err = RW_OK;
+        size_t i, sent = 0;
+
+        if (!cnt)
+                return RW_OK;
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        for (i = 0; i < cnt; i++) {
+                char key[512], val[80];
+                const char *argv[4] = { "HSET", key, rw_rule_name(ups[i].rule), val };
+                snprintf(key, sizeof(key), "%s:{%d}:f:%s", st->ns, (int)partition,
+                         ups[i].account);
+                snprintf(val, sizeof(val), "%d,%d,%lld", ups[i].state.firing,
+                         (int)ups[i].state.severity,
+                         (long long)ups[i].state.resolved_at);
+                if (redisAppendCommandArgv(st->rc, 4, argv, NULL) != REDIS_OK)
+                        break;
+                sent++;
+        }
+        for (i = 0; i < sent; i++) {
+                redisReply *r = NULL;
+                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
+                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                        rw_state_disconnect(st);
+                        return RW_ERR_IO;
+                }
+                if (r->type == REDIS_REPLY_ERROR && !err) {
+                        snprintf(errstr, errstr_size, "redis: HSET: %s", r->str);
+                        err = RW_ERR_FAIL;
+                }
+                freeReplyObject(r);
+        }
+        if (sent < cnt && !err) {
+                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                rw_state_disconnect(st);
+                err = RW_ERR_IO;
+        }
+        return err;
+}

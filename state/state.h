@@ -1,0 +1,83 @@
+/* state.h - rolling per-account state in Redis, written atomically with the
+ * partition's offset (one round trip per batch and partition). */
+#ifndef RW_STATE_H
+#define RW_STATE_H
+
+#include "common/rw.h"
+#include "common/conf.h"
+#include "rules/rules.h"
+
+/* One decoded event as the state store applies it. Strings are borrowed. */
+typedef struct rw_state_event_s {
+        char kind;              /* P C R (orders), O E X V S (support) */
+        const char *event_id;
+        const char *account;
+        const char *vendor;     /* "" for support events */
+        int64_t amount;         /* minor units, or ticket severity 0..3 */
+        int64_t occurred_at;
+        char extra[48];         /* "csat,sentiment" for support, else "" */
+} rw_state_event_t;
+
+/* An account as the batch left it: buckets within the longest window. */
+typedef struct rw_account_view_s {
+        char *account;
+        rw_day_bucket_t *buckets;
+        size_t bucket_cnt;
+        int64_t orders_total, first_order, last_order;
+        rw_fp_state_t fp[RW_RULE__CNT];  /* lifecycle of each rule's fingerprint */
+} rw_account_view_t;
+
+typedef struct rw_apply_result_s {
+        int64_t applied;        /* events counted */
+        int64_t duplicates;     /* events already seen within the dedup horizon */
+        int64_t max_event_time; /* highest event time ever applied to the partition */
+        rw_account_view_t *accounts;
+        size_t account_cnt;
+} rw_apply_result_t;
+
+/* Free what a result holds (NULL-safe; leaves it empty). */
+void rw_apply_result_clear(rw_apply_result_t *res);
+
+typedef struct rw_state_s rw_state_t;
+
+/* Connect to conf's redis.url and load the batch script. Returns NULL and
+ * fills errstr (hiredis' reason) when Redis is unreachable or refuses. */
+rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size);
+/* NULL-safe. */
+void rw_state_destroy(rw_state_t *st);
+
+/* Drop the connection and connect anew (after any I/O error: a hiredis
+ * context in error is never reused). RW_ERR_IO when Redis is still away. */
+rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size);
+
+/* The next offset to consume stored for topic/partition, -1 when none. */
+rw_err_t rw_state_get_offset(rw_state_t *st, const char *topic,
+                             int32_t partition, int64_t *offsetp,
+                             char *errstr, size_t errstr_size);
+
+/* Apply a batch of one topic-partition and store `next_offset`, atomically,
+ * provided the stored offset still equals `expected` (-1: none stored).
+ * Buckets older than `keep_day` are dropped. RW_ERR_FENCED when the stored
+ * offset moved (another consumer owns the partition); RW_ERR_IO on
+ * connection trouble (reconnect, retry). On RW_OK *res holds the touched
+ * accounts (caller clears). */
+rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
+                        int64_t expected, int64_t next_offset, int64_t keep_day,
+                        const rw_state_event_t *evs, size_t cnt,
+                        rw_apply_result_t *res,
+                        char *errstr, size_t errstr_size);
+
+/* A lifecycle change to persist. */
+typedef struct rw_fp_update_s {
+        const char *account;
+        rw_rule_id_t rule;
+        rw_fp_state_t state;
+} rw_fp_update_t;
+
+/* Persist lifecycle states of accounts in `partition`'s slot, in one
+ * pipelined round trip. */
+rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,
+                           const rw_fp_update_t *ups, size_t cnt,
+                           char *errstr, size_t errstr_size);
+
+#endif

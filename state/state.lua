@@ -1,0 +1,141 @@
+-- state.lua - riskwatch's atomic batch apply: one call per (batch, partition).
+--
+-- Applies a batch of decoded events to the per-account rolling buckets and
+-- advances the partition's stored offset in the same atomic step. The write
+-- is fenced: if the stored offset is not the one the caller read when it
+-- took the partition, nothing is written and the reply is {"FENCED", stored}.
+--
+-- KEYS[1]  offset key of the topic-partition   (ns:{P}:off:TOPIC)
+-- ARGV[1]  key prefix for this partition       (ns:{P}:)
+-- ARGV[2]  expected stored offset (-1 = none stored yet)
+-- ARGV[3]  next offset after this batch
+-- ARGV[4]  oldest day to keep (older buckets are dropped)
+-- ARGV[5]  dedup horizon in seconds (0 = off)
+-- ARGV[6]  highest event time in the batch (the watermark only rises)
+-- ARGV[7]  number of events N; then N events of 8 fields each:
+--          kind, event_id, account, vendor, day, amount, occurred_at, extra
+--   kind: P C R (orders PLACED/CANCELLED/REFUNDED),
+--         O E X V S (support OPENED/ESCALATED/REOPENED/RESOLVED/SURVEY)
+--   amount: minor units (orders) | ticket severity 0..3 (support)
+--   extra: "" | "csat,sentiment" for support ("" parts when null)
+--
+-- Per account hash  PREFIX a:ACCOUNT
+--   field <day>  = "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn"   (see M below)
+--   m:n m:first m:last  placed-order count, first and last PLACED time
+-- Per vendor hash   PREFIX v:VENDOR   field <day> = order value (PLACED)
+--
+-- Per account hash  PREFIX f:ACCOUNT  field <rule> = "firing,severity,resolved_at"
+--
+-- Per partition     PREFIX wm:TOPIC  highest event time applied
+--
+-- Reply: {"OK", applied, duplicates, max event time, then for every touched account:
+--         account, {day, csv, ...}, {n, first, last}, {rule, fpcsv, ...}}
+
+local M = {po=1, ps=2, co=3, ro=4, rs=5, tk=6, tu=7, cs=8, cn=9, ss=10, sn=11}
+local NM = 11
+
+local offkey = KEYS[1]
+local prefix = ARGV[1]
+local expected = tonumber(ARGV[2])
+local nextoff = ARGV[3]
+local keepday = tonumber(ARGV[4])
+local horizon = tonumber(ARGV[5])
+local maxat = tonumber(ARGV[6])
+local n = tonumber(ARGV[7])
+
+local stored = redis.call('GET', offkey)
+local storedn = -1
+if stored then storedn = tonumber(stored) end
+if storedn ~= expected then
+  return {'FENCED', tostring(storedn)}
+end
+
+local function parse(csv)
+  local t = {}
+  if csv then
+    for v in string.gmatch(csv, '[^,]+') do
+      if #t < NM then t[#t + 1] = tonumber(v) or 0 end
+    end
+  end
+  for i = #t + 1, NM do t[i] = 0 end
+  return t
+end
+
+local touched, order, vendors = {}, {}, {}
+local applied, dups = 0, 0
+for i = 0, n - 1 do
+  local b = 8 + i * 8
+  local kind, eid, acct, vendor = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local day, amount, at, extra = ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), ARGV[b + 7]
+  local fresh = true
+  if horizon > 0 then
+    fresh = redis.call('SET', prefix .. 'e:' .. eid, '1', 'NX', 'EX', horizon)
+  end
+  if not fresh then
+    dups = dups + 1
+  elseif tonumber(day) >= keepday then
+    applied = applied + 1
+    local akey = prefix .. 'a:' .. acct
+    local t = parse(redis.call('HGET', akey, day))
+    if kind == 'P' then
+      t[M.po] = t[M.po] + 1
+      t[M.ps] = t[M.ps] + amount
+      redis.call('HINCRBY', prefix .. 'v:' .. vendor, day, amount)
+      vendors[vendor] = true
+      local cnt = redis.call('HINCRBY', akey, 'm:n', 1)
+      local first = tonumber(redis.call('HGET', akey, 'm:first') or at)
+      local last = tonumber(redis.call('HGET', akey, 'm:last') or at)
+      if cnt == 1 or at < first then redis.call('HSET', akey, 'm:first', at) end
+      if cnt == 1 or at > last then redis.call('HSET', akey, 'm:last', at) end
+    elseif kind == 'C' then
+      t[M.co] = t[M.co] + 1
+    elseif kind == 'R' then
+      t[M.ro] = t[M.ro] + 1
+      t[M.rs] = t[M.rs] + amount
+    else
+      if kind == 'O' or kind == 'X' then
+        t[M.tk] = t[M.tk] + 1
+      end
+      if kind == 'E' or amount == 3 then t[M.tu] = t[M.tu] + 1 end
+      if extra ~= '' then
+        local c, s = string.match(extra, '^([^,]*),(.*)$')
+        if c and c ~= '' then t[M.cs] = t[M.cs] + tonumber(c); t[M.cn] = t[M.cn] + 1 end
+        if s and s ~= '' then t[M.ss] = t[M.ss] + tonumber(s); t[M.sn] = t[M.sn] + 1 end
+      end
+    end
+    redis.call('HSET', akey, day, table.concat(t, ','))
+    if not touched[acct] then touched[acct] = true; order[#order + 1] = acct end
+  end
+end
+
+redis.call('SET', offkey, nextoff)
+local wmkey = prefix .. 'wm:' .. string.sub(offkey, #prefix + 5)
+local wm = tonumber(redis.call('GET', wmkey) or '0')
+if maxat > wm then wm = maxat; redis.call('SET', wmkey, wm) end
+
+for vendor, _ in pairs(vendors) do
+  local vkey = prefix .. 'v:' .. vendor
+  for _, f in ipairs(redis.call('HKEYS', vkey)) do
+    if tonumber(f) < keepday then redis.call('HDEL', vkey, f) end
+  end
+end
+
+local reply = {'OK', applied, dups, tostring(wm)}
+for _, acct in ipairs(order) do
+  local akey = prefix .. 'a:' .. acct
+  local all = redis.call('HGETALL', akey)
+  local buckets, meta = {}, {0, 0, 0}
+  for j = 1, #all, 2 do
+    local f, v = all[j], all[j + 1]
+    if f == 'm:n' then meta[1] = tonumber(v)
+    elseif f == 'm:first' then meta[2] = tonumber(v)
+    elseif f == 'm:last' then meta[3] = tonumber(v)
+    elseif tonumber(f) < keepday then redis.call('HDEL', akey, f)
+    else buckets[#buckets + 1] = f; buckets[#buckets + 1] = v end
+  end
+  reply[#reply + 1] = acct
+  reply[#reply + 1] = buckets
+  reply[#reply + 1] = meta
+  reply[#reply + 1] = redis.call('HGETALL', prefix .. 'f:' .. acct)
+end
+return reply
