@@ -266,7 +266,7 @@ static void rw_gen_acct_init(rw_gen_t *g, int idx, rw_gen_scenario_t scenario) {
         if (a->amount > 300.0)
                 a->amount = 300.0;
         a->amount_mult1 = 1.0;
-        a->amount_sigma = 0.2;
+        a->amount_sigma = 0.12;
         a->amount_min = 20.0;
         a->amount_max = 500.0;
         /* The first return comes after >= 13 orders: a return in the first

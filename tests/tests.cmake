@@ -21,3 +21,24 @@ rw_unit_test(test_conf  LIBS rw_common)
 rw_unit_test(test_codec LIBS rw_codec rw_common)
 rw_unit_test(test_gen   LIBS rw_gen rw_codec rw_common)
 rw_unit_test(test_rules LIBS rw_rules rw_common)
+
+# Integration tests: the `services` fixture starts a real Kafka broker (or uses
+# KAFKA_BOOTSTRAP) and a private redis-server once, and stops them at the end,
+# also when a test fails.
+set(RW_SERVICES_DIR ${CMAKE_BINARY_DIR}/services)
+add_test(NAME services.start
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/integration/services.sh start ${RW_SERVICES_DIR})
+set_tests_properties(services.start PROPERTIES FIXTURES_SETUP services TIMEOUT 900)
+add_test(NAME services.stop
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/integration/services.sh stop ${RW_SERVICES_DIR})
+set_tests_properties(services.stop PROPERTIES FIXTURES_CLEANUP services TIMEOUT 120)
+
+function(rw_integration_test name)
+  add_test(NAME integration.${name}
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
+  set_tests_properties(integration.${name} PROPERTIES
+    FIXTURES_REQUIRED services LABELS integration TIMEOUT 300
+    ENVIRONMENT "RW_BIN=$<TARGET_FILE:riskwatch>;RW_SERVICES=${RW_SERVICES_DIR};RW_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endfunction()
+
+rw_integration_test(e2e_kcat)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every riskwatch test: installs missing packages, builds, then runs the
+# unit tests under ASan/UBSan and the whole suite (unit and integration
+# against a real Kafka broker and a private redis-server) with ctest.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="${RW_BUILD_DIR:-$here/build}"
+asan="${RW_ASAN_BUILD_DIR:-$here/build-asan}"
+jobs=$(nproc)
+
+"$here/scripts/setup.sh" --test
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "build (sanitizers)"
+cmake -S "$here" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DRW_SANITIZE=ON >/dev/null
+cmake --build "$asan" -j"$jobs" >/dev/null
+step "unit tests under ASan/UBSan"
+(cd "$asan" && ASAN_OPTIONS=detect_leaks=1 ctest -L unit --output-on-failure -j"$jobs")
+
+step "build"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$jobs" >/dev/null
+step "all tests"
+cd "$build"
+exec ctest --output-on-failure "$@"

@@ -1,0 +1,53 @@
+# lib.sh - shared by the integration test scripts: the services' addresses,
+# unique names per test, riskwatch invocation and assertions.
+set -euo pipefail
+
+: "${RW_BIN:?RW_BIN must point at the riskwatch binary}"
+: "${RW_SERVICES:?RW_SERVICES must name the services directory}"
+: "${RW_SOURCE_DIR:?RW_SOURCE_DIR must name the source tree}"
+
+# shellcheck disable=SC1091
+source "$RW_SERVICES/kafka.env"
+# shellcheck disable=SC1091
+source "$RW_SERVICES/redis.env"
+export KAFKA_BOOTSTRAP REDIS_URL REDIS_PORT
+
+# Debian's python3 has python3-avro; a python3 earlier on PATH may not.
+PY=/usr/bin/python3
+TEST_NAME=$(basename "${BASH_SOURCE[1]}" .sh)
+# Unique per run, so tests never see each other's topics, groups or keys.
+ID="${TEST_NAME//_/-}-$$-$RANDOM"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rw-$TEST_NAME.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+T_ORDERS="orders-$ID"
+T_SUPPORT="support-$ID"
+T_ALERTS="alerts-$ID"
+T_DLQ="dlq-$ID"
+NS="t${ID//-/_}"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+create_topics() {
+  local t
+  for t in "$T_ORDERS" "$T_SUPPORT" "$T_ALERTS" "$T_DLQ"; do
+    "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" "${1:-3}" >/dev/null
+  done
+}
+
+# riskwatch with this test's topics, group, namespace and services.
+rw() {
+  local cmd=$1
+  shift
+  "$RW_BIN" "$cmd" \
+    -X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" \
+    -X redis.url="$REDIS_URL" \
+    -X state.namespace="$NS" \
+    -X group.id="group-$ID" \
+    -X topics.orders="$T_ORDERS" -X topics.support="$T_SUPPORT" \
+    -X topics.alerts="$T_ALERTS" -X topics.dlq="$T_DLQ" \
+    "$@"
+}
+
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
