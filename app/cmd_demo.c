@@ -9,6 +9,7 @@
 #include "app/cli.h"
 #include "consumers/processor.h"
 #include "gen/gen.h"
+#include "producers/history.h"
 #include "rules/rules.h"
 #include "schemas/codec.h"
 #include "state/redis_child.h"
@@ -44,83 +45,34 @@ static void rw_demo_on_alert(void *opaque, const rw_alert_t *a) {
                         t->n[r][a->status][a->severity]++;
 }
 
-/* Produce the generated history (and a few poison records) to the topics. */
-static rw_err_t rw_demo_produce(const rw_conf_t *conf, rw_codec_t *codec,
-                                rw_gen_t *gen, int64_t *cntp,
-                                char *errstr, size_t errstr_size) {
-        static const char *const defaults[] = { "linger.ms", "20",
-                                                "enable.idempotence", "true",
-                                                NULL };
-        rd_kafka_conf_t *kconf = rw_kafka_conf_new(conf, defaults, errstr, errstr_size);
-        const char *t_orders = rw_conf_get_str(conf, "topics.orders");
-        const char *t_support = rw_conf_get_str(conf, "topics.support");
-        static const struct { const char *what; const char *bytes; size_t len; } poison[] = {
-                { "bad magic byte", "\x01\x00\x00\x00\x01\x02", 6 },
-                { "too short", "\x00\x00", 2 },
-                { "unknown schema id", "\x00\x00\x00\x03\xe7\x02", 6 },
+/* A few undecodable records, to show where they go. */
+static rw_err_t rw_demo_poison(const rw_conf_t *conf, char *errstr, size_t errstr_size) {
+        static const struct { const char *bytes; size_t len; } poison[] = {
+                { "\x01\x00\x00\x00\x01\x02", 6 },   /* bad magic byte */
+                { "\x00\x00", 2 },                     /* too short */
+                { "\x00\x00\x00\x03\xe7\x02", 6 },   /* unknown schema id 999 */
         };
+        rd_kafka_conf_t *kconf = rw_kafka_conf_new(conf, NULL, errstr, errstr_size);
         rd_kafka_t *rk;
-        rw_record_t rec;
         rw_err_t err = RW_OK;
-        int r;
 
-        *cntp = 0;
         if (!kconf)
                 return RW_ERR_CONFIG;
         if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, errstr_size))) {
                 rd_kafka_conf_destroy(kconf);
                 return RW_ERR_FAIL;
         }
-        while ((r = rw_gen_next(gen, &rec)) == 1) {
-                void *buf;
-                size_t len;
-                const char *key = rec.type == RW_REC_ORDER ? rec.u.order.account_id :
-                                                             rec.u.support.account_id;
-                int64_t ts = rec.type == RW_REC_ORDER ? rec.u.order.occurred_at :
-                                                        rec.u.support.occurred_at;
-                rd_kafka_resp_err_t kerr;
-
-                if ((err = rw_codec_encode(codec, &rec, &buf, &len, errstr, errstr_size)))
-                        goto done;
-                do {
-                        kerr = rd_kafka_producev(
-                                rk,
-                                RD_KAFKA_V_TOPIC(rec.type == RW_REC_ORDER ? t_orders : t_support),
-                                RD_KAFKA_V_KEY(key, strlen(key)),
-                                RD_KAFKA_V_VALUE(buf, len),
-                                RD_KAFKA_V_TIMESTAMP(ts),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                RD_KAFKA_V_END);
-                        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                                rd_kafka_poll(rk, 50);
-                } while (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-                if (kerr) {
-                        free(buf);
-                        snprintf(errstr, errstr_size, "produce: %s", rd_kafka_err2str(kerr));
-                        err = RW_ERR_FAIL;
-                        goto done;
-                }
-                (*cntp)++;
-                rd_kafka_poll(rk, 0);
-        }
-        if (r < 0) {
-                snprintf(errstr, errstr_size, "generator: out of memory");
-                err = RW_ERR_NOMEM;
-                goto done;
-        }
-        for (size_t i = 0; i < RW_ARRAY_SIZE(poison); i++) {
-                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(t_orders),
+        for (size_t i = 0; i < RW_ARRAY_SIZE(poison); i++)
+                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(rw_conf_get_str(conf, "topics.orders")),
                                   RD_KAFKA_V_KEY("poison", 6),
                                   RD_KAFKA_V_VALUE((void *)poison[i].bytes, poison[i].len),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                   RD_KAFKA_V_END);
-        }
-        if (rd_kafka_flush(rk, 60 * 1000)) {
+        if (rd_kafka_flush(rk, 30 * 1000)) {
                 snprintf(errstr, errstr_size, "produce: %d message(s) not delivered",
                          rd_kafka_outq_len(rk));
                 err = RW_ERR_FAIL;
         }
-done:
         rd_kafka_destroy(rk);
         return err;
 }
@@ -275,7 +227,8 @@ int rw_cmd_demo(int argc, char **argv) {
         rw_demo_population(gen);
 
         t0 = rw_mono_ms();
-        if (rw_demo_produce(conf, codec, gen, &produced, errstr, sizeof(errstr))) {
+        if (rw_history_produce(conf, codec, gen, &produced, errstr, sizeof(errstr)) ||
+            rw_demo_poison(conf, errstr, sizeof(errstr))) {
                 rw_log_error("demo: %s", errstr);
                 goto done;
         }

@@ -14,7 +14,7 @@
 /* Order gaps are the mean gap times U(1 - jitter, 1 + jitter). Low variance
  * keeps a steady account's 30-day count close to its 90-day rate, so the
  * order-drop rule (fires below 50%) stays well away from it. */
-#define RW_GEN_JITTER           0.15
+#define RW_GEN_JITTER           0.10
 /* Steady tickets open every 42 days times U(0.5, 1.5): never three in a week. */
 #define RW_GEN_TICKET_GAP_D     42.0
 /* An angry account keeps opening tickets after its burst. */

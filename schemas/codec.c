@@ -1,4 +1,4 @@
-/* codec.c - Confluent-framed Avro: catalogue, bounds-checked decode by writer->reader resolution, encode. */
+/* codec.c - Confluent-framed Avro: catalogue, checked decode by resolution, encode. */
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <avro.h>
 #include "schemas/codec.h"
 
@@ -369,11 +370,25 @@ static int rw_varint(rw_cursor_t *c, int64_t *v, const char *what) {
 /* Strict UTF-8 (no overlongs, surrogates or NUL: strings are handed out as
  * C strings). */
 static int rw_utf8_ok(const unsigned char *s, size_t n) {
+        const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
         size_t i = 0;
 
         while (i < n) {
-                unsigned c = s[i], cp, min;
+                unsigned c, cp, min;
                 size_t k, j;
+
+                /* Eight ASCII bytes at a time: no high bit and no zero byte. */
+                while (n - i >= 8) {
+                        uint64_t v;
+
+                        memcpy(&v, s + i, 8);
+                        if ((v & highs) || ((v - ones) & ~v & highs))
+                                break;
+                        i += 8;
+                }
+                if (i == n)
+                        break;
+                c = s[i];
 
                 if (c < 0x80) {
                         if (!c)
@@ -686,7 +701,8 @@ static rw_err_t rw_reader_check(const rw_writer_t *r, char *errstr, size_t errst
         for (i = 0; i < rt->nfields; i++) {
                 const rw_field_t *f = &rt->fields[i];
                 const char *name = avro_schema_record_field_name(r->schema, i);
-                avro_schema_t s = rw_skip_links(avro_schema_record_field_get_by_index(r->schema, i));
+                avro_schema_t s =
+                        rw_skip_links(avro_schema_record_field_get_by_index(r->schema, i));
                 int ok = 1;
 
                 if (strcmp(name, f->name)) {
@@ -834,24 +850,25 @@ static rw_err_t rw_codec_insert(rw_codec_t *codec, rw_writer_t *w) {
 
 static char *rw_read_file(const char *path, size_t *lenp, char *errstr, size_t errstr_size) {
         FILE *fp;
+        struct stat st;
         char *buf = NULL, *ret = NULL;
-        size_t len = 0;
+        size_t len;
 
-        if (!(fp = fopen(path, "rb"))) {
+        if (!(fp = fopen(path, "rb")) || fstat(fileno(fp), &st)) {
                 rw_errf(errstr, errstr_size, "%s", strerror(errno));
                 goto done;
         }
-        if (!(buf = malloc(RW_SCHEMA_MAX + 1))) {
+        if (st.st_size > RW_SCHEMA_MAX) {
+                rw_errf(errstr, errstr_size, "larger than %d bytes", RW_SCHEMA_MAX);
+                goto done;
+        }
+        if (!(buf = malloc((size_t)st.st_size + 1))) {
                 rw_errf(errstr, errstr_size, "out of memory");
                 goto done;
         }
-        len = fread(buf, 1, RW_SCHEMA_MAX + 1, fp);
-        if (ferror(fp)) {
-                rw_errf(errstr, errstr_size, "%s", strerror(errno));
-                goto done;
-        }
-        if (len > RW_SCHEMA_MAX) {
-                rw_errf(errstr, errstr_size, "larger than %d bytes", RW_SCHEMA_MAX);
+        len = fread(buf, 1, (size_t)st.st_size, fp);
+        if (ferror(fp) || len != (size_t)st.st_size) {
+                rw_errf(errstr, errstr_size, "short read");
                 goto done;
         }
         buf[len] = '\0';
@@ -1216,55 +1233,60 @@ rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
                                   rw_record_t *out,
                                   char *errstr, size_t errstr_size) {
         const unsigned char *p = buf;
+        rw_codec_status_t st = RW_CODEC_AVRO_DECODE;
         rw_cursor_t c;
         rw_writer_t *w;
-        rw_codec_status_t st;
         char aerr[RW_MSG_SIZE];
-        uint32_t id;
+        uint32_t id = 0;
 
         assert(expect < RW_REC__CNT);
-        memset(out, 0, sizeof(*out));
         if (!p || len < RW_FRAME_HDR) {
                 rw_errf(errstr, errstr_size, "value is %zu bytes; a framed record needs at "
                         "least %d", p ? len : 0, RW_FRAME_HDR);
-                return RW_CODEC_TOO_SHORT;
+                st = RW_CODEC_TOO_SHORT;
+                goto done;
         }
         if (p[0] != 0) {
                 rw_errf(errstr, errstr_size, "magic byte is 0x%02x, expected 0x00 "
                         "(not Confluent-framed Avro)", p[0]);
-                return RW_CODEC_BAD_MAGIC;
+                st = RW_CODEC_BAD_MAGIC;
+                goto done;
         }
         id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        st = RW_CODEC_UNKNOWN_SCHEMA;
         if (!(w = rw_codec_find(codec, id))) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is not in the catalogue", id);
-                return RW_CODEC_UNKNOWN_SCHEMA;
+                goto done;
         }
         if (w->rtype != expect) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is %s, expected %s", id,
                         rw_rtypes[w->rtype].fullname, rw_rtypes[expect].fullname);
-                return RW_CODEC_UNKNOWN_SCHEMA;
+                goto done;
         }
         if (w->unresolvable) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 " (%s) cannot be resolved "
                         "to the reader: %s", id, w->source, w->unresolvable);
-                return RW_CODEC_UNKNOWN_SCHEMA;
+                goto done;
         }
 
         /* Bounds check before avro-c allocates anything on the body's word. */
-        memset(&c, 0, sizeof(c));
+        st = RW_CODEC_AVRO_DECODE;
         c.start = c.p = p + RW_FRAME_HDR;
         c.end = p + len;
         c.items_left = len - RW_FRAME_HDR;
+        c.depth = 0;
+        c.field = NULL;
+        c.at = 0;
         if (rw_walk(&c, w->root)) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 ": %s%s%sat byte %zu: %s", id,
                         c.field ? "field " : "", c.field ? c.field : "", c.field ? " " : "",
                         c.at + RW_FRAME_HDR, c.msg);
-                return RW_CODEC_AVRO_DECODE;
+                goto done;
         }
         if (c.p != c.end) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 ": %zu trailing bytes after "
                         "the record", id, (size_t)(c.end - c.p));
-                return RW_CODEC_AVRO_DECODE;
+                goto done;
         }
 
         avro_reader_memory_set_source(codec->reader, (const char *)c.start,
@@ -1272,15 +1294,17 @@ rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
         if (avro_value_read(codec->reader, &w->rvalue)) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 ": %s", id,
                         rw_avro_err(aerr, sizeof(aerr)));
-                return RW_CODEC_AVRO_DECODE;
+                goto done;
         }
-        if ((st = rw_extract(w, out, errstr, errstr_size)) != RW_CODEC_OK) {
-                memset(out, 0, sizeof(*out));
-                return st;
-        }
+        /* Sets every field of the record type; no need to clear out first. */
+        if ((st = rw_extract(w, out, errstr, errstr_size)) != RW_CODEC_OK)
+                goto done;
         out->type = expect;
         out->schema_id = (int32_t)id;
-        return RW_CODEC_OK;
+done:
+        if (st != RW_CODEC_OK)
+                memset(out, 0, sizeof(*out));
+        return st;
 }
 
 /*

@@ -22,6 +22,13 @@ rw_unit_test(test_codec LIBS rw_codec rw_common)
 rw_unit_test(test_gen   LIBS rw_gen rw_codec rw_common)
 rw_unit_test(test_rules LIBS rw_rules rw_common)
 
+# Fault injection on librdkafka's mock cluster, with a private redis-server
+# child: needs no services fixture.
+add_executable(test_mock_faults tests/integration/test_mock_faults.c)
+target_link_libraries(test_mock_faults rw_kafka rw_gen PkgConfig::CMOCKA)
+add_test(NAME integration.mock_faults COMMAND test_mock_faults)
+set_tests_properties(integration.mock_faults PROPERTIES LABELS integration TIMEOUT 300)
+
 # Integration tests: the `services` fixture starts a real Kafka broker (or uses
 # KAFKA_BOOTSTRAP) and a private redis-server once, and stops them at the end,
 # also when a test fails.

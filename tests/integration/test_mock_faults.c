@@ -1,0 +1,282 @@
+/* test_mock_faults.c - faults injected with librdkafka's mock cluster: broker
+ * outages before and during consumption, and transient Produce errors on the
+ * alert path. Redis is a private redis-server child; nothing is faked. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include "common/conf.h"
+#include "common/log.h"
+#include "consumers/processor.h"
+#include "gen/gen.h"
+#include "producers/history.h"
+#include "schemas/codec.h"
+#include "state/redis_child.h"
+
+#define RW_API_PRODUCE 0        /* Kafka protocol ApiKey of Produce */
+
+typedef struct fx_s {
+        rw_redis_child_t redis;
+        rd_kafka_t *mrk;
+        rd_kafka_mock_cluster_t *mcluster;
+        rw_conf_t *conf;
+        rw_codec_t *codec;
+        int64_t produced;
+        int64_t placed;         /* PLACED orders in the history */
+} fx_t;
+
+static void fx_gen_params(rw_gen_params_t *gp) {
+        rw_gen_params_default(gp);
+        gp->accounts = 60;
+        gp->days = 150;
+        gp->seed = 7;
+}
+
+static int fx_setup(void **state) {
+        fx_t *fx = calloc(1, sizeof(*fx));
+        char errstr[512], dir[1024];
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        rw_gen_params_t gp;
+        rw_gen_t *gen;
+        rw_record_t rec;
+        static const char *topics[] = { "orders", "support", "risk-alerts", "riskwatch-dlq" };
+
+        assert_non_null(fx);
+        rw_log_set_level(RW_LOG_WARN);
+        assert_int_equal(rw_redis_child_start(&fx->redis, errstr, sizeof(errstr)), RW_OK);
+        rd_kafka_conf_set(mconf, "log_level", "4", NULL, 0);
+        fx->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+        assert_non_null(fx->mrk);
+        fx->mcluster = rd_kafka_mock_cluster_new(fx->mrk, 3);
+        assert_non_null(fx->mcluster);
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(rd_kafka_mock_topic_create(fx->mcluster, topics[i], 3, 3), 0);
+
+        fx->conf = rw_conf_new();
+        assert_int_equal(rw_conf_set(fx->conf, "kafka.bootstrap.servers",
+                                     rd_kafka_mock_cluster_bootstraps(fx->mcluster),
+                                     "test", errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(rw_conf_set(fx->conf, "redis.url", fx->redis.url, "test",
+                                     errstr, sizeof(errstr)), RW_OK);
+        /* Small batches: many round trips, so faults land mid-stream. */
+        assert_int_equal(rw_conf_set(fx->conf, "batch.size", "25", "test", errstr,
+                                     sizeof(errstr)), RW_OK);
+        fx->codec = rw_codec_new(rw_schemas_dir(NULL, dir, sizeof(dir)), errstr,
+                                 sizeof(errstr));
+        assert_non_null(fx->codec);
+
+        fx_gen_params(&gp);
+        gen = rw_gen_new(&gp, errstr, sizeof(errstr));
+        assert_non_null(gen);
+        assert_int_equal(rw_history_produce(fx->conf, fx->codec, gen, &fx->produced,
+                                            errstr, sizeof(errstr)), RW_OK);
+        rw_gen_destroy(gen);
+        /* The same seed again, to know what the state must add up to. */
+        gen = rw_gen_new(&gp, errstr, sizeof(errstr));
+        while (rw_gen_next(gen, &rec) == 1)
+                if (rec.type == RW_REC_ORDER && rec.u.order.kind == RW_ORDER_PLACED)
+                        fx->placed++;
+        rw_gen_destroy(gen);
+        assert_true(fx->produced > 1000);
+        *state = fx;
+        return 0;
+}
+
+static int fx_teardown(void **state) {
+        fx_t *fx = *state;
+        rw_codec_destroy(fx->codec);
+        rw_conf_destroy(fx->conf);
+        rd_kafka_mock_cluster_destroy(fx->mcluster);
+        rd_kafka_destroy(fx->mrk);
+        rw_redis_child_stop(&fx->redis);
+        free(fx);
+        return 0;
+}
+
+/* PLACED orders counted in Redis over every account of namespace "rw". */
+static int64_t fx_redis_placed(fx_t *fx) {
+        redisContext *c = redisConnectUnix(fx->redis.sock);
+        char cursor[32] = "0";
+        int64_t sum = 0;
+
+        assert_non_null(c);
+        assert_int_equal(c->err, 0);
+        do {
+                redisReply *r = redisCommand(c, "SCAN %s MATCH rw:*:a:* COUNT 1000", cursor);
+                assert_non_null(r);
+                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+                for (size_t i = 0; i < r->element[1]->elements; i++) {
+                        redisReply *n = redisCommand(c, "HGET %s m:n",
+                                                     r->element[1]->element[i]->str);
+                        if (n->type == REDIS_REPLY_STRING)
+                                sum += strtoll(n->str, NULL, 10);
+                        freeReplyObject(n);
+                }
+                freeReplyObject(r);
+        } while (strcmp(cursor, "0"));
+        redisFree(c);
+        return sum;
+}
+
+typedef struct outage_s {
+        fx_t *fx;
+        volatile int processor_done;
+        int mid_stream;         /* the second outage began before the end */
+} outage_t;
+
+static void outage_set(fx_t *fx, int down) {
+        for (int b = 1; b <= 3; b++) {
+                if (down)
+                        rd_kafka_mock_broker_set_down(fx->mcluster, b);
+                else
+                        rd_kafka_mock_broker_set_up(fx->mcluster, b);
+        }
+}
+
+/* Brokers come up after 1.5 s, go down again once state has been written,
+ * and come back 1.5 s later. */
+static void *outage_thread(void *arg) {
+        outage_t *o = arg;
+        redisContext *c = redisConnectUnix(o->fx->redis.sock);
+
+        usleep(1500 * 1000);
+        outage_set(o->fx, 0);
+        for (int i = 0; i < 3000; i++) {
+                redisReply *r = redisCommand(c, "EXISTS rw:{0}:off:orders");
+                int found = r && r->integer == 1;
+                if (r)
+                        freeReplyObject(r);
+                if (found)
+                        break;
+                usleep(5 * 1000);
+        }
+        redisFree(c);
+        o->mid_stream = !o->processor_done;
+        outage_set(o->fx, 1);
+        usleep(1500 * 1000);
+        outage_set(o->fx, 0);
+        return NULL;
+}
+
+/* Kafka broker loss: librdkafka retries, the process stays up, and every
+ * event is counted exactly once. */
+static void test_broker_outage(void **state) {
+        fx_t *fx = *state;
+        rw_processor_opts_t opts = { .exit_at_eof = 1, .alert_fp = NULL };
+        volatile sig_atomic_t stop = 0;
+        rw_processor_stats_t st;
+        rw_processor_t *proc;
+        outage_t o = { .fx = fx };
+        pthread_t thr;
+        char errstr[512];
+        FILE *devnull = fopen("/dev/null", "w");
+
+        opts.alert_fp = devnull;
+        outage_set(fx, 1);      /* all brokers down before we start */
+        proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
+        assert_non_null(proc);
+        assert_int_equal(pthread_create(&thr, NULL, outage_thread, &o), 0);
+        assert_int_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
+        o.processor_done = 1;
+        pthread_join(thr, NULL);
+        rw_processor_stats(proc, &st);
+        rw_processor_destroy(proc);
+        fclose(devnull);
+
+        assert_true(o.mid_stream);
+        assert_int_equal(st.consumed, fx->produced);
+        assert_int_equal(st.applied, fx->produced);
+        assert_int_equal(st.duplicates, 0);
+        assert_int_equal(st.dlq, 0);
+        assert_int_equal(fx_redis_placed(fx), fx->placed);
+}
+
+/* Transient Produce errors on the alert path are retried by the idempotent
+ * producer: every transition reaches the topic exactly once. */
+static void test_alert_produce_errors(void **state) {
+        fx_t *fx = *state;
+        rw_processor_opts_t opts = { .exit_at_eof = 1 };
+        volatile sig_atomic_t stop = 0;
+        rw_processor_stats_t st;
+        rw_processor_t *proc;
+        rd_kafka_conf_t *kconf;
+        rd_kafka_t *rk;
+        rd_kafka_topic_partition_list_t *parts;
+        char errstr[512], **ids = NULL;
+        size_t id_cnt = 0;
+        int eofs = 0;
+        FILE *devnull = fopen("/dev/null", "w");
+
+        opts.alert_fp = devnull;
+        rd_kafka_mock_push_request_errors(fx->mcluster, RW_API_PRODUCE, 6,
+                                          RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                          RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                          RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                          RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+                                          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+        proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
+        assert_non_null(proc);
+        assert_int_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
+        rw_processor_stats(proc, &st);
+        rw_processor_destroy(proc);
+        fclose(devnull);
+        assert_int_equal(st.applied, fx->produced);
+        assert_true(st.alerts > 0);
+
+        /* Read the alerts topic back. */
+        kconf = rd_kafka_conf_new();
+        rd_kafka_conf_set(kconf, "bootstrap.servers",
+                          rd_kafka_mock_cluster_bootstraps(fx->mcluster), NULL, 0);
+        rd_kafka_conf_set(kconf, "group.id", "alert-reader", NULL, 0);
+        rd_kafka_conf_set(kconf, "enable.partition.eof", "true", NULL, 0);
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, sizeof(errstr));
+        assert_non_null(rk);
+        parts = rd_kafka_topic_partition_list_new(3);
+        for (int p = 0; p < 3; p++)
+                rd_kafka_topic_partition_list_add(parts, "risk-alerts", p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(rk, parts), 0);
+        rd_kafka_topic_partition_list_destroy(parts);
+        while (eofs < 3) {
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 5000);
+                rw_record_t rec;
+                assert_non_null(rkm);   /* no 5 s silence before the end */
+                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        eofs++;
+                } else {
+                        assert_int_equal(rkm->err, 0);
+                        assert_int_equal(rw_codec_decode(fx->codec, RW_REC_ALERT,
+                                                         rkm->payload, rkm->len, &rec,
+                                                         errstr, sizeof(errstr)),
+                                         RW_CODEC_OK);
+                        for (size_t i = 0; i < id_cnt; i++)
+                                assert_string_not_equal(ids[i], rec.u.alert.alert_id);
+                        ids = realloc(ids, (id_cnt + 1) * sizeof(*ids));
+                        ids[id_cnt++] = strdup(rec.u.alert.alert_id);
+                }
+                rd_kafka_message_destroy(rkm);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        assert_int_equal((int64_t)id_cnt, st.alerts);
+        for (size_t i = 0; i < id_cnt; i++)
+                free(ids[i]);
+        free(ids);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_broker_outage, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_alert_produce_errors, fx_setup, fx_teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
