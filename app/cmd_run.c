@@ -1,5 +1,7 @@
 /* cmd_run.c - `riskwatch run`: the long-running processor. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <getopt.h>
 #include "app/cli.h"
 #include "consumers/processor.h"
@@ -49,8 +51,18 @@ int rw_cmd_run(int argc, char **argv) {
         if (!(conf = rw_cli_conf_build(&cc, "run")))
                 return RW_EXIT_USAGE;
         rw_cli_signals();
+        if (*rw_conf_get_str(conf, "log.file")) {
+                const char *path = rw_conf_get_str(conf, "log.file");
+                if (!(opts.alert_fp = fopen(path, "a"))) {
+                        rw_log_error("run: log.file %s: %s", path, strerror(errno));
+                        rw_conf_destroy(conf);
+                        return RW_EXIT_RUNTIME;
+                }
+        }
         if (!(proc = rw_processor_new(conf, &opts, errstr, sizeof(errstr)))) {
                 rw_log_error("run: %s", errstr);
+                if (opts.alert_fp)
+                        fclose(opts.alert_fp);
                 rw_conf_destroy(conf);
                 return RW_EXIT_RUNTIME;
         }
@@ -72,6 +84,8 @@ int rw_cmd_run(int argc, char **argv) {
                     (long long)stats.alerts, (long long)stats.batches,
                     (long long)stats.redis_calls, (long long)stats.fenced);
         rw_processor_destroy(proc);
+        if (opts.alert_fp)
+                fclose(opts.alert_fp);
         rw_conf_destroy(conf);
         return rc;
 }

@@ -77,10 +77,6 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "log.file", RW_CONF_STR, "", 0, 0, NULL, 0,
           "File that receives one JSON line per alert transition "
           "(appended). Empty = standard output." },
-        { "alertmanager.url", RW_CONF_URL_HTTP, "", 0, 0, NULL, 0,
-          "Prometheus Alertmanager base URL (e.g. `http://localhost:9093`); "
-          "every alert transition is also posted to its `/api/v2/alerts`. "
-          "Empty = off." },
 
         /* Processing. */
         { "batch.size", RW_CONF_INT, "500", 1, 100000, NULL, 0,
@@ -92,10 +88,6 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "allowed.lateness", RW_CONF_DURATION, "5m", 0, 7 * RW_MS_D, NULL, 0,
           "Event-time slack for out-of-order records: the watermark (the "
           "rules' \"now\") is the highest `occurred_at` seen minus this." },
-        { "idle.timeout", RW_CONF_DURATION, "30s", 100, RW_MS_D, NULL, 0,
-          "An input partition that delivers no record for this long (wall "
-          "clock) is idle and no longer holds back the event-time "
-          "boundaries at which dependency rules are decided." },
         { "dedup.horizon", RW_CONF_DURATION, "7d", 0, 365 * RW_MS_D, NULL, 0,
           "How long (event time) processed event ids are remembered, so a "
           "re-delivered event counts once. 0 = no de-duplication." },
@@ -103,10 +95,6 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Records whose `occurred_at` is further than this ahead of the "
           "wall clock are rejected to the dead-letter topic instead of "
           "pushing the watermark into the future." },
-        { "evaluation.interval", RW_CONF_DURATION, "1h",
-          RW_MS_M, 7 * RW_MS_D, NULL, 0,
-          "Event-time boundary at which dependency rules are decided, once "
-          "every input partition has passed it." },
 
         /* Alert lifecycle. */
         { "alerts.hysteresis", RW_CONF_DBL, "0.10", 0, 1, NULL, 0,

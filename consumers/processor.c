@@ -426,36 +426,68 @@ static void rw_alert_print(rw_processor_t *proc, const rw_alert_t *a) {
         fflush(proc->opts.alert_fp);
 }
 
-/* Evaluate the account rules for one account the batch touched. */
-static void rw_evaluate(rw_processor_t *proc, rw_part_t *p,
-                        const rw_account_view_t *av, int64_t src_offset,
-                        rw_alert_t *out, char (*bufs)[3][512], size_t *out_cnt,
-                        size_t out_size, rw_fp_update_t *ups, size_t *up_cnt) {
+/* A batch's alert transitions, with storage for their strings. */
+typedef struct rw_alerts_s {
+        rw_alert_t *v;
+        char (*bufs)[3][512];   /* fingerprint, alert id, summary */
+        size_t cnt, size;
+} rw_alerts_t;
+
+static rw_alert_t *rw_alerts_add(rw_alerts_t *al, char **fpr, char **aid, char **sum) {
+        if (al->cnt == al->size) {
+                size_t n = al->size ? al->size * 2 : 16;
+                rw_alert_t *nv = realloc(al->v, n * sizeof(*nv));
+                char (*nb)[3][512];
+                if (!nv)
+                        abort();
+                al->v = nv;
+                if (!(nb = realloc(al->bufs, n * sizeof(*nb))))
+                        abort();
+                al->bufs = nb;
+                /* Pointers into bufs moved with it. */
+                for (size_t i = 0; i < al->cnt; i++) {
+                        al->v[i].fingerprint = al->bufs[i][0];
+                        al->v[i].alert_id = al->bufs[i][1];
+                        al->v[i].summary = al->bufs[i][2];
+                }
+                al->size = n;
+        }
+        *fpr = al->bufs[al->cnt][0];
+        *aid = al->bufs[al->cnt][1];
+        *sum = al->bufs[al->cnt][2];
+        return &al->v[al->cnt++];
+}
+
+/* Evaluate an account's rules fed by the partition's topic, at event time
+ * `now`, right after one of its events (at `offset`) was applied. */
+static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
+                        rw_account_view_t *av, int64_t now, int64_t offset,
+                        rw_alerts_t *al) {
         rw_account_figures_t fig;
-        int64_t now = p->watermark - proc->lateness_ms;
+        rw_rule_source_t src = strcmp(p->topic, proc->topic_orders) ?
+                               RW_SRC_SUPPORT : RW_SRC_ORDERS;
 
         rw_figures_compute(av->buckets, av->bucket_cnt, av->orders_total,
                            av->first_order, av->last_order, now, &fig);
-        for (int r = 0; r < RW_RULE__CNT && *out_cnt < out_size; r++) {
+        for (int r = 0; r < RW_RULE__CNT; r++) {
                 rw_rule_id_t id = (rw_rule_id_t)r;
                 rw_decision_t dec;
-                rw_fp_state_t fst = av->fp[id];
                 rw_transition_t tr;
                 rw_alert_t *a;
                 char *fpr, *aid, *sum;
 
                 if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
-                    rw_rule_category(id) != RW_CAT_CHURN)
+                    rw_rule_category(id) != RW_CAT_CHURN ||
+                    rw_rule_source(id) != src)
                         continue;
                 if (!rw_rules_eval_account(id, &proc->params, &fig, &dec))
                         continue;
-                tr = rw_lifecycle_step(&fst, &dec, now, proc->params.cooldown_ms);
+                tr = rw_lifecycle_step(&av->fp[id], &dec, now,
+                                       proc->params.cooldown_ms);
                 if (tr == RW_TRANS_NONE)
                         continue;
-                a = &out[*out_cnt];
-                fpr = bufs[*out_cnt][0];
-                aid = bufs[*out_cnt][1];
-                sum = bufs[*out_cnt][2];
+                av->fp_dirty[id] = 1;
+                a = rw_alerts_add(al, &fpr, &aid, &sum);
                 snprintf(fpr, 512, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
                 *a = (rw_alert_t){
                         .fingerprint = fpr, .alert_id = aid, .summary = sum,
@@ -465,23 +497,19 @@ static void rw_evaluate(rw_processor_t *proc, rw_part_t *p,
                         .subject_id = av->account,
                         .status = tr == RW_TRANS_RESOLVED ? RW_ALERT_RESOLVED :
                                                             RW_ALERT_FIRING,
-                        .severity = tr == RW_TRANS_RESOLVED ? fst.severity : dec.severity,
+                        .severity = av->fp[id].severity,
                         .observed = dec.observed, .threshold = dec.threshold,
                         .has_baseline = dec.has_baseline, .baseline = dec.baseline,
                         .window_ms = dec.window_ms, .event_time = now,
                         .emitted_at = rw_now_ms(), .source_topic = p->topic,
                         .source_partition = p->partition,
-                        .source_offset = src_offset,
+                        .source_offset = offset,
                         .replay = proc->opts.replay,
                 };
                 rw_alert_id(fpr, rw_alert_status_name(a->status),
                             rw_alert_severity_name(a->severity), now, aid, 512);
                 rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec,
                                  sum, 512);
-                ups[*up_cnt] = (rw_fp_update_t){ .account = av->account,
-                                                 .rule = id, .state = fst };
-                (*up_cnt)++;
-                (*out_cnt)++;
         }
 }
 
@@ -535,64 +563,63 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
                             rd_kafka_topic_partition_list_t *commits,
                             volatile sig_atomic_t *stop) {
         rw_apply_result_t res;
-        rw_alert_t *alerts = NULL;
-        char (*bufs)[3][512] = NULL;
-        rw_fp_update_t *ups = NULL;
-        size_t alert_cnt = 0, up_cnt = 0, max;
+        rw_alerts_t al = { 0 };
+        int64_t wm;
         char errstr[512];
 
         if (rw_apply_part(proc, p, &res, stop))
                 return;
         p->expected = p->last_offset + 1;
-        if (res.max_event_time > p->watermark)
-                p->watermark = res.max_event_time;
         proc->stats.applied += res.applied;
         proc->stats.duplicates += res.duplicates;
 
-        max = res.account_cnt * RW_RULE__CNT;
-        if (max) {
-                alerts = calloc(max, sizeof(*alerts));
-                bufs = calloc(max, sizeof(*bufs));
-                ups = calloc(max, sizeof(*ups));
-                if (!alerts || !bufs || !ups)
-                        abort();
+        /* Replay the batch over the accounts as they were before it and
+         * evaluate after every event, at the watermark that event left:
+         * decisions depend on the partition's history only, not on where
+         * batches happened to end. */
+        wm = res.watermark > p->watermark ? res.watermark : p->watermark;
+        for (size_t j = 0; j < p->ev_cnt; j++) {
+                const rw_state_event_t *ev = &p->evs[j];
+                rw_account_view_t *av;
+
+                if (res.flags[j] != '1')
+                        continue;
+                if (ev->occurred_at > wm)
+                        wm = ev->occurred_at;
+                if (!(av = rw_apply_result_account(&res, ev->account)) ||
+                    rw_account_apply(av, ev))
+                        abort();        /* the script returns every changed account */
+                rw_evaluate(proc, p, av, wm - proc->lateness_ms, p->ev_offsets[j], &al);
         }
-        for (size_t i = 0; i < res.account_cnt; i++) {
-                int64_t src = p->last_offset;
-                for (size_t j = 0; j < p->ev_cnt; j++)
-                        if (!strcmp(p->evs[j].account, res.accounts[i].account))
-                                src = p->ev_offsets[j];
-                rw_evaluate(proc, p, &res.accounts[i], src, alerts, bufs,
-                            &alert_cnt, max, ups, &up_cnt);
-        }
-        for (size_t i = 0; i < alert_cnt; i++) {
-                if (rw_producer_send_alert(proc->prod, &alerts[i], errstr,
+        p->watermark = wm;
+
+        for (size_t i = 0; i < al.cnt; i++) {
+                if (rw_producer_send_alert(proc->prod, &al.v[i], errstr,
                                            sizeof(errstr))) {
                         rw_fatal(proc, "alerts: %s", errstr);
                         goto done;
                 }
         }
-        if (alert_cnt) {
+        if (al.cnt) {
                 if (rw_producer_flush(proc->prod, 30 * 1000, errstr, sizeof(errstr))) {
                         rw_fatal(proc, "alerts not delivered: %s", errstr);
                         goto done;
                 }
-                for (size_t i = 0; i < alert_cnt; i++) {
-                        rw_alert_print(proc, &alerts[i]);
+                for (size_t i = 0; i < al.cnt; i++) {
+                        rw_alert_print(proc, &al.v[i]);
                         if (proc->opts.on_alert)
-                                proc->opts.on_alert(proc->opts.opaque, &alerts[i]);
+                                proc->opts.on_alert(proc->opts.opaque, &al.v[i]);
                 }
-                proc->stats.alerts += (int64_t)alert_cnt;
-                if (rw_state_fp_store(proc->state, p->partition, ups, up_cnt,
+                proc->stats.alerts += (int64_t)al.cnt;
+                if (rw_state_fp_store(proc->state, p->partition, &res,
                                       errstr, sizeof(errstr)))
                         rw_log_error("alert lifecycle not stored: %s", errstr);
         }
         rd_kafka_topic_partition_list_add(commits, p->topic, p->partition)->offset =
                 p->expected;
 done:
-        free(alerts);
-        free(bufs);
-        free(ups);
+        free(al.v);
+        free(al.bufs);
         rw_apply_result_clear(&res);
 }
 

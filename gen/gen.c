@@ -25,8 +25,12 @@
 #define RW_GEN_RETURN_P         0.03
 #define RW_GEN_RETURN_MAX_GAP_D 5.0
 #define RW_GEN_REFUNDING_P      0.5
-/* Of the orders that come back, this share is REFUNDED, the rest CANCELLED. */
+/* Of the orders that come back, this share is REFUNDED, the rest CANCELLED.
+ * An occasional refund gives back part of the order (an item), a refunding
+ * account's refunds give back all of it. Net spend only loses REFUNDED. */
 #define RW_GEN_REFUNDED_SHARE   0.6
+#define RW_GEN_PART_LO          0.2
+#define RW_GEN_PART_HI          0.5
 /* Targets of the dependency scenarios, over the last 90 days. */
 #define RW_GEN_ACCOUNT_SHARE    0.30
 #define RW_GEN_VENDOR_SHARE     0.55
@@ -60,6 +64,7 @@ typedef struct rw_gen_acct_s {
         double ret_p0;          /* share of orders returned before onset */
         double ret_p1;          /* ... and after */
         double ret_acc;         /* returns are spread evenly, not by chance */
+        double vendor_acc;      /* so is the dominant vendor's share */
         int burst_size;         /* angry: tickets in the burst */
         int burst_left;
         int burst_started;
@@ -257,7 +262,7 @@ static void rw_gen_acct_init(rw_gen_t *g, int idx, rw_gen_scenario_t scenario) {
         rw_gen_rng_seed(r, g->p.seed, (uint64_t)idx + 1);
         a->scenario = scenario;
         a->onset = RW_GEN_NEVER;
-        a->gap0 = rw_gen_range(r, 3.0, 8.0) * RW_GEN_DAY_MS;
+        a->gap0 = rw_gen_range(r, 3.0, 7.0) * RW_GEN_DAY_MS;
         /* Typical basket per account, then a mild spread per order: amounts
          * land in 20-500 EUR and a month's spend tracks the account's rate. */
         a->amount = exp(log(80.0) + 0.5 * rw_gen_normal(r));
@@ -266,21 +271,22 @@ static void rw_gen_acct_init(rw_gen_t *g, int idx, rw_gen_scenario_t scenario) {
         if (a->amount > 300.0)
                 a->amount = 300.0;
         a->amount_mult1 = 1.0;
-        a->amount_sigma = 0.12;
+        a->amount_sigma = 0.10;
         a->amount_min = 20.0;
         a->amount_max = 500.0;
         /* The first return comes after >= 13 orders: a return in the first
          * weeks of the history would make a share of very few orders. */
         a->ret_acc = rw_gen_range(r, 0.0, 0.6);
+        a->vendor_acc = rw_gen_unif(r);
 
         switch (scenario) {
         case RW_GEN_FADING:
                 /* Late onset and a deep cut: at the end of the history the
                  * last 30 days sit well under half of the 90 days before,
                  * even though that baseline already holds some faded weeks. */
-                a->gap0 = rw_gen_range(r, 3.5, 5.5) * RW_GEN_DAY_MS;
-                a->onset = rw_gen_onset(g, a, 0.70, 0.78, 35);
-                a->gap1 = a->gap0 / rw_gen_range(r, 0.20, 0.28);
+                a->gap0 = rw_gen_range(r, 3.5, 5.0) * RW_GEN_DAY_MS;
+                a->onset = rw_gen_onset(g, a, 0.72, 0.80, 35);
+                a->gap1 = a->gap0 / rw_gen_range(r, 0.15, 0.25);
                 a->amount_mult1 = rw_gen_range(r, 0.5, 0.7);
                 break;
         case RW_GEN_VANISHED:
@@ -312,19 +318,28 @@ static void rw_gen_acct_init(rw_gen_t *g, int idx, rw_gen_scenario_t scenario) {
         a->ret_p1 = scenario == RW_GEN_REFUNDING ? RW_GEN_REFUNDING_P : a->ret_p0;
 }
 
+/* Share of an order refunded at time t (when it is refunded at all). */
+static double rw_gen_refund_part(rw_gen_acct_t *a, int64_t t) {
+        if (a->scenario == RW_GEN_REFUNDING && (double)t >= (double)a->onset)
+                return 1.0;
+        return rw_gen_range(&a->rng, RW_GEN_PART_LO, RW_GEN_PART_HI);
+}
+
 /* Expected net spend (PLACED - REFUNDED, EUR) of an account in [w0, w1). */
 static double rw_gen_expected_net(const rw_gen_acct_t *a, int64_t w0, int64_t w1) {
         double onset = (double)a->onset;
         double pre = fmin((double)w1, onset) - (double)w0;
         double post = (double)w1 - fmax((double)w0, onset);
+        double part = (RW_GEN_PART_LO + RW_GEN_PART_HI) / 2;
+        double part1 = a->scenario == RW_GEN_REFUNDING ? 1.0 : part;
         double net = 0.0;
 
         if (pre > 0)
                 net += pre / a->gap0 * a->amount *
-                       (1.0 - a->ret_p0 * RW_GEN_REFUNDED_SHARE);
+                       (1.0 - a->ret_p0 * RW_GEN_REFUNDED_SHARE * part);
         if (post > 0 && a->gap1 > 0)
                 net += post / a->gap1 * a->amount * a->amount_mult1 *
-                       (1.0 - a->ret_p1 * RW_GEN_REFUNDED_SHARE);
+                       (1.0 - a->ret_p1 * RW_GEN_REFUNDED_SHARE * part1);
         return net;
 }
 
@@ -342,7 +357,8 @@ static void rw_gen_size_dominant(rw_gen_t *g, rw_gen_acct_t *dom) {
         }
         target = others * RW_GEN_ACCOUNT_SHARE / (1.0 - RW_GEN_ACCOUNT_SHARE);
         orders = (double)(g->end_ms - w0) / dom->gap0 *
-                 (1.0 - dom->ret_p0 * RW_GEN_REFUNDED_SHARE);
+                 (1.0 - dom->ret_p0 * RW_GEN_REFUNDED_SHARE *
+                  (RW_GEN_PART_LO + RW_GEN_PART_HI) / 2);
         dom->amount = target > 0 && orders > 0 ? target / orders : 1000.0;
         if (dom->amount < dom->amount_min)
                 dom->amount = dom->amount_min;
@@ -460,8 +476,11 @@ static int rw_gen_vendor(const rw_gen_t *g, rw_gen_acct_t *a) {
         int n = g->p.vendors;
 
         if (g->p.dominant_vendor && n > 1) {
-                if (rw_gen_unif(&a->rng) < RW_GEN_VENDOR_SHARE)
+                a->vendor_acc += RW_GEN_VENDOR_SHARE;
+                if (a->vendor_acc >= 1.0) {
+                        a->vendor_acc -= 1.0;
                         return 0;
+                }
                 return 1 + rw_gen_below(&a->rng, n - 1);
         }
         return rw_gen_below(&a->rng, n);
@@ -522,6 +541,8 @@ static rw_err_t rw_gen_do_place(rw_gen_t *g, rw_gen_acct_t *a, rw_gen_ev_t *ev,
                 ret.what = RW_GEN_EV_RETURN;
                 if (rw_gen_unif(r) < RW_GEN_REFUNDED_SHARE) {
                         ret.kind = RW_ORDER_REFUNDED;
+                        ret.amount = (int64_t)llround((double)ev->amount *
+                                                      rw_gen_refund_part(a, ev->at));
                         ret.at += rw_gen_span(r, 2 * RW_GEN_DAY_MS, 12 * RW_GEN_DAY_MS);
                 } else {
                         ret.kind = RW_ORDER_CANCELLED;
@@ -595,7 +616,10 @@ static rw_err_t rw_gen_do_ticket(rw_gen_t *g, rw_gen_acct_t *a, rw_gen_ev_t *ev,
         rw_gen_rng_t *r = &a->rng;
         rw_support_event_t *s = &rec->u.support;
         rw_gen_ev_t step = *ev;
-        int angry = ev->flags & RW_GEN_F_ANGRY;
+        /* A ticket opened before the onset and closed after it is answered
+         * in the account's new mood. */
+        int angry = (ev->flags & RW_GEN_F_ANGRY) ||
+                    (a->scenario == RW_GEN_ANGRY && ev->at >= a->onset);
 
         switch ((rw_support_kind_t)ev->kind) {
         case RW_SUPPORT_ESCALATED:
@@ -633,7 +657,7 @@ static rw_err_t rw_gen_do_ticket(rw_gen_t *g, rw_gen_acct_t *a, rw_gen_ev_t *ev,
                 s->has_csat = 1;
                 s->has_sentiment = 1;
                 if (angry) {
-                        s->csat = 1 + rw_gen_below(r, 2);
+                        s->csat = rw_gen_unif(r) < 0.6 ? 1 : 2;
                         s->sentiment = (float)rw_gen_range(r, -1.0, -0.6);
                 } else {
                         double u = rw_gen_unif(r);

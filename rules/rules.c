@@ -25,6 +25,12 @@ const char *rw_rule_name(rw_rule_id_t id) {
         return rw_rule_tbl[id].name;
 }
 
+rw_rule_source_t rw_rule_source(rw_rule_id_t id) {
+        assert(id < RW_RULE__CNT);
+        return id == RW_RULE_SUPPORT_SPIKE || id == RW_RULE_LOW_SATISFACTION ?
+               RW_SRC_SUPPORT : RW_SRC_ORDERS;
+}
+
 rw_category_t rw_rule_category(rw_rule_id_t id) {
         assert(id < RW_RULE__CNT);
         return rw_rule_tbl[id].category;
@@ -98,9 +104,11 @@ static int rw_eval_drop(const rw_rules_params_t *p, double recent,
                         const rw_account_figures_t *fig, rw_decision_t *dec) {
         double baseline, ratio;
 
-        /* The 90-day baseline needs 120 days of history to be a full one. */
-        if (base_orders < p->drop_min_baseline || fig->first_day < 0 ||
-            fig->now / RW_DAY_MS - fig->first_day < 119)
+        /* The 90-day baseline needs 120 days of order history to be a full
+         * one. Counted from the first PLACED order, which only the orders
+         * stream moves (support events must not change order decisions). */
+        if (base_orders < p->drop_min_baseline || fig->orders_total <= 0 ||
+            fig->now - fig->first_order < 120 * RW_DAY_MS)
                 return 0;
         baseline = base90 / 3.0;                  /* scaled to 30 days */
         if (baseline <= 0)

@@ -68,6 +68,12 @@ typedef enum rw_rule_id_e {
 } rw_rule_id_t;
 
 const char *rw_rule_name(rw_rule_id_t id);          /* "churn.order_drop" */
+
+/* Which input stream a rule's figures come from. A rule is evaluated at the
+ * watermark of that stream's partition only, so its decisions do not depend
+ * on how the two topics' partitions interleave. */
+typedef enum rw_rule_source_e { RW_SRC_ORDERS = 0, RW_SRC_SUPPORT } rw_rule_source_t;
+rw_rule_source_t rw_rule_source(rw_rule_id_t id);
 rw_category_t rw_rule_category(rw_rule_id_t id);
 rw_subject_type_t rw_rule_subject(rw_rule_id_t id);
 

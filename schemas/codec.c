@@ -346,9 +346,15 @@ static int rw_need(rw_cursor_t *c, size_t n, const char *what) {
 }
 
 /* Zig-zag varint, at most 10 bytes, as avro-c reads it. */
-static int rw_varint(rw_cursor_t *c, int64_t *v, const char *what) {
+static inline int rw_varint(rw_cursor_t *c, int64_t *v, const char *what) {
         uint64_t u = 0;
         int i;
+
+        if (c->p < c->end && *c->p < 0x80) {    /* one byte: the common case */
+                u = *c->p++;
+                *v = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+                return 0;
+        }
 
         for (i = 0; i < 10; i++) {
                 unsigned b;
@@ -459,7 +465,7 @@ static int rw_walk_blocks(rw_cursor_t *c, const rw_wnode_t *n) {
 }
 
 static int rw_walk(rw_cursor_t *c, const rw_wnode_t *n) {
-        int64_t v;
+        int64_t v = 0;
         size_t i;
         int r = 0;
 
@@ -1165,10 +1171,17 @@ static rw_codec_status_t rw_extract(rw_writer_t *w, rw_record_t *out,
                         }
                 }
                 if (!present) {
-                        if (f->type == RW_F_STRING)
+                        if (f->type == RW_F_STRING) {
                                 *(const char **)dst = NULL;
-                        else
+                        } else {
                                 *(int *)(base + f->has_off) = 0;
+                                if (f->type == RW_F_INT)
+                                        *(int32_t *)dst = 0;
+                                else if (f->type == RW_F_FLOAT)
+                                        *(float *)dst = 0;
+                                else if (f->type == RW_F_DOUBLE)
+                                        *(double *)dst = 0;
+                        }
                         continue;
                 }
                 if (f->optional && f->type != RW_F_STRING)

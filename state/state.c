@@ -162,12 +162,25 @@ rw_err_t rw_state_get_offset(rw_state_t *st, const char *topic,
 void rw_apply_result_clear(rw_apply_result_t *res) {
         if (!res)
                 return;
-        for (size_t i = 0; i < res->account_cnt; i++) {
-                free(res->accounts[i].account);
-                free(res->accounts[i].buckets);
-        }
+        for (size_t i = 0; i < res->account_cnt; i++)
+                rw_account_view_clear(&res->accounts[i]);
         free(res->accounts);
+        free(res->flags);
         memset(res, 0, sizeof(*res));
+}
+
+static int rw_account_cmp(const void *a, const void *b) {
+        return strcmp(((const rw_account_view_t *)a)->account,
+                      ((const rw_account_view_t *)b)->account);
+}
+
+rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,
+                                           const char *account) {
+        rw_account_view_t key = { .account = (char *)account };
+        if (!res->account_cnt)
+                return NULL;
+        return bsearch(&key, res->accounts, res->account_cnt,
+                       sizeof(*res->accounts), rw_account_cmp);
 }
 
 static int64_t rw_reply_int(const redisReply *r) {
@@ -176,25 +189,6 @@ static int64_t rw_reply_int(const redisReply *r) {
         if (r->type == REDIS_REPLY_STRING)
                 return strtoll(r->str, NULL, 10);
         return 0;
-}
-
-/* "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn" -> bucket (see state.lua) */
-static void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b) {
-        double v[11] = { 0 };
-        char *end;
-        const char *p = csv;
-
-        for (int i = 0; i < 11 && *p; i++) {
-                v[i] = strtod(p, &end);
-                p = *end == ',' ? end + 1 : end;
-        }
-        *b = (rw_day_bucket_t){ .day = day,
-                .placed = (int64_t)v[0], .placed_sum = (int64_t)v[1],
-                .cancelled = (int64_t)v[2], .refunded = (int64_t)v[3],
-                .refunded_sum = (int64_t)v[4], .tickets = (int64_t)v[5],
-                .tickets_hot = (int64_t)v[6], .csat_sum = v[7],
-                .csat_n = (int64_t)v[8], .sentiment_sum = v[9],
-                .sentiment_n = (int64_t)v[10] };
 }
 
 static void rw_fp_parse(const char *csv, rw_fp_state_t *f) {
@@ -213,50 +207,59 @@ static rw_rule_id_t rw_rule_by_name(const char *name) {
 }
 
 /* Parse the script's reply into res; 0 on success. */
-static int rw_apply_parse(const redisReply *r, rw_apply_result_t *res) {
+static int rw_apply_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t *res) {
         size_t i, n;
 
         res->applied = rw_reply_int(r->element[1]);
         res->duplicates = rw_reply_int(r->element[2]);
-        res->max_event_time = rw_reply_int(r->element[3]);
-        n = (r->elements - 4) / 4;
+        res->watermark = rw_reply_int(r->element[3]);
+        if (r->element[4]->type != REDIS_REPLY_STRING || r->element[4]->len != ev_cnt)
+                return -1;
+        if (!(res->flags = strndup(r->element[4]->str, r->element[4]->len)))
+                return -1;
+        n = (r->elements - 5) / 3;
         if (!n)
                 return 0;
         res->accounts = calloc(n, sizeof(*res->accounts));
         if (!res->accounts)
                 return -1;
         for (i = 0; i < n; i++) {
-                const redisReply *acct = r->element[4 + i * 4];
-                const redisReply *bk = r->element[5 + i * 4];
-                const redisReply *meta = r->element[6 + i * 4];
-                const redisReply *fps = r->element[7 + i * 4];
+                const redisReply *acct = r->element[5 + i * 3];
+                const redisReply *all = r->element[6 + i * 3];
+                const redisReply *fps = r->element[7 + i * 3];
                 rw_account_view_t *av = &res->accounts[i];
 
                 res->account_cnt++;
                 if (acct->type != REDIS_REPLY_STRING ||
-                    bk->type != REDIS_REPLY_ARRAY ||
-                    meta->type != REDIS_REPLY_ARRAY || meta->elements != 3 ||
+                    all->type != REDIS_REPLY_ARRAY ||
                     fps->type != REDIS_REPLY_ARRAY)
                         return -1;
                 av->account = strndup(acct->str, acct->len);
-                av->bucket_cnt = bk->elements / 2;
-                av->buckets = calloc(av->bucket_cnt ? av->bucket_cnt : 1,
-                                     sizeof(*av->buckets));
+                av->bucket_size = all->elements / 2 + 1;
+                av->buckets = calloc(av->bucket_size, sizeof(*av->buckets));
                 if (!av->account || !av->buckets)
                         return -1;
-                for (size_t j = 0; j < av->bucket_cnt; j++)
-                        rw_bucket_parse(rw_reply_int(bk->element[j * 2]),
-                                        bk->element[j * 2 + 1]->str,
-                                        &av->buckets[j]);
-                av->orders_total = rw_reply_int(meta->element[0]);
-                av->first_order = rw_reply_int(meta->element[1]);
-                av->last_order = rw_reply_int(meta->element[2]);
+                for (size_t j = 0; j + 1 < all->elements; j += 2) {
+                        const char *f = all->element[j]->str;
+                        int64_t v = rw_reply_int(all->element[j + 1]);
+                        if (!strcmp(f, "m:n"))
+                                av->orders_total = v;
+                        else if (!strcmp(f, "m:first"))
+                                av->first_order = v;
+                        else if (!strcmp(f, "m:last"))
+                                av->last_order = v;
+                        else
+                                rw_bucket_parse(strtoll(f, NULL, 10),
+                                                all->element[j + 1]->str,
+                                                &av->buckets[av->bucket_cnt++]);
+                }
                 for (size_t j = 0; j + 1 < fps->elements; j += 2) {
                         rw_rule_id_t id = rw_rule_by_name(fps->element[j]->str);
                         if (id < RW_RULE__CNT)
                                 rw_fp_parse(fps->element[j + 1]->str, &av->fp[id]);
                 }
         }
+        qsort(res->accounts, res->account_cnt, sizeof(*res->accounts), rw_account_cmp);
         return 0;
 }
 
@@ -358,7 +361,7 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
                 err = RW_ERR_FENCED;
                 goto done;
         }
-        if (r->elements < 4 || rw_apply_parse(r, res)) {
+        if (r->elements < 5 || rw_apply_parse(r, cnt, res)) {
                 snprintf(errstr, errstr_size, "redis: batch script: malformed reply");
                 rw_apply_result_clear(res);
                 err = RW_ERR_FAIL;
@@ -374,27 +377,33 @@ done:
 }
 
 rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,
-                           const rw_fp_update_t *ups, size_t cnt,
+                           const rw_apply_result_t *res,
                            char *errstr, size_t errstr_size) {
         rw_err_t err = RW_OK;
-        size_t i, sent = 0;
+        size_t i, sent = 0, want = 0;
 
-        if (!cnt)
-                return RW_OK;
         if (rw_state_ensure(st, errstr, errstr_size))
                 return RW_ERR_IO;
-        for (i = 0; i < cnt; i++) {
-                char key[512], val[80];
-                const char *argv[4] = { "HSET", key, rw_rule_name(ups[i].rule), val };
-                snprintf(key, sizeof(key), "%s:{%d}:f:%s", st->ns, (int)partition,
-                         ups[i].account);
-                snprintf(val, sizeof(val), "%d,%d,%lld", ups[i].state.firing,
-                         (int)ups[i].state.severity,
-                         (long long)ups[i].state.resolved_at);
-                if (redisAppendCommandArgv(st->rc, 4, argv, NULL) != REDIS_OK)
-                        break;
-                sent++;
+        for (i = 0; i < res->account_cnt; i++) {
+                const rw_account_view_t *av = &res->accounts[i];
+                for (int r = 0; r < RW_RULE__CNT; r++) {
+                        char key[512], val[80];
+                        const char *argv[4] = { "HSET", key,
+                                                rw_rule_name((rw_rule_id_t)r), val };
+                        if (!av->fp_dirty[r])
+                                continue;
+                        want++;
+                        snprintf(key, sizeof(key), "%s:{%d}:f:%s", st->ns,
+                                 (int)partition, av->account);
+                        snprintf(val, sizeof(val), "%d,%d,%lld", av->fp[r].firing,
+                                 (int)av->fp[r].severity,
+                                 (long long)av->fp[r].resolved_at);
+                        if (redisAppendCommandArgv(st->rc, 4, argv, NULL) != REDIS_OK)
+                                goto replies;
+                        sent++;
+                }
         }
+replies:
         for (i = 0; i < sent; i++) {
                 redisReply *r = NULL;
                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
@@ -408,7 +417,7 @@ rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,
                 }
                 freeReplyObject(r);
         }
-        if (sent < cnt && !err) {
+        if (sent < want && !err) {
                 snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
                 rw_state_disconnect(st);
                 err = RW_ERR_IO;

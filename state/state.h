@@ -6,32 +6,15 @@
 #include "common/rw.h"
 #include "common/conf.h"
 #include "rules/rules.h"
-
-/* One decoded event as the state store applies it. Strings are borrowed. */
-typedef struct rw_state_event_s {
-        char kind;              /* P C R (orders), O E X V S (support) */
-        const char *event_id;
-        const char *account;
-        const char *vendor;     /* "" for support events */
-        int64_t amount;         /* minor units, or ticket severity 0..3 */
-        int64_t occurred_at;
-        char extra[48];         /* "csat,sentiment" for support, else "" */
-} rw_state_event_t;
-
-/* An account as the batch left it: buckets within the longest window. */
-typedef struct rw_account_view_s {
-        char *account;
-        rw_day_bucket_t *buckets;
-        size_t bucket_cnt;
-        int64_t orders_total, first_order, last_order;
-        rw_fp_state_t fp[RW_RULE__CNT];  /* lifecycle of each rule's fingerprint */
-} rw_account_view_t;
+#include "state/account.h"
 
 typedef struct rw_apply_result_s {
         int64_t applied;        /* events counted */
         int64_t duplicates;     /* events already seen within the dedup horizon */
-        int64_t max_event_time; /* highest event time ever applied to the partition */
-        rw_account_view_t *accounts;
+        int64_t watermark;      /* highest event time applied before this batch */
+        char *flags;            /* per event: '1' applied, 'd' duplicate,
+                                 * 'o' older than keep_day (not applied) */
+        rw_account_view_t *accounts;    /* as before the batch, sorted by id */
         size_t account_cnt;
 } rw_apply_result_t;
 
@@ -59,25 +42,23 @@ rw_err_t rw_state_get_offset(rw_state_t *st, const char *topic,
  * provided the stored offset still equals `expected` (-1: none stored).
  * Buckets older than `keep_day` are dropped. RW_ERR_FENCED when the stored
  * offset moved (another consumer owns the partition); RW_ERR_IO on
- * connection trouble (reconnect, retry). On RW_OK *res holds the touched
- * accounts (caller clears). */
+ * connection trouble (reconnect, retry). On RW_OK *res holds, for replaying
+ * the batch event by event, every account it changed as it was before the
+ * batch, and each event's fate (caller clears). */
 rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
                         int64_t expected, int64_t next_offset, int64_t keep_day,
                         const rw_state_event_t *evs, size_t cnt,
                         rw_apply_result_t *res,
                         char *errstr, size_t errstr_size);
 
-/* A lifecycle change to persist. */
-typedef struct rw_fp_update_s {
-        const char *account;
-        rw_rule_id_t rule;
-        rw_fp_state_t state;
-} rw_fp_update_t;
+/* Find an account of a result (bsearch), NULL if the batch did not change it. */
+rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,
+                                           const char *account);
 
-/* Persist lifecycle states of accounts in `partition`'s slot, in one
- * pipelined round trip. */
+/* Persist the changed (fp_dirty) lifecycle states of the result's accounts
+ * in `partition`'s slot, in one pipelined round trip. */
 rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,
-                           const rw_fp_update_t *ups, size_t cnt,
+                           const rw_apply_result_t *res,
                            char *errstr, size_t errstr_size);
 
 #endif

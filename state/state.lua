@@ -28,8 +28,10 @@
 --
 -- Per partition     PREFIX wm:TOPIC  highest event time applied
 --
--- Reply: {"OK", applied, duplicates, max event time, then for every touched account:
---         account, {day, csv, ...}, {n, first, last}, {rule, fpcsv, ...}}
+-- Reply: {"OK", applied, duplicates, watermark before the batch,
+--         flags (one char per event: 1 applied, d duplicate, o older than
+--         keep_day), then for every account the batch changes:
+--         account, {field, value, ...} as before the batch, {rule, fpcsv, ...}}
 
 local M = {po=1, ps=2, co=3, ro=4, rs=5, tk=6, tu=7, cs=8, cn=9, ss=10, sn=11}
 local NM = 11
@@ -61,20 +63,52 @@ local function parse(csv)
   return t
 end
 
-local touched, order, vendors = {}, {}, {}
+-- Pass 1: de-duplicate, and snapshot every account the batch changes as it
+-- was before the batch (old buckets dropped first), so the caller can replay
+-- the batch event by event over it and evaluate after each event.
+local flags, order, vendors = {}, {}, {}
+local snap = {}
 local applied, dups = 0, 0
 for i = 0, n - 1 do
   local b = 8 + i * 8
-  local kind, eid, acct, vendor = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local day, amount, at, extra = ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), ARGV[b + 7]
+  local eid, acct, day = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 4])
   local fresh = true
   if horizon > 0 then
     fresh = redis.call('SET', prefix .. 'e:' .. eid, '1', 'NX', 'EX', horizon)
   end
   if not fresh then
     dups = dups + 1
-  elseif tonumber(day) >= keepday then
+    flags[#flags + 1] = 'd'
+  elseif day < keepday then
+    flags[#flags + 1] = 'o'
+  else
     applied = applied + 1
+    flags[#flags + 1] = '1'
+    if not snap[acct] then
+      local akey = prefix .. 'a:' .. acct
+      local all = redis.call('HGETALL', akey)
+      local kept = {}
+      for j = 1, #all, 2 do
+        local f = all[j]
+        if string.sub(f, 1, 2) ~= 'm:' and tonumber(f) < keepday then
+          redis.call('HDEL', akey, f)
+        else
+          kept[#kept + 1] = f
+          kept[#kept + 1] = all[j + 1]
+        end
+      end
+      snap[acct] = kept
+      order[#order + 1] = acct
+    end
+  end
+end
+
+-- Pass 2: apply.
+for i = 0, n - 1 do
+  if flags[i + 1] == '1' then
+    local b = 8 + i * 8
+    local kind, acct, vendor = ARGV[b], ARGV[b + 2], ARGV[b + 3]
+    local day, amount, at, extra = ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), ARGV[b + 7]
     local akey = prefix .. 'a:' .. acct
     local t = parse(redis.call('HGET', akey, day))
     if kind == 'P' then
@@ -104,14 +138,13 @@ for i = 0, n - 1 do
       end
     end
     redis.call('HSET', akey, day, table.concat(t, ','))
-    if not touched[acct] then touched[acct] = true; order[#order + 1] = acct end
   end
 end
 
 redis.call('SET', offkey, nextoff)
 local wmkey = prefix .. 'wm:' .. string.sub(offkey, #prefix + 5)
 local wm = tonumber(redis.call('GET', wmkey) or '0')
-if maxat > wm then wm = maxat; redis.call('SET', wmkey, wm) end
+if maxat > wm then redis.call('SET', wmkey, maxat) end
 
 for vendor, _ in pairs(vendors) do
   local vkey = prefix .. 'v:' .. vendor
@@ -120,22 +153,10 @@ for vendor, _ in pairs(vendors) do
   end
 end
 
-local reply = {'OK', applied, dups, tostring(wm)}
+local reply = {'OK', applied, dups, tostring(wm), table.concat(flags)}
 for _, acct in ipairs(order) do
-  local akey = prefix .. 'a:' .. acct
-  local all = redis.call('HGETALL', akey)
-  local buckets, meta = {}, {0, 0, 0}
-  for j = 1, #all, 2 do
-    local f, v = all[j], all[j + 1]
-    if f == 'm:n' then meta[1] = tonumber(v)
-    elseif f == 'm:first' then meta[2] = tonumber(v)
-    elseif f == 'm:last' then meta[3] = tonumber(v)
-    elseif tonumber(f) < keepday then redis.call('HDEL', akey, f)
-    else buckets[#buckets + 1] = f; buckets[#buckets + 1] = v end
-  end
   reply[#reply + 1] = acct
-  reply[#reply + 1] = buckets
-  reply[#reply + 1] = meta
+  reply[#reply + 1] = snap[acct]
   reply[#reply + 1] = redis.call('HGETALL', prefix .. 'f:' .. acct)
 end
 return reply

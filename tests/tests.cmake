@@ -49,3 +49,8 @@ function(rw_integration_test name)
 endfunction()
 
 rw_integration_test(e2e_kcat)
+foreach(t cli demo)
+  add_test(NAME integration.${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${t}.sh)
+  set_tests_properties(integration.${t} PROPERTIES LABELS integration TIMEOUT 300
+    ENVIRONMENT "RW_BIN=$<TARGET_FILE:riskwatch>;RW_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endforeach()

@@ -142,13 +142,10 @@ static void test_defaults(void **state) {
         assert_int_equal(rw_conf_get_int(conf, "batch.size"), 500);
         assert_int_equal(rw_conf_get_int(conf, "batch.timeout"), 100);
         assert_int_equal(rw_conf_get_int(conf, "allowed.lateness"), 5 * MS_M);
-        assert_int_equal(rw_conf_get_int(conf, "idle.timeout"), 30 * MS_S);
         assert_int_equal(rw_conf_get_int(conf, "dedup.horizon"), 7 * MS_D);
         assert_int_equal(rw_conf_get_int(conf, "future.margin"), MS_H);
         assert_true(rw_conf_get_dbl(conf, "alerts.hysteresis") == 0.10);
         assert_int_equal(rw_conf_get_int(conf, "alerts.cooldown"), 24 * MS_H);
-        assert_int_equal(rw_conf_get_int(conf, "evaluation.interval"), MS_H);
-        assert_string_equal(rw_conf_get_str(conf, "alertmanager.url"), "");
         assert_int_equal(rw_conf_get_int(conf, "demo.accounts"), 300);
         assert_int_equal(rw_conf_get_int(conf, "demo.days"), 180);
         assert_int_equal(rw_conf_get_int(conf, "demo.seed"), 42);
@@ -182,7 +179,7 @@ static void test_table(void **state) {
                 for (q = props; q < p; q++)
                         assert_string_not_equal(q->name, p->name);
         }
-        assert_true(n >= 26);
+        assert_true(n >= 24);
         assert_null(rw_conf_prop_find("kafka.bootstrap.servers"));
         assert_null(rw_conf_prop_find("no.such"));
 }
@@ -368,7 +365,7 @@ static void test_http_url(void **state) {
                 "http://h:0", "http://h:65536", "http://h:x", "http://h x",
                 "am:9093", "http://[]:80", "http://u@",
         };
-        const rw_conf_prop_t *prop = rw_conf_prop_find("alertmanager.url");
+        const rw_conf_prop_t *prop = rw_conf_prop_find("schema.registry.url");
         rw_conf_t *conf = rw_conf_new();
         char errstr[512];
 
@@ -385,8 +382,8 @@ static void test_http_url(void **state) {
         expect_arg_ok(conf, "schema.registry.url=http://registry:8081");
         assert_string_equal(rw_conf_get_str(conf, "schema.registry.url"),
                             "http://registry:8081");
-        expect_arg_error("alertmanager.url=am:9093",
-                         "-X alertmanager.url: expected empty or an http:// or "
+        expect_arg_error("schema.registry.url=am:9093",
+                         "-X schema.registry.url: expected empty or an http:// or "
                          "https:// URL with a host");
         rw_conf_destroy(conf);
 }
@@ -701,7 +698,7 @@ static void test_dump(void **state) {
         expect_arg_ok(conf, "kafka.sasl.username=bob");
         expect_arg_ok(conf, "kafka.sasl.password=hunter2");
         expect_arg_ok(conf, "kafka.ssl.key.password=keypw");
-        expect_arg_ok(conf, "alertmanager.url=https://ops:ampw@am:9093/");
+        expect_arg_ok(conf, "schema.registry.url=https://ops:ampw@am:9093/");
         out = dump_str(conf);
         assert_null(strstr(out, "s3cret"));
         assert_null(strstr(out, "hunter2"));
@@ -713,7 +710,7 @@ static void test_dump(void **state) {
         assert_non_null(strstr(out, "\nkafka.sasl.username=bob\n"));
         assert_non_null(strstr(out, "\nkafka.bootstrap.servers=localhost:9092\n"));
         assert_non_null(strstr(out,
-                               "\nalertmanager.url=https://ops:***@am:9093/\n"));
+                               "\nschema.registry.url=https://ops:***@am:9093/\n"));
         assert_non_null(strstr(out, "\nbatch.size=500\n"));
         assert_non_null(strstr(out, "\nschemas.dir=\n"));
 
