@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every riskwatch test: installs missing packages, builds, then runs the
-# unit tests under ASan/UBSan and the whole suite (unit and integration
-# against a real Kafka broker and a private redis-server) with ctest.
+# whole suite (unit tests, integration against a real Kafka broker and a
+# private redis-server, librdkafka's mock cluster) twice with ctest: once built
+# with ASan/UBSan, once as released (with a valgrind run of the demo).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="${RW_BUILD_DIR:-$here/build}"
@@ -15,8 +16,8 @@ step() { printf '\n== %s ==\n' "$*"; }
 step "build (sanitizers)"
 cmake -S "$here" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DRW_SANITIZE=ON >/dev/null
 cmake --build "$asan" -j"$jobs" >/dev/null
-step "unit tests under ASan/UBSan"
-(cd "$asan" && ASAN_OPTIONS=detect_leaks=1 ctest -L unit --output-on-failure -j"$jobs")
+step "all tests under ASan/UBSan"
+(cd "$asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ctest -LE valgrind --output-on-failure)
 
 step "build"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -268,7 +268,7 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
                         const rw_state_event_t *evs, size_t cnt,
                         rw_apply_result_t *res,
                         char *errstr, size_t errstr_size) {
-        size_t argc = 10 + cnt * 8, i, a = 0;
+        size_t argc = 11 + cnt * 8, i, a = 0;   /* 11 fixed, 8 per event */
         int64_t max_at = 0;
         const char **argv = NULL;
         char *nums = NULL;      /* one 24-byte slot per numeric argument */

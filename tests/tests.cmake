@@ -54,3 +54,15 @@ foreach(t cli demo)
   set_tests_properties(integration.${t} PROPERTIES LABELS integration TIMEOUT 300
     ENVIRONMENT "RW_BIN=$<TARGET_FILE:riskwatch>;RW_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endforeach()
+
+# The demo under valgrind (memcheck): no invalid access, no definite leak.
+if(NOT RW_SANITIZE)
+  find_program(VALGRIND valgrind)
+  if(VALGRIND)
+    add_test(NAME valgrind.demo
+             COMMAND ${VALGRIND} --leak-check=full --errors-for-leak-kinds=definite,indirect
+                     --error-exitcode=9 -q $<TARGET_FILE:riskwatch> demo
+                     -X demo.accounts=30 -X demo.days=60)
+    set_tests_properties(valgrind.demo PROPERTIES LABELS valgrind TIMEOUT 600)
+  endif()
+endif()

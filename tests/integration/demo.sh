@@ -186,6 +186,16 @@ redis_gone small 0 >/dev/null
 no_leftovers small
 ok "small demo: its redis-server ($REDIS_PID) and $REDIS_DIR are gone when it exits"
 
+# ---- (b2) the same history gives the same alert ids ---------------------------------
+
+TMPDIR="$WORK/tmp" timeout 120 "$RW_BIN" demo -X demo.accounts=60 -X demo.days=150 \
+  >"$WORK/again.out" 2>"$WORK/again.err" || fail "second small demo failed: $(tail -5 "$WORK/again.err")"
+ids1=$(grep -oE '"alert_id":"[0-9a-f]+"' "$out" | sort)
+ids2=$(grep -oE '"alert_id":"[0-9a-f]+"' "$WORK/again.out" | sort)
+[[ -n $ids1 && $ids1 == "$ids2" ]] ||
+  fail "the same generated history gave different alerts: $(diff <(echo "$ids1") <(echo "$ids2") | head -5)"
+ok "the same history gives the same $(wc -l <<<"$ids1") alert id(s) in a second run"
+
 # ---- (c) Ctrl-C ---------------------------------------------------------------------
 
 start_demo sigint

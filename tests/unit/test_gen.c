@@ -29,8 +29,10 @@ typedef struct ev_s {
 /* The default history, generated once for the property checks. */
 typedef struct hist_s {
         rw_gen_t *g;
-        ev_t *evs;
+        ev_t *evs;              /* stream order */
         size_t cnt;
+        ev_t *by_acct;          /* the same, grouped by account, each in stream order */
+        size_t *first;          /* account a: by_acct[first[a] .. first[a + 1]) */
         size_t orders;
         int64_t start;
         int64_t end;
@@ -53,6 +55,8 @@ static int vendor_idx(const char *vendor_id) {
 static void hist_free(hist_t *h) {
         rw_gen_destroy(h->g);
         free(h->evs);
+        free(h->by_acct);
+        free(h->first);
         memset(h, 0, sizeof(*h));
 }
 
@@ -102,8 +106,22 @@ static int hist_load(hist_t *h, const rw_gen_params_t *p) {
                         e->sentiment = s->sentiment;
                 }
         }
-        return r == 0 ? 0 : -1;
+        if (r != 0)
+                return -1;
+        h->by_acct = malloc(h->cnt * sizeof(*h->by_acct));
+        h->first = calloc((size_t)h->accounts + 2, sizeof(*h->first));
+        for (size_t i = 0; i < h->cnt; i++)
+                h->first[h->evs[i].acct + 2]++;
+        for (int a = 2; a < h->accounts + 2; a++)
+                h->first[a] += h->first[a - 1];
+        for (size_t i = 0; i < h->cnt; i++)
+                h->by_acct[h->first[h->evs[i].acct + 1]++] = h->evs[i];
+        return 0;
 }
+
+#define ACCT_EVENTS(h, a, e) \
+        for (const ev_t *e = &(h)->by_acct[(h)->first[a]]; \
+             e < &(h)->by_acct[(h)->first[(a) + 1]]; e++)
 
 static int setup_default(void **state) {
         rw_gen_params_t p;
@@ -159,10 +177,8 @@ static int64_t net_amount(const ev_t *e) {
 static void acct_window(int acct, int64_t from, int64_t to, double *placedp, double *netp) {
         double placed = 0, net = 0;
 
-        for (size_t i = 0; i < H.cnt; i++) {
-                const ev_t *e = &H.evs[i];
-
-                if (e->acct != acct || e->at < from || e->at >= to)
+        ACCT_EVENTS(&H, acct, e) {
+                if (e->at < from || e->at >= to)
                         continue;
                 placed += is_placed(e);
                 net += (double)net_amount(e);
@@ -171,24 +187,43 @@ static void acct_window(int acct, int64_t from, int64_t to, double *placedp, dou
         *netp = net;
 }
 
-/* The order-drop and spend-drop ratios at the end of the history: the last
- * 30 days against the 90 days before, scaled to 30 days. */
-static void drop_ratios(int acct, double *orderp, double *spendp) {
+/* The order-drop and spend-drop ratios at time now: the last 30 days
+ * against the 90 days before, scaled to 30 days. */
+static void drop_ratios_at(int acct, int64_t now, double *orderp, double *spendp) {
         double p30, n30, p90, n90;
 
-        acct_window(acct, H.end - 30 * DAY_MS, H.end, &p30, &n30);
-        acct_window(acct, H.end - 120 * DAY_MS, H.end - 30 * DAY_MS, &p90, &n90);
+        acct_window(acct, now - 30 * DAY_MS, now, &p30, &n30);
+        acct_window(acct, now - 120 * DAY_MS, now - 30 * DAY_MS, &p90, &n90);
         *orderp = p90 > 0 ? p30 / (p90 / 3.0) : 1.0;
         *spendp = n90 > 0 ? n30 / (n90 / 3.0) : 1.0;
+}
+
+static void drop_ratios(int acct, double *orderp, double *spendp) {
+        drop_ratios_at(acct, H.end, orderp, spendp);
+}
+
+/* Lowest drop ratios of an account as time passes (every 6 hours, once
+ * the 120 days the rules compare are there). */
+static void drop_ratios_min(int acct, double *orderp, double *spendp) {
+        *orderp = *spendp = 1e9;
+        for (int64_t now = H.start + 120 * DAY_MS; now <= H.end; now += DAY_MS / 4) {
+                double o, sp;
+
+                drop_ratios_at(acct, now, &o, &sp);
+                if (o < *orderp)
+                        *orderp = o;
+                if (sp < *spendp)
+                        *spendp = sp;
+        }
 }
 
 /* Times of the account's events that match pred, in stream order. */
 static size_t acct_times(int acct, int (*pred)(const ev_t *), int64_t *out, size_t max) {
         size_t n = 0;
 
-        for (size_t i = 0; i < H.cnt && n < max; i++) {
-                if (H.evs[i].acct == acct && pred(&H.evs[i]))
-                        out[n++] = H.evs[i].at;
+        ACCT_EVENTS(&H, acct, e) {
+                if (n < max && pred(e))
+                        out[n++] = e->at;
         }
         return n;
 }
@@ -215,10 +250,8 @@ static double max_refund_share(int acct) {
         size_t n = 0, m;
         double best = 0.0;
 
-        for (size_t i = 0; i < H.cnt && n < 2048; i++) {
-                const ev_t *e = &H.evs[i];
-
-                if (e->acct != acct || !e->is_order)
+        ACCT_EVENTS(&H, acct, e) {
+                if (!e->is_order || n >= 2048)
                         continue;
                 is_ret[n] = is_return(e);
                 ends[n++] = e->at;
@@ -640,6 +673,36 @@ static void test_order_drop(void **state) {
         assert_int_equal(fading, 12);
 }
 
+/* As the rules see it, evaluated all along: a steady account never drops
+ * under half of its own rate or spend; a fading one drops under a quarter
+ * of its spend (CRITICAL) at some point. */
+static void test_drop_over_time(void **state) {
+        double steady_o = 1e9, steady_s = 1e9, fade_o = 0, fade_s = 0;
+
+        (void)state;
+        for (int a = 0; a < H.accounts; a++) {
+                rw_gen_scenario_t s = scenario_of(a);
+                double o, sp;
+
+                if (s != RW_GEN_FADING && s != RW_GEN_STEADY)
+                        continue;
+                drop_ratios_min(a, &o, &sp);
+                if (s == RW_GEN_STEADY) {
+                        assert_true(o >= 0.5);
+                        assert_true(sp >= 0.5);
+                        steady_o = o < steady_o ? o : steady_o;
+                        steady_s = sp < steady_s ? sp : steady_s;
+                } else {
+                        assert_true(o < 0.5);
+                        assert_true(sp < 0.25);
+                        fade_o = o > fade_o ? o : fade_o;
+                        fade_s = sp > fade_s ? sp : fade_s;
+                }
+        }
+        print_message("lowest drop ratio over time: steady min order %.2f spend %.2f; "
+                      "fading max order %.2f spend %.2f\n", steady_o, steady_s, fade_o, fade_s);
+}
+
 /* Gap since the last order at the end, and the largest gap between orders. */
 static void inactivity(int acct, double *tailp, double *maxgapp, double *meangapp, size_t *np) {
         static int64_t t[4096];
@@ -734,10 +797,8 @@ static void test_support(void **state) {
                         double csat = 0, senti = 0;
                         int scored = 0;
 
-                        for (size_t i = 0; i < H.cnt; i++) {
-                                const ev_t *e = &H.evs[i];
-
-                                if (e->acct != a || e->is_order)
+                        ACCT_EVENTS(&H, a, e) {
+                                if (e->is_order)
                                         continue;
                                 if (is_opening(e) && e->at >= onset - 56 * DAY_MS && e->at < onset)
                                         before++;
@@ -777,10 +838,8 @@ static void test_support(void **state) {
                                 steady_max = peak;
                 }
                 if (s == RW_GEN_STEADY) {
-                        for (size_t i = 0; i < H.cnt; i++) {
-                                const ev_t *e = &H.evs[i];
-
-                                if (e->acct != a || e->is_order)
+                        ACCT_EVENTS(&H, a, e) {
+                                if (e->is_order)
                                         continue;
                                 if (e->has_csat && e->csat < steady_csat_min)
                                         steady_csat_min = e->csat;
@@ -829,6 +888,7 @@ int main(void) {
                 cmocka_unit_test(test_dependency_shares),
                 cmocka_unit_test(test_no_dominance),
                 cmocka_unit_test(test_order_drop),
+                cmocka_unit_test(test_drop_over_time),
                 cmocka_unit_test(test_inactivity),
                 cmocka_unit_test(test_refund_rate),
                 cmocka_unit_test(test_support),
