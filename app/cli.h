@@ -20,6 +20,9 @@ int rw_cli_conf_opt(rw_cli_conf_t *cc, int opt, const char *arg);
  * Also applies log.level. */
 rw_conf_t *rw_cli_conf_build(rw_cli_conf_t *cc, const char *cmd);
 
+/* -1 (after printing why) if conf asks for something this build cannot do. */
+int rw_cli_conf_check_supported(const rw_conf_t *conf, const char *cmd);
+
 /* The common option help lines. */
 extern const char *rw_cli_conf_help;
 

@@ -81,6 +81,18 @@ fail:
         return NULL;
 }
 
+int rw_cli_conf_check_supported(const rw_conf_t *conf, const char *cmd) {
+        /* Accepted by the table so files stay valid, but no registry client
+         * is built in yet: refuse rather than silently ignore it. */
+        if (*rw_conf_get_str(conf, "schema.registry.url")) {
+                fprintf(stderr, "riskwatch %s: schema.registry.url: not supported by "
+                        "this version; writer schemas resolve through the local "
+                        "catalogue (schemas.dir)\n", cmd);
+                return -1;
+        }
+        return 0;
+}
+
 static void rw_cli_on_signal(int sig) {
         (void)sig;
         if (rw_cli_stop) {

@@ -56,11 +56,14 @@ rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
         else
                 st->rc = redisConnectWithTimeout(st->url.host, st->url.port, tv);
         if (!st->rc || st->rc->err) {
-                snprintf(errstr, errstr_size, "redis: connect to %s%s%s%d: %s",
-                         st->url.is_unix ? st->url.path : st->url.host,
-                         st->url.is_unix ? "" : ":", "",
-                         st->url.is_unix ? 0 : st->url.port,
-                         st->rc ? st->rc->errstr : "out of memory");
+                if (st->url.is_unix)
+                        snprintf(errstr, errstr_size, "redis: connect to %s: %s",
+                                 st->url.path,
+                                 st->rc ? st->rc->errstr : "out of memory");
+                else
+                        snprintf(errstr, errstr_size, "redis: connect to %s:%d: %s",
+                                 st->url.host, st->url.port,
+                                 st->rc ? st->rc->errstr : "out of memory");
                 goto done;
         }
         redisSetTimeout(st->rc, tv);

@@ -283,6 +283,16 @@ expect_rc 1 "run against an unreachable Redis"
 grep -qi redis "$WORK/err" || fail "run against an unreachable Redis: stderr does not mention redis$(shown)"
 ok "run against an unreachable Redis exits 1 with '$(grep -i -m1 redis "$WORK/err")'"
 
+# ---- properties this version refuses rather than ignores -------------------------
+
+for cmd in run demo; do
+  rw "$cmd" -X schema.registry.url=http://127.0.0.1:1/
+  expect_rc 2 "$cmd with schema.registry.url"
+  grep -q "schema.registry.url: not supported" "$WORK/err" ||
+    fail "$cmd with schema.registry.url: stderr does not say it is not supported$(shown)"
+done
+ok "run and demo refuse schema.registry.url with exit 2"
+
 # ---- README configuration reference -----------------------------------------------
 
 readme=$RW_SOURCE_DIR/README.md
