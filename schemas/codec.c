@@ -123,8 +123,9 @@ _Static_assert(RW_ARRAY_SIZE(rw_alert_fields) <= RW_MAX_FIELDS, "RW_MAX_FIELDS")
  * A writer schema compiled for the bounds check that runs before avro-c sees
  * a body. avro-c 1.11.1 allocates a string's declared length before reading
  * it (a 5-byte frame can ask for gigabytes), stores enum indexes without a
- * range check and does not bound array block counts, so every length,
- * index and count is checked here against the bytes actually present.
+ * range check, does not bound array block counts and ignores bytes after the
+ * record, so every length, index and count is checked here against the bytes
+ * actually present, and the record must end exactly at the buffer's end.
  */
 typedef struct rw_wnode_s rw_wnode_t;
 struct rw_wnode_s {
@@ -739,9 +740,10 @@ static rw_err_t rw_reader_check(const rw_writer_t *r, char *errstr, size_t errst
         return RW_OK;
 }
 
-static void rw_unresolvable(rw_writer_t *w, const char *fmt, ...)
+/* Mark w as not resolvable to its reader, saying why. */
+static rw_err_t rw_unresolvable(rw_writer_t *w, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
-static void rw_unresolvable(rw_writer_t *w, const char *fmt, ...) {
+static rw_err_t rw_unresolvable(rw_writer_t *w, const char *fmt, ...) {
         char buf[RW_MSG_SIZE];
         va_list ap;
 
@@ -750,6 +752,7 @@ static void rw_unresolvable(rw_writer_t *w, const char *fmt, ...) {
         va_end(ap);
         free(w->unresolvable);
         w->unresolvable = strdup(buf);
+        return w->unresolvable ? RW_OK : RW_ERR_NOMEM;
 }
 
 /* Build w's resolution to the reader r, once. avro-c 1.11.1's resolver
@@ -772,11 +775,10 @@ static rw_err_t rw_writer_resolve(rw_writer_t *w, const rw_writer_t *r) {
                 if (wi < 0) {
                         /* The contract gives every optional field default null,
                          * and only those (avro-c drops "default" on parse). */
-                        if (!f->optional) {
-                                rw_unresolvable(w, "the writer lacks field %s, which has "
-                                                "no default in the reader", f->name);
-                                return RW_OK;
-                        }
+                        if (!f->optional)
+                                return rw_unresolvable(w, "the writer lacks field %s, which "
+                                                       "has no default in the reader",
+                                                       f->name);
                         w->eidx[i] = -1;
                         missing++;
                         continue;
@@ -786,11 +788,9 @@ static rw_err_t rw_writer_resolve(rw_writer_t *w, const rw_writer_t *r) {
                         continue;
                 ws = rw_skip_links(avro_schema_record_field_get_by_index(w->schema, wi));
                 rs = rw_skip_links(avro_schema_record_field_get_by_index(r->schema, i));
-                if (!is_avro_enum(ws) || strcmp(avro_schema_name(ws), avro_schema_name(rs))) {
-                        rw_unresolvable(w, "field %s: the writer's type is not enum %s",
-                                        f->name, f->enum_name);
-                        return RW_OK;
-                }
+                if (!is_avro_enum(ws) || strcmp(avro_schema_name(ws), avro_schema_name(rs)))
+                        return rw_unresolvable(w, "field %s: the writer's type is not "
+                                               "enum %s", f->name, f->enum_name);
                 w->wenum[i] = ws;
                 w->emap_n[i] = avro_schema_enum_number_of_symbols(ws);
                 if (!(w->emap[i] = calloc((size_t)w->emap_n[i] + 1, sizeof(int))))
@@ -822,10 +822,8 @@ static rw_err_t rw_writer_resolve(rw_writer_t *w, const rw_writer_t *r) {
                 }
         }
 
-        if (!(w->resolver = avro_resolved_writer_new(w->schema, w->eff))) {
-                rw_unresolvable(w, "%s", rw_avro_err(aerr, sizeof(aerr)));
-                return RW_OK;
-        }
+        if (!(w->resolver = avro_resolved_writer_new(w->schema, w->eff)))
+                return rw_unresolvable(w, "%s", rw_avro_err(aerr, sizeof(aerr)));
         if (!(w->gclass = avro_generic_class_from_schema(w->eff)) ||
             avro_generic_value_new(w->gclass, &w->gvalue) ||
             avro_resolved_writer_new_value(w->resolver, &w->rvalue))
@@ -971,11 +969,12 @@ static rw_err_t rw_codec_load(rw_codec_t *codec, const char *dir,
                 }
                 free(spath);
                 free(src);
-                src = NULL;
-                if (asprintf(&spath, "%s/%s", dir, file) < 0 ||
-                    asprintf(&src, "%s:%d (%s)", cpath, lineno, file) < 0) {
+                spath = src = NULL;
+                if (asprintf(&spath, "%s/%s", dir, file) < 0)
                         spath = NULL;
+                if (asprintf(&src, "%s:%d (%s)", cpath, lineno, file) < 0)
                         src = NULL;
+                if (!spath || !src) {
                         err = RW_ERR_NOMEM;
                         goto done;
                 }
