@@ -111,11 +111,14 @@ static void rw_demo_summary(const rw_demo_tally_t *t, const rw_processor_stats_t
 
         printf("\n== summary ==\n");
         printf("produced   %lld events in %.2f s\n", (long long)produced, produce_s);
+        char dlqstr[256];
+
+        rw_processor_stats_dlq_str(st, dlqstr, sizeof(dlqstr));
         printf("processed  %lld records in %.2f s (%.0f/s): %lld applied, "
-               "%lld duplicate(s), %lld to the DLQ\n",
+               "%lld duplicate(s), %s\n",
                (long long)st->consumed, process_s,
                process_s > 0 ? (double)st->consumed / process_s : 0.0,
-               (long long)st->applied, (long long)st->duplicates, (long long)st->dlq);
+               (long long)st->applied, (long long)st->duplicates, dlqstr);
         printf("redis      %lld batch round trip(s) for %lld batch(es) "
                "(%.1f per 1000 records)\n",
                (long long)st->redis_calls, (long long)st->batches,

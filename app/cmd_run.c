@@ -31,7 +31,7 @@ int rw_cmd_run(int argc, char **argv) {
         rw_processor_t *proc;
         rw_cli_conf_t cc = { 0 };
         rw_conf_t *conf;
-        char errstr[1024];
+        char errstr[1024], dlqstr[256];
         int opt, rc = RW_EXIT_OK;
         rw_err_t err;
 
@@ -80,11 +80,12 @@ int rw_cmd_run(int argc, char **argv) {
                 rw_log_error("run: %s", errstr);
                 rc = RW_EXIT_RUNTIME;
         }
+        rw_processor_stats_dlq_str(&stats, dlqstr, sizeof(dlqstr));
         rw_log_info("run: %lld consumed, %lld applied, %lld duplicate(s), "
-                    "%lld to the DLQ, %lld alert(s), %lld batch(es), "
+                    "%s, %lld alert(s), %lld batch(es), "
                     "%lld redis round trip(s), %lld fenced",
                     (long long)stats.consumed, (long long)stats.applied,
-                    (long long)stats.duplicates, (long long)stats.dlq,
+                    (long long)stats.duplicates, dlqstr,
                     (long long)stats.alerts, (long long)stats.batches,
                     (long long)stats.redis_calls, (long long)stats.fenced);
         rw_processor_destroy(proc);

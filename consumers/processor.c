@@ -58,6 +58,8 @@ struct rw_processor_s {
         size_t part_cnt, part_size;
         rw_arena_block_t *arena;
         rw_processor_stats_t stats;
+        int64_t dlq_logged_at[RW_DLQ__CNT];     /* mono ms of the last DLQ log line */
+        int64_t dlq_unlogged[RW_DLQ__CNT];      /* dead letters since then */
         int fatal;
         char fatal_err[1024];
 };
@@ -275,6 +277,23 @@ void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats)
         *stats = proc->stats;
 }
 
+void rw_processor_stats_dlq_str(const rw_processor_stats_t *stats, char *buf,
+                                size_t size) {
+        size_t of = (size_t)snprintf(buf, size, "%lld to the DLQ", (long long)stats->dlq);
+        const char *sep = " (";
+
+        for (int r = 0; r < RW_DLQ__CNT && of < size; r++) {
+                if (!stats->dlq_by_reason[r])
+                        continue;
+                of += (size_t)snprintf(buf + of, size - of, "%s%s %lld", sep,
+                                       rw_dlq_reason_name((rw_dlq_reason_t)r),
+                                       (long long)stats->dlq_by_reason[r]);
+                sep = ", ";
+        }
+        if (*sep == ',' && of < size)
+                snprintf(buf + of, size - of, ")");
+}
+
 static void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what) {
         if (proc->fatal)
                 return;
@@ -327,6 +346,48 @@ static void rw_part_add(rw_processor_t *proc, rw_part_t *p,
         }
 }
 
+_Static_assert(RW_CODEC_BAD_MAGIC - RW_CODEC_TOO_SHORT == RW_DLQ_BAD_MAGIC &&
+               RW_CODEC_UNKNOWN_SCHEMA - RW_CODEC_TOO_SHORT == RW_DLQ_UNKNOWN_SCHEMA &&
+               RW_CODEC_AVRO_DECODE - RW_CODEC_TOO_SHORT == RW_DLQ_AVRO_DECODE &&
+               RW_CODEC_INVALID_FIELD - RW_CODEC_TOO_SHORT == RW_DLQ_INVALID_FIELD,
+               "codec verdicts and DLQ reasons must line up");
+
+static const char *rw_dlq_reason_names[RW_DLQ__CNT] = {
+        [RW_DLQ_TOO_SHORT] = "too_short", [RW_DLQ_BAD_MAGIC] = "bad_magic",
+        [RW_DLQ_UNKNOWN_SCHEMA] = "unknown_schema", [RW_DLQ_AVRO_DECODE] = "avro_decode",
+        [RW_DLQ_INVALID_FIELD] = "invalid_field", [RW_DLQ_TOO_LATE] = "too_late",
+};
+
+const char *rw_dlq_reason_name(rw_dlq_reason_t r) {
+        return r < RW_DLQ__CNT ? rw_dlq_reason_names[r] : "unknown";
+}
+
+/* Copy a record to the DLQ; count it per reason, and log at most one line
+ * per reason every 10 s (a flood of bad input must not flood the log). */
+static void rw_dead_letter(rw_processor_t *proc, rd_kafka_message_t *rkm,
+                           rw_dlq_reason_t reason, const char *msg, int *dlq_sent) {
+        const char *topic = rd_kafka_topic_name(rkm->rkt);
+        int64_t now = rw_mono_ms();
+        char errstr[512];
+
+        if (rw_producer_send_dlq(proc->prod, rkm, rw_dlq_reason_name(reason), msg,
+                                 errstr, sizeof(errstr)))
+                rw_fatal(proc, "dead-letter queue: %s", errstr);
+        proc->stats.dlq++;
+        proc->stats.dlq_by_reason[reason]++;
+        *dlq_sent = 1;
+        if (proc->dlq_logged_at[reason] && now - proc->dlq_logged_at[reason] < 10000) {
+                proc->dlq_unlogged[reason]++;
+                return;
+        }
+        rw_log_warn("%s [%d] @%lld to the DLQ: %s: %s%s", topic, (int)rkm->partition,
+                    (long long)rkm->offset, rw_dlq_reason_name(reason), msg,
+                    proc->dlq_unlogged[reason] ? " (and more not logged: see the "
+                    "summary at exit)" : "");
+        proc->dlq_logged_at[reason] = now;
+        proc->dlq_unlogged[reason] = 0;
+}
+
 /* Route one input record: decode, validate, or dead-letter it. */
 static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent) {
         const char *topic = rd_kafka_topic_name(rkm->rkt);
@@ -335,7 +396,7 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                                                                     RW_REC_ORDER;
         rw_codec_status_t status;
         rw_record_t rec;
-        char msg[512], errstr[512];
+        char msg[512];
 
         if (!p || !p->assigned)
                 return;         /* revoked while the batch was collected */
@@ -360,11 +421,7 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                                  "the longest window (%d days) before the watermark %lld",
                                  (long long)at, RW_LONGEST_WINDOW_DAYS,
                                  (long long)p->watermark);
-                        if (rw_producer_send_dlq(proc->prod, rkm, "too_late", msg,
-                                                 errstr, sizeof(errstr)))
-                                rw_fatal(proc, "dead-letter queue: %s", errstr);
-                        proc->stats.dlq++;
-                        *dlq_sent = 1;
+                        rw_dead_letter(proc, rkm, RW_DLQ_TOO_LATE, msg, dlq_sent);
                         return;
                 }
         }
@@ -376,13 +433,9 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                 rw_fatal(proc, "schema registry: %s", msg);
                 return;
         }
-        rw_log_debug("%s [%d] @%lld to the DLQ: %s: %s", topic, (int)rkm->partition,
-                     (long long)rkm->offset, rw_codec_reason(status), msg);
-        if (rw_producer_send_dlq(proc->prod, rkm, rw_codec_reason(status), msg,
-                                 errstr, sizeof(errstr)))
-                rw_fatal(proc, "dead-letter queue: %s", errstr);
-        proc->stats.dlq++;
-        *dlq_sent = 1;
+        /* Codec verdicts map 1:1 onto the first DLQ reasons. */
+        rw_dead_letter(proc, rkm, (rw_dlq_reason_t)(status - RW_CODEC_TOO_SHORT),
+                       msg, dlq_sent);
 }
 
 /* Deterministic alert id from what caused the transition. */

@@ -16,12 +16,22 @@ typedef struct rw_processor_opts_s {
         void *opaque;
 } rw_processor_opts_t;
 
+/* Why records went to the DLQ (the contract's rw.error.reason words). */
+typedef enum rw_dlq_reason_e {
+        RW_DLQ_TOO_SHORT = 0, RW_DLQ_BAD_MAGIC, RW_DLQ_UNKNOWN_SCHEMA,
+        RW_DLQ_AVRO_DECODE, RW_DLQ_INVALID_FIELD, RW_DLQ_TOO_LATE,
+        RW_DLQ__CNT,
+} rw_dlq_reason_t;
+
+const char *rw_dlq_reason_name(rw_dlq_reason_t r);
+
 typedef struct rw_processor_stats_s {
         int64_t consumed;       /* records read from the input topics */
         int64_t applied;        /* events counted into state */
         int64_t duplicates;     /* re-delivered events counted once */
         int64_t skipped;        /* records below the stored offset */
         int64_t dlq;            /* records sent to the DLQ */
+        int64_t dlq_by_reason[RW_DLQ__CNT];
         int64_t alerts;         /* alert transitions delivered */
         int64_t batches;
         int64_t redis_calls;    /* batch round trips to Redis */
@@ -44,5 +54,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                           char *errstr, size_t errstr_size);
 
 void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats);
+
+/* "N to the DLQ (bad_magic 2, too_short 1)" into buf. */
+void rw_processor_stats_dlq_str(const rw_processor_stats_t *stats, char *buf,
+                                size_t size);
 
 #endif
