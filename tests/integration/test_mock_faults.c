@@ -46,6 +46,7 @@ static int fx_setup(void **state) {
         rd_kafka_conf_t *mconf = rd_kafka_conf_new();
         rw_gen_params_t gp;
         rw_gen_t *gen;
+        rw_history_stats_t hstats;
         rw_record_t rec;
         static const char *topics[] = { "orders", "support", "risk-alerts", "riskwatch-dlq" };
 
@@ -76,8 +77,9 @@ static int fx_setup(void **state) {
         fx_gen_params(&gp);
         gen = rw_gen_new(&gp, errstr, sizeof(errstr));
         assert_non_null(gen);
-        assert_int_equal(rw_history_produce(fx->conf, fx->codec, gen, &fx->produced,
+        assert_int_equal(rw_history_produce(fx->conf, fx->codec, gen, NULL, &hstats,
                                             errstr, sizeof(errstr)), RW_OK);
+        fx->produced = hstats.orders + hstats.support;
         rw_gen_destroy(gen);
         /* The same seed again, to know what the state must add up to. */
         gen = rw_gen_new(&gp, errstr, sizeof(errstr));
@@ -273,10 +275,108 @@ static void test_alert_produce_errors(void **state) {
         free(ids);
 }
 
+/* Produce raw values to topic partition 0. */
+static void fx_produce_raw(fx_t *fx, const char *topic, const void *const *vals,
+                           const size_t *lens, size_t cnt) {
+        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        char errstr[256];
+        rd_kafka_t *rk;
+
+        rd_kafka_conf_set(kconf, "bootstrap.servers",
+                          rd_kafka_mock_cluster_bootstraps(fx->mcluster), NULL, 0);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr));
+        assert_non_null(rk);
+        for (size_t i = 0; i < cnt; i++)
+                assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                                   RD_KAFKA_V_PARTITION(0),
+                                                   RD_KAFKA_V_KEY("k", 1),
+                                                   RD_KAFKA_V_VALUE((void *)vals[i], lens[i]),
+                                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                   RD_KAFKA_V_END), 0);
+        assert_int_equal(rd_kafka_flush(rk, 10000), 0);
+        rd_kafka_destroy(rk);
+}
+
+static int64_t fx_redis_offset(fx_t *fx, const char *topic, int partition) {
+        redisContext *c = redisConnectUnix(fx->redis.sock);
+        redisReply *r = redisCommand(c, "GET rw:{%d}:off:%s", partition, topic);
+        int64_t off = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+        freeReplyObject(r);
+        redisFree(c);
+        return off;
+}
+
+/* The DLQ cannot be written: the processor stops without storing the poison
+ * record's offset; once the DLQ works again, a new run dead-letters it and
+ * applies the rest. Nothing is lost. */
+static void test_dlq_failure_loses_nothing(void **state) {
+        fx_t *fx = *state;
+        rw_processor_opts_t opts = { .exit_at_eof = 1 };
+        volatile sig_atomic_t stop = 0;
+        rw_processor_stats_t st;
+        rw_processor_t *proc;
+        rw_record_t rec = { .type = RW_REC_ORDER, .u.order = {
+                .event_id = "dlqf-1", .account_id = "acct-dlqf", .vendor_id = "v",
+                .kind = RW_ORDER_PLACED, .amount_minor = 100, .currency = "EUR",
+                .occurred_at = 1772344800000LL } };
+        void *good;
+        size_t good_len;
+        const void *vals[2];
+        size_t lens[2];
+        char errstr[512];
+        FILE *devnull = fopen("/dev/null", "w");
+        rd_kafka_resp_err_t denied[50];
+        int64_t before;
+
+        opts.alert_fp = devnull;
+        /* Drain the fixture's history first, so the poison is what follows. */
+        proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
+        assert_non_null(proc);
+        assert_int_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
+        rw_processor_destroy(proc);
+        before = fx_redis_offset(fx, "orders", 0);
+        assert_true(before > 0);
+
+        assert_int_equal(rw_codec_encode(fx->codec, &rec, &good, &good_len, errstr,
+                                         sizeof(errstr)), RW_OK);
+        vals[0] = "\x07poison";
+        lens[0] = 7;
+        vals[1] = good;
+        lens[1] = good_len;
+        fx_produce_raw(fx, "orders", vals, lens, 2);
+        free(good);
+
+        /* Every Produce request fails, non-retriably. */
+        for (size_t i = 0; i < RW_ARRAY_SIZE(denied); i++)
+                denied[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+        rd_kafka_mock_push_request_errors_array(fx->mcluster, RW_API_PRODUCE,
+                                                RW_ARRAY_SIZE(denied), denied);
+        proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
+        assert_non_null(proc);
+        assert_int_not_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
+        assert_non_null(strstr(errstr, "dead-letter queue"));
+        rw_processor_destroy(proc);
+        /* Neither the poison nor the valid record after it was stored. */
+        assert_int_equal(fx_redis_offset(fx, "orders", 0), before);
+
+        rd_kafka_mock_clear_request_errors(fx->mcluster, RW_API_PRODUCE);
+        proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
+        assert_non_null(proc);
+        assert_int_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
+        rw_processor_stats(proc, &st);
+        rw_processor_destroy(proc);
+        fclose(devnull);
+        assert_int_equal(st.dlq, 1);
+        assert_int_equal(st.dlq_by_reason[RW_DLQ_BAD_MAGIC], 1);
+        assert_int_equal(st.applied, 1);
+        assert_int_equal(fx_redis_offset(fx, "orders", 0), before + 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_broker_outage, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_alert_produce_errors, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_dlq_failure_loses_nothing, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
