@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <avro.h>
 #include "schemas/codec.h"
+#include "schemas/codec_int.h"
+#include "schemas/registry.h"
 
 #define RW_FRAME_HDR    5               /* magic + 4-byte schema id */
 #define RW_MAX_FIELDS   24              /* most fields in a riskwatch record */
@@ -158,7 +160,17 @@ typedef struct rw_writer_s {
         int *emap[RW_MAX_FIELDS];       /* enum: writer symbol -> reader symbol or -1 */
         int emap_n[RW_MAX_FIELDS];
         avro_schema_t wenum[RW_MAX_FIELDS]; /* enum: the writer's enum schema */
+        struct rw_step_s *plan;         /* direct decode, one step per writer field;
+                                         * NULL: avro-c's resolved writer only */
+        size_t nplan;
 } rw_writer_t;
+
+/* One writer field on the direct path: skipped (rf < 0) or stored as reader
+ * field rf, whose type it has exactly (["null", T] for an optional one). */
+typedef struct rw_step_s {
+        const rw_wnode_t *node;
+        int rf;
+} rw_step_t;
 
 struct rw_codec_s {
         rw_writer_t **writers;          /* sorted by id */
@@ -169,6 +181,18 @@ struct rw_codec_s {
         avro_writer_t writer;
         avro_value_iface_t *enc_class[RW_REC__CNT];
         avro_value_t enc_value[RW_REC__CNT];
+        int32_t enc_id[RW_REC__CNT];    /* the id rw_codec_encode() frames with */
+        char *reader_json[RW_REC__CNT]; /* the reader schemas' text, as in their files */
+        rw_registry_t *registry;        /* borrowed; NULL: the catalogue only */
+        struct rw_rejected_s {          /* ids the registry has no usable schema for */
+                uint32_t id;
+                char *why;
+        } *rejected;
+        size_t rejected_cnt, rejected_size;
+        int direct;                     /* decode along writers' plans when they have one */
+        uint64_t direct_decodes;        /* records decoded that way (tests) */
+        char *strings;                  /* direct path: the last record's strings */
+        size_t strings_size;
 };
 
 /*
@@ -580,6 +604,7 @@ static void rw_writer_destroy(rw_writer_t *w) {
                 avro_schema_decref(w->eff);
         for (i = 0; i < RW_MAX_FIELDS; i++)
                 free(w->emap[i]);
+        free(w->plan);
         free(w->unresolvable);
         rw_wnodes_free(w->nodes);
         if (w->schema)
@@ -755,6 +780,65 @@ static rw_err_t rw_unresolvable(rw_writer_t *w, const char *fmt, ...) {
         return w->unresolvable ? RW_OK : RW_ERR_NOMEM;
 }
 
+static int rw_wnode_is(const rw_wnode_t *n, rw_ftype_t t) {
+        switch (t) {
+        case RW_F_STRING: return n->type == AVRO_STRING;
+        case RW_F_LONG:   return n->type == AVRO_INT64;
+        case RW_F_INT:    return n->type == AVRO_INT32;
+        case RW_F_DOUBLE: return n->type == AVRO_DOUBLE;
+        case RW_F_FLOAT:  return n->type == AVRO_FLOAT;
+        case RW_F_BOOL:   return n->type == AVRO_BOOLEAN;
+        case RW_F_ENUM:   return n->type == AVRO_ENUM;
+        }
+        return 0;
+}
+
+/* Build w's direct-decode plan when resolving it to the reader is a plain
+ * field mapping: every field the reader shares with the writer has exactly
+ * the reader's type (the same enum name, ["null", T] for ["null", T]), so no
+ * promotion or union re-branching is involved. Fields only the writer has
+ * are skipped; fields only the reader has keep their default (null). Other
+ * writers get no plan and always take avro-c's resolved writer. Called once
+ * w is resolvable. */
+static rw_err_t rw_writer_plan(rw_writer_t *w) {
+        const rw_rtype_t *rt = &rw_rtypes[w->rtype];
+        const rw_wnode_t *root = w->root;
+        rw_step_t *plan;
+        size_t k;
+        int i;
+
+        if (!(plan = calloc(root->n ? root->n : 1, sizeof(*plan))))
+                return RW_ERR_NOMEM;
+        for (k = 0; k < root->n; k++) {
+                const rw_wnode_t *n = root->kids[k];
+
+                plan[k].node = n;
+                plan[k].rf = -1;
+                for (i = 0; i < rt->nfields; i++)
+                        if (!strcmp(root->names[k], rt->fields[i].name))
+                                break;
+                if (i == rt->nfields)
+                        continue;
+                if (rt->fields[i].optional) {
+                        if (n->type != AVRO_UNION || n->n != 2 ||
+                            n->kids[0]->type != AVRO_NULL)
+                                goto plain_mapping_only;
+                        n = n->kids[1];
+                }
+                if (!rw_wnode_is(n, rt->fields[i].type) ||
+                    (rt->fields[i].type == RW_F_ENUM && !w->emap[i]))
+                        goto plain_mapping_only;
+                plan[k].rf = i;
+        }
+        w->plan = plan;
+        w->nplan = root->n;
+        return RW_OK;
+
+plain_mapping_only:
+        free(plan);
+        return RW_OK;
+}
+
 /* Build w's resolution to the reader r, once. avro-c 1.11.1's resolver
  * refuses a reader field the writer lacks (it ignores defaults) and passes
  * enum indexes through by position, not by symbol; both are handled here:
@@ -829,7 +913,7 @@ static rw_err_t rw_writer_resolve(rw_writer_t *w, const rw_writer_t *r) {
             avro_resolved_writer_new_value(w->resolver, &w->rvalue))
                 return RW_ERR_NOMEM;
         avro_resolved_writer_set_dest(&w->rvalue, &w->gvalue);
-        return RW_OK;
+        return rw_writer_plan(w);
 }
 
 /* Insert w (sorted by id). Takes ownership on success. */
@@ -1000,6 +1084,8 @@ static rw_err_t rw_codec_load(rw_codec_t *codec, const char *dir,
                         if (rw_reader_check(w, errstr, errstr_size))
                                 goto done;
                         codec->readers[w->rtype] = w;
+                        codec->reader_json[w->rtype] = json;
+                        json = NULL;
                 }
                 if (rw_codec_insert(codec, w)) {
                         if (is_reader)
@@ -1050,12 +1136,14 @@ done:
 
 rw_codec_t *rw_codec_new(const char *schemas_dir, char *errstr, size_t errstr_size) {
         rw_codec_t *codec, *ret = NULL;
+        const char *env;
         int t;
 
         if (!(codec = calloc(1, sizeof(*codec)))) {
                 rw_errf(errstr, errstr_size, "out of memory");
                 goto done;
         }
+        codec->direct = !(env = getenv("RW_CODEC_DECODE")) || strcmp(env, "avro");
         if (rw_codec_load(codec, schemas_dir, errstr, errstr_size))
                 goto done;
         if (!(codec->reader = avro_reader_memory("", 0)) ||
@@ -1064,6 +1152,7 @@ rw_codec_t *rw_codec_new(const char *schemas_dir, char *errstr, size_t errstr_si
                 goto done;
         }
         for (t = 0; t < RW_REC__CNT; t++) {
+                codec->enc_id[t] = codec->readers[t]->id;
                 if (!(codec->enc_class[t] =
                       avro_generic_class_from_schema(codec->readers[t]->schema)) ||
                     avro_generic_value_new(codec->enc_class[t], &codec->enc_value[t])) {
@@ -1097,6 +1186,12 @@ void rw_codec_destroy(rw_codec_t *codec) {
         for (i = 0; i < codec->cnt; i++)
                 rw_writer_destroy(codec->writers[i]);
         free(codec->writers);
+        for (i = 0; i < codec->rejected_cnt; i++)
+                free(codec->rejected[i].why);
+        free(codec->rejected);
+        for (t = 0; t < RW_REC__CNT; t++)
+                free(codec->reader_json[t]);
+        free(codec->strings);
         free(codec);
 }
 
@@ -1133,6 +1228,97 @@ int rw_codec_has_schema(const rw_codec_t *codec, int32_t id) {
 int32_t rw_codec_reader_id(const rw_codec_t *codec, rw_record_type_t type) {
         assert(type < RW_REC__CNT);
         return codec->readers[type]->id;
+}
+
+void rw_codec_set_registry(rw_codec_t *codec, rw_registry_t *reg) {
+        codec->registry = reg;
+}
+
+void rw_codec_set_writer_id(rw_codec_t *codec, rw_record_type_t type, int32_t id) {
+        assert(type < RW_REC__CNT && id >= 0);
+        codec->enc_id[type] = id;
+}
+
+const char *rw_codec_reader_json(const rw_codec_t *codec, rw_record_type_t type) {
+        assert(type < RW_REC__CNT);
+        return codec->reader_json[type];
+}
+
+/* Remember that `id` has no usable schema, and why. Bounded: past 1024 ids
+ * the list starts over (they are asked for again). */
+static void rw_codec_reject(rw_codec_t *codec, uint32_t id, const char *why) {
+        char *copy;
+
+        if (codec->rejected_cnt == 1024) {
+                for (size_t i = 0; i < codec->rejected_cnt; i++)
+                        free(codec->rejected[i].why);
+                codec->rejected_cnt = 0;
+        }
+        if (codec->rejected_cnt == codec->rejected_size) {
+                size_t n = codec->rejected_size ? codec->rejected_size * 2 : 16;
+                struct rw_rejected_s *nr = realloc(codec->rejected, n * sizeof(*nr));
+
+                if (!nr)
+                        return;
+                codec->rejected = nr;
+                codec->rejected_size = n;
+        }
+        if (!(copy = strdup(why)))
+                return;
+        codec->rejected[codec->rejected_cnt].id = id;
+        codec->rejected[codec->rejected_cnt++].why = copy;
+}
+
+/* A frame's id is not in the catalogue: without a registry that is the
+ * verdict; with one, fetch the schema once and add it. Only the first record
+ * of a new id gets here, so this stays out of the decode path proper. */
+static __attribute__((noinline, cold)) rw_codec_status_t
+rw_codec_fetch(rw_codec_t *codec, uint32_t id, rw_writer_t **wp,
+               char *errstr, size_t errstr_size) {
+        char why[768], *json = NULL;
+        rw_codec_status_t st = RW_CODEC_UNKNOWN_SCHEMA;
+        rw_err_t err;
+
+        *wp = NULL;
+        if (!codec->registry) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is not in the catalogue", id);
+                return st;
+        }
+        for (size_t i = 0; i < codec->rejected_cnt; i++) {
+                if (codec->rejected[i].id == id) {
+                        rw_errf(errstr, errstr_size, "%s", codec->rejected[i].why);
+                        return st;
+                }
+        }
+        if (id > INT32_MAX) {
+                rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is out of a schema "
+                        "registry's range", id);
+                return st;
+        }
+        err = rw_registry_get_schema(codec->registry, (int32_t)id, &json, why, sizeof(why));
+        if (err == RW_OK) {
+                char msg[512];
+
+                err = rw_codec_add_schema(codec, (int32_t)id, json, strlen(json),
+                                          msg, sizeof(msg));
+                if (err)
+                        snprintf(why, sizeof(why), "schema registry %s: %s",
+                                 rw_registry_url(codec->registry), msg);
+        }
+        free(json);
+        if (err == RW_OK) {
+                *wp = rw_codec_find(codec, id);
+                return RW_CODEC_OK;
+        }
+        if (err == RW_ERR_FAIL) {
+                /* A definite answer: no (usable) schema under this id. */
+                rw_codec_reject(codec, id, why);
+                rw_errf(errstr, errstr_size, "%s", why);
+                return st;
+        }
+        /* No answer (or out of memory): retriable, not a verdict on the record. */
+        rw_errf(errstr, errstr_size, "schema id %" PRIu32 ": %s", id, why);
+        return RW_CODEC_RETRY;
 }
 
 /*
@@ -1240,6 +1426,135 @@ avro_fail:
         return RW_CODEC_AVRO_DECODE;
 }
 
+/*
+ * The direct path: for a writer with a plan (rw_writer_plan), decode the
+ * body straight into out in one pass that applies every check of rw_walk()
+ * and the enum mapping of rw_extract(), copying strings (NUL-terminated)
+ * into the codec's string buffer. It only ever succeeds: on anything it
+ * does not accept it returns -1 and the record takes the general path
+ * (bounds check, avro-c's resolved writer, rw_extract), which gives the
+ * verdict and the message. Same results, without avro-c's per-record
+ * allocations; tests/unit/test_codec.c runs every case through both paths
+ * and compares them over random and damaged records.
+ */
+static int rw_direct(rw_codec_t *codec, const rw_writer_t *w,
+                     const unsigned char *body, size_t n, rw_record_t *out) {
+        const rw_rtype_t *rt = &rw_rtypes[w->rtype];
+        char *base = (char *)&out->u, *s;
+        rw_cursor_t c;
+        size_t k;
+
+        /* Strings take at most the body's bytes plus a NUL each. */
+        if (codec->strings_size < n + w->nplan) {
+                size_t size = n + w->nplan < 256 ? 256 : (n + w->nplan) * 2;
+                char *p = realloc(codec->strings, size);
+
+                if (!p)
+                        return -1;
+                codec->strings = p;
+                codec->strings_size = size;
+        }
+        s = codec->strings;
+        memset(&out->u, 0, sizeof(out->u));     /* null / absent: NULL, has_* 0, 0 */
+        c.start = c.p = body;
+        c.end = body + n;
+        c.items_left = n;
+        c.depth = 1;                            /* inside the top-level record */
+        c.field = NULL;
+
+        for (k = 0; k < w->nplan; k++) {
+                const rw_field_t *f;
+                char *dst;
+                int64_t v = 0;
+
+                if (w->plan[k].rf < 0) {
+                        if (rw_walk(&c, w->plan[k].node))
+                                return -1;
+                        continue;
+                }
+                f = &rt->fields[w->plan[k].rf];
+                dst = base + f->off;
+                if (f->optional) {
+                        if (rw_varint(&c, &v, "union branch") || (v != 0 && v != 1))
+                                return -1;
+                        if (v == 0)
+                                continue;
+                        if (f->type != RW_F_STRING)
+                                *(int *)(base + f->has_off) = 1;
+                }
+                switch (f->type) {
+                case RW_F_STRING:
+                        if (rw_varint(&c, &v, "length") || v < 0 ||
+                            (uint64_t)v > (uint64_t)(c.end - c.p) ||
+                            !rw_utf8_ok(c.p, (size_t)v))
+                                return -1;
+                        memcpy(s, c.p, (size_t)v);
+                        s[v] = '\0';
+                        *(const char **)dst = s;
+                        s += v + 1;
+                        c.p += v;
+                        break;
+                case RW_F_LONG:
+                        if (rw_varint(&c, &v, "long"))
+                                return -1;
+                        *(int64_t *)dst = v;
+                        break;
+                case RW_F_INT:
+                        if (rw_varint(&c, &v, "int") || v < INT32_MIN || v > INT32_MAX)
+                                return -1;
+                        *(int32_t *)dst = (int32_t)v;
+                        break;
+                case RW_F_DOUBLE: {
+                        uint64_t u = 0;
+                        int b;
+
+                        if (c.end - c.p < 8)
+                                return -1;
+                        for (b = 7; b >= 0; b--)        /* little-endian on the wire */
+                                u = u << 8 | c.p[b];
+                        memcpy(dst, &u, sizeof(u));
+                        c.p += 8;
+                        break;
+                }
+                case RW_F_FLOAT: {
+                        uint32_t u;
+
+                        if (c.end - c.p < 4)
+                                return -1;
+                        u = (uint32_t)c.p[0] | (uint32_t)c.p[1] << 8 |
+                            (uint32_t)c.p[2] << 16 | (uint32_t)c.p[3] << 24;
+                        memcpy(dst, &u, sizeof(u));
+                        c.p += 4;
+                        break;
+                }
+                case RW_F_BOOL:
+                        if (c.p == c.end || *c.p > 1)
+                                return -1;
+                        *(int *)dst = *c.p++;
+                        break;
+                case RW_F_ENUM: {
+                        int ri;
+
+                        if (rw_varint(&c, &v, "enum index") || v < 0 ||
+                            v >= w->emap_n[w->plan[k].rf] ||
+                            (ri = w->emap[w->plan[k].rf][v]) < 0)
+                                return -1;
+                        memcpy(dst, &ri, sizeof(ri));
+                        break;
+                }
+                }
+        }
+        return c.p == c.end ? 0 : -1;
+}
+
+void rw_codec_set_direct(rw_codec_t *codec, int on) {
+        codec->direct = !!on;
+}
+
+uint64_t rw_codec_direct_decodes(const rw_codec_t *codec) {
+        return codec->direct_decodes;
+}
+
 rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
                                   const void *buf, size_t len,
                                   rw_record_t *out,
@@ -1265,11 +1580,10 @@ rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
                 goto done;
         }
         id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        st = RW_CODEC_UNKNOWN_SCHEMA;
-        if (!(w = rw_codec_find(codec, id))) {
-                rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is not in the catalogue", id);
+        if (!(w = rw_codec_find(codec, id)) &&
+            (st = rw_codec_fetch(codec, id, &w, errstr, errstr_size)) != RW_CODEC_OK)
                 goto done;
-        }
+        st = RW_CODEC_UNKNOWN_SCHEMA;
         if (w->rtype != expect) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 " is %s, expected %s", id,
                         rw_rtypes[w->rtype].fullname, rw_rtypes[expect].fullname);
@@ -1278,6 +1592,15 @@ rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
         if (w->unresolvable) {
                 rw_errf(errstr, errstr_size, "schema id %" PRIu32 " (%s) cannot be resolved "
                         "to the reader: %s", id, w->source, w->unresolvable);
+                goto done;
+        }
+
+        if (w->plan && codec->direct &&
+            !rw_direct(codec, w, p + RW_FRAME_HDR, len - RW_FRAME_HDR, out)) {
+                codec->direct_decodes++;
+                st = RW_CODEC_OK;
+                out->type = expect;
+                out->schema_id = (int32_t)id;
                 goto done;
         }
 
@@ -1346,7 +1669,7 @@ rw_err_t rw_codec_encode(rw_codec_t *codec, const rw_record_t *rec,
         rt = &rw_rtypes[rec->type];
         base = (const char *)&rec->u;
         v = &codec->enc_value[rec->type];
-        id = codec->readers[rec->type]->id;
+        id = codec->enc_id[rec->type];
         if (avro_value_reset(v))
                 goto avro_fail;
 
@@ -1626,4 +1949,14 @@ void rw_record_print_json(const rw_record_t *rec, FILE *fp) {
                 }
         }
         putc('}', fp);
+}
+
+/*
+ * Lookup.
+ */
+
+int rw_codec_schema_type(const rw_codec_t *codec, int32_t id) {
+        const rw_writer_t *w = id >= 0 ? rw_codec_find(codec, (uint32_t)id) : NULL;
+
+        return w ? (int)w->rtype : -1;
 }

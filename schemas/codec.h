@@ -162,8 +162,32 @@ rw_err_t rw_codec_add_schema(rw_codec_t *codec, int32_t id,
 /* 1 if `id` names a schema the codec knows, else 0. */
 int rw_codec_has_schema(const rw_codec_t *codec, int32_t id);
 
-/* The schema id of the reader schema for `type`: the id rw_codec_encode()
- * puts in the frame. */
+/* The catalogue id of the reader schema for `type`: the id rw_codec_encode()
+ * puts in the frame unless rw_codec_set_writer_id() changed it. */
 int32_t rw_codec_reader_id(const rw_codec_t *codec, rw_record_type_t type);
+
+typedef struct rw_registry_s rw_registry_t;
+
+/* Resolve schema ids missing from the catalogue through a schema registry
+ * (schemas/registry.h); `reg` is borrowed and must outlive the codec's use
+ * of it, NULL detaches. A fetched schema is added like rw_codec_add_schema();
+ * an id the registry definitely has no usable schema for is remembered and
+ * decodes as RW_CODEC_UNKNOWN_SCHEMA; when the registry gives no answer
+ * (unreachable, timeout, 5xx) rw_codec_decode() returns RW_CODEC_RETRY and
+ * the next decode of that id asks again. Catalogue ids never reach it. */
+void rw_codec_set_registry(rw_codec_t *codec, rw_registry_t *reg);
+
+/* Frame records of `type` with `id` (e.g. the id a registry assigned to the
+ * reader schema) instead of the catalogue id. */
+void rw_codec_set_writer_id(rw_codec_t *codec, rw_record_type_t type, int32_t id);
+
+/* The reader schema of `type` as its file's text (what a registry is given);
+ * owned by the codec. */
+const char *rw_codec_reader_json(const rw_codec_t *codec, rw_record_type_t type);
+
+/* The record type (rw_record_type_t) of the schema registered under `id`,
+ * or -1 if the codec does not know `id`. Lets a reader that does not know
+ * what a topic carries pick the type from the frame's schema id. */
+int rw_codec_schema_type(const rw_codec_t *codec, int32_t id);
 
 #endif

@@ -2,7 +2,8 @@
 # Runs every riskwatch test: installs missing packages, builds, then runs the
 # whole suite (unit tests, integration against a real Kafka broker and a
 # private redis-server, librdkafka's mock cluster) twice with ctest: once built
-# with ASan/UBSan, once as released (with a valgrind run of the demo).
+# with ASan/UBSan, once as released (with a valgrind run of the demo); between
+# the two, a bounded libFuzzer run of the decoder (RW_FUZZ_SECONDS, default 60).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="${RW_BUILD_DIR:-$here/build}"
@@ -22,6 +23,9 @@ step "all tests under ASan/UBSan"
 step "build"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$jobs" >/dev/null
+fuzz_seconds="${RW_FUZZ_SECONDS:-60}"
+step "fuzz the decoder (${fuzz_seconds} s)"
+"$here/tests/fuzz/run.sh" "${RW_FUZZ_BUILD_DIR:-$here/build-fuzz}" "$fuzz_seconds"
 step "all tests"
 cd "$build"
 exec ctest --output-on-failure "$@"

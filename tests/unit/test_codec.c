@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <avro.h>
 #include "schemas/codec.h"
+#include "schemas/codec_int.h"
 
 /*
  * Helpers.
@@ -1468,6 +1469,426 @@ static void test_decode_reuse(void **state) {
         free(buf);
 }
 
+/*
+ * The two decode paths (schemas/codec_int.h). main() runs every test above
+ * through each; the tests below compare them directly.
+ */
+
+static int avro_path_forced(void) {
+        const char *env = getenv("RW_CODEC_DECODE");
+
+        return env && !strcmp(env, "avro");
+}
+
+/* The run really takes the path it is named for. */
+static void test_decode_path(void **state) {
+        rw_codec_t *codec = *state;
+        rw_record_t in = sample_support(), out;
+        uint64_t before = rw_codec_direct_decodes(codec);
+        void *buf;
+        size_t len;
+
+        encode_ok(codec, &in, &buf, &len);
+        decode_ok(codec, RW_REC_SUPPORT, buf, len, &out);
+        assert_support_eq(&out.u.support, &in.u.support);
+        assert_int_equal(rw_codec_direct_decodes(codec) - before, avro_path_forced() ? 0 : 1);
+        free(buf);
+}
+
+/* Which writers take the direct path, and that it allocates nothing. */
+static void test_direct_path(void **state) {
+        tmpdir_t td;
+        rw_codec_t *codec;
+        rw_record_t in = sample_order(), out;
+        uint64_t n0;
+        size_t len, before;
+        void *buf;
+        bin_t b;
+        int i;
+
+        (void)state;
+        evolution_dir(&td);
+        codec = codec_new_ok(td.path);
+        rw_codec_set_direct(codec, 1);
+
+        /* The reader itself. */
+        encode_ok(codec, &in, &buf, &len);
+        decode_ok(codec, RW_REC_ORDER, buf, len, &out);
+        n0 = rw_codec_direct_decodes(codec);
+        before = n_alloc;
+        for (i = 0; i < 100; i++)
+                decode_ok(codec, RW_REC_ORDER, buf, len, &out);
+        assert_int_equal(n_alloc, before);
+        assert_int_equal(rw_codec_direct_decodes(codec) - n0, 100);
+        assert_order_eq(&out.u.order, &in.u.order);
+
+        /* Fields only the writer has (a string, a map of arrays) are skipped. */
+        write_with(order_v2_json, 11, fill_order_v2, &b);
+        n0 = rw_codec_direct_decodes(codec);
+        decode_ok(codec, RW_REC_ORDER, b.b, b.n, &out);
+        assert_int_equal(rw_codec_direct_decodes(codec) - n0, 1);
+        assert_string_equal(out.u.order.product_line, "gadgets");
+        assert_int_equal(out.u.order.kind, RW_ORDER_CANCELLED);
+        assert_int_equal(out.u.order.amount_minor, 250);
+        assert_string_equal(out.u.order.currency, "GBP");
+
+        /* A field only the reader has takes its default. */
+        write_with(support_nosentiment_json, 12, fill_support_nosentiment, &b);
+        n0 = rw_codec_direct_decodes(codec);
+        decode_ok(codec, RW_REC_SUPPORT, b.b, b.n, &out);
+        assert_int_equal(rw_codec_direct_decodes(codec) - n0, 1);
+        assert_int_equal(out.u.support.has_csat, 1);
+        assert_int_equal(out.u.support.csat, 3);
+        assert_int_equal(out.u.support.has_sentiment, 0);
+
+        /* Promotion (int to long) and a string into a union: avro-c's. */
+        reordered_kind = 0;
+        write_with(order_reordered_json, 13, fill_order_reordered, &b);
+        n0 = rw_codec_direct_decodes(codec);
+        decode_ok(codec, RW_REC_ORDER, b.b, b.n, &out);
+        assert_int_equal(rw_codec_direct_decodes(codec) - n0, 0);
+        assert_int_equal(out.u.order.kind, RW_ORDER_REFUNDED);
+
+        /* Turned off, nothing takes it. */
+        rw_codec_set_direct(codec, 0);
+        decode_ok(codec, RW_REC_ORDER, buf, len, &out);
+        assert_int_equal(rw_codec_direct_decodes(codec) - n0, 0);
+        assert_order_eq(&out.u.order, &in.u.order);
+        free(buf);
+        rw_codec_destroy(codec);
+        tmpdir_remove(&td);
+}
+
+static uint64_t rng(uint64_t *s) {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        return *s;
+}
+
+/* Random text: empty, short or long (multi-byte lengths), with quotes,
+ * control characters and 2-, 3- and 4-byte UTF-8. */
+static const char *rand_str(uint64_t *s, char *buf, size_t size) {
+        static const char *const parts[] = {
+                "a", "Z", "0", "-", " ", "\"", "\\", "\n", "\x01", "acct-000123",
+                u8"\u00e9", u8"\u65e5", u8"\U0001F600", "EUR",
+        };
+        size_t n = 0, k = rng(s) % 8 ? rng(s) % 6 : rng(s) % 80;
+
+        while (k-- > 0) {
+                const char *p = parts[rng(s) % (sizeof(parts) / sizeof(parts[0]))];
+                size_t pl = strlen(p);
+
+                if (n + pl >= size)
+                        break;
+                memcpy(buf + n, p, pl);
+                n += pl;
+        }
+        buf[n] = '\0';
+        return buf;
+}
+
+/* Numbers of every varint length and sign. */
+static int64_t rand_long(uint64_t *s) {
+        uint64_t u = rng(s) >> (rng(s) % 64);
+
+        return rng(s) & 1 ? -(int64_t)(u >> 1) : (int64_t)(u >> 1);
+}
+
+static void bin_rand_str(bin_t *b, uint64_t *s) {
+        char text[400];
+
+        bin_str(b, rand_str(s, text, sizeof(text)));
+}
+
+/* One random record as written by each kind of writer in evolution_dir():
+ * 0-2 the readers (through rw_codec_encode), 3 OrderEvent v2 (id 11), 4 the
+ * SupportEvent without sentiment (12), 5 the reordered OrderEvent (13). */
+static rw_record_type_t rand_record(rw_codec_t *codec, uint64_t *s, int kind, bin_t *b) {
+        static const rw_record_type_t types[] = {
+                RW_REC_ORDER, RW_REC_SUPPORT, RW_REC_ALERT, RW_REC_ORDER, RW_REC_SUPPORT,
+                RW_REC_ORDER,
+        };
+        char t[8][400];
+        rw_record_t r;
+        uint32_t fbits;
+        uint64_t dbits;
+        void *buf;
+        size_t len;
+        int i;
+
+        memset(&r, 0, sizeof(r));
+        r.type = types[kind];
+        switch (kind) {
+        case 0:
+                r.u.order.event_id = rand_str(s, t[0], sizeof(t[0]));
+                r.u.order.account_id = rand_str(s, t[1], sizeof(t[1]));
+                r.u.order.vendor_id = rand_str(s, t[2], sizeof(t[2]));
+                r.u.order.product_line = rng(s) & 1 ? rand_str(s, t[3], sizeof(t[3])) : NULL;
+                r.u.order.kind = (rw_order_kind_t)(rng(s) % 3);
+                r.u.order.amount_minor = rand_long(s);
+                r.u.order.currency = rand_str(s, t[4], sizeof(t[4]));
+                r.u.order.occurred_at = rand_long(s);
+                break;
+        case 1:
+                r.u.support.event_id = rand_str(s, t[0], sizeof(t[0]));
+                r.u.support.account_id = rand_str(s, t[1], sizeof(t[1]));
+                r.u.support.ticket_id = rand_str(s, t[2], sizeof(t[2]));
+                r.u.support.kind = (rw_support_kind_t)(rng(s) % 5);
+                r.u.support.severity = (rw_ticket_severity_t)(rng(s) % 4);
+                r.u.support.has_csat = (int)(rng(s) & 1);
+                r.u.support.csat = (int32_t)rand_long(s);
+                r.u.support.has_sentiment = (int)(rng(s) & 1);
+                fbits = (uint32_t)rng(s);       /* any bits: NaN, Inf, denormals */
+                memcpy(&r.u.support.sentiment, &fbits, sizeof(fbits));
+                r.u.support.occurred_at = rand_long(s);
+                break;
+        case 2:
+                r.u.alert.alert_id = rand_str(s, t[0], sizeof(t[0]));
+                r.u.alert.fingerprint = rand_str(s, t[1], sizeof(t[1]));
+                r.u.alert.rule = rand_str(s, t[2], sizeof(t[2]));
+                r.u.alert.category = (rw_category_t)(rng(s) % 2);
+                r.u.alert.subject_type = (rw_subject_type_t)(rng(s) % 3);
+                r.u.alert.subject_id = rand_str(s, t[3], sizeof(t[3]));
+                r.u.alert.status = (rw_alert_status_t)(rng(s) % 2);
+                r.u.alert.severity = (rw_alert_severity_t)(rng(s) % 3);
+                dbits = rng(s);
+                memcpy(&r.u.alert.observed, &dbits, sizeof(dbits));
+                r.u.alert.threshold = (double)rand_long(s) / 1024;
+                r.u.alert.has_baseline = (int)(rng(s) & 1);
+                r.u.alert.baseline = (double)rand_long(s) / 3;
+                r.u.alert.window_ms = rand_long(s);
+                r.u.alert.event_time = rand_long(s);
+                r.u.alert.emitted_at = rand_long(s);
+                r.u.alert.source_topic = rand_str(s, t[4], sizeof(t[4]));
+                r.u.alert.source_partition = (int32_t)rand_long(s);
+                r.u.alert.source_offset = rand_long(s);
+                r.u.alert.summary = rand_str(s, t[5], sizeof(t[5]));
+                r.u.alert.replay = (int)(rng(s) & 1);
+                break;
+        case 3:
+                bin_frame(b, 11);
+                bin_rand_str(b, s);
+                bin_rand_str(b, s);
+                bin_rand_str(b, s);
+                bin_long(b, (int64_t)(rng(s) & 1));
+                if (b->b[b->n - 1])
+                        bin_rand_str(b, s);
+                bin_long(b, (int64_t)(rng(s) % 3));
+                bin_rand_str(b, s);                     /* channel: skipped */
+                bin_long(b, rand_long(s));
+                bin_rand_str(b, s);
+                bin_long(b, rand_long(s));
+                for (i = (int)(rng(s) % 3); i > 0; i--) {       /* tags: map blocks */
+                        bin_t items;
+                        int64_t n = 1 + (int64_t)(rng(s) % 3), k;
+
+                        items.n = 0;
+                        for (k = 0; k < n; k++) {
+                                bin_rand_str(&items, s);
+                                bin_long(&items, 2);            /* array block of 2 ints */
+                                bin_long(&items, (int32_t)rand_long(s));
+                                bin_long(&items, (int32_t)rand_long(s));
+                                bin_long(&items, 0);
+                        }
+                        if (rng(s) & 1) {
+                                bin_long(b, n);
+                        } else {                                /* negative count + size */
+                                bin_long(b, -n);
+                                bin_long(b, (int64_t)items.n);
+                        }
+                        bin_raw(b, items.b, items.n);
+                }
+                bin_long(b, 0);
+                return RW_REC_ORDER;
+        case 4:
+                bin_frame(b, 12);
+                bin_rand_str(b, s);
+                bin_rand_str(b, s);
+                bin_rand_str(b, s);
+                bin_long(b, (int64_t)(rng(s) % 5));
+                bin_long(b, (int64_t)(rng(s) % 4));
+                bin_long(b, (int64_t)(rng(s) & 1));
+                if (b->b[b->n - 1])
+                        bin_long(b, (int32_t)rand_long(s));
+                bin_long(b, rand_long(s));
+                return RW_REC_SUPPORT;
+        default:
+                bin_frame(b, 13);
+                bin_long(b, rand_long(s));
+                bin_long(b, (int64_t)(rng(s) % 4));     /* 2 is CHARGEBACK: not in the reader */
+                bin_rand_str(b, s);
+                bin_rand_str(b, s);
+                bin_rand_str(b, s);
+                bin_rand_str(b, s);
+                bin_long(b, (int32_t)rand_long(s));
+                bin_rand_str(b, s);
+                return RW_REC_ORDER;
+        }
+        encode_ok(codec, &r, &buf, &len);
+        assert_true(len <= sizeof(b->b));
+        b->n = 0;
+        bin_raw(b, buf, len);
+        free(buf);
+        return r.type;
+}
+
+static void assert_same_str(const char *a, const char *b, const char *field) {
+        if (!a != !b || (a && strcmp(a, b)))
+                fail_msg("field %s: \"%s\" vs \"%s\"", field, a ? a : "(null)", b ? b : "(null)");
+}
+
+#define assert_same_num(a, b, f) do {                                                   \
+        if (memcmp(&(a)->f, &(b)->f, sizeof((a)->f)))                                   \
+                fail_msg("field %s differs", #f);                                       \
+} while (0)
+
+/* Every field, bit for bit (floats included). */
+static void assert_same_record(const rw_record_t *x, const rw_record_t *y) {
+        assert_int_equal(x->type, y->type);
+        assert_int_equal(x->schema_id, y->schema_id);
+        if (x->type == RW_REC_ORDER) {
+                const rw_order_event_t *a = &x->u.order, *b = &y->u.order;
+
+                assert_same_str(a->event_id, b->event_id, "event_id");
+                assert_same_str(a->account_id, b->account_id, "account_id");
+                assert_same_str(a->vendor_id, b->vendor_id, "vendor_id");
+                assert_same_str(a->product_line, b->product_line, "product_line");
+                assert_same_num(a, b, kind);
+                assert_same_num(a, b, amount_minor);
+                assert_same_str(a->currency, b->currency, "currency");
+                assert_same_num(a, b, occurred_at);
+        } else if (x->type == RW_REC_SUPPORT) {
+                const rw_support_event_t *a = &x->u.support, *b = &y->u.support;
+
+                assert_same_str(a->event_id, b->event_id, "event_id");
+                assert_same_str(a->account_id, b->account_id, "account_id");
+                assert_same_str(a->ticket_id, b->ticket_id, "ticket_id");
+                assert_same_num(a, b, kind);
+                assert_same_num(a, b, severity);
+                assert_same_num(a, b, has_csat);
+                assert_same_num(a, b, csat);
+                assert_same_num(a, b, has_sentiment);
+                assert_same_num(a, b, sentiment);
+                assert_same_num(a, b, occurred_at);
+        } else {
+                const rw_alert_t *a = &x->u.alert, *b = &y->u.alert;
+
+                assert_same_str(a->alert_id, b->alert_id, "alert_id");
+                assert_same_str(a->fingerprint, b->fingerprint, "fingerprint");
+                assert_same_str(a->rule, b->rule, "rule");
+                assert_same_num(a, b, category);
+                assert_same_num(a, b, subject_type);
+                assert_same_str(a->subject_id, b->subject_id, "subject_id");
+                assert_same_num(a, b, status);
+                assert_same_num(a, b, severity);
+                assert_same_num(a, b, observed);
+                assert_same_num(a, b, threshold);
+                assert_same_num(a, b, has_baseline);
+                assert_same_num(a, b, baseline);
+                assert_same_num(a, b, window_ms);
+                assert_same_num(a, b, event_time);
+                assert_same_num(a, b, emitted_at);
+                assert_same_str(a->source_topic, b->source_topic, "source_topic");
+                assert_same_num(a, b, source_partition);
+                assert_same_num(a, b, source_offset);
+                assert_same_str(a->summary, b->summary, "summary");
+                assert_same_num(a, b, replay);
+        }
+}
+
+/* Decode with both paths: the same verdict, message and fields. Returns the
+ * verdict. The direct codec must have taken its path for every record a
+ * plain-mapping writer wrote correctly. */
+static rw_codec_status_t assert_paths_agree(rw_codec_t *direct, rw_codec_t *general,
+                                            rw_record_type_t t, const void *buf, size_t len) {
+        const unsigned char *p = buf;
+        uint32_t id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        uint64_t before = rw_codec_direct_decodes(direct);
+        char ea[512], eb[512];
+        rw_record_t a, b;
+        rw_codec_status_t sa, sb;
+
+        sa = decode(direct, t, buf, len, &a, ea, sizeof(ea));
+        sb = decode(general, t, buf, len, &b, eb, sizeof(eb));
+        if (sa != sb)
+                fail_msg("schema id %u: direct %s (%s), avro-c %s (%s)", id,
+                         rw_codec_reason(sa), ea, rw_codec_reason(sb), eb);
+        if (sa != RW_CODEC_OK)
+                assert_string_equal(ea, eb);
+        assert_same_record(&a, &b);
+        assert_int_equal(rw_codec_direct_decodes(direct) - before,
+                         sa == RW_CODEC_OK && id != 13 ? 1 : 0);
+        assert_int_equal(rw_codec_direct_decodes(general), 0);
+        return sa;
+}
+
+/* Differential check over random records of every writer and random damage
+ * to them (bit flips, cuts, inserted, deleted and appended bytes). */
+static void test_paths_agree(void **state) {
+        uint64_t s = 0x2545f4914f6cdd1du;
+        int kind, iter, ok = 0, bad = 0;
+        rw_codec_t *direct, *general;
+        tmpdir_t td;
+
+        (void)state;
+        evolution_dir(&td);
+        direct = codec_new_ok(td.path);
+        general = codec_new_ok(td.path);
+        rw_codec_set_direct(direct, 1);
+        rw_codec_set_direct(general, 0);
+        for (kind = 0; kind < 6; kind++) {
+                for (iter = 0; iter < 1500; iter++) {
+                        bin_t b;
+                        rw_record_type_t t = rand_record(direct, &s, kind, &b);
+                        int m;
+
+                        if (assert_paths_agree(direct, general, t, b.b, b.n) == RW_CODEC_OK)
+                                ok++;
+                        else if (kind != 5)
+                                fail_msg("writer kind %d: a well-formed record failed", kind);
+                        for (m = 0; m < 4; m++) {
+                                unsigned char d[sizeof(b.b) + 8];
+                                size_t n = b.n, k, at, edits = 1 + rng(&s) % 3;
+
+                                memcpy(d, b.b, b.n);
+                                for (k = 0; k < edits && n > 5; k++) {
+                                        at = 5 + rng(&s) % (n - 5);
+                                        switch (rng(&s) % 5) {
+                                        case 0:
+                                        case 1:
+                                                d[at] ^= (unsigned char)(1 + rng(&s) % 255);
+                                                break;
+                                        case 2:
+                                                n = at;
+                                                break;
+                                        case 3:
+                                                memmove(d + at + 1, d + at, n - at);
+                                                d[at] = (unsigned char)rng(&s);
+                                                n++;
+                                                break;
+                                        default:
+                                                memmove(d + at, d + at + 1, n - at - 1);
+                                                n--;
+                                                break;
+                                        }
+                                }
+                                if (assert_paths_agree(direct, general, t, d, n) == RW_CODEC_OK)
+                                        ok++;
+                                else
+                                        bad++;
+                        }
+                }
+        }
+        /* Both outcomes are well represented. */
+        assert_true(ok > 9000);
+        assert_true(bad > 20000);
+        assert_true(rw_codec_direct_decodes(direct) > 8000);
+        rw_codec_destroy(general);
+        rw_codec_destroy(direct);
+        tmpdir_remove(&td);
+}
+
 static int group_setup(void **state) {
         char errstr[512];
 
@@ -1511,9 +1932,22 @@ int main(void) {
                 cmocka_unit_test(test_print_json),
                 cmocka_unit_test(test_catalogue_errors),
                 cmocka_unit_test(test_decode_reuse),
+                cmocka_unit_test(test_decode_path),
         };
+        const struct CMUnitTest both_paths[] = {
+                cmocka_unit_test(test_direct_path),
+                cmocka_unit_test(test_paths_agree),
+        };
+        int failed;
 
         avro_set_allocator(counting_alloc, NULL);
         find_schemas_dir();
-        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+        /* Every test through the direct path (the default), then through
+         * avro-c's resolved writer alone. */
+        unsetenv("RW_CODEC_DECODE");
+        failed = cmocka_run_group_tests_name("direct path", tests, group_setup, group_teardown);
+        failed += cmocka_run_group_tests_name("direct and avro-c paths", both_paths, NULL, NULL);
+        setenv("RW_CODEC_DECODE", "avro", 1);
+        failed += cmocka_run_group_tests_name("avro-c path", tests, group_setup, group_teardown);
+        return failed;
 }
