@@ -155,6 +155,8 @@ int rw_cmd_demo(int argc, char **argv) {
                                      .opaque = &tally };
         rw_processor_stats_t stats;
         rw_gen_params_t gp;
+        rw_history_stats_t hstats;
+        rw_err_t err;
         char errstr[1024], dirbuf[1024];
         int opt, rc = RW_EXIT_RUNTIME;
         int64_t produced = 0, t0, t1, t2;
@@ -234,8 +236,9 @@ int rw_cmd_demo(int argc, char **argv) {
         rw_demo_population(gen);
 
         t0 = rw_mono_ms();
-        if (rw_history_produce(conf, codec, gen, &produced, errstr, sizeof(errstr)) ||
-            rw_demo_poison(conf, errstr, sizeof(errstr))) {
+        err = rw_history_produce(conf, codec, gen, NULL, &hstats, errstr, sizeof(errstr));
+        produced = hstats.orders + hstats.support;
+        if (err || rw_demo_poison(conf, errstr, sizeof(errstr))) {
                 rw_log_error("demo: %s", errstr);
                 goto done;
         }

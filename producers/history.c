@@ -1,4 +1,5 @@
 /* history.c - Kafka out: a generated event history onto the input topics. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +7,9 @@
 #include "producers/history.h"
 #include "common/kafka.h"
 
-/* Counts failed deliveries; the first reason is kept for the error. */
+/* Counts deliveries; the first failure's reason is kept for the error. */
 typedef struct rw_history_dr_s {
-        int64_t failed;
+        rw_history_stats_t *st;
         rd_kafka_resp_err_t first;
 } rw_history_dr_t;
 
@@ -16,26 +17,63 @@ static void rw_history_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                              void *opaque) {
         rw_history_dr_t *dr = opaque;
         (void)rk;
-        if (rkm->err && !dr->failed++)
+        if (!rkm->err)
+                dr->st->delivered++;
+        else if (!dr->st->failed++)
                 dr->first = rkm->err;
 }
 
+/* Token bucket on the monotonic clock: `rate` tokens a second, at most
+ * `burst` saved up, so a stall is not followed by an unbounded catch-up. */
+typedef struct rw_history_bucket_s {
+        double rate, burst, tokens;
+        int64_t last_ms;
+} rw_history_bucket_t;
+
+/* Wait until a token is available and take it, serving delivery reports
+ * meanwhile. Returns 0, or -1 if *stop became set while waiting. */
+static int rw_history_take(rw_history_bucket_t *b, rd_kafka_t *rk,
+                           const volatile sig_atomic_t *stop) {
+        for (;;) {
+                int64_t now = rw_mono_ms();
+                double wait;
+
+                b->tokens = fmin(b->burst, b->tokens + (double)(now - b->last_ms) *
+                                                          b->rate / 1000.0);
+                b->last_ms = now;
+                if (b->tokens >= 1.0) {
+                        b->tokens -= 1.0;
+                        return 0;
+                }
+                if (stop && *stop)
+                        return -1;
+                wait = ceil((1.0 - b->tokens) * 1000.0 / b->rate);
+                rd_kafka_poll(rk, (int)fmin(fmax(wait, 1.0), 100.0));
+        }
+}
+
 rw_err_t rw_history_produce(const rw_conf_t *conf, rw_codec_t *codec,
-                            rw_gen_t *gen, int64_t *cntp,
+                            rw_gen_t *gen, const rw_history_opts_t *opts,
+                            rw_history_stats_t *stats,
                             char *errstr, size_t errstr_size) {
         static const char *const defaults[] = { "linger.ms", "20",
                                                 "enable.idempotence", "true",
                                                 NULL };
+        static const rw_history_opts_t no_opts = { 0 };
         rd_kafka_conf_t *kconf = rw_kafka_conf_new(conf, defaults, errstr, errstr_size);
         const char *t_orders = rw_conf_get_str(conf, "topics.orders");
         const char *t_support = rw_conf_get_str(conf, "topics.support");
-        rw_history_dr_t dr = { 0 };
+        rw_history_dr_t dr = { .st = stats };
+        rw_history_bucket_t bucket = { 0 };
         rd_kafka_t *rk;
         rw_record_t rec;
         rw_err_t err = RW_OK;
-        int r;
+        int64_t t0, next_progress, progress_ms;
+        int r = 0;
 
-        *cntp = 0;
+        memset(stats, 0, sizeof(*stats));
+        if (!opts)
+                opts = &no_opts;
         if (!kconf)
                 return RW_ERR_CONFIG;
         rd_kafka_conf_set_dr_msg_cb(kconf, rw_history_dr_cb);
@@ -44,15 +82,32 @@ rw_err_t rw_history_produce(const rw_conf_t *conf, rw_codec_t *codec,
                 rd_kafka_conf_destroy(kconf);
                 return RW_ERR_FAIL;
         }
-        while ((r = rw_gen_next(gen, &rec)) == 1) {
+        t0 = rw_mono_ms();
+        progress_ms = opts->progress_ms > 0 ? opts->progress_ms : 1000;
+        next_progress = t0 + progress_ms;
+        if (opts->rate > 0) {
+                bucket.rate = opts->rate;
+                bucket.burst = fmax(1.0, opts->rate / 10.0);
+                bucket.tokens = 1.0;
+                bucket.last_ms = t0;
+        }
+        while (!opts->max_cnt || stats->orders + stats->support < opts->max_cnt) {
                 void *buf;
                 size_t len;
-                const char *key = rec.type == RW_REC_ORDER ? rec.u.order.account_id :
-                                                             rec.u.support.account_id;
-                int64_t ts = rec.type == RW_REC_ORDER ? rec.u.order.occurred_at :
-                                                        rec.u.support.occurred_at;
+                const char *key;
+                int64_t ts;
                 rd_kafka_resp_err_t kerr;
 
+                if (opts->stop && *opts->stop)
+                        break;
+                if (opts->rate > 0 && rw_history_take(&bucket, rk, opts->stop))
+                        break;
+                if ((r = rw_gen_next(gen, &rec)) != 1)
+                        break;
+                key = rec.type == RW_REC_ORDER ? rec.u.order.account_id :
+                                                 rec.u.support.account_id;
+                ts = rec.type == RW_REC_ORDER ? rec.u.order.occurred_at :
+                                                rec.u.support.occurred_at;
                 if ((err = rw_codec_encode(codec, &rec, &buf, &len, errstr, errstr_size)))
                         goto done;
                 do {
@@ -73,8 +128,16 @@ rw_err_t rw_history_produce(const rw_conf_t *conf, rw_codec_t *codec,
                         err = RW_ERR_FAIL;
                         goto done;
                 }
-                (*cntp)++;
+                if (rec.type == RW_REC_ORDER)
+                        stats->orders++;
+                else
+                        stats->support++;
                 rd_kafka_poll(rk, 0);
+                if (opts->on_progress && rw_mono_ms() >= next_progress) {
+                        stats->elapsed_ms = rw_mono_ms() - t0;
+                        opts->on_progress(opts->opaque, stats);
+                        next_progress += progress_ms;
+                }
         }
         if (r < 0) {
                 snprintf(errstr, errstr_size, "generator: out of memory");
@@ -85,13 +148,13 @@ rw_err_t rw_history_produce(const rw_conf_t *conf, rw_codec_t *codec,
                 snprintf(errstr, errstr_size, "produce: %d message(s) not delivered",
                          rd_kafka_outq_len(rk));
                 err = RW_ERR_FAIL;
-        } else if (dr.failed) {
+        } else if (stats->failed) {
                 snprintf(errstr, errstr_size, "produce: %lld message(s) not delivered: %s",
-                         (long long)dr.failed, rd_kafka_err2str(dr.first));
+                         (long long)stats->failed, rd_kafka_err2str(dr.first));
                 err = RW_ERR_FAIL;
         }
 done:
         rd_kafka_destroy(rk);
+        stats->elapsed_ms = rw_mono_ms() - t0;
         return err;
 }
-

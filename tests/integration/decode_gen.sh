@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# `riskwatch gen` and `riskwatch decode` on the real broker: a generated
+# history lands on the input topics as framed Avro keyed by account; decode
+# prints every record as a JSON line that agrees with kcat's view of the same
+# records; offsets, counts and end-of-partition behave as kcat's do; a poison
+# record is an error line and decoding goes on; --rate paces; the same seed
+# gives the same events; --labels lists every account's scenario.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+create_topics 3
+TB_ORDERS="orders-b-$ID"; TB_SUPPORT="support-b-$ID"
+TC_ORDERS="orders-c-$ID"; TC_SUPPORT="support-c-$ID"
+for t in "$TB_ORDERS" "$TB_SUPPORT" "$TC_ORDERS" "$TC_SUPPORT"; do
+  "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" 3 >/dev/null
+done
+
+# run OUT ERR rw CMD...: exit status in $rc, never fails the script; a hang
+# is killed after 2 minutes (the rw function runs in a child bash for that).
+export -f rw
+export RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ
+run() {
+  local out=$1 err=$2
+  shift 2
+  rc=0
+  timeout 120 "$BASH" -c '"$@"' _ "$@" >"$out" 2>"$err" || rc=$?
+}
+expect_rc() { [[ $rc -eq $1 ]] || { cat "$WORK/err" >&2; fail "$2: exit $rc, expected $1"; }; }
+kcount() { kcat -C -b "$KAFKA_BOOTSTRAP" -t "$1" -e -q -f '%o\n' | wc -l; }
+
+# ---- gen: exactly COUNT records, keyed by account ---------------------------
+run "$WORK/out" "$WORK/err" rw gen -n 500 --seed 5 --labels "$WORK/labels.csv"
+expect_rc 0 "gen -n 500 --seed 5"
+cat "$WORK/err"
+grep -qE '^gen: 500 events produced \([0-9]+ orders, [0-9]+ support\)' "$WORK/err" ||
+  fail "gen printed no summary line with 500 events"
+n_orders=$(kcount "$T_ORDERS")
+n_support=$(kcount "$T_SUPPORT")
+[[ $((n_orders + n_support)) -eq 500 ]] ||
+  fail "gen -n 500 left $n_orders + $n_support records on the topics"
+[[ $n_orders -gt 0 && $n_support -gt 0 ]] || fail "one of the topics is empty"
+grep -q "^gen: 500 events produced ($n_orders orders, $n_support support)" "$WORK/err" ||
+  fail "the summary's per-topic counts disagree with kcat ($n_orders, $n_support)"
+ok "gen -n 500 produced $n_orders orders + $n_support support records"
+
+# ---- decode -e: one JSON line per record, agreeing with kcat ----------------
+for t in "$T_ORDERS" "$T_SUPPORT"; do
+  run "$WORK/$t.jsonl" "$WORK/err" rw decode -t "$t" -e
+  expect_rc 0 "decode -t $t -e"
+  kcat -C -b "$KAFKA_BOOTSTRAP" -t "$t" -e -q -f '%p %o %k %T\n' >"$WORK/$t.kcat"
+done
+"$PY" - "$WORK" "$T_ORDERS" "$T_SUPPORT" <<'PYEOF' || fail "decoded lines do not match the records"
+import json, sys
+work, t_orders, t_support = sys.argv[1:]
+for topic, rtype in ((t_orders, "OrderEvent"), (t_support, "SupportEvent")):
+    lines = open(f"{work}/{topic}.jsonl").read().splitlines()
+    kc = {}
+    for l in open(f"{work}/{topic}.kcat").read().splitlines():
+        p, o, k, ts = l.split(" ")
+        kc[(int(p), int(o))] = (k, int(ts))
+    assert len(lines) == len(kc), (topic, len(lines), len(kc))
+    last = {}
+    seen = set()
+    for l in lines:
+        r = json.loads(l)
+        assert set(r) == {"topic", "partition", "offset", "key", "timestamp", "value"}, r
+        v = r["value"]
+        where = (r["partition"], r["offset"])
+        assert r["topic"] == topic, r
+        assert where in kc and where not in seen, r
+        seen.add(where)
+        assert (r["key"], r["timestamp"]) == kc[where], (r, kc[where])
+        assert v["type"] == rtype and v["schema_id"] == (1 if rtype == "OrderEvent" else 2), r
+        assert v["account_id"] == r["key"], r
+        assert v["occurred_at"] == r["timestamp"], r
+        # Order holds per partition and key, not across partitions.
+        k = (r["partition"], r["key"])
+        assert v["occurred_at"] >= last.get(k, 0), ("occurred_at went back", r)
+        last[k] = v["occurred_at"]
+    print(f"{topic}: {len(lines)} lines ok")
+PYEOF
+ok "decode -e: one line per record; key = account_id, timestamp = occurred_at, as kcat sees them"
+
+# ---- -n, -o end, -o -N -p ----------------------------------------------------
+run "$WORK/n3.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -n 3
+expect_rc 0 "decode -n 3"
+[[ $(wc -l <"$WORK/n3.jsonl") -eq 3 ]] || fail "decode -n 3 printed $(wc -l <"$WORK/n3.jsonl") lines"
+ok "decode -n 3 prints exactly 3 lines and exits without -e"
+
+run "$WORK/end.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -o end -e
+expect_rc 0 "decode -o end -e"
+[[ ! -s $WORK/end.jsonl ]] || fail "decode -o end -e printed: $(head -c 300 "$WORK/end.jsonl")"
+ok "decode -o end -e prints nothing"
+
+run "$WORK/tail.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -o -2 -p 0 -e
+expect_rc 0 "decode -o -2 -p 0 -e"
+want=$(awk '$1 == 0 { print $1, $2 }' "$WORK/$T_ORDERS.kcat" | sort -k2,2n | tail -n 2)
+got=$("$PY" -c 'import json, sys
+for l in sys.stdin: r = json.loads(l); print(r["partition"], r["offset"])' <"$WORK/tail.jsonl")
+[[ -n $want && $got == "$want" ]] || fail "decode -o -2 -p 0 gave '$got', expected '$want'"
+ok "decode -o -2 -p 0 -e prints the last 2 records of partition 0"
+
+# ---- errors: unknown topic, usage --------------------------------------------
+run "$WORK/out" "$WORK/err" rw decode -t "no-such-topic-$ID" -e
+expect_rc 1 "decode of an unknown topic"
+grep -qi "unknown topic" "$WORK/err" || fail "no librdkafka reason for an unknown topic: $(cat "$WORK/err")"
+run "$WORK/out" "$WORK/err" rw decode -e
+expect_rc 2 "decode without -t"
+run "$WORK/out" "$WORK/err" rw decode -t "$T_ORDERS" -o soon
+expect_rc 2 "decode -o soon"
+run "$WORK/out" "$WORK/err" rw gen --rate 0
+expect_rc 2 "gen --rate 0"
+run "$WORK/out" "$WORK/err" rw gen --scenario steady,sulking
+expect_rc 2 "gen --scenario with an unknown name"
+grep -q sulking "$WORK/err" || fail "gen does not name the unknown scenario"
+ok "unknown topic exits 1 with librdkafka's reason; usage errors exit 2"
+
+# ---- the same seed, the same events ------------------------------------------
+run "$WORK/out" "$WORK/err" rw gen -n 500 --seed 5 \
+  -X topics.orders="$TB_ORDERS" -X topics.support="$TB_SUPPORT"
+expect_rc 0 "gen -n 500 --seed 5, second time"
+for t in orders support; do
+  a=T_${t^^}; b=TB_${t^^}
+  run "$WORK/b-$t.jsonl" "$WORK/err" rw decode -t "${!b}" -e \
+    -X topics.orders="$TB_ORDERS" -X topics.support="$TB_SUPPORT"
+  expect_rc 0 "decode -t ${!b} -e"
+  for f in "$WORK/${!a}.jsonl" "$WORK/b-$t.jsonl"; do
+    "$PY" -c 'import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print(r["partition"], r["offset"], r["value"]["event_id"], json.dumps(r["value"], sort_keys=True))' \
+      <"$f" | sort -k1,1n -k2,2n >"$f.ids"
+  done
+  [[ -s $WORK/b-$t.jsonl.ids ]] || fail "second run left nothing on ${!b}"
+  cmp -s "$WORK/${!a}.jsonl.ids" "$WORK/b-$t.jsonl.ids" ||
+    fail "seed 5 gave different $t events the second time: $(diff "$WORK/${!a}.jsonl.ids" "$WORK/b-$t.jsonl.ids" | head -n 4)"
+done
+ok "the same seed gives identical decoded events (event ids, values, partitions, offsets)"
+
+# ---- labels -------------------------------------------------------------------
+"$PY" - "$WORK/labels.csv" "$WORK/$T_ORDERS.jsonl" "$WORK/$T_SUPPORT.jsonl" <<'PYEOF' || fail "labels CSV is wrong"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert rows and list(rows[0]) == ["account_id", "scenario", "onset_ms"], rows[:1]
+ids = [r["account_id"] for r in rows]
+assert len(ids) == 300 and len(set(ids)) == 300, len(ids)     # the default population
+by = {}
+for r in rows:
+    s = r["scenario"]
+    assert s in ("steady", "fading", "vanished", "angry", "refunding", "dominant"), r
+    by[s] = by.get(s, 0) + 1
+    if s in ("steady", "dominant"):
+        assert r["onset_ms"] == "", r
+    else:
+        assert int(r["onset_ms"]) >= 1767225600000, r
+assert by.get("dominant") == 1 and all(by.get(s) == 12 for s in
+           ("fading", "vanished", "angry", "refunding")), by
+for f in sys.argv[2:]:
+    for l in open(f):
+        assert json.loads(l)["key"] in set(ids), l
+print(by)
+PYEOF
+ok "--labels lists every account with its scenario and onset; every produced key is one of them"
+
+# ---- --rate, --scenario, --no-dominant, --start ---------------------------------
+t0=$(date +%s%N)
+run "$WORK/out" "$WORK/err" rw gen --rate 200 -n 400 --seed 7 --scenario fading,refunding \
+  --no-dominant --start 2026-03-01T00:00:00Z --labels "$WORK/labels-c.csv" \
+  -X topics.orders="$TC_ORDERS" -X topics.support="$TC_SUPPORT"
+t1=$(date +%s%N)
+expect_rc 0 "gen --rate 200 -n 400"
+elapsed_ms=$(((t1 - t0) / 1000000))
+cat "$WORK/err"
+[[ $elapsed_ms -ge 1500 ]] || fail "gen --rate 200 -n 400 took only $elapsed_ms ms"
+[[ $(($(kcount "$TC_ORDERS") + $(kcount "$TC_SUPPORT"))) -eq 400 ]] || fail "gen --rate 200 -n 400 did not produce 400"
+ok "gen --rate 200 -n 400 took $elapsed_ms ms (>= 1500)"
+cut -d, -f2 "$WORK/labels-c.csv" | tail -n +2 | sort | uniq -c
+[[ -z $(cut -d, -f2 "$WORK/labels-c.csv" | tail -n +2 | grep -vxE 'steady|fading|refunding') ]] ||
+  fail "--scenario fading,refunding --no-dominant still labels other scenarios"
+grep -q ',fading,' "$WORK/labels-c.csv" && grep -q ',refunding,' "$WORK/labels-c.csv" ||
+  fail "--scenario fading,refunding has no fading or no refunding account"
+run "$WORK/c.jsonl" "$WORK/err" rw decode -t "$TC_ORDERS" -e \
+  -X topics.orders="$TC_ORDERS" -X topics.support="$TC_SUPPORT"
+expect_rc 0 "decode -t $TC_ORDERS -e"
+"$PY" -c 'import json, sys
+t = [json.loads(l)["value"]["occurred_at"] for l in sys.stdin]
+assert t and min(t) >= 1772323200000, min(t)' <"$WORK/c.jsonl" || fail "--start is not honoured"
+ok "--scenario, --no-dominant and --start shape the history"
+
+# ---- a poison record is an error line, and decoding goes on -------------------
+printf '\x01garbage' >"$WORK/poison.bin"
+kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 0 -k acct-poison "$WORK/poison.bin"
+poison_off=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 0 -o -1 -e -q -f '%o\n')
+run "$WORK/out" "$WORK/err" rw gen -n 60 --seed 6
+expect_rc 0 "gen -n 60 --seed 6"
+run "$WORK/p.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -p 0 -o "$poison_off" -e
+expect_rc 0 "decode across a poison record"
+"$PY" - "$WORK/p.jsonl" "$poison_off" <<'PYEOF' || fail "poison record not shown as a bad_magic error line"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+first, rest = lines[0], lines[1:]
+assert first["offset"] == int(sys.argv[2]) and first["key"] == "acct-poison", first
+assert "value" not in first and first["error"]["reason"] == "bad_magic", first
+assert "0x01" in first["error"]["message"], first
+assert rest and all("value" in r and r["value"]["account_id"] == r["key"] for r in rest), rest[:2]
+print(f"poison at offset {first['offset']}, then {len(rest)} good records")
+PYEOF
+ok "a poison record decodes as a bad_magic error line; the records after it decode"
