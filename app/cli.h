@@ -34,5 +34,7 @@ void rw_cli_signals(void);
 int rw_cmd_run(int argc, char **argv);
 int rw_cmd_demo(int argc, char **argv);
 int rw_cmd_config(int argc, char **argv);
+int rw_cmd_decode(int argc, char **argv);
+int rw_cmd_gen(int argc, char **argv);
 
 #endif

@@ -81,11 +81,11 @@ int rw_cmd_run(int argc, char **argv) {
                 rc = RW_EXIT_RUNTIME;
         }
         rw_processor_stats_dlq_str(&stats, dlqstr, sizeof(dlqstr));
-        rw_log_info("run: %lld consumed, %lld applied, %lld duplicate(s), "
+        rw_log_info("run: %lld consumed, %lld applied (%lld late), %lld duplicate(s), "
                     "%s, %lld alert(s), %lld batch(es), "
                     "%lld redis round trip(s), %lld fenced",
                     (long long)stats.consumed, (long long)stats.applied,
-                    (long long)stats.duplicates, dlqstr,
+                    (long long)stats.late, (long long)stats.duplicates, dlqstr,
                     (long long)stats.alerts, (long long)stats.batches,
                     (long long)stats.redis_calls, (long long)stats.fenced);
         rw_processor_destroy(proc);

@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 #include "consumers/processor.h"
 #include "producers/producer.h"
+#include "schemas/registry.h"
 #include "state/state.h"
 #include "rules/rules.h"
 #include "common/kafka.h"
@@ -34,6 +35,7 @@ typedef struct rw_part_s {
         int64_t *ev_offsets;
         size_t ev_cnt, ev_size;
         int64_t last_offset;    /* highest offset in this batch (-1: none) */
+        int64_t retry_at;       /* stopped here by a registry outage (-1: not) */
 } rw_part_t;
 
 /* Stable string storage for one batch (decoded strings die on next decode). */
@@ -58,10 +60,32 @@ struct rw_processor_s {
         size_t part_cnt, part_size;
         rw_arena_block_t *arena;
         rw_processor_stats_t stats;
+        /* Records older than the window: dead letters unless re-deliveries. */
+        struct rw_late_s {
+                rd_kafka_message_t *rkm;
+                rw_part_t *p;
+                const char *event_id;
+                const char *msg;
+        } *late;
+        size_t late_cnt, late_size;
         int64_t dlq_logged_at[RW_DLQ__CNT];     /* mono ms of the last DLQ log line */
         int64_t dlq_unlogged[RW_DLQ__CNT];      /* dead letters since then */
         int fatal;
         char fatal_err[1024];
+        /* Schema registry: NULL without one. While it gives no answer for a
+         * record's schema, that record's partition stops before it
+         * (retry_at), the assignment is paused, and the record is decoded
+         * again (a probe) with backoff until the registry answers. */
+        rw_registry_t *registry;
+        int alerts_registered;
+        int reg_blocked;                /* partitions stopped in this batch */
+        int reg_wait;                   /* paused, probing */
+        int reg_backoff_ms;
+        int64_t reg_probe_at;           /* mono ms */
+        void *reg_probe;                /* the first stopped record's value */
+        size_t reg_probe_len;
+        rw_record_type_t reg_probe_type;
+        char reg_why[512];
 };
 
 static char *rw_arena_strdup(rw_processor_t *proc, const char *s) {
@@ -117,26 +141,26 @@ static rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
         p->partition = partition;
         p->expected = -1;
         p->last_offset = -1;
+        p->retry_at = -1;
         return p;
 }
 
-/* Stored position of a partition, waiting out a Redis outage. */
-static int64_t rw_stored_offset(rw_processor_t *proc, const char *topic,
-                                int32_t partition) {
+/* Load a partition's stored position (offset and watermark) from Redis,
+ * waiting out a Redis outage. */
+static void rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         char errstr[512];
-        int64_t off = -1;
         int backoff = 100;
 
-        while (rw_state_get_offset(proc->state, topic, partition, &off, errstr,
-                                   sizeof(errstr))) {
+        while (rw_state_get_position(proc->state, p->topic, p->partition,
+                                     &p->expected, &p->watermark, errstr,
+                                     sizeof(errstr))) {
                 rw_log_warn("cannot read the stored position of %s [%d]: %s; "
-                            "retrying in %d ms", topic, (int)partition, errstr,
-                            backoff);
+                            "retrying in %d ms", p->topic, (int)p->partition,
+                            errstr, backoff);
                 usleep((useconds_t)backoff * 1000);
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
                 rw_state_reconnect(proc->state, errstr, sizeof(errstr));
         }
-        return off;
 }
 
 static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -149,9 +173,10 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 for (i = 0; i < parts->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &parts->elems[i];
                         rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 1);
-                        p->expected = rw_stored_offset(proc, tp->topic, tp->partition);
+                        rw_part_load_position(proc, p);
                         p->assigned = 1;
                         p->eof = 0;
+                        p->retry_at = -1;       /* starts over at the stored position */
                         /* Redis is the source of truth: no stored position
                          * means no state, so rebuild from the beginning. */
                         tp->offset = p->expected >= 0 ? p->expected :
@@ -223,6 +248,14 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
         if (!(proc->codec = rw_codec_new(dir, errstr, errstr_size)))
                 goto fail;
+        if (*rw_conf_get_str(conf, "schema.registry.url")) {
+                if (!(proc->registry = rw_registry_new(
+                              rw_conf_get_str(conf, "schema.registry.url"),
+                              rw_conf_get_int(conf, "schema.registry.timeout"),
+                              errstr, errstr_size)))
+                        goto fail;
+                rw_codec_set_registry(proc->codec, proc->registry);
+        }
         if (!(proc->state = rw_state_new(conf, errstr, errstr_size)))
                 goto fail;
         if (!(proc->prod = rw_producer_new(conf, proc->codec, errstr, errstr_size)))
@@ -263,11 +296,14 @@ void rw_processor_destroy(rw_processor_t *proc) {
         rw_producer_destroy(proc->prod);
         rw_state_destroy(proc->state);
         rw_codec_destroy(proc->codec);
+        rw_registry_destroy(proc->registry);
+        free(proc->reg_probe);
         for (size_t i = 0; i < proc->part_cnt; i++) {
                 free(proc->parts[i].evs);
                 free(proc->parts[i].ev_offsets);
         }
         free(proc->parts);
+        free(proc->late);
         rw_arena_reset(proc);
         free(proc->arena);
         free(proc);
@@ -388,6 +424,24 @@ static void rw_dead_letter(rw_processor_t *proc, rd_kafka_message_t *rkm,
         proc->dlq_unlogged[reason] = 0;
 }
 
+/* The registry gave no answer about rkm's writer schema: not a verdict on
+ * the record. Its partition stops before it for the rest of the batch (what
+ * came before is still applied); rw_registry_pause() pauses and rewinds. */
+static void rw_registry_stop(rw_processor_t *proc, rw_part_t *p,
+                             const rd_kafka_message_t *rkm, rw_record_type_t type,
+                             const char *why) {
+        p->retry_at = rkm->offset;
+        proc->reg_blocked++;
+        snprintf(proc->reg_why, sizeof(proc->reg_why), "%s", why);
+        if (proc->reg_probe)
+                return;         /* already probing with an earlier record */
+        if (!(proc->reg_probe = malloc(rkm->len)))
+                abort();
+        memcpy(proc->reg_probe, rkm->payload, rkm->len);
+        proc->reg_probe_len = rkm->len;
+        proc->reg_probe_type = type;
+}
+
 /* Route one input record: decode, validate, or dead-letter it. */
 static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent) {
         const char *topic = rd_kafka_topic_name(rkm->rkt);
@@ -396,15 +450,19 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                                                                     RW_REC_ORDER;
         rw_codec_status_t status;
         rw_record_t rec;
+        int64_t prev_last;
         char msg[512];
 
         if (!p || !p->assigned)
                 return;         /* revoked while the batch was collected */
+        if (p->retry_at >= 0)
+                return;         /* stopped by a registry outage: read again later */
         if (p->expected >= 0 && rkm->offset < p->expected) {
                 proc->stats.skipped++;  /* already applied: re-delivery */
                 return;
         }
         proc->stats.consumed++;
+        prev_last = p->last_offset;
         if (rkm->offset > p->last_offset)
                 p->last_offset = rkm->offset;
 
@@ -421,7 +479,23 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                                  "the longest window (%d days) before the watermark %lld",
                                  (long long)at, RW_LONGEST_WINDOW_DAYS,
                                  (long long)p->watermark);
-                        rw_dead_letter(proc, rkm, RW_DLQ_TOO_LATE, msg, dlq_sent);
+                        /* Decided after routing: a re-delivery of an event
+                         * already applied is a duplicate, not a dead letter. */
+                        if (proc->late_cnt == proc->late_size) {
+                                size_t n = proc->late_size ? proc->late_size * 2 : 64;
+                                struct rw_late_s *nl = realloc(proc->late, n * sizeof(*nl));
+                                if (!nl)
+                                        abort();
+                                proc->late = nl;
+                                proc->late_size = n;
+                        }
+                        proc->late[proc->late_cnt++] = (struct rw_late_s){
+                                .rkm = rkm, .p = p,
+                                .event_id = rw_arena_strdup(proc, type == RW_REC_ORDER ?
+                                                            rec.u.order.event_id :
+                                                            rec.u.support.event_id),
+                                .msg = rw_arena_strdup(proc, msg) };
+                        (void)dlq_sent;
                         return;
                 }
         }
@@ -430,7 +504,9 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                 return;
         }
         if (status == RW_CODEC_RETRY) {
-                rw_fatal(proc, "schema registry: %s", msg);
+                p->last_offset = prev_last;
+                proc->stats.consumed--;         /* it will be read again */
+                rw_registry_stop(proc, p, rkm, type, msg);
                 return;
         }
         /* Codec verdicts map 1:1 onto the first DLQ reasons. */
@@ -571,15 +647,14 @@ static rw_err_t rw_apply_part(rw_processor_t *proc, rw_part_t *p,
                               rw_apply_result_t *res, volatile sig_atomic_t *stop) {
         char errstr[512];
         int backoff = 100, paused = 0;
-        int64_t keep_day = (p->watermark - proc->lateness_ms) / RW_DAY_MS -
-                           RW_LONGEST_WINDOW_DAYS;
         rd_kafka_topic_partition_list_t *assignment = NULL;
         rw_err_t err;
 
         for (;;) {
                 proc->stats.redis_calls++;
                 err = rw_state_apply(proc->state, p->topic, p->partition,
-                                     p->expected, p->last_offset + 1, keep_day,
+                                     p->expected, p->last_offset + 1,
+                                     RW_LONGEST_WINDOW_DAYS,
                                      p->evs, p->ev_cnt, res, errstr, sizeof(errstr));
                 if (err != RW_ERR_IO)
                         break;
@@ -604,8 +679,27 @@ static rw_err_t rw_apply_part(rw_processor_t *proc, rw_part_t *p,
         if (assignment)
                 rd_kafka_topic_partition_list_destroy(assignment);
         if (err == RW_ERR_FENCED) {
+                /* Someone else wrote this partition since we read its
+                 * position (a rebalance we have not heard of yet), or Redis
+                 * lost it. Nothing of this batch was written. Resume from
+                 * what Redis holds; a revocation, if one is coming, stops
+                 * us, and every write stays fenced meanwhile. */
+                rd_kafka_topic_partition_list_t *tps;
+                rd_kafka_error_t *error;
+
                 proc->stats.fenced++;
-                rw_log_warn("fenced: %s", errstr);
+                rw_part_load_position(proc, p);
+                rw_log_warn("fenced: %s; resuming from the stored offset %lld",
+                            errstr, (long long)p->expected);
+                tps = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(tps, p->topic, p->partition)->offset =
+                        p->expected >= 0 ? p->expected : RD_KAFKA_OFFSET_BEGINNING;
+                if ((error = rd_kafka_seek_partitions(proc->rk, tps, 5000))) {
+                        rw_log_warn("seek %s [%d]: %s", p->topic, (int)p->partition,
+                                    rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                }
+                rd_kafka_topic_partition_list_destroy(tps);
         } else if (err && err != RW_ERR_IO) {
                 rw_fatal(proc, "state: %s", errstr);
         }
@@ -639,6 +733,8 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
                         continue;
                 if (ev->occurred_at > wm)
                         wm = ev->occurred_at;
+                else if (ev->occurred_at < wm - proc->lateness_ms)
+                        proc->stats.late++;     /* behind "now": late, still counted */
                 if (!(av = rw_apply_result_account(&res, ev->account)) ||
                     rw_account_apply(av, ev))
                         abort();        /* the script returns every changed account */
@@ -676,6 +772,185 @@ done:
         rw_apply_result_clear(&res);
 }
 
+/* Point every assigned partition stopped by a registry outage at the first
+ * record it has not applied: its stored position (records before the stop
+ * were applied with the batch), or the stopped record when nothing was ever
+ * stored. Prefetched records of those partitions are dropped. */
+static void rw_registry_seek(rw_processor_t *proc) {
+        rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_error_t *error;
+
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+
+                if (p->assigned && p->retry_at >= 0)
+                        rd_kafka_topic_partition_list_add(seek, p->topic, p->partition)->offset =
+                                p->expected >= 0 ? p->expected : p->retry_at;
+        }
+        if (seek->cnt && (error = rd_kafka_seek_partitions(proc->rk, seek, 10 * 1000))) {
+                rw_log_warn("schema registry outage: seek: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        for (int i = 0; i < seek->cnt; i++)
+                if (seek->elems[i].err)
+                        rw_log_warn("schema registry outage: seek %s [%d] to %lld: %s",
+                                    seek->elems[i].topic, (int)seek->elems[i].partition,
+                                    (long long)seek->elems[i].offset,
+                                    rd_kafka_err2str(seek->elems[i].err));
+        rd_kafka_topic_partition_list_destroy(seek);
+}
+
+/* Pause (or resume) the whole assignment; returns how many partitions. */
+static int rw_pause_all(rw_processor_t *proc, int pause) {
+        rd_kafka_topic_partition_list_t *assignment = NULL;
+        int n = 0;
+
+        if (!rd_kafka_assignment(proc->rk, &assignment)) {
+                if (pause)
+                        rd_kafka_pause_partitions(proc->rk, assignment);
+                else
+                        rd_kafka_resume_partitions(proc->rk, assignment);
+                n = assignment->cnt;
+                rd_kafka_topic_partition_list_destroy(assignment);
+        }
+        return n;
+}
+
+/* After a batch in which partitions stopped at a record the registry gave no
+ * answer for: pause consumption, rewind them, and schedule a probe. */
+static void rw_registry_pause(rw_processor_t *proc) {
+        int n = rw_pause_all(proc, 1);
+
+        rw_registry_seek(proc);
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                if (proc->parts[i].retry_at >= 0)
+                        proc->parts[i].eof = 0;         /* not done: -e must wait */
+        if (!proc->reg_wait) {
+                proc->reg_wait = 1;
+                proc->reg_backoff_ms = 500;
+        }
+        proc->reg_probe_at = rw_mono_ms() + proc->reg_backoff_ms;
+        rw_log_warn("schema registry unreachable: %s; pausing %d partition(s), retrying in "
+                    "%d ms", proc->reg_why, n, proc->reg_backoff_ms);
+        proc->reg_blocked = 0;
+}
+
+/* While paused: once due, decode the stopped record again. Any answer from
+ * the registry (the schema, or a definite "not found") ends the wait: the
+ * stopped partitions resume at their first unapplied record. */
+static void rw_registry_probe(rw_processor_t *proc) {
+        rw_record_t rec;
+        char msg[512];
+        int n;
+
+        if (rw_mono_ms() < proc->reg_probe_at)
+                return;
+        if (rw_codec_decode(proc->codec, proc->reg_probe_type, proc->reg_probe,
+                            proc->reg_probe_len, &rec, msg, sizeof(msg)) == RW_CODEC_RETRY) {
+                proc->reg_backoff_ms = proc->reg_backoff_ms < 5000 ?
+                                       proc->reg_backoff_ms * 2 : 10000;
+                proc->reg_probe_at = rw_mono_ms() + proc->reg_backoff_ms;
+                rw_log_warn("schema registry still unreachable: %s; retrying in %d ms",
+                            msg, proc->reg_backoff_ms);
+                return;
+        }
+        n = rw_pause_all(proc, 0);
+        /* Whether resuming keeps a seek made while paused differs between
+         * librdkafka versions: seek again, so the stopped partitions start at
+         * their first unapplied record either way. */
+        rw_registry_seek(proc);
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                proc->parts[i].retry_at = -1;
+        free(proc->reg_probe);
+        proc->reg_probe = NULL;
+        proc->reg_wait = 0;
+        rw_log_info("schema registry answered: resumed %d partition(s)", n);
+}
+
+/* With a registry, alerts are framed with the id it assigns to the RiskAlert
+ * reader schema under `<topics.alerts>-value`; wait for it while it does not
+ * answer. A refusal (e.g. an incompatible schema) is fatal. */
+static void rw_registry_register_alerts(rw_processor_t *proc,
+                                        volatile sig_atomic_t *stop) {
+        char subject[300], errstr[512], what[900];
+        int backoff = 500;
+        int32_t id = -1;
+        rw_err_t err;
+
+        snprintf(subject, sizeof(subject), "%s-value",
+                 rw_conf_get_str(proc->conf, "topics.alerts"));
+        while ((err = rw_registry_register(proc->registry, subject,
+                                           rw_codec_reader_json(proc->codec, RW_REC_ALERT),
+                                           &id, errstr, sizeof(errstr))) == RW_ERR_IO) {
+                rw_log_warn("schema registry unreachable: %s; registering %s, retrying in "
+                            "%d ms", errstr, subject, backoff);
+                for (int waited = 0; waited < backoff && !*stop; waited += 50)
+                        usleep(50 * 1000);
+                if (*stop)
+                        return;
+                backoff = backoff < 5000 ? backoff * 2 : 10000;
+        }
+        if (err) {
+                snprintf(what, sizeof(what), "registering RiskAlert as %s: %s", subject, errstr);
+                rw_fatal(proc, "schema registry: %s", what);
+                return;
+        }
+        rw_codec_set_writer_id(proc->codec, RW_REC_ALERT, id);
+        proc->alerts_registered = 1;
+        rw_log_info("schema registry %s: alerts framed with schema id %d (subject %s)",
+                    rw_registry_url(proc->registry), (int)id, subject);
+}
+
+/* Dead-letter the batch's too-late records, except those already applied
+ * (re-deliveries within the dedup horizon): one pipelined look-up per
+ * partition, only when there are such records. */
+static void rw_settle_late(rw_processor_t *proc, int *dlq_sent,
+                           volatile sig_atomic_t *stop) {
+        const char **ids = NULL;
+        int *seen = NULL;
+        char errstr[512];
+
+        if (!proc->late_cnt)
+                return;
+        ids = calloc(proc->late_cnt, sizeof(*ids));
+        seen = calloc(proc->late_cnt, sizeof(*seen));
+        if (!ids || !seen)
+                abort();
+        for (size_t i = 0; i < proc->late_cnt; ) {
+                rw_part_t *p = proc->late[i].p;
+                size_t n = 0, j;
+                int backoff = 100;
+
+                for (j = i; j < proc->late_cnt && proc->late[j].p == p; j++)
+                        ids[n++] = proc->late[j].event_id;
+                while (rw_state_seen(proc->state, p->partition, ids, n, seen, errstr,
+                                     sizeof(errstr))) {
+                        rw_log_warn("redis: %s; retrying in %d ms", errstr, backoff);
+                        for (int w = 0; w < backoff && !*stop; w += 50)
+                                usleep(50 * 1000);
+                        if (*stop) {
+                                /* Undecided: store nothing of this batch. */
+                                rw_fatal(proc, "stopped while %s", "Redis was unreachable");
+                                goto done;
+                        }
+                        backoff = backoff < 5000 ? backoff * 2 : 5000;
+                        rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+                }
+                for (size_t k = 0; k < n; k++) {
+                        if (seen[k])
+                                proc->stats.duplicates++;
+                        else
+                                rw_dead_letter(proc, proc->late[i + k].rkm, RW_DLQ_TOO_LATE,
+                                               proc->late[i + k].msg, dlq_sent);
+                }
+                i = j;
+        }
+done:
+        proc->late_cnt = 0;
+        free(ids);
+        free(seen);
+}
+
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop) {
         rd_kafka_topic_partition_list_t *commits;
@@ -689,6 +964,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         }
         for (i = 0; i < cnt; i++)
                 rw_route(proc, msgs[i], &dlq_sent);
+        rw_settle_late(proc, &dlq_sent, stop);
         if (proc->fatal)
                 return;
         /* Dead letters must be safe before their offsets move on. */
@@ -711,6 +987,8 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         rd_kafka_topic_partition_list_destroy(commits);
         proc->stats.batches++;
         rw_arena_reset(proc);
+        if (proc->reg_blocked && !proc->fatal)
+                rw_registry_pause(proc);
 }
 
 static int rw_all_eof(rw_processor_t *proc) {
@@ -732,9 +1010,17 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
         if (!msgs)
                 abort();
+        if (proc->registry && !proc->alerts_registered)
+                rw_registry_register_alerts(proc, stop);
         while (!*stop && !proc->fatal) {
                 size_t cnt = 0;
-                int64_t deadline = rw_mono_ms() + proc->batch_timeout_ms;
+                int64_t deadline;
+
+                if (proc->reg_wait)
+                        rw_registry_probe(proc);
+                /* Paused, polls only serve rebalances: no need to spin. */
+                deadline = rw_mono_ms() + (proc->reg_wait && proc->batch_timeout_ms < 100 ?
+                                           100 : proc->batch_timeout_ms);
 
                 while (cnt < (size_t)proc->batch_size) {
                         int64_t left = deadline - rw_mono_ms();
@@ -772,7 +1058,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);
                 rw_producer_poll(proc->prod);
-                if (proc->opts.exit_at_eof && !cnt && rw_all_eof(proc))
+                if (proc->opts.exit_at_eof && !cnt && !proc->reg_wait && rw_all_eof(proc))
                         break;
         }
         free(msgs);

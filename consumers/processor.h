@@ -30,6 +30,7 @@ typedef struct rw_processor_stats_s {
         int64_t applied;        /* events counted into state */
         int64_t duplicates;     /* re-delivered events counted once */
         int64_t skipped;        /* records below the stored offset */
+        int64_t late;           /* applied events older than the watermark allowed */
         int64_t dlq;            /* records sent to the DLQ */
         int64_t dlq_by_reason[RW_DLQ__CNT];
         int64_t alerts;         /* alert transitions delivered */

@@ -176,6 +176,9 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$logdir
 num.partitions=3
+# Test histories carry event times months old as record timestamps: keep them
+# (time-based retention would delete them within a minute of start-up).
+log.retention.ms=-1
 auto.create.topics.enable=true
 delete.topic.enable=true
 default.replication.factor=1
@@ -297,7 +300,8 @@ cmd_create_topic() {
     -Dlog4j.configuration="file:$dir/log4j-tools.properties" \
     -cp "$LIBS/*" org.apache.kafka.tools.TopicCommand \
     --bootstrap-server "$bootstrap" --create --if-not-exists \
-    --topic "$topic" --partitions "$parts" --replication-factor 1 >&2 ||
+    --topic "$topic" --partitions "$parts" --replication-factor 1 \
+    --config retention.ms=-1 >&2 ||
     die "creating topic '$topic' failed"
 }
 

@@ -145,19 +145,29 @@ static rw_err_t rw_state_ensure(rw_state_t *st, char *errstr, size_t errstr_size
         return rw_state_reconnect(st, errstr, errstr_size);
 }
 
-rw_err_t rw_state_get_offset(rw_state_t *st, const char *topic,
-                             int32_t partition, int64_t *offsetp,
-                             char *errstr, size_t errstr_size) {
-        char key[512];
-        const char *argv[2] = { "GET", key };
+rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
+                               int32_t partition, int64_t *offsetp,
+                               int64_t *watermarkp,
+                               char *errstr, size_t errstr_size) {
+        char okey[512], wkey[512];
+        const char *argv[3] = { "MGET", okey, wkey };
         redisReply *r;
 
         if (rw_state_ensure(st, errstr, errstr_size))
                 return RW_ERR_IO;
-        snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
-        if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL)))
+        snprintf(okey, sizeof(okey), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
+        snprintf(wkey, sizeof(wkey), "%s:{%d}:wm:%s", st->ns, (int)partition, topic);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
                 return RW_ERR_IO;
-        *offsetp = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                snprintf(errstr, errstr_size, "redis: MGET: unexpected reply");
+                freeReplyObject(r);
+                return RW_ERR_FAIL;
+        }
+        *offsetp = r->element[0]->type == REDIS_REPLY_STRING ?
+                   strtoll(r->element[0]->str, NULL, 10) : -1;
+        *watermarkp = r->element[1]->type == REDIS_REPLY_STRING ?
+                      strtoll(r->element[1]->str, NULL, 10) : 0;
         freeReplyObject(r);
         return RW_OK;
 }
@@ -251,6 +261,8 @@ static int rw_apply_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t 
                                 av->first_order = v;
                         else if (!strcmp(f, "m:last"))
                                 av->last_order = v;
+                        else if (!strncmp(f, "m:", 2))
+                                continue;       /* other meta (m:maxday) */
                         else
                                 rw_bucket_parse(strtoll(f, NULL, 10),
                                                 all->element[j + 1]->str,
@@ -267,7 +279,7 @@ static int rw_apply_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t 
 }
 
 rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
-                        int64_t expected, int64_t next_offset, int64_t keep_day,
+                        int64_t expected, int64_t next_offset, int64_t window_days,
                         const rw_state_event_t *evs, size_t cnt,
                         rw_apply_result_t *res,
                         char *errstr, size_t errstr_size) {
@@ -304,7 +316,7 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
         argv[a++] = prefix;
         argv[a++] = RW_NUM(expected);
         argv[a++] = RW_NUM(next_offset);
-        argv[a++] = RW_NUM(keep_day);
+        argv[a++] = RW_NUM(window_days);
         argv[a++] = RW_NUM(st->dedup_s);
         argv[a++] = RW_NUM(max_at);
         argv[a++] = RW_NUM(cnt);
@@ -341,7 +353,7 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
                         free(argv);
                         free(nums);
                         return rw_state_apply(st, topic, partition, expected,
-                                              next_offset, keep_day, evs, cnt,
+                                              next_offset, window_days, evs, cnt,
                                               res, errstr, errstr_size);
                 }
                 snprintf(errstr, errstr_size, "redis: batch script: %.*s",
@@ -377,6 +389,40 @@ done:
         free(argv);
         free(nums);
         return err;
+}
+
+rw_err_t rw_state_seen(rw_state_t *st, int32_t partition,
+                       const char *const *event_ids, size_t cnt, int *seen,
+                       char *errstr, size_t errstr_size) {
+        size_t i, sent = 0;
+
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        for (i = 0; i < cnt; i++) {
+                char key[512];
+                const char *argv[2] = { "EXISTS", key };
+                snprintf(key, sizeof(key), "%s:{%d}:e:%s", st->ns, (int)partition,
+                         event_ids[i]);
+                if (redisAppendCommandArgv(st->rc, 2, argv, NULL) != REDIS_OK)
+                        break;
+                sent++;
+        }
+        for (i = 0; i < sent; i++) {
+                redisReply *r = NULL;
+                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
+                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                        rw_state_disconnect(st);
+                        return RW_ERR_IO;
+                }
+                seen[i] = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+                freeReplyObject(r);
+        }
+        if (sent < cnt) {
+                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                rw_state_disconnect(st);
+                return RW_ERR_IO;
+        }
+        return RW_OK;
 }
 
 rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,

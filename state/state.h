@@ -12,8 +12,7 @@ typedef struct rw_apply_result_s {
         int64_t applied;        /* events counted */
         int64_t duplicates;     /* events already seen within the dedup horizon */
         int64_t watermark;      /* highest event time applied before this batch */
-        char *flags;            /* per event: '1' applied, 'd' duplicate,
-                                 * 'o' older than keep_day (not applied) */
+        char *flags;            /* per event: '1' applied, 'd' duplicate */
         rw_account_view_t *accounts;    /* as before the batch, sorted by id */
         size_t account_cnt;
 } rw_apply_result_t;
@@ -33,23 +32,32 @@ void rw_state_destroy(rw_state_t *st);
  * context in error is never reused). RW_ERR_IO when Redis is still away. */
 rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size);
 
-/* The next offset to consume stored for topic/partition, -1 when none. */
-rw_err_t rw_state_get_offset(rw_state_t *st, const char *topic,
-                             int32_t partition, int64_t *offsetp,
-                             char *errstr, size_t errstr_size);
+/* The position stored for topic/partition: the next offset to consume
+ * (-1 when none) and the highest event time applied (0 when none). */
+rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
+                               int32_t partition, int64_t *offsetp,
+                               int64_t *watermarkp,
+                               char *errstr, size_t errstr_size);
 
 /* Apply a batch of one topic-partition and store `next_offset`, atomically,
  * provided the stored offset still equals `expected` (-1: none stored).
- * Buckets older than `keep_day` are dropped. RW_ERR_FENCED when the stored
+ * An account or vendor keeps the buckets of the `window_days` days up to its
+ * own latest event day; older ones are dropped. RW_ERR_FENCED when the stored
  * offset moved (another consumer owns the partition); RW_ERR_IO on
  * connection trouble (reconnect, retry). On RW_OK *res holds, for replaying
  * the batch event by event, every account it changed as it was before the
  * batch, and each event's fate (caller clears). */
 rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
-                        int64_t expected, int64_t next_offset, int64_t keep_day,
+                        int64_t expected, int64_t next_offset, int64_t window_days,
                         const rw_state_event_t *evs, size_t cnt,
                         rw_apply_result_t *res,
                         char *errstr, size_t errstr_size);
+
+/* Which of `cnt` event ids of `partition` were already applied within the
+ * dedup horizon: seen[i] = 1 or 0. One pipelined round trip. */
+rw_err_t rw_state_seen(rw_state_t *st, int32_t partition,
+                       const char *const *event_ids, size_t cnt, int *seen,
+                       char *errstr, size_t errstr_size);
 
 /* Find an account of a result (bsearch), NULL if the batch did not change it. */
 rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,

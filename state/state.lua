@@ -9,7 +9,9 @@
 -- ARGV[1]  key prefix for this partition       (ns:{P}:)
 -- ARGV[2]  expected stored offset (-1 = none stored yet)
 -- ARGV[3]  next offset after this batch
--- ARGV[4]  oldest day to keep (older buckets are dropped)
+-- ARGV[4]  window in days: an account or vendor keeps the buckets of the
+--          WINDOW days up to its own latest event day (m:maxday), so what
+--          is kept depends on the data only, never on batch boundaries
 -- ARGV[5]  dedup horizon in seconds (0 = off)
 -- ARGV[6]  highest event time in the batch (the watermark only rises)
 -- ARGV[7]  number of events N; then N events of 8 fields each:
@@ -19,18 +21,24 @@
 --   amount: minor units (orders) | ticket severity 0..3 (support)
 --   extra: "" | "csat,sentiment" for support ("" parts when null)
 --
--- Per account hash  PREFIX a:ACCOUNT
---   field <day>  = "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn"   (see M below)
---   m:n m:first m:last  placed-order count, first and last PLACED time
--- Per vendor hash   PREFIX v:VENDOR   field <day> = order value (PLACED)
+-- Per account, one hash per input stream, each written only by the owner of
+-- that stream's partition and pruned against its own latest day, so neither
+-- stream's progress can change what the other's rules see:
+--   PREFIX a:ACCOUNT  orders:  field <day> = "po,ps,co,ro,rs,0,0,0,0,0,0"
+--   PREFIX s:ACCOUNT  support: field <day> = "0,0,0,0,0,tk,tu,cs,cn,ss,sn"
+--   (the same 11 columns, see M below)
+--   m:n m:first m:last  (a: only) placed-order count, first and last PLACED time
+--   m:maxday            the latest day of the stream's events
+-- Per vendor hash   PREFIX v:VENDOR   field <day> = order value (PLACED),
+--                   m:maxday as for accounts
 --
 -- Per account hash  PREFIX f:ACCOUNT  field <rule> = "firing,severity,resolved_at"
 --
 -- Per partition     PREFIX wm:TOPIC  highest event time applied
 --
 -- Reply: {"OK", applied, duplicates, watermark before the batch,
---         flags (one char per event: 1 applied, d duplicate, o older than
---         keep_day), then for every account the batch changes:
+--         flags (one char per event: 1 applied, d duplicate), then for
+--         every account the batch changes:
 --         account, {field, value, ...} as before the batch, {rule, fpcsv, ...}}
 
 local M = {po=1, ps=2, co=3, ro=4, rs=5, tk=6, tu=7, cs=8, cn=9, ss=10, sn=11}
@@ -40,7 +48,7 @@ local offkey = KEYS[1]
 local prefix = ARGV[1]
 local expected = tonumber(ARGV[2])
 local nextoff = ARGV[3]
-local keepday = tonumber(ARGV[4])
+local window = tonumber(ARGV[4])
 local horizon = tonumber(ARGV[5])
 local maxat = tonumber(ARGV[6])
 local n = tonumber(ARGV[7])
@@ -50,6 +58,12 @@ local storedn = -1
 if stored then storedn = tonumber(stored) end
 if storedn ~= expected then
   return {'FENCED', tostring(storedn)}
+end
+
+-- The account hash an event kind goes to.
+local function akey_of(kind, acct)
+  if kind == 'P' or kind == 'C' or kind == 'R' then return prefix .. 'a:' .. acct end
+  return prefix .. 's:' .. acct
 end
 
 local function parse(csv)
@@ -64,14 +78,14 @@ local function parse(csv)
 end
 
 -- Pass 1: de-duplicate, and snapshot every account the batch changes as it
--- was before the batch (old buckets dropped first), so the caller can replay
--- the batch event by event over it and evaluate after each event.
-local flags, order, vendors = {}, {}, {}
+-- was before the batch, so the caller can replay the batch event by event
+-- over it and evaluate after each event.
+local flags, order, vendors, touched = {}, {}, {}, {}
 local snap = {}
 local applied, dups = 0, 0
 for i = 0, n - 1 do
   local b = 8 + i * 8
-  local eid, acct, day = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 4])
+  local kind, eid, acct = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local fresh = true
   if horizon > 0 then
     fresh = redis.call('SET', prefix .. 'e:' .. eid, '1', 'NX', 'EX', horizon)
@@ -79,28 +93,29 @@ for i = 0, n - 1 do
   if not fresh then
     dups = dups + 1
     flags[#flags + 1] = 'd'
-  elseif day < keepday then
-    flags[#flags + 1] = 'o'
   else
     applied = applied + 1
     flags[#flags + 1] = '1'
     if not snap[acct] then
-      local akey = prefix .. 'a:' .. acct
-      local all = redis.call('HGETALL', akey)
-      local kept = {}
-      for j = 1, #all, 2 do
-        local f = all[j]
-        if string.sub(f, 1, 2) ~= 'm:' and tonumber(f) < keepday then
-          redis.call('HDEL', akey, f)
-        else
-          kept[#kept + 1] = f
-          kept[#kept + 1] = all[j + 1]
-        end
-      end
-      snap[acct] = kept
+      snap[acct] = redis.call('HGETALL', akey_of(kind, acct))
       order[#order + 1] = acct
+      touched[#touched + 1] = akey_of(kind, acct)
     end
   end
+end
+
+-- Drop the buckets of a hash older than WINDOW days before its m:maxday.
+local function prune(key)
+  local maxday = tonumber(redis.call('HGET', key, 'm:maxday') or '0')
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    local d = tonumber(f)
+    if d and d <= maxday - window then redis.call('HDEL', key, f) end
+  end
+end
+
+local function bump_maxday(key, day)
+  local cur = tonumber(redis.call('HGET', key, 'm:maxday') or '-1')
+  if tonumber(day) > cur then redis.call('HSET', key, 'm:maxday', day) end
 end
 
 -- Pass 2: apply.
@@ -109,12 +124,13 @@ for i = 0, n - 1 do
     local b = 8 + i * 8
     local kind, acct, vendor = ARGV[b], ARGV[b + 2], ARGV[b + 3]
     local day, amount, at, extra = ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), ARGV[b + 7]
-    local akey = prefix .. 'a:' .. acct
+    local akey = akey_of(kind, acct)
     local t = parse(redis.call('HGET', akey, day))
     if kind == 'P' then
       t[M.po] = t[M.po] + 1
       t[M.ps] = t[M.ps] + amount
       redis.call('HINCRBY', prefix .. 'v:' .. vendor, day, amount)
+      bump_maxday(prefix .. 'v:' .. vendor, day)
       vendors[vendor] = true
       local cnt = redis.call('HINCRBY', akey, 'm:n', 1)
       local first = tonumber(redis.call('HGET', akey, 'm:first') or at)
@@ -138,20 +154,17 @@ for i = 0, n - 1 do
       end
     end
     redis.call('HSET', akey, day, table.concat(t, ','))
+    bump_maxday(akey, day)
   end
 end
+
+for _, key in ipairs(touched) do prune(key) end
+for vendor, _ in pairs(vendors) do prune(prefix .. 'v:' .. vendor) end
 
 redis.call('SET', offkey, nextoff)
 local wmkey = prefix .. 'wm:' .. string.sub(offkey, #prefix + 5)
 local wm = tonumber(redis.call('GET', wmkey) or '0')
 if maxat > wm then redis.call('SET', wmkey, maxat) end
-
-for vendor, _ in pairs(vendors) do
-  local vkey = prefix .. 'v:' .. vendor
-  for _, f in ipairs(redis.call('HKEYS', vkey)) do
-    if tonumber(f) < keepday then redis.call('HDEL', vkey, f) end
-  end
-end
 
 local reply = {'OK', applied, dups, tostring(wm), table.concat(flags)}
 for _, acct in ipairs(order) do

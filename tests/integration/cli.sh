@@ -283,15 +283,40 @@ expect_rc 1 "run against an unreachable Redis"
 grep -qi redis "$WORK/err" || fail "run against an unreachable Redis: stderr does not mention redis$(shown)"
 ok "run against an unreachable Redis exits 1 with '$(grep -i -m1 redis "$WORK/err")'"
 
-# ---- properties this version refuses rather than ignores -------------------------
+# ---- schema registry: an unreachable one is an outage, not a configuration error ----
 
-for cmd in run demo; do
-  rw "$cmd" -X schema.registry.url=http://127.0.0.1:1/
-  expect_rc 2 "$cmd with schema.registry.url"
-  grep -q "schema.registry.url: not supported" "$WORK/err" ||
-    fail "$cmd with schema.registry.url: stderr does not say it is not supported$(shown)"
+rw run -X schema.registry.url=http://127.0.0.1:1/ -X redis.url=redis://127.0.0.1:1/0 \
+  -X redis.timeout=200ms -X kafka.bootstrap.servers=127.0.0.1:1
+expect_rc 1 "run with an unreachable schema.registry.url (and Redis)"
+lacks "schema.registry.url" "run with an unreachable schema.registry.url"
+ok "run accepts an unreachable schema.registry.url at start-up"
+
+RC=0
+"$RW_BIN" demo -X demo.accounts=10 -X demo.days=30 \
+  -X schema.registry.url=http://127.0.0.1:1/ -X schema.registry.timeout=200ms \
+  >"$WORK/out" 2>"$WORK/err" </dev/null &
+pid=$!
+for _ in $(seq 300); do
+  grep -q "retrying in" "$WORK/err" || ! kill -0 "$pid" 2>/dev/null && break
+  sleep 0.1
 done
-ok "run and demo refuse schema.registry.url with exit 2"
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" || RC=$?
+[[ $RC -ne 2 ]] || fail "demo with an unreachable schema.registry.url: exit 2$(shown)"
+has err "schema registry unreachable: schema registry http://127.0.0.1:1: " \
+  "demo with an unreachable schema.registry.url"
+has err "retrying in" "demo with an unreachable schema.registry.url"
+ok "demo with an unreachable schema.registry.url waits for it, retrying"
+
+# Commands whose codec does not use the registry refuse it rather than ignore it.
+for cmd in decode gen; do
+  "$RW_BIN" --help | grep -q "^  $cmd " || continue
+  args=(); [[ $cmd == decode ]] && args=(-t orders)
+  rw "$cmd" "${args[@]}" -X schema.registry.url=http://127.0.0.1:1/
+  expect_rc 2 "$cmd with schema.registry.url"
+  has err "schema.registry.url: not supported by this command" "$cmd with schema.registry.url"
+  ok "$cmd refuses schema.registry.url with exit 2"
+done
 
 # ---- README configuration reference -----------------------------------------------
 

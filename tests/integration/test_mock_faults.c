@@ -315,6 +315,9 @@ static void test_dlq_failure_loses_nothing(void **state) {
         volatile sig_atomic_t stop = 0;
         rw_processor_stats_t st;
         rw_processor_t *proc;
+        /* A group per run: positions live in Redis, and the mock cluster
+         * keeps a closed member until its session times out. */
+        static const char *groups[] = { "dlqf-drain", "dlqf-fail", "dlqf-retry" };
         rw_record_t rec = { .type = RW_REC_ORDER, .u.order = {
                 .event_id = "dlqf-1", .account_id = "acct-dlqf", .vendor_id = "v",
                 .kind = RW_ORDER_PLACED, .amount_minor = 100, .currency = "EUR",
@@ -330,6 +333,8 @@ static void test_dlq_failure_loses_nothing(void **state) {
 
         opts.alert_fp = devnull;
         /* Drain the fixture's history first, so the poison is what follows. */
+        assert_int_equal(rw_conf_set(fx->conf, "group.id", groups[0], "test", errstr,
+                                     sizeof(errstr)), RW_OK);
         proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
         assert_non_null(proc);
         assert_int_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
@@ -351,6 +356,8 @@ static void test_dlq_failure_loses_nothing(void **state) {
                 denied[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
         rd_kafka_mock_push_request_errors_array(fx->mcluster, RW_API_PRODUCE,
                                                 RW_ARRAY_SIZE(denied), denied);
+        assert_int_equal(rw_conf_set(fx->conf, "group.id", groups[1], "test", errstr,
+                                     sizeof(errstr)), RW_OK);
         proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
         assert_non_null(proc);
         assert_int_not_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
@@ -360,6 +367,8 @@ static void test_dlq_failure_loses_nothing(void **state) {
         assert_int_equal(fx_redis_offset(fx, "orders", 0), before);
 
         rd_kafka_mock_clear_request_errors(fx->mcluster, RW_API_PRODUCE);
+        assert_int_equal(rw_conf_set(fx->conf, "group.id", groups[2], "test", errstr,
+                                     sizeof(errstr)), RW_OK);
         proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
         assert_non_null(proc);
         assert_int_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);

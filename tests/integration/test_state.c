@@ -1,0 +1,275 @@
+/* test_state.c - the Redis state layer against a private redis-server:
+ * fenced atomic batches, de-duplication, script reload, bounded memory, and
+ * that the in-process replay (state/account.c) matches what Redis stores. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include "common/conf.h"
+#include "common/log.h"
+#include "state/redis_child.h"
+#include "state/state.h"
+
+#define T0 1772344800000LL      /* 2026-03-01T06:00:00Z */
+
+typedef struct fx_s {
+        rw_redis_child_t redis;
+        rw_conf_t *conf;
+        rw_state_t *st;
+        redisContext *rc;
+} fx_t;
+
+static int fx_setup(void **state) {
+        fx_t *fx = calloc(1, sizeof(*fx));
+        char errstr[512];
+
+        rw_log_set_level(RW_LOG_WARN);
+        assert_int_equal(rw_redis_child_start(&fx->redis, errstr, sizeof(errstr)), RW_OK);
+        fx->conf = rw_conf_new();
+        assert_int_equal(rw_conf_set(fx->conf, "redis.url", fx->redis.url, "test",
+                                     errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(rw_conf_set(fx->conf, "state.namespace", "ts", "test",
+                                     errstr, sizeof(errstr)), RW_OK);
+        fx->st = rw_state_new(fx->conf, errstr, sizeof(errstr));
+        assert_non_null(fx->st);
+        fx->rc = redisConnectUnix(fx->redis.sock);
+        assert_int_equal(fx->rc->err, 0);
+        *state = fx;
+        return 0;
+}
+
+static int fx_teardown(void **state) {
+        fx_t *fx = *state;
+        redisFree(fx->rc);
+        rw_state_destroy(fx->st);
+        rw_conf_destroy(fx->conf);
+        rw_redis_child_stop(&fx->redis);
+        free(fx);
+        return 0;
+}
+
+static rw_state_event_t ev_order(const char *id, const char *acct, char kind,
+                                 int64_t amount, int64_t at) {
+        return (rw_state_event_t){ .kind = kind, .event_id = id, .account = acct,
+                                   .vendor = "v1", .amount = amount,
+                                   .occurred_at = at };
+}
+
+static char *hget(fx_t *fx, const char *key, const char *field) {
+        redisReply *r = redisCommand(fx->rc, "HGET %s %s", key, field);
+        char *v = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+        freeReplyObject(r);
+        return v;
+}
+
+static long long llget(fx_t *fx, const char *fmt, ...) {
+        va_list ap;
+        redisReply *r;
+        long long v;
+
+        va_start(ap, fmt);
+        r = redisvCommand(fx->rc, fmt, ap);
+        va_end(ap);
+        v = r->type == REDIS_REPLY_INTEGER ? r->integer :
+            r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+        freeReplyObject(r);
+        return v;
+}
+
+/* A write whose expected offset is stale is rejected whole. */
+static void test_fencing(void **state) {
+        fx_t *fx = *state;
+        rw_state_event_t evs[2] = { ev_order("f1", "a", 'P', 100, T0),
+                                    ev_order("f2", "a", 'P', 100, T0 + 1000) };
+        rw_apply_result_t res;
+        char errstr[512];
+        int64_t off, wm;
+
+        assert_int_equal(rw_state_apply(fx->st, "orders", 0, -1, 10, 120, evs, 1, &res,
+                                        errstr, sizeof(errstr)), RW_OK);
+        rw_apply_result_clear(&res);
+        /* A zombie that still believes nothing was stored. */
+        assert_int_equal(rw_state_apply(fx->st, "orders", 0, -1, 11, 120, evs + 1, 1,
+                                        &res, errstr, sizeof(errstr)), RW_ERR_FENCED);
+        assert_non_null(strstr(errstr, "stored offset is 10"));
+        assert_int_equal(rw_state_get_position(fx->st, "orders", 0, &off, &wm, errstr,
+                                               sizeof(errstr)), RW_OK);
+        assert_int_equal(off, 10);
+        assert_int_equal(wm, T0);
+        assert_int_equal(llget(fx, "HGET ts:{0}:a:a m:n"), 1);
+        assert_int_equal(llget(fx, "EXISTS ts:{0}:e:f2"), 0);
+        /* The owner, with the right expectation, goes on. */
+        assert_int_equal(rw_state_apply(fx->st, "orders", 0, 10, 11, 120, evs + 1, 1,
+                                        &res, errstr, sizeof(errstr)), RW_OK);
+        rw_apply_result_clear(&res);
+        assert_int_equal(llget(fx, "HGET ts:{0}:a:a m:n"), 2);
+}
+
+/* The same event id twice counts once; the second is reported a duplicate. */
+static void test_dedup(void **state) {
+        fx_t *fx = *state;
+        rw_state_event_t evs[3] = { ev_order("d1", "b", 'P', 100, T0),
+                                    ev_order("d1", "b", 'P', 100, T0),
+                                    ev_order("d2", "b", 'R', 40, T0) };
+        rw_apply_result_t res;
+        char errstr[512], *b;
+
+        assert_int_equal(rw_state_apply(fx->st, "orders", 1, -1, 3, 120, evs, 3, &res,
+                                        errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(res.applied, 2);
+        assert_int_equal(res.duplicates, 1);
+        assert_string_equal(res.flags, "1d1");
+        rw_apply_result_clear(&res);
+        /* Re-delivered later (e.g. after a reset to offset 0): nothing changes. */
+        assert_int_equal(rw_state_apply(fx->st, "orders", 1, 3, 6, 120, evs, 3, &res,
+                                        errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(res.applied, 0);
+        assert_int_equal(res.duplicates, 3);
+        rw_apply_result_clear(&res);
+        b = hget(fx, "ts:{1}:a:b", "20513");
+        assert_non_null(b);
+        assert_string_equal(b, "1,100,0,1,40,0,0,0,0,0,0");
+        free(b);
+}
+
+/* Redis forgot the script (restart, SCRIPT FLUSH): it is loaded again. */
+static void test_script_reload(void **state) {
+        fx_t *fx = *state;
+        rw_state_event_t ev = ev_order("s1", "c", 'P', 1, T0);
+        rw_apply_result_t res;
+        char errstr[512];
+
+        freeReplyObject(redisCommand(fx->rc, "SCRIPT FLUSH"));
+        assert_int_equal(rw_state_apply(fx->st, "orders", 2, -1, 1, 120, &ev, 1, &res,
+                                        errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(res.applied, 1);
+        rw_apply_result_clear(&res);
+}
+
+/* Three years of daily events for one account: its state stays bounded by
+ * the longest window, and old buckets are gone. */
+static void test_memory_bounded(void **state) {
+        fx_t *fx = *state;
+        enum { DAYS = 3 * 365, PER_BATCH = 30 };
+        rw_state_event_t evs[PER_BATCH];
+        char ids[PER_BATCH][32];
+        rw_apply_result_t res;
+        char errstr[512];
+        int64_t off = -1, next = 0;
+        long long hlen_at_year = 0, mem_at_year = 0, hlen, mem;
+
+        for (int d = 0; d < DAYS; d += PER_BATCH) {
+                int n = 0;
+                for (int i = d; i < d + PER_BATCH && i < DAYS; i++, n++) {
+                        snprintf(ids[n], sizeof(ids[n]), "m-%d", i);
+                        evs[n] = ev_order(ids[n], "longlived", i % 7 ? 'P' : 'R', 500,
+                                          T0 + (int64_t)i * RW_DAY_MS);
+                }
+                next += n;
+                assert_int_equal(rw_state_apply(fx->st, "orders", 3, off, next, 120,
+                                                evs, (size_t)n, &res, errstr,
+                                                sizeof(errstr)), RW_OK);
+                rw_apply_result_clear(&res);
+                off = next;
+                if (d / PER_BATCH == 365 / PER_BATCH) {
+                        hlen_at_year = llget(fx, "HLEN ts:{3}:a:longlived");
+                        mem_at_year = llget(fx, "MEMORY USAGE ts:{3}:a:longlived");
+                }
+        }
+        hlen = llget(fx, "HLEN ts:{3}:a:longlived");
+        mem = llget(fx, "MEMORY USAGE ts:{3}:a:longlived");
+        print_message("after 1 year: %lld fields, %lld bytes; after 3 years: %lld "
+                      "fields, %lld bytes\n", hlen_at_year, mem_at_year, hlen, mem);
+        assert_true(hlen <= 120 + 4);                   /* the window + meta */
+        assert_true(mem <= mem_at_year + mem_at_year / 4);
+        assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
+                               (long long)(T0 / RW_DAY_MS)), 0);
+        assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived m:n"),
+                         DAYS - (DAYS + 6) / 7);
+}
+
+/* Compare a replayed view with the hash Redis holds for it. */
+static void expect_view_is_stored(fx_t *fx, const rw_account_view_t *av,
+                                  const char *key, int meta) {
+        assert_int_equal(av->bucket_cnt,
+                         (size_t)llget(fx, "HLEN %s", key) - (meta ? 4 : 1));
+        for (size_t i = 0; i < av->bucket_cnt; i++) {
+                char field[24], *csv;
+                rw_day_bucket_t stored;
+                const rw_day_bucket_t *b = &av->buckets[i];
+                snprintf(field, sizeof(field), "%lld", (long long)b->day);
+                csv = hget(fx, key, field);
+                assert_non_null(csv);
+                rw_bucket_parse(b->day, csv, &stored);
+                free(csv);
+                assert_memory_equal(&stored, b, sizeof(stored));
+        }
+}
+
+/* The in-process replay over the returned pre-batch state gives exactly what
+ * the script stored, for both streams; each stream has a hash of its own. */
+static void test_replay_matches_redis(void **state) {
+        fx_t *fx = *state;
+        rw_state_event_t orders[4] = {
+                ev_order("r1", "acct", 'P', 1200, T0),
+                ev_order("r2", "acct", 'C', 0, T0 + 3600000),
+                ev_order("r3", "acct", 'R', 700, T0 + RW_DAY_MS),
+                ev_order("r4", "acct", 'P', 300, T0 + 2 * RW_DAY_MS),
+        };
+        rw_state_event_t support[4] = {
+                { .kind = 'O', .event_id = "r5", .account = "acct", .vendor = "",
+                  .amount = 3, .occurred_at = T0 + RW_DAY_MS },
+                { .kind = 'S', .event_id = "r6", .account = "acct", .vendor = "",
+                  .amount = 1, .occurred_at = T0 + RW_DAY_MS, .extra = "2,-0.7500" },
+                { .kind = 'S', .event_id = "r7", .account = "acct", .vendor = "",
+                  .amount = 0, .occurred_at = T0 + RW_DAY_MS, .extra = ",0.2500" },
+                { .kind = 'E', .event_id = "r8", .account = "acct", .vendor = "",
+                  .amount = 1, .occurred_at = T0 + 2 * RW_DAY_MS },
+        };
+        rw_apply_result_t res;
+        rw_account_view_t *av;
+        char errstr[512];
+
+        /* Orders in two batches: the second replays over what the first left. */
+        assert_int_equal(rw_state_apply(fx->st, "orders", 4, -1, 3, 120, orders, 3, &res,
+                                        errstr, sizeof(errstr)), RW_OK);
+        rw_apply_result_clear(&res);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 4, 3, 4, 120, orders + 3, 1,
+                                        &res, errstr, sizeof(errstr)), RW_OK);
+        av = rw_apply_result_account(&res, "acct");
+        assert_non_null(av);
+        assert_int_equal(av->orders_total, 1);          /* as before the batch */
+        assert_int_equal(rw_account_apply(av, &orders[3]), 0);
+        assert_int_equal(av->orders_total, llget(fx, "HGET ts:{4}:a:acct m:n"));
+        assert_int_equal(av->first_order, llget(fx, "HGET ts:{4}:a:acct m:first"));
+        assert_int_equal(av->last_order, llget(fx, "HGET ts:{4}:a:acct m:last"));
+        expect_view_is_stored(fx, av, "ts:{4}:a:acct", 1);
+        rw_apply_result_clear(&res);
+
+        /* Support events: their own hash; the orders hash is untouched. */
+        assert_int_equal(rw_state_apply(fx->st, "support", 4, -1, 4, 120, support, 4,
+                                        &res, errstr, sizeof(errstr)), RW_OK);
+        av = rw_apply_result_account(&res, "acct");
+        assert_non_null(av);
+        assert_int_equal(av->bucket_cnt, 0);            /* nothing before the batch */
+        for (int i = 0; i < 4; i++)
+                assert_int_equal(rw_account_apply(av, &support[i]), 0);
+        expect_view_is_stored(fx, av, "ts:{4}:s:acct", 0);
+        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 4);
+        rw_apply_result_clear(&res);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_fencing, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_dedup, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_script_reload, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_memory_bounded, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_replay_matches_redis, fx_setup, fx_teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
