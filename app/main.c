@@ -20,6 +20,7 @@ static const struct {
         { "config", rw_cmd_config, "print the effective configuration or the property reference" },
         { "decode", rw_cmd_decode, "print the records of a topic as JSON lines, decoded (kcat -C style)" },
         { "gen",    rw_cmd_gen,    "produce a generated order and support history to the input topics" },
+        { "inspect", rw_cmd_inspect, "an account's or vendor's state, exactly as the rules see it" },
 };
 
 const char *rw_cli_conf_help =

@@ -1,4 +1,5 @@
 /* kafka.c - librdkafka client configuration built from riskwatch's conf. */
+#include <pthread.h>
 #include <stdio.h>
 #include "common/kafka.h"
 #include "common/log.h"
@@ -11,6 +12,40 @@ void rw_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
         rw_log(lvl, "kafka: %s: %s: %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
 }
 
+static pthread_mutex_t rw_kafka_fatal_lock = PTHREAD_MUTEX_INITIALIZER;
+static int rw_kafka_fatal_seen;
+static char rw_kafka_fatal_reason[512];
+
+/* librdkafka's error events: logged; a fatal one is remembered with its
+ * real reason for the owner to stop on. */
+static void rw_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                              void *opaque) {
+        char fatal[400];
+        (void)opaque;
+        if (err != RD_KAFKA_RESP_ERR__FATAL) {
+                rw_log_warn("kafka: %s: %s: %s", rd_kafka_name(rk),
+                            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+                return;
+        }
+        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        pthread_mutex_lock(&rw_kafka_fatal_lock);
+        if (!rw_kafka_fatal_seen++)
+                snprintf(rw_kafka_fatal_reason, sizeof(rw_kafka_fatal_reason),
+                         "%s: %s", rd_kafka_name(rk), fatal);
+        pthread_mutex_unlock(&rw_kafka_fatal_lock);
+        rw_log_error("kafka: fatal error: %s: %s", rd_kafka_name(rk), fatal);
+}
+
+int rw_kafka_fatal(char *reason, size_t size) {
+        int seen;
+        pthread_mutex_lock(&rw_kafka_fatal_lock);
+        seen = rw_kafka_fatal_seen;
+        if (seen && reason)
+                snprintf(reason, size, "%s", rw_kafka_fatal_reason);
+        pthread_mutex_unlock(&rw_kafka_fatal_lock);
+        return seen;
+}
+
 rd_kafka_conf_t *rw_kafka_conf_new(const rw_conf_t *conf,
                                    const char *const *defaults,
                                    char *errstr, size_t errstr_size) {
@@ -18,6 +53,7 @@ rd_kafka_conf_t *rw_kafka_conf_new(const rw_conf_t *conf,
         char kerr[512];
 
         rd_kafka_conf_set_log_cb(kconf, rw_kafka_log_cb);
+        rd_kafka_conf_set_error_cb(kconf, rw_kafka_error_cb);
         if (rd_kafka_conf_set(kconf, "client.id", rw_conf_get_str(conf, "client.id"),
                               kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK)
                 goto fail_set;

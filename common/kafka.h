@@ -13,6 +13,11 @@ rd_kafka_conf_t *rw_kafka_conf_new(const rw_conf_t *conf,
                                    const char *const *defaults,
                                    char *errstr, size_t errstr_size);
 
+/* Whether any client of this process hit a librdkafka fatal error; if so,
+ * its reason (rd_kafka_fatal_error()) is written into reason. Every client
+ * made with rw_kafka_conf_new() reports here through its error callback. */
+int rw_kafka_fatal(char *reason, size_t size);
+
 /* Route librdkafka's own logs through rw_log. */
 void rw_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                      const char *buf);

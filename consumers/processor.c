@@ -1053,7 +1053,12 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         if (proc->fatal)
                                 break;
                 }
-                if (cnt)
+                {
+                        char reason[512];
+                        if (rw_kafka_fatal(reason, sizeof(reason)))
+                                rw_fatal(proc, "kafka fatal error: %s", reason);
+                }
+                if (cnt && !proc->fatal)
                         rw_process_batch(proc, msgs, cnt, stop);
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);

@@ -184,6 +184,9 @@ struct rw_codec_s {
         int32_t enc_id[RW_REC__CNT];    /* the id rw_codec_encode() frames with */
         char *reader_json[RW_REC__CNT]; /* the reader schemas' text, as in their files */
         rw_registry_t *registry;        /* borrowed; NULL: the catalogue only */
+        rw_writer_t **hidden;           /* catalogue entries out of the id lookup
+                                         * while a registry is authoritative */
+        size_t hidden_cnt;
         struct rw_rejected_s {          /* ids the registry has no usable schema for */
                 uint32_t id;
                 char *why;
@@ -1186,6 +1189,9 @@ void rw_codec_destroy(rw_codec_t *codec) {
         for (i = 0; i < codec->cnt; i++)
                 rw_writer_destroy(codec->writers[i]);
         free(codec->writers);
+        for (i = 0; i < codec->hidden_cnt; i++)
+                rw_writer_destroy(codec->hidden[i]);
+        free(codec->hidden);
         for (i = 0; i < codec->rejected_cnt; i++)
                 free(codec->rejected[i].why);
         free(codec->rejected);
@@ -1231,6 +1237,22 @@ int32_t rw_codec_reader_id(const rw_codec_t *codec, rw_record_type_t type) {
 }
 
 void rw_codec_set_registry(rw_codec_t *codec, rw_registry_t *reg) {
+        size_t i, kept = 0;
+
+        /* With a registry, frame ids resolve through it (the contract): the
+         * catalogue's ids leave the lookup, its reader schemas stay readers. */
+        if (reg && !codec->registry) {
+                codec->hidden = calloc(codec->cnt ? codec->cnt : 1, sizeof(*codec->hidden));
+                if (!codec->hidden)
+                        abort();
+                for (i = 0; i < codec->cnt; i++) {
+                        if (codec->writers[i]->line)
+                                codec->hidden[codec->hidden_cnt++] = codec->writers[i];
+                        else
+                                codec->writers[kept++] = codec->writers[i];
+                }
+                codec->cnt = kept;
+        }
         codec->registry = reg;
 }
 

@@ -168,13 +168,14 @@ int32_t rw_codec_reader_id(const rw_codec_t *codec, rw_record_type_t type);
 
 typedef struct rw_registry_s rw_registry_t;
 
-/* Resolve schema ids missing from the catalogue through a schema registry
- * (schemas/registry.h); `reg` is borrowed and must outlive the codec's use
- * of it, NULL detaches. A fetched schema is added like rw_codec_add_schema();
- * an id the registry definitely has no usable schema for is remembered and
- * decodes as RW_CODEC_UNKNOWN_SCHEMA; when the registry gives no answer
- * (unreachable, timeout, 5xx) rw_codec_decode() returns RW_CODEC_RETRY and
- * the next decode of that id asks again. Catalogue ids never reach it. */
+/* Resolve schema ids through a schema registry (schemas/registry.h), as the
+ * contract says once one is configured: the catalogue's ids leave the id
+ * lookup (its reader schemas stay the readers), and every frame id is
+ * fetched from the registry once and cached. `reg` is borrowed and must
+ * outlive the codec's use of it. An id the registry definitely has no usable
+ * schema for is remembered and decodes as RW_CODEC_UNKNOWN_SCHEMA; when the
+ * registry gives no answer (unreachable, timeout, 5xx) rw_codec_decode()
+ * returns RW_CODEC_RETRY and the next decode of that id asks again. */
 void rw_codec_set_registry(rw_codec_t *codec, rw_registry_t *reg);
 
 /* Frame records of `type` with `id` (e.g. the id a registry assigned to the

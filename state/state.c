@@ -473,3 +473,159 @@ replies:
         }
         return err;
 }
+
+/* The first key matching `pattern` (SCAN), or RW_ERR_FAIL when none does. */
+static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
+                                  char *key, size_t key_size,
+                                  char *errstr, size_t errstr_size) {
+        char cursor[32] = "0";
+
+        do {
+                const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL);
+                if (!r)
+                        return RW_ERR_IO;
+                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                        freeReplyObject(r);
+                        snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
+                        return RW_ERR_FAIL;
+                }
+                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+                if (r->element[1]->elements > 0) {
+                        snprintf(key, key_size, "%s", r->element[1]->element[0]->str);
+                        freeReplyObject(r);
+                        return RW_OK;
+                }
+                freeReplyObject(r);
+        } while (strcmp(cursor, "0"));
+        return RW_ERR_FAIL;
+}
+
+/* HGETALL of key into a view (buckets and meta fields). */
+static rw_err_t rw_state_load_view(rw_state_t *st, const char *key,
+                                   rw_account_view_t *av,
+                                   char *errstr, size_t errstr_size) {
+        const char *argv[2] = { "HGETALL", key };
+        redisReply *r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
+
+        if (!r)
+                return RW_ERR_IO;
+        av->bucket_size = r->elements / 2 + 1;
+        if (!(av->buckets = calloc(av->bucket_size, sizeof(*av->buckets)))) {
+                freeReplyObject(r);
+                return RW_ERR_NOMEM;
+        }
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                const char *f = r->element[j]->str;
+                int64_t v = rw_reply_int(r->element[j + 1]);
+                if (!strcmp(f, "m:n"))
+                        av->orders_total = v;
+                else if (!strcmp(f, "m:first"))
+                        av->first_order = v;
+                else if (!strcmp(f, "m:last"))
+                        av->last_order = v;
+                else if (strncmp(f, "m:", 2))
+                        rw_bucket_parse(strtoll(f, NULL, 10), r->element[j + 1]->str,
+                                        &av->buckets[av->bucket_cnt++]);
+        }
+        freeReplyObject(r);
+        return RW_OK;
+}
+
+rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
+                          const char *orders_topic, const char *support_topic,
+                          rw_inspect_t *out, char *errstr, size_t errstr_size) {
+        char pattern[512], key[512];
+        rw_err_t err;
+        int64_t off;
+
+        memset(out, 0, sizeof(*out));
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        /* Either stream's hash places the account in its partition's slot. */
+        snprintf(pattern, sizeof(pattern), "%s:{*}:[as]:%s", st->ns, account);
+        if ((err = rw_state_scan_one(st, pattern, key, sizeof(key), errstr, errstr_size))) {
+                if (err == RW_ERR_FAIL)
+                        snprintf(errstr, errstr_size, "account %s: not in namespace %s",
+                                 account, st->ns);
+                return err;
+        }
+        out->partition = (int32_t)strtol(key + strlen(st->ns) + 2, NULL, 10);
+        if (!(out->orders.account = strdup(account)) ||
+            !(out->support.account = strdup(account)))
+                return RW_ERR_NOMEM;
+        snprintf(key, sizeof(key), "%s:{%d}:a:%s", st->ns, (int)out->partition, account);
+        if ((err = rw_state_load_view(st, key, &out->orders, errstr, errstr_size)))
+                return err;
+        snprintf(key, sizeof(key), "%s:{%d}:s:%s", st->ns, (int)out->partition, account);
+        if ((err = rw_state_load_view(st, key, &out->support, errstr, errstr_size)))
+                return err;
+        snprintf(key, sizeof(key), "%s:{%d}:f:%s", st->ns, (int)out->partition, account);
+        {
+                const char *argv[2] = { "HGETALL", key };
+                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
+                if (!r)
+                        return RW_ERR_IO;
+                for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                        rw_rule_id_t id = rw_rule_by_name(r->element[j]->str);
+                        if (id < RW_RULE__CNT) {
+                                rw_fp_parse(r->element[j + 1]->str, &out->orders.fp[id]);
+                                out->support.fp[id] = out->orders.fp[id];
+                        }
+                }
+                freeReplyObject(r);
+        }
+        if ((err = rw_state_get_position(st, orders_topic, out->partition, &off,
+                                         &out->wm_orders, errstr, errstr_size)) ||
+            (err = rw_state_get_position(st, support_topic, out->partition, &off,
+                                         &out->wm_support, errstr, errstr_size)))
+                return err;
+        return RW_OK;
+}
+
+void rw_inspect_clear(rw_inspect_t *in) {
+        rw_account_view_clear(&in->orders);
+        rw_account_view_clear(&in->support);
+}
+
+rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
+                                 int32_t *partitionp, int64_t **daysp,
+                                 int64_t **valuesp, size_t *cntp,
+                                 char *errstr, size_t errstr_size) {
+        char pattern[512], key[512];
+        const char *argv[2] = { "HGETALL", key };
+        redisReply *r;
+        rw_err_t err;
+        size_t n = 0;
+
+        *daysp = NULL;
+        *valuesp = NULL;
+        *cntp = 0;
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(pattern, sizeof(pattern), "%s:{*}:v:%s", st->ns, vendor);
+        if ((err = rw_state_scan_one(st, pattern, key, sizeof(key), errstr, errstr_size))) {
+                if (err == RW_ERR_FAIL)
+                        snprintf(errstr, errstr_size, "vendor %s: not in namespace %s",
+                                 vendor, st->ns);
+                return err;
+        }
+        *partitionp = (int32_t)strtol(key + strlen(st->ns) + 2, NULL, 10);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL)))
+                return RW_ERR_IO;
+        *daysp = calloc(r->elements / 2 + 1, sizeof(**daysp));
+        *valuesp = calloc(r->elements / 2 + 1, sizeof(**valuesp));
+        if (!*daysp || !*valuesp) {
+                freeReplyObject(r);
+                return RW_ERR_NOMEM;
+        }
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                if (!strncmp(r->element[j]->str, "m:", 2))
+                        continue;
+                (*daysp)[n] = strtoll(r->element[j]->str, NULL, 10);
+                (*valuesp)[n++] = rw_reply_int(r->element[j + 1]);
+        }
+        *cntp = n;
+        freeReplyObject(r);
+        return RW_OK;
+}

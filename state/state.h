@@ -59,6 +59,29 @@ rw_err_t rw_state_seen(rw_state_t *st, int32_t partition,
                        const char *const *event_ids, size_t cnt, int *seen,
                        char *errstr, size_t errstr_size);
 
+/* An account as stored, for inspection: each stream's hash and watermark. */
+typedef struct rw_inspect_s {
+        int32_t partition;              /* the partition slot holding it */
+        rw_account_view_t orders;       /* the a: hash (meta included) */
+        rw_account_view_t support;      /* the s: hash */
+        int64_t wm_orders, wm_support;  /* the partition's watermarks (0: none) */
+} rw_inspect_t;
+
+/* Find `account` (SCAN over the namespace's partition slots) and load it.
+ * RW_ERR_FAIL with errstr when no partition holds it. `orders_topic` and
+ * `support_topic` name the watermark keys. Caller clears with
+ * rw_inspect_clear(). */
+rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
+                          const char *orders_topic, const char *support_topic,
+                          rw_inspect_t *out, char *errstr, size_t errstr_size);
+void rw_inspect_clear(rw_inspect_t *in);
+
+/* A vendor's daily order value within the window, and its partition. */
+rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
+                                 int32_t *partitionp, int64_t **daysp,
+                                 int64_t **valuesp, size_t *cntp,
+                                 char *errstr, size_t errstr_size);
+
 /* Find an account of a result (bsearch), NULL if the batch did not change it. */
 rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,
                                            const char *account);

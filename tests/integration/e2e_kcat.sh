@@ -86,3 +86,26 @@ grep -q 'rw.error.reason=bad_magic' "$WORK/dlq.txt" || fail "DLQ reason is not b
 grep -q "rw.source.topic=$T_ORDERS" "$WORK/dlq.txt" || fail "DLQ source topic missing"
 grep -q '|.garbage$' "$WORK/dlq.txt" || fail "DLQ value is not the original bytes"
 ok "poison record in the DLQ"
+
+# inspect: the figures the rules saw, the rule's decision and its alert.
+rw inspect --json acct-e2e >"$WORK/inspect.json" || fail "inspect acct-e2e failed"
+cat "$WORK/inspect.json"
+"$PY" - "$WORK/inspect.json" <<'PYEOF' || fail "inspect --json shows the wrong figures"
+import json, sys
+j = json.load(open(sys.argv[1]))
+o, s = j["orders"], j["support"]
+assert (o["placed_30d"], o["orders_30d"], o["returns_30d"], o["orders_total"]) == (2, 4, 2, 2), o
+assert o["net_spend_30d"] == 1000 + 1250 - 1500 - 1750, o
+assert o["now"] == o["watermark"] - 300000, o
+assert (s["csat_n_30d"], s["csat_sum_30d"], s["sentiment_n_30d"]) == (1, 4, 1), s
+r = {x["rule"]: x for x in j["rules"]}
+rr = r["churn.refund_rate"]
+assert rr["decided"] and rr["holds"] and rr["observed"] == 0.5 and rr["alert"]["firing"], rr
+assert not r["churn.order_drop"]["decided"], r["churn.order_drop"]
+PYEOF
+rw inspect acct-e2e | grep -q "churn.refund_rate .*HOLDS" || fail "inspect text does not show refund_rate holding"
+rw inspect --vendor vendor-7 --json | grep -q '"order_value_90d":2250' ||
+  fail "inspect --vendor vendor-7: $(rw inspect --vendor vendor-7 --json)"
+rc=0; rw inspect no-such-account >/dev/null 2>"$WORK/err" || rc=$?
+[[ $rc -eq 1 ]] && grep -q "not in namespace" "$WORK/err" || fail "inspect of an unknown account: exit $rc"
+ok "inspect shows the figures, decisions and alert state the rules used"

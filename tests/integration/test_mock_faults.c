@@ -21,7 +21,8 @@
 #include "schemas/codec.h"
 #include "state/redis_child.h"
 
-#define RW_API_PRODUCE 0        /* Kafka protocol ApiKey of Produce */
+#define RW_API_PRODUCE 0        /* Kafka protocol ApiKeys */
+#define RW_API_INIT_PRODUCER_ID 22
 
 typedef struct fx_s {
         rw_redis_child_t redis;
@@ -381,11 +382,42 @@ static void test_dlq_failure_loses_nothing(void **state) {
         assert_int_equal(fx_redis_offset(fx, "orders", 0), before + 2);
 }
 
+/* A librdkafka fatal error (the idempotent producer is refused its producer
+ * id) ends the run with librdkafka's reason instead of hanging or retrying. */
+static void test_fatal_error_stops(void **state) {
+        fx_t *fx = *state;
+        rw_processor_opts_t opts = { .exit_at_eof = 1 };
+        volatile sig_atomic_t stop = 0;
+        rw_processor_t *proc;
+        rd_kafka_resp_err_t denied[20];
+        char errstr[1024];
+        FILE *devnull = fopen("/dev/null", "w");
+        int64_t t0;
+
+        opts.alert_fp = devnull;
+        for (size_t i = 0; i < RW_ARRAY_SIZE(denied); i++)
+                denied[i] = RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
+        rd_kafka_mock_push_request_errors_array(fx->mcluster, RW_API_INIT_PRODUCER_ID,
+                                                RW_ARRAY_SIZE(denied), denied);
+        assert_int_equal(rw_conf_set(fx->conf, "group.id", "fatal", "test", errstr,
+                                     sizeof(errstr)), RW_OK);
+        proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
+        assert_non_null(proc);
+        t0 = rw_mono_ms();
+        assert_int_not_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
+        print_message("stopped after %lld ms: %s\n", (long long)(rw_mono_ms() - t0), errstr);
+        assert_non_null(strstr(errstr, "fatal"));
+        assert_non_null(strstr(errstr, "uthoriz"));   /* librdkafka's real reason */
+        rw_processor_destroy(proc);
+        fclose(devnull);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_broker_outage, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_alert_produce_errors, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_dlq_failure_loses_nothing, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_fatal_error_stops, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

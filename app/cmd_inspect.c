@@ -1,0 +1,251 @@
+/* cmd_inspect.c - `riskwatch inspect`: an account's or vendor's state exactly
+ * as the rules see it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <getopt.h>
+#include "app/cli.h"
+#include "common/log.h"
+#include "rules/rules.h"
+#include "state/state.h"
+
+static void rw_inspect_usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: riskwatch inspect [OPTIONS] ACCOUNT\n"
+                "       riskwatch inspect [OPTIONS] --vendor VENDOR\n"
+                "\n"
+                "Print an account's rolling figures exactly as the rules see them: each\n"
+                "input stream's figures at that stream's partition watermark (minus\n"
+                "allowed.lateness), every churn rule's decision on them and the state of\n"
+                "its alert. With --vendor, a vendor's order value by day.\n"
+                "\n"
+                "Options:\n"
+                "%s"
+                "      --json       one JSON object instead of text\n"
+                "      --vendor ID  inspect vendor ID\n"
+                "  -h, --help       this help\n"
+                "\n"
+                "Exit status: 0 found, 1 not found or Redis unreachable, 2 usage error.\n",
+                rw_cli_conf_help);
+}
+
+static const char *rw_ts(int64_t ms, char *buf, size_t size) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        if (ms <= 0) {
+                snprintf(buf, size, "-");
+                return buf;
+        }
+        gmtime_r(&t, &tm);
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return buf;
+}
+
+static const char *rw_yes(int v) { return v ? "true" : "false"; }
+
+/* One rule's decision and lifecycle state. */
+static void rw_inspect_rule(rw_rule_id_t id, const rw_rules_params_t *params,
+                            const rw_account_figures_t *fig, const rw_fp_state_t *fst,
+                            int json, int first) {
+        rw_decision_t dec;
+        int decided = rw_rules_eval_account(id, params, fig, &dec);
+
+        if (json) {
+                printf("%s{\"rule\":\"%s\",\"decided\":%s", first ? "" : ",",
+                       rw_rule_name(id), rw_yes(decided));
+                if (decided) {
+                        printf(",\"holds\":%s,\"severity\":\"%s\",\"observed\":%.6g,"
+                               "\"threshold\":%.6g,\"window_ms\":%lld,\"baseline\":",
+                               rw_yes(dec.holds), rw_alert_severity_name(dec.severity),
+                               dec.observed, dec.threshold, (long long)dec.window_ms);
+                        if (dec.has_baseline)
+                                printf("%.6g", dec.baseline);
+                        else
+                                printf("null");
+                }
+                printf(",\"alert\":{\"firing\":%s,\"severity\":\"%s\",\"resolved_at\":%lld}}",
+                       rw_yes(fst->firing), rw_alert_severity_name(fst->severity),
+                       (long long)fst->resolved_at);
+                return;
+        }
+        printf("  %-24s ", rw_rule_name(id));
+        if (!decided)
+                printf("%-44s", "not decided (too little history)");
+        else
+                printf("%-5s %-8s observed %-9.4g threshold %-9.4g",
+                       dec.holds ? "HOLDS" : "ok", dec.holds ?
+                       rw_alert_severity_name(dec.severity) : "",
+                       dec.observed, dec.threshold);
+        printf("  alert: %s\n", fst->firing ?
+               rw_alert_severity_name(fst->severity) : "not firing");
+}
+
+static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *params,
+                             int64_t lateness, int json) {
+        rw_account_figures_t fo, fs;
+        char b1[32], b2[32], b3[32];
+        int64_t now_o = in->wm_orders - lateness, now_s = in->wm_support - lateness;
+        double gap = in->orders.orders_total > 1 ?
+                     (double)(in->orders.last_order - in->orders.first_order) /
+                     (double)(in->orders.orders_total - 1) / RW_DAY_MS : 0.0;
+        int first = 1;
+
+        rw_figures_compute(in->orders.buckets, in->orders.bucket_cnt,
+                           in->orders.orders_total, in->orders.first_order,
+                           in->orders.last_order, now_o, &fo);
+        rw_figures_compute(in->support.buckets, in->support.bucket_cnt, 0, 0, 0,
+                           now_s, &fs);
+        if (json) {
+                printf("{\"account\":\"%s\",\"partition\":%d,"
+                       "\"orders\":{\"watermark\":%lld,\"now\":%lld,\"days_kept\":%zu,"
+                       "\"placed_30d\":%lld,\"orders_30d\":%lld,\"returns_30d\":%lld,"
+                       "\"net_spend_30d\":%lld,\"placed_base_90d\":%lld,"
+                       "\"net_spend_base_90d\":%lld,\"orders_total\":%lld,"
+                       "\"first_order\":%lld,\"last_order\":%lld},"
+                       "\"support\":{\"watermark\":%lld,\"now\":%lld,\"days_kept\":%zu,"
+                       "\"tickets_7d\":%lld,\"tickets_hot_7d\":%lld,"
+                       "\"tickets_base_8w\":%lld,\"csat_sum_30d\":%.6g,\"csat_n_30d\":%lld,"
+                       "\"sentiment_sum_30d\":%.6g,\"sentiment_n_30d\":%lld},\"rules\":[",
+                       in->orders.account, (int)in->partition,
+                       (long long)in->wm_orders, (long long)now_o, in->orders.bucket_cnt,
+                       (long long)fo.placed_30, (long long)fo.orders_30,
+                       (long long)fo.returns_30, (long long)fo.net_spend_30,
+                       (long long)fo.placed_base, (long long)fo.net_spend_base,
+                       (long long)fo.orders_total, (long long)fo.first_order,
+                       (long long)fo.last_order,
+                       (long long)in->wm_support, (long long)now_s, in->support.bucket_cnt,
+                       (long long)fs.tickets_7, (long long)fs.tickets_hot_7,
+                       (long long)fs.tickets_base, fs.csat_sum_30, (long long)fs.csat_n_30,
+                       fs.sentiment_sum_30, (long long)fs.sentiment_n_30);
+        } else {
+                printf("account %s (partition %d)\n", in->orders.account, (int)in->partition);
+                printf("orders   watermark %s, rules evaluated at %s, %zu day(s) kept\n",
+                       rw_ts(in->wm_orders, b1, sizeof(b1)), rw_ts(now_o, b2, sizeof(b2)),
+                       in->orders.bucket_cnt);
+                printf("  last 30 days        %lld placed, %lld orders, %lld cancelled or "
+                       "refunded, net spend %.2f\n", (long long)fo.placed_30,
+                       (long long)fo.orders_30, (long long)fo.returns_30,
+                       (double)fo.net_spend_30 / 100.0);
+                printf("  90 days before      %lld placed (%.1f per 30 days), net spend %.2f\n",
+                       (long long)fo.placed_base, (double)fo.placed_base / 3.0,
+                       (double)fo.net_spend_base / 100.0);
+                printf("  all time            %lld placed, first %s, last %s, mean gap %.1f days\n",
+                       (long long)fo.orders_total, rw_ts(fo.first_order, b1, sizeof(b1)),
+                       rw_ts(fo.last_order, b3, sizeof(b3)), gap);
+                printf("support  watermark %s, rules evaluated at %s, %zu day(s) kept\n",
+                       rw_ts(in->wm_support, b1, sizeof(b1)), rw_ts(now_s, b2, sizeof(b2)),
+                       in->support.bucket_cnt);
+                printf("  last 7 days         %lld opened or reopened (%lld urgent or "
+                       "escalated); 8 weeks before: %lld (%.2f a week)\n",
+                       (long long)fs.tickets_7, (long long)fs.tickets_hot_7,
+                       (long long)fs.tickets_base, (double)fs.tickets_base / 8.0);
+                printf("  last 30 days        CSAT %.2f over %lld answer(s), sentiment "
+                       "%.2f over %lld\n",
+                       fs.csat_n_30 ? fs.csat_sum_30 / (double)fs.csat_n_30 : 0.0,
+                       (long long)fs.csat_n_30,
+                       fs.sentiment_n_30 ? fs.sentiment_sum_30 / (double)fs.sentiment_n_30 : 0.0,
+                       (long long)fs.sentiment_n_30);
+                printf("rules\n");
+        }
+        for (int r = 0; r < RW_RULE__CNT; r++) {
+                rw_rule_id_t id = (rw_rule_id_t)r;
+                if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
+                    rw_rule_category(id) != RW_CAT_CHURN)
+                        continue;
+                rw_inspect_rule(id, params,
+                                rw_rule_source(id) == RW_SRC_ORDERS ? &fo : &fs,
+                                &in->orders.fp[id], json, first);
+                first = 0;
+        }
+        if (json)
+                printf("]}\n");
+}
+
+int rw_cmd_inspect(int argc, char **argv) {
+        static const struct option longopts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "vendor", required_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 }
+        };
+        rw_cli_conf_t cc = { 0 };
+        rw_conf_t *conf = NULL;
+        rw_state_t *st = NULL;
+        const char *vendor = NULL;
+        char errstr[1024];
+        int opt, json = 0, rc = RW_EXIT_RUNTIME;
+
+        while ((opt = getopt_long(argc, argv, "+c:X:h", longopts, NULL)) != -1) {
+                if (rw_cli_conf_opt(&cc, opt, optarg))
+                        continue;
+                switch (opt) {
+                case 'j': json = 1; break;
+                case 'v': vendor = optarg; break;
+                case 'h': rw_inspect_usage(stdout); return RW_EXIT_OK;
+                default: rw_inspect_usage(stderr); return RW_EXIT_USAGE;
+                }
+        }
+        if ((vendor && optind != argc) || (!vendor && optind != argc - 1)) {
+                fprintf(stderr, "riskwatch inspect: give one ACCOUNT, or --vendor VENDOR "
+                        "(try 'riskwatch inspect --help')\n");
+                return RW_EXIT_USAGE;
+        }
+        if (!(conf = rw_cli_conf_build(&cc, "inspect")))
+                return RW_EXIT_USAGE;
+        if (!(st = rw_state_new(conf, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                goto done;
+        }
+        if (vendor) {
+                int64_t *days, *values, sum90 = 0, maxday = 0;
+                size_t cnt;
+                int32_t part;
+                if (rw_state_inspect_vendor(st, vendor, &part, &days, &values, &cnt,
+                                            errstr, sizeof(errstr))) {
+                        fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                        free(days);
+                        free(values);
+                        goto done;
+                }
+                for (size_t i = 0; i < cnt; i++)
+                        if (days[i] > maxday)
+                                maxday = days[i];
+                for (size_t i = 0; i < cnt; i++)
+                        if (days[i] > maxday - 90)
+                                sum90 += values[i];
+                if (json)
+                        printf("{\"vendor\":\"%s\",\"partition\":%d,\"days_kept\":%zu,"
+                               "\"latest_day\":%lld,\"order_value_90d\":%lld}\n", vendor,
+                               (int)part, cnt, (long long)maxday, (long long)sum90);
+                else
+                        printf("vendor %s (partition %d): %zu day(s) kept; order value in "
+                               "the 90 days up to its latest day: %.2f\n", vendor, (int)part,
+                               cnt, (double)sum90 / 100.0);
+                free(days);
+                free(values);
+        } else {
+                rw_inspect_t in;
+                rw_rules_params_t params;
+                rw_err_t err = rw_state_inspect(st, argv[optind],
+                                                rw_conf_get_str(conf, "topics.orders"),
+                                                rw_conf_get_str(conf, "topics.support"),
+                                                &in, errstr, sizeof(errstr));
+                if (err) {
+                        fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                        rw_inspect_clear(&in);
+                        goto done;
+                }
+                rw_rules_params_default(&params);
+                params.hysteresis = rw_conf_get_dbl(conf, "alerts.hysteresis");
+                params.cooldown_ms = rw_conf_get_int(conf, "alerts.cooldown");
+                rw_inspect_print(&in, &params, rw_conf_get_int(conf, "allowed.lateness"),
+                                 json);
+                rw_inspect_clear(&in);
+        }
+        rc = RW_EXIT_OK;
+done:
+        rw_state_destroy(st);
+        rw_conf_destroy(conf);
+        return rc;
+}
