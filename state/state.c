@@ -629,3 +629,59 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
         freeReplyObject(r);
         return RW_OK;
 }
+
+rw_err_t rw_state_portfolio(rw_state_t *st, int32_t partition, rw_portfolio_t *out,
+                            char *errstr, size_t errstr_size) {
+        char pw[512], za[512], zv[512], top[16];
+        const char *hgetall[2] = { "HGETALL", pw };
+        redisReply *r;
+
+        memset(out, 0, sizeof(*out));
+        out->ref_day = -1;
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(pw, sizeof(pw), "%s:{%d}:pw", st->ns, (int)partition);
+        snprintf(za, sizeof(za), "%s:{%d}:pz:a", st->ns, (int)partition);
+        snprintf(zv, sizeof(zv), "%s:{%d}:pz:v", st->ns, (int)partition);
+        snprintf(top, sizeof(top), "%d", RW_PORTFOLIO_TOP - 1);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, hgetall, NULL)))
+                return RW_ERR_IO;
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                const char *f = r->element[j]->str, *v = r->element[j + 1]->str;
+                if (!strcmp(f, "ref"))
+                        out->ref_day = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "a:sum"))
+                        out->account_sum = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "v:sum"))
+                        out->vendor_sum = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "a:sq"))
+                        out->account_sq = strtod(v, NULL);
+                else if (!strcmp(f, "v:sq"))
+                        out->vendor_sq = strtod(v, NULL);
+        }
+        freeReplyObject(r);
+        for (int k = 0; k < 2; k++) {
+                const char *zkey = k ? zv : za;
+                const char *zc[2] = { "ZCARD", zkey };
+                const char *zr[6] = { "ZRANGE", zkey, "0", top, "REV", "WITHSCORES" };
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, zc, NULL)))
+                        return RW_ERR_IO;
+                *(k ? &out->vendors : &out->accounts) = (size_t)r->integer;
+                freeReplyObject(r);
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 6, zr, NULL)))
+                        return RW_ERR_IO;
+                for (size_t j = 0; j + 1 < r->elements && j / 2 < RW_PORTFOLIO_TOP; j += 2) {
+                        if (k) {
+                                snprintf(out->top_vendors[j / 2].id, 128, "%s", r->element[j]->str);
+                                out->top_vendors[j / 2].total = strtoll(r->element[j + 1]->str, NULL, 10);
+                                out->top_vendor_cnt++;
+                        } else {
+                                snprintf(out->top_accounts[j / 2].id, 128, "%s", r->element[j]->str);
+                                out->top_accounts[j / 2].total = strtoll(r->element[j + 1]->str, NULL, 10);
+                                out->top_account_cnt++;
+                        }
+                }
+                freeReplyObject(r);
+        }
+        return RW_OK;
+}

@@ -36,6 +36,17 @@
 --
 -- Per partition     PREFIX wm:TOPIC  highest event time applied
 --
+-- Portfolio, per partition slot (orders stream), maintained incrementally:
+--   PREFIX pd:a:<day>  hash account -> net spend (PLACED - REFUNDED) that day
+--   PREFIX pd:v:<day>  hash vendor  -> order value (PLACED) that day
+--   PREFIX pz:a, pz:v  sorted sets: subject -> its total over the window
+--   PREFIX pw          hash: ref (the window's last day), a:sum a:sq v:sum
+--                      v:sq (sum and sum of squares of the subjects' totals)
+-- The window is the PW days up to ref. Events inside it change the totals at
+-- once; ref follows the partition's watermark day, and moving it adds the
+-- days entering and subtracts the days leaving: the work is per event and
+-- per day, never a scan of all accounts. Days behind the window are deleted.
+--
 -- Reply: {"OK", applied, duplicates, watermark before the batch,
 --         flags (one char per event: 1 applied, d duplicate), then for
 --         every account the batch changes:
@@ -51,6 +62,7 @@ local nextoff = ARGV[3]
 local window = tonumber(ARGV[4])
 local horizon = tonumber(ARGV[5])
 local maxat = tonumber(ARGV[6])
+local PW = 90   -- portfolio window, days
 local n = tonumber(ARGV[7])
 
 local stored = redis.call('GET', offkey)
@@ -118,6 +130,50 @@ local function bump_maxday(key, day)
   if tonumber(day) > cur then redis.call('HSET', key, 'm:maxday', day) end
 end
 
+-- Portfolio: add delta to subject's window total (kind 'a' or 'v').
+local pw = prefix .. 'pw'
+local function port_add(k, subj, delta)
+  if delta == 0 then return end
+  local zkey = prefix .. 'pz:' .. k
+  local old = tonumber(redis.call('ZSCORE', zkey, subj) or '0')
+  local new = old + delta
+  redis.call('HINCRBY', pw, k .. ':sum', delta)
+  -- new^2 - old^2, without squaring large numbers in doubles
+  redis.call('HINCRBYFLOAT', pw, k .. ':sq', delta * (new + old))
+  if new == 0 then redis.call('ZREM', zkey, subj) else redis.call('ZADD', zkey, new, subj) end
+end
+local ref = tonumber(redis.call('HGET', pw, 'ref') or '-1')
+local function port_event(k, subj, day, delta)
+  if ref >= 0 and day <= ref - PW then return end        -- behind the window
+  redis.call('HINCRBY', prefix .. 'pd:' .. k .. ':' .. day, subj, delta)
+  if ref >= 0 and day <= ref then port_add(k, subj, delta) end
+end
+local function port_day(day, sign)
+  for _, k in ipairs({'a', 'v'}) do
+    local all = redis.call('HGETALL', prefix .. 'pd:' .. k .. ':' .. day)
+    for j = 1, #all, 2 do port_add(k, all[j], sign * tonumber(all[j + 1])) end
+  end
+end
+-- Move the window's last day to newref.
+local function port_advance(newref)
+  if newref <= ref then return end
+  local lo = ref + 1
+  if ref < 0 or lo < newref - PW + 1 then lo = newref - PW + 1 end
+  if ref >= 0 then      -- days inside the window that leave it
+    local last = ref
+    if last > newref - PW then last = newref - PW end
+    for d = ref - PW + 1, last do port_day(d, -1) end
+  end
+  for d = lo, newref do port_day(d, 1) end    -- days entering it
+  -- Days behind the new window are done with.
+  local oldest = (ref >= 0) and (ref - PW + 1) or (newref - PW - 366)
+  for d = oldest, newref - PW do
+    redis.call('DEL', prefix .. 'pd:a:' .. d, prefix .. 'pd:v:' .. d)
+  end
+  ref = newref
+  redis.call('HSET', pw, 'ref', ref)
+end
+
 -- Pass 2: apply.
 for i = 0, n - 1 do
   if flags[i + 1] == '1' then
@@ -129,6 +185,8 @@ for i = 0, n - 1 do
     if kind == 'P' then
       t[M.po] = t[M.po] + 1
       t[M.ps] = t[M.ps] + amount
+      port_event('a', acct, tonumber(day), amount)
+      port_event('v', vendor, tonumber(day), amount)
       redis.call('HINCRBY', prefix .. 'v:' .. vendor, day, amount)
       bump_maxday(prefix .. 'v:' .. vendor, day)
       vendors[vendor] = true
@@ -142,6 +200,7 @@ for i = 0, n - 1 do
     elseif kind == 'R' then
       t[M.ro] = t[M.ro] + 1
       t[M.rs] = t[M.rs] + amount
+      port_event('a', acct, tonumber(day), -amount)
     else
       if kind == 'O' or kind == 'X' then
         t[M.tk] = t[M.tk] + 1
@@ -165,6 +224,12 @@ redis.call('SET', offkey, nextoff)
 local wmkey = prefix .. 'wm:' .. string.sub(offkey, #prefix + 5)
 local wm = tonumber(redis.call('GET', wmkey) or '0')
 if maxat > wm then redis.call('SET', wmkey, maxat) end
+if wm > 0 or maxat > 0 then
+  -- Only the orders stream moves the portfolio (support events carry no value).
+  if order[1] and string.sub(touched[1], #prefix + 1, #prefix + 2) == 'a:' then
+    port_advance(math.floor(math.max(wm, maxat) / 86400000))
+  end
+end
 
 local reply = {'OK', applied, dups, tostring(wm), table.concat(flags)}
 for _, acct in ipairs(order) do

@@ -16,11 +16,17 @@ table.sort(keys)
 local out = {}
 for _, k in ipairs(keys) do
   local rest = string.sub(k, #ns + 2)
-  local kind = string.match(rest, '^{%d+}:([a-z]+):')
+  local kind = string.match(rest, '^{%d+}:([a-z]+)')
   if kind and want[kind] then
     local t = redis.call('TYPE', k)['ok']
     if kind == 'e' then
       out[#out + 1] = rest
+    elseif t == 'zset' then
+      local all = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+      local items = {}
+      for i = 1, #all, 2 do items[#items + 1] = all[i] .. '=' .. all[i + 1] end
+      table.sort(items)
+      out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
     elseif t == 'hash' then
       local all = redis.call('HGETALL', k)
       local fields = {}
