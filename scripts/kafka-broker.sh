@@ -8,6 +8,7 @@ usage: kafka-broker.sh start STATE_DIR
        kafka-broker.sh stop STATE_DIR
        kafka-broker.sh fetch
        kafka-broker.sh create-topic STATE_DIR TOPIC PARTITIONS
+       kafka-broker.sh describe-group STATE_DIR GROUP
 
 start   Start a broker+controller on free 127.0.0.1 ports and write
         STATE_DIR/kafka.env (KAFKA_BOOTSTRAP=host:port). If KAFKA_BOOTSTRAP
@@ -305,6 +306,22 @@ cmd_create_topic() {
     die "creating topic '$topic' failed"
 }
 
+# Kafka's own consumer-group report (what lag monitors read): prints
+# "TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG" lines of GROUP.
+cmd_describe_group() {
+  local dir=$1 group=$2
+  [[ -f "$dir/kafka.env" ]] || die "no $dir/kafka.env: run 'start $dir' first"
+  local bootstrap
+  bootstrap=$(sed -n 's/^KAFKA_BOOTSTRAP=//p' "$dir/kafka.env")
+  jars_cached && command -v java >/dev/null 2>&1 || die "describe-group needs the Kafka jars (run 'fetch')"
+  [[ -f "$dir/log4j-tools.properties" ]] || write_tools_log4j "$dir"
+  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+    -Dlog4j.configuration="file:$dir/log4j-tools.properties" \
+    -cp "$LIBS/*" org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+    --bootstrap-server "$bootstrap" --describe --group "$group" 2>/dev/null |
+    awk 'NF >= 6 && $1 != "GROUP" { print $2, $3, $4, $5, $6 }'
+}
+
 write_tools_log4j() {
   cat >"$1/log4j-tools.properties" <<'EOF'
 log4j.rootLogger=WARN, stderr
@@ -327,6 +344,10 @@ main() {
     stop)
       (($# == 1)) || usage
       cmd_stop "$1"
+      ;;
+    describe-group)
+      (($# == 2)) || usage
+      cmd_describe_group "$1" "$2"
       ;;
     fetch)
       (($# == 0)) || usage
