@@ -643,11 +643,49 @@ static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
 }
 
 /* Apply one partition's batch, riding out Redis outages. */
+/* A Redis outage seen by a batch: pause the assignment (once), wait out the
+ * backoff, reconnect. Returns 0 to retry, -1 when asked to stop. *pausedp
+ * holds the paused assignment for rw_redis_outage_end(). */
+typedef struct rw_outage_s {
+        rd_kafka_topic_partition_list_t *paused;
+        int backoff;
+} rw_outage_t;
+
+static int rw_redis_outage(rw_processor_t *proc, rw_outage_t *o, const char *why,
+                           volatile sig_atomic_t *stop) {
+        char errstr[512];
+
+        if (!o->backoff)
+                o->backoff = 100;
+        if (!o->paused && !rd_kafka_assignment(proc->rk, &o->paused)) {
+                rd_kafka_pause_partitions(proc->rk, o->paused);
+                rw_log_warn("redis unavailable (%s): paused %d partition(s), retrying",
+                            why, o->paused->cnt);
+        }
+        for (int waited = 0; waited < o->backoff && !*stop; waited += 50)
+                usleep(50 * 1000);
+        if (*stop)
+                return -1;
+        o->backoff = o->backoff < 5000 ? o->backoff * 2 : 5000;
+        if (rw_state_reconnect(proc->state, errstr, sizeof(errstr)) == RW_OK)
+                rw_log_info("redis: reconnected");
+        return 0;
+}
+
+static void rw_redis_outage_end(rw_processor_t *proc, rw_outage_t *o) {
+        if (!o->paused)
+                return;
+        rd_kafka_resume_partitions(proc->rk, o->paused);
+        rw_log_info("redis back: resumed %d partition(s)", o->paused->cnt);
+        rd_kafka_topic_partition_list_destroy(o->paused);
+        o->paused = NULL;
+}
+
+/* Apply one partition's batch, riding out Redis outages. */
 static rw_err_t rw_apply_part(rw_processor_t *proc, rw_part_t *p,
                               rw_apply_result_t *res, volatile sig_atomic_t *stop) {
         char errstr[512];
-        int backoff = 100, paused = 0;
-        rd_kafka_topic_partition_list_t *assignment = NULL;
+        rw_outage_t outage = { 0 };
         rw_err_t err;
 
         for (;;) {
@@ -656,28 +694,10 @@ static rw_err_t rw_apply_part(rw_processor_t *proc, rw_part_t *p,
                                      p->expected, p->last_offset + 1,
                                      RW_LONGEST_WINDOW_DAYS,
                                      p->evs, p->ev_cnt, res, errstr, sizeof(errstr));
-                if (err != RW_ERR_IO)
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
                         break;
-                if (!paused && !rd_kafka_assignment(proc->rk, &assignment)) {
-                        rd_kafka_pause_partitions(proc->rk, assignment);
-                        paused = 1;
-                        rw_log_warn("redis unavailable (%s): paused %d partition(s), "
-                                    "retrying", errstr, assignment->cnt);
-                }
-                for (int waited = 0; waited < backoff && !*stop; waited += 50)
-                        usleep(50 * 1000);
-                if (*stop)
-                        break;
-                backoff = backoff < 5000 ? backoff * 2 : 5000;
-                if (rw_state_reconnect(proc->state, errstr, sizeof(errstr)) == RW_OK)
-                        rw_log_info("redis: reconnected");
         }
-        if (paused) {
-                rd_kafka_resume_partitions(proc->rk, assignment);
-                rw_log_info("redis back: resumed %d partition(s)", assignment->cnt);
-        }
-        if (assignment)
-                rd_kafka_topic_partition_list_destroy(assignment);
+        rw_redis_outage_end(proc, &outage);
         if (err == RW_ERR_FENCED) {
                 /* Someone else wrote this partition since we read its
                  * position (a rebalance we have not heard of yet), or Redis
@@ -919,23 +939,20 @@ static void rw_settle_late(rw_processor_t *proc, int *dlq_sent,
         for (size_t i = 0; i < proc->late_cnt; ) {
                 rw_part_t *p = proc->late[i].p;
                 size_t n = 0, j;
-                int backoff = 100;
+                rw_outage_t outage = { 0 };
 
                 for (j = i; j < proc->late_cnt && proc->late[j].p == p; j++)
                         ids[n++] = proc->late[j].event_id;
                 while (rw_state_seen(proc->state, p->partition, ids, n, seen, errstr,
                                      sizeof(errstr))) {
-                        rw_log_warn("redis: %s; retrying in %d ms", errstr, backoff);
-                        for (int w = 0; w < backoff && !*stop; w += 50)
-                                usleep(50 * 1000);
-                        if (*stop) {
+                        if (rw_redis_outage(proc, &outage, errstr, stop)) {
                                 /* Undecided: store nothing of this batch. */
+                                rw_redis_outage_end(proc, &outage);
                                 rw_fatal(proc, "stopped while %s", "Redis was unreachable");
                                 goto done;
                         }
-                        backoff = backoff < 5000 ? backoff * 2 : 5000;
-                        rw_state_reconnect(proc->state, errstr, sizeof(errstr));
                 }
+                rw_redis_outage_end(proc, &outage);
                 for (size_t k = 0; k < n; k++) {
                         if (seen[k])
                                 proc->stats.duplicates++;
