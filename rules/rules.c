@@ -50,16 +50,13 @@ void rw_figures_compute(const rw_day_bucket_t *buckets, size_t cnt,
         *fig = (rw_account_figures_t){ .now = now,
                                        .orders_total = orders_total,
                                        .first_order = first_order,
-                                       .last_order = last_order,
-                                       .first_day = -1 };
+                                       .last_order = last_order };
         for (size_t i = 0; i < cnt; i++) {
                 const rw_day_bucket_t *b = &buckets[i];
                 int64_t age = today - b->day;   /* 0 = today */
 
                 if (b->day > today)
                         continue;               /* ahead of the watermark */
-                if (fig->first_day < 0 || b->day < fig->first_day)
-                        fig->first_day = b->day;
                 if (age < 30) {
                         fig->placed_30 += b->placed;
                         fig->orders_30 += b->placed + b->cancelled + b->refunded;

@@ -42,7 +42,6 @@ typedef struct rw_account_figures_s {
         int64_t orders_total;        /* PLACED orders ever */
         int64_t first_order;         /* event time of the first/last PLACED */
         int64_t last_order;
-        int64_t first_day;           /* oldest day with a bucket (-1: none) */
 } rw_account_figures_t;
 
 /* Fold an account's day buckets (any order) into the figures at `now`.

@@ -219,6 +219,28 @@ static rw_rule_id_t rw_rule_by_name(const char *name) {
         return RW_RULE__CNT;
 }
 
+/* Fill a view's buckets and order meta from an account hash's HGETALL
+ * reply; 0 on success, -1 when out of memory. */
+static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
+        av->bucket_size = all->elements / 2 + 1;
+        if (!(av->buckets = calloc(av->bucket_size, sizeof(*av->buckets))))
+                return -1;
+        for (size_t j = 0; j + 1 < all->elements; j += 2) {
+                const char *f = all->element[j]->str;
+                int64_t v = rw_reply_int(all->element[j + 1]);
+                if (!strcmp(f, "m:n"))
+                        av->orders_total = v;
+                else if (!strcmp(f, "m:first"))
+                        av->first_order = v;
+                else if (!strcmp(f, "m:last"))
+                        av->last_order = v;
+                else if (strncmp(f, "m:", 2))   /* other meta: m:maxday */
+                        rw_bucket_parse(strtoll(f, NULL, 10), all->element[j + 1]->str,
+                                        &av->buckets[av->bucket_cnt++]);
+        }
+        return 0;
+}
+
 /* Parse the script's reply into res; 0 on success. */
 static int rw_apply_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t *res) {
         size_t i, n;
@@ -247,27 +269,9 @@ static int rw_apply_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t 
                     all->type != REDIS_REPLY_ARRAY ||
                     fps->type != REDIS_REPLY_ARRAY)
                         return -1;
-                av->account = strndup(acct->str, acct->len);
-                av->bucket_size = all->elements / 2 + 1;
-                av->buckets = calloc(av->bucket_size, sizeof(*av->buckets));
-                if (!av->account || !av->buckets)
+                if (!(av->account = strndup(acct->str, acct->len)) ||
+                    rw_view_fill(av, all))
                         return -1;
-                for (size_t j = 0; j + 1 < all->elements; j += 2) {
-                        const char *f = all->element[j]->str;
-                        int64_t v = rw_reply_int(all->element[j + 1]);
-                        if (!strcmp(f, "m:n"))
-                                av->orders_total = v;
-                        else if (!strcmp(f, "m:first"))
-                                av->first_order = v;
-                        else if (!strcmp(f, "m:last"))
-                                av->last_order = v;
-                        else if (!strncmp(f, "m:", 2))
-                                continue;       /* other meta (m:maxday) */
-                        else
-                                rw_bucket_parse(strtoll(f, NULL, 10),
-                                                all->element[j + 1]->str,
-                                                &av->buckets[av->bucket_cnt++]);
-                }
                 for (size_t j = 0; j + 1 < fps->elements; j += 2) {
                         rw_rule_id_t id = rw_rule_by_name(fps->element[j]->str);
                         if (id < RW_RULE__CNT)
@@ -508,28 +512,13 @@ static rw_err_t rw_state_load_view(rw_state_t *st, const char *key,
         const char *argv[2] = { "HGETALL", key };
         redisReply *r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
 
+        rw_err_t err;
+
         if (!r)
                 return RW_ERR_IO;
-        av->bucket_size = r->elements / 2 + 1;
-        if (!(av->buckets = calloc(av->bucket_size, sizeof(*av->buckets)))) {
-                freeReplyObject(r);
-                return RW_ERR_NOMEM;
-        }
-        for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                const char *f = r->element[j]->str;
-                int64_t v = rw_reply_int(r->element[j + 1]);
-                if (!strcmp(f, "m:n"))
-                        av->orders_total = v;
-                else if (!strcmp(f, "m:first"))
-                        av->first_order = v;
-                else if (!strcmp(f, "m:last"))
-                        av->last_order = v;
-                else if (strncmp(f, "m:", 2))
-                        rw_bucket_parse(strtoll(f, NULL, 10), r->element[j + 1]->str,
-                                        &av->buckets[av->bucket_cnt++]);
-        }
+        err = rw_view_fill(av, r) ? RW_ERR_NOMEM : RW_OK;
         freeReplyObject(r);
-        return RW_OK;
+        return err;
 }
 
 rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
