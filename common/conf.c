@@ -89,8 +89,9 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Event-time slack for out-of-order records: the watermark (the "
           "rules' \"now\") is the highest `occurred_at` seen minus this." },
         { "dedup.horizon", RW_CONF_DURATION, "7d", 0, 365 * RW_MS_D, NULL, 0,
-          "How long (event time) processed event ids are remembered, so a "
-          "re-delivered event counts once. 0 = no de-duplication." },
+          "How long processed event ids are remembered (a Redis TTL, wall "
+          "clock), so a re-delivered event counts once. 0 = no "
+          "de-duplication." },
         { "future.margin", RW_CONF_DURATION, "1h", 0, 30 * RW_MS_D, NULL, 0,
           "Records whose `occurred_at` is further than this ahead of the "
           "wall clock are rejected to the dead-letter topic instead of "

@@ -35,6 +35,7 @@ typedef struct rw_part_s {
         int64_t *ev_offsets;
         size_t ev_cnt, ev_size;
         int64_t last_offset;    /* highest offset in this batch (-1: none) */
+        int64_t route_wm;       /* watermark over the records routed so far */
         int64_t retry_at;       /* stopped here by a registry outage (-1: not) */
 } rw_part_t;
 
@@ -471,14 +472,19 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
         if (status == RW_CODEC_OK)
                 status = rw_record_validate(&rec, rw_now_ms(), proc->future_ms,
                                             msg, sizeof(msg));
-        if (status == RW_CODEC_OK && p->watermark > 0) {
+        if (status == RW_CODEC_OK) {
                 int64_t at = type == RW_REC_ORDER ? rec.u.order.occurred_at :
                                                     rec.u.support.occurred_at;
-                if (at < p->watermark - RW_LONGEST_WINDOW_DAYS * RW_DAY_MS) {
+                /* The watermark as of this record, in offset order: the same
+                 * decision whatever the batch boundaries. */
+                if (p->route_wm < p->watermark)
+                        p->route_wm = p->watermark;
+                if (p->route_wm > 0 &&
+                    at < p->route_wm - RW_LONGEST_WINDOW_DAYS * RW_DAY_MS) {
                         snprintf(msg, sizeof(msg), "occurred_at %lld is older than "
                                  "the longest window (%d days) before the watermark %lld",
                                  (long long)at, RW_LONGEST_WINDOW_DAYS,
-                                 (long long)p->watermark);
+                                 (long long)p->route_wm);
                         /* Decided after routing: a re-delivery of an event
                          * already applied is a duplicate, not a dead letter. */
                         if (proc->late_cnt == proc->late_size) {
@@ -500,6 +506,10 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                 }
         }
         if (status == RW_CODEC_OK) {
+                int64_t at = type == RW_REC_ORDER ? rec.u.order.occurred_at :
+                                                    rec.u.support.occurred_at;
+                if (at > p->route_wm)
+                        p->route_wm = at;
                 rw_part_add(proc, p, &rec, rkm->offset);
                 return;
         }
@@ -978,6 +988,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         for (i = 0; i < proc->part_cnt; i++) {
                 proc->parts[i].ev_cnt = 0;
                 proc->parts[i].last_offset = -1;
+                proc->parts[i].route_wm = proc->parts[i].watermark;
         }
         for (i = 0; i < cnt; i++)
                 rw_route(proc, msgs[i], &dlq_sent);

@@ -86,6 +86,10 @@ def make(schemas_dir, out):
             "invalid_field__currency_lowercase": frame(1, encode(osch, order(currency="eur"))),
             "invalid_field__currency_four_letters": frame(1, encode(osch, order(currency="EURO"))),
             "invalid_field__occurred_in_the_future": frame(1, encode(osch, order(occurred_at=future))),
+            # Produced after a valid record at T0 on the same partition.
+            "too_late__150_days_before_the_watermark": frame(1, encode(osch, order(
+                event_id="p-late",
+                occurred_at=EPOCH + datetime.timedelta(milliseconds=T0 - 150 * 86400000)))),
         },
         "support": {
             "invalid_field__csat_0": frame(2, encode(ssch, support(csat=0))),
