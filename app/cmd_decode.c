@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include "app/cli.h"
+#include "common/json.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "schemas/codec.h"
@@ -55,98 +56,6 @@ static void rw_decode_usage(FILE *fp) {
  * JSON output.
  */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t rw_decode_utf8_len(const unsigned char *p, size_t n) {
-        size_t len, i;
-        uint32_t cp;
-
-        if (p[0] < 0x80)
-                return 1;
-        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-                len = 2;
-                cp = p[0] & 0x1f;
-        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-                len = 3;
-                cp = p[0] & 0x0f;
-        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-                len = 4;
-                cp = p[0] & 0x07;
-        } else {
-                return 0;
-        }
-        if (len > n)
-                return 0;
-        for (i = 1; i < len; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (p[i] & 0x3f);
-        }
-        /* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                return 0;
-        return len;
-}
-
-/* 1 if buf[0..len) is valid UTF-8. */
-static int rw_decode_utf8_ok(const void *buf, size_t len) {
-        const unsigned char *p = buf;
-        size_t i = 0, l;
-
-        while (i < len) {
-                if (!(l = rw_decode_utf8_len(p + i, len - i)))
-                        return 0;
-                i += l;
-        }
-        return 1;
-}
-
-/* buf[0..len) as a JSON string (null when buf is NULL); bytes that are not
- * UTF-8 become U+FFFD, so the line stays valid JSON. */
-static void rw_decode_json_bytes(FILE *fp, const void *buf, size_t len) {
-        const unsigned char *p = buf;
-        size_t i = 0, l;
-
-        if (!buf) {
-                fputs("null", fp);
-                return;
-        }
-        putc('"', fp);
-        while (i < len) {
-                unsigned char c = p[i];
-
-                if (!(l = rw_decode_utf8_len(p + i, len - i))) {
-                        fputs("\\ufffd", fp);
-                        i++;
-                        continue;
-                }
-                if (l > 1) {
-                        fwrite(p + i, 1, l, fp);
-                        i += l;
-                        continue;
-                }
-                switch (c) {
-                case '"':  fputs("\\\"", fp); break;
-                case '\\': fputs("\\\\", fp); break;
-                case '\b': fputs("\\b", fp); break;
-                case '\f': fputs("\\f", fp); break;
-                case '\n': fputs("\\n", fp); break;
-                case '\r': fputs("\\r", fp); break;
-                case '\t': fputs("\\t", fp); break;
-                default:
-                        if (c < 0x20 || c == 0x7f)
-                                fprintf(fp, "\\u%04x", c);
-                        else
-                                putc(c, fp);
-                }
-                i++;
-        }
-        putc('"', fp);
-}
-
-static void rw_decode_json_str(FILE *fp, const char *s) {
-        rw_decode_json_bytes(fp, s, s ? strlen(s) : 0);
-}
 
 /* buf[0..len) as a quoted base64 string (RFC 4648, padded). */
 static void rw_decode_base64(FILE *fp, const void *buf, size_t len) {
@@ -180,11 +89,11 @@ static void rw_decode_print_head(FILE *fp, const rd_kafka_message_t *rkm) {
         int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
 
         fputs("{\"topic\":", fp);
-        rw_decode_json_str(fp, rd_kafka_topic_name(rkm->rkt));
+        rw_json_write_str(fp, rd_kafka_topic_name(rkm->rkt));
         fprintf(fp, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"key\":",
                 rkm->partition, rkm->offset);
-        rw_decode_json_bytes(fp, rkm->key, rkm->key_len);
-        if (rkm->key && !rw_decode_utf8_ok(rkm->key, rkm->key_len)) {
+        rw_json_write_bytes(fp, rkm->key, rkm->key_len);
+        if (rkm->key && !rw_utf8_valid(rkm->key, rkm->key_len)) {
                 fputs(",\"key_base64\":", fp);
                 rw_decode_base64(fp, rkm->key, rkm->key_len);
         }
@@ -215,9 +124,9 @@ static void rw_decode_print_dlq(FILE *fp, const rd_kafka_message_t *rkm) {
                         if (!first)
                                 putc(',', fp);
                         first = 0;
-                        rw_decode_json_str(fp, name);
+                        rw_json_write_str(fp, name);
                         putc(':', fp);
-                        rw_decode_json_bytes(fp, val, size);
+                        rw_json_write_bytes(fp, val, size);
                 }
         }
         fputs("}}", fp);
@@ -225,9 +134,9 @@ static void rw_decode_print_dlq(FILE *fp, const rd_kafka_message_t *rkm) {
 
 static void rw_decode_print_error(FILE *fp, rw_codec_status_t st, const char *msg) {
         fputs(",\"error\":{\"reason\":", fp);
-        rw_decode_json_str(fp, rw_codec_reason(st));
+        rw_json_write_str(fp, rw_codec_reason(st));
         fputs(",\"message\":", fp);
-        rw_decode_json_str(fp, msg);
+        rw_json_write_str(fp, msg);
         putc('}', fp);
 }
 

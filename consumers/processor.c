@@ -19,6 +19,7 @@
 #include "rules/rules.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/json.h"
 
 #define RW_LONGEST_WINDOW_DAYS 120      /* 90-day baseline + 30 days */
 
@@ -540,28 +541,26 @@ static void rw_alert_id(const char *fp, const char *status, const char *sev,
                  (unsigned long long)h2);
 }
 
+/* One JSON line a person reads at a glance; strings from the input are
+ * escaped like every JSON riskwatch prints. */
 static void rw_alert_print(rw_processor_t *proc, const rw_alert_t *a) {
-        char ts[32];
+        FILE *fp = proc->opts.alert_fp;
+        char ts[32], subject[600];
         time_t t = (time_t)(a->event_time / 1000);
         struct tm tm;
 
         gmtime_r(&t, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(proc->opts.alert_fp,
-                "{\"event_time\":\"%s\",\"status\":\"%s\",\"severity\":\"%s\","
-                "\"rule\":\"%s\",\"subject\":\"%s/%s\",\"observed\":%.4g,"
-                "\"threshold\":%.4g,\"summary\":\"",
-                ts, rw_alert_status_name(a->status),
-                rw_alert_severity_name(a->severity), a->rule,
-                rw_subject_type_name(a->subject_type), a->subject_id,
+        snprintf(subject, sizeof(subject), "%s/%s",
+                 rw_subject_type_name(a->subject_type), a->subject_id);
+        fprintf(fp, "{\"event_time\":\"%s\",\"status\":\"%s\",\"severity\":\"%s\","
+                "\"rule\":\"%s\",\"subject\":", ts, rw_alert_status_name(a->status),
+                rw_alert_severity_name(a->severity), a->rule);
+        rw_json_write_str(fp, subject);
+        fprintf(fp, ",\"observed\":%.4g,\"threshold\":%.4g,\"summary\":",
                 a->observed, a->threshold);
-        for (const char *c = a->summary; *c; c++) {
-                if (*c == '"' || *c == '\\')
-                        fputc('\\', proc->opts.alert_fp);
-                if ((unsigned char)*c >= 0x20)
-                        fputc(*c, proc->opts.alert_fp);
-        }
-        fprintf(proc->opts.alert_fp, "\",\"alert_id\":\"%s\"}\n", a->alert_id);
+        rw_json_write_str(fp, a->summary);
+        fprintf(proc->opts.alert_fp, ",\"alert_id\":\"%s\"}\n", a->alert_id);
         fflush(proc->opts.alert_fp);
 }
 

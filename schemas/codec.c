@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <avro.h>
 #include "schemas/codec.h"
+#include "common/json.h"
 #include "schemas/codec_int.h"
 #include "schemas/registry.h"
 
@@ -1877,30 +1878,7 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
  */
 
 static void rw_json_str(FILE *fp, const char *s) {
-        const unsigned char *p;
-
-        if (!s) {
-                fputs("null", fp);
-                return;
-        }
-        putc('"', fp);
-        for (p = (const unsigned char *)s; *p; p++) {
-                switch (*p) {
-                case '"':  fputs("\\\"", fp); break;
-                case '\\': fputs("\\\\", fp); break;
-                case '\b': fputs("\\b", fp); break;
-                case '\f': fputs("\\f", fp); break;
-                case '\n': fputs("\\n", fp); break;
-                case '\r': fputs("\\r", fp); break;
-                case '\t': fputs("\\t", fp); break;
-                default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                fprintf(fp, "\\u%04x", *p);
-                        else
-                                putc(*p, fp);
-                }
-        }
-        putc('"', fp);
+        rw_json_write_str(fp, s);
 }
 
 /* Shortest text that reads back as the same value; null for NaN/Inf,

@@ -18,6 +18,7 @@ function(rw_unit_test name)
 endfunction()
 
 rw_unit_test(test_conf  LIBS rw_common)
+rw_unit_test(test_json  LIBS rw_common)
 rw_unit_test(test_codec LIBS rw_codec rw_common)
 rw_unit_test(test_gen   LIBS rw_gen rw_codec rw_common)
 rw_unit_test(test_rules LIBS rw_rules rw_common)
