@@ -521,25 +521,40 @@ static rw_err_t rw_state_load_view(rw_state_t *st, const char *key,
         return err;
 }
 
+/* The partition slot holding `what` `id` (a key NS:{P}:<kinds>:<id>, kinds a
+ * glob class such as "[as]"). RW_ERR_FAIL with "what id: not in namespace"
+ * when none does. */
+static rw_err_t rw_state_locate(rw_state_t *st, const char *kinds, const char *what,
+                                const char *id, int32_t *partitionp,
+                                char *errstr, size_t errstr_size) {
+        char pattern[512], key[512];
+        rw_err_t err;
+
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(pattern, sizeof(pattern), "%s:{*}:%s:%s", st->ns, kinds, id);
+        if ((err = rw_state_scan_one(st, pattern, key, sizeof(key), errstr, errstr_size))) {
+                if (err == RW_ERR_FAIL)
+                        snprintf(errstr, errstr_size, "%s %s: not in namespace %s",
+                                 what, id, st->ns);
+                return err;
+        }
+        *partitionp = (int32_t)strtol(key + strlen(st->ns) + 2, NULL, 10);
+        return RW_OK;
+}
+
 rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
                           const char *orders_topic, const char *support_topic,
                           rw_inspect_t *out, char *errstr, size_t errstr_size) {
-        char pattern[512], key[512];
+        char key[512];
         rw_err_t err;
         int64_t off;
 
         memset(out, 0, sizeof(*out));
-        if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
         /* Either stream's hash places the account in its partition's slot. */
-        snprintf(pattern, sizeof(pattern), "%s:{*}:[as]:%s", st->ns, account);
-        if ((err = rw_state_scan_one(st, pattern, key, sizeof(key), errstr, errstr_size))) {
-                if (err == RW_ERR_FAIL)
-                        snprintf(errstr, errstr_size, "account %s: not in namespace %s",
-                                 account, st->ns);
+        if ((err = rw_state_locate(st, "[as]", "account", account, &out->partition,
+                                   errstr, errstr_size)))
                 return err;
-        }
-        out->partition = (int32_t)strtol(key + strlen(st->ns) + 2, NULL, 10);
         if (!(out->orders.account = strdup(account)) ||
             !(out->support.account = strdup(account)))
                 return RW_ERR_NOMEM;
@@ -581,7 +596,7 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
                                  int32_t *partitionp, int64_t **daysp,
                                  int64_t **valuesp, size_t *cntp,
                                  char *errstr, size_t errstr_size) {
-        char pattern[512], key[512];
+        char key[512];
         const char *argv[2] = { "HGETALL", key };
         redisReply *r;
         rw_err_t err;
@@ -590,16 +605,10 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
         *daysp = NULL;
         *valuesp = NULL;
         *cntp = 0;
-        if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
-        snprintf(pattern, sizeof(pattern), "%s:{*}:v:%s", st->ns, vendor);
-        if ((err = rw_state_scan_one(st, pattern, key, sizeof(key), errstr, errstr_size))) {
-                if (err == RW_ERR_FAIL)
-                        snprintf(errstr, errstr_size, "vendor %s: not in namespace %s",
-                                 vendor, st->ns);
+        if ((err = rw_state_locate(st, "v", "vendor", vendor, partitionp, errstr,
+                                   errstr_size)))
                 return err;
-        }
-        *partitionp = (int32_t)strtol(key + strlen(st->ns) + 2, NULL, 10);
+        snprintf(key, sizeof(key), "%s:{%d}:v:%s", st->ns, (int)*partitionp, vendor);
         if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL)))
                 return RW_ERR_IO;
         *daysp = calloc(r->elements / 2 + 1, sizeof(**daysp));
