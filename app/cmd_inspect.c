@@ -91,10 +91,10 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                      (double)(in->orders.orders_total - 1) / RW_DAY_MS : 0.0;
         int first = 1;
 
-        rw_figures_compute(in->orders.buckets, in->orders.bucket_cnt,
+        rw_figures_compute(params, in->orders.buckets, in->orders.bucket_cnt,
                            in->orders.orders_total, in->orders.first_order,
                            in->orders.last_order, now_o, &fo);
-        rw_figures_compute(in->support.buckets, in->support.bucket_cnt, 0, 0, 0,
+        rw_figures_compute(params, in->support.buckets, in->support.bucket_cnt, 0, 0, 0,
                            now_s, &fs);
         if (json) {
                 printf("{\"account\":\"%s\",\"partition\":%d,"

@@ -605,7 +605,7 @@ static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
         rw_rule_source_t src = strcmp(p->topic, proc->topic_orders) ?
                                RW_SRC_SUPPORT : RW_SRC_ORDERS;
 
-        rw_figures_compute(av->buckets, av->bucket_cnt, av->orders_total,
+        rw_figures_compute(&proc->params, av->buckets, av->bucket_cnt, av->orders_total,
                            av->first_order, av->last_order, now, &fig);
         for (int r = 0; r < RW_RULE__CNT; r++) {
                 rw_rule_id_t id = (rw_rule_id_t)r;

@@ -41,12 +41,14 @@ rw_subject_type_t rw_rule_subject(rw_rule_id_t id) {
         return rw_rule_tbl[id].subject;
 }
 
-void rw_figures_compute(const rw_day_bucket_t *buckets, size_t cnt,
+void rw_figures_compute(const rw_rules_params_t *p,
+                        const rw_day_bucket_t *buckets, size_t cnt,
                         int64_t orders_total, int64_t first_order,
                         int64_t last_order, int64_t now,
                         rw_account_figures_t *fig) {
         int64_t today = now / RW_DAY_MS;
 
+        (void)p;
         *fig = (rw_account_figures_t){ .now = now,
                                        .orders_total = orders_total,
                                        .first_order = first_order,
@@ -93,6 +95,43 @@ void rw_rules_params_default(rw_rules_params_t *p) {
         };
         for (int i = 0; i < RW_RULE__CNT; i++)
                 p->enabled[i] = 1;
+        p->dep_warn[RW_RULE_ACCOUNT_SHARE] = 0.25;
+        p->dep_crit[RW_RULE_ACCOUNT_SHARE] = 0.40;
+        p->dep_warn[RW_RULE_VENDOR_SHARE] = 0.30;
+        p->dep_crit[RW_RULE_VENDOR_SHARE] = 0.50;
+        p->dep_warn[RW_RULE_ACCOUNT_HHI] = 1800;
+        p->dep_crit[RW_RULE_ACCOUNT_HHI] = 2500;
+        p->dep_warn[RW_RULE_VENDOR_HHI] = 1800;
+        p->dep_crit[RW_RULE_VENDOR_HHI] = 2500;
+        p->dep_window_ms = 90 * RW_DAY_MS;
+        p->dep_min_history_ms = 30 * RW_DAY_MS;
+}
+
+int64_t rw_rules_state_days(const rw_rules_params_t *p) {
+        (void)p;
+        return 120;
+}
+
+int rw_rules_eval_portfolio(rw_rule_id_t id, const rw_rules_params_t *p,
+                            double value, double total, int64_t history_ms,
+                            rw_decision_t *dec) {
+        double warn = p->dep_warn[id], crit = p->dep_crit[id], obs;
+
+        *dec = (rw_decision_t){ .severity = RW_SEV_WARNING };
+        if (id < RW_RULE_ACCOUNT_SHARE || !p->enabled[id] ||
+            history_ms < p->dep_min_history_ms || total <= 0)
+                return 0;
+        if (id == RW_RULE_ACCOUNT_SHARE || id == RW_RULE_VENDOR_SHARE)
+                obs = value / total;
+        else
+                obs = value / (total * total) * 10000.0;
+        dec->observed = obs;
+        dec->window_ms = p->dep_window_ms;
+        dec->holds = obs > warn;
+        dec->severity = obs > crit ? RW_SEV_CRITICAL : RW_SEV_WARNING;
+        dec->threshold = obs > crit ? crit : warn;
+        dec->clear = obs < warn * (1.0 - p->hysteresis);
+        return 1;
 }
 
 /* A "falls below" rule: ratio of the last 30 days to the baseline rate. */

@@ -44,9 +44,12 @@ typedef struct rw_account_figures_s {
         int64_t last_order;
 } rw_account_figures_t;
 
-/* Fold an account's day buckets (any order) into the figures at `now`.
- * Buckets outside the windows are ignored. */
-void rw_figures_compute(const rw_day_bucket_t *buckets, size_t cnt,
+struct rw_rules_params_s;
+
+/* Fold an account's day buckets (any order) into the figures at `now`, over
+ * the windows `p` sets. Buckets outside the windows are ignored. */
+void rw_figures_compute(const struct rw_rules_params_s *p,
+                        const rw_day_bucket_t *buckets, size_t cnt,
                         int64_t orders_total, int64_t first_order,
                         int64_t last_order, int64_t now,
                         rw_account_figures_t *fig);
@@ -106,9 +109,30 @@ typedef struct rw_rules_params_s {
         int64_t sentiment_min_events;       /* 3 */
         double refund_share;                /* 0.25 */
         int64_t refund_min_orders;          /* 4 */
+        /* Dependency rules: warn/crit per rule, indexed by rule id
+         * (shares as fractions 0..1, HHI on the 0..10000 scale). */
+        double dep_warn[RW_RULE__CNT], dep_crit[RW_RULE__CNT];
+        int64_t dep_window_ms;              /* 90 days */
+        int64_t dep_min_history_ms;         /* 30 days */
 } rw_rules_params_t;
 
 void rw_rules_params_default(rw_rules_params_t *p);
+
+/* The longest window any account rule reads, in days (state kept per
+ * account; records older than this behind the watermark are too late). */
+int64_t rw_rules_state_days(const rw_rules_params_t *p);
+
+/* Evaluate a dependency rule at an event-time boundary.
+ *   share rules: value = the subject's total over dep_window_ms,
+ *                total = all subjects' total;
+ *   HHI rules:   value = sum of the squares of the subjects' totals,
+ *                total = all subjects' total (HHI = value/total^2 * 10000).
+ * history_ms: how much history the portfolio holds at the boundary.
+ * Returns 0 (no decision) when disabled, with too little history, or when
+ * total <= 0; 1 with *dec filled otherwise. */
+int rw_rules_eval_portfolio(rw_rule_id_t id, const rw_rules_params_t *p,
+                            double value, double total, int64_t history_ms,
+                            rw_decision_t *dec);
 
 /* Evaluate one account rule. Returns 0 if the rule has too little history to
  * decide (no decision), 1 with *dec filled otherwise. */
