@@ -43,6 +43,14 @@ static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size
         return r;
 }
 
+void *rw_state_context(rw_state_t *st) {
+        return st->rc;
+}
+
+const char *rw_state_ns(const rw_state_t *st) {
+        return st->ns;
+}
+
 rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
         struct timeval tv = { .tv_sec = st->timeout_ms / 1000,
                               .tv_usec = (st->timeout_ms % 1000) * 1000 };
