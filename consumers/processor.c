@@ -525,22 +525,6 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                        msg, dlq_sent);
 }
 
-/* Deterministic alert id from what caused the transition. */
-static void rw_alert_id(const char *fp, const char *status, const char *sev,
-                        int64_t event_time, char *out, size_t size) {
-        uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
-        char buf[768];
-        int n = snprintf(buf, sizeof(buf), "%s|%s|%s|%lld", fp, status, sev,
-                         (long long)event_time);
-        for (int i = 0; i < n && i < (int)sizeof(buf); i++) {
-                h1 = (h1 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
-                h2 = (h2 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
-                h2 ^= h2 >> 29;
-        }
-        snprintf(out, size, "%016llx%016llx", (unsigned long long)h1,
-                 (unsigned long long)h2);
-}
-
 /* One JSON line a person reads at a glance; strings from the input are
  * escaped like every JSON riskwatch prints. */
 static void rw_alert_print(rw_processor_t *proc, const rw_alert_t *a) {
@@ -644,7 +628,7 @@ static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
                         .source_offset = offset,
                         .replay = proc->opts.replay,
                 };
-                rw_alert_id(fpr, rw_alert_status_name(a->status),
+                rw_alert_id_derive(fpr, rw_alert_status_name(a->status),
                             rw_alert_severity_name(a->severity), now, aid, 512);
                 rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec,
                                  sum, 512);

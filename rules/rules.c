@@ -321,3 +321,18 @@ void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
                 break;
         }
 }
+
+void rw_alert_id_derive(const char *fp, const char *status, const char *sev,
+                        int64_t event_time, char *out, size_t size) {
+        uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+        char buf[768];
+        int n = snprintf(buf, sizeof(buf), "%s|%s|%s|%lld", fp, status, sev,
+                         (long long)event_time);
+        for (int i = 0; i < n && i < (int)sizeof(buf); i++) {
+                h1 = (h1 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+                h2 = (h2 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+                h2 ^= h2 >> 29;
+        }
+        snprintf(out, size, "%016llx%016llx", (unsigned long long)h1,
+                 (unsigned long long)h2);
+}

@@ -162,4 +162,10 @@ typedef enum rw_transition_e {
 rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,
                                   int64_t now, int64_t cooldown_ms);
 
+/* The alert id of a transition, derived from what caused it only: the
+ * fingerprint, status ("FIRING"/"RESOLVED"), severity name and the event
+ * time (or boundary) of the decision. 32 hex digits into out (>= 33 bytes). */
+void rw_alert_id_derive(const char *fp, const char *status, const char *sev,
+                        int64_t event_time, char *out, size_t size);
+
 #endif
