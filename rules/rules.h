@@ -162,6 +162,16 @@ typedef enum rw_transition_e {
 rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,
                                   int64_t now, int64_t cooldown_ms);
 
+/* The first instant in (from, until] at which evaluating an account that
+ * sends nothing more would step the lifecycle of one of `src`'s rules (fire,
+ * escalate, resolve), given its buckets, order meta and lifecycle states
+ * (fp[RW_RULE__CNT]); 0 when there is none (until = INT64_MAX: ever). */
+int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
+                          const rw_day_bucket_t *buckets, size_t cnt,
+                          int64_t orders_total, int64_t first_order,
+                          int64_t last_order, const rw_fp_state_t *fp,
+                          int64_t from, int64_t until);
+
 /* The alert id of a transition, derived from what caused it only: the
  * fingerprint, status ("FIRING"/"RESOLVED"), severity name and the event
  * time (or boundary) of the decision. 32 hex digits into out (>= 33 bytes). */
