@@ -248,11 +248,10 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         proc->future_ms = rw_conf_get_int(conf, "future.margin");
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
-        rw_rules_params_default(&proc->params);
-        proc->interval_ms = 3600 * 1000;
+        if (rw_rules_params_from_conf(&proc->params, conf, errstr, errstr_size))
+                goto fail;
+        proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");
         proc->state_days = rw_rules_state_days(&proc->params);
-        proc->params.hysteresis = rw_conf_get_dbl(conf, "alerts.hysteresis");
-        proc->params.cooldown_ms = rw_conf_get_int(conf, "alerts.cooldown");
 
         dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
         if (!(proc->codec = rw_codec_new(dir, errstr, errstr_size)))
