@@ -828,6 +828,119 @@ static void test_conf_table_ranges(void **state) {
         rw_conf_destroy(conf);
 }
 
+/* ---- time-driven evaluation: the due time of a silent account ----------- */
+
+/* Orders every 5 days from day 0 to day 50 (noon): mean gap 5 days, so the
+ * inactivity limit is max(14, 3 x 5) = 15 days after the last order. */
+static size_t silent_account(rw_day_bucket_t *b, int64_t *first, int64_t *last) {
+        size_t n = 0;
+        for (int64_t d = 0; d <= 50; d += 5) {
+                memset(&b[n], 0, sizeof(b[n]));
+                b[n].day = d;
+                b[n].placed = 1;
+                b[n].placed_sum = 1000;
+                n++;
+        }
+        *first = 12 * HOUR;
+        *last = 50 * DAY + 12 * HOUR;
+        return n;
+}
+
+static void test_inactivity_due_from_event_time(void **state) {
+        rw_day_bucket_t b[16];
+        rw_fp_state_t fp[RW_RULE__CNT] = { { 0 } };
+        rw_account_figures_t fig;
+        rw_decision_t dec;
+        int64_t first, last, due;
+        size_t n = silent_account(b, &first, &last);
+
+        (void)state;
+        due = rw_rules_next_due(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first, last,
+                                fp, last, INT64_MAX);
+        /* Exactly when "longer than the limit" starts to hold. */
+        assert_int_equal(due, last + 15 * DAY + 1);
+        rw_figures_compute(&P, b, n, (int64_t)n, first, last, due - 1, &fig);
+        assert_int_equal(rw_rules_eval_account(RW_RULE_INACTIVITY, &P, &fig, &dec), 1);
+        assert_false(dec.holds);
+        rw_figures_compute(&P, b, n, (int64_t)n, first, last, due, &fig);
+        assert_int_equal(rw_rules_eval_account(RW_RULE_INACTIVITY, &P, &fig, &dec), 1);
+        assert_true(dec.holds);
+        /* Bounded search: nothing before `until`. */
+        assert_int_equal(rw_rules_next_due(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
+                                           last, fp, last, due - 1), 0);
+        /* Support rules do not read the orders hash: nothing due for them. */
+        assert_int_equal(rw_rules_next_due(&P, RW_SRC_SUPPORT, b, n, (int64_t)n, first,
+                                           last, fp, last, INT64_MAX), 0);
+        /* Inactivity disabled: the next verdict change is the drop rules'
+         * once their 120 days of history are there (silence since day 50). */
+        P.enabled[RW_RULE_INACTIVITY] = 0;
+        due = rw_rules_next_due(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first, last, fp,
+                                last, INT64_MAX);
+        assert_int_equal(due, 121 * DAY);       /* first + 120 days, next midnight */
+        /* Every orders rule disabled: never due. */
+        P.enabled[RW_RULE_ORDER_DROP] = P.enabled[RW_RULE_SPEND_DROP] = 0;
+        P.enabled[RW_RULE_REFUND_RATE] = 0;
+        assert_int_equal(rw_rules_next_due(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
+                                           last, fp, last, INT64_MAX), 0);
+}
+
+static void test_due_after_firing_and_cooldown(void **state) {
+        rw_day_bucket_t b[16];
+        rw_fp_state_t fp[RW_RULE__CNT] = { { 0 } };
+        int64_t first, last, due;
+        size_t n = silent_account(b, &first, &last);
+
+        (void)state;
+        P.enabled[RW_RULE_ORDER_DROP] = P.enabled[RW_RULE_SPEND_DROP] = 0;
+        /* Already firing inactivity: stepping it again changes nothing. */
+        fp[RW_RULE_INACTIVITY].firing = 1;
+        fp[RW_RULE_INACTIVITY].severity = RW_SEV_WARNING;
+        due = rw_rules_next_due(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first, last, fp,
+                                last + 20 * DAY, INT64_MAX);
+        assert_int_equal(due, 0);
+        /* Resolved recently: the condition holds again at once, but the
+         * cooldown defers the FIRING to its end. */
+        fp[RW_RULE_INACTIVITY] = (rw_fp_state_t){ .firing = 0,
+                                                   .resolved_at = last + 20 * DAY };
+        due = rw_rules_next_due(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first, last, fp,
+                                last + 20 * DAY, INT64_MAX);
+        assert_int_equal(due, last + 20 * DAY + P.cooldown_ms);
+}
+
+/* A drop rule's verdict changes at a day boundary as orders age out of the
+ * recent window: the due time is that boundary. */
+static void test_order_drop_due_at_day_boundary(void **state) {
+        rw_day_bucket_t b[200];
+        rw_fp_state_t fp[RW_RULE__CNT] = { { 0 } };
+        rw_account_figures_t fig;
+        rw_decision_t dec;
+        size_t n = 0;
+        int64_t first = 12 * HOUR, last, due, from;
+
+        (void)state;
+        /* Two orders a week for 150 days, then silence. */
+        for (int64_t d = 0; d < 150; d += 3) {
+                memset(&b[n], 0, sizeof(b[n]));
+                b[n].day = d;
+                b[n].placed = 1;
+                b[n].placed_sum = 500;
+                n++;
+        }
+        last = b[n - 1].day * DAY + 12 * HOUR;
+        P.enabled[RW_RULE_INACTIVITY] = 0;
+        from = last;
+        due = rw_rules_next_due(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first, last, fp,
+                                from, INT64_MAX);
+        assert_true(due > from);
+        assert_int_equal(due % DAY, 0);                 /* a day boundary */
+        rw_figures_compute(&P, b, n, (int64_t)n, first, last, due, &fig);
+        rw_rules_eval_account(RW_RULE_ORDER_DROP, &P, &fig, &dec);
+        assert_true(dec.holds);
+        rw_figures_compute(&P, b, n, (int64_t)n, first, last, due - 1, &fig);
+        rw_rules_eval_account(RW_RULE_ORDER_DROP, &P, &fig, &dec);
+        assert_false(dec.holds);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_order_drop_lifecycle, setup),
@@ -835,6 +948,9 @@ int main(void) {
                 cmocka_unit_test_setup(test_spend_drop_lifecycle, setup),
                 cmocka_unit_test_setup(test_spend_drop_min_history, setup),
                 cmocka_unit_test_setup(test_inactivity_lifecycle, setup),
+                cmocka_unit_test_setup(test_inactivity_due_from_event_time, setup),
+                cmocka_unit_test_setup(test_due_after_firing_and_cooldown, setup),
+                cmocka_unit_test_setup(test_order_drop_due_at_day_boundary, setup),
                 cmocka_unit_test_setup(test_inactivity_gap_factor_and_min_orders, setup),
                 cmocka_unit_test_setup(test_support_spike_lifecycle, setup),
                 cmocka_unit_test_setup(test_support_spike_min_history, setup),
