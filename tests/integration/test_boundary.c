@@ -12,6 +12,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 #include "common/conf.h"
@@ -160,6 +161,7 @@ typedef struct sink_s {
         const char *ns;
         int fail;               /* deliveries fail (nothing trimmed) ... */
         int pass;               /* ... after the first `pass` calls */
+        unsigned jitter;        /* seed: sleep up to 2 ms per call (0: none) */
         int calls;
         got_t *v;
         size_t cnt, cap;
@@ -172,6 +174,8 @@ static int sink_drain(void *opaque, const char *tag) {
 
         if (++s->calls > s->pass && s->fail)
                 return -1;
+        if (s->jitter)
+                usleep((useconds_t)(rand_r(&s->jitter) % 2000));
         snprintf(key, sizeof(key), "%s:{%s}:outbox", s->ns, tag);
         r = redisCommand(s->rc, "EVAL %s 1 %s",
                          "local v = redis.call('LRANGE', KEYS[1], 0, -1) "
@@ -601,9 +605,12 @@ static void test_two_deciders(void **state) {
         rw_boundary_destroy(r1.bd);
         rw_boundary_destroy(r2.bd);
 
-        /* Concurrently, with a lock that is gone after 1 ms. */
-        r1.bd = decider_new(DAY / 4, 30 * DAY, 3, 1);
-        r2.bd = decider_new(DAY / 4, 30 * DAY, 3, 1);
+        /* Concurrently, with a lock that is gone after 1 ms and deliveries
+         * that take up to 2 ms: the deciders overlap, only the fence holds. */
+        r1.bd = decider_new(DAY / 4, 30 * DAY, 20, 1);
+        r2.bd = decider_new(DAY / 4, 30 * DAY, 20, 1);
+        r1.sink.jitter = 1;
+        r2.sink.jitter = 2;
         r1.final = r2.final = days * DAY;
         for (int p = 0; p < parts; p++)
                 prog(fx->rc, "tw", p, days * DAY, fx->wall);
@@ -804,6 +811,45 @@ static void test_connection_lost(void **state) {
         rw_state_destroy(st);
 }
 
+/* A subject with no new orders and none leaving the window is decided too
+ * when the others' leaving raises its share. */
+static void test_quiet_subject(void **state) {
+        fx_t *fx = *state;
+        rw_state_t *st = state_new(fx, "qs");
+        rw_boundary_t *bd = decider_new(DAY, 40 * DAY, 500, 30000);
+        sink_t sink;
+        size_t found = 0;
+
+        sink_init(&sink, fx, "qs");
+        put(fx->rc, "qs", 0, 'v', 10, "vendor-quiet", 3000);
+        for (int64_t k = 0; k < 60; k++)
+                put(fx->rc, "qs", 0, 'v', k, "vendor-busy", k < 10 ? 1000 : 50);
+        put_first(fx->rc, "qs", 0, 0);
+        prog(fx->rc, "qs", 0, 60 * DAY, fx->wall);
+        assert_int_equal(tick_all(bd, st, fx->codec, 1, fx->wall, &sink), 60);
+        /* 3000 / (5000 + 1750) at day 45, 3000 / (1000 + 1950) at day 49;
+         * its own bucket leaves at day 51. */
+        static const struct { int64_t day; int status, severity; } want[3] = {
+                { 45, RW_ALERT_FIRING, RW_SEV_WARNING },
+                { 49, RW_ALERT_FIRING, RW_SEV_CRITICAL },
+                { 51, RW_ALERT_RESOLVED, RW_SEV_CRITICAL },
+        };
+        for (size_t i = 0; i < sink.cnt; i++) {
+                const got_t *g = &sink.v[i];
+                if (strcmp(g->subject, "vendor-quiet"))
+                        continue;
+                assert_true(found < 3);
+                assert_int_equal(g->event_time, want[found].day * DAY);
+                assert_int_equal(g->status, want[found].status);
+                assert_int_equal(g->severity, want[found].severity);
+                found++;
+        }
+        assert_int_equal(found, 3);
+        sink_clear(&sink);
+        rw_boundary_destroy(bd);
+        rw_state_destroy(st);
+}
+
 /* The script writes nothing unless agg.last is still what the decider read. */
 static void test_fence(void **state) {
         fx_t *fx = *state;
@@ -849,6 +895,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_crash_before_drain, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_connection_lost, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_fence, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_quiet_subject, fx_setup, fx_teardown),
         };
         /* A write to a killed connection is an error, not the end (as in
          * the processor). */
