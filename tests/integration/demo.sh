@@ -183,7 +183,7 @@ ok "small demo prints $firing FIRING churn.* alert line(s), rules: $(grep -oE '"
 # The labels against the alerts: every churning account fired its rule, no
 # steady account fired anything, the dominant account and vendor fired the
 # dependency rules.
-scen() { awk -v s="$1" '$1 == s { print }' "$out"; }
+scen() { awk -v s="$1" '$1 == "scenario" && $2 == "accounts" { t = 1 } t && $1 == s { print }' "$out"; }
 [[ $(scen steady | awk '{ print $3 }') == 0 ]] || fail "small demo: a steady account fired: $(scen steady)"
 for s in fading vanished angry refunding dominant; do
   line=$(scen "$s")
