@@ -263,6 +263,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 bo.lateness_ms = proc->lateness_ms;
                 bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
                 bo.replay = proc->opts.replay;
+                bo.max_per_tick = 100;  /* keeps the consumer served while catching up */
                 if (!(proc->boundary = rw_boundary_new(&proc->params, &bo, errstr,
                                                        errstr_size)))
                         goto fail;
@@ -1219,7 +1220,7 @@ static int rw_dep_drain(void *opaque, const char *tag) {
 
 /* Decide the dependency rules at every event-time boundary the group's low
  * watermark has passed (whichever process gets the decider's lock). */
-static void rw_dep_tick(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+static void rw_dep_tick(rw_processor_t *proc) {
         rw_boundary_result_t res;
         char errstr[512];
         rw_err_t err;
@@ -1228,24 +1229,24 @@ static void rw_dep_tick(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         if (!proc->orders_partitions &&
             !(proc->orders_partitions = rw_orders_partitions(proc)))
                 return;
-        do {
-                err = rw_boundary_tick(proc->boundary, proc->state, proc->codec,
-                                       proc->orders_partitions, rw_now_ms(),
-                                       rw_dep_drain, proc, &res, errstr,
-                                       sizeof(errstr));
-                if (err == RW_ERR_IO) {
-                        /* Next tick; the batches ride out the outage. */
-                        rw_log_warn("dependency rules: %s", errstr);
-                        rw_state_reconnect(proc->state, errstr, sizeof(errstr));
-                        return;
-                }
-                if (err) {
-                        rw_fatal(proc, "dependency rules: %s", errstr);
-                        return;
-                }
-                if (res.last > proc->dep_decided)
-                        proc->dep_decided = res.last;
-        } while (res.more && !res.busy && !res.stale && !*stop);
+        err = rw_boundary_tick(proc->boundary, proc->state, proc->codec,
+                               proc->orders_partitions, rw_now_ms(), rw_dep_drain,
+                               proc, &res, errstr, sizeof(errstr));
+        if (err == RW_ERR_IO) {
+                /* Next tick; the batches ride out the outage. */
+                rw_log_warn("dependency rules: %s", errstr);
+                rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+                return;
+        }
+        if (err) {
+                rw_fatal(proc, "dependency rules: %s", errstr);
+                return;
+        }
+        if (res.last > proc->dep_decided)
+                proc->dep_decided = res.last;
+        /* More to catch up on: next loop, after serving the consumer. */
+        if (res.more && !res.busy && !res.stale)
+                proc->tick_at = 0;
 }
 
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
@@ -1363,13 +1364,15 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         rw_process_batch(proc, msgs, cnt, stop);
                 if (!proc->fatal && !proc->reg_wait &&
                     rw_mono_ms() >= proc->tick_at)
-                        rw_dep_tick(proc, stop);
+                        rw_dep_tick(proc);
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);
                 rw_producer_poll(proc->prod);
                 if (proc->opts.exit_at_eof && !cnt && !proc->reg_wait && rw_all_eof(proc)) {
-                        if (!proc->fatal)
-                                rw_dep_tick(proc, stop);
+                        /* Catch up with the boundaries the group passed. */
+                        do
+                                rw_dep_tick(proc);
+                        while (!proc->fatal && !*stop && proc->tick_at == 0);
                         break;
                 }
         }
