@@ -832,6 +832,8 @@ static int rw_decided_fill(rw_processor_t *proc, const rw_apply_result_t *res,
                                  (long long)av->fp[r].resolved_at);
                         d->x.fp_cnt++;
                 }
+                if (av->due == av->due_stored)
+                        continue;
                 d->x.dues[d->x.due_cnt].account = av->account;
                 d->x.dues[d->x.due_cnt].due = av->due;
                 d->x.due_cnt++;

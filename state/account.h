@@ -27,6 +27,7 @@ typedef struct rw_account_view_s {
         rw_fp_state_t fp[RW_RULE__CNT];
         int fp_dirty[RW_RULE__CNT];     /* changed since loaded */
         int64_t due;                    /* when its rules next change verdict (0: none) */
+        int64_t due_stored;             /* as stored before the batch */
 } rw_account_view_t;
 
 /* Apply one event (pure; grows buckets as needed). Returns -1 on OOM. */

@@ -293,6 +293,7 @@ static int rw_prepare_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_
                                 rw_fp_parse(fps->element[j + 1]->str, &av->fp[id]);
                 }
                 av->due = due->len ? strtoll(due->str, NULL, 10) : 0;
+                av->due_stored = av->due;
         }
         qsort(res->accounts, res->account_cnt, sizeof(*res->accounts), rw_account_cmp);
         return 0;

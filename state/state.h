@@ -51,8 +51,8 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
  * fresh, 'd' already applied within the dedup horizon) and load, as they are
  * before the batch, every account a fresh event touches and every account of
  * the topic's stream (`orders` != 0: the orders hash, else the support hash)
- * whose due time is at or before `due_until` (av->due set), with their
- * lifecycle states; res->watermark is the stored one. Writes nothing.
+ * whose due time is at or before `due_until`, with their lifecycle states
+ * and stored due times (av->due, av->due_stored; 0: none); res->watermark is the stored one. Writes nothing.
  * RW_ERR_FENCED / RW_ERR_IO as for rw_state_commit(). */
 rw_err_t rw_state_prepare(rw_state_t *st, const char *topic, int32_t partition,
                           int64_t expected, int orders, int64_t due_until,

@@ -2,7 +2,7 @@
 --
 -- ARGV[1] = 'prepare' (read only): fence check, de-duplication verdicts, and
 --   the accounts the batch touches or whose due time has come, as they are
---   before the batch, with their lifecycle states. The caller replays the
+--   before the batch, with their lifecycle states and stored due times. The caller replays the
 --   batch over them, evaluates the rules and decides the transitions.
 -- ARGV[1] = 'commit': applies the batch, stores the next offset, the changed
 --   lifecycle states, the accounts' next due times and the transitions (the
@@ -20,7 +20,7 @@
 --   [7] N, then N events of 3 fields: kind, event_id, account.
 --   Reply: {"OK", watermark before the batch, flags (one char per event:
 --   1 fresh, d duplicate), then per account: account, {field, value, ...},
---   {rule, fpcsv, ...}, due ("" when not due)}
+--   {rule, fpcsv, ...}, its stored due time ("" when none)}
 --
 -- commit: ARGV[2] prefix, [3] expected offset, [4] next offset, [5] window
 --   in days (an account or vendor keeps the buckets of the WINDOW days up to
@@ -118,6 +118,9 @@ if mode == 'prepare' then
   for j = 1, #due, 2 do
     if not snap[due[j]] then order[#order + 1] = due[j] end
     snap[due[j]] = due[j + 1]
+  end
+  for _, acct in ipairs(order) do
+    if snap[acct] == '' then snap[acct] = redis.call('ZSCORE', duekey, acct) or '' end
   end
   local reply = {'OK', redis.call('GET', wmkey) or '0', table.concat(flags)}
   for _, acct in ipairs(order) do
