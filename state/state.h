@@ -125,23 +125,6 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
                                  int64_t **valuesp, size_t *cntp,
                                  char *errstr, size_t errstr_size);
 
-/* A partition slot's portfolio over its 90-day window, as maintained by the
- * batch script (orders stream): totals and sums of squares of the accounts'
- * net spend and the vendors' order value, and the largest subjects. */
-#define RW_PORTFOLIO_TOP 5
-typedef struct rw_portfolio_s {
-        int64_t ref_day;                /* the window's last day (-1: none yet) */
-        int64_t account_sum, vendor_sum;
-        double account_sq, vendor_sq;
-        size_t accounts, vendors;       /* subjects with a non-zero total */
-        struct { char id[128]; int64_t total; } top_accounts[RW_PORTFOLIO_TOP],
-                                                  top_vendors[RW_PORTFOLIO_TOP];
-        size_t top_account_cnt, top_vendor_cnt;
-} rw_portfolio_t;
-
-rw_err_t rw_state_portfolio(rw_state_t *st, int32_t partition, rw_portfolio_t *out,
-                            char *errstr, size_t errstr_size);
-
 /* Find an account of a result (bsearch), NULL if the batch did not change it. */
 rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,
                                            const char *account);

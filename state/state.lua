@@ -56,18 +56,6 @@
 --   PREFIX pb:a:<k>  hash account -> net spend (PLACED - REFUNDED) in interval k
 --   PREFIX pb:v:<k>  hash vendor  -> order value (PLACED) in interval k
 --   PREFIX pb:first  the lowest k written
---
--- Portfolio, per partition slot (orders stream), maintained incrementally
--- (the partition's own view, for inspection):
---   PREFIX pd:a:<day>  hash account -> net spend (PLACED - REFUNDED) that day
---   PREFIX pd:v:<day>  hash vendor  -> order value (PLACED) that day
---   PREFIX pz:a, pz:v  sorted sets: subject -> its total over the window
---   PREFIX pw          hash: ref (the window's last day), a:sum a:sq v:sum
---                      v:sq (sum and sum of squares of the subjects' totals)
--- The window is the PW days up to ref. Events inside it change the totals at
--- once; ref follows the partition's watermark day, and moving it adds the
--- days entering and subtracts the days leaving: the work is per event and
--- per day, never a scan of all accounts. Days behind the window are deleted.
 
 local M = {po=1, ps=2, co=3, ro=4, rs=5, tk=6, tu=7, cs=8, cn=9, ss=10, sn=11}
 local NM = 11
@@ -76,7 +64,6 @@ local offkey = KEYS[1]
 local mode = ARGV[1]
 local prefix = ARGV[2]
 local expected = tonumber(ARGV[3])
-local PW = 90   -- portfolio window, days
 local topic = string.sub(offkey, #prefix + 5)
 
 local stored = redis.call('GET', offkey)
@@ -193,50 +180,6 @@ local function bump_maxday(key, day)
   if tonumber(day) > cur then redis.call('HSET', key, 'm:maxday', day) end
 end
 
--- Portfolio: add delta to subject's window total (kind 'a' or 'v').
-local pw = prefix .. 'pw'
-local function port_add(k, subj, delta)
-  if delta == 0 then return end
-  local zkey = prefix .. 'pz:' .. k
-  local old = tonumber(redis.call('ZSCORE', zkey, subj) or '0')
-  local new = old + delta
-  redis.call('HINCRBY', pw, k .. ':sum', delta)
-  -- new^2 - old^2, without squaring large numbers in doubles
-  redis.call('HINCRBYFLOAT', pw, k .. ':sq', delta * (new + old))
-  if new == 0 then redis.call('ZREM', zkey, subj) else redis.call('ZADD', zkey, new, subj) end
-end
-local ref = tonumber(redis.call('HGET', pw, 'ref') or '-1')
-local function port_event(k, subj, day, delta)
-  if ref >= 0 and day <= ref - PW then return end        -- behind the window
-  redis.call('HINCRBY', prefix .. 'pd:' .. k .. ':' .. day, subj, delta)
-  if ref >= 0 and day <= ref then port_add(k, subj, delta) end
-end
-local function port_day(day, sign)
-  for _, k in ipairs({'a', 'v'}) do
-    local all = redis.call('HGETALL', prefix .. 'pd:' .. k .. ':' .. day)
-    for j = 1, #all, 2 do port_add(k, all[j], sign * tonumber(all[j + 1])) end
-  end
-end
--- Move the window's last day to newref.
-local function port_advance(newref)
-  if newref <= ref then return end
-  local lo = ref + 1
-  if ref < 0 or lo < newref - PW + 1 then lo = newref - PW + 1 end
-  if ref >= 0 then      -- days inside the window that leave it
-    local last = ref
-    if last > newref - PW then last = newref - PW end
-    for d = ref - PW + 1, last do port_day(d, -1) end
-  end
-  for d = lo, newref do port_day(d, 1) end    -- days entering it
-  -- Days behind the new window are done with.
-  local oldest = (ref >= 0) and (ref - PW + 1) or (newref - PW - 366)
-  for d = oldest, newref - PW do
-    redis.call('DEL', prefix .. 'pd:a:' .. d, prefix .. 'pd:v:' .. d)
-  end
-  ref = newref
-  redis.call('HSET', pw, 'ref', ref)
-end
-
 -- Portfolio interval k of the decider: one hash per subject kind.
 local pbfirst = tonumber(redis.call('GET', prefix .. 'pb:first') or '-1')
 local function pb_add(k, subj, pbk, delta)
@@ -260,8 +203,6 @@ for i = 0, n - 1 do
     if kind == 'P' then
       t[M.po] = t[M.po] + 1
       t[M.ps] = t[M.ps] + amount
-      port_event('a', acct, tonumber(day), amount)
-      port_event('v', vendor, tonumber(day), amount)
       pb_add('a', acct, pbk, amount)
       pb_add('v', vendor, pbk, amount)
       redis.call('HINCRBY', prefix .. 'v:' .. vendor, day, amount)
@@ -277,7 +218,6 @@ for i = 0, n - 1 do
     elseif kind == 'R' then
       t[M.ro] = t[M.ro] + 1
       t[M.rs] = t[M.rs] + amount
-      port_event('a', acct, tonumber(day), -amount)
       pb_add('a', acct, pbk, -amount)
     else
       if kind == 'O' or kind == 'X' then
@@ -301,11 +241,6 @@ for vendor, _ in pairs(vendors) do prune(prefix .. 'v:' .. vendor) end
 redis.call('SET', offkey, nextoff)
 local wm = tonumber(redis.call('GET', wmkey) or '0')
 if maxat > wm then redis.call('SET', wmkey, maxat) end
-if (wm > 0 or maxat > 0) and touched[1] and
-   string.sub(touched[1], #prefix + 1, #prefix + 2) == 'a:' then
-  -- Only the orders stream moves the portfolio (support events carry no value).
-  port_advance(math.floor(math.max(wm, maxat) / 86400000))
-end
 
 -- What the caller decided over this batch: lifecycle states, due times,
 -- transitions to deliver.

@@ -32,7 +32,7 @@ run_as() {
 }
 dump() {   # dump TAG: the canonical state of namespace NS+TAG
   redis-cli -p "$REDIS_PORT" --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" \
-    , "$NS$1" "a,s,v,pz,off,wm,e" >"$WORK/dump.$1" 2>&1 ||
+    , "$NS$1" "a,s,v,due,f,off,wm,e" >"$WORK/dump.$1" 2>&1 ||
     fail "dumping namespace $NS$1: $(head -c 300 "$WORK/dump.$1")"
   [[ -s $WORK/dump.$1 ]] || fail "namespace $NS$1 is empty"
 }

@@ -264,106 +264,6 @@ static void test_replay_matches_redis(void **state) {
         rw_apply_result_clear(&res);
 }
 
-/* The portfolio the batch script maintains incrementally equals a brute-force
- * computation over the final 90-day window, including late events and events
- * already behind the window when they arrive; its per-day data stays bounded. */
-static void test_portfolio_matches_brute_force(void **state) {
-        fx_t *fx = *state;
-        enum { DAYS = 200, ACCTS = 7, VENDORS = 3, MAXEV = DAYS * ACCTS * 2 };
-        static rw_state_event_t evs[MAXEV];
-        static char ids[MAXEV][24], accts[ACCTS][16], vendors[VENDORS][16];
-        rw_apply_result_t res;
-        rw_portfolio_t pf;
-        char errstr[512];
-        int64_t acct_tot[ACCTS] = { 0 }, vend_tot[VENDORS] = { 0 };
-        int64_t off = -1, ref, asum = 0, vsum = 0, maxday = 0;
-        double asq = 0, vsq = 0;
-        size_t n = 0, anz = 0, vnz = 0, top = 0;
-        uint64_t rnd = 12345;
-
-        for (int i = 0; i < ACCTS; i++)
-                snprintf(accts[i], sizeof(accts[i]), "pa-%d", i);
-        for (int i = 0; i < VENDORS; i++)
-                snprintf(vendors[i], sizeof(vendors[i]), "pv-%d", i);
-        for (int d = 0; d < DAYS; d++) {
-                for (int a = 0; a < ACCTS; a++) {
-                        int day = d;
-                        rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
-                        if ((rnd >> 33) % 3 == 0)
-                                continue;
-                        if ((rnd >> 40) % 17 == 0)
-                                day = d - 20;           /* late, inside the window */
-                        else if ((rnd >> 40) % 29 == 0)
-                                day = d - 150;          /* behind the window */
-                        if (day < 0)
-                                day = 0;
-                        snprintf(ids[n], sizeof(ids[n]), "pf-%zu", n);
-                        evs[n] = ev_order(ids[n], accts[a], (rnd >> 20) % 9 == 0 ? 'R' :
-                                          (rnd >> 20) % 11 == 0 ? 'C' : 'P',
-                                          100 + (int64_t)((rnd >> 45) % 5000) * (a + 1),
-                                          T0 + (int64_t)day * RW_DAY_MS + 3600000);
-                        evs[n].vendor = vendors[(rnd >> 50) % VENDORS];
-                        n++;
-                }
-        }
-        for (size_t i = 0; i < n; i += 37) {
-                size_t cnt = n - i < 37 ? n - i : 37;
-                assert_int_equal(rw_state_apply(fx->st, "orders", 5, off, (int64_t)(i + cnt),
-                                                120, evs + i, cnt, &res, errstr,
-                                                sizeof(errstr)), RW_OK);
-                rw_apply_result_clear(&res);
-                off = (int64_t)(i + cnt);
-        }
-        for (size_t i = 0; i < n; i++)
-                if (evs[i].occurred_at / RW_DAY_MS > maxday)
-                        maxday = evs[i].occurred_at / RW_DAY_MS;
-        ref = maxday;
-        for (size_t i = 0; i < n; i++) {
-                int64_t day = evs[i].occurred_at / RW_DAY_MS;
-                int a = atoi(evs[i].account + 3), v = atoi(evs[i].vendor + 3);
-                if (day <= ref - 90 || day > ref)
-                        continue;
-                if (evs[i].kind == 'P') {
-                        acct_tot[a] += evs[i].amount;
-                        vend_tot[v] += evs[i].amount;
-                } else if (evs[i].kind == 'R') {
-                        acct_tot[a] -= evs[i].amount;
-                }
-        }
-        for (int a = 0; a < ACCTS; a++) {
-                asum += acct_tot[a];
-                asq += (double)acct_tot[a] * (double)acct_tot[a];
-                anz += acct_tot[a] != 0;
-                if (acct_tot[a] > acct_tot[top])
-                        top = (size_t)a;
-        }
-        for (int v = 0; v < VENDORS; v++) {
-                vsum += vend_tot[v];
-                vsq += (double)vend_tot[v] * (double)vend_tot[v];
-                vnz += vend_tot[v] != 0;
-        }
-        assert_int_equal(rw_state_portfolio(fx->st, 5, &pf, errstr, sizeof(errstr)), RW_OK);
-        print_message("portfolio: ref day %lld, %zu accounts, sum %lld, sum of squares %.6g; "
-                      "%zu vendors, sum %lld\n", (long long)pf.ref_day, pf.accounts,
-                      (long long)pf.account_sum, pf.account_sq, pf.vendors,
-                      (long long)pf.vendor_sum);
-        assert_int_equal(pf.ref_day, ref);
-        assert_int_equal(pf.account_sum, asum);
-        assert_int_equal(pf.vendor_sum, vsum);
-        assert_true(fabs(pf.account_sq - asq) <= 1e-9 * asq);
-        assert_true(fabs(pf.vendor_sq - vsq) <= 1e-9 * vsq);
-        assert_int_equal(pf.accounts, anz);
-        assert_int_equal(pf.vendors, vnz);
-        assert_string_equal(pf.top_accounts[0].id, accts[top]);
-        assert_int_equal(pf.top_accounts[0].total, acct_tot[top]);
-        /* Per-day data only for the window (and days not yet entered). */
-        {
-                redisReply *r = redisCommand(fx->rc, "KEYS ts:{5}:pd:*");
-                assert_true(r->elements <= 2 * (90 + 1));
-                freeReplyObject(r);
-        }
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fencing, fx_setup, fx_teardown),
@@ -371,7 +271,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_script_reload, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_memory_bounded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replay_matches_redis, fx_setup, fx_teardown),
-                cmocka_unit_test_setup_teardown(test_portfolio_matches_brute_force, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
