@@ -83,6 +83,7 @@ static void rw_inspect_rule(rw_rule_id_t id, const rw_rules_params_t *params,
 
 static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *params,
                              int64_t lateness, int json) {
+        const rw_rules_drop_params_t *od = &params->order_drop, *sd = &params->spend_drop;
         rw_account_figures_t fo, fs;
         char b1[32], b2[32], b3[32];
         int64_t now_o = in->wm_orders - lateness, now_s = in->wm_support - lateness;
@@ -123,25 +124,38 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                 printf("orders   watermark %s, rules evaluated at %s, %zu day(s) kept\n",
                        rw_ts(in->wm_orders, b1, sizeof(b1)), rw_ts(now_o, b2, sizeof(b2)),
                        in->orders.bucket_cnt);
-                printf("  last 30 days        %lld placed, %lld orders, %lld cancelled or "
-                       "refunded, net spend %.2f\n", (long long)fo.placed_30,
-                       (long long)fo.orders_30, (long long)fo.returns_30,
-                       (double)fo.net_spend_30 / 100.0);
-                printf("  90 days before      %lld placed (%.1f per 30 days), net spend %.2f\n",
-                       (long long)fo.placed_base, (double)fo.placed_base / 3.0,
-                       (double)fo.net_spend_base / 100.0);
+                /* The rules' windows (the defaults: 30 days, the 90 before). */
+                printf("  order drop          %lld placed in the last %lld days; %lld in "
+                       "the %lld days before (%.1f per %lld days)\n",
+                       (long long)fo.placed_30, (long long)(od->window_ms / RW_DAY_MS),
+                       (long long)fo.placed_base,
+                       (long long)(od->baseline_window_ms / RW_DAY_MS),
+                       (double)fo.placed_base * (double)od->window_ms /
+                       (double)od->baseline_window_ms,
+                       (long long)(od->window_ms / RW_DAY_MS));
+                printf("  spend drop          net spend %.2f in the last %lld days; %.2f "
+                       "in the %lld days before\n", (double)fo.net_spend_30 / 100.0,
+                       (long long)(sd->window_ms / RW_DAY_MS),
+                       (double)fo.net_spend_base / 100.0,
+                       (long long)(sd->baseline_window_ms / RW_DAY_MS));
+                printf("  last %-3lld days       %lld orders, %lld cancelled or refunded\n",
+                       (long long)(params->refund_window_ms / RW_DAY_MS),
+                       (long long)fo.orders_30, (long long)fo.returns_30);
                 printf("  all time            %lld placed, first %s, last %s, mean gap %.1f days\n",
                        (long long)fo.orders_total, rw_ts(fo.first_order, b1, sizeof(b1)),
                        rw_ts(fo.last_order, b3, sizeof(b3)), gap);
                 printf("support  watermark %s, rules evaluated at %s, %zu day(s) kept\n",
                        rw_ts(in->wm_support, b1, sizeof(b1)), rw_ts(now_s, b2, sizeof(b2)),
                        in->support.bucket_cnt);
-                printf("  last 7 days         %lld opened or reopened (%lld urgent or "
-                       "escalated); 8 weeks before: %lld (%.2f a week)\n",
+                printf("  last %-3lld days       %lld opened or reopened (%lld urgent or "
+                       "escalated); %lld weeks before: %lld (%.2f a week)\n",
+                       (long long)(params->spike_window_ms / RW_DAY_MS),
                        (long long)fs.tickets_7, (long long)fs.tickets_hot_7,
-                       (long long)fs.tickets_base, (double)fs.tickets_base / 8.0);
-                printf("  last 30 days        CSAT %.2f over %lld answer(s), sentiment "
+                       (long long)params->spike_baseline_weeks, (long long)fs.tickets_base,
+                       (double)fs.tickets_base / (double)params->spike_baseline_weeks);
+                printf("  last %-3lld days       CSAT %.2f over %lld answer(s), sentiment "
                        "%.2f over %lld\n",
+                       (long long)(params->satisfaction_window_ms / RW_DAY_MS),
                        fs.csat_n_30 ? fs.csat_sum_30 / (double)fs.csat_n_30 : 0.0,
                        (long long)fs.csat_n_30,
                        fs.sentiment_n_30 ? fs.sentiment_sum_30 / (double)fs.sentiment_n_30 : 0.0,
@@ -236,9 +250,12 @@ int rw_cmd_inspect(int argc, char **argv) {
                         rw_inspect_clear(&in);
                         goto done;
                 }
-                rw_rules_params_default(&params);
-                params.hysteresis = rw_conf_get_dbl(conf, "alerts.hysteresis");
-                params.cooldown_ms = rw_conf_get_int(conf, "alerts.cooldown");
+                if (rw_rules_params_from_conf(&params, conf, errstr, sizeof(errstr))) {
+                        fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                        rw_inspect_clear(&in);
+                        rc = RW_EXIT_USAGE;
+                        goto done;
+                }
                 rw_inspect_print(&in, &params, rw_conf_get_int(conf, "allowed.lateness"),
                                  json);
                 rw_inspect_clear(&in);

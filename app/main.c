@@ -7,6 +7,7 @@
 #include "app/cli.h"
 #include "common/log.h"
 #include "common/rw.h"
+#include "rules/rules.h"
 
 volatile sig_atomic_t rw_cli_stop = 0;
 
@@ -65,6 +66,7 @@ int rw_cli_conf_opt(rw_cli_conf_t *cc, int opt, const char *arg) {
 
 rw_conf_t *rw_cli_conf_build(rw_cli_conf_t *cc, const char *cmd) {
         rw_conf_t *conf = rw_conf_new();
+        rw_rules_params_t params;
         char errstr[1024];
 
         if (cc->file && rw_conf_load_file(conf, cc->file, errstr, sizeof(errstr)))
@@ -72,6 +74,11 @@ rw_conf_t *rw_cli_conf_build(rw_cli_conf_t *cc, const char *cmd) {
         for (size_t i = 0; i < cc->x_cnt; i++)
                 if (rw_conf_set_arg(conf, cc->xs[i], errstr, sizeof(errstr)))
                         goto fail;
+        /* What no single property can check (a critical threshold on the
+         * wrong side of its warning one) fails here too, before anything
+         * starts. */
+        if (rw_rules_params_from_conf(&params, conf, errstr, sizeof(errstr)))
+                goto fail;
         free(cc->xs);
         cc->xs = NULL;
         rw_log_set_level_name(rw_conf_get_str(conf, "log.level"));

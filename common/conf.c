@@ -96,6 +96,13 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Records whose `occurred_at` is further than this ahead of the "
           "wall clock are rejected to the dead-letter topic instead of "
           "pushing the watermark into the future." },
+        { "evaluation.interval", RW_CONF_DURATION, "1h", RW_MS_M, RW_MS_D,
+          NULL, 0,
+          "Event-time boundaries at which dependency rules are decided, once "
+          "every input partition has passed the boundary." },
+        { "idle.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
+          "Wall time after which an input partition without new records no "
+          "longer holds the group's low watermark back." },
 
         /* Alert lifecycle. */
         { "alerts.hysteresis", RW_CONF_DBL, "0.10", 0, 1, NULL, 0,
@@ -104,6 +111,204 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "alerts.cooldown", RW_CONF_DURATION, "24h", 0, 365 * RW_MS_D, NULL, 0,
           "After an alert resolves, the same fingerprint does not fire "
           "again for this long (event time)." },
+
+        /* Rules: every number of the contract's rules, and a switch for each. */
+        { "rules.churn.order_drop.enabled", RW_CONF_BOOL, "true", 0, 0, NULL, 0,
+          "`churn.order_drop`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.churn.order_drop.warn_ratio", RW_CONF_DBL, "0.5",
+          0, 1, NULL, 0,
+          "`churn.order_drop`: WARNING when the account's PLACED orders "
+          "in the window fall below this fraction of the account's own "
+          "baseline (the baseline window's total scaled to the window's "
+          "length)." },
+        { "rules.churn.order_drop.critical_ratio", RW_CONF_DBL, "0.25",
+          0, 1, NULL, 0,
+          "`churn.order_drop`: CRITICAL below this fraction of the "
+          "baseline. Must be below `rules.churn.order_drop.warn_ratio`." },
+        { "rules.churn.order_drop.min_baseline_orders", RW_CONF_INT, "6",
+          1, 1000000, NULL, 0,
+          "`churn.order_drop`: the rule decides only with at least this "
+          "many PLACED orders in the baseline window, and once the "
+          "account's first order is a window plus a baseline window old." },
+        { "rules.churn.order_drop.window", RW_CONF_DURATION, "30d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.order_drop`: the recent window measured, up to the "
+          "watermark (whole days)." },
+        { "rules.churn.order_drop.baseline_window", RW_CONF_DURATION, "90d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.order_drop`: the window right before "
+          "`rules.churn.order_drop.window` that sets the account's own "
+          "baseline (whole days)." },
+        { "rules.churn.spend_drop.enabled", RW_CONF_BOOL, "true", 0, 0, NULL, 0,
+          "`churn.spend_drop`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.churn.spend_drop.warn_ratio", RW_CONF_DBL, "0.5",
+          0, 1, NULL, 0,
+          "`churn.spend_drop`: WARNING when the account's net spend "
+          "(PLACED - REFUNDED amounts) in the window fall below this "
+          "fraction of the account's own baseline (the baseline window's "
+          "total scaled to the window's length)." },
+        { "rules.churn.spend_drop.critical_ratio", RW_CONF_DBL, "0.25",
+          0, 1, NULL, 0,
+          "`churn.spend_drop`: CRITICAL below this fraction of the "
+          "baseline. Must be below `rules.churn.spend_drop.warn_ratio`." },
+        { "rules.churn.spend_drop.min_baseline_orders", RW_CONF_INT, "6",
+          1, 1000000, NULL, 0,
+          "`churn.spend_drop`: the rule decides only with at least this "
+          "many PLACED orders in the baseline window, and once the "
+          "account's first order is a window plus a baseline window old." },
+        { "rules.churn.spend_drop.window", RW_CONF_DURATION, "30d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.spend_drop`: the recent window measured, up to the "
+          "watermark (whole days)." },
+        { "rules.churn.spend_drop.baseline_window", RW_CONF_DURATION, "90d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.spend_drop`: the window right before "
+          "`rules.churn.spend_drop.window` that sets the account's own "
+          "baseline (whole days)." },
+        { "rules.churn.inactivity.enabled", RW_CONF_BOOL, "true", 0, 0, NULL, 0,
+          "`churn.inactivity`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.churn.inactivity.min_gap", RW_CONF_DURATION, "14d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.inactivity`: fires when the account has placed no order "
+          "for longer than the larger of this and "
+          "`rules.churn.inactivity.gap_factor` times its mean gap between "
+          "orders." },
+        { "rules.churn.inactivity.gap_factor", RW_CONF_DBL, "3",
+          1, 100, NULL, 0,
+          "`churn.inactivity`: multiple of the account's mean gap between "
+          "PLACED orders that counts as inactive." },
+        { "rules.churn.inactivity.min_orders", RW_CONF_INT, "3",
+          2, 1000000, NULL, 0,
+          "`churn.inactivity`: the rule decides only for accounts with at "
+          "least this many PLACED orders (2 or more: a mean gap needs "
+          "two)." },
+        { "rules.churn.support_spike.enabled", RW_CONF_BOOL, "true",
+          0, 0, NULL, 0,
+          "`churn.support_spike`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.churn.support_spike.window", RW_CONF_DURATION, "7d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.support_spike`: the window whose OPENED and REOPENED "
+          "tickets are counted (whole days)." },
+        { "rules.churn.support_spike.baseline_weeks", RW_CONF_INT, "8",
+          1, 52, NULL, 0,
+          "`churn.support_spike`: weeks right before the window that set "
+          "the account's usual ticket rate." },
+        { "rules.churn.support_spike.min_tickets", RW_CONF_INT, "3",
+          1, 1000000, NULL, 0,
+          "`churn.support_spike`: fires with at least this many tickets "
+          "in the window that are also at least "
+          "`rules.churn.support_spike.factor` times the usual rate "
+          "(scaled to the window); CRITICAL if one of the window's events "
+          "is URGENT or ESCALATED." },
+        { "rules.churn.support_spike.factor", RW_CONF_DBL, "3",
+          1, 1000, NULL, 0,
+          "`churn.support_spike`: multiple of the account's usual ticket "
+          "rate that counts as a spike." },
+        { "rules.churn.low_satisfaction.enabled", RW_CONF_BOOL, "true",
+          0, 0, NULL, 0,
+          "`churn.low_satisfaction`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.churn.low_satisfaction.csat_max", RW_CONF_DBL, "2.5",
+          1, 5, NULL, 0,
+          "`churn.low_satisfaction`: fires when the mean CSAT (1..5) over "
+          "the window is at most this, with at least "
+          "`rules.churn.low_satisfaction.min_answers` answers." },
+        { "rules.churn.low_satisfaction.min_answers", RW_CONF_INT, "2",
+          1, 1000000, NULL, 0,
+          "`churn.low_satisfaction`: survey answers the window needs "
+          "before its CSAT counts." },
+        { "rules.churn.low_satisfaction.sentiment_max", RW_CONF_DBL, "-0.5",
+          -1, 1, NULL, 0,
+          "`churn.low_satisfaction`: also fires when the mean sentiment "
+          "(-1..1) over the window is at most this, with at least "
+          "`rules.churn.low_satisfaction.min_scored` scored events." },
+        { "rules.churn.low_satisfaction.min_scored", RW_CONF_INT, "3",
+          1, 1000000, NULL, 0,
+          "`churn.low_satisfaction`: scored events the window needs "
+          "before its sentiment counts." },
+        { "rules.churn.low_satisfaction.window", RW_CONF_DURATION, "30d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.low_satisfaction`: the window of answers and scores "
+          "(whole days)." },
+        { "rules.churn.refund_rate.enabled", RW_CONF_BOOL, "true",
+          0, 0, NULL, 0,
+          "`churn.refund_rate`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.churn.refund_rate.share", RW_CONF_DBL, "0.25", 0, 1, NULL, 0,
+          "`churn.refund_rate`: fires when CANCELLED + REFUNDED orders "
+          "are at least this share of the window's orders (by count)." },
+        { "rules.churn.refund_rate.min_orders", RW_CONF_INT, "4",
+          1, 1000000, NULL, 0,
+          "`churn.refund_rate`: the rule decides only with at least this "
+          "many orders (PLACED, CANCELLED or REFUNDED) in the window." },
+        { "rules.churn.refund_rate.window", RW_CONF_DURATION, "30d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "`churn.refund_rate`: the window counted (whole days)." },
+        { "rules.dependency.account_share.enabled", RW_CONF_BOOL, "true",
+          0, 0, NULL, 0,
+          "`dependency.account_share`: false turns the rule off: it is "
+          "not evaluated and sends no alert." },
+        { "rules.dependency.account_share.warn", RW_CONF_DBL, "0.25",
+          0, 1, NULL, 0,
+          "`dependency.account_share`: WARNING when the account's share "
+          "(0..1) of all accounts' net spend over "
+          "`rules.dependency.window` is above this." },
+        { "rules.dependency.account_share.critical", RW_CONF_DBL, "0.40",
+          0, 1, NULL, 0,
+          "`dependency.account_share`: CRITICAL above this. Must be above "
+          "`rules.dependency.account_share.warn`." },
+        { "rules.dependency.vendor_share.enabled", RW_CONF_BOOL, "true",
+          0, 0, NULL, 0,
+          "`dependency.vendor_share`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.dependency.vendor_share.warn", RW_CONF_DBL, "0.30",
+          0, 1, NULL, 0,
+          "`dependency.vendor_share`: WARNING when the vendor's share "
+          "(0..1) of all order value over `rules.dependency.window` is "
+          "above this." },
+        { "rules.dependency.vendor_share.critical", RW_CONF_DBL, "0.50",
+          0, 1, NULL, 0,
+          "`dependency.vendor_share`: CRITICAL above this. Must be above "
+          "`rules.dependency.vendor_share.warn`." },
+        { "rules.dependency.account_hhi.enabled", RW_CONF_BOOL, "true",
+          0, 0, NULL, 0,
+          "`dependency.account_hhi`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.dependency.account_hhi.warn", RW_CONF_DBL, "1800",
+          0, 10000, NULL, 0,
+          "`dependency.account_hhi`: WARNING when the "
+          "Herfindahl-Hirschman index (0..10000) of the accounts' shares "
+          "of net spend is above this." },
+        { "rules.dependency.account_hhi.critical", RW_CONF_DBL, "2500",
+          0, 10000, NULL, 0,
+          "`dependency.account_hhi`: CRITICAL above this. Must be above "
+          "`rules.dependency.account_hhi.warn`." },
+        { "rules.dependency.vendor_hhi.enabled", RW_CONF_BOOL, "true",
+          0, 0, NULL, 0,
+          "`dependency.vendor_hhi`: false turns the rule off: it is not "
+          "evaluated and sends no alert." },
+        { "rules.dependency.vendor_hhi.warn", RW_CONF_DBL, "1800",
+          0, 10000, NULL, 0,
+          "`dependency.vendor_hhi`: WARNING when the Herfindahl-Hirschman "
+          "index (0..10000) of the vendors' shares of order value is "
+          "above this." },
+        { "rules.dependency.vendor_hhi.critical", RW_CONF_DBL, "2500",
+          0, 10000, NULL, 0,
+          "`dependency.vendor_hhi`: CRITICAL above this. Must be above "
+          "`rules.dependency.vendor_hhi.warn`." },
+        { "rules.dependency.window", RW_CONF_DURATION, "90d",
+          RW_MS_D, 365 * RW_MS_D, NULL, 0,
+          "Dependency rules: the window of the totals that shares and HHI "
+          "are computed over (whole days)." },
+        { "rules.dependency.min_history", RW_CONF_DURATION, "30d",
+          0, 365 * RW_MS_D, NULL, 0,
+          "Dependency rules decide only once the portfolio holds at least "
+          "this much event-time history, so the denominator means "
+          "something." },
 
         /* The demo command. */
         { "demo.accounts", RW_CONF_INT, "300", 10, 100000, NULL, 0,

@@ -16,12 +16,12 @@
 #include "producers/producer.h"
 #include "schemas/registry.h"
 #include "state/state.h"
+#include "state/outbox.h"
 #include "rules/rules.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/json.h"
 
-#define RW_LONGEST_WINDOW_DAYS 120      /* 90-day baseline + 30 days */
 
 /* One assigned input partition. */
 typedef struct rw_part_s {
@@ -38,6 +38,7 @@ typedef struct rw_part_s {
         int64_t last_offset;    /* highest offset in this batch (-1: none) */
         int64_t route_wm;       /* watermark over the records routed so far */
         int64_t retry_at;       /* stopped here by a registry outage (-1: not) */
+        int drain;              /* its outbox may hold undelivered transitions */
 } rw_part_t;
 
 /* Stable string storage for one batch (decoded strings die on next decode). */
@@ -57,6 +58,9 @@ struct rw_processor_s {
         rw_rules_params_t params;
         char topic_orders[256], topic_support[256];
         int64_t lateness_ms, future_ms;
+        int64_t interval_ms;            /* dependency rules' boundaries */
+        int64_t dep_decided;            /* the last boundary decided, as last seen */
+        int64_t state_days;             /* the longest window an account rule reads */
         int batch_size, batch_timeout_ms;
         rw_part_t *parts;
         size_t part_cnt, part_size;
@@ -179,6 +183,7 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         p->assigned = 1;
                         p->eof = 0;
                         p->retry_at = -1;       /* starts over at the stored position */
+                        p->drain = 1;           /* a predecessor may have left some */
                         /* Redis is the source of truth: no stored position
                          * means no state, so rebuild from the beginning. */
                         tp->offset = p->expected >= 0 ? p->expected :
@@ -243,9 +248,10 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         proc->future_ms = rw_conf_get_int(conf, "future.margin");
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
-        rw_rules_params_default(&proc->params);
-        proc->params.hysteresis = rw_conf_get_dbl(conf, "alerts.hysteresis");
-        proc->params.cooldown_ms = rw_conf_get_int(conf, "alerts.cooldown");
+        if (rw_rules_params_from_conf(&proc->params, conf, errstr, errstr_size))
+                goto fail;
+        proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");
+        proc->state_days = rw_rules_state_days(&proc->params);
 
         dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
         if (!(proc->codec = rw_codec_new(dir, errstr, errstr_size)))
@@ -481,10 +487,10 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                 if (p->route_wm < p->watermark)
                         p->route_wm = p->watermark;
                 if (p->route_wm > 0 &&
-                    at < p->route_wm - RW_LONGEST_WINDOW_DAYS * RW_DAY_MS) {
+                    at < p->route_wm - proc->state_days * RW_DAY_MS) {
                         snprintf(msg, sizeof(msg), "occurred_at %lld is older than "
                                  "the longest window (%d days) before the watermark %lld",
-                                 (long long)at, RW_LONGEST_WINDOW_DAYS,
+                                 (long long)at, (int)proc->state_days,
                                  (long long)p->route_wm);
                         /* Decided after routing: a re-delivery of an event
                          * already applied is a duplicate, not a dead letter. */
@@ -580,8 +586,9 @@ static rw_alert_t *rw_alerts_add(rw_alerts_t *al, char **fpr, char **aid, char *
         return &al->v[al->cnt++];
 }
 
-/* Evaluate an account's rules fed by the partition's topic, at event time
- * `now`, right after one of its events (at `offset`) was applied. */
+/* Evaluate an account's rules fed by the partition's topic at event time
+ * `now`: right after one of its events (at `offset`) was applied, or, with
+ * offset -1, because event time reached its due time. */
 static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
                         rw_account_view_t *av, int64_t now, int64_t offset,
                         rw_alerts_t *al) {
@@ -589,8 +596,9 @@ static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
         rw_rule_source_t src = strcmp(p->topic, proc->topic_orders) ?
                                RW_SRC_SUPPORT : RW_SRC_ORDERS;
 
-        rw_figures_compute(&proc->params, av->buckets, av->bucket_cnt, av->orders_total,
-                           av->first_order, av->last_order, now, &fig);
+        rw_figures_compute(&proc->params, av->buckets, av->bucket_cnt,
+                           av->orders_total, av->first_order, av->last_order,
+                           now, &fig);
         for (int r = 0; r < RW_RULE__CNT; r++) {
                 rw_rule_id_t id = (rw_rule_id_t)r;
                 rw_decision_t dec;
@@ -623,19 +631,42 @@ static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
                         .observed = dec.observed, .threshold = dec.threshold,
                         .has_baseline = dec.has_baseline, .baseline = dec.baseline,
                         .window_ms = dec.window_ms, .event_time = now,
-                        .emitted_at = rw_now_ms(), .source_topic = p->topic,
-                        .source_partition = p->partition,
+                        .emitted_at = rw_now_ms(),
+                        .source_topic = offset >= 0 ? p->topic : "",
+                        .source_partition = offset >= 0 ? p->partition : -1,
                         .source_offset = offset,
                         .replay = proc->opts.replay,
                 };
                 rw_alert_id_derive(fpr, rw_alert_status_name(a->status),
-                            rw_alert_severity_name(a->severity), now, aid, 512);
+                                   rw_alert_severity_name(a->severity), now, aid, 512);
                 rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec,
                                  sum, 512);
         }
 }
 
-/* Apply one partition's batch, riding out Redis outages. */
+/* The account's next due time after `from` (bounded by `until`). */
+static int64_t rw_next_due(rw_processor_t *proc, const rw_part_t *p,
+                           const rw_account_view_t *av, int64_t from, int64_t until) {
+        rw_rule_source_t src = strcmp(p->topic, proc->topic_orders) ?
+                               RW_SRC_SUPPORT : RW_SRC_ORDERS;
+        return rw_rules_next_due(&proc->params, src, av->buckets, av->bucket_cnt,
+                                 av->orders_total, av->first_order, av->last_order,
+                                 av->fp, from, until);
+}
+
+/* Evaluate the account at every due time up to `upto`, in order. `until`
+ * bounds the search for the next one (the account's next event in the
+ * batch re-schedules it anyway). */
+static void rw_run_due(rw_processor_t *proc, const rw_part_t *p,
+                       rw_account_view_t *av, int64_t upto, int64_t until,
+                       rw_alerts_t *al) {
+        while (av->due > 0 && av->due <= upto) {
+                int64_t t = av->due;
+                rw_evaluate(proc, p, av, t, -1, al);
+                av->due = rw_next_due(proc, p, av, t, until);
+        }
+}
+
 /* A Redis outage seen by a batch: pause the assignment (once), wait out the
  * backoff, reconnect. Returns 0 to retry, -1 when asked to stop. *pausedp
  * holds the paused assignment for rw_redis_outage_end(). */
@@ -674,114 +705,295 @@ static void rw_redis_outage_end(rw_processor_t *proc, rw_outage_t *o) {
         o->paused = NULL;
 }
 
-/* Apply one partition's batch, riding out Redis outages. */
-static rw_err_t rw_apply_part(rw_processor_t *proc, rw_part_t *p,
-                              rw_apply_result_t *res, volatile sig_atomic_t *stop) {
-        char errstr[512];
+/* Someone else wrote this partition since we read its position (a rebalance
+ * we have not heard of yet), or Redis lost it. Nothing of this batch was
+ * written. Resume from what Redis holds; a revocation, if one is coming,
+ * stops us, and every write stays fenced meanwhile. */
+static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
+        rd_kafka_topic_partition_list_t *tps;
+        rd_kafka_error_t *error;
+
+        proc->stats.fenced++;
+        rw_part_load_position(proc, p);
+        rw_log_warn("fenced: %s; resuming from the stored offset %lld",
+                    why, (long long)p->expected);
+        tps = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(tps, p->topic, p->partition)->offset =
+                p->expected >= 0 ? p->expected : RD_KAFKA_OFFSET_BEGINNING;
+        if ((error = rd_kafka_seek_partitions(proc->rk, tps, 5000))) {
+                rw_log_warn("seek %s [%d]: %s", p->topic, (int)p->partition,
+                            rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(tps);
+}
+
+static void rw_emit(void *opaque, const rw_alert_t *a) {
+        rw_processor_t *proc = opaque;
+        rw_alert_print(proc, a);
+        proc->stats.alerts++;
+        if (proc->opts.on_alert)
+                proc->opts.on_alert(proc->opts.opaque, a);
+}
+
+/* Deliver a slot's outbox, riding out Redis outages. A delivery failure
+ * (the broker refuses or stays away past the flush timeout) is fatal: the
+ * transitions stay in the outbox for the next start. */
+static int rw_drain(rw_processor_t *proc, const char *tag, const char *topic,
+                    volatile sig_atomic_t *stop) {
+        static volatile sig_atomic_t never;
         rw_outage_t outage = { 0 };
+        char errstr[512];
         rw_err_t err;
 
+        if (!stop)
+                stop = &never;
+        for (;;) {
+                errstr[0] = '\0';
+                err = rw_outbox_drain(proc->state, tag, topic, proc->prod, proc->codec,
+                                      rw_emit, proc, NULL, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO ||
+                    rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (err) {
+                rw_fatal(proc, "alerts not delivered: %s", errstr);
+                return -1;
+        }
+        return 0;
+}
+
+static void rw_part_drain(rw_processor_t *proc, rw_part_t *p,
+                          volatile sig_atomic_t *stop) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "%d", (int)p->partition);
+        if (!rw_drain(proc, tag, p->topic, stop))
+                p->drain = 0;
+}
+
+/* The batch's decisions, written with it. */
+typedef struct rw_decided_s {
+        rw_commit_extra_t x;
+        void **bufs;            /* encoded alerts (x.outbox points into them) */
+} rw_decided_t;
+
+static void rw_decided_clear(rw_decided_t *d) {
+        for (size_t i = 0; i < d->x.outbox_cnt; i++)
+                free(d->bufs[i]);
+        free(d->bufs);
+        free(d->x.outbox);
+        free(d->x.fps);
+        free(d->x.dues);
+        memset(d, 0, sizeof(*d));
+}
+
+static int rw_decided_fill(rw_processor_t *proc, const rw_apply_result_t *res,
+                           const rw_alerts_t *al, rw_decided_t *d) {
+        size_t nfp = 0;
+        char errstr[256];
+
+        for (size_t i = 0; i < res->account_cnt; i++)
+                for (int r = 0; r < RW_RULE__CNT; r++)
+                        nfp += res->accounts[i].fp_dirty[r] != 0;
+        d->x.fps = calloc(nfp + 1, sizeof(*d->x.fps));
+        d->x.dues = calloc(res->account_cnt + 1, sizeof(*d->x.dues));
+        d->x.outbox = calloc(al->cnt + 1, sizeof(*d->x.outbox));
+        d->bufs = calloc(al->cnt + 1, sizeof(*d->bufs));
+        if (!d->x.fps || !d->x.dues || !d->x.outbox || !d->bufs)
+                abort();
+        for (size_t i = 0; i < res->account_cnt; i++) {
+                const rw_account_view_t *av = &res->accounts[i];
+                for (int r = 0; r < RW_RULE__CNT; r++) {
+                        if (!av->fp_dirty[r])
+                                continue;
+                        d->x.fps[d->x.fp_cnt].account = av->account;
+                        d->x.fps[d->x.fp_cnt].rule = (rw_rule_id_t)r;
+                        snprintf(d->x.fps[d->x.fp_cnt].csv,
+                                 sizeof(d->x.fps[0].csv), "%d,%d,%lld",
+                                 av->fp[r].firing, (int)av->fp[r].severity,
+                                 (long long)av->fp[r].resolved_at);
+                        d->x.fp_cnt++;
+                }
+                d->x.dues[d->x.due_cnt].account = av->account;
+                d->x.dues[d->x.due_cnt].due = av->due;
+                d->x.due_cnt++;
+        }
+        for (size_t i = 0; i < al->cnt; i++) {
+                rw_record_t rec = { .type = RW_REC_ALERT, .u.alert = al->v[i] };
+                size_t len = 0;
+                if (rw_codec_encode(proc->codec, &rec, &d->bufs[i], &len, errstr,
+                                    sizeof(errstr))) {
+                        rw_fatal(proc, "alerts: %s", errstr);
+                        return -1;
+                }
+                d->x.outbox[i].buf = d->bufs[i];
+                d->x.outbox[i].len = len;
+                d->x.outbox_cnt++;
+        }
+        return 0;
+}
+
+/* One partition's batch: (1) prepare: fence, dedup verdicts, the accounts
+ * it touches and those due, as they were before it; (2) replay it event by
+ * event over them, evaluating at each event's watermark and at every due
+ * time event time passes; (3) commit the state, the offset, the lifecycle
+ * states, the due times and the transitions in one fenced atomic step; (4)
+ * deliver the transitions from the outbox. */
+static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
+                            rd_kafka_topic_partition_list_t *commits,
+                            volatile sig_atomic_t *stop) {
+        rw_apply_result_t res = { 0 };
+        rw_alerts_t al = { 0 };
+        rw_decided_t dec = { 0 };
+        rw_outage_t outage = { 0 };
+        int orders = !strcmp(p->topic, proc->topic_orders);
+        int64_t wm, due_until, now = 0, *nows = NULL, *pbk = NULL, stored_wm = 0;
+        ssize_t *next_same = NULL, *last_of = NULL;
+        char errstr[512];
+        rw_err_t err;
+        size_t j;
+
+        if (p->drain)
+                rw_part_drain(proc, p, stop);
+        if (proc->fatal)
+                return;
+
+        /* (1) Accounts due by the end of the batch come along. */
+        wm = p->watermark;
+        for (j = 0; j < p->ev_cnt; j++)
+                if (p->evs[j].occurred_at > wm)
+                        wm = p->evs[j].occurred_at;
+        due_until = wm - proc->lateness_ms;
         for (;;) {
                 proc->stats.redis_calls++;
-                err = rw_state_apply(proc->state, p->topic, p->partition,
-                                     p->expected, p->last_offset + 1,
-                                     RW_LONGEST_WINDOW_DAYS,
-                                     p->evs, p->ev_cnt, res, errstr, sizeof(errstr));
+                err = rw_state_prepare(proc->state, p->topic, p->partition, p->expected,
+                                       orders, due_until, p->evs, p->ev_cnt, &res,
+                                       errstr, sizeof(errstr));
                 if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
                         break;
         }
         rw_redis_outage_end(proc, &outage);
         if (err == RW_ERR_FENCED) {
-                /* Someone else wrote this partition since we read its
-                 * position (a rebalance we have not heard of yet), or Redis
-                 * lost it. Nothing of this batch was written. Resume from
-                 * what Redis holds; a revocation, if one is coming, stops
-                 * us, and every write stays fenced meanwhile. */
-                rd_kafka_topic_partition_list_t *tps;
-                rd_kafka_error_t *error;
-
-                proc->stats.fenced++;
-                rw_part_load_position(proc, p);
-                rw_log_warn("fenced: %s; resuming from the stored offset %lld",
-                            errstr, (long long)p->expected);
-                tps = rd_kafka_topic_partition_list_new(1);
-                rd_kafka_topic_partition_list_add(tps, p->topic, p->partition)->offset =
-                        p->expected >= 0 ? p->expected : RD_KAFKA_OFFSET_BEGINNING;
-                if ((error = rd_kafka_seek_partitions(proc->rk, tps, 5000))) {
-                        rw_log_warn("seek %s [%d]: %s", p->topic, (int)p->partition,
-                                    rd_kafka_error_string(error));
-                        rd_kafka_error_destroy(error);
-                }
-                rd_kafka_topic_partition_list_destroy(tps);
-        } else if (err && err != RW_ERR_IO) {
-                rw_fatal(proc, "state: %s", errstr);
-        }
-        return err;
-}
-
-static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
-                            rd_kafka_topic_partition_list_t *commits,
-                            volatile sig_atomic_t *stop) {
-        rw_apply_result_t res;
-        rw_alerts_t al = { 0 };
-        int64_t wm;
-        char errstr[512];
-
-        if (rw_apply_part(proc, p, &res, stop))
+                rw_fenced(proc, p, errstr);
                 return;
-        p->expected = p->last_offset + 1;
-        proc->stats.applied += res.applied;
-        proc->stats.duplicates += res.duplicates;
+        }
+        if (err) {
+                if (err != RW_ERR_IO)
+                        rw_fatal(proc, "state: %s", errstr);
+                return;
+        }
 
-        /* Replay the batch over the accounts as they were before it and
-         * evaluate after every event, at the watermark that event left:
-         * decisions depend on the partition's history only, not on where
-         * batches happened to end. */
+        /* (2) Each fresh event's watermark, and each account's next event. */
+        nows = calloc(p->ev_cnt + 1, sizeof(*nows));
+        pbk = calloc(p->ev_cnt + 1, sizeof(*pbk));
+        next_same = calloc(p->ev_cnt + 1, sizeof(*next_same));
+        last_of = calloc(res.account_cnt + 1, sizeof(*last_of));
+        if (!nows || !pbk || !next_same || !last_of)
+                abort();
+        for (j = 0; j < res.account_cnt; j++)
+                last_of[j] = -1;
         wm = res.watermark > p->watermark ? res.watermark : p->watermark;
-        for (size_t j = 0; j < p->ev_cnt; j++) {
+        for (j = 0; j < p->ev_cnt; j++) {
                 const rw_state_event_t *ev = &p->evs[j];
                 rw_account_view_t *av;
+                int64_t at;
 
+                next_same[j] = -1;
+                pbk[j] = -1;
                 if (res.flags[j] != '1')
                         continue;
                 if (ev->occurred_at > wm)
                         wm = ev->occurred_at;
                 else if (ev->occurred_at < wm - proc->lateness_ms)
-                        proc->stats.late++;     /* behind "now": late, still counted */
-                if (!(av = rw_apply_result_account(&res, ev->account)) ||
-                    rw_account_apply(av, ev))
-                        abort();        /* the script returns every changed account */
-                rw_evaluate(proc, p, av, wm - proc->lateness_ms, p->ev_offsets[j], &al);
+                        proc->stats.late++;
+                nows[j] = wm - proc->lateness_ms;
+                /* The portfolio interval the order counts in: never one the
+                 * partition has passed (or the group has decided), so the
+                 * intervals a boundary folds are final. */
+                at = ev->occurred_at;
+                if (at < nows[j])
+                        at = nows[j];
+                if (at < proc->dep_decided)
+                        at = proc->dep_decided;
+                pbk[j] = at / proc->interval_ms;
+                if ((av = rw_apply_result_account(&res, ev->account))) {
+                        size_t ai = (size_t)(av - res.accounts);
+                        if (last_of[ai] >= 0)
+                                next_same[last_of[ai]] = (ssize_t)j;
+                        last_of[ai] = (ssize_t)j;
+                }
         }
-        p->watermark = wm;
+        now = wm - proc->lateness_ms;
 
-        for (size_t i = 0; i < al.cnt; i++) {
-                if (rw_producer_send_alert(proc->prod, &al.v[i], errstr,
-                                           sizeof(errstr))) {
-                        rw_fatal(proc, "alerts: %s", errstr);
-                        goto done;
-                }
+        /* Replay: due times the watermark passes before an account's event
+         * come first, then the event and its evaluation. An account's
+         * verdicts depend on its own history and the event time only, so
+         * their order relative to other accounts' events does not matter. */
+        for (j = 0; j < p->ev_cnt; j++) {
+                const rw_state_event_t *ev = &p->evs[j];
+                rw_account_view_t *av;
+                int64_t until;
+
+                if (res.flags[j] != '1' ||
+                    !(av = rw_apply_result_account(&res, ev->account)))
+                        continue;
+                rw_run_due(proc, p, av, nows[j], nows[j], &al);
+                if (rw_account_apply(av, ev))
+                        abort();
+                rw_evaluate(proc, p, av, nows[j], p->ev_offsets[j], &al);
+                until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
+                av->due = rw_next_due(proc, p, av, nows[j], until);
         }
+        for (j = 0; j < res.account_cnt; j++)
+                rw_run_due(proc, p, &res.accounts[j], now, INT64_MAX, &al);
+
+        /* (3) */
+        if (rw_decided_fill(proc, &res, &al, &dec))
+                goto done;
+        for (;;) {
+                proc->stats.redis_calls++;
+                err = rw_state_commit(proc->state, p->topic, p->partition, p->expected,
+                                      p->last_offset + 1, proc->state_days, p->evs,
+                                      p->ev_cnt, res.flags, orders ? pbk : NULL,
+                                      &dec.x, &stored_wm, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (err == RW_ERR_FENCED) {
+                rw_fenced(proc, p, errstr);
+                goto done;
+        }
+        if (err) {
+                if (err != RW_ERR_IO)
+                        rw_fatal(proc, "state: %s", errstr);
+                goto done;
+        }
+        p->expected = p->last_offset + 1;
+        p->watermark = wm;
+        proc->stats.applied += res.applied;
+        proc->stats.duplicates += res.duplicates;
+        if (orders)
+                rw_state_progress(proc->state, p->partition, wm, rw_now_ms(),
+                                  errstr, sizeof(errstr));
+
+        /* (4) */
         if (al.cnt) {
-                if (rw_producer_flush(proc->prod, 30 * 1000, errstr, sizeof(errstr))) {
-                        rw_fatal(proc, "alerts not delivered: %s", errstr);
+                rw_part_drain(proc, p, stop);
+                if (proc->fatal)
                         goto done;
-                }
-                for (size_t i = 0; i < al.cnt; i++) {
-                        rw_alert_print(proc, &al.v[i]);
-                        if (proc->opts.on_alert)
-                                proc->opts.on_alert(proc->opts.opaque, &al.v[i]);
-                }
-                proc->stats.alerts += (int64_t)al.cnt;
-                if (rw_state_fp_store(proc->state, p->partition, &res,
-                                      errstr, sizeof(errstr)))
-                        rw_log_error("alert lifecycle not stored: %s", errstr);
         }
         rd_kafka_topic_partition_list_add(commits, p->topic, p->partition)->offset =
                 p->expected;
 done:
+        rw_decided_clear(&dec);
         free(al.v);
         free(al.bufs);
+        free(nows);
+        free(pbk);
+        free(next_same);
+        free(last_of);
         rw_apply_result_clear(&res);
 }
 
@@ -1029,6 +1241,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
                 if (proc->reg_wait)
                         rw_registry_probe(proc);
+                for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++)
+                        if (proc->parts[i].assigned && proc->parts[i].drain)
+                                rw_part_drain(proc, &proc->parts[i], stop);
                 /* Paused, polls only serve rebalances: no need to spin. */
                 deadline = rw_mono_ms() + (proc->reg_wait && proc->batch_timeout_ms < 100 ?
                                            100 : proc->batch_timeout_ms);

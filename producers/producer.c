@@ -127,6 +127,18 @@ rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,
         return err;
 }
 
+rw_err_t rw_producer_send_alert_raw(rw_producer_t *prod, const void *key,
+                                    size_t key_len, const void *value,
+                                    size_t len, char *errstr, size_t errstr_size) {
+        rd_kafka_vu_t vus[] = {
+                { .vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = prod->alerts_topic },
+                { .vtype = RD_KAFKA_VTYPE_KEY, .u.mem = { (void *)key, key_len } },
+                { .vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = { (void *)value, len } },
+                { .vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY },
+        };
+        return rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), errstr, errstr_size);
+}
+
 rw_err_t rw_producer_send_dlq(rw_producer_t *prod, const rd_kafka_message_t *rkm,
                               const char *reason, const char *message,
                               char *errstr, size_t errstr_size) {

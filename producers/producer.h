@@ -19,6 +19,11 @@ void rw_producer_destroy(rw_producer_t *prod);
 rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,
                                 char *errstr, size_t errstr_size);
 
+/* Enqueue an already encoded alert (framed Avro) with its key. */
+rw_err_t rw_producer_send_alert_raw(rw_producer_t *prod, const void *key,
+                                    size_t key_len, const void *value,
+                                    size_t len, char *errstr, size_t errstr_size);
+
 /* Enqueue the original key and value of rkm to the DLQ, with the contract's
  * rw.error.* and rw.source.* headers. */
 rw_err_t rw_producer_send_dlq(rw_producer_t *prod, const rd_kafka_message_t *rkm,

@@ -41,14 +41,26 @@ rw_subject_type_t rw_rule_subject(rw_rule_id_t id) {
         return rw_rule_tbl[id].subject;
 }
 
+/* A window of whole days, in days. */
+static int64_t rw_days(int64_t ms) {
+        return ms / RW_DAY_MS;
+}
+
 void rw_figures_compute(const rw_rules_params_t *p,
                         const rw_day_bucket_t *buckets, size_t cnt,
                         int64_t orders_total, int64_t first_order,
                         int64_t last_order, int64_t now,
                         rw_account_figures_t *fig) {
         int64_t today = now / RW_DAY_MS;
+        int64_t od = rw_days(p->order_drop.window_ms);
+        int64_t odb = od + rw_days(p->order_drop.baseline_window_ms);
+        int64_t sd = rw_days(p->spend_drop.window_ms);
+        int64_t sdb = sd + rw_days(p->spend_drop.baseline_window_ms);
+        int64_t rd = rw_days(p->refund_window_ms);
+        int64_t cd = rw_days(p->satisfaction_window_ms);
+        int64_t kd = rw_days(p->spike_window_ms);
+        int64_t kdb = kd + 7 * p->spike_baseline_weeks;
 
-        (void)p;
         *fig = (rw_account_figures_t){ .now = now,
                                        .orders_total = orders_total,
                                        .first_order = first_order,
@@ -56,41 +68,57 @@ void rw_figures_compute(const rw_rules_params_t *p,
         for (size_t i = 0; i < cnt; i++) {
                 const rw_day_bucket_t *b = &buckets[i];
                 int64_t age = today - b->day;   /* 0 = today */
+                int64_t net = b->placed_sum - b->refunded_sum;
 
                 if (b->day > today)
                         continue;               /* ahead of the watermark */
-                if (age < 30) {
+                if (age < od)
                         fig->placed_30 += b->placed;
+                else if (age < odb)
+                        fig->placed_base += b->placed;
+                if (age < sd) {
+                        fig->net_spend_30 += net;
+                } else if (age < sdb) {
+                        fig->net_spend_base += net;
+                        fig->spend_base_placed += b->placed;
+                }
+                if (age < rd) {
                         fig->orders_30 += b->placed + b->cancelled + b->refunded;
                         fig->returns_30 += b->cancelled + b->refunded;
-                        fig->net_spend_30 += b->placed_sum - b->refunded_sum;
+                }
+                if (age < cd) {
                         fig->csat_sum_30 += b->csat_sum;
                         fig->csat_n_30 += b->csat_n;
                         fig->sentiment_sum_30 += b->sentiment_sum;
                         fig->sentiment_n_30 += b->sentiment_n;
-                } else if (age < 120) {
-                        fig->placed_base += b->placed;
-                        fig->net_spend_base += b->placed_sum - b->refunded_sum;
                 }
-                if (age < 7) {
+                if (age < kd) {
                         fig->tickets_7 += b->tickets;
                         fig->tickets_hot_7 += b->tickets_hot;
-                } else if (age < 7 + 56) {
+                } else if (age < kdb) {
                         fig->tickets_base += b->tickets;
                 }
         }
 }
 
 void rw_rules_params_default(rw_rules_params_t *p) {
+        const rw_rules_drop_params_t drop = {
+                .warn = 0.5, .crit = 0.25, .min_baseline = 6,
+                .window_ms = 30 * RW_DAY_MS, .baseline_window_ms = 90 * RW_DAY_MS,
+        };
+
         *p = (rw_rules_params_t){
                 .hysteresis = 0.10,
                 .cooldown_ms = 24 * 3600 * 1000LL,
-                .drop_warn = 0.5, .drop_crit = 0.25, .drop_min_baseline = 6,
+                .order_drop = drop, .spend_drop = drop,
                 .inactivity_min_ms = 14 * RW_DAY_MS,
                 .inactivity_gap_factor = 3.0, .inactivity_min_orders = 3,
+                .spike_window_ms = 7 * RW_DAY_MS, .spike_baseline_weeks = 8,
                 .spike_min_tickets = 3, .spike_factor = 3.0,
+                .satisfaction_window_ms = 30 * RW_DAY_MS,
                 .csat_max = 2.5, .csat_min_answers = 2,
                 .sentiment_max = -0.5, .sentiment_min_events = 3,
+                .refund_window_ms = 30 * RW_DAY_MS,
                 .refund_share = 0.25, .refund_min_orders = 4,
         };
         for (int i = 0; i < RW_RULE__CNT; i++)
@@ -107,9 +135,21 @@ void rw_rules_params_default(rw_rules_params_t *p) {
         p->dep_min_history_ms = 30 * RW_DAY_MS;
 }
 
+static int64_t rw_max64(int64_t a, int64_t b) {
+        return a > b ? a : b;
+}
+
 int64_t rw_rules_state_days(const rw_rules_params_t *p) {
-        (void)p;
-        return 120;
+        int64_t days = rw_days(p->order_drop.window_ms +
+                               p->order_drop.baseline_window_ms);
+
+        days = rw_max64(days, rw_days(p->spend_drop.window_ms +
+                                      p->spend_drop.baseline_window_ms));
+        days = rw_max64(days, rw_days(p->spike_window_ms) +
+                              7 * p->spike_baseline_weeks);
+        days = rw_max64(days, rw_days(p->satisfaction_window_ms));
+        days = rw_max64(days, rw_days(p->refund_window_ms));
+        return days;
 }
 
 int rw_rules_eval_portfolio(rw_rule_id_t id, const rw_rules_params_t *p,
@@ -134,30 +174,32 @@ int rw_rules_eval_portfolio(rw_rule_id_t id, const rw_rules_params_t *p,
         return 1;
 }
 
-/* A "falls below" rule: ratio of the last 30 days to the baseline rate. */
-static int rw_eval_drop(const rw_rules_params_t *p, double recent,
-                        double base90, int64_t base_orders,
+/* A "falls below" rule: the ratio of the last window to the baseline rate
+ * (the baseline window's total scaled to the window's length). */
+static int rw_eval_drop(const rw_rules_drop_params_t *d, double hysteresis,
+                        double recent, double base, int64_t base_orders,
                         const rw_account_figures_t *fig, rw_decision_t *dec) {
         double baseline, ratio;
 
-        /* The 90-day baseline needs 120 days of order history to be a full
-         * one. Counted from the first PLACED order, which only the orders
-         * stream moves (support events must not change order decisions). */
-        if (base_orders < p->drop_min_baseline || fig->orders_total <= 0 ||
-            fig->now - fig->first_order < 120 * RW_DAY_MS)
+        /* The baseline needs window + baseline window of order history to be
+         * a full one. Counted from the first PLACED order, which only the
+         * orders stream moves (support events must not change order
+         * decisions). */
+        if (base_orders < d->min_baseline || fig->orders_total <= 0 ||
+            fig->now - fig->first_order < d->window_ms + d->baseline_window_ms)
                 return 0;
-        baseline = base90 / 3.0;                  /* scaled to 30 days */
+        baseline = base * (double)d->window_ms / (double)d->baseline_window_ms;
         if (baseline <= 0)
                 return 0;
         ratio = recent / baseline;
         dec->observed = ratio;
         dec->has_baseline = 1;
         dec->baseline = baseline;
-        dec->window_ms = 30 * RW_DAY_MS;
-        dec->holds = ratio < p->drop_warn;
-        dec->severity = ratio < p->drop_crit ? RW_SEV_CRITICAL : RW_SEV_WARNING;
-        dec->threshold = ratio < p->drop_crit ? p->drop_crit : p->drop_warn;
-        dec->clear = ratio >= p->drop_warn * (1.0 + p->hysteresis);
+        dec->window_ms = d->window_ms;
+        dec->holds = ratio < d->warn;
+        dec->severity = ratio < d->crit ? RW_SEV_CRITICAL : RW_SEV_WARNING;
+        dec->threshold = ratio < d->crit ? d->crit : d->warn;
+        dec->clear = ratio >= d->warn * (1.0 + hysteresis);
         return 1;
 }
 
@@ -169,13 +211,15 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
 
         switch (id) {
         case RW_RULE_ORDER_DROP:
-                return rw_eval_drop(p, (double)fig->placed_30,
+                return rw_eval_drop(&p->order_drop, p->hysteresis,
+                                    (double)fig->placed_30,
                                     (double)fig->placed_base, fig->placed_base,
                                     fig, dec);
         case RW_RULE_SPEND_DROP:
-                return rw_eval_drop(p, (double)fig->net_spend_30,
+                return rw_eval_drop(&p->spend_drop, p->hysteresis,
+                                    (double)fig->net_spend_30,
                                     (double)fig->net_spend_base,
-                                    fig->placed_base, fig, dec);
+                                    fig->spend_base_placed, fig, dec);
         case RW_RULE_INACTIVITY: {
                 double mean_gap, limit;
                 if (fig->orders_total < p->inactivity_min_orders)
@@ -195,14 +239,18 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                 return 1;
         }
         case RW_RULE_SUPPORT_SPIKE: {
-                double weekly = (double)fig->tickets_base / 8.0;
+                /* The baseline weeks' rate, scaled to the window (a
+                 * weekly rate with the default 7 days). */
+                double weekly = (double)fig->tickets_base /
+                                (double)p->spike_baseline_weeks *
+                                (double)p->spike_window_ms / (double)(7 * RW_DAY_MS);
                 double need = p->spike_factor * weekly;
                 dec->observed = (double)fig->tickets_7;
                 dec->threshold = need > (double)p->spike_min_tickets ?
                                  need : (double)p->spike_min_tickets;
                 dec->has_baseline = 1;
                 dec->baseline = weekly;
-                dec->window_ms = 7 * RW_DAY_MS;
+                dec->window_ms = p->spike_window_ms;
                 dec->holds = fig->tickets_7 >= p->spike_min_tickets &&
                              dec->observed >= need;
                 dec->severity = fig->tickets_hot_7 > 0 ? RW_SEV_CRITICAL :
@@ -219,7 +267,7 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                                         (double)fig->sentiment_n_30 : 1.0;
                 if (!csat_ok && !sent_ok)
                         return 0;
-                dec->window_ms = 30 * RW_DAY_MS;
+                dec->window_ms = p->satisfaction_window_ms;
                 if (csat_ok && csat <= p->csat_max) {
                         dec->holds = 1;
                         dec->observed = csat;
@@ -246,7 +294,7 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                 share = (double)fig->returns_30 / (double)fig->orders_30;
                 dec->observed = share;
                 dec->threshold = p->refund_share;
-                dec->window_ms = 30 * RW_DAY_MS;
+                dec->window_ms = p->refund_window_ms;
                 dec->holds = share >= p->refund_share;
                 dec->clear = share < p->refund_share * (1.0 - p->hysteresis);
                 return 1;
@@ -282,17 +330,19 @@ rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,
 void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
                       const rw_decision_t *dec, char *buf, size_t size) {
         const char *state = resolved ? "back to normal" : "";
+        double days = (double)dec->window_ms / RW_DAY_MS;
+
         switch (id) {
         case RW_RULE_ORDER_DROP:
-                snprintf(buf, size, "%s: orders in the last 30 days at %.0f%% of "
-                         "its usual rate (%.1f/30d)%s%s", subject,
-                         dec->observed * 100.0, dec->baseline,
+                snprintf(buf, size, "%s: orders in the last %.0f days at %.0f%% of "
+                         "its usual rate (%.1f/%.0fd)%s%s", subject, days,
+                         dec->observed * 100.0, dec->baseline, days,
                          resolved ? ", " : "", state);
                 break;
         case RW_RULE_SPEND_DROP:
-                snprintf(buf, size, "%s: net spend in the last 30 days at %.0f%% "
-                         "of its usual level%s%s", subject, dec->observed * 100.0,
-                         resolved ? ", " : "", state);
+                snprintf(buf, size, "%s: net spend in the last %.0f days at %.0f%% "
+                         "of its usual level%s%s", subject, days,
+                         dec->observed * 100.0, resolved ? ", " : "", state);
                 break;
         case RW_RULE_INACTIVITY:
                 snprintf(buf, size, "%s: no order for %.1f days (usual gap %.1f "
@@ -300,18 +350,23 @@ void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
                          dec->baseline / RW_DAY_MS, resolved ? ", " : "", state);
                 break;
         case RW_RULE_SUPPORT_SPIKE:
-                snprintf(buf, size, "%s: %.0f tickets in 7 days (usual %.1f a "
-                         "week)%s%s", subject, dec->observed, dec->baseline,
-                         resolved ? ", " : "", state);
+                if (dec->window_ms == 7 * RW_DAY_MS)
+                        snprintf(buf, size, "%s: %.0f tickets in 7 days (usual "
+                                 "%.1f a week)%s%s", subject, dec->observed,
+                                 dec->baseline, resolved ? ", " : "", state);
+                else
+                        snprintf(buf, size, "%s: %.0f tickets in %.0f days (usual "
+                                 "%.1f)%s%s", subject, dec->observed, days,
+                                 dec->baseline, resolved ? ", " : "", state);
                 break;
         case RW_RULE_LOW_SATISFACTION:
                 snprintf(buf, size, "%s: satisfaction %.2f against a limit of "
-                         "%.2f over 30 days%s%s", subject, dec->observed,
-                         dec->threshold, resolved ? ", " : "", state);
+                         "%.2f over %.0f days%s%s", subject, dec->observed,
+                         dec->threshold, days, resolved ? ", " : "", state);
                 break;
         case RW_RULE_REFUND_RATE:
                 snprintf(buf, size, "%s: %.0f%% of orders cancelled or refunded "
-                         "in 30 days%s%s", subject, dec->observed * 100.0,
+                         "in %.0f days%s%s", subject, dec->observed * 100.0, days,
                          resolved ? ", " : "", state);
                 break;
         default:

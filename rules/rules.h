@@ -3,6 +3,7 @@
 #define RW_RULES_H
 
 #include "common/rw.h"
+#include "common/conf.h"
 #include "schemas/codec.h"
 
 #define RW_DAY_MS 86400000LL
@@ -23,19 +24,24 @@ typedef struct rw_day_bucket_s {
         int64_t sentiment_n;
 } rw_day_bucket_t;
 
-/* What the churn rules see of one account at event time `now`. */
+/* What the churn rules see of one account at event time `now`. The field
+ * names carry the default windows; each counts over the window its rule is
+ * configured with (rw_rules_params_t), e.g. placed_30 over order_drop's
+ * window, whatever its length. */
 typedef struct rw_account_figures_s {
         int64_t now;                 /* the evaluation's event time (ms) */
-        int64_t placed_30;           /* PLACED in the last 30 days */
-        int64_t orders_30;           /* PLACED + CANCELLED + REFUNDED, 30 days */
-        int64_t returns_30;          /* CANCELLED + REFUNDED, 30 days */
-        int64_t net_spend_30;        /* PLACED - REFUNDED amount, 30 days */
-        int64_t placed_base;         /* PLACED in the 90 days before those 30 */
-        int64_t net_spend_base;      /* net spend in those 90 days */
-        int64_t tickets_7;           /* OPENED/REOPENED in the last 7 days */
-        int64_t tickets_hot_7;       /* URGENT or ESCALATED in the last 7 days */
-        int64_t tickets_base;        /* OPENED/REOPENED in the 8 weeks before */
-        double csat_sum_30;
+        int64_t placed_30;           /* PLACED in order_drop's window */
+        int64_t placed_base;         /* PLACED in order_drop's baseline window
+                                      * (the days before its window) */
+        int64_t net_spend_30;        /* PLACED - REFUNDED amount, spend_drop's window */
+        int64_t net_spend_base;      /* net spend in spend_drop's baseline window */
+        int64_t spend_base_placed;   /* PLACED in spend_drop's baseline window */
+        int64_t orders_30;           /* PLACED + CANCELLED + REFUNDED, refund_rate's window */
+        int64_t returns_30;          /* CANCELLED + REFUNDED, refund_rate's window */
+        int64_t tickets_7;           /* OPENED/REOPENED in support_spike's window */
+        int64_t tickets_hot_7;       /* URGENT or ESCALATED in that window */
+        int64_t tickets_base;        /* OPENED/REOPENED in the baseline weeks before */
+        double csat_sum_30;          /* low_satisfaction's window */
         int64_t csat_n_30;
         double sentiment_sum_30;
         int64_t sentiment_n_30;
@@ -91,22 +97,34 @@ typedef struct rw_decision_s {
         int64_t window_ms;
 } rw_decision_t;
 
-/* Rule parameters, defaults as in the contract. */
+/* A "falls below its own baseline" rule's parameters (order and spend drop). */
+typedef struct rw_rules_drop_params_s {
+        double warn, crit;                  /* ratios: 0.5, 0.25 (crit < warn) */
+        int64_t min_baseline;               /* PLACED orders in the baseline: 6 */
+        int64_t window_ms;                  /* 30 days (whole days) */
+        int64_t baseline_window_ms;         /* 90 days before it (whole days) */
+} rw_rules_drop_params_t;
+
+/* Rule parameters, defaults as in the contract. Windows are whole days: the
+ * figures are kept in day buckets. */
 typedef struct rw_rules_params_s {
         int enabled[RW_RULE__CNT];
         double hysteresis;                  /* fraction of the threshold */
         int64_t cooldown_ms;
-        double drop_warn, drop_crit;        /* order/spend drop ratios: 0.5, 0.25 */
-        int64_t drop_min_baseline;          /* 6 orders */
+        rw_rules_drop_params_t order_drop, spend_drop;
         int64_t inactivity_min_ms;          /* 14 days */
         double inactivity_gap_factor;       /* 3 */
-        int64_t inactivity_min_orders;      /* 3 */
+        int64_t inactivity_min_orders;      /* 3 (>= 2: a gap needs two) */
+        int64_t spike_window_ms;            /* 7 days */
+        int64_t spike_baseline_weeks;       /* 8 weeks before the window */
         int64_t spike_min_tickets;          /* 3 */
         double spike_factor;                /* 3 */
+        int64_t satisfaction_window_ms;     /* 30 days */
         double csat_max;                    /* 2.5 */
         int64_t csat_min_answers;           /* 2 */
         double sentiment_max;               /* -0.5 */
         int64_t sentiment_min_events;       /* 3 */
+        int64_t refund_window_ms;           /* 30 days */
         double refund_share;                /* 0.25 */
         int64_t refund_min_orders;          /* 4 */
         /* Dependency rules: warn/crit per rule, indexed by rule id
@@ -118,8 +136,18 @@ typedef struct rw_rules_params_s {
 
 void rw_rules_params_default(rw_rules_params_t *p);
 
-/* The longest window any account rule reads, in days (state kept per
- * account; records older than this behind the watermark are too late). */
+/* Fill *p from the `rules.*`, `alerts.hysteresis` and `alerts.cooldown`
+ * properties of `conf`, and check what the property table cannot check
+ * alone (a critical threshold on the right side of its warning threshold,
+ * windows of whole days). Returns 0, or -1 with errstr "KEY: reason" naming
+ * the offending property (*p is then unspecified). */
+int rw_rules_params_from_conf(rw_rules_params_t *p, const rw_conf_t *conf,
+                              char *errstr, size_t errstr_size);
+
+/* The longest span of day buckets any account rule reads, in days (window
+ * plus baseline; 120 by default): state kept per account, and records older
+ * than this behind the watermark are too late. Disabled rules count too, so
+ * enabling one never finds its history pruned. */
 int64_t rw_rules_state_days(const rw_rules_params_t *p);
 
 /* Evaluate a dependency rule at an event-time boundary.
@@ -161,6 +189,16 @@ typedef enum rw_transition_e {
  * returns the transition to emit, if any. */
 rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,
                                   int64_t now, int64_t cooldown_ms);
+
+/* The first instant in (from, until] at which evaluating an account that
+ * sends nothing more would step the lifecycle of one of `src`'s rules (fire,
+ * escalate, resolve), given its buckets, order meta and lifecycle states
+ * (fp[RW_RULE__CNT]); 0 when there is none (until = INT64_MAX: ever). */
+int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
+                          const rw_day_bucket_t *buckets, size_t cnt,
+                          int64_t orders_total, int64_t first_order,
+                          int64_t last_order, const rw_fp_state_t *fp,
+                          int64_t from, int64_t until);
 
 /* The alert id of a transition, derived from what caused it only: the
  * fingerprint, status ("FIRING"/"RESOLVED"), severity name and the event

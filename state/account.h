@@ -26,6 +26,7 @@ typedef struct rw_account_view_s {
         int64_t orders_total, first_order, last_order;
         rw_fp_state_t fp[RW_RULE__CNT];
         int fp_dirty[RW_RULE__CNT];     /* changed since loaded */
+        int64_t due;                    /* when its rules next change verdict (0: none) */
 } rw_account_view_t;
 
 /* Apply one event (pure; grows buckets as needed). Returns -1 on OOM. */

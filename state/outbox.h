@@ -4,7 +4,8 @@
  * the state that caused it (the batch script for churn rules, the boundary
  * script for dependency rules): RPUSH onto the list
  *
- *     <ns>:{<tag>}:outbox       tag = the partition number, or "dep"
+ *     <ns>:{<P>}:outbox:<topic>   transitions of partition P of an input topic
+ *     <ns>:{dep}:outbox           transitions of the dependency rules
  *
  * of one element per transition: the RiskAlert as it goes to Kafka (framed
  * Avro, the writer id included). The owner of the slot then produces the
@@ -24,11 +25,13 @@ struct rw_producer_s;
 /* Called for every delivered transition (decoded for people): print it. */
 typedef void (rw_outbox_emit_cb)(void *opaque, const rw_alert_t *alert);
 
-/* Deliver everything in the outbox of slot `tag`: produce, flush, then trim
+/* Deliver everything in the outbox of slot `tag` ("dep", or a partition
+ * number with its input `topic`; topic NULL for "dep"): produce, flush, trim
  * what was acknowledged. *deliveredp (optional) counts the transitions.
- * RW_ERR_IO on Redis or delivery trouble (nothing trimmed that was not
- * acknowledged: call again). */
-rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag,
+ * RW_ERR_IO on Redis trouble (reconnect, call again), RW_ERR_FAIL when the
+ * broker did not acknowledge (errstr says why). Nothing is trimmed that was
+ * not acknowledged. */
+rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                          struct rw_producer_s *prod, rw_codec_t *codec,
                          rw_outbox_emit_cb *emit, void *opaque,
                          int64_t *deliveredp, char *errstr, size_t errstr_size);

@@ -249,33 +249,40 @@ static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
         return 0;
 }
 
-/* Parse the script's reply into res; 0 on success. */
-static int rw_apply_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t *res) {
+/* Parse prepare's reply into res; 0 on success. */
+static int rw_prepare_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t *res) {
         size_t i, n;
 
-        res->applied = rw_reply_int(r->element[1]);
-        res->duplicates = rw_reply_int(r->element[2]);
-        res->watermark = rw_reply_int(r->element[3]);
-        if (r->element[4]->type != REDIS_REPLY_STRING || r->element[4]->len != ev_cnt)
+        if (r->elements < 3 || r->element[2]->type != REDIS_REPLY_STRING ||
+            r->element[2]->len != ev_cnt)
                 return -1;
-        if (!(res->flags = strndup(r->element[4]->str, r->element[4]->len)))
+        res->watermark = rw_reply_int(r->element[1]);
+        if (!(res->flags = strndup(r->element[2]->str, r->element[2]->len)))
                 return -1;
-        n = (r->elements - 5) / 3;
+        for (i = 0; i < ev_cnt; i++) {
+                if (res->flags[i] == '1')
+                        res->applied++;
+                else
+                        res->duplicates++;
+        }
+        n = (r->elements - 3) / 4;
         if (!n)
                 return 0;
         res->accounts = calloc(n, sizeof(*res->accounts));
         if (!res->accounts)
                 return -1;
         for (i = 0; i < n; i++) {
-                const redisReply *acct = r->element[5 + i * 3];
-                const redisReply *all = r->element[6 + i * 3];
-                const redisReply *fps = r->element[7 + i * 3];
+                const redisReply *acct = r->element[3 + i * 4];
+                const redisReply *all = r->element[4 + i * 4];
+                const redisReply *fps = r->element[5 + i * 4];
+                const redisReply *due = r->element[6 + i * 4];
                 rw_account_view_t *av = &res->accounts[i];
 
                 res->account_cnt++;
                 if (acct->type != REDIS_REPLY_STRING ||
                     all->type != REDIS_REPLY_ARRAY ||
-                    fps->type != REDIS_REPLY_ARRAY)
+                    fps->type != REDIS_REPLY_ARRAY ||
+                    due->type != REDIS_REPLY_STRING)
                         return -1;
                 if (!(av->account = strndup(acct->str, acct->len)) ||
                     rw_view_fill(av, all))
@@ -285,99 +292,64 @@ static int rw_apply_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t 
                         if (id < RW_RULE__CNT)
                                 rw_fp_parse(fps->element[j + 1]->str, &av->fp[id]);
                 }
+                av->due = due->len ? strtoll(due->str, NULL, 10) : 0;
         }
         qsort(res->accounts, res->account_cnt, sizeof(*res->accounts), rw_account_cmp);
         return 0;
 }
 
-rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
-                        int64_t expected, int64_t next_offset, int64_t window_days,
-                        const rw_state_event_t *evs, size_t cnt,
-                        rw_apply_result_t *res,
-                        char *errstr, size_t errstr_size) {
-        size_t argc = 11 + cnt * 8, i, a = 0;   /* 11 fixed, 8 per event */
-        int64_t max_at = 0;
-        const char **argv = NULL;
-        char *nums = NULL;      /* one 24-byte slot per numeric argument */
-        size_t numi = 0;
-        char key[512], prefix[256];
-        redisReply *r = NULL;
-        rw_err_t err = RW_ERR_IO;
+/* EVALSHA the batch script with argv[4..] (and lens[4..] unless lens is
+ * NULL) already filled (argv[0..3] are set here), reloading it once if Redis
+ * lost it. Returns the reply, or NULL
+ * with *errp set: RW_ERR_FENCED (errstr says where the offset is), RW_ERR_IO
+ * (reconnect and retry), RW_ERR_FAIL. */
+static redisReply *rw_state_eval(rw_state_t *st, const char *topic,
+                                 int32_t partition, int64_t expected,
+                                 const char **argv, size_t *lens, size_t argc,
+                                 char *key,
+                                 size_t key_size, rw_err_t *errp,
+                                 char *errstr, size_t errstr_size) {
+        redisReply *r;
 
-        memset(res, 0, sizeof(*res));
+        *errp = RW_ERR_IO;
         if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
-        for (i = 0; i < cnt; i++)
-                if (evs[i].occurred_at > max_at)
-                        max_at = evs[i].occurred_at;
-        argv = malloc(argc * sizeof(*argv));
-        nums = malloc((8 + cnt * 3) * 24);  /* 6 fixed + 3 per event */
-        if (!argv || !nums) {
-                snprintf(errstr, errstr_size, "out of memory");
-                err = RW_ERR_NOMEM;
-                goto done;
-        }
-#define RW_NUM(v) (snprintf(nums + numi * 24, 24, "%lld", (long long)(v)), \
-                   nums + (numi++) * 24)
-        snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
-        snprintf(prefix, sizeof(prefix), "%s:{%d}:", st->ns, (int)partition);
-        argv[a++] = "EVALSHA";
-        argv[a++] = st->sha;
-        argv[a++] = "1";
-        argv[a++] = key;
-        argv[a++] = prefix;
-        argv[a++] = RW_NUM(expected);
-        argv[a++] = RW_NUM(next_offset);
-        argv[a++] = RW_NUM(window_days);
-        argv[a++] = RW_NUM(st->dedup_s);
-        argv[a++] = RW_NUM(max_at);
-        argv[a++] = RW_NUM(cnt);
-        for (i = 0; i < cnt; i++) {
-                static const char *kinds[] = { "P", "C", "R", "O", "E", "X", "V", "S" };
-                const rw_state_event_t *ev = &evs[i];
-                const char *k = "P";
-                for (size_t j = 0; j < RW_ARRAY_SIZE(kinds); j++)
-                        if (kinds[j][0] == ev->kind)
-                                k = kinds[j];
-                argv[a++] = k;
-                argv[a++] = ev->event_id;
-                argv[a++] = ev->account;
-                argv[a++] = ev->vendor;
-                argv[a++] = RW_NUM(ev->occurred_at / RW_DAY_MS);
-                argv[a++] = RW_NUM(ev->amount);
-                argv[a++] = RW_NUM(ev->occurred_at);
-                argv[a++] = ev->extra;
-        }
-#undef RW_NUM
-        r = redisCommandArgv(st->rc, (int)a, argv, NULL);
-        if (!r) {
-                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
-                rw_state_disconnect(st);
-                goto done;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-                if (!strncmp(r->str, "NOSCRIPT", 8)) {
+                return NULL;
+        snprintf(key, key_size, "%s:{%d}:off:%s", st->ns, (int)partition, topic);
+        argv[0] = "EVALSHA";
+        argv[1] = st->sha;
+        argv[2] = "1";
+        argv[3] = key;
+        for (int attempt = 0; ; attempt++) {
+                if (lens)
+                        for (int i = 0; i < 4; i++)
+                                lens[i] = strlen(argv[i]);
+                r = redisCommandArgv(st->rc, (int)argc, argv, lens);
+                if (!r) {
+                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                        rw_state_disconnect(st);
+                        return NULL;
+                }
+                if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) &&
+                    attempt == 0) {
                         /* Redis restarted or flushed scripts: reload, retry. */
                         freeReplyObject(r);
-                        r = NULL;
                         if (rw_state_reconnect(st, errstr, errstr_size))
-                                goto done;
-                        free(argv);
-                        free(nums);
-                        return rw_state_apply(st, topic, partition, expected,
-                                              next_offset, window_days, evs, cnt,
-                                              res, errstr, errstr_size);
+                                return NULL;
+                        argv[1] = st->sha;
+                        continue;
                 }
+                break;
+        }
+        *errp = RW_ERR_FAIL;
+        if (r->type == REDIS_REPLY_ERROR) {
                 snprintf(errstr, errstr_size, "redis: batch script: %.*s",
                          (int)r->len, r->str);
-                err = RW_ERR_FAIL;
-                goto done;
+                goto fail;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
             r->element[0]->type != REDIS_REPLY_STRING) {
                 snprintf(errstr, errstr_size, "redis: batch script: unexpected reply");
-                err = RW_ERR_FAIL;
-                goto done;
+                goto fail;
         }
         if (!strcmp(r->element[0]->str, "FENCED")) {
                 snprintf(errstr, errstr_size,
@@ -385,21 +357,181 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
                          "partition owned elsewhere",
                          topic, (int)partition, r->element[1]->str,
                          (long long)expected);
-                err = RW_ERR_FENCED;
-                goto done;
+                *errp = RW_ERR_FENCED;
+                goto fail;
         }
-        if (r->elements < 5 || rw_apply_parse(r, cnt, res)) {
+        *errp = RW_OK;
+        return r;
+fail:
+        freeReplyObject(r);
+        return NULL;
+}
+
+static const char *rw_kind_str(char kind) {
+        static const char *kinds[] = { "P", "C", "R", "O", "E", "X", "V", "S" };
+        for (size_t j = 0; j < RW_ARRAY_SIZE(kinds); j++)
+                if (kinds[j][0] == kind)
+                        return kinds[j];
+        return "P";
+}
+
+static int rw_is_orders_kind(char kind) {
+        return kind == 'P' || kind == 'C' || kind == 'R';
+}
+
+rw_err_t rw_state_prepare(rw_state_t *st, const char *topic, int32_t partition,
+                          int64_t expected, int orders, int64_t due_until,
+                          const rw_state_event_t *evs, size_t cnt,
+                          rw_apply_result_t *res,
+                          char *errstr, size_t errstr_size) {
+        size_t argc = 11 + cnt * 3, i, a = 4;
+        const char **argv;
+        char key[512], prefix[256], nums[4][24];
+        redisReply *r;
+        rw_err_t err;
+
+        memset(res, 0, sizeof(*res));
+        if (!(argv = malloc(argc * sizeof(*argv)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        snprintf(prefix, sizeof(prefix), "%s:{%d}:", st->ns, (int)partition);
+        snprintf(nums[0], sizeof(nums[0]), "%lld", (long long)expected);
+        snprintf(nums[1], sizeof(nums[1]), "%lld", (long long)st->dedup_s);
+        snprintf(nums[2], sizeof(nums[2]), "%lld", (long long)due_until);
+        snprintf(nums[3], sizeof(nums[3]), "%zu", cnt);
+        argv[a++] = "prepare";
+        argv[a++] = prefix;
+        argv[a++] = nums[0];
+        argv[a++] = nums[1];
+        argv[a++] = orders ? "a" : "s";
+        argv[a++] = nums[2];
+        argv[a++] = nums[3];
+        for (i = 0; i < cnt; i++) {
+                argv[a++] = rw_kind_str(evs[i].kind);
+                argv[a++] = evs[i].event_id;
+                argv[a++] = evs[i].account;
+        }
+        r = rw_state_eval(st, topic, partition, expected, argv, NULL, a, key, sizeof(key),
+                          &err, errstr, errstr_size);
+        free(argv);
+        if (!r)
+                return err;
+        if (rw_prepare_parse(r, cnt, res)) {
                 snprintf(errstr, errstr_size, "redis: batch script: malformed reply");
                 rw_apply_result_clear(res);
                 err = RW_ERR_FAIL;
+        }
+        freeReplyObject(r);
+        return err;
+}
+
+rw_err_t rw_state_commit(rw_state_t *st, const char *topic, int32_t partition,
+                         int64_t expected, int64_t next_offset, int64_t window_days,
+                         const rw_state_event_t *evs, size_t cnt, const char *flags,
+                         const int64_t *pbk, const rw_commit_extra_t *x,
+                         int64_t *watermarkp, char *errstr, size_t errstr_size) {
+        size_t argc, i, a = 4, numi = 0;
+        size_t nfp = x ? x->fp_cnt : 0, ndue = x ? x->due_cnt : 0,
+               nout = x ? x->outbox_cnt : 0;
+        int64_t max_at = 0;
+        const char **argv = NULL;
+        size_t *lens = NULL;
+        char *nums = NULL;      /* one 24-byte slot per numeric argument */
+        char key[512], prefix[256];
+        redisReply *r = NULL;
+        rw_err_t err = RW_ERR_NOMEM;
+
+        argc = 16 + cnt * 9 + nfp * 3 + ndue * 2 + nout;  /* 4 + 9 fixed, 3 counts */
+        for (i = 0; i < cnt; i++)
+                if (flags[i] == '1' && evs[i].occurred_at > max_at)
+                        max_at = evs[i].occurred_at;
+        argv = malloc(argc * sizeof(*argv));
+        lens = malloc(argc * sizeof(*lens));
+        nums = malloc((10 + cnt * 4 + ndue) * 24);
+        if (!argv || !lens || !nums) {
+                snprintf(errstr, errstr_size, "out of memory");
                 goto done;
         }
+#define RW_NUM(v) (snprintf(nums + numi * 24, 24, "%lld", (long long)(v)), \
+                   nums + (numi++) * 24)
+        snprintf(prefix, sizeof(prefix), "%s:{%d}:", st->ns, (int)partition);
+        argv[a++] = "commit";
+        argv[a++] = prefix;
+        argv[a++] = RW_NUM(expected);
+        argv[a++] = RW_NUM(next_offset);
+        argv[a++] = RW_NUM(window_days);
+        argv[a++] = RW_NUM(st->dedup_s);
+        argv[a++] = RW_NUM(max_at);
+        argv[a++] = flags;
+        argv[a++] = RW_NUM(cnt);
+        for (i = 0; i < cnt; i++) {
+                const rw_state_event_t *ev = &evs[i];
+                argv[a++] = rw_kind_str(ev->kind);
+                argv[a++] = ev->event_id;
+                argv[a++] = ev->account;
+                argv[a++] = ev->vendor;
+                argv[a++] = RW_NUM(ev->occurred_at / RW_DAY_MS);
+                argv[a++] = RW_NUM(ev->amount);
+                argv[a++] = RW_NUM(ev->occurred_at);
+                argv[a++] = ev->extra;
+                argv[a++] = RW_NUM(pbk && rw_is_orders_kind(ev->kind) ? pbk[i] : -1);
+        }
+        argv[a++] = RW_NUM(nfp);
+        for (i = 0; i < nfp; i++) {
+                argv[a++] = x->fps[i].account;
+                argv[a++] = rw_rule_name(x->fps[i].rule);
+                argv[a++] = x->fps[i].csv;
+        }
+        argv[a++] = RW_NUM(ndue);
+        for (i = 0; i < ndue; i++) {
+                argv[a++] = x->dues[i].account;
+                argv[a++] = RW_NUM(x->dues[i].due);
+        }
+        argv[a++] = RW_NUM(nout);
+        for (i = 4; i < a; i++)
+                lens[i] = strlen(argv[i]);
+        for (i = 0; i < nout; i++) {
+                lens[a] = x->outbox[i].len;
+                argv[a++] = x->outbox[i].buf;
+        }
+#undef RW_NUM
+        if (!(r = rw_state_eval(st, topic, partition, expected, argv, lens, a,
+                                key, sizeof(key), &err, errstr, errstr_size)))
+                goto done;
+        err = RW_ERR_FAIL;
+        if (r->elements < 4) {
+                snprintf(errstr, errstr_size, "redis: batch script: malformed reply");
+                goto done;
+        }
+        if (watermarkp)
+                *watermarkp = rw_reply_int(r->element[3]);
         err = RW_OK;
 done:
         if (r)
                 freeReplyObject(r);
         free(argv);
+        free(lens);
         free(nums);
+        return err;
+}
+
+rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
+                        int64_t expected, int64_t next_offset, int64_t window_days,
+                        const rw_state_event_t *evs, size_t cnt,
+                        rw_apply_result_t *res,
+                        char *errstr, size_t errstr_size) {
+        rw_err_t err;
+
+        if ((err = rw_state_prepare(st, topic, partition, expected,
+                                    cnt && rw_is_orders_kind(evs[0].kind), 0,
+                                    evs, cnt, res, errstr, errstr_size)))
+                return err;
+        err = rw_state_commit(st, topic, partition, expected, next_offset,
+                              window_days, evs, cnt, res->flags, NULL, NULL,
+                              NULL, errstr, errstr_size);
+        if (err)
+                rw_apply_result_clear(res);
         return err;
 }
 
@@ -437,56 +569,39 @@ rw_err_t rw_state_seen(rw_state_t *st, int32_t partition,
         return RW_OK;
 }
 
-rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,
-                           const rw_apply_result_t *res,
-                           char *errstr, size_t errstr_size) {
+rw_err_t rw_state_progress(rw_state_t *st, int32_t partition, int64_t watermark,
+                           int64_t wall_ms, char *errstr, size_t errstr_size) {
+        char key[300], field[16], val[64], now[24];
+        const char *hset[] = { "HSET", key, field, val };
+        const char *hsetnx[] = { "HSETNX", key, "start", now };
+        redisReply *r;
         rw_err_t err = RW_OK;
-        size_t i, sent = 0, want = 0;
 
         if (rw_state_ensure(st, errstr, errstr_size))
                 return RW_ERR_IO;
-        for (i = 0; i < res->account_cnt; i++) {
-                const rw_account_view_t *av = &res->accounts[i];
-                for (int r = 0; r < RW_RULE__CNT; r++) {
-                        char key[512], val[80];
-                        const char *argv[4] = { "HSET", key,
-                                                rw_rule_name((rw_rule_id_t)r), val };
-                        if (!av->fp_dirty[r])
-                                continue;
-                        want++;
-                        snprintf(key, sizeof(key), "%s:{%d}:f:%s", st->ns,
-                                 (int)partition, av->account);
-                        snprintf(val, sizeof(val), "%d,%d,%lld", av->fp[r].firing,
-                                 (int)av->fp[r].severity,
-                                 (long long)av->fp[r].resolved_at);
-                        if (redisAppendCommandArgv(st->rc, 4, argv, NULL) != REDIS_OK)
-                                goto replies;
-                        sent++;
-                }
-        }
-replies:
-        for (i = 0; i < sent; i++) {
-                redisReply *r = NULL;
-                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
-                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
-                        rw_state_disconnect(st);
-                        return RW_ERR_IO;
-                }
+        snprintf(key, sizeof(key), "%s:{dep}:prog", st->ns);
+        snprintf(field, sizeof(field), "%d", (int)partition);
+        snprintf(val, sizeof(val), "%lld,%lld", (long long)watermark, (long long)wall_ms);
+        snprintf(now, sizeof(now), "%lld", (long long)wall_ms);
+        if (redisAppendCommandArgv(st->rc, 4, hset, NULL) != REDIS_OK ||
+            redisAppendCommandArgv(st->rc, 4, hsetnx, NULL) != REDIS_OK)
+                goto io;
+        for (int i = 0; i < 2; i++) {
+                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                        goto io;
                 if (r->type == REDIS_REPLY_ERROR && !err) {
-                        snprintf(errstr, errstr_size, "redis: HSET: %s", r->str);
+                        snprintf(errstr, errstr_size, "redis: progress: %s", r->str);
                         err = RW_ERR_FAIL;
                 }
                 freeReplyObject(r);
         }
-        if (sent < want && !err) {
-                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
-                rw_state_disconnect(st);
-                err = RW_ERR_IO;
-        }
         return err;
+io:
+        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+        rw_state_disconnect(st);
+        return RW_ERR_IO;
 }
 
-/* The first key matching `pattern` (SCAN), or RW_ERR_FAIL when none does. */
 static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
                                   char *key, size_t key_size,
                                   char *errstr, size_t errstr_size) {

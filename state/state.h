@@ -46,7 +46,43 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
                                int64_t *watermarkp,
                                char *errstr, size_t errstr_size);
 
-/* Apply a batch of one topic-partition and store `next_offset`, atomically,
+/* Step 1 of a batch of one topic-partition: provided the stored offset still
+ * equals `expected` (-1: none), tell which events are fresh (res->flags: '1'
+ * fresh, 'd' already applied within the dedup horizon) and load, as they are
+ * before the batch, every account a fresh event touches and every account of
+ * the topic's stream (`orders` != 0: the orders hash, else the support hash)
+ * whose due time is at or before `due_until` (av->due set), with their
+ * lifecycle states; res->watermark is the stored one. Writes nothing.
+ * RW_ERR_FENCED / RW_ERR_IO as for rw_state_commit(). */
+rw_err_t rw_state_prepare(rw_state_t *st, const char *topic, int32_t partition,
+                          int64_t expected, int orders, int64_t due_until,
+                          const rw_state_event_t *evs, size_t cnt,
+                          rw_apply_result_t *res,
+                          char *errstr, size_t errstr_size);
+
+/* What the caller decided over a batch, written with it. */
+typedef struct rw_commit_extra_s {
+        struct { const char *account; rw_rule_id_t rule; char csv[64]; } *fps;
+        size_t fp_cnt;                  /* lifecycle states that changed */
+        struct { const char *account; int64_t due; } *dues;
+        size_t due_cnt;                 /* next due times (0: none) */
+        struct { const void *buf; size_t len; } *outbox;
+        size_t outbox_cnt;              /* framed RiskAlerts to deliver */
+} rw_commit_extra_t;
+
+/* Step 2: apply the events `flags` (from step 1) marks fresh, store
+ * `next_offset`, and x's lifecycle states, due times and outbox elements, in
+ * one atomic step fenced on `expected`. pbk[i] (NULL: none) is the portfolio
+ * interval order event i counts in. *watermarkp (optional) gets the stored
+ * watermark before the batch. */
+rw_err_t rw_state_commit(rw_state_t *st, const char *topic, int32_t partition,
+                         int64_t expected, int64_t next_offset, int64_t window_days,
+                         const rw_state_event_t *evs, size_t cnt, const char *flags,
+                         const int64_t *pbk, const rw_commit_extra_t *x,
+                         int64_t *watermarkp, char *errstr, size_t errstr_size);
+
+/* Both steps with nothing decided in between (tools, tests).
+ * Apply a batch of one topic-partition and store `next_offset`, atomically,
  * provided the stored offset still equals `expected` (-1: none stored).
  * An account or vendor keeps the buckets of the `window_days` days up to its
  * own latest event day; older ones are dropped. RW_ERR_FENCED when the stored
@@ -110,10 +146,10 @@ rw_err_t rw_state_portfolio(rw_state_t *st, int32_t partition, rw_portfolio_t *o
 rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,
                                            const char *account);
 
-/* Persist the changed (fp_dirty) lifecycle states of the result's accounts
- * in `partition`'s slot, in one pipelined round trip. */
-rw_err_t rw_state_fp_store(rw_state_t *st, int32_t partition,
-                           const rw_apply_result_t *res,
-                           char *errstr, size_t errstr_size);
+/* Report an orders partition's progress to the group (the boundary
+ * decider's low watermark): its highest event time applied and the wall
+ * clock of its last record, in NS:{dep}:prog. */
+rw_err_t rw_state_progress(rw_state_t *st, int32_t partition, int64_t watermark,
+                           int64_t wall_ms, char *errstr, size_t errstr_size);
 
 #endif

@@ -1,25 +1,41 @@
--- state.lua - riskwatch's atomic batch apply: one call per (batch, partition).
+-- state.lua - riskwatch's atomic batch step: two calls per (batch, partition).
 --
--- Applies a batch of decoded events to the per-account rolling buckets and
--- advances the partition's stored offset in the same atomic step. The write
--- is fenced: if the stored offset is not the one the caller read when it
--- took the partition, nothing is written and the reply is {"FENCED", stored}.
+-- ARGV[1] = 'prepare' (read only): fence check, de-duplication verdicts, and
+--   the accounts the batch touches or whose due time has come, as they are
+--   before the batch, with their lifecycle states. The caller replays the
+--   batch over them, evaluates the rules and decides the transitions.
+-- ARGV[1] = 'commit': applies the batch, stores the next offset, the changed
+--   lifecycle states, the accounts' next due times and the transitions (the
+--   outbox) in one atomic step, fenced on the same stored offset. Between
+--   the two calls only the partition's owner writes its keys; anyone else's
+--   write moves the offset, and the commit is refused.
+-- Either call is refused, nothing written, when the stored offset is not the
+-- one the caller read when it took the partition: {"FENCED", stored}.
 --
 -- KEYS[1]  offset key of the topic-partition   (ns:{P}:off:TOPIC)
--- ARGV[1]  key prefix for this partition       (ns:{P}:)
--- ARGV[2]  expected stored offset (-1 = none stored yet)
--- ARGV[3]  next offset after this batch
--- ARGV[4]  window in days: an account or vendor keeps the buckets of the
---          WINDOW days up to its own latest event day (m:maxday), so what
---          is kept depends on the data only, never on batch boundaries
--- ARGV[5]  dedup horizon in seconds (0 = off)
--- ARGV[6]  highest event time in the batch (the watermark only rises)
--- ARGV[7]  number of events N; then N events of 8 fields each:
---          kind, event_id, account, vendor, day, amount, occurred_at, extra
+--
+-- prepare: ARGV[2] prefix (ns:{P}:), [3] expected offset (-1: none),
+--   [4] dedup horizon in seconds (0 = off), [5] stream ('a' orders, 's'
+--   support), [6] due limit (ms: accounts due at or before it are returned),
+--   [7] N, then N events of 3 fields: kind, event_id, account.
+--   Reply: {"OK", watermark before the batch, flags (one char per event:
+--   1 fresh, d duplicate), then per account: account, {field, value, ...},
+--   {rule, fpcsv, ...}, due ("" when not due)}
+--
+-- commit: ARGV[2] prefix, [3] expected offset, [4] next offset, [5] window
+--   in days (an account or vendor keeps the buckets of the WINDOW days up to
+--   its own latest event day, m:maxday, so what is kept depends on the data
+--   only), [6] dedup horizon (s), [7] highest event time applied, [8] flags
+--   as prepare returned them, [9] N, then N events of 9 fields:
+--     kind, event_id, account, vendor, day, amount, occurred_at, extra, pbk
+--   then F, F x (account, rule, fpcsv); D, D x (account, due ms, 0 = none);
+--   O, O x (outbox element: a framed RiskAlert).
 --   kind: P C R (orders PLACED/CANCELLED/REFUNDED),
 --         O E X V S (support OPENED/ESCALATED/REOPENED/RESOLVED/SURVEY)
 --   amount: minor units (orders) | ticket severity 0..3 (support)
 --   extra: "" | "csat,sentiment" for support ("" parts when null)
+--   pbk: the portfolio interval the order counts in (-1 for support)
+--   Reply: {"OK", applied, duplicates, watermark before the batch}
 --
 -- Per account, one hash per input stream, each written only by the owner of
 -- that stream's partition and pruned against its own latest day, so neither
@@ -31,12 +47,18 @@
 --   m:maxday            the latest day of the stream's events
 -- Per vendor hash   PREFIX v:VENDOR   field <day> = order value (PLACED),
 --                   m:maxday as for accounts
---
 -- Per account hash  PREFIX f:ACCOUNT  field <rule> = "firing,severity,resolved_at"
+-- Per partition     PREFIX wm:TOPIC   highest event time applied
+--                   PREFIX due:TOPIC  sorted set: account -> the event time
+--                                     its rules next change verdict
+--                   PREFIX outbox:TOPIC list of transitions not yet delivered
+-- Portfolio intervals, read by the boundary decider (orders stream):
+--   PREFIX pb:a:<k>  hash account -> net spend (PLACED - REFUNDED) in interval k
+--   PREFIX pb:v:<k>  hash vendor  -> order value (PLACED) in interval k
+--   PREFIX pb:first  the lowest k written
 --
--- Per partition     PREFIX wm:TOPIC  highest event time applied
---
--- Portfolio, per partition slot (orders stream), maintained incrementally:
+-- Portfolio, per partition slot (orders stream), maintained incrementally
+-- (the partition's own view, for inspection):
 --   PREFIX pd:a:<day>  hash account -> net spend (PLACED - REFUNDED) that day
 --   PREFIX pd:v:<day>  hash vendor  -> order value (PLACED) that day
 --   PREFIX pz:a, pz:v  sorted sets: subject -> its total over the window
@@ -46,24 +68,16 @@
 -- once; ref follows the partition's watermark day, and moving it adds the
 -- days entering and subtracts the days leaving: the work is per event and
 -- per day, never a scan of all accounts. Days behind the window are deleted.
---
--- Reply: {"OK", applied, duplicates, watermark before the batch,
---         flags (one char per event: 1 applied, d duplicate), then for
---         every account the batch changes:
---         account, {field, value, ...} as before the batch, {rule, fpcsv, ...}}
 
 local M = {po=1, ps=2, co=3, ro=4, rs=5, tk=6, tu=7, cs=8, cn=9, ss=10, sn=11}
 local NM = 11
 
 local offkey = KEYS[1]
-local prefix = ARGV[1]
-local expected = tonumber(ARGV[2])
-local nextoff = ARGV[3]
-local window = tonumber(ARGV[4])
-local horizon = tonumber(ARGV[5])
-local maxat = tonumber(ARGV[6])
+local mode = ARGV[1]
+local prefix = ARGV[2]
+local expected = tonumber(ARGV[3])
 local PW = 90   -- portfolio window, days
-local n = tonumber(ARGV[7])
+local topic = string.sub(offkey, #prefix + 5)
 
 local stored = redis.call('GET', offkey)
 local storedn = -1
@@ -71,6 +85,58 @@ if stored then storedn = tonumber(stored) end
 if storedn ~= expected then
   return {'FENCED', tostring(storedn)}
 end
+local wmkey = prefix .. 'wm:' .. topic
+local duekey = prefix .. 'due:' .. topic
+
+if mode == 'prepare' then
+  local horizon = tonumber(ARGV[4])
+  local stream = ARGV[5]
+  local due_until = ARGV[6]
+  local n = tonumber(ARGV[7])
+  local flags, order, snap, seen = {}, {}, {}, {}
+  for i = 0, n - 1 do
+    local b = 8 + i * 3
+    local eid, acct = ARGV[b + 1], ARGV[b + 2]
+    local fresh = true
+    if horizon > 0 then
+      if seen[eid] or redis.call('EXISTS', prefix .. 'e:' .. eid) == 1 then
+        fresh = false
+      end
+      seen[eid] = true
+    end
+    if fresh then
+      flags[#flags + 1] = '1'
+      if not snap[acct] then
+        snap[acct] = ''
+        order[#order + 1] = acct
+      end
+    else
+      flags[#flags + 1] = 'd'
+    end
+  end
+  local due = redis.call('ZRANGEBYSCORE', duekey, '-inf', due_until, 'WITHSCORES')
+  for j = 1, #due, 2 do
+    if not snap[due[j]] then order[#order + 1] = due[j] end
+    snap[due[j]] = due[j + 1]
+  end
+  local reply = {'OK', redis.call('GET', wmkey) or '0', table.concat(flags)}
+  for _, acct in ipairs(order) do
+    reply[#reply + 1] = acct
+    reply[#reply + 1] = redis.call('HGETALL', prefix .. stream .. ':' .. acct)
+    reply[#reply + 1] = redis.call('HGETALL', prefix .. 'f:' .. acct)
+    reply[#reply + 1] = snap[acct]
+  end
+  return reply
+end
+
+local nextoff = ARGV[4]
+local window = tonumber(ARGV[5])
+local horizon = tonumber(ARGV[6])
+local maxat = tonumber(ARGV[7])
+local pflags = ARGV[8]
+local n = tonumber(ARGV[9])
+local EV = 9
+local base = 10   -- ARGV index of the first event
 
 -- The account hash an event kind goes to.
 local function akey_of(kind, acct)
@@ -89,30 +155,24 @@ local function parse(csv)
   return t
 end
 
--- Pass 1: de-duplicate, and snapshot every account the batch changes as it
--- was before the batch, so the caller can replay the batch event by event
--- over it and evaluate after each event.
-local flags, order, vendors, touched = {}, {}, {}, {}
-local snap = {}
+-- Pass 1: the events prepare found fresh are applied; remember them.
+local vendors, touched, seenkey = {}, {}, {}
 local applied, dups = 0, 0
 for i = 0, n - 1 do
-  local b = 8 + i * 8
+  local b = base + i * EV
   local kind, eid, acct = ARGV[b], ARGV[b + 1], ARGV[b + 2]
-  local fresh = true
-  if horizon > 0 then
-    fresh = redis.call('SET', prefix .. 'e:' .. eid, '1', 'NX', 'EX', horizon)
-  end
-  if not fresh then
-    dups = dups + 1
-    flags[#flags + 1] = 'd'
-  else
+  if string.sub(pflags, i + 1, i + 1) == '1' then
     applied = applied + 1
-    flags[#flags + 1] = '1'
-    if not snap[acct] then
-      snap[acct] = redis.call('HGETALL', akey_of(kind, acct))
-      order[#order + 1] = acct
-      touched[#touched + 1] = akey_of(kind, acct)
+    if horizon > 0 then
+      redis.call('SET', prefix .. 'e:' .. eid, '1', 'EX', horizon)
     end
+    local k = akey_of(kind, acct)
+    if not seenkey[k] then
+      seenkey[k] = true
+      touched[#touched + 1] = k
+    end
+  else
+    dups = dups + 1
   end
 end
 
@@ -174,12 +234,24 @@ local function port_advance(newref)
   redis.call('HSET', pw, 'ref', ref)
 end
 
+-- Portfolio interval k of the decider: one hash per subject kind.
+local pbfirst = tonumber(redis.call('GET', prefix .. 'pb:first') or '-1')
+local function pb_add(k, subj, pbk, delta)
+  if pbk < 0 or delta == 0 then return end
+  redis.call('HINCRBY', prefix .. 'pb:' .. k .. ':' .. pbk, subj, delta)
+  if pbfirst < 0 or pbk < pbfirst then
+    pbfirst = pbk
+    redis.call('SET', prefix .. 'pb:first', pbk)
+  end
+end
+
 -- Pass 2: apply.
 for i = 0, n - 1 do
-  if flags[i + 1] == '1' then
-    local b = 8 + i * 8
+  if string.sub(pflags, i + 1, i + 1) == '1' then
+    local b = base + i * EV
     local kind, acct, vendor = ARGV[b], ARGV[b + 2], ARGV[b + 3]
     local day, amount, at, extra = ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), ARGV[b + 7]
+    local pbk = tonumber(ARGV[b + 8])
     local akey = akey_of(kind, acct)
     local t = parse(redis.call('HGET', akey, day))
     if kind == 'P' then
@@ -187,6 +259,8 @@ for i = 0, n - 1 do
       t[M.ps] = t[M.ps] + amount
       port_event('a', acct, tonumber(day), amount)
       port_event('v', vendor, tonumber(day), amount)
+      pb_add('a', acct, pbk, amount)
+      pb_add('v', vendor, pbk, amount)
       redis.call('HINCRBY', prefix .. 'v:' .. vendor, day, amount)
       bump_maxday(prefix .. 'v:' .. vendor, day)
       vendors[vendor] = true
@@ -201,6 +275,7 @@ for i = 0, n - 1 do
       t[M.ro] = t[M.ro] + 1
       t[M.rs] = t[M.rs] + amount
       port_event('a', acct, tonumber(day), -amount)
+      pb_add('a', acct, pbk, -amount)
     else
       if kind == 'O' or kind == 'X' then
         t[M.tk] = t[M.tk] + 1
@@ -221,20 +296,35 @@ for _, key in ipairs(touched) do prune(key) end
 for vendor, _ in pairs(vendors) do prune(prefix .. 'v:' .. vendor) end
 
 redis.call('SET', offkey, nextoff)
-local wmkey = prefix .. 'wm:' .. string.sub(offkey, #prefix + 5)
 local wm = tonumber(redis.call('GET', wmkey) or '0')
 if maxat > wm then redis.call('SET', wmkey, maxat) end
-if wm > 0 or maxat > 0 then
+if (wm > 0 or maxat > 0) and touched[1] and
+   string.sub(touched[1], #prefix + 1, #prefix + 2) == 'a:' then
   -- Only the orders stream moves the portfolio (support events carry no value).
-  if order[1] and string.sub(touched[1], #prefix + 1, #prefix + 2) == 'a:' then
-    port_advance(math.floor(math.max(wm, maxat) / 86400000))
-  end
+  port_advance(math.floor(math.max(wm, maxat) / 86400000))
 end
 
-local reply = {'OK', applied, dups, tostring(wm), table.concat(flags)}
-for _, acct in ipairs(order) do
-  reply[#reply + 1] = acct
-  reply[#reply + 1] = snap[acct]
-  reply[#reply + 1] = redis.call('HGETALL', prefix .. 'f:' .. acct)
+-- What the caller decided over this batch: lifecycle states, due times,
+-- transitions to deliver.
+local x = base + n * EV
+local nf = tonumber(ARGV[x]); x = x + 1
+for _ = 1, nf do
+  redis.call('HSET', prefix .. 'f:' .. ARGV[x], ARGV[x + 1], ARGV[x + 2])
+  x = x + 3
 end
-return reply
+local nd = tonumber(ARGV[x]); x = x + 1
+for _ = 1, nd do
+  if tonumber(ARGV[x + 1]) > 0 then
+    redis.call('ZADD', duekey, ARGV[x + 1], ARGV[x])
+  else
+    redis.call('ZREM', duekey, ARGV[x])
+  end
+  x = x + 2
+end
+local no = tonumber(ARGV[x]); x = x + 1
+for _ = 1, no do
+  redis.call('RPUSH', prefix .. 'outbox:' .. topic, ARGV[x])
+  x = x + 1
+end
+
+return {'OK', applied, dups, tostring(wm)}

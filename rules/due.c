@@ -1,0 +1,81 @@
+/* due.c - when a silent account's rules next change their verdict.
+ *
+ * Between two of its events an account's figures change only because event
+ * time passes: at day boundaries (buckets enter and leave the windows), at
+ * the instant inactivity's limit is exceeded, and when a cooldown ends.
+ * Stepping the lifecycle (on a copy) at each of those instants in order finds
+ * the first one at which a transition would happen: the account's due time.
+ * Evaluating there, and only there, gives the alerts an evaluation at every
+ * millisecond would give, whatever the batches. Pure. */
+#include <math.h>
+#include "rules/rules.h"
+
+/* The candidate instants in (from, until], ascending: call with prev = the
+ * previous candidate (initially `from`). 0 when there is none left. */
+static int64_t rw_due_next_candidate(const rw_rules_params_t *p, int64_t prev,
+                                     int64_t until, int64_t horizon,
+                                     int64_t inact_at,
+                                     const rw_fp_state_t *fp, rw_rule_source_t src) {
+        int64_t best = (prev / RW_DAY_MS + 1) * RW_DAY_MS;     /* next day boundary */
+
+        if (best > horizon)
+                best = INT64_MAX;
+        if (inact_at > prev && inact_at < best)
+                best = inact_at;
+        for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
+                int64_t end;
+                if (rw_rule_source((rw_rule_id_t)r) != src || fp[r].firing ||
+                    fp[r].resolved_at <= 0)
+                        continue;
+                end = fp[r].resolved_at + p->cooldown_ms;
+                if (end > prev && end < best)
+                        best = end;
+        }
+        return best == INT64_MAX || best > until ? 0 : best;
+}
+
+int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
+                          const rw_day_bucket_t *buckets, size_t cnt,
+                          int64_t orders_total, int64_t first_order,
+                          int64_t last_order, const rw_fp_state_t *fp_in,
+                          int64_t from, int64_t until) {
+        rw_fp_state_t fp[RW_RULE__CNT];
+        int64_t maxday = -1, horizon, inact_at = 0, t;
+
+        for (int r = 0; r < RW_RULE__CNT; r++)
+                fp[r] = fp_in[r];
+        for (size_t i = 0; i < cnt; i++)
+                if (buckets[i].day > maxday)
+                        maxday = buckets[i].day;
+        /* Past the longest window after the last bucket nothing changes. */
+        horizon = (maxday + rw_rules_state_days(p) + 2) * RW_DAY_MS;
+        if (src == RW_SRC_ORDERS && p->enabled[RW_RULE_INACTIVITY] &&
+            orders_total >= p->inactivity_min_orders && orders_total > 1) {
+                double gap = (double)(last_order - first_order) /
+                             (double)(orders_total - 1);
+                double limit = p->inactivity_gap_factor * gap;
+                if (limit < (double)p->inactivity_min_ms)
+                        limit = (double)p->inactivity_min_ms;
+                inact_at = last_order + (int64_t)floor(limit) + 1;
+        }
+
+        for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, inact_at,
+                                                  fp, src)) != 0; ) {
+                rw_account_figures_t fig;
+
+                rw_figures_compute(p, buckets, cnt, orders_total, first_order,
+                                   last_order, t, &fig);
+                for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
+                        rw_rule_id_t id = (rw_rule_id_t)r;
+                        rw_decision_t dec;
+
+                        if (rw_rule_source(id) != src ||
+                            !rw_rules_eval_account(id, p, &fig, &dec))
+                                continue;
+                        if (rw_lifecycle_step(&fp[r], &dec, t, p->cooldown_ms) !=
+                            RW_TRANS_NONE)
+                                return t;
+                }
+        }
+        return 0;
+}
