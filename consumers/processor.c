@@ -17,6 +17,7 @@
 #include "schemas/registry.h"
 #include "state/state.h"
 #include "state/outbox.h"
+#include "consumers/boundary.h"
 #include "rules/rules.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -61,6 +62,9 @@ struct rw_processor_s {
         int64_t interval_ms;            /* dependency rules' boundaries */
         int64_t dep_decided;            /* the last boundary decided, as last seen */
         int64_t state_days;             /* the longest window an account rule reads */
+        rw_boundary_t *boundary;        /* the dependency rules' decider */
+        int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
+        int64_t tick_at;                /* mono ms of the next idle decider tick */
         int batch_size, batch_timeout_ms;
         rw_part_t *parts;
         size_t part_cnt, part_size;
@@ -252,6 +256,17 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 goto fail;
         proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");
         proc->state_days = rw_rules_state_days(&proc->params);
+        {
+                rw_boundary_opts_t bo;
+                rw_boundary_opts_default(&bo);
+                bo.interval_ms = proc->interval_ms;
+                bo.lateness_ms = proc->lateness_ms;
+                bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
+                bo.replay = proc->opts.replay;
+                if (!(proc->boundary = rw_boundary_new(&proc->params, &bo, errstr,
+                                                       errstr_size)))
+                        goto fail;
+        }
 
         dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
         if (!(proc->codec = rw_codec_new(dir, errstr, errstr_size)))
@@ -302,6 +317,7 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 rd_kafka_destroy(proc->rk);
         }
         rw_producer_destroy(proc->prod);
+        rw_boundary_destroy(proc->boundary);
         rw_state_destroy(proc->state);
         rw_codec_destroy(proc->codec);
         rw_registry_destroy(proc->registry);
@@ -1173,6 +1189,65 @@ done:
         free(seen);
 }
 
+/* The number of partitions of topics.orders (0 when the broker does not
+ * say yet). */
+static int32_t rw_orders_partitions(rw_processor_t *proc) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(proc->rk, proc->topic_orders, NULL);
+        int32_t n = 0;
+
+        if (!rkt)
+                return 0;
+        if (!rd_kafka_metadata(proc->rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
+            !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}
+
+static int rw_dep_drain(void *opaque, const char *tag) {
+        rw_processor_t *proc = opaque;
+        char errstr[512];
+        rw_err_t err = rw_outbox_drain(proc->state, tag, NULL, proc->prod, proc->codec,
+                                       rw_emit, proc, NULL, errstr, sizeof(errstr));
+        if (err)
+                rw_log_warn("dependency alerts not delivered yet: %s", errstr);
+        return err ? -1 : 0;
+}
+
+/* Decide the dependency rules at every event-time boundary the group's low
+ * watermark has passed (whichever process gets the decider's lock). */
+static void rw_dep_tick(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rw_boundary_result_t res;
+        char errstr[512];
+        rw_err_t err;
+
+        proc->tick_at = rw_mono_ms() + 500;
+        if (!proc->orders_partitions &&
+            !(proc->orders_partitions = rw_orders_partitions(proc)))
+                return;
+        do {
+                err = rw_boundary_tick(proc->boundary, proc->state, proc->codec,
+                                       proc->orders_partitions, rw_now_ms(),
+                                       rw_dep_drain, proc, &res, errstr,
+                                       sizeof(errstr));
+                if (err == RW_ERR_IO) {
+                        /* Next tick; the batches ride out the outage. */
+                        rw_log_warn("dependency rules: %s", errstr);
+                        rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+                        return;
+                }
+                if (err) {
+                        rw_fatal(proc, "dependency rules: %s", errstr);
+                        return;
+                }
+                if (res.last > proc->dep_decided)
+                        proc->dep_decided = res.last;
+        } while (res.more && !res.busy && !res.stale && !*stop);
+}
+
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop) {
         rd_kafka_topic_partition_list_t *commits;
@@ -1286,11 +1361,17 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 }
                 if (cnt && !proc->fatal)
                         rw_process_batch(proc, msgs, cnt, stop);
+                if (!proc->fatal && !proc->reg_wait &&
+                    rw_mono_ms() >= proc->tick_at)
+                        rw_dep_tick(proc, stop);
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);
                 rw_producer_poll(proc->prod);
-                if (proc->opts.exit_at_eof && !cnt && !proc->reg_wait && rw_all_eof(proc))
+                if (proc->opts.exit_at_eof && !cnt && !proc->reg_wait && rw_all_eof(proc)) {
+                        if (!proc->fatal)
+                                rw_dep_tick(proc, stop);
                         break;
+                }
         }
         free(msgs);
         if (proc->fatal) {

@@ -229,7 +229,9 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                 limit = p->inactivity_gap_factor * mean_gap;
                 if (limit < (double)p->inactivity_min_ms)
                         limit = (double)p->inactivity_min_ms;
-                dec->observed = (double)(fig->now - fig->last_order);
+                /* An order just ahead of the watermark counts as "now". */
+                dec->observed = fig->now > fig->last_order ?
+                                (double)(fig->now - fig->last_order) : 0.0;
                 dec->threshold = limit;
                 dec->has_baseline = 1;
                 dec->baseline = mean_gap;

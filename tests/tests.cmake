@@ -32,6 +32,10 @@ add_executable(test_state tests/integration/test_state.c)
 target_link_libraries(test_state rw_state PkgConfig::CMOCKA m)
 add_test(NAME integration.state COMMAND test_state)
 set_tests_properties(integration.state PROPERTIES LABELS integration TIMEOUT 120)
+add_executable(test_boundary tests/integration/test_boundary.c)
+target_link_libraries(test_boundary rw_boundary PkgConfig::CMOCKA Threads::Threads m)
+add_test(NAME integration.boundary COMMAND test_boundary)
+set_tests_properties(integration.boundary PROPERTIES LABELS integration TIMEOUT 300)
 set_tests_properties(integration.mock_faults PROPERTIES LABELS integration TIMEOUT 300)
 
 # Integration tests: the `services` fixture starts a real Kafka broker (or uses
@@ -54,6 +58,7 @@ function(rw_integration_test name)
 endfunction()
 
 rw_integration_test(e2e_kcat)
+rw_integration_test(e2e_inactivity)
 foreach(t cli demo)
   add_test(NAME integration.${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${t}.sh)
   set_tests_properties(integration.${t} PROPERTIES LABELS integration TIMEOUT 300

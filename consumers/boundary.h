@@ -1,0 +1,99 @@
+/* boundary.h - the dependency-rule decider: folds the orders partitions'
+ * per-interval buckets into 90-day portfolio totals at event-time boundaries
+ * and decides the dependency rules there, once, by one process.
+ *
+ * Boundaries are the multiples B of the evaluation interval I. Bucket k
+ * (event times [k*I, (k+1)*I)) is final once every orders partition's "now"
+ * (its highest event time applied minus allowed.lateness) has reached
+ * (k+1)*I; B is then decided over the window of the dep_window_ms / I
+ * buckets ending at B. Inputs (written by the partition owners):
+ *
+ *   <ns>:{P}:pb:a:<k>   hash account -> net spend delta of interval k
+ *   <ns>:{P}:pb:v:<k>   hash vendor  -> PLACED order value of interval k
+ *   <ns>:{P}:pb:first   the lowest k ever written in that slot
+ *   <ns>:{dep}:prog     hash "<P>" -> "<wm>,<wall_ms>"; "start" -> wall ms
+ *
+ * The decider's own state lives in the {dep} slot (see state/boundary.lua):
+ * tot:a tot:v z:a z:v fold:a:<k> fold:v:<k> agg f outbox lock. */
+#ifndef RW_BOUNDARY_H
+#define RW_BOUNDARY_H
+
+#include "common/rw.h"
+#include "rules/rules.h"
+#include "schemas/codec.h"
+#include "state/state.h"
+
+/* Deliver the outbox of slot `tag` ("dep"); 0 when everything in it was
+ * delivered and trimmed, non-zero otherwise (it stays for the next drain). */
+typedef int (rw_boundary_drain_cb)(void *opaque, const char *tag);
+
+typedef struct rw_boundary_opts_s {
+        int64_t interval_ms;        /* I: evaluation.interval (default 1 h) */
+        int64_t lateness_ms;        /* allowed.lateness */
+        int64_t idle_timeout_ms;    /* idle.timeout (default 30 s) */
+        int max_per_tick;           /* boundaries decided per tick (default 500) */
+        int64_t lock_ttl_ms;        /* {dep}:lock ttl, renewed per boundary (30 s) */
+        int replay;                 /* the alerts' replay flag */
+} rw_boundary_opts_t;
+
+/* Defaults as above; lateness 5 min. */
+void rw_boundary_opts_default(rw_boundary_opts_t *opts);
+
+typedef struct rw_boundary_s rw_boundary_t;
+
+/* A decider with the rule parameters `params` (copied) and `opts`. Returns
+ * NULL and fills errstr when an option is out of range (interval <= 0, a
+ * dependency window that is not a whole number of intervals, ...). */
+rw_boundary_t *rw_boundary_new(const rw_rules_params_t *params,
+                               const rw_boundary_opts_t *opts,
+                               char *errstr, size_t errstr_size);
+/* NULL-safe. */
+void rw_boundary_destroy(rw_boundary_t *bd);
+
+typedef struct rw_boundary_result_s {
+        int busy;                   /* another process holds the lock: nothing done */
+        int64_t low_watermark;      /* L (INT64_MIN: none yet) */
+        int64_t last;               /* last decided boundary after the tick (-1: none) */
+        int64_t decided;            /* boundaries decided by this tick */
+        int64_t alerts;             /* transitions written to the outbox */
+        int more;                   /* boundaries <= L left for the next tick */
+        int stale;                  /* stopped: another process decided first */
+} rw_boundary_result_t;
+
+/* Decide every boundary B <= L not decided yet (at most max_per_tick), for
+ * `partitions` orders partitions (0..partitions-1) at wall clock `wall_now`:
+ * take the {dep} lock, drain what a crashed decider left, decide, drain,
+ * release. Each boundary is one atomic, fenced write of the totals, the
+ * lifecycle states and the encoded alerts (onto <ns>:{dep}:outbox).
+ * `res` (optional) says what happened. RW_ERR_IO on Redis trouble (reconnect
+ * the state with rw_state_reconnect() and call again: nothing is half
+ * written); RW_ERR_FAIL when `drain` failed (what was decided stays in the
+ * outbox) or on an encoding error; errstr says which. */
+rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
+                          int32_t partitions, int64_t wall_now,
+                          rw_boundary_drain_cb *drain, void *opaque,
+                          rw_boundary_result_t *res,
+                          char *errstr, size_t errstr_size);
+
+/* What the decider has decided, for people (inspect). */
+#define RW_BOUNDARY_TOP 5
+typedef struct rw_boundary_status_s {
+        int64_t last;                   /* last decided boundary (-1: none) */
+        int64_t first;                  /* start of the history (-1: none) */
+        int64_t low_watermark;          /* L now (INT64_MIN: none) */
+        int64_t pending;                /* boundaries <= L not decided yet */
+        int64_t account_sum, vendor_sum;
+        double account_hhi, vendor_hhi; /* 0..10000 (0 when the sum is <= 0) */
+        int64_t outbox;                 /* transitions waiting for delivery */
+        struct { char id[128]; int64_t total; double share; }
+                top_accounts[RW_BOUNDARY_TOP], top_vendors[RW_BOUNDARY_TOP];
+        size_t top_account_cnt, top_vendor_cnt;
+        size_t firing;                  /* dependency fingerprints firing */
+} rw_boundary_status_t;
+
+/* Read the decider's state (no lock, no writes). RW_ERR_IO on Redis trouble. */
+rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
+                            int64_t wall_now, rw_boundary_status_t *out,
+                            char *errstr, size_t errstr_size);
+
+#endif
