@@ -186,7 +186,8 @@ ok "small demo prints $firing FIRING churn.* alert line(s), rules: $(grep -oE '"
 # FIRING RESOLVED", then "total N" = every transition printed as a line.
 # The generated population (seed 42: 2 accounts in each churn scenario, a
 # dominant account and vendor-01) makes every churn rule fire, inactivity
-# included (the vanished accounts, evaluated as event time passes).
+# included (the vanished accounts, evaluated as event time passes), and the
+# dependency rules for the dominant account and vendor.
 table=$(sed -n '/^rule  *severity  *FIRING  *RESOLVED$/,/^total /p' "$out")
 [[ -n $table ]] || fail "small demo: no table of alerts by rule and severity$(show small)"
 echo "$table"
@@ -217,16 +218,11 @@ assert total == len(lines) == sum(f + r for f, r in rows.values()), (total, len(
 for rule in ("churn.order_drop", "churn.spend_drop", "churn.inactivity", "churn.support_spike",
              "churn.low_satisfaction", "churn.refund_rate"):
     assert fired.get(rule, 0) > 0, "no FIRING row for %s" % rule
-# The dependency rules (decided at hourly event-time boundaries) are merged
-# after the churn rules. Until then the table has no dependency.* row; once
-# any appears, the dominant account's share and vendor-01's share must be
-# there. tests/integration/e2e_population.sh checks them strictly either way.
-dep = sorted(r for r in fired if r.startswith("dependency."))
-if dep:
-    for rule in ("dependency.account_share", "dependency.vendor_share"):
-        assert fired.get(rule, 0) > 0, "dependency rows %s but no FIRING row for %s" % (dep, rule)
-else:
-    print("note: no dependency.* row: this build does not evaluate the dependency rules yet")
+# The dependency rules, decided at hourly event-time boundaries: the
+# dominant account's share of net spend (~30%), vendor-01's share of order
+# value (~55%) and the vendors' HHI it drives over 2500.
+for rule in ("dependency.account_share", "dependency.vendor_share", "dependency.vendor_hhi"):
+    assert fired.get(rule, 0) > 0, "no FIRING row for %s" % rule
 PYEOF
 ok "small demo's table of alerts by rule and severity agrees with its $(grep -c '^{' "$out") alert lines"
 
