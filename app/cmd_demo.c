@@ -32,17 +32,102 @@ static void rw_demo_usage(FILE *fp) {
                 "  -h, --help       this help\n", rw_cli_conf_help);
 }
 
-/* Alert tally by rule, status and severity. */
+/* Alert tally by rule, status and severity; which rules fired for each
+ * generated account (by index), for vendors and for the portfolio. */
+typedef struct rw_demo_id_s { const char *id; int idx; } rw_demo_id_t;
+
 typedef struct rw_demo_tally_s {
         int64_t n[RW_RULE__CNT][2][3];
         const rw_gen_t *gen;
+        rw_demo_id_t *ids;              /* sorted by id */
+        unsigned *fired;                /* per account: bit per rule */
+        char vendors[512];              /* "vendor-01 (rule), ..." */
+        unsigned portfolio;             /* bit per rule */
 } rw_demo_tally_t;
+
+static int rw_demo_id_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void rw_demo_tally_init(rw_demo_tally_t *t, const rw_gen_t *gen) {
+        int n = rw_gen_account_cnt(gen);
+        t->gen = gen;
+        t->ids = calloc((size_t)n + 1, sizeof(*t->ids));
+        t->fired = calloc((size_t)n + 1, sizeof(*t->fired));
+        if (!t->ids || !t->fired)
+                abort();
+        for (int i = 0; i < n; i++) {
+                rw_gen_account_info(gen, i, &t->ids[i].id, NULL, NULL);
+                t->ids[i].idx = i;
+        }
+        qsort(t->ids, (size_t)n, sizeof(*t->ids), rw_demo_id_cmp);
+}
 
 static void rw_demo_on_alert(void *opaque, const rw_alert_t *a) {
         rw_demo_tally_t *t = opaque;
-        for (int r = 0; r < RW_RULE__CNT; r++)
+        int r;
+
+        for (r = 0; r < RW_RULE__CNT; r++)
                 if (!strcmp(rw_rule_name((rw_rule_id_t)r), a->rule))
-                        t->n[r][a->status][a->severity]++;
+                        break;
+        if (r == RW_RULE__CNT)
+                return;
+        t->n[r][a->status][a->severity]++;
+        if (a->status != RW_ALERT_FIRING)
+                return;
+        if (a->subject_type == RW_SUBJ_ACCOUNT && t->ids) {
+                const char *key = a->subject_id;
+                const void *hit = bsearch(&key, t->ids, (size_t)rw_gen_account_cnt(t->gen),
+                                          sizeof(*t->ids), rw_demo_id_cmp);
+                if (hit)
+                        t->fired[((const rw_demo_id_t *)hit)->idx] |= 1u << r;
+        } else if (a->subject_type == RW_SUBJ_VENDOR) {
+                size_t len = strlen(t->vendors);
+                if (!strstr(t->vendors, a->subject_id))
+                        snprintf(t->vendors + len, sizeof(t->vendors) - len, "%s%s",
+                                 len ? ", " : "", a->subject_id);
+        } else {
+                t->portfolio |= 1u << r;
+        }
+}
+
+/* Which rules each scenario's accounts fired: the labels against the alerts. */
+static void rw_demo_by_scenario(const rw_demo_tally_t *t) {
+        printf("\n%-10s %8s %8s  %s\n", "scenario", "accounts", "alerted",
+               "accounts per rule fired");
+        for (int s = 0; s < RW_GEN__SCENARIO_CNT; s++) {
+                int cnt = 0, alerted = 0, per[RW_RULE__CNT] = { 0 }, first = 1;
+                for (int i = 0; i < rw_gen_account_cnt(t->gen); i++) {
+                        rw_gen_scenario_t sc;
+                        rw_gen_account_info(t->gen, i, NULL, &sc, NULL);
+                        if ((int)sc != s)
+                                continue;
+                        cnt++;
+                        alerted += t->fired[i] != 0;
+                        for (int r = 0; r < RW_RULE__CNT; r++)
+                                per[r] += (t->fired[i] >> r) & 1;
+                }
+                printf("%-10s %8d %8d  ", rw_gen_scenario_name((rw_gen_scenario_t)s),
+                       cnt, alerted);
+                for (int r = 0; r < RW_RULE__CNT; r++) {
+                        if (!per[r])
+                                continue;
+                        printf("%s%s %d", first ? "" : ", ", rw_rule_name((rw_rule_id_t)r),
+                               per[r]);
+                        first = 0;
+                }
+                printf("%s\n", first ? "-" : "");
+        }
+        printf("%-10s %8s %8s  %s\n", "vendors", "", "", t->vendors[0] ? t->vendors : "-");
+        printf("%-10s %8s %8s  ", "portfolio", "", "");
+        if (!t->portfolio)
+                printf("-");
+        for (int r = 0, first = 1; r < RW_RULE__CNT; r++)
+                if ((t->portfolio >> r) & 1) {
+                        printf("%s%s", first ? "" : ", ", rw_rule_name((rw_rule_id_t)r));
+                        first = 0;
+                }
+        printf("\n");
 }
 
 /* A few undecodable records, to show where they go. */
@@ -232,7 +317,7 @@ int rw_cmd_demo(int argc, char **argv) {
                 rc = RW_EXIT_USAGE;
                 goto done;
         }
-        tally.gen = gen;
+        rw_demo_tally_init(&tally, gen);
         rw_demo_population(gen);
 
         t0 = rw_mono_ms();
@@ -260,9 +345,12 @@ int rw_cmd_demo(int argc, char **argv) {
                 printf("\ninterrupted\n");
         rw_demo_summary(&tally, &stats, produced, (double)(t1 - t0) / 1000.0,
                         (double)(t2 - t1) / 1000.0);
+        rw_demo_by_scenario(&tally);
         rc = rw_cli_stop ? RW_EXIT_RUNTIME : RW_EXIT_OK;
 done:
         rw_processor_destroy(proc);
+        free(tally.ids);
+        free(tally.fired);
         rw_gen_destroy(gen);
         rw_codec_destroy(codec);
         if (mcluster)

@@ -226,6 +226,27 @@ for rule in ("dependency.account_share", "dependency.vendor_share", "dependency.
 PYEOF
 ok "small demo's table of alerts by rule and severity agrees with its $(grep -c '^{' "$out") alert lines"
 
+# The labels against the alerts: every churning account fired its rule, no
+# steady account fired anything, the dominant account and vendor fired the
+# dependency rules.
+scen() { awk -v s="$1" '$1 == "scenario" && $2 == "accounts" { t = 1 } t && $1 == s { print }' "$out"; }
+[[ $(scen steady | awk '{ print $3 }') == 0 ]] || fail "small demo: a steady account fired: $(scen steady)"
+for s in fading vanished angry refunding dominant; do
+  line=$(scen "$s")
+  [[ -n $line ]] || fail "small demo: no '$s' row in the scenario table$(show small)"
+  read -r _ n alerted _ <<<"$line"
+  [[ $n -gt 0 && $alerted == "$n" ]] || fail "small demo: $alerted of $n $s account(s) fired: $line"
+done
+scen fading | grep -q 'churn.order_drop' || fail "small demo: fading accounts did not fire order_drop"
+scen vanished | grep -q 'churn.inactivity' || fail "small demo: vanished accounts did not fire inactivity"
+scen angry | grep -q 'churn.support_spike' || fail "small demo: angry accounts did not fire support_spike"
+scen refunding | grep -q 'churn.refund_rate' || fail "small demo: refunding accounts did not fire refund_rate"
+scen dominant | grep -q 'dependency.account_share' || fail "small demo: the dominant account did not fire account_share"
+[[ $(scen vendors | awk '{ print $2 }') == vendor-01 ]] || fail "small demo: vendors that fired: $(scen vendors)"
+grep -qE '^\{.*"status":"FIRING","severity":"CRITICAL","rule":"dependency.vendor_share","subject":"VENDOR/vendor-01"' "$out" ||
+  fail "small demo: no CRITICAL vendor_share line for vendor-01"
+ok "small demo: each labelled scenario fired its rules, no steady account fired, vendor-01 alone fired vendor_share"
+
 # ---- (b) its redis-server and temp dir are gone -------------------------------------
 
 redis_gone small 0 >/dev/null
