@@ -5,6 +5,8 @@ set -euo pipefail
 : "${RW_BIN:?RW_BIN must point at the riskwatch binary}"
 : "${RW_SOURCE_DIR:?RW_SOURCE_DIR must name the source tree}"
 
+# Debian's python3 (a python3 earlier on PATH may lack what Debian ships).
+PY=/usr/bin/python3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rw-demo.XXXXXX")
 # The demo makes its redis-server's riskwatch-redis-XXXXXX dir in $TMPDIR.
 mkdir "$WORK/tmp"
@@ -179,6 +181,50 @@ if command -v jq >/dev/null; then
 fi
 ok "small demo prints $firing FIRING churn.* alert line(s), rules: $(grep -oE '"rule":"churn\.[a-z_]+"' "$out" |
   sed 's/"rule"://; s/"//g' | sort -u | tr '\n' ' ')"
+
+# The summary's table of alerts by rule and severity: rows "RULE SEVERITY
+# FIRING RESOLVED", then "total N" = every transition printed as a line.
+# The generated population (seed 42: 2 accounts in each churn scenario, a
+# dominant account and vendor-01) makes every churn rule fire, inactivity
+# included (the vanished accounts, evaluated as event time passes), and the
+# dependency rules for the dominant account and vendor.
+table=$(sed -n '/^rule  *severity  *FIRING  *RESOLVED$/,/^total /p' "$out")
+[[ -n $table ]] || fail "small demo: no table of alerts by rule and severity$(show small)"
+echo "$table"
+"$PY" - "$out" <<'PYEOF' || fail "small demo: the table of alerts by rule and severity is wrong$(show small)"
+import json, re, sys
+text = open(sys.argv[1]).read().splitlines()
+lines = [json.loads(l) for l in text if l.startswith("{")]
+start = text.index(next(l for l in text if re.match(r"rule +severity +FIRING +RESOLVED$", l)))
+rows, total = {}, None
+for l in text[start + 1:]:
+    m = re.fullmatch(r"([a-z_.]+) +(INFO|WARNING|CRITICAL) +(\d+) +(\d+)", l)
+    if m:
+        rows[(m[1], m[2])] = (int(m[3]), int(m[4]))
+        continue
+    m = re.fullmatch(r"total +(\d+)", l)
+    assert m, "unexpected line in the table: %r" % l
+    total = int(m[1])
+    break
+fired = {}
+for (rule, sev), (f, r) in rows.items():
+    fired[rule] = fired.get(rule, 0) + f
+# Every row agrees with the JSON lines, and the total with their number.
+for (rule, sev), (f, r) in rows.items():
+    got = (sum(1 for a in lines if (a["rule"], a["severity"], a["status"]) == (rule, sev, "FIRING")),
+           sum(1 for a in lines if (a["rule"], a["severity"], a["status"]) == (rule, sev, "RESOLVED")))
+    assert got == (f, r), "row %s %s says %s, the lines %s" % (rule, sev, (f, r), got)
+assert total == len(lines) == sum(f + r for f, r in rows.values()), (total, len(lines))
+for rule in ("churn.order_drop", "churn.spend_drop", "churn.inactivity", "churn.support_spike",
+             "churn.low_satisfaction", "churn.refund_rate"):
+    assert fired.get(rule, 0) > 0, "no FIRING row for %s" % rule
+# The dependency rules, decided at hourly event-time boundaries: the
+# dominant account's share of net spend (~30%), vendor-01's share of order
+# value (~55%) and the vendors' HHI it drives over 2500.
+for rule in ("dependency.account_share", "dependency.vendor_share", "dependency.vendor_hhi"):
+    assert fired.get(rule, 0) > 0, "no FIRING row for %s" % rule
+PYEOF
+ok "small demo's table of alerts by rule and severity agrees with its $(grep -c '^{' "$out") alert lines"
 
 # The labels against the alerts: every churning account fired its rule, no
 # steady account fired anything, the dominant account and vendor fired the
