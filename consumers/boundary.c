@@ -653,6 +653,24 @@ static int rw_trans_cmp(const void *a, const void *b) {
                       ((const rw_trans_t *)b)->a.fingerprint);
 }
 
+
+/* Add an HGETALL reply of subject -> value to the family's merge: into
+ * `add` (a partition's bucket) or, with `leaving`, into `sub` (the fold copy
+ * leaving the window). */
+static rw_err_t rw_tick_fold_reply(rw_tick_t *t, int fam, const redisReply *r,
+                                   int leaving) {
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                int e = rw_bmap_get(&t->subj[fam], r->element[j]->str,
+                                    r->element[j]->len, NULL);
+                if (e < 0)
+                        return RW_ERR_NOMEM;
+                if (leaving)
+                        t->subj[fam].ents[e].sub += rw_reply_i64(r->element[j + 1]);
+                else
+                        t->subj[fam].ents[e].add += rw_reply_i64(r->element[j + 1]);
+        }
+        return RW_OK;
+}
 /* Merge bucket k of every partition and the fold copy leaving the window
  * into subj[]. One round trip (plus the DELs of the last boundary). */
 static rw_err_t rw_tick_read_buckets(rw_tick_t *t, int64_t k, int64_t leave) {
@@ -685,32 +703,11 @@ static rw_err_t rw_tick_read_buckets(rw_tick_t *t, int64_t k, int64_t leave) {
         if (err || (err = rw_tick_pipe(t, n, rs)))
                 goto done;
         rw_args_reset(&t->dels);
-        for (int32_t p = 0; p < t->parts; p++) {
-                for (int fam = 0; fam < 2; fam++, i++) {
-                        const redisReply *r = rs[i];
-                        for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                                int e = rw_bmap_get(&t->subj[fam], r->element[j]->str,
-                                                    r->element[j]->len, NULL);
-                                if (e < 0) {
-                                        err = RW_ERR_NOMEM;
-                                        goto done;
-                                }
-                                t->subj[fam].ents[e].add += rw_reply_i64(r->element[j + 1]);
-                        }
-                }
-        }
-        for (int fam = 0; fam < 2 && leave >= 0; fam++, i++) {
-                const redisReply *r = rs[i];
-                for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                        int e = rw_bmap_get(&t->subj[fam], r->element[j]->str,
-                                            r->element[j]->len, NULL);
-                        if (e < 0) {
-                                err = RW_ERR_NOMEM;
-                                goto done;
-                        }
-                        t->subj[fam].ents[e].sub += rw_reply_i64(r->element[j + 1]);
-                }
-        }
+        for (int32_t p = 0; p < t->parts && !err; p++)
+                for (int fam = 0; fam < 2 && !err; fam++, i++)
+                        err = rw_tick_fold_reply(t, fam, rs[i], 0);
+        for (int fam = 0; fam < 2 && leave >= 0 && !err; fam++, i++)
+                err = rw_tick_fold_reply(t, fam, rs[i], 1);
 done:
         for (size_t j = 0; j < n; j++)
                 if (rs[j])
