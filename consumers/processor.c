@@ -1,11 +1,15 @@
-/* processor.c - Kafka in: the consume -> decode -> apply -> evaluate -> alert loop.
+/* processor.c - Kafka in: the consume -> decode -> evaluate -> commit ->
+ * deliver loop.
  *
  * Per batch: decode every record (undecodable ones go to the DLQ, which is
- * flushed before anything else), apply each partition's events and its next
- * offset to Redis in one fenced atomic call, evaluate the rules on the
- * accounts the batch touched, deliver alert transitions and wait for their
- * acknowledgement, persist the lifecycle states, then commit the offsets to
- * Kafka for lag monitors. Redis holds the authoritative positions. */
+ * flushed before anything else); per partition, read the accounts the batch
+ * touches and those whose due time it passes (prepare), replay the batch over
+ * them and decide the alert transitions, then write the state, the offset,
+ * the lifecycle states, the due times and the transitions (the outbox) to
+ * Redis in one fenced atomic step (commit), deliver the outbox and trim it
+ * once acknowledged, and commit the offsets to Kafka for lag monitors. Redis
+ * holds the authoritative positions. Between batches, the dependency rules'
+ * decider (consumers/boundary.c) decides the boundaries the group passed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
