@@ -9,21 +9,29 @@
 #include "common/log.h"
 #include "rules/rules.h"
 #include "state/state.h"
+#include "consumers/boundary.h"
+#include "common/json.h"
+#include <hiredis/hiredis.h>
 
 static void rw_inspect_usage(FILE *fp) {
         fprintf(fp,
                 "Usage: riskwatch inspect [OPTIONS] ACCOUNT\n"
                 "       riskwatch inspect [OPTIONS] --vendor VENDOR\n"
+                "       riskwatch inspect [OPTIONS] --portfolio\n"
                 "\n"
                 "Print an account's rolling figures exactly as the rules see them: each\n"
                 "input stream's figures at that stream's partition watermark (minus\n"
                 "allowed.lateness), every churn rule's decision on them and the state of\n"
-                "its alert. With --vendor, a vendor's order value by day.\n"
+                "its alert. With --vendor, a vendor's order value by day. With\n"
+                "--portfolio, what the dependency rules were last decided on: the last\n"
+                "boundary, the group's low watermark, 90-day totals, HHIs, the largest\n"
+                "shares, and the dependency alerts firing or waiting for delivery.\n"
                 "\n"
                 "Options:\n"
                 "%s"
                 "      --json       one JSON object instead of text\n"
                 "      --vendor ID  inspect vendor ID\n"
+                "      --portfolio  inspect the dependency rules' portfolio\n"
                 "  -h, --help       this help\n"
                 "\n"
                 "Exit status: 0 found, 1 not found or Redis unreachable, 2 usage error.\n",
@@ -176,10 +184,105 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                 printf("]}\n");
 }
 
+/* The orders partitions that reported progress: the highest number + 1. */
+static int32_t rw_inspect_partitions(rw_state_t *st) {
+        char key[300];
+        const char *argv[2] = { "HKEYS", key };
+        redisContext *rc = rw_state_context(st);
+        redisReply *r;
+        int32_t n = 0;
+
+        snprintf(key, sizeof(key), "%s:{dep}:prog", rw_state_ns(st));
+        if (!rc || !(r = redisCommandArgv(rc, 2, argv, NULL)))
+                return 0;
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+                char *end;
+                long p = strtol(r->element[i]->str, &end, 10);
+                if (!*end && p >= 0 && p + 1 > n)
+                        n = (int32_t)(p + 1);
+        }
+        freeReplyObject(r);
+        return n;
+}
+
+static int rw_inspect_portfolio(rw_state_t *st, const rw_conf_t *conf,
+                                const rw_rules_params_t *params, int json) {
+        rw_boundary_opts_t bo;
+        rw_boundary_status_t s;
+        rw_boundary_t *bd;
+        char errstr[512], t1[32], t2[32], t3[32];
+        int32_t parts = rw_inspect_partitions(st);
+
+        rw_boundary_opts_default(&bo);
+        bo.interval_ms = rw_conf_get_int(conf, "evaluation.interval");
+        bo.lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
+        bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
+        if (!(bd = rw_boundary_new(params, &bo, errstr, sizeof(errstr))) ||
+            rw_boundary_status(bd, st, parts, rw_now_ms(), &s, errstr, sizeof(errstr))) {
+                fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                rw_boundary_destroy(bd);
+                return -1;
+        }
+        rw_boundary_destroy(bd);
+        if (s.first < 0) {
+                fprintf(stderr, "riskwatch inspect: no portfolio in namespace %s yet\n",
+                        rw_state_ns(st));
+                return -1;
+        }
+        if (json) {
+                printf("{\"partitions\":%d,\"last_boundary\":%lld,\"history_from\":%lld,"
+                       "\"low_watermark\":%lld,\"pending\":%lld,\"account_sum\":%lld,"
+                       "\"vendor_sum\":%lld,\"account_hhi\":%.1f,\"vendor_hhi\":%.1f,"
+                       "\"firing\":%zu,\"outbox\":%lld",
+                       (int)parts, (long long)s.last, (long long)s.first,
+                       s.low_watermark == INT64_MIN ? -1LL : (long long)s.low_watermark,
+                       (long long)s.pending, (long long)s.account_sum,
+                       (long long)s.vendor_sum, s.account_hhi, s.vendor_hhi, s.firing,
+                       (long long)s.outbox);
+                for (int fam = 0; fam < 2; fam++) {
+                        size_t n = fam ? s.top_vendor_cnt : s.top_account_cnt;
+                        printf(",\"top_%s\":[", fam ? "vendors" : "accounts");
+                        for (size_t i = 0; i < n; i++) {
+                                printf("%s{\"id\":", i ? "," : "");
+                                rw_json_write_str(stdout, fam ? s.top_vendors[i].id :
+                                                                s.top_accounts[i].id);
+                                printf(",\"total\":%lld,\"share\":%.4f}",
+                                       (long long)(fam ? s.top_vendors[i].total :
+                                                         s.top_accounts[i].total),
+                                       fam ? s.top_vendors[i].share : s.top_accounts[i].share);
+                        }
+                        printf("]");
+                }
+                printf("}\n");
+                return 0;
+        }
+        printf("portfolio over %d orders partition(s): decided up to %s (history from %s); "
+               "low watermark %s, %lld boundary(ies) pending\n", (int)parts,
+               rw_ts(s.last, t1, sizeof(t1)), rw_ts(s.first, t2, sizeof(t2)),
+               rw_ts(s.low_watermark == INT64_MIN ? 0 : s.low_watermark, t3, sizeof(t3)),
+               (long long)s.pending);
+        for (int fam = 0; fam < 2; fam++) {
+                size_t n = fam ? s.top_vendor_cnt : s.top_account_cnt;
+                printf("%-9s %s %.2f over the window, HHI %.0f; largest:",
+                       fam ? "vendors:" : "accounts:", fam ? "order value" : "net spend",
+                       (double)(fam ? s.vendor_sum : s.account_sum) / 100.0,
+                       fam ? s.vendor_hhi : s.account_hhi);
+                for (size_t i = 0; i < n; i++)
+                        printf(" %s %.1f%%", fam ? s.top_vendors[i].id : s.top_accounts[i].id,
+                               100.0 * (fam ? s.top_vendors[i].share :
+                                              s.top_accounts[i].share));
+                printf("\n");
+        }
+        printf("dependency alerts firing: %zu; waiting for delivery: %lld\n", s.firing,
+               (long long)s.outbox);
+        return 0;
+}
+
 int rw_cmd_inspect(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "json", no_argument, NULL, 'j' },
                 { "vendor", required_argument, NULL, 'v' },
+                { "portfolio", no_argument, NULL, 'p' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 }
         };
@@ -188,7 +291,7 @@ int rw_cmd_inspect(int argc, char **argv) {
         rw_state_t *st = NULL;
         const char *vendor = NULL;
         char errstr[1024];
-        int opt, json = 0, rc = RW_EXIT_RUNTIME;
+        int opt, json = 0, portfolio = 0, rc = RW_EXIT_RUNTIME;
 
         while ((opt = getopt_long(argc, argv, "+c:X:h", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
@@ -196,13 +299,15 @@ int rw_cmd_inspect(int argc, char **argv) {
                 switch (opt) {
                 case 'j': json = 1; break;
                 case 'v': vendor = optarg; break;
+                case 'p': portfolio = 1; break;
                 case 'h': rw_inspect_usage(stdout); return RW_EXIT_OK;
                 default: rw_inspect_usage(stderr); return RW_EXIT_USAGE;
                 }
         }
-        if ((vendor && optind != argc) || (!vendor && optind != argc - 1)) {
-                fprintf(stderr, "riskwatch inspect: give one ACCOUNT, or --vendor VENDOR "
-                        "(try 'riskwatch inspect --help')\n");
+        if (((vendor || portfolio) && optind != argc) ||
+            (!vendor && !portfolio && optind != argc - 1) || (vendor && portfolio)) {
+                fprintf(stderr, "riskwatch inspect: give one ACCOUNT, --vendor VENDOR or "
+                        "--portfolio (try 'riskwatch inspect --help')\n");
                 return RW_EXIT_USAGE;
         }
         if (!(conf = rw_cli_conf_build(&cc, "inspect")))
@@ -211,7 +316,16 @@ int rw_cmd_inspect(int argc, char **argv) {
                 fprintf(stderr, "riskwatch inspect: %s\n", errstr);
                 goto done;
         }
-        if (vendor) {
+        if (portfolio) {
+                rw_rules_params_t params;
+                if (rw_rules_params_from_conf(&params, conf, errstr, sizeof(errstr))) {
+                        fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                        rc = RW_EXIT_USAGE;
+                        goto done;
+                }
+                if (rw_inspect_portfolio(st, conf, &params, json))
+                        goto done;
+        } else if (vendor) {
                 int64_t *days, *values, sum90 = 0, maxday = 0;
                 size_t cnt;
                 int32_t part;

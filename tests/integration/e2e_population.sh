@@ -41,3 +41,17 @@ rw decode -t "$T_ORDERS" -e >"$WORK/orders.jsonl" 2>"$WORK/decode.err" ||
   "$WORK/alerts.jsonl" "$WORK/lines.jsonl" "$WORK/orders.jsonl" "$START_MS" "$DAYS" ||
   fail "the alerts do not match the labelled population (see above)"
 ok "every labelled case fired its rule, nothing else fired"
+
+# What the dependency rules were decided on, as ops see it.
+rw inspect --portfolio >"$WORK/portfolio.txt" || fail "inspect --portfolio"
+cat "$WORK/portfolio.txt"
+rw inspect --portfolio --json >"$WORK/portfolio.json" || fail "inspect --portfolio --json"
+"$PY" - "$WORK/portfolio.json" <<'PYEOF' || fail "inspect --portfolio: unexpected figures"
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["partitions"] == 3 and p["last_boundary"] > p["history_from"] > 0, p
+assert p["top_vendors"][0]["id"] == "vendor-01" and p["top_vendors"][0]["share"] > 0.5, p
+assert p["vendor_hhi"] > 2500 and p["account_hhi"] < 1800, p
+assert p["firing"] == 3 and p["outbox"] == 0, p
+PYEOF
+ok "inspect --portfolio: vendor-01 leads, 3 dependency alerts firing, nothing waiting for delivery"
