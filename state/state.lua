@@ -145,39 +145,59 @@ local function parse(csv)
   return t
 end
 
--- Pass 1: the events prepare found fresh are applied; remember them.
-local vendors, touched, seenkey = {}, {}, {}
+-- Pass 1: the events prepare found fresh are applied: mark them seen.
 local applied, dups = 0, 0
 for i = 0, n - 1 do
   local b = base + i * EV
-  local kind, eid, acct = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   if string.sub(pflags, i + 1, i + 1) == '1' then
     applied = applied + 1
     if horizon > 0 then
-      redis.call('SET', prefix .. 'e:' .. eid, '1', 'EX', horizon)
-    end
-    local k = akey_of(kind, acct)
-    if not seenkey[k] then
-      seenkey[k] = true
-      touched[#touched + 1] = k
+      redis.call('SET', prefix .. 'e:' .. ARGV[b + 1], '1', 'EX', horizon)
     end
   else
     dups = dups + 1
   end
 end
 
--- Drop the buckets of a hash older than WINDOW days before its m:maxday.
-local function prune(key)
-  local maxday = tonumber(redis.call('HGET', key, 'm:maxday') or '0')
-  for _, f in ipairs(redis.call('HKEYS', key)) do
-    local d = tonumber(f)
-    if d and d <= maxday - window then redis.call('HDEL', key, f) end
+-- A hash keeps the buckets of the WINDOW days up to its m:maxday. Moving
+-- m:maxday from cur to day drops exactly the days that leave: (cur - WINDOW,
+-- day - WINDOW] (all older ones are gone already), and a bucket behind the
+-- window is never written: the same state as pruning after every event,
+-- without reading every field.
+local maxdays = {}
+local function get_maxday(key)
+  local m = maxdays[key]
+  if m == nil then
+    m = tonumber(redis.call('HGET', key, 'm:maxday') or '-1')
+    maxdays[key] = m
   end
+  return m
+end
+
+local function behind(key, day)
+  local m = get_maxday(key)
+  return m >= 0 and tonumber(day) <= m - window
 end
 
 local function bump_maxday(key, day)
-  local cur = tonumber(redis.call('HGET', key, 'm:maxday') or '-1')
-  if tonumber(day) > cur then redis.call('HSET', key, 'm:maxday', day) end
+  local cur = get_maxday(key)
+  day = tonumber(day)
+  if day <= cur then return end
+  redis.call('HSET', key, 'm:maxday', day)
+  maxdays[key] = day
+  if cur < 0 then return end
+  local lo, hi = cur - window + 1, day - window
+  if hi < lo then return end
+  if hi - lo >= window then      -- a long silence: fewer fields than days
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+      local d = tonumber(f)
+      if d and d <= hi then redis.call('HDEL', key, f) end
+    end
+  else
+    local days = {}
+    for d = lo, hi do days[#days + 1] = d end
+    redis.call('HDEL', key, unpack(days))
+  end
 end
 
 -- Portfolio interval k of the decider: one hash per subject kind.
@@ -199,15 +219,16 @@ for i = 0, n - 1 do
     local day, amount, at, extra = ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), ARGV[b + 7]
     local pbk = tonumber(ARGV[b + 8])
     local akey = akey_of(kind, acct)
-    local t = parse(redis.call('HGET', akey, day))
+    local late = behind(akey, day)
+    local t = late and parse(nil) or parse(redis.call('HGET', akey, day))
     if kind == 'P' then
       t[M.po] = t[M.po] + 1
       t[M.ps] = t[M.ps] + amount
       pb_add('a', acct, pbk, amount)
       pb_add('v', vendor, pbk, amount)
-      redis.call('HINCRBY', prefix .. 'v:' .. vendor, day, amount)
-      bump_maxday(prefix .. 'v:' .. vendor, day)
-      vendors[vendor] = true
+      local vkey = prefix .. 'v:' .. vendor
+      if not behind(vkey, day) then redis.call('HINCRBY', vkey, day, amount) end
+      bump_maxday(vkey, day)
       local cnt = redis.call('HINCRBY', akey, 'm:n', 1)
       local first = tonumber(redis.call('HGET', akey, 'm:first') or at)
       local last = tonumber(redis.call('HGET', akey, 'm:last') or at)
@@ -230,13 +251,10 @@ for i = 0, n - 1 do
         if s and s ~= '' then t[M.ss] = t[M.ss] + tonumber(s); t[M.sn] = t[M.sn] + 1 end
       end
     end
-    redis.call('HSET', akey, day, table.concat(t, ','))
+    if not late then redis.call('HSET', akey, day, table.concat(t, ',')) end
     bump_maxday(akey, day)
   end
 end
-
-for _, key in ipairs(touched) do prune(key) end
-for vendor, _ in pairs(vendors) do prune(prefix .. 'v:' .. vendor) end
 
 redis.call('SET', offkey, nextoff)
 local wm = tonumber(redis.call('GET', wmkey) or '0')

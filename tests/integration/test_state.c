@@ -191,6 +191,36 @@ static void test_memory_bounded(void **state) {
                                (long long)(T0 / RW_DAY_MS)), 0);
         assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived m:n"),
                          DAYS - (DAYS + 6) / 7);
+
+        /* A late order for a day behind the window counts in the order meta
+         * but leaves no bucket (nor a vendor one); one inside the window
+         * does. And a long silence drops every bucket but the new one. */
+        {
+                rw_state_event_t late[3];
+                int64_t last = T0 + (int64_t)(DAYS - 1) * RW_DAY_MS;
+                late[0] = ev_order("late-old", "longlived", 'P', 700, last - 200 * RW_DAY_MS);
+                late[1] = ev_order("late-in", "longlived", 'P', 700, last - 100 * RW_DAY_MS);
+                late[2] = ev_order("after-silence", "longlived", 'P', 700,
+                                   last + 400 * RW_DAY_MS);
+                assert_int_equal(rw_state_apply(fx->st, "orders", 3, off, next + 2, 120,
+                                                late, 2, &res, errstr, sizeof(errstr)),
+                                 RW_OK);
+                rw_apply_result_clear(&res);
+                assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
+                                       (long long)((last - 200 * RW_DAY_MS) / RW_DAY_MS)), 0);
+                assert_int_equal(llget(fx, "HEXISTS ts:{3}:v:v1 %lld",
+                                       (long long)((last - 200 * RW_DAY_MS) / RW_DAY_MS)), 0);
+                assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
+                                       (long long)((last - 100 * RW_DAY_MS) / RW_DAY_MS)), 1);
+                assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived m:n"),
+                                 DAYS - (DAYS + 6) / 7 + 2);
+                assert_int_equal(rw_state_apply(fx->st, "orders", 3, next + 2, next + 3, 120,
+                                                late + 2, 1, &res, errstr, sizeof(errstr)),
+                                 RW_OK);
+                rw_apply_result_clear(&res);
+                /* the new day's bucket + m:n m:first m:last m:maxday */
+                assert_int_equal(llget(fx, "HLEN ts:{3}:a:longlived"), 1 + 4);
+        }
 }
 
 /* Compare a replayed view with the hash Redis holds for it. */
