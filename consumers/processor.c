@@ -736,6 +736,8 @@ static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
 
         proc->stats.fenced++;
         rw_part_load_position(proc, p);
+        /* A commit whose reply was lost may have stored transitions. */
+        p->drain = 1;
         rw_log_warn("fenced: %s; resuming from the stored offset %lld",
                     why, (long long)p->expected);
         tps = rd_kafka_topic_partition_list_new(1);
