@@ -69,6 +69,7 @@ struct rw_processor_s {
         rw_boundary_t *boundary;        /* the dependency rules' decider */
         int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
         int64_t tick_at;                /* mono ms of the next idle decider tick */
+        int64_t lock_ttl_ms;            /* of the decider's lock */
         int batch_size, batch_timeout_ms;
         rw_part_t *parts;
         size_t part_cnt, part_size;
@@ -268,6 +269,8 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
                 bo.replay = proc->opts.replay;
                 bo.max_per_tick = 100;  /* keeps the consumer served while catching up */
+                bo.lock_ttl_ms = 10 * 1000;     /* renewed per boundary */
+                proc->lock_ttl_ms = bo.lock_ttl_ms;
                 if (!(proc->boundary = rw_boundary_new(&proc->params, &bo, errstr,
                                                        errstr_size)))
                         goto fail;
@@ -1228,7 +1231,10 @@ static int rw_dep_drain(void *opaque, const char *tag) {
 
 /* Decide the dependency rules at every event-time boundary the group's low
  * watermark has passed (whichever process gets the decider's lock). */
-static void rw_dep_tick(rw_processor_t *proc) {
+/* Returns 1 when the tick could not run or left work: another process held
+ * the decider's lock (a live one, or one that died holding it, until the
+ * lock expires), Redis was away, or boundaries are left to decide. */
+static int rw_dep_tick(rw_processor_t *proc) {
         rw_boundary_result_t res;
         char errstr[512];
         rw_err_t err;
@@ -1236,7 +1242,7 @@ static void rw_dep_tick(rw_processor_t *proc) {
         proc->tick_at = rw_mono_ms() + 500;
         if (!proc->orders_partitions &&
             !(proc->orders_partitions = rw_orders_partitions(proc)))
-                return;
+                return 0;
         err = rw_boundary_tick(proc->boundary, proc->state, proc->codec,
                                proc->orders_partitions, rw_now_ms(), rw_dep_drain,
                                proc, &res, errstr, sizeof(errstr));
@@ -1244,17 +1250,18 @@ static void rw_dep_tick(rw_processor_t *proc) {
                 /* Next tick; the batches ride out the outage. */
                 rw_log_warn("dependency rules: %s", errstr);
                 rw_state_reconnect(proc->state, errstr, sizeof(errstr));
-                return;
+                return 1;
         }
         if (err) {
                 rw_fatal(proc, "dependency rules: %s", errstr);
-                return;
+                return 0;
         }
         if (res.last > proc->dep_decided)
                 proc->dep_decided = res.last;
         /* More to catch up on: next loop, after serving the consumer. */
         if (res.more && !res.busy && !res.stale)
                 proc->tick_at = 0;
+        return res.busy || res.more;
 }
 
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
@@ -1372,15 +1379,20 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         rw_process_batch(proc, msgs, cnt, stop);
                 if (!proc->fatal && !proc->reg_wait &&
                     rw_mono_ms() >= proc->tick_at)
-                        rw_dep_tick(proc);
+                        (void)rw_dep_tick(proc);
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);
                 rw_producer_poll(proc->prod);
                 if (proc->opts.exit_at_eof && !cnt && !proc->reg_wait && rw_all_eof(proc)) {
-                        /* Catch up with the boundaries the group passed. */
-                        do
-                                rw_dep_tick(proc);
-                        while (!proc->fatal && !*stop && proc->tick_at == 0);
+                        /* Catch up with the boundaries the group passed and
+                         * deliver what the decider's outbox holds, waiting
+                         * out a lock held by another process (at most until
+                         * a dead holder's lock expires). */
+                        int64_t give_up = rw_mono_ms() + proc->lock_ttl_ms + 5000;
+                        while (rw_dep_tick(proc) && !proc->fatal && !*stop &&
+                               rw_mono_ms() < give_up)
+                                if (proc->tick_at != 0)
+                                        usleep(200 * 1000);
                         break;
                 }
         }

@@ -92,3 +92,18 @@ assert a["event_time"] == int(sys.argv[2]) or str(a["event_time"]).startswith("2
 assert abs(a["threshold"] - 15 * 86400000) < 1 and a["observed"] > a["threshold"], a
 PYEOF
 ok "the time-driven alert on Kafka: source -1, threshold 15 days"
+
+# A decider that died holding its lock with an undelivered dependency alert:
+# a later `run -e` waits for the lock to expire and delivers the alert.
+kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ALERTS-one" -p 0 -o beginning -c 1 -e -q -D '' -f '%s' >"$WORK/left.bin"
+before=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ALERTS-one" -e -q -f '%o\n' | wc -l)
+rcli -x RPUSH "${NS}_one:{dep}:outbox" <"$WORK/left.bin" >/dev/null
+rcli SET "${NS}_one:{dep}:lock" someone-dead PX 3000 >/dev/null
+t0_ms=$(date +%s%3N)
+run_variant one 1000
+waited=$(( $(date +%s%3N) - t0_ms ))
+after=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ALERTS-one" -e -q -f '%o\n' | wc -l)
+[[ $after -eq $((before + 1)) ]] || fail "the left-over alert was not delivered ($before -> $after records)"
+[[ $(rcli LLEN "${NS}_one:{dep}:outbox") -eq 0 ]] || fail "the decider's outbox is not empty"
+((waited >= 2500)) || fail "delivered after $waited ms: the dead decider's lock was not respected"
+ok "an alert a dead decider left in its outbox was delivered once its lock expired ($waited ms)"
