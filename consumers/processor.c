@@ -1321,6 +1321,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                           char *errstr, size_t errstr_size) {
         rd_kafka_message_t **msgs = calloc((size_t)proc->batch_size, sizeof(*msgs));
         rw_err_t err = RW_OK;
+        int64_t exit_by = 0;    /* -e: all at their end; give up on the decider then */
 
         if (!msgs)
                 abort();
@@ -1383,17 +1384,18 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);
                 rw_producer_poll(proc->prod);
+                if (cnt)
+                        exit_by = 0;
                 if (proc->opts.exit_at_eof && !cnt && !proc->reg_wait && rw_all_eof(proc)) {
                         /* Catch up with the boundaries the group passed and
                          * deliver what the decider's outbox holds, waiting
                          * out a lock held by another process (at most until
-                         * a dead holder's lock expires). */
-                        int64_t give_up = rw_mono_ms() + proc->lock_ttl_ms + 5000;
-                        while (rw_dep_tick(proc) && !proc->fatal && !*stop &&
-                               rw_mono_ms() < give_up)
-                                if (proc->tick_at != 0)
-                                        usleep(200 * 1000);
-                        break;
+                         * a dead holder's lock expires), while polling on so
+                         * that rebalances are served. */
+                        if (!exit_by)
+                                exit_by = rw_mono_ms() + proc->lock_ttl_ms + 5000;
+                        if (proc->fatal || !rw_dep_tick(proc) || rw_mono_ms() > exit_by)
+                                break;
                 }
         }
         free(msgs);

@@ -84,12 +84,19 @@ grep -q "$total duplicate(s)" "$WORK/again.log" ||
 same_as_clean clean "re-consuming every partition from offset 0"
 
 # ---- a second member joins and leaves mid-stream ----------------------------------
-run_as rebal rebal -e >/dev/null 2>"$WORK/rebal1.log" &
+# Small batches keep the first member busy, short heartbeats let both see the
+# rebalance quickly; the second member leaves once it has partitions.
+FAST=(-X batch.size=20 -X kafka.heartbeat.interval.ms=300 -X kafka.session.timeout.ms=6000)
+run_as rebal rebal -e "${FAST[@]}" >/dev/null 2>"$WORK/rebal1.log" &
 p1=$!
 sleep 1
-run_as rebal rebal >/dev/null 2>"$WORK/rebal2.log" &
+run_as rebal rebal "${FAST[@]}" >/dev/null 2>"$WORK/rebal2.log" &
 p2=$!
-sleep 2.5
+for _ in $(seq 100); do
+  grep -q "assigned" "$WORK/rebal2.log" && break
+  sleep 0.1
+done
+sleep 0.5
 t_term=$(date +%s%N)
 kill -TERM "$p2"
 rc2=0
