@@ -1339,6 +1339,10 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 /* Paused, polls only serve rebalances: no need to spin. */
                 deadline = rw_mono_ms() + (proc->reg_wait && proc->batch_timeout_ms < 100 ?
                                            100 : proc->batch_timeout_ms);
+                /* The decider has boundaries left: take what has arrived,
+                 * do not wait for more. */
+                if (proc->tick_at == 0)
+                        deadline = rw_mono_ms();
 
                 while (cnt < (size_t)proc->batch_size) {
                         int64_t left = deadline - rw_mono_ms();
