@@ -99,9 +99,11 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "evaluation.interval", RW_CONF_DURATION, "1h", RW_MS_M, RW_MS_D,
           NULL, 0,
           "Event-time boundaries at which dependency rules are decided, once "
-          "every input partition has passed the boundary." },
+          "every orders partition of the group has passed the boundary "
+          "(support events do not move dependency figures). Must divide "
+          "`rules.dependency.window`." },
         { "idle.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
-          "Wall time after which an input partition without new records no "
+          "Wall time after which an orders partition without new records no "
           "longer holds the group's low watermark back." },
 
         /* Alert lifecycle. */
