@@ -67,10 +67,7 @@ static void rw_demo_on_alert(void *opaque, const rw_alert_t *a) {
         rw_demo_tally_t *t = opaque;
         int r;
 
-        for (r = 0; r < RW_RULE__CNT; r++)
-                if (!strcmp(rw_rule_name((rw_rule_id_t)r), a->rule))
-                        break;
-        if (r == RW_RULE__CNT)
+        if ((r = (int)rw_rule_by_name(a->rule, strlen(a->rule))) == RW_RULE__CNT)
                 return;
         t->n[r][a->status][a->severity]++;
         if (a->status != RW_ALERT_FIRING)

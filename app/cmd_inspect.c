@@ -11,7 +11,6 @@
 #include "state/state.h"
 #include "consumers/boundary.h"
 #include "common/json.h"
-#include <hiredis/hiredis.h>
 
 static void rw_inspect_usage(FILE *fp) {
         fprintf(fp,
@@ -184,41 +183,19 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                 printf("]}\n");
 }
 
-/* The orders partitions that reported progress: the highest number + 1. */
-static int32_t rw_inspect_partitions(rw_state_t *st) {
-        char key[300];
-        const char *argv[2] = { "HKEYS", key };
-        redisContext *rc = rw_state_context(st);
-        redisReply *r;
-        int32_t n = 0;
-
-        snprintf(key, sizeof(key), "%s:{dep}:prog", rw_state_ns(st));
-        if (!rc || !(r = redisCommandArgv(rc, 2, argv, NULL)))
-                return 0;
-        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-                char *end;
-                long p = strtol(r->element[i]->str, &end, 10);
-                if (!*end && p >= 0 && p + 1 > n)
-                        n = (int32_t)(p + 1);
-        }
-        freeReplyObject(r);
-        return n;
-}
-
 static int rw_inspect_portfolio(rw_state_t *st, const rw_conf_t *conf,
                                 const rw_rules_params_t *params, int json) {
         rw_boundary_opts_t bo;
         rw_boundary_status_t s;
         rw_boundary_t *bd;
         char errstr[512], t1[32], t2[32], t3[32];
-        int32_t parts = rw_inspect_partitions(st);
 
         rw_boundary_opts_default(&bo);
         bo.interval_ms = rw_conf_get_int(conf, "evaluation.interval");
         bo.lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
         bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
         if (!(bd = rw_boundary_new(params, &bo, errstr, sizeof(errstr))) ||
-            rw_boundary_status(bd, st, parts, rw_now_ms(), &s, errstr, sizeof(errstr))) {
+            rw_boundary_status(bd, st, 0, rw_now_ms(), &s, errstr, sizeof(errstr))) {
                 fprintf(stderr, "riskwatch inspect: %s\n", errstr);
                 rw_boundary_destroy(bd);
                 return -1;
@@ -234,7 +211,7 @@ static int rw_inspect_portfolio(rw_state_t *st, const rw_conf_t *conf,
                        "\"low_watermark\":%lld,\"pending\":%lld,\"account_sum\":%lld,"
                        "\"vendor_sum\":%lld,\"account_hhi\":%.1f,\"vendor_hhi\":%.1f,"
                        "\"firing\":%zu,\"outbox\":%lld",
-                       (int)parts, (long long)s.last, (long long)s.first,
+                       (int)s.partitions, (long long)s.last, (long long)s.first,
                        s.low_watermark == INT64_MIN ? -1LL : (long long)s.low_watermark,
                        (long long)s.pending, (long long)s.account_sum,
                        (long long)s.vendor_sum, s.account_hhi, s.vendor_hhi, s.firing,
@@ -257,7 +234,7 @@ static int rw_inspect_portfolio(rw_state_t *st, const rw_conf_t *conf,
                 return 0;
         }
         printf("portfolio over %d orders partition(s): decided up to %s (history from %s); "
-               "low watermark %s, %lld boundary(ies) pending\n", (int)parts,
+               "low watermark %s, %lld boundary(ies) pending\n", (int)s.partitions,
                rw_ts(s.last, t1, sizeof(t1)), rw_ts(s.first, t2, sizeof(t2)),
                rw_ts(s.low_watermark == INT64_MIN ? 0 : s.low_watermark, t3, sizeof(t3)),
                (long long)s.pending);

@@ -462,32 +462,34 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
             (with_fps && (err = rw_tick_send(t, 2, a3, NULL))) ||
             (err = rw_tick_pipe(t, n, rs)))
                 return err;
+        if (t->parts <= 0) {
+                /* Not told: the partitions that reported progress. */
+                for (size_t j = 0; j + 1 < rs[0]->elements; j += 2) {
+                        char *end;
+                        long p = strtol(rs[0]->element[j]->str, &end, 10);
+                        if (!*end && p >= 0 && p + 1 > t->parts)
+                                t->parts = (int32_t)(p + 1);
+                }
+        }
         t->low = rw_boundary_low(t->bd, rs[0], t->parts, t->wall_now);
         rw_tick_parse_agg(t, rs[1]);
         for (size_t j = 0; with_fps && j + 1 < rs[2]->elements; j += 2) {
                 const char *key = rs[2]->element[j]->str, *s1, *s2;
-                long long firing = 0, sev = 0, resolved = 0;
-                rw_rule_id_t rule = RW_RULE__CNT;
+                rw_rule_id_t rule;
                 int e;
 
                 if (!(s1 = strchr(key, '/')) || !(s2 = strchr(s1 + 1, '/')))
                         continue;
-                for (int r = RW_RULE_ACCOUNT_SHARE; r <= RW_RULE_VENDOR_HHI; r++)
-                        if (strlen(rw_rule_name((rw_rule_id_t)r)) == (size_t)(s1 - key) &&
-                            !strncmp(key, rw_rule_name((rw_rule_id_t)r), (size_t)(s1 - key)))
-                                rule = (rw_rule_id_t)r;
-                if (rule == RW_RULE__CNT)
+                rule = rw_rule_by_name(key, (size_t)(s1 - key));
+                if (rule == RW_RULE__CNT || rw_rule_category(rule) != RW_CAT_DEPENDENCY)
                         continue;
                 if ((e = rw_bmap_get(&t->fps, key, strlen(key), NULL)) < 0) {
                         err = RW_ERR_NOMEM;
                         goto done;
                 }
-                sscanf(rs[2]->element[j + 1]->str, "%lld,%lld,%lld", &firing, &sev, &resolved);
                 t->fps.ents[e].rule = rule;
                 t->fps.ents[e].subj_off = (size_t)(s2 + 1 - key);
-                t->fps.ents[e].fp = (rw_fp_state_t){ .firing = (int)firing,
-                                                     .severity = (rw_alert_severity_t)sev,
-                                                     .resolved_at = resolved };
+                rw_fp_state_parse(rs[2]->element[j + 1]->str, &t->fps.ents[e].fp);
         }
         if (t->have_last) {
                 *startp = 1;
@@ -962,9 +964,11 @@ static rw_err_t rw_tick_decide(rw_tick_t *t, int64_t B, rw_boundary_result_t *re
                 RW_TRY(rw_args_str(a, f->key));
                 if (f->gone)
                         RW_TRY(rw_args_str(a, ""));
-                else
-                        RW_TRY(rw_args_fmt(a, "%d,%d,%" PRId64, f->fp.firing,
-                                           (int)f->fp.severity, f->fp.resolved_at));
+                else {
+                        char csv[RW_FP_CSV_SIZE];
+                        rw_fp_state_format(&f->fp, csv, sizeof(csv));
+                        RW_TRY(rw_args_str(a, csv));
+                }
         }
         /* The alerts, in fingerprint order: the same history, the same outbox. */
         if (tl.cnt)
@@ -1119,6 +1123,19 @@ static void rw_tick_clear(rw_tick_t *t) {
         rw_args_free(&t->args);
 }
 
+/* Deliver the {dep} outbox through the caller: Redis trouble stays
+ * RW_ERR_IO (retry), anything else is a failed delivery. */
+static rw_err_t rw_tick_drain(rw_boundary_drain_cb *drain, void *opaque,
+                              char *errstr, size_t errstr_size) {
+        rw_err_t err;
+
+        if (!drain || !(err = drain(opaque, "dep")))
+                return RW_OK;
+        snprintf(errstr, errstr_size, "outbox {dep}: %s",
+                 err == RW_ERR_IO ? "redis unavailable" : "delivery failed");
+        return err == RW_ERR_IO ? RW_ERR_IO : RW_ERR_FAIL;
+}
+
 rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                           int32_t partitions, int64_t wall_now,
                           rw_boundary_drain_cb *drain, void *opaque,
@@ -1143,11 +1160,8 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                 goto done;
         }
         /* What a decider that died before delivering left behind. */
-        if (drain && drain(opaque, "dep")) {
-                snprintf(errstr, errstr_size, "outbox {dep}: delivery failed");
-                err = RW_ERR_FAIL;
+        if ((err = rw_tick_drain(drain, opaque, errstr, errstr_size)))
                 goto unlock;
-        }
         if ((err = rw_tick_load(&t, 1, &start)))
                 goto unlock;
         res->low_watermark = t.low;
@@ -1169,10 +1183,8 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                 res->last = t.last;
         if (err || (err = rw_tick_flush_dels(&t)))
                 goto unlock;
-        if (res->alerts && drain && drain(opaque, "dep")) {
-                snprintf(errstr, errstr_size, "outbox {dep}: delivery failed");
-                err = RW_ERR_FAIL;
-        }
+        if (res->alerts)
+                err = rw_tick_drain(drain, opaque, errstr, errstr_size);
 unlock:
         /* A lost connection cannot release: the lock expires, or this
          * decider's token takes it again on the next tick. */
@@ -1207,6 +1219,7 @@ rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partition
         if ((err = rw_tick_load(&t, 0, &start)))
                 goto done;
         out->low_watermark = t.low;
+        out->partitions = t.parts;
         if (start) {
                 out->first = t.first;
                 if (t.have_last)

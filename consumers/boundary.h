@@ -23,9 +23,11 @@
 #include "schemas/codec.h"
 #include "state/state.h"
 
-/* Deliver the outbox of slot `tag` ("dep"); 0 when everything in it was
- * delivered and trimmed, non-zero otherwise (it stays for the next drain). */
-typedef int (rw_boundary_drain_cb)(void *opaque, const char *tag);
+/* Deliver the outbox of slot `tag` ("dep"): RW_OK when everything in it was
+ * delivered and trimmed; RW_ERR_IO on Redis trouble (the tick returns
+ * RW_ERR_IO: retry), anything else when delivery failed (RW_ERR_FAIL). What
+ * was not delivered stays for the next drain. */
+typedef rw_err_t (rw_boundary_drain_cb)(void *opaque, const char *tag);
 
 typedef struct rw_boundary_opts_s {
         int64_t interval_ms;        /* I: evaluation.interval (default 1 h) */
@@ -65,10 +67,11 @@ typedef struct rw_boundary_result_s {
  * take the {dep} lock, drain what a crashed decider left, decide, drain,
  * release. Each boundary is one atomic, fenced write of the totals, the
  * lifecycle states and the encoded alerts (onto <ns>:{dep}:outbox).
- * `res` (optional) says what happened. RW_ERR_IO on Redis trouble (reconnect
- * the state with rw_state_reconnect() and call again: nothing is half
- * written); RW_ERR_FAIL when `drain` failed (what was decided stays in the
- * outbox) or on an encoding error; errstr says which. */
+ * `res` (optional) says what happened. RW_ERR_IO on Redis trouble, also
+ * when `drain` met it (reconnect the state with rw_state_reconnect() and
+ * call again: nothing is half written); RW_ERR_FAIL when `drain` could not
+ * deliver (what was decided stays in the outbox) or on an encoding error;
+ * errstr says which. */
 rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                           int32_t partitions, int64_t wall_now,
                           rw_boundary_drain_cb *drain, void *opaque,
@@ -81,6 +84,7 @@ typedef struct rw_boundary_status_s {
         int64_t last;                   /* last decided boundary (-1: none) */
         int64_t first;                  /* start of the history (-1: none) */
         int64_t low_watermark;          /* L now (INT64_MIN: none) */
+        int32_t partitions;             /* orders partitions L was taken over */
         int64_t pending;                /* boundaries <= L not decided yet */
         int64_t account_sum, vendor_sum;
         double account_hhi, vendor_hhi; /* 0..10000 (0 when the sum is <= 0) */
@@ -91,7 +95,8 @@ typedef struct rw_boundary_status_s {
         size_t firing;                  /* dependency fingerprints firing */
 } rw_boundary_status_t;
 
-/* Read the decider's state (no lock, no writes). RW_ERR_IO on Redis trouble. */
+/* Read the decider's state (no lock, no writes); `partitions` 0: the orders
+ * partitions that reported progress. RW_ERR_IO on Redis trouble. */
 rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
                             int64_t wall_now, rw_boundary_status_t *out,
                             char *errstr, size_t errstr_size);

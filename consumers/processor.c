@@ -767,13 +767,10 @@ static void rw_emit(void *opaque, const rw_alert_t *a) {
  * transitions stay in the outbox for the next start. */
 static int rw_drain(rw_processor_t *proc, const char *tag, const char *topic,
                     volatile sig_atomic_t *stop) {
-        static volatile sig_atomic_t never;
         rw_outage_t outage = { 0 };
         char errstr[512];
         rw_err_t err;
 
-        if (!stop)
-                stop = &never;
         for (;;) {
                 errstr[0] = '\0';
                 err = rw_outbox_drain(proc->state, tag, topic, proc->prod, proc->codec,
@@ -835,10 +832,8 @@ static int rw_decided_fill(rw_processor_t *proc, const rw_apply_result_t *res,
                                 continue;
                         d->x.fps[d->x.fp_cnt].account = av->account;
                         d->x.fps[d->x.fp_cnt].rule = (rw_rule_id_t)r;
-                        snprintf(d->x.fps[d->x.fp_cnt].csv,
-                                 sizeof(d->x.fps[0].csv), "%d,%d,%lld",
-                                 av->fp[r].firing, (int)av->fp[r].severity,
-                                 (long long)av->fp[r].resolved_at);
+                        rw_fp_state_format(&av->fp[r], d->x.fps[d->x.fp_cnt].csv,
+                                           sizeof(d->x.fps[0].csv));
                         d->x.fp_cnt++;
                 }
                 if (av->due == av->due_stored)
@@ -862,6 +857,18 @@ static int rw_decided_fill(rw_processor_t *proc, const rw_apply_result_t *res,
         return 0;
 }
 
+/* After a batch step's Redis call (retried through outages): 0 to go on;
+ * -1 when the step ended the batch (fenced: resume from the stored offset;
+ * Redis error: fatal; stopped during an outage: nothing). */
+static int rw_step_failed(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
+                          const char *errstr) {
+        if (err == RW_ERR_FENCED)
+                rw_fenced(proc, p, errstr);
+        else if (err && err != RW_ERR_IO)
+                rw_fatal(proc, "state: %s", errstr);
+        return err ? -1 : 0;
+}
+
 /* One partition's batch: (1) prepare: fence, dedup verdicts, the accounts
  * it touches and those due, as they were before it; (2) replay it event by
  * event over them, evaluating at each event's watermark and at every due
@@ -876,8 +883,9 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
         rw_decided_t dec = { 0 };
         rw_outage_t outage = { 0 };
         int orders = !strcmp(p->topic, proc->topic_orders);
-        int64_t wm, due_until, now = 0, *nows = NULL, *pbk = NULL, stored_wm = 0;
+        int64_t wm, due_until, now = 0, *nows = NULL, *pbk = NULL;
         ssize_t *next_same = NULL, *last_of = NULL;
+        rw_account_view_t **avs = NULL;         /* each fresh event's account */
         char errstr[512];
         rw_err_t err;
         size_t j;
@@ -902,22 +910,16 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
                         break;
         }
         rw_redis_outage_end(proc, &outage);
-        if (err == RW_ERR_FENCED) {
-                rw_fenced(proc, p, errstr);
+        if (rw_step_failed(proc, p, err, errstr))
                 return;
-        }
-        if (err) {
-                if (err != RW_ERR_IO)
-                        rw_fatal(proc, "state: %s", errstr);
-                return;
-        }
 
         /* (2) Each fresh event's watermark, and each account's next event. */
         nows = calloc(p->ev_cnt + 1, sizeof(*nows));
         pbk = calloc(p->ev_cnt + 1, sizeof(*pbk));
         next_same = calloc(p->ev_cnt + 1, sizeof(*next_same));
         last_of = calloc(res.account_cnt + 1, sizeof(*last_of));
-        if (!nows || !pbk || !next_same || !last_of)
+        avs = calloc(p->ev_cnt + 1, sizeof(*avs));
+        if (!nows || !pbk || !next_same || !last_of || !avs)
                 abort();
         for (j = 0; j < res.account_cnt; j++)
                 last_of[j] = -1;
@@ -945,7 +947,7 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
                 if (at < proc->dep_decided)
                         at = proc->dep_decided;
                 pbk[j] = at / proc->interval_ms;
-                if ((av = rw_apply_result_account(&res, ev->account))) {
+                if ((av = avs[j] = rw_apply_result_account(&res, ev->account))) {
                         size_t ai = (size_t)(av - res.accounts);
                         if (last_of[ai] >= 0)
                                 next_same[last_of[ai]] = (ssize_t)j;
@@ -960,11 +962,10 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
          * their order relative to other accounts' events does not matter. */
         for (j = 0; j < p->ev_cnt; j++) {
                 const rw_state_event_t *ev = &p->evs[j];
-                rw_account_view_t *av;
+                rw_account_view_t *av = avs[j];
                 int64_t until;
 
-                if (res.flags[j] != '1' ||
-                    !(av = rw_apply_result_account(&res, ev->account)))
+                if (!av)        /* a duplicate */
                         continue;
                 rw_run_due(proc, p, av, nows[j], nows[j], &al);
                 if (rw_account_apply(av, ev))
@@ -984,20 +985,13 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
                 err = rw_state_commit(proc->state, p->topic, p->partition, p->expected,
                                       p->last_offset + 1, proc->state_days, p->evs,
                                       p->ev_cnt, res.flags, orders ? pbk : NULL,
-                                      &dec.x, &stored_wm, errstr, sizeof(errstr));
+                                      &dec.x, errstr, sizeof(errstr));
                 if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
                         break;
         }
         rw_redis_outage_end(proc, &outage);
-        if (err == RW_ERR_FENCED) {
-                rw_fenced(proc, p, errstr);
+        if (rw_step_failed(proc, p, err, errstr))
                 goto done;
-        }
-        if (err) {
-                if (err != RW_ERR_IO)
-                        rw_fatal(proc, "state: %s", errstr);
-                goto done;
-        }
         p->expected = p->last_offset + 1;
         p->watermark = wm;
         proc->stats.applied += res.applied;
@@ -1022,6 +1016,7 @@ done:
         free(pbk);
         free(next_same);
         free(last_of);
+        free(avs);
         rw_apply_result_clear(&res);
 }
 
@@ -1219,14 +1214,14 @@ static int32_t rw_orders_partitions(rw_processor_t *proc) {
         return n;
 }
 
-static int rw_dep_drain(void *opaque, const char *tag) {
+static rw_err_t rw_dep_drain(void *opaque, const char *tag) {
         rw_processor_t *proc = opaque;
         char errstr[512];
         rw_err_t err = rw_outbox_drain(proc->state, tag, NULL, proc->prod, proc->codec,
                                        rw_emit, proc, NULL, errstr, sizeof(errstr));
         if (err)
                 rw_log_warn("dependency alerts not delivered yet: %s", errstr);
-        return err ? -1 : 0;
+        return err;
 }
 
 /* Decide the dependency rules at every event-time boundary the group's low

@@ -1,6 +1,7 @@
 /* rules.c - the contract's churn rules and the alert lifecycle, pure. */
 #include <assert.h>
 #include <stdio.h>
+#include <string.h>
 #include "rules/rules.h"
 
 static const struct {
@@ -23,6 +24,27 @@ static const struct {
 const char *rw_rule_name(rw_rule_id_t id) {
         assert(id < RW_RULE__CNT);
         return rw_rule_tbl[id].name;
+}
+
+rw_rule_id_t rw_rule_by_name(const char *name, size_t len) {
+        for (int i = 0; i < RW_RULE__CNT; i++)
+                if (strlen(rw_rule_tbl[i].name) == len &&
+                    !memcmp(rw_rule_tbl[i].name, name, len))
+                        return (rw_rule_id_t)i;
+        return RW_RULE__CNT;
+}
+
+void rw_fp_state_format(const rw_fp_state_t *st, char *buf, size_t size) {
+        snprintf(buf, size, "%d,%d,%lld", st->firing, (int)st->severity,
+                 (long long)st->resolved_at);
+}
+
+void rw_fp_state_parse(const char *csv, rw_fp_state_t *st) {
+        long long firing = 0, sev = 0, resolved = 0;
+        sscanf(csv, "%lld,%lld,%lld", &firing, &sev, &resolved);
+        st->firing = (int)firing;
+        st->severity = (rw_alert_severity_t)sev;
+        st->resolved_at = resolved;
 }
 
 rw_rule_source_t rw_rule_source(rw_rule_id_t id) {

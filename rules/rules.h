@@ -76,6 +76,8 @@ typedef enum rw_rule_id_e {
 } rw_rule_id_t;
 
 const char *rw_rule_name(rw_rule_id_t id);          /* "churn.order_drop" */
+/* The rule whose name is the `len` bytes at `name`; RW_RULE__CNT if none. */
+rw_rule_id_t rw_rule_by_name(const char *name, size_t len);
 
 /* Which input stream a rule's figures come from. A rule is evaluated at the
  * watermark of that stream's partition only, so its decisions do not depend
@@ -177,6 +179,12 @@ typedef struct rw_fp_state_s {
         rw_alert_severity_t severity;/* highest severity emitted this episode */
         int64_t resolved_at;         /* event time of the last RESOLVED (0: never) */
 } rw_fp_state_t;
+
+/* A lifecycle state as stored in Redis: "firing,severity,resolved_at". */
+#define RW_FP_CSV_SIZE 64
+void rw_fp_state_format(const rw_fp_state_t *st, char *buf, size_t size);
+/* Missing or malformed parts read as 0 (not firing, never resolved). */
+void rw_fp_state_parse(const char *csv, rw_fp_state_t *st);
 
 typedef enum rw_transition_e {
         RW_TRANS_NONE = 0,

@@ -212,21 +212,6 @@ static int64_t rw_reply_int(const redisReply *r) {
         return 0;
 }
 
-static void rw_fp_parse(const char *csv, rw_fp_state_t *f) {
-        long long firing = 0, sev = 0, resolved = 0;
-        sscanf(csv, "%lld,%lld,%lld", &firing, &sev, &resolved);
-        f->firing = (int)firing;
-        f->severity = (rw_alert_severity_t)sev;
-        f->resolved_at = resolved;
-}
-
-static rw_rule_id_t rw_rule_by_name(const char *name) {
-        for (int i = 0; i < RW_RULE__CNT; i++)
-                if (!strcmp(rw_rule_name((rw_rule_id_t)i), name))
-                        return (rw_rule_id_t)i;
-        return RW_RULE__CNT;
-}
-
 /* Fill a view's buckets and order meta from an account hash's HGETALL
  * reply; 0 on success, -1 when out of memory. */
 static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
@@ -288,9 +273,10 @@ static int rw_prepare_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_
                     rw_view_fill(av, all))
                         return -1;
                 for (size_t j = 0; j + 1 < fps->elements; j += 2) {
-                        rw_rule_id_t id = rw_rule_by_name(fps->element[j]->str);
+                        rw_rule_id_t id = rw_rule_by_name(fps->element[j]->str,
+                                                          fps->element[j]->len);
                         if (id < RW_RULE__CNT)
-                                rw_fp_parse(fps->element[j + 1]->str, &av->fp[id]);
+                                rw_fp_state_parse(fps->element[j + 1]->str, &av->fp[id]);
                 }
                 av->due = due->len ? strtoll(due->str, NULL, 10) : 0;
                 av->due_stored = av->due;
@@ -431,7 +417,7 @@ rw_err_t rw_state_commit(rw_state_t *st, const char *topic, int32_t partition,
                          int64_t expected, int64_t next_offset, int64_t window_days,
                          const rw_state_event_t *evs, size_t cnt, const char *flags,
                          const int64_t *pbk, const rw_commit_extra_t *x,
-                         int64_t *watermarkp, char *errstr, size_t errstr_size) {
+                         char *errstr, size_t errstr_size) {
         size_t argc, i, a = 4, numi = 0;
         size_t nfp = x ? x->fp_cnt : 0, ndue = x ? x->due_cnt : 0,
                nout = x ? x->outbox_cnt : 0;
@@ -505,8 +491,6 @@ rw_err_t rw_state_commit(rw_state_t *st, const char *topic, int32_t partition,
                 snprintf(errstr, errstr_size, "redis: batch script: malformed reply");
                 goto done;
         }
-        if (watermarkp)
-                *watermarkp = rw_reply_int(r->element[3]);
         err = RW_OK;
 done:
         if (r)
@@ -530,7 +514,7 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
                 return err;
         err = rw_state_commit(st, topic, partition, expected, next_offset,
                               window_days, evs, cnt, res->flags, NULL, NULL,
-                              NULL, errstr, errstr_size);
+                              errstr, errstr_size);
         if (err)
                 rw_apply_result_clear(res);
         return err;
@@ -695,9 +679,11 @@ rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
                 if (!r)
                         return RW_ERR_IO;
                 for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                        rw_rule_id_t id = rw_rule_by_name(r->element[j]->str);
+                        rw_rule_id_t id = rw_rule_by_name(r->element[j]->str,
+                                                          r->element[j]->len);
                         if (id < RW_RULE__CNT) {
-                                rw_fp_parse(r->element[j + 1]->str, &out->orders.fp[id]);
+                                rw_fp_state_parse(r->element[j + 1]->str,
+                                                  &out->orders.fp[id]);
                                 out->support.fp[id] = out->orders.fp[id];
                         }
                 }

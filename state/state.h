@@ -62,7 +62,7 @@ rw_err_t rw_state_prepare(rw_state_t *st, const char *topic, int32_t partition,
 
 /* What the caller decided over a batch, written with it. */
 typedef struct rw_commit_extra_s {
-        struct { const char *account; rw_rule_id_t rule; char csv[64]; } *fps;
+        struct { const char *account; rw_rule_id_t rule; char csv[RW_FP_CSV_SIZE]; } *fps;
         size_t fp_cnt;                  /* lifecycle states that changed */
         struct { const char *account; int64_t due; } *dues;
         size_t due_cnt;                 /* next due times (0: none) */
@@ -73,13 +73,12 @@ typedef struct rw_commit_extra_s {
 /* Step 2: apply the events `flags` (from step 1) marks fresh, store
  * `next_offset`, and x's lifecycle states, due times and outbox elements, in
  * one atomic step fenced on `expected`. pbk[i] (NULL: none) is the portfolio
- * interval order event i counts in. *watermarkp (optional) gets the stored
- * watermark before the batch. */
+ * interval order event i counts in. */
 rw_err_t rw_state_commit(rw_state_t *st, const char *topic, int32_t partition,
                          int64_t expected, int64_t next_offset, int64_t window_days,
                          const rw_state_event_t *evs, size_t cnt, const char *flags,
                          const int64_t *pbk, const rw_commit_extra_t *x,
-                         int64_t *watermarkp, char *errstr, size_t errstr_size);
+                         char *errstr, size_t errstr_size);
 
 /* Both steps with nothing decided in between (tools, tests).
  * Apply a batch of one topic-partition and store `next_offset`, atomically,

@@ -167,13 +167,13 @@ typedef struct sink_s {
         size_t cnt, cap;
 } sink_t;
 
-static int sink_drain(void *opaque, const char *tag) {
+static rw_err_t sink_drain(void *opaque, const char *tag) {
         sink_t *s = opaque;
         redisReply *r;
         char key[128];
 
         if (++s->calls > s->pass && s->fail)
-                return -1;
+                return RW_ERR_FAIL;
         if (s->jitter)
                 usleep((useconds_t)(rand_r(&s->jitter) % 2000));
         snprintf(key, sizeof(key), "%s:{%s}:outbox", s->ns, tag);
@@ -181,14 +181,14 @@ static int sink_drain(void *opaque, const char *tag) {
                          "local v = redis.call('LRANGE', KEYS[1], 0, -1) "
                          "redis.call('DEL', KEYS[1]) return v", key);
         if (!r || r->type != REDIS_REPLY_ARRAY)
-                return -1;
+                return RW_ERR_FAIL;
         for (size_t i = 0; i < r->elements; i++) {
                 rw_record_t rec;
                 char errstr[256];
                 got_t *g;
                 if (rw_codec_decode(s->codec, RW_REC_ALERT, r->element[i]->str,
                                     r->element[i]->len, &rec, errstr, sizeof(errstr)))
-                        return -1;
+                        return RW_ERR_FAIL;
                 if (s->cnt == s->cap) {
                         s->cap = s->cap ? s->cap * 2 : 64;
                         s->v = realloc(s->v, s->cap * sizeof(*s->v));
@@ -215,7 +215,7 @@ static int sink_drain(void *opaque, const char *tag) {
                 g->threshold = rec.u.alert.threshold;
         }
         freeReplyObject(r);
-        return 0;
+        return RW_OK;
 }
 
 static void sink_init(sink_t *s, fx_t *fx, const char *ns) {
