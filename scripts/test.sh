@@ -15,13 +15,13 @@ jobs=$(nproc)
 step() { printf '\n== %s ==\n' "$*"; }
 
 step "build (sanitizers)"
-cmake -S "$here" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DRW_SANITIZE=ON >/dev/null
+cmake -S "$here" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DRW_SANITIZE=ON -DRW_TESTS=ON >/dev/null
 cmake --build "$asan" -j"$jobs" >/dev/null
 step "all tests under ASan/UBSan"
 (cd "$asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ctest -LE valgrind --output-on-failure)
 
 step "build"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRW_TESTS=ON >/dev/null
 cmake --build "$build" -j"$jobs" >/dev/null
 fuzz_seconds="${RW_FUZZ_SECONDS:-60}"
 step "fuzz the decoder (${fuzz_seconds} s)"

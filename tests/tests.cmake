@@ -2,10 +2,6 @@
 # against a real Kafka broker and a private redis-server started by the
 # `services` fixture; librdkafka's mock cluster where a fault is injected.
 
-if(NOT CMOCKA_FOUND)
-  message(FATAL_ERROR "cmocka not found: run scripts/setup.sh")
-endif()
-
 function(rw_unit_test name)
   cmake_parse_arguments(T "" "" "LIBS" ${ARGN})
   if(EXISTS ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c)
