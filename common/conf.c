@@ -89,9 +89,19 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Event-time slack for out-of-order records: the watermark (the "
           "rules' \"now\") is the highest `occurred_at` seen minus this." },
         { "dedup.horizon", RW_CONF_DURATION, "7d", 0, 365 * RW_MS_D, NULL, 0,
-          "How long processed event ids are remembered (a Redis TTL, wall "
-          "clock), so a re-delivered event counts once. 0 = no "
-          "de-duplication." },
+          "How far back in event time an account remembers the ids of its "
+          "events, so a re-delivered event counts once: the ids of events "
+          "within this of the account's latest one (at most "
+          "`dedup.max.ids` of them). 0 = no de-duplication." },
+        { "dedup.max.ids", RW_CONF_INT, "64", 1, 100000, NULL, 0,
+          "At most this many event ids remembered per account and input "
+          "stream (the newest), so de-duplication state is bounded by the "
+          "number of accounts, not of events." },
+        { "state.cache.max.bytes", RW_CONF_INT, "33554432", 0, (int64_t)1 << 40, NULL, 0,
+          "Memory for the owned partitions' accounts kept between batches "
+          "(least recently used evicted; an evicted account is read back "
+          "from Redis when next needed). 0 = read every batch's accounts "
+          "from Redis." },
         { "future.margin", RW_CONF_DURATION, "1h", 0, 30 * RW_MS_D, NULL, 0,
           "Records whose `occurred_at` is further than this ahead of the "
           "wall clock are rejected to the dead-letter topic instead of "

@@ -21,6 +21,8 @@
 #include "schemas/registry.h"
 #include "state/state.h"
 #include "state/outbox.h"
+#include "state/cache.h"
+#include "consumers/replay.h"
 #include "consumers/boundary.h"
 #include "rules/rules.h"
 #include "common/kafka.h"
@@ -44,6 +46,11 @@ typedef struct rw_part_s {
         int64_t route_wm;       /* watermark over the records routed so far */
         int64_t retry_at;       /* stopped here by a registry outage (-1: not) */
         int drain;              /* its outbox may hold undelivered transitions */
+        rw_account_view_t **accts;      /* the batch's accounts (in the cache) */
+        size_t acct_cnt, acct_size;
+        rw_state_write_t *w;            /* the batch's write, until executed */
+        int64_t b_watermark, b_applied, b_duplicates;   /* the batch's, once written */
+        size_t b_alerts;
 } rw_part_t;
 
 /* Stable string storage for one batch (decoded strings die on next decode). */
@@ -60,6 +67,8 @@ struct rw_processor_s {
         rw_codec_t *codec;
         rw_producer_t *prod;
         rw_state_t *state;
+        rw_cache_t *cache;              /* the owned partitions' accounts */
+        rw_account_limits_t lim;
         rw_rules_params_t params;
         char topic_orders[256], topic_support[256];
         int64_t lateness_ms, future_ms;
@@ -80,6 +89,7 @@ struct rw_processor_s {
                 rd_kafka_message_t *rkm;
                 rw_part_t *p;
                 const char *event_id;
+                const char *account;
                 const char *msg;
         } *late;
         size_t late_cnt, late_size;
@@ -160,6 +170,11 @@ static rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
         return p;
 }
 
+/* The partition's tag in the account cache. */
+static int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p) {
+        return (int)(p - proc->parts);
+}
+
 /* Load a partition's stored position (offset and watermark) from Redis,
  * waiting out a Redis outage. */
 static void rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
@@ -188,6 +203,8 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 for (i = 0; i < parts->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &parts->elems[i];
                         rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 1);
+                        /* Whatever was cached may have changed meanwhile. */
+                        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
                         rw_part_load_position(proc, p);
                         p->assigned = 1;
                         p->eof = 0;
@@ -207,8 +224,10 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 for (i = 0; i < parts->cnt; i++) {
                         rw_part_t *p = rw_part_find(proc, parts->elems[i].topic,
                                                     parts->elems[i].partition, 0);
-                        if (p)
+                        if (p) {
                                 p->assigned = 0;
+                                rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+                        }
                         rw_log_info("revoked %s [%d]%s", parts->elems[i].topic,
                                     (int)parts->elems[i].partition,
                                     rd_kafka_assignment_lost(rk) ? " (lost)" : "");
@@ -261,6 +280,15 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 goto fail;
         proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");
         proc->state_days = rw_rules_state_days(&proc->params);
+        proc->lim = (rw_account_limits_t){
+                .window_days = proc->state_days,
+                .dedup_ms = rw_conf_get_int(conf, "dedup.horizon"),
+                .dedup_max = (size_t)rw_conf_get_int(conf, "dedup.max.ids"),
+        };
+        if (!(proc->cache = rw_cache_new((size_t)rw_conf_get_int(conf, "state.cache.max.bytes")))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
         {
                 rw_boundary_opts_t bo;
                 rw_boundary_opts_default(&bo);
@@ -327,12 +355,15 @@ void rw_processor_destroy(rw_processor_t *proc) {
         rw_producer_destroy(proc->prod);
         rw_boundary_destroy(proc->boundary);
         rw_state_destroy(proc->state);
+        rw_cache_destroy(proc->cache);
         rw_codec_destroy(proc->codec);
         rw_registry_destroy(proc->registry);
         free(proc->reg_probe);
         for (size_t i = 0; i < proc->part_cnt; i++) {
                 free(proc->parts[i].evs);
                 free(proc->parts[i].ev_offsets);
+                free(proc->parts[i].accts);
+                rw_state_write_destroy(proc->parts[i].w);
         }
         free(proc->parts);
         free(proc->late);
@@ -385,6 +416,7 @@ static void rw_part_add(rw_processor_t *proc, rw_part_t *p,
         ev = &p->evs[p->ev_cnt];
         p->ev_offsets[p->ev_cnt++] = offset;
         memset(ev, 0, sizeof(*ev));
+        ev->offset = offset;
         if (rec->type == RW_REC_ORDER) {
                 const rw_order_event_t *o = &rec->u.order;
                 static const char kinds[] = { 'P', 'C', 'R' };
@@ -531,6 +563,9 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
                                 .event_id = rw_arena_strdup(proc, type == RW_REC_ORDER ?
                                                             rec.u.order.event_id :
                                                             rec.u.support.event_id),
+                                .account = rw_arena_strdup(proc, type == RW_REC_ORDER ?
+                                                           rec.u.order.account_id :
+                                                           rec.u.support.account_id),
                                 .msg = rw_arena_strdup(proc, msg) };
                         (void)dlq_sent;
                         return;
@@ -576,119 +611,6 @@ static void rw_alert_print(rw_processor_t *proc, const rw_alert_t *a) {
         rw_json_write_str(fp, a->summary);
         fprintf(proc->opts.alert_fp, ",\"alert_id\":\"%s\"}\n", a->alert_id);
         fflush(proc->opts.alert_fp);
-}
-
-/* A batch's alert transitions, with storage for their strings. */
-typedef struct rw_alerts_s {
-        rw_alert_t *v;
-        char (*bufs)[3][512];   /* fingerprint, alert id, summary */
-        size_t cnt, size;
-} rw_alerts_t;
-
-static rw_alert_t *rw_alerts_add(rw_alerts_t *al, char **fpr, char **aid, char **sum) {
-        if (al->cnt == al->size) {
-                size_t n = al->size ? al->size * 2 : 16;
-                rw_alert_t *nv = realloc(al->v, n * sizeof(*nv));
-                char (*nb)[3][512];
-                if (!nv)
-                        abort();
-                al->v = nv;
-                if (!(nb = realloc(al->bufs, n * sizeof(*nb))))
-                        abort();
-                al->bufs = nb;
-                /* Pointers into bufs moved with it. */
-                for (size_t i = 0; i < al->cnt; i++) {
-                        al->v[i].fingerprint = al->bufs[i][0];
-                        al->v[i].alert_id = al->bufs[i][1];
-                        al->v[i].summary = al->bufs[i][2];
-                }
-                al->size = n;
-        }
-        *fpr = al->bufs[al->cnt][0];
-        *aid = al->bufs[al->cnt][1];
-        *sum = al->bufs[al->cnt][2];
-        return &al->v[al->cnt++];
-}
-
-/* Evaluate an account's rules fed by the partition's topic at event time
- * `now`: right after one of its events (at `offset`) was applied, or, with
- * offset -1, because event time reached its due time. */
-static void rw_evaluate(rw_processor_t *proc, const rw_part_t *p,
-                        rw_account_view_t *av, int64_t now, int64_t offset,
-                        rw_alerts_t *al) {
-        rw_account_figures_t fig;
-        rw_rule_source_t src = strcmp(p->topic, proc->topic_orders) ?
-                               RW_SRC_SUPPORT : RW_SRC_ORDERS;
-
-        rw_figures_compute(&proc->params, av->buckets, av->bucket_cnt,
-                           av->orders_total, av->first_order, av->last_order,
-                           now, &fig);
-        for (int r = 0; r < RW_RULE__CNT; r++) {
-                rw_rule_id_t id = (rw_rule_id_t)r;
-                rw_decision_t dec;
-                rw_transition_t tr;
-                rw_alert_t *a;
-                char *fpr, *aid, *sum;
-
-                if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
-                    rw_rule_category(id) != RW_CAT_CHURN ||
-                    rw_rule_source(id) != src)
-                        continue;
-                if (!rw_rules_eval_account(id, &proc->params, &fig, &dec))
-                        continue;
-                tr = rw_lifecycle_step(&av->fp[id], &dec, now,
-                                       proc->params.cooldown_ms);
-                if (tr == RW_TRANS_NONE)
-                        continue;
-                av->fp_dirty[id] = 1;
-                a = rw_alerts_add(al, &fpr, &aid, &sum);
-                snprintf(fpr, 512, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
-                *a = (rw_alert_t){
-                        .fingerprint = fpr, .alert_id = aid, .summary = sum,
-                        .rule = rw_rule_name(id),
-                        .category = rw_rule_category(id),
-                        .subject_type = RW_SUBJ_ACCOUNT,
-                        .subject_id = av->account,
-                        .status = tr == RW_TRANS_RESOLVED ? RW_ALERT_RESOLVED :
-                                                            RW_ALERT_FIRING,
-                        .severity = av->fp[id].severity,
-                        .observed = dec.observed, .threshold = dec.threshold,
-                        .has_baseline = dec.has_baseline, .baseline = dec.baseline,
-                        .window_ms = dec.window_ms, .event_time = now,
-                        .emitted_at = rw_now_ms(),
-                        .source_topic = offset >= 0 ? p->topic : "",
-                        .source_partition = offset >= 0 ? p->partition : -1,
-                        .source_offset = offset,
-                        .replay = proc->opts.replay,
-                };
-                rw_alert_id_derive(fpr, rw_alert_status_name(a->status),
-                                   rw_alert_severity_name(a->severity), now, aid, 512);
-                rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec,
-                                 sum, 512);
-        }
-}
-
-/* The account's next due time after `from` (bounded by `until`). */
-static int64_t rw_next_due(rw_processor_t *proc, const rw_part_t *p,
-                           const rw_account_view_t *av, int64_t from, int64_t until) {
-        rw_rule_source_t src = strcmp(p->topic, proc->topic_orders) ?
-                               RW_SRC_SUPPORT : RW_SRC_ORDERS;
-        return rw_rules_next_due(&proc->params, src, av->buckets, av->bucket_cnt,
-                                 av->orders_total, av->first_order, av->last_order,
-                                 av->fp, from, until);
-}
-
-/* Evaluate the account at every due time up to `upto`, in order. `until`
- * bounds the search for the next one (the account's next event in the
- * batch re-schedules it anyway). */
-static void rw_run_due(rw_processor_t *proc, const rw_part_t *p,
-                       rw_account_view_t *av, int64_t upto, int64_t until,
-                       rw_alerts_t *al) {
-        while (av->due > 0 && av->due <= upto) {
-                int64_t t = av->due;
-                rw_evaluate(proc, p, av, t, -1, al);
-                av->due = rw_next_due(proc, p, av, t, until);
-        }
 }
 
 /* A Redis outage seen by a batch: pause the assignment (once), wait out the
@@ -738,6 +660,7 @@ static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
         rd_kafka_error_t *error;
 
         proc->stats.fenced++;
+        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
         rw_part_load_position(proc, p);
         /* A commit whose reply was lost may have stored transitions. */
         p->drain = 1;
@@ -795,100 +718,77 @@ static void rw_part_drain(rw_processor_t *proc, rw_part_t *p,
                 p->drain = 0;
 }
 
-/* The batch's decisions, written with it. */
-typedef struct rw_decided_s {
-        rw_commit_extra_t x;
-        void **bufs;            /* encoded alerts (x.outbox points into them) */
-} rw_decided_t;
-
-static void rw_decided_clear(rw_decided_t *d) {
-        for (size_t i = 0; i < d->x.outbox_cnt; i++)
-                free(d->bufs[i]);
-        free(d->bufs);
-        free(d->x.outbox);
-        free(d->x.fps);
-        free(d->x.dues);
-        memset(d, 0, sizeof(*d));
+static int rw_str_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int rw_decided_fill(rw_processor_t *proc, const rw_apply_result_t *res,
-                           const rw_alerts_t *al, rw_decided_t *d) {
-        size_t nfp = 0;
-        char errstr[256];
-
-        for (size_t i = 0; i < res->account_cnt; i++)
-                for (int r = 0; r < RW_RULE__CNT; r++)
-                        nfp += res->accounts[i].fp_dirty[r] != 0;
-        d->x.fps = calloc(nfp + 1, sizeof(*d->x.fps));
-        d->x.dues = calloc(res->account_cnt + 1, sizeof(*d->x.dues));
-        d->x.outbox = calloc(al->cnt + 1, sizeof(*d->x.outbox));
-        d->bufs = calloc(al->cnt + 1, sizeof(*d->bufs));
-        if (!d->x.fps || !d->x.dues || !d->x.outbox || !d->bufs)
-                abort();
-        for (size_t i = 0; i < res->account_cnt; i++) {
-                const rw_account_view_t *av = &res->accounts[i];
-                for (int r = 0; r < RW_RULE__CNT; r++) {
-                        if (!av->fp_dirty[r])
-                                continue;
-                        d->x.fps[d->x.fp_cnt].account = av->account;
-                        d->x.fps[d->x.fp_cnt].rule = (rw_rule_id_t)r;
-                        rw_fp_state_format(&av->fp[r], d->x.fps[d->x.fp_cnt].csv,
-                                           sizeof(d->x.fps[0].csv));
-                        d->x.fp_cnt++;
-                }
-                if (av->due == av->due_stored)
-                        continue;
-                d->x.dues[d->x.due_cnt].account = av->account;
-                d->x.dues[d->x.due_cnt].due = av->due;
-                d->x.due_cnt++;
-        }
-        for (size_t i = 0; i < al->cnt; i++) {
-                rw_record_t rec = { .type = RW_REC_ALERT, .u.alert = al->v[i] };
-                size_t len = 0;
-                if (rw_codec_encode(proc->codec, &rec, &d->bufs[i], &len, errstr,
-                                    sizeof(errstr))) {
-                        rw_fatal(proc, "alerts: %s", errstr);
-                        return -1;
-                }
-                d->x.outbox[i].buf = d->bufs[i];
-                d->x.outbox[i].len = len;
-                d->x.outbox_cnt++;
-        }
-        return 0;
-}
-
-/* After a batch step's Redis call (retried through outages): 0 to go on;
- * -1 when the step ended the batch (fenced: resume from the stored offset;
- * Redis error: fatal; stopped during an outage: nothing). */
-static int rw_step_failed(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
-                          const char *errstr) {
-        if (err == RW_ERR_FENCED)
-                rw_fenced(proc, p, errstr);
-        else if (err && err != RW_ERR_IO)
-                rw_fatal(proc, "state: %s", errstr);
-        return err ? -1 : 0;
-}
-
-/* One partition's batch: (1) prepare: fence, dedup verdicts, the accounts
- * it touches and those due, as they were before it; (2) replay it event by
- * event over them, evaluating at each event's watermark and at every due
- * time event time passes; (3) commit the state, the offset, the lifecycle
- * states, the due times and the transitions in one fenced atomic step; (4)
- * deliver the transitions from the outbox. */
-static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
-                            rd_kafka_topic_partition_list_t *commits,
-                            volatile sig_atomic_t *stop) {
-        rw_apply_result_t res = { 0 };
-        rw_alerts_t al = { 0 };
-        rw_decided_t dec = { 0 };
+/* Make sure every account of `names` (cnt, any order, repeats allowed) is
+ * in the cache: one pipelined load of those that are not. Rides out Redis
+ * outages; -1 when it could not (stopped, or a Redis error: fatal). */
+static int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
+                           size_t cnt, volatile sig_atomic_t *stop) {
+        int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
+        const char **miss = NULL;
+        rw_account_view_t *views = NULL;
         rw_outage_t outage = { 0 };
-        int orders = !strcmp(p->topic, proc->topic_orders);
-        int64_t wm, due_until, now = 0, *nows = NULL, *pbk = NULL;
-        ssize_t *next_same = NULL, *last_of = NULL;
-        rw_account_view_t **avs = NULL;         /* each fresh event's account */
+        size_t n = 0, i;
         char errstr[512];
+        rw_err_t err = RW_OK;
+        int rc = -1;
+
+        qsort(names, cnt, sizeof(*names), rw_str_cmp);
+        if (!(miss = calloc(cnt + 1, sizeof(*miss))))
+                abort();
+        for (i = 0; i < cnt; i++)
+                if ((i == 0 || strcmp(names[i], names[i - 1])) &&
+                    !rw_cache_get(proc->cache, tag, names[i]))
+                        miss[n++] = names[i];
+        if (!n) {
+                rc = 0;
+                goto done;
+        }
+        if (!(views = calloc(n, sizeof(*views))))
+                abort();
+        for (;;) {
+                proc->stats.redis_calls++;
+                err = rw_state_load(proc->state, p->topic, p->partition, orders, miss, n,
+                                    views, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (err) {
+                if (err != RW_ERR_IO)
+                        rw_fatal(proc, "state: %s", errstr);
+                goto done;
+        }
+        for (i = 0; i < n; i++)
+                if (!rw_cache_put(proc->cache, tag, &views[i]))
+                        abort();
+        rc = 0;
+done:
+        free(miss);
+        free(views);
+        return rc;
+}
+
+/* One partition's batch, up to its write: (1) the accounts due by its end
+ * and those its events touch, from the cache or loaded from Redis; (2) the
+ * pure replay over them (consumers/replay.c); (3) what changed, the offset
+ * and the transitions, as one fenced write (executed with the other
+ * partitions' in rw_process_batch()). */
+static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
+                            volatile sig_atomic_t *stop) {
+        int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
+        rw_outage_t outage = { 0 };
+        char **due = NULL, errstr[512];
+        int64_t *due_at = NULL, wm, due_until;
+        const char **names = NULL;
+        rw_account_view_t **avs = NULL;
+        rw_replay_out_t out = { 0 };
+        rw_replay_opts_t o;
+        size_t due_cnt = 0, n = 0, i;
         rw_err_t err;
-        size_t j;
 
         if (p->drain)
                 rw_part_drain(proc, p, stop);
@@ -897,127 +797,187 @@ static void rw_process_part(rw_processor_t *proc, rw_part_t *p,
 
         /* (1) Accounts due by the end of the batch come along. */
         wm = p->watermark;
-        for (j = 0; j < p->ev_cnt; j++)
-                if (p->evs[j].occurred_at > wm)
-                        wm = p->evs[j].occurred_at;
+        for (i = 0; i < p->ev_cnt; i++)
+                if (p->evs[i].occurred_at > wm)
+                        wm = p->evs[i].occurred_at;
         due_until = wm - proc->lateness_ms;
         for (;;) {
                 proc->stats.redis_calls++;
-                err = rw_state_prepare(proc->state, p->topic, p->partition, p->expected,
-                                       orders, due_until, p->evs, p->ev_cnt, &res,
-                                       errstr, sizeof(errstr));
+                err = rw_state_due(proc->state, p->topic, p->partition, due_until, &due,
+                                   &due_at, &due_cnt, errstr, sizeof(errstr));
                 if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
                         break;
         }
         rw_redis_outage_end(proc, &outage);
-        if (rw_step_failed(proc, p, err, errstr))
-                return;
-
-        /* (2) Each fresh event's watermark, and each account's next event. */
-        nows = calloc(p->ev_cnt + 1, sizeof(*nows));
-        pbk = calloc(p->ev_cnt + 1, sizeof(*pbk));
-        next_same = calloc(p->ev_cnt + 1, sizeof(*next_same));
-        last_of = calloc(res.account_cnt + 1, sizeof(*last_of));
-        avs = calloc(p->ev_cnt + 1, sizeof(*avs));
-        if (!nows || !pbk || !next_same || !last_of || !avs)
+        if (err) {
+                if (err != RW_ERR_IO)
+                        rw_fatal(proc, "state: %s", errstr);
+                goto done;
+        }
+        if (!(names = calloc(p->ev_cnt + due_cnt + 1, sizeof(*names))) ||
+            !(avs = calloc(p->ev_cnt + 1, sizeof(*avs))))
                 abort();
-        for (j = 0; j < res.account_cnt; j++)
-                last_of[j] = -1;
-        wm = res.watermark > p->watermark ? res.watermark : p->watermark;
-        for (j = 0; j < p->ev_cnt; j++) {
-                const rw_state_event_t *ev = &p->evs[j];
-                rw_account_view_t *av;
-                int64_t at;
-
-                next_same[j] = -1;
-                pbk[j] = -1;
-                if (res.flags[j] != '1')
-                        continue;
-                if (ev->occurred_at > wm)
-                        wm = ev->occurred_at;
-                else if (ev->occurred_at < wm - proc->lateness_ms)
-                        proc->stats.late++;
-                nows[j] = wm - proc->lateness_ms;
-                /* The portfolio interval the order counts in: never one the
-                 * partition has passed (or the group has decided), so the
-                 * intervals a boundary folds are final. */
-                at = ev->occurred_at;
-                if (at < nows[j])
-                        at = nows[j];
-                if (at < proc->dep_decided)
-                        at = proc->dep_decided;
-                pbk[j] = at / proc->interval_ms;
-                if ((av = avs[j] = rw_apply_result_account(&res, ev->account))) {
-                        size_t ai = (size_t)(av - res.accounts);
-                        if (last_of[ai] >= 0)
-                                next_same[last_of[ai]] = (ssize_t)j;
-                        last_of[ai] = (ssize_t)j;
-                }
-        }
-        now = wm - proc->lateness_ms;
-
-        /* Replay: due times the watermark passes before an account's event
-         * come first, then the event and its evaluation. An account's
-         * verdicts depend on its own history and the event time only, so
-         * their order relative to other accounts' events does not matter. */
-        for (j = 0; j < p->ev_cnt; j++) {
-                const rw_state_event_t *ev = &p->evs[j];
-                rw_account_view_t *av = avs[j];
-                int64_t until;
-
-                if (!av)        /* a duplicate */
-                        continue;
-                rw_run_due(proc, p, av, nows[j], nows[j], &al);
-                if (rw_account_apply(av, ev))
+        for (i = 0; i < p->ev_cnt; i++)
+                names[n++] = p->evs[i].account;
+        for (i = 0; i < due_cnt; i++)
+                names[n++] = due[i];
+        if (rw_part_resolve(proc, p, names, n, stop))
+                goto done;
+        /* names is sorted now: the batch's distinct accounts. */
+        if (p->acct_size < n + 1) {
+                rw_account_view_t **na = realloc(p->accts, (n + 1) * sizeof(*na));
+                if (!na)
                         abort();
-                rw_evaluate(proc, p, av, nows[j], p->ev_offsets[j], &al);
-                until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
-                av->due = rw_next_due(proc, p, av, nows[j], until);
+                p->accts = na;
+                p->acct_size = n + 1;
         }
-        for (j = 0; j < res.account_cnt; j++)
-                rw_run_due(proc, p, &res.accounts[j], now, INT64_MAX, &al);
+        p->acct_cnt = 0;
+        for (i = 0; i < n; i++)
+                if (i == 0 || strcmp(names[i], names[i - 1]))
+                        p->accts[p->acct_cnt++] = rw_cache_get(proc->cache, tag, names[i]);
+        for (i = 0; i < p->ev_cnt; i++)
+                avs[i] = rw_cache_get(proc->cache, tag, p->evs[i].account);
+
+        /* (2) */
+        o = (rw_replay_opts_t){
+                .params = &proc->params, .src = orders ? RW_SRC_ORDERS : RW_SRC_SUPPORT,
+                .topic = p->topic, .partition = p->partition,
+                .lateness_ms = proc->lateness_ms, .interval_ms = proc->interval_ms,
+                .dep_decided = proc->dep_decided, .lim = proc->lim,
+                .watermark = p->watermark, .wall_ms = rw_now_ms(),
+                .replay = proc->opts.replay,
+        };
+        if (rw_replay_batch(&o, p->evs, p->ev_offsets, p->ev_cnt, avs, p->accts,
+                            p->acct_cnt, &out))
+                abort();
 
         /* (3) */
-        if (rw_decided_fill(proc, &res, &al, &dec))
-                goto done;
-        for (;;) {
+        if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
+                                        p->last_offset + 1, out.max_at)))
+                abort();
+        for (i = 0; i < p->acct_cnt; i++)
+                if (rw_account_dirty(p->accts[i]) &&
+                    rw_state_write_account(p->w, orders, p->accts[i]))
+                        abort();
+        for (i = 0; orders && i < p->ev_cnt; i++) {
+                const rw_state_event_t *ev = &p->evs[i];
+                if (out.flags[i] != '1')
+                        continue;
+                if (ev->kind == 'P' &&
+                    (rw_state_write_vendor(p->w, ev->vendor, ev->occurred_at / RW_DAY_MS,
+                                           ev->amount, proc->state_days) ||
+                     rw_state_write_portfolio(p->w, 'a', out.pbk[i], ev->account,
+                                              ev->amount) ||
+                     rw_state_write_portfolio(p->w, 'v', out.pbk[i], ev->vendor,
+                                              ev->amount)))
+                        abort();
+                if (ev->kind == 'R' &&
+                    rw_state_write_portfolio(p->w, 'a', out.pbk[i], ev->account, -ev->amount))
+                        abort();
+        }
+        for (i = 0; i < out.alerts.cnt; i++) {
+                rw_record_t rec = { .type = RW_REC_ALERT, .u.alert = out.alerts.v[i] };
+                void *buf = NULL;
+                size_t len = 0;
+                if (rw_codec_encode(proc->codec, &rec, &buf, &len, errstr, sizeof(errstr))) {
+                        rw_fatal(proc, "alerts: %s", errstr);
+                        goto done;
+                }
+                if (rw_state_write_outbox(p->w, buf, len))
+                        abort();
+                free(buf);
+        }
+        if (orders)
+                rw_state_write_progress(p->w, out.watermark, rw_now_ms());
+        p->b_watermark = out.watermark;
+        p->b_applied = out.applied;
+        p->b_duplicates = out.duplicates;
+        p->b_alerts = out.alerts.cnt;
+        proc->stats.late += out.late;
+done:
+        if (proc->fatal) {
+                rw_cache_drop_tag(proc->cache, tag);
+                rw_state_write_destroy(p->w);
+                p->w = NULL;
+        }
+        for (i = 0; i < due_cnt; i++)
+                free(due[i]);
+        free(due);
+        free(due_at);
+        free(names);
+        free(avs);
+        rw_replay_out_clear(&out);
+}
+
+/* The batch's writes, one per partition, in one pipelined round trip
+ * (again through Redis outages); then each partition's outcome. */
+static void rw_write_batch(rw_processor_t *proc, rd_kafka_topic_partition_list_t *commits,
+                           volatile sig_atomic_t *stop) {
+        rw_state_write_t **ws = calloc(proc->part_cnt + 1, sizeof(*ws));
+        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps));
+        rw_err_t *errs = calloc(proc->part_cnt + 1, sizeof(*errs));
+        rw_outage_t outage = { 0 };
+        size_t n = 0, i;
+        char errstr[512];
+
+        if (!ws || !ps || !errs)
+                abort();
+        for (i = 0; i < proc->part_cnt; i++)
+                if (proc->parts[i].w) {
+                        ps[n] = &proc->parts[i];
+                        ws[n++] = proc->parts[i].w;
+                }
+        while (n) {
+                size_t left = 0;
+                rw_err_t err;
+
                 proc->stats.redis_calls++;
-                err = rw_state_commit(proc->state, p->topic, p->partition, p->expected,
-                                      p->last_offset + 1, proc->state_days, p->evs,
-                                      p->ev_cnt, res.flags, orders ? pbk : NULL,
-                                      &dec.x, errstr, sizeof(errstr));
-                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                err = rw_state_write_exec(proc->state, ws, n, errs, errstr, sizeof(errstr));
+                if (err == RW_ERR_NOMEM)
+                        abort();
+                for (i = 0; i < n; i++) {
+                        rw_part_t *p = ps[i];
+                        if (errs[i] == RW_ERR_IO) {     /* again, after the outage */
+                                ps[left] = p;
+                                ws[left++] = ws[i];
+                                continue;
+                        }
+                        rw_state_write_destroy(p->w);
+                        p->w = NULL;
+                        if (errs[i] == RW_ERR_FENCED) {
+                                rw_fenced(proc, p, errstr);
+                                continue;
+                        }
+                        if (errs[i]) {
+                                rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+                                rw_fatal(proc, "state: %s", errstr);
+                                continue;
+                        }
+                        for (size_t k = 0; k < p->acct_cnt; k++)
+                                rw_account_clean(p->accts[k]);
+                        p->expected = p->last_offset + 1;
+                        p->watermark = p->b_watermark;
+                        proc->stats.applied += p->b_applied;
+                        proc->stats.duplicates += p->b_duplicates;
+                        if (p->b_alerts)
+                                p->drain = 1;
+                        rd_kafka_topic_partition_list_add(commits, p->topic,
+                                                          p->partition)->offset = p->expected;
+                }
+                n = left;
+                if (!n || rw_redis_outage(proc, &outage, errstr, stop))
                         break;
         }
         rw_redis_outage_end(proc, &outage);
-        if (rw_step_failed(proc, p, err, errstr))
-                goto done;
-        p->expected = p->last_offset + 1;
-        p->watermark = wm;
-        proc->stats.applied += res.applied;
-        proc->stats.duplicates += res.duplicates;
-        if (orders)
-                rw_state_progress(proc->state, p->partition, wm, rw_now_ms(),
-                                  errstr, sizeof(errstr));
-
-        /* (4) */
-        if (al.cnt) {
-                rw_part_drain(proc, p, stop);
-                if (proc->fatal)
-                        goto done;
+        /* Stopped during an outage: what was not written is not kept. */
+        for (i = 0; i < n; i++) {
+                rw_cache_drop_tag(proc->cache, rw_part_tag(proc, ps[i]));
+                rw_state_write_destroy(ps[i]->w);
+                ps[i]->w = NULL;
         }
-        rd_kafka_topic_partition_list_add(commits, p->topic, p->partition)->offset =
-                p->expected;
-done:
-        rw_decided_clear(&dec);
-        free(al.v);
-        free(al.bufs);
-        free(nows);
-        free(pbk);
-        free(next_same);
-        free(last_of);
-        free(avs);
-        rw_apply_result_clear(&res);
+        free(ws);
+        free(ps);
+        free(errs);
 }
 
 /* Point every assigned partition stopped by a registry outage at the first
@@ -1149,51 +1109,41 @@ static void rw_registry_register_alerts(rw_processor_t *proc,
                     rw_registry_url(proc->registry), (int)id, subject);
 }
 
-/* Dead-letter the batch's too-late records, except those already applied
- * (re-deliveries within the dedup horizon): one pipelined look-up per
- * partition, only when there are such records. */
+/* Dead-letter the batch's too-late records, except re-deliveries of events
+ * their account remembers (loaded like a batch's accounts, when not cached). */
 static void rw_settle_late(rw_processor_t *proc, int *dlq_sent,
                            volatile sig_atomic_t *stop) {
-        const char **ids = NULL;
-        int *seen = NULL;
-        char errstr[512];
+        const char **names = NULL;
 
         if (!proc->late_cnt)
                 return;
-        ids = calloc(proc->late_cnt, sizeof(*ids));
-        seen = calloc(proc->late_cnt, sizeof(*seen));
-        if (!ids || !seen)
+        if (!(names = calloc(proc->late_cnt, sizeof(*names))))
                 abort();
         for (size_t i = 0; i < proc->late_cnt; ) {
                 rw_part_t *p = proc->late[i].p;
                 size_t n = 0, j;
-                rw_outage_t outage = { 0 };
 
                 for (j = i; j < proc->late_cnt && proc->late[j].p == p; j++)
-                        ids[n++] = proc->late[j].event_id;
-                while (rw_state_seen(proc->state, p->partition, ids, n, seen, errstr,
-                                     sizeof(errstr))) {
-                        if (rw_redis_outage(proc, &outage, errstr, stop)) {
-                                /* Undecided: store nothing of this batch. */
-                                rw_redis_outage_end(proc, &outage);
-                                rw_fatal(proc, "stopped while %s", "Redis was unreachable");
-                                goto done;
-                        }
+                        names[n++] = proc->late[j].account;
+                if (rw_part_resolve(proc, p, names, n, stop)) {
+                        /* Undecided: store nothing of this batch. */
+                        rw_fatal(proc, "stopped while %s", "Redis was unreachable");
+                        goto done;
                 }
-                rw_redis_outage_end(proc, &outage);
-                for (size_t k = 0; k < n; k++) {
-                        if (seen[k])
+                for (; i < j; i++) {
+                        rw_account_view_t *av = rw_cache_get(proc->cache, rw_part_tag(proc, p),
+                                                             proc->late[i].account);
+                        if (av && rw_account_seen(av, proc->late[i].event_id,
+                                                  proc->late[i].rkm->offset))
                                 proc->stats.duplicates++;
                         else
-                                rw_dead_letter(proc, proc->late[i + k].rkm, RW_DLQ_TOO_LATE,
-                                               proc->late[i + k].msg, dlq_sent);
+                                rw_dead_letter(proc, proc->late[i].rkm, RW_DLQ_TOO_LATE,
+                                               proc->late[i].msg, dlq_sent);
                 }
-                i = j;
         }
 done:
         proc->late_cnt = 0;
-        free(ids);
-        free(seen);
+        free(names);
 }
 
 /* The number of partitions of topics.orders (0 when the broker does not
@@ -1286,8 +1236,22 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (p->assigned && p->last_offset >= 0)
-                        rw_process_part(proc, p, commits, stop);
+                        rw_part_prepare(proc, p, stop);
         }
+        if (!proc->fatal)
+                rw_write_batch(proc, commits, stop);
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (p->w) {     /* left by a fatal error: its views are not stored */
+                        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+                        rw_state_write_destroy(p->w);
+                        p->w = NULL;
+                }
+                if (p->assigned && p->drain && p->b_alerts)
+                        rw_part_drain(proc, p, stop);
+                p->b_alerts = 0;
+        }
+        rw_cache_trim(proc->cache);
         if (commits->cnt > 0 && !proc->fatal) {
                 rd_kafka_resp_err_t kerr = rd_kafka_commit(proc->rk, commits, 1);
                 if (kerr)

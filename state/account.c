@@ -1,48 +1,171 @@
-/* account.c - the pure per-account arithmetic, mirror of state.lua's apply. */
+/* account.c - the pure per-account arithmetic: buckets within the window,
+ * order meta, remembered event ids, and what changed since the last write. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "state/account.h"
 
+int rw_account_init(rw_account_view_t *av, const char *account) {
+        memset(av, 0, sizeof(*av));
+        av->maxday = -1;
+        av->last_offset = -1;
+        return (av->account = strdup(account)) ? 0 : -1;
+}
+
+void rw_event_id_hash(const char *event_id, uint64_t *h1, uint64_t *h2) {
+        uint64_t a = 0xcbf29ce484222325ULL, b = 0x9e3779b97f4a7c15ULL;
+
+        for (const unsigned char *p = (const unsigned char *)event_id; *p; p++) {
+                a = (a ^ *p) * 0x100000001b3ULL;
+                b = (b + *p) * 0xff51afd7ed558ccdULL;
+                b ^= b >> 31;
+        }
+        /* The length too: ids that are prefixes of each other differ. */
+        b ^= (uint64_t)strlen(event_id) * 0xc4ceb9fe1a85ec53ULL;
+        b ^= b >> 33;
+        *h1 = a;
+        *h2 = b;
+}
+
+int rw_account_seen(const rw_account_view_t *av, const char *event_id, int64_t offset) {
+        uint64_t h1, h2;
+
+        if (offset <= av->last_offset)
+                return 1;
+        if (!av->id_cnt)
+                return 0;
+        rw_event_id_hash(event_id, &h1, &h2);
+        for (size_t i = av->id_cnt; i-- > 0; )
+                if (av->ids[i].h1 == h1 && av->ids[i].h2 == h2)
+                        return 1;
+        return 0;
+}
+
+static int rw_account_remember(rw_account_view_t *av, const char *event_id,
+                               int64_t at, const rw_account_limits_t *lim) {
+        int64_t latest = at;
+        size_t i, keep = 0, drop_front;
+
+        if (!lim->dedup_ms || !lim->dedup_max)
+                return 0;
+        if (av->id_cnt == av->id_size) {
+                size_t n = av->id_size ? av->id_size * 2 : 4;
+                rw_seen_id_t *ni = realloc(av->ids, n * sizeof(*ni));
+                if (!ni)
+                        return -1;
+                av->ids = ni;
+                av->id_size = n;
+        }
+        rw_event_id_hash(event_id, &av->ids[av->id_cnt].h1, &av->ids[av->id_cnt].h2);
+        av->ids[av->id_cnt++].at = at;
+        av->ids_dirty = 1;
+        for (i = 0; i < av->id_cnt; i++)
+                if (av->ids[i].at > latest)
+                        latest = av->ids[i].at;
+        /* Within the horizon of the latest, at most dedup_max, newest kept. */
+        for (i = 0; i < av->id_cnt; i++)
+                if (av->ids[i].at > latest - lim->dedup_ms)
+                        av->ids[keep++] = av->ids[i];
+        drop_front = keep > lim->dedup_max ? keep - lim->dedup_max : 0;
+        if (drop_front)
+                memmove(av->ids, av->ids + drop_front,
+                        (keep - drop_front) * sizeof(*av->ids));
+        av->id_cnt = keep - drop_front;
+        return 0;
+}
+
 void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b) {
         double v[11] = { 0 };
+        long long iv[11] = { 0 };
         char *end;
         const char *p = csv;
 
         for (int i = 0; i < 11 && *p; i++) {
+                /* Counts and amounts exactly (beyond 2^53), sums as doubles. */
+                iv[i] = strtoll(p, &end, 10);
                 v[i] = strtod(p, &end);
                 if (end == p)
                         break;
                 p = *end == ',' ? end + 1 : end;
         }
         *b = (rw_day_bucket_t){ .day = day,
-                .placed = (int64_t)v[0], .placed_sum = (int64_t)v[1],
-                .cancelled = (int64_t)v[2], .refunded = (int64_t)v[3],
-                .refunded_sum = (int64_t)v[4], .tickets = (int64_t)v[5],
-                .tickets_hot = (int64_t)v[6], .csat_sum = v[7],
-                .csat_n = (int64_t)v[8], .sentiment_sum = v[9],
-                .sentiment_n = (int64_t)v[10] };
+                .placed = iv[0], .placed_sum = iv[1],
+                .cancelled = iv[2], .refunded = iv[3],
+                .refunded_sum = iv[4], .tickets = iv[5],
+                .tickets_hot = iv[6], .csat_sum = v[7],
+                .csat_n = iv[8], .sentiment_sum = v[9],
+                .sentiment_n = iv[10] };
+}
+
+void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size) {
+        snprintf(buf, size, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.14g,%lld,%.14g,%lld",
+                 (long long)b->placed, (long long)b->placed_sum,
+                 (long long)b->cancelled, (long long)b->refunded,
+                 (long long)b->refunded_sum, (long long)b->tickets,
+                 (long long)b->tickets_hot, b->csat_sum, (long long)b->csat_n,
+                 b->sentiment_sum, (long long)b->sentiment_n);
 }
 
 static rw_day_bucket_t *rw_account_bucket(rw_account_view_t *av, int64_t day) {
         for (size_t i = 0; i < av->bucket_cnt; i++)
-                if (av->buckets[i].day == day)
+                if (av->buckets[i].day == day) {
+                        av->bucket_dirty[i] = 1;
                         return &av->buckets[i];
+                }
         if (av->bucket_cnt == av->bucket_size) {
-                size_t n = av->bucket_size ? av->bucket_size * 2 : 16;
+                size_t n = av->bucket_size ? av->bucket_size * 2 : 8;
                 rw_day_bucket_t *nb = realloc(av->buckets, n * sizeof(*nb));
+                unsigned char *nd;
                 if (!nb)
                         return NULL;
                 av->buckets = nb;
+                if (!(nd = realloc(av->bucket_dirty, n)))
+                        return NULL;
+                av->bucket_dirty = nd;
                 av->bucket_size = n;
         }
         av->buckets[av->bucket_cnt] = (rw_day_bucket_t){ .day = day };
+        av->bucket_dirty[av->bucket_cnt] = 1;
         return &av->buckets[av->bucket_cnt++];
 }
 
-int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev) {
-        rw_day_bucket_t *b = rw_account_bucket(av, ev->occurred_at / RW_DAY_MS);
+/* A new latest day: drop the buckets that leave the window. */
+static int rw_account_advance(rw_account_view_t *av, int64_t day,
+                              const rw_account_limits_t *lim) {
+        size_t keep = 0;
 
-        if (!b)
+        if (day <= av->maxday)
+                return 0;
+        av->maxday = day;
+        av->meta_dirty = 1;
+        for (size_t i = 0; i < av->bucket_cnt; i++) {
+                if (av->buckets[i].day > day - lim->window_days) {
+                        av->buckets[keep] = av->buckets[i];
+                        av->bucket_dirty[keep++] = av->bucket_dirty[i];
+                        continue;
+                }
+                if (av->gone_cnt == av->gone_size) {
+                        size_t n = av->gone_size ? av->gone_size * 2 : 8;
+                        int64_t *ng = realloc(av->gone, n * sizeof(*ng));
+                        if (!ng)
+                                return -1;
+                        av->gone = ng;
+                        av->gone_size = n;
+                }
+                av->gone[av->gone_cnt++] = av->buckets[i].day;
+        }
+        av->bucket_cnt = keep;
+        return 0;
+}
+
+int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
+                     const rw_account_limits_t *lim) {
+        int64_t day = ev->occurred_at / RW_DAY_MS;
+        rw_day_bucket_t scratch, *b = &scratch;
+
+        if (av->maxday >= 0 && day <= av->maxday - lim->window_days)
+                memset(&scratch, 0, sizeof(scratch));   /* behind the window */
+        else if (!(b = rw_account_bucket(av, day)))
                 return -1;
         switch (ev->kind) {
         case 'P':
@@ -52,6 +175,7 @@ int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev) {
                         av->first_order = ev->occurred_at;
                 if (av->orders_total == 1 || ev->occurred_at > av->last_order)
                         av->last_order = ev->occurred_at;
+                av->meta_dirty = 1;
                 break;
         case 'C':
                 b->cancelled++;
@@ -78,11 +202,92 @@ int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev) {
                 }
                 break;
         }
+        if (ev->offset > av->last_offset) {
+                av->last_offset = ev->offset;
+                av->meta_dirty = 1;
+        }
+        if (rw_account_advance(av, day, lim))
+                return -1;
+        return rw_account_remember(av, ev->event_id, ev->occurred_at, lim);
+}
+
+static uint64_t rw_le64_get(const unsigned char *p) {
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--)
+                v = (v << 8) | p[i];
+        return v;
+}
+
+static void rw_le64_put(unsigned char *p, uint64_t v) {
+        for (int i = 0; i < 8; i++, v >>= 8)
+                p[i] = (unsigned char)v;
+}
+
+int rw_account_ids_load(rw_account_view_t *av, const void *buf, size_t len) {
+        const unsigned char *p = buf;
+        size_t n = len / RW_SEEN_ID_SIZE;
+
+        if (len % RW_SEEN_ID_SIZE)
+                return -1;
+        free(av->ids);
+        av->ids = NULL;
+        av->id_cnt = av->id_size = 0;
+        if (!n)
+                return 0;
+        if (!(av->ids = malloc(n * sizeof(*av->ids))))
+                return -1;
+        for (size_t i = 0; i < n; i++, p += RW_SEEN_ID_SIZE) {
+                av->ids[i].h1 = rw_le64_get(p);
+                av->ids[i].h2 = rw_le64_get(p + 8);
+                av->ids[i].at = (int64_t)rw_le64_get(p + 16);
+        }
+        av->id_cnt = av->id_size = n;
         return 0;
+}
+
+void rw_account_ids_store(const rw_account_view_t *av, unsigned char *buf) {
+        for (size_t i = 0; i < av->id_cnt; i++, buf += RW_SEEN_ID_SIZE) {
+                rw_le64_put(buf, av->ids[i].h1);
+                rw_le64_put(buf + 8, av->ids[i].h2);
+                rw_le64_put(buf + 16, (uint64_t)av->ids[i].at);
+        }
+}
+
+int rw_account_dirty(const rw_account_view_t *av) {
+        if (av->meta_dirty || av->gone_cnt || av->ids_dirty || av->due != av->due_stored)
+                return 1;
+        for (size_t i = 0; i < av->bucket_cnt; i++)
+                if (av->bucket_dirty[i])
+                        return 1;
+        for (int r = 0; r < RW_RULE__CNT; r++)
+                if (av->fp_dirty[r])
+                        return 1;
+        return 0;
+}
+
+void rw_account_clean(rw_account_view_t *av) {
+        if (av->bucket_cnt)
+                memset(av->bucket_dirty, 0, av->bucket_cnt);
+        memset(av->fp_dirty, 0, sizeof(av->fp_dirty));
+        av->meta_dirty = 0;
+        av->gone_cnt = 0;
+        av->ids_dirty = 0;
+        av->due_stored = av->due;
+}
+
+size_t rw_account_footprint(const rw_account_view_t *av) {
+        return sizeof(*av) + (av->account ? strlen(av->account) + 1 : 0) +
+               av->bucket_size * (sizeof(*av->buckets) + 1) +
+               av->gone_size * sizeof(*av->gone) + av->id_size * sizeof(*av->ids);
 }
 
 void rw_account_view_clear(rw_account_view_t *av) {
         free(av->account);
         free(av->buckets);
+        free(av->bucket_dirty);
+        free(av->gone);
+        free(av->ids);
         memset(av, 0, sizeof(*av));
+        av->maxday = -1;
+        av->last_offset = -1;
 }

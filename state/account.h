@@ -1,5 +1,8 @@
 /* account.h - one account's rolling state in memory and the pure arithmetic
- * that applies an event to it (the same as state.lua does in Redis). */
+ * that applies an event to it: day buckets kept within a window of the
+ * account's own latest day, the order meta, the lifecycle states, and the
+ * ids of its recent events (de-duplication). What changed since the last
+ * write is tracked, so a batch writes only that. */
 #ifndef RW_ACCOUNT_H
 #define RW_ACCOUNT_H
 
@@ -14,27 +17,83 @@ typedef struct rw_state_event_s {
         const char *vendor;     /* "" for support events */
         int64_t amount;         /* minor units, or ticket severity 0..3 */
         int64_t occurred_at;
+        int64_t offset;         /* its input offset */
         char extra[48];         /* "csat,sentiment" for support, else "" */
 } rw_state_event_t;
 
-/* An account: day buckets within the longest window, order meta, and the
- * lifecycle state of each rule's fingerprint. */
+/* A remembered event id: a 128-bit hash of it and its event time. */
+typedef struct rw_seen_id_s {
+        uint64_t h1, h2;
+        int64_t at;
+} rw_seen_id_t;
+
+/* Stored size of one remembered id (two 64-bit halves and the time, little
+ * endian). */
+#define RW_SEEN_ID_SIZE 24
+
+/* An account's state in one input stream (orders or support). */
 typedef struct rw_account_view_s {
         char *account;
         rw_day_bucket_t *buckets;
         size_t bucket_cnt, bucket_size;
+        unsigned char *bucket_dirty;    /* per bucket: changed since written */
         int64_t orders_total, first_order, last_order;
+        int64_t maxday;                 /* latest event day (-1: none) */
+        int64_t last_offset;            /* highest input offset applied (-1: none) */
         rw_fp_state_t fp[RW_RULE__CNT];
-        int fp_dirty[RW_RULE__CNT];     /* changed since loaded */
+        int fp_dirty[RW_RULE__CNT];     /* changed since written */
         int64_t due;                    /* when its rules next change verdict (0: none) */
-        int64_t due_stored;             /* as stored before the batch */
+        int64_t due_stored;             /* as stored */
+        int meta_dirty;                 /* m:n, m:first, m:last, m:maxday */
+        int64_t *gone;                  /* days dropped since written */
+        size_t gone_cnt, gone_size;
+        rw_seen_id_t *ids;              /* recent event ids, oldest first */
+        size_t id_cnt, id_size;
+        int ids_dirty;
 } rw_account_view_t;
 
-/* Apply one event (pure; grows buckets as needed). Returns -1 on OOM. */
-int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev);
+/* Limits the pure arithmetic works within. */
+typedef struct rw_account_limits_s {
+        int64_t window_days;    /* buckets kept: the days up to maxday (> 0) */
+        int64_t dedup_ms;       /* ids kept: within this of the latest (0: off) */
+        size_t dedup_max;       /* and at most this many */
+} rw_account_limits_t;
+
+/* Initialise an empty view for `account` (copied). -1 when out of memory. */
+int rw_account_init(rw_account_view_t *av, const char *account);
+
+/* The 128-bit hash an event id is remembered by. */
+void rw_event_id_hash(const char *event_id, uint64_t *h1, uint64_t *h2);
+
+/* 1 when the event is a re-delivery: its offset is not past the last one
+ * the account applied (its partition was consumed again), or the account
+ * remembers its id (the producer sent it twice). */
+int rw_account_seen(const rw_account_view_t *av, const char *event_id, int64_t offset);
+
+/* Apply one event (pure): the bucket of its day, unless that day is behind
+ * the window (the order meta still counts it); a new latest day drops the
+ * buckets leaving the window; the id is remembered. Returns -1 on OOM. */
+int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
+                     const rw_account_limits_t *lim);
 
 /* Parse a bucket as stored: "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn". */
 void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b);
+/* Format a bucket as stored (the inverse of rw_bucket_parse). */
+void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size);
+
+/* Load the remembered ids from their stored form (n * RW_SEEN_ID_SIZE
+ * bytes); -1 when malformed or out of memory. */
+int rw_account_ids_load(rw_account_view_t *av, const void *buf, size_t len);
+/* Their stored form: writes id_cnt * RW_SEEN_ID_SIZE bytes to buf. */
+void rw_account_ids_store(const rw_account_view_t *av, unsigned char *buf);
+
+/* 1 when anything changed since the view was last written. */
+int rw_account_dirty(const rw_account_view_t *av);
+/* Forget what changed (after it was written). */
+void rw_account_clean(rw_account_view_t *av);
+
+/* Bytes the view holds (for a cache's bound). */
+size_t rw_account_footprint(const rw_account_view_t *av);
 
 /* Free what a view holds (not the view itself). */
 void rw_account_view_clear(rw_account_view_t *av);

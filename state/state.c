@@ -180,30 +180,6 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
         return RW_OK;
 }
 
-void rw_apply_result_clear(rw_apply_result_t *res) {
-        if (!res)
-                return;
-        for (size_t i = 0; i < res->account_cnt; i++)
-                rw_account_view_clear(&res->accounts[i]);
-        free(res->accounts);
-        free(res->flags);
-        memset(res, 0, sizeof(*res));
-}
-
-static int rw_account_cmp(const void *a, const void *b) {
-        return strcmp(((const rw_account_view_t *)a)->account,
-                      ((const rw_account_view_t *)b)->account);
-}
-
-rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,
-                                           const char *account) {
-        rw_account_view_t key = { .account = (char *)account };
-        if (!res->account_cnt)
-                return NULL;
-        return bsearch(&key, res->accounts, res->account_cnt,
-                       sizeof(*res->accounts), rw_account_cmp);
-}
-
 static int64_t rw_reply_int(const redisReply *r) {
         if (r->type == REDIS_REPLY_INTEGER)
                 return r->integer;
@@ -216,7 +192,8 @@ static int64_t rw_reply_int(const redisReply *r) {
  * reply; 0 on success, -1 when out of memory. */
 static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
         av->bucket_size = all->elements / 2 + 1;
-        if (!(av->buckets = calloc(av->bucket_size, sizeof(*av->buckets))))
+        if (!(av->buckets = calloc(av->bucket_size, sizeof(*av->buckets))) ||
+            !(av->bucket_dirty = calloc(av->bucket_size, 1)))
                 return -1;
         for (size_t j = 0; j + 1 < all->elements; j += 2) {
                 const char *f = all->element[j]->str;
@@ -227,331 +204,737 @@ static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
                         av->first_order = v;
                 else if (!strcmp(f, "m:last"))
                         av->last_order = v;
-                else if (strncmp(f, "m:", 2))   /* other meta: m:maxday */
+                else if (!strcmp(f, "m:maxday"))
+                        av->maxday = v;
+                else if (!strcmp(f, "m:off"))
+                        av->last_offset = v;
+                else if (strncmp(f, "m:", 2))
                         rw_bucket_parse(strtoll(f, NULL, 10), all->element[j + 1]->str,
                                         &av->buckets[av->bucket_cnt++]);
         }
         return 0;
 }
 
-/* Parse prepare's reply into res; 0 on success. */
-static int rw_prepare_parse(const redisReply *r, size_t ev_cnt, rw_apply_result_t *res) {
-        size_t i, n;
-
-        if (r->elements < 3 || r->element[2]->type != REDIS_REPLY_STRING ||
-            r->element[2]->len != ev_cnt)
-                return -1;
-        res->watermark = rw_reply_int(r->element[1]);
-        if (!(res->flags = strndup(r->element[2]->str, r->element[2]->len)))
-                return -1;
-        for (i = 0; i < ev_cnt; i++) {
-                if (res->flags[i] == '1')
-                        res->applied++;
-                else
-                        res->duplicates++;
+/* Fill a view's lifecycle states from an f: hash's HGETALL reply. */
+static void rw_view_fill_fps(rw_account_view_t *av, const redisReply *fps) {
+        for (size_t j = 0; j + 1 < fps->elements; j += 2) {
+                rw_rule_id_t id = rw_rule_by_name(fps->element[j]->str,
+                                                  fps->element[j]->len);
+                if (id < RW_RULE__CNT)
+                        rw_fp_state_parse(fps->element[j + 1]->str, &av->fp[id]);
         }
-        n = (r->elements - 3) / 4;
-        if (!n)
-                return 0;
-        res->accounts = calloc(n, sizeof(*res->accounts));
-        if (!res->accounts)
-                return -1;
-        for (i = 0; i < n; i++) {
-                const redisReply *acct = r->element[3 + i * 4];
-                const redisReply *all = r->element[4 + i * 4];
-                const redisReply *fps = r->element[5 + i * 4];
-                const redisReply *due = r->element[6 + i * 4];
-                rw_account_view_t *av = &res->accounts[i];
-
-                res->account_cnt++;
-                if (acct->type != REDIS_REPLY_STRING ||
-                    all->type != REDIS_REPLY_ARRAY ||
-                    fps->type != REDIS_REPLY_ARRAY ||
-                    due->type != REDIS_REPLY_STRING)
-                        return -1;
-                if (!(av->account = strndup(acct->str, acct->len)) ||
-                    rw_view_fill(av, all))
-                        return -1;
-                for (size_t j = 0; j + 1 < fps->elements; j += 2) {
-                        rw_rule_id_t id = rw_rule_by_name(fps->element[j]->str,
-                                                          fps->element[j]->len);
-                        if (id < RW_RULE__CNT)
-                                rw_fp_state_parse(fps->element[j + 1]->str, &av->fp[id]);
-                }
-                av->due = due->len ? strtoll(due->str, NULL, 10) : 0;
-                av->due_stored = av->due;
-        }
-        qsort(res->accounts, res->account_cnt, sizeof(*res->accounts), rw_account_cmp);
-        return 0;
 }
 
-/* EVALSHA the batch script with argv[4..] (and lens[4..] unless lens is
- * NULL) already filled (argv[0..3] are set here), reloading it once if Redis
- * lost it. Returns the reply, or NULL
- * with *errp set: RW_ERR_FENCED (errstr says where the offset is), RW_ERR_IO
- * (reconnect and retry), RW_ERR_FAIL. */
-static redisReply *rw_state_eval(rw_state_t *st, const char *topic,
-                                 int32_t partition, int64_t expected,
-                                 const char **argv, size_t *lens, size_t argc,
-                                 char *key,
-                                 size_t key_size, rw_err_t *errp,
+/* Read `n` pipelined replies; on a connection failure the context is
+ * dropped and RW_ERR_IO returned (replies read so far are kept in rs). */
+static rw_err_t rw_state_replies(rw_state_t *st, redisReply **rs, size_t n,
                                  char *errstr, size_t errstr_size) {
-        redisReply *r;
-
-        *errp = RW_ERR_IO;
-        if (rw_state_ensure(st, errstr, errstr_size))
-                return NULL;
-        snprintf(key, key_size, "%s:{%d}:off:%s", st->ns, (int)partition, topic);
-        argv[0] = "EVALSHA";
-        argv[1] = st->sha;
-        argv[2] = "1";
-        argv[3] = key;
-        for (int attempt = 0; ; attempt++) {
-                if (lens)
-                        for (int i = 0; i < 4; i++)
-                                lens[i] = strlen(argv[i]);
-                r = redisCommandArgv(st->rc, (int)argc, argv, lens);
-                if (!r) {
-                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
-                        rw_state_disconnect(st);
-                        return NULL;
-                }
-                if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) &&
-                    attempt == 0) {
-                        /* Redis restarted or flushed scripts: reload, retry. */
-                        freeReplyObject(r);
-                        if (rw_state_reconnect(st, errstr, errstr_size))
-                                return NULL;
-                        argv[1] = st->sha;
-                        continue;
-                }
-                break;
-        }
-        *errp = RW_ERR_FAIL;
-        if (r->type == REDIS_REPLY_ERROR) {
-                snprintf(errstr, errstr_size, "redis: batch script: %.*s",
-                         (int)r->len, r->str);
-                goto fail;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-                snprintf(errstr, errstr_size, "redis: batch script: unexpected reply");
-                goto fail;
-        }
-        if (!strcmp(r->element[0]->str, "FENCED")) {
-                snprintf(errstr, errstr_size,
-                         "%s [%d]: stored offset is %s, expected %lld: "
-                         "partition owned elsewhere",
-                         topic, (int)partition, r->element[1]->str,
-                         (long long)expected);
-                *errp = RW_ERR_FENCED;
-                goto fail;
-        }
-        *errp = RW_OK;
-        return r;
-fail:
-        freeReplyObject(r);
-        return NULL;
-}
-
-static const char *rw_kind_str(char kind) {
-        static const char *kinds[] = { "P", "C", "R", "O", "E", "X", "V", "S" };
-        for (size_t j = 0; j < RW_ARRAY_SIZE(kinds); j++)
-                if (kinds[j][0] == kind)
-                        return kinds[j];
-        return "P";
-}
-
-static int rw_is_orders_kind(char kind) {
-        return kind == 'P' || kind == 'C' || kind == 'R';
-}
-
-rw_err_t rw_state_prepare(rw_state_t *st, const char *topic, int32_t partition,
-                          int64_t expected, int orders, int64_t due_until,
-                          const rw_state_event_t *evs, size_t cnt,
-                          rw_apply_result_t *res,
-                          char *errstr, size_t errstr_size) {
-        size_t argc = 11 + cnt * 3, i, a = 4;
-        const char **argv;
-        char key[512], prefix[256], nums[4][24];
-        redisReply *r;
-        rw_err_t err;
-
-        memset(res, 0, sizeof(*res));
-        if (!(argv = malloc(argc * sizeof(*argv)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return RW_ERR_NOMEM;
-        }
-        snprintf(prefix, sizeof(prefix), "%s:{%d}:", st->ns, (int)partition);
-        snprintf(nums[0], sizeof(nums[0]), "%lld", (long long)expected);
-        snprintf(nums[1], sizeof(nums[1]), "%lld", (long long)st->dedup_s);
-        snprintf(nums[2], sizeof(nums[2]), "%lld", (long long)due_until);
-        snprintf(nums[3], sizeof(nums[3]), "%zu", cnt);
-        argv[a++] = "prepare";
-        argv[a++] = prefix;
-        argv[a++] = nums[0];
-        argv[a++] = nums[1];
-        argv[a++] = orders ? "a" : "s";
-        argv[a++] = nums[2];
-        argv[a++] = nums[3];
-        for (i = 0; i < cnt; i++) {
-                argv[a++] = rw_kind_str(evs[i].kind);
-                argv[a++] = evs[i].event_id;
-                argv[a++] = evs[i].account;
-        }
-        r = rw_state_eval(st, topic, partition, expected, argv, NULL, a, key, sizeof(key),
-                          &err, errstr, errstr_size);
-        free(argv);
-        if (!r)
-                return err;
-        if (rw_prepare_parse(r, cnt, res)) {
-                snprintf(errstr, errstr_size, "redis: batch script: malformed reply");
-                rw_apply_result_clear(res);
-                err = RW_ERR_FAIL;
-        }
-        freeReplyObject(r);
-        return err;
-}
-
-rw_err_t rw_state_commit(rw_state_t *st, const char *topic, int32_t partition,
-                         int64_t expected, int64_t next_offset, int64_t window_days,
-                         const rw_state_event_t *evs, size_t cnt, const char *flags,
-                         const int64_t *pbk, const rw_commit_extra_t *x,
-                         char *errstr, size_t errstr_size) {
-        size_t argc, i, a = 4, numi = 0;
-        size_t nfp = x ? x->fp_cnt : 0, ndue = x ? x->due_cnt : 0,
-               nout = x ? x->outbox_cnt : 0;
-        int64_t max_at = 0;
-        const char **argv = NULL;
-        size_t *lens = NULL;
-        char *nums = NULL;      /* one 24-byte slot per numeric argument */
-        char key[512], prefix[256];
-        redisReply *r = NULL;
-        rw_err_t err = RW_ERR_NOMEM;
-
-        argc = 16 + cnt * 9 + nfp * 3 + ndue * 2 + nout;  /* 4 + 9 fixed, 3 counts */
-        for (i = 0; i < cnt; i++)
-                if (flags[i] == '1' && evs[i].occurred_at > max_at)
-                        max_at = evs[i].occurred_at;
-        argv = malloc(argc * sizeof(*argv));
-        lens = malloc(argc * sizeof(*lens));
-        nums = malloc((10 + cnt * 4 + ndue) * 24);
-        if (!argv || !lens || !nums) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto done;
-        }
-#define RW_NUM(v) (snprintf(nums + numi * 24, 24, "%lld", (long long)(v)), \
-                   nums + (numi++) * 24)
-        snprintf(prefix, sizeof(prefix), "%s:{%d}:", st->ns, (int)partition);
-        argv[a++] = "commit";
-        argv[a++] = prefix;
-        argv[a++] = RW_NUM(expected);
-        argv[a++] = RW_NUM(next_offset);
-        argv[a++] = RW_NUM(window_days);
-        argv[a++] = RW_NUM(st->dedup_s);
-        argv[a++] = RW_NUM(max_at);
-        argv[a++] = flags;
-        argv[a++] = RW_NUM(cnt);
-        for (i = 0; i < cnt; i++) {
-                const rw_state_event_t *ev = &evs[i];
-                argv[a++] = rw_kind_str(ev->kind);
-                argv[a++] = ev->event_id;
-                argv[a++] = ev->account;
-                argv[a++] = ev->vendor;
-                argv[a++] = RW_NUM(ev->occurred_at / RW_DAY_MS);
-                argv[a++] = RW_NUM(ev->amount);
-                argv[a++] = RW_NUM(ev->occurred_at);
-                argv[a++] = ev->extra;
-                argv[a++] = RW_NUM(pbk && rw_is_orders_kind(ev->kind) ? pbk[i] : -1);
-        }
-        argv[a++] = RW_NUM(nfp);
-        for (i = 0; i < nfp; i++) {
-                argv[a++] = x->fps[i].account;
-                argv[a++] = rw_rule_name(x->fps[i].rule);
-                argv[a++] = x->fps[i].csv;
-        }
-        argv[a++] = RW_NUM(ndue);
-        for (i = 0; i < ndue; i++) {
-                argv[a++] = x->dues[i].account;
-                argv[a++] = RW_NUM(x->dues[i].due);
-        }
-        argv[a++] = RW_NUM(nout);
-        for (i = 4; i < a; i++)
-                lens[i] = strlen(argv[i]);
-        for (i = 0; i < nout; i++) {
-                lens[a] = x->outbox[i].len;
-                argv[a++] = x->outbox[i].buf;
-        }
-#undef RW_NUM
-        if (!(r = rw_state_eval(st, topic, partition, expected, argv, lens, a,
-                                key, sizeof(key), &err, errstr, errstr_size)))
-                goto done;
-        err = RW_ERR_FAIL;
-        if (r->elements < 4) {
-                snprintf(errstr, errstr_size, "redis: batch script: malformed reply");
-                goto done;
-        }
-        err = RW_OK;
-done:
-        if (r)
-                freeReplyObject(r);
-        free(argv);
-        free(lens);
-        free(nums);
-        return err;
-}
-
-rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
-                        int64_t expected, int64_t next_offset, int64_t window_days,
-                        const rw_state_event_t *evs, size_t cnt,
-                        rw_apply_result_t *res,
-                        char *errstr, size_t errstr_size) {
-        rw_err_t err;
-
-        if ((err = rw_state_prepare(st, topic, partition, expected,
-                                    cnt && rw_is_orders_kind(evs[0].kind), 0,
-                                    evs, cnt, res, errstr, errstr_size)))
-                return err;
-        err = rw_state_commit(st, topic, partition, expected, next_offset,
-                              window_days, evs, cnt, res->flags, NULL, NULL,
-                              errstr, errstr_size);
-        if (err)
-                rw_apply_result_clear(res);
-        return err;
-}
-
-rw_err_t rw_state_seen(rw_state_t *st, int32_t partition,
-                       const char *const *event_ids, size_t cnt, int *seen,
-                       char *errstr, size_t errstr_size) {
-        size_t i, sent = 0;
-
-        if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
-        for (i = 0; i < cnt; i++) {
-                char key[512];
-                const char *argv[2] = { "EXISTS", key };
-                snprintf(key, sizeof(key), "%s:{%d}:e:%s", st->ns, (int)partition,
-                         event_ids[i]);
-                if (redisAppendCommandArgv(st->rc, 2, argv, NULL) != REDIS_OK)
-                        break;
-                sent++;
-        }
-        for (i = 0; i < sent; i++) {
-                redisReply *r = NULL;
-                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
+        for (size_t i = 0; i < n; i++) {
+                if (redisGetReply(st->rc, (void **)&rs[i]) != REDIS_OK) {
                         snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
                         rw_state_disconnect(st);
                         return RW_ERR_IO;
                 }
-                seen[i] = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-                freeReplyObject(r);
         }
-        if (sent < cnt) {
+        return RW_OK;
+}
+
+rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
+                       int orders, const char *const *accounts, size_t cnt,
+                       rw_account_view_t *views, char *errstr, size_t errstr_size) {
+        redisReply **rs = NULL;
+        rw_err_t err = RW_ERR_IO;
+        size_t i;
+
+        for (i = 0; i < cnt; i++)
+                if (rw_account_init(&views[i], accounts[i]))
+                        goto nomem;
+        if (!cnt)
+                return RW_OK;
+        if (!(rs = calloc(cnt * 4, sizeof(*rs))))
+                goto nomem;
+        if (rw_state_ensure(st, errstr, errstr_size))
+                goto done;
+        for (i = 0; i < cnt; i++) {
+                char k1[1024], k2[1024], k3[1024], k4[1024];
+                const char *hg1[] = { "HGETALL", k1 }, *hg2[] = { "HGETALL", k2 };
+                const char *zs[] = { "ZSCORE", k3, accounts[i] }, *g[] = { "GET", k4 };
+
+                snprintf(k1, sizeof(k1), "%s:{%d}:%s:%s", st->ns, (int)partition,
+                         orders ? "a" : "s", accounts[i]);
+                snprintf(k2, sizeof(k2), "%s:{%d}:f:%s", st->ns, (int)partition, accounts[i]);
+                snprintf(k3, sizeof(k3), "%s:{%d}:due:%s", st->ns, (int)partition, topic);
+                snprintf(k4, sizeof(k4), "%s:{%d}:d%s:%s", st->ns, (int)partition,
+                         orders ? "a" : "s", accounts[i]);
+                if (redisAppendCommandArgv(st->rc, 2, hg1, NULL) != REDIS_OK ||
+                    redisAppendCommandArgv(st->rc, 2, hg2, NULL) != REDIS_OK ||
+                    redisAppendCommandArgv(st->rc, 3, zs, NULL) != REDIS_OK ||
+                    redisAppendCommandArgv(st->rc, 2, g, NULL) != REDIS_OK) {
+                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                        rw_state_disconnect(st);
+                        goto done;
+                }
+        }
+        if ((err = rw_state_replies(st, rs, cnt * 4, errstr, errstr_size)))
+                goto done;
+        err = RW_ERR_FAIL;
+        for (i = 0; i < cnt * 4; i++)
+                if (rs[i]->type == REDIS_REPLY_ERROR) {
+                        snprintf(errstr, errstr_size, "redis: loading accounts: %s",
+                                 rs[i]->str);
+                        goto done;
+                }
+        for (i = 0; i < cnt; i++) {
+                rw_account_view_t *av = &views[i];
+                redisReply *all = rs[i * 4], *fps = rs[i * 4 + 1], *due = rs[i * 4 + 2],
+                           *ids = rs[i * 4 + 3];
+                if (all->type != REDIS_REPLY_ARRAY || fps->type != REDIS_REPLY_ARRAY) {
+                        snprintf(errstr, errstr_size, "redis: loading accounts: "
+                                 "unexpected reply");
+                        goto done;
+                }
+                if (rw_view_fill(av, all))
+                        goto nomem;
+                rw_view_fill_fps(av, fps);
+                av->due = due->type == REDIS_REPLY_STRING ? strtoll(due->str, NULL, 10) : 0;
+                av->due_stored = av->due;
+                if (ids->type == REDIS_REPLY_STRING &&
+                    rw_account_ids_load(av, ids->str, ids->len)) {
+                        snprintf(errstr, errstr_size, "redis: %s:{%d}:d%s:%s: malformed",
+                                 st->ns, (int)partition, orders ? "a" : "s", accounts[i]);
+                        goto done;
+                }
+        }
+        err = RW_OK;
+        goto done;
+nomem:
+        snprintf(errstr, errstr_size, "out of memory");
+        err = RW_ERR_NOMEM;
+done:
+        if (rs)
+                for (i = 0; i < cnt * 4; i++)
+                        if (rs[i])
+                                freeReplyObject(rs[i]);
+        free(rs);
+        if (err)
+                for (i = 0; i < cnt; i++)
+                        rw_account_view_clear(&views[i]);
+        return err;
+}
+
+rw_err_t rw_state_due(rw_state_t *st, const char *topic, int32_t partition,
+                      int64_t until, char ***accountsp, int64_t **duesp,
+                      size_t *cntp, char *errstr, size_t errstr_size) {
+        char key[1024], lim[24];
+        const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", lim, "WITHSCORES" };
+        redisReply *r;
+        size_t n;
+
+        *accountsp = NULL;
+        *duesp = NULL;
+        *cntp = 0;
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(key, sizeof(key), "%s:{%d}:due:%s", st->ns, (int)partition, topic);
+        snprintf(lim, sizeof(lim), "%lld", (long long)until);
+        if (!(r = redisCommandArgv(st->rc, 5, argv, NULL))) {
                 snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
                 rw_state_disconnect(st);
                 return RW_ERR_IO;
         }
+        if (r->type != REDIS_REPLY_ARRAY) {
+                snprintf(errstr, errstr_size, "redis: ZRANGEBYSCORE: %s",
+                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+                freeReplyObject(r);
+                return RW_ERR_FAIL;
+        }
+        n = r->elements / 2;
+        if (n) {
+                *accountsp = calloc(n, sizeof(**accountsp));
+                *duesp = calloc(n, sizeof(**duesp));
+                if (!*accountsp || !*duesp)
+                        abort();
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!((*accountsp)[i] = strndup(r->element[2 * i]->str,
+                                                r->element[2 * i]->len)))
+                        abort();
+                (*duesp)[i] = strtoll(r->element[2 * i + 1]->str, NULL, 10);
+        }
+        *cntp = n;
+        freeReplyObject(r);
         return RW_OK;
+}
+
+/* One coalesced increment of a write. */
+typedef struct rw_delta_s {
+        char kind;              /* 'a' / 'v' portfolio, 'd' vendor day */
+        int64_t k;              /* interval or day */
+        const char *subject;    /* points into the write's strings */
+        int64_t delta;
+} rw_delta_t;
+
+struct rw_state_write_s {
+        const char *ns;
+        char topic[256];
+        int32_t partition;
+        int64_t expected, next_offset, max_at;
+        int64_t vendor_window;
+        /* The script's arguments after the fixed ones, as owned strings. */
+        char **args;
+        size_t *lens;
+        size_t argc, args_size;
+        size_t nops;
+        rw_delta_t *deltas;
+        size_t delta_cnt, delta_size;
+        char **strs;            /* subjects of deltas */
+        size_t str_cnt, str_size;
+        int progress;
+        int64_t prog_wm, prog_wall;
+};
+
+rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
+                                     int32_t partition, int64_t expected,
+                                     int64_t next_offset, int64_t max_at) {
+        rw_state_write_t *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return NULL;
+        w->ns = st->ns;
+        snprintf(w->topic, sizeof(w->topic), "%s", topic);
+        w->partition = partition;
+        w->expected = expected;
+        w->next_offset = next_offset;
+        w->max_at = max_at;
+        return w;
+}
+
+void rw_state_write_destroy(rw_state_write_t *w) {
+        if (!w)
+                return;
+        for (size_t i = 0; i < w->argc; i++)
+                free(w->args[i]);
+        for (size_t i = 0; i < w->str_cnt; i++)
+                free(w->strs[i]);
+        free(w->args);
+        free(w->lens);
+        free(w->deltas);
+        free(w->strs);
+        free(w);
+}
+
+static int rw_write_arg(rw_state_write_t *w, const void *buf, size_t len) {
+        char *a;
+
+        if (w->argc == w->args_size) {
+                size_t n = w->args_size ? w->args_size * 2 : 64;
+                char **na = realloc(w->args, n * sizeof(*na));
+                size_t *nl;
+                if (!na)
+                        return -1;
+                w->args = na;
+                if (!(nl = realloc(w->lens, n * sizeof(*nl))))
+                        return -1;
+                w->lens = nl;
+                w->args_size = n;
+        }
+        if (!(a = malloc(len + 1)))
+                return -1;
+        memcpy(a, buf, len);
+        a[len] = '\0';
+        w->args[w->argc] = a;
+        w->lens[w->argc++] = len;
+        return 0;
+}
+
+static int rw_write_str(rw_state_write_t *w, const char *s) {
+        return rw_write_arg(w, s, strlen(s));
+}
+
+static int rw_write_int(rw_state_write_t *w, int64_t v) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%lld", (long long)v);
+        return rw_write_str(w, buf);
+}
+
+/* Start an op: code, key, and a placeholder for its argument count, which
+ * rw_write_op_end() fills. Returns the placeholder's index, or -1. */
+static ssize_t rw_write_op(rw_state_write_t *w, const char *code, const char *key) {
+        if (rw_write_str(w, code) || rw_write_str(w, key) || rw_write_str(w, "0"))
+                return -1;
+        w->nops++;
+        return (ssize_t)w->argc - 1;
+}
+
+static int rw_write_op_end(rw_state_write_t *w, ssize_t at) {
+        char buf[24];
+        size_t len = (size_t)snprintf(buf, sizeof(buf), "%zu", w->argc - (size_t)at - 1);
+        char *a = realloc(w->args[at], len + 1);
+        if (!a)
+                return -1;
+        memcpy(a, buf, len + 1);
+        w->args[at] = a;
+        w->lens[at] = len;
+        return 0;
+}
+
+/* Ops with many arguments are split: Lua's unpack() has a limit. */
+#define RW_OP_MAX_ARGS 400
+
+int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_view_t *av) {
+        const char *s = orders ? "a" : "s";
+        char key[1024], num[24], csv[256];
+        ssize_t at = -1;
+        size_t i;
+
+        snprintf(key, sizeof(key), "%s:{%d}:%s:%s", w->ns, (int)w->partition, s, av->account);
+        for (i = 0; i < av->bucket_cnt; i++) {
+                if (!av->bucket_dirty[i])
+                        continue;
+                if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
+                        if (rw_write_op_end(w, at))
+                                return -1;
+                        at = -1;
+                }
+                if (at < 0 && (at = rw_write_op(w, "H", key)) < 0)
+                        return -1;
+                snprintf(num, sizeof(num), "%lld", (long long)av->buckets[i].day);
+                rw_bucket_format(&av->buckets[i], csv, sizeof(csv));
+                if (rw_write_str(w, num) || rw_write_str(w, csv))
+                        return -1;
+        }
+        if (av->meta_dirty) {
+                if (at < 0 && (at = rw_write_op(w, "H", key)) < 0)
+                        return -1;
+                if (rw_write_str(w, "m:maxday") || rw_write_int(w, av->maxday) ||
+                    rw_write_str(w, "m:off") || rw_write_int(w, av->last_offset))
+                        return -1;
+                if (orders && av->orders_total &&
+                    (rw_write_str(w, "m:n") || rw_write_int(w, av->orders_total) ||
+                     rw_write_str(w, "m:first") || rw_write_int(w, av->first_order) ||
+                     rw_write_str(w, "m:last") || rw_write_int(w, av->last_order)))
+                        return -1;
+        }
+        if (at >= 0 && rw_write_op_end(w, at))
+                return -1;
+        at = -1;
+        for (i = 0; i < av->gone_cnt; i++) {
+                if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
+                        if (rw_write_op_end(w, at))
+                                return -1;
+                        at = -1;
+                }
+                if (at < 0 && (at = rw_write_op(w, "D", key)) < 0)
+                        return -1;
+                if (rw_write_int(w, av->gone[i]))
+                        return -1;
+        }
+        if (at >= 0 && rw_write_op_end(w, at))
+                return -1;
+        at = -1;
+        snprintf(key, sizeof(key), "%s:{%d}:f:%s", w->ns, (int)w->partition, av->account);
+        for (int r = 0; r < RW_RULE__CNT; r++) {
+                if (!av->fp_dirty[r])
+                        continue;
+                if (at < 0 && (at = rw_write_op(w, "H", key)) < 0)
+                        return -1;
+                rw_fp_state_format(&av->fp[r], csv, sizeof(csv));
+                if (rw_write_str(w, rw_rule_name((rw_rule_id_t)r)) || rw_write_str(w, csv))
+                        return -1;
+        }
+        if (at >= 0 && rw_write_op_end(w, at))
+                return -1;
+        if (av->due != av->due_stored) {
+                snprintf(key, sizeof(key), "%s:{%d}:due:%s", w->ns, (int)w->partition,
+                         w->topic);
+                if (av->due > 0) {
+                        if ((at = rw_write_op(w, "Z", key)) < 0 || rw_write_int(w, av->due) ||
+                            rw_write_str(w, av->account) || rw_write_op_end(w, at))
+                                return -1;
+                } else if ((at = rw_write_op(w, "R", key)) < 0 ||
+                           rw_write_str(w, av->account) || rw_write_op_end(w, at)) {
+                        return -1;
+                }
+        }
+        if (av->ids_dirty) {
+                snprintf(key, sizeof(key), "%s:{%d}:d%s:%s", w->ns, (int)w->partition, s,
+                         av->account);
+                if (!av->id_cnt) {
+                        if ((at = rw_write_op(w, "X", key)) < 0 || rw_write_op_end(w, at))
+                                return -1;
+                } else {
+                        size_t len = av->id_cnt * RW_SEEN_ID_SIZE;
+                        unsigned char *buf = malloc(len);
+                        int fail;
+                        if (!buf)
+                                return -1;
+                        rw_account_ids_store(av, buf);
+                        fail = (at = rw_write_op(w, "S", key)) < 0 ||
+                               rw_write_arg(w, buf, len) || rw_write_op_end(w, at);
+                        free(buf);
+                        if (fail)
+                                return -1;
+                }
+        }
+        return 0;
+}
+
+static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char *subject,
+                          int64_t delta) {
+        rw_delta_t *d;
+        char *s;
+
+        if (w->delta_cnt == w->delta_size) {
+                size_t n = w->delta_size ? w->delta_size * 2 : 64;
+                rw_delta_t *nd = realloc(w->deltas, n * sizeof(*nd));
+                if (!nd)
+                        return -1;
+                w->deltas = nd;
+                w->delta_size = n;
+        }
+        if (w->str_cnt == w->str_size) {
+                size_t n = w->str_size ? w->str_size * 2 : 64;
+                char **ns = realloc(w->strs, n * sizeof(*ns));
+                if (!ns)
+                        return -1;
+                w->strs = ns;
+                w->str_size = n;
+        }
+        if (!(s = strdup(subject)))
+                return -1;
+        w->strs[w->str_cnt++] = s;
+        d = &w->deltas[w->delta_cnt++];
+        *d = (rw_delta_t){ .kind = kind, .k = k, .subject = s, .delta = delta };
+        return 0;
+}
+
+int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t day,
+                          int64_t delta, int64_t window_days) {
+        w->vendor_window = window_days;
+        return rw_write_delta(w, 'd', day, vendor, delta);
+}
+
+int rw_state_write_portfolio(rw_state_write_t *w, char kind, int64_t interval,
+                             const char *subject, int64_t delta) {
+        if (interval < 0 || !delta)
+                return 0;
+        return rw_write_delta(w, kind, interval, subject, delta);
+}
+
+int rw_state_write_outbox(rw_state_write_t *w, const void *buf, size_t len) {
+        char key[1024];
+        ssize_t at;
+
+        snprintf(key, sizeof(key), "%s:{%d}:outbox:%s", w->ns, (int)w->partition, w->topic);
+        if ((at = rw_write_op(w, "L", key)) < 0 || rw_write_arg(w, buf, len) ||
+            rw_write_op_end(w, at))
+                return -1;
+        return 0;
+}
+
+void rw_state_write_progress(rw_state_write_t *w, int64_t watermark, int64_t wall_ms) {
+        w->progress = 1;
+        w->prog_wm = watermark;
+        w->prog_wall = wall_ms;
+}
+
+/* Vendors by name then day; portfolio entries by kind, interval, subject. */
+static int rw_delta_cmp(const void *a, const void *b) {
+        const rw_delta_t *x = a, *y = b;
+        int c;
+
+        if (x->kind != y->kind)
+                return x->kind < y->kind ? -1 : 1;
+        if (x->kind == 'd' && (c = strcmp(x->subject, y->subject)))
+                return c;
+        if (x->k != y->k)
+                return x->k < y->k ? -1 : 1;
+        return x->kind == 'd' ? 0 : strcmp(x->subject, y->subject);
+}
+
+/* Turn the deltas into ops, coalesced: one V op per vendor, one I op per
+ * portfolio interval hash, and the interval floor. */
+static int rw_write_deltas(rw_state_write_t *w) {
+        char key[1024];
+        int64_t lowest = -1;
+        size_t i = 0, j;
+
+        if (!w->delta_cnt)
+                return 0;
+        qsort(w->deltas, w->delta_cnt, sizeof(*w->deltas), rw_delta_cmp);
+        while (i < w->delta_cnt) {
+                rw_delta_t *d = &w->deltas[i];
+                ssize_t at;
+
+                if (d->kind == 'd') {
+                        int64_t last = d->k;
+                        for (j = i; j < w->delta_cnt && w->deltas[j].kind == 'd' &&
+                                    !strcmp(w->deltas[j].subject, d->subject); j++)
+                                if (w->deltas[j].k > last)
+                                        last = w->deltas[j].k;
+                        snprintf(key, sizeof(key), "%s:{%d}:v:%s", w->ns, (int)w->partition,
+                                 d->subject);
+                        if ((at = rw_write_op(w, "V", key)) < 0 ||
+                            rw_write_int(w, w->vendor_window) || rw_write_int(w, last))
+                                return -1;
+                        while (i < j) {
+                                int64_t day = w->deltas[i].k, sum = 0;
+                                while (i < j && w->deltas[i].k == day)
+                                        sum += w->deltas[i++].delta;
+                                if (rw_write_int(w, day) || rw_write_int(w, sum))
+                                        return -1;
+                        }
+                        if (rw_write_op_end(w, at))
+                                return -1;
+                        continue;
+                }
+                if (lowest < 0 || d->k < lowest)
+                        lowest = d->k;
+                snprintf(key, sizeof(key), "%s:{%d}:pb:%c:%lld", w->ns, (int)w->partition,
+                         d->kind, (long long)d->k);
+                if ((at = rw_write_op(w, "I", key)) < 0)
+                        return -1;
+                for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind &&
+                            w->deltas[j].k == d->k; ) {
+                        const char *subj = w->deltas[j].subject;
+                        int64_t sum = 0;
+                        while (j < w->delta_cnt && w->deltas[j].kind == d->kind &&
+                               w->deltas[j].k == d->k && !strcmp(w->deltas[j].subject, subj))
+                                sum += w->deltas[j++].delta;
+                        if (!sum)
+                                continue;
+                        if (w->argc - (size_t)at > RW_OP_MAX_ARGS) {
+                                if (rw_write_op_end(w, at) ||
+                                    (at = rw_write_op(w, "I", key)) < 0)
+                                        return -1;
+                        }
+                        if (rw_write_str(w, subj) || rw_write_int(w, sum))
+                                return -1;
+                }
+                if (rw_write_op_end(w, at))
+                        return -1;
+                i = j;
+        }
+        if (lowest >= 0) {
+                ssize_t at;
+                snprintf(key, sizeof(key), "%s:{%d}:pb:first", w->ns, (int)w->partition);
+                if ((at = rw_write_op(w, "M", key)) < 0 || rw_write_int(w, lowest) ||
+                    rw_write_op_end(w, at))
+                        return -1;
+        }
+        w->delta_cnt = 0;
+        return 0;
+}
+
+/* Append one write's EVALSHA (and its progress report) to the pipeline;
+ * returns how many replies it will produce, or 0 on a connection failure. */
+static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w) {
+        size_t argc = 9 + w->argc, a = 0, n = 1;
+        const char **argv = malloc(argc * sizeof(*argv));
+        size_t *lens = malloc(argc * sizeof(*lens));
+        char key[1024], wkey[1024], nums[4][24];
+        int rc;
+
+        if (!argv || !lens)
+                abort();
+        snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)w->partition, w->topic);
+        snprintf(wkey, sizeof(wkey), "%s:{%d}:wm:%s", st->ns, (int)w->partition, w->topic);
+        snprintf(nums[0], 24, "%lld", (long long)w->expected);
+        snprintf(nums[1], 24, "%lld", (long long)w->next_offset);
+        snprintf(nums[2], 24, "%lld", (long long)w->max_at);
+        snprintf(nums[3], 24, "%zu", w->nops);
+        argv[a++] = "EVALSHA";
+        argv[a++] = st->sha;
+        argv[a++] = "1";
+        argv[a++] = key;
+        argv[a++] = nums[0];
+        argv[a++] = nums[1];
+        argv[a++] = wkey;
+        argv[a++] = nums[2];
+        argv[a++] = nums[3];
+        for (size_t j = 0; j < a; j++)
+                lens[j] = strlen(argv[j]);
+        for (size_t j = 0; j < w->argc; j++) {
+                argv[a] = w->args[j];
+                lens[a++] = w->lens[j];
+        }
+        rc = redisAppendCommandArgv(st->rc, (int)a, argv, lens);
+        free(argv);
+        free(lens);
+        if (rc != REDIS_OK)
+                return 0;
+        if (w->progress) {
+                char pkey[300], field[16], val[64], now[24];
+                const char *hset[] = { "HSET", pkey, field, val };
+                const char *hsetnx[] = { "HSETNX", pkey, "start", now };
+                snprintf(pkey, sizeof(pkey), "%s:{dep}:prog", st->ns);
+                snprintf(field, sizeof(field), "%d", (int)w->partition);
+                snprintf(val, sizeof(val), "%lld,%lld", (long long)w->prog_wm,
+                         (long long)w->prog_wall);
+                snprintf(now, sizeof(now), "%lld", (long long)w->prog_wall);
+                if (redisAppendCommandArgv(st->rc, 4, hset, NULL) != REDIS_OK ||
+                    redisAppendCommandArgv(st->rc, 4, hsetnx, NULL) != REDIS_OK)
+                        return 0;
+                n += 2;
+        }
+        return n;
+}
+
+/* A write's reply: its outcome, 1 for NOSCRIPT (send again). */
+static int rw_write_reply(const rw_state_write_t *w, const redisReply *r, rw_err_t *errp,
+                          char *errstr, size_t errstr_size) {
+        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8))
+                return 1;
+        if (r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "redis: batch write of %s [%d]: %.*s",
+                         w->topic, (int)w->partition, (int)r->len, r->str);
+                *errp = RW_ERR_FAIL;
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+                   r->element[0]->type == REDIS_REPLY_STRING &&
+                   !strcmp(r->element[0]->str, "OK")) {
+                *errp = RW_OK;
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+                   r->element[0]->type == REDIS_REPLY_STRING &&
+                   !strcmp(r->element[0]->str, "FENCED")) {
+                snprintf(errstr, errstr_size, "%s [%d]: stored offset is %s, expected %lld",
+                         w->topic, (int)w->partition, r->element[1]->str,
+                         (long long)w->expected);
+                *errp = RW_ERR_FENCED;
+        } else {
+                snprintf(errstr, errstr_size, "redis: batch write of %s [%d]: unexpected reply",
+                         w->topic, (int)w->partition);
+                *errp = RW_ERR_FAIL;
+        }
+        return 0;
+}
+
+rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
+                             rw_err_t *errs, char *errstr, size_t errstr_size) {
+        int *again = calloc(cnt + 1, sizeof(*again));
+        rw_err_t err = RW_ERR_IO;
+        size_t i;
+
+        if (!again)
+                abort();
+        for (i = 0; i < cnt; i++) {
+                errs[i] = RW_ERR_IO;
+                again[i] = 1;
+                if (rw_write_deltas(ws[i])) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+        }
+        for (int attempt = 0; attempt < 2; attempt++) {
+                int noscript = 0;
+
+                if (rw_state_ensure(st, errstr, errstr_size))
+                        goto done;
+                for (i = 0; i < cnt; i++)
+                        if (again[i] && !rw_write_append(st, ws[i]))
+                                goto io;
+                for (i = 0; i < cnt; i++) {
+                        redisReply *r = NULL;
+                        if (!again[i])
+                                continue;
+                        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                                goto io;
+                        again[i] = rw_write_reply(ws[i], r, &errs[i], errstr, errstr_size);
+                        noscript |= again[i];
+                        freeReplyObject(r);
+                        for (int k = 0; ws[i]->progress && k < 2; k++) {
+                                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                                        goto io;
+                                freeReplyObject(r);
+                        }
+                }
+                if (!noscript)
+                        break;
+                /* Redis restarted or flushed its scripts: reload, send again. */
+                if (rw_state_reconnect(st, errstr, errstr_size))
+                        goto done;
+        }
+        err = RW_OK;
+        goto done;
+io:
+        snprintf(errstr, errstr_size, "redis: %s", st->rc ? st->rc->errstr : "disconnected");
+        rw_state_disconnect(st);
+done:
+        free(again);
+        return err;
+}
+
+rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
+                        int64_t expected, int64_t next_offset,
+                        const rw_account_limits_t *lim,
+                        const rw_state_event_t *evs, size_t cnt,
+                        int64_t *appliedp, int64_t *dupsp,
+                        char *errstr, size_t errstr_size) {
+        int orders = cnt && (evs[0].kind == 'P' || evs[0].kind == 'C' || evs[0].kind == 'R');
+        const char **names = calloc(cnt + 1, sizeof(*names));
+        rw_account_view_t *views = calloc(cnt + 1, sizeof(*views));
+        rw_state_write_t *w = NULL;
+        size_t n = 0, i, j;
+        int64_t max_at = 0;
+        rw_err_t err = RW_ERR_NOMEM, werr;
+
+        *appliedp = *dupsp = 0;
+        if (!names || !views)
+                goto done;
+        for (i = 0; i < cnt; i++) {
+                for (j = 0; j < n && strcmp(names[j], evs[i].account); j++)
+                        ;
+                if (j == n)
+                        names[n++] = evs[i].account;
+        }
+        if ((err = rw_state_load(st, topic, partition, orders, names, n, views, errstr,
+                                 errstr_size)))
+                goto done;
+        for (i = 0; i < cnt; i++) {
+                for (j = 0; strcmp(names[j], evs[i].account); j++)
+                        ;
+                rw_state_event_t ev = evs[i];
+                ev.offset = next_offset - (int64_t)cnt + (int64_t)i;
+                if (rw_account_seen(&views[j], ev.event_id, ev.offset)) {
+                        (*dupsp)++;
+                        continue;
+                }
+                if (rw_account_apply(&views[j], &ev, lim)) {
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+                (*appliedp)++;
+                if (evs[i].occurred_at > max_at)
+                        max_at = evs[i].occurred_at;
+                if (orders && evs[i].kind == 'P' &&
+                    rw_state_write_vendor(w ? w : (w = rw_state_write_new(
+                                                   st, topic, partition, expected,
+                                                   next_offset, 0)),
+                                          evs[i].vendor, evs[i].occurred_at / RW_DAY_MS,
+                                          evs[i].amount, lim->window_days)) {
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+        }
+        if (!w && !(w = rw_state_write_new(st, topic, partition, expected, next_offset, 0)))
+                goto done;
+        w->max_at = max_at;
+        for (j = 0; j < n; j++)
+                if (rw_state_write_account(w, orders, &views[j])) {
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+        if ((err = rw_state_write_exec(st, &w, 1, &werr, errstr, errstr_size)))
+                goto done;
+        err = werr;
+done:
+        if (views)
+                for (j = 0; j < n; j++)
+                        rw_account_view_clear(&views[j]);
+        free(views);
+        free(names);
+        rw_state_write_destroy(w);
+        return err;
 }
 
 rw_err_t rw_state_progress(rw_state_t *st, int32_t partition, int64_t watermark,

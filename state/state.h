@@ -8,18 +8,6 @@
 #include "rules/rules.h"
 #include "state/account.h"
 
-typedef struct rw_apply_result_s {
-        int64_t applied;        /* events counted */
-        int64_t duplicates;     /* events already seen within the dedup horizon */
-        int64_t watermark;      /* highest event time applied before this batch */
-        char *flags;            /* per event: '1' applied, 'd' duplicate */
-        rw_account_view_t *accounts;    /* as before the batch, sorted by id */
-        size_t account_cnt;
-} rw_apply_result_t;
-
-/* Free what a result holds (NULL-safe; leaves it empty). */
-void rw_apply_result_clear(rw_apply_result_t *res);
-
 typedef struct rw_state_s rw_state_t;
 
 /* Connect to conf's redis.url and load the batch script. Returns NULL and
@@ -28,9 +16,9 @@ rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size
 /* NULL-safe. */
 void rw_state_destroy(rw_state_t *st);
 
-/* The live hiredis context (redisContext *; NULL while disconnected) and the
- * key namespace, for the modules that keep their own keys in the same Redis
- * (boundary decisions, outboxes). After an I/O error on the context, call
+/* The live hiredis context (redisContext *; NULL while disconnected), for
+ * the modules that keep their own keys in the same Redis (boundary
+ * decisions, outboxes). After an I/O error on the context, call
  * rw_state_reconnect() before using it again. */
 void *rw_state_context(rw_state_t *st);
 const char *rw_state_ns(const rw_state_t *st);
@@ -46,60 +34,75 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
                                int64_t *watermarkp,
                                char *errstr, size_t errstr_size);
 
-/* Step 1 of a batch of one topic-partition: provided the stored offset still
- * equals `expected` (-1: none), tell which events are fresh (res->flags: '1'
- * fresh, 'd' already applied within the dedup horizon) and load, as they are
- * before the batch, every account a fresh event touches and every account of
- * the topic's stream (`orders` != 0: the orders hash, else the support hash)
- * whose due time is at or before `due_until`, with their lifecycle states
- * and stored due times (av->due, av->due_stored; 0: none); res->watermark is the stored one. Writes nothing.
- * RW_ERR_FENCED / RW_ERR_IO as for rw_state_commit(). */
-rw_err_t rw_state_prepare(rw_state_t *st, const char *topic, int32_t partition,
-                          int64_t expected, int orders, int64_t due_until,
-                          const rw_state_event_t *evs, size_t cnt,
-                          rw_apply_result_t *res,
-                          char *errstr, size_t errstr_size);
+/* Accounts of a topic-partition's stream as stored (`orders` != 0: the
+ * orders stream, else support), one pipelined round trip: views[i] is
+ * initialised for accounts[i] with its buckets, order meta, lifecycle
+ * states, stored due time and remembered event ids (caller clears each
+ * with rw_account_view_clear()). RW_ERR_IO: reconnect and retry. */
+rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
+                       int orders, const char *const *accounts, size_t cnt,
+                       rw_account_view_t *views, char *errstr, size_t errstr_size);
 
-/* What the caller decided over a batch, written with it. */
-typedef struct rw_commit_extra_s {
-        struct { const char *account; rw_rule_id_t rule; char csv[RW_FP_CSV_SIZE]; } *fps;
-        size_t fp_cnt;                  /* lifecycle states that changed */
-        struct { const char *account; int64_t due; } *dues;
-        size_t due_cnt;                 /* next due times (0: none) */
-        struct { const void *buf; size_t len; } *outbox;
-        size_t outbox_cnt;              /* framed RiskAlerts to deliver */
-} rw_commit_extra_t;
+/* The accounts of a topic-partition whose stored due time is at or before
+ * `until`: *accountsp (cnt strings, one allocation; caller frees the array
+ * and each string) and their due times *duesp (caller frees). */
+rw_err_t rw_state_due(rw_state_t *st, const char *topic, int32_t partition,
+                      int64_t until, char ***accountsp, int64_t **duesp,
+                      size_t *cntp, char *errstr, size_t errstr_size);
 
-/* Step 2: apply the events `flags` (from step 1) marks fresh, store
- * `next_offset`, and x's lifecycle states, due times and outbox elements, in
- * one atomic step fenced on `expected`. pbk[i] (NULL: none) is the portfolio
- * interval order event i counts in. */
-rw_err_t rw_state_commit(rw_state_t *st, const char *topic, int32_t partition,
-                         int64_t expected, int64_t next_offset, int64_t window_days,
-                         const rw_state_event_t *evs, size_t cnt, const char *flags,
-                         const int64_t *pbk, const rw_commit_extra_t *x,
-                         char *errstr, size_t errstr_size);
+/* One topic-partition's batch write: what changed, computed by the caller,
+ * stored with the partition's next offset in one atomic step fenced on the
+ * offset read when the partition was taken. */
+typedef struct rw_state_write_s rw_state_write_t;
 
-/* Both steps with nothing decided in between (tools, tests).
- * Apply a batch of one topic-partition and store `next_offset`, atomically,
- * provided the stored offset still equals `expected` (-1: none stored).
- * An account or vendor keeps the buckets of the `window_days` days up to its
- * own latest event day; older ones are dropped. RW_ERR_FENCED when the stored
- * offset moved (another consumer owns the partition); RW_ERR_IO on
- * connection trouble (reconnect, retry). On RW_OK *res holds, for replaying
- * the batch event by event, every account it changed as it was before the
- * batch, and each event's fate (caller clears). */
+/* A write for `topic` [partition] fenced on `expected` (-1: none stored),
+ * storing `next_offset` and the watermark `max_at` (kept if higher). NULL
+ * when out of memory. */
+rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
+                                     int32_t partition, int64_t expected,
+                                     int64_t next_offset, int64_t max_at);
+void rw_state_write_destroy(rw_state_write_t *w);
+
+/* What changed in an account view since it was last written (its stream:
+ * `orders` != 0 orders, else support): buckets, dropped days, order meta,
+ * lifecycle states, due time, remembered ids. -1 when out of memory. */
+int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_view_t *av);
+
+/* A vendor's order value on `day` (coalesced per vendor and day); the
+ * vendor hash keeps the `window_days` days up to its latest. */
+int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t day,
+                          int64_t delta, int64_t window_days);
+
+/* Portfolio interval `interval` of the dependency decider: `kind` 'a' (net
+ * spend per account) or 'v' (order value per vendor); coalesced. */
+int rw_state_write_portfolio(rw_state_write_t *w, char kind, int64_t interval,
+                             const char *subject, int64_t delta);
+
+/* A framed RiskAlert for the partition's outbox (copied). */
+int rw_state_write_outbox(rw_state_write_t *w, const void *buf, size_t len);
+
+/* Report an orders partition's progress in the same round trip (see
+ * rw_state_progress()). */
+void rw_state_write_progress(rw_state_write_t *w, int64_t watermark, int64_t wall_ms);
+
+/* Execute `cnt` writes, pipelined in one round trip. errs[i] is each
+ * write's outcome: RW_OK, RW_ERR_FENCED (errstr of the call says where the
+ * offset is, for the last fenced one), RW_ERR_FAIL (refused by Redis:
+ * nothing of it was written). Returns RW_ERR_IO when the connection failed
+ * (reconnect; writes whose errs[i] is RW_ERR_IO may or may not have been
+ * stored: retry them, the fence tells), else RW_OK. */
+rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
+                             rw_err_t *errs, char *errstr, size_t errstr_size);
+
+/* Load, apply and write a batch of one topic-partition with nothing decided
+ * in between (tools, tests): events already remembered by their account
+ * count as duplicates. *appliedp and *dupsp say how many of each. */
 rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
-                        int64_t expected, int64_t next_offset, int64_t window_days,
+                        int64_t expected, int64_t next_offset,
+                        const rw_account_limits_t *lim,
                         const rw_state_event_t *evs, size_t cnt,
-                        rw_apply_result_t *res,
+                        int64_t *appliedp, int64_t *dupsp,
                         char *errstr, size_t errstr_size);
-
-/* Which of `cnt` event ids of `partition` were already applied within the
- * dedup horizon: seen[i] = 1 or 0. One pipelined round trip. */
-rw_err_t rw_state_seen(rw_state_t *st, int32_t partition,
-                       const char *const *event_ids, size_t cnt, int *seen,
-                       char *errstr, size_t errstr_size);
 
 /* An account as stored, for inspection: each stream's hash and watermark. */
 typedef struct rw_inspect_s {
@@ -123,10 +126,6 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
                                  int32_t *partitionp, int64_t **daysp,
                                  int64_t **valuesp, size_t *cntp,
                                  char *errstr, size_t errstr_size);
-
-/* Find an account of a result (bsearch), NULL if the batch did not change it. */
-rw_account_view_t *rw_apply_result_account(const rw_apply_result_t *res,
-                                           const char *account);
 
 /* Report an orders partition's progress to the group (the boundary
  * decider's low watermark): its highest event time applied and the wall

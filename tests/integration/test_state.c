@@ -17,6 +17,10 @@
 
 #define T0 1772344800000LL      /* 2026-03-01T06:00:00Z */
 
+/* The processor's defaults: 120 days of buckets, ids of 7 days, 64 at most. */
+static const rw_account_limits_t LIM = { .window_days = 120, .dedup_ms = 7 * RW_DAY_MS,
+                                         .dedup_max = 64 };
+
 typedef struct fx_s {
         rw_redis_child_t redis;
         rw_conf_t *conf;
@@ -86,27 +90,22 @@ static void test_fencing(void **state) {
         fx_t *fx = *state;
         rw_state_event_t evs[2] = { ev_order("f1", "a", 'P', 100, T0),
                                     ev_order("f2", "a", 'P', 100, T0 + 1000) };
-        rw_apply_result_t res;
+        int64_t applied, dups;
         char errstr[512];
         int64_t off, wm;
 
-        assert_int_equal(rw_state_apply(fx->st, "orders", 0, -1, 10, 120, evs, 1, &res,
-                                        errstr, sizeof(errstr)), RW_OK);
-        rw_apply_result_clear(&res);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 0, -1, 10, &LIM, evs, 1, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
         /* A zombie that still believes nothing was stored. */
-        assert_int_equal(rw_state_apply(fx->st, "orders", 0, -1, 11, 120, evs + 1, 1,
-                                        &res, errstr, sizeof(errstr)), RW_ERR_FENCED);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 0, -1, 11, &LIM, evs + 1, 1, &applied, &dups, errstr, sizeof(errstr)), RW_ERR_FENCED);
         assert_non_null(strstr(errstr, "stored offset is 10"));
         assert_int_equal(rw_state_get_position(fx->st, "orders", 0, &off, &wm, errstr,
                                                sizeof(errstr)), RW_OK);
         assert_int_equal(off, 10);
         assert_int_equal(wm, T0);
         assert_int_equal(llget(fx, "HGET ts:{0}:a:a m:n"), 1);
-        assert_int_equal(llget(fx, "EXISTS ts:{0}:e:f2"), 0);
+        assert_int_equal(llget(fx, "STRLEN ts:{0}:da:a"), RW_SEEN_ID_SIZE);
         /* The owner, with the right expectation, goes on. */
-        assert_int_equal(rw_state_apply(fx->st, "orders", 0, 10, 11, 120, evs + 1, 1,
-                                        &res, errstr, sizeof(errstr)), RW_OK);
-        rw_apply_result_clear(&res);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 0, 10, 11, &LIM, evs + 1, 1, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
         assert_int_equal(llget(fx, "HGET ts:{0}:a:a m:n"), 2);
 }
 
@@ -116,21 +115,16 @@ static void test_dedup(void **state) {
         rw_state_event_t evs[3] = { ev_order("d1", "b", 'P', 100, T0),
                                     ev_order("d1", "b", 'P', 100, T0),
                                     ev_order("d2", "b", 'R', 40, T0) };
-        rw_apply_result_t res;
+        int64_t applied, dups;
         char errstr[512], *b;
 
-        assert_int_equal(rw_state_apply(fx->st, "orders", 1, -1, 3, 120, evs, 3, &res,
-                                        errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(res.applied, 2);
-        assert_int_equal(res.duplicates, 1);
-        assert_string_equal(res.flags, "1d1");
-        rw_apply_result_clear(&res);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 1, -1, 3, &LIM, evs, 3, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(applied, 2);
+        assert_int_equal(dups, 1);
         /* Re-delivered later (e.g. after a reset to offset 0): nothing changes. */
-        assert_int_equal(rw_state_apply(fx->st, "orders", 1, 3, 6, 120, evs, 3, &res,
-                                        errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(res.applied, 0);
-        assert_int_equal(res.duplicates, 3);
-        rw_apply_result_clear(&res);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 1, 3, 6, &LIM, evs, 3, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(applied, 0);
+        assert_int_equal(dups, 3);
         b = hget(fx, "ts:{1}:a:b", "20513");
         assert_non_null(b);
         assert_string_equal(b, "1,100,0,1,40,0,0,0,0,0,0");
@@ -141,14 +135,12 @@ static void test_dedup(void **state) {
 static void test_script_reload(void **state) {
         fx_t *fx = *state;
         rw_state_event_t ev = ev_order("s1", "c", 'P', 1, T0);
-        rw_apply_result_t res;
+        int64_t applied, dups;
         char errstr[512];
 
         freeReplyObject(redisCommand(fx->rc, "SCRIPT FLUSH"));
-        assert_int_equal(rw_state_apply(fx->st, "orders", 2, -1, 1, 120, &ev, 1, &res,
-                                        errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(res.applied, 1);
-        rw_apply_result_clear(&res);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 2, -1, 1, &LIM, &ev, 1, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(applied, 1);
 }
 
 /* Three years of daily events for one account: its state stays bounded by
@@ -158,7 +150,7 @@ static void test_memory_bounded(void **state) {
         enum { DAYS = 3 * 365, PER_BATCH = 30 };
         rw_state_event_t evs[PER_BATCH];
         char ids[PER_BATCH][32];
-        rw_apply_result_t res;
+        int64_t applied, dups;
         char errstr[512];
         int64_t off = -1, next = 0;
         long long hlen_at_year = 0, mem_at_year = 0, hlen, mem;
@@ -171,10 +163,7 @@ static void test_memory_bounded(void **state) {
                                           T0 + (int64_t)i * RW_DAY_MS);
                 }
                 next += n;
-                assert_int_equal(rw_state_apply(fx->st, "orders", 3, off, next, 120,
-                                                evs, (size_t)n, &res, errstr,
-                                                sizeof(errstr)), RW_OK);
-                rw_apply_result_clear(&res);
+                assert_int_equal(rw_state_apply(fx->st, "orders", 3, off, next, &LIM, evs, (size_t)n, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
                 off = next;
                 if (d / PER_BATCH == 365 / PER_BATCH) {
                         hlen_at_year = llget(fx, "HLEN ts:{3}:a:longlived");
@@ -185,7 +174,7 @@ static void test_memory_bounded(void **state) {
         mem = llget(fx, "MEMORY USAGE ts:{3}:a:longlived");
         print_message("after 1 year: %lld fields, %lld bytes; after 3 years: %lld "
                       "fields, %lld bytes\n", hlen_at_year, mem_at_year, hlen, mem);
-        assert_true(hlen <= 120 + 4);                   /* the window + meta */
+        assert_true(hlen <= 120 + 5);                   /* the window + meta */
         assert_true(mem <= mem_at_year + mem_at_year / 4);
         assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
                                (long long)(T0 / RW_DAY_MS)), 0);
@@ -202,10 +191,8 @@ static void test_memory_bounded(void **state) {
                 late[1] = ev_order("late-in", "longlived", 'P', 700, last - 100 * RW_DAY_MS);
                 late[2] = ev_order("after-silence", "longlived", 'P', 700,
                                    last + 400 * RW_DAY_MS);
-                assert_int_equal(rw_state_apply(fx->st, "orders", 3, off, next + 2, 120,
-                                                late, 2, &res, errstr, sizeof(errstr)),
+                assert_int_equal(rw_state_apply(fx->st, "orders", 3, off, next + 2, &LIM, late, 2, &applied, &dups, errstr, sizeof(errstr)),
                                  RW_OK);
-                rw_apply_result_clear(&res);
                 assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
                                        (long long)((last - 200 * RW_DAY_MS) / RW_DAY_MS)), 0);
                 assert_int_equal(llget(fx, "HEXISTS ts:{3}:v:v1 %lld",
@@ -214,12 +201,10 @@ static void test_memory_bounded(void **state) {
                                        (long long)((last - 100 * RW_DAY_MS) / RW_DAY_MS)), 1);
                 assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived m:n"),
                                  DAYS - (DAYS + 6) / 7 + 2);
-                assert_int_equal(rw_state_apply(fx->st, "orders", 3, next + 2, next + 3, 120,
-                                                late + 2, 1, &res, errstr, sizeof(errstr)),
+                assert_int_equal(rw_state_apply(fx->st, "orders", 3, next + 2, next + 3, &LIM, late + 2, 1, &applied, &dups, errstr, sizeof(errstr)),
                                  RW_OK);
-                rw_apply_result_clear(&res);
-                /* the new day's bucket + m:n m:first m:last m:maxday */
-                assert_int_equal(llget(fx, "HLEN ts:{3}:a:longlived"), 1 + 4);
+                /* the new day's bucket + m:n m:first m:last m:maxday m:off */
+                assert_int_equal(llget(fx, "HLEN ts:{3}:a:longlived"), 1 + 5);
         }
 }
 
@@ -227,7 +212,7 @@ static void test_memory_bounded(void **state) {
 static void expect_view_is_stored(fx_t *fx, const rw_account_view_t *av,
                                   const char *key, int meta) {
         assert_int_equal(av->bucket_cnt,
-                         (size_t)llget(fx, "HLEN %s", key) - (meta ? 4 : 1));
+                         (size_t)llget(fx, "HLEN %s", key) - (meta ? 5 : 2));
         for (size_t i = 0; i < av->bucket_cnt; i++) {
                 char field[24], *csv;
                 rw_day_bucket_t stored;
@@ -241,8 +226,10 @@ static void expect_view_is_stored(fx_t *fx, const rw_account_view_t *av,
         }
 }
 
-/* The in-process replay over the returned pre-batch state gives exactly what
- * the script stored, for both streams; each stream has a hash of its own. */
+/* What a batch writes is what the in-process arithmetic holds: a view
+ * built by applying the events in memory equals the one loaded back from
+ * Redis (buckets, order meta, remembered ids), for both streams; each
+ * stream has a hash of its own. */
 static void test_replay_matches_redis(void **state) {
         fx_t *fx = *state;
         rw_state_event_t orders[4] = {
@@ -261,37 +248,59 @@ static void test_replay_matches_redis(void **state) {
                 { .kind = 'E', .event_id = "r8", .account = "acct", .vendor = "",
                   .amount = 1, .occurred_at = T0 + 2 * RW_DAY_MS },
         };
-        rw_apply_result_t res;
-        rw_account_view_t *av;
+        const char *names[1] = { "acct" };
+        rw_account_view_t mem, stored;
+        int64_t applied, dups;
         char errstr[512];
 
-        /* Orders in two batches: the second replays over what the first left. */
-        assert_int_equal(rw_state_apply(fx->st, "orders", 4, -1, 3, 120, orders, 3, &res,
-                                        errstr, sizeof(errstr)), RW_OK);
-        rw_apply_result_clear(&res);
-        assert_int_equal(rw_state_apply(fx->st, "orders", 4, 3, 4, 120, orders + 3, 1,
-                                        &res, errstr, sizeof(errstr)), RW_OK);
-        av = rw_apply_result_account(&res, "acct");
-        assert_non_null(av);
-        assert_int_equal(av->orders_total, 1);          /* as before the batch */
-        assert_int_equal(rw_account_apply(av, &orders[3]), 0);
-        assert_int_equal(av->orders_total, llget(fx, "HGET ts:{4}:a:acct m:n"));
-        assert_int_equal(av->first_order, llget(fx, "HGET ts:{4}:a:acct m:first"));
-        assert_int_equal(av->last_order, llget(fx, "HGET ts:{4}:a:acct m:last"));
-        expect_view_is_stored(fx, av, "ts:{4}:a:acct", 1);
-        rw_apply_result_clear(&res);
+        /* Orders in two batches: the second builds on what the first left. */
+        assert_int_equal(rw_state_apply(fx->st, "orders", 4, -1, 3, &LIM, orders, 3,
+                                        &applied, &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 4, 3, 4, &LIM, orders + 3, 1,
+                                        &applied, &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(rw_account_init(&mem, "acct"), 0);
+        for (int i = 0; i < 4; i++) {
+                rw_state_event_t ev = orders[i];
+                ev.offset = i;  /* as rw_state_apply() numbers them */
+                assert_int_equal(rw_account_apply(&mem, &ev, &LIM), 0);
+        }
+        assert_int_equal(rw_state_load(fx->st, "orders", 4, 1, names, 1, &stored, errstr,
+                                       sizeof(errstr)), RW_OK);
+        assert_int_equal(stored.orders_total, 2);
+        assert_int_equal(mem.orders_total, stored.orders_total);
+        assert_int_equal(mem.first_order, stored.first_order);
+        assert_int_equal(mem.last_order, stored.last_order);
+        assert_int_equal(mem.maxday, stored.maxday);
+        assert_int_equal(mem.last_offset, 3);
+        assert_int_equal(stored.last_offset, 3);
+        assert_int_equal(mem.bucket_cnt, stored.bucket_cnt);
+        for (size_t i = 0; i < mem.bucket_cnt; i++)
+                assert_memory_equal(&mem.buckets[i], &stored.buckets[i], sizeof(mem.buckets[i]));
+        assert_int_equal(mem.id_cnt, 4);
+        assert_int_equal(stored.id_cnt, 4);
+        assert_memory_equal(mem.ids, stored.ids, mem.id_cnt * sizeof(*mem.ids));
+        expect_view_is_stored(fx, &stored, "ts:{4}:a:acct", 1);
+        rw_account_view_clear(&mem);
+        rw_account_view_clear(&stored);
 
         /* Support events: their own hash; the orders hash is untouched. */
-        assert_int_equal(rw_state_apply(fx->st, "support", 4, -1, 4, 120, support, 4,
-                                        &res, errstr, sizeof(errstr)), RW_OK);
-        av = rw_apply_result_account(&res, "acct");
-        assert_non_null(av);
-        assert_int_equal(av->bucket_cnt, 0);            /* nothing before the batch */
-        for (int i = 0; i < 4; i++)
-                assert_int_equal(rw_account_apply(av, &support[i]), 0);
-        expect_view_is_stored(fx, av, "ts:{4}:s:acct", 0);
-        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 4);
-        rw_apply_result_clear(&res);
+        assert_int_equal(rw_state_apply(fx->st, "support", 4, -1, 4, &LIM, support, 4,
+                                        &applied, &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(rw_account_init(&mem, "acct"), 0);
+        for (int i = 0; i < 4; i++) {
+                rw_state_event_t ev = support[i];
+                ev.offset = i;  /* as rw_state_apply() numbers them */
+                assert_int_equal(rw_account_apply(&mem, &ev, &LIM), 0);
+        }
+        assert_int_equal(rw_state_load(fx->st, "support", 4, 0, names, 1, &stored, errstr,
+                                       sizeof(errstr)), RW_OK);
+        assert_int_equal(mem.bucket_cnt, stored.bucket_cnt);
+        for (size_t i = 0; i < mem.bucket_cnt; i++)
+                assert_memory_equal(&mem.buckets[i], &stored.buckets[i], sizeof(mem.buckets[i]));
+        expect_view_is_stored(fx, &stored, "ts:{4}:s:acct", 0);
+        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 5);
+        rw_account_view_clear(&mem);
+        rw_account_view_clear(&stored);
 }
 
 int main(void) {

@@ -1,0 +1,227 @@
+/* replay.c - the pure core of a batch: event-time replay of one partition's
+ * events over its accounts, rule evaluation and lifecycle steps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include "consumers/replay.h"
+
+void rw_alerts_clear(rw_alerts_t *al) {
+        free(al->v);
+        free(al->bufs);
+        memset(al, 0, sizeof(*al));
+}
+
+void rw_replay_out_clear(rw_replay_out_t *out) {
+        free(out->flags);
+        free(out->pbk);
+        rw_alerts_clear(&out->alerts);
+        memset(out, 0, sizeof(*out));
+}
+
+static rw_alert_t *rw_alerts_add(rw_alerts_t *al, char **fpr, char **aid, char **sum) {
+        if (al->cnt == al->size) {
+                size_t n = al->size ? al->size * 2 : 16;
+                rw_alert_t *nv = realloc(al->v, n * sizeof(*nv));
+                char (*nb)[3][512];
+                if (!nv)
+                        return NULL;
+                al->v = nv;
+                if (!(nb = realloc(al->bufs, n * sizeof(*nb))))
+                        return NULL;
+                al->bufs = nb;
+                /* Pointers into bufs moved with it. */
+                for (size_t i = 0; i < al->cnt; i++) {
+                        al->v[i].fingerprint = al->bufs[i][0];
+                        al->v[i].alert_id = al->bufs[i][1];
+                        al->v[i].summary = al->bufs[i][2];
+                }
+                al->size = n;
+        }
+        *fpr = al->bufs[al->cnt][0];
+        *aid = al->bufs[al->cnt][1];
+        *sum = al->bufs[al->cnt][2];
+        return &al->v[al->cnt++];
+}
+
+/* Evaluate an account's rules of the partition's stream at event time
+ * `now`: right after one of its events (at `offset`) was applied, or, with
+ * offset -1, because event time reached its due time. */
+static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t now,
+                       int64_t offset, rw_alerts_t *al) {
+        rw_account_figures_t fig;
+
+        rw_figures_compute(o->params, av->buckets, av->bucket_cnt, av->orders_total,
+                           av->first_order, av->last_order, now, &fig);
+        for (int r = 0; r < RW_RULE__CNT; r++) {
+                rw_rule_id_t id = (rw_rule_id_t)r;
+                rw_decision_t dec;
+                rw_transition_t tr;
+                rw_alert_t *a;
+                char *fpr, *aid, *sum;
+
+                if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
+                    rw_rule_category(id) != RW_CAT_CHURN || rw_rule_source(id) != o->src)
+                        continue;
+                if (!rw_rules_eval_account(id, o->params, &fig, &dec))
+                        continue;
+                tr = rw_lifecycle_step(&av->fp[id], &dec, now, o->params->cooldown_ms);
+                if (tr == RW_TRANS_NONE)
+                        continue;
+                av->fp_dirty[id] = 1;
+                if (!(a = rw_alerts_add(al, &fpr, &aid, &sum)))
+                        return -1;
+                snprintf(fpr, 512, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
+                *a = (rw_alert_t){
+                        .fingerprint = fpr, .alert_id = aid, .summary = sum,
+                        .rule = rw_rule_name(id),
+                        .category = rw_rule_category(id),
+                        .subject_type = RW_SUBJ_ACCOUNT,
+                        .subject_id = av->account,
+                        .status = tr == RW_TRANS_RESOLVED ? RW_ALERT_RESOLVED :
+                                                            RW_ALERT_FIRING,
+                        .severity = av->fp[id].severity,
+                        .observed = dec.observed, .threshold = dec.threshold,
+                        .has_baseline = dec.has_baseline, .baseline = dec.baseline,
+                        .window_ms = dec.window_ms, .event_time = now,
+                        .emitted_at = o->wall_ms,
+                        .source_topic = offset >= 0 ? o->topic : "",
+                        .source_partition = offset >= 0 ? o->partition : -1,
+                        .source_offset = offset,
+                        .replay = o->replay,
+                };
+                rw_alert_id_derive(fpr, rw_alert_status_name(a->status),
+                                   rw_alert_severity_name(a->severity), now, aid, 512);
+                rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec, sum, 512);
+        }
+        return 0;
+}
+
+static int64_t rw_next_due(const rw_replay_opts_t *o, const rw_account_view_t *av,
+                           int64_t from, int64_t until) {
+        return rw_rules_next_due(o->params, o->src, av->buckets, av->bucket_cnt,
+                                 av->orders_total, av->first_order, av->last_order,
+                                 av->fp, from, until);
+}
+
+/* Evaluate the account at every due time up to `upto`, in order. `until`
+ * bounds the search for the next one (the account's next event in the
+ * batch re-schedules it anyway). */
+static int rw_run_due(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t upto,
+                      int64_t until, rw_alerts_t *al) {
+        while (av->due > 0 && av->due <= upto) {
+                int64_t t = av->due;
+                if (rw_evaluate(o, av, t, -1, al))
+                        return -1;
+                av->due = rw_next_due(o, av, t, until);
+        }
+        return 0;
+}
+
+/* Batch accounts by view address, to find an event's account index. */
+typedef struct rw_acct_ix_s {
+        const rw_account_view_t *av;
+        size_t ix;
+} rw_acct_ix_t;
+
+static int rw_acct_ix_cmp(const void *a, const void *b) {
+        const rw_account_view_t *x = ((const rw_acct_ix_t *)a)->av,
+                                *y = ((const rw_acct_ix_t *)b)->av;
+        return x < y ? -1 : x > y;
+}
+
+int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
+                    const int64_t *offsets, size_t cnt, rw_account_view_t *const *avs,
+                    rw_account_view_t *const *accts, size_t acct_cnt,
+                    rw_replay_out_t *out) {
+        int64_t wm = o->watermark, now, *nows = NULL;
+        ssize_t *next_same = NULL, *last_of = NULL;
+        rw_acct_ix_t *ix = NULL;
+        int rc = -1;
+        size_t j;
+
+        memset(out, 0, sizeof(*out));
+        nows = calloc(cnt + 1, sizeof(*nows));
+        next_same = calloc(cnt + 1, sizeof(*next_same));
+        last_of = calloc(acct_cnt + 1, sizeof(*last_of));
+        ix = calloc(acct_cnt + 1, sizeof(*ix));
+        out->flags = calloc(cnt + 1, 1);
+        out->pbk = calloc(cnt + 1, sizeof(*out->pbk));
+        if (!nows || !next_same || !last_of || !ix || !out->flags || !out->pbk)
+                goto done;
+        for (j = 0; j < acct_cnt; j++) {
+                ix[j] = (rw_acct_ix_t){ .av = accts[j], .ix = j };
+                last_of[j] = -1;
+        }
+        qsort(ix, acct_cnt, sizeof(*ix), rw_acct_ix_cmp);
+
+        /* Each event's watermark, and each account's next event. A
+         * re-delivered event carries its original's time, which the
+         * watermark has passed already: counting it changes nothing. */
+        for (j = 0; j < cnt; j++) {
+                rw_acct_ix_t key = { .av = avs[j] }, *hit;
+                int64_t at;
+
+                next_same[j] = -1;
+                if (evs[j].occurred_at > wm)
+                        wm = evs[j].occurred_at;
+                else if (evs[j].occurred_at < wm - o->lateness_ms)
+                        out->late++;
+                nows[j] = wm - o->lateness_ms;
+                /* The portfolio interval the order counts in: never one the
+                 * partition has passed (or the group has decided), so the
+                 * intervals a boundary folds are final. */
+                at = evs[j].occurred_at;
+                if (at < nows[j])
+                        at = nows[j];
+                if (at < o->dep_decided)
+                        at = o->dep_decided;
+                out->pbk[j] = at / o->interval_ms;
+                if ((hit = bsearch(&key, ix, acct_cnt, sizeof(*ix), rw_acct_ix_cmp))) {
+                        if (last_of[hit->ix] >= 0)
+                                next_same[last_of[hit->ix]] = (ssize_t)j;
+                        last_of[hit->ix] = (ssize_t)j;
+                }
+        }
+        now = wm - o->lateness_ms;
+        out->watermark = wm;
+
+        /* Replay: due times the watermark passes before an account's event
+         * come first, then the event (unless its account remembers its id)
+         * and its evaluation. An account's verdicts depend on its own
+         * history and the event time only, so their order relative to
+         * other accounts' events does not matter. */
+        for (j = 0; j < cnt; j++) {
+                const rw_state_event_t *ev = &evs[j];
+                rw_account_view_t *av = avs[j];
+                int64_t until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
+
+                if (rw_run_due(o, av, nows[j], nows[j], &out->alerts))
+                        goto done;
+                if (rw_account_seen(av, ev->event_id, ev->offset)) {
+                        out->flags[j] = 'd';
+                        out->pbk[j] = -1;
+                        out->duplicates++;
+                        av->due = rw_next_due(o, av, nows[j], until);
+                        continue;
+                }
+                out->flags[j] = '1';
+                out->applied++;
+                if (ev->occurred_at > out->max_at)
+                        out->max_at = ev->occurred_at;
+                if (rw_account_apply(av, ev, &o->lim) ||
+                    rw_evaluate(o, av, nows[j], offsets[j], &out->alerts))
+                        goto done;
+                av->due = rw_next_due(o, av, nows[j], until);
+        }
+        for (j = 0; j < acct_cnt; j++)
+                if (rw_run_due(o, accts[j], now, INT64_MAX, &out->alerts))
+                        goto done;
+        rc = 0;
+done:
+        free(nows);
+        free(next_same);
+        free(last_of);
+        free(ix);
+        return rc;
+}

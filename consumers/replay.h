@@ -1,0 +1,59 @@
+/* replay.h - the pure core of a batch: replays one partition's events, in
+ * offset order, over its accounts as they were before the batch, evaluates
+ * the churn rules at each event's watermark and at every due time event
+ * time passes, and says which events were duplicates, which portfolio
+ * interval each order counts in, and which alert transitions follow. No I/O:
+ * the caller loads the accounts and writes what changed. */
+#ifndef RW_REPLAY_H
+#define RW_REPLAY_H
+
+#include "common/rw.h"
+#include "rules/rules.h"
+#include "schemas/codec.h"
+#include "state/account.h"
+
+typedef struct rw_replay_opts_s {
+        const rw_rules_params_t *params;
+        rw_rule_source_t src;           /* the partition's stream */
+        const char *topic;              /* for the alerts' source fields */
+        int32_t partition;
+        int64_t lateness_ms;            /* allowed.lateness */
+        int64_t interval_ms;            /* the dependency rules' boundaries */
+        int64_t dep_decided;            /* the last boundary decided */
+        rw_account_limits_t lim;
+        int64_t watermark;              /* the partition's, before the batch */
+        int64_t wall_ms;                /* emitted_at of the alerts */
+        int replay;                     /* the alerts' replay flag */
+} rw_replay_opts_t;
+
+/* A batch's alert transitions, with storage for their strings. */
+typedef struct rw_alerts_s {
+        rw_alert_t *v;
+        char (*bufs)[3][512];   /* fingerprint, alert id, summary */
+        size_t cnt, size;
+} rw_alerts_t;
+
+void rw_alerts_clear(rw_alerts_t *al);
+
+typedef struct rw_replay_out_s {
+        char *flags;            /* per event: '1' applied, 'd' duplicate */
+        int64_t *pbk;           /* per event: its portfolio interval (-1: none) */
+        int64_t watermark;      /* after the batch */
+        int64_t max_at;         /* highest event time applied (0: none) */
+        int64_t applied, duplicates, late;
+        rw_alerts_t alerts;
+} rw_replay_out_t;
+
+void rw_replay_out_clear(rw_replay_out_t *out);
+
+/* Replay `cnt` events (offsets[i] is event i's offset) of one partition.
+ * avs[i] is event i's account view; `accts` lists every distinct account
+ * of the batch and every account due by its end (each once). The views are
+ * updated in place (buckets, meta, lifecycle states, due times, ids).
+ * Returns -1 when out of memory. */
+int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
+                    const int64_t *offsets, size_t cnt, rw_account_view_t *const *avs,
+                    rw_account_view_t *const *accts, size_t acct_cnt,
+                    rw_replay_out_t *out);
+
+#endif

@@ -1,0 +1,42 @@
+/* cache.h - the accounts a process owns, kept in memory between batches: a
+ * hash map of account views per partition tag, bounded in bytes, evicting
+ * the least recently used. Entries are written through to Redis by every
+ * batch, so evicting one loses nothing: the next use reads it back. */
+#ifndef RW_CACHE_H
+#define RW_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "state/account.h"
+
+typedef struct rw_cache_s rw_cache_t;
+
+typedef struct rw_cache_stats_s {
+        int64_t hits, misses, evictions;
+        size_t entries, bytes, max_bytes;
+} rw_cache_stats_t;
+
+/* A cache of at most max_bytes (0: keeps nothing between batches). NULL
+ * when out of memory. */
+rw_cache_t *rw_cache_new(size_t max_bytes);
+/* NULL-safe. */
+void rw_cache_destroy(rw_cache_t *c);
+
+/* The view of (tag, account), NULL on a miss. The pointer stays valid until
+ * rw_cache_trim() or rw_cache_drop_tag(). */
+rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account);
+
+/* Add a view loaded from the store (takes ownership of what it holds and
+ * leaves *av empty). Returns the cached view; NULL when out of memory. */
+rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av);
+
+/* Drop every view of a tag (its partition was revoked or fenced). */
+void rw_cache_drop_tag(rw_cache_t *c, int tag);
+
+/* Evict the least recently used views until within the bound. Call between
+ * batches only (it invalidates pointers to evicted views). */
+void rw_cache_trim(rw_cache_t *c);
+
+void rw_cache_stats(const rw_cache_t *c, rw_cache_stats_t *stats);
+
+#endif

@@ -1,0 +1,188 @@
+/* test_account.c - the pure per-account arithmetic (state/account.c) and
+ * the account cache (state/cache.c): buckets within the window, write
+ * tracking, de-duplication by offset and by id, bounded memory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "state/account.h"
+#include "state/cache.h"
+
+#define T0 1772344800000LL      /* 2026-03-01T06:00:00Z */
+
+static const rw_account_limits_t LIM = { .window_days = 120, .dedup_ms = 7 * RW_DAY_MS,
+                                         .dedup_max = 4 };
+
+static rw_state_event_t order(const char *id, char kind, int64_t amount, int64_t at,
+                              int64_t offset) {
+        return (rw_state_event_t){ .kind = kind, .event_id = id, .account = "a",
+                                   .vendor = "v", .amount = amount, .occurred_at = at,
+                                   .offset = offset };
+}
+
+static const rw_day_bucket_t *bucket(const rw_account_view_t *av, int64_t day) {
+        for (size_t i = 0; i < av->bucket_cnt; i++)
+                if (av->buckets[i].day == day)
+                        return &av->buckets[i];
+        return NULL;
+}
+
+/* A new latest day drops the buckets leaving the window, and records them
+ * as gone; an event behind the window counts in the meta only. */
+static void test_window(void **state) {
+        rw_account_view_t av;
+        rw_state_event_t ev;
+        int64_t d0 = T0 / RW_DAY_MS;
+        (void)state;
+
+        assert_int_equal(rw_account_init(&av, "a"), 0);
+        ev = order("e1", 'P', 100, T0, 0);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        ev = order("e2", 'P', 50, T0 + 10 * RW_DAY_MS, 1);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        assert_int_equal(av.bucket_cnt, 2);
+        assert_true(rw_account_dirty(&av));
+        rw_account_clean(&av);
+        assert_false(rw_account_dirty(&av));
+
+        /* Day d0 + 120 moves the window past d0 (kept: d0+1 .. d0+120). */
+        ev = order("e3", 'R', 30, T0 + 120 * RW_DAY_MS, 2);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        assert_null(bucket(&av, d0));
+        assert_non_null(bucket(&av, d0 + 10));
+        assert_int_equal(av.gone_cnt, 1);
+        assert_int_equal(av.gone[0], d0);
+        assert_int_equal(av.maxday, d0 + 120);
+
+        /* Behind the window: no bucket, but the order meta counts it. */
+        ev = order("e4", 'P', 70, T0 - 5 * RW_DAY_MS, 3);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        assert_null(bucket(&av, d0 - 5));
+        assert_int_equal(av.orders_total, 3);
+        assert_int_equal(av.first_order, T0 - 5 * RW_DAY_MS);
+        assert_int_equal(bucket(&av, d0 + 120)->refunded_sum, 30);
+        rw_account_view_clear(&av);
+}
+
+/* Re-deliveries: an offset not past the account's last one, or a
+ * remembered id; ids are kept within the horizon and at most dedup_max. */
+static void test_dedup(void **state) {
+        rw_account_view_t av;
+        rw_state_event_t ev;
+        char id[16];
+        (void)state;
+
+        assert_int_equal(rw_account_init(&av, "a"), 0);
+        for (int i = 0; i < 6; i++) {
+                snprintf(id, sizeof(id), "id-%d", i);
+                ev = order(id, 'P', 1, T0 + i * 1000, 10 + i);
+                assert_false(rw_account_seen(&av, id, 10 + i));
+                assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        }
+        assert_int_equal(av.last_offset, 15);
+        assert_true(rw_account_seen(&av, "anything", 15));     /* consumed again */
+        assert_true(rw_account_seen(&av, "id-5", 99));          /* sent twice */
+        assert_true(rw_account_seen(&av, "id-2", 99));
+        assert_false(rw_account_seen(&av, "id-1", 99));         /* beyond dedup_max */
+        assert_int_equal(av.id_cnt, 4);
+        /* An event 8 days later: the older ids leave the horizon. */
+        ev = order("late", 'P', 1, T0 + 8 * RW_DAY_MS, 20);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        assert_int_equal(av.id_cnt, 1);
+        assert_false(rw_account_seen(&av, "id-5", 99));
+        assert_true(rw_account_seen(&av, "late", 99));
+        /* Prefixes and near misses are different ids. */
+        assert_false(rw_account_seen(&av, "lat", 99));
+        assert_false(rw_account_seen(&av, "late ", 99));
+
+        /* The stored form round-trips. */
+        {
+                unsigned char buf[4 * RW_SEEN_ID_SIZE];
+                rw_account_view_t back;
+                assert_int_equal(rw_account_init(&back, "a"), 0);
+                rw_account_ids_store(&av, buf);
+                assert_int_equal(rw_account_ids_load(&back, buf, av.id_cnt * RW_SEEN_ID_SIZE), 0);
+                assert_int_equal(back.id_cnt, av.id_cnt);
+                assert_memory_equal(back.ids, av.ids, av.id_cnt * sizeof(*av.ids));
+                assert_int_equal(rw_account_ids_load(&back, buf, 5), -1);  /* malformed */
+                rw_account_view_clear(&back);
+        }
+        rw_account_view_clear(&av);
+}
+
+/* A bucket's stored form round-trips, amounts beyond 2^53 exactly. */
+static void test_bucket_format(void **state) {
+        rw_day_bucket_t b = { .day = 7, .placed = 3, .placed_sum = 9007199254740993LL,
+                              .refunded = 1, .refunded_sum = 5, .tickets = 2,
+                              .csat_sum = 7, .csat_n = 3, .sentiment_sum = -0.375,
+                              .sentiment_n = 2 }, back;
+        char csv[256];
+        (void)state;
+
+        rw_bucket_format(&b, csv, sizeof(csv));
+        rw_bucket_parse(7, csv, &back);
+        assert_memory_equal(&b, &back, sizeof(b));
+}
+
+static void put(rw_cache_t *c, int tag, const char *name, int days) {
+        rw_account_view_t av;
+        assert_int_equal(rw_account_init(&av, name), 0);
+        for (int d = 0; d < days; d++) {
+                rw_state_event_t ev = order("x", 'P', 1, T0 + d * RW_DAY_MS, d);
+                assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        }
+        assert_non_null(rw_cache_put(c, tag, &av));
+}
+
+/* Bounded in bytes, least recently used evicted; tags kept apart. */
+static void test_cache(void **state) {
+        rw_cache_t *c = rw_cache_new(12 * 1024);
+        rw_cache_stats_t st;
+        char name[16];
+        (void)state;
+
+        assert_non_null(c);
+        put(c, 0, "a1", 10);
+        put(c, 1, "a1", 20);
+        assert_non_null(rw_cache_get(c, 0, "a1"));
+        assert_int_equal(rw_cache_get(c, 1, "a1")->bucket_cnt, 20);
+        assert_null(rw_cache_get(c, 2, "a1"));
+        /* Many more than fit: the oldest go, the recently used stay. */
+        for (int i = 0; i < 200; i++) {
+                snprintf(name, sizeof(name), "b%d", i);
+                put(c, 0, name, 3);
+                assert_non_null(rw_cache_get(c, 1, "a1"));      /* kept in use */
+                rw_cache_trim(c);
+        }
+        rw_cache_stats(c, &st);
+        assert_true(st.bytes <= 12 * 1024);
+        assert_true(st.evictions > 0);
+        assert_non_null(rw_cache_get(c, 1, "a1"));
+        assert_null(rw_cache_get(c, 0, "b0"));
+        assert_non_null(rw_cache_get(c, 0, "b199"));
+        /* A revoked partition's views go, the others stay. */
+        rw_cache_drop_tag(c, 1);
+        assert_null(rw_cache_get(c, 1, "a1"));
+        assert_non_null(rw_cache_get(c, 0, "b199"));
+        /* Size 0: nothing kept between batches. */
+        rw_cache_destroy(c);
+        c = rw_cache_new(0);
+        put(c, 0, "z", 1);
+        assert_non_null(rw_cache_get(c, 0, "z"));
+        rw_cache_trim(c);
+        assert_null(rw_cache_get(c, 0, "z"));
+        rw_cache_destroy(c);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_window),
+                cmocka_unit_test(test_dedup),
+                cmocka_unit_test(test_bucket_format),
+                cmocka_unit_test(test_cache),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
