@@ -20,6 +20,12 @@ rw_unit_test(test_gen   LIBS rw_gen rw_codec rw_common)
 rw_unit_test(test_rules LIBS rw_rules rw_common)
 rw_unit_test(test_account LIBS rw_state rw_rules rw_common)
 
+# docs/contract.md against the schemas, the catalogue, the rules, the property
+# table and the DLQ reasons; README and docs link nothing outside the repository.
+add_test(NAME unit.contract_doc
+         COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/contract_doc.py ${CMAKE_SOURCE_DIR})
+set_tests_properties(unit.contract_doc PROPERTIES LABELS unit TIMEOUT 60)
+
 # Fault injection on librdkafka's mock cluster, with a private redis-server
 # child: needs no services fixture.
 add_executable(test_mock_faults tests/integration/test_mock_faults.c)
