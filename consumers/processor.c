@@ -49,7 +49,11 @@ typedef struct rw_part_s {
         rw_account_view_t **accts;      /* the batch's accounts (in the cache) */
         size_t acct_cnt, acct_size;
         rw_state_write_t *w;            /* the batch's write, until executed */
+        rw_due_query_t due;             /* the batch's accounts due by its end */
+        int64_t pb_first, pb_last;      /* its stored pb:first, pb:last (-1: none) */
         int64_t b_watermark, b_applied, b_duplicates;   /* the batch's, once written */
+        int64_t *vmax;                  /* per event: its vendor's latest stored day */
+        size_t vmax_size;
         size_t b_alerts;
 } rw_part_t;
 
@@ -170,9 +174,18 @@ static rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
         return p;
 }
 
-/* The partition's tag in the account cache. */
+/* The partition's tag in the account cache; its vendors (views holding
+ * their latest stored day only) are kept under a tag of their own. */
+#define RW_VENDOR_TAG_BASE (1 << 24)
 static int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p) {
         return (int)(p - proc->parts);
+}
+
+/* Forget what is cached of a partition (it was revoked, fenced, or a write
+ * of it did not land). */
+static void rw_part_forget(rw_processor_t *proc, const rw_part_t *p) {
+        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+        rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }
 
 /* Load a partition's stored position (offset and watermark) from Redis,
@@ -183,7 +196,9 @@ static void rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
 
         while (rw_state_get_position(proc->state, p->topic, p->partition,
                                      &p->expected, &p->watermark, errstr,
-                                     sizeof(errstr))) {
+                                     sizeof(errstr)) ||
+               rw_state_get_bounds(proc->state, p->partition, &p->pb_first, &p->pb_last,
+                                   errstr, sizeof(errstr))) {
                 rw_log_warn("cannot read the stored position of %s [%d]: %s; "
                             "retrying in %d ms", p->topic, (int)p->partition,
                             errstr, backoff);
@@ -204,7 +219,7 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_t *tp = &parts->elems[i];
                         rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 1);
                         /* Whatever was cached may have changed meanwhile. */
-                        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+                        rw_part_forget(proc, p);
                         rw_part_load_position(proc, p);
                         p->assigned = 1;
                         p->eof = 0;
@@ -226,7 +241,7 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                                     parts->elems[i].partition, 0);
                         if (p) {
                                 p->assigned = 0;
-                                rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+                                rw_part_forget(proc, p);
                         }
                         rw_log_info("revoked %s [%d]%s", parts->elems[i].topic,
                                     (int)parts->elems[i].partition,
@@ -363,6 +378,8 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 free(proc->parts[i].evs);
                 free(proc->parts[i].ev_offsets);
                 free(proc->parts[i].accts);
+                free(proc->parts[i].vmax);
+                rw_due_query_clear(&proc->parts[i].due);
                 rw_state_write_destroy(proc->parts[i].w);
         }
         free(proc->parts);
@@ -660,7 +677,7 @@ static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
         rd_kafka_error_t *error;
 
         proc->stats.fenced++;
-        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+        rw_part_forget(proc, p);
         rw_part_load_position(proc, p);
         /* A commit whose reply was lost may have stored transitions. */
         p->drain = 1;
@@ -772,6 +789,80 @@ done:
         return rc;
 }
 
+/* The latest stored day of the vendor of each applied PLACED order
+ * (p->vmax[i]), from the cache or read from Redis; the cache then holds
+ * the batch's latest day of each. 0, or -1 when stopped or failed. */
+static int rw_part_vendors(rw_processor_t *proc, rw_part_t *p, const rw_replay_out_t *out,
+                           volatile sig_atomic_t *stop) {
+        int tag = RW_VENDOR_TAG_BASE + rw_part_tag(proc, p);
+        const char **miss = NULL;
+        int64_t *days = NULL;
+        rw_outage_t outage = { 0 };
+        char errstr[512];
+        size_t n = 0, i, j;
+        rw_err_t err = RW_OK;
+        int rc = -1;
+
+        if (p->vmax_size < p->ev_cnt + 1) {
+                int64_t *nv = realloc(p->vmax, (p->ev_cnt + 1) * sizeof(*nv));
+                if (!nv)
+                        abort();
+                p->vmax = nv;
+                p->vmax_size = p->ev_cnt + 1;
+        }
+        if (!(miss = calloc(p->ev_cnt + 1, sizeof(*miss))) ||
+            !(days = calloc(p->ev_cnt + 1, sizeof(*days))))
+                abort();
+        for (i = 0; i < p->ev_cnt; i++) {
+                if (out->flags[i] != '1' || p->evs[i].kind != 'P' ||
+                    rw_cache_get(proc->cache, tag, p->evs[i].vendor))
+                        continue;
+                for (j = 0; j < n && strcmp(miss[j], p->evs[i].vendor); j++)
+                        ;
+                if (j == n)
+                        miss[n++] = p->evs[i].vendor;
+        }
+        if (n) {
+                for (;;) {
+                        proc->stats.redis_calls++;
+                        err = rw_state_vendor_maxdays(proc->state, p->partition, miss, n, days,
+                                                      errstr, sizeof(errstr));
+                        if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                                break;
+                }
+                rw_redis_outage_end(proc, &outage);
+                if (err) {
+                        if (err != RW_ERR_IO)
+                                rw_fatal(proc, "state: %s", errstr);
+                        goto done;
+                }
+                for (j = 0; j < n; j++) {
+                        rw_account_view_t v;
+                        if (rw_account_init(&v, miss[j]))
+                                abort();
+                        v.maxday = days[j];
+                        if (!rw_cache_put(proc->cache, tag, &v))
+                                abort();
+                }
+        }
+        /* As stored before the batch, for every order of a vendor... */
+        for (i = 0; i < p->ev_cnt; i++)
+                if (out->flags[i] == '1' && p->evs[i].kind == 'P')
+                        p->vmax[i] = rw_cache_get(proc->cache, tag, p->evs[i].vendor)->maxday;
+        /* ...then as after it. */
+        for (i = 0; i < p->ev_cnt; i++)
+                if (out->flags[i] == '1' && p->evs[i].kind == 'P') {
+                        rw_account_view_t *v = rw_cache_get(proc->cache, tag, p->evs[i].vendor);
+                        if (p->evs[i].occurred_at / RW_DAY_MS > v->maxday)
+                                v->maxday = p->evs[i].occurred_at / RW_DAY_MS;
+                }
+        rc = 0;
+done:
+        free(miss);
+        free(days);
+        return rc;
+}
+
 /* One partition's batch, up to its write: (1) the accounts due by its end
  * and those its events touch, from the cache or loaded from Redis; (2) the
  * pure replay over them (consumers/replay.c); (3) what changed, the offset
@@ -780,40 +871,19 @@ done:
 static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                             volatile sig_atomic_t *stop) {
         int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
-        rw_outage_t outage = { 0 };
-        char **due = NULL, errstr[512];
-        int64_t *due_at = NULL, wm, due_until;
+        char **due, errstr[512];
         const char **names = NULL;
         rw_account_view_t **avs = NULL;
         rw_replay_out_t out = { 0 };
         rw_replay_opts_t o;
-        size_t due_cnt = 0, n = 0, i;
-        rw_err_t err;
+        size_t due_cnt, n = 0, i;
 
-        if (p->drain)
-                rw_part_drain(proc, p, stop);
         if (proc->fatal)
                 return;
 
         /* (1) Accounts due by the end of the batch come along. */
-        wm = p->watermark;
-        for (i = 0; i < p->ev_cnt; i++)
-                if (p->evs[i].occurred_at > wm)
-                        wm = p->evs[i].occurred_at;
-        due_until = wm - proc->lateness_ms;
-        for (;;) {
-                proc->stats.redis_calls++;
-                err = rw_state_due(proc->state, p->topic, p->partition, due_until, &due,
-                                   &due_at, &due_cnt, errstr, sizeof(errstr));
-                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
-                        break;
-        }
-        rw_redis_outage_end(proc, &outage);
-        if (err) {
-                if (err != RW_ERR_IO)
-                        rw_fatal(proc, "state: %s", errstr);
-                goto done;
-        }
+        due = p->due.accounts;
+        due_cnt = p->due.cnt;
         if (!(names = calloc(p->ev_cnt + due_cnt + 1, sizeof(*names))) ||
             !(avs = calloc(p->ev_cnt + 1, sizeof(*avs))))
                 abort();
@@ -853,8 +923,12 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
 
         /* (3) */
         if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
-                                        p->last_offset + 1, out.max_at)))
+                                        p->last_offset + 1,
+                                        out.watermark > p->watermark ? out.watermark : 0)))
                 abort();
+        rw_state_write_bounds(p->w, p->pb_first, p->pb_last);
+        if (orders && rw_part_vendors(proc, p, &out, stop))
+                goto done;
         for (i = 0; i < p->acct_cnt; i++)
                 if (rw_account_dirty(p->accts[i]) &&
                     rw_state_write_account(p->w, orders, p->accts[i]))
@@ -864,8 +938,9 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 if (out.flags[i] != '1')
                         continue;
                 if (ev->kind == 'P' &&
-                    (rw_state_write_vendor(p->w, ev->vendor, ev->occurred_at / RW_DAY_MS,
-                                           ev->amount, proc->state_days) ||
+                    (rw_state_write_vendor(p->w, ev->vendor, p->vmax[i],
+                                           ev->occurred_at / RW_DAY_MS, ev->amount,
+                                           proc->state_days) ||
                      rw_state_write_portfolio(p->w, 'a', out.pbk[i], ev->account,
                                               ev->amount) ||
                      rw_state_write_portfolio(p->w, 'v', out.pbk[i], ev->vendor,
@@ -896,14 +971,11 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         proc->stats.late += out.late;
 done:
         if (proc->fatal) {
-                rw_cache_drop_tag(proc->cache, tag);
+                rw_part_forget(proc, p);
                 rw_state_write_destroy(p->w);
                 p->w = NULL;
         }
-        for (i = 0; i < due_cnt; i++)
-                free(due[i]);
-        free(due);
-        free(due_at);
+        rw_due_query_clear(&p->due);
         free(names);
         free(avs);
         rw_replay_out_clear(&out);
@@ -942,6 +1014,8 @@ static void rw_write_batch(rw_processor_t *proc, rd_kafka_topic_partition_list_t
                                 ws[left++] = ws[i];
                                 continue;
                         }
+                        if (!errs[i])
+                                rw_state_write_bounds_after(ws[i], &p->pb_first, &p->pb_last);
                         rw_state_write_destroy(p->w);
                         p->w = NULL;
                         if (errs[i] == RW_ERR_FENCED) {
@@ -949,7 +1023,7 @@ static void rw_write_batch(rw_processor_t *proc, rd_kafka_topic_partition_list_t
                                 continue;
                         }
                         if (errs[i]) {
-                                rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+                                rw_part_forget(proc, p);
                                 rw_fatal(proc, "state: %s", errstr);
                                 continue;
                         }
@@ -971,7 +1045,7 @@ static void rw_write_batch(rw_processor_t *proc, rd_kafka_topic_partition_list_t
         rw_redis_outage_end(proc, &outage);
         /* Stopped during an outage: what was not written is not kept. */
         for (i = 0; i < n; i++) {
-                rw_cache_drop_tag(proc->cache, rw_part_tag(proc, ps[i]));
+                rw_part_forget(proc, ps[i]);
                 rw_state_write_destroy(ps[i]->w);
                 ps[i]->w = NULL;
         }
@@ -1209,6 +1283,56 @@ static int rw_dep_tick(rw_processor_t *proc) {
         return res.busy || res.more;
 }
 
+/* Before a batch's partitions are prepared: deliver what their outboxes
+ * may hold, and ask which of their accounts are due by the batch's end
+ * (all partitions in one round trip, again through Redis outages). */
+static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rw_due_query_t *qs = calloc(proc->part_cnt + 1, sizeof(*qs));
+        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps));
+        rw_outage_t outage = { 0 };
+        char errstr[512];
+        size_t n = 0, i;
+        rw_err_t err;
+
+        if (!qs || !ps)
+                abort();
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t wm = p->watermark;
+
+                if (!p->assigned || p->last_offset < 0)
+                        continue;
+                if (p->drain)
+                        rw_part_drain(proc, p, stop);
+                for (size_t j = 0; j < p->ev_cnt; j++)
+                        if (p->evs[j].occurred_at > wm)
+                                wm = p->evs[j].occurred_at;
+                ps[n] = p;
+                qs[n++] = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
+                                            .until = wm - proc->lateness_ms };
+        }
+        while (n && !proc->fatal) {
+                proc->stats.redis_calls++;
+                err = rw_state_due(proc->state, qs, n, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (n && err) {
+                if (err != RW_ERR_IO)
+                        rw_fatal(proc, "state: %s", errstr);
+                else
+                        rw_fatal(proc, "stopped while %s", "Redis was unreachable");
+        }
+        for (i = 0; i < n; i++) {
+                if (proc->fatal)
+                        rw_due_query_clear(&qs[i]);
+                ps[i]->due = qs[i];
+        }
+        free(qs);
+        free(ps);
+}
+
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop) {
         rd_kafka_topic_partition_list_t *commits;
@@ -1233,6 +1357,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 return;
         }
         commits = rd_kafka_topic_partition_list_new((int)proc->part_cnt);
+        rw_due_batch(proc, stop);
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (p->assigned && p->last_offset >= 0)
@@ -1243,7 +1368,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (p->w) {     /* left by a fatal error: its views are not stored */
-                        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+                        rw_part_forget(proc, p);
                         rw_state_write_destroy(p->w);
                         p->w = NULL;
                 }

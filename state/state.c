@@ -6,16 +6,13 @@
 #include <sys/time.h>
 #include <hiredis/hiredis.h>
 #include "state/state.h"
-#include "state/state_lua.h"   /* generated from state.lua: rw_state_lua[] */
 #include "common/log.h"
 
 struct rw_state_s {
         redisContext *rc;
         rw_redis_url_t url;
         int64_t timeout_ms;
-        int64_t dedup_s;        /* dedup horizon, seconds (0 = off) */
         char ns[128];
-        char sha[48];           /* SHA1 of the loaded batch script */
 };
 
 static void rw_state_disconnect(rw_state_t *st) {
@@ -99,19 +96,6 @@ rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
                 }
                 freeReplyObject(r);
         }
-        {
-                const char *argv[] = { "SCRIPT", "LOAD", rw_state_lua };
-                if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
-                        goto done;
-                if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(st->sha)) {
-                        snprintf(errstr, errstr_size, "redis: SCRIPT LOAD: unexpected reply");
-                        freeReplyObject(r);
-                        goto done;
-                }
-                memcpy(st->sha, r->str, r->len);
-                st->sha[r->len] = '\0';
-                freeReplyObject(r);
-        }
         err = RW_OK;
 done:
         if (err)
@@ -130,7 +114,6 @@ rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size
                                errstr, errstr_size))
                 goto fail;
         st->timeout_ms = rw_conf_get_int(conf, "redis.timeout");
-        st->dedup_s = rw_conf_get_int(conf, "dedup.horizon") / 1000;
         snprintf(st->ns, sizeof(st->ns), "%s", rw_conf_get_str(conf, "state.namespace"));
         if (rw_state_reconnect(st, errstr, errstr_size))
                 goto fail;
@@ -322,48 +305,119 @@ done:
         return err;
 }
 
-rw_err_t rw_state_due(rw_state_t *st, const char *topic, int32_t partition,
-                      int64_t until, char ***accountsp, int64_t **duesp,
-                      size_t *cntp, char *errstr, size_t errstr_size) {
-        char key[1024], lim[24];
-        const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", lim, "WITHSCORES" };
-        redisReply *r;
-        size_t n;
+rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
+                                 const char *const *vendors, size_t cnt, int64_t *maxdays,
+                                 char *errstr, size_t errstr_size) {
+        size_t i;
 
-        *accountsp = NULL;
-        *duesp = NULL;
-        *cntp = 0;
         if (rw_state_ensure(st, errstr, errstr_size))
                 return RW_ERR_IO;
-        snprintf(key, sizeof(key), "%s:{%d}:due:%s", st->ns, (int)partition, topic);
-        snprintf(lim, sizeof(lim), "%lld", (long long)until);
-        if (!(r = redisCommandArgv(st->rc, 5, argv, NULL))) {
-                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
-                rw_state_disconnect(st);
-                return RW_ERR_IO;
+        for (i = 0; i < cnt; i++) {
+                char key[1024];
+                const char *argv[] = { "HGET", key, "m:maxday" };
+                snprintf(key, sizeof(key), "%s:{%d}:v:%s", st->ns, (int)partition, vendors[i]);
+                if (redisAppendCommandArgv(st->rc, 3, argv, NULL) != REDIS_OK)
+                        goto io;
         }
-        if (r->type != REDIS_REPLY_ARRAY) {
-                snprintf(errstr, errstr_size, "redis: ZRANGEBYSCORE: %s",
-                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        for (i = 0; i < cnt; i++) {
+                redisReply *r = NULL;
+                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                        goto io;
+                maxdays[i] = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+                freeReplyObject(r);
+        }
+        return RW_OK;
+io:
+        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+        rw_state_disconnect(st);
+        return RW_ERR_IO;
+}
+
+rw_err_t rw_state_get_bounds(rw_state_t *st, int32_t partition, int64_t *firstp,
+                             int64_t *lastp, char *errstr, size_t errstr_size) {
+        char k1[300], k2[300];
+        const char *argv[] = { "MGET", k1, k2 };
+        redisReply *r;
+
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(k1, sizeof(k1), "%s:{%d}:pb:first", st->ns, (int)partition);
+        snprintf(k2, sizeof(k2), "%s:{%d}:pb:last", st->ns, (int)partition);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
+                return st->rc ? RW_ERR_FAIL : RW_ERR_IO;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                snprintf(errstr, errstr_size, "redis: MGET: unexpected reply");
                 freeReplyObject(r);
                 return RW_ERR_FAIL;
         }
-        n = r->elements / 2;
-        if (n) {
-                *accountsp = calloc(n, sizeof(**accountsp));
-                *duesp = calloc(n, sizeof(**duesp));
-                if (!*accountsp || !*duesp)
-                        abort();
-        }
-        for (size_t i = 0; i < n; i++) {
-                if (!((*accountsp)[i] = strndup(r->element[2 * i]->str,
-                                                r->element[2 * i]->len)))
-                        abort();
-                (*duesp)[i] = strtoll(r->element[2 * i + 1]->str, NULL, 10);
-        }
-        *cntp = n;
+        *firstp = r->element[0]->type == REDIS_REPLY_STRING ?
+                  strtoll(r->element[0]->str, NULL, 10) : -1;
+        *lastp = r->element[1]->type == REDIS_REPLY_STRING ?
+                 strtoll(r->element[1]->str, NULL, 10) : -1;
         freeReplyObject(r);
         return RW_OK;
+}
+
+void rw_due_query_clear(rw_due_query_t *q) {
+        for (size_t i = 0; i < q->cnt; i++)
+                free(q->accounts[i]);
+        free(q->accounts);
+        free(q->dues);
+        q->accounts = NULL;
+        q->dues = NULL;
+        q->cnt = 0;
+}
+
+rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
+                      char *errstr, size_t errstr_size) {
+        rw_err_t err = RW_OK;
+        size_t i;
+
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        for (i = 0; i < cnt; i++) {
+                char key[1024], lim[24];
+                const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", lim, "WITHSCORES" };
+                snprintf(key, sizeof(key), "%s:{%d}:due:%s", st->ns, (int)qs[i].partition,
+                         qs[i].topic);
+                snprintf(lim, sizeof(lim), "%lld", (long long)qs[i].until);
+                if (redisAppendCommandArgv(st->rc, 5, argv, NULL) != REDIS_OK)
+                        goto io;
+        }
+        for (i = 0; i < cnt; i++) {
+                rw_due_query_t *q = &qs[i];
+                redisReply *r = NULL;
+                size_t n;
+
+                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                        goto io;
+                if (r->type != REDIS_REPLY_ARRAY) {
+                        snprintf(errstr, errstr_size, "redis: ZRANGEBYSCORE: %s",
+                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+                        err = RW_ERR_FAIL;
+                        freeReplyObject(r);
+                        continue;
+                }
+                n = r->elements / 2;
+                if (n && (!(q->accounts = calloc(n, sizeof(*q->accounts))) ||
+                          !(q->dues = calloc(n, sizeof(*q->dues)))))
+                        abort();
+                for (size_t j = 0; j < n; j++) {
+                        if (!(q->accounts[j] = strndup(r->element[2 * j]->str,
+                                                       r->element[2 * j]->len)))
+                                abort();
+                        q->dues[j] = strtoll(r->element[2 * j + 1]->str, NULL, 10);
+                }
+                q->cnt = n;
+                freeReplyObject(r);
+        }
+        return err;
+io:
+        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+        rw_state_disconnect(st);
+        for (i = 0; i < cnt; i++)
+                rw_due_query_clear(&qs[i]);
+        return RW_ERR_IO;
 }
 
 /* One coalesced increment of a write. */
@@ -372,6 +426,7 @@ typedef struct rw_delta_s {
         int64_t k;              /* interval or day */
         const char *subject;    /* points into the write's strings */
         int64_t delta;
+        int64_t base;           /* vendor days: its latest day as stored */
 } rw_delta_t;
 
 struct rw_state_write_s {
@@ -380,9 +435,13 @@ struct rw_state_write_s {
         int32_t partition;
         int64_t expected, next_offset, max_at;
         int64_t vendor_window;
-        /* The script's arguments after the fixed ones, as owned strings. */
-        char **args;
-        size_t *lens;
+        int64_t first, last;    /* pb:first, pb:last as stored (-1: none), then as written */
+        /* The script's arguments after the fixed ones: argc of them, each at
+         * offs[i] in one buffer (so building a write costs no malloc per
+         * argument). */
+        char *buf;
+        size_t buf_len, buf_size;
+        size_t *offs, *lens;
         size_t argc, args_size;
         size_t nops;
         rw_delta_t *deltas;
@@ -406,17 +465,17 @@ rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
         w->expected = expected;
         w->next_offset = next_offset;
         w->max_at = max_at;
+        w->first = w->last = -1;
         return w;
 }
 
 void rw_state_write_destroy(rw_state_write_t *w) {
         if (!w)
                 return;
-        for (size_t i = 0; i < w->argc; i++)
-                free(w->args[i]);
         for (size_t i = 0; i < w->str_cnt; i++)
                 free(w->strs[i]);
-        free(w->args);
+        free(w->buf);
+        free(w->offs);
         free(w->lens);
         free(w->deltas);
         free(w->strs);
@@ -424,26 +483,32 @@ void rw_state_write_destroy(rw_state_write_t *w) {
 }
 
 static int rw_write_arg(rw_state_write_t *w, const void *buf, size_t len) {
-        char *a;
-
         if (w->argc == w->args_size) {
                 size_t n = w->args_size ? w->args_size * 2 : 64;
-                char **na = realloc(w->args, n * sizeof(*na));
-                size_t *nl;
-                if (!na)
+                size_t *no = realloc(w->offs, n * sizeof(*no)), *nl;
+                if (!no)
                         return -1;
-                w->args = na;
+                w->offs = no;
                 if (!(nl = realloc(w->lens, n * sizeof(*nl))))
                         return -1;
                 w->lens = nl;
                 w->args_size = n;
         }
-        if (!(a = malloc(len + 1)))
-                return -1;
-        memcpy(a, buf, len);
-        a[len] = '\0';
-        w->args[w->argc] = a;
+        if (w->buf_size - w->buf_len < len + 1) {
+                size_t n = w->buf_size ? w->buf_size : 4096;
+                char *nb;
+                while (n - w->buf_len < len + 1)
+                        n *= 2;
+                if (!(nb = realloc(w->buf, n)))
+                        return -1;
+                w->buf = nb;
+                w->buf_size = n;
+        }
+        memcpy(w->buf + w->buf_len, buf, len);
+        w->buf[w->buf_len + len] = '\0';
+        w->offs[w->argc] = w->buf_len;
         w->lens[w->argc++] = len;
+        w->buf_len += len + 1;
         return 0;
 }
 
@@ -460,26 +525,25 @@ static int rw_write_int(rw_state_write_t *w, int64_t v) {
 /* Start an op: code, key, and a placeholder for its argument count, which
  * rw_write_op_end() fills. Returns the placeholder's index, or -1. */
 static ssize_t rw_write_op(rw_state_write_t *w, const char *code, const char *key) {
-        if (rw_write_str(w, code) || rw_write_str(w, key) || rw_write_str(w, "0"))
+        /* Room for the count, filled in by rw_write_op_end(). */
+        if (rw_write_str(w, code) || rw_write_str(w, key) ||
+            rw_write_str(w, "                       "))
                 return -1;
         w->nops++;
         return (ssize_t)w->argc - 1;
 }
 
 static int rw_write_op_end(rw_state_write_t *w, ssize_t at) {
-        char buf[24];
-        size_t len = (size_t)snprintf(buf, sizeof(buf), "%zu", w->argc - (size_t)at - 1);
-        char *a = realloc(w->args[at], len + 1);
-        if (!a)
-                return -1;
-        memcpy(a, buf, len + 1);
-        w->args[at] = a;
-        w->lens[at] = len;
+        char *slot = w->buf + w->offs[at];
+        w->lens[at] = (size_t)snprintf(slot, 24, "%zu", w->argc - (size_t)at - 1);
         return 0;
 }
 
 /* Ops with many arguments are split: Lua's unpack() has a limit. */
 #define RW_OP_MAX_ARGS 400
+
+static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char *subject,
+                          int64_t delta);
 
 int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_view_t *av) {
         const char *s = orders ? "a" : "s";
@@ -544,18 +608,10 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
         }
         if (at >= 0 && rw_write_op_end(w, at))
                 return -1;
-        if (av->due != av->due_stored) {
-                snprintf(key, sizeof(key), "%s:{%d}:due:%s", w->ns, (int)w->partition,
-                         w->topic);
-                if (av->due > 0) {
-                        if ((at = rw_write_op(w, "Z", key)) < 0 || rw_write_int(w, av->due) ||
-                            rw_write_str(w, av->account) || rw_write_op_end(w, at))
-                                return -1;
-                } else if ((at = rw_write_op(w, "R", key)) < 0 ||
-                           rw_write_str(w, av->account) || rw_write_op_end(w, at)) {
-                        return -1;
-                }
-        }
+        /* Due times: one ZADD and one ZREM per batch (rw_write_deltas()). */
+        if (av->due != av->due_stored &&
+            rw_write_delta(w, av->due > 0 ? 'z' : 'r', av->due, av->account, 0))
+                return -1;
         if (av->ids_dirty) {
                 snprintf(key, sizeof(key), "%s:{%d}:d%s:%s", w->ns, (int)w->partition, s,
                          av->account);
@@ -608,10 +664,24 @@ static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char 
         return 0;
 }
 
-int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t day,
-                          int64_t delta, int64_t window_days) {
+int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t maxday,
+                          int64_t day, int64_t delta, int64_t window_days) {
         w->vendor_window = window_days;
-        return rw_write_delta(w, 'd', day, vendor, delta);
+        if (rw_write_delta(w, 'd', day, vendor, delta))
+                return -1;
+        w->deltas[w->delta_cnt - 1].base = maxday;
+        return 0;
+}
+
+void rw_state_write_bounds(rw_state_write_t *w, int64_t first, int64_t last) {
+        w->first = first;
+        w->last = last;
+}
+
+void rw_state_write_bounds_after(const rw_state_write_t *w, int64_t *firstp,
+                                 int64_t *lastp) {
+        *firstp = w->first;
+        *lastp = w->last;
 }
 
 int rw_state_write_portfolio(rw_state_write_t *w, char kind, int64_t interval,
@@ -645,7 +715,8 @@ static int rw_delta_cmp(const void *a, const void *b) {
 
         if (x->kind != y->kind)
                 return x->kind < y->kind ? -1 : 1;
-        if (x->kind == 'd' && (c = strcmp(x->subject, y->subject)))
+        if ((x->kind == 'd' || x->kind == 'r' || x->kind == 'z') &&
+            (c = strcmp(x->subject, y->subject)))
                 return c;
         if (x->k != y->k)
                 return x->k < y->k ? -1 : 1;
@@ -655,8 +726,9 @@ static int rw_delta_cmp(const void *a, const void *b) {
 /* Turn the deltas into ops, coalesced: one V op per vendor, one I op per
  * portfolio interval hash, and the interval floor. */
 static int rw_write_deltas(rw_state_write_t *w) {
+        const char *code;
         char key[1024];
-        int64_t lowest = -1;
+        int64_t lowest = -1, highest = -1;
         size_t i = 0, j;
 
         if (!w->delta_cnt)
@@ -666,33 +738,91 @@ static int rw_write_deltas(rw_state_write_t *w) {
                 rw_delta_t *d = &w->deltas[i];
                 ssize_t at;
 
+                if (d->kind == 'r' || d->kind == 'z') {
+                        snprintf(key, sizeof(key), "%s:{%d}:due:%s", w->ns,
+                                 (int)w->partition, w->topic);
+                        at = -1;
+                        for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind; j++) {
+                                if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
+                                        if (rw_write_op_end(w, at))
+                                                return -1;
+                                        at = -1;
+                                }
+                                if (at < 0 && (at = rw_write_op(w, d->kind == 'z' ? "Z" : "R",
+                                                                key)) < 0)
+                                        return -1;
+                                if ((d->kind == 'z' && rw_write_int(w, w->deltas[j].k)) ||
+                                    rw_write_str(w, w->deltas[j].subject))
+                                        return -1;
+                        }
+                        if (at >= 0 && rw_write_op_end(w, at))
+                                return -1;
+                        i = j;
+                        continue;
+                }
                 if (d->kind == 'd') {
-                        int64_t last = d->k;
+                        /* The hash keeps the window's days up to its latest:
+                         * days behind it are not written; a new latest day
+                         * drops the days that leave (they can only lie in
+                         * the old window). */
+                        int64_t old = d->base, last = d->k, top, win = w->vendor_window;
                         for (j = i; j < w->delta_cnt && w->deltas[j].kind == 'd' &&
                                     !strcmp(w->deltas[j].subject, d->subject); j++)
                                 if (w->deltas[j].k > last)
                                         last = w->deltas[j].k;
+                        top = last > old ? last : old;
                         snprintf(key, sizeof(key), "%s:{%d}:v:%s", w->ns, (int)w->partition,
                                  d->subject);
-                        if ((at = rw_write_op(w, "V", key)) < 0 ||
-                            rw_write_int(w, w->vendor_window) || rw_write_int(w, last))
-                                return -1;
+                        at = -1;
                         while (i < j) {
                                 int64_t day = w->deltas[i].k, sum = 0;
                                 while (i < j && w->deltas[i].k == day)
                                         sum += w->deltas[i++].delta;
-                                if (rw_write_int(w, day) || rw_write_int(w, sum))
+                                if (day <= top - win || !sum)
+                                        continue;
+                                if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
+                                        if (rw_write_op_end(w, at))
+                                                return -1;
+                                        at = -1;
+                                }
+                                if ((at < 0 && (at = rw_write_op(w, "I", key)) < 0) ||
+                                    rw_write_int(w, day) || rw_write_int(w, sum))
                                         return -1;
                         }
-                        if (rw_write_op_end(w, at))
+                        if (at >= 0 && rw_write_op_end(w, at))
                                 return -1;
+                        if (top > old) {
+                                if ((at = rw_write_op(w, "H", key)) < 0 ||
+                                    rw_write_str(w, "m:maxday") || rw_write_int(w, top) ||
+                                    rw_write_op_end(w, at))
+                                        return -1;
+                                at = -1;
+                                for (int64_t day = old - win + 1;
+                                     old >= 0 && day <= old && day <= top - win; day++) {
+                                        if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
+                                                if (rw_write_op_end(w, at))
+                                                        return -1;
+                                                at = -1;
+                                        }
+                                        if ((at < 0 && (at = rw_write_op(w, "D", key)) < 0) ||
+                                            rw_write_int(w, day))
+                                                return -1;
+                                }
+                                if (at >= 0 && rw_write_op_end(w, at))
+                                        return -1;
+                        }
                         continue;
                 }
                 if (lowest < 0 || d->k < lowest)
                         lowest = d->k;
+                if (d->k > highest)
+                        highest = d->k;
                 snprintf(key, sizeof(key), "%s:{%d}:pb:%c:%lld", w->ns, (int)w->partition,
                          d->kind, (long long)d->k);
-                if ((at = rw_write_op(w, "I", key)) < 0)
+                /* An interval past the last one ever written holds nothing
+                 * yet: its values are set whole; others are added to. */
+                code = d->k > w->last ? "H" : "I";
+                if ((at = rw_write_op(w, code, key)) < 0)
                         return -1;
                 for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind &&
                             w->deltas[j].k == d->k; ) {
@@ -705,7 +835,7 @@ static int rw_write_deltas(rw_state_write_t *w) {
                                 continue;
                         if (w->argc - (size_t)at > RW_OP_MAX_ARGS) {
                                 if (rw_write_op_end(w, at) ||
-                                    (at = rw_write_op(w, "I", key)) < 0)
+                                    (at = rw_write_op(w, code, key)) < 0)
                                         return -1;
                         }
                         if (rw_write_str(w, subj) || rw_write_int(w, sum))
@@ -715,54 +845,90 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         return -1;
                 i = j;
         }
-        if (lowest >= 0) {
+        if (lowest >= 0 && (w->first < 0 || lowest < w->first)) {
                 ssize_t at;
                 snprintf(key, sizeof(key), "%s:{%d}:pb:first", w->ns, (int)w->partition);
-                if ((at = rw_write_op(w, "M", key)) < 0 || rw_write_int(w, lowest) ||
+                if ((at = rw_write_op(w, "S", key)) < 0 || rw_write_int(w, lowest) ||
                     rw_write_op_end(w, at))
                         return -1;
+                w->first = lowest;
+        }
+        if (highest > w->last) {
+                ssize_t at;
+                snprintf(key, sizeof(key), "%s:{%d}:pb:last", w->ns, (int)w->partition);
+                if ((at = rw_write_op(w, "S", key)) < 0 || rw_write_int(w, highest) ||
+                    rw_write_op_end(w, at))
+                        return -1;
+                w->last = highest;
         }
         w->delta_cnt = 0;
         return 0;
 }
 
-/* Append one write's EVALSHA (and its progress report) to the pipeline;
- * returns how many replies it will produce, or 0 on a connection failure. */
+/* Append one write's commands (inside MULTI) to the pipeline: its ops as
+ * native commands, then the offset, the watermark and the progress report.
+ * Returns how many commands, or 0 on a connection failure. */
 static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w) {
-        size_t argc = 9 + w->argc, a = 0, n = 1;
-        const char **argv = malloc(argc * sizeof(*argv));
-        size_t *lens = malloc(argc * sizeof(*lens));
-        char key[1024], wkey[1024], nums[4][24];
-        int rc;
+        const char **argv = malloc((w->argc + 3) * sizeof(*argv));
+        size_t *lens = malloc((w->argc + 3) * sizeof(*lens));
+        size_t x = 0, sent = 0;
+        char key[1024], num[24];
 
         if (!argv || !lens)
                 abort();
-        snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)w->partition, w->topic);
-        snprintf(wkey, sizeof(wkey), "%s:{%d}:wm:%s", st->ns, (int)w->partition, w->topic);
-        snprintf(nums[0], 24, "%lld", (long long)w->expected);
-        snprintf(nums[1], 24, "%lld", (long long)w->next_offset);
-        snprintf(nums[2], 24, "%lld", (long long)w->max_at);
-        snprintf(nums[3], 24, "%zu", w->nops);
-        argv[a++] = "EVALSHA";
-        argv[a++] = st->sha;
-        argv[a++] = "1";
-        argv[a++] = key;
-        argv[a++] = nums[0];
-        argv[a++] = nums[1];
-        argv[a++] = wkey;
-        argv[a++] = nums[2];
-        argv[a++] = nums[3];
-        for (size_t j = 0; j < a; j++)
-                lens[j] = strlen(argv[j]);
-        for (size_t j = 0; j < w->argc; j++) {
-                argv[a] = w->args[j];
-                lens[a++] = w->lens[j];
+        while (x < w->argc) {
+                const char *code = w->buf + w->offs[x], *k = w->buf + w->offs[x + 1];
+                size_t kl = w->lens[x + 1], n = strtoul(w->buf + w->offs[x + 2], NULL, 10);
+                size_t a = x + 3, argc = 0;
+                static const struct { char code; const char *cmd; } cmds[] = {
+                        { 'H', "HSET" }, { 'D', "HDEL" }, { 'S', "SET" }, { 'X', "DEL" },
+                        { 'Z', "ZADD" }, { 'R', "ZREM" }, { 'L', "RPUSH" },
+                };
+                x = a + n;
+                if (*code == 'I') {     /* HINCRBY per field */
+                        for (size_t j = a; j + 1 < a + n; j += 2) {
+                                const char *hv[] = { "HINCRBY", k, w->buf + w->offs[j],
+                                                     w->buf + w->offs[j + 1] };
+                                size_t hl[] = { 7, kl, w->lens[j], w->lens[j + 1] };
+                                if (redisAppendCommandArgv(st->rc, 4, hv, hl) != REDIS_OK)
+                                        goto io;
+                                sent++;
+                        }
+                        continue;
+                }
+                for (size_t c = 0; c < RW_ARRAY_SIZE(cmds); c++)
+                        if (cmds[c].code == *code) {
+                                argv[argc] = cmds[c].cmd;
+                                lens[argc++] = strlen(cmds[c].cmd);
+                        }
+                if (argc != 1)
+                        abort();        /* impossible: only the codes above are built */
+                argv[argc] = k;
+                lens[argc++] = kl;
+                for (size_t j = a; j < a + n; j++) {
+                        argv[argc] = w->buf + w->offs[j];
+                        lens[argc++] = w->lens[j];
+                }
+                if (redisAppendCommandArgv(st->rc, (int)argc, argv, lens) != REDIS_OK)
+                        goto io;
+                sent++;
         }
-        rc = redisAppendCommandArgv(st->rc, (int)a, argv, lens);
-        free(argv);
-        free(lens);
-        if (rc != REDIS_OK)
-                return 0;
+        {
+                const char *sv[] = { "SET", key, num };
+                snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)w->partition, w->topic);
+                snprintf(num, sizeof(num), "%lld", (long long)w->next_offset);
+                if (redisAppendCommandArgv(st->rc, 3, sv, NULL) != REDIS_OK)
+                        goto io;
+                sent++;
+                if (w->max_at > 0) {    /* the caller passes it only when higher */
+                        snprintf(key, sizeof(key), "%s:{%d}:wm:%s", st->ns,
+                                 (int)w->partition, w->topic);
+                        snprintf(num, sizeof(num), "%lld", (long long)w->max_at);
+                        if (redisAppendCommandArgv(st->rc, 3, sv, NULL) != REDIS_OK)
+                                goto io;
+                        sent++;
+                }
+        }
         if (w->progress) {
                 char pkey[300], field[16], val[64], now[24];
                 const char *hset[] = { "HSET", pkey, field, val };
@@ -774,93 +940,175 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w) {
                 snprintf(now, sizeof(now), "%lld", (long long)w->prog_wall);
                 if (redisAppendCommandArgv(st->rc, 4, hset, NULL) != REDIS_OK ||
                     redisAppendCommandArgv(st->rc, 4, hsetnx, NULL) != REDIS_OK)
-                        return 0;
-                n += 2;
+                        goto io;
+                sent += 2;
         }
-        return n;
-}
-
-/* A write's reply: its outcome, 1 for NOSCRIPT (send again). */
-static int rw_write_reply(const rw_state_write_t *w, const redisReply *r, rw_err_t *errp,
-                          char *errstr, size_t errstr_size) {
-        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8))
-                return 1;
-        if (r->type == REDIS_REPLY_ERROR) {
-                snprintf(errstr, errstr_size, "redis: batch write of %s [%d]: %.*s",
-                         w->topic, (int)w->partition, (int)r->len, r->str);
-                *errp = RW_ERR_FAIL;
-        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-                   r->element[0]->type == REDIS_REPLY_STRING &&
-                   !strcmp(r->element[0]->str, "OK")) {
-                *errp = RW_OK;
-        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-                   r->element[0]->type == REDIS_REPLY_STRING &&
-                   !strcmp(r->element[0]->str, "FENCED")) {
-                snprintf(errstr, errstr_size, "%s [%d]: stored offset is %s, expected %lld",
-                         w->topic, (int)w->partition, r->element[1]->str,
-                         (long long)w->expected);
-                *errp = RW_ERR_FENCED;
-        } else {
-                snprintf(errstr, errstr_size, "redis: batch write of %s [%d]: unexpected reply",
-                         w->topic, (int)w->partition);
-                *errp = RW_ERR_FAIL;
-        }
+        free(argv);
+        free(lens);
+        return sent;
+io:
+        free(argv);
+        free(lens);
         return 0;
 }
 
 rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
                              rw_err_t *errs, char *errstr, size_t errstr_size) {
-        int *again = calloc(cnt + 1, sizeof(*again));
+        size_t *queued = calloc(cnt + 1, sizeof(*queued)), i;
+        const char **keys = calloc(cnt + 2, sizeof(*keys));
+        char (*kbuf)[1024] = calloc(cnt + 1, sizeof(*kbuf));
+        redisReply *r = NULL, *r2 = NULL;
         rw_err_t err = RW_ERR_IO;
-        size_t i;
 
-        if (!again)
+        if (!queued || !keys || !kbuf)
                 abort();
         for (i = 0; i < cnt; i++) {
                 errs[i] = RW_ERR_IO;
-                again[i] = 1;
                 if (rw_write_deltas(ws[i])) {
                         snprintf(errstr, errstr_size, "out of memory");
                         err = RW_ERR_NOMEM;
                         goto done;
                 }
+                snprintf(kbuf[i], sizeof(kbuf[i]), "%s:{%d}:off:%s", st->ns,
+                         (int)ws[i]->partition, ws[i]->topic);
+                keys[i + 1] = kbuf[i];
         }
-        for (int attempt = 0; attempt < 2; attempt++) {
-                int noscript = 0;
+        if (!cnt) {
+                err = RW_OK;
+                goto done;
+        }
+        if (rw_state_ensure(st, errstr, errstr_size))
+                goto done;
+        /* The fence, optimistic: watch every partition's stored offset,
+         * check each is still what its owner read, and write in MULTI/EXEC,
+         * which Redis refuses whole if any watched offset changed since. */
+        for (int attempt = 0; attempt < 3; attempt++) {
+                size_t live = 0;
 
-                if (rw_state_ensure(st, errstr, errstr_size))
+                keys[0] = "WATCH";
+                if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK)
+                        goto io;
+                keys[0] = "MGET";
+                if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK ||
+                    redisGetReply(st->rc, (void **)&r) != REDIS_OK ||
+                    redisGetReply(st->rc, (void **)&r2) != REDIS_OK)
+                        goto io;
+                if (r->type == REDIS_REPLY_ERROR || r2->type != REDIS_REPLY_ARRAY ||
+                    r2->elements != cnt) {
+                        snprintf(errstr, errstr_size, "redis: WATCH/MGET: %s",
+                                 r->type == REDIS_REPLY_ERROR ? r->str :
+                                 r2->type == REDIS_REPLY_ERROR ? r2->str : "unexpected reply");
+                        err = RW_ERR_FAIL;
                         goto done;
-                for (i = 0; i < cnt; i++)
-                        if (again[i] && !rw_write_append(st, ws[i]))
-                                goto io;
+                }
                 for (i = 0; i < cnt; i++) {
-                        redisReply *r = NULL;
-                        if (!again[i])
+                        const redisReply *e = r2->element[i];
+                        long long stored = e->type == REDIS_REPLY_STRING ?
+                                           strtoll(e->str, NULL, 10) : -1;
+                        if (errs[i] != RW_ERR_IO)
                                 continue;
-                        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                        if (stored != ws[i]->expected) {
+                                snprintf(errstr, errstr_size,
+                                         "%s [%d]: stored offset is %lld, expected %lld",
+                                         ws[i]->topic, (int)ws[i]->partition, stored,
+                                         (long long)ws[i]->expected);
+                                errs[i] = RW_ERR_FENCED;
+                                continue;
+                        }
+                        live++;
+                }
+                freeReplyObject(r);
+                freeReplyObject(r2);
+                r = r2 = NULL;
+                if (!live) {
+                        const char *uw[] = { "UNWATCH" };
+                        if (!(r = redisCommandArgv(st->rc, 1, uw, NULL)))
                                 goto io;
-                        again[i] = rw_write_reply(ws[i], r, &errs[i], errstr, errstr_size);
-                        noscript |= again[i];
-                        freeReplyObject(r);
-                        for (int k = 0; ws[i]->progress && k < 2; k++) {
+                        err = RW_OK;
+                        goto done;
+                }
+                {
+                        const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
+                        size_t replies = 1;
+                        if (redisAppendCommandArgv(st->rc, 1, mv, NULL) != REDIS_OK)
+                                goto io;
+                        for (i = 0; i < cnt; i++) {
+                                if (errs[i] != RW_ERR_IO)
+                                        continue;
+                                if (!(queued[i] = rw_write_append(st, ws[i])))
+                                        goto io;
+                                replies += queued[i];
+                        }
+                        if (redisAppendCommandArgv(st->rc, 1, ev, NULL) != REDIS_OK)
+                                goto io;
+                        /* +OK, QUEUED per command (or an error: the command is
+                         * malformed and EXEC will refuse the whole). */
+                        for (size_t k = 0; k < replies; k++) {
                                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                                         goto io;
+                                if (r->type == REDIS_REPLY_ERROR)
+                                        snprintf(errstr, errstr_size, "redis: batch write: %s",
+                                                 r->str);
                                 freeReplyObject(r);
+                                r = NULL;
                         }
+                        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                                goto io;
                 }
-                if (!noscript)
-                        break;
-                /* Redis restarted or flushed its scripts: reload, send again. */
-                if (rw_state_reconnect(st, errstr, errstr_size))
+                if (r->type == REDIS_REPLY_NIL) {
+                        /* A watched offset moved meanwhile: check again. */
+                        freeReplyObject(r);
+                        r = NULL;
+                        continue;
+                }
+                if (r->type != REDIS_REPLY_ARRAY) {
+                        if (r->type == REDIS_REPLY_ERROR)
+                                snprintf(errstr, errstr_size, "redis: batch write: %s", r->str);
+                        for (i = 0; i < cnt; i++)
+                                if (errs[i] == RW_ERR_IO)
+                                        errs[i] = RW_ERR_FAIL;
+                        err = RW_OK;
                         goto done;
+                }
+                /* Applied. A command that failed inside (a value out of
+                 * range) is reported; the rest of EXEC was applied. */
+                for (size_t k = 0, w = 0; w < cnt; w++) {
+                        if (errs[w] != RW_ERR_IO)
+                                continue;
+                        errs[w] = RW_OK;
+                        for (size_t q = 0; q < queued[w]; q++, k++)
+                                if (k < r->elements && r->element[k]->type == REDIS_REPLY_ERROR) {
+                                        snprintf(errstr, errstr_size,
+                                                 "redis: batch write of %s [%d]: %s",
+                                                 ws[w]->topic, (int)ws[w]->partition,
+                                                 r->element[k]->str);
+                                        errs[w] = RW_ERR_FAIL;
+                                }
+                }
+                err = RW_OK;
+                goto done;
         }
+        /* Three times in a row someone wrote a watched offset: report those
+         * still pending as fenced (their owner re-reads its position). */
+        for (i = 0; i < cnt; i++)
+                if (errs[i] == RW_ERR_IO) {
+                        errs[i] = RW_ERR_FENCED;
+                        snprintf(errstr, errstr_size, "%s [%d]: the stored offset keeps moving",
+                                 ws[i]->topic, (int)ws[i]->partition);
+                }
         err = RW_OK;
         goto done;
 io:
         snprintf(errstr, errstr_size, "redis: %s", st->rc ? st->rc->errstr : "disconnected");
         rw_state_disconnect(st);
 done:
-        free(again);
+        if (r)
+                freeReplyObject(r);
+        if (r2)
+                freeReplyObject(r2);
+        free(queued);
+        free(keys);
+        free(kbuf);
         return err;
 }
 
@@ -906,19 +1154,33 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
                 (*appliedp)++;
                 if (evs[i].occurred_at > max_at)
                         max_at = evs[i].occurred_at;
-                if (orders && evs[i].kind == 'P' &&
-                    rw_state_write_vendor(w ? w : (w = rw_state_write_new(
-                                                   st, topic, partition, expected,
-                                                   next_offset, 0)),
-                                          evs[i].vendor, evs[i].occurred_at / RW_DAY_MS,
-                                          evs[i].amount, lim->window_days)) {
+                if (orders && evs[i].kind == 'P') {
+                        int64_t maxday;
+                        if ((err = rw_state_vendor_maxdays(st, partition, &evs[i].vendor, 1,
+                                                           &maxday, errstr, errstr_size)))
+                                goto done;
                         err = RW_ERR_NOMEM;
-                        goto done;
+                        /* The stored latest day: the base of the batch's
+                         * deltas of this vendor. */
+                        if (!w && !(w = rw_state_write_new(st, topic, partition, expected,
+                                                           next_offset, 0)))
+                                goto done;
+                        if (rw_state_write_vendor(w, evs[i].vendor, maxday,
+                                                  evs[i].occurred_at / RW_DAY_MS,
+                                                  evs[i].amount, lim->window_days))
+                                goto done;
                 }
         }
         if (!w && !(w = rw_state_write_new(st, topic, partition, expected, next_offset, 0)))
                 goto done;
-        w->max_at = max_at;
+        {
+                int64_t off, wm;
+                if ((err = rw_state_get_position(st, topic, partition, &off, &wm, errstr,
+                                                 errstr_size)))
+                        goto done;
+                err = RW_ERR_NOMEM;
+                w->max_at = max_at > wm ? max_at : 0;   /* kept if higher */
+        }
         for (j = 0; j < n; j++)
                 if (rw_state_write_account(w, orders, &views[j])) {
                         err = RW_ERR_NOMEM;

@@ -43,12 +43,33 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                        int orders, const char *const *accounts, size_t cnt,
                        rw_account_view_t *views, char *errstr, size_t errstr_size);
 
-/* The accounts of a topic-partition whose stored due time is at or before
- * `until`: *accountsp (cnt strings, one allocation; caller frees the array
- * and each string) and their due times *duesp (caller frees). */
-rw_err_t rw_state_due(rw_state_t *st, const char *topic, int32_t partition,
-                      int64_t until, char ***accountsp, int64_t **duesp,
-                      size_t *cntp, char *errstr, size_t errstr_size);
+/* Which accounts of a topic-partition have a stored due time at or before
+ * `until`: filled in by rw_state_due() (caller frees each of accounts[],
+ * accounts and dues; rw_due_query_clear() does). */
+typedef struct rw_due_query_s {
+        const char *topic;
+        int32_t partition;
+        int64_t until;
+        char **accounts;
+        int64_t *dues;
+        size_t cnt;
+} rw_due_query_t;
+
+void rw_due_query_clear(rw_due_query_t *q);
+
+/* Answer `cnt` due queries in one pipelined round trip. */
+rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
+                      char *errstr, size_t errstr_size);
+
+/* The latest day stored of each of `cnt` vendors (-1: none), one pipelined
+ * round trip. */
+rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
+                                 const char *const *vendors, size_t cnt, int64_t *maxdays,
+                                 char *errstr, size_t errstr_size);
+
+/* The partition's pb:first and pb:last (-1: none). */
+rw_err_t rw_state_get_bounds(rw_state_t *st, int32_t partition, int64_t *firstp,
+                             int64_t *lastp, char *errstr, size_t errstr_size);
 
 /* One topic-partition's batch write: what changed, computed by the caller,
  * stored with the partition's next offset in one atomic step fenced on the
@@ -56,8 +77,8 @@ rw_err_t rw_state_due(rw_state_t *st, const char *topic, int32_t partition,
 typedef struct rw_state_write_s rw_state_write_t;
 
 /* A write for `topic` [partition] fenced on `expected` (-1: none stored),
- * storing `next_offset` and the watermark `max_at` (kept if higher). NULL
- * when out of memory. */
+ * storing `next_offset` and the watermark `max_at` (0: unchanged; pass it
+ * only when higher than the stored one). NULL when out of memory. */
 rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
                                      int32_t partition, int64_t expected,
                                      int64_t next_offset, int64_t max_at);
@@ -69,9 +90,18 @@ void rw_state_write_destroy(rw_state_write_t *w);
 int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_view_t *av);
 
 /* A vendor's order value on `day` (coalesced per vendor and day); the
- * vendor hash keeps the `window_days` days up to its latest. */
-int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t day,
-                          int64_t delta, int64_t window_days);
+ * vendor hash keeps the `window_days` days up to its latest, `maxday` as
+ * stored before the batch (-1: none; rw_state_vendor_maxdays()). */
+int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t maxday,
+                          int64_t day, int64_t delta, int64_t window_days);
+
+/* The lowest and highest portfolio intervals the partition ever wrote
+ * (pb:first, pb:last; -1: none; rw_state_get_bounds()): an interval past
+ * the highest holds nothing yet, so its values are set, not added to. The
+ * write keeps both up to date and says what they are after it. */
+void rw_state_write_bounds(rw_state_write_t *w, int64_t first, int64_t last);
+void rw_state_write_bounds_after(const rw_state_write_t *w, int64_t *firstp,
+                                 int64_t *lastp);
 
 /* Portfolio interval `interval` of the dependency decider: `kind` 'a' (net
  * spend per account) or 'v' (order value per vendor); coalesced. */
@@ -85,12 +115,16 @@ int rw_state_write_outbox(rw_state_write_t *w, const void *buf, size_t len);
  * rw_state_progress()). */
 void rw_state_write_progress(rw_state_write_t *w, int64_t watermark, int64_t wall_ms);
 
-/* Execute `cnt` writes, pipelined in one round trip. errs[i] is each
- * write's outcome: RW_OK, RW_ERR_FENCED (errstr of the call says where the
- * offset is, for the last fenced one), RW_ERR_FAIL (refused by Redis:
- * nothing of it was written). Returns RW_ERR_IO when the connection failed
- * (reconnect; writes whose errs[i] is RW_ERR_IO may or may not have been
- * stored: retry them, the fence tells), else RW_OK. */
+/* Execute `cnt` writes as one transaction, fenced optimistically: WATCH
+ * and read every partition's stored offset (one round trip), then MULTI,
+ * the writes of those whose offset is as expected as plain commands, EXEC
+ * (one round trip), which Redis refuses whole if a watched offset changed
+ * meanwhile (checked again, up to three times). errs[i] is each write's
+ * outcome: RW_OK, RW_ERR_FENCED (errstr says where the offset is, for the
+ * last fenced one), RW_ERR_FAIL (Redis refused it). Returns RW_ERR_IO when
+ * the connection failed (reconnect; writes whose errs[i] is RW_ERR_IO may
+ * or may not have been stored: run them again, the fence tells), else
+ * RW_OK. */
 rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
                              rw_err_t *errs, char *errstr, size_t errstr_size);
 
