@@ -129,14 +129,6 @@ redis_reset() {
 say "redis-server $redis_pid on port $redis_port (appendonly yes, appendfsync everysec); broker $KAFKA_BOOTSTRAP"
 
 id="$$-$(date +%s)"
-orders="bench-orders-$id" support="bench-support-$id"
-for t in "$orders" "$support" "bench-alerts-$id" "bench-dlq-$id"; do
-  "$here/scripts/kafka-broker.sh" create-topic "$dir" "$t" 4 >/dev/null 2>&1 ||
-    die "cannot create topic $t on $KAFKA_BOOTSTRAP"
-done
-conf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
-      -X topics.orders="$orders" -X topics.support="$support"
-      -X topics.alerts="bench-alerts-$id" -X topics.dlq="bench-dlq-$id")
 
 now() { date +%s.%N; }
 # stats FILE: "median min max" of the numbers in FILE, one a line.
@@ -147,13 +139,86 @@ stats() {
 }
 med() { stats "$1" | cut -d' ' -f1; }
 calc() { awk "BEGIN { printf \"$1\n\", $2 }"; }
+# proc_cpu PID: user + system CPU seconds of a running process.
+proc_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
 
+# --- latency mode --------------------------------------------------------------
+# Per rate: fresh topics, namespace and group; riskwatch run in the background,
+# joined (all 8 input partitions assigned) before bench/latency.py produces.
+latency_mode() {
+  local r t lid lconf rw_pid out c0 c1 w0 w1 rows=() objs=()
+  [[ $decoder == fastavro ]] || die "the latency mode needs fastavro (its producer encodes with it)"
+  for r in ${rates//,/ }; do
+    lid="$id-$r"
+    for t in orders support alerts dlq; do
+      "$here/scripts/kafka-broker.sh" create-topic "$dir" "bench-lat-$t-$lid" 4 >/dev/null 2>&1 ||
+        die "cannot create topic bench-lat-$t-$lid on $KAFKA_BOOTSTRAP"
+    done
+    lconf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
+           -X topics.orders="bench-lat-orders-$lid" -X topics.support="bench-lat-support-$lid"
+           -X topics.alerts="bench-lat-alerts-$lid" -X topics.dlq="bench-lat-dlq-$lid"
+           -X state.namespace="lat$r" -X group.id="bench-lat-$lid" -X log.file="$dir/lat-alerts.$r.json")
+    redis_reset
+    "$bin" run "${lconf[@]}" >/dev/null 2>"$dir/lat-run.$r.log" &
+    rw_pid=$!
+    for _ in $(seq 300); do
+      (($(grep -c 'assigned ' "$dir/lat-run.$r.log") >= 8)) && break
+      kill -0 "$rw_pid" 2>/dev/null || { cat "$dir/lat-run.$r.log" >&2; die "riskwatch run exited"; }
+      sleep 0.1
+    done
+    (($(grep -c 'assigned ' "$dir/lat-run.$r.log") >= 8)) ||
+      die "riskwatch run was not assigned its 8 partitions within 30 s"
+    say "latency: producing $r events/s for $seconds s"
+    c0=$(proc_cpu "$rw_pid"); w0=$(now)
+    out=$("$py" "$here/bench/latency.py" --bootstrap "$KAFKA_BOOTSTRAP" \
+      --orders "bench-lat-orders-$lid" --support "bench-lat-support-$lid" \
+      --alerts "bench-lat-alerts-$lid" --schemas "$here/schemas" --rate "$r" --seconds "$seconds" \
+      --dump "$build/bench-latency-$r.txt") ||
+      die "latency.py failed"
+    c1=$(proc_cpu "$rw_pid"); w1=$(now)
+    out="${out%\}},\"riskwatch_cpu_share\":$(calc %.2f "($c1 - $c0) / ($w1 - $w0)")}"
+    kill -TERM "$rw_pid"
+    wait "$rw_pid" || true
+    say "latency: $out"
+    objs+=("$out")
+    rows+=("$("$py" -c 'import json, sys; d = json.load(sys.stdin)
+f = lambda v: "-" if v is None else "%.0f" % v
+print("%-10d %12d %9d %9s %9s %9s %9s %10.0f%%" % (d["rate"], d["achieved_rate"], d["produced"],
+      "%d/%d" % (d["matched"], d["alerts_expected"]), f(d["p50_ms"]), f(d["p99_ms"]), f(d["max_ms"]),
+      100 * d["riskwatch_cpu_share"]))' <<<"$out")")
+  done
+  {
+    printf 'riskwatch alert latency: commit %s, riskwatch run with default settings, 2 topics x 4\n' "$commit"
+    printf 'partitions; Redis appendonly yes, appendfsync everysec; %d cores. From the produce time of\n' "$(nproc)"
+    printf 'the triggering event (its Kafka timestamp) to the RiskAlert'"'"'s arrival at a consumer of\n'
+    printf 'the alerts topic; %d s per rate after a %d s warm-up.\n\n' "$seconds" 3
+    printf '%-10s %12s %9s %9s %9s %9s %9s %11s\n' "events/s" "achieved/s" produced alerts "p50 ms" \
+      "p99 ms" "max ms" "riskwatch CPU"
+    printf '%s\n' "${rows[@]}"
+    printf '\nriskwatch CPU: its CPU seconds over the production and drain, as a share of one core.\n'
+    printf 'Per alert "produce_ms latency_ms": %s/bench-latency-RATE.txt\n' "$build"
+  }
+  local joined
+  joined=$(IFS=,; echo "${objs[*]}")
+  out=$(printf '{"benchmark":"latency","commit":"%s","seconds_per_rate":%d,"rates":[%s]}' "$commit" "$seconds" "$joined")
+  if [[ -n $json ]]; then echo "$out" >"$json"; say "JSON summary written to $json"; else echo "$out"; fi
+}
 if ((latency)); then
-  source "$here/bench/latency.sh"
+  latency_mode
   exit 0
 fi
 
 # --- input -------------------------------------------------------------------
+orders="bench-orders-$id" support="bench-support-$id"
+for t in "$orders" "$support" "bench-alerts-$id" "bench-dlq-$id"; do
+  "$here/scripts/kafka-broker.sh" create-topic "$dir" "$t" 4 >/dev/null 2>&1 ||
+    die "cannot create topic $t on $KAFKA_BOOTSTRAP"
+done
+conf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
+      -X topics.orders="$orders" -X topics.support="$support"
+      -X topics.alerts="bench-alerts-$id" -X topics.dlq="bench-dlq-$id")
 # About 52 events per account over 180 days: enough accounts for the count.
 accounts=$(((events + 47) / 48))
 say "generating $events events ($accounts accounts, 180 days) into $orders, $support (4 partitions each)"
