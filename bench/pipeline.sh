@@ -126,6 +126,16 @@ redis_reset() {
   rcli bgrewriteaof >/dev/null 2>&1 || true
   while [[ $(info aof_rewrite_in_progress aof_rewrite_scheduled) != "0 0" ]]; do sleep 0.1; done
 }
+# Redis counters around a consumer run: CPU seconds, commands (less the INFO
+# calls themselves), memory.
+redis_before() { read -r r_u0 r_s0 r_c0 r_m0 < <(info used_cpu_user used_cpu_sys total_commands_processed used_memory); }
+redis_after() {
+  local u s c m
+  read -r u s c m < <(info used_cpu_user used_cpu_sys total_commands_processed used_memory)
+  r_cpu=$(calc %.2f "$u + $s - $r_u0 - $r_s0")
+  r_cmds=$((c - r_c0 - 1))
+  r_mem=$((m - r_m0))
+}
 say "redis-server $redis_pid on port $redis_port (appendonly yes, appendfsync everysec); broker $KAFKA_BOOTSTRAP"
 
 id="$$-$(date +%s)"
@@ -171,33 +181,34 @@ latency_mode() {
     (($(grep -c 'assigned ' "$dir/lat-run.$r.log") >= 8)) ||
       die "riskwatch run was not assigned its 8 partitions within 30 s"
     say "latency: producing $r events/s for $seconds s"
-    c0=$(proc_cpu "$rw_pid"); w0=$(now)
+    c0=$(proc_cpu "$rw_pid"); w0=$(now); redis_before
     out=$("$py" "$here/bench/latency.py" --bootstrap "$KAFKA_BOOTSTRAP" \
       --orders "bench-lat-orders-$lid" --support "bench-lat-support-$lid" \
       --alerts "bench-lat-alerts-$lid" --schemas "$here/schemas" --rate "$r" --seconds "$seconds" \
       --dump "$build/bench-latency-$r.txt") ||
       die "latency.py failed"
-    c1=$(proc_cpu "$rw_pid"); w1=$(now)
-    out="${out%\}},\"riskwatch_cpu_share\":$(calc %.2f "($c1 - $c0) / ($w1 - $w0)")}"
+    c1=$(proc_cpu "$rw_pid"); w1=$(now); redis_after
+    out="${out%\}},\"riskwatch_cpu_share\":$(calc %.2f "($c1 - $c0) / ($w1 - $w0)")"
+    out="$out,\"redis_cpu_share\":$(calc %.2f "$r_cpu / ($w1 - $w0)")}"
     kill -TERM "$rw_pid"
     wait "$rw_pid" || true
     say "latency: $out"
     objs+=("$out")
     rows+=("$("$py" -c 'import json, sys; d = json.load(sys.stdin)
 f = lambda v: "-" if v is None else "%.0f" % v
-print("%-10d %12d %9d %9s %9s %9s %9s %10.0f%%" % (d["rate"], d["achieved_rate"], d["produced"],
-      "%d/%d" % (d["matched"], d["alerts_expected"]), f(d["p50_ms"]), f(d["p99_ms"]), f(d["max_ms"]),
-      100 * d["riskwatch_cpu_share"]))' <<<"$out")")
+print("%-10d %12d %9d %9s %9s %9s %9s %10.0f%% %10.0f%%" % (d["rate"], d["achieved_rate"],
+      d["produced"], "%d/%d" % (d["matched"], d["alerts_expected"]), f(d["p50_ms"]), f(d["p99_ms"]),
+      f(d["max_ms"]), 100 * d["riskwatch_cpu_share"], 100 * d["redis_cpu_share"]))' <<<"$out")")
   done
   {
     printf 'riskwatch alert latency: commit %s, riskwatch run with default settings, 2 topics x 4\n' "$commit"
     printf 'partitions; Redis appendonly yes, appendfsync everysec; %d cores. From the produce time of\n' "$(nproc)"
     printf 'the triggering event (its Kafka timestamp) to the RiskAlert'"'"'s arrival at a consumer of\n'
     printf 'the alerts topic; %d s per rate after a %d s warm-up.\n\n' "$seconds" 3
-    printf '%-10s %12s %9s %9s %9s %9s %9s %11s\n' "events/s" "achieved/s" produced alerts "p50 ms" \
-      "p99 ms" "max ms" "riskwatch CPU"
+    printf '%-10s %12s %9s %9s %9s %9s %9s %11s %11s\n' "events/s" "achieved/s" produced alerts \
+      "p50 ms" "p99 ms" "max ms" "riskwatch" "Redis"
     printf '%s\n' "${rows[@]}"
-    printf '\nriskwatch CPU: its CPU seconds over the production and drain, as a share of one core.\n'
+    printf '\nriskwatch, Redis: CPU seconds over the production and drain, as a share of one core.\n'
     printf 'Per alert "produce_ms latency_ms": %s/bench-latency-RATE.txt\n' "$build"
   }
   local joined
@@ -239,16 +250,6 @@ timed() {
     { tail -20 "$dir/err.log" >&2; die "$1 failed"; }
   read -r t_wall t_user t_sys t_rss <"$dir/time.out"
   t_cpu=$(calc %.2f "$t_user + $t_sys")
-}
-# Redis counters around a consumer run: CPU seconds, commands (less the INFO
-# calls themselves), memory.
-redis_before() { read -r r_u0 r_s0 r_c0 r_m0 < <(info used_cpu_user used_cpu_sys total_commands_processed used_memory); }
-redis_after() {
-  local u s c m
-  read -r u s c m < <(info used_cpu_user used_cpu_sys total_commands_processed used_memory)
-  r_cpu=$(calc %.2f "$u + $s - $r_u0 - $r_s0")
-  r_cmds=$((c - r_c0 - 1))
-  r_mem=$((m - r_m0))
 }
 record() {  # record CONSUMER METRIC VALUE
   echo "$3" >>"$dir/$1.$2"
