@@ -59,7 +59,7 @@ def main():
     ap.add_argument("--accounts", type=int, default=2000, help="steady accounts")
     ap.add_argument("--dump", help="write 'produce_ms latency_ms' of every matched alert to this file")
     ap.add_argument("--warmup", type=float, default=3, help="seconds produced before measuring")
-    ap.add_argument("--drain", type=float, default=15, help="seconds to wait for late alerts")
+    ap.add_argument("--drain", type=float, default=15, help="seconds to wait for the last alerts after producing")
     args = ap.parse_args()
 
     order_s = load(args.schemas, "OrderEvent.avsc")

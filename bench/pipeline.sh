@@ -185,7 +185,7 @@ latency_mode() {
     out=$("$py" "$here/bench/latency.py" --bootstrap "$KAFKA_BOOTSTRAP" \
       --orders "bench-lat-orders-$lid" --support "bench-lat-support-$lid" \
       --alerts "bench-lat-alerts-$lid" --schemas "$here/schemas" --rate "$r" --seconds "$seconds" \
-      --dump "$build/bench-latency-$r.txt") ||
+      --drain 60 --dump "$build/bench-latency-$r.txt") ||
       die "latency.py failed"
     c1=$(proc_cpu "$rw_pid"); w1=$(now); redis_after
     out="${out%\}},\"riskwatch_cpu_share\":$(calc %.2f "($c1 - $c0) / ($w1 - $w0)")"
