@@ -79,7 +79,7 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "(appended). Empty = standard output." },
 
         /* Processing. */
-        { "batch.size", RW_CONF_INT, "500", 1, 100000, NULL, 0,
+        { "batch.size", RW_CONF_INT, "2000", 1, 100000, NULL, 0,
           "Maximum number of input records processed, and their state "
           "written to Redis, as one batch." },
         { "batch.timeout", RW_CONF_DURATION, "100ms", 1, 10 * RW_MS_S, NULL, 0,

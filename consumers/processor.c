@@ -265,6 +265,11 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 "auto.offset.reset", "earliest",
                 "partition.assignment.strategy", "cooperative-sticky",
                 "enable.partition.eof", "true",
+                /* The prefetch queue is most of a consumer's memory:
+                 * 8 MB holds tens of thousands of records, plenty ahead of
+                 * the batches (librdkafka's 64 MB default is not). */
+                "queued.max.messages.kbytes", "8192",
+                "queued.min.messages", "20000",
                 NULL
         };
         rw_processor_t *proc = calloc(1, sizeof(*proc));
