@@ -25,7 +25,7 @@ void rw_boundary_opts_default(rw_boundary_opts_t *opts) {
                 .lateness_ms = 5 * 60 * 1000LL,
                 .idle_timeout_ms = 30 * 1000LL,
                 .max_per_tick = 500,
-                .max_per_call = 1,
+                .max_per_call = 100,
                 .lock_ttl_ms = 30 * 1000LL,
         };
 }
