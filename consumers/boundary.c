@@ -181,11 +181,6 @@ static void rw_bmap_free(rw_bmap_t *m) {
 }
 
 
-static rw_u128_t rw_sq(int64_t v) {
-        rw_u128_t a = (rw_u128_t)(v < 0 ? -(__int128)v : (__int128)v);
-        return a * a;
-}
-
 /*
  * A tick: what the {dep} slot holds, as of the last decision read or made.
  */
@@ -537,12 +532,8 @@ static rw_err_t rw_run_read(rw_tick_t *t, rw_run_t *r, int64_t k0) {
                         r->newsum[i * 2 + fam] = sum[fam];
                         r->lo[i * 2 + fam] = NAN;
                         if (sum[fam] > 0 && bd->params.enabled[rw_share_rule[fam]]) {
-                                double thr = bd->params.dep_warn[rw_share_rule[fam]] *
-                                             (double)sum[fam];
-                                char lo[48];
-                                /* A little below the limit: rounding must not drop one. */
-                                snprintf(lo, sizeof(lo), "%.0f", thr * (1.0 - 1e-9) - 1.0);
-                                r->lo[i * 2 + fam] = strtod(lo, NULL);
+                                r->lo[i * 2 + fam] = rw_portfolio_share_floor(
+                                        bd->params.dep_warn[rw_share_rule[fam]], sum[fam]);
                                 if (!r->q[fam].want_range || r->lo[i * 2 + fam] < r->q[fam].lo)
                                         r->q[fam].lo = r->lo[i * 2 + fam];
                                 r->q[fam].want_range = 1;
@@ -654,8 +645,8 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                 newsq[fam] = sq[fam];
                 for (size_t e = 0; e < m->cnt; e++)
                         if (m->ents[e].add != m->ents[e].sub)
-                                newsq[fam] = newsq[fam] - rw_sq(m->ents[e].old) +
-                                             rw_sq(m->ents[e].val);
+                                newsq[fam] = rw_portfolio_sq_move(newsq[fam], m->ents[e].old,
+                                                                  m->ents[e].val);
                 for (size_t e = 0; e < m->cnt; e++)
                         if ((err = rw_tick_step(t, &tl, rw_share_rule[fam], m->ents[e].key,
                                                 (double)m->ents[e].val,
@@ -952,10 +943,8 @@ rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partition
         }
         out->account_sum = t.sum[0];
         out->vendor_sum = t.sum[1];
-        if (t.sum[0] > 0)
-                out->account_hhi = (double)t.sq[0] / ((double)t.sum[0] * (double)t.sum[0]) * 1e4;
-        if (t.sum[1] > 0)
-                out->vendor_hhi = (double)t.sq[1] / ((double)t.sum[1] * (double)t.sum[1]) * 1e4;
+        out->account_hhi = rw_portfolio_hhi(t.sq[0], t.sum[0]);
+        out->vendor_hhi = rw_portfolio_hhi(t.sq[1], t.sum[1]);
         if ((err = rw_bstore_top(t.bs, RW_BOUNDARY_TOP, &top, errstr, errstr_size)))
                 goto done;
         for (int fam = 0; fam < 2; fam++) {

@@ -21,25 +21,6 @@ void rw_bstore_init(rw_bstore_t *bs, rw_state_t *st) {
         memcpy(bs->pfx, pfx, sizeof(pfx));
 }
 
-void rw_u128_fmt(rw_u128_t v, char *buf, size_t size) {
-        char tmp[48];
-        size_t n = 0;
-        do {
-                tmp[n++] = (char)('0' + (int)(v % 10));
-                v /= 10;
-        } while (v);
-        for (size_t i = 0; i < n && i + 1 < size; i++)
-                buf[i] = tmp[n - 1 - i];
-        buf[n < size ? n : size - 1] = '\0';
-}
-
-rw_u128_t rw_u128_parse(const char *s) {
-        rw_u128_t v = 0;
-        for (; *s >= '0' && *s <= '9'; s++)
-                v = v * 10 + (rw_u128_t)(*s - '0');
-        return v;
-}
-
 /*
  * An argument vector that owns its strings.
  */

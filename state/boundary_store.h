@@ -7,10 +7,8 @@
 
 #include "common/rw.h"
 #include "rules/rules.h"
+#include "rules/portfolio.h"   /* rw_u128_t */
 #include "state/state.h"
-
-/* Exact sums of squares of 90-day totals. */
-typedef unsigned __int128 rw_u128_t;
 
 /* A session of the decider with one Redis: the boundary script's SHA once
  * loaded, and the round trips made (for people and tests). */
@@ -185,9 +183,5 @@ typedef struct rw_bstore_top_s {
 rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
                        char *errstr, size_t errstr_size);
 void rw_bstore_top_clear(rw_bstore_top_t *t);
-
-/* 128-bit decimal strings, as stored in agg. */
-void rw_u128_fmt(rw_u128_t v, char *buf, size_t size);
-rw_u128_t rw_u128_parse(const char *s);
 
 #endif
