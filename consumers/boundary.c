@@ -26,6 +26,7 @@ void rw_boundary_opts_default(rw_boundary_opts_t *opts) {
                 .idle_timeout_ms = 30 * 1000LL,
                 .max_per_tick = 500,
                 .max_per_call = 100,
+                .max_run_pairs = 200000,
                 .lock_ttl_ms = 30 * 1000LL,
         };
 }
@@ -44,8 +45,8 @@ rw_boundary_t *rw_boundary_new(const rw_rules_params_t *params,
                          opts->interval_ms, params->dep_window_ms);
                 return NULL;
         }
-        if (opts->max_per_tick < 1 || opts->max_per_call < 1 || opts->lock_ttl_ms < 1 ||
-            opts->idle_timeout_ms < 0 || opts->lateness_ms < 0) {
+        if (opts->max_per_tick < 1 || opts->max_per_call < 1 || opts->max_run_pairs < 1 ||
+            opts->lock_ttl_ms < 1 || opts->idle_timeout_ms < 0 || opts->lateness_ms < 0) {
                 snprintf(errstr, errstr_size, "boundary: option out of range");
                 return NULL;
         }
@@ -744,6 +745,16 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
                !(r.fold = calloc(n * 2, sizeof(*r.fold))));
         if ((err = rw_run_read(t, &r, k0)))
                 goto done;
+        /* The script's size: a run stops before the boundary that would
+         * take its buckets past max_run_pairs subjects (the first always
+         * goes). Reading a little more than is decided costs nothing. */
+        for (size_t i = 0, pairs = 0; i < r.n; i++) {
+                pairs += r.subj[i * 2].cnt + r.subj[i * 2 + 1].cnt;
+                if (i > 0 && pairs > (size_t)bd->opts.max_run_pairs) {
+                        n = i;
+                        break;
+                }
+        }
         for (size_t i = 0; i < n; i++)
                 if ((err = rw_run_decide(t, &r, i, B0 + (int64_t)i * I, sum, sq)))
                         goto done;

@@ -35,6 +35,8 @@ typedef struct rw_boundary_opts_s {
         int64_t idle_timeout_ms;    /* idle.timeout (default 30 s) */
         int max_per_tick;           /* boundaries decided per tick (default 500) */
         int max_per_call;           /* boundaries folded per script call (100) */
+        int64_t max_run_pairs;      /* ... while their buckets hold at most this many
+                                     * subject entries (200000; one boundary always) */
         int64_t lock_ttl_ms;        /* {dep}:lock ttl, renewed per boundary (30 s) */
         int replay;                 /* the alerts' replay flag */
 } rw_boundary_opts_t;

@@ -930,19 +930,19 @@ static char *dump_ns(redisContext *rc, const char *ns) {
 
 static void test_runs(void **state) {
         fx_t *fx = *state;
-        static const char *ns[3] = { "r1", "r7", "rN" };
-        static const int per_call[3] = { 1, 7, 100 };
+        static const char *ns[4] = { "r1", "r7", "rN", "rP" };
+        static const int per_call[4] = { 1, 7, 100, 100 };
         /* Where the group's low watermark stands at each round of ticks. */
         static const int64_t checkpoints[] = { 3 * DAY, 7 * DAY + RUN_Q, 19 * DAY + 2 * RUN_Q,
                                                33 * DAY, 47 * DAY + 3 * RUN_Q, 60 * DAY };
-        int64_t trips[3] = { 0, 0, 0 }, decided[3] = { 0, 0, 0 };
-        sink_t sink[3];
-        rw_state_t *st[3];
-        rw_boundary_t *bd[3];
-        char *dump[3];
+        int64_t trips[4] = { 0 }, decided[4] = { 0 };
+        sink_t sink[4];
+        rw_state_t *st[4];
+        rw_boundary_t *bd[4];
+        char *dump[4];
         size_t firing = 0;
 
-        for (int d = 0; d < 3; d++) {
+        for (int d = 0; d < 4; d++) {
                 rw_rules_params_t params;
                 rw_boundary_opts_t opts;
                 char errstr[256];
@@ -956,6 +956,8 @@ static void test_runs(void **state) {
                 opts.lateness_ms = 0;
                 opts.max_per_tick = 500;
                 opts.max_per_call = per_call[d];
+                if (d == 3)
+                        opts.max_run_pairs = 60;        /* runs cut by their size */
                 assert_non_null(bd[d] = rw_boundary_new(&params, &opts, errstr, sizeof(errstr)));
                 st[d] = state_new(fx, ns[d]);
                 sink_init(&sink[d], fx, ns[d]);
@@ -976,7 +978,7 @@ static void test_runs(void **state) {
                                         spend *= 6;
                                 if (v == (int)(k / 60) % 5)
                                         value *= 5;
-                                for (int d = 0; d < 3; d++) {
+                                for (int d = 0; d < 4; d++) {
                                         snprintf(id, sizeof(id), "acct-%d", a);
                                         put(fx->rc, ns[d], p, 'a', k, id, spend);
                                         snprintf(id, sizeof(id), "vendor-%d", v);
@@ -985,11 +987,11 @@ static void test_runs(void **state) {
                         }
                 }
         }
-        for (int d = 0; d < 3; d++)
+        for (int d = 0; d < 4; d++)
                 for (int p = 0; p < RUN_PARTS; p++)
                         put_first(fx->rc, ns[d], p, 0);
         for (size_t c = 0; c < RW_ARRAY_SIZE(checkpoints); c++) {
-                for (int d = 0; d < 3; d++) {
+                for (int d = 0; d < 4; d++) {
                         rw_boundary_result_t res;
                         char errstr[512];
                         for (int p = 0; p < RUN_PARTS; p++)
@@ -1004,7 +1006,7 @@ static void test_runs(void **state) {
                         } while (res.more);
                 }
         }
-        for (int d = 0; d < 3; d++) {
+        for (int d = 0; d < 4; d++) {
                 assert_int_equal(decided[d], RUN_K);
                 assert_int_equal(llget(fx->rc, "HGET %s:{dep}:agg last", ns[d]), 60 * DAY);
                 dump[d] = dump_ns(fx->rc, ns[d]);
@@ -1014,7 +1016,7 @@ static void test_runs(void **state) {
                 firing += sink[0].v[i].status == RW_ALERT_FIRING;
         assert_true(firing >= 4);
         assert_true(sink[0].cnt > firing);
-        for (int d = 1; d < 3; d++) {
+        for (int d = 1; d < 4; d++) {
                 assert_string_equal(dump[0], dump[d]);
                 assert_int_equal(sink[d].cnt, sink[0].cnt);
                 for (size_t i = 0; i < sink[0].cnt; i++) {
@@ -1029,12 +1031,15 @@ static void test_runs(void **state) {
                 }
         }
         print_message("runs: %zu alerts; round trips for %d boundaries: %lld (1 per call), "
-                      "%lld (7), %lld (100)\n", sink[0].cnt, RUN_K, (long long)trips[0],
-                      (long long)trips[1], (long long)trips[2]);
+                      "%lld (7), %lld (100), %lld (100, at most 60 subject entries)\n",
+                      sink[0].cnt, RUN_K, (long long)trips[0], (long long)trips[1],
+                      (long long)trips[2], (long long)trips[3]);
         /* Three round trips per boundary one by one; a run costs three. */
         assert_true(trips[0] >= 3 * RUN_K);
         assert_true(trips[2] * 10 < trips[0]);
-        for (int d = 0; d < 3; d++) {
+        /* Runs cut by size are shorter, but still runs. */
+        assert_true(trips[3] > trips[2] && trips[3] < trips[0]);
+        for (int d = 0; d < 4; d++) {
                 free(dump[d]);
                 sink_clear(&sink[d]);
                 rw_boundary_destroy(bd[d]);
