@@ -488,16 +488,15 @@ static int rw_run_merge(rw_bmap_t *m, const rw_bstore_hash_t *h, int leaving) {
 
 /* The stored total of `key` as of the boundary being decided: exact for the
  * subjects the run tracks, else the score read for the share range (the
- * total as a double, as the sorted set holds it). *foundp 0: neither. */
-static int64_t rw_run_total(const rw_run_t *r, int fam, const char *key, int *foundp) {
+ * total as a double, as the sorted set holds it). A subject in neither has
+ * no total: the run never decides one that was not read. */
+static int64_t rw_run_total(const rw_run_t *r, int fam, const char *key) {
         int e = rw_bmap_find(&r->cur[fam], key, strlen(key));
-        *foundp = 1;
         if (e >= 0)
                 return r->cur[fam].ents[e].val;
         for (size_t j = 0; j < r->q[fam].range_cnt; j++)
                 if (!strcmp(r->q[fam].range[j].subject, key))
                         return (int64_t)r->q[fam].range[j].score;
-        *foundp = 0;
         return 0;
 }
 
@@ -589,10 +588,9 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
 
         for (int fam = 0; fam < 2; fam++) {
                 rw_bmap_t *m = &r->subj[i * 2 + fam];
-                int found;
                 newsum[fam] = r->newsum[i * 2 + fam];
                 for (size_t e = 0; e < m->cnt; e++) {
-                        m->ents[e].old = rw_run_total(r, fam, m->ents[e].key, &found);
+                        m->ents[e].old = rw_run_total(r, fam, m->ents[e].key);
                         m->ents[e].val = m->ents[e].old + m->ents[e].add - m->ents[e].sub;
                 }
                 /* Firing subjects are decided whether or not they changed. */
@@ -604,7 +602,7 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                 continue;
                         RW_TRY((x = rw_bmap_get(m, s, strlen(s), &added)) < 0);
                         if (added)
-                                m->ents[x].old = m->ents[x].val = rw_run_total(r, fam, s, &found);
+                                m->ents[x].old = m->ents[x].val = rw_run_total(r, fam, s);
                 }
                 /* The subjects whose unchanged total could hold a share rule
                  * (a score range, so negative net spends cannot hide one). */
