@@ -1,24 +1,22 @@
 /* boundary.c - the dependency-rule decider: one process at a time folds the
  * finished interval buckets of every orders partition into the {dep} slot's
  * 90-day totals and decides the dependency rules at each boundary. */
+#include <assert.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <hiredis/hiredis.h>
 #include "consumers/boundary.h"
 #include "common/log.h"
-#include "state/boundary_lua.h"   /* generated from boundary.lua: rw_boundary_lua[] */
-
-typedef unsigned __int128 rw_u128_t;
+#include "state/boundary_store.h"
 
 struct rw_boundary_s {
         rw_rules_params_t params;
         rw_boundary_opts_t opts;
         int64_t nwin;           /* buckets in the dependency window */
         char token[33];         /* this decider's lock token */
-        char sha[48];           /* SHA1 of boundary.lua once loaded */
+        rw_bstore_t store;      /* the Redis side; keeps the script loaded */
 };
 
 void rw_boundary_opts_default(rw_boundary_opts_t *opts) {
@@ -27,6 +25,8 @@ void rw_boundary_opts_default(rw_boundary_opts_t *opts) {
                 .lateness_ms = 5 * 60 * 1000LL,
                 .idle_timeout_ms = 30 * 1000LL,
                 .max_per_tick = 500,
+                .max_per_call = 100,
+                .max_run_pairs = 200000,
                 .lock_ttl_ms = 30 * 1000LL,
         };
 }
@@ -45,8 +45,8 @@ rw_boundary_t *rw_boundary_new(const rw_rules_params_t *params,
                          opts->interval_ms, params->dep_window_ms);
                 return NULL;
         }
-        if (opts->max_per_tick < 1 || opts->lock_ttl_ms < 1 ||
-            opts->idle_timeout_ms < 0 || opts->lateness_ms < 0) {
+        if (opts->max_per_tick < 1 || opts->max_per_call < 1 || opts->max_run_pairs < 1 ||
+            opts->lock_ttl_ms < 1 || opts->idle_timeout_ms < 0 || opts->lateness_ms < 0) {
                 snprintf(errstr, errstr_size, "boundary: option out of range");
                 return NULL;
         }
@@ -76,69 +76,8 @@ void rw_boundary_destroy(rw_boundary_t *bd) {
 }
 
 /*
- * Small helpers: an argument vector that owns its strings, a string-keyed
- * map, 128-bit decimal strings.
+ * A string-keyed map of subjects and fingerprints.
  */
-
-typedef struct rw_args_s {
-        char **v;
-        size_t *len;
-        size_t cnt, cap;
-} rw_args_t;
-
-static int rw_args_add(rw_args_t *a, const void *s, size_t len) {
-        char *c;
-        if (a->cnt == a->cap) {
-                size_t cap = a->cap ? a->cap * 2 : 64;
-                char **v = realloc(a->v, cap * sizeof(*v));
-                size_t *l;
-                if (!v)
-                        return -1;
-                a->v = v;
-                if (!(l = realloc(a->len, cap * sizeof(*l))))
-                        return -1;
-                a->len = l;
-                a->cap = cap;
-        }
-        if (!(c = malloc(len + 1)))
-                return -1;
-        memcpy(c, s, len);
-        c[len] = '\0';
-        a->v[a->cnt] = c;
-        a->len[a->cnt++] = len;
-        return 0;
-}
-
-static int rw_args_str(rw_args_t *a, const char *s) {
-        return rw_args_add(a, s, strlen(s));
-}
-
-static int rw_args_fmt(rw_args_t *a, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static int rw_args_fmt(rw_args_t *a, const char *fmt, ...) {
-        char buf[1024];
-        va_list ap;
-        int n;
-        va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t)n >= sizeof(buf))
-                return -1;
-        return rw_args_add(a, buf, (size_t)n);
-}
-
-static void rw_args_reset(rw_args_t *a) {
-        for (size_t i = 0; i < a->cnt; i++)
-                free(a->v[i]);
-        a->cnt = 0;
-}
-
-static void rw_args_free(rw_args_t *a) {
-        rw_args_reset(a);
-        free(a->v);
-        free(a->len);
-        memset(a, 0, sizeof(*a));
-}
 
 /* One subject (accounts/vendors map) or one fingerprint (lifecycle map). */
 typedef struct rw_bent_s {
@@ -151,7 +90,7 @@ typedef struct rw_bent_s {
         rw_rule_id_t rule;
         size_t subj_off;        /* subject id = key + subj_off */
         rw_fp_state_t fp;
-        int dirty;              /* to write at this boundary */
+        int dirty;              /* to write with this run */
         int gone;               /* to delete (equivalent to no state) */
 } rw_bent_t;
 
@@ -242,178 +181,58 @@ static void rw_bmap_free(rw_bmap_t *m) {
         memset(m, 0, sizeof(*m));
 }
 
-static void rw_u128_fmt(rw_u128_t v, char *buf, size_t size) {
-        char tmp[48];
-        size_t n = 0;
-        do {
-                tmp[n++] = (char)('0' + (int)(v % 10));
-                v /= 10;
-        } while (v);
-        for (size_t i = 0; i < n && i + 1 < size; i++)
-                buf[i] = tmp[n - 1 - i];
-        buf[n < size ? n : size - 1] = '\0';
-}
-
-static rw_u128_t rw_u128_parse(const char *s) {
-        rw_u128_t v = 0;
-        for (; *s >= '0' && *s <= '9'; s++)
-                v = v * 10 + (rw_u128_t)(*s - '0');
-        return v;
-}
-
-static rw_u128_t rw_sq(int64_t v) {
-        rw_u128_t a = (rw_u128_t)(v < 0 ? -(__int128)v : (__int128)v);
-        return a * a;
-}
 
 /*
- * Redis plumbing: pipelined commands on the state's context. A context in
- * error is never used again in the tick; the caller reconnects.
+ * A tick: what the {dep} slot holds, as of the last decision read or made.
  */
 
 typedef struct rw_tick_s {
         rw_boundary_t *bd;
-        rw_state_t *st;
-        redisContext *rc;
+        rw_bstore_t *bs;
         rw_codec_t *codec;
-        const char *ns;
         int32_t parts;
         int64_t wall_now;
-        char pfx[192];          /* ns:{dep}: */
-        /* what the {dep} slot holds, as of the last decision read or made */
         int have_last;
         int64_t last, first;
         int64_t sum[2];         /* [0] accounts, [1] vendors */
         rw_u128_t sq[2];
         int64_t low;            /* L */
         rw_bmap_t fps;          /* fingerprint -> lifecycle, the f hash */
-        rw_bmap_t subj[2];      /* subjects touched at the boundary */
-        rw_args_t dels;         /* best-effort DELs of folded buckets */
-        rw_args_t args;         /* script arguments */
+        int64_t del_k0;         /* folded buckets to delete from the partitions */
+        size_t del_cnt;
         char *errstr;
         size_t errstr_size;
 } rw_tick_t;
 
-static rw_err_t rw_tick_ioerr(rw_tick_t *t) {
-        snprintf(t->errstr, t->errstr_size, "redis: %s", t->rc->errstr[0] ?
-                 t->rc->errstr : "connection lost");
-        return RW_ERR_IO;
-}
-
-static rw_err_t rw_tick_send(rw_tick_t *t, int argc, const char **argv, const size_t *lens) {
-        if (redisAppendCommandArgv(t->rc, argc, argv, lens) != REDIS_OK)
-                return rw_tick_ioerr(t);
-        return RW_OK;
-}
-
-/* The next pipelined reply; an error reply is RW_ERR_FAIL (reply freed). */
-static rw_err_t rw_tick_recv(rw_tick_t *t, redisReply **rp) {
-        redisReply *r = NULL;
-        *rp = NULL;
-        if (redisGetReply(t->rc, (void **)&r) != REDIS_OK || !r)
-                return rw_tick_ioerr(t);
-        if (r->type == REDIS_REPLY_ERROR) {
-                snprintf(t->errstr, t->errstr_size, "redis: %.*s", (int)r->len, r->str);
-                freeReplyObject(r);
-                return RW_ERR_FAIL;
-        }
-        *rp = r;
-        return RW_OK;
-}
-
-/* Send n commands, then read n replies into rs (all freed on error). A
- * failed reply does not stop the reading: the pipeline stays in step. */
-static rw_err_t rw_tick_pipe(rw_tick_t *t, size_t n, redisReply **rs) {
-        rw_err_t err = RW_OK;
-        for (size_t i = 0; i < n; i++) {
-                rw_err_t e = rw_tick_recv(t, &rs[i]);
-                if (e == RW_ERR_IO) {
-                        for (size_t j = 0; j < i; j++)
-                                freeReplyObject(rs[j]);
-                        memset(rs, 0, n * sizeof(*rs));
-                        return RW_ERR_IO;
-                }
-                if (e && !err)
-                        err = e;
-        }
-        if (err) {
-                for (size_t i = 0; i < n; i++)
-                        if (rs[i])
-                                freeReplyObject(rs[i]);
-                memset(rs, 0, n * sizeof(*rs));
-        }
-        return err;
-}
-
-static rw_err_t rw_tick_cmd(rw_tick_t *t, redisReply **rp, int argc, const char **argv) {
-        rw_err_t err = rw_tick_send(t, argc, argv, NULL);
-        return err ? err : rw_tick_recv(t, rp);
-}
-
-static int64_t rw_reply_i64(const redisReply *r) {
-        if (!r)
-                return 0;
-        if (r->type == REDIS_REPLY_INTEGER)
-                return r->integer;
-        if (r->type == REDIS_REPLY_STRING)
-                return strtoll(r->str, NULL, 10);
-        return 0;
-}
-
-static void rw_key(char *buf, size_t size, const char *ns, const char *slot,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void rw_key(char *buf, size_t size, const char *ns, const char *slot,
-                   const char *fmt, ...) {
-        va_list ap;
-        int n = snprintf(buf, size, "%s:{%s}:", ns, slot);
-        va_start(ap, fmt);
-        if (n >= 0 && (size_t)n < size)
-                vsnprintf(buf + n, size - (size_t)n, fmt, ap);
-        va_end(ap);
-}
-
-/*
- * What the {dep} slot says: progress (-> L), the aggregates, the first
- * bucket when nothing was decided yet. One round trip.
- */
-
-/* L from the prog hash: min over the partitions of wm - lateness, skipping
- * idle ones; all idle: the max of the known nows. INT64_MIN: none. */
-static int64_t rw_boundary_low(const rw_boundary_t *bd, const redisReply *prog,
+/* L from the progress reports: min over the partitions of wm - lateness,
+ * skipping idle ones; all idle: the max of the known nows. INT64_MIN: none. */
+static int64_t rw_boundary_low(const rw_boundary_t *bd, const rw_bstore_head_t *h,
                                int32_t parts, int64_t wall_now) {
-        int64_t start = 0, lo = INT64_MAX, hi = INT64_MIN;
-        int have_start = 0, active = 0, known = 0;
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        int active = 0, known = 0;
 
-        if (!prog || prog->type != REDIS_REPLY_ARRAY || !prog->elements)
+        if (!h->prog_cnt && !h->have_start)
                 return INT64_MIN;
-        for (size_t j = 0; j + 1 < prog->elements; j += 2)
-                if (!strcmp(prog->element[j]->str, "start")) {
-                        start = strtoll(prog->element[j + 1]->str, NULL, 10);
-                        have_start = 1;
-                }
         for (int32_t p = 0; p < parts; p++) {
-                char name[16];
-                const redisReply *v = NULL;
-                long long wm = 0, wall = 0;
+                const rw_bstore_prog_t *v = NULL;
                 int64_t now;
 
-                snprintf(name, sizeof(name), "%d", (int)p);
-                for (size_t j = 0; j + 1 < prog->elements; j += 2)
-                        if (!strcmp(prog->element[j]->str, name))
-                                v = prog->element[j + 1];
+                for (size_t j = 0; j < h->prog_cnt; j++)
+                        if (h->prog[j].partition == p)
+                                v = &h->prog[j];
                 if (!v) {
                         /* Never reported: holds L back until it counts idle. */
-                        if (!have_start || wall_now - start <= bd->opts.idle_timeout_ms)
+                        if (!h->have_start || wall_now - h->start <= bd->opts.idle_timeout_ms)
                                 active = 1, lo = INT64_MIN;
                         continue;
                 }
-                if (sscanf(v->str, "%lld,%lld", &wm, &wall) != 2)
+                if (!v->ok)
                         continue;
-                now = (int64_t)wm - bd->opts.lateness_ms;
+                now = v->watermark - bd->opts.lateness_ms;
                 known = 1;
                 if (now > hi)
                         hi = now;
-                if (wall_now - (int64_t)wall > bd->opts.idle_timeout_ms)
+                if (wall_now - v->wall_ms > bd->opts.idle_timeout_ms)
                         continue;       /* idle */
                 active = 1;
                 if (now < lo)
@@ -424,57 +243,33 @@ static int64_t rw_boundary_low(const rw_boundary_t *bd, const redisReply *prog,
         return known ? hi : INT64_MIN;
 }
 
-static void rw_tick_parse_agg(rw_tick_t *t, const redisReply *agg) {
-        t->have_last = 0;
-        for (size_t j = 0; j + 1 < agg->elements; j += 2) {
-                const char *f = agg->element[j]->str, *v = agg->element[j + 1]->str;
-                if (!strcmp(f, "last"))
-                        t->last = strtoll(v, NULL, 10), t->have_last = 1;
-                else if (!strcmp(f, "first"))
-                        t->first = strtoll(v, NULL, 10);
-                else if (!strcmp(f, "a:sum"))
-                        t->sum[0] = strtoll(v, NULL, 10);
-                else if (!strcmp(f, "v:sum"))
-                        t->sum[1] = strtoll(v, NULL, 10);
-                else if (!strcmp(f, "a:sq"))
-                        t->sq[0] = rw_u128_parse(v);
-                else if (!strcmp(f, "v:sq"))
-                        t->sq[1] = rw_u128_parse(v);
-        }
-}
-
-/* Read prog, agg and (optionally) the f hash, and when nothing was decided
- * yet each partition's pb:first: sets low, last, first, sums, fps. *startp
- * = 0 when there is nothing to decide from (no bucket anywhere). */
+/* Read progress, aggregates and (optionally) the lifecycle states, and when
+ * nothing was decided yet the start of the history: sets low, last, first,
+ * sums, fps. *startp = 0 when there is nothing to decide from (no bucket
+ * anywhere). */
 static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
-        char prog[256], agg[256], f[256];
-        const char *a1[2] = { "HGETALL", prog }, *a2[2] = { "HGETALL", agg },
-                   *a3[2] = { "HGETALL", f };
-        redisReply *rs[3] = { NULL, NULL, NULL };
-        size_t n = with_fps ? 3 : 2;
+        rw_bstore_head_t h;
         rw_err_t err;
 
         *startp = 0;
-        snprintf(prog, sizeof(prog), "%sprog", t->pfx);
-        snprintf(agg, sizeof(agg), "%sagg", t->pfx);
-        snprintf(f, sizeof(f), "%sf", t->pfx);
-        if ((err = rw_tick_send(t, 2, a1, NULL)) || (err = rw_tick_send(t, 2, a2, NULL)) ||
-            (with_fps && (err = rw_tick_send(t, 2, a3, NULL))) ||
-            (err = rw_tick_pipe(t, n, rs)))
+        if ((err = rw_bstore_head(t->bs, with_fps, &h, t->errstr, t->errstr_size)))
                 return err;
         if (t->parts <= 0) {
                 /* Not told: the partitions that reported progress. */
-                for (size_t j = 0; j + 1 < rs[0]->elements; j += 2) {
-                        char *end;
-                        long p = strtol(rs[0]->element[j]->str, &end, 10);
-                        if (!*end && p >= 0 && p + 1 > t->parts)
-                                t->parts = (int32_t)(p + 1);
-                }
+                for (size_t j = 0; j < h.prog_cnt; j++)
+                        if (h.prog[j].partition + 1 > t->parts)
+                                t->parts = h.prog[j].partition + 1;
         }
-        t->low = rw_boundary_low(t->bd, rs[0], t->parts, t->wall_now);
-        rw_tick_parse_agg(t, rs[1]);
-        for (size_t j = 0; with_fps && j + 1 < rs[2]->elements; j += 2) {
-                const char *key = rs[2]->element[j]->str, *s1, *s2;
+        t->low = rw_boundary_low(t->bd, &h, t->parts, t->wall_now);
+        t->have_last = h.have_last;
+        t->last = h.last;
+        t->first = h.first;
+        for (int fam = 0; fam < 2; fam++) {
+                t->sum[fam] = h.sum[fam];
+                t->sq[fam] = h.sq[fam];
+        }
+        for (size_t j = 0; j < h.fp_cnt; j++) {
+                const char *key = h.fps[j].fingerprint, *s1, *s2;
                 rw_rule_id_t rule;
                 int e;
 
@@ -489,37 +284,18 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
                 }
                 t->fps.ents[e].rule = rule;
                 t->fps.ents[e].subj_off = (size_t)(s2 + 1 - key);
-                rw_fp_state_parse(rs[2]->element[j + 1]->str, &t->fps.ents[e].fp);
+                t->fps.ents[e].fp = h.fps[j].fp;
         }
         if (t->have_last) {
                 *startp = 1;
         } else if (t->low != INT64_MIN) {
                 /* Nothing decided yet: history starts at the lowest bucket. */
-                int64_t kmin = INT64_MAX;
-                redisReply **firsts = calloc((size_t)t->parts + 1, sizeof(*firsts));
-                if (!firsts) {
-                        err = RW_ERR_NOMEM;
+                int64_t kmin;
+                int found;
+                if ((err = rw_bstore_first(t->bs, t->parts, &kmin, &found, t->errstr,
+                                           t->errstr_size)))
                         goto done;
-                }
-                for (int32_t p = 0; p < t->parts && !err; p++) {
-                        char key[256], slot[16];
-                        const char *argv[2] = { "GET", key };
-                        snprintf(slot, sizeof(slot), "%d", (int)p);
-                        rw_key(key, sizeof(key), t->ns, slot, "pb:first");
-                        err = rw_tick_send(t, 2, argv, NULL);
-                }
-                if (!err)
-                        err = rw_tick_pipe(t, (size_t)t->parts, firsts);
-                for (int32_t p = 0; p < t->parts && !err; p++) {
-                        if (firsts[p]->type == REDIS_REPLY_STRING &&
-                            rw_reply_i64(firsts[p]) < kmin)
-                                kmin = rw_reply_i64(firsts[p]);
-                }
-                for (int32_t p = 0; p < t->parts; p++)
-                        if (firsts[p])
-                                freeReplyObject(firsts[p]);
-                free(firsts);
-                if (!err && kmin != INT64_MAX) {
+                if (found) {
                         t->first = kmin * t->bd->opts.interval_ms;
                         t->last = t->first;
                         t->sum[0] = t->sum[1] = 0;
@@ -528,9 +304,9 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
                 }
         }
 done:
-        for (size_t i = 0; i < n; i++)
-                if (rs[i])
-                        freeReplyObject(rs[i]);
+        if (err == RW_ERR_NOMEM)
+                snprintf(t->errstr, t->errstr_size, "out of memory");
+        rw_bstore_head_clear(&h);
         return err;
 }
 
@@ -540,7 +316,6 @@ done:
 
 static const rw_rule_id_t rw_share_rule[2] = { RW_RULE_ACCOUNT_SHARE, RW_RULE_VENDOR_SHARE };
 static const rw_rule_id_t rw_hhi_rule[2] = { RW_RULE_ACCOUNT_HHI, RW_RULE_VENDOR_HHI };
-static const char *rw_fam[2] = { "a", "v" };
 
 typedef struct rw_trans_s {
         rw_alert_t a;
@@ -656,235 +431,204 @@ static int rw_trans_cmp(const void *a, const void *b) {
 }
 
 
-/* Add an HGETALL reply of subject -> value to the family's merge: into
- * `add` (a partition's bucket) or, with `leaving`, into `sub` (the fold copy
- * leaving the window). */
-static rw_err_t rw_tick_fold_reply(rw_tick_t *t, int fam, const redisReply *r,
-                                   int leaving) {
-        for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                int e = rw_bmap_get(&t->subj[fam], r->element[j]->str,
-                                    r->element[j]->len, NULL);
-                if (e < 0)
-                        return RW_ERR_NOMEM;
-                if (leaving)
-                        t->subj[fam].ents[e].sub += rw_reply_i64(r->element[j + 1]);
-                else
-                        t->subj[fam].ents[e].add += rw_reply_i64(r->element[j + 1]);
-        }
-        return RW_OK;
-}
-/* Merge bucket k of every partition and the fold copy leaving the window
- * into subj[]. One round trip (plus the DELs of the last boundary). */
-static rw_err_t rw_tick_read_buckets(rw_tick_t *t, int64_t k, int64_t leave) {
-        size_t nd = t->dels.cnt, n = nd + (size_t)t->parts * 2 + (leave >= 0 ? 2 : 0);
-        redisReply **rs = calloc(n + 1, sizeof(*rs));
-        rw_err_t err = RW_OK;
-        size_t i = nd;
 
-        if (!rs)
-                return RW_ERR_NOMEM;
-        for (size_t d = 0; d < nd && !err; d++) {
-                const char *argv[2] = { "DEL", t->dels.v[d] };
-                err = rw_tick_send(t, 2, argv, NULL);
-        }
-        for (int32_t p = 0; p < t->parts && !err; p++) {
-                for (int fam = 0; fam < 2 && !err; fam++) {
-                        char key[256], slot[16];
-                        const char *argv[2] = { "HGETALL", key };
-                        snprintf(slot, sizeof(slot), "%d", (int)p);
-                        rw_key(key, sizeof(key), t->ns, slot, "pb:%s:%" PRId64, rw_fam[fam], k);
-                        err = rw_tick_send(t, 2, argv, NULL);
-                }
-        }
-        for (int fam = 0; fam < 2 && leave >= 0 && !err; fam++) {
-                char key[256];
-                const char *argv[2] = { "HGETALL", key };
-                snprintf(key, sizeof(key), "%sfold:%s:%" PRId64, t->pfx, rw_fam[fam], leave);
-                err = rw_tick_send(t, 2, argv, NULL);
-        }
-        if (err || (err = rw_tick_pipe(t, n, rs)))
-                goto done;
-        rw_args_reset(&t->dels);
-        for (int32_t p = 0; p < t->parts && !err; p++)
-                for (int fam = 0; fam < 2 && !err; fam++, i++)
-                        err = rw_tick_fold_reply(t, fam, rs[i], 0);
-        for (int fam = 0; fam < 2 && leave >= 0 && !err; fam++, i++)
-                err = rw_tick_fold_reply(t, fam, rs[i], 1);
-done:
-        for (size_t j = 0; j < n; j++)
-                if (rs[j])
-                        freeReplyObject(rs[j]);
-        free(rs);
-        return err;
-}
+/* A run of consecutive boundaries decided in memory, then written in one
+ * fenced step. Each boundary is decided exactly as if it were decided
+ * alone: the totals read for the run are the stored ones, and those the run
+ * changes are kept here, boundary by boundary. */
+typedef struct rw_run_s {
+        size_t n;
+        rw_bmap_t *subj;        /* [i * 2 + fam]: subjects touched at boundary i */
+        int64_t *newsum;        /* [i * 2 + fam] */
+        double *lo;             /* [i * 2 + fam]: share rule range (NAN: none) */
+        rw_bmap_t cur[2];       /* totals of the subjects the run reads exactly */
+        rw_bstore_totals_t q[2];
+        rw_bstore_hash_t *fold; /* [i * 2 + fam] */
+        rw_bstore_blob_t *alerts;
+        size_t alert_cnt, alert_cap;
+} rw_run_t;
 
-/* The totals before the boundary of every touched or firing subject, and
- * the subjects whose unchanged total could hold a share rule after it
- * (a score range on z:, so negative net spends cannot hide one). */
-static rw_err_t rw_tick_read_totals(rw_tick_t *t, const int64_t newsum[2]) {
-        redisReply *rs[4] = { NULL, NULL, NULL, NULL };
-        int sent[4] = { 0, 0, 0, 0 };
-        size_t n = 0, i = 0;
-        rw_err_t err = RW_OK;
-        rw_args_t *a = &t->args;
-
-        for (int fam = 0; fam < 2 && !err; fam++) {
-                rw_bmap_t *m = &t->subj[fam];
-                rw_args_reset(a);
-                if (m->cnt) {
-                        char key[256];
-                        snprintf(key, sizeof(key), "%stot:%s", t->pfx, rw_fam[fam]);
-                        if (rw_args_str(a, "HMGET") || rw_args_str(a, key))
-                                return RW_ERR_NOMEM;
-                        for (size_t e = 0; e < m->cnt; e++)
-                                if (rw_args_str(a, m->ents[e].key))
-                                        return RW_ERR_NOMEM;
-                        if ((err = rw_tick_send(t, (int)a->cnt, (const char **)a->v, a->len)))
-                                break;
-                        sent[fam * 2] = 1, n++;
-                }
-                if (newsum[fam] > 0 && t->bd->params.enabled[rw_share_rule[fam]]) {
-                        double thr = t->bd->params.dep_warn[rw_share_rule[fam]] *
-                                     (double)newsum[fam];
-                        char key[256], lo[48];
-                        const char *argv[5] = { "ZRANGEBYSCORE", key, lo, "+inf", "WITHSCORES" };
-                        /* A little below the limit: rounding must not drop one. */
-                        snprintf(lo, sizeof(lo), "%.0f", thr * (1.0 - 1e-9) - 1.0);
-                        snprintf(key, sizeof(key), "%sz:%s", t->pfx, rw_fam[fam]);
-                        if ((err = rw_tick_send(t, 5, argv, NULL)))
-                                break;
-                        sent[fam * 2 + 1] = 1, n++;
-                }
+static void rw_run_clear(rw_run_t *r) {
+        for (size_t i = 0; r->subj && i < r->n * 2; i++)
+                rw_bmap_free(&r->subj[i]);
+        for (size_t i = 0; r->fold && i < r->n * 2; i++) {
+                for (size_t e = 0; e < r->fold[i].cnt; e++)
+                        free(r->fold[i].v[e].subject);
+                free(r->fold[i].v);
         }
-        if (err || !n || (err = rw_tick_pipe(t, n, rs)))
-                return err;
+        for (size_t i = 0; i < r->alert_cnt; i++)
+                free(r->alerts[i].buf);
+        rw_bstore_totals_clear(r->q);
         for (int fam = 0; fam < 2; fam++) {
-                rw_bmap_t *m = &t->subj[fam];
-                size_t cnt = m->cnt;
-                if (sent[fam * 2]) {
-                        const redisReply *r = rs[i++];
-                        for (size_t e = 0; e < cnt && e < r->elements; e++) {
-                                rw_bent_t *en = &m->ents[e];
-                                en->old = rw_reply_i64(r->element[e]);
-                                en->val = en->old + en->add - en->sub;
-                        }
-                }
-                if (sent[fam * 2 + 1]) {
-                        const redisReply *r = rs[i++];
-                        for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                                int added, e = rw_bmap_get(m, r->element[j]->str,
-                                                           r->element[j]->len, &added);
-                                if (e < 0) {
-                                        err = RW_ERR_NOMEM;
-                                        goto done;
-                                }
-                                if (added)
-                                        m->ents[e].old = m->ents[e].val =
-                                                (int64_t)strtod(r->element[j + 1]->str, NULL);
-                        }
-                }
+                rw_bmap_free(&r->cur[fam]);
+                free(r->q[fam].values);
         }
-done:
-        for (size_t j = 0; j < n; j++)
-                if (rs[j])
-                        freeReplyObject(rs[j]);
-        return err;
+        free(r->subj);
+        free(r->newsum);
+        free(r->lo);
+        free(r->fold);
+        free(r->alerts);
+        memset(r, 0, sizeof(*r));
 }
 
-/* The script call: RW_OK, RW_ERR_FENCED when another process decided. */
-static rw_err_t rw_tick_write(rw_tick_t *t) {
+/* Add a bucket (or, with `leaving`, a fold copy leaving the window) to a
+ * boundary's merge. */
+static int rw_run_merge(rw_bmap_t *m, const rw_bstore_hash_t *h, int leaving) {
+        for (size_t j = 0; j < h->cnt; j++) {
+                int e = rw_bmap_get(m, h->v[j].subject, h->v[j].len, NULL);
+                if (e < 0)
+                        return -1;
+                if (leaving)
+                        m->ents[e].sub += h->v[j].value;
+                else
+                        m->ents[e].add += h->v[j].value;
+        }
+        return 0;
+}
+
+/* The stored total of `key` as of the boundary being decided: exact for the
+ * subjects the run tracks, else the score read for the share range (the
+ * total as a double, as the sorted set holds it). A subject in neither has
+ * no total: the run never decides one that was not read. */
+static int64_t rw_run_total(const rw_run_t *r, int fam, const char *key) {
+        int e = rw_bmap_find(&r->cur[fam], key, strlen(key));
+        if (e >= 0)
+                return r->cur[fam].ents[e].val;
+        for (size_t j = 0; j < r->q[fam].range_cnt; j++)
+                if (!strcmp(r->q[fam].range[j].subject, key))
+                        return (int64_t)r->q[fam].range[j].score;
+        return 0;
+}
+
+/* Read the buckets of the run and every total it needs: two round trips
+ * whatever the run's length. */
+static rw_err_t rw_run_read(rw_tick_t *t, rw_run_t *r, int64_t k0) {
         rw_boundary_t *bd = t->bd;
-        rw_args_t *a = &t->args;
-        redisReply *r = NULL;
+        const int64_t I = bd->opts.interval_ms;
+        rw_bstore_buckets_t bk;
+        int64_t sum[2] = { t->sum[0], t->sum[1] };
         rw_err_t err;
 
-        for (int attempt = 0;; attempt++) {
-                if (!bd->sha[0]) {
-                        const char *argv[3] = { "SCRIPT", "LOAD", rw_boundary_lua };
-                        if ((err = rw_tick_cmd(t, &r, 3, argv)))
-                                return err;
-                        if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(bd->sha)) {
-                                freeReplyObject(r);
-                                snprintf(t->errstr, t->errstr_size,
-                                         "redis: SCRIPT LOAD: unexpected reply");
-                                return RW_ERR_FAIL;
+        if ((err = rw_bstore_read_buckets(t->bs, t->parts, k0, r->n, k0 - bd->nwin,
+                                          t->first / I, t->del_k0, t->del_cnt, &bk,
+                                          t->errstr, t->errstr_size)))
+                return err;
+        t->del_cnt = 0;
+        for (size_t i = 0; i < r->n; i++) {
+                for (int fam = 0; fam < 2; fam++) {
+                        rw_bmap_t *m = &r->subj[i * 2 + fam];
+                        for (int32_t p = 0; p < t->parts; p++)
+                                if (rw_run_merge(m, &bk.bucket[(i * (size_t)t->parts +
+                                                                (size_t)p) * 2 + (size_t)fam], 0))
+                                        goto nomem;
+                        if (rw_run_merge(m, &bk.leaving[i * 2 + (size_t)fam], 1))
+                                goto nomem;
+                        for (size_t e = 0; e < m->cnt; e++) {
+                                sum[fam] += m->ents[e].add - m->ents[e].sub;
+                                if (rw_bmap_get(&r->cur[fam], m->ents[e].key,
+                                                strlen(m->ents[e].key), NULL) < 0)
+                                        goto nomem;
                         }
-                        memcpy(bd->sha, r->str, r->len);
-                        bd->sha[r->len] = '\0';
-                        freeReplyObject(r);
+                        r->newsum[i * 2 + fam] = sum[fam];
+                        r->lo[i * 2 + fam] = NAN;
+                        if (sum[fam] > 0 && bd->params.enabled[rw_share_rule[fam]]) {
+                                r->lo[i * 2 + fam] = rw_portfolio_share_floor(
+                                        bd->params.dep_warn[rw_share_rule[fam]], sum[fam]);
+                                if (!r->q[fam].want_range || r->lo[i * 2 + fam] < r->q[fam].lo)
+                                        r->q[fam].lo = r->lo[i * 2 + fam];
+                                r->q[fam].want_range = 1;
+                        }
                 }
-                free(a->v[1]);
-                if (!(a->v[1] = strdup(bd->sha)))
-                        return RW_ERR_NOMEM;
-                a->len[1] = strlen(bd->sha);
-                if ((err = rw_tick_send(t, (int)a->cnt, (const char **)a->v, a->len)))
-                        return err;
-                if (redisGetReply(t->rc, (void **)&r) != REDIS_OK || !r)
-                        return rw_tick_ioerr(t);
-                if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) &&
-                    attempt == 0) {
-                        freeReplyObject(r);
-                        bd->sha[0] = '\0';
-                        continue;
-                }
-                break;
         }
-        if (r->type == REDIS_REPLY_ERROR) {
-                snprintf(t->errstr, t->errstr_size, "redis: boundary script: %.*s",
-                         (int)r->len, r->str);
-                err = RW_ERR_FAIL;
-        } else if (r->type != REDIS_REPLY_ARRAY || !r->elements ||
-                   r->element[0]->type != REDIS_REPLY_STRING) {
-                snprintf(t->errstr, t->errstr_size, "redis: boundary script: unexpected reply");
-                err = RW_ERR_FAIL;
-        } else if (!strcmp(r->element[0]->str, "STALE")) {
-                snprintf(t->errstr, t->errstr_size, "boundary: decided elsewhere "
-                         "(last is %s)", r->elements > 1 ? r->element[1]->str : "?");
-                err = RW_ERR_FENCED;
-        } else {
-                err = RW_OK;
+        /* Subjects firing a share rule are decided at every boundary. */
+        for (size_t e = 0; e < t->fps.cnt; e++) {
+                const rw_bent_t *f = &t->fps.ents[e];
+                for (int fam = 0; fam < 2; fam++)
+                        if (f->fp.firing && f->rule == rw_share_rule[fam] &&
+                            rw_bmap_get(&r->cur[fam], f->key + f->subj_off,
+                                        strlen(f->key + f->subj_off), NULL) < 0)
+                                goto nomem;
         }
-        freeReplyObject(r);
+        for (int fam = 0; fam < 2; fam++) {
+                const char **subjects;
+                r->q[fam].cnt = r->cur[fam].cnt;
+                if (!(r->q[fam].values = calloc(r->cur[fam].cnt + 1, sizeof(int64_t))) ||
+                    !(subjects = calloc(r->cur[fam].cnt + 1, sizeof(*subjects))))
+                        goto nomem;
+                for (size_t e = 0; e < r->cur[fam].cnt; e++)
+                        subjects[e] = r->cur[fam].ents[e].key;
+                r->q[fam].subjects = subjects;
+        }
+        err = rw_bstore_read_totals(t->bs, r->q, t->errstr, t->errstr_size);
+        for (int fam = 0; fam < 2; fam++) {
+                free((void *)r->q[fam].subjects);
+                r->q[fam].subjects = NULL;
+                for (size_t e = 0; !err && e < r->cur[fam].cnt; e++)
+                        r->cur[fam].ents[e].val = r->q[fam].values[e];
+        }
+        rw_bstore_buckets_clear(&bk);
         return err;
+nomem:
+        rw_bstore_buckets_clear(&bk);
+        snprintf(t->errstr, t->errstr_size, "out of memory");
+        return RW_ERR_NOMEM;
 }
 
 #define RW_TRY(x) do { if (x) { err = RW_ERR_NOMEM; goto done; } } while (0)
 
-/* Decide boundary B. RW_ERR_FENCED: another process decided it first. */
-static rw_err_t rw_tick_decide(rw_tick_t *t, int64_t B, rw_boundary_result_t *res) {
+/* Decide boundary B, the i-th of the run, in memory: its fold copies and
+ * alerts join the run's, the totals it changes are kept in r->cur. */
+static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
+                              int64_t sum[2], rw_u128_t sq[2]) {
         rw_boundary_t *bd = t->bd;
-        const int64_t I = bd->opts.interval_ms;
-        const int64_t k = B / I - 1, leave = k - bd->nwin;
         int64_t newsum[2];
         rw_u128_t newsq[2];
         rw_trans_list_t tl = { 0 };
-        rw_args_t *a = &t->args;
-        char num[64];
-        size_t nfp = 0;
-        rw_err_t err;
+        rw_err_t err = RW_OK;
 
-        rw_bmap_reset(&t->subj[0]);
-        rw_bmap_reset(&t->subj[1]);
-        if ((err = rw_tick_read_buckets(t, k, leave >= t->first / I ? leave : -1)))
-                goto done;
         for (int fam = 0; fam < 2; fam++) {
-                rw_bmap_t *m = &t->subj[fam];
-                newsum[fam] = t->sum[fam];
-                for (size_t e = 0; e < m->cnt; e++)
-                        newsum[fam] += m->ents[e].add - m->ents[e].sub;
+                rw_bmap_t *m = &r->subj[i * 2 + fam];
+                newsum[fam] = r->newsum[i * 2 + fam];
+                for (size_t e = 0; e < m->cnt; e++) {
+                        m->ents[e].old = rw_run_total(r, fam, m->ents[e].key);
+                        m->ents[e].val = m->ents[e].old + m->ents[e].add - m->ents[e].sub;
+                }
                 /* Firing subjects are decided whether or not they changed. */
                 for (size_t e = 0; e < t->fps.cnt; e++) {
                         const rw_bent_t *f = &t->fps.ents[e];
-                        if (f->fp.firing && f->rule == rw_share_rule[fam] &&
-                            rw_bmap_get(m, f->key + f->subj_off,
-                                        strlen(f->key + f->subj_off), NULL) < 0) {
-                                err = RW_ERR_NOMEM;
-                                goto done;
+                        const char *s = f->key + f->subj_off;
+                        int added, x;
+                        if (!f->fp.firing || f->rule != rw_share_rule[fam])
+                                continue;
+                        RW_TRY((x = rw_bmap_get(m, s, strlen(s), &added)) < 0);
+                        if (added)
+                                m->ents[x].old = m->ents[x].val = rw_run_total(r, fam, s);
+                }
+                /* The subjects whose unchanged total could hold a share rule
+                 * (a score range, so negative net spends cannot hide one). */
+                if (!isnan(r->lo[i * 2 + fam])) {
+                        const double lo = r->lo[i * 2 + fam];
+                        const rw_bmap_t *c = &r->cur[fam];
+                        int added, x;
+                        for (size_t e = 0; e < c->cnt; e++) {
+                                double score = (double)c->ents[e].val;
+                                if (!c->ents[e].val || score < lo)
+                                        continue;       /* not in the set, or below */
+                                RW_TRY((x = rw_bmap_get(m, c->ents[e].key,
+                                                        strlen(c->ents[e].key), &added)) < 0);
+                                if (added)
+                                        m->ents[x].old = m->ents[x].val = (int64_t)score;
+                        }
+                        for (size_t j = 0; j < r->q[fam].range_cnt; j++) {
+                                const rw_bstore_scored_t *z = &r->q[fam].range[j];
+                                if (z->score < lo || rw_bmap_find(c, z->subject, z->len) >= 0)
+                                        continue;
+                                RW_TRY((x = rw_bmap_get(m, z->subject, z->len, &added)) < 0);
+                                if (added)
+                                        m->ents[x].old = m->ents[x].val = (int64_t)z->score;
                         }
                 }
         }
-        if ((err = rw_tick_read_totals(t, newsum)))
-                goto done;
 
         /* Lifecycle states past their cooldown equal no state: forget them. */
         for (size_t e = 0; e < t->fps.cnt; e++) {
@@ -896,12 +640,12 @@ static rw_err_t rw_tick_decide(rw_tick_t *t, int64_t B, rw_boundary_result_t *re
                 }
         }
         for (int fam = 0; fam < 2; fam++) {
-                rw_bmap_t *m = &t->subj[fam];
-                newsq[fam] = t->sq[fam];
+                rw_bmap_t *m = &r->subj[i * 2 + fam];
+                newsq[fam] = sq[fam];
                 for (size_t e = 0; e < m->cnt; e++)
                         if (m->ents[e].add != m->ents[e].sub)
-                                newsq[fam] = newsq[fam] - rw_sq(m->ents[e].old) +
-                                             rw_sq(m->ents[e].val);
+                                newsq[fam] = rw_portfolio_sq_move(newsq[fam], m->ents[e].old,
+                                                                  m->ents[e].val);
                 for (size_t e = 0; e < m->cnt; e++)
                         if ((err = rw_tick_step(t, &tl, rw_share_rule[fam], m->ents[e].key,
                                                 (double)m->ents[e].val,
@@ -912,73 +656,46 @@ static rw_err_t rw_tick_decide(rw_tick_t *t, int64_t B, rw_boundary_result_t *re
                         goto done;
         }
 
-        /* The script's arguments (layout in state/boundary.lua). */
-        rw_args_reset(a);
-        RW_TRY(rw_args_str(a, "EVALSHA") || rw_args_str(a, "") || rw_args_str(a, "1") ||
-               rw_args_fmt(a, "%sagg", t->pfx) || rw_args_str(a, t->pfx));
-        if (t->have_last)
-                RW_TRY(rw_args_fmt(a, "%" PRId64, t->last));
-        else
-                RW_TRY(rw_args_str(a, ""));
-        RW_TRY(rw_args_fmt(a, "%" PRId64, B) || rw_args_str(a, bd->token) ||
-               rw_args_fmt(a, "%" PRId64, bd->opts.lock_ttl_ms) ||
-               rw_args_fmt(a, "%" PRId64, k));
-        if (leave >= t->first / I)
-                RW_TRY(rw_args_fmt(a, "%" PRId64, leave));
-        else
-                RW_TRY(rw_args_str(a, ""));
-        RW_TRY(rw_args_str(a, "5") || rw_args_str(a, "first") ||
-               rw_args_fmt(a, "%" PRId64, t->first) ||
-               rw_args_str(a, "a:sum") || rw_args_fmt(a, "%" PRId64, newsum[0]) ||
-               rw_args_str(a, "v:sum") || rw_args_fmt(a, "%" PRId64, newsum[1]));
-        rw_u128_fmt(newsq[0], num, sizeof(num));
-        RW_TRY(rw_args_str(a, "a:sq") || rw_args_str(a, num));
-        rw_u128_fmt(newsq[1], num, sizeof(num));
-        RW_TRY(rw_args_str(a, "v:sq") || rw_args_str(a, num));
-        for (int pass = 0; pass < 2; pass++) {      /* totals, then fold copies */
-                for (int fam = 0; fam < 2; fam++) {
-                        rw_bmap_t *m = &t->subj[fam];
-                        size_t cntpos = a->cnt, cnt = 0;
-                        RW_TRY(rw_args_str(a, "0"));
-                        for (size_t e = 0; e < m->cnt; e++) {
-                                const rw_bent_t *en = &m->ents[e];
-                                if (pass == 0 ? en->add == en->sub : en->add == 0)
-                                        continue;
-                                RW_TRY(rw_args_str(a, en->key) ||
-                                       rw_args_fmt(a, "%" PRId64, pass == 0 ? en->val : en->add));
-                                cnt++;
+        /* What the boundary stores: totals (kept for the run's later
+         * boundaries), the fold copy of its bucket, its alerts. */
+        for (int fam = 0; fam < 2; fam++) {
+                rw_bmap_t *m = &r->subj[i * 2 + fam];
+                rw_bstore_hash_t *h = &r->fold[i * 2 + fam];
+                size_t nfold = 0;
+                for (size_t e = 0; e < m->cnt; e++) {
+                        const rw_bent_t *en = &m->ents[e];
+                        nfold += en->add != 0;
+                        if (en->add != en->sub) {
+                                int x = rw_bmap_find(&r->cur[fam], en->key, strlen(en->key));
+                                assert(x >= 0);   /* every touched subject is tracked */
+                                r->cur[fam].ents[x].val = en->val;
+                                r->cur[fam].ents[x].dirty = 1;
                         }
-                        free(a->v[cntpos]);
-                        snprintf(num, sizeof(num), "%zu", cnt);
-                        RW_TRY(!(a->v[cntpos] = strdup(num)));
-                        a->len[cntpos] = strlen(num);
                 }
-        }
-        for (size_t e = 0; e < t->fps.cnt; e++)
-                nfp += t->fps.ents[e].dirty;
-        RW_TRY(rw_args_fmt(a, "%zu", nfp));
-        for (size_t e = 0; e < t->fps.cnt; e++) {
-                const rw_bent_t *f = &t->fps.ents[e];
-                if (!f->dirty)
-                        continue;
-                RW_TRY(rw_args_str(a, f->key));
-                if (f->gone)
-                        RW_TRY(rw_args_str(a, ""));
-                else {
-                        char csv[RW_FP_CSV_SIZE];
-                        rw_fp_state_format(&f->fp, csv, sizeof(csv));
-                        RW_TRY(rw_args_str(a, csv));
+                RW_TRY(nfold && !(h->v = calloc(nfold, sizeof(*h->v))));
+                for (size_t e = 0; e < m->cnt; e++) {
+                        const rw_bent_t *en = &m->ents[e];
+                        if (!en->add)
+                                continue;
+                        RW_TRY(!(h->v[h->cnt].subject = strdup(en->key)));
+                        h->v[h->cnt].len = strlen(en->key);
+                        h->v[h->cnt++].value = en->add;
                 }
         }
         /* The alerts, in fingerprint order: the same history, the same outbox. */
         if (tl.cnt)
                 qsort(tl.v, tl.cnt, sizeof(*tl.v), rw_trans_cmp);
-        RW_TRY(rw_args_fmt(a, "%zu", tl.cnt));
-        for (size_t i = 0; i < tl.cnt; i++) {
-                rw_trans_t *tn = &tl.v[i];
+        if (r->alert_cnt + tl.cnt > r->alert_cap) {
+                size_t cap = (r->alert_cnt + tl.cnt) * 2;
+                rw_bstore_blob_t *v = realloc(r->alerts, cap * sizeof(*v));
+                RW_TRY(!v);
+                r->alerts = v;
+                r->alert_cap = cap;
+        }
+        for (size_t j = 0; j < tl.cnt; j++) {
+                rw_trans_t *tn = &tl.v[j];
                 rw_record_t rec = { .type = RW_REC_ALERT };
-                void *buf = NULL;
-                size_t len = 0;
+                rw_bstore_blob_t *b = &r->alerts[r->alert_cnt];
 
                 tn->a.alert_id = tn->id;
                 tn->a.summary = tn->summary;
@@ -986,39 +703,18 @@ static rw_err_t rw_tick_decide(rw_tick_t *t, int64_t B, rw_boundary_result_t *re
                                    rw_alert_severity_name(tn->a.severity), B,
                                    tn->id, sizeof(tn->id));
                 rec.u.alert = tn->a;
-                if (rw_codec_encode(t->codec, &rec, &buf, &len, t->errstr, t->errstr_size)) {
+                b->buf = NULL;
+                if (rw_codec_encode(t->codec, &rec, &b->buf, &b->len, t->errstr,
+                                    t->errstr_size)) {
                         err = RW_ERR_FAIL;
                         goto done;
                 }
-                if (rw_args_add(a, buf, len)) {
-                        free(buf);
-                        err = RW_ERR_NOMEM;
-                        goto done;
-                }
-                free(buf);
+                r->alert_cnt++;
         }
-        if ((err = rw_tick_write(t)))
-                goto done;
-
-        /* Decided: the {dep} slot now says what this tick holds in memory. */
-        t->have_last = 1;
-        t->last = B;
         for (int fam = 0; fam < 2; fam++) {
-                t->sum[fam] = newsum[fam];
-                t->sq[fam] = newsq[fam];
+                sum[fam] = newsum[fam];
+                sq[fam] = newsq[fam];
         }
-        for (size_t e = 0; e < t->fps.cnt; e++)
-                t->fps.ents[e].dirty = t->fps.ents[e].gone = 0;
-        for (int32_t p = 0; p < t->parts; p++) {
-                for (int fam = 0; fam < 2; fam++) {
-                        char key[256], slot[16];
-                        snprintf(slot, sizeof(slot), "%d", (int)p);
-                        rw_key(key, sizeof(key), t->ns, slot, "pb:%s:%" PRId64, rw_fam[fam], k);
-                        RW_TRY(rw_args_str(&t->dels, key));
-                }
-        }
-        res->decided++;
-        res->alerts += (int64_t)tl.cnt;
 done:
         if (err == RW_ERR_NOMEM)
                 snprintf(t->errstr, t->errstr_size, "out of memory");
@@ -1026,101 +722,116 @@ done:
         return err;
 }
 
-/* Send the pending DELs of folded buckets (best effort). */
-static rw_err_t rw_tick_flush_dels(rw_tick_t *t) {
+/* Decide the n boundaries after the last decided one: read, decide each in
+ * memory, write once. RW_ERR_FENCED: another process decided first. */
+static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
+        rw_boundary_t *bd = t->bd;
+        const int64_t I = bd->opts.interval_ms;
+        const int64_t B0 = t->last + I, k0 = B0 / I - 1, leave0 = k0 - bd->nwin;
+        int64_t sum[2] = { t->sum[0], t->sum[1] };
+        rw_u128_t sq[2] = { t->sq[0], t->sq[1] };
+        rw_bstore_pair_t *tot[2] = { NULL, NULL };
+        rw_bstore_fpw_t *fps = NULL;
+        rw_bstore_decision_t d;
+        rw_run_t r = { 0 };
         rw_err_t err = RW_OK;
-        size_t sent = 0;
-        for (; sent < t->dels.cnt && !err; sent++) {
-                const char *argv[2] = { "DEL", t->dels.v[sent] };
-                err = rw_tick_send(t, 2, argv, NULL);
+
+        r.n = n;
+        RW_TRY(!(r.subj = calloc(n * 2, sizeof(*r.subj))) ||
+               !(r.newsum = calloc(n * 2, sizeof(*r.newsum))) ||
+               !(r.lo = calloc(n * 2, sizeof(*r.lo))) ||
+               !(r.fold = calloc(n * 2, sizeof(*r.fold))));
+        if ((err = rw_run_read(t, &r, k0)))
+                goto done;
+        /* The script's size: a run stops before the boundary that would
+         * take its buckets past max_run_pairs subjects (the first always
+         * goes). Reading a little more than is decided costs nothing. */
+        for (size_t i = 0, pairs = 0; i < r.n; i++) {
+                pairs += r.subj[i * 2].cnt + r.subj[i * 2 + 1].cnt;
+                if (i > 0 && pairs > (size_t)bd->opts.max_run_pairs) {
+                        n = i;
+                        break;
+                }
         }
-        for (size_t i = 0; i < sent && !err; i++) {
-                redisReply *r = NULL;
-                err = rw_tick_recv(t, &r);
-                if (err == RW_ERR_FAIL)
-                        err = RW_OK;
-                if (r)
-                        freeReplyObject(r);
+        for (size_t i = 0; i < n; i++)
+                if ((err = rw_run_decide(t, &r, i, B0 + (int64_t)i * I, sum, sq)))
+                        goto done;
+
+        d = (rw_bstore_decision_t){
+                .have_expected = t->have_last, .expected = t->last,
+                .last = B0 + (int64_t)(n - 1) * I,
+                .token = bd->token, .lock_ttl_ms = bd->opts.lock_ttl_ms,
+                .k0 = k0, .kcnt = n,
+                .leave_lo = leave0 >= t->first / I ? leave0 : t->first / I,
+                .leave_hi = leave0 + (int64_t)n - 1,
+                .first = t->first,
+                .sum = { sum[0], sum[1] }, .sq = { sq[0], sq[1] },
+                .fold = r.fold,
+                .alerts = r.alerts, .alert_cnt = r.alert_cnt,
+        };
+        for (int fam = 0; fam < 2; fam++) {
+                const rw_bmap_t *c = &r.cur[fam];
+                RW_TRY(!(tot[fam] = calloc(c->cnt + 1, sizeof(*tot[fam]))));
+                for (size_t e = 0; e < c->cnt; e++)
+                        if (c->ents[e].dirty)
+                                tot[fam][d.tot_cnt[fam]++] = (rw_bstore_pair_t){
+                                        .subject = c->ents[e].key,
+                                        .len = strlen(c->ents[e].key),
+                                        .value = c->ents[e].val,
+                                };
+                d.tot[fam] = tot[fam];
         }
-        rw_args_reset(&t->dels);
+        RW_TRY(!(fps = calloc(t->fps.cnt + 1, sizeof(*fps))));
+        for (size_t e = 0; e < t->fps.cnt; e++)
+                if (t->fps.ents[e].dirty)
+                        fps[d.fp_cnt++] = (rw_bstore_fpw_t){
+                                .fingerprint = t->fps.ents[e].key,
+                                .fp = t->fps.ents[e].gone ? NULL : &t->fps.ents[e].fp,
+                        };
+        d.fps = fps;
+        if ((err = rw_bstore_decide(t->bs, &d, t->errstr, t->errstr_size)))
+                goto done;
+
+        /* Decided: the {dep} slot now says what this tick holds in memory. */
+        t->have_last = 1;
+        t->last = d.last;
+        for (int fam = 0; fam < 2; fam++) {
+                t->sum[fam] = sum[fam];
+                t->sq[fam] = sq[fam];
+        }
+        for (size_t e = 0; e < t->fps.cnt; e++)
+                t->fps.ents[e].dirty = t->fps.ents[e].gone = 0;
+        if (!t->del_cnt)
+                t->del_k0 = k0;
+        t->del_cnt += n;
+        res->decided += (int64_t)n;
+        res->alerts += (int64_t)r.alert_cnt;
+done:
+        if (err == RW_ERR_NOMEM)
+                snprintf(t->errstr, t->errstr_size, "out of memory");
+        free(tot[0]);
+        free(tot[1]);
+        free(fps);
+        rw_run_clear(&r);
         return err;
 }
 
-/* SET NX PX; the lock is also ours when it still holds our token (a tick
- * cut short by a lost connection). 1 held, 0 busy. */
-static rw_err_t rw_tick_lock(rw_tick_t *t, int *heldp) {
-        char key[256], ttl[32];
-        const char *set[6] = { "SET", key, t->bd->token, "NX", "PX", ttl };
-        const char *get[2] = { "GET", key };
-        const char *pexp[3] = { "PEXPIRE", key, ttl };
-        redisReply *r = NULL;
-        rw_err_t err;
-
-        *heldp = 0;
-        snprintf(key, sizeof(key), "%slock", t->pfx);
-        snprintf(ttl, sizeof(ttl), "%" PRId64, t->bd->opts.lock_ttl_ms);
-        if ((err = rw_tick_cmd(t, &r, 6, set)))
-                return err;
-        *heldp = r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-        if (*heldp)
-                return RW_OK;
-        if ((err = rw_tick_cmd(t, &r, 2, get)))
-                return err;
-        *heldp = r->type == REDIS_REPLY_STRING && !strcmp(r->str, t->bd->token);
-        freeReplyObject(r);
-        if (!*heldp)
-                return RW_OK;
-        if ((err = rw_tick_cmd(t, &r, 3, pexp)))
-                return err;
-        freeReplyObject(r);
-        return RW_OK;
-}
-
-static rw_err_t rw_tick_unlock(rw_tick_t *t) {
-        static const char cad[] =
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                "return redis.call('DEL', KEYS[1]) end return 0";
-        char key[256];
-        const char *argv[5] = { "EVAL", cad, "1", key, t->bd->token };
-        redisReply *r = NULL;
-        rw_err_t err;
-
-        snprintf(key, sizeof(key), "%slock", t->pfx);
-        if ((err = rw_tick_cmd(t, &r, 5, argv)))
-                return err;
-        freeReplyObject(r);
-        return RW_OK;
-}
-
-static rw_err_t rw_tick_init(rw_tick_t *t, rw_boundary_t *bd, rw_state_t *st,
-                             int32_t partitions, int64_t wall_now,
-                             char *errstr, size_t errstr_size) {
+static void rw_tick_init(rw_tick_t *t, rw_boundary_t *bd, rw_state_t *st,
+                         int32_t partitions, int64_t wall_now,
+                         char *errstr, size_t errstr_size) {
         memset(t, 0, sizeof(*t));
         t->bd = bd;
-        t->st = st;
+        t->bs = &bd->store;
+        rw_bstore_init(t->bs, st);
         t->parts = partitions;
         t->wall_now = wall_now;
         t->errstr = errstr;
         t->errstr_size = errstr_size;
-        t->ns = rw_state_ns(st);
         t->low = INT64_MIN;
-        snprintf(t->pfx, sizeof(t->pfx), "%s:{dep}:", t->ns);
-        t->rc = rw_state_context(st);
-        if (!t->rc || t->rc->err) {
-                if (rw_state_reconnect(st, errstr, errstr_size))
-                        return RW_ERR_IO;
-                t->rc = rw_state_context(st);
-        }
-        return RW_OK;
 }
 
 static void rw_tick_clear(rw_tick_t *t) {
         rw_bmap_free(&t->fps);
-        rw_bmap_free(&t->subj[0]);
-        rw_bmap_free(&t->subj[1]);
-        rw_args_free(&t->dels);
-        rw_args_free(&t->args);
 }
 
 /* Deliver the {dep} outbox through the caller: Redis trouble stays
@@ -1145,15 +856,17 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
         rw_tick_t t;
         rw_err_t err;
         int held = 0, start = 0;
+        int64_t trips;
         const int64_t I = bd->opts.interval_ms;
 
         if (!res)
                 res = &dummy;
         *res = (rw_boundary_result_t){ .low_watermark = INT64_MIN, .last = -1 };
-        if ((err = rw_tick_init(&t, bd, st, partitions, wall_now, errstr, errstr_size)))
-                return err;
+        rw_tick_init(&t, bd, st, partitions, wall_now, errstr, errstr_size);
+        trips = t.bs->round_trips;
         t.codec = codec;
-        if ((err = rw_tick_lock(&t, &held)))
+        if ((err = rw_bstore_lock(t.bs, bd->token, bd->opts.lock_ttl_ms, &held, errstr,
+                                  errstr_size)))
                 goto done;
         if (!held) {
                 res->busy = 1;
@@ -1167,7 +880,17 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
         res->low_watermark = t.low;
         if (start) {
                 while (t.last + I <= t.low && res->decided < bd->opts.max_per_tick) {
-                        err = rw_tick_decide(&t, t.last + I, res);
+                        /* A run: bounded by the options, by what L allows and
+                         * by the window (a fold copy leaving within the run
+                         * would be one the run writes). */
+                        int64_t n = (t.low - t.last) / I;
+                        if (n > bd->opts.max_per_tick - res->decided)
+                                n = bd->opts.max_per_tick - res->decided;
+                        if (n > bd->opts.max_per_call)
+                                n = bd->opts.max_per_call;
+                        if (n > bd->nwin)
+                                n = bd->nwin;
+                        err = rw_tick_run(&t, (size_t)n, res);
                         if (err == RW_ERR_FENCED) {
                                 rw_log_info("%s", errstr);
                                 res->stale = 1;
@@ -1181,7 +904,8 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
         }
         if (t.have_last)
                 res->last = t.last;
-        if (err || (err = rw_tick_flush_dels(&t)))
+        if (err || (err = rw_bstore_delete_buckets(t.bs, t.parts, t.del_k0, t.del_cnt,
+                                                   errstr, errstr_size)))
                 goto unlock;
         if (res->alerts)
                 err = rw_tick_drain(drain, opaque, errstr, errstr_size);
@@ -1189,11 +913,16 @@ unlock:
         /* A lost connection cannot release: the lock expires, or this
          * decider's token takes it again on the next tick. */
         if (err != RW_ERR_IO) {
-                rw_err_t uerr = rw_tick_unlock(&t);
+                rw_err_t uerr = rw_bstore_unlock(t.bs, bd->token, errstr, errstr_size);
                 if (!err)
                         err = uerr;
         }
 done:
+        res->round_trips = t.bs->round_trips - trips;
+        if (res->decided)
+                rw_log_debug("dependency rules: %lld boundary(ies) decided in %lld "
+                             "round trip(s)", (long long)res->decided,
+                             (long long)res->round_trips);
         rw_tick_clear(&t);
         return err;
 }
@@ -1201,21 +930,15 @@ done:
 rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
                             int64_t wall_now, rw_boundary_status_t *out,
                             char *errstr, size_t errstr_size) {
+        rw_bstore_top_t top = { 0 };
         rw_tick_t t;
         rw_err_t err;
         int start = 0;
-        redisReply *rs[4] = { NULL, NULL, NULL, NULL };
-        char za[256], zv[256], f[256], ob[256], top[16];
-        const char *ra[6] = { "ZRANGE", za, "0", top, "REV", "WITHSCORES" };
-        const char *rv[6] = { "ZRANGE", zv, "0", top, "REV", "WITHSCORES" };
-        const char *rf[2] = { "HVALS", f };
-        const char *rl[2] = { "LLEN", ob };
 
         memset(out, 0, sizeof(*out));
         out->last = out->first = -1;
         out->low_watermark = INT64_MIN;
-        if ((err = rw_tick_init(&t, bd, st, partitions, wall_now, errstr, errstr_size)))
-                return err;
+        rw_tick_init(&t, bd, st, partitions, wall_now, errstr, errstr_size);
         if ((err = rw_tick_load(&t, 0, &start)))
                 goto done;
         out->low_watermark = t.low;
@@ -1229,27 +952,16 @@ rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partition
         }
         out->account_sum = t.sum[0];
         out->vendor_sum = t.sum[1];
-        if (t.sum[0] > 0)
-                out->account_hhi = (double)t.sq[0] / ((double)t.sum[0] * (double)t.sum[0]) * 1e4;
-        if (t.sum[1] > 0)
-                out->vendor_hhi = (double)t.sq[1] / ((double)t.sum[1] * (double)t.sum[1]) * 1e4;
-        snprintf(za, sizeof(za), "%sz:a", t.pfx);
-        snprintf(zv, sizeof(zv), "%sz:v", t.pfx);
-        snprintf(f, sizeof(f), "%sf", t.pfx);
-        snprintf(ob, sizeof(ob), "%soutbox", t.pfx);
-        snprintf(top, sizeof(top), "%d", RW_BOUNDARY_TOP - 1);
-        if ((err = rw_tick_send(&t, 6, ra, NULL)) || (err = rw_tick_send(&t, 6, rv, NULL)) ||
-            (err = rw_tick_send(&t, 2, rf, NULL)) || (err = rw_tick_send(&t, 2, rl, NULL)) ||
-            (err = rw_tick_pipe(&t, 4, rs)))
+        out->account_hhi = rw_portfolio_hhi(t.sq[0], t.sum[0]);
+        out->vendor_hhi = rw_portfolio_hhi(t.sq[1], t.sum[1]);
+        if ((err = rw_bstore_top(t.bs, RW_BOUNDARY_TOP, &top, errstr, errstr_size)))
                 goto done;
         for (int fam = 0; fam < 2; fam++) {
-                const redisReply *r = rs[fam];
                 int64_t sum = fam ? t.sum[1] : t.sum[0];
-                for (size_t j = 0; j + 1 < r->elements && j / 2 < RW_BOUNDARY_TOP; j += 2) {
-                        size_t i = j / 2;
+                for (size_t i = 0; i < top.cnt[fam] && i < RW_BOUNDARY_TOP; i++) {
                         char *id = fam ? out->top_vendors[i].id : out->top_accounts[i].id;
-                        int64_t v = (int64_t)strtod(r->element[j + 1]->str, NULL);
-                        snprintf(id, 128, "%s", r->element[j]->str);
+                        int64_t v = (int64_t)top.v[fam][i].score;
+                        snprintf(id, 128, "%s", top.v[fam][i].subject);
                         if (fam) {
                                 out->top_vendors[i].total = v;
                                 out->top_vendors[i].share = sum > 0 ? (double)v / (double)sum : 0;
@@ -1261,13 +973,10 @@ rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partition
                         }
                 }
         }
-        for (size_t j = 0; j < rs[2]->elements; j++)
-                out->firing += rs[2]->element[j]->str[0] == '1';
-        out->outbox = rw_reply_i64(rs[3]);
+        out->firing = top.firing;
+        out->outbox = top.outbox;
 done:
-        for (int i = 0; i < 4; i++)
-                if (rs[i])
-                        freeReplyObject(rs[i]);
+        rw_bstore_top_clear(&top);
         rw_tick_clear(&t);
         return err;
 }

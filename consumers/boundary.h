@@ -34,6 +34,9 @@ typedef struct rw_boundary_opts_s {
         int64_t lateness_ms;        /* allowed.lateness */
         int64_t idle_timeout_ms;    /* idle.timeout (default 30 s) */
         int max_per_tick;           /* boundaries decided per tick (default 500) */
+        int max_per_call;           /* boundaries folded per script call (100) */
+        int64_t max_run_pairs;      /* ... while their buckets hold at most this many
+                                     * subject entries (200000; one boundary always) */
         int64_t lock_ttl_ms;        /* {dep}:lock ttl, renewed per boundary (30 s) */
         int replay;                 /* the alerts' replay flag */
 } rw_boundary_opts_t;
@@ -60,6 +63,7 @@ typedef struct rw_boundary_result_s {
         int64_t alerts;             /* transitions written to the outbox */
         int more;                   /* boundaries <= L left for the next tick */
         int stale;                  /* stopped: another process decided first */
+        int64_t round_trips;        /* to Redis, in this tick */
 } rw_boundary_result_t;
 
 /* Decide every boundary B <= L not decided yet (at most max_per_tick), for

@@ -1,4 +1,4 @@
--- boundary.lua - one dependency-rule decision at an event-time boundary,
+-- boundary.lua - the dependency-rule decisions at a run of event-time boundaries,
 -- written atomically in the {dep} slot (consumers/boundary.c computes it).
 --
 -- Fenced: the decision applies only if the last decided boundary (agg.last)
@@ -12,16 +12,24 @@
 -- ARGV[3]  the boundary B (ms): agg.last after this call
 -- ARGV[4]  lock token, ARGV[5] lock ttl (ms): the lock's ttl is renewed while
 --          the token still holds it
--- ARGV[6]  interval index k of the bucket folded in (fold copies fold:a:<k>)
--- ARGV[7]  interval index leaving the window ("" = none): its fold copies go
--- ARGV[8]  number of agg fields F, then F field/value pairs (first, a:sum, ...)
--- then five counted sections, each "N" followed by its items:
+-- ARGV[6]  interval index k0 of the first bucket folded in, ARGV[7] the number
+--          M of consecutive buckets folded (k0 .. k0+M-1; ARGV[3] is the
+--          boundary after the last of them)
+-- ARGV[8]  lowest, ARGV[9] highest interval index leaving the window ("" =
+--          none): their fold copies go
+-- ARGV[10] number of agg fields F, then F field/value pairs (first, a:sum, ...)
+-- then counted sections, each "N" followed by its items:
 --   tot:a   N pairs subject, new total ("0" removes it from tot:a and z:a)
 --   tot:v   N pairs, the same for vendors
---   fold:a  N pairs subject, value folded in at k (kept for its leaving)
---   fold:v  N pairs
+--   M times, for k = k0 .. k0+M-1:
+--     fold:a  N pairs subject, value folded in at k (kept for its leaving)
+--     fold:v  N pairs
 --   f       N pairs fingerprint, "firing,severity,resolved_at" ("" deletes)
 --   outbox  N framed RiskAlerts, RPUSHed in order
+--
+-- A run of M boundaries is written as its last one: totals, lifecycle states
+-- and aggregates as they stand after it, every fold copy and every alert of
+-- the run (the decider computes them boundary by boundary).
 --
 -- Keys: PREFIX tot:a tot:v (hash subject -> 90-day total), z:a z:v (the same
 -- as sorted sets), fold:a:<k> fold:v:<k>, agg, f, outbox, lock.
@@ -35,7 +43,7 @@ if last ~= ARGV[2] then
         return {'STALE', last}
 end
 
-local i = 8
+local i = 10
 local nagg = tonumber(ARGV[i]); i = i + 1
 for _ = 1, nagg do
         redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
@@ -59,16 +67,23 @@ for _, fam in ipairs({'a', 'v'}) do
         end
 end
 
-for _, fam in ipairs({'a', 'v'}) do
-        local fold = p .. 'fold:' .. fam .. ':' .. ARGV[6]
-        local n = tonumber(ARGV[i]); i = i + 1
-        redis.call('DEL', fold)
-        for _ = 1, n do
-                redis.call('HSET', fold, ARGV[i], ARGV[i + 1])
-                i = i + 2
+local k0 = tonumber(ARGV[6])
+for k = k0, k0 + tonumber(ARGV[7]) - 1 do
+        for _, fam in ipairs({'a', 'v'}) do
+                local fold = p .. 'fold:' .. fam .. ':' .. k
+                local n = tonumber(ARGV[i]); i = i + 1
+                redis.call('DEL', fold)
+                for _ = 1, n do
+                        redis.call('HSET', fold, ARGV[i], ARGV[i + 1])
+                        i = i + 2
+                end
         end
-        if ARGV[7] ~= '' then
-                redis.call('DEL', p .. 'fold:' .. fam .. ':' .. ARGV[7])
+end
+if ARGV[8] ~= '' then
+        for k = tonumber(ARGV[8]), tonumber(ARGV[9]) do
+                for _, fam in ipairs({'a', 'v'}) do
+                        redis.call('DEL', p .. 'fold:' .. fam .. ':' .. k)
+                end
         end
 end
 

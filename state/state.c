@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <hiredis/hiredis.h>
 #include "state/state.h"
+#include "state/state_int.h"
 #include "common/log.h"
 
 struct rw_state_s {
@@ -40,7 +41,9 @@ static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size
         return r;
 }
 
-void *rw_state_context(rw_state_t *st) {
+redisContext *rw_state_conn(rw_state_t *st, char *errstr, size_t errstr_size) {
+        if ((!st->rc || st->rc->err) && rw_state_reconnect(st, errstr, errstr_size))
+                return NULL;
         return st->rc;
 }
 

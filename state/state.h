@@ -16,11 +16,6 @@ rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size
 /* NULL-safe. */
 void rw_state_destroy(rw_state_t *st);
 
-/* The live hiredis context (redisContext *; NULL while disconnected), for
- * the modules that keep their own keys in the same Redis (boundary
- * decisions, outboxes). After an I/O error on the context, call
- * rw_state_reconnect() before using it again. */
-void *rw_state_context(rw_state_t *st);
 const char *rw_state_ns(const rw_state_t *st);
 
 /* Drop the connection and connect anew (after any I/O error: a hiredis

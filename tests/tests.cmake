@@ -18,6 +18,7 @@ rw_unit_test(test_json  LIBS rw_common)
 rw_unit_test(test_codec LIBS rw_codec rw_common)
 rw_unit_test(test_gen   LIBS rw_gen rw_codec rw_common)
 rw_unit_test(test_rules LIBS rw_rules rw_common)
+rw_unit_test(test_portfolio LIBS rw_rules rw_common)
 rw_unit_test(test_account LIBS rw_state rw_rules rw_common)
 rw_unit_test(test_replay LIBS rw_replay rw_state rw_rules rw_codec rw_common)
 

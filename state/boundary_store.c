@@ -1,0 +1,852 @@
+/* boundary_store.c - the dependency decider's Redis commands: pipelined
+ * reads of the {dep} slot and the partitions' buckets, the boundary script,
+ * the lock. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "state/boundary_store.h"
+#include "state/state_int.h"
+#include "state/boundary_lua.h"   /* generated from boundary.lua: rw_boundary_lua[] */
+
+static const char *rw_fam[2] = { "a", "v" };
+
+void rw_bstore_init(rw_bstore_t *bs, rw_state_t *st) {
+        char pfx[sizeof(bs->pfx)];
+        snprintf(pfx, sizeof(pfx), "%s:{dep}:", rw_state_ns(st));
+        if (bs->st != st || strcmp(pfx, bs->pfx))
+                bs->sha[0] = '\0';
+        bs->st = st;
+        memcpy(bs->pfx, pfx, sizeof(pfx));
+}
+
+/*
+ * An argument vector that owns its strings.
+ */
+
+typedef struct rw_args_s {
+        char **v;
+        size_t *len;
+        size_t cnt, cap;
+        int oom;                /* an add failed: the vector is unusable */
+} rw_args_t;
+
+static void rw_args_add(rw_args_t *a, const void *s, size_t len) {
+        char *c;
+        if (a->oom)
+                return;
+        if (a->cnt == a->cap) {
+                size_t cap = a->cap ? a->cap * 2 : 64;
+                char **v = realloc(a->v, cap * sizeof(*v));
+                size_t *l;
+                if (!v)
+                        goto oom;
+                a->v = v;
+                if (!(l = realloc(a->len, cap * sizeof(*l))))
+                        goto oom;
+                a->len = l;
+                a->cap = cap;
+        }
+        if (!(c = malloc(len + 1)))
+                goto oom;
+        memcpy(c, s, len);
+        c[len] = '\0';
+        a->v[a->cnt] = c;
+        a->len[a->cnt++] = len;
+        return;
+oom:
+        a->oom = 1;
+}
+
+static void rw_args_str(rw_args_t *a, const char *s) {
+        rw_args_add(a, s, strlen(s));
+}
+
+static void rw_args_fmt(rw_args_t *a, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void rw_args_fmt(rw_args_t *a, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+        int n;
+        va_start(ap, fmt);
+        n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t)n >= sizeof(buf))
+                a->oom = 1;
+        else
+                rw_args_add(a, buf, (size_t)n);
+}
+
+static void rw_args_i64(rw_args_t *a, int64_t v) {
+        rw_args_fmt(a, "%" PRId64, v);
+}
+
+static void rw_args_free(rw_args_t *a) {
+        for (size_t i = 0; i < a->cnt; i++)
+                free(a->v[i]);
+        free(a->v);
+        free(a->len);
+        memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Pipelines: commands appended to the context's buffer, then all replies
+ * read in one round trip.
+ */
+
+static redisContext *rw_bs_conn(rw_bstore_t *bs, char *errstr, size_t errstr_size) {
+        return rw_state_conn(bs->st, errstr, errstr_size);
+}
+
+static rw_err_t rw_bs_ioerr(redisContext *rc, char *errstr, size_t errstr_size) {
+        snprintf(errstr, errstr_size, "redis: %s", rc->errstr[0] ? rc->errstr :
+                 "connection lost");
+        return RW_ERR_IO;
+}
+
+static rw_err_t rw_bs_send(redisContext *rc, int argc, const char **argv,
+                           const size_t *lens, char *errstr, size_t errstr_size) {
+        if (redisAppendCommandArgv(rc, argc, argv, lens) != REDIS_OK)
+                return rw_bs_ioerr(rc, errstr, errstr_size);
+        return RW_OK;
+}
+
+/* Read n replies (error replies included) into rs. RW_ERR_IO frees them. */
+static rw_err_t rw_bs_collect(rw_bstore_t *bs, redisContext *rc, size_t n,
+                              redisReply **rs, char *errstr, size_t errstr_size) {
+        bs->round_trips++;
+        for (size_t i = 0; i < n; i++) {
+                void *r = NULL;
+                if (redisGetReply(rc, &r) != REDIS_OK || !r) {
+                        for (size_t j = 0; j < i; j++)
+                                freeReplyObject(rs[j]);
+                        memset(rs, 0, n * sizeof(*rs));
+                        return rw_bs_ioerr(rc, errstr, errstr_size);
+                }
+                rs[i] = r;
+        }
+        return RW_OK;
+}
+
+/* RW_ERR_FAIL (errstr filled) when r is an error reply or not of `type`. */
+static rw_err_t rw_bs_check(const redisReply *r, int type, const char *what,
+                            char *errstr, size_t errstr_size) {
+        if (r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "redis: %s: %.*s", what, (int)r->len, r->str);
+                return RW_ERR_FAIL;
+        }
+        if (type >= 0 && r->type != type) {
+                snprintf(errstr, errstr_size, "redis: %s: unexpected reply", what);
+                return RW_ERR_FAIL;
+        }
+        return RW_OK;
+}
+
+static void rw_bs_free(redisReply **rs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (rs[i])
+                        freeReplyObject(rs[i]);
+}
+
+/* One command, one round trip. */
+static rw_err_t rw_bs_cmd(rw_bstore_t *bs, int argc, const char **argv,
+                          const size_t *lens, redisReply **rp,
+                          char *errstr, size_t errstr_size) {
+        redisContext *rc;
+        rw_err_t err;
+
+        *rp = NULL;
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return RW_ERR_IO;
+        if ((err = rw_bs_send(rc, argc, argv, lens, errstr, errstr_size)))
+                return err;
+        return rw_bs_collect(bs, rc, 1, rp, errstr, errstr_size);
+}
+
+static int64_t rw_reply_i64(const redisReply *r) {
+        if (!r)
+                return 0;
+        if (r->type == REDIS_REPLY_INTEGER)
+                return r->integer;
+        if (r->type == REDIS_REPLY_STRING)
+                return strtoll(r->str, NULL, 10);
+        return 0;
+}
+
+/* An HGETALL reply of subject -> integer into h. -1 when out of memory. */
+static int rw_bs_hash(const redisReply *r, rw_bstore_hash_t *h) {
+        size_t n = r->elements / 2;
+        memset(h, 0, sizeof(*h));
+        if (!n)
+                return 0;
+        if (!(h->v = calloc(n, sizeof(*h->v))))
+                return -1;
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                rw_bstore_pair_t *p = &h->v[h->cnt];
+                if (!(p->subject = strndup(r->element[j]->str, r->element[j]->len)))
+                        return -1;
+                p->len = r->element[j]->len;
+                p->value = rw_reply_i64(r->element[j + 1]);
+                h->cnt++;
+        }
+        return 0;
+}
+
+static void rw_bs_hash_clear(rw_bstore_hash_t *h) {
+        for (size_t i = 0; i < h->cnt; i++)
+                free(h->v[i].subject);
+        free(h->v);
+        memset(h, 0, sizeof(*h));
+}
+
+/* A ZRANGE ... WITHSCORES reply into *vp and *cntp. -1 when out of memory. */
+static int rw_bs_scored(const redisReply *r, rw_bstore_scored_t **vp, size_t *cntp) {
+        size_t n = r->elements / 2;
+        *vp = NULL;
+        *cntp = 0;
+        if (!n)
+                return 0;
+        if (!(*vp = calloc(n, sizeof(**vp))))
+                return -1;
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                rw_bstore_scored_t *s = &(*vp)[*cntp];
+                if (!(s->subject = strndup(r->element[j]->str, r->element[j]->len)))
+                        return -1;
+                s->len = r->element[j]->len;
+                s->score = strtod(r->element[j + 1]->str, NULL);
+                (*cntp)++;
+        }
+        return 0;
+}
+
+static void rw_bs_scored_clear(rw_bstore_scored_t **vp, size_t *cntp) {
+        for (size_t i = 0; i < *cntp; i++)
+                free((*vp)[i].subject);
+        free(*vp);
+        *vp = NULL;
+        *cntp = 0;
+}
+
+/*
+ * Reads.
+ */
+
+static void rw_bs_parse_prog(const redisReply *r, rw_bstore_head_t *h) {
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                const char *f = r->element[j]->str, *v = r->element[j + 1]->str;
+                rw_bstore_prog_t *p;
+                char *end, name[16];
+                long part;
+                long long wm = 0, wall = 0;
+
+                if (!strcmp(f, "start")) {
+                        h->start = strtoll(v, NULL, 10);
+                        h->have_start = 1;
+                        continue;
+                }
+                part = strtol(f, &end, 10);
+                if (*end || part < 0 || part > INT32_MAX)
+                        continue;
+                snprintf(name, sizeof(name), "%ld", part);
+                if (strcmp(name, f))
+                        continue;
+                p = &h->prog[h->prog_cnt++];
+                p->partition = (int32_t)part;
+                p->ok = sscanf(v, "%lld,%lld", &wm, &wall) == 2;
+                p->watermark = (int64_t)wm;
+                p->wall_ms = (int64_t)wall;
+        }
+}
+
+static void rw_bs_parse_agg(const redisReply *r, rw_bstore_head_t *h) {
+        for (size_t j = 0; j + 1 < r->elements; j += 2) {
+                const char *f = r->element[j]->str, *v = r->element[j + 1]->str;
+                if (!strcmp(f, "last"))
+                        h->last = strtoll(v, NULL, 10), h->have_last = 1;
+                else if (!strcmp(f, "first"))
+                        h->first = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "a:sum"))
+                        h->sum[0] = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "v:sum"))
+                        h->sum[1] = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "a:sq"))
+                        h->sq[0] = rw_u128_parse(v);
+                else if (!strcmp(f, "v:sq"))
+                        h->sq[1] = rw_u128_parse(v);
+        }
+}
+
+rw_err_t rw_bstore_head(rw_bstore_t *bs, int with_fps, rw_bstore_head_t *out,
+                        char *errstr, size_t errstr_size) {
+        char prog[256], agg[256], f[256];
+        const char *a1[2] = { "HGETALL", prog }, *a2[2] = { "HGETALL", agg },
+                   *a3[2] = { "HGETALL", f };
+        redisReply *rs[3] = { NULL, NULL, NULL };
+        size_t n = with_fps ? 3 : 2;
+        redisContext *rc;
+        rw_err_t err;
+
+        memset(out, 0, sizeof(*out));
+        snprintf(prog, sizeof(prog), "%sprog", bs->pfx);
+        snprintf(agg, sizeof(agg), "%sagg", bs->pfx);
+        snprintf(f, sizeof(f), "%sf", bs->pfx);
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return RW_ERR_IO;
+        if ((err = rw_bs_send(rc, 2, a1, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 2, a2, NULL, errstr, errstr_size)) ||
+            (with_fps && (err = rw_bs_send(rc, 2, a3, NULL, errstr, errstr_size))) ||
+            (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
+                return err;
+        for (size_t i = 0; i < n && !err; i++)
+                err = rw_bs_check(rs[i], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size);
+        if (err)
+                goto done;
+        if (rs[0]->elements &&
+            !(out->prog = calloc(rs[0]->elements / 2 + 1, sizeof(*out->prog)))) {
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+        rw_bs_parse_prog(rs[0], out);
+        rw_bs_parse_agg(rs[1], out);
+        if (with_fps && rs[2]->elements) {
+                if (!(out->fps = calloc(rs[2]->elements / 2, sizeof(*out->fps)))) {
+                        err = RW_ERR_NOMEM;
+                        goto done;
+                }
+                for (size_t j = 0; j + 1 < rs[2]->elements; j += 2) {
+                        rw_bstore_fp_t *e = &out->fps[out->fp_cnt];
+                        if (!(e->fingerprint = strdup(rs[2]->element[j]->str))) {
+                                err = RW_ERR_NOMEM;
+                                goto done;
+                        }
+                        rw_fp_state_parse(rs[2]->element[j + 1]->str, &e->fp);
+                        out->fp_cnt++;
+                }
+        }
+done:
+        if (err == RW_ERR_NOMEM)
+                snprintf(errstr, errstr_size, "out of memory");
+        if (err)
+                rw_bstore_head_clear(out);
+        rw_bs_free(rs, n);
+        return err;
+}
+
+void rw_bstore_head_clear(rw_bstore_head_t *h) {
+        if (!h)
+                return;
+        for (size_t i = 0; i < h->fp_cnt; i++)
+                free(h->fps[i].fingerprint);
+        free(h->fps);
+        free(h->prog);
+        memset(h, 0, sizeof(*h));
+}
+
+static void rw_bs_pkey(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
+                       const char *what) {
+        snprintf(buf, size, "%s:{%d}:%s", rw_state_ns(bs->st), (int)p, what);
+}
+
+rw_err_t rw_bstore_first(rw_bstore_t *bs, int32_t parts, int64_t *kminp, int *foundp,
+                         char *errstr, size_t errstr_size) {
+        redisReply **rs;
+        redisContext *rc;
+        rw_err_t err = RW_OK;
+
+        *foundp = 0;
+        *kminp = INT64_MAX;
+        if (parts <= 0)
+                return RW_OK;
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return RW_ERR_IO;
+        if (!(rs = calloc((size_t)parts, sizeof(*rs)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        for (int32_t p = 0; p < parts && !err; p++) {
+                char key[256];
+                const char *argv[2] = { "GET", key };
+                rw_bs_pkey(bs, key, sizeof(key), p, "pb:first");
+                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+        }
+        if (err || (err = rw_bs_collect(bs, rc, (size_t)parts, rs, errstr, errstr_size)))
+                goto done;
+        for (int32_t p = 0; p < parts && !err; p++) {
+                if ((err = rw_bs_check(rs[p], -1, "GET pb:first", errstr, errstr_size)))
+                        break;
+                if (rs[p]->type == REDIS_REPLY_STRING && rw_reply_i64(rs[p]) < *kminp) {
+                        *kminp = rw_reply_i64(rs[p]);
+                        *foundp = 1;
+                }
+        }
+done:
+        rw_bs_free(rs, (size_t)parts);
+        free(rs);
+        return err;
+}
+
+/* Queue the DELs of buckets del_k0.. of every partition; *np counts them. */
+static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts,
+                                int64_t del_k0, size_t del_cnt, size_t *np,
+                                char *errstr, size_t errstr_size) {
+        rw_err_t err = RW_OK;
+        for (size_t i = 0; i < del_cnt && !err; i++)
+                for (int32_t p = 0; p < parts && !err; p++)
+                        for (int fam = 0; fam < 2 && !err; fam++) {
+                                char key[256], what[64];
+                                const char *argv[2] = { "DEL", key };
+                                snprintf(what, sizeof(what), "pb:%s:%" PRId64, rw_fam[fam],
+                                         del_k0 + (int64_t)i);
+                                rw_bs_pkey(bs, key, sizeof(key), p, what);
+                                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+                                (*np)++;
+                        }
+        return err;
+}
+
+rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size_t cnt,
+                                int64_t leave0, int64_t leave_min,
+                                int64_t del_k0, size_t del_cnt,
+                                rw_bstore_buckets_t *out,
+                                char *errstr, size_t errstr_size) {
+        size_t nd = 0, nb = cnt * (size_t)parts * 2, nl = cnt * 2, n;
+        redisReply **rs = NULL;
+        redisContext *rc;
+        rw_err_t err = RW_OK;
+
+        memset(out, 0, sizeof(*out));
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return RW_ERR_IO;
+        out->cnt = cnt;
+        out->parts = parts;
+        if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &nd, errstr, errstr_size)))
+                return err;
+        n = nd + nb + nl;
+        if (!(rs = calloc(n + 1, sizeof(*rs))) ||
+            !(out->bucket = calloc(nb + 1, sizeof(*out->bucket))) ||
+            !(out->leaving = calloc(nl + 1, sizeof(*out->leaving)))) {
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+        for (size_t i = 0; i < cnt && !err; i++)
+                for (int32_t p = 0; p < parts && !err; p++)
+                        for (int fam = 0; fam < 2 && !err; fam++) {
+                                char key[256], what[64];
+                                const char *argv[2] = { "HGETALL", key };
+                                snprintf(what, sizeof(what), "pb:%s:%" PRId64, rw_fam[fam],
+                                         k0 + (int64_t)i);
+                                rw_bs_pkey(bs, key, sizeof(key), p, what);
+                                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+                        }
+        for (size_t i = 0; i < cnt && !err; i++)
+                for (int fam = 0; fam < 2 && !err; fam++) {
+                        char key[256];
+                        const char *argv[2] = { "HGETALL", key };
+                        /* Nothing leaves below the start of the history: an
+                         * empty hash stands for it. */
+                        snprintf(key, sizeof(key), "%sfold:%s:%" PRId64, bs->pfx, rw_fam[fam],
+                                 leave0 + (int64_t)i >= leave_min ? leave0 + (int64_t)i : -1);
+                        err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+                }
+        if (err || (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
+                goto done;
+        /* The DELs are best effort; the reads are not. */
+        for (size_t i = nd; i < n && !err; i++)
+                err = rw_bs_check(rs[i], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size);
+        for (size_t i = 0; i < nb && !err; i++)
+                if (rw_bs_hash(rs[nd + i], &out->bucket[i]))
+                        err = RW_ERR_NOMEM;
+        for (size_t i = 0; i < nl && !err; i++)
+                if (leave0 + (int64_t)(i / 2) >= leave_min &&
+                    rw_bs_hash(rs[nd + nb + i], &out->leaving[i]))
+                        err = RW_ERR_NOMEM;
+done:
+        if (err == RW_ERR_NOMEM)
+                snprintf(errstr, errstr_size, "out of memory");
+        if (err)
+                rw_bstore_buckets_clear(out);
+        if (rs)
+                rw_bs_free(rs, n);
+        free(rs);
+        return err;
+}
+
+void rw_bstore_buckets_clear(rw_bstore_buckets_t *b) {
+        if (!b)
+                return;
+        for (size_t i = 0; b->bucket && i < b->cnt * (size_t)b->parts * 2; i++)
+                rw_bs_hash_clear(&b->bucket[i]);
+        for (size_t i = 0; b->leaving && i < b->cnt * 2; i++)
+                rw_bs_hash_clear(&b->leaving[i]);
+        free(b->bucket);
+        free(b->leaving);
+        memset(b, 0, sizeof(*b));
+}
+
+rw_err_t rw_bstore_delete_buckets(rw_bstore_t *bs, int32_t parts, int64_t del_k0,
+                                  size_t del_cnt, char *errstr, size_t errstr_size) {
+        redisReply **rs;
+        redisContext *rc;
+        size_t n = 0;
+        rw_err_t err;
+
+        if (!del_cnt || parts <= 0)
+                return RW_OK;
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return RW_ERR_IO;
+        if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &n, errstr, errstr_size)))
+                return err;
+        if (!(rs = calloc(n, sizeof(*rs)))) {
+                /* The replies must still be read: the pipeline stays in step. */
+                for (size_t i = 0; i < n && !err; i++) {
+                        redisReply *r = NULL;
+                        if (!(err = rw_bs_collect(bs, rc, 1, &r, errstr, errstr_size)))
+                                freeReplyObject(r);
+                }
+                return err;
+        }
+        err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size);
+        rw_bs_free(rs, n);
+        free(rs);
+        return err;
+}
+
+rw_err_t rw_bstore_read_totals(rw_bstore_t *bs, rw_bstore_totals_t q[2],
+                               char *errstr, size_t errstr_size) {
+        redisReply *rs[4] = { NULL, NULL, NULL, NULL };
+        int sent[4] = { 0, 0, 0, 0 };
+        size_t n = 0, i = 0;
+        redisContext *rc;
+        rw_args_t a = { 0 };
+        rw_err_t err = RW_OK;
+
+        for (int fam = 0; fam < 2; fam++) {
+                q[fam].range = NULL;
+                q[fam].range_cnt = 0;
+                for (size_t e = 0; e < q[fam].cnt; e++)
+                        q[fam].values[e] = 0;
+        }
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return RW_ERR_IO;
+        for (int fam = 0; fam < 2 && !err; fam++) {
+                if (q[fam].cnt) {
+                        rw_args_str(&a, "HMGET");
+                        rw_args_fmt(&a, "%stot:%s", bs->pfx, rw_fam[fam]);
+                        for (size_t e = 0; e < q[fam].cnt; e++)
+                                rw_args_str(&a, q[fam].subjects[e]);
+                        if (a.oom) {
+                                err = RW_ERR_NOMEM;
+                                break;
+                        }
+                        if ((err = rw_bs_send(rc, (int)a.cnt, (const char **)a.v, a.len,
+                                              errstr, errstr_size)))
+                                break;
+                        rw_args_free(&a);
+                        sent[fam * 2] = 1, n++;
+                }
+                if (q[fam].want_range) {
+                        char key[256], lo[48];
+                        const char *argv[5] = { "ZRANGEBYSCORE", key, lo, "+inf", "WITHSCORES" };
+                        snprintf(lo, sizeof(lo), "%.0f", q[fam].lo);
+                        snprintf(key, sizeof(key), "%sz:%s", bs->pfx, rw_fam[fam]);
+                        if ((err = rw_bs_send(rc, 5, argv, NULL, errstr, errstr_size)))
+                                break;
+                        sent[fam * 2 + 1] = 1, n++;
+                }
+        }
+        rw_args_free(&a);
+        if (err == RW_ERR_NOMEM) {
+                /* Nothing was sent for the family that failed; read the rest. */
+                if (n && !rw_bs_collect(bs, rc, n, rs, errstr, errstr_size))
+                        rw_bs_free(rs, n);
+                snprintf(errstr, errstr_size, "out of memory");
+                return err;
+        }
+        if (err || !n || (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
+                return err;
+        for (size_t j = 0; j < n && !err; j++)
+                err = rw_bs_check(rs[j], REDIS_REPLY_ARRAY, "totals", errstr, errstr_size);
+        for (int fam = 0; fam < 2 && !err; fam++) {
+                if (sent[fam * 2]) {
+                        const redisReply *r = rs[i++];
+                        for (size_t e = 0; e < q[fam].cnt && e < r->elements; e++)
+                                q[fam].values[e] = rw_reply_i64(r->element[e]);
+                }
+                if (sent[fam * 2 + 1] &&
+                    rw_bs_scored(rs[i++], &q[fam].range, &q[fam].range_cnt)) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        err = RW_ERR_NOMEM;
+                }
+        }
+        if (err)
+                rw_bstore_totals_clear(q);
+        rw_bs_free(rs, n);
+        return err;
+}
+
+void rw_bstore_totals_clear(rw_bstore_totals_t q[2]) {
+        for (int fam = 0; fam < 2; fam++)
+                rw_bs_scored_clear(&q[fam].range, &q[fam].range_cnt);
+}
+
+/*
+ * The boundary script.
+ */
+
+/* The script's arguments (layout in state/boundary.lua); NULL sha slot at
+ * v[1], filled in by the caller. */
+static void rw_bs_decision_args(const rw_bstore_t *bs, const rw_bstore_decision_t *d,
+                                rw_args_t *a) {
+        char num[64];
+
+        rw_args_str(a, "EVALSHA");
+        rw_args_str(a, "");
+        rw_args_str(a, "1");
+        rw_args_fmt(a, "%sagg", bs->pfx);
+        rw_args_str(a, bs->pfx);
+        if (d->have_expected)
+                rw_args_i64(a, d->expected);
+        else
+                rw_args_str(a, "");
+        rw_args_i64(a, d->last);
+        rw_args_str(a, d->token);
+        rw_args_i64(a, d->lock_ttl_ms);
+        rw_args_i64(a, d->k0);
+        rw_args_fmt(a, "%zu", d->kcnt);
+        if (d->leave_lo <= d->leave_hi) {
+                rw_args_i64(a, d->leave_lo);
+                rw_args_i64(a, d->leave_hi);
+        } else {
+                rw_args_str(a, "");
+                rw_args_str(a, "");
+        }
+        rw_args_str(a, "5");
+        rw_args_str(a, "first");
+        rw_args_i64(a, d->first);
+        rw_args_str(a, "a:sum");
+        rw_args_i64(a, d->sum[0]);
+        rw_args_str(a, "v:sum");
+        rw_args_i64(a, d->sum[1]);
+        rw_u128_fmt(d->sq[0], num, sizeof(num));
+        rw_args_str(a, "a:sq");
+        rw_args_str(a, num);
+        rw_u128_fmt(d->sq[1], num, sizeof(num));
+        rw_args_str(a, "v:sq");
+        rw_args_str(a, num);
+        for (int fam = 0; fam < 2; fam++) {
+                rw_args_fmt(a, "%zu", d->tot_cnt[fam]);
+                for (size_t e = 0; e < d->tot_cnt[fam]; e++) {
+                        rw_args_add(a, d->tot[fam][e].subject, d->tot[fam][e].len);
+                        rw_args_i64(a, d->tot[fam][e].value);
+                }
+        }
+        for (size_t i = 0; i < d->kcnt * 2; i++) {
+                const rw_bstore_hash_t *h = &d->fold[i];
+                rw_args_fmt(a, "%zu", h->cnt);
+                for (size_t e = 0; e < h->cnt; e++) {
+                        rw_args_add(a, h->v[e].subject, h->v[e].len);
+                        rw_args_i64(a, h->v[e].value);
+                }
+        }
+        rw_args_fmt(a, "%zu", d->fp_cnt);
+        for (size_t e = 0; e < d->fp_cnt; e++) {
+                rw_args_str(a, d->fps[e].fingerprint);
+                if (!d->fps[e].fp) {
+                        rw_args_str(a, "");
+                } else {
+                        char csv[RW_FP_CSV_SIZE];
+                        rw_fp_state_format(d->fps[e].fp, csv, sizeof(csv));
+                        rw_args_str(a, csv);
+                }
+        }
+        rw_args_fmt(a, "%zu", d->alert_cnt);
+        for (size_t e = 0; e < d->alert_cnt; e++)
+                rw_args_add(a, d->alerts[e].buf, d->alerts[e].len);
+}
+
+rw_err_t rw_bstore_decide(rw_bstore_t *bs, const rw_bstore_decision_t *d,
+                          char *errstr, size_t errstr_size) {
+        rw_args_t a = { 0 };
+        redisReply *r = NULL;
+        rw_err_t err;
+
+        rw_bs_decision_args(bs, d, &a);
+        if (a.oom) {
+                err = RW_ERR_NOMEM;
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        for (int attempt = 0;; attempt++) {
+                if (!bs->sha[0]) {
+                        const char *argv[3] = { "SCRIPT", "LOAD", rw_boundary_lua };
+                        if ((err = rw_bs_cmd(bs, 3, argv, NULL, &r, errstr, errstr_size)))
+                                goto done;
+                        if ((err = rw_bs_check(r, REDIS_REPLY_STRING, "SCRIPT LOAD", errstr,
+                                               errstr_size)))
+                                goto done;
+                        if (r->len >= sizeof(bs->sha)) {
+                                snprintf(errstr, errstr_size,
+                                         "redis: SCRIPT LOAD: unexpected reply");
+                                err = RW_ERR_FAIL;
+                                goto done;
+                        }
+                        memcpy(bs->sha, r->str, r->len);
+                        bs->sha[r->len] = '\0';
+                        freeReplyObject(r);
+                        r = NULL;
+                }
+                free(a.v[1]);
+                if (!(a.v[1] = strdup(bs->sha))) {
+                        err = RW_ERR_NOMEM;
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+                a.len[1] = strlen(bs->sha);
+                if ((err = rw_bs_cmd(bs, (int)a.cnt, (const char **)a.v, a.len, &r, errstr,
+                                     errstr_size)))
+                        goto done;
+                if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) &&
+                    attempt == 0) {
+                        freeReplyObject(r);
+                        r = NULL;
+                        bs->sha[0] = '\0';
+                        continue;
+                }
+                break;
+        }
+        if ((err = rw_bs_check(r, REDIS_REPLY_ARRAY, "boundary script", errstr, errstr_size)))
+                goto done;
+        if (!r->elements || r->element[0]->type != REDIS_REPLY_STRING) {
+                snprintf(errstr, errstr_size, "redis: boundary script: unexpected reply");
+                err = RW_ERR_FAIL;
+        } else if (!strcmp(r->element[0]->str, "STALE")) {
+                snprintf(errstr, errstr_size, "boundary: decided elsewhere (last is %s)",
+                         r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING ?
+                         r->element[1]->str : "?");
+                err = RW_ERR_FENCED;
+        }
+done:
+        if (r)
+                freeReplyObject(r);
+        rw_args_free(&a);
+        return err;
+}
+
+/*
+ * The lock.
+ */
+
+rw_err_t rw_bstore_lock(rw_bstore_t *bs, const char *token, int64_t ttl_ms, int *heldp,
+                        char *errstr, size_t errstr_size) {
+        char key[256], ttl[32];
+        const char *set[6] = { "SET", key, token, "NX", "PX", ttl };
+        const char *get[2] = { "GET", key };
+        const char *pexp[3] = { "PEXPIRE", key, ttl };
+        redisReply *r = NULL;
+        rw_err_t err;
+
+        *heldp = 0;
+        snprintf(key, sizeof(key), "%slock", bs->pfx);
+        snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_ms);
+        if ((err = rw_bs_cmd(bs, 6, set, NULL, &r, errstr, errstr_size)) ||
+            (err = rw_bs_check(r, -1, "SET lock", errstr, errstr_size)))
+                goto done;
+        *heldp = r->type == REDIS_REPLY_STATUS;
+        if (*heldp)
+                goto done;
+        freeReplyObject(r);
+        if ((err = rw_bs_cmd(bs, 2, get, NULL, &r, errstr, errstr_size)) ||
+            (err = rw_bs_check(r, -1, "GET lock", errstr, errstr_size)))
+                goto done;
+        *heldp = r->type == REDIS_REPLY_STRING && !strcmp(r->str, token);
+        if (!*heldp)
+                goto done;
+        freeReplyObject(r);
+        if ((err = rw_bs_cmd(bs, 3, pexp, NULL, &r, errstr, errstr_size)) ||
+            (err = rw_bs_check(r, -1, "PEXPIRE lock", errstr, errstr_size)))
+                *heldp = 0;
+done:
+        if (r)
+                freeReplyObject(r);
+        return err;
+}
+
+rw_err_t rw_bstore_unlock(rw_bstore_t *bs, const char *token,
+                          char *errstr, size_t errstr_size) {
+        static const char cad[] =
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                "return redis.call('DEL', KEYS[1]) end return 0";
+        char key[256];
+        const char *argv[5] = { "EVAL", cad, "1", key, token };
+        redisReply *r = NULL;
+        rw_err_t err;
+
+        snprintf(key, sizeof(key), "%slock", bs->pfx);
+        if (!(err = rw_bs_cmd(bs, 5, argv, NULL, &r, errstr, errstr_size)))
+                err = rw_bs_check(r, -1, "unlock", errstr, errstr_size);
+        if (r)
+                freeReplyObject(r);
+        return err;
+}
+
+/*
+ * For people.
+ */
+
+rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
+                       char *errstr, size_t errstr_size) {
+        redisReply *rs[4] = { NULL, NULL, NULL, NULL };
+        char za[256], zv[256], f[256], ob[256], stop[24];
+        const char *ra[6] = { "ZRANGE", za, "0", stop, "REV", "WITHSCORES" };
+        const char *rv[6] = { "ZRANGE", zv, "0", stop, "REV", "WITHSCORES" };
+        const char *rf[2] = { "HVALS", f };
+        const char *rl[2] = { "LLEN", ob };
+        redisContext *rc;
+        rw_err_t err;
+
+        memset(out, 0, sizeof(*out));
+        if (!top)
+                top = 1;
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return RW_ERR_IO;
+        snprintf(za, sizeof(za), "%sz:a", bs->pfx);
+        snprintf(zv, sizeof(zv), "%sz:v", bs->pfx);
+        snprintf(f, sizeof(f), "%sf", bs->pfx);
+        snprintf(ob, sizeof(ob), "%soutbox", bs->pfx);
+        snprintf(stop, sizeof(stop), "%zu", top - 1);
+        if ((err = rw_bs_send(rc, 6, ra, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 6, rv, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 2, rf, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 2, rl, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_collect(bs, rc, 4, rs, errstr, errstr_size)))
+                return err;
+        if ((err = rw_bs_check(rs[0], REDIS_REPLY_ARRAY, "ZRANGE", errstr, errstr_size)) ||
+            (err = rw_bs_check(rs[1], REDIS_REPLY_ARRAY, "ZRANGE", errstr, errstr_size)) ||
+            (err = rw_bs_check(rs[2], REDIS_REPLY_ARRAY, "HVALS", errstr, errstr_size)) ||
+            (err = rw_bs_check(rs[3], REDIS_REPLY_INTEGER, "LLEN", errstr, errstr_size)))
+                goto done;
+        for (int fam = 0; fam < 2 && !err; fam++)
+                if (rw_bs_scored(rs[fam], &out->v[fam], &out->cnt[fam])) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        err = RW_ERR_NOMEM;
+                }
+        for (size_t j = 0; j < rs[2]->elements; j++)
+                out->firing += rs[2]->element[j]->type == REDIS_REPLY_STRING &&
+                               rs[2]->element[j]->str[0] == '1';
+        out->outbox = rs[3]->integer;
+done:
+        if (err)
+                rw_bstore_top_clear(out);
+        rw_bs_free(rs, 4);
+        return err;
+}
+
+void rw_bstore_top_clear(rw_bstore_top_t *t) {
+        if (!t)
+                return;
+        for (int fam = 0; fam < 2; fam++)
+                rw_bs_scored_clear(&t->v[fam], &t->cnt[fam]);
+        t->firing = 0;
+        t->outbox = 0;
+}

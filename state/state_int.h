@@ -1,0 +1,14 @@
+/* state_int.h - internal to state/: the connection the Redis stores share.
+ * Nothing outside state/ includes this: every Redis command is sent here. */
+#ifndef RW_STATE_INT_H
+#define RW_STATE_INT_H
+
+#include <hiredis/hiredis.h>
+#include "state/state.h"
+
+/* The live hiredis context, connected anew when there is none or it is in
+ * error (a context in error is never reused). NULL with errstr filled when
+ * Redis is unreachable. */
+redisContext *rw_state_conn(rw_state_t *st, char *errstr, size_t errstr_size);
+
+#endif
