@@ -37,6 +37,14 @@
 -- Reply: {"OK"} or {"STALE", last}.
 
 local p = ARGV[1]
+
+-- Variadic commands in chunks (unpack() has a limit): one call per chunk
+-- rather than one per field.
+local function batched(cmd, key, args)
+        for j = 1, #args, 400 do
+                redis.call(cmd, key, unpack(args, j, math.min(j + 399, #args)))
+        end
+end
 local last = redis.call('HGET', KEYS[1], 'last')
 if not last then last = '' end
 if last ~= ARGV[2] then
@@ -54,35 +62,49 @@ redis.call('HSET', KEYS[1], 'last', ARGV[3])
 for _, fam in ipairs({'a', 'v'}) do
         local tot, z = p .. 'tot:' .. fam, p .. 'z:' .. fam
         local n = tonumber(ARGV[i]); i = i + 1
+        local gone, hset, zadd = {}, {}, {}
         for _ = 1, n do
                 local s, v = ARGV[i], ARGV[i + 1]
                 if v == '0' then
-                        redis.call('HDEL', tot, s)
-                        redis.call('ZREM', z, s)
+                        gone[#gone + 1] = s
                 else
-                        redis.call('HSET', tot, s, v)
-                        redis.call('ZADD', z, v, s)
+                        hset[#hset + 1] = s
+                        hset[#hset + 1] = v
+                        zadd[#zadd + 1] = v
+                        zadd[#zadd + 1] = s
                 end
                 i = i + 2
         end
+        batched('HDEL', tot, gone)
+        batched('ZREM', z, gone)
+        batched('HSET', tot, hset)
+        batched('ZADD', z, zadd)
 end
 
 local k0 = tonumber(ARGV[6])
+local dels = {}
 for k = k0, k0 + tonumber(ARGV[7]) - 1 do
         for _, fam in ipairs({'a', 'v'}) do
-                local fold = p .. 'fold:' .. fam .. ':' .. k
-                local n = tonumber(ARGV[i]); i = i + 1
-                redis.call('DEL', fold)
-                for _ = 1, n do
-                        redis.call('HSET', fold, ARGV[i], ARGV[i + 1])
-                        i = i + 2
-                end
+                dels[#dels + 1] = p .. 'fold:' .. fam .. ':' .. k
         end
 end
 if ARGV[8] ~= '' then
         for k = tonumber(ARGV[8]), tonumber(ARGV[9]) do
                 for _, fam in ipairs({'a', 'v'}) do
-                        redis.call('DEL', p .. 'fold:' .. fam .. ':' .. k)
+                        dels[#dels + 1] = p .. 'fold:' .. fam .. ':' .. k
+                end
+        end
+end
+for j = 1, #dels, 400 do
+        redis.call('DEL', unpack(dels, j, math.min(j + 399, #dels)))
+end
+for k = k0, k0 + tonumber(ARGV[7]) - 1 do
+        for _, fam in ipairs({'a', 'v'}) do
+                local fold = p .. 'fold:' .. fam .. ':' .. k
+                local n = tonumber(ARGV[i]); i = i + 1
+                if n > 0 then
+                        batched('HSET', fold, {unpack(ARGV, i, i + 2 * n - 1)})
+                        i = i + 2 * n
                 end
         end
 end
