@@ -68,6 +68,7 @@ struct rw_processor_s {
         const rw_conf_t *conf;
         rw_processor_opts_t opts;
         rd_kafka_t *rk;
+        rd_kafka_queue_t *queue;        /* the consumer queue */
         rw_codec_t *codec;
         rw_producer_t *prod;
         rw_state_t *state;
@@ -347,6 +348,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 goto fail;
         kconf = NULL;   /* owned by rk now */
         rd_kafka_poll_set_consumer(proc->rk);
+        proc->queue = rd_kafka_queue_get_consumer(proc->rk);
 
         topics = rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(topics, proc->topic_orders, RD_KAFKA_PARTITION_UA);
@@ -368,6 +370,8 @@ fail:
 void rw_processor_destroy(rw_processor_t *proc) {
         if (!proc)
                 return;
+        if (proc->queue)
+                rd_kafka_queue_destroy(proc->queue);
         if (proc->rk) {
                 rd_kafka_consumer_close(proc->rk);
                 rd_kafka_destroy(proc->rk);
@@ -1433,12 +1437,20 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 if (proc->tick_at == 0)
                         deadline = rw_mono_ms();
 
-                while (cnt < (size_t)proc->batch_size) {
+                /* Up to a batch at once from the consumer queue (it serves
+                 * rebalances as poll does); events (EOF, errors) are taken
+                 * out of the batch. */
+                while (cnt < (size_t)proc->batch_size && !proc->fatal) {
                         int64_t left = deadline - rw_mono_ms();
-                        rd_kafka_message_t *rkm =
-                                rd_kafka_consumer_poll(proc->rk, left > 0 ? (int)left : 0);
-                        if (!rkm)
+                        ssize_t got = rd_kafka_consume_batch_queue(
+                                proc->queue, left > 0 ? (int)left : 0, msgs + cnt,
+                                (size_t)proc->batch_size - cnt);
+                        size_t end;
+                        if (got <= 0)
                                 break;
+                        end = cnt + (size_t)got;
+                        for (size_t i = cnt; i < end; i++) {
+                        rd_kafka_message_t *rkm = msgs[i];
                         if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 rw_part_t *p = rw_part_find(
                                         proc, rd_kafka_topic_name(rkm->rkt),
@@ -1461,7 +1473,8 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                 continue;
                         }
                         rd_kafka_message_destroy(rkm);
-                        if (proc->fatal)
+                        }
+                        if (left <= 0)
                                 break;
                 }
                 {
