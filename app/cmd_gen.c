@@ -242,7 +242,7 @@ int rw_cmd_gen(int argc, char **argv) {
         rw_err_t err;
 
         rw_gen_params_default(&gp);
-        while ((opt = getopt_long(argc, argv, "+c:X:n:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:n:h", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {

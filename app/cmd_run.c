@@ -35,7 +35,7 @@ int rw_cmd_run(int argc, char **argv) {
         int opt, rc = RW_EXIT_OK;
         rw_err_t err;
 
-        while ((opt = getopt_long(argc, argv, "+c:X:eh", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:eh", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {
