@@ -17,7 +17,8 @@ static void rw_run_usage(FILE *fp) {
                 "\n"
                 "Options:\n"
                 "%s"
-                "  -e               exit once every assigned partition is at its end\n"
+                "  -e               exit once every assigned partition is at its end (an\n"
+                "                   input topic that does not exist is then an error)\n"
                 "  -h, --help       this help\n", rw_cli_conf_help);
 }
 
