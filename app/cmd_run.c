@@ -22,6 +22,21 @@ static void rw_run_usage(FILE *fp) {
                 "  -h, --help       this help\n", rw_cli_conf_help);
 }
 
+/* n with thousands separators: 1,790. */
+static const char *rw_run_count(int64_t n, char *buf, size_t size) {
+        char digits[32];
+        int len = snprintf(digits, sizeof(digits), "%lld", (long long)n);
+        size_t o = 0;
+
+        for (int i = 0; i < len && o + 2 < size; i++) {
+                if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
 int rw_cmd_run(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -89,6 +104,17 @@ int rw_cmd_run(int argc, char **argv) {
                     (long long)stats.late, (long long)stats.duplicates, dlqstr,
                     (long long)stats.alerts, (long long)stats.batches,
                     (long long)stats.redis_calls, (long long)stats.fenced);
+        /* Duplicates are re-deliveries; when they are half of what was
+         * read, the input most likely holds the same history twice. */
+        if (stats.consumed > 0 && stats.duplicates > 0 &&
+            2 * stats.duplicates >= stats.consumed) {
+                char dup[32], all[32];
+                rw_log_warn("run: %s of %s events (%d%%) were duplicates of events "
+                            "already applied: was the same history produced twice?",
+                            rw_run_count(stats.duplicates, dup, sizeof(dup)),
+                            rw_run_count(stats.consumed, all, sizeof(all)),
+                            (int)(100 * stats.duplicates / stats.consumed));
+        }
         rw_processor_destroy(proc);
         if (opts.alert_fp)
                 fclose(opts.alert_fp);

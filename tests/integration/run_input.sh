@@ -2,8 +2,8 @@
 # `riskwatch run` on the real broker when its input is not what the user
 # meant: input topics that do not exist (-e fails at once naming them; without
 # -e one line per topic says it waits, and the run consumes once they are
-# created), and two histories of different starts produced onto the same
-# topics (no duplicates).
+# created), and histories produced onto the same topics (two starts: no
+# duplicates; the same history twice: a warning in the exit summary).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PIDS=()   # every riskwatch this test started in the background, killed on exit
@@ -110,3 +110,31 @@ run "$WORK/out" "$WORK/two.err" run -e "${two[@]}"
 ! grep -q 'were duplicates' "$WORK/two.err" ||
   fail "run -e over two histories warns of duplicates$(shown "$WORK/two.err")"
 ok "two histories with the same seed and different starts: $((n1 + n2)) events, no duplicates"
+
+# The same history twice: every event of the second copy is a duplicate, and
+# the exit summary says what probably happened.
+NS3="${NS}_same"
+TS_ORDERS="orders-same-$ID"; TS_SUPPORT="support-same-$ID"
+same=(-X state.namespace="$NS3" -X group.id="group-same-$ID"
+      -X topics.orders="$TS_ORDERS" -X topics.support="$TS_SUPPORT")
+# Over 1,000 events in all, so the counts need their separators.
+for i in 1 2; do
+  rw gen "${same[@]}" --seed 9 --accounts 40 --days 40 2>"$WORK/s$i.err" ||
+    { cat "$WORK/s$i.err" >&2; fail "gen (same $i)"; }
+done
+n1=$(grep -oE '^gen: [0-9]+ events' "$WORK/s1.err" | grep -oE '[0-9]+')
+run "$WORK/out" "$WORK/same.err" run -e "${same[@]}"
+[[ $rc -eq 0 ]] || fail "run -e over one history twice: exit $rc$(shown "$WORK/same.err")"
+all=$((2 * n1))
+((all >= 1000)) || fail "the same history twice: only $all events, expected over 1,000"
+[[ $(summary "$WORK/same.err" consumed) -eq $all ]] ||
+  fail "run -e over one history twice: expected $all consumed$(shown "$WORK/same.err")"
+[[ $(summary "$WORK/same.err" 'duplicate\(s\)') -eq $n1 ]] ||
+  fail "run -e over one history twice: expected $n1 duplicates$(shown "$WORK/same.err")"
+# The counts as the summary writes them, with thousands separators.
+want=$(awk -v d="$n1" -v a="$all" '
+  function g(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
+  BEGIN { printf "%s of %s events (50%%) were duplicates of events already applied: was the same history produced twice?", g(d), g(a) }')
+grep -qF "warn  run: $want" "$WORK/same.err" ||
+  fail "run -e over one history twice: no line 'warn  run: $want'$(shown "$WORK/same.err")"
+ok "the same history twice: $(grep -m1 'were duplicates' "$WORK/same.err" | sed 's/.*warn  //')"
