@@ -1337,11 +1337,14 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
         if (!first && (!proc->topics_missing || rw_mono_ms() < proc->topics_check_at))
                 return 0;
         do {
+                int64_t asked = rw_mono_ms();
                 if (!(kerr = rd_kafka_metadata(proc->rk, 1, NULL, &md, first ? 2000 : 500)))
                         break;
                 md = NULL;
                 rw_log_debug("topics: no metadata from the broker yet (%s)%s",
                              rd_kafka_err2str(kerr), first ? "; retrying" : "");
+                if (first && !*stop && rw_mono_ms() - asked < 500)
+                        usleep(500 * 1000);     /* a quick refusal: do not spin */
         } while (first && !*stop);
         proc->topics_check_at = rw_mono_ms() + 2000;
         if (!md) {
