@@ -29,7 +29,7 @@ int rw_cmd_config(int argc, char **argv) {
         rw_conf_t *conf;
         int opt, markdown = 0;
 
-        while ((opt = getopt_long(argc, argv, "+c:X:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:h", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {

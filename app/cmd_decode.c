@@ -337,7 +337,7 @@ int rw_cmd_decode(int argc, char **argv) {
         int rc = RW_EXIT_USAGE;         /* until the options and configuration are read */
         char errstr[1024], dirbuf[1024];
 
-        while ((opt = getopt_long(argc, argv, "+c:X:t:p:o:n:eh", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:t:p:o:n:eh", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {

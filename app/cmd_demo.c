@@ -243,7 +243,7 @@ int rw_cmd_demo(int argc, char **argv) {
         int opt, rc = RW_EXIT_RUNTIME;
         int64_t produced = 0, t0, t1, t2;
 
-        while ((opt = getopt_long(argc, argv, "+c:X:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:h", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {

@@ -25,9 +25,11 @@ static void rw_gen_usage(FILE *fp) {
                 "Produce a generated history to topics.orders and topics.support through\n"
                 "the Kafka client: framed Avro per the contract, keyed by account_id, with\n"
                 "occurred_at as the Kafka timestamp. The same options and seed always give\n"
-                "the same events. Accounts are steady, or (by default 4%% each) fading,\n"
-                "vanished, angry or refunding from an onset on, plus one dominant account\n"
-                "and vendor. A summary goes to stderr at the end.\n"
+                "the same events. Event ids derive from the seed and the start: a history\n"
+                "with another seed or start is new events, not duplicates of this one.\n"
+                "Accounts are steady, or (by default 4%% each) fading, vanished, angry or\n"
+                "refunding from an onset on, plus one dominant account and vendor. A\n"
+                "summary goes to stderr at the end.\n"
                 "\n"
                 "Options:\n"
                 "  -n, --count COUNT       stop after COUNT events (default: the whole history)\n"
@@ -242,7 +244,7 @@ int rw_cmd_gen(int argc, char **argv) {
         rw_err_t err;
 
         rw_gen_params_default(&gp);
-        while ((opt = getopt_long(argc, argv, "+c:X:n:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:n:h", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {

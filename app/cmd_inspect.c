@@ -270,7 +270,7 @@ int rw_cmd_inspect(int argc, char **argv) {
         char errstr[1024];
         int opt, json = 0, portfolio = 0, rc = RW_EXIT_RUNTIME;
 
-        while ((opt = getopt_long(argc, argv, "+c:X:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:h", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {

@@ -17,8 +17,24 @@ static void rw_run_usage(FILE *fp) {
                 "\n"
                 "Options:\n"
                 "%s"
-                "  -e               exit once every assigned partition is at its end\n"
+                "  -e               exit once every assigned partition is at its end (an\n"
+                "                   input topic that does not exist is then an error)\n"
                 "  -h, --help       this help\n", rw_cli_conf_help);
+}
+
+/* n with thousands separators: 1,790. */
+static const char *rw_run_count(int64_t n, char *buf, size_t size) {
+        char digits[32];
+        int len = snprintf(digits, sizeof(digits), "%lld", (long long)n);
+        size_t o = 0;
+
+        for (int i = 0; i < len && o + 2 < size; i++) {
+                if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+        return buf;
 }
 
 int rw_cmd_run(int argc, char **argv) {
@@ -35,7 +51,7 @@ int rw_cmd_run(int argc, char **argv) {
         int opt, rc = RW_EXIT_OK;
         rw_err_t err;
 
-        while ((opt = getopt_long(argc, argv, "+c:X:eh", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:eh", longopts, NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {
@@ -88,6 +104,17 @@ int rw_cmd_run(int argc, char **argv) {
                     (long long)stats.late, (long long)stats.duplicates, dlqstr,
                     (long long)stats.alerts, (long long)stats.batches,
                     (long long)stats.redis_calls, (long long)stats.fenced);
+        /* Duplicates are re-deliveries; when they are half of what was
+         * read, the input most likely holds the same history twice. */
+        if (stats.consumed > 0 && stats.duplicates > 0 &&
+            2 * stats.duplicates >= stats.consumed) {
+                char dup[32], all[32];
+                rw_log_warn("run: %s of %s events (%d%%) were duplicates of events "
+                            "already applied: was the same history produced twice?",
+                            rw_run_count(stats.duplicates, dup, sizeof(dup)),
+                            rw_run_count(stats.consumed, all, sizeof(all)),
+                            (int)(100 * stats.duplicates / stats.consumed));
+        }
         rw_processor_destroy(proc);
         if (opts.alert_fp)
                 fclose(opts.alert_fp);

@@ -116,6 +116,10 @@ struct rw_processor_s {
         size_t reg_probe_len;
         rw_record_type_t reg_probe_type;
         char reg_why[512];
+        /* Input topics the broker did not know (bit 0 orders, 1 support),
+         * asked again at topics_check_at (mono ms; 0: not asked yet). */
+        int topics_missing;
+        int64_t topics_check_at;
 };
 
 static char *rw_arena_strdup(rw_processor_t *proc, const char *s) {
@@ -1410,6 +1414,77 @@ static int rw_all_eof(rw_processor_t *proc) {
         return n > 0;
 }
 
+/* Whether the input topics exist, asked of the broker before the first poll
+ * (retried while it gives no answer): a run that stops at the end fails at
+ * once naming the missing ones, as there is no end to wait for; a run that
+ * goes on says once per missing topic that it waits for it to be created.
+ * Then, while one is missing, asked again every 2 s: the answer also
+ * refreshes the consumer's view, so a topic created later is consumed within
+ * seconds rather than at the next periodic refresh (minutes). Patterns (^...)
+ * are not checked. 0, or -1 and errstr. */
+static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
+                           char *errstr, size_t errstr_size) {
+        static const char *const props[2] = { "topics.orders", "topics.support" };
+        const char *names[2] = { proc->topic_orders, proc->topic_support };
+        const struct rd_kafka_metadata *md = NULL;
+        int first = proc->topics_check_at == 0, missing = 0, cnt = 0;
+        rd_kafka_resp_err_t kerr;
+        char list[1200] = "";
+        size_t of = 0;
+
+        if (!first && (!proc->topics_missing || rw_mono_ms() < proc->topics_check_at))
+                return 0;
+        do {
+                int64_t asked = rw_mono_ms();
+                if (!(kerr = rd_kafka_metadata(proc->rk, 1, NULL, &md, first ? 2000 : 500)))
+                        break;
+                md = NULL;
+                rw_log_debug("topics: no metadata from the broker yet (%s)%s",
+                             rd_kafka_err2str(kerr), first ? "; retrying" : "");
+                if (first && !*stop && rw_mono_ms() - asked < 500)
+                        usleep(500 * 1000);     /* a quick refusal: do not spin */
+        } while (first && !*stop);
+        proc->topics_check_at = rw_mono_ms() + 2000;
+        if (!md) {
+                proc->topics_missing |= first ? 3 : 0;  /* stopped first: not known */
+                return 0;
+        }
+        for (int i = 0; i < 2; i++) {
+                int found = 0;
+
+                if (names[i][0] == '^' || (i == 1 && !strcmp(names[0], names[1])))
+                        continue;
+                for (int t = 0; t < md->topic_cnt && !found; t++)
+                        found = !strcmp(md->topics[t].topic, names[i]) &&
+                                md->topics[t].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                if (found)
+                        continue;
+                missing |= 1 << i;
+                cnt++;
+                if (!first) {
+                        continue;
+                } else if (proc->opts.exit_at_eof) {
+                        int r = snprintf(list + of, sizeof(list) - of, "%s%s (%s)",
+                                         of ? ", " : "", names[i], props[i]);
+                        if (r > 0 && (size_t)r < sizeof(list) - of)
+                                of += (size_t)r;
+                } else {
+                        rw_log_warn("topic %s (%s) does not exist: waiting for it to be "
+                                    "created", names[i], props[i]);
+                }
+        }
+        rd_kafka_metadata_destroy(md);
+        proc->topics_missing = missing;
+        if (first && cnt && proc->opts.exit_at_eof) {
+                snprintf(errstr, errstr_size, "input topic%s not found on the broker: %s: "
+                         "there is no end to stop at; create %s first, or name "
+                         "existing topics", cnt > 1 ? "s" : "", list,
+                         cnt > 1 ? "them" : "it");
+                return -1;
+        }
+        return 0;
+}
+
 rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                           char *errstr, size_t errstr_size) {
         rd_kafka_message_t **msgs = calloc((size_t)proc->batch_size, sizeof(*msgs));
@@ -1418,12 +1493,17 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
         if (!msgs)
                 abort();
+        if (rw_check_topics(proc, stop, errstr, errstr_size)) {
+                free(msgs);
+                return RW_ERR_FAIL;
+        }
         if (proc->registry && !proc->alerts_registered)
                 rw_registry_register_alerts(proc, stop);
         while (!*stop && !proc->fatal) {
                 size_t cnt = 0;
                 int64_t deadline;
 
+                (void)rw_check_topics(proc, stop, errstr, errstr_size);
                 if (proc->reg_wait)
                         rw_registry_probe(proc);
                 for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++)

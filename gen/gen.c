@@ -111,8 +111,11 @@ struct rw_gen_s {
         uint64_t support_seq;
         uint64_t ticket_seq;
         int failed;
-        char event_id[48];
-        char ticket_id[48];
+        /* "o-SEED-START-N", "s-SEED-START-N", "t-SEED-START-N": the seed
+         * and start_ms name the history, so two histories with different
+         * starts (or seeds) never share an event or ticket id. */
+        char event_id[72];
+        char ticket_id[72];
 };
 
 static uint64_t rw_gen_splitmix64(uint64_t *x) {
@@ -490,8 +493,8 @@ static void rw_gen_fill_order(rw_gen_t *g, const rw_gen_acct_t *a, const rw_gen_
                               rw_record_t *rec) {
         rw_order_event_t *o = &rec->u.order;
 
-        snprintf(g->event_id, sizeof(g->event_id), "o-%" PRIu64 "-%" PRIu64,
-                 g->p.seed, ++g->order_seq);
+        snprintf(g->event_id, sizeof(g->event_id), "o-%" PRIu64 "-%" PRId64 "-%" PRIu64,
+                 g->p.seed, g->p.start_ms, ++g->order_seq);
         rec->type = RW_REC_ORDER;
         o->event_id = g->event_id;
         o->account_id = a->id;
@@ -507,10 +510,10 @@ static void rw_gen_fill_support(rw_gen_t *g, const rw_gen_acct_t *a, const rw_ge
                                 rw_record_t *rec) {
         rw_support_event_t *s = &rec->u.support;
 
-        snprintf(g->event_id, sizeof(g->event_id), "s-%" PRIu64 "-%" PRIu64,
-                 g->p.seed, ++g->support_seq);
-        snprintf(g->ticket_id, sizeof(g->ticket_id), "t-%" PRIu64 "-%" PRIu64,
-                 g->p.seed, ev->ticket);
+        snprintf(g->event_id, sizeof(g->event_id), "s-%" PRIu64 "-%" PRId64 "-%" PRIu64,
+                 g->p.seed, g->p.start_ms, ++g->support_seq);
+        snprintf(g->ticket_id, sizeof(g->ticket_id), "t-%" PRIu64 "-%" PRId64 "-%" PRIu64,
+                 g->p.seed, g->p.start_ms, ev->ticket);
         rec->type = RW_REC_SUPPORT;
         s->event_id = g->event_id;
         s->account_id = a->id;

@@ -113,6 +113,37 @@ expect_rc 2 "riskwatch config surplus-argument"
 has err "surplus-argument" "riskwatch config surplus-argument"
 ok "an unexpected argument exits 2 and is named"
 
+# ---- options and arguments in any order; -- ends the options ---------------------
+
+# Options after an argument are options (GNU getopt order): --help after a
+# stray argument is help, for every command.
+for c in run demo config decode gen inspect; do
+  rw "$c" some-argument --help
+  expect_rc 0 "riskwatch $c some-argument --help"
+  has out "Usage: riskwatch $c" "riskwatch $c some-argument --help"
+done
+ok "every command takes its options after an argument too"
+
+NOREDIS=(-X redis.url=redis://127.0.0.1:1/0 -X redis.timeout=200ms)
+rw inspect acct-0146 --json "${NOREDIS[@]}"
+expect_rc 1 "inspect ACCOUNT --json -X ... (Redis unreachable)"
+lacks "give one ACCOUNT" "inspect ACCOUNT --json"
+grep -qi redis "$WORK/err" || fail "inspect ACCOUNT --json: stderr does not mention redis$(shown)"
+conf_err '-X batch.size: expected an integer' "inspect ACCOUNT -X after the argument" \
+  inspect acct-0146 -X batch.size=abc
+ok "inspect ACCOUNT --json -X ... reads the options after the account"
+
+rw inspect "${NOREDIS[@]}" -- --help
+expect_rc 1 "inspect -- --help"
+lacks "Usage: riskwatch inspect" "inspect -- --help"
+rw inspect -- acct-0146 --json
+expect_rc 2 "inspect -- ACCOUNT --json"
+has err "give one ACCOUNT" "inspect -- ACCOUNT --json"
+rw config -- --dump
+expect_rc 2 "config -- --dump"
+has err "unexpected argument '--dump'" "config -- --dump"
+ok "after --, everything is an argument (inspect -- --help looks up an account named --help)"
+
 # ---- configuration file errors ----------------------------------------------
 
 # conf_file NAME LINES...: a properties file; prints its path.

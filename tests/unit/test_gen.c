@@ -491,6 +491,99 @@ static void test_stream_valid(void **state) {
         assert_true(H.orders > H.cnt / 2);
 }
 
+/* The event and ticket ids of one history, sorted (strdup'ed; free with
+ * free_ids). */
+static char **history_ids(const rw_gen_params_t *p, size_t *cntp) {
+        char errstr[256];
+        rw_gen_t *g = rw_gen_new(p, errstr, sizeof(errstr));
+        rw_record_t rec;
+        char **ids = NULL;
+        size_t n = 0, size = 0;
+
+        assert_non_null(g);
+        while (rw_gen_next(g, &rec) == 1) {
+                if (n + 2 > size) {
+                        size = size ? 2 * size : 1024;
+                        ids = realloc(ids, size * sizeof(*ids));
+                        assert_non_null(ids);
+                }
+                if (rec.type == RW_REC_ORDER) {
+                        ids[n++] = strdup(rec.u.order.event_id);
+                } else {
+                        ids[n++] = strdup(rec.u.support.event_id);
+                        ids[n++] = strdup(rec.u.support.ticket_id);
+                }
+        }
+        rw_gen_destroy(g);
+        qsort(ids, n, sizeof(*ids), cmp_str);
+        *cntp = n;
+        return ids;
+}
+
+static void free_ids(char **ids, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(ids[i]);
+        free(ids);
+}
+
+/* Ids both sorted lists hold. */
+static size_t common_ids(char **a, size_t na, char **b, size_t nb) {
+        size_t i = 0, j = 0, common = 0;
+
+        while (i < na && j < nb) {
+                int c = strcmp(a[i], b[j]);
+                if (c == 0) {
+                        common++;
+                        i++;
+                        j++;
+                } else if (c < 0) {
+                        i++;
+                } else {
+                        j++;
+                }
+        }
+        return common;
+}
+
+/* Two histories with the same seed but another start (a day later, or a
+ * millisecond later), or another seed, share no event or ticket id: a
+ * second `gen --start ...` onto the same topics is new events, not
+ * re-deliveries. The same (seed, start) gives the same ids. */
+static void test_ids_per_history(void **state) {
+        rw_gen_params_t p, q;
+        char **a, **b;
+        size_t na, nb;
+
+        (void)state;
+        rw_gen_params_default(&p);
+        p.accounts = 20;
+        p.days = 30;
+        a = history_ids(&p, &na);
+        assert_true(na > 100);
+
+        q = p;
+        b = history_ids(&q, &nb);
+        assert_int_equal(nb, na);
+        assert_int_equal(common_ids(a, na, b, nb), na);
+        free_ids(b, nb);
+
+        const int64_t shifts[] = { 30 * DAY_MS, DAY_MS, 1 };
+        for (size_t k = 0; k < sizeof(shifts) / sizeof(shifts[0]); k++) {
+                q = p;
+                q.start_ms = p.start_ms + shifts[k];
+                b = history_ids(&q, &nb);
+                assert_true(nb > 100);
+                assert_int_equal(common_ids(a, na, b, nb), 0);
+                free_ids(b, nb);
+        }
+        q = p;
+        q.seed = p.seed + 1;
+        b = history_ids(&q, &nb);
+        assert_int_equal(common_ids(a, na, b, nb), 0);
+        free_ids(b, nb);
+        free_ids(a, na);
+}
+
 static void test_accounts(void **state) {
         int cnt[RW_GEN__SCENARIO_CNT] = { 0 };
         const char *id = NULL;
@@ -884,6 +977,7 @@ int main(void) {
                 cmocka_unit_test(test_scenario_names),
                 cmocka_unit_test(test_deterministic),
                 cmocka_unit_test(test_stream_valid),
+                cmocka_unit_test(test_ids_per_history),
                 cmocka_unit_test(test_accounts),
                 cmocka_unit_test(test_dependency_shares),
                 cmocka_unit_test(test_no_dominance),

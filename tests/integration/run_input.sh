@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# `riskwatch run` on the real broker when its input is not what the user
+# meant: input topics that do not exist (-e fails at once naming them; without
+# -e one line per topic says it waits, and the run consumes once they are
+# created), and histories produced onto the same topics (two starts: no
+# duplicates; the same history twice: a warning in the exit summary).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PIDS=()   # every riskwatch this test started in the background, killed on exit
+trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+
+export -f rw
+export RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ
+# run OUT ERR ARGS...: rw ARGS with a 60 s limit (a hang exits 124); exit
+# status in $rc.
+run() {
+  local out=$1 err=$2
+  shift 2
+  rc=0
+  timeout 60 "$BASH" -c 'rw "$@"' _ "$@" >"$out" 2>"$err" || rc=$?
+}
+shown() { printf '\n--- stderr ---\n%s\n' "$(head -c 3000 "$1")"; }
+# summary LOG FIELD: a number of run's exit summary ("N consumed, N applied
+# (N late), N duplicate(s), ...").
+summary() { grep -oE "[0-9]+ $2" "$1" | tail -n 1 | grep -oE '^[0-9]+'; }
+
+# ---- missing input topics --------------------------------------------------------
+
+# With -e: exit 1 at once, naming every missing topic and its property.
+run "$WORK/out" "$WORK/e.err" run -e
+[[ $rc -eq 1 ]] || fail "run -e on missing topics: exit $rc, expected 1$(shown "$WORK/e.err")"
+grep -qF "input topics not found on the broker: $T_ORDERS (topics.orders), $T_SUPPORT (topics.support)" \
+  "$WORK/e.err" || fail "run -e on missing topics does not name both$(shown "$WORK/e.err")"
+ok "run -e on missing topics exits 1: $(grep -m1 'not found' "$WORK/e.err" | cut -d' ' -f3-)"
+
+# Only the support topic missing: only it is named.
+TO_ONLY="orders-only-$ID"
+rw gen -X topics.orders="$TO_ONLY" -X topics.support="$TO_ONLY" -n 20 --accounts 5 --days 5 \
+  2>"$WORK/gen0.err" || { cat "$WORK/gen0.err" >&2; fail "gen onto $TO_ONLY"; }
+run "$WORK/out" "$WORK/e1.err" run -e -X topics.orders="$TO_ONLY"
+[[ $rc -eq 1 ]] || fail "run -e with topics.support missing: exit $rc, expected 1$(shown "$WORK/e1.err")"
+grep -qF "input topic not found on the broker: $T_SUPPORT (topics.support)" "$WORK/e1.err" ||
+  fail "run -e with topics.support missing does not name it alone$(shown "$WORK/e1.err")"
+ok "run -e with one missing topic names that one"
+
+# Without -e: one line per missing topic, then it consumes what gen creates.
+# (exec: $! is riskwatch itself, which SIGINT must reach)
+( exec "$RW_BIN" run -X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$REDIS_URL" \
+    -X state.namespace="$NS" -X group.id="group-$ID" \
+    -X topics.orders="$T_ORDERS" -X topics.support="$T_SUPPORT" \
+    -X topics.alerts="$T_ALERTS" -X topics.dlq="$T_DLQ" ) >"$WORK/wait.out" 2>"$WORK/wait.err" &
+pid=$!
+PIDS+=("$pid")
+for _ in $(seq 200); do
+  [[ $(grep -c 'waiting for it to be created' "$WORK/wait.err") -ge 2 ]] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null || fail "run without -e on missing topics exited$(shown "$WORK/wait.err")"
+for t in "$T_ORDERS (topics.orders)" "$T_SUPPORT (topics.support)"; do
+  grep -qF "topic $t does not exist: waiting for it to be created" "$WORK/wait.err" ||
+    fail "run without -e does not say it waits for $t$(shown "$WORK/wait.err")"
+done
+rw gen --seed 3 --accounts 10 --days 10 2>"$WORK/gen1.err" ||
+  { cat "$WORK/gen1.err" >&2; fail "gen"; }
+produced=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen1.err" | grep -oE '[0-9]+')
+# Consumed once the stored offsets cover every record.
+covered=0
+for _ in $(seq 600); do
+  covered=$(rcli --scan --pattern "$NS:*:off:*" | xargs -r redis-cli -p "$REDIS_PORT" MGET |
+            awk '{ s += $1 } END { print s + 0 }')
+  ((covered >= produced)) && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+((covered >= produced)) ||
+  fail "run without -e did not consume the topics once created ($covered of $produced)$(shown "$WORK/wait.err")"
+kill -INT "$pid"
+rc=0
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "run without -e still running 30 s after SIGINT$(shown "$WORK/wait.err")"
+wait "$pid" || rc=$?
+[[ $rc -eq 0 ]] || fail "run without -e: exit $rc after SIGINT$(shown "$WORK/wait.err")"
+for t in "$T_ORDERS" "$T_SUPPORT"; do
+  n=$(grep -c "topic $t (topics\.[a-z]*) does not exist" "$WORK/wait.err" || true)
+  [[ $n -eq 1 ]] || fail "run without -e said $n times that it waits for $t$(shown "$WORK/wait.err")"
+done
+ok "run without -e says once per missing topic that it waits, and consumes the $produced events once gen created them"
+
+# ---- histories produced twice ------------------------------------------------------
+
+# The same seed with a later --start is another history: its events are new,
+# not duplicates of the first one's.
+NS2="${NS}_twice"
+TW_ORDERS="orders-twice-$ID"; TW_SUPPORT="support-twice-$ID"
+two=(-X state.namespace="$NS2" -X group.id="group-twice-$ID"
+     -X topics.orders="$TW_ORDERS" -X topics.support="$TW_SUPPORT")
+h=(--seed 9 --accounts 20 --days 20)
+rw gen "${two[@]}" "${h[@]}" 2>"$WORK/g1.err" || { cat "$WORK/g1.err" >&2; fail "gen (1)"; }
+rw gen "${two[@]}" "${h[@]}" --start 2026-02-01 2>"$WORK/g2.err" ||
+  { cat "$WORK/g2.err" >&2; fail "gen --start 2026-02-01"; }
+n1=$(grep -oE '^gen: [0-9]+ events' "$WORK/g1.err" | grep -oE '[0-9]+')
+n2=$(grep -oE '^gen: [0-9]+ events' "$WORK/g2.err" | grep -oE '[0-9]+')
+run "$WORK/out" "$WORK/two.err" run -e "${two[@]}"
+[[ $rc -eq 0 ]] || fail "run -e over two histories: exit $rc$(shown "$WORK/two.err")"
+[[ $(summary "$WORK/two.err" consumed) -eq $((n1 + n2)) ]] ||
+  fail "run -e over two histories: expected $((n1 + n2)) consumed$(shown "$WORK/two.err")"
+[[ $(summary "$WORK/two.err" 'duplicate\(s\)') -eq 0 ]] ||
+  fail "run -e over two histories of different starts counted duplicates$(shown "$WORK/two.err")"
+! grep -q 'were duplicates' "$WORK/two.err" ||
+  fail "run -e over two histories warns of duplicates$(shown "$WORK/two.err")"
+ok "two histories with the same seed and different starts: $((n1 + n2)) events, no duplicates"
+
+# The same history twice: every event of the second copy is a duplicate, and
+# the exit summary says what probably happened.
+NS3="${NS}_same"
+TS_ORDERS="orders-same-$ID"; TS_SUPPORT="support-same-$ID"
+same=(-X state.namespace="$NS3" -X group.id="group-same-$ID"
+      -X topics.orders="$TS_ORDERS" -X topics.support="$TS_SUPPORT")
+# Over 1,000 events in all, so the counts need their separators.
+for i in 1 2; do
+  rw gen "${same[@]}" --seed 9 --accounts 40 --days 40 2>"$WORK/s$i.err" ||
+    { cat "$WORK/s$i.err" >&2; fail "gen (same $i)"; }
+done
+n1=$(grep -oE '^gen: [0-9]+ events' "$WORK/s1.err" | grep -oE '[0-9]+')
+run "$WORK/out" "$WORK/same.err" run -e "${same[@]}"
+[[ $rc -eq 0 ]] || fail "run -e over one history twice: exit $rc$(shown "$WORK/same.err")"
+all=$((2 * n1))
+((all >= 1000)) || fail "the same history twice: only $all events, expected over 1,000"
+[[ $(summary "$WORK/same.err" consumed) -eq $all ]] ||
+  fail "run -e over one history twice: expected $all consumed$(shown "$WORK/same.err")"
+[[ $(summary "$WORK/same.err" 'duplicate\(s\)') -eq $n1 ]] ||
+  fail "run -e over one history twice: expected $n1 duplicates$(shown "$WORK/same.err")"
+# The counts as the summary writes them, with thousands separators.
+want=$(awk -v d="$n1" -v a="$all" '
+  function g(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
+  BEGIN { printf "%s of %s events (50%%) were duplicates of events already applied: was the same history produced twice?", g(d), g(a) }')
+grep -qF "warn  run: $want" "$WORK/same.err" ||
+  fail "run -e over one history twice: no line 'warn  run: $want'$(shown "$WORK/same.err")"
+ok "the same history twice: $(grep -m1 'were duplicates' "$WORK/same.err" | sed 's/.*warn  //')"
