@@ -54,6 +54,12 @@ typedef struct rw_part_s {
         int64_t b_watermark, b_applied, b_duplicates;   /* the batch's, once written */
         int64_t *vmax;                  /* per event: its vendor's latest stored day */
         size_t vmax_size;
+        /* The write in flight (sent, outcome not read yet). */
+        rw_state_write_t *fl_w;
+        rw_account_view_t **fl_accts;   /* its accounts (kept cached until read) */
+        size_t fl_acct_cnt, fl_acct_size;
+        int64_t fl_next, fl_applied, fl_duplicates;
+        size_t fl_alerts;
         size_t b_alerts;
 } rw_part_t;
 
@@ -72,7 +78,13 @@ struct rw_processor_s {
         rw_codec_t *codec;
         rw_producer_t *prod;
         rw_state_t *state;
+        rw_state_t *wstate;             /* a second connection: batch writes */
+        rw_state_txn_t *txn;            /* the batch write in flight (NULL: none) */
+        rw_state_write_t **fl_ws;       /* its writes and their outcomes */
+        rw_err_t *fl_errs;
+        size_t fl_n, fl_size;
         rw_cache_t *cache;              /* the owned partitions' accounts */
+        volatile sig_atomic_t *run_stop;        /* rw_processor_run()'s, while it runs */
         rw_account_limits_t lim;
         rw_rules_params_t params;
         char topic_orders[256], topic_support[256];
@@ -213,11 +225,18 @@ static void rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         }
 }
 
+static void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop);
+
 static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque) {
         rw_processor_t *proc = opaque;
         rd_kafka_error_t *error = NULL;
         int i;
+
+        /* The write in flight settles first: assignments change what is
+         * cached and what the partitions' positions are. */
+        if (proc->run_stop)
+                rw_write_finish(proc, proc->run_stop);
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (i = 0; i < parts->cnt; i++) {
@@ -340,7 +359,8 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                         goto fail;
                 rw_codec_set_registry(proc->codec, proc->registry);
         }
-        if (!(proc->state = rw_state_new(conf, errstr, errstr_size)))
+        if (!(proc->state = rw_state_new(conf, errstr, errstr_size)) ||
+            !(proc->wstate = rw_state_new(conf, errstr, errstr_size)))
                 goto fail;
         if (!(proc->prod = rw_producer_new(conf, proc->codec, errstr, errstr_size)))
                 goto fail;
@@ -382,6 +402,10 @@ void rw_processor_destroy(rw_processor_t *proc) {
         }
         rw_producer_destroy(proc->prod);
         rw_boundary_destroy(proc->boundary);
+        rw_state_txn_destroy(proc->txn);
+        free(proc->fl_ws);
+        free(proc->fl_errs);
+        rw_state_destroy(proc->wstate);
         rw_state_destroy(proc->state);
         rw_cache_destroy(proc->cache);
         rw_codec_destroy(proc->codec);
@@ -392,6 +416,8 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 free(proc->parts[i].ev_offsets);
                 free(proc->parts[i].accts);
                 free(proc->parts[i].vmax);
+                free(proc->parts[i].fl_accts);
+                rw_state_write_destroy(proc->parts[i].fl_w);
                 rw_due_query_clear(&proc->parts[i].due);
                 rw_state_write_destroy(proc->parts[i].w);
         }
@@ -977,6 +1003,10 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         }
         if (orders)
                 rw_state_write_progress(p->w, out.watermark, rw_now_ms());
+        /* The write holds the changes now: the views are clean again (if it
+         * does not land, the partition's views are dropped). */
+        for (i = 0; i < p->acct_cnt; i++)
+                rw_account_clean(p->accts[i]);
         p->b_watermark = out.watermark;
         p->b_applied = out.applied;
         p->b_duplicates = out.duplicates;
@@ -994,77 +1024,171 @@ done:
         rw_replay_out_clear(&out);
 }
 
-/* The batch's writes, one per partition, in one pipelined round trip
- * (again through Redis outages); then each partition's outcome. */
-static void rw_write_batch(rw_processor_t *proc, rd_kafka_topic_partition_list_t *commits,
-                           volatile sig_atomic_t *stop) {
-        rw_state_write_t **ws = calloc(proc->part_cnt + 1, sizeof(*ws));
-        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps));
-        rw_err_t *errs = calloc(proc->part_cnt + 1, sizeof(*errs));
+/* A written partition's outcome. The partition already moved on when the
+ * write was sent (position, watermark); a write that did not land undoes
+ * that: fenced, it resumes from what Redis holds; refused, it is fatal. */
+static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
+                             const char *errstr, rd_kafka_topic_partition_list_t *commits) {
+        rw_state_write_destroy(p->fl_w);
+        p->fl_w = NULL;
+        p->fl_acct_cnt = 0;
+        if (err == RW_ERR_FENCED) {
+                /* The batch prepared meanwhile built on what did not land. */
+                rw_state_write_destroy(p->w);
+                p->w = NULL;
+                rw_fenced(proc, p, errstr);
+                return;
+        }
+        if (err) {
+                rw_part_forget(proc, p);
+                rw_fatal(proc, "state: %s", errstr);
+                return;
+        }
+        proc->stats.applied += p->fl_applied;
+        proc->stats.duplicates += p->fl_duplicates;
+        if (p->fl_alerts)
+                p->drain = 1;
+        if (p->assigned)
+                rd_kafka_topic_partition_list_add(commits, p->topic, p->partition)->offset =
+                        p->fl_next;
+}
+
+/* Read the outcome of the batch write in flight (sending again, in the
+ * foreground, what Redis refused because a watched offset moved or what a
+ * connection failure left undecided, through Redis outages), then deliver
+ * the outboxes it filled and commit its offsets to Kafka. */
+static void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rd_kafka_topic_partition_list_t *commits;
         rw_outage_t outage = { 0 };
-        size_t n = 0, i;
-        char errstr[512];
+        char errstr[512] = "";
+        rw_err_t err;
+        size_t i, left;
 
-        if (!ws || !ps || !errs)
-                abort();
-        for (i = 0; i < proc->part_cnt; i++)
-                if (proc->parts[i].w) {
-                        ps[n] = &proc->parts[i];
-                        ws[n++] = proc->parts[i].w;
-                }
-        while (n) {
-                size_t left = 0;
-                rw_err_t err;
-
+        if (!proc->fl_n)
+                return;
+        commits = rd_kafka_topic_partition_list_new((int)proc->fl_n + 1);
+        if (proc->txn) {
+                /* Undecided writes keep RW_ERR_IO: sent again below. */
+                (void)rw_state_write_recv(proc->wstate, proc->txn, errstr, sizeof(errstr));
+                rw_state_txn_destroy(proc->txn);
+                proc->txn = NULL;
+        }
+        for (;;) {
+                for (i = left = 0; i < proc->fl_n; i++)
+                        left += proc->fl_errs[i] == RW_ERR_IO;
+                if (!left)
+                        break;
                 proc->stats.redis_calls++;
-                err = rw_state_write_exec(proc->state, ws, n, errs, errstr, sizeof(errstr));
+                /* Only the undecided ones are sent (the others are skipped). */
+                err = rw_state_write_send(proc->wstate, proc->fl_ws, proc->fl_n, proc->fl_errs,
+                                          &proc->txn, errstr, sizeof(errstr));
+                if (!err && proc->txn) {
+                        err = rw_state_write_recv(proc->wstate, proc->txn, errstr,
+                                                  sizeof(errstr));
+                        rw_state_txn_destroy(proc->txn);
+                        proc->txn = NULL;
+                }
                 if (err == RW_ERR_NOMEM)
                         abort();
-                for (i = 0; i < n; i++) {
-                        rw_part_t *p = ps[i];
-                        if (errs[i] == RW_ERR_IO) {     /* again, after the outage */
-                                ps[left] = p;
-                                ws[left++] = ws[i];
-                                continue;
-                        }
-                        if (!errs[i])
-                                rw_state_write_bounds_after(ws[i], &p->pb_first, &p->pb_last);
-                        rw_state_write_destroy(p->w);
-                        p->w = NULL;
-                        if (errs[i] == RW_ERR_FENCED) {
-                                rw_fenced(proc, p, errstr);
-                                continue;
-                        }
-                        if (errs[i]) {
-                                rw_part_forget(proc, p);
-                                rw_fatal(proc, "state: %s", errstr);
-                                continue;
-                        }
-                        for (size_t k = 0; k < p->acct_cnt; k++)
-                                rw_account_clean(p->accts[k]);
-                        p->expected = p->last_offset + 1;
-                        p->watermark = p->b_watermark;
-                        proc->stats.applied += p->b_applied;
-                        proc->stats.duplicates += p->b_duplicates;
-                        if (p->b_alerts)
-                                p->drain = 1;
-                        rd_kafka_topic_partition_list_add(commits, p->topic,
-                                                          p->partition)->offset = p->expected;
-                }
-                n = left;
-                if (!n || rw_redis_outage(proc, &outage, errstr, stop))
+                if (err == RW_ERR_IO && rw_redis_outage(proc, &outage, errstr, stop))
                         break;
         }
         rw_redis_outage_end(proc, &outage);
-        /* Stopped during an outage: what was not written is not kept. */
-        for (i = 0; i < n; i++) {
-                rw_part_forget(proc, ps[i]);
-                rw_state_write_destroy(ps[i]->w);
-                ps[i]->w = NULL;
+        for (i = 0; i < proc->fl_n; i++) {
+                rw_part_t *p = NULL;
+                for (size_t k = 0; k < proc->part_cnt && !p; k++)
+                        if (proc->parts[k].fl_w == proc->fl_ws[i])
+                                p = &proc->parts[k];
+                if (proc->fl_errs[i] == RW_ERR_IO) {
+                        /* Stopped during an outage: not known to be stored. */
+                        rw_state_write_destroy(p->w);
+                        p->w = NULL;
+                        rw_state_write_destroy(p->fl_w);
+                        p->fl_w = NULL;
+                        rw_part_forget(proc, p);
+                        continue;
+                }
+                rw_write_outcome(proc, p, proc->fl_errs[i], errstr, commits);
         }
-        free(ws);
-        free(ps);
-        free(errs);
+        proc->fl_n = 0;
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (p->assigned && p->drain && !*stop)
+                        rw_part_drain(proc, p, stop);
+        }
+        if (commits->cnt > 0 && !proc->fatal) {
+                rd_kafka_resp_err_t kerr = rd_kafka_commit(proc->rk, commits, 1);
+                if (kerr)
+                        rw_log_warn("commit to Kafka: %s", rd_kafka_err2str(kerr));
+        }
+        rd_kafka_topic_partition_list_destroy(commits);
+}
+
+/* Send the batch's writes, all partitions in one transaction, and go on
+ * without waiting for Redis: the partitions move on now (position,
+ * watermark, portfolio bounds), rw_write_finish() undoes that for a write
+ * that does not land. Its accounts stay cached until then. */
+static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rw_outage_t outage = { 0 };
+        char errstr[512] = "";
+        rw_err_t err = RW_OK;
+        size_t i;
+
+        if (proc->fl_size < proc->part_cnt + 1) {
+                size_t n = proc->part_cnt + 1;
+                proc->fl_ws = realloc(proc->fl_ws, n * sizeof(*proc->fl_ws));
+                proc->fl_errs = realloc(proc->fl_errs, n * sizeof(*proc->fl_errs));
+                if (!proc->fl_ws || !proc->fl_errs)
+                        abort();
+                proc->fl_size = n;
+        }
+        proc->fl_n = 0;
+        for (i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (!p->w)
+                        continue;
+                p->fl_w = p->w;
+                p->w = NULL;
+                p->fl_next = p->last_offset + 1;
+                p->fl_applied = p->b_applied;
+                p->fl_duplicates = p->b_duplicates;
+                p->fl_alerts = p->b_alerts;
+                if (p->fl_acct_size < p->acct_cnt + 1) {
+                        rw_account_view_t **na = realloc(p->fl_accts,
+                                                         (p->acct_cnt + 1) * sizeof(*na));
+                        if (!na)
+                                abort();
+                        p->fl_accts = na;
+                        p->fl_acct_size = p->acct_cnt + 1;
+                }
+                memcpy(p->fl_accts, p->accts, p->acct_cnt * sizeof(*p->accts));
+                p->fl_acct_cnt = p->acct_cnt;
+                proc->fl_ws[proc->fl_n] = p->fl_w;
+                proc->fl_errs[proc->fl_n++] = RW_ERR_IO;
+        }
+        if (!proc->fl_n)
+                return;
+        for (;;) {
+                proc->stats.redis_calls++;
+                err = rw_state_write_send(proc->wstate, proc->fl_ws, proc->fl_n, proc->fl_errs,
+                                          &proc->txn, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (err == RW_ERR_NOMEM)
+                abort();
+        /* Moved on now; undone by rw_write_finish() if it does not land. */
+        for (i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (!p->fl_w)
+                        continue;
+                p->expected = p->fl_next;
+                p->watermark = p->b_watermark;
+                rw_state_write_bounds_after(p->fl_w, &p->pb_first, &p->pb_last);
+        }
+        if (!proc->txn)         /* nothing went out (all fenced, or stopped) */
+                rw_write_finish(proc, stop);
 }
 
 /* Point every assigned partition stopped by a registry outage at the first
@@ -1296,6 +1420,44 @@ static int rw_dep_tick(rw_processor_t *proc) {
         return res.busy || res.more;
 }
 
+/* Redis may not hold the due times the write in flight changes yet: the
+ * cached views are the truth for the accounts they hold (their owner is the
+ * only writer), so an account cached and not due is left out, and the in-
+ * flight write's accounts that are due come along. */
+static void rw_due_merge(rw_processor_t *proc, rw_part_t *p, rw_due_query_t *q) {
+        int tag = rw_part_tag(proc, p);
+        size_t keep = 0, extra = 0, i;
+
+        if (!p->fl_w)
+                return;
+        for (i = 0; i < q->cnt; i++) {
+                rw_account_view_t *av = rw_cache_get(proc->cache, tag, q->accounts[i]);
+                if (av && (av->due <= 0 || av->due > q->until)) {
+                        free(q->accounts[i]);
+                        continue;
+                }
+                q->accounts[keep] = q->accounts[i];
+                q->dues[keep++] = q->dues[i];
+        }
+        q->cnt = keep;
+        for (i = 0; i < p->fl_acct_cnt; i++)
+                extra += p->fl_accts[i]->due > 0 && p->fl_accts[i]->due <= q->until;
+        if (!extra)
+                return;
+        q->accounts = realloc(q->accounts, (q->cnt + extra) * sizeof(*q->accounts));
+        q->dues = realloc(q->dues, (q->cnt + extra) * sizeof(*q->dues));
+        if (!q->accounts || !q->dues)
+                abort();
+        for (i = 0; i < p->fl_acct_cnt; i++) {
+                const rw_account_view_t *av = p->fl_accts[i];
+                if (av->due <= 0 || av->due > q->until)
+                        continue;
+                if (!(q->accounts[q->cnt] = strdup(av->account)))
+                        abort();
+                q->dues[q->cnt++] = av->due;
+        }
+}
+
 /* Before a batch's partitions are prepared: deliver what their outboxes
  * may hold, and ask which of their accounts are due by the batch's end
  * (all partitions in one round trip, again through Redis outages). */
@@ -1340,6 +1502,8 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         for (i = 0; i < n; i++) {
                 if (proc->fatal)
                         rw_due_query_clear(&qs[i]);
+                else
+                        rw_due_merge(proc, ps[i], &qs[i]);
                 ps[i]->due = qs[i];
         }
         free(qs);
@@ -1348,7 +1512,6 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
 
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop) {
-        rd_kafka_topic_partition_list_t *commits;
         char errstr[512];
         int dlq_sent = 0;
         size_t i;
@@ -1369,33 +1532,28 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 rw_fatal(proc, "dead-letter queue: %s", errstr);
                 return;
         }
-        commits = rd_kafka_topic_partition_list_new((int)proc->part_cnt);
         rw_due_batch(proc, stop);
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (p->assigned && p->last_offset >= 0)
                         rw_part_prepare(proc, p, stop);
         }
-        if (!proc->fatal)
-                rw_write_batch(proc, commits, stop);
-        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+        /* The previous batch's write was in flight while this one was
+         * prepared: its outcome first, then this one goes out. */
+        rw_write_finish(proc, stop);
+        for (i = 0; i < proc->part_cnt; i++) {
                 rw_part_t *p = &proc->parts[i];
-                if (p->w) {     /* left by a fatal error: its views are not stored */
+                if (p->w && (proc->fatal || !p->assigned)) {
+                        /* Not to be stored: its views are not either. */
                         rw_part_forget(proc, p);
                         rw_state_write_destroy(p->w);
                         p->w = NULL;
                 }
-                if (p->assigned && p->drain && p->b_alerts)
-                        rw_part_drain(proc, p, stop);
-                p->b_alerts = 0;
         }
+        /* Accounts of this batch stay cached (its write is not read yet). */
         rw_cache_trim(proc->cache);
-        if (commits->cnt > 0 && !proc->fatal) {
-                rd_kafka_resp_err_t kerr = rd_kafka_commit(proc->rk, commits, 1);
-                if (kerr)
-                        rw_log_warn("commit to Kafka: %s", rd_kafka_err2str(kerr));
-        }
-        rd_kafka_topic_partition_list_destroy(commits);
+        if (!proc->fatal)
+                rw_write_start(proc, stop);
         proc->stats.batches++;
         rw_arena_reset(proc);
         if (proc->reg_blocked && !proc->fatal)
@@ -1493,8 +1651,10 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
         if (!msgs)
                 abort();
+        proc->run_stop = stop;
         if (rw_check_topics(proc, stop, errstr, errstr_size)) {
                 free(msgs);
+                proc->run_stop = NULL;
                 return RW_ERR_FAIL;
         }
         if (proc->registry && !proc->alerts_registered)
@@ -1516,6 +1676,10 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                  * do not wait for more. */
                 if (proc->tick_at == 0)
                         deadline = rw_mono_ms();
+                /* A write in flight: its alerts wait for the next batch to
+                 * be taken, so do not wait long for more records. */
+                if (proc->fl_n && deadline > rw_mono_ms() + 10)
+                        deadline = rw_mono_ms() + 10;
 
                 /* Up to a batch at once from the consumer queue (it serves
                  * rebalances as poll does); events (EOF, errors) are taken
@@ -1572,7 +1736,13 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 rw_producer_poll(proc->prod);
                 if (cnt)
                         exit_by = 0;
-                if (proc->opts.exit_at_eof && !cnt && !proc->reg_wait && rw_all_eof(proc)) {
+                else if (proc->fl_n && !proc->fatal) {
+                        /* Nothing new: the write in flight settles now. */
+                        rw_write_finish(proc, stop);
+                        rw_cache_trim(proc->cache);
+                }
+                if (proc->opts.exit_at_eof && !cnt && !proc->fl_n && !proc->reg_wait &&
+                    rw_all_eof(proc)) {
                         /* Catch up with the boundaries the group passed and
                          * deliver what the decider's outbox holds, waiting
                          * out a lock held by another process (at most until
@@ -1584,6 +1754,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                 break;
                 }
         }
+        if (!proc->fatal)
+                rw_write_finish(proc, stop);
+        proc->run_stop = NULL;
         free(msgs);
         if (proc->fatal) {
                 snprintf(errstr, errstr_size, "%s", proc->fatal_err);

@@ -161,18 +161,22 @@ void rw_cache_drop_tag(rw_cache_t *c, int tag) {
 }
 
 void rw_cache_trim(rw_cache_t *c) {
+        rw_cache_entry_t *e;
+
         /* Entries used since the last trim are at the front: their size
-         * may have changed. */
-        for (rw_cache_entry_t *e = c->lru_head; e && e->touched; e = e->lru_next) {
+         * may have changed, and they are kept (the caller may still hold
+         * them: a batch whose write is not stored yet). */
+        for (e = c->lru_head; e && e->touched; e = e->lru_next) {
                 size_t b = rw_account_footprint(&e->av);
                 c->st.bytes = c->st.bytes - e->bytes + b;
                 e->bytes = b;
-                e->touched = 0;
         }
-        while (c->lru_tail && c->st.bytes > c->st.max_bytes) {
+        while (c->lru_tail && !c->lru_tail->touched && c->st.bytes > c->st.max_bytes) {
                 rw_cache_unlink(c, c->lru_tail);
                 c->st.evictions++;
         }
+        for (e = c->lru_head; e && e->touched; e = e->lru_next)
+                e->touched = 0;
 }
 
 void rw_cache_stats(const rw_cache_t *c, rw_cache_stats_t *stats) {

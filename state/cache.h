@@ -33,8 +33,10 @@ rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av);
 /* Drop every view of a tag (its partition was revoked or fenced). */
 void rw_cache_drop_tag(rw_cache_t *c, int tag);
 
-/* Evict the least recently used views until within the bound. Call between
- * batches only (it invalidates pointers to evicted views). */
+/* Evict the least recently used views until within the bound, never one
+ * used since the previous trim (the bound may be exceeded by one batch's
+ * accounts). Call between batches only (it invalidates pointers to evicted
+ * views). */
 void rw_cache_trim(rw_cache_t *c);
 
 void rw_cache_stats(const rw_cache_t *c, rw_cache_stats_t *stats);

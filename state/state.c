@@ -955,23 +955,48 @@ io:
         return 0;
 }
 
-rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
-                             rw_err_t *errs, char *errstr, size_t errstr_size) {
-        size_t *queued = calloc(cnt + 1, sizeof(*queued)), i;
+/* A transaction sent and not yet read. */
+struct rw_state_txn_s {
+        size_t cnt;
+        rw_state_write_t *const *ws;
+        rw_err_t *errs;
+        size_t *queued;         /* commands queued per write (0: not in it) */
+        size_t replies;         /* +OK/QUEUED replies before EXEC's */
+};
+
+void rw_state_txn_destroy(rw_state_txn_t *txn) {
+        if (!txn)
+                return;
+        free(txn->queued);
+        free(txn);
+}
+
+rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
+                             rw_err_t *errs, rw_state_txn_t **txnp,
+                             char *errstr, size_t errstr_size) {
         const char **keys = calloc(cnt + 2, sizeof(*keys));
         char (*kbuf)[1024] = calloc(cnt + 1, sizeof(*kbuf));
+        rw_state_txn_t *txn = calloc(1, sizeof(*txn));
         redisReply *r = NULL, *r2 = NULL;
         rw_err_t err = RW_ERR_IO;
+        size_t i, live = 0;
 
-        if (!queued || !keys || !kbuf)
+        *txnp = NULL;
+        if (!keys || !kbuf || !txn || !(txn->queued = calloc(cnt + 1, sizeof(*txn->queued))))
                 abort();
+        txn->cnt = cnt;
+        txn->ws = ws;
+        txn->errs = errs;
         for (i = 0; i < cnt; i++) {
-                errs[i] = RW_ERR_IO;
+                if (errs[i] != RW_ERR_IO)
+                        continue;       /* decided already */
                 if (rw_write_deltas(ws[i])) {
                         snprintf(errstr, errstr_size, "out of memory");
                         err = RW_ERR_NOMEM;
                         goto done;
                 }
+        }
+        for (i = 0; i < cnt; i++) {
                 snprintf(kbuf[i], sizeof(kbuf[i]), "%s:{%d}:off:%s", st->ns,
                          (int)ws[i]->partition, ws[i]->topic);
                 keys[i + 1] = kbuf[i];
@@ -985,120 +1010,72 @@ rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t
         /* The fence, optimistic: watch every partition's stored offset,
          * check each is still what its owner read, and write in MULTI/EXEC,
          * which Redis refuses whole if any watched offset changed since. */
-        for (int attempt = 0; attempt < 3; attempt++) {
-                size_t live = 0;
-
-                keys[0] = "WATCH";
-                if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK)
-                        goto io;
-                keys[0] = "MGET";
-                if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK ||
-                    redisGetReply(st->rc, (void **)&r) != REDIS_OK ||
-                    redisGetReply(st->rc, (void **)&r2) != REDIS_OK)
-                        goto io;
-                if (r->type == REDIS_REPLY_ERROR || r2->type != REDIS_REPLY_ARRAY ||
-                    r2->elements != cnt) {
-                        snprintf(errstr, errstr_size, "redis: WATCH/MGET: %s",
-                                 r->type == REDIS_REPLY_ERROR ? r->str :
-                                 r2->type == REDIS_REPLY_ERROR ? r2->str : "unexpected reply");
-                        err = RW_ERR_FAIL;
-                        goto done;
-                }
-                for (i = 0; i < cnt; i++) {
-                        const redisReply *e = r2->element[i];
-                        long long stored = e->type == REDIS_REPLY_STRING ?
-                                           strtoll(e->str, NULL, 10) : -1;
-                        if (errs[i] != RW_ERR_IO)
-                                continue;
-                        if (stored != ws[i]->expected) {
-                                snprintf(errstr, errstr_size,
-                                         "%s [%d]: stored offset is %lld, expected %lld",
-                                         ws[i]->topic, (int)ws[i]->partition, stored,
-                                         (long long)ws[i]->expected);
-                                errs[i] = RW_ERR_FENCED;
-                                continue;
-                        }
-                        live++;
-                }
-                freeReplyObject(r);
-                freeReplyObject(r2);
-                r = r2 = NULL;
-                if (!live) {
-                        const char *uw[] = { "UNWATCH" };
-                        if (!(r = redisCommandArgv(st->rc, 1, uw, NULL)))
-                                goto io;
-                        err = RW_OK;
-                        goto done;
-                }
-                {
-                        const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
-                        size_t replies = 1;
-                        if (redisAppendCommandArgv(st->rc, 1, mv, NULL) != REDIS_OK)
-                                goto io;
-                        for (i = 0; i < cnt; i++) {
-                                if (errs[i] != RW_ERR_IO)
-                                        continue;
-                                if (!(queued[i] = rw_write_append(st, ws[i])))
-                                        goto io;
-                                replies += queued[i];
-                        }
-                        if (redisAppendCommandArgv(st->rc, 1, ev, NULL) != REDIS_OK)
-                                goto io;
-                        /* +OK, QUEUED per command (or an error: the command is
-                         * malformed and EXEC will refuse the whole). */
-                        for (size_t k = 0; k < replies; k++) {
-                                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
-                                        goto io;
-                                if (r->type == REDIS_REPLY_ERROR)
-                                        snprintf(errstr, errstr_size, "redis: batch write: %s",
-                                                 r->str);
-                                freeReplyObject(r);
-                                r = NULL;
-                        }
-                        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
-                                goto io;
-                }
-                if (r->type == REDIS_REPLY_NIL) {
-                        /* A watched offset moved meanwhile: check again. */
-                        freeReplyObject(r);
-                        r = NULL;
-                        continue;
-                }
-                if (r->type != REDIS_REPLY_ARRAY) {
-                        if (r->type == REDIS_REPLY_ERROR)
-                                snprintf(errstr, errstr_size, "redis: batch write: %s", r->str);
-                        for (i = 0; i < cnt; i++)
-                                if (errs[i] == RW_ERR_IO)
-                                        errs[i] = RW_ERR_FAIL;
-                        err = RW_OK;
-                        goto done;
-                }
-                /* Applied. A command that failed inside (a value out of
-                 * range) is reported; the rest of EXEC was applied. */
-                for (size_t k = 0, w = 0; w < cnt; w++) {
-                        if (errs[w] != RW_ERR_IO)
-                                continue;
-                        errs[w] = RW_OK;
-                        for (size_t q = 0; q < queued[w]; q++, k++)
-                                if (k < r->elements && r->element[k]->type == REDIS_REPLY_ERROR) {
-                                        snprintf(errstr, errstr_size,
-                                                 "redis: batch write of %s [%d]: %s",
-                                                 ws[w]->topic, (int)ws[w]->partition,
-                                                 r->element[k]->str);
-                                        errs[w] = RW_ERR_FAIL;
-                                }
-                }
+        keys[0] = "WATCH";
+        if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK)
+                goto io;
+        keys[0] = "MGET";
+        if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK ||
+            redisGetReply(st->rc, (void **)&r) != REDIS_OK ||
+            redisGetReply(st->rc, (void **)&r2) != REDIS_OK)
+                goto io;
+        if (r->type == REDIS_REPLY_ERROR || r2->type != REDIS_REPLY_ARRAY ||
+            r2->elements != cnt) {
+                snprintf(errstr, errstr_size, "redis: WATCH/MGET: %s",
+                         r->type == REDIS_REPLY_ERROR ? r->str :
+                         r2->type == REDIS_REPLY_ERROR ? r2->str : "unexpected reply");
+                for (i = 0; i < cnt; i++)
+                        if (errs[i] == RW_ERR_IO)
+                                errs[i] = RW_ERR_FAIL;
                 err = RW_OK;
                 goto done;
         }
-        /* Three times in a row someone wrote a watched offset: report those
-         * still pending as fenced (their owner re-reads its position). */
-        for (i = 0; i < cnt; i++)
-                if (errs[i] == RW_ERR_IO) {
+        for (i = 0; i < cnt; i++) {
+                const redisReply *e = r2->element[i];
+                long long stored = e->type == REDIS_REPLY_STRING ?
+                                   strtoll(e->str, NULL, 10) : -1;
+                if (errs[i] != RW_ERR_IO)
+                        continue;
+                if (stored != ws[i]->expected) {
+                        snprintf(errstr, errstr_size,
+                                 "%s [%d]: stored offset is %lld, expected %lld",
+                                 ws[i]->topic, (int)ws[i]->partition, stored,
+                                 (long long)ws[i]->expected);
                         errs[i] = RW_ERR_FENCED;
-                        snprintf(errstr, errstr_size, "%s [%d]: the stored offset keeps moving",
-                                 ws[i]->topic, (int)ws[i]->partition);
+                        continue;
                 }
+                live++;
+        }
+        if (!live) {
+                const char *uw[] = { "UNWATCH" };
+                freeReplyObject(r);
+                if (!(r = redisCommandArgv(st->rc, 1, uw, NULL)))
+                        goto io;
+                err = RW_OK;
+                goto done;
+        }
+        {
+                const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
+                int done_ = 0;
+                txn->replies = 1;
+                if (redisAppendCommandArgv(st->rc, 1, mv, NULL) != REDIS_OK)
+                        goto io;
+                for (i = 0; i < cnt; i++) {
+                        if (errs[i] != RW_ERR_IO)
+                                continue;
+                        if (!(txn->queued[i] = rw_write_append(st, ws[i])))
+                                goto io;
+                        txn->replies += txn->queued[i];
+                }
+                if (redisAppendCommandArgv(st->rc, 1, ev, NULL) != REDIS_OK)
+                        goto io;
+                /* Sent, not read: Redis works on it while the caller goes on. */
+                do {
+                        if (redisBufferWrite(st->rc, &done_) != REDIS_OK)
+                                goto io;
+                } while (!done_);
+        }
+        *txnp = txn;
+        txn = NULL;
         err = RW_OK;
         goto done;
 io:
@@ -1109,10 +1086,105 @@ done:
                 freeReplyObject(r);
         if (r2)
                 freeReplyObject(r2);
-        free(queued);
+        rw_state_txn_destroy(txn);
         free(keys);
         free(kbuf);
         return err;
+}
+
+rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
+                             char *errstr, size_t errstr_size) {
+        rw_err_t *errs = txn->errs;
+        redisReply *r = NULL;
+        size_t i;
+
+        if (!st->rc)
+                goto io;
+        /* +OK, QUEUED per command (or an error: the command is malformed
+         * and EXEC refuses the whole). */
+        for (size_t k = 0; k < txn->replies; k++) {
+                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                        goto io;
+                if (r->type == REDIS_REPLY_ERROR)
+                        snprintf(errstr, errstr_size, "redis: batch write: %s", r->str);
+                freeReplyObject(r);
+                r = NULL;
+        }
+        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                goto io;
+        if (r->type == REDIS_REPLY_NIL) {
+                /* A watched offset moved meanwhile: nothing was written;
+                 * errs[] stays RW_ERR_IO for those (send them again). */
+                freeReplyObject(r);
+                return RW_OK;
+        }
+        if (r->type != REDIS_REPLY_ARRAY) {
+                if (r->type == REDIS_REPLY_ERROR)
+                        snprintf(errstr, errstr_size, "redis: batch write: %s", r->str);
+                for (i = 0; i < txn->cnt; i++)
+                        if (txn->queued[i])
+                                errs[i] = RW_ERR_FAIL;
+                freeReplyObject(r);
+                return RW_OK;
+        }
+        /* Applied. A command that failed inside (a value out of range) is
+         * reported; the rest of EXEC was applied. */
+        for (size_t k = 0, w = 0; w < txn->cnt; w++) {
+                if (!txn->queued[w])
+                        continue;
+                errs[w] = RW_OK;
+                for (size_t q = 0; q < txn->queued[w]; q++, k++)
+                        if (k < r->elements && r->element[k]->type == REDIS_REPLY_ERROR) {
+                                snprintf(errstr, errstr_size,
+                                         "redis: batch write of %s [%d]: %s",
+                                         txn->ws[w]->topic, (int)txn->ws[w]->partition,
+                                         r->element[k]->str);
+                                errs[w] = RW_ERR_FAIL;
+                        }
+        }
+        freeReplyObject(r);
+        return RW_OK;
+io:
+        if (r)
+                freeReplyObject(r);
+        snprintf(errstr, errstr_size, "redis: %s", st->rc ? st->rc->errstr : "disconnected");
+        rw_state_disconnect(st);
+        return RW_ERR_IO;
+}
+
+rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
+                             rw_err_t *errs, char *errstr, size_t errstr_size) {
+        rw_err_t err = RW_OK;
+        size_t i;
+
+        for (i = 0; i < cnt; i++)
+                errs[i] = RW_ERR_IO;
+        for (int attempt = 0; attempt < 3; attempt++) {
+                rw_state_txn_t *txn = NULL;
+                int again = 0;
+
+                if ((err = rw_state_write_send(st, ws, cnt, errs, &txn, errstr, errstr_size)))
+                        return err;
+                if (!txn)
+                        return RW_OK;   /* nothing left to write */
+                err = rw_state_write_recv(st, txn, errstr, errstr_size);
+                rw_state_txn_destroy(txn);
+                if (err)
+                        return err;
+                for (i = 0; i < cnt; i++)
+                        again |= errs[i] == RW_ERR_IO;
+                if (!again)
+                        return RW_OK;
+        }
+        /* Three times in a row someone wrote a watched offset: report those
+         * still pending as fenced (their owner re-reads its position). */
+        for (i = 0; i < cnt; i++)
+                if (errs[i] == RW_ERR_IO) {
+                        errs[i] = RW_ERR_FENCED;
+                        snprintf(errstr, errstr_size, "%s [%d]: the stored offset keeps moving",
+                                 ws[i]->topic, (int)ws[i]->partition);
+                }
+        return RW_OK;
 }
 
 rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,

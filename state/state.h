@@ -123,6 +123,21 @@ void rw_state_write_progress(rw_state_write_t *w, int64_t watermark, int64_t wal
 rw_err_t rw_state_write_exec(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
                              rw_err_t *errs, char *errstr, size_t errstr_size);
 
+/* The same in two halves, so the caller works while Redis writes: send
+ * checks the fence (one round trip) and sends MULTI..EXEC without reading
+ * it; *txnp is NULL when nothing was left to send. errs[i] must be
+ * RW_ERR_IO for the writes to send (others are skipped). recv reads the
+ * outcome into errs (RW_ERR_IO left where Redis refused the transaction
+ * because a watched offset moved: send those again). ws and errs must live
+ * until recv. Returns RW_ERR_IO on a connection failure. */
+typedef struct rw_state_txn_s rw_state_txn_t;
+rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
+                             rw_err_t *errs, rw_state_txn_t **txnp,
+                             char *errstr, size_t errstr_size);
+rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
+                             char *errstr, size_t errstr_size);
+void rw_state_txn_destroy(rw_state_txn_t *txn);
+
 /* Load, apply and write a batch of one topic-partition with nothing decided
  * in between (tools, tests): events already remembered by their account
  * count as duplicates. *appliedp and *dupsp say how many of each. */

@@ -112,11 +112,12 @@ run "$WORK/out" "$WORK/two.err" run -e "${two[@]}"
 ok "two histories with the same seed and different starts: $((n1 + n2)) events, no duplicates"
 
 # The same history twice: every event of the second copy is a duplicate, and
-# the exit summary says what probably happened.
+# the exit summary says what probably happened. An account remembers the ids
+# of its events within dedup.horizon of event time: the whole 40 days here.
 NS3="${NS}_same"
 TS_ORDERS="orders-same-$ID"; TS_SUPPORT="support-same-$ID"
 same=(-X state.namespace="$NS3" -X group.id="group-same-$ID"
-      -X topics.orders="$TS_ORDERS" -X topics.support="$TS_SUPPORT")
+      -X topics.orders="$TS_ORDERS" -X topics.support="$TS_SUPPORT" -X dedup.horizon=60d)
 # Over 1,000 events in all, so the counts need their separators.
 for i in 1 2; do
   rw gen "${same[@]}" --seed 9 --accounts 40 --days 40 2>"$WORK/s$i.err" ||
