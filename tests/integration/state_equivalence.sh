@@ -109,14 +109,15 @@ awk '$5 != 0 { bad = 1 } END { exit bad }' "$WORK/lag" || fail "lag is not 0 aft
 ok "Kafka's consumer-group report shows the committed offsets: lag 0 on all 6 partitions"
 
 # ---- kill -9 at several points ----------------------------------------------------
-# Each run is killed once the stored offsets pass the next sixth of the input,
-# and must have applied some of it, and not all, by then.
+# Each run is killed once the stored offsets pass the next seventh of the
+# input, and must have applied some of it, and not all, by then. Batches of
+# 10 keep the runs slow enough for a poll every 20 ms to catch them.
 before=0
 points=""
 for i in 1 2 3 4 5; do
-  target=$((total * i / 6))
+  target=$((total * i / 7))
   ((target > before)) || target=$((before + 1))
-  run_as crash "crash$i" >>"$WORK/crash.alerts" 2>>"$WORK/crash.log" &
+  run_as crash "crash$i" -X batch.size=10 >>"$WORK/crash.alerts" 2>>"$WORK/crash.log" &
   pid=$!
   deadline=$((SECONDS + 60))
   while (($(offsum crash) < target)); do
