@@ -46,6 +46,11 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
                                int64_t *watermarkp,
                                char *errstr, size_t errstr_size);
 
+/* The last dependency boundary decided, as the {dep} slot says now
+ * ({dep}:agg "last"; -1 when none). */
+rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
+                              char *errstr, size_t errstr_size);
+
 /* Step 1 of a batch of one topic-partition: provided the stored offset still
  * equals `expected` (-1: none), tell which events are fresh (res->flags: '1'
  * fresh, 'd' already applied within the dedup horizon) and load, as they are
