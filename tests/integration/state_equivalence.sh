@@ -83,7 +83,7 @@ same_alerts() {   # same_alerts CLEANFILE WHAT FILES...: the same alert ids as t
   shift 2
   if ! cmp -s <(ids "$clean") <(ids "$@"); then
     { diff <(ids "$clean") <(ids "$@") || true; } | head -6 >&2
-    fail "$what: the alerts delivered differ from one clean pass'"
+    fail "$what: the alerts delivered differ from one clean pass's"
   fi
   ok "$what: the same $(ids "$clean" | wc -l) alert ids delivered as by one clean pass ($(cat "$@" | grep -c '"alert_id"') deliveries)"
 }
