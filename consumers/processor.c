@@ -707,6 +707,26 @@ static void rw_redis_outage_end(rw_processor_t *proc, rw_outage_t *o) {
         o->paused = NULL;
 }
 
+/* What the {dep} slot says was decided, waiting out a Redis outage. It can be
+ * less than this process saw: Redis restarted without its latest writes. */
+static void rw_load_decided(rw_processor_t *proc) {
+        char errstr[512];
+        int backoff = 100;
+        int64_t last;
+        rw_err_t err;
+
+        while ((err = rw_state_get_decided(proc->state, &last, errstr,
+                                           sizeof(errstr)))) {
+                rw_log_warn("cannot read the last decided boundary: %s; "
+                            "retrying in %d ms", errstr, backoff);
+                usleep((useconds_t)backoff * 1000);
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                if (err == RW_ERR_IO)
+                        rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+        }
+        proc->dep_decided = last > 0 ? last : 0;
+}
+
 /* Someone else wrote this partition since we read its position (a rebalance
  * we have not heard of yet), or Redis lost it. Nothing of this batch was
  * written. Resume from what Redis holds; a revocation, if one is coming,
@@ -718,6 +738,10 @@ static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
         proc->stats.fenced++;
         rw_part_forget(proc, p);
         rw_part_load_position(proc, p);
+        /* If Redis lost writes, it lost decisions too: the orders applied
+         * again go to the intervals it still holds undecided, as in a pass
+         * that never saw those decisions. */
+        rw_load_decided(proc);
         /* A commit whose reply was lost may have stored transitions. */
         p->drain = 1;
         rw_log_warn("fenced: %s; resuming from the stored offset %lld",

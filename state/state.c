@@ -166,6 +166,27 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
         return RW_OK;
 }
 
+rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
+                              char *errstr, size_t errstr_size) {
+        char key[512];
+        const char *argv[3] = { "HGET", key, "last" };
+        redisReply *r;
+
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(key, sizeof(key), "%s:{dep}:agg", st->ns);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
+                return RW_ERR_IO;
+        if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL) {
+                snprintf(errstr, errstr_size, "redis: HGET: unexpected reply");
+                freeReplyObject(r);
+                return RW_ERR_FAIL;
+        }
+        *lastp = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+        freeReplyObject(r);
+        return RW_OK;
+}
+
 static int64_t rw_reply_int(const redisReply *r) {
         if (r->type == REDIS_REPLY_INTEGER)
                 return r->integer;

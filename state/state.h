@@ -38,6 +38,11 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                        int orders, const char *const *accounts, size_t cnt,
                        rw_account_view_t *views, char *errstr, size_t errstr_size);
 
+/* The last dependency boundary decided, as the {dep} slot says now
+ * ({dep}:agg "last"; -1 when none). */
+rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
+                              char *errstr, size_t errstr_size);
+
 /* Which accounts of a topic-partition have a stored due time at or before
  * `until`: filled in by rw_state_due() (caller frees each of accounts[],
  * accounts and dues; rw_due_query_clear() does). */

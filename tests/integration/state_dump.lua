@@ -1,11 +1,29 @@
 -- state_dump.lua - a canonical dump of one riskwatch namespace, for comparing
--- the state two runs left: every key (namespace prefix removed) with its
--- value; hashes as sorted field=value lists. Dedup markers (e:) are listed by
--- name only (their TTLs differ by wall clock).
--- usage: redis-cli --raw --eval state_dump.lua , NAMESPACE KINDS
---   KINDS: which key kinds to include, e.g. "a,v,off,wm,e" (f = alert states)
-local ns, want = ARGV[1], {}
-for k in string.gmatch(ARGV[2], '[^,]+') do want[k] = true end
+-- the state two runs left: one line per key (namespace prefix removed), every
+-- key of the namespace whatever its kind (the {P} slots' accounts, vendors,
+-- lifecycles, due sets, offsets, watermarks, dedup markers, portfolio buckets
+-- and outboxes, and the {dep} slot of the decider), with a representation that
+-- does not depend on how a value is encoded in Redis beyond its type: hashes
+-- as sorted field=value lists, sorted sets as sorted member=score lists, lists
+-- in order, strings as they are. The last line is "-- N keys", so a dump that
+-- stopped half-way or failed (redis-cli exits 0 on a script error) is told
+-- apart from a real one.
+--
+-- Normalised, because it legitimately differs between runs of the same input:
+--   e:ID           dedup markers: name only (their TTLs follow the wall clock)
+--   {dep}:lock     left out: the decider's lock, held or left to expire by a
+--                  killed process, with a per-process token
+--   {dep}:prog     "<wm>,<wall ms>" -> "<wm>"; "start" (wall ms) by name only
+--   outbox lists   each element a framed RiskAlert: emitted_at (wall clock at
+--                  emission) is cut out; the rest is shown as hex
+--   pb:a:K pb:v:K  left out once folded (boundary (K+1) x INTERVAL decided,
+--                  {dep}:agg "last"): the decider deletes a folded bucket after
+--                  its atomic write, best effort, so a process killed in
+--                  between leaves one behind that nothing reads again. What a
+--                  folded bucket held is in the {dep} totals, which are kept.
+--
+-- usage: redis-cli --raw --eval state_dump.lua , NAMESPACE INTERVAL_MS
+local ns, interval = ARGV[1], tonumber(ARGV[2])
 local keys, cursor = {}, '0'
 repeat
   local r = redis.call('SCAN', cursor, 'MATCH', ns .. ':*', 'COUNT', 1000)
@@ -13,29 +31,94 @@ repeat
   for _, k in ipairs(r[2]) do keys[#keys + 1] = k end
 until cursor == '0'
 table.sort(keys)
+
+local last = tonumber(redis.call('HGET', ns .. ':{dep}:agg', 'last') or '-1')
+
+-- A framed RiskAlert (magic 0, 4-byte schema id, Avro binary; field order of
+-- schemas/RiskAlert.avsc) as hex, without the bytes of emitted_at.
+local function varint(s, i)
+  local n, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    if not b then error('truncated varint in an outbox element') end
+    n = n + (b % 128) * mul
+    i = i + 1
+    if b < 128 then return n, i end
+    mul = mul * 128
+  end
+end
+local function hex(s)
+  return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end))
+end
+local function alert_sans_emitted_at(s)
+  if #s < 5 or string.byte(s, 1) ~= 0 then
+    error('outbox element is not a framed RiskAlert: ' .. hex(string.sub(s, 1, 8)))
+  end
+  local i = 6
+  local function str() local n; n, i = varint(s, i); i = i + n / 2 end   -- zigzag length
+  local function num() local _; _, i = varint(s, i) end
+  str(); str(); str()              -- alert_id fingerprint rule
+  num(); num()                     -- category subject_type
+  str()                            -- subject_id
+  num(); num()                     -- status severity
+  i = i + 16                       -- observed threshold
+  local branch; branch, i = varint(s, i)
+  if branch ~= 0 then i = i + 8 end -- baseline
+  num(); num()                     -- window_ms event_time
+  local from = i
+  num()                            -- emitted_at
+  if i > #s + 1 then error('truncated outbox element') end
+  return hex(string.sub(s, 1, from - 1)) .. '.' .. hex(string.sub(s, i))
+end
+
 local out = {}
 for _, k in ipairs(keys) do
   local rest = string.sub(k, #ns + 2)
-  local kind = string.match(rest, '^{%d+}:([a-z]+)')
-  if kind and want[kind] then
-    local t = redis.call('TYPE', k)['ok']
-    if kind == 'e' then
-      out[#out + 1] = rest
-    elseif t == 'zset' then
-      local all = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
-      local items = {}
-      for i = 1, #all, 2 do items[#items + 1] = all[i] .. '=' .. all[i + 1] end
-      table.sort(items)
-      out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
-    elseif t == 'hash' then
-      local all = redis.call('HGETALL', k)
-      local fields = {}
-      for i = 1, #all, 2 do fields[#fields + 1] = all[i] .. '=' .. all[i + 1] end
-      table.sort(fields)
-      out[#out + 1] = rest .. ' ' .. table.concat(fields, ' ')
-    else
-      out[#out + 1] = rest .. ' ' .. redis.call('GET', k)
+  local t = redis.call('TYPE', k)['ok']
+  local pbk = tonumber(string.match(rest, '^{%d+}:pb:[av]:(%-?%d+)$'))
+  if rest == '{dep}:lock' then
+    -- left out, see above
+  elseif pbk and last >= 0 and (pbk + 1) * interval <= last then
+    -- folded, see above
+  elseif string.match(rest, '^{%d+}:e:') then
+    out[#out + 1] = rest
+  elseif t == 'hash' then
+    local all = redis.call('HGETALL', k)
+    local fields = {}
+    for i = 1, #all, 2 do
+      local f, v = all[i], all[i + 1]
+      if rest == '{dep}:prog' then
+        if f == 'start' then v = '' else v = string.match(v, '^([^,]*)') end
+      end
+      fields[#fields + 1] = f .. '=' .. v
     end
+    table.sort(fields)
+    out[#out + 1] = rest .. ' ' .. table.concat(fields, ' ')
+  elseif t == 'zset' then
+    local all = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+    local items = {}
+    for i = 1, #all, 2 do items[#items + 1] = all[i] .. '=' .. all[i + 1] end
+    table.sort(items)
+    out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
+  elseif t == 'list' then
+    local items = redis.call('LRANGE', k, 0, -1)
+    for i = 1, #items do
+      if string.match(rest, 'outbox') then
+        items[i] = alert_sans_emitted_at(items[i])
+      else
+        items[i] = hex(items[i])
+      end
+    end
+    out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
+  elseif t == 'set' then
+    local items = redis.call('SMEMBERS', k)
+    table.sort(items)
+    out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
+  elseif t == 'string' then
+    out[#out + 1] = rest .. ' ' .. redis.call('GET', k)
+  elseif t ~= 'none' then   -- 'none': expired since the SCAN
+    error('key ' .. k .. ' of unexpected type ' .. t)
   end
 end
+out[#out + 1] = '-- ' .. #out .. ' keys'
 return out
