@@ -429,7 +429,11 @@ void rw_processor_destroy(rw_processor_t *proc) {
 }
 
 void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats) {
+        rw_cache_stats_t cs;
+
         *stats = proc->stats;
+        rw_cache_stats(proc->cache, &cs);
+        stats->cache_evictions = cs.evictions;
 }
 
 void rw_processor_stats_dlq_str(const rw_processor_stats_t *stats, char *buf,
@@ -845,6 +849,7 @@ static int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **name
         for (i = 0; i < n; i++)
                 if (!rw_cache_put(proc->cache, tag, &views[i]))
                         abort();
+        proc->stats.cache_misses += (int64_t)n;
         rc = 0;
 done:
         free(miss);

@@ -11,6 +11,7 @@
 --
 -- Normalised, because it legitimately differs between runs of the same input:
 --   e:ID           dedup markers: name only (their TTLs follow the wall clock)
+--   binary strings (da:/ds: remembered event ids) as hex
 --   {dep}:lock     left out: the decider's lock, held or left to expire by a
 --                  killed process, with a per-process token
 --   {dep}:prog     "<wm>,<wall ms>" -> "<wm>"; "start" (wall ms) by name only
@@ -115,7 +116,10 @@ for _, k in ipairs(keys) do
     table.sort(items)
     out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
   elseif t == 'string' then
-    out[#out + 1] = rest .. ' ' .. redis.call('GET', k)
+    local v = redis.call('GET', k)
+    -- Binary values (the remembered event ids) as hex, so a line stays one.
+    if string.find(v, '[^%w%p ]') then v = 'hex:' .. hex(v) end
+    out[#out + 1] = rest .. ' ' .. v
   elseif t ~= 'none' then   -- 'none': expired since the SCAN
     error('key ' .. k .. ' of unexpected type ' .. t)
   end

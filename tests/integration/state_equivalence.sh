@@ -108,6 +108,17 @@ cat "$WORK/lag"
 awk '$5 != 0 { bad = 1 } END { exit bad }' "$WORK/lag" || fail "lag is not 0 after the clean pass"
 ok "Kafka's consumer-group report shows the committed offsets: lag 0 on all 6 partitions"
 
+# ---- a cache too small for the working set: evicted and read back all the time ----
+(run_as tiny tiny -e -X state.cache.max.bytes=0 -X batch.size=50) >"$WORK/tiny.alerts" \
+  2>"$WORK/tiny.log" || { tail "$WORK/tiny.log"; fail "pass with a cache too small"; }
+ev=$(grep -oE '[0-9]+ eviction\(s\)' "$WORK/tiny.log" | grep -oE '^[0-9]+')
+rd=$(grep -oE '[0-9]+ read\(s\) from Redis' "$WORK/tiny.log" | grep -oE '^[0-9]+')
+clean_rd=$(grep -oE '[0-9]+ read\(s\) from Redis' "$WORK/clean.log" | grep -oE '^[0-9]+')
+((ev > 0 && rd > clean_rd)) ||
+  fail "the small cache did not evict (evictions ${ev:-?}, reads ${rd:-?} against ${clean_rd:-?} with the default cache)"
+same_as_clean tiny "a cache too small for the working set ($ev evictions, $rd account reads against $clean_rd)"
+same_alerts "$WORK/clean.alerts" "a cache too small for the working set" "$WORK/tiny.alerts"
+
 # ---- kill -9 at several points ----------------------------------------------------
 # Each run is killed once the stored offsets pass the next seventh of the
 # input, and must have applied some of it, and not all, by then. Batches of
@@ -192,14 +203,16 @@ same_alerts "$WORK/clean.alerts" "a member joining and leaving mid-stream" "$WOR
 
 # ---- a zombie: SIGSTOPped, its partitions move on, then it wakes up ----------------
 # The zombie collects one batch for 3 s (batch.size above the input), then
-# writes it. Redis holds its writes meanwhile (CLIENT PAUSE WRITE), so it is
-# stopped inside its first state call, holding records it has not written and
-# not polling Kafka. Redis runs that call (nothing is stored yet) when the
-# pause is lifted; the reply waits for the zombie. While it sleeps, more
-# records arrive and another member takes over and applies everything. Woken,
-# the zombie goes on with its batch before it polls Kafka again and hears
-# that it lost its partitions: its writes must be fenced, and nothing of them
-# may land (they would store offsets behind the new records).
+# writes it: WATCH and read its partitions' stored offsets, then MULTI ..
+# EXEC. Redis holds writes meanwhile (CLIENT PAUSE WRITE), so the zombie is
+# stopped with its transaction waiting in Redis, holding records it has not written
+# and not polling Kafka; that connection is then closed, so the transaction
+# never runs (as when a write's connection breaks), and the pause lifted.
+# While it sleeps, more records arrive and another member takes over and
+# applies everything. Woken, the zombie finds its connection gone, reconnects
+# and sends its write again before it polls Kafka again and hears that it
+# lost its partitions: its writes must be fenced, and nothing of them may
+# land (they would store offsets behind the new records).
 run_as zombie zombie "${FAST_GROUP[@]}" -X batch.size=100000 -X batch.timeout=3s \
   >>"$WORK/zombie.alerts" 2>"$WORK/zombie1.log" &
 pz=$!
@@ -207,13 +220,17 @@ for _ in $(seq 200); do [[ $(grep -c assigned "$WORK/zombie1.log") -ge 6 ]] && b
 [[ $(grep -c assigned "$WORK/zombie1.log") -ge 6 ]] || { kill -9 "$pz"; fail "the zombie was not assigned the partitions"; }
 sleep 0.5
 rcli CLIENT PAUSE 10000 WRITE >/dev/null
+zid=
 for _ in $(seq 100); do
-  rcli INFO clients | grep -q '^blocked_clients:[1-9]' && break
+  # In MULTI (x) and held by the pause (b): its transaction's first write.
+  zid=$(rcli CLIENT LIST | awk '/ flags=[A-Za-z]*x/ && / flags=[A-Za-z]*b/ {
+    for (i = 1; i <= NF; i++) if ($i ~ /^id=/) print substr($i, 4) }' | head -1)
+  [[ -n $zid ]] && rcli INFO clients | grep -q '^blocked_clients:[1-9]' && break
   sleep 0.05
 done
 kill -STOP "$pz"
-rcli INFO clients | grep -q '^blocked_clients:[1-9]' ||
-  { rcli CLIENT UNPAUSE >/dev/null; kill -9 "$pz"; fail "the zombie did not write within 5 s"; }
+[[ -n $zid ]] || { rcli CLIENT UNPAUSE >/dev/null; kill -9 "$pz"; fail "the zombie did not write within 5 s"; }
+rcli CLIENT KILL ID "$zid" >/dev/null
 rcli CLIENT UNPAUSE >/dev/null
 [[ $(offsum zombie) -eq 0 ]] || { kill -9 "$pz"; fail "the zombie stored offsets before it was stopped"; }
 rw gen --seed 23 --accounts 80 --days 10 --start 2026-06-01 -n 300 2>"$WORK/gen.err" ||
