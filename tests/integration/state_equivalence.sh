@@ -72,7 +72,8 @@ offsum() {
 }
 wait_offsum() {   # wait_offsum TAG N
   for _ in $(seq 600); do [[ $(offsum "$1") -ge $2 ]] && return 0; sleep 0.1; done
-  fail "namespace $NS$1 stuck at $(offsum "$1") of $2 records"
+  fail "namespace $NS$1 stuck at $(offsum "$1") of $2 records$( [[ -f $WORK/$1.log ]] &&
+    { echo; grep -vE 'kafka: ' "$WORK/$1.log" | tail -15 | cut -c1-240; })"
 }
 # The alerts the runs printed (one JSON line per delivered alert): ids, once.
 # Runs of a phase print to one file, opened with >> (O_APPEND) so that the
