@@ -166,7 +166,8 @@ for rule in code_rules:
     for prm in params | {"enabled"}:
         if "rules.%s.%s" % (rule, prm) in props:
             read_by_rules.add("rules.%s.%s" % (rule, prm))
-required = {p for p in props if p.startswith(("rules.", "alerts.", "topics."))} | read_by_rules
+required = {p for p in props if p.startswith(("rules.", "alerts.", "topics.", "validate."))} | \
+    read_by_rules
 prow = doc_rows()
 for name in sorted(required):
     if name not in props:
@@ -180,9 +181,9 @@ for name in sorted(required):
     if want not in line.split("|")[2]:
         problem("%s: property `%s`: default should be %s (common/conf.c)" % (DOC_REL, name, want))
 for name, line in prow.items():
-    if re.match(r"(rules|alerts|topics)\.", name) and name not in props:
+    if re.match(r"(rules|alerts|topics|validate)\.", name) and name not in props:
         problem("%s: names property `%s`, which common/conf.c does not define" % (DOC_REL, name))
-for name in set(re.findall(r"`((?:rules|alerts|topics)\.[a-z0-9_.]+)`", doc)):
+for name in set(re.findall(r"`((?:rules|alerts|topics|validate)\.[a-z0-9_.]+)`", doc)):
     if name not in props:
         problem("%s: mentions property `%s`, which common/conf.c does not define" % (DOC_REL, name))
 for name, line in prow.items():
