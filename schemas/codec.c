@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <avro.h>
 #include "schemas/codec.h"
@@ -1843,6 +1844,18 @@ static rw_codec_status_t rw_check_str(const char *name, const char *v, int optio
                                                   errstr, errstr_size); \
              if (st_ != RW_CODEC_OK) return st_; } while (0)
 
+/* ms since the epoch as RFC 3339 UTC, or "beyond the calendar". */
+static const char *rw_fmt_time(int64_t ms, char *buf, size_t size) {
+        time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+                snprintf(buf, size, "beyond the calendar");
+        else
+                strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return buf;
+}
+
 static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms,
                                        const rw_validate_limits_t *lim,
                                        char *errstr, size_t errstr_size) {
@@ -1854,10 +1867,13 @@ static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms,
                 return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
                                   " is more than %" PRId64 " ms ahead of now (%" PRId64 ")",
                                   t, lim->max_future_ms, now_ms);
-        if (t < lim->occurred_min)
+        if (t < lim->occurred_min) {
+                char at[40], min[40];
                 return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
-                                  " is before validate.occurred.min (%" PRId64 ")",
-                                  t, lim->occurred_min);
+                                  " (%s) is before validate.occurred.min (%s)", t,
+                                  rw_fmt_time(t, at, sizeof(at)),
+                                  rw_fmt_time(lim->occurred_min, min, sizeof(min)));
+        }
         return RW_CODEC_OK;
 }
 

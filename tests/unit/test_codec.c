@@ -1179,6 +1179,16 @@ static void test_validate_bounds(void **state) {
 
         r = sample_order(); r.u.order.occurred_at = OCCURRED_MIN;
         assert_valid(&r);
+        {       /* Times a person reads: RFC 3339, or said to be out of range. */
+                char errstr[256];
+                r.u.order.occurred_at = 0;
+                rw_record_validate(&r, NOW, &vlim, errstr, sizeof(errstr));
+                assert_string_equal(errstr, "field occurred_at: 0 (1970-01-01T00:00:00Z) is "
+                                    "before validate.occurred.min (2000-01-01T00:00:00Z)");
+                r.u.order.occurred_at = INT64_MIN;
+                rw_record_validate(&r, NOW, &vlim, errstr, sizeof(errstr));
+                assert_non_null(strstr(errstr, "(beyond the calendar)"));
+        }
         for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++) {
                 r = sample_order(); r.u.order.occurred_at = early[i];
                 assert_invalid(&r, "validate.occurred.min");
