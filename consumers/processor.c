@@ -405,6 +405,7 @@ void rw_processor_destroy(rw_processor_t *proc) {
 
 void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats) {
         *stats = proc->stats;
+        stats->alerts_dead = proc->prod ? rw_producer_alerts_dead(proc->prod) : 0;
 }
 
 void rw_processor_stats_dlq_str(const rw_processor_stats_t *stats, char *buf,
