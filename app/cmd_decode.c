@@ -142,7 +142,7 @@ static void rw_decode_print_error(FILE *fp, rw_codec_status_t st, const char *ms
 
 /* One record, one line. */
 static void rw_decode_print(FILE *fp, rw_codec_t *codec, rw_decode_kind_t kind,
-                            int64_t future_ms, const rd_kafka_message_t *rkm) {
+                            const rw_validate_limits_t *vlim, const rd_kafka_message_t *rkm) {
         const unsigned char *p = rkm->payload;
         rw_record_type_t type = (rw_record_type_t)kind;
         rw_codec_status_t st;
@@ -169,7 +169,7 @@ static void rw_decode_print(FILE *fp, rw_codec_t *codec, rw_decode_kind_t kind,
         st = rw_codec_decode(codec, type, rkm->payload, rkm->payload ? rkm->len : 0, &rec,
                              errstr, sizeof(errstr));
         if (st == RW_CODEC_OK)
-                st = rw_record_validate(&rec, rw_now_ms(), future_ms, errstr, sizeof(errstr));
+                st = rw_record_validate(&rec, rw_now_ms(), vlim, errstr, sizeof(errstr));
         if (st == RW_CODEC_OK) {
                 fputs(",\"value\":", fp);
                 rw_record_print_json(&rec, fp);
@@ -332,7 +332,8 @@ int rw_cmd_decode(int argc, char **argv) {
         const char *topic = NULL;
         int32_t only = -1, *parts = NULL;
         char *at_eof = NULL;
-        int64_t offset = RD_KAFKA_OFFSET_BEGINNING, max_cnt = 0, printed = 0, future_ms;
+        int64_t offset = RD_KAFKA_OFFSET_BEGINNING, max_cnt = 0, printed = 0;
+        rw_validate_limits_t vlim;
         int opt, exit_eof = 0, part_cnt = 0, started = 0, eof_cnt = 0;
         int rc = RW_EXIT_USAGE;         /* until the options and configuration are read */
         char errstr[1024], dirbuf[1024];
@@ -400,7 +401,7 @@ int rw_cmd_decode(int argc, char **argv) {
                 kind = RW_DECODE_ALERT;
         else if (!strcmp(topic, rw_conf_get_str(conf, "topics.dlq")))
                 kind = RW_DECODE_DLQ;
-        future_ms = rw_conf_get_int(conf, "future.margin");
+        rw_validate_limits_conf(&vlim, conf);
 
         if (!(codec = rw_codec_new(rw_schemas_dir(rw_conf_get_str(conf, "schemas.dir"),
                                                   dirbuf, sizeof(dirbuf)),
@@ -484,7 +485,7 @@ int rw_cmd_decode(int argc, char **argv) {
                         at_eof[rkm->partition] = 0;
                         eof_cnt--;
                 }
-                rw_decode_print(stdout, codec, kind, future_ms, rkm);
+                rw_decode_print(stdout, codec, kind, &vlim, rkm);
                 rd_kafka_message_destroy(rkm);
                 printed++;
                 if (!(printed & 1023))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <librdkafka/rdkafka.h>
 #include "common/conf.h"
 
@@ -106,6 +107,29 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Records whose `occurred_at` is further than this ahead of the "
           "wall clock are rejected to the dead-letter topic instead of "
           "pushing the watermark into the future." },
+        { "validate.occurred.min", RW_CONF_TIME, "2000-01-01", 0, 253402300799000.0,
+          NULL, 0,
+          "Records whose `occurred_at` is before this time (UTC, "
+          "`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`) are rejected to the "
+          "dead-letter topic as `invalid_field`: a zero, negative or "
+          "garbage time would otherwise become a partition's first "
+          "watermark and date its alerts decades back." },
+        { "validate.amount.max", RW_CONF_INT, "1000000000000", 0, 1e15, NULL, 0,
+          "Largest `amount_minor` accepted (minor units; 10^12 = ten "
+          "billion of a two-decimal currency); a larger one is rejected to "
+          "the dead-letter topic as `invalid_field`. Every sum riskwatch "
+          "keeps (an account's day buckets and 120-day figures, a vendor's "
+          "day, the portfolio's intervals and 90-day totals) is a signed "
+          "64-bit integer of minor units, so a bound on one amount is what "
+          "keeps them exact: one sum holds 2^63 / this many orders at the "
+          "maximum amount (9.2 million at 10^12), far beyond any real "
+          "portfolio, and a single record can never overflow one." },
+        { "validate.id.max.bytes", RW_CONF_INT, "256", 1, 512, NULL, 0,
+          "Longest `event_id`, `account_id`, `vendor_id`, `ticket_id` or "
+          "`product_line` accepted, in bytes; a longer one is rejected to "
+          "the dead-letter topic as `invalid_field`. Ids become Redis "
+          "keys, Kafka keys and alert fingerprints, so their length bounds "
+          "the size of every key and alert riskwatch writes." },
         { "evaluation.interval", RW_CONF_DURATION, "1h", RW_MS_M, RW_MS_D,
           NULL, 0,
           "Event-time boundaries at which dependency rules are decided, once "
@@ -625,6 +649,67 @@ static bool rw_conf_check_http_url(const char *url) {
         return true;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil). */
+static int64_t rw_conf_days_from_civil(int64_t y, int64_t m, int64_t d) {
+        int64_t era, yoe, doy, doe;
+
+        y -= m <= 2;
+        era = (y >= 0 ? y : y - 399) / 400;
+        yoe = y - era * 400;
+        doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+/* Read exactly `n` digits at *sp. */
+static bool rw_conf_digits(const char **sp, int n, int64_t *out) {
+        int64_t v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (!isdigit((unsigned char)(*sp)[i]))
+                        return false;
+                v = v * 10 + ((*sp)[i] - '0');
+        }
+        *sp += n;
+        *out = v;
+        return true;
+}
+
+/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ" (UTC) -> ms since the epoch. */
+static bool rw_conf_parse_time(const char *s, int64_t *msp) {
+        static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        int64_t y, mo, d, h = 0, mi = 0, sec = 0;
+
+        if (!rw_conf_digits(&s, 4, &y) || *s++ != '-' || !rw_conf_digits(&s, 2, &mo) ||
+            *s++ != '-' || !rw_conf_digits(&s, 2, &d))
+                return false;
+        if (*s == 'T') {
+                s++;
+                if (!rw_conf_digits(&s, 2, &h) || *s++ != ':' ||
+                    !rw_conf_digits(&s, 2, &mi) || *s++ != ':' ||
+                    !rw_conf_digits(&s, 2, &sec) || *s++ != 'Z')
+                        return false;
+        }
+        if (*s || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+            mi > 59 || sec > 59)
+                return false;
+        if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+                return false;
+        *msp = ((rw_conf_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 +
+               sec * 1000;
+        return true;
+}
+
+/* ms since the epoch as RFC 3339 UTC ("2000-01-01T00:00:00Z"). */
+static void rw_conf_fmt_time(int64_t ms, char *buf, size_t size) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* Parse `value` for `prop` into *val (not its text). */
 static rw_err_t rw_conf_parse(const rw_conf_prop_t *prop, const char *value,
                               rw_conf_val_t *val, char *reason,
@@ -712,6 +797,19 @@ static rw_err_t rw_conf_parse(const rw_conf_prop_t *prop, const char *value,
                         snprintf(reason, reason_size,
                                  "expected empty or an http:// or https:// "
                                  "URL with a host");
+                        return RW_ERR_CONFIG;
+                }
+                return RW_OK;
+
+        case RW_CONF_TIME:
+                if (!rw_conf_parse_time(value, &val->i) ||
+                    (double)val->i < prop->min || (double)val->i > prop->max) {
+                        rw_conf_fmt_time((int64_t)prop->min, lo, sizeof(lo));
+                        rw_conf_fmt_time((int64_t)prop->max, hi, sizeof(hi));
+                        snprintf(reason, reason_size,
+                                 "expected a UTC time in [%s, %s] as YYYY-MM-DD or "
+                                 "YYYY-MM-DDTHH:MM:SSZ, got \"%.*s\"",
+                                 lo, hi, RW_CONF_QUOTE_MAX, value);
                         return RW_ERR_CONFIG;
                 }
                 return RW_OK;
@@ -1075,7 +1173,8 @@ int64_t rw_conf_get_int(const rw_conf_t *conf, const char *key) {
         const rw_conf_prop_t *prop = rw_conf_prop_find(key);
 
         assert(prop && (prop->type == RW_CONF_INT ||
-                        prop->type == RW_CONF_DURATION) &&
+                        prop->type == RW_CONF_DURATION ||
+                        prop->type == RW_CONF_TIME) &&
                "not an integer property");
         (void)prop;
         return rw_conf_val(conf, key)->i;
@@ -1216,6 +1315,7 @@ static const char *rw_conf_type_name(rw_conf_type_t type) {
         case RW_CONF_URL_REDIS: return "redis URL";
         case RW_CONF_URL_HTTP: return "http URL";
         case RW_CONF_DURATION: return "duration";
+        case RW_CONF_TIME: return "time";
         }
         return "?";
 }
@@ -1241,6 +1341,11 @@ static void rw_conf_md_range(FILE *fp, const rw_conf_prop_t *prop) {
         case RW_CONF_DURATION:
                 rw_conf_fmt_duration((int64_t)prop->min, lo, sizeof(lo));
                 rw_conf_fmt_duration((int64_t)prop->max, hi, sizeof(hi));
+                fprintf(fp, "%s .. %s", lo, hi);
+                return;
+        case RW_CONF_TIME:
+                rw_conf_fmt_time((int64_t)prop->min, lo, sizeof(lo));
+                rw_conf_fmt_time((int64_t)prop->max, hi, sizeof(hi));
                 fprintf(fp, "%s .. %s", lo, hi);
                 return;
         case RW_CONF_BOOL:

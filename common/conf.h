@@ -14,6 +14,7 @@ typedef enum rw_conf_type_e {
         RW_CONF_URL_REDIS,/* redis://[user:password@]host:port[/db] or unix:///path */
         RW_CONF_URL_HTTP, /* empty, or http(s)://host[:port][/path] */
         RW_CONF_DURATION, /* milliseconds; accepts suffixes ms, s, m, h, d */
+        RW_CONF_TIME,     /* ms since the epoch; YYYY-MM-DD[THH:MM:SSZ], UTC */
 } rw_conf_type_t;
 
 /* One row of the property table. */
@@ -65,7 +66,7 @@ rw_err_t rw_conf_set(rw_conf_t *conf, const char *key, const char *value,
 /* Typed getters. The key must be in the table with that type (asserted).
  * Returned strings are owned by conf. */
 const char *rw_conf_get_str(const rw_conf_t *conf, const char *key);
-int64_t rw_conf_get_int(const rw_conf_t *conf, const char *key);   /* INT, DURATION (ms) */
+int64_t rw_conf_get_int(const rw_conf_t *conf, const char *key);   /* INT, DURATION, TIME (ms) */
 double rw_conf_get_dbl(const rw_conf_t *conf, const char *key);
 bool rw_conf_get_bool(const rw_conf_t *conf, const char *key);
 

@@ -320,7 +320,7 @@ static const rw_rule_id_t rw_hhi_rule[2] = { RW_RULE_ACCOUNT_HHI, RW_RULE_VENDOR
 typedef struct rw_trans_s {
         rw_alert_t a;
         char id[40];
-        char summary[512];
+        char summary[1024];     /* a subject id (validate.id.max.bytes, at most 512) and text */
 } rw_trans_t;
 
 typedef struct rw_trans_list_s {

@@ -88,7 +88,8 @@ struct rw_processor_s {
         rw_account_limits_t lim;
         rw_rules_params_t params;
         char topic_orders[256], topic_support[256];
-        int64_t lateness_ms, future_ms;
+        int64_t lateness_ms;
+        rw_validate_limits_t vlim;
         int64_t interval_ms;            /* dependency rules' boundaries */
         int64_t dep_decided;            /* the last boundary decided, as last seen */
         int64_t state_days;             /* the longest window an account rule reads */
@@ -317,7 +318,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         snprintf(proc->topic_support, sizeof(proc->topic_support), "%s",
                  rw_conf_get_str(conf, "topics.support"));
         proc->lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
-        proc->future_ms = rw_conf_get_int(conf, "future.margin");
+        rw_validate_limits_conf(&proc->vlim, conf);
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
         if (rw_rules_params_from_conf(&proc->params, conf, errstr, errstr_size))
@@ -434,6 +435,7 @@ void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats)
         *stats = proc->stats;
         rw_cache_stats(proc->cache, &cs);
         stats->cache_evictions = cs.evictions;
+        stats->alerts_dead = proc->prod ? rw_producer_alerts_dead(proc->prod) : 0;
 }
 
 void rw_processor_stats_dlq_str(const rw_processor_stats_t *stats, char *buf,
@@ -593,7 +595,7 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
         status = rw_codec_decode(proc->codec, type, rkm->payload, rkm->len, &rec,
                                  msg, sizeof(msg));
         if (status == RW_CODEC_OK)
-                status = rw_record_validate(&rec, rw_now_ms(), proc->future_ms,
+                status = rw_record_validate(&rec, rw_now_ms(), &proc->vlim,
                                             msg, sizeof(msg));
         if (status == RW_CODEC_OK) {
                 int64_t at = type == RW_REC_ORDER ? rec.u.order.occurred_at :

@@ -34,6 +34,7 @@ typedef struct rw_processor_stats_s {
         int64_t dlq;            /* records sent to the DLQ */
         int64_t dlq_by_reason[RW_DLQ__CNT];
         int64_t alerts;         /* alert transitions delivered */
+        int64_t alerts_dead;    /* refused for good by the alerts topic: to the DLQ */
         int64_t batches;
         int64_t redis_calls;    /* batch round trips to Redis */
         int64_t fenced;         /* batches rejected by offset fencing */

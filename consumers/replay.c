@@ -7,8 +7,10 @@
 #include "consumers/replay.h"
 
 void rw_alerts_clear(rw_alerts_t *al) {
+        for (size_t i = 0; i < al->cnt; i++)
+                free(al->strs[i]);
         free(al->v);
-        free(al->bufs);
+        free(al->strs);
         memset(al, 0, sizeof(*al));
 }
 
@@ -19,28 +21,30 @@ void rw_replay_out_clear(rw_replay_out_t *out) {
         memset(out, 0, sizeof(*out));
 }
 
-static rw_alert_t *rw_alerts_add(rw_alerts_t *al, char **fpr, char **aid, char **sum) {
+/* Room for one more alert whose strings take up to `fpr_size` (the
+ * fingerprint) and `sum_size` (the summary) bytes. */
+static rw_alert_t *rw_alerts_add(rw_alerts_t *al, size_t fpr_size, size_t sum_size,
+                                 char **fpr, char **aid, char **sum) {
+        char *m;
+
         if (al->cnt == al->size) {
                 size_t n = al->size ? al->size * 2 : 16;
                 rw_alert_t *nv = realloc(al->v, n * sizeof(*nv));
-                char (*nb)[3][512];
+                char **ns;
                 if (!nv)
                         return NULL;
                 al->v = nv;
-                if (!(nb = realloc(al->bufs, n * sizeof(*nb))))
+                if (!(ns = realloc(al->strs, n * sizeof(*ns))))
                         return NULL;
-                al->bufs = nb;
-                /* Pointers into bufs moved with it. */
-                for (size_t i = 0; i < al->cnt; i++) {
-                        al->v[i].fingerprint = al->bufs[i][0];
-                        al->v[i].alert_id = al->bufs[i][1];
-                        al->v[i].summary = al->bufs[i][2];
-                }
+                al->strs = ns;
                 al->size = n;
         }
-        *fpr = al->bufs[al->cnt][0];
-        *aid = al->bufs[al->cnt][1];
-        *sum = al->bufs[al->cnt][2];
+        if (!(m = malloc(fpr_size + RW_ALERT_ID_SIZE + sum_size)))
+                return NULL;
+        al->strs[al->cnt] = m;
+        *fpr = m;
+        *aid = m + fpr_size;
+        *sum = m + fpr_size + RW_ALERT_ID_SIZE;
         return &al->v[al->cnt++];
 }
 
@@ -59,6 +63,10 @@ static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t
                 rw_transition_t tr;
                 rw_alert_t *a;
                 char *fpr, *aid, *sum;
+                /* Sized for the account id, whatever its length. */
+                size_t acct_len = strlen(av->account),
+                       fpr_size = strlen(rw_rule_name(id)) + sizeof("/ACCOUNT/") + acct_len,
+                       sum_size = acct_len + 512;
 
                 if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
                     rw_rule_category(id) != RW_CAT_CHURN || rw_rule_source(id) != o->src)
@@ -69,9 +77,9 @@ static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t
                 if (tr == RW_TRANS_NONE)
                         continue;
                 av->fp_dirty[id] = 1;
-                if (!(a = rw_alerts_add(al, &fpr, &aid, &sum)))
+                if (!(a = rw_alerts_add(al, fpr_size, sum_size, &fpr, &aid, &sum)))
                         return -1;
-                snprintf(fpr, 512, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
+                snprintf(fpr, fpr_size, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
                 *a = (rw_alert_t){
                         .fingerprint = fpr, .alert_id = aid, .summary = sum,
                         .rule = rw_rule_name(id),
@@ -91,8 +99,9 @@ static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t
                         .replay = o->replay,
                 };
                 rw_alert_id_derive(fpr, rw_alert_status_name(a->status),
-                                   rw_alert_severity_name(a->severity), now, aid, 512);
-                rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec, sum, 512);
+                                   rw_alert_severity_name(a->severity), now, aid,
+                                   RW_ALERT_ID_SIZE);
+                rw_rules_summary(id, av->account, tr == RW_TRANS_RESOLVED, &dec, sum, sum_size);
         }
         return 0;
 }

@@ -26,10 +26,12 @@ typedef struct rw_replay_opts_s {
         int replay;                     /* the alerts' replay flag */
 } rw_replay_opts_t;
 
-/* A batch's alert transitions, with storage for their strings. */
+/* A batch's alert transitions, with storage for their strings: one
+ * allocation per alert holds its fingerprint, alert id and summary, sized
+ * for them (an id of any length is never cut). */
 typedef struct rw_alerts_s {
         rw_alert_t *v;
-        char (*bufs)[3][512];   /* fingerprint, alert id, summary */
+        char **strs;
         size_t cnt, size;
 } rw_alerts_t;
 

@@ -14,6 +14,7 @@ struct rw_producer_s {
         int64_t delivered;
         int64_t failed;
         int64_t failed_since_flush;
+        int64_t alerts_dead;
         char first_error[256];
 };
 
@@ -21,9 +22,12 @@ static void rw_producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                               void *opaque) {
         rw_producer_t *prod = opaque;
         (void)rk;
+        if (rkm->_private)      /* a tracked alert: its outcome for the outbox */
+                *(rd_kafka_resp_err_t *)rkm->_private = rkm->err;
         if (rkm->err) {
                 prod->failed++;
-                if (!prod->failed_since_flush++)
+                /* A tracked record's failure is its sender's to judge. */
+                if (!rkm->_private && !prod->failed_since_flush++)
                         snprintf(prod->first_error, sizeof(prod->first_error),
                                  "%s: %s", rd_kafka_topic_name(rkm->rkt),
                                  rd_kafka_err2str(rkm->err));
@@ -84,10 +88,11 @@ void rw_producer_destroy(rw_producer_t *prod) {
         free(prod);
 }
 
-/* Produce with back-pressure: on a full queue, serve reports and retry. */
+/* Produce with back-pressure: on a full queue, serve reports and retry.
+ * *kerrp (optional) gets the refusal's code. */
 static rw_err_t rw_producer_produce(rw_producer_t *prod, rd_kafka_vu_t *vus,
-                                    size_t cnt, char *errstr,
-                                    size_t errstr_size) {
+                                    size_t cnt, rd_kafka_resp_err_t *kerrp,
+                                    char *errstr, size_t errstr_size) {
         rd_kafka_error_t *error;
 
         for (;;) {
@@ -99,9 +104,26 @@ static rw_err_t rw_producer_produce(rw_producer_t *prod, rd_kafka_vu_t *vus,
                 rd_kafka_error_destroy(error);
                 rd_kafka_poll(prod->rk, 100);
         }
+        if (kerrp)
+                *kerrp = rd_kafka_error_code(error);
         snprintf(errstr, errstr_size, "produce: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         return RW_ERR_FAIL;
+}
+
+int rw_producer_err_permanent(rd_kafka_resp_err_t err) {
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        case RD_KAFKA_RESP_ERR__BAD_MSG:
+                return 1;
+        default:
+                return 0;
+        }
 }
 
 rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,
@@ -121,7 +143,7 @@ rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,
                 { .vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = { buf, len } },
                 { .vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_FREE },
         };
-        err = rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), errstr, errstr_size);
+        err = rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), NULL, errstr, errstr_size);
         if (err)
                 free(buf);      /* not handed over on failure */
         return err;
@@ -129,14 +151,67 @@ rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,
 
 rw_err_t rw_producer_send_alert_raw(rw_producer_t *prod, const void *key,
                                     size_t key_len, const void *value,
-                                    size_t len, char *errstr, size_t errstr_size) {
+                                    size_t len, rd_kafka_resp_err_t *statusp,
+                                    char *errstr, size_t errstr_size) {
+        rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
         rd_kafka_vu_t vus[] = {
                 { .vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = prod->alerts_topic },
                 { .vtype = RD_KAFKA_VTYPE_KEY, .u.mem = { (void *)key, key_len } },
                 { .vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = { (void *)value, len } },
                 { .vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY },
+                { .vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = statusp },
         };
-        return rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), errstr, errstr_size);
+        rw_err_t err;
+
+        if (statusp)
+                *statusp = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+        err = rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), &kerr, errstr, errstr_size);
+        if (err && statusp && rw_producer_err_permanent(kerr)) {
+                *statusp = kerr;
+                return RW_OK;
+        }
+        return err;
+}
+
+rw_err_t rw_producer_send_dlq_alert(rw_producer_t *prod, const void *key, size_t key_len,
+                                    const void *value, size_t len, const char *alert_id,
+                                    const char *reason, const char *message,
+                                    char *errstr, size_t errstr_size) {
+        rw_err_t err = RW_ERR_FAIL;
+
+        /* With its key and value; then, if those are what is too large,
+         * without them. */
+        for (int bare = 0; bare < 2 && err; bare++) {
+                rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+                rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+                rd_kafka_header_add(hdrs, "rw.error.reason", -1, reason, -1);
+                rd_kafka_header_add(hdrs, "rw.error.message", -1, message, -1);
+                rd_kafka_header_add(hdrs, "rw.source.topic", -1, prod->alerts_topic, -1);
+                rd_kafka_header_add(hdrs, "rw.alert.id", -1, alert_id, -1);
+                rd_kafka_vu_t vus[] = {
+                        { .vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = prod->dlq_topic },
+                        { .vtype = RD_KAFKA_VTYPE_KEY,
+                          .u.mem = { bare ? NULL : (void *)key, bare ? 0 : key_len } },
+                        { .vtype = RD_KAFKA_VTYPE_VALUE,
+                          .u.mem = { bare ? NULL : (void *)value, bare ? 0 : len } },
+                        { .vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY },
+                        { .vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hdrs },
+                };
+                err = rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), &kerr, errstr,
+                                          errstr_size);
+                if (err)
+                        rd_kafka_headers_destroy(hdrs);   /* owned by rk only on success */
+                if (err && !rw_producer_err_permanent(kerr))
+                        break;
+        }
+        if (!err)
+                prod->alerts_dead++;
+        return err;
+}
+
+int64_t rw_producer_alerts_dead(const rw_producer_t *prod) {
+        return prod->alerts_dead;
 }
 
 rw_err_t rw_producer_send_dlq(rw_producer_t *prod, const rd_kafka_message_t *rkm,
@@ -161,7 +236,7 @@ rw_err_t rw_producer_send_dlq(rw_producer_t *prod, const rd_kafka_message_t *rkm
                 { .vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY },
                 { .vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hdrs },
         };
-        err = rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), errstr, errstr_size);
+        err = rw_producer_produce(prod, vus, RW_ARRAY_SIZE(vus), NULL, errstr, errstr_size);
         if (err)
                 rd_kafka_headers_destroy(hdrs);   /* owned by rk only on success */
         return err;

@@ -19,10 +19,34 @@ void rw_producer_destroy(rw_producer_t *prod);
 rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,
                                 char *errstr, size_t errstr_size);
 
-/* Enqueue an already encoded alert (framed Avro) with its key. */
+/* Enqueue an already encoded alert (framed Avro) with its key. With
+ * `statusp` (the caller's, valid until the next rw_producer_flush() has
+ * returned): *statusp is RD_KAFKA_RESP_ERR__IN_PROGRESS until the broker
+ * answers, then the outcome (RD_KAFKA_RESP_ERR_NO_ERROR when acknowledged);
+ * a refusal of this record for what it is (rw_producer_err_permanent(),
+ * e.g. too large) is stored there at once and returns RW_OK. */
 rw_err_t rw_producer_send_alert_raw(rw_producer_t *prod, const void *key,
                                     size_t key_len, const void *value,
-                                    size_t len, char *errstr, size_t errstr_size);
+                                    size_t len, rd_kafka_resp_err_t *statusp,
+                                    char *errstr, size_t errstr_size);
+
+/* Whether err refuses one record for what it is (its size or its format),
+ * so sending it again can never succeed; topic-wide errors (authorization,
+ * unknown topic) and outages are not. */
+int rw_producer_err_permanent(rd_kafka_resp_err_t err);
+
+/* Enqueue an alert the alerts topic refused for good to the DLQ: its key
+ * and framed value, headers rw.error.reason = `reason`, rw.error.message,
+ * rw.source.topic (the alerts topic) and rw.alert.id. When the DLQ refuses
+ * it for its size too, the record goes without key and value (the headers
+ * still name it). Counted in rw_producer_alerts_dead(). */
+rw_err_t rw_producer_send_dlq_alert(rw_producer_t *prod, const void *key, size_t key_len,
+                                    const void *value, size_t len, const char *alert_id,
+                                    const char *reason, const char *message,
+                                    char *errstr, size_t errstr_size);
+
+/* Alerts sent to the DLQ because the alerts topic refused them. */
+int64_t rw_producer_alerts_dead(const rw_producer_t *prod);
 
 /* Enqueue the original key and value of rkm to the DLQ, with the contract's
  * rw.error.* and rw.source.* headers. */

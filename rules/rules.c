@@ -1,6 +1,7 @@
 /* rules.c - the contract's churn rules and the alert lifecycle, pure. */
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "rules/rules.h"
 
@@ -401,17 +402,29 @@ void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
         }
 }
 
+/* Two FNV-1a style lanes over `len` bytes. */
+static void rw_alert_id_feed(uint64_t *h1, uint64_t *h2, const char *s, size_t len) {
+        for (size_t i = 0; i < len; i++) {
+                *h1 = (*h1 ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+                *h2 = (*h2 ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+                *h2 ^= *h2 >> 29;
+        }
+}
+
 void rw_alert_id_derive(const char *fp, const char *status, const char *sev,
                         int64_t event_time, char *out, size_t size) {
         uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
-        char buf[768];
-        int n = snprintf(buf, sizeof(buf), "%s|%s|%s|%lld", fp, status, sev,
-                         (long long)event_time);
-        for (int i = 0; i < n && i < (int)sizeof(buf); i++) {
-                h1 = (h1 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
-                h2 = (h2 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
-                h2 ^= h2 >> 29;
-        }
+        char tail[96];
+        int n;
+
+        /* The bytes of "fp|status|sev|event_time", fed in pieces so that no
+         * buffer bounds the fingerprint: the same ids as hashing the joined
+         * text, for any length. */
+        rw_alert_id_feed(&h1, &h2, fp, strlen(fp));
+        n = snprintf(tail, sizeof(tail), "|%s|%s|%lld", status, sev, (long long)event_time);
+        if (n >= (int)sizeof(tail))
+                abort();        /* impossible: status and severity are enum names */
+        rw_alert_id_feed(&h1, &h2, tail, (size_t)n);
         snprintf(out, size, "%016llx%016llx", (unsigned long long)h1,
                  (unsigned long long)h2);
 }

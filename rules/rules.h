@@ -208,9 +208,13 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           int64_t last_order, const rw_fp_state_t *fp,
                           int64_t from, int64_t until);
 
+/* Bytes of an alert id with its terminating NUL. */
+#define RW_ALERT_ID_SIZE 33
+
 /* The alert id of a transition, derived from what caused it only: the
  * fingerprint, status ("FIRING"/"RESOLVED"), severity name and the event
- * time (or boundary) of the decision. 32 hex digits into out (>= 33 bytes). */
+ * time (or boundary) of the decision, every byte of each whatever its
+ * length. 32 hex digits into out (>= RW_ALERT_ID_SIZE bytes). */
 void rw_alert_id_derive(const char *fp, const char *status, const char *sev,
                         int64_t event_time, char *out, size_t size);
 

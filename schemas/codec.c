@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <avro.h>
 #include "schemas/codec.h"
@@ -1820,55 +1821,105 @@ static rw_codec_status_t rw_invalid(char *errstr, size_t errstr_size, const char
         return RW_CODEC_INVALID_FIELD;
 }
 
-#define RW_NONEMPTY(rec, f) \
-        do { if (!(rec)->f || !*(rec)->f) \
-                return rw_invalid(errstr, errstr_size, "field " #f ": empty"); } while (0)
+/* An id or string field: non-empty (unless optional: then it may be null or
+ * empty) and at most the bound. Its text is not quoted back: it may be
+ * megabytes. */
+static rw_codec_status_t rw_check_str(const char *name, const char *v, int optional,
+                                      const rw_validate_limits_t *lim,
+                                      char *errstr, size_t errstr_size) {
+        size_t len;
 
-static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms, int64_t max_future_ms,
-                                       char *errstr, size_t errstr_size) {
-        int64_t limit;
-
-        if (__builtin_add_overflow(now_ms, max_future_ms, &limit))
-                limit = max_future_ms > 0 ? INT64_MAX : INT64_MIN;
-        if (t > limit)
-                return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
-                                  " is more than %" PRId64 " ms ahead of now (%" PRId64 ")",
-                                  t, max_future_ms, now_ms);
+        len = v ? strlen(v) : 0;
+        if (!len && !optional)
+                return rw_invalid(errstr, errstr_size, "field %s: empty", name);
+        if (len > lim->id_max_bytes)
+                return rw_invalid(errstr, errstr_size, "field %s: %zu bytes, longer than "
+                                  "validate.id.max.bytes (%zu)", name, len,
+                                  lim->id_max_bytes);
         return RW_CODEC_OK;
 }
 
+#define RW_CHECK_STR(rec, f, optional) \
+        do { rw_codec_status_t st_ = rw_check_str(#f, (rec)->f, optional, lim, \
+                                                  errstr, errstr_size); \
+             if (st_ != RW_CODEC_OK) return st_; } while (0)
+
+/* ms since the epoch as RFC 3339 UTC, or "beyond the calendar". */
+static const char *rw_fmt_time(int64_t ms, char *buf, size_t size) {
+        time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+                snprintf(buf, size, "beyond the calendar");
+        else
+                strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return buf;
+}
+
+static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms,
+                                       const rw_validate_limits_t *lim,
+                                       char *errstr, size_t errstr_size) {
+        int64_t limit;
+
+        if (__builtin_add_overflow(now_ms, lim->max_future_ms, &limit))
+                limit = lim->max_future_ms > 0 ? INT64_MAX : INT64_MIN;
+        if (t > limit)
+                return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
+                                  " is more than %" PRId64 " ms ahead of now (%" PRId64 ")",
+                                  t, lim->max_future_ms, now_ms);
+        if (t < lim->occurred_min) {
+                char at[40], min[40];
+                return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
+                                  " (%s) is before validate.occurred.min (%s)", t,
+                                  rw_fmt_time(t, at, sizeof(at)),
+                                  rw_fmt_time(lim->occurred_min, min, sizeof(min)));
+        }
+        return RW_CODEC_OK;
+}
+
+void rw_validate_limits_conf(rw_validate_limits_t *lim, const rw_conf_t *conf) {
+        lim->max_future_ms = rw_conf_get_int(conf, "future.margin");
+        lim->occurred_min = rw_conf_get_int(conf, "validate.occurred.min");
+        lim->amount_max = rw_conf_get_int(conf, "validate.amount.max");
+        lim->id_max_bytes = (size_t)rw_conf_get_int(conf, "validate.id.max.bytes");
+}
+
 rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
-                                     int64_t max_future_ms,
+                                     const rw_validate_limits_t *lim,
                                      char *errstr, size_t errstr_size) {
         if (rec->type == RW_REC_ORDER) {
                 const rw_order_event_t *o = &rec->u.order;
 
-                RW_NONEMPTY(o, event_id);
-                RW_NONEMPTY(o, account_id);
-                RW_NONEMPTY(o, vendor_id);
+                RW_CHECK_STR(o, event_id, 0);
+                RW_CHECK_STR(o, account_id, 0);
+                RW_CHECK_STR(o, vendor_id, 0);
+                RW_CHECK_STR(o, product_line, 1);
                 if (o->amount_minor < 0)
                         return rw_invalid(errstr, errstr_size, "field amount_minor: %" PRId64
                                           " is negative", o->amount_minor);
+                if (o->amount_minor > lim->amount_max)
+                        return rw_invalid(errstr, errstr_size, "field amount_minor: %" PRId64
+                                          " is above validate.amount.max (%" PRId64 ")",
+                                          o->amount_minor, lim->amount_max);
                 if (!rw_currency_ok(o->currency))
                         return rw_invalid(errstr, errstr_size, "field currency: \"%.16s\" is "
                                           "not three capital letters (ISO 4217)",
                                           o->currency ? o->currency : "");
-                return rw_check_time(o->occurred_at, now_ms, max_future_ms,
-                                     errstr, errstr_size);
+                return rw_check_time(o->occurred_at, now_ms, lim, errstr, errstr_size);
         }
         if (rec->type == RW_REC_SUPPORT) {
                 const rw_support_event_t *s = &rec->u.support;
 
-                RW_NONEMPTY(s, event_id);
-                RW_NONEMPTY(s, account_id);
+                RW_CHECK_STR(s, event_id, 0);
+                RW_CHECK_STR(s, account_id, 0);
+                RW_CHECK_STR(s, ticket_id, 1);
                 if (s->has_csat && (s->csat < 1 || s->csat > 5))
                         return rw_invalid(errstr, errstr_size, "field csat: %" PRId32
                                           " is outside 1..5", s->csat);
                 if (s->has_sentiment && !(s->sentiment >= -1.0f && s->sentiment <= 1.0f))
                         return rw_invalid(errstr, errstr_size, "field sentiment: %g is outside "
                                           "-1..1", (double)s->sentiment);
-                return rw_check_time(s->occurred_at, now_ms, max_future_ms,
-                                     errstr, errstr_size);
+                return rw_check_time(s->occurred_at, now_ms, lim, errstr, errstr_size);
         }
         return RW_CODEC_OK;
 }

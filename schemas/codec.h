@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include "common/rw.h"
+#include "common/conf.h"
 
 typedef enum rw_order_kind_e {
         RW_ORDER_PLACED = 0, RW_ORDER_CANCELLED, RW_ORDER_REFUNDED,
@@ -139,12 +140,31 @@ rw_err_t rw_codec_encode(rw_codec_t *codec, const rw_record_t *rec,
                          void **bufp, size_t *lenp,
                          char *errstr, size_t errstr_size);
 
-/* Validate a decoded order or support event against the contract:
- * non-empty ids, amount_minor >= 0, currency three capital letters, csat in
- * 1..5, sentiment in -1..1, occurred_at <= now_ms + max_future_ms.
+/* The bounds of validation beyond the schema (validate.*, future.margin). */
+typedef struct rw_validate_limits_s {
+        int64_t max_future_ms;  /* occurred_at <= now + this */
+        int64_t occurred_min;   /* occurred_at >= this (ms since the epoch) */
+        int64_t amount_max;     /* 0 <= amount_minor <= this */
+        size_t id_max_bytes;    /* every id and string field, 1..this bytes */
+} rw_validate_limits_t;
+
+/* The defaults of the property table (for tools and tests). */
+#define RW_VALIDATE_LIMITS_DEFAULT \
+        ((rw_validate_limits_t){ .max_future_ms = 3600000, \
+                                 .occurred_min = 946684800000LL, \
+                                 .amount_max = 1000000000000LL, .id_max_bytes = 256 })
+
+/* The limits as configured in conf. */
+void rw_validate_limits_conf(rw_validate_limits_t *lim, const rw_conf_t *conf);
+
+/* Validate a decoded order or support event against the contract, before
+ * anything of it reaches state: ids non-empty and at most id_max_bytes
+ * (product_line too, when set), amount_minor in 0..amount_max, currency
+ * three capital letters, csat in 1..5, sentiment in -1..1, occurred_at in
+ * occurred_min..now_ms + max_future_ms.
  * Returns RW_CODEC_OK or RW_CODEC_INVALID_FIELD with a message naming the field. */
 rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
-                                     int64_t max_future_ms,
+                                     const rw_validate_limits_t *lim,
                                      char *errstr, size_t errstr_size);
 
 /* Print rec as one JSON object (no newline). */

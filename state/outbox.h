@@ -30,7 +30,10 @@ typedef void (rw_outbox_emit_cb)(void *opaque, const rw_alert_t *alert);
  * what was acknowledged. *deliveredp (optional) counts the transitions.
  * RW_ERR_IO on Redis trouble (reconnect, call again), RW_ERR_FAIL when the
  * broker did not acknowledge (errstr says why). Nothing is trimmed that was
- * not acknowledged. */
+ * not acknowledged, except a transition the alerts topic refuses for what it
+ * is (too large, malformed: rw_producer_err_permanent()): that one goes to
+ * the DLQ as `alert_undeliverable` with the broker's reason, is logged and
+ * counted (rw_producer_alerts_dead()), and the outbox moves on. */
 rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                          struct rw_producer_s *prod, rw_codec_t *codec,
                          rw_outbox_emit_cb *emit, void *opaque,

@@ -474,6 +474,7 @@ struct rw_state_write_s {
         size_t str_cnt, str_size;
         int progress;
         int64_t prog_wm, prog_wall;
+        char range_err[640];    /* why rw_write_deltas() refused */
 };
 
 rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
@@ -747,8 +748,23 @@ static int rw_delta_cmp(const void *a, const void *b) {
         return x->kind == 'd' ? 0 : strcmp(x->subject, y->subject);
 }
 
+/* A coalesced sum does not fit in 64 bits. Impossible while amounts are
+ * validated (validate.amount.max: one sum would need 2^63 / that many orders
+ * of one subject in one batch); checked all the same, so that no value this
+ * code computes can make Redis refuse one command of a transaction and apply
+ * the rest. Returns -2; rw_state_write_exec() writes nothing of the write. */
+static int rw_write_range(rw_state_write_t *w, const char *what, const char *subject,
+                          int64_t k) {
+        snprintf(w->range_err, sizeof(w->range_err), "%.255s [%d]: the batch's sum for %s "
+                 "%.64s%s at %lld is out of the 64-bit range; nothing of the partition's "
+                 "batch was written", w->topic, (int)w->partition, what, subject,
+                 strlen(subject) > 64 ? "..." : "", (long long)k);
+        return -2;
+}
+
 /* Turn the deltas into ops, coalesced: one V op per vendor, one I op per
- * portfolio interval hash, and the interval floor. */
+ * portfolio interval hash, and the interval floor. -1 when out of memory,
+ * -2 when a sum is out of range (rw_write_range()). */
 static int rw_write_deltas(rw_state_write_t *w) {
         const char *code;
         char key[1024];
@@ -801,7 +817,10 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         while (i < j) {
                                 int64_t day = w->deltas[i].k, sum = 0;
                                 while (i < j && w->deltas[i].k == day)
-                                        sum += w->deltas[i++].delta;
+                                        if (__builtin_add_overflow(sum, w->deltas[i++].delta,
+                                                                   &sum))
+                                                return rw_write_range(w, "vendor",
+                                                                      d->subject, day);
                                 if (day <= top - win || !sum)
                                         continue;
                                 if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
@@ -854,7 +873,9 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         int64_t sum = 0;
                         while (j < w->delta_cnt && w->deltas[j].kind == d->kind &&
                                w->deltas[j].k == d->k && !strcmp(w->deltas[j].subject, subj))
-                                sum += w->deltas[j++].delta;
+                                if (__builtin_add_overflow(sum, w->deltas[j++].delta, &sum))
+                                        return rw_write_range(w, d->kind == 'a' ? "account" :
+                                                              "vendor", subj, d->k);
                         if (!sum)
                                 continue;
                         if (w->argc - (size_t)at > RW_OP_MAX_ARGS) {
@@ -1009,9 +1030,15 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
         txn->ws = ws;
         txn->errs = errs;
         for (i = 0; i < cnt; i++) {
+                int rc;
+
                 if (errs[i] != RW_ERR_IO)
                         continue;       /* decided already */
-                if (rw_write_deltas(ws[i])) {
+                if ((rc = rw_write_deltas(ws[i])) == -2) {
+                        /* Not sent at all: the write applies whole or not. */
+                        snprintf(errstr, errstr_size, "%s", ws[i]->range_err);
+                        errs[i] = RW_ERR_FAIL;
+                } else if (rc) {
                         snprintf(errstr, errstr_size, "out of memory");
                         err = RW_ERR_NOMEM;
                         goto done;
@@ -1157,7 +1184,9 @@ rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
                 for (size_t q = 0; q < txn->queued[w]; q++, k++)
                         if (k < r->elements && r->element[k]->type == REDIS_REPLY_ERROR) {
                                 snprintf(errstr, errstr_size,
-                                         "redis: batch write of %s [%d]: %s",
+                                         "redis refused a command of the batch "
+                                         "write of %s [%d] inside the "
+                                         "transaction and applied the rest: %s",
                                          txn->ws[w]->topic, (int)txn->ws[w]->partition,
                                          r->element[k]->str);
                                 errs[w] = RW_ERR_FAIL;

@@ -166,7 +166,8 @@ for rule in code_rules:
     for prm in params | {"enabled"}:
         if "rules.%s.%s" % (rule, prm) in props:
             read_by_rules.add("rules.%s.%s" % (rule, prm))
-required = {p for p in props if p.startswith(("rules.", "alerts.", "topics."))} | read_by_rules
+required = {p for p in props if p.startswith(("rules.", "alerts.", "topics.", "validate."))} | \
+    read_by_rules
 prow = doc_rows()
 for name in sorted(required):
     if name not in props:
@@ -180,9 +181,9 @@ for name in sorted(required):
     if want not in line.split("|")[2]:
         problem("%s: property `%s`: default should be %s (common/conf.c)" % (DOC_REL, name, want))
 for name, line in prow.items():
-    if re.match(r"(rules|alerts|topics)\.", name) and name not in props:
+    if re.match(r"(rules|alerts|topics|validate)\.", name) and name not in props:
         problem("%s: names property `%s`, which common/conf.c does not define" % (DOC_REL, name))
-for name in set(re.findall(r"`((?:rules|alerts|topics)\.[a-z0-9_.]+)`", doc)):
+for name in set(re.findall(r"`((?:rules|alerts|topics|validate)\.[a-z0-9_.]+)`", doc)):
     if name not in props:
         problem("%s: mentions property `%s`, which common/conf.c does not define" % (DOC_REL, name))
 for name, line in prow.items():
@@ -198,14 +199,22 @@ m = re.search(r"rw_dlq_reason_names\[[^]]*\]\s*=\s*\{(.*?)\};", proc_c, re.S)
 reasons = re.findall(r'\]\s*=\s*"([a-z_]+)"', m.group(1)) if m else []
 if len(reasons) < 5:
     problem("consumers/processor.c: found %d DLQ reasons; the pattern needs updating" % len(reasons))
+# ...and the outbox's, for an alert the alerts topic refuses for good.
+outbox_reasons = re.findall(r'#define RW_OUTBOX_DLQ_REASON\s+"([a-z_]+)"', read("producers/outbox.c"))
+if len(outbox_reasons) != 1:
+    problem("producers/outbox.c: found %d DLQ reasons; the pattern needs updating"
+            % len(outbox_reasons))
+reasons += outbox_reasons
 reason_rows = {n: l for n, l in rows(section(doc, "## Topics") or []).items()
                if re.fullmatch(r"[a-z]+(_[a-z]+)+", n)}
 for r in reasons:
     if r not in reason_rows:
-        problem("%s: DLQ reason `%s` (consumers/processor.c) has no row" % (DOC_REL, r))
+        problem("%s: DLQ reason `%s` (consumers/processor.c, producers/outbox.c) has no row"
+                % (DOC_REL, r))
 for r in reason_rows:
     if r not in reasons:
-        problem("%s: DLQ reason `%s` is not one consumers/processor.c emits" % (DOC_REL, r))
+        problem("%s: DLQ reason `%s` is not one consumers/processor.c or producers/outbox.c "
+                "emits" % (DOC_REL, r))
 headers = re.findall(r'rd_kafka_header_add\([^,]+,\s*"([^"]+)"', read("producers/producer.c"))
 if len(headers) < 5:
     problem("producers/producer.c: found %d DLQ headers; the pattern needs updating" % len(headers))

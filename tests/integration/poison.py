@@ -67,6 +67,10 @@ def make(schemas_dir, out):
     # Hand-made OrderEvent bodies: field by field as the schema orders them.
     head = zz(3) + b"p-o" + zz(6) + b"acct-p" + zz(8) + b"vendor-p"
     tail = zz(1000) + zz(3) + b"EUR" + zz(T0)
+
+    def at(t):  # an OrderEvent at any occurred_at, even one no datetime holds
+        return frame(1, head + zz(0) + zz(0) + zz(1000) + zz(3) + b"EUR" + zz(t))
+    big = "x" * 100000   # far beyond validate.id.max.bytes (256)
     cases = {
         "orders": {
             "bad_magic__magic_0x01": b"\x01" + good[1:],
@@ -86,6 +90,19 @@ def make(schemas_dir, out):
             "invalid_field__currency_lowercase": frame(1, encode(osch, order(currency="eur"))),
             "invalid_field__currency_four_letters": frame(1, encode(osch, order(currency="EURO"))),
             "invalid_field__occurred_in_the_future": frame(1, encode(osch, order(occurred_at=future))),
+            # Bounds: sums that would overflow, times before validate.occurred.min,
+            # ids that would make 100 KB keys and alerts.
+            "invalid_field__amount_1e17": frame(1, encode(osch, order(amount_minor=10 ** 17))),
+            "invalid_field__amount_above_max": frame(1, encode(osch, order(
+                amount_minor=10 ** 12 + 1))),
+            "invalid_field__occurred_at_0": at(0),
+            "invalid_field__occurred_at_negative": at(-86400000),
+            "invalid_field__occurred_at_int64_min": at(-(1 << 63)),
+            "invalid_field__occurred_at_1999": at(946684799999),
+            "invalid_field__account_id_100kb": frame(1, encode(osch, order(account_id=big))),
+            "invalid_field__vendor_id_100kb": frame(1, encode(osch, order(vendor_id=big))),
+            "invalid_field__event_id_257_bytes": frame(1, encode(osch, order(event_id="e" * 257))),
+            "invalid_field__product_line_100kb": frame(1, encode(osch, order(product_line=big))),
             # Produced after a valid record at T0 on the same partition.
             "too_late__150_days_before_the_watermark": frame(1, encode(osch, order(
                 event_id="p-late",
@@ -96,6 +113,9 @@ def make(schemas_dir, out):
             "invalid_field__csat_6": frame(2, encode(ssch, support(csat=6))),
             "invalid_field__sentiment_1.5": frame(2, encode(ssch, support(sentiment=1.5))),
             "invalid_field__empty_account_id": frame(2, encode(ssch, support(account_id=""))),
+            "invalid_field__account_id_100kb": frame(2, encode(ssch, support(account_id=big))),
+            "invalid_field__ticket_id_100kb": frame(2, encode(ssch, support(ticket_id=big))),
+            "invalid_field__occurred_at_0": frame(2, encode(ssch, support(occurred_at=EPOCH))),
             "avro_decode__truncated": frame(2, encode(ssch, support()))[:-2],
         },
     }

@@ -3,6 +3,7 @@
  * that the in-process replay (state/account.c) matches what Redis stores. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +304,45 @@ static void test_replay_matches_redis(void **state) {
         rw_account_view_clear(&stored);
 }
 
+/* A batch write applies whole or not at all. A sum the write computes that
+ * does not fit in 64 bits is refused before anything is sent; a command
+ * Redis refuses inside the transaction is reported as that, a fault. */
+static void test_write_whole_or_nothing(void **state) {
+        fx_t *fx = *state;
+        rw_state_write_t *w;
+        rw_err_t werr;
+        char errstr[512];
+        redisReply *r;
+
+        w = rw_state_write_new(fx->st, "orders", 2, -1, 5, T0);
+        assert_non_null(w);
+        rw_state_write_bounds(w, 0, 10);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 5, "big", INT64_MAX / 2 + 1), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 5, "big", INT64_MAX / 2 + 1), 0);
+        assert_int_equal(rw_state_write_vendor(w, "v9", -1, 20513, 7, 120), 0);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "out of the 64-bit range"));
+        rw_state_write_destroy(w);
+        assert_int_equal(llget(fx, "EXISTS ts:{2}:pb:a:5"), 0);
+        assert_int_equal(llget(fx, "EXISTS ts:{2}:v:v9"), 0);
+        assert_int_equal(llget(fx, "EXISTS ts:{2}:off:orders"), 0);
+
+        /* A stored value another writer broke: HINCRBY fails inside EXEC. */
+        r = redisCommand(fx->rc, "HSET ts:{2}:pb:a:5 big notanumber");
+        freeReplyObject(r);
+        w = rw_state_write_new(fx->st, "orders", 2, -1, 5, T0);
+        rw_state_write_bounds(w, 0, 10);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 5, "big", 3), 0);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "inside the transaction and applied the rest"));
+        assert_non_null(strstr(errstr, "not an integer"));
+        rw_state_write_destroy(w);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fencing, fx_setup, fx_teardown),
@@ -310,6 +350,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_script_reload, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_memory_bounded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replay_matches_redis, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
+                                                fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

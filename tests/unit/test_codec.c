@@ -1097,10 +1097,18 @@ static void test_poison_mutations(void **state) {
 
 #define NOW 1700000000000
 #define FUTURE (5 * 60 * 1000)
+#define OCCURRED_MIN 946684800000LL     /* 2000-01-01T00:00:00Z */
+#define AMOUNT_MAX 1000000000000LL
+#define ID_MAX 256
+
+static const rw_validate_limits_t vlim = {
+        .max_future_ms = FUTURE, .occurred_min = OCCURRED_MIN,
+        .amount_max = AMOUNT_MAX, .id_max_bytes = ID_MAX,
+};
 
 static void assert_invalid(const rw_record_t *rec, const char *field) {
         char errstr[256] = "";
-        rw_codec_status_t st = rw_record_validate(rec, NOW, FUTURE, errstr, sizeof(errstr));
+        rw_codec_status_t st = rw_record_validate(rec, NOW, &vlim, errstr, sizeof(errstr));
 
         if (st != RW_CODEC_INVALID_FIELD)
                 fail_msg("validate: %s, want invalid_field for %s", rw_codec_reason(st), field);
@@ -1111,7 +1119,7 @@ static void assert_invalid(const rw_record_t *rec, const char *field) {
 static void assert_valid(const rw_record_t *rec) {
         char errstr[256] = "";
 
-        if (rw_record_validate(rec, NOW, FUTURE, errstr, sizeof(errstr)) != RW_CODEC_OK)
+        if (rw_record_validate(rec, NOW, &vlim, errstr, sizeof(errstr)) != RW_CODEC_OK)
                 fail_msg("validate: %s", errstr);
 }
 
@@ -1144,6 +1152,73 @@ static void test_validate_order(void **state) {
         assert_invalid(&r, "currency");
         r = sample_order(); r.u.order.occurred_at = NOW + FUTURE + 1;
         assert_invalid(&r, "occurred_at");
+}
+
+/* Bounds on every numeric and string field, checked before state is
+ * touched: amounts whose sums could overflow, times before the lower
+ * bound, ids that would make megabyte keys and alerts. */
+static void test_validate_bounds(void **state) {
+        static const int64_t early[] = { OCCURRED_MIN - 1, 0, -1, INT64_MIN };
+        char id_max[ID_MAX + 1], id_long[ID_MAX + 2];
+        rw_record_t r;
+
+        (void)state;
+        memset(id_max, 'a', ID_MAX);
+        id_max[ID_MAX] = '\0';
+        memset(id_long, 'a', ID_MAX + 1);
+        id_long[ID_MAX + 1] = '\0';
+
+        r = sample_order(); r.u.order.amount_minor = AMOUNT_MAX;
+        assert_valid(&r);
+        r = sample_order(); r.u.order.amount_minor = AMOUNT_MAX + 1;
+        assert_invalid(&r, "validate.amount.max");
+        r = sample_order(); r.u.order.amount_minor = 100000000000000000LL;   /* 10^17 */
+        assert_invalid(&r, "amount_minor");
+        r = sample_order(); r.u.order.amount_minor = INT64_MAX;
+        assert_invalid(&r, "amount_minor");
+
+        r = sample_order(); r.u.order.occurred_at = OCCURRED_MIN;
+        assert_valid(&r);
+        {       /* Times a person reads: RFC 3339, or said to be out of range. */
+                char errstr[256];
+                r.u.order.occurred_at = 0;
+                rw_record_validate(&r, NOW, &vlim, errstr, sizeof(errstr));
+                assert_string_equal(errstr, "field occurred_at: 0 (1970-01-01T00:00:00Z) is "
+                                    "before validate.occurred.min (2000-01-01T00:00:00Z)");
+                r.u.order.occurred_at = INT64_MIN;
+                rw_record_validate(&r, NOW, &vlim, errstr, sizeof(errstr));
+                assert_non_null(strstr(errstr, "(beyond the calendar)"));
+        }
+        for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++) {
+                r = sample_order(); r.u.order.occurred_at = early[i];
+                assert_invalid(&r, "validate.occurred.min");
+                r = sample_support(); r.u.support.occurred_at = early[i];
+                assert_invalid(&r, "validate.occurred.min");
+        }
+
+        r = sample_order();
+        r.u.order.event_id = r.u.order.account_id = r.u.order.vendor_id = id_max;
+        r.u.order.product_line = id_max;
+        assert_valid(&r);
+        r = sample_order(); r.u.order.event_id = id_long;
+        assert_invalid(&r, "event_id");
+        r = sample_order(); r.u.order.account_id = id_long;
+        assert_invalid(&r, "account_id");
+        r = sample_order(); r.u.order.vendor_id = id_long;
+        assert_invalid(&r, "vendor_id");
+        r = sample_order(); r.u.order.product_line = id_long;
+        assert_invalid(&r, "product_line");
+        r = sample_order(); r.u.order.product_line = "";
+        assert_valid(&r);
+        r = sample_support();
+        r.u.support.event_id = r.u.support.account_id = r.u.support.ticket_id = id_max;
+        assert_valid(&r);
+        r = sample_support(); r.u.support.account_id = id_long;
+        assert_invalid(&r, "account_id");
+        r = sample_support(); r.u.support.ticket_id = id_long;
+        assert_invalid(&r, "ticket_id");
+        r = sample_support(); r.u.support.event_id = id_long;
+        assert_invalid(&r, "validate.id.max.bytes");
 }
 
 static void test_validate_support(void **state) {
@@ -1926,6 +2001,7 @@ int main(void) {
                 cmocka_unit_test(test_poison_mutations),
                 cmocka_unit_test(test_validate_order),
                 cmocka_unit_test(test_validate_support),
+                cmocka_unit_test(test_validate_bounds),
                 cmocka_unit_test(test_interop_order),
                 cmocka_unit_test(test_interop_support),
                 cmocka_unit_test(test_interop_alert),

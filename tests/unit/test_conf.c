@@ -299,6 +299,41 @@ static void test_duration(void **state) {
         rw_conf_destroy(conf);
 }
 
+static void test_time(void **state) {
+        static const struct { const char *text; int64_t ms; } good[] = {
+                { "1970-01-01", 0 }, { "2000-01-01", 946684800000LL },
+                { "2000-02-29", 951782400000LL },
+                { "2026-03-01T06:00:00Z", 1772344800000LL },
+                { "9999-12-31T23:59:59Z", 253402300799000LL },
+        };
+        static const char *const bad[] = {
+                "validate.occurred.min=2001-02-29", "validate.occurred.min=2000-13-01",
+                "validate.occurred.min=2000-01-32", "validate.occurred.min=2000-1-1",
+                "validate.occurred.min=2000-01-01T00:00:00",
+                "validate.occurred.min=2000-01-01T24:00:00Z",
+                "validate.occurred.min=2000-01-01 00:00:00Z",
+                "validate.occurred.min=946684800000", "validate.occurred.min=",
+        };
+        rw_conf_t *conf = rw_conf_new();
+        char kv[64];
+
+        (void)state;
+        assert_int_equal(rw_conf_get_int(conf, "validate.occurred.min"), 946684800000LL);
+        for (size_t i = 0; i < RW_ARRAY_SIZE(good); i++) {
+                snprintf(kv, sizeof(kv), "validate.occurred.min=%s", good[i].text);
+                expect_arg_ok(conf, kv);
+                assert_int_equal(rw_conf_get_int(conf, "validate.occurred.min"),
+                                 good[i].ms);
+        }
+        expect_arg_error("validate.occurred.min=2000-02-30",
+                         "-X validate.occurred.min: expected a UTC time in "
+                         "[1970-01-01T00:00:00Z, 9999-12-31T23:59:59Z] as YYYY-MM-DD "
+                         "or YYYY-MM-DDTHH:MM:SSZ, got \"2000-02-30\"");
+        for (size_t i = 0; i < RW_ARRAY_SIZE(bad); i++)
+                expect_arg_bad(bad[i]);
+        rw_conf_destroy(conf);
+}
+
 static void test_enum(void **state) {
         rw_conf_t *conf = rw_conf_new();
 
@@ -793,6 +828,7 @@ int main(void) {
                 cmocka_unit_test(test_dbl),
                 cmocka_unit_test(test_bool),
                 cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_time),
                 cmocka_unit_test(test_enum),
                 cmocka_unit_test(test_str_checks),
                 cmocka_unit_test(test_http_url),

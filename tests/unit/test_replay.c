@@ -202,8 +202,66 @@ static void test_portfolio_interval(void **state) {
         rw_account_view_clear(&b);
 }
 
+/* The inactivity alert of a silent account whose id is `acct`: its
+ * fingerprint and alert id. */
+static void long_id_alert(const char *acct, char **fprp, char *aid) {
+        hist_t h;
+        rw_account_view_t quiet, busy, *avs[128], *accts[2] = { &quiet, &busy };
+        rw_replay_opts_t o = opts(0);
+        rw_replay_out_t out;
+        size_t found = 0;
+
+        weekly_then_silent(&h);
+        for (size_t i = 0; i < h.cnt; i++) {
+                if (!strcmp(h.evs[i].account, "quiet"))
+                        h.evs[i].account = acct;
+                avs[i] = h.evs[i].account == acct ? &quiet : &busy;
+        }
+        assert_int_equal(rw_account_init(&quiet, acct), 0);
+        assert_int_equal(rw_account_init(&busy, "busy"), 0);
+        assert_int_equal(rw_replay_batch(&o, h.evs, h.offs, h.cnt, avs, accts, 2, &out), 0);
+        for (size_t i = 0; i < out.alerts.cnt; i++)
+                if (!strcmp(out.alerts.v[i].rule, "churn.inactivity")) {
+                        assert_non_null(*fprp = strdup(out.alerts.v[i].fingerprint));
+                        snprintf(aid, 40, "%s", out.alerts.v[i].alert_id);
+                        assert_string_equal(out.alerts.v[i].subject_id, acct);
+                        assert_non_null(strstr(out.alerts.v[i].summary, acct));
+                        found++;
+                }
+        assert_int_equal(found, 1);
+        rw_replay_out_clear(&out);
+        rw_account_view_clear(&quiet);
+        rw_account_view_clear(&busy);
+}
+
+/* Two 10,240-byte account ids differing in the last character: whole
+ * fingerprints, distinct alert ids. */
+static void test_long_ids_do_not_collide(void **state) {
+        enum { LEN = 10240 };
+        char *a = malloc(LEN + 1), *b = malloc(LEN + 1), *fa = NULL, *fb = NULL;
+        char ida[40], idb[40];
+
+        (void)state;
+        assert_non_null(a);
+        assert_non_null(b);
+        memset(a, 'a', LEN);
+        a[LEN] = '\0';
+        memcpy(b, a, LEN + 1);
+        b[LEN - 1] = 'b';
+        long_id_alert(a, &fa, ida);
+        long_id_alert(b, &fb, idb);
+        assert_int_equal(strlen(fa), strlen("churn.inactivity/ACCOUNT/") + LEN);
+        assert_string_not_equal(fa, fb);
+        assert_string_not_equal(ida, idb);
+        free(fa);
+        free(fb);
+        free(a);
+        free(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_long_ids_do_not_collide),
                 cmocka_unit_test(test_inactivity_due),
                 cmocka_unit_test(test_batch_boundaries),
                 cmocka_unit_test(test_duplicates),

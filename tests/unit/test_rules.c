@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/conf.h"
 #include "rules/rules.h"
@@ -941,6 +943,39 @@ static void test_order_drop_due_at_day_boundary(void **state) {
         assert_false(dec.holds);
 }
 
+/* Alert ids hash every byte of the fingerprint: two 10,240-byte account
+ * ids that differ only in their last character never share an id, and a
+ * short fingerprint keeps the id it always had (the contract's example). */
+static void test_alert_id_full_length(void **state) {
+        enum { LEN = 10240 };
+        char *a = malloc(LEN + 64), *b = malloc(LEN + 64), ida[40], idb[40];
+        int n;
+
+        (void)state;
+        assert_non_null(a);
+        assert_non_null(b);
+        rw_alert_id_derive("churn.refund_rate/ACCOUNT/acct-e2e", "FIRING", "WARNING",
+                           1772603700000LL, ida, sizeof(ida));
+        assert_string_equal(ida, "16986d506ba6e975402111517dc12bc9");
+
+        n = snprintf(a, LEN + 64, "churn.inactivity/ACCOUNT/");
+        memset(a + n, 'x', LEN);
+        a[n + LEN] = '\0';
+        memcpy(b, a, (size_t)n + LEN + 1);
+        b[n + LEN - 1] = 'y';
+        rw_alert_id_derive(a, "FIRING", "WARNING", 1772603700000LL, ida, sizeof(ida));
+        rw_alert_id_derive(b, "FIRING", "WARNING", 1772603700000LL, idb, sizeof(idb));
+        assert_int_equal(strlen(ida), 32);
+        assert_string_not_equal(ida, idb);
+        /* Same text, same id; the event time still counts after a long id. */
+        rw_alert_id_derive(b, "FIRING", "WARNING", 1772603700000LL, ida, sizeof(ida));
+        assert_string_equal(ida, idb);
+        rw_alert_id_derive(b, "FIRING", "WARNING", 1772603700001LL, ida, sizeof(ida));
+        assert_string_not_equal(ida, idb);
+        free(a);
+        free(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_order_drop_lifecycle, setup),
@@ -973,6 +1008,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_params_from_conf_changes_decisions, setup),
                 cmocka_unit_test_setup(test_params_from_conf_rejects, setup),
                 cmocka_unit_test_setup(test_conf_table_ranges, setup),
+                cmocka_unit_test(test_alert_id_full_length),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
