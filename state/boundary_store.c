@@ -134,7 +134,7 @@ static rw_err_t rw_bs_check(const redisReply *r, int type, const char *what,
                             char *errstr, size_t errstr_size) {
         if (r->type == REDIS_REPLY_ERROR) {
                 snprintf(errstr, errstr_size, "redis: %s: %.*s", what, (int)r->len, r->str);
-                return RW_ERR_FAIL;
+                return rw_reply_transient(r) ? RW_ERR_IO : RW_ERR_FAIL;
         }
         if (type >= 0 && r->type != type) {
                 snprintf(errstr, errstr_size, "redis: %s: unexpected reply", what);

@@ -29,10 +29,11 @@ static rw_err_t rw_outbox_cmd(rw_state_t *st, int argc, const char **argv,
                 return RW_ERR_IO;
         }
         if (r->type == REDIS_REPLY_ERROR) {
+                int transient = rw_reply_transient(r);
                 snprintf(errstr, errstr_size, "redis: %s %s: %.*s", argv[0], key,
                          (int)r->len, r->str);
                 freeReplyObject(r);
-                return RW_ERR_FAIL;
+                return transient ? RW_ERR_IO : RW_ERR_FAIL;
         }
         *rp = r;
         return RW_OK;

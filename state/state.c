@@ -23,6 +23,21 @@ static void rw_state_disconnect(rw_state_t *st) {
         }
 }
 
+/* An error reply that says "not now" rather than "no": Redis is loading its
+ * data after a restart, busy with a script, or a replica without its
+ * master. Retried like a connection failure (the connection is dropped, so
+ * callers see RW_ERR_IO). */
+int rw_reply_transient(const redisReply *r) {
+        static const char *const words[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",
+                                             "EXECABORT" };
+        if (!r || r->type != REDIS_REPLY_ERROR)
+                return 0;
+        for (size_t i = 0; i < RW_ARRAY_SIZE(words); i++)
+                if (!strncmp(r->str, words[i], strlen(words[i])))
+                        return 1;
+        return 0;
+}
+
 /* Run a command that must not fail; fills errstr with Redis' reason. */
 static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size,
                                 int argc, const char **argv, const size_t *lens) {
@@ -35,6 +50,8 @@ static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size
         if (r->type == REDIS_REPLY_ERROR) {
                 snprintf(errstr, errstr_size, "redis: %s: %.*s", argv[0],
                          (int)r->len, r->str);
+                if (rw_reply_transient(r))
+                        rw_state_disconnect(st);
                 freeReplyObject(r);
                 return NULL;
         }
@@ -289,6 +306,10 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                 if (rs[i]->type == REDIS_REPLY_ERROR) {
                         snprintf(errstr, errstr_size, "redis: loading accounts: %s",
                                  rs[i]->str);
+                        if (rw_reply_transient(rs[i])) {
+                                rw_state_disconnect(st);
+                                err = RW_ERR_IO;
+                        }
                         goto done;
                 }
         for (i = 0; i < cnt; i++) {
@@ -418,7 +439,10 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
                 if (r->type != REDIS_REPLY_ARRAY) {
                         snprintf(errstr, errstr_size, "redis: ZRANGEBYSCORE: %s",
                                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-                        err = RW_ERR_FAIL;
+                        if (rw_reply_transient(r) && err != RW_ERR_FAIL)
+                                err = RW_ERR_IO;
+                        else
+                                err = RW_ERR_FAIL;
                         freeReplyObject(r);
                         continue;
                 }
@@ -434,6 +458,11 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
                 }
                 q->cnt = n;
                 freeReplyObject(r);
+        }
+        if (err == RW_ERR_IO) {         /* transient: all again */
+                rw_state_disconnect(st);
+                for (i = 0; i < cnt; i++)
+                        rw_due_query_clear(&qs[i]);
         }
         return err;
 io:
@@ -1071,6 +1100,11 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 snprintf(errstr, errstr_size, "redis: WATCH/MGET: %s",
                          r->type == REDIS_REPLY_ERROR ? r->str :
                          r2->type == REDIS_REPLY_ERROR ? r2->str : "unexpected reply");
+                if (rw_reply_transient(r) || rw_reply_transient(r2)) {
+                        rw_state_disconnect(st);        /* errs stay RW_ERR_IO */
+                        err = RW_ERR_IO;
+                        goto done;
+                }
                 for (i = 0; i < cnt; i++)
                         if (errs[i] == RW_ERR_IO)
                                 errs[i] = RW_ERR_FAIL;
@@ -1167,12 +1201,18 @@ rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
                 return RW_OK;
         }
         if (r->type != REDIS_REPLY_ARRAY) {
+                int transient = rw_reply_transient(r);
                 if (r->type == REDIS_REPLY_ERROR)
                         snprintf(errstr, errstr_size, "redis: batch write: %s", r->str);
+                freeReplyObject(r);
+                r = NULL;
+                if (transient) {        /* nothing applied: errs stay RW_ERR_IO */
+                        rw_state_disconnect(st);
+                        return RW_ERR_IO;
+                }
                 for (i = 0; i < txn->cnt; i++)
                         if (txn->queued[i])
                                 errs[i] = RW_ERR_FAIL;
-                freeReplyObject(r);
                 return RW_OK;
         }
         /* Applied. A command that failed inside (a value out of range) is

@@ -11,4 +11,9 @@
  * Redis is unreachable. */
 redisContext *rw_state_conn(rw_state_t *st, char *errstr, size_t errstr_size);
 
+/* 1 when an error reply says "not now" rather than "no" (LOADING after a
+ * restart, BUSY, TRYAGAIN, MASTERDOWN, EXECABORT): retried as RW_ERR_IO, not
+ * reported as a fault. */
+int rw_reply_transient(const redisReply *r);
+
 #endif
