@@ -10,6 +10,7 @@
 #include <avro.h>
 #include "schemas/codec.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "schemas/codec_int.h"
 #include "schemas/registry.h"
 
@@ -1849,10 +1850,15 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                 if (o->amount_minor < 0)
                         return rw_invalid(errstr, errstr_size, "field amount_minor: %" PRId64
                                           " is negative", o->amount_minor);
-                if (!rw_currency_ok(o->currency))
-                        return rw_invalid(errstr, errstr_size, "field currency: \"%.16s\" is "
+                if (!rw_currency_ok(o->currency)) {
+                        /* Escaped: the message reaches a log line and a header. */
+                        char cur[64];
+                        return rw_invalid(errstr, errstr_size, "field currency: \"%s\" is "
                                           "not three capital letters (ISO 4217)",
-                                          o->currency ? o->currency : "");
+                                          rw_log_escape(cur, sizeof(cur), o->currency,
+                                                        o->currency ?
+                                                        strnlen(o->currency, 16) : 0));
+                }
                 return rw_check_time(o->occurred_at, now_ms, max_future_ms,
                                      errstr, errstr_size);
         }
