@@ -102,6 +102,7 @@ struct rw_processor_s {
         int64_t dlq_unlogged[RW_DLQ__CNT];      /* dead letters since then */
         int fatal;
         char fatal_err[1024];
+        volatile sig_atomic_t *stop;    /* rw_processor_run()'s, for callbacks */
         /* Schema registry: NULL without one. While it gives no answer for a
          * record's schema, that record's partition stops before it
          * (retry_at), the assignment is paused, and the record is decoded
@@ -193,24 +194,39 @@ static void rw_part_forget(rw_processor_t *proc, const rw_part_t *p) {
         rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }
 
-/* Load a partition's stored position (offset and watermark) from Redis,
- * waiting out a Redis outage. */
-static void rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
-        char errstr[512];
-        int backoff = 100;
+static void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what);
+static volatile sig_atomic_t rw_not_stopped;    /* proc->stop before a run */
 
-        while (rw_state_get_position(proc->state, p->topic, p->partition,
-                                     &p->expected, &p->watermark, errstr,
-                                     sizeof(errstr)) ||
-               rw_state_get_bounds(proc->state, p->partition, &p->pb_first, &p->pb_last,
-                                   errstr, sizeof(errstr))) {
+/* Load a partition's stored position (offset and watermark) from Redis,
+ * waiting out a Redis outage while not asked to stop. 0, or -1 when stopped
+ * or when Redis refused (an error reply: fatal, with Redis' reason). */
+static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
+        char errstr[512], why[1024];
+        int backoff = 100;
+        rw_err_t err;
+
+        while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
+                                            &p->expected, &p->watermark, errstr,
+                                            sizeof(errstr))) ||
+               (err = rw_state_get_bounds(proc->state, p->partition, &p->pb_first,
+                                          &p->pb_last, errstr, sizeof(errstr)))) {
+                if (err != RW_ERR_IO) {
+                        snprintf(why, sizeof(why), "reading the stored position of "
+                                 "%s [%d]: %s", p->topic, (int)p->partition, errstr);
+                        rw_fatal(proc, "%s", why);
+                        return -1;
+                }
                 rw_log_warn("cannot read the stored position of %s [%d]: %s; "
                             "retrying in %d ms", p->topic, (int)p->partition,
                             errstr, backoff);
-                usleep((useconds_t)backoff * 1000);
+                for (int waited = 0; waited < backoff && !*proc->stop; waited += 50)
+                        usleep(50 * 1000);
+                if (*proc->stop)
+                        return -1;
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
                 rw_state_reconnect(proc->state, errstr, sizeof(errstr));
         }
+        return 0;
 }
 
 static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -225,8 +241,9 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 1);
                         /* Whatever was cached may have changed meanwhile. */
                         rw_part_forget(proc, p);
-                        rw_part_load_position(proc, p);
-                        p->assigned = 1;
+                        /* Stopped or failed: assigned to librdkafka, but
+                         * nothing of it is applied; the run is ending. */
+                        p->assigned = !rw_part_load_position(proc, p);
                         p->eof = 0;
                         p->retry_at = -1;       /* starts over at the stored position */
                         p->drain = 1;           /* a predecessor may have left some */
@@ -289,6 +306,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 return NULL;
         }
         proc->conf = conf;
+        proc->stop = &rw_not_stopped;
         if (opts)
                 proc->opts = *opts;
         if (!proc->opts.alert_fp)
@@ -498,8 +516,9 @@ static void rw_dead_letter(rw_processor_t *proc, rd_kafka_message_t *rkm,
                            rw_dlq_reason_t reason, const char *msg, int *dlq_sent) {
         const char *topic = rd_kafka_topic_name(rkm->rkt);
         int64_t now = rw_mono_ms();
-        char errstr[512];
+        char errstr[512], clean[1024];
 
+        msg = rw_log_clean(clean, sizeof(clean), msg);  /* one line in the header too */
         if (rw_producer_send_dlq(proc->prod, rkm, rw_dlq_reason_name(reason), msg,
                                  errstr, sizeof(errstr)))
                 rw_fatal(proc, "dead-letter queue: %s", errstr);
@@ -691,7 +710,10 @@ static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
 
         proc->stats.fenced++;
         rw_part_forget(proc, p);
-        rw_part_load_position(proc, p);
+        if (rw_part_load_position(proc, p)) {
+                p->assigned = 0;        /* stopped or failed: the run is ending */
+                return;
+        }
         /* A commit whose reply was lost may have stored transitions. */
         p->drain = 1;
         rw_log_warn("fenced: %s; resuming from the stored offset %lld",
@@ -1493,6 +1515,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
         if (!msgs)
                 abort();
+        proc->stop = stop;
         if (rw_check_topics(proc, stop, errstr, errstr_size)) {
                 free(msgs);
                 return RW_ERR_FAIL;
