@@ -1579,10 +1579,11 @@ uint64_t rw_codec_direct_decodes(const rw_codec_t *codec) {
         return codec->direct_decodes;
 }
 
-rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
-                                  const void *buf, size_t len,
-                                  rw_record_t *out,
-                                  char *errstr, size_t errstr_size) {
+/* rw_codec_decode(); `own`: the body was written with the reader schema
+ * itself, whatever id the frame carries (rw_codec_decode_own()). */
+static rw_codec_status_t rw_codec_decode_as(rw_codec_t *codec, rw_record_type_t expect,
+                                            const void *buf, size_t len, rw_record_t *out,
+                                            int own, char *errstr, size_t errstr_size) {
         const unsigned char *p = buf;
         rw_codec_status_t st = RW_CODEC_AVRO_DECODE;
         rw_cursor_t c;
@@ -1604,8 +1605,10 @@ rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
                 goto done;
         }
         id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        if (!(w = rw_codec_find(codec, id)) &&
-            (st = rw_codec_fetch(codec, id, &w, errstr, errstr_size)) != RW_CODEC_OK)
+        if (own)
+                w = codec->readers[expect];
+        else if (!(w = rw_codec_find(codec, id)) &&
+                 (st = rw_codec_fetch(codec, id, &w, errstr, errstr_size)) != RW_CODEC_OK)
                 goto done;
         st = RW_CODEC_UNKNOWN_SCHEMA;
         if (w->rtype != expect) {
@@ -1877,6 +1880,20 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                                      errstr, errstr_size);
         }
         return RW_CODEC_OK;
+}
+
+rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
+                                  const void *buf, size_t len,
+                                  rw_record_t *out,
+                                  char *errstr, size_t errstr_size) {
+        return rw_codec_decode_as(codec, expect, buf, len, out, 0, errstr, errstr_size);
+}
+
+rw_codec_status_t rw_codec_decode_own(rw_codec_t *codec, rw_record_type_t expect,
+                                      const void *buf, size_t len,
+                                      rw_record_t *out,
+                                      char *errstr, size_t errstr_size) {
+        return rw_codec_decode_as(codec, expect, buf, len, out, 1, errstr, errstr_size);
 }
 
 /*
