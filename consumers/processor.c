@@ -103,6 +103,8 @@ struct rw_processor_s {
         int fatal;
         char fatal_err[1024];
         volatile sig_atomic_t *stop;    /* rw_processor_run()'s, for callbacks */
+        int64_t broker_timeout_ms;      /* -e: longest wait for the brokers */
+        char bootstrap[512];            /* kafka.bootstrap.servers, for messages */
         /* Schema registry: NULL without one. While it gives no answer for a
          * record's schema, that record's partition stops before it
          * (retry_at), the assignment is paused, and the record is decoded
@@ -319,6 +321,13 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         proc->future_ms = rw_conf_get_int(conf, "future.margin");
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
+        proc->broker_timeout_ms = rw_conf_get_int(conf, "broker.timeout");
+        for (size_t i = 0; i < rw_conf_kafka_cnt(conf); i++) {
+                const char *k, *v;
+                rw_conf_kafka_get(conf, i, &k, &v);
+                if (!strcmp(k, "bootstrap.servers"))
+                        snprintf(proc->bootstrap, sizeof(proc->bootstrap), "%s", v);
+        }
         if (rw_rules_params_from_conf(&proc->params, conf, errstr, errstr_size))
                 goto fail;
         proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");
@@ -1456,6 +1465,7 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
         if (!first && (!proc->topics_missing || rw_mono_ms() < proc->topics_check_at))
                 return 0;
+        int64_t since = rw_mono_ms();
         do {
                 int64_t asked = rw_mono_ms();
                 if (!(kerr = rd_kafka_metadata(proc->rk, 1, NULL, &md, first ? 2000 : 500)))
@@ -1463,6 +1473,17 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 md = NULL;
                 rw_log_debug("topics: no metadata from the broker yet (%s)%s",
                              rd_kafka_err2str(kerr), first ? "; retrying" : "");
+                /* -e: an end to stop at needs the brokers; do not wait for
+                 * ever for them. */
+                if (first && proc->opts.exit_at_eof &&
+                    rw_mono_ms() - since >= proc->broker_timeout_ms) {
+                        snprintf(errstr, errstr_size, "no answer from the brokers "
+                                 "(kafka.bootstrap.servers %s) in %lld s: %s; giving up "
+                                 "(broker.timeout)", proc->bootstrap,
+                                 (long long)(proc->broker_timeout_ms / 1000),
+                                 rd_kafka_err2str(kerr));
+                        return -1;
+                }
                 if (first && !*stop && rw_mono_ms() - asked < 500)
                         usleep(500 * 1000);     /* a quick refusal: do not spin */
         } while (first && !*stop);
