@@ -59,21 +59,23 @@ static void rw_inspect_rule(rw_rule_id_t id, const rw_rules_params_t *params,
         int decided = rw_rules_eval_account(id, params, fig, &dec);
 
         if (json) {
-                printf("%s{\"rule\":\"%s\",\"decided\":%s", first ? "" : ",",
-                       rw_rule_name(id), rw_yes(decided));
+                printf("%s{\"rule\":", first ? "" : ",");
+                rw_json_write_str(stdout, rw_rule_name(id));
+                printf(",\"decided\":%s", rw_yes(decided));
                 if (decided) {
-                        printf(",\"holds\":%s,\"severity\":\"%s\",\"observed\":%.6g,"
-                               "\"threshold\":%.6g,\"window_ms\":%lld,\"baseline\":",
-                               rw_yes(dec.holds), rw_alert_severity_name(dec.severity),
-                               dec.observed, dec.threshold, (long long)dec.window_ms);
+                        printf(",\"holds\":%s,\"severity\":", rw_yes(dec.holds));
+                        rw_json_write_str(stdout, rw_alert_severity_name(dec.severity));
+                        printf(",\"observed\":%.6g,\"threshold\":%.6g,\"window_ms\":%lld,"
+                               "\"baseline\":", dec.observed, dec.threshold,
+                               (long long)dec.window_ms);
                         if (dec.has_baseline)
                                 printf("%.6g", dec.baseline);
                         else
                                 printf("null");
                 }
-                printf(",\"alert\":{\"firing\":%s,\"severity\":\"%s\",\"resolved_at\":%lld}}",
-                       rw_yes(fst->firing), rw_alert_severity_name(fst->severity),
-                       (long long)fst->resolved_at);
+                printf(",\"alert\":{\"firing\":%s,\"severity\":", rw_yes(fst->firing));
+                rw_json_write_str(stdout, rw_alert_severity_name(fst->severity));
+                printf(",\"resolved_at\":%lld}}", (long long)fst->resolved_at);
                 return;
         }
         printf("  %-24s ", rw_rule_name(id));
@@ -105,7 +107,9 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
         rw_figures_compute(params, in->support.buckets, in->support.bucket_cnt, 0, 0, 0,
                            now_s, &fs);
         if (json) {
-                printf("{\"account\":\"%s\",\"partition\":%d,"
+                printf("{\"account\":");
+                rw_json_write_str(stdout, in->orders.account);
+                printf(",\"partition\":%d,"
                        "\"orders\":{\"watermark\":%lld,\"now\":%lld,\"days_kept\":%zu,"
                        "\"placed_30d\":%lld,\"orders_30d\":%lld,\"returns_30d\":%lld,"
                        "\"net_spend_30d\":%lld,\"placed_base_90d\":%lld,"
@@ -115,8 +119,7 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                        "\"tickets_7d\":%lld,\"tickets_hot_7d\":%lld,"
                        "\"tickets_base_8w\":%lld,\"csat_sum_30d\":%.6g,\"csat_n_30d\":%lld,"
                        "\"sentiment_sum_30d\":%.6g,\"sentiment_n_30d\":%lld},\"rules\":[",
-                       in->orders.account, (int)in->partition,
-                       (long long)in->wm_orders, (long long)now_o, in->orders.bucket_cnt,
+                       (int)in->partition, (long long)in->wm_orders, (long long)now_o, in->orders.bucket_cnt,
                        (long long)fo.placed_30, (long long)fo.orders_30,
                        (long long)fo.returns_30, (long long)fo.net_spend_30,
                        (long long)fo.placed_base, (long long)fo.net_spend_base,
@@ -127,7 +130,10 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                        (long long)fs.tickets_base, fs.csat_sum_30, (long long)fs.csat_n_30,
                        fs.sentiment_sum_30, (long long)fs.sentiment_n_30);
         } else {
-                printf("account %s (partition %d)\n", in->orders.account, (int)in->partition);
+                char shown[1024];
+                printf("account %s (partition %d)\n",
+                       rw_log_escape_str(shown, sizeof(shown), in->orders.account),
+                       (int)in->partition);
                 printf("orders   watermark %s, rules evaluated at %s, %zu day(s) kept\n",
                        rw_ts(in->wm_orders, b1, sizeof(b1)), rw_ts(now_o, b2, sizeof(b2)),
                        in->orders.bucket_cnt);
@@ -188,7 +194,7 @@ static int rw_inspect_portfolio(rw_state_t *st, const rw_conf_t *conf,
         rw_boundary_opts_t bo;
         rw_boundary_status_t s;
         rw_boundary_t *bd;
-        char errstr[512], t1[32], t2[32], t3[32];
+        char errstr[512], t1[32], t2[32], t3[32], shown[1024];
 
         rw_boundary_opts_default(&bo);
         bo.interval_ms = rw_conf_get_int(conf, "evaluation.interval");
@@ -245,7 +251,9 @@ static int rw_inspect_portfolio(rw_state_t *st, const rw_conf_t *conf,
                        (double)(fam ? s.vendor_sum : s.account_sum) / 100.0,
                        fam ? s.vendor_hhi : s.account_hhi);
                 for (size_t i = 0; i < n; i++)
-                        printf(" %s %.1f%%", fam ? s.top_vendors[i].id : s.top_accounts[i].id,
+                        printf(" %s %.1f%%", rw_log_escape_str(shown, sizeof(shown), fam ?
+                                                               s.top_vendors[i].id :
+                                                               s.top_accounts[i].id),
                                100.0 * (fam ? s.top_vendors[i].share :
                                               s.top_accounts[i].share));
                 printf("\n");
@@ -319,14 +327,19 @@ int rw_cmd_inspect(int argc, char **argv) {
                 for (size_t i = 0; i < cnt; i++)
                         if (days[i] > maxday - 90)
                                 sum90 += values[i];
-                if (json)
-                        printf("{\"vendor\":\"%s\",\"partition\":%d,\"days_kept\":%zu,"
-                               "\"latest_day\":%lld,\"order_value_90d\":%lld}\n", vendor,
+                if (json) {
+                        printf("{\"vendor\":");
+                        rw_json_write_str(stdout, vendor);
+                        printf(",\"partition\":%d,\"days_kept\":%zu,"
+                               "\"latest_day\":%lld,\"order_value_90d\":%lld}\n",
                                (int)part, cnt, (long long)maxday, (long long)sum90);
-                else
+                } else {
+                        char shown[1024];
                         printf("vendor %s (partition %d): %zu day(s) kept; order value in "
-                               "the 90 days up to its latest day: %.2f\n", vendor, (int)part,
+                               "the 90 days up to its latest day: %.2f\n",
+                               rw_log_escape_str(shown, sizeof(shown), vendor), (int)part,
                                cnt, (double)sum90 / 100.0);
+                }
                 free(days);
                 free(values);
         } else {

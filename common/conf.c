@@ -30,6 +30,11 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "client.id", RW_CONF_STR, "riskwatch", 0, 0, NULL, 0,
           "Kafka client id, shown in broker logs, quotas and metrics." },
 
+        { "broker.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
+          "With `run -e`: how long to wait for the brokers' first answer "
+          "before giving up (exit 1). Without `-e`, `run` waits for them "
+          "as long as it takes." },
+
         /* Redis state. */
         { "redis.url", RW_CONF_URL_REDIS, "redis://127.0.0.1:6379/0", 0, 0,
           NULL, 0,
@@ -421,6 +426,7 @@ typedef struct rw_conf_val_s {
         double d;          /* DBL */
         bool b;            /* BOOL */
         bool pinned;       /* set by -X: a file does not override it */
+        char *origin;      /* "FILE:LINE" or "-X"; NULL: the default */
 } rw_conf_val_t;
 
 /* One kafka.* pass-through entry. */
@@ -492,11 +498,19 @@ static size_t rw_conf_prop_cnt(void) {
         return n;
 }
 
-static size_t rw_conf_idx(const char *key) {
+/* The property `key`, read as one of `types` (a bit per rw_conf_type_t),
+ * or a loud abort: reading a name the table does not have (a misspelt key in
+ * the code) or of another type is a programming error, which must stop
+ * every build, release builds included, not read a neighbour's value. */
+static const rw_conf_prop_t *rw_conf_prop_must(const char *key, unsigned types) {
         const rw_conf_prop_t *prop = rw_conf_prop_find(key);
 
-        assert(prop && "property not in the table");
-        return (size_t)(prop - rw_conf_table);
+        if (!prop || !(types & 1u << prop->type)) {
+                fprintf(stderr, "riskwatch: internal error: property %s %s\n", key,
+                        prop ? "read as another type" : "is not in the property table");
+                abort();
+        }
+        return prop;
 }
 
 /* Decimal integer, optional '-', every character consumed, no overflow. */
@@ -970,6 +984,10 @@ static rw_err_t rw_conf_set0(rw_conf_t *conf, const char *key,
                         snprintf(reason, sizeof(reason),
                                  "set it with the riskwatch property %s", kkey);
                         err = RW_ERR_CONFIG;
+                } else if (!strcmp(kkey, "bootstrap.servers") && !*value) {
+                        snprintf(reason, sizeof(reason),
+                                 "empty: expected host:port[,host:port...]");
+                        err = RW_ERR_CONFIG;
                 } else if (rw_conf_kafka_check(kkey, value, reason,
                                                sizeof(reason)) !=
                            RD_KAFKA_CONF_OK) {
@@ -993,8 +1011,17 @@ static rw_err_t rw_conf_set0(rw_conf_t *conf, const char *key,
         if (cur->pinned && !pin)
                 goto done;
         free(cur->str);
+        free(cur->origin);
         val.str = rw_conf_xstrdup(value);
         val.pinned = cur->pinned || pin;
+        /* The prefix without its separator: "FILE:LINE: " or "-X ". */
+        if (strcmp(prefix, "default ")) {
+                size_t n = strlen(prefix);
+                while (n && (prefix[n - 1] == ' ' || prefix[n - 1] == ':'))
+                        n--;
+                val.origin = rw_conf_xstrdup(prefix);
+                val.origin[n] = '\0';
+        }
         *cur = val;
 
 done:
@@ -1035,7 +1062,7 @@ void rw_conf_destroy(rw_conf_t *conf) {
         }
         free(conf->kafka);
         for (size_t i = 0; i < conf->prop_cnt; i++)
-                free(conf->vals[i].str);
+                free(conf->vals[i].str), free(conf->vals[i].origin);
         free(conf->vals);
         free(conf);
 }
@@ -1097,9 +1124,12 @@ rw_err_t rw_conf_load_file(rw_conf_t *conf, const char *path,
         }
         prefix = rw_conf_xmalloc(strlen(path) + 16);
         while (getline(&line, &cap, fp) != -1) {
-                char *s = rw_conf_trim(line), *eq, *key, *value;
+                char *s, *eq, *key, *value;
 
                 lineno++;
+                /* A UTF-8 byte order mark, as some editors write one. */
+                s = rw_conf_trim(lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3) ?
+                                 line + 3 : line);
                 if (!*s || *s == '#')
                         continue;
                 eq = strchr(s, '=');
@@ -1152,48 +1182,33 @@ done:
         return err;
 }
 
-static const rw_conf_val_t *rw_conf_val(const rw_conf_t *conf,
-                                        const char *key) {
-        return &conf->vals[rw_conf_idx(key)];
+#define RW_CONF_T(t) (1u << (t))
+
+static const rw_conf_val_t *rw_conf_val(const rw_conf_t *conf, const char *key,
+                                        unsigned types) {
+        return &conf->vals[rw_conf_prop_must(key, types) - rw_conf_table];
 }
 
 const char *rw_conf_get_str(const rw_conf_t *conf, const char *key) {
-        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
-
-        assert(prop && (prop->type == RW_CONF_STR ||
-                        prop->type == RW_CONF_ENUM ||
-                        prop->type == RW_CONF_URL_REDIS ||
-                        prop->type == RW_CONF_URL_HTTP) &&
-               "not a string property");
-        (void)prop;
-        return rw_conf_val(conf, key)->str;
+        return rw_conf_val(conf, key, RW_CONF_T(RW_CONF_STR) | RW_CONF_T(RW_CONF_ENUM) |
+                           RW_CONF_T(RW_CONF_URL_REDIS) | RW_CONF_T(RW_CONF_URL_HTTP))->str;
 }
 
 int64_t rw_conf_get_int(const rw_conf_t *conf, const char *key) {
-        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
-
-        assert(prop && (prop->type == RW_CONF_INT ||
-                        prop->type == RW_CONF_DURATION ||
-                        prop->type == RW_CONF_TIME) &&
-               "not an integer property");
-        (void)prop;
-        return rw_conf_val(conf, key)->i;
+        return rw_conf_val(conf, key, RW_CONF_T(RW_CONF_INT) | RW_CONF_T(RW_CONF_DURATION) |
+                           RW_CONF_T(RW_CONF_TIME))->i;
 }
 
 double rw_conf_get_dbl(const rw_conf_t *conf, const char *key) {
-        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
-
-        assert(prop && prop->type == RW_CONF_DBL && "not a double property");
-        (void)prop;
-        return rw_conf_val(conf, key)->d;
+        return rw_conf_val(conf, key, RW_CONF_T(RW_CONF_DBL))->d;
 }
 
 bool rw_conf_get_bool(const rw_conf_t *conf, const char *key) {
-        const rw_conf_prop_t *prop = rw_conf_prop_find(key);
+        return rw_conf_val(conf, key, RW_CONF_T(RW_CONF_BOOL))->b;
+}
 
-        assert(prop && prop->type == RW_CONF_BOOL && "not a boolean property");
-        (void)prop;
-        return rw_conf_val(conf, key)->b;
+const char *rw_conf_origin(const rw_conf_t *conf, const char *key) {
+        return conf->vals[rw_conf_prop_must(key, ~0u) - rw_conf_table].origin;
 }
 
 size_t rw_conf_kafka_cnt(const rw_conf_t *conf) {

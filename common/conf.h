@@ -69,6 +69,12 @@ const char *rw_conf_get_str(const rw_conf_t *conf, const char *key);
 int64_t rw_conf_get_int(const rw_conf_t *conf, const char *key);   /* INT, DURATION, TIME (ms) */
 double rw_conf_get_dbl(const rw_conf_t *conf, const char *key);
 bool rw_conf_get_bool(const rw_conf_t *conf, const char *key);
+/* The getters abort() with a message when the table has no property `key`
+ * of that type (a programming error, caught in every build). */
+
+/* Where `key`'s value was set: "FILE:LINE" or "-X"; NULL for the default.
+ * For errors no single property can see ("ORIGIN: KEY: reason"). */
+const char *rw_conf_origin(const rw_conf_t *conf, const char *key);
 
 /* Number of kafka.* pass-through properties and the i-th one (key without
  * the "kafka." prefix), in the order they were set. */

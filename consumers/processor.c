@@ -115,6 +115,9 @@ struct rw_processor_s {
         int64_t dlq_unlogged[RW_DLQ__CNT];      /* dead letters since then */
         int fatal;
         char fatal_err[1024];
+        volatile sig_atomic_t *stop;    /* rw_processor_run()'s, for callbacks */
+        int64_t broker_timeout_ms;      /* -e: longest wait for the brokers */
+        char bootstrap[512];            /* kafka.bootstrap.servers, for messages */
         /* Schema registry: NULL without one. While it gives no answer for a
          * record's schema, that record's partition stops before it
          * (retry_at), the assignment is paused, and the record is decoded
@@ -206,24 +209,39 @@ static void rw_part_forget(rw_processor_t *proc, const rw_part_t *p) {
         rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }
 
-/* Load a partition's stored position (offset and watermark) from Redis,
- * waiting out a Redis outage. */
-static void rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
-        char errstr[512];
-        int backoff = 100;
+static void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what);
+static volatile sig_atomic_t rw_not_stopped;    /* proc->stop before a run */
 
-        while (rw_state_get_position(proc->state, p->topic, p->partition,
-                                     &p->expected, &p->watermark, errstr,
-                                     sizeof(errstr)) ||
-               rw_state_get_bounds(proc->state, p->partition, &p->pb_first, &p->pb_last,
-                                   errstr, sizeof(errstr))) {
+/* Load a partition's stored position (offset and watermark) from Redis,
+ * waiting out a Redis outage while not asked to stop. 0, or -1 when stopped
+ * or when Redis refused (an error reply: fatal, with Redis' reason). */
+static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
+        char errstr[512], why[1024];
+        int backoff = 100;
+        rw_err_t err;
+
+        while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
+                                            &p->expected, &p->watermark, errstr,
+                                            sizeof(errstr))) ||
+               (err = rw_state_get_bounds(proc->state, p->partition, &p->pb_first,
+                                          &p->pb_last, errstr, sizeof(errstr)))) {
+                if (err != RW_ERR_IO) {
+                        snprintf(why, sizeof(why), "reading the stored position of "
+                                 "%s [%d]: %s", p->topic, (int)p->partition, errstr);
+                        rw_fatal(proc, "%s", why);
+                        return -1;
+                }
                 rw_log_warn("cannot read the stored position of %s [%d]: %s; "
                             "retrying in %d ms", p->topic, (int)p->partition,
                             errstr, backoff);
-                usleep((useconds_t)backoff * 1000);
+                for (int waited = 0; waited < backoff && !*proc->stop; waited += 50)
+                        usleep(50 * 1000);
+                if (*proc->stop)
+                        return -1;
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
                 rw_state_reconnect(proc->state, errstr, sizeof(errstr));
         }
+        return 0;
 }
 
 static void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop);
@@ -245,8 +263,9 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 1);
                         /* Whatever was cached may have changed meanwhile. */
                         rw_part_forget(proc, p);
-                        rw_part_load_position(proc, p);
-                        p->assigned = 1;
+                        /* Stopped or failed: assigned to librdkafka, but
+                         * nothing of it is applied; the run is ending. */
+                        p->assigned = !rw_part_load_position(proc, p);
                         p->eof = 0;
                         p->retry_at = -1;       /* starts over at the stored position */
                         p->drain = 1;           /* a predecessor may have left some */
@@ -309,6 +328,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 return NULL;
         }
         proc->conf = conf;
+        proc->stop = &rw_not_stopped;
         if (opts)
                 proc->opts = *opts;
         if (!proc->opts.alert_fp)
@@ -321,6 +341,13 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         rw_validate_limits_conf(&proc->vlim, conf);
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
+        proc->broker_timeout_ms = rw_conf_get_int(conf, "broker.timeout");
+        for (size_t i = 0; i < rw_conf_kafka_cnt(conf); i++) {
+                const char *k, *v;
+                rw_conf_kafka_get(conf, i, &k, &v);
+                if (!strcmp(k, "bootstrap.servers"))
+                        snprintf(proc->bootstrap, sizeof(proc->bootstrap), "%s", v);
+        }
         if (rw_rules_params_from_conf(&proc->params, conf, errstr, errstr_size))
                 goto fail;
         proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");
@@ -530,8 +557,9 @@ static void rw_dead_letter(rw_processor_t *proc, rd_kafka_message_t *rkm,
                            rw_dlq_reason_t reason, const char *msg, int *dlq_sent) {
         const char *topic = rd_kafka_topic_name(rkm->rkt);
         int64_t now = rw_mono_ms();
-        char errstr[512];
+        char errstr[512], clean[1024];
 
+        msg = rw_log_clean(clean, sizeof(clean), msg);  /* one line in the header too */
         if (rw_producer_send_dlq(proc->prod, rkm, rw_dlq_reason_name(reason), msg,
                                  errstr, sizeof(errstr)))
                 rw_fatal(proc, "dead-letter queue: %s", errstr);
@@ -743,7 +771,10 @@ static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
 
         proc->stats.fenced++;
         rw_part_forget(proc, p);
-        rw_part_load_position(proc, p);
+        if (rw_part_load_position(proc, p)) {
+                p->assigned = 0;        /* stopped or failed: the run is ending */
+                return;
+        }
         /* If Redis lost writes, it lost decisions too: the orders applied
          * again go to the intervals it still holds undecided, as in a pass
          * that never saw those decisions. */
@@ -1623,6 +1654,7 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
         if (!first && (!proc->topics_missing || rw_mono_ms() < proc->topics_check_at))
                 return 0;
+        int64_t since = rw_mono_ms();
         do {
                 int64_t asked = rw_mono_ms();
                 if (!(kerr = rd_kafka_metadata(proc->rk, 1, NULL, &md, first ? 2000 : 500)))
@@ -1630,6 +1662,17 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 md = NULL;
                 rw_log_debug("topics: no metadata from the broker yet (%s)%s",
                              rd_kafka_err2str(kerr), first ? "; retrying" : "");
+                /* -e: an end to stop at needs the brokers; do not wait for
+                 * ever for them. */
+                if (first && proc->opts.exit_at_eof &&
+                    rw_mono_ms() - since >= proc->broker_timeout_ms) {
+                        snprintf(errstr, errstr_size, "no answer from the brokers "
+                                 "(kafka.bootstrap.servers %s) in %lld s: %s; giving up "
+                                 "(broker.timeout)", proc->bootstrap,
+                                 (long long)(proc->broker_timeout_ms / 1000),
+                                 rd_kafka_err2str(kerr));
+                        return -1;
+                }
                 if (first && !*stop && rw_mono_ms() - asked < 500)
                         usleep(500 * 1000);     /* a quick refusal: do not spin */
         } while (first && !*stop);
@@ -1683,6 +1726,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         if (!msgs)
                 abort();
         proc->run_stop = stop;
+        proc->stop = stop;
         if (rw_check_topics(proc, stop, errstr, errstr_size)) {
                 free(msgs);
                 proc->run_stop = NULL;

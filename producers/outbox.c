@@ -87,8 +87,11 @@ rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                         rw_record_t rec;
                         char msg[256];
 
-                        if (rw_codec_decode(codec, RW_REC_ALERT, e->buf, e->len, &rec,
-                                            msg, sizeof(msg)) != RW_CODEC_OK) {
+                        /* Encoded by this code with the reader schema: decoded
+                         * with it, whatever id the frame carries (no registry
+                         * needed to deliver). */
+                        if (rw_codec_decode_own(codec, RW_REC_ALERT, e->buf, e->len, &rec,
+                                                msg, sizeof(msg)) != RW_CODEC_OK) {
                                 /* Written by this code: cannot happen unless
                                  * the key was tampered with. Deliver as is,
                                  * keyed by nothing, rather than lose it. */
@@ -120,9 +123,9 @@ rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                                 dead++;
                                 continue;
                         }
-                        if (emit && rw_codec_decode(codec, RW_REC_ALERT, items.v[i].buf,
-                                                    items.v[i].len, &rec, msg,
-                                                    sizeof(msg)) == RW_CODEC_OK)
+                        if (emit && rw_codec_decode_own(codec, RW_REC_ALERT, items.v[i].buf,
+                                                        items.v[i].len, &rec, msg,
+                                                        sizeof(msg)) == RW_CODEC_OK)
                                 emit(opaque, &rec.u.alert);
                 }
                 free(status);

@@ -1,5 +1,6 @@
 /* rules_conf.c - the rules' parameters from the `rules.*` properties. */
 #include <stdio.h>
+#include <string.h>
 #include "rules/rules.h"
 
 /* "rules.<rule name>.<param>" into buf. */
@@ -16,6 +17,49 @@ static int rw_rules_whole_days(const char *key, int64_t ms, char *errstr,
                 return 0;
         snprintf(errstr, errstr_size, "%s: expected a whole number of days "
                  "(e.g. 30d), got %lld ms", key, (long long)ms);
+        return -1;
+}
+
+/* ms as a duration in its largest exact unit ("90d", "7m", "1500ms"). */
+static const char *rw_rules_dur(char *buf, size_t size, int64_t ms) {
+        static const struct { int64_t ms; const char *unit; } units[] = {
+                { RW_DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" },
+        };
+        for (size_t i = 0; i < RW_ARRAY_SIZE(units); i++) {
+                if (ms && ms % units[i].ms == 0) {
+                        snprintf(buf, size, "%lld%s", (long long)(ms / units[i].ms),
+                                 units[i].unit);
+                        return buf;
+                }
+        }
+        snprintf(buf, size, "%lldms", (long long)ms);
+        return buf;
+}
+
+/* Boundaries must tile the dependency window. Blames the property that
+ * was set, with where it was set ("FILE:LINE: " or "-X "). */
+static int rw_rules_interval_check(const rw_rules_params_t *p, const rw_conf_t *conf,
+                                   char *errstr, size_t errstr_size) {
+        int64_t iv = rw_conf_get_int(conf, "evaluation.interval");
+        const char *key = "evaluation.interval", *origin;
+        char b1[32], b2[32];
+
+        if (iv > 0 && p->dep_window_ms % iv == 0)
+                return 0;
+        if (!(origin = rw_conf_origin(conf, key))) {
+                key = "rules.dependency.window";
+                origin = rw_conf_origin(conf, key);
+        }
+        rw_rules_dur(b1, sizeof(b1), iv);
+        rw_rules_dur(b2, sizeof(b2), p->dep_window_ms);
+        if (!strcmp(key, "evaluation.interval"))
+                snprintf(errstr, errstr_size, "%s%s%s: %s does not divide "
+                         "rules.dependency.window (%s): choose one that does (1h, 30m, "
+                         "15m, ...)", origin, strcmp(origin, "-X") ? ": " : " ", key, b1, b2);
+        else
+                snprintf(errstr, errstr_size, "%s%s%s: %s is not a multiple of "
+                         "evaluation.interval (%s)", origin ? origin : "",
+                         origin ? (strcmp(origin, "-X") ? ": " : " ") : "", key, b2, b1);
         return -1;
 }
 
@@ -96,6 +140,8 @@ int rw_rules_params_from_conf(rw_rules_params_t *p, const rw_conf_t *conf,
                 if (rw_rules_whole_days(windows[i].key, *w, errstr, errstr_size))
                         return -1;
         }
+        if (rw_rules_interval_check(p, conf, errstr, errstr_size))
+                return -1;
 
         for (int i = RW_RULE_ACCOUNT_SHARE; i <= RW_RULE_VENDOR_HHI; i++) {
                 rw_rule_id_t id = (rw_rule_id_t)i;

@@ -11,6 +11,7 @@
 #include <avro.h>
 #include "schemas/codec.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "schemas/codec_int.h"
 #include "schemas/registry.h"
 
@@ -1579,10 +1580,11 @@ uint64_t rw_codec_direct_decodes(const rw_codec_t *codec) {
         return codec->direct_decodes;
 }
 
-rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
-                                  const void *buf, size_t len,
-                                  rw_record_t *out,
-                                  char *errstr, size_t errstr_size) {
+/* rw_codec_decode(); `own`: the body was written with the reader schema
+ * itself, whatever id the frame carries (rw_codec_decode_own()). */
+static rw_codec_status_t rw_codec_decode_as(rw_codec_t *codec, rw_record_type_t expect,
+                                            const void *buf, size_t len, rw_record_t *out,
+                                            int own, char *errstr, size_t errstr_size) {
         const unsigned char *p = buf;
         rw_codec_status_t st = RW_CODEC_AVRO_DECODE;
         rw_cursor_t c;
@@ -1604,8 +1606,10 @@ rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
                 goto done;
         }
         id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        if (!(w = rw_codec_find(codec, id)) &&
-            (st = rw_codec_fetch(codec, id, &w, errstr, errstr_size)) != RW_CODEC_OK)
+        if (own)
+                w = codec->readers[expect];
+        else if (!(w = rw_codec_find(codec, id)) &&
+                 (st = rw_codec_fetch(codec, id, &w, errstr, errstr_size)) != RW_CODEC_OK)
                 goto done;
         st = RW_CODEC_UNKNOWN_SCHEMA;
         if (w->rtype != expect) {
@@ -1901,10 +1905,15 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                         return rw_invalid(errstr, errstr_size, "field amount_minor: %" PRId64
                                           " is above validate.amount.max (%" PRId64 ")",
                                           o->amount_minor, lim->amount_max);
-                if (!rw_currency_ok(o->currency))
-                        return rw_invalid(errstr, errstr_size, "field currency: \"%.16s\" is "
+                if (!rw_currency_ok(o->currency)) {
+                        /* Escaped: the message reaches a log line and a header. */
+                        char cur[64];
+                        return rw_invalid(errstr, errstr_size, "field currency: \"%s\" is "
                                           "not three capital letters (ISO 4217)",
-                                          o->currency ? o->currency : "");
+                                          rw_log_escape(cur, sizeof(cur), o->currency,
+                                                        o->currency ?
+                                                        strnlen(o->currency, 16) : 0));
+                }
                 return rw_check_time(o->occurred_at, now_ms, lim, errstr, errstr_size);
         }
         if (rec->type == RW_REC_SUPPORT) {
@@ -1922,6 +1931,20 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                 return rw_check_time(s->occurred_at, now_ms, lim, errstr, errstr_size);
         }
         return RW_CODEC_OK;
+}
+
+rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
+                                  const void *buf, size_t len,
+                                  rw_record_t *out,
+                                  char *errstr, size_t errstr_size) {
+        return rw_codec_decode_as(codec, expect, buf, len, out, 0, errstr, errstr_size);
+}
+
+rw_codec_status_t rw_codec_decode_own(rw_codec_t *codec, rw_record_type_t expect,
+                                      const void *buf, size_t len,
+                                      rw_record_t *out,
+                                      char *errstr, size_t errstr_size) {
+        return rw_codec_decode_as(codec, expect, buf, len, out, 1, errstr, errstr_size);
 }
 
 /*

@@ -133,6 +133,16 @@ rw_codec_status_t rw_codec_decode(rw_codec_t *codec, rw_record_type_t expect,
                                   rw_record_t *out,
                                   char *errstr, size_t errstr_size);
 
+/* Decode a record this codec encoded (rw_codec_encode()): its body is
+ * read with the reader schema of `expect`, whatever id its frame carries, so
+ * no registry is asked (an outbox's alerts framed with a registry's id, or
+ * with another id than the current one, decode while the registry is away).
+ * Never for records from elsewhere. Same results as rw_codec_decode(). */
+rw_codec_status_t rw_codec_decode_own(rw_codec_t *codec, rw_record_type_t expect,
+                                      const void *buf, size_t len,
+                                      rw_record_t *out,
+                                      char *errstr, size_t errstr_size);
+
 /* Encode rec (rec->type selects the reader schema; the frame carries that
  * schema's catalogue id). On success *bufp is malloc()ed (caller frees with
  * free(), or hands it to librdkafka with RD_KAFKA_MSG_F_FREE). */

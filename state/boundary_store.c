@@ -158,7 +158,7 @@ static rw_err_t rw_bs_cmd(rw_bstore_t *bs, int argc, const char **argv,
 
         *rp = NULL;
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(bs->st);
         if ((err = rw_bs_send(rc, argc, argv, lens, errstr, errstr_size)))
                 return err;
         return rw_bs_collect(bs, rc, 1, rp, errstr, errstr_size);
@@ -292,7 +292,7 @@ rw_err_t rw_bstore_head(rw_bstore_t *bs, int with_fps, rw_bstore_head_t *out,
         snprintf(agg, sizeof(agg), "%sagg", bs->pfx);
         snprintf(f, sizeof(f), "%sf", bs->pfx);
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(bs->st);
         if ((err = rw_bs_send(rc, 2, a1, NULL, errstr, errstr_size)) ||
             (err = rw_bs_send(rc, 2, a2, NULL, errstr, errstr_size)) ||
             (with_fps && (err = rw_bs_send(rc, 2, a3, NULL, errstr, errstr_size))) ||
@@ -359,7 +359,7 @@ rw_err_t rw_bstore_first(rw_bstore_t *bs, int32_t parts, int64_t *kminp, int *fo
         if (parts <= 0)
                 return RW_OK;
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(bs->st);
         if (!(rs = calloc((size_t)parts, sizeof(*rs)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return RW_ERR_NOMEM;
@@ -417,7 +417,7 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
 
         memset(out, 0, sizeof(*out));
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(bs->st);
         out->cnt = cnt;
         out->parts = parts;
         if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &nd, errstr, errstr_size)))
@@ -494,7 +494,7 @@ rw_err_t rw_bstore_delete_buckets(rw_bstore_t *bs, int32_t parts, int64_t del_k0
         if (!del_cnt || parts <= 0)
                 return RW_OK;
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(bs->st);
         if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &n, errstr, errstr_size)))
                 return err;
         if (!(rs = calloc(n, sizeof(*rs)))) {
@@ -528,7 +528,7 @@ rw_err_t rw_bstore_read_totals(rw_bstore_t *bs, rw_bstore_totals_t q[2],
                         q[fam].values[e] = 0;
         }
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(bs->st);
         for (int fam = 0; fam < 2 && !err; fam++) {
                 if (q[fam].cnt) {
                         rw_args_str(&a, "HMGET");
@@ -809,7 +809,7 @@ rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
         if (!top)
                 top = 1;
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(bs->st);
         snprintf(za, sizeof(za), "%sz:a", bs->pfx);
         snprintf(zv, sizeof(zv), "%sz:v", bs->pfx);
         snprintf(f, sizeof(f), "%sf", bs->pfx);

@@ -22,7 +22,7 @@ static rw_err_t rw_outbox_cmd(rw_state_t *st, int argc, const char **argv,
 
         *rp = NULL;
         if (!(rc = rw_state_conn(st, errstr, errstr_size)))
-                return RW_ERR_IO;
+                return rw_state_conn_err(st);
         if (!(r = redisCommandArgv(rc, argc, argv, NULL))) {
                 snprintf(errstr, errstr_size, "redis: outbox %s: %s", key,
                          rc->errstr[0] ? rc->errstr : "connection lost");

@@ -14,6 +14,7 @@ struct rw_state_s {
         rw_redis_url_t url;
         int64_t timeout_ms;
         char ns[128];
+        rw_err_t conn_err;      /* of the last reconnect: RW_ERR_IO, or a refusal */
 };
 
 static void rw_state_disconnect(rw_state_t *st) {
@@ -24,17 +25,21 @@ static void rw_state_disconnect(rw_state_t *st) {
 }
 
 /* An error reply that says "not now" rather than "no": Redis is loading its
- * data after a restart, busy with a script, or a replica without its
- * master. Retried like a connection failure (the connection is dropped, so
- * callers see RW_ERR_IO). */
+ * data after a restart, busy with a script, a replica without its master, a
+ * failover or resharding in progress, or a transaction refused for one of
+ * those. Retried like a connection failure (the connection is dropped, so
+ * callers see RW_ERR_IO); any other error reply is a fault. */
 int rw_reply_transient(const redisReply *r) {
-        static const char *const words[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",
-                                             "EXECABORT" };
+        static const char *const codes[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",
+                                             "CLUSTERDOWN", "READONLY", "EXECABORT" };
         if (!r || r->type != REDIS_REPLY_ERROR)
                 return 0;
-        for (size_t i = 0; i < RW_ARRAY_SIZE(words); i++)
-                if (!strncmp(r->str, words[i], strlen(words[i])))
+        for (size_t i = 0; i < RW_ARRAY_SIZE(codes); i++) {
+                size_t n = strlen(codes[i]);
+                if (r->len >= n && !strncmp(r->str, codes[i], n) &&
+                    (r->len == n || r->str[n] == ' '))
                         return 1;
+        }
         return 0;
 }
 
@@ -50,6 +55,9 @@ static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size
         if (r->type == REDIS_REPLY_ERROR) {
                 snprintf(errstr, errstr_size, "redis: %s: %.*s", argv[0],
                          (int)r->len, r->str);
+                /* Replies that say "not now" are outages: drop the
+                 * connection, so the caller sees an I/O error and retries.
+                 * Any other error reply is a fault (see rw_state_cmd_err). */
                 if (rw_reply_transient(r))
                         rw_state_disconnect(st);
                 freeReplyObject(r);
@@ -58,10 +66,20 @@ static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size
         return r;
 }
 
+/* What a NULL from rw_state_cmd() was: the connection is dropped on an I/O
+ * failure (retriable) and kept on an error reply (a fault: RW_ERR_FAIL). */
+static rw_err_t rw_state_cmd_err(const rw_state_t *st) {
+        return st->rc ? RW_ERR_FAIL : RW_ERR_IO;
+}
+
 redisContext *rw_state_conn(rw_state_t *st, char *errstr, size_t errstr_size) {
         if ((!st->rc || st->rc->err) && rw_state_reconnect(st, errstr, errstr_size))
                 return NULL;
         return st->rc;
+}
+
+rw_err_t rw_state_conn_err(const rw_state_t *st) {
+        return st->conn_err ? st->conn_err : RW_ERR_IO;
 }
 
 const char *rw_state_ns(const rw_state_t *st) {
@@ -102,7 +120,7 @@ rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
                         r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
                 }
                 if (!r) {
-                        err = RW_ERR_CONFIG;
+                        err = st->rc ? RW_ERR_CONFIG : RW_ERR_IO;
                         goto done;
                 }
                 freeReplyObject(r);
@@ -111,7 +129,7 @@ rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
                 const char *argv[] = { "SELECT", dbbuf };
                 snprintf(dbbuf, sizeof(dbbuf), "%d", st->url.db);
                 if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL))) {
-                        err = RW_ERR_CONFIG;
+                        err = st->rc ? RW_ERR_CONFIG : RW_ERR_IO;
                         goto done;
                 }
                 freeReplyObject(r);
@@ -120,6 +138,7 @@ rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
 done:
         if (err)
                 rw_state_disconnect(st);
+        st->conn_err = err;
         return err;
 }
 
@@ -163,13 +182,14 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
         char okey[512], wkey[512];
         const char *argv[3] = { "MGET", okey, wkey };
         redisReply *r;
+        rw_err_t err;
 
-        if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
+        if ((err = rw_state_ensure(st, errstr, errstr_size)))
+                return err;
         snprintf(okey, sizeof(okey), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
         snprintf(wkey, sizeof(wkey), "%s:{%d}:wm:%s", st->ns, (int)partition, topic);
         if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
-                return RW_ERR_IO;
+                return rw_state_cmd_err(st);
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
                 snprintf(errstr, errstr_size, "redis: MGET: unexpected reply");
                 freeReplyObject(r);
@@ -277,7 +297,7 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                 return RW_OK;
         if (!(rs = calloc(cnt * 4, sizeof(*rs))))
                 goto nomem;
-        if (rw_state_ensure(st, errstr, errstr_size))
+        if ((err = rw_state_ensure(st, errstr, errstr_size)))
                 goto done;
         for (i = 0; i < cnt; i++) {
                 char k1[1024], k2[1024], k3[1024], k4[1024];
@@ -353,10 +373,11 @@ done:
 rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
                                  const char *const *vendors, size_t cnt, int64_t *maxdays,
                                  char *errstr, size_t errstr_size) {
+        rw_err_t err = RW_OK;
         size_t i;
 
         if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
+                return rw_state_conn_err(st);
         for (i = 0; i < cnt; i++) {
                 char key[1024];
                 const char *argv[] = { "HGET", key, "m:maxday" };
@@ -368,10 +389,17 @@ rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
                 redisReply *r = NULL;
                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                         goto io;
+                if (r->type == REDIS_REPLY_ERROR && !err) {
+                        snprintf(errstr, errstr_size, "redis: HGET %s:{%d}:v:...: %s", st->ns,
+                                 (int)partition, r->str);
+                        err = rw_reply_transient(r) ? RW_ERR_IO : RW_ERR_FAIL;
+                }
                 maxdays[i] = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
                 freeReplyObject(r);
         }
-        return RW_OK;
+        if (err == RW_ERR_IO)
+                rw_state_disconnect(st);
+        return err;
 io:
         snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
         rw_state_disconnect(st);
@@ -383,13 +411,14 @@ rw_err_t rw_state_get_bounds(rw_state_t *st, int32_t partition, int64_t *firstp,
         char k1[300], k2[300];
         const char *argv[] = { "MGET", k1, k2 };
         redisReply *r;
+        rw_err_t err;
 
-        if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
+        if ((err = rw_state_ensure(st, errstr, errstr_size)))
+                return err;
         snprintf(k1, sizeof(k1), "%s:{%d}:pb:first", st->ns, (int)partition);
         snprintf(k2, sizeof(k2), "%s:{%d}:pb:last", st->ns, (int)partition);
         if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
-                return st->rc ? RW_ERR_FAIL : RW_ERR_IO;
+                return rw_state_cmd_err(st);
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
                 snprintf(errstr, errstr_size, "redis: MGET: unexpected reply");
                 freeReplyObject(r);
@@ -419,7 +448,7 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
         size_t i;
 
         if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
+                return rw_state_conn_err(st);
         for (i = 0; i < cnt; i++) {
                 char key[1024], lim[24];
                 const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", lim, "WITHSCORES" };
@@ -1082,7 +1111,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 err = RW_OK;
                 goto done;
         }
-        if (rw_state_ensure(st, errstr, errstr_size))
+        if ((err = rw_state_ensure(st, errstr, errstr_size)))
                 goto done;
         /* The fence, optimistic: watch every partition's stored offset,
          * check each is still what its owner read, and write in MULTI/EXEC,
@@ -1373,7 +1402,7 @@ rw_err_t rw_state_progress(rw_state_t *st, int32_t partition, int64_t watermark,
         rw_err_t err = RW_OK;
 
         if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
+                return rw_state_conn_err(st);
         snprintf(key, sizeof(key), "%s:{dep}:prog", st->ns);
         snprintf(field, sizeof(field), "%d", (int)partition);
         snprintf(val, sizeof(val), "%lld,%lld", (long long)watermark, (long long)wall_ms);
@@ -1397,16 +1426,19 @@ io:
         return RW_ERR_IO;
 }
 
+/* The first key matching pattern into key (truncated to key_size), or ""
+ * when none does. */
 static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
                                   char *key, size_t key_size,
                                   char *errstr, size_t errstr_size) {
         char cursor[32] = "0";
 
+        key[0] = '\0';
         do {
                 const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
                 redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL);
                 if (!r)
-                        return RW_ERR_IO;
+                        return rw_state_cmd_err(st);
                 if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
                         freeReplyObject(r);
                         snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
@@ -1420,7 +1452,7 @@ static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
                 }
                 freeReplyObject(r);
         } while (strcmp(cursor, "0"));
-        return RW_ERR_FAIL;
+        return RW_OK;
 }
 
 /* HGETALL of key into a view (buckets and meta fields). */
@@ -1433,10 +1465,27 @@ static rw_err_t rw_state_load_view(rw_state_t *st, const char *key,
         rw_err_t err;
 
         if (!r)
-                return RW_ERR_IO;
+                return rw_state_cmd_err(st);
         err = rw_view_fill(av, r) ? RW_ERR_NOMEM : RW_OK;
         freeReplyObject(r);
         return err;
+}
+
+/* id as a glob pattern matching only itself: SCAN MATCH reads `*`, `?`,
+ * `[`, `]` and `\` as pattern syntax. Caller must free. */
+static char *rw_glob_escape(const char *id) {
+        size_t n = strlen(id), o = 0;
+        char *out = malloc(2 * n + 1);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (strchr("*?[]\\", id[i]))
+                        out[o++] = '\\';
+                out[o++] = id[i];
+        }
+        out[o] = '\0';
+        return out;
 }
 
 /* The partition slot holding `what` `id` (a key NS:{P}:<kinds>:<id>, kinds a
@@ -1445,26 +1494,39 @@ static rw_err_t rw_state_load_view(rw_state_t *st, const char *key,
 static rw_err_t rw_state_locate(rw_state_t *st, const char *kinds, const char *what,
                                 const char *id, int32_t *partitionp,
                                 char *errstr, size_t errstr_size) {
-        char pattern[512], key[512];
+        char key[512], shown[256];
+        char *eid = NULL, *pattern = NULL;
         rw_err_t err;
 
-        if (rw_state_ensure(st, errstr, errstr_size))
-                return RW_ERR_IO;
-        snprintf(pattern, sizeof(pattern), "%s:{*}:%s:%s", st->ns, kinds, id);
-        if ((err = rw_state_scan_one(st, pattern, key, sizeof(key), errstr, errstr_size))) {
-                if (err == RW_ERR_FAIL)
-                        snprintf(errstr, errstr_size, "%s %s: not in namespace %s",
-                                 what, id, st->ns);
+        if ((err = rw_state_ensure(st, errstr, errstr_size)))
                 return err;
+        if (!(eid = rw_glob_escape(id)) ||
+            asprintf(&pattern, "%s:{*}:%s:%s", st->ns, kinds, eid) < 0) {
+                pattern = NULL;
+                snprintf(errstr, errstr_size, "out of memory");
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+        if ((err = rw_state_scan_one(st, pattern, key, sizeof(key), errstr, errstr_size)))
+                goto done;
+        if (!key[0]) {
+                snprintf(errstr, errstr_size, "%s \"%s\": not in namespace %s",
+                         what, rw_log_escape_str(shown, sizeof(shown), id), st->ns);
+                err = RW_ERR_FAIL;
+                goto done;
         }
         *partitionp = (int32_t)strtol(key + strlen(st->ns) + 2, NULL, 10);
-        return RW_OK;
+done:
+        free(pattern);
+        free(eid);
+        return err;
 }
 
 rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
                           const char *orders_topic, const char *support_topic,
                           rw_inspect_t *out, char *errstr, size_t errstr_size) {
-        char key[512];
+        static const char kinds[3] = { 'a', 's', 'f' };
+        char *key = NULL;
         rw_err_t err;
         int64_t off;
 
@@ -1475,19 +1537,32 @@ rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
                 return err;
         if (!(out->orders.account = strdup(account)) ||
             !(out->support.account = strdup(account)))
-                return RW_ERR_NOMEM;
-        snprintf(key, sizeof(key), "%s:{%d}:a:%s", st->ns, (int)out->partition, account);
-        if ((err = rw_state_load_view(st, key, &out->orders, errstr, errstr_size)))
-                return err;
-        snprintf(key, sizeof(key), "%s:{%d}:s:%s", st->ns, (int)out->partition, account);
-        if ((err = rw_state_load_view(st, key, &out->support, errstr, errstr_size)))
-                return err;
-        snprintf(key, sizeof(key), "%s:{%d}:f:%s", st->ns, (int)out->partition, account);
-        {
-                const char *argv[2] = { "HGETALL", key };
-                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
+                goto nomem;
+        for (int k = 0; k < 3; k++) {
+                const char *argv[2];
+                redisReply *r;
+
+                if (asprintf(&key, "%s:{%d}:%c:%s", st->ns, (int)out->partition, kinds[k],
+                             account) < 0) {
+                        key = NULL;
+                        goto nomem;
+                }
+                if (k < 2) {
+                        err = rw_state_load_view(st, key, k ? &out->support : &out->orders,
+                                                 errstr, errstr_size);
+                        free(key);
+                        key = NULL;
+                        if (err)
+                                return err;
+                        continue;
+                }
+                argv[0] = "HGETALL";
+                argv[1] = key;
+                r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
+                free(key);
+                key = NULL;
                 if (!r)
-                        return RW_ERR_IO;
+                        return rw_state_cmd_err(st);
                 for (size_t j = 0; j + 1 < r->elements; j += 2) {
                         rw_rule_id_t id = rw_rule_by_name(r->element[j]->str,
                                                           r->element[j]->len);
@@ -1505,6 +1580,9 @@ rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
                                          &out->wm_support, errstr, errstr_size)))
                 return err;
         return RW_OK;
+nomem:
+        snprintf(errstr, errstr_size, "out of memory");
+        return RW_ERR_NOMEM;
 }
 
 void rw_inspect_clear(rw_inspect_t *in) {
@@ -1516,8 +1594,8 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
                                  int32_t *partitionp, int64_t **daysp,
                                  int64_t **valuesp, size_t *cntp,
                                  char *errstr, size_t errstr_size) {
-        char key[512];
-        const char *argv[2] = { "HGETALL", key };
+        char *key = NULL;
+        const char *argv[2] = { "HGETALL", NULL };
         redisReply *r;
         rw_err_t err;
         size_t n = 0;
@@ -1528,9 +1606,15 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
         if ((err = rw_state_locate(st, "v", "vendor", vendor, partitionp, errstr,
                                    errstr_size)))
                 return err;
-        snprintf(key, sizeof(key), "%s:{%d}:v:%s", st->ns, (int)*partitionp, vendor);
-        if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL)))
-                return RW_ERR_IO;
+        if (asprintf(&key, "%s:{%d}:v:%s", st->ns, (int)*partitionp, vendor) < 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        argv[1] = key;
+        r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
+        free(key);
+        if (!r)
+                return rw_state_cmd_err(st);
         *daysp = calloc(r->elements / 2 + 1, sizeof(**daysp));
         *valuesp = calloc(r->elements / 2 + 1, sizeof(**valuesp));
         if (!*daysp || !*valuesp) {

@@ -16,4 +16,8 @@ redisContext *rw_state_conn(rw_state_t *st, char *errstr, size_t errstr_size);
  * reported as a fault. */
 int rw_reply_transient(const redisReply *r);
 
+/* Why rw_state_conn() returned NULL: RW_ERR_IO when Redis did not answer
+ * (retriable), RW_ERR_CONFIG when it refused the credentials or database. */
+rw_err_t rw_state_conn_err(const rw_state_t *st);
+
 #endif

@@ -202,6 +202,23 @@ for c in run demo; do
   conf_err "$f:1: batch.size: expected an integer" "riskwatch $c: bad file" "$c" -c "$f"
 done
 
+# A UTF-8 byte order mark at the top of a file is not part of the first key.
+printf '\xef\xbb\xbfgroup.id=bom-group\n' >"$WORK/bom.conf"
+rw config -c "$WORK/bom.conf" --dump
+expect_rc 0 "file starting with a UTF-8 BOM"
+has_line out "group.id=bom-group" "file starting with a UTF-8 BOM"
+ok "a UTF-8 BOM at the top of a file is skipped"
+
+# What no single property can check still names where the value came from.
+f=$(conf_file interval.conf '# boundaries' 'evaluation.interval=7m')
+conf_err "$f:2: evaluation.interval: 7m does not divide rules.dependency.window (90d)" \
+  "file: interval that does not divide the window" run -c "$f"
+conf_err "-X evaluation.interval: 7m does not divide rules.dependency.window (90d)" \
+  "-X: interval that does not divide the window" run -X evaluation.interval=7m
+conf_err "-X evaluation.interval: 7m does not divide" \
+  "-X: interval that does not divide the window (inspect)" inspect --portfolio \
+  -X evaluation.interval=7m
+
 # ---- -X errors --------------------------------------------------------------
 
 conf_err '-X batch.size: expected an integer in [1, 100000], got "abc"' \
@@ -220,6 +237,12 @@ conf_err '-X kafka.acks: Invalid value for configuration property "request.requi
   "-X: bad kafka.* value" config -X kafka.acks=banana
 conf_err '-X kafka.no.such: No such configuration property: "no.such"' \
   "-X: unknown kafka.* key" config -X kafka.no.such=1
+
+# An empty broker list cannot work: said at start-up, not left to librdkafka.
+conf_err '-X kafka.bootstrap.servers: empty' "-X: empty kafka.bootstrap.servers" \
+  run -X kafka.bootstrap.servers=
+conf_err "$(conf_file boot.conf 'kafka.bootstrap.servers = '):1: kafka.bootstrap.servers: empty" \
+  "file: empty kafka.bootstrap.servers" run -c "$WORK/boot.conf"
 
 # ---- unreadable files ----------------------------------------------------------
 
@@ -313,6 +336,23 @@ rw run -X redis.url=redis://127.0.0.1:1/0 -X redis.timeout=200ms \
 expect_rc 1 "run against an unreachable Redis"
 grep -qi redis "$WORK/err" || fail "run against an unreachable Redis: stderr does not mention redis$(shown)"
 ok "run against an unreachable Redis exits 1 with '$(grep -i -m1 redis "$WORK/err")'"
+
+# With -e there is an end to reach: brokers that never answer are given up
+# on after broker.timeout (a private redis-server, so only Kafka is missing).
+redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' --appendonly no \
+  >"$WORK/redis.log" 2>&1 &
+redis_pid=$!
+trap 'kill "$redis_pid" 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do [[ -S $WORK/redis.sock ]] && break; sleep 0.05; done
+start=$SECONDS
+rw run -e -X redis.url="unix://$WORK/redis.sock" -X kafka.bootstrap.servers=127.0.0.1:1 \
+  -X broker.timeout=2s
+expect_rc 1 "run -e with unreachable brokers"
+has err "no answer from the brokers (kafka.bootstrap.servers 127.0.0.1:1) in 2 s" \
+  "run -e with unreachable brokers"
+(( SECONDS - start <= 15 )) || fail "run -e with unreachable brokers took $((SECONDS - start)) s"
+kill "$redis_pid" 2>/dev/null || true
+ok "run -e gives up on brokers that do not answer after broker.timeout (exit 1)"
 
 # ---- schema registry: an unreachable one is an outage, not a configuration error ----
 

@@ -8,7 +8,9 @@
 #  2. while the registry does not answer, riskwatch waits at start-up, then
 #     stops before the record it cannot resolve: nothing goes to the DLQ, the
 #     stored offset stays before that record, and once the registry is back
-#     every record is applied exactly once.
+#     every record is applied exactly once;
+#  3. while the registry fails for the alerts' own id, alerts still go out keyed
+#     by their fingerprint and are printed (the outbox needs no registry).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 create_topics 1
@@ -196,3 +198,23 @@ akey=$(rcli --scan --pattern "$NS:*:a:acct-out" | head -1)
 [[ -n $akey && $(rcli HGET "$akey" m:n) == 3 ]] || fail "expected 3 PLACED orders for acct-out"
 [[ $(dlq_count) == 1 ]] || fail "DLQ grew after the outage"
 ok "registry back: every record applied once, nothing lost"
+
+# ---- 3. the alerts' own schema id unanswered ------------------------------------------
+
+# The outbox delivers alerts it framed itself: it needs no registry to find
+# their key or print them. The registry fails only for the RiskAlert's id.
+reg_ctl "{\"fail\": 503, \"fail_prefix\": \"/schemas/ids/$alert_id\"}"
+{ order 20 PLACED acct-key 8; order 21 PLACED acct-key 9; order 22 REFUNDED acct-key 10
+  order 23 REFUNDED acct-key 11; } | frame 1 "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$WORK/k"
+kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -k acct-key "$WORK"/k/*.bin
+rc=0
+timeout 120 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); rw run -e -X schema.registry.url=$REG" \
+  >"$WORK/alerts3.jsonl" 2>"$WORK/run3.log" || rc=$?
+[[ $rc -eq 0 ]] || { cat "$WORK/run3.log" >&2; fail "riskwatch run exited $rc"; }
+grep -q '"rule":"churn.refund_rate","subject":"ACCOUNT/acct-key"' "$WORK/alerts3.jsonl" ||
+  { cat "$WORK/run3.log" >&2; fail "no JSON line for acct-key's alert while /schemas/ids/$alert_id fails"; }
+kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ALERTS" -e -q -f '%k|%T\n' >"$WORK/keys3.txt"
+grep -q '^churn.refund_rate/ACCOUNT/acct-key|' "$WORK/keys3.txt" ||
+  fail "acct-key's alert is not keyed by its fingerprint: $(cat "$WORK/keys3.txt")"
+! grep -q '^|' "$WORK/keys3.txt" || fail "an alert went out without a key: $(cat "$WORK/keys3.txt")"
+ok "registry failing for the alerts' id: alerts keyed by fingerprint and printed"

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
@@ -412,11 +414,160 @@ static void test_fatal_error_stops(void **state) {
         fclose(devnull);
 }
 
+/* Redis refusal and stop, while a partition's stored position is read in the
+ * rebalance callback. stderr goes to a file meanwhile, so a watcher thread
+ * knows when the processor is waiting there. */
+typedef struct posload_s {
+        fx_t *fx;
+        char log[64];
+        volatile sig_atomic_t *stop;
+        volatile int done;
+        int64_t stop_at;        /* mono ms at which stop was set (0: never) */
+        int saw_wait;           /* the retry was logged before stopping */
+        int refuse;             /* the ACL test: give mget back at the end */
+} posload_t;
+
+static int posload_logged(posload_t *pl, const char *what) {
+        char buf[65536];
+        int fd = open(pl->log, O_RDONLY);
+        ssize_t n;
+
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        return strstr(buf, what) != NULL;
+}
+
+static void *posload_thread(void *arg) {
+        posload_t *pl = arg;
+
+        for (int i = 0; i < 600 && !pl->done; i++) {
+                if (!pl->refuse &&
+                    posload_logged(pl, "cannot read the stored position")) {
+                        pl->saw_wait = 1;
+                        break;
+                }
+                usleep(50 * 1000);
+        }
+        if (!pl->refuse && !pl->done) {
+                usleep(300 * 1000);     /* well inside the retry loop */
+                pl->stop_at = rw_mono_ms();
+                *pl->stop = 1;
+        }
+        /* Whatever happens, the run must end: Redis back, then stop. */
+        for (int i = 0; i < 200 && !pl->done; i++)
+                usleep(50 * 1000);
+        kill(pl->fx->redis.pid, SIGCONT);
+        if (pl->refuse && !pl->done) {
+                redisContext *c = redisConnectUnix(pl->fx->redis.sock);
+                freeReplyObject(redisCommand(c, "ACL SETUSER default +mget"));
+                redisFree(c);
+        }
+        *pl->stop = 1;
+        return NULL;
+}
+
+/* Run a fresh processor of group `group` with stderr in pl->log. */
+static rw_err_t posload_run(fx_t *fx, posload_t *pl, const char *group,
+                            void (*before_run)(fx_t *), char *errstr, size_t errstr_size) {
+        rw_processor_opts_t opts = { .exit_at_eof = 1 };
+        volatile sig_atomic_t stop = 0;
+        rw_processor_t *proc;
+        pthread_t thr;
+        FILE *devnull = fopen("/dev/null", "w");
+        int saved = dup(STDERR_FILENO), fd;
+        rw_err_t err;
+
+        opts.alert_fp = devnull;
+        snprintf(pl->log, sizeof(pl->log), "/tmp/rw-posload-%d.log", (int)getpid());
+        assert_int_equal(rw_conf_set(fx->conf, "group.id", group, "test", errstr,
+                                     errstr_size), RW_OK);
+        assert_int_equal(rw_conf_set(fx->conf, "redis.timeout", "200ms", "test", errstr,
+                                     errstr_size), RW_OK);
+        proc = rw_processor_new(fx->conf, &opts, errstr, errstr_size);
+        assert_non_null(proc);
+        before_run(fx);
+        pl->fx = fx;
+        pl->stop = &stop;
+        fd = open(pl->log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+        assert_true(fd >= 0);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+        assert_int_equal(pthread_create(&thr, NULL, posload_thread, pl), 0);
+        err = rw_processor_run(proc, &stop, errstr, errstr_size);
+        pl->done = 1;
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        pthread_join(thr, NULL);
+        rw_processor_destroy(proc);
+        fclose(devnull);
+        unlink(pl->log);
+        return err;
+}
+
+static void posload_redis_stop(fx_t *fx) {
+        kill(fx->redis.pid, SIGSTOP);
+}
+
+static void posload_refuse_mget(fx_t *fx) {
+        redisContext *c = redisConnectUnix(fx->redis.sock);
+        redisReply *r = redisCommand(c, "ACL SETUSER default -mget");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+        redisFree(c);
+}
+
+/* Redis does not answer while a partition is assigned: the position load
+ * retries, and a stop request ends it within a second or two. */
+static void test_stop_while_position_waits(void **state) {
+        fx_t *fx = *state;
+        posload_t pl = { 0 };
+        char errstr[1024];
+        rw_err_t err;
+        int64_t took;
+
+        err = posload_run(fx, &pl, "posload-stop", posload_redis_stop, errstr,
+                          sizeof(errstr));
+        took = rw_mono_ms() - pl.stop_at;
+        print_message("stopped %lld ms after the request\n", (long long)took);
+        assert_true(pl.saw_wait);
+        assert_true(pl.stop_at > 0);
+        assert_int_equal(err, RW_OK);
+        assert_true(took < 2500);
+}
+
+/* Redis answers the position load with an error reply (here an ACL that
+ * denies MGET): a fault, not an outage. The run ends at once with Redis'
+ * reason instead of retrying for ever. */
+static void test_redis_refusal_is_fatal(void **state) {
+        fx_t *fx = *state;
+        posload_t pl = { .refuse = 1 };
+        char errstr[1024];
+        rw_err_t err;
+        int64_t t0 = rw_mono_ms(), took;
+
+        err = posload_run(fx, &pl, "posload-refuse", posload_refuse_mget, errstr,
+                          sizeof(errstr));
+        took = rw_mono_ms() - t0;
+        print_message("ended after %lld ms: %s\n", (long long)took, errstr);
+        assert_int_not_equal(err, RW_OK);
+        assert_non_null(strstr(errstr, "NOPERM"));
+        assert_true(took < 9000);       /* before the watcher gives mget back */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_broker_outage, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_alert_produce_errors, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_dlq_failure_loses_nothing, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_stop_while_position_waits, fx_setup,
+                                                fx_teardown),
+                cmocka_unit_test_setup_teardown(test_redis_refusal_is_fatal, fx_setup,
+                                                fx_teardown),
+                /* Last: librdkafka's fatal error is remembered process-wide. */
                 cmocka_unit_test_setup_teardown(test_fatal_error_stops, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <librdkafka/rdkafka.h>
 #include "common/conf.h"
 
@@ -820,6 +822,56 @@ static void test_doc_markdown(void **state) {
         free(doc);
 }
 
+/* Reading a property the table does not have (or as another type) aborts
+ * loudly in every build, NDEBUG included: it never reads another value. */
+static int getter_dies(int which) {
+        pid_t pid = fork();
+        int status = 0;
+
+        if (pid == 0) {
+                rw_conf_t *conf = rw_conf_new();
+                freopen("/dev/null", "w", stderr);
+                if (which == 0)
+                        (void)rw_conf_get_int(conf, "batch.sise");
+                else if (which == 1)
+                        (void)rw_conf_get_str(conf, "batch.size");
+                else
+                        (void)rw_conf_get_int(conf, "batch.size");
+                _exit(0);
+        }
+        assert_true(pid > 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void test_unknown_name_aborts(void **state) {
+        (void)state;
+        assert_true(getter_dies(0));    /* misspelt */
+        assert_true(getter_dies(1));    /* wrong type */
+        assert_false(getter_dies(2));   /* a real one */
+}
+
+/* Where a value was set, for errors across properties. */
+static void test_origin(void **state) {
+        rw_conf_t *conf = rw_conf_new();
+        char errstr[256], path[] = "/tmp/rw-test-origin-XXXXXX";
+        int fd = mkstemp(path);
+        (void)state;
+
+        assert_true(fd >= 0);
+        assert_true(write(fd, "\xef\xbb\xbf# c\nbatch.size=7\n", 21) == 21);
+        close(fd);
+        assert_null(rw_conf_origin(conf, "batch.size"));
+        assert_int_equal(rw_conf_load_file(conf, path, errstr, sizeof(errstr)), RW_OK);
+        snprintf(errstr, sizeof(errstr), "%s:2", path);
+        assert_string_equal(rw_conf_origin(conf, "batch.size"), errstr);
+        assert_int_equal(rw_conf_set_arg(conf, "batch.size=9", errstr, sizeof(errstr)), RW_OK);
+        assert_string_equal(rw_conf_origin(conf, "batch.size"), "-X");
+        assert_int_equal(rw_conf_get_int(conf, "batch.size"), 9);
+        unlink(path);
+        rw_conf_destroy(conf);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -841,6 +893,8 @@ int main(void) {
                 cmocka_unit_test(test_kafka_passthrough),
                 cmocka_unit_test(test_dump),
                 cmocka_unit_test(test_doc_markdown),
+                cmocka_unit_test(test_unknown_name_aborts),
+                cmocka_unit_test(test_origin),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

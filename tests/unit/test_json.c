@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "common/json.h"
+#include "common/log.h"
 
 static char *written(const void *buf, size_t len, int as_str) {
         char *out = NULL;
@@ -50,10 +51,31 @@ static void test_invalid_utf8(void **state) {
         assert_int_equal(rw_utf8_valid("\xc3", 1), 0);
 }
 
+/* rw_log_escape(): one line whatever the input, the bytes readable back. */
+static void test_log_escape(void **state) {
+        char buf[64];
+        (void)state;
+        assert_string_equal(rw_log_escape_str(buf, sizeof(buf),
+                                              "EU\n2026-01-01T00:00:00Z error forged"),
+                            "EU\\n2026-01-01T00:00:00Z error forged");
+        assert_string_equal(rw_log_escape_str(buf, sizeof(buf), "a\\b\t\r\x1b[31m\x7f"),
+                            "a\\\\b\\t\\r\\x1b[31m\\x7f");
+        assert_string_equal(rw_log_escape(buf, sizeof(buf), "\xff\xc3\xa9", 3),
+                            "\\xff\xc3\xa9");
+        assert_string_equal(rw_log_escape_str(buf, sizeof(buf), NULL), "");
+        /* Cut to fit, never mid-sequence, marked. */
+        assert_string_equal(rw_log_escape_str(buf, 8, "abcdefghij"), "abcd...");
+        assert_string_equal(rw_log_escape_str(buf, 8, "abc\xc3\xa9" "fgh"), "abc...");
+        assert_string_equal(rw_log_escape_str(buf, 8, "abcdefg"), "abcdefg");
+        /* The guard leaves text escaped at its source as it is. */
+        assert_string_equal(rw_log_clean(buf, sizeof(buf), "x\\ny\nz"), "x\\ny\\nz");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escapes),
                 cmocka_unit_test(test_invalid_utf8),
+                cmocka_unit_test(test_log_escape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
