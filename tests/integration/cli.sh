@@ -342,7 +342,7 @@ ok "run against an unreachable Redis exits 1 with '$(grep -i -m1 redis "$WORK/er
 redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' --appendonly no \
   >"$WORK/redis.log" 2>&1 &
 redis_pid=$!
-trap 'kill "$redis_pid" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill "$redis_pid" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [[ -S $WORK/redis.sock ]] && break; sleep 0.05; done
 start=$SECONDS
 rw run -e -X redis.url="unix://$WORK/redis.sock" -X kafka.bootstrap.servers=127.0.0.1:1 \
