@@ -107,6 +107,9 @@ int rw_cmd_run(int argc, char **argv) {
                     (long long)stats.batches,
                     (long long)stats.redis_calls, (long long)stats.fenced,
                     (long long)stats.cache_misses, (long long)stats.cache_evictions);
+        if (stats.lost)
+                rw_log_warn("run: %lld partition(s) found behind what was written (Redis lost "
+                            "writes): rebuilt from what it held", (long long)stats.lost);
         /* Duplicates are re-deliveries; when they are half of what was
          * read, the input most likely holds the same history twice. */
         if (stats.consumed > 0 && stats.duplicates > 0 &&

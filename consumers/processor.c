@@ -96,6 +96,7 @@ struct rw_processor_s {
         rw_boundary_t *boundary;        /* the dependency rules' decider */
         int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
         int64_t tick_at;                /* mono ms of the next idle decider tick */
+        int64_t check_at;               /* mono ms of the next position check */
         int64_t lock_ttl_ms;            /* of the decider's lock */
         int batch_size, batch_timeout_ms;
         rw_part_t *parts;
@@ -768,12 +769,25 @@ static void rw_load_decided(rw_processor_t *proc) {
 static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
         rd_kafka_topic_partition_list_t *tps;
         rd_kafka_error_t *error;
+        int64_t written = p->expected;
 
         proc->stats.fenced++;
         rw_part_forget(proc, p);
         if (rw_part_load_position(proc, p)) {
                 p->assigned = 0;        /* stopped or failed: the run is ending */
                 return;
+        }
+        p->eof = 0;             /* read again from the stored offset */
+        if (p->expected < written) {
+                /* Behind what this process wrote: not another owner (it
+                 * would be ahead), Redis lost writes (a restart from an
+                 * older snapshot, a failover to a lagging replica, a
+                 * flushed database). */
+                proc->stats.lost++;
+                rw_log_warn("redis lost writes: %s [%d] holds offset %lld, %lld had been "
+                            "stored; rebuilding the partition from what Redis holds",
+                            p->topic, (int)p->partition, (long long)p->expected,
+                            (long long)written);
         }
         /* If Redis lost writes, it lost decisions too: the orders applied
          * again go to the intervals it still holds undecided, as in a pass
@@ -1622,6 +1636,38 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 rw_registry_pause(proc);
 }
 
+/* Every few seconds, and before a run that stops at the end stops: is each
+ * owned partition's stored offset still what this process wrote? A Redis
+ * that lost writes is noticed also on partitions that receive nothing more
+ * (their next write would notice too, but there may be none). Returns the
+ * number of partitions found behind or ahead (rewound, rebuilt). */
+static int rw_check_positions(rw_processor_t *proc) {
+        int found = 0;
+
+        proc->check_at = rw_mono_ms() + 5000;
+        if (proc->fl_n)
+                return 0;       /* a write in flight: checked once it settled */
+        for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t off, wm;
+                char errstr[512], why[700];
+
+                if (!p->assigned || p->w)
+                        continue;
+                if (rw_state_get_position(proc->state, p->topic, p->partition, &off, &wm,
+                                          errstr, sizeof(errstr)))
+                        return found;   /* an outage: the batches ride it out */
+                if (off == p->expected)
+                        continue;
+                snprintf(why, sizeof(why), "%s [%d]: stored offset is %lld, %lld was written",
+                         p->topic, (int)p->partition, (long long)off,
+                         (long long)p->expected);
+                rw_fenced(proc, p, why);
+                found++;
+        }
+        return found;
+}
+
 static int rw_all_eof(rw_processor_t *proc) {
         int n = 0;
         for (size_t i = 0; i < proc->part_cnt; i++) {
@@ -1816,8 +1862,13 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         rw_write_finish(proc, stop);
                         rw_cache_trim(proc->cache);
                 }
+                if (!proc->fatal && !proc->reg_wait && rw_mono_ms() >= proc->check_at)
+                        (void)rw_check_positions(proc);
                 if (proc->opts.exit_at_eof && !cnt && !proc->fl_n && !proc->reg_wait &&
                     rw_all_eof(proc)) {
+                        /* Nothing lost on the way to the end? */
+                        if (!exit_by && rw_check_positions(proc))
+                                continue;
                         /* Catch up with the boundaries the group passed and
                          * deliver what the decider's outbox holds, waiting
                          * out a lock held by another process (at most until
