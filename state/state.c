@@ -175,19 +175,17 @@ static rw_err_t rw_state_ensure(rw_state_t *st, char *errstr, size_t errstr_size
         return rw_state_reconnect(st, errstr, errstr_size);
 }
 
-rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
-                               int32_t partition, int64_t *offsetp,
-                               int64_t *watermarkp,
-                               char *errstr, size_t errstr_size) {
-        char okey[512], wkey[512];
-        const char *argv[3] = { "MGET", okey, wkey };
+/* Two integer keys in one MGET: *ap and *bp, or their defaults when a key
+ * is absent. */
+static rw_err_t rw_state_get_ints(rw_state_t *st, const char *ka, int64_t def_a, int64_t *ap,
+                                  const char *kb, int64_t def_b, int64_t *bp,
+                                  char *errstr, size_t errstr_size) {
+        const char *argv[3] = { "MGET", ka, kb };
         redisReply *r;
         rw_err_t err;
 
         if ((err = rw_state_ensure(st, errstr, errstr_size)))
                 return err;
-        snprintf(okey, sizeof(okey), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
-        snprintf(wkey, sizeof(wkey), "%s:{%d}:wm:%s", st->ns, (int)partition, topic);
         if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
                 return rw_state_cmd_err(st);
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -195,12 +193,24 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
                 freeReplyObject(r);
                 return RW_ERR_FAIL;
         }
-        *offsetp = r->element[0]->type == REDIS_REPLY_STRING ?
-                   strtoll(r->element[0]->str, NULL, 10) : -1;
-        *watermarkp = r->element[1]->type == REDIS_REPLY_STRING ?
-                      strtoll(r->element[1]->str, NULL, 10) : 0;
+        *ap = r->element[0]->type == REDIS_REPLY_STRING ?
+              strtoll(r->element[0]->str, NULL, 10) : def_a;
+        *bp = r->element[1]->type == REDIS_REPLY_STRING ?
+              strtoll(r->element[1]->str, NULL, 10) : def_b;
         freeReplyObject(r);
         return RW_OK;
+}
+
+rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
+                               int32_t partition, int64_t *offsetp,
+                               int64_t *watermarkp,
+                               char *errstr, size_t errstr_size) {
+        char okey[512], wkey[512];
+
+        snprintf(okey, sizeof(okey), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
+        snprintf(wkey, sizeof(wkey), "%s:{%d}:wm:%s", st->ns, (int)partition, topic);
+        return rw_state_get_ints(st, okey, -1, offsetp, wkey, 0, watermarkp, errstr,
+                                 errstr_size);
 }
 
 rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
@@ -409,27 +419,10 @@ io:
 rw_err_t rw_state_get_bounds(rw_state_t *st, int32_t partition, int64_t *firstp,
                              int64_t *lastp, char *errstr, size_t errstr_size) {
         char k1[300], k2[300];
-        const char *argv[] = { "MGET", k1, k2 };
-        redisReply *r;
-        rw_err_t err;
 
-        if ((err = rw_state_ensure(st, errstr, errstr_size)))
-                return err;
         snprintf(k1, sizeof(k1), "%s:{%d}:pb:first", st->ns, (int)partition);
         snprintf(k2, sizeof(k2), "%s:{%d}:pb:last", st->ns, (int)partition);
-        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL)))
-                return rw_state_cmd_err(st);
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                snprintf(errstr, errstr_size, "redis: MGET: unexpected reply");
-                freeReplyObject(r);
-                return RW_ERR_FAIL;
-        }
-        *firstp = r->element[0]->type == REDIS_REPLY_STRING ?
-                  strtoll(r->element[0]->str, NULL, 10) : -1;
-        *lastp = r->element[1]->type == REDIS_REPLY_STRING ?
-                 strtoll(r->element[1]->str, NULL, 10) : -1;
-        freeReplyObject(r);
-        return RW_OK;
+        return rw_state_get_ints(st, k1, -1, firstp, k2, -1, lastp, errstr, errstr_size);
 }
 
 void rw_due_query_clear(rw_due_query_t *q) {
