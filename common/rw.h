@@ -27,6 +27,12 @@ typedef enum rw_err_e {
 
 /* Wall clock in milliseconds since the epoch. */
 int64_t rw_now_ms(void);
+
+/* Make room for `need` elements of `elem` bytes in the array *vp (a pointer
+ * to the array's pointer) of capacity *sizep, doubling from `first`; the
+ * contents are kept. 0, or -1 when out of memory (array and capacity left
+ * as they were). */
+int rw_grow(void *vp, size_t *sizep, size_t need, size_t elem, size_t first);
 /* Monotonic clock in milliseconds. */
 int64_t rw_mono_ms(void);
 

@@ -1,5 +1,7 @@
 /* util.c - clocks and other small helpers shared by every layer. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "common/rw.h"
 
@@ -7,6 +9,22 @@ int64_t rw_now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rw_grow(void *vp, size_t *sizep, size_t need, size_t elem, size_t first) {
+        size_t n = *sizep ? *sizep : first;
+        void *v, *nv;
+
+        if (need <= *sizep)
+                return 0;
+        while (n < need)
+                n *= 2;
+        memcpy(&v, vp, sizeof(v));
+        if (!(nv = realloc(v, n * elem)))
+                return -1;
+        memcpy(vp, &nv, sizeof(nv));
+        *sizep = n;
+        return 0;
 }
 
 int64_t rw_mono_ms(void) {

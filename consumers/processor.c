@@ -918,13 +918,8 @@ static int rw_part_vendors(rw_processor_t *proc, rw_part_t *p, const rw_replay_o
         rw_err_t err = RW_OK;
         int rc = -1;
 
-        if (p->vmax_size < p->ev_cnt + 1) {
-                int64_t *nv = realloc(p->vmax, (p->ev_cnt + 1) * sizeof(*nv));
-                if (!nv)
-                        abort();
-                p->vmax = nv;
-                p->vmax_size = p->ev_cnt + 1;
-        }
+        if (rw_grow(&p->vmax, &p->vmax_size, p->ev_cnt + 1, sizeof(*p->vmax), 256))
+                abort();
         if (!(miss = calloc(p->ev_cnt + 1, sizeof(*miss))) ||
             !(days = calloc(p->ev_cnt + 1, sizeof(*days))))
                 abort();
@@ -1009,13 +1004,8 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         if (rw_part_resolve(proc, p, names, n, stop))
                 goto done;
         /* names is sorted now: the batch's distinct accounts. */
-        if (p->acct_size < n + 1) {
-                rw_account_view_t **na = realloc(p->accts, (n + 1) * sizeof(*na));
-                if (!na)
-                        abort();
-                p->accts = na;
-                p->acct_size = n + 1;
-        }
+        if (rw_grow(&p->accts, &p->acct_size, n + 1, sizeof(*p->accts), 256))
+                abort();
         p->acct_cnt = 0;
         for (i = 0; i < n; i++)
                 if (i == 0 || strcmp(names[i], names[i - 1]))
@@ -1210,13 +1200,13 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         rw_err_t err = RW_OK;
         size_t i;
 
-        if (proc->fl_size < proc->part_cnt + 1) {
-                size_t n = proc->part_cnt + 1;
-                proc->fl_ws = realloc(proc->fl_ws, n * sizeof(*proc->fl_ws));
-                proc->fl_errs = realloc(proc->fl_errs, n * sizeof(*proc->fl_errs));
-                if (!proc->fl_ws || !proc->fl_errs)
+        {
+                /* Two arrays of one capacity. */
+                size_t nw = proc->fl_size, ne = proc->fl_size;
+                if (rw_grow(&proc->fl_ws, &nw, proc->part_cnt + 1, sizeof(*proc->fl_ws), 16) ||
+                    rw_grow(&proc->fl_errs, &ne, proc->part_cnt + 1, sizeof(*proc->fl_errs), 16))
                         abort();
-                proc->fl_size = n;
+                proc->fl_size = nw;
         }
         proc->fl_n = 0;
         for (i = 0; i < proc->part_cnt; i++) {
@@ -1229,14 +1219,9 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 p->fl_applied = p->b_applied;
                 p->fl_duplicates = p->b_duplicates;
                 p->fl_alerts = p->b_alerts;
-                if (p->fl_acct_size < p->acct_cnt + 1) {
-                        rw_account_view_t **na = realloc(p->fl_accts,
-                                                         (p->acct_cnt + 1) * sizeof(*na));
-                        if (!na)
-                                abort();
-                        p->fl_accts = na;
-                        p->fl_acct_size = p->acct_cnt + 1;
-                }
+                if (rw_grow(&p->fl_accts, &p->fl_acct_size, p->acct_cnt + 1,
+                            sizeof(*p->fl_accts), 256))
+                        abort();
                 memcpy(p->fl_accts, p->accts, p->acct_cnt * sizeof(*p->accts));
                 p->fl_acct_cnt = p->acct_cnt;
                 proc->fl_ws[proc->fl_n] = p->fl_w;

@@ -28,16 +28,12 @@ static rw_alert_t *rw_alerts_add(rw_alerts_t *al, size_t fpr_size, size_t sum_si
         char *m;
 
         if (al->cnt == al->size) {
-                size_t n = al->size ? al->size * 2 : 16;
-                rw_alert_t *nv = realloc(al->v, n * sizeof(*nv));
-                char **ns;
-                if (!nv)
+                /* Two arrays of one capacity. */
+                size_t nv = al->size, ns = al->size;
+                if (rw_grow(&al->v, &nv, al->cnt + 1, sizeof(*al->v), 16) ||
+                    rw_grow(&al->strs, &ns, al->cnt + 1, sizeof(*al->strs), 16))
                         return NULL;
-                al->v = nv;
-                if (!(ns = realloc(al->strs, n * sizeof(*ns))))
-                        return NULL;
-                al->strs = ns;
-                al->size = n;
+                al->size = nv;
         }
         if (!(m = malloc(fpr_size + RW_ALERT_ID_SIZE + sum_size)))
                 return NULL;

@@ -48,14 +48,8 @@ static int rw_account_remember(rw_account_view_t *av, const char *event_id,
 
         if (!lim->dedup_ms || !lim->dedup_max)
                 return 0;
-        if (av->id_cnt == av->id_size) {
-                size_t n = av->id_size ? av->id_size * 2 : 4;
-                rw_seen_id_t *ni = realloc(av->ids, n * sizeof(*ni));
-                if (!ni)
-                        return -1;
-                av->ids = ni;
-                av->id_size = n;
-        }
+        if (rw_grow(&av->ids, &av->id_size, av->id_cnt + 1, sizeof(*av->ids), 4))
+                return -1;
         rw_event_id_hash(event_id, &av->ids[av->id_cnt].h1, &av->ids[av->id_cnt].h2);
         av->ids[av->id_cnt++].at = at;
         av->ids_dirty = 1;
@@ -113,16 +107,12 @@ static rw_day_bucket_t *rw_account_bucket(rw_account_view_t *av, int64_t day) {
                         return &av->buckets[i];
                 }
         if (av->bucket_cnt == av->bucket_size) {
-                size_t n = av->bucket_size ? av->bucket_size * 2 : 8;
-                rw_day_bucket_t *nb = realloc(av->buckets, n * sizeof(*nb));
-                unsigned char *nd;
-                if (!nb)
+                /* Two arrays of one capacity. */
+                size_t nb = av->bucket_size, nd = av->bucket_size;
+                if (rw_grow(&av->buckets, &nb, av->bucket_cnt + 1, sizeof(*av->buckets), 8) ||
+                    rw_grow(&av->bucket_dirty, &nd, av->bucket_cnt + 1, 1, 8))
                         return NULL;
-                av->buckets = nb;
-                if (!(nd = realloc(av->bucket_dirty, n)))
-                        return NULL;
-                av->bucket_dirty = nd;
-                av->bucket_size = n;
+                av->bucket_size = nb;
         }
         av->buckets[av->bucket_cnt] = (rw_day_bucket_t){ .day = day };
         av->bucket_dirty[av->bucket_cnt] = 1;
@@ -144,14 +134,8 @@ static int rw_account_advance(rw_account_view_t *av, int64_t day,
                         av->bucket_dirty[keep++] = av->bucket_dirty[i];
                         continue;
                 }
-                if (av->gone_cnt == av->gone_size) {
-                        size_t n = av->gone_size ? av->gone_size * 2 : 8;
-                        int64_t *ng = realloc(av->gone, n * sizeof(*ng));
-                        if (!ng)
-                                return -1;
-                        av->gone = ng;
-                        av->gone_size = n;
-                }
+                if (rw_grow(&av->gone, &av->gone_size, av->gone_cnt + 1, sizeof(*av->gone), 8))
+                        return -1;
                 av->gone[av->gone_cnt++] = av->buckets[i].day;
         }
         av->bucket_cnt = keep;

@@ -559,27 +559,15 @@ void rw_state_write_destroy(rw_state_write_t *w) {
 }
 
 static int rw_write_arg(rw_state_write_t *w, const void *buf, size_t len) {
-        if (w->argc == w->args_size) {
-                size_t n = w->args_size ? w->args_size * 2 : 64;
-                size_t *no = realloc(w->offs, n * sizeof(*no)), *nl;
-                if (!no)
-                        return -1;
-                w->offs = no;
-                if (!(nl = realloc(w->lens, n * sizeof(*nl))))
-                        return -1;
-                w->lens = nl;
-                w->args_size = n;
-        }
-        if (w->buf_size - w->buf_len < len + 1) {
-                size_t n = w->buf_size ? w->buf_size : 4096;
-                char *nb;
-                while (n - w->buf_len < len + 1)
-                        n *= 2;
-                if (!(nb = realloc(w->buf, n)))
-                        return -1;
-                w->buf = nb;
-                w->buf_size = n;
-        }
+        size_t no = w->args_size, nl = w->args_size;
+
+        /* Two arrays of one capacity, and the bytes. */
+        if (rw_grow(&w->offs, &no, w->argc + 1, sizeof(*w->offs), 64) ||
+            rw_grow(&w->lens, &nl, w->argc + 1, sizeof(*w->lens), 64))
+                return -1;
+        w->args_size = no;
+        if (rw_grow(&w->buf, &w->buf_size, w->buf_len + len + 1, 1, 4096))
+                return -1;
         memcpy(w->buf + w->buf_len, buf, len);
         w->buf[w->buf_len + len] = '\0';
         w->offs[w->argc] = w->buf_len;
@@ -716,22 +704,9 @@ static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char 
         rw_delta_t *d;
         char *s;
 
-        if (w->delta_cnt == w->delta_size) {
-                size_t n = w->delta_size ? w->delta_size * 2 : 64;
-                rw_delta_t *nd = realloc(w->deltas, n * sizeof(*nd));
-                if (!nd)
-                        return -1;
-                w->deltas = nd;
-                w->delta_size = n;
-        }
-        if (w->str_cnt == w->str_size) {
-                size_t n = w->str_size ? w->str_size * 2 : 64;
-                char **ns = realloc(w->strs, n * sizeof(*ns));
-                if (!ns)
-                        return -1;
-                w->strs = ns;
-                w->str_size = n;
-        }
+        if (rw_grow(&w->deltas, &w->delta_size, w->delta_cnt + 1, sizeof(*w->deltas), 64) ||
+            rw_grow(&w->strs, &w->str_size, w->str_cnt + 1, sizeof(*w->strs), 64))
+                return -1;
         if (!(s = strdup(subject)))
                 return -1;
         w->strs[w->str_cnt++] = s;
