@@ -1,15 +1,17 @@
-/* processor.c - Kafka in: the consume -> decode -> evaluate -> commit ->
+/* processor.c - Kafka in: the consume -> decode -> evaluate -> write ->
  * deliver loop.
  *
  * Per batch: decode every record (undecodable ones go to the DLQ, which is
- * flushed before anything else); per partition, read the accounts the batch
- * touches and those whose due time it passes (prepare), replay the batch over
- * them and decide the alert transitions, then write the state, the offset,
- * the lifecycle states, the due times and the transitions (the outbox) to
- * Redis in one fenced atomic step (commit), deliver the outbox and trim it
- * once acknowledged, and commit the offsets to Kafka for lag monitors. Redis
- * holds the authoritative positions. Between batches, the dependency rules'
- * decider (consumers/boundary.c) decides the boundaries the group passed. */
+ * flushed before anything else); per partition, take the accounts the batch
+ * touches and those whose due time it passes from the cache (reading the
+ * others from Redis), replay the batch over them (consumers/replay.c), and
+ * build what changed, the offset, the lifecycle states, the due times and
+ * the transitions (the outbox) into one fenced write; all partitions' writes
+ * go to Redis as one transaction, sent while the next batch is prepared;
+ * once it landed, deliver the outboxes, trim them once acknowledged, and
+ * commit the offsets to Kafka for lag monitors. Redis holds the
+ * authoritative positions. Between batches, the dependency rules' decider
+ * (consumers/boundary.c) decides the boundaries the group passed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* outbox.h - alert transitions waiting in Redis for delivery to Kafka.
  *
  * A transition is decided and written to Redis in the same atomic step as
- * the state that caused it (the batch script for churn rules, the boundary
- * script for dependency rules): RPUSH onto the list
+ * the state that caused it (the batch transaction for churn rules, the
+ * boundary script for dependency rules): RPUSH onto the list
  *
  *     <ns>:{<P>}:outbox:<topic>   transitions of partition P of an input topic
  *     <ns>:{dep}:outbox           transitions of the dependency rules

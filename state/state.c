@@ -1,4 +1,5 @@
-/* state.c - the Redis adapter: connection, script loading, batch apply. */
+/* state.c - the Redis adapter: connection, account loads, the fenced batch
+ * write (WATCH/MULTI/EXEC). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

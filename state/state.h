@@ -1,5 +1,6 @@
-/* state.h - rolling per-account state in Redis, written atomically with the
- * partition's offset (one round trip per batch and partition). */
+/* state.h - rolling per-account state in Redis: accounts loaded on a cache
+ * miss, and each batch's changes written atomically with the partitions'
+ * offsets (one transaction for all partitions of a batch). */
 #ifndef RW_STATE_H
 #define RW_STATE_H
 
@@ -10,8 +11,8 @@
 
 typedef struct rw_state_s rw_state_t;
 
-/* Connect to conf's redis.url and load the batch script. Returns NULL and
- * fills errstr (hiredis' reason) when Redis is unreachable or refuses. */
+/* Connect to conf's redis.url. Returns NULL and fills errstr (hiredis'
+ * reason) when Redis is unreachable or refuses. */
 rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size);
 /* NULL-safe. */
 void rw_state_destroy(rw_state_t *st);
