@@ -35,6 +35,10 @@ int64_t rw_now_ms(void);
 int rw_grow(void *vp, size_t *sizep, size_t need, size_t elem, size_t first);
 /* Monotonic clock in milliseconds. */
 int64_t rw_mono_ms(void);
+int64_t rw_mono_us(void);
+/* v in decimal at dst (room for 21 bytes), NUL-terminated; its length.
+ * snprintf's "%lld" without its cost, for the write path. */
+size_t rw_i64_str(char *dst, int64_t v);
 
 /* The schemas directory: `configured` if non-empty, else the one shipped
  * with the sources (RW_SOURCE_DIR/schemas) written into buf. */

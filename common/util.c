@@ -33,6 +33,29 @@ int64_t rw_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t rw_mono_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+size_t rw_i64_str(char *dst, int64_t v) {
+        char tmp[24];
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        size_t n = 0, len = 0;
+
+        do {
+                tmp[n++] = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        if (v < 0)
+                dst[len++] = '-';
+        while (n)
+                dst[len++] = tmp[--n];
+        dst[len] = '\0';
+        return len;
+}
+
 const char *rw_schemas_dir(const char *configured, char *buf, size_t size) {
         if (configured && *configured)
                 return configured;

@@ -26,6 +26,7 @@
 #include "state/cache.h"
 #include "consumers/replay.h"
 #include "consumers/boundary.h"
+#include "consumers/decider.h"
 #include "rules/rules.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -66,6 +67,8 @@ typedef struct rw_part_s {
 } rw_part_t;
 
 /* Stable string storage for one batch (decoded strings die on next decode). */
+static void rw_emit_out(void *opaque, const rw_alert_t *a);
+
 typedef struct rw_arena_block_s {
         struct rw_arena_block_s *next;
         size_t used, size;
@@ -93,11 +96,9 @@ struct rw_processor_s {
         int64_t lateness_ms;
         rw_validate_limits_t vlim;
         int64_t interval_ms;            /* dependency rules' boundaries */
-        int64_t dep_decided;            /* the last boundary decided, as last seen */
         int64_t state_days;             /* the longest window an account rule reads */
-        rw_boundary_t *boundary;        /* the dependency rules' decider */
-        int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
-        int64_t tick_at;                /* mono ms of the next idle decider tick */
+        rw_decider_t *decider;          /* the dependency rules' decider (a thread) */
+        int32_t alert_schema_id;        /* the registry's id for alerts (-1: none) */
         int64_t check_at;               /* mono ms of the next position check */
         int64_t lock_ttl_ms;            /* of the decider's lock */
         int batch_size, batch_timeout_ms;
@@ -331,6 +332,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 return NULL;
         }
         proc->conf = conf;
+        proc->alert_schema_id = -1;
         proc->stop = &rw_not_stopped;
         if (opts)
                 proc->opts = *opts;
@@ -364,20 +366,6 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
         }
-        {
-                rw_boundary_opts_t bo;
-                rw_boundary_opts_default(&bo);
-                bo.interval_ms = proc->interval_ms;
-                bo.lateness_ms = proc->lateness_ms;
-                bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
-                bo.replay = proc->opts.replay;
-                bo.max_per_tick = 100;  /* keeps the consumer served while catching up */
-                bo.lock_ttl_ms = 10 * 1000;     /* renewed per boundary */
-                proc->lock_ttl_ms = bo.lock_ttl_ms;
-                if (!(proc->boundary = rw_boundary_new(&proc->params, &bo, errstr,
-                                                       errstr_size)))
-                        goto fail;
-        }
 
         dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
         if (!(proc->codec = rw_codec_new(dir, errstr, errstr_size)))
@@ -404,6 +392,23 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         kconf = NULL;   /* owned by rk now */
         rd_kafka_poll_set_consumer(proc->rk);
         proc->queue = rd_kafka_queue_get_consumer(proc->rk);
+        {
+                rw_boundary_opts_t bo;
+                rw_boundary_opts_default(&bo);
+                bo.interval_ms = proc->interval_ms;
+                bo.lateness_ms = proc->lateness_ms;
+                bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
+                bo.replay = proc->opts.replay;
+                /* Passes of 100 boundaries: the lock is renewed between
+                 * them, and a stop is not kept waiting long. */
+                bo.max_per_tick = 100;
+                bo.lock_ttl_ms = 10 * 1000;     /* renewed per boundary */
+                proc->lock_ttl_ms = bo.lock_ttl_ms;
+                if (!(proc->decider = rw_decider_new(conf, &proc->params, &bo, proc->rk,
+                                                     proc->topic_orders, rw_emit_out, proc,
+                                                     errstr, errstr_size)))
+                        goto fail;
+        }
 
         topics = rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(topics, proc->topic_orders, RD_KAFKA_PARTITION_UA);
@@ -425,6 +430,8 @@ fail:
 void rw_processor_destroy(rw_processor_t *proc) {
         if (!proc)
                 return;
+        /* Before the consumer it asks for metadata. */
+        rw_decider_destroy(proc->decider);
         if (proc->queue)
                 rd_kafka_queue_destroy(proc->queue);
         if (proc->rk) {
@@ -432,7 +439,6 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 rd_kafka_destroy(proc->rk);
         }
         rw_producer_destroy(proc->prod);
-        rw_boundary_destroy(proc->boundary);
         rw_state_txn_destroy(proc->txn);
         free(proc->fl_ws);
         free(proc->fl_errs);
@@ -462,10 +468,18 @@ void rw_processor_destroy(rw_processor_t *proc) {
 void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats) {
         rw_cache_stats_t cs;
 
+        if (proc->decider)
+                rw_decider_lock(proc->decider);         /* alerts */
         *stats = proc->stats;
+        if (proc->decider)
+                rw_decider_unlock(proc->decider);
         rw_cache_stats(proc->cache, &cs);
         stats->cache_evictions = cs.evictions;
         stats->alerts_dead = proc->prod ? rw_producer_alerts_dead(proc->prod) : 0;
+        if (proc->decider) {
+                stats->alerts_dead += rw_decider_alerts_dead(proc->decider);
+                stats->us_decide = rw_decider_busy_us(proc->decider);
+        }
 }
 
 void rw_processor_stats_dlq_str(const rw_processor_stats_t *stats, char *buf,
@@ -761,7 +775,7 @@ static void rw_load_decided(rw_processor_t *proc) {
                 if (err == RW_ERR_IO)
                         rw_state_reconnect(proc->state, errstr, sizeof(errstr));
         }
-        proc->dep_decided = last > 0 ? last : 0;
+        rw_decider_set_last(proc->decider, last);
 }
 
 /* Someone else wrote this partition since we read its position (a rebalance
@@ -810,12 +824,21 @@ static void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
         rd_kafka_topic_partition_list_destroy(tps);
 }
 
-static void rw_emit(void *opaque, const rw_alert_t *a) {
+/* An alert delivered: its line, its count, the caller's callback. Under
+ * the decider's lock (its thread delivers dependency alerts). */
+static void rw_emit_out(void *opaque, const rw_alert_t *a) {
         rw_processor_t *proc = opaque;
         rw_alert_print(proc, a);
         proc->stats.alerts++;
         if (proc->opts.on_alert)
                 proc->opts.on_alert(proc->opts.opaque, a);
+}
+
+static void rw_emit(void *opaque, const rw_alert_t *a) {
+        rw_processor_t *proc = opaque;
+        rw_decider_lock(proc->decider);
+        rw_emit_out(proc, a);
+        rw_decider_unlock(proc->decider);
 }
 
 /* Deliver a slot's outbox, riding out Redis outages. A delivery failure
@@ -975,6 +998,13 @@ done:
         return rc;
 }
 
+/* The last boundary decided: as read at assignment, or as the decider
+ * thread has decided since. A batch never counts an order into an interval
+ * at or before it. */
+static int64_t rw_dep_decided(rw_processor_t *proc) {
+        return rw_decider_last(proc->decider);
+}
+
 /* One partition's batch, up to its write: (1) the accounts due by its end
  * and those its events touch, from the cache or loaded from Redis; (2) the
  * pure replay over them (consumers/replay.c); (3) what changed, the offset
@@ -1020,7 +1050,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .params = &proc->params, .src = orders ? RW_SRC_ORDERS : RW_SRC_SUPPORT,
                 .topic = p->topic, .partition = p->partition,
                 .lateness_ms = proc->lateness_ms, .interval_ms = proc->interval_ms,
-                .dep_decided = proc->dep_decided, .lim = proc->lim,
+                .dep_decided = rw_dep_decided(proc), .lim = proc->lim,
                 .watermark = p->watermark, .wall_ms = rw_now_ms(),
                 .replay = proc->opts.replay,
         };
@@ -1378,6 +1408,7 @@ static void rw_registry_register_alerts(rw_processor_t *proc,
                 return;
         }
         rw_codec_set_writer_id(proc->codec, RW_REC_ALERT, id);
+        proc->alert_schema_id = id;
         proc->alerts_registered = 1;
         rw_log_info("schema registry %s: alerts framed with schema id %d (subject %s)",
                     rw_registry_url(proc->registry), (int)id, subject);
@@ -1418,69 +1449,6 @@ static void rw_settle_late(rw_processor_t *proc, int *dlq_sent,
 done:
         proc->late_cnt = 0;
         free(names);
-}
-
-/* The number of partitions of topics.orders (0 when the broker does not
- * say yet). */
-static int32_t rw_orders_partitions(rw_processor_t *proc) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(proc->rk, proc->topic_orders, NULL);
-        int32_t n = 0;
-
-        if (!rkt)
-                return 0;
-        if (!rd_kafka_metadata(proc->rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
-            !md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        return n;
-}
-
-static rw_err_t rw_dep_drain(void *opaque, const char *tag) {
-        rw_processor_t *proc = opaque;
-        char errstr[512];
-        rw_err_t err = rw_outbox_drain(proc->state, tag, NULL, proc->prod, proc->codec,
-                                       rw_emit, proc, NULL, errstr, sizeof(errstr));
-        if (err)
-                rw_log_warn("dependency alerts not delivered yet: %s", errstr);
-        return err;
-}
-
-/* Decide the dependency rules at every event-time boundary the group's low
- * watermark has passed (whichever process gets the decider's lock). */
-/* Returns 1 when the tick could not run or left work: another process held
- * the decider's lock (a live one, or one that died holding it, until the
- * lock expires), Redis was away, or boundaries are left to decide. */
-static int rw_dep_tick(rw_processor_t *proc) {
-        rw_boundary_result_t res;
-        char errstr[512];
-        rw_err_t err;
-
-        proc->tick_at = rw_mono_ms() + 500;
-        if (!proc->orders_partitions &&
-            !(proc->orders_partitions = rw_orders_partitions(proc)))
-                return 0;
-        err = rw_boundary_tick(proc->boundary, proc->state, proc->codec,
-                               proc->orders_partitions, rw_now_ms(), rw_dep_drain,
-                               proc, &res, errstr, sizeof(errstr));
-        if (err == RW_ERR_IO) {
-                /* Next tick; the batches ride out the outage. */
-                rw_log_warn("dependency rules: %s", errstr);
-                rw_state_reconnect(proc->state, errstr, sizeof(errstr));
-                return 1;
-        }
-        if (err) {
-                rw_fatal(proc, "dependency rules: %s", errstr);
-                return 0;
-        }
-        if (res.last > proc->dep_decided)
-                proc->dep_decided = res.last;
-        /* More to catch up on: next loop, after serving the consumer. */
-        if (res.more && !res.busy && !res.stale)
-                proc->tick_at = 0;
-        return res.busy || res.more;
 }
 
 /* Redis may not hold the due times the write in flight changes yet: the
@@ -1584,9 +1552,12 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 proc->parts[i].last_offset = -1;
                 proc->parts[i].route_wm = proc->parts[i].watermark;
         }
+        int64_t t0 = rw_mono_us(), t1;
         for (i = 0; i < cnt; i++)
                 rw_route(proc, msgs[i], &dlq_sent);
         rw_settle_late(proc, &dlq_sent, stop);
+        t1 = rw_mono_us();
+        proc->stats.us_route += t1 - t0;
         if (proc->fatal)
                 return;
         /* Dead letters must be safe before their offsets move on. */
@@ -1595,15 +1566,22 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 rw_fatal(proc, "dead-letter queue: %s", errstr);
                 return;
         }
+        t0 = rw_mono_us();
         rw_due_batch(proc, stop);
+        t1 = rw_mono_us();
+        proc->stats.us_due += t1 - t0;
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (p->assigned && p->last_offset >= 0)
                         rw_part_prepare(proc, p, stop);
         }
+        t0 = rw_mono_us();
+        proc->stats.us_prepare += t0 - t1;
         /* The previous batch's write was in flight while this one was
          * prepared: its outcome first, then this one goes out. */
         rw_write_finish(proc, stop);
+        t1 = rw_mono_us();
+        proc->stats.us_finish += t1 - t0;
         for (i = 0; i < proc->part_cnt; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (p->w && (proc->fatal || !p->assigned)) {
@@ -1617,6 +1595,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         rw_cache_trim(proc->cache);
         if (!proc->fatal)
                 rw_write_start(proc, stop);
+        proc->stats.us_start += rw_mono_us() - t1;
         proc->stats.batches++;
         rw_arena_reset(proc);
         if (proc->reg_blocked && !proc->fatal)
@@ -1755,6 +1734,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         rd_kafka_message_t **msgs = calloc((size_t)proc->batch_size, sizeof(*msgs));
         rw_err_t err = RW_OK;
         int64_t exit_by = 0;    /* -e: all at their end; give up on the decider then */
+        uint64_t ticket = 0;    /* -e: the decider's pass that settles */
 
         if (!msgs)
                 abort();
@@ -1767,6 +1747,14 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         }
         if (proc->registry && !proc->alerts_registered)
                 rw_registry_register_alerts(proc, stop);
+        if (!proc->fatal && !*stop &&
+            rw_decider_start(proc->decider, proc->alert_schema_id)) {
+                free(msgs);
+                proc->run_stop = NULL;
+                snprintf(errstr, errstr_size, "cannot start the decider's thread");
+                return RW_ERR_FAIL;
+        }
+        int64_t run_t0 = rw_mono_us();
         while (!*stop && !proc->fatal) {
                 size_t cnt = 0;
                 int64_t deadline;
@@ -1780,10 +1768,6 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 /* Paused, polls only serve rebalances: no need to spin. */
                 deadline = rw_mono_ms() + (proc->reg_wait && proc->batch_timeout_ms < 100 ?
                                            100 : proc->batch_timeout_ms);
-                /* The decider has boundaries left: take what has arrived,
-                 * do not wait for more. */
-                if (proc->tick_at == 0)
-                        deadline = rw_mono_ms();
                 /* A write in flight: its alerts wait for the next batch to
                  * be taken, so do not wait long for more records. */
                 if (proc->fl_n && deadline > rw_mono_ms() + 10)
@@ -1792,6 +1776,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 /* Up to a batch at once from the consumer queue (it serves
                  * rebalances as poll does); events (EOF, errors) are taken
                  * out of the batch. */
+                int64_t tw = rw_mono_us();
                 while (cnt < (size_t)proc->batch_size && !proc->fatal) {
                         int64_t left = deadline - rw_mono_ms();
                         ssize_t got = rd_kafka_consume_batch_queue(
@@ -1834,11 +1819,18 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         if (rw_kafka_fatal(reason, sizeof(reason)))
                                 rw_fatal(proc, "kafka fatal error: %s", reason);
                 }
+                proc->stats.us_wait += rw_mono_us() - tw;
+                if (!cnt)
+                        proc->stats.us_idle += rw_mono_us() - tw;
+                else if (!proc->stats.us_setup)
+                        proc->stats.us_setup = rw_mono_us() - run_t0;
                 if (cnt && !proc->fatal)
                         rw_process_batch(proc, msgs, cnt, stop);
-                if (!proc->fatal && !proc->reg_wait &&
-                    rw_mono_ms() >= proc->tick_at)
-                        (void)rw_dep_tick(proc);
+                {
+                        const char *why = rw_decider_failed(proc->decider);
+                        if (why && !proc->fatal)
+                                rw_fatal(proc, "%s", why);
+                }
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);
                 rw_producer_poll(proc->prod);
@@ -1861,14 +1853,18 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                          * out a lock held by another process (at most until
                          * a dead holder's lock expires), while polling on so
                          * that rebalances are served. */
-                        if (!exit_by)
+                        if (!exit_by) {
                                 exit_by = rw_mono_ms() + proc->lock_ttl_ms + 5000;
-                        if (proc->fatal || !rw_dep_tick(proc) || rw_mono_ms() > exit_by)
+                                ticket = rw_decider_ticket(proc->decider);
+                        }
+                        if (proc->fatal || rw_decider_settled(proc->decider, ticket) ||
+                            rw_mono_ms() > exit_by)
                                 break;
                 }
         }
         if (!proc->fatal)
                 rw_write_finish(proc, stop);
+        rw_decider_stop(proc->decider);
         proc->run_stop = NULL;
         free(msgs);
         if (proc->fatal) {

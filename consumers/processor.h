@@ -41,6 +41,16 @@ typedef struct rw_processor_stats_s {
         int64_t lost;           /* partitions found behind what was written (Redis lost writes) */
         int64_t cache_misses;   /* accounts read from Redis (not in the cache) */
         int64_t cache_evictions;/* accounts the cache's bound evicted */
+        /* Where the loop's wall-clock time went, in microseconds. */
+        int64_t us_wait;        /* waiting for records (consume) */
+        int64_t us_route;       /* decoding and routing records */
+        int64_t us_due;         /* asking Redis which accounts are due */
+        int64_t us_prepare;     /* reading missed accounts, replay, building writes */
+        int64_t us_finish;      /* waiting for the previous batch's write */
+        int64_t us_start;       /* sending the batch's write */
+        int64_t us_decide;      /* the dependency decider */
+        int64_t us_idle;        /* waiting that returned no record */
+        int64_t us_setup;       /* start until the first record */
 } rw_processor_stats_t;
 
 typedef struct rw_processor_s rw_processor_t;

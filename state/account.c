@@ -1,5 +1,6 @@
 /* account.c - the pure per-account arithmetic: buckets within the window,
  * order meta, remembered event ids, and what changed since the last write. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,13 +92,38 @@ void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b) {
                 .sentiment_n = iv[10] };
 }
 
+/* A sum as "%.14g" prints it: integral values below 1e14 (CSAT sums are)
+ * as integers, without printf; anything else through snprintf. */
+static size_t rw_sum_str(char *dst, size_t size, double v) {
+        if (v > -1e14 && v < 1e14 && v == (double)(int64_t)v && !(v == 0 && signbit(v)))
+                return rw_i64_str(dst, (int64_t)v);
+        return (size_t)snprintf(dst, size, "%.14g", v);
+}
+
 void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size) {
-        snprintf(buf, size, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.14g,%lld,%.14g,%lld",
-                 (long long)b->placed, (long long)b->placed_sum,
-                 (long long)b->cancelled, (long long)b->refunded,
-                 (long long)b->refunded_sum, (long long)b->tickets,
-                 (long long)b->tickets_hot, b->csat_sum, (long long)b->csat_n,
-                 b->sentiment_sum, (long long)b->sentiment_n);
+        const int64_t ints[] = { b->placed, b->placed_sum, b->cancelled, b->refunded,
+                                 b->refunded_sum, b->tickets, b->tickets_hot };
+        char tmp[160];
+        size_t n = 0;
+
+        /* placed,placed_sum,cancelled,refunded,refunded_sum,tickets,
+         * tickets_hot,csat_sum,csat_n,sentiment_sum,sentiment_n */
+        for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+                n += rw_i64_str(tmp + n, ints[i]);
+                tmp[n++] = ',';
+        }
+        n += rw_sum_str(tmp + n, 32, b->csat_sum);
+        tmp[n++] = ',';
+        n += rw_i64_str(tmp + n, b->csat_n);
+        tmp[n++] = ',';
+        n += rw_sum_str(tmp + n, 32, b->sentiment_sum);
+        tmp[n++] = ',';
+        n += rw_i64_str(tmp + n, b->sentiment_n);
+        tmp[n] = '\0';
+        if (n >= size)
+                n = size - 1;
+        memcpy(buf, tmp, n);
+        buf[n] = '\0';
 }
 
 static rw_day_bucket_t *rw_account_bucket(rw_account_view_t *av, int64_t day) {

@@ -1,0 +1,281 @@
+/* decider.c - the dependency decider on a thread of its own: a pass decides
+ * what the group's low watermark allows (at most the decider's per-tick
+ * limit), then, with boundaries left, the next pass follows at once;
+ * otherwise it waits for a kick or half a second. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "consumers/decider.h"
+#include "common/log.h"
+#include "producers/producer.h"
+#include "state/outbox.h"
+#include "state/state.h"
+
+#define RW_DECIDER_IDLE_MS 500
+
+struct rw_decider_s {
+        rw_boundary_t *bd;
+        rw_state_t *st;                 /* its own connection */
+        rw_codec_t *codec;              /* its own: codecs are not shared */
+        rw_producer_t *prod;            /* its own */
+        rd_kafka_t *rk;                 /* the consumer's, for metadata */
+        char topic_orders[256];
+        int32_t partitions;             /* of topic_orders (0: not known yet) */
+        rw_decider_emit_cb *emit;
+        void *opaque;
+
+        pthread_t thread;
+        int started;
+        pthread_mutex_t lock;           /* the fields below, and emits */
+        pthread_cond_t cond;
+        int stop, kicked;
+        uint64_t passes;                /* passes started */
+        uint64_t settled_pass;          /* the last pass that left nothing to do */
+        char failed[600];
+        int64_t last;                   /* as last read from Redis (0: none) */
+        uint64_t gen;                   /* bumped by rw_decider_set_last() */
+        _Atomic int64_t busy_us;
+};
+
+static int32_t rw_decider_partitions(rw_decider_t *dc) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(dc->rk, dc->topic_orders, NULL);
+        int32_t n = 0;
+
+        if (!rkt)
+                return 0;
+        if (!rd_kafka_metadata(dc->rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
+            !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}
+
+static void rw_decider_emit(void *opaque, const rw_alert_t *a) {
+        rw_decider_t *dc = opaque;
+        pthread_mutex_lock(&dc->lock);
+        dc->emit(dc->opaque, a);
+        pthread_mutex_unlock(&dc->lock);
+}
+
+static rw_err_t rw_decider_drain(void *opaque, const char *tag) {
+        rw_decider_t *dc = opaque;
+        char errstr[512];
+        rw_err_t err = rw_outbox_drain(dc->st, tag, NULL, dc->prod, dc->codec,
+                                       rw_decider_emit, dc, NULL, errstr, sizeof(errstr));
+        if (err)
+                rw_log_warn("dependency alerts not delivered yet: %s", errstr);
+        return err;
+}
+
+/* One pass. 1 when it left nothing to do, 0 when work is left or Redis was
+ * away (*morep: go on at once), -1 on a failure that stops the decider. */
+static int rw_decider_pass(rw_decider_t *dc, int *morep) {
+        rw_boundary_result_t res;
+        char errstr[512];
+        rw_err_t err;
+        uint64_t gen;
+
+        pthread_mutex_lock(&dc->lock);
+        gen = dc->gen;
+        pthread_mutex_unlock(&dc->lock);
+
+        *morep = 0;
+        if (!dc->partitions && !(dc->partitions = rw_decider_partitions(dc)))
+                return 1;
+        err = rw_boundary_tick(dc->bd, dc->st, dc->codec, dc->partitions, rw_now_ms(),
+                               rw_decider_drain, dc, &res, errstr, sizeof(errstr));
+        if (err == RW_ERR_IO) {
+                /* Next pass; the batches ride out the outage. */
+                rw_log_warn("dependency rules: %s", errstr);
+                rw_state_reconnect(dc->st, errstr, sizeof(errstr));
+                return 0;
+        }
+        if (err) {
+                pthread_mutex_lock(&dc->lock);
+                snprintf(dc->failed, sizeof(dc->failed), "dependency rules: %s", errstr);
+                pthread_mutex_unlock(&dc->lock);
+                return -1;
+        }
+        /* What Redis holds now, unless the loop read it again meanwhile
+         * (after Redis lost writes it may be lower than before). */
+        pthread_mutex_lock(&dc->lock);
+        if (gen == dc->gen)
+                dc->last = res.last > 0 ? res.last : 0;
+        pthread_mutex_unlock(&dc->lock);
+        *morep = res.more && !res.busy && !res.stale;
+        return !(res.busy || res.more);
+}
+
+static void *rw_decider_main(void *arg) {
+        rw_decider_t *dc = arg;
+        int more = 0;
+
+        pthread_mutex_lock(&dc->lock);
+        while (!dc->stop) {
+                uint64_t pass;
+                int64_t t0;
+                int rc;
+
+                if (!more && !dc->kicked) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += RW_DECIDER_IDLE_MS * 1000000L;
+                        ts.tv_sec += ts.tv_nsec / 1000000000L;
+                        ts.tv_nsec %= 1000000000L;
+                        while (!dc->stop && !dc->kicked &&
+                               pthread_cond_timedwait(&dc->cond, &dc->lock, &ts) != ETIMEDOUT)
+                                ;
+                        if (dc->stop)
+                                break;
+                }
+                dc->kicked = 0;
+                pass = ++dc->passes;
+                pthread_mutex_unlock(&dc->lock);
+
+                t0 = rw_mono_us();
+                rc = rw_decider_pass(dc, &more);
+                atomic_fetch_add(&dc->busy_us, rw_mono_us() - t0);
+
+                pthread_mutex_lock(&dc->lock);
+                if (rc < 0)
+                        break;
+                if (rc > 0 && pass > dc->settled_pass)
+                        dc->settled_pass = pass;
+        }
+        pthread_mutex_unlock(&dc->lock);
+        return NULL;
+}
+
+rw_decider_t *rw_decider_new(const rw_conf_t *conf, const rw_rules_params_t *params,
+                             const rw_boundary_opts_t *bo, rd_kafka_t *rk,
+                             const char *topic_orders, rw_decider_emit_cb *emit,
+                             void *opaque, char *errstr, size_t errstr_size) {
+        rw_decider_t *dc = calloc(1, sizeof(*dc));
+        const char *dir = rw_conf_get_str(conf, "schemas.dir");
+        char dirbuf[1024];
+
+        if (!dc) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        pthread_mutex_init(&dc->lock, NULL);
+        pthread_cond_init(&dc->cond, NULL);
+        dc->rk = rk;
+        dc->emit = emit;
+        dc->opaque = opaque;
+        snprintf(dc->topic_orders, sizeof(dc->topic_orders), "%s", topic_orders);
+        dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
+        if (!(dc->bd = rw_boundary_new(params, bo, errstr, errstr_size)) ||
+            !(dc->codec = rw_codec_new(dir, errstr, errstr_size)) ||
+            !(dc->st = rw_state_new(conf, errstr, errstr_size)) ||
+            !(dc->prod = rw_producer_new(conf, dc->codec, errstr, errstr_size))) {
+                rw_decider_destroy(dc);
+                return NULL;
+        }
+        return dc;
+}
+
+int rw_decider_start(rw_decider_t *dc, int32_t alert_schema_id) {
+        if (alert_schema_id >= 0)
+                rw_codec_set_writer_id(dc->codec, RW_REC_ALERT, alert_schema_id);
+        if (pthread_create(&dc->thread, NULL, rw_decider_main, dc))
+                return -1;
+        dc->started = 1;
+        return 0;
+}
+
+void rw_decider_stop(rw_decider_t *dc) {
+        if (!dc->started)
+                return;
+        pthread_mutex_lock(&dc->lock);
+        dc->stop = 1;
+        pthread_cond_signal(&dc->cond);
+        pthread_mutex_unlock(&dc->lock);
+        pthread_join(dc->thread, NULL);
+        dc->started = 0;
+        dc->stop = 0;
+}
+
+void rw_decider_destroy(rw_decider_t *dc) {
+        if (!dc)
+                return;
+        rw_decider_stop(dc);
+        rw_producer_destroy(dc->prod);
+        rw_state_destroy(dc->st);
+        rw_codec_destroy(dc->codec);
+        rw_boundary_destroy(dc->bd);
+        pthread_cond_destroy(&dc->cond);
+        pthread_mutex_destroy(&dc->lock);
+        free(dc);
+}
+
+void rw_decider_kick(rw_decider_t *dc) {
+        pthread_mutex_lock(&dc->lock);
+        dc->kicked = 1;
+        pthread_cond_signal(&dc->cond);
+        pthread_mutex_unlock(&dc->lock);
+}
+
+int64_t rw_decider_last(rw_decider_t *dc) {
+        int64_t last;
+        pthread_mutex_lock(&dc->lock);
+        last = dc->last;
+        pthread_mutex_unlock(&dc->lock);
+        return last;
+}
+
+void rw_decider_set_last(rw_decider_t *dc, int64_t last) {
+        pthread_mutex_lock(&dc->lock);
+        dc->last = last > 0 ? last : 0;
+        dc->gen++;
+        pthread_mutex_unlock(&dc->lock);
+}
+
+uint64_t rw_decider_ticket(rw_decider_t *dc) {
+        uint64_t t;
+        pthread_mutex_lock(&dc->lock);
+        t = dc->passes + 1;
+        dc->kicked = 1;
+        pthread_cond_signal(&dc->cond);
+        pthread_mutex_unlock(&dc->lock);
+        return t;
+}
+
+int rw_decider_settled(rw_decider_t *dc, uint64_t ticket) {
+        int ok;
+        pthread_mutex_lock(&dc->lock);
+        ok = dc->settled_pass >= ticket;
+        pthread_mutex_unlock(&dc->lock);
+        return ok;
+}
+
+const char *rw_decider_failed(rw_decider_t *dc) {
+        const char *f;
+        pthread_mutex_lock(&dc->lock);
+        f = dc->failed[0] ? dc->failed : NULL;
+        pthread_mutex_unlock(&dc->lock);
+        return f;
+}
+
+int64_t rw_decider_alerts_dead(rw_decider_t *dc) {
+        return rw_producer_alerts_dead(dc->prod);
+}
+
+int64_t rw_decider_busy_us(rw_decider_t *dc) {
+        return atomic_load(&dc->busy_us);
+}
+
+void rw_decider_lock(rw_decider_t *dc) {
+        pthread_mutex_lock(&dc->lock);
+}
+
+void rw_decider_unlock(rw_decider_t *dc) {
+        pthread_mutex_unlock(&dc->lock);
+}
