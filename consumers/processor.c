@@ -313,11 +313,16 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 "auto.offset.reset", "earliest",
                 "partition.assignment.strategy", "cooperative-sticky",
                 "enable.partition.eof", "true",
-                /* The prefetch queue is most of a consumer's memory:
-                 * 8 MB holds tens of thousands of records, plenty ahead of
-                 * the batches (librdkafka's 64 MB default is not). */
+                /* The prefetch queue is most of a consumer's memory, and
+                 * it must hold about a second of records: this librdkafka
+                 * (2.0) looks at a queue it found full again only after up
+                 * to a second, and a smaller queue runs dry meanwhile (with
+                 * 20,000 records a run spent a third of its time waiting).
+                 * 100,000 records or 8 MB, whichever comes first (~30 MB of
+                 * memory with small records; librdkafka's defaults are
+                 * 100,000 and 64 MB). */
                 "queued.max.messages.kbytes", "8192",
-                "queued.min.messages", "20000",
+                "queued.min.messages", "100000",
                 NULL
         };
         rw_processor_t *proc = calloc(1, sizeof(*proc));
