@@ -23,6 +23,7 @@ usage() {
   cat >&2 <<'EOF'
 usage: bench/pipeline.sh [--rounds N] [--events N] [--json FILE]
        bench/pipeline.sh --latency [--rates R1,R2] [--seconds S] [--json FILE]
+       bench/pipeline.sh --rss [--events N] [--json FILE]
 
   --rounds N    rounds of the throughput mode, medians over them (default 3)
   --events N    events in the generated history (default 250000, >= 1000)
@@ -30,17 +31,21 @@ usage: bench/pipeline.sh [--rounds N] [--events N] [--json FILE]
                 p50/p99 of produce time -> alert arrival
   --rates LIST  events/s of the latency mode (default 5000,20000)
   --seconds S   seconds produced per rate in the latency mode (default 30)
+  --rss         one `riskwatch run -e` over a long history (default 5,000,000
+                events), its resident memory sampled every second: RSS at
+                100k, 250k, 500k, 1M, 2M ... events applied
   --json FILE   write the JSON summary to FILE instead of stdout
 EOF
   exit 2
 }
 
-rounds=3 events=250000 latency=0 rates=5000,20000 seconds=30 json=""
+rounds=3 events="" rss=0 latency=0 rates=5000,20000 seconds=30 json=""
 while (($#)); do
   case $1 in
     --rounds) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; rounds=$2; shift 2 ;;
     --events) [[ ${2:-} =~ ^[1-9][0-9]*$ && $2 -ge 1000 ]] || usage; events=$2; shift 2 ;;
     --latency) latency=1; shift ;;
+    --rss) rss=1; shift ;;
     --rates) [[ ${2:-} =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || usage; rates=$2; shift 2 ;;
     --seconds) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; seconds=$2; shift 2 ;;
     --json) [[ -n ${2:-} ]] || usage; json=$2; shift 2 ;;
@@ -49,6 +54,7 @@ while (($#)); do
   esac
 done
 
+[[ -n $events ]] || { ((rss)) && events=5000000 || events=250000; }
 say() { echo "bench: $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -218,6 +224,66 @@ print("%-10d %12d %9d %9s %9s %9s %9s %10.0f%% %10.0f%%" % (d["rate"], d["achiev
 }
 if ((latency)); then
   latency_mode
+  exit 0
+fi
+
+# --- memory mode ---------------------------------------------------------------
+# One long history (about 48 events per account, like the throughput mode),
+# consumed by one `riskwatch run -e` with default settings; every second its
+# VmRSS and the events applied so far (the partitions' stored offsets).
+rss_mode() {
+  local t rconf rw_pid accounts n rss hwm t0 el next=0 rows=() objs=()
+  local marks=(100000 250000 500000 1000000 2000000 3000000 4000000 5000000 10000000 20000000)
+  for t in orders support alerts dlq; do
+    "$here/scripts/kafka-broker.sh" create-topic "$dir" "bench-rss-$t-$id" 4 >/dev/null 2>&1 ||
+      die "cannot create topic bench-rss-$t-$id on $KAFKA_BOOTSTRAP"
+  done
+  rconf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
+         -X topics.orders="bench-rss-orders-$id" -X topics.support="bench-rss-support-$id"
+         -X topics.alerts="bench-rss-alerts-$id" -X topics.dlq="bench-rss-dlq-$id")
+  accounts=$(((events + 47) / 48))
+  say "memory: generating $events events ($accounts accounts, 720 days)"
+  "$bin" gen "${rconf[@]}" -X log.level=warn --accounts "$accounts" --days 720 --seed 1 \
+    -n "$events" 2>"$dir/gen.err" || { cat "$dir/gen.err" >&2; exit 1; }
+  redis_reset
+  "$bin" run "${rconf[@]}" -X state.namespace=rss -X group.id="bench-rss-$id" \
+    -X log.file=/dev/null -e >/dev/null 2>"$dir/rss-run.log" &
+  rw_pid=$!
+  t0=$(now)
+  while kill -0 "$rw_pid" 2>/dev/null; do
+    read -r rss hwm < <(awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print r + 0, h + 0 }' \
+      "/proc/$rw_pid/status" 2>/dev/null || echo "0 0")
+    n=$(rcli --scan --pattern 'rss:{*}:off:*' | while read -r k; do rcli get "$k"; done |
+      awk '{ s += $1 } END { print s + 0 }')
+    el=$(calc %.0f "$(now) - $t0")
+    while ((next < ${#marks[@]} && n >= ${marks[next]} && ${marks[next]} <= events)); do
+      rows+=("$(printf '%-12d %10d %12.1f %12.1f' "${marks[next]}" "$el" "$(calc %.1f "$rss / 1024")" \
+        "$(calc %.1f "$hwm / 1024")")")
+      objs+=("{\"events\":${marks[next]},\"elapsed_s\":$el,\"rss_kib\":$rss,\"peak_rss_kib\":$hwm}")
+      say "memory: ${marks[next]} events applied after $el s: RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB)"
+      next=$((next + 1))
+    done
+    sleep 1
+  done
+  wait "$rw_pid" || { tail -20 "$dir/rss-run.log" >&2; die "riskwatch run failed"; }
+  grep -q "run: $events consumed" "$dir/rss-run.log" ||
+    { tail -5 "$dir/rss-run.log" >&2; die "riskwatch run did not consume $events events"; }
+  {
+    printf 'riskwatch memory: commit %s, one riskwatch run -e with default settings over %d events\n' \
+      "$commit" "$events"
+    printf '(%d accounts, 720 days, 2 topics x 4 partitions); VmRSS sampled every second.\n\n' "$accounts"
+    printf '%-12s %10s %12s %12s\n' "events" "elapsed s" "RSS MiB" "peak MiB"
+    printf '%s\n' "${rows[@]}"
+    printf '\n%s\n' "$(grep -oE 'run: .*' "$dir/rss-run.log" | grep consumed)"
+  }
+  local joined
+  joined=$(IFS=,; echo "${objs[*]}")
+  out=$(printf '{"benchmark":"memory","commit":"%s","events":%d,"accounts":%d,"samples":[%s]}' \
+    "$commit" "$events" "$accounts" "$joined")
+  if [[ -n $json ]]; then echo "$out" >"$json"; say "JSON summary written to $json"; else echo "$out"; fi
+}
+if ((rss)); then
+  rss_mode
   exit 0
 fi
 
