@@ -22,6 +22,7 @@ static const struct {
         { "decode", rw_cmd_decode, "print the records of a topic as JSON lines, decoded (kcat -C style)" },
         { "gen",    rw_cmd_gen,    "produce a generated order and support history to the input topics" },
         { "inspect", rw_cmd_inspect, "an account's or vendor's state, exactly as the rules see it" },
+        { "replay", rw_cmd_replay, "the rules over a range of history, warmed up, beside the live run" },
 };
 
 const char *rw_cli_conf_help =
@@ -96,7 +97,7 @@ int rw_cli_conf_check_supported(const rw_conf_t *conf, const char *cmd) {
          * processor attaches it to its codec); a command whose codec does not
          * must refuse it rather than silently use the catalogue ids. */
         if (*rw_conf_get_str(conf, "schema.registry.url") &&
-            strcmp(cmd, "run") && strcmp(cmd, "demo")) {
+            strcmp(cmd, "run") && strcmp(cmd, "demo") && strcmp(cmd, "replay")) {
                 fprintf(stderr, "riskwatch %s: schema.registry.url: not supported by "
                         "this command; writer schemas resolve through the local "
                         "catalogue (schemas.dir)\n", cmd);

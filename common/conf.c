@@ -59,6 +59,9 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "topics.alerts", RW_CONF_STR, "risk-alerts", 0, 0, NULL, 0,
           "Output topic of `riskwatch.RiskAlert` records, keyed by the "
           "alert fingerprint." },
+        { "topics.alerts.replay", RW_CONF_STR, "risk-alerts-replay", 0, 0, NULL, 0,
+          "Output topic of `riskwatch replay`: its RiskAlert records, with "
+          "`replay` = true, keyed like `topics.alerts`." },
         { "topics.dlq", RW_CONF_STR, "riskwatch-dlq", 0, 0, NULL, 0,
           "Dead-letter topic: input records that cannot be decoded or "
           "validated are copied here unchanged, with `rw.error.*` and "
@@ -412,6 +415,8 @@ static const struct {
           "topic name: 1..249 of letters, digits, `.`, `_`, `-`" },
         { "topics.dlq", rw_conf_check_topic,
           "topic name: 1..249 of letters, digits, `.`, `_`, `-`" },
+        { "topics.alerts.replay", rw_conf_check_topic,
+          "topic name: 1..249 of letters, digits, `.`, `_`, `-`" },
 };
 
 /* The default kafka.* pass-through entries, set by rw_conf_new(). */
@@ -713,6 +718,10 @@ static bool rw_conf_parse_time(const char *s, int64_t *msp) {
         *msp = ((rw_conf_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 +
                sec * 1000;
         return true;
+}
+
+bool rw_time_parse(const char *s, int64_t *msp) {
+        return rw_conf_parse_time(s, msp);
 }
 
 /* ms since the epoch as RFC 3339 UTC ("2000-01-01T00:00:00Z"). */
@@ -1075,6 +1084,17 @@ rw_err_t rw_conf_set(rw_conf_t *conf, const char *key, const char *value,
         sprintf(prefix, "%s: ", origin);
         err = rw_conf_set0(conf, key, value, prefix, false, errstr,
                            errstr_size);
+        free(prefix);
+        return err;
+}
+
+rw_err_t rw_conf_override(rw_conf_t *conf, const char *key, const char *value,
+                          const char *origin, char *errstr, size_t errstr_size) {
+        char *prefix = rw_conf_xmalloc(strlen(origin) + 3);
+        rw_err_t err;
+
+        sprintf(prefix, "%s: ", origin);
+        err = rw_conf_set0(conf, key, value, prefix, true, errstr, errstr_size);
         free(prefix);
         return err;
 }

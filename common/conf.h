@@ -63,8 +63,16 @@ rw_err_t rw_conf_set_arg(rw_conf_t *conf, const char *kv,
 rw_err_t rw_conf_set(rw_conf_t *conf, const char *key, const char *value,
                      const char *origin, char *errstr, size_t errstr_size);
 
+/* rw_conf_set() that also replaces a value given with -X (which a file
+ * or another rw_conf_set() never does): a command deriving properties. */
+rw_err_t rw_conf_override(rw_conf_t *conf, const char *key, const char *value,
+                          const char *origin, char *errstr, size_t errstr_size);
+
 /* Typed getters. The key must be in the table with that type (asserted).
  * Returned strings are owned by conf. */
+/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ" (UTC) -> ms since the epoch. */
+bool rw_time_parse(const char *s, int64_t *msp);
+
 const char *rw_conf_get_str(const rw_conf_t *conf, const char *key);
 int64_t rw_conf_get_int(const rw_conf_t *conf, const char *key);   /* INT, DURATION, TIME (ms) */
 double rw_conf_get_dbl(const rw_conf_t *conf, const char *key);

@@ -394,6 +394,8 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
         t->fps.ents[e].fp = fst;
         t->fps.ents[e].dirty = 1;
         t->fps.ents[e].gone = 0;
+        if (B < bd->opts.emit_from)     /* a replay's warm-up */
+                return RW_OK;
         if (tl->cnt == tl->cap) {
                 size_t cap = tl->cap ? tl->cap * 2 : 16;
                 rw_trans_t *v = realloc(tl->v, cap * sizeof(*v));

@@ -39,6 +39,7 @@ typedef struct rw_boundary_opts_s {
                                      * subject entries (200000; one boundary always) */
         int64_t lock_ttl_ms;        /* {dep}:lock ttl, renewed per boundary (30 s) */
         int replay;                 /* the alerts' replay flag */
+        int64_t emit_from;          /* boundaries before it: decided, not emitted */
 } rw_boundary_opts_t;
 
 /* Defaults as above; lateness 5 min. */

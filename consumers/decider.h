@@ -37,6 +37,8 @@ void rw_decider_stop(rw_decider_t *dc);
 /* Stops it, frees everything. NULL-safe. */
 void rw_decider_destroy(rw_decider_t *dc);
 
+/* rw_producer_set_sinks() of its producer. Before rw_decider_start(). */
+void rw_decider_set_sinks(rw_decider_t *dc, int alerts, int dlq);
 /* Decide now rather than at the next idle tick (a batch moved watermarks). */
 void rw_decider_kick(rw_decider_t *dc);
 /* The last boundary decided, as last read from Redis by either side (0:

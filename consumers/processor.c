@@ -41,6 +41,7 @@ typedef struct rw_part_s {
         int64_t watermark;      /* highest event time applied */
         int eof;
         int assigned;
+        int64_t end;            /* opts.end_offsets': records from here on are not read (-1: none) */
         /* per batch */
         rw_state_event_t *evs;
         int64_t *ev_offsets;
@@ -196,6 +197,7 @@ static rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
         p->expected = -1;
         p->last_offset = -1;
         p->retry_at = -1;
+        p->end = -1;
         return p;
 }
 
@@ -250,6 +252,16 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
 
 static void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop);
 
+/* tp's offset in list (a replay's starts or ends), or dflt. */
+static int64_t rw_opts_offset(const rd_kafka_topic_partition_list_t *list,
+                              const rd_kafka_topic_partition_t *tp, int64_t dflt) {
+        for (int i = 0; list && i < list->cnt; i++)
+                if (list->elems[i].partition == tp->partition &&
+                    !strcmp(list->elems[i].topic, tp->topic))
+                        return list->elems[i].offset;
+        return dflt;
+}
+
 static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque) {
         rw_processor_t *proc = opaque;
@@ -274,9 +286,12 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         p->retry_at = -1;       /* starts over at the stored position */
                         p->drain = 1;           /* a predecessor may have left some */
                         /* Redis is the source of truth: no stored position
-                         * means no state, so rebuild from the beginning. */
+                         * means no state, so rebuild from the beginning (a
+                         * replay: from where its warm-up starts). */
                         tp->offset = p->expected >= 0 ? p->expected :
-                                                        RD_KAFKA_OFFSET_BEGINNING;
+                                     rw_opts_offset(proc->opts.start_offsets, tp,
+                                                    RD_KAFKA_OFFSET_BEGINNING);
+                        p->end = rw_opts_offset(proc->opts.end_offsets, tp, -1);
                         rw_log_info("assigned %s [%d] at offset %lld%s",
                                     tp->topic, (int)tp->partition,
                                     (long long)p->expected,
@@ -388,6 +403,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 goto fail;
         if (!(proc->prod = rw_producer_new(conf, proc->codec, errstr, errstr_size)))
                 goto fail;
+        rw_producer_set_sinks(proc->prod, !proc->opts.no_alerts, !proc->opts.no_dlq);
         if (!(kconf = rw_kafka_conf_new(conf, defaults, errstr, errstr_size)))
                 goto fail;
         rd_kafka_conf_set_rebalance_cb(kconf, rw_rebalance_cb);
@@ -404,6 +420,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 bo.lateness_ms = proc->lateness_ms;
                 bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
                 bo.replay = proc->opts.replay;
+                bo.emit_from = proc->opts.emit_from;
                 /* Passes of 100 boundaries: the lock is renewed between
                  * them, and a stop is not kept waiting long. */
                 bo.max_per_tick = 100;
@@ -413,6 +430,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                                                      proc->topic_orders, rw_emit_out, proc,
                                                      errstr, errstr_size)))
                         goto fail;
+                rw_decider_set_sinks(proc->decider, !proc->opts.no_alerts, !proc->opts.no_dlq);
         }
 
         topics = rd_kafka_topic_partition_list_new(2);
@@ -480,6 +498,13 @@ void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats)
                 rw_decider_unlock(proc->decider);
         rw_cache_stats(proc->cache, &cs);
         stats->cache_evictions = cs.evictions;
+        stats->watermark_min = 0;
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                const rw_part_t *p = &proc->parts[i];
+                if (p->assigned && p->watermark > 0 &&
+                    (!stats->watermark_min || p->watermark < stats->watermark_min))
+                        stats->watermark_min = p->watermark;
+        }
         stats->alerts_dead = proc->prod ? rw_producer_alerts_dead(proc->prod) : 0;
         if (proc->decider) {
                 stats->alerts_dead += rw_decider_alerts_dead(proc->decider);
@@ -1058,6 +1083,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .dep_decided = rw_dep_decided(proc), .lim = proc->lim,
                 .watermark = p->watermark, .wall_ms = rw_now_ms(),
                 .replay = proc->opts.replay,
+                .emit_from = proc->opts.emit_from,
         };
         if (rw_replay_batch(&o, p->evs, p->ev_offsets, p->ev_cnt, avs, p->accts,
                             p->acct_cnt, &out))
@@ -1113,6 +1139,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         p->b_watermark = out.watermark;
         p->b_applied = out.applied;
         p->b_duplicates = out.duplicates;
+        proc->stats.suppressed += out.suppressed;
         p->b_alerts = out.alerts.cnt;
         proc->stats.late += out.late;
 done:
@@ -1809,10 +1836,14 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                 rw_part_t *p = rw_part_find(
                                         proc, rd_kafka_topic_name(rkm->rkt),
                                         rkm->partition, 0);
-                                if (p)
-                                        p->eof = 0;
-                                msgs[cnt++] = rkm;
-                                continue;
+                                if (p && p->end >= 0 && rkm->offset >= p->end) {
+                                        p->eof = 1;     /* a replay's end */
+                                } else {
+                                        if (p)
+                                                p->eof = 0;
+                                        msgs[cnt++] = rkm;
+                                        continue;
+                                }
                         }
                         rd_kafka_message_destroy(rkm);
                         }
@@ -1831,6 +1862,8 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         proc->stats.us_setup = rw_mono_us() - run_t0;
                 if (cnt && !proc->fatal)
                         rw_process_batch(proc, msgs, cnt, stop);
+                if (proc->opts.on_tick)
+                        proc->opts.on_tick(proc->opts.opaque);
                 {
                         const char *why = rw_decider_failed(proc->decider);
                         if (why && !proc->fatal)

@@ -14,6 +14,19 @@ typedef struct rw_processor_opts_s {
         /* Called for every alert transition after it was delivered. */
         void (*on_alert)(void *opaque, const rw_alert_t *alert);
         void *opaque;
+        /* Called once per turn of the loop (at least every batch.timeout). */
+        void (*on_tick)(void *opaque);
+        /* A replay (riskwatch replay). */
+        int64_t emit_from;   /* transitions before this event time (ms) are decided
+                              * (state warms up) but not emitted; 0: all */
+        /* Where a partition without stored state starts (offsets by topic
+         * and partition; NULL or not listed: the beginning), and the offset
+         * a partition ends at: records from there on are not read, and the
+         * partition counts as at its end (not listed: no end). Borrowed. */
+        const struct rd_kafka_topic_partition_list_s *start_offsets;
+        const struct rd_kafka_topic_partition_list_s *end_offsets;
+        int no_alerts;       /* alerts not produced (taken as delivered): a dry run */
+        int no_dlq;          /* dead letters counted, not produced */
 } rw_processor_opts_t;
 
 /* Why records went to the DLQ (the contract's rw.error.reason words). */
@@ -51,6 +64,9 @@ typedef struct rw_processor_stats_s {
         int64_t us_decide;      /* the dependency decider */
         int64_t us_idle;        /* waiting that returned no record */
         int64_t us_setup;       /* start until the first record */
+        int64_t watermark_min;  /* lowest event-time watermark of the assigned
+                                 * partitions that have one (0: none) */
+        int64_t suppressed;     /* transitions before opts.emit_from, not emitted */
 } rw_processor_stats_t;
 
 typedef struct rw_processor_s rw_processor_t;

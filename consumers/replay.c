@@ -48,7 +48,7 @@ static rw_alert_t *rw_alerts_add(rw_alerts_t *al, size_t fpr_size, size_t sum_si
  * `now`: right after one of its events (at `offset`) was applied, or, with
  * offset -1, because event time reached its due time. */
 static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t now,
-                       int64_t offset, rw_alerts_t *al) {
+                       int64_t offset, rw_alerts_t *al, int64_t *suppressed) {
         rw_account_figures_t fig;
 
         rw_figures_compute(o->params, av->buckets, av->bucket_cnt, av->orders_total,
@@ -73,6 +73,10 @@ static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t
                 if (tr == RW_TRANS_NONE)
                         continue;
                 av->fp_dirty[id] = 1;
+                if (now < o->emit_from) {       /* a replay's warm-up */
+                        (*suppressed)++;
+                        continue;
+                }
                 if (!(a = rw_alerts_add(al, fpr_size, sum_size, &fpr, &aid, &sum)))
                         return -1;
                 snprintf(fpr, fpr_size, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
@@ -113,10 +117,10 @@ static int64_t rw_next_due(const rw_replay_opts_t *o, const rw_account_view_t *a
  * bounds the search for the next one (the account's next event in the
  * batch re-schedules it anyway). */
 static int rw_run_due(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t upto,
-                      int64_t until, rw_alerts_t *al) {
+                      int64_t until, rw_alerts_t *al, int64_t *suppressed) {
         while (av->due > 0 && av->due <= upto) {
                 int64_t t = av->due;
-                if (rw_evaluate(o, av, t, -1, al))
+                if (rw_evaluate(o, av, t, -1, al, suppressed))
                         return -1;
                 av->due = rw_next_due(o, av, t, until);
         }
@@ -201,7 +205,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 rw_account_view_t *av = avs[j];
                 int64_t until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
 
-                if (rw_run_due(o, av, nows[j], nows[j], &out->alerts))
+                if (rw_run_due(o, av, nows[j], nows[j], &out->alerts, &out->suppressed))
                         goto done;
                 if (rw_account_seen(av, ev->event_id, ev->offset)) {
                         out->flags[j] = 'd';
@@ -215,12 +219,12 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 if (ev->occurred_at > out->max_at)
                         out->max_at = ev->occurred_at;
                 if (rw_account_apply(av, ev, &o->lim) ||
-                    rw_evaluate(o, av, nows[j], offsets[j], &out->alerts))
+                    rw_evaluate(o, av, nows[j], offsets[j], &out->alerts, &out->suppressed))
                         goto done;
                 av->due = rw_next_due(o, av, nows[j], until);
         }
         for (j = 0; j < acct_cnt; j++)
-                if (rw_run_due(o, accts[j], now, INT64_MAX, &out->alerts))
+                if (rw_run_due(o, accts[j], now, INT64_MAX, &out->alerts, &out->suppressed))
                         goto done;
         rc = 0;
 done:

@@ -24,6 +24,7 @@ typedef struct rw_replay_opts_s {
         int64_t watermark;              /* the partition's, before the batch */
         int64_t wall_ms;                /* emitted_at of the alerts */
         int replay;                     /* the alerts' replay flag */
+        int64_t emit_from;              /* transitions before it: stepped, not emitted */
 } rw_replay_opts_t;
 
 /* A batch's alert transitions, with storage for their strings: one
@@ -38,6 +39,7 @@ typedef struct rw_alerts_s {
 void rw_alerts_clear(rw_alerts_t *al);
 
 typedef struct rw_replay_out_s {
+        int64_t suppressed;             /* transitions before emit_from */
         char *flags;            /* per event: '1' applied, 'd' duplicate */
         int64_t *pbk;           /* per event: its portfolio interval (-1: none) */
         int64_t watermark;      /* after the batch */

@@ -14,6 +14,10 @@ rw_producer_t *rw_producer_new(const rw_conf_t *conf, rw_codec_t *codec,
                                char *errstr, size_t errstr_size);
 /* Flushes (bounded wait) and frees. NULL-safe. */
 void rw_producer_destroy(rw_producer_t *prod);
+/* What is produced: alerts (off: taken as delivered at once, nothing sent)
+ * and dead letters (off: not sent; the caller counts them). Both on by
+ * default; a replay's dry run turns both off. */
+void rw_producer_set_sinks(rw_producer_t *prod, int alerts, int dlq);
 
 /* Encode and enqueue one alert, keyed by its fingerprint. */
 rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,

@@ -9,6 +9,7 @@ usage: kafka-broker.sh start STATE_DIR
        kafka-broker.sh fetch
        kafka-broker.sh create-topic STATE_DIR TOPIC PARTITIONS
        kafka-broker.sh describe-group STATE_DIR GROUP
+       kafka-broker.sh delete-records STATE_DIR TOPIC PARTITION OFFSET
 
 start   Start a broker+controller on free 127.0.0.1 ports and write
         STATE_DIR/kafka.env (KAFKA_BOOTSTRAP=host:port). If KAFKA_BOOTSTRAP
@@ -17,6 +18,9 @@ stop    Stop the broker started in STATE_DIR (if any) and drop its data.
 fetch   Only populate the jar cache (Maven, first use only).
 create-topic
         Create TOPIC with PARTITIONS partitions (no-op if it exists).
+delete-records
+        Delete the records of TOPIC's PARTITION before OFFSET, as retention
+        does (the partition's low watermark becomes OFFSET).
 
 Environment:
   KAFKA_BOOTSTRAP    use this broker instead of starting one
@@ -322,6 +326,20 @@ cmd_describe_group() {
     awk 'NF >= 6 && $1 != "GROUP" { print $2, $3, $4, $5, $6 }'
 }
 
+cmd_delete_records() {
+  local dir=$1 topic=$2 part=$3 off=$4 bootstrap
+  [[ -f "$dir/kafka.env" ]] || die "no $dir/kafka.env: run 'start $dir' first"
+  bootstrap=$(sed -n 's/^KAFKA_BOOTSTRAP=//p' "$dir/kafka.env")
+  jars_cached && command -v java >/dev/null 2>&1 || die "delete-records needs the Kafka jars (run 'fetch')"
+  [[ -f "$dir/log4j-tools.properties" ]] || write_tools_log4j "$dir"
+  printf '{"version":1,"partitions":[{"topic":"%s","partition":%d,"offset":%d}]}\n' \
+    "$topic" "$part" "$off" >"$dir/delete-records.json"
+  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+    -Dlog4j.configuration="file:$dir/log4j-tools.properties" \
+    -cp "$LIBS/*" org.apache.kafka.tools.DeleteRecordsCommand \
+    --bootstrap-server "$bootstrap" --offset-json-file "$dir/delete-records.json" >/dev/null
+}
+
 write_tools_log4j() {
   cat >"$1/log4j-tools.properties" <<'EOF'
 log4j.rootLogger=WARN, stderr
@@ -354,6 +372,11 @@ main() {
       need_java
       fetch_jars
       echo "kafka: Kafka $KAFKA_VERSION jars cached in $LIBS" >&2
+      ;;
+    delete-records)
+      (($# == 4)) || usage
+      [[ $3 =~ ^[0-9]+$ && $4 =~ ^[0-9]+$ ]] || die "PARTITION and OFFSET must be integers"
+      cmd_delete_records "$(abs_dir "$1")" "$2" "$3" "$4"
       ;;
     create-topic)
       (($# == 3)) || usage

@@ -1458,6 +1458,52 @@ static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
         return RW_OK;
 }
 
+rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
+                        size_t errstr_size) {
+        char cursor[32] = "0", pattern[160];
+
+        /* The namespace's characters are not glob syntax (checked). */
+        snprintf(pattern, sizeof(pattern), "%s:*", st->ns);
+        *deletedp = 0;
+        do {
+                const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL), *u;
+                if (!r)
+                        return rw_state_cmd_err(st);
+                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                        freeReplyObject(r);
+                        snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
+                        return RW_ERR_FAIL;
+                }
+                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+                if (r->element[1]->elements > 0) {
+                        size_t n = r->element[1]->elements;
+                        const char **uv = malloc((n + 1) * sizeof(*uv));
+                        size_t *ul = malloc((n + 1) * sizeof(*ul));
+                        if (!uv || !ul)
+                                abort();
+                        uv[0] = "UNLINK";
+                        ul[0] = 6;
+                        for (size_t i = 0; i < n; i++) {
+                                uv[i + 1] = r->element[1]->element[i]->str;
+                                ul[i + 1] = r->element[1]->element[i]->len;
+                        }
+                        u = rw_state_cmd(st, errstr, errstr_size, (int)n + 1, uv, ul);
+                        free(uv);
+                        free(ul);
+                        if (!u) {
+                                freeReplyObject(r);
+                                return rw_state_cmd_err(st);
+                        }
+                        if (u->type == REDIS_REPLY_INTEGER)
+                                *deletedp += u->integer;
+                        freeReplyObject(u);
+                }
+                freeReplyObject(r);
+        } while (strcmp(cursor, "0"));
+        return RW_OK;
+}
+
 /* HGETALL of key into a view (buckets and meta fields). */
 static rw_err_t rw_state_load_view(rw_state_t *st, const char *key,
                                    rw_account_view_t *av,

@@ -16,6 +16,10 @@ typedef struct rw_state_s rw_state_t;
 rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size);
 /* NULL-safe. */
 void rw_state_destroy(rw_state_t *st);
+/* Delete every key of the connection's namespace (SCAN + UNLINK): a replay
+ * starts from nothing, a backtest leaves nothing. *deletedp: how many. */
+rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
+                        size_t errstr_size);
 
 const char *rw_state_ns(const rw_state_t *st);
 
