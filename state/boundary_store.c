@@ -274,6 +274,12 @@ static void rw_bs_parse_agg(const redisReply *r, rw_bstore_head_t *h) {
                         h->sq[0] = rw_u128_parse(v);
                 else if (!strcmp(f, "v:sq"))
                         h->sq[1] = rw_u128_parse(v);
+                else if (!strcmp(f, "a:n"))
+                        h->cnt[0] = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "v:n"))
+                        h->cnt[1] = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "orders"))
+                        h->orders = strtoll(v, NULL, 10);
         }
 }
 
@@ -621,7 +627,13 @@ static void rw_bs_decision_args(const rw_bstore_t *bs, const rw_bstore_decision_
                 rw_args_str(a, "");
                 rw_args_str(a, "");
         }
-        rw_args_str(a, "5");
+        rw_args_str(a, "8");
+        rw_args_str(a, "a:n");
+        rw_args_i64(a, d->cnt[0]);
+        rw_args_str(a, "v:n");
+        rw_args_i64(a, d->cnt[1]);
+        rw_args_str(a, "orders");
+        rw_args_i64(a, d->orders);
         rw_args_str(a, "first");
         rw_args_i64(a, d->first);
         rw_args_str(a, "a:sum");

@@ -64,6 +64,8 @@ typedef struct rw_bstore_head_s {
         int64_t last, first;            /* agg */
         int64_t sum[2];                 /* [0] accounts, [1] vendors */
         rw_u128_t sq[2];
+        int64_t cnt[2];                 /* subjects with a total other than 0 */
+        int64_t orders;                 /* PLACED orders in the window */
         rw_bstore_fp_t *fps;            /* with_fps only */
         size_t fp_cnt;
 } rw_bstore_head_t;
@@ -147,6 +149,7 @@ typedef struct rw_bstore_decision_s {
         int64_t leave_lo, leave_hi;
         int64_t first, sum[2];
         rw_u128_t sq[2];
+        int64_t cnt[2], orders;
         const rw_bstore_pair_t *tot[2]; /* new totals (0 removes) */
         size_t tot_cnt[2];
         const rw_bstore_hash_t *fold;   /* [i * 2 + fam]: what bucket k0+i added */

@@ -77,6 +77,9 @@ static rw_boundary_t *decider_new(int64_t interval, int64_t window, int max_per_
         char errstr[256];
 
         rw_rules_params_default(&params);
+        /* Small portfolios: the window's minimums are tested on their own. */
+        params.dep_min_orders = 0;
+        params.dep_min_subjects[0] = params.dep_min_subjects[1] = 0;
         params.dep_window_ms = window;
         rw_boundary_opts_default(&opts);
         opts.interval_ms = interval;
@@ -948,6 +951,8 @@ static void test_runs(void **state) {
                 char errstr[256];
 
                 rw_rules_params_default(&params);
+                params.dep_min_orders = 0;
+                params.dep_min_subjects[0] = params.dep_min_subjects[1] = 0;
                 params.dep_window_ms = 20 * DAY;        /* 80 intervals */
                 params.dep_min_history_ms = 5 * DAY;
                 params.cooldown_ms = 2 * DAY;
