@@ -389,14 +389,14 @@ static int rw_dep_short(const rw_rules_params_t *p, rw_rule_id_t rule, int64_t h
                 rw_rules_undecided_portfolio(rule, p, (double)history,
                                              (double)p->dep_min_history_ms, dec);
         } else if (base->orders < p->dep_min_orders) {
-                snprintf(why, size, "%lld orders in %lld days, needs %lld",
+                snprintf(why, size, "%lld order(s) in %lld days, needs %lld",
                          (long long)base->orders, days, (long long)p->dep_min_orders);
                 rw_rules_undecided_portfolio(rule, p, (double)base->orders,
                                              (double)p->dep_min_orders, dec);
         } else if (base->subjects < p->dep_min_subjects[fam]) {
                 snprintf(why, size, "%lld %s in %lld days, needs %lld",
-                         (long long)base->subjects, fam ? "vendors with order value" :
-                         "accounts with net spend", days,
+                         (long long)base->subjects, fam ? "vendor(s) with order value" :
+                         "account(s) with net spend", days,
                          (long long)p->dep_min_subjects[fam]);
                 rw_rules_undecided_portfolio(rule, p, (double)base->subjects,
                                              (double)p->dep_min_subjects[fam], dec);

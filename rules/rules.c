@@ -527,17 +527,17 @@ void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
                 case RW_RULE_ORDER_DROP:
                 case RW_RULE_SPEND_DROP:
                         snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%.0f "
-                                 "orders in the %.0f-day baseline, needs %.0f)", subject,
+                                 "order(s) in the %.0f-day baseline, needs %.0f)", subject,
                                  dec->observed, days, dec->threshold);
                         break;
                 case RW_RULE_LOW_SATISFACTION:
                         snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%.0f "
-                                 "survey answers in %.0f days, needs %.0f)", subject,
+                                 "survey answer(s) in %.0f days, needs %.0f)", subject,
                                  dec->observed, days, dec->threshold);
                         break;
                 case RW_RULE_REFUND_RATE:
                         snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%.0f "
-                                 "orders in %.0f days, needs %.0f)", subject,
+                                 "order(s) in %.0f days, needs %.0f)", subject,
                                  dec->observed, days, dec->threshold);
                         break;
                 default:
