@@ -197,7 +197,9 @@ typedef struct rw_tick_s {
         int64_t sum[2];         /* [0] accounts, [1] vendors */
         rw_u128_t sq[2];
         int64_t cnt[2];         /* subjects with a total other than 0 */
-        int64_t orders;         /* PLACED orders in the window */
+        int64_t orders;         /* PLACED orders in the window ... */
+        int64_t orders_since;   /* ... counted from this boundary on (whole a
+                                 * window later) */
         int64_t low;            /* L */
         rw_bmap_t fps;          /* fingerprint -> lifecycle, the f hash */
         int64_t del_k0;         /* folded buckets to delete from the partitions */
@@ -272,6 +274,7 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
                 t->cnt[fam] = h.cnt[fam];
         }
         t->orders = h.orders;
+        t->orders_since = h.orders_since;
         for (size_t j = 0; j < h.fp_cnt; j++) {
                 const char *key = h.fps[j].fingerprint, *s1, *s2;
                 rw_rule_id_t rule;
@@ -290,7 +293,16 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
                 t->fps.ents[e].subj_off = (size_t)(s2 + 1 - key);
                 t->fps.ents[e].fp = h.fps[j].fp;
         }
-        if (t->have_last) {
+        if (t->have_last && !h.have_counts) {
+                /* Decided before the window's counts were kept: the
+                 * subjects are those with a total; orders are counted from
+                 * here on (the orders minimum applies a window later). */
+                if ((err = rw_bstore_subjects(t->bs, t->cnt, t->errstr, t->errstr_size)))
+                        goto done;
+                t->orders = 0;
+                t->orders_since = t->last;
+                *startp = 1;
+        } else if (t->have_last) {
                 *startp = 1;
         } else if (t->low != INT64_MIN) {
                 /* Nothing decided yet: history starts at the lowest bucket. */
@@ -306,6 +318,9 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
                         t->sq[0] = t->sq[1] = 0;
                         t->cnt[0] = t->cnt[1] = 0;
                         t->orders = 0;
+                        /* Counted from the start of the history: every
+                         * window's count is whole. */
+                        t->orders_since = t->first - t->bd->params.dep_window_ms;
                         *startp = 1;
                 }
         }
@@ -371,6 +386,7 @@ static void rw_dep_summary(rw_rule_id_t rule, const char *subject, int resolved,
  * for the dependency rules to decide. */
 typedef struct rw_dep_base_s {
         int64_t orders;         /* PLACED orders in the window */
+        int orders_known;       /* counted over a whole window */
         int64_t subjects;       /* the family's subjects with a total */
 } rw_dep_base_t;
 
@@ -388,7 +404,7 @@ static int rw_dep_short(const rw_rules_params_t *p, rw_rule_id_t rule, int64_t h
                 snprintf(why, size, "%s of history, needs %s", h1, h2);
                 rw_rules_undecided_portfolio(rule, p, (double)history,
                                              (double)p->dep_min_history_ms, dec);
-        } else if (base->orders < p->dep_min_orders) {
+        } else if (base->orders_known && base->orders < p->dep_min_orders) {
                 snprintf(why, size, "%lld order(s) in %lld days, needs %lld",
                          (long long)base->orders, days, (long long)p->dep_min_orders);
                 rw_rules_undecided_portfolio(rule, p, (double)base->orders,
@@ -732,7 +748,10 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                                                   m->ents[e].val);
                                 newcnt[fam] += (m->ents[e].val != 0) - (m->ents[e].old != 0);
                         }
-                base = (rw_dep_base_t){ .orders = neworders, .subjects = newcnt[fam] };
+                base = (rw_dep_base_t){
+                        .orders = neworders, .subjects = newcnt[fam],
+                        .orders_known = B - t->orders_since >= bd->params.dep_window_ms,
+                };
                 for (size_t e = 0; e < m->cnt; e++)
                         if ((err = rw_tick_step(t, &tl, rw_share_rule[fam], m->ents[e].key,
                                                 (double)m->ents[e].val,
@@ -866,6 +885,7 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
                 .first = t->first,
                 .sum = { sum[0], sum[1] }, .sq = { sq[0], sq[1] },
                 .cnt = { cnt[0], cnt[1] }, .orders = orders,
+                .orders_since = t->orders_since,
                 .fold = r.fold,
                 .alerts = r.alerts, .alert_cnt = r.alert_cnt,
         };

@@ -175,15 +175,16 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
         /* Each event's watermark and input outages, and each account's
          * next event. A re-delivered event carries its original's time,
          * which the watermark has passed already: counting it changes
-         * nothing. An outage depends on the partition's events in offset
-         * order only. */
+         * nothing. An outage (of an orders partition: the silence rules
+         * read it) depends on the partition's events in offset order only. */
         out->gaps = o->gaps;
         for (j = 0; j < cnt; j++) {
                 rw_acct_ix_t key = { .av = avs[j] }, *hit;
                 int64_t at;
 
                 next_same[j] = -1;
-                if (rw_input_gaps_note(&out->gaps, o->params, wm, evs[j].occurred_at))
+                if (o->src == RW_SRC_ORDERS &&
+                    rw_input_gaps_note(&out->gaps, o->params, wm, evs[j].occurred_at))
                         out->gaps_changed = 1;
                 gaps[j] = out->gaps;
                 if (evs[j].occurred_at > wm)
