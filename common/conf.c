@@ -150,8 +150,8 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "of its accounts in between), `churn.order_drop` and "
           "`churn.spend_drop` hold their verdicts until the input has been "
           "live again for their window, and `churn.inactivity` for the "
-          "account's limit (no FIRING, no escalation, no RESOLVED for want of "
-          "data; an account's own order still resolves). 0 = off." },
+          "account's limit: they do not fire or escalate (a firing alert "
+          "still resolves). 0 = off." },
 
         /* Alert lifecycle. */
         { "alerts.hysteresis", RW_CONF_DBL, "0.10", 0, 1, NULL, 0,

@@ -456,8 +456,9 @@ int rw_rules_decide_account(rw_rule_id_t id, const rw_rules_params_t *p,
                         return 0;
                 rw_undecided_account(id, p, fig, dec);
         }
-        if (rw_rules_gap_held(id, p, fig, gaps) &&
-            (dec->undecided || dec->holds || !dec->clear))
+        /* Held: no FIRING and no escalation; a firing alert still
+         * resolves (a return to normal, or no data left to decide on). */
+        if (dec->holds && rw_rules_gap_held(id, p, fig, gaps))
                 return 0;
         return 1;
 }

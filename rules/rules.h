@@ -204,8 +204,8 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
 /* The decision an account rule's lifecycle (*fp) is stepped with at
  * fig->now, or 0 for none: the rule's own decision; when it cannot decide
  * (too little data) while firing, an undecided one (dec->undecided) that
- * ends the episode; none while an outage in `gaps` holds the rule (see
- * rw_rules_gap_held), unless the decision is a real return to normal. */
+ * ends the episode; none that holds while an outage in `gaps` holds the
+ * rule (see rw_rules_gap_held): no FIRING, no escalation. */
 struct rw_fp_state_s;
 int rw_rules_decide_account(rw_rule_id_t id, const rw_rules_params_t *p,
                             const rw_account_figures_t *fig,

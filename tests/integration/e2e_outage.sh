@@ -3,8 +3,9 @@
 # rule can no longer decide (real broker, private Redis). A generated history
 # (150 days from 2026-01-01) is consumed; then, as a new user would, one order
 # at a date months after its end. That order must not set off a churn storm
-# (every account "silent" for months because the whole input was), and the
-# dependency alerts firing at the end of the history must resolve once the
+# (every account "silent" for months because the whole input was), the drop
+# alerts firing at the end of the history must resolve once their windows
+# hold nothing to decide on, and the dependency alerts firing at the end of the history must resolve once the
 # 90-day window holds too little to decide on, saying so, so that nothing
 # dependency-related is left FIRING while `inspect --portfolio` shows an empty
 # window, and none fires from the handful of orders left in the draining
@@ -69,6 +70,17 @@ for k in firing:
     assert k in resolved, "%s still FIRING after the window emptied: %s" % (k, a)
     assert "no longer enough data to decide" in resolved[k]["summary"], resolved[k]
     assert ms(resolved[k]) <= late, resolved[k]
+# The drop and refund alerts firing at the end of the history cannot be
+# decided 4.5 months later (their windows hold nothing): none stays FIRING.
+churn = {}
+for x in h + a:
+    if x["rule"] in ("churn.order_drop", "churn.spend_drop", "churn.refund_rate"):
+        churn[(x["rule"], x["subject"])] = x
+stuck = [x for x in churn.values() if x["status"] == "FIRING"]
+assert not stuck, "still FIRING with nothing to decide on: %s" % stuck[:3]
+undecided = [x for x in a if x["status"] == "RESOLVED" and "no longer enough data" in x["summary"]
+             and x["rule"] in ("churn.order_drop", "churn.spend_drop")]
+assert undecided, "no drop alert resolved for want of data"
 # As the window drains, a handful of orders must not decide shares or HHIs.
 dep_fired = [x for x in a if x["rule"].startswith("dependency.") and x["status"] == "FIRING"]
 assert not dep_fired, "dependency FIRING from a draining window: %s" % dep_fired

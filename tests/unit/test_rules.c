@@ -1045,6 +1045,28 @@ static void test_gap_holds_silence_rules(void **state) {
         assert_true(dec.holds);
         fig.now = 250 * DAY + 30 * DAY;
         assert_false(rw_rules_gap_held(RW_RULE_SPEND_DROP, &P, &fig, &g));
+        /* A firing drop alert whose baseline emptied resolves during the
+         * hold; it could not fire in it. */
+        fig.now = 250 * DAY + DAY;
+        fp.firing = 1;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_ORDER_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 1);
+        assert_true(dec.undecided);
+        fig.placed_base = 60;
+        fig.spend_base_placed = 60;
+        fig.net_spend_base = 60000;
+        /* A baseline and no spend: the drop holds, and is held (firing: no
+         * escalation; quiet: no FIRING). */
+        assert_int_equal(rw_rules_decide_account(RW_RULE_SPEND_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 0);
+        fp.firing = 0;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_SPEND_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 0);
+        fig.now = 250 * DAY + 30 * DAY;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_SPEND_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 1);
+        assert_true(dec.holds);
+        fig.now = 250 * DAY + DAY;
         /* Firing, then the account orders during the hold: resolves. */
         fp.firing = 1;
         fig.last_order = fig.now = 251 * DAY;
