@@ -20,11 +20,13 @@ static void rw_inspect_usage(FILE *fp) {
                 "\n"
                 "Print an account's rolling figures exactly as the rules see them: each\n"
                 "input stream's figures at that stream's partition watermark (minus\n"
-                "allowed.lateness), every churn rule's decision on them and the state of\n"
-                "its alert. With --vendor, a vendor's order value by day. With\n"
-                "--portfolio, what the dependency rules were last decided on: the last\n"
-                "boundary, the group's low watermark, 90-day totals, HHIs, the largest\n"
-                "shares, and the dependency alerts firing or waiting for delivery.\n"
+                "allowed.lateness; at the account's latest event when that is later),\n"
+                "every churn rule's decision on them and the state of its alert. With\n"
+                "--vendor, a vendor's order value over the dependency window, summed over\n"
+                "every orders partition. With --portfolio, what the dependency rules\n"
+                "were last decided on: the last boundary, the group's low watermark,\n"
+                "90-day totals, HHIs, the largest shares, and the dependency alerts\n"
+                "firing or waiting for delivery.\n"
                 "\n"
                 "Options:\n"
                 "%s"
@@ -109,6 +111,11 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                      (double)(in->orders.orders_total - 1) : 0.0;
         int first = 1;
 
+        /* As the replay does: never before the account's latest event. */
+        if (in->orders.last_at > now_o)
+                now_o = in->orders.last_at;
+        if (in->support.last_at > now_s)
+                now_s = in->support.last_at;
         rw_figures_compute(params, in->orders.buckets, in->orders.bucket_cnt,
                            in->orders.orders_total, in->orders.first_order,
                            in->orders.last_order, now_o, &fo);

@@ -402,24 +402,24 @@ static int rw_dep_short(const rw_rules_params_t *p, rw_rule_id_t rule, int64_t h
                 rw_duration_format(history, h1, sizeof(h1));
                 rw_duration_format(p->dep_min_history_ms, h2, sizeof(h2));
                 snprintf(why, size, "%s of history, needs %s", h1, h2);
-                rw_rules_undecided_portfolio(rule, p, (double)history,
+                rw_rules_undecided_portfolio(p, (double)history,
                                              (double)p->dep_min_history_ms, dec);
         } else if (base->orders_known && base->orders < p->dep_min_orders) {
                 snprintf(why, size, "%lld order(s) in %lld days, needs %lld",
                          (long long)base->orders, days, (long long)p->dep_min_orders);
-                rw_rules_undecided_portfolio(rule, p, (double)base->orders,
+                rw_rules_undecided_portfolio(p, (double)base->orders,
                                              (double)p->dep_min_orders, dec);
         } else if (base->subjects < p->dep_min_subjects[fam]) {
                 snprintf(why, size, "%lld %s in %lld days, needs %lld",
                          (long long)base->subjects, fam ? "vendor(s) with order value" :
                          "account(s) with net spend", days,
                          (long long)p->dep_min_subjects[fam]);
-                rw_rules_undecided_portfolio(rule, p, (double)base->subjects,
+                rw_rules_undecided_portfolio(p, (double)base->subjects,
                                              (double)p->dep_min_subjects[fam], dec);
         } else if (total <= 0) {
                 snprintf(why, size, "%s in %lld days", fam ? "no order value" :
                          "no net spend", days);
-                rw_rules_undecided_portfolio(rule, p, total, 0, dec);
+                rw_rules_undecided_portfolio(p, total, 0, dec);
         } else {
                 return 0;
         }

@@ -463,12 +463,11 @@ int rw_rules_decide_account(rw_rule_id_t id, const rw_rules_params_t *p,
         return 1;
 }
 
-void rw_rules_undecided_portfolio(rw_rule_id_t id, const rw_rules_params_t *p,
-                                  double have, double need, rw_decision_t *dec) {
+void rw_rules_undecided_portfolio(const rw_rules_params_t *p, double have,
+                                  double need, rw_decision_t *dec) {
         *dec = (rw_decision_t){ .severity = RW_SEV_WARNING, .undecided = 1, .clear = 1,
                                 .observed = have, .threshold = need,
                                 .window_ms = p->dep_window_ms };
-        (void)id;
 }
 
 void rw_duration_format(int64_t ms, char *buf, size_t size) {

@@ -220,11 +220,10 @@ int rw_rules_decide_account(rw_rule_id_t id, const rw_rules_params_t *p,
 int rw_rules_gap_held(rw_rule_id_t id, const rw_rules_params_t *p,
                       const rw_account_figures_t *fig, const rw_input_gaps_t *gaps);
 
-/* The undecided decision of portfolio rule `id` (too little history,
- * orders or subjects in the window): `have` of what is short, `need` the
- * minimum. */
-void rw_rules_undecided_portfolio(rw_rule_id_t id, const rw_rules_params_t *p,
-                                  double have, double need, rw_decision_t *dec);
+/* The undecided decision of a portfolio rule (too little history, orders
+ * or subjects in the window): `have` of what is short, `need` the minimum. */
+void rw_rules_undecided_portfolio(const rw_rules_params_t *p, double have,
+                                  double need, rw_decision_t *dec);
 
 /* One line a person reads about a decision on `subject`. */
 void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
