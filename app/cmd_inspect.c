@@ -20,11 +20,13 @@ static void rw_inspect_usage(FILE *fp) {
                 "\n"
                 "Print an account's rolling figures exactly as the rules see them: each\n"
                 "input stream's figures at that stream's partition watermark (minus\n"
-                "allowed.lateness), every churn rule's decision on them and the state of\n"
-                "its alert. With --vendor, a vendor's order value by day. With\n"
-                "--portfolio, what the dependency rules were last decided on: the last\n"
-                "boundary, the group's low watermark, 90-day totals, HHIs, the largest\n"
-                "shares, and the dependency alerts firing or waiting for delivery.\n"
+                "allowed.lateness; at the account's latest event when that is later),\n"
+                "every churn rule's decision on them and the state of its alert. With\n"
+                "--vendor, a vendor's order value over the dependency window, summed over\n"
+                "every orders partition. With --portfolio, what the dependency rules\n"
+                "were last decided on: the last boundary, the group's low watermark,\n"
+                "90-day totals, HHIs, the largest shares, and the dependency alerts\n"
+                "firing or waiting for delivery.\n"
                 "\n"
                 "Options:\n"
                 "%s"
@@ -79,13 +81,21 @@ static void rw_inspect_rule(rw_rule_id_t id, const rw_rules_params_t *params,
                 return;
         }
         printf("  %-24s ", rw_rule_name(id));
-        if (!decided)
-                printf("%-44s", "not decided (too little history)");
-        else
+        if (!decided) {
+                printf("%-44s", "cannot decide (too little data)");
+        } else if (id == RW_RULE_INACTIVITY) {
+                char o[32], t[32];
+                rw_duration_format((int64_t)dec.observed, o, sizeof(o));
+                rw_duration_format((int64_t)dec.threshold, t, sizeof(t));
+                printf("%-5s %-8s observed %-9s threshold %-9s",
+                       dec.holds ? "HOLDS" : "ok", dec.holds ?
+                       rw_alert_severity_name(dec.severity) : "", o, t);
+        } else {
                 printf("%-5s %-8s observed %-9.4g threshold %-9.4g",
                        dec.holds ? "HOLDS" : "ok", dec.holds ?
                        rw_alert_severity_name(dec.severity) : "",
                        dec.observed, dec.threshold);
+        }
         printf("  alert: %s\n", fst->firing ?
                rw_alert_severity_name(fst->severity) : "not firing");
 }
@@ -94,13 +104,18 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                              int64_t lateness, int json) {
         const rw_rules_drop_params_t *od = &params->order_drop, *sd = &params->spend_drop;
         rw_account_figures_t fo, fs;
-        char b1[32], b2[32], b3[32];
+        char b1[32], b2[32], b3[32], b4[32], csat[64], sent[64];
         int64_t now_o = in->wm_orders - lateness, now_s = in->wm_support - lateness;
         double gap = in->orders.orders_total > 1 ?
                      (double)(in->orders.last_order - in->orders.first_order) /
-                     (double)(in->orders.orders_total - 1) / RW_DAY_MS : 0.0;
+                     (double)(in->orders.orders_total - 1) : 0.0;
         int first = 1;
 
+        /* As the replay does: never before the account's latest event. */
+        if (in->orders.last_at > now_o)
+                now_o = in->orders.last_at;
+        if (in->support.last_at > now_s)
+                now_s = in->support.last_at;
         rw_figures_compute(params, in->orders.buckets, in->orders.bucket_cnt,
                            in->orders.orders_total, in->orders.first_order,
                            in->orders.last_order, now_o, &fo);
@@ -154,9 +169,13 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                 printf("  last %-3lld days       %lld orders, %lld cancelled or refunded\n",
                        (long long)(params->refund_window_ms / RW_DAY_MS),
                        (long long)fo.orders_30, (long long)fo.returns_30);
-                printf("  all time            %lld placed, first %s, last %s, mean gap %.1f days\n",
+                if (fo.orders_total > 1)
+                        rw_duration_format((int64_t)gap, b4, sizeof(b4));
+                else
+                        snprintf(b4, sizeof(b4), "-");
+                printf("  all time            %lld placed, first %s, last %s, mean gap %s\n",
                        (long long)fo.orders_total, rw_ts(fo.first_order, b1, sizeof(b1)),
-                       rw_ts(fo.last_order, b3, sizeof(b3)), gap);
+                       rw_ts(fo.last_order, b3, sizeof(b3)), b4);
                 printf("support  watermark %s, rules evaluated at %s, %zu day(s) kept\n",
                        rw_ts(in->wm_support, b1, sizeof(b1)), rw_ts(now_s, b2, sizeof(b2)),
                        in->support.bucket_cnt);
@@ -166,13 +185,21 @@ static void rw_inspect_print(const rw_inspect_t *in, const rw_rules_params_t *pa
                        (long long)fs.tickets_7, (long long)fs.tickets_hot_7,
                        (long long)params->spike_baseline_weeks, (long long)fs.tickets_base,
                        (double)fs.tickets_base / (double)params->spike_baseline_weeks);
-                printf("  last %-3lld days       CSAT %.2f over %lld answer(s), sentiment "
-                       "%.2f over %lld\n",
-                       (long long)(params->satisfaction_window_ms / RW_DAY_MS),
-                       fs.csat_n_30 ? fs.csat_sum_30 / (double)fs.csat_n_30 : 0.0,
-                       (long long)fs.csat_n_30,
-                       fs.sentiment_n_30 ? fs.sentiment_sum_30 / (double)fs.sentiment_n_30 : 0.0,
-                       (long long)fs.sentiment_n_30);
+                /* A window without answers has no mean: say so. */
+                if (fs.csat_n_30)
+                        snprintf(csat, sizeof(csat), "CSAT %.2f over %lld answer(s)",
+                                 fs.csat_sum_30 / (double)fs.csat_n_30,
+                                 (long long)fs.csat_n_30);
+                else
+                        snprintf(csat, sizeof(csat), "no CSAT answers");
+                if (fs.sentiment_n_30)
+                        snprintf(sent, sizeof(sent), "sentiment %.2f over %lld",
+                                 fs.sentiment_sum_30 / (double)fs.sentiment_n_30,
+                                 (long long)fs.sentiment_n_30);
+                else
+                        snprintf(sent, sizeof(sent), "no sentiment scores");
+                printf("  last %-3lld days       %s, %s\n",
+                       (long long)(params->satisfaction_window_ms / RW_DAY_MS), csat, sent);
                 printf("rules\n");
         }
         for (int r = 0; r < RW_RULE__CNT; r++) {
@@ -311,34 +338,54 @@ int rw_cmd_inspect(int argc, char **argv) {
                 if (rw_inspect_portfolio(st, conf, &params, json))
                         goto done;
         } else if (vendor) {
-                int64_t *days, *values, sum90 = 0, maxday = 0;
-                size_t cnt;
-                int32_t part;
-                if (rw_state_inspect_vendor(st, vendor, &part, &days, &values, &cnt,
+                int64_t *days = NULL, *values = NULL, sum = 0, maxday = 0, wdays, from;
+                size_t cnt = 0, in_window = 0;
+                int32_t parts;
+                rw_rules_params_t params;
+                char d1[32], d2[32];
+                if (rw_rules_params_from_conf(&params, conf, errstr, sizeof(errstr))) {
+                        fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                        rc = RW_EXIT_USAGE;
+                        goto done;
+                }
+                if (rw_state_inspect_vendor(st, vendor, &parts, &days, &values, &cnt,
                                             errstr, sizeof(errstr))) {
                         fprintf(stderr, "riskwatch inspect: %s\n", errstr);
                         free(days);
                         free(values);
                         goto done;
                 }
+                /* The dependency window's days up to the vendor's latest,
+                 * over every partition. */
+                wdays = params.dep_window_ms / RW_DAY_MS;
                 for (size_t i = 0; i < cnt; i++)
                         if (days[i] > maxday)
                                 maxday = days[i];
+                from = maxday - wdays + 1;
                 for (size_t i = 0; i < cnt; i++)
-                        if (days[i] > maxday - 90)
-                                sum90 += values[i];
+                        if (days[i] >= from) {
+                                sum += values[i];
+                                in_window++;
+                        }
+                rw_ts(from * RW_DAY_MS, d1, sizeof(d1));
+                rw_ts(maxday * RW_DAY_MS, d2, sizeof(d2));
+                d1[10] = d2[10] = '\0';        /* the dates */
                 if (json) {
                         printf("{\"vendor\":");
                         rw_json_write_str(stdout, vendor);
-                        printf(",\"partition\":%d,\"days_kept\":%zu,"
-                               "\"latest_day\":%lld,\"order_value_90d\":%lld}\n",
-                               (int)part, cnt, (long long)maxday, (long long)sum90);
+                        printf(",\"partitions\":%d,\"days_with_orders\":%zu,"
+                               "\"first_day\":%lld,\"latest_day\":%lld,\"window_days\":%lld,"
+                               "\"order_value\":%lld}\n",
+                               (int)parts, in_window, (long long)from, (long long)maxday,
+                               (long long)wdays, (long long)sum);
                 } else {
                         char shown[1024];
-                        printf("vendor %s (partition %d): %zu day(s) kept; order value in "
-                               "the 90 days up to its latest day: %.2f\n",
-                               rw_log_escape_str(shown, sizeof(shown), vendor), (int)part,
-                               cnt, (double)sum90 / 100.0);
+                        printf("vendor %s: order value %.2f over the %lld days %s .. %s "
+                               "(up to its latest order day; %zu day(s) with orders, on "
+                               "%d orders partition(s))\n",
+                               rw_log_escape_str(shown, sizeof(shown), vendor),
+                               (double)sum / 100.0, (long long)wdays, d1, d2, in_window,
+                               (int)parts);
                 }
                 free(days);
                 free(values);

@@ -147,6 +147,14 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "idle.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
           "Wall time after which an orders partition without new records no "
           "longer holds the group's low watermark back." },
+        { "input.gap", RW_CONF_DURATION, "7d", 0, 365 * RW_MS_D, NULL, 0,
+          "An input outage, not customer silence: when an orders partition's "
+          "events jump ahead in event time by more than this (no event of any "
+          "of its accounts in between), `churn.order_drop` and "
+          "`churn.spend_drop` hold their verdicts until the input has been "
+          "live again for their window, and `churn.inactivity` for the "
+          "account's limit: they do not fire or escalate (a firing alert "
+          "still resolves). 0 = off." },
 
         /* Alert lifecycle. */
         { "alerts.hysteresis", RW_CONF_DBL, "0.10", 0, 1, NULL, 0,
@@ -353,6 +361,18 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Dependency rules decide only once the portfolio holds at least "
           "this much event-time history, so the denominator means "
           "something." },
+        { "rules.dependency.min_orders", RW_CONF_INT, "50", 0, 1000000000, NULL, 0,
+          "Dependency rules decide only when the window holds at least this "
+          "many PLACED orders (all partitions together); below it a firing "
+          "dependency alert resolves for want of data." },
+        { "rules.dependency.min_accounts", RW_CONF_INT, "10", 0, 1000000000, NULL, 0,
+          "`dependency.account_share` and `dependency.account_hhi` decide "
+          "only when at least this many accounts have a net spend other than "
+          "0 in the window; below it a firing one resolves for want of data." },
+        { "rules.dependency.min_vendors", RW_CONF_INT, "3", 0, 1000000000, NULL, 0,
+          "`dependency.vendor_share` and `dependency.vendor_hhi` decide only "
+          "when at least this many vendors have order value in the window; "
+          "below it a firing one resolves for want of data." },
 
         /* The demo command. */
         { "demo.accounts", RW_CONF_INT, "300", 10, 100000, NULL, 0,

@@ -196,6 +196,10 @@ typedef struct rw_tick_s {
         int64_t last, first;
         int64_t sum[2];         /* [0] accounts, [1] vendors */
         rw_u128_t sq[2];
+        int64_t cnt[2];         /* subjects with a total other than 0 */
+        int64_t orders;         /* PLACED orders in the window ... */
+        int64_t orders_since;   /* ... counted from this boundary on (whole a
+                                 * window later) */
         int64_t low;            /* L */
         rw_bmap_t fps;          /* fingerprint -> lifecycle, the f hash */
         int64_t del_k0;         /* folded buckets to delete from the partitions */
@@ -267,7 +271,10 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
         for (int fam = 0; fam < 2; fam++) {
                 t->sum[fam] = h.sum[fam];
                 t->sq[fam] = h.sq[fam];
+                t->cnt[fam] = h.cnt[fam];
         }
+        t->orders = h.orders;
+        t->orders_since = h.orders_since;
         for (size_t j = 0; j < h.fp_cnt; j++) {
                 const char *key = h.fps[j].fingerprint, *s1, *s2;
                 rw_rule_id_t rule;
@@ -286,7 +293,16 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
                 t->fps.ents[e].subj_off = (size_t)(s2 + 1 - key);
                 t->fps.ents[e].fp = h.fps[j].fp;
         }
-        if (t->have_last) {
+        if (t->have_last && !h.have_counts) {
+                /* Decided before the window's counts were kept: the
+                 * subjects are those with a total; orders are counted from
+                 * here on (the orders minimum applies a window later). */
+                if ((err = rw_bstore_subjects(t->bs, t->cnt, t->errstr, t->errstr_size)))
+                        goto done;
+                t->orders = 0;
+                t->orders_since = t->last;
+                *startp = 1;
+        } else if (t->have_last) {
                 *startp = 1;
         } else if (t->low != INT64_MIN) {
                 /* Nothing decided yet: history starts at the lowest bucket. */
@@ -300,6 +316,11 @@ static rw_err_t rw_tick_load(rw_tick_t *t, int with_fps, int *startp) {
                         t->last = t->first;
                         t->sum[0] = t->sum[1] = 0;
                         t->sq[0] = t->sq[1] = 0;
+                        t->cnt[0] = t->cnt[1] = 0;
+                        t->orders = 0;
+                        /* Counted from the start of the history: every
+                         * window's count is whole. */
+                        t->orders_since = t->first - t->bd->params.dep_window_ms;
                         *startp = 1;
                 }
         }
@@ -329,10 +350,18 @@ typedef struct rw_trans_list_s {
 } rw_trans_list_t;
 
 static void rw_dep_summary(rw_rule_id_t rule, const char *subject, int resolved,
-                           const rw_decision_t *dec, char *buf, size_t size) {
+                           const rw_decision_t *dec, const char *why, char *buf,
+                           size_t size) {
         const char *tail = resolved ? ", back to normal" : "";
         long long days = (long long)(dec->window_ms / RW_DAY_MS);
 
+        if (dec->undecided) {
+                snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%s)",
+                         rule == RW_RULE_ACCOUNT_HHI ? "accounts' net spend" :
+                         rule == RW_RULE_VENDOR_HHI ? "vendors' order value" : subject,
+                         why);
+                return;
+        }
         switch (rule) {
         case RW_RULE_ACCOUNT_SHARE:
                 snprintf(buf, size, "%s: %.0f%% of all accounts' net spend over %lld "
@@ -353,11 +382,56 @@ static void rw_dep_summary(rw_rule_id_t rule, const char *subject, int resolved,
         }
 }
 
+/* What a boundary's window holds besides the totals: whether it is enough
+ * for the dependency rules to decide. */
+typedef struct rw_dep_base_s {
+        int64_t orders;         /* PLACED orders in the window */
+        int orders_known;       /* counted over a whole window */
+        int64_t subjects;       /* the family's subjects with a total */
+} rw_dep_base_t;
+
+/* 0 when the window is enough to decide `rule` on; else 1 with why not. */
+static int rw_dep_short(const rw_rules_params_t *p, rw_rule_id_t rule, int64_t history,
+                        double total, const rw_dep_base_t *base, rw_decision_t *dec,
+                        char *why, size_t size) {
+        int fam = rule == RW_RULE_VENDOR_SHARE || rule == RW_RULE_VENDOR_HHI;
+        long long days = (long long)(p->dep_window_ms / RW_DAY_MS);
+        char h1[32], h2[32];
+
+        if (history < p->dep_min_history_ms) {
+                rw_duration_format(history, h1, sizeof(h1));
+                rw_duration_format(p->dep_min_history_ms, h2, sizeof(h2));
+                snprintf(why, size, "%s of history, needs %s", h1, h2);
+                rw_rules_undecided_portfolio(p, (double)history,
+                                             (double)p->dep_min_history_ms, dec);
+        } else if (base->orders_known && base->orders < p->dep_min_orders) {
+                snprintf(why, size, "%lld order(s) in %lld days, needs %lld",
+                         (long long)base->orders, days, (long long)p->dep_min_orders);
+                rw_rules_undecided_portfolio(p, (double)base->orders,
+                                             (double)p->dep_min_orders, dec);
+        } else if (base->subjects < p->dep_min_subjects[fam]) {
+                snprintf(why, size, "%lld %s in %lld days, needs %lld",
+                         (long long)base->subjects, fam ? "vendor(s) with order value" :
+                         "account(s) with net spend", days,
+                         (long long)p->dep_min_subjects[fam]);
+                rw_rules_undecided_portfolio(p, (double)base->subjects,
+                                             (double)p->dep_min_subjects[fam], dec);
+        } else if (total <= 0) {
+                snprintf(why, size, "%s in %lld days", fam ? "no order value" :
+                         "no net spend", days);
+                rw_rules_undecided_portfolio(p, total, 0, dec);
+        } else {
+                return 0;
+        }
+        return 1;
+}
+
 /* Step the lifecycle of rule/subject with a decision at B; a transition is
- * recorded in the fps map and appended to tl. */
+ * recorded in the fps map and appended to tl. A firing alert whose rule
+ * cannot decide any more (too little in the window) resolves. */
 static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rule,
                              const char *subject, double value, double total,
-                             int64_t B) {
+                             const rw_dep_base_t *base, int64_t B) {
         const rw_boundary_t *bd = t->bd;
         rw_subject_type_t stype = rw_rule_subject(rule);
         rw_decision_t dec;
@@ -365,10 +439,10 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
         rw_transition_t tr;
         rw_trans_t *tn;
         size_t len;
-        char *fp;
+        char *fp, why[160] = "";
         int e, added;
 
-        if (!rw_rules_eval_portfolio(rule, &bd->params, value, total, B - t->first, &dec))
+        if (!bd->params.enabled[rule])
                 return RW_OK;
         len = strlen(rw_rule_name(rule)) + strlen(rw_subject_type_name(stype)) +
               strlen(subject) + 3;
@@ -378,6 +452,17 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
         e = rw_bmap_find(&t->fps, fp, len - 1);
         if (e >= 0)
                 fst = t->fps.ents[e].fp;
+        if (rw_dep_short(&bd->params, rule, B - t->first, total, base, &dec, why,
+                         sizeof(why))) {
+                if (!fst.firing) {
+                        free(fp);
+                        return RW_OK;
+                }
+        } else if (!rw_rules_eval_portfolio(rule, &bd->params, value, total,
+                                            B - t->first, &dec)) {
+                free(fp);
+                return RW_OK;
+        }
         tr = rw_lifecycle_step(&fst, &dec, B, bd->params.cooldown_ms);
         if (tr == RW_TRANS_NONE) {
                 free(fp);
@@ -422,7 +507,7 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
                 .fingerprint = t->fps.ents[e].key,
                 .subject_id = t->fps.ents[e].key + t->fps.ents[e].subj_off,
         };
-        rw_dep_summary(rule, subject, tr == RW_TRANS_RESOLVED, &dec, tn->summary,
+        rw_dep_summary(rule, subject, tr == RW_TRANS_RESOLVED, &dec, why, tn->summary,
                        sizeof(tn->summary));
         return RW_OK;
 }
@@ -446,6 +531,8 @@ typedef struct rw_run_s {
         rw_bmap_t cur[2];       /* totals of the subjects the run reads exactly */
         rw_bstore_totals_t q[2];
         rw_bstore_hash_t *fold; /* [i * 2 + fam] */
+        int64_t *ord_add;       /* [i]: PLACED orders interval k0+i adds */
+        int64_t *ord_sub;       /* [i]: and the interval leaving takes away */
         rw_bstore_blob_t *alerts;
         size_t alert_cnt, alert_cap;
 } rw_run_t;
@@ -469,16 +556,24 @@ static void rw_run_clear(rw_run_t *r) {
         free(r->newsum);
         free(r->lo);
         free(r->fold);
+        free(r->ord_add);
+        free(r->ord_sub);
         free(r->alerts);
         memset(r, 0, sizeof(*r));
 }
 
 /* Add a bucket (or, with `leaving`, a fold copy leaving the window) to a
- * boundary's merge. */
-static int rw_run_merge(rw_bmap_t *m, const rw_bstore_hash_t *h, int leaving) {
+ * boundary's merge. A vendor bucket's field "" (no vendor id is empty)
+ * counts its PLACED orders: added to *orders, not a subject. */
+static int rw_run_merge(rw_bmap_t *m, const rw_bstore_hash_t *h, int leaving,
+                        int64_t *orders) {
         for (size_t j = 0; j < h->cnt; j++) {
-                int e = rw_bmap_get(m, h->v[j].subject, h->v[j].len, NULL);
-                if (e < 0)
+                int e;
+                if (orders && h->v[j].len == 0) {
+                        *orders += h->v[j].value;
+                        continue;
+                }
+                if ((e = rw_bmap_get(m, h->v[j].subject, h->v[j].len, NULL)) < 0)
                         return -1;
                 if (leaving)
                         m->ents[e].sub += h->v[j].value;
@@ -521,9 +616,11 @@ static rw_err_t rw_run_read(rw_tick_t *t, rw_run_t *r, int64_t k0) {
                         rw_bmap_t *m = &r->subj[i * 2 + fam];
                         for (int32_t p = 0; p < t->parts; p++)
                                 if (rw_run_merge(m, &bk.bucket[(i * (size_t)t->parts +
-                                                                (size_t)p) * 2 + (size_t)fam], 0))
+                                                                (size_t)p) * 2 + (size_t)fam], 0,
+                                                 fam ? &r->ord_add[i] : NULL))
                                         goto nomem;
-                        if (rw_run_merge(m, &bk.leaving[i * 2 + (size_t)fam], 1))
+                        if (rw_run_merge(m, &bk.leaving[i * 2 + (size_t)fam], 1,
+                                         fam ? &r->ord_sub[i] : NULL))
                                 goto nomem;
                         for (size_t e = 0; e < m->cnt; e++) {
                                 sum[fam] += m->ents[e].add - m->ents[e].sub;
@@ -581,9 +678,10 @@ nomem:
 /* Decide boundary B, the i-th of the run, in memory: its fold copies and
  * alerts join the run's, the totals it changes are kept in r->cur. */
 static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
-                              int64_t sum[2], rw_u128_t sq[2]) {
+                              int64_t sum[2], rw_u128_t sq[2], int64_t cnt[2],
+                              int64_t *orders) {
         rw_boundary_t *bd = t->bd;
-        int64_t newsum[2];
+        int64_t newsum[2], newcnt[2], neworders = *orders + r->ord_add[i] - r->ord_sub[i];
         rw_u128_t newsq[2];
         rw_trans_list_t tl = { 0 };
         rw_err_t err = RW_OK;
@@ -643,18 +741,26 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
         }
         for (int fam = 0; fam < 2; fam++) {
                 rw_bmap_t *m = &r->subj[i * 2 + fam];
+                rw_dep_base_t base;
                 newsq[fam] = sq[fam];
+                newcnt[fam] = cnt[fam];
                 for (size_t e = 0; e < m->cnt; e++)
-                        if (m->ents[e].add != m->ents[e].sub)
+                        if (m->ents[e].add != m->ents[e].sub) {
                                 newsq[fam] = rw_portfolio_sq_move(newsq[fam], m->ents[e].old,
                                                                   m->ents[e].val);
+                                newcnt[fam] += (m->ents[e].val != 0) - (m->ents[e].old != 0);
+                        }
+                base = (rw_dep_base_t){
+                        .orders = neworders, .subjects = newcnt[fam],
+                        .orders_known = B - t->orders_since >= bd->params.dep_window_ms,
+                };
                 for (size_t e = 0; e < m->cnt; e++)
                         if ((err = rw_tick_step(t, &tl, rw_share_rule[fam], m->ents[e].key,
                                                 (double)m->ents[e].val,
-                                                (double)newsum[fam], B)))
+                                                (double)newsum[fam], &base, B)))
                                 goto done;
                 if ((err = rw_tick_step(t, &tl, rw_hhi_rule[fam], fam ? "vendors" : "accounts",
-                                        (double)newsq[fam], (double)newsum[fam], B)))
+                                        (double)newsq[fam], (double)newsum[fam], &base, B)))
                         goto done;
         }
 
@@ -674,6 +780,7 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                 r->cur[fam].ents[x].dirty = 1;
                         }
                 }
+                nfold += fam && r->ord_add[i];  /* the orders count, field "" */
                 RW_TRY(nfold && !(h->v = calloc(nfold, sizeof(*h->v))));
                 for (size_t e = 0; e < m->cnt; e++) {
                         const rw_bent_t *en = &m->ents[e];
@@ -682,6 +789,11 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                         RW_TRY(!(h->v[h->cnt].subject = strdup(en->key)));
                         h->v[h->cnt].len = strlen(en->key);
                         h->v[h->cnt++].value = en->add;
+                }
+                if (fam && r->ord_add[i]) {
+                        RW_TRY(!(h->v[h->cnt].subject = strdup("")));
+                        h->v[h->cnt].len = 0;
+                        h->v[h->cnt++].value = r->ord_add[i];
                 }
         }
         /* The alerts, in fingerprint order: the same history, the same outbox. */
@@ -716,7 +828,9 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
         for (int fam = 0; fam < 2; fam++) {
                 sum[fam] = newsum[fam];
                 sq[fam] = newsq[fam];
+                cnt[fam] = newcnt[fam];
         }
+        *orders = neworders;
 done:
         if (err == RW_ERR_NOMEM)
                 snprintf(t->errstr, t->errstr_size, "out of memory");
@@ -732,6 +846,7 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
         const int64_t B0 = t->last + I, k0 = B0 / I - 1, leave0 = k0 - bd->nwin;
         int64_t sum[2] = { t->sum[0], t->sum[1] };
         rw_u128_t sq[2] = { t->sq[0], t->sq[1] };
+        int64_t cnt[2] = { t->cnt[0], t->cnt[1] }, orders = t->orders;
         rw_bstore_pair_t *tot[2] = { NULL, NULL };
         rw_bstore_fpw_t *fps = NULL;
         rw_bstore_decision_t d;
@@ -742,7 +857,9 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
         RW_TRY(!(r.subj = calloc(n * 2, sizeof(*r.subj))) ||
                !(r.newsum = calloc(n * 2, sizeof(*r.newsum))) ||
                !(r.lo = calloc(n * 2, sizeof(*r.lo))) ||
-               !(r.fold = calloc(n * 2, sizeof(*r.fold))));
+               !(r.fold = calloc(n * 2, sizeof(*r.fold))) ||
+               !(r.ord_add = calloc(n, sizeof(*r.ord_add))) ||
+               !(r.ord_sub = calloc(n, sizeof(*r.ord_sub))));
         if ((err = rw_run_read(t, &r, k0)))
                 goto done;
         /* The script's size: a run stops before the boundary that would
@@ -756,7 +873,8 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
                 }
         }
         for (size_t i = 0; i < n; i++)
-                if ((err = rw_run_decide(t, &r, i, B0 + (int64_t)i * I, sum, sq)))
+                if ((err = rw_run_decide(t, &r, i, B0 + (int64_t)i * I, sum, sq, cnt,
+                                         &orders)))
                         goto done;
 
         d = (rw_bstore_decision_t){
@@ -768,6 +886,8 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
                 .leave_hi = leave0 + (int64_t)n - 1,
                 .first = t->first,
                 .sum = { sum[0], sum[1] }, .sq = { sq[0], sq[1] },
+                .cnt = { cnt[0], cnt[1] }, .orders = orders,
+                .orders_since = t->orders_since,
                 .fold = r.fold,
                 .alerts = r.alerts, .alert_cnt = r.alert_cnt,
         };
@@ -800,7 +920,9 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
         for (int fam = 0; fam < 2; fam++) {
                 t->sum[fam] = sum[fam];
                 t->sq[fam] = sq[fam];
+                t->cnt[fam] = cnt[fam];
         }
+        t->orders = orders;
         for (size_t e = 0; e < t->fps.cnt; e++)
                 t->fps.ents[e].dirty = t->fps.ents[e].gone = 0;
         if (!t->del_cnt)

@@ -39,6 +39,8 @@ typedef struct rw_part_s {
         int32_t partition;
         int64_t expected;       /* next offset as stored in Redis (-1: none) */
         int64_t watermark;      /* highest event time applied */
+        rw_input_gaps_t gaps;   /* its input outages, as stored */
+        rw_input_gaps_t b_gaps; /* as the batch in flight leaves them */
         int eof;
         int assigned;
         int64_t end;            /* opts.end_offsets': records from here on are not read (-1: none) */
@@ -230,7 +232,9 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||
                (err = rw_state_get_bounds(proc->state, p->partition, &p->pb_first,
-                                          &p->pb_last, errstr, sizeof(errstr)))) {
+                                          &p->pb_last, errstr, sizeof(errstr))) ||
+               (err = rw_state_get_gaps(proc->state, p->topic, p->partition, &p->gaps,
+                                        errstr, sizeof(errstr)))) {
                 if (err != RW_ERR_IO) {
                         snprintf(why, sizeof(why), "reading the stored position of "
                                  "%s [%d]: %s", p->topic, (int)p->partition, errstr);
@@ -743,8 +747,18 @@ static void rw_alert_print(rw_processor_t *proc, const rw_alert_t *a) {
                 "\"rule\":\"%s\",\"subject\":", ts, rw_alert_status_name(a->status),
                 rw_alert_severity_name(a->severity), a->rule);
         rw_json_write_str(fp, subject);
-        fprintf(fp, ",\"observed\":%.4g,\"threshold\":%.4g,\"summary\":",
-                a->observed, a->threshold);
+        if (rw_rule_by_name(a->rule, strlen(a->rule)) == RW_RULE_INACTIVITY &&
+            !strstr(a->summary, RW_UNDECIDED_TEXT)) {
+                /* Durations as a person reads them, not milliseconds. */
+                char o[32], th[32];
+                rw_duration_format((int64_t)a->observed, o, sizeof(o));
+                rw_duration_format((int64_t)a->threshold, th, sizeof(th));
+                fprintf(fp, ",\"observed\":\"%s\",\"threshold\":\"%s\",\"summary\":",
+                        o, th);
+        } else {
+                fprintf(fp, ",\"observed\":%.4g,\"threshold\":%.4g,\"summary\":",
+                        a->observed, a->threshold);
+        }
         rw_json_write_str(fp, a->summary);
         fprintf(proc->opts.alert_fp, ",\"alert_id\":\"%s\"}\n", a->alert_id);
         fflush(proc->opts.alert_fp);
@@ -1081,7 +1095,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .topic = p->topic, .partition = p->partition,
                 .lateness_ms = proc->lateness_ms, .interval_ms = proc->interval_ms,
                 .dep_decided = rw_dep_decided(proc), .lim = proc->lim,
-                .watermark = p->watermark, .wall_ms = rw_now_ms(),
+                .watermark = p->watermark, .gaps = p->gaps, .wall_ms = rw_now_ms(),
                 .replay = proc->opts.replay,
                 .emit_from = proc->opts.emit_from,
         };
@@ -1095,6 +1109,9 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                                         out.watermark > p->watermark ? out.watermark : 0)))
                 abort();
         rw_state_write_bounds(p->w, p->pb_first, p->pb_last);
+        if (out.gaps_changed)
+                rw_state_write_gaps(p->w, &out.gaps);
+        p->b_gaps = out.gaps;
         if (orders && rw_part_vendors(proc, p, &out, stop))
                 goto done;
         for (i = 0; i < p->acct_cnt; i++)
@@ -1112,7 +1129,9 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                      rw_state_write_portfolio(p->w, 'a', out.pbk[i], ev->account,
                                               ev->amount) ||
                      rw_state_write_portfolio(p->w, 'v', out.pbk[i], ev->vendor,
-                                              ev->amount)))
+                                              ev->amount) ||
+                     /* the interval's PLACED orders (field "": no vendor) */
+                     rw_state_write_portfolio(p->w, 'v', out.pbk[i], "", 1)))
                         abort();
                 if (ev->kind == 'R' &&
                     rw_state_write_portfolio(p->w, 'a', out.pbk[i], ev->account, -ev->amount))
@@ -1310,6 +1329,7 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                         continue;
                 p->expected = p->fl_next;
                 p->watermark = p->b_watermark;
+                p->gaps = p->b_gaps;
                 rw_state_write_bounds_after(p->fl_w, &p->pb_first, &p->pb_last);
         }
         if (!proc->txn)         /* nothing went out (all fenced, or stopped) */

@@ -44,11 +44,20 @@ static rw_alert_t *rw_alerts_add(rw_alerts_t *al, size_t fpr_size, size_t sum_si
         return &al->v[al->cnt++];
 }
 
+/* The instant an account's rules are evaluated at for the watermark `now`:
+ * never before its latest event, so that every event a verdict counts lies
+ * at or before the verdict's event time. */
+static int64_t rw_eval_time(const rw_account_view_t *av, int64_t now) {
+        return av->last_at > now ? av->last_at : now;
+}
+
 /* Evaluate an account's rules of the partition's stream at event time
  * `now`: right after one of its events (at `offset`) was applied, or, with
- * offset -1, because event time reached its due time. */
-static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t now,
-                       int64_t offset, rw_alerts_t *al, int64_t *suppressed) {
+ * offset -1, because event time reached its due time. `gaps`: the
+ * partition's input outages as of then. */
+static int rw_evaluate(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
+                       rw_account_view_t *av, int64_t now, int64_t offset,
+                       rw_alerts_t *al, int64_t *suppressed) {
         rw_account_figures_t fig;
 
         rw_figures_compute(o->params, av->buckets, av->bucket_cnt, av->orders_total,
@@ -67,7 +76,7 @@ static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t
                 if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
                     rw_rule_category(id) != RW_CAT_CHURN || rw_rule_source(id) != o->src)
                         continue;
-                if (!rw_rules_eval_account(id, o->params, &fig, &dec))
+                if (!rw_rules_decide_account(id, o->params, &fig, &av->fp[id], gaps, &dec))
                         continue;
                 tr = rw_lifecycle_step(&av->fp[id], &dec, now, o->params->cooldown_ms);
                 if (tr == RW_TRANS_NONE)
@@ -106,23 +115,24 @@ static int rw_evaluate(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t
         return 0;
 }
 
-static int64_t rw_next_due(const rw_replay_opts_t *o, const rw_account_view_t *av,
-                           int64_t from, int64_t until) {
-        return rw_rules_next_due(o->params, o->src, av->buckets, av->bucket_cnt,
-                                 av->orders_total, av->first_order, av->last_order,
-                                 av->fp, from, until);
+static int64_t rw_next_due(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
+                           const rw_account_view_t *av, int64_t from, int64_t until) {
+        return rw_rules_next_due_gap(o->params, o->src, av->buckets, av->bucket_cnt,
+                                     av->orders_total, av->first_order, av->last_order,
+                                     av->fp, gaps, rw_eval_time(av, from), until);
 }
 
 /* Evaluate the account at every due time up to `upto`, in order. `until`
  * bounds the search for the next one (the account's next event in the
  * batch re-schedules it anyway). */
-static int rw_run_due(const rw_replay_opts_t *o, rw_account_view_t *av, int64_t upto,
-                      int64_t until, rw_alerts_t *al, int64_t *suppressed) {
+static int rw_run_due(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
+                      rw_account_view_t *av, int64_t upto, int64_t until,
+                      rw_alerts_t *al, int64_t *suppressed) {
         while (av->due > 0 && av->due <= upto) {
                 int64_t t = av->due;
-                if (rw_evaluate(o, av, t, -1, al, suppressed))
+                if (rw_evaluate(o, gaps, av, t, -1, al, suppressed))
                         return -1;
-                av->due = rw_next_due(o, av, t, until);
+                av->due = rw_next_due(o, gaps, av, t, until);
         }
         return 0;
 }
@@ -144,6 +154,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                     rw_account_view_t *const *accts, size_t acct_cnt,
                     rw_replay_out_t *out) {
         int64_t wm = o->watermark, now, *nows = NULL;
+        rw_input_gaps_t *gaps = NULL;       /* per event: the outages as of it */
         ssize_t *next_same = NULL, *last_of = NULL;
         rw_acct_ix_t *ix = NULL;
         int rc = -1;
@@ -154,9 +165,10 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
         next_same = calloc(cnt + 1, sizeof(*next_same));
         last_of = calloc(acct_cnt + 1, sizeof(*last_of));
         ix = calloc(acct_cnt + 1, sizeof(*ix));
+        gaps = calloc(cnt + 1, sizeof(*gaps));
         out->flags = calloc(cnt + 1, 1);
         out->pbk = calloc(cnt + 1, sizeof(*out->pbk));
-        if (!nows || !next_same || !last_of || !ix || !out->flags || !out->pbk)
+        if (!nows || !next_same || !last_of || !ix || !gaps || !out->flags || !out->pbk)
                 goto done;
         for (j = 0; j < acct_cnt; j++) {
                 ix[j] = (rw_acct_ix_t){ .av = accts[j], .ix = j };
@@ -164,14 +176,21 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
         }
         qsort(ix, acct_cnt, sizeof(*ix), rw_acct_ix_cmp);
 
-        /* Each event's watermark, and each account's next event. A
-         * re-delivered event carries its original's time, which the
-         * watermark has passed already: counting it changes nothing. */
+        /* Each event's watermark and input outages, and each account's
+         * next event. A re-delivered event carries its original's time,
+         * which the watermark has passed already: counting it changes
+         * nothing. An outage (of an orders partition: the silence rules
+         * read it) depends on the partition's events in offset order only. */
+        out->gaps = o->gaps;
         for (j = 0; j < cnt; j++) {
                 rw_acct_ix_t key = { .av = avs[j] }, *hit;
                 int64_t at;
 
                 next_same[j] = -1;
+                if (o->src == RW_SRC_ORDERS &&
+                    rw_input_gaps_note(&out->gaps, o->params, wm, evs[j].occurred_at))
+                        out->gaps_changed = 1;
+                gaps[j] = out->gaps;
                 if (evs[j].occurred_at > wm)
                         wm = evs[j].occurred_at;
                 else if (evs[j].occurred_at < wm - o->lateness_ms)
@@ -205,13 +224,14 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 rw_account_view_t *av = avs[j];
                 int64_t until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
 
-                if (rw_run_due(o, av, nows[j], nows[j], &out->alerts, &out->suppressed))
+                if (rw_run_due(o, &gaps[j], av, nows[j], nows[j], &out->alerts,
+                               &out->suppressed))
                         goto done;
                 if (rw_account_seen(av, ev->event_id, ev->offset)) {
                         out->flags[j] = 'd';
                         out->pbk[j] = -1;
                         out->duplicates++;
-                        av->due = rw_next_due(o, av, nows[j], until);
+                        av->due = rw_next_due(o, &gaps[j], av, nows[j], until);
                         continue;
                 }
                 out->flags[j] = '1';
@@ -219,12 +239,14 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 if (ev->occurred_at > out->max_at)
                         out->max_at = ev->occurred_at;
                 if (rw_account_apply(av, ev, &o->lim) ||
-                    rw_evaluate(o, av, nows[j], offsets[j], &out->alerts, &out->suppressed))
+                    rw_evaluate(o, &gaps[j], av, rw_eval_time(av, nows[j]), offsets[j],
+                                &out->alerts, &out->suppressed))
                         goto done;
-                av->due = rw_next_due(o, av, nows[j], until);
+                av->due = rw_next_due(o, &gaps[j], av, nows[j], until);
         }
         for (j = 0; j < acct_cnt; j++)
-                if (rw_run_due(o, accts[j], now, INT64_MAX, &out->alerts, &out->suppressed))
+                if (rw_run_due(o, &out->gaps, accts[j], now, INT64_MAX, &out->alerts,
+                               &out->suppressed))
                         goto done;
         rc = 0;
 done:
@@ -232,5 +254,6 @@ done:
         free(next_same);
         free(last_of);
         free(ix);
+        free(gaps);
         return rc;
 }

@@ -22,6 +22,7 @@ typedef struct rw_replay_opts_s {
         int64_t dep_decided;            /* the last boundary decided */
         rw_account_limits_t lim;
         int64_t watermark;              /* the partition's, before the batch */
+        rw_input_gaps_t gaps;           /* its input outages, before the batch */
         int64_t wall_ms;                /* emitted_at of the alerts */
         int replay;                     /* the alerts' replay flag */
         int64_t emit_from;              /* transitions before it: stepped, not emitted */
@@ -43,6 +44,8 @@ typedef struct rw_replay_out_s {
         char *flags;            /* per event: '1' applied, 'd' duplicate */
         int64_t *pbk;           /* per event: its portfolio interval (-1: none) */
         int64_t watermark;      /* after the batch */
+        rw_input_gaps_t gaps;   /* the partition's input outages after it */
+        int gaps_changed;       /* gaps differ from the batch's opts */
         int64_t max_at;         /* highest event time applied (0: none) */
         int64_t applied, duplicates, late;
         rw_alerts_t alerts;

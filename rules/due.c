@@ -14,14 +14,15 @@
  * previous candidate (initially `from`). 0 when there is none left. */
 static int64_t rw_due_next_candidate(const rw_rules_params_t *p, int64_t prev,
                                      int64_t until, int64_t horizon,
-                                     int64_t inact_at,
+                                     const int64_t *at, size_t at_cnt,
                                      const rw_fp_state_t *fp, rw_rule_source_t src) {
         int64_t best = (prev / RW_DAY_MS + 1) * RW_DAY_MS;     /* next day boundary */
 
         if (best > horizon)
                 best = INT64_MAX;
-        if (inact_at > prev && inact_at < best)
-                best = inact_at;
+        for (size_t i = 0; i < at_cnt; i++)
+                if (at[i] > prev && at[i] < best)
+                        best = at[i];
         for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
                 int64_t end;
                 if (rw_rule_source((rw_rule_id_t)r) != src || fp[r].firing ||
@@ -39,8 +40,21 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           int64_t orders_total, int64_t first_order,
                           int64_t last_order, const rw_fp_state_t *fp_in,
                           int64_t from, int64_t until) {
+        return rw_rules_next_due_gap(p, src, buckets, cnt, orders_total, first_order,
+                                     last_order, fp_in, NULL, from, until);
+}
+
+int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
+                              const rw_day_bucket_t *buckets, size_t cnt,
+                              int64_t orders_total, int64_t first_order,
+                              int64_t last_order, const rw_fp_state_t *fp_in,
+                              const rw_input_gaps_t *gaps, int64_t from, int64_t until) {
         rw_fp_state_t fp[RW_RULE__CNT];
-        int64_t maxday = -1, horizon, inact_at = 0, t;
+        int64_t maxday = -1, horizon, inact_at = 0, t, limit_ms = 0;
+        /* Instants other than day boundaries: the inactivity limit, the
+         * ends of an outage's holds. */
+        int64_t at[1 + 3 * RW_INPUT_GAPS];
+        size_t at_cnt = 0;
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];
@@ -57,9 +71,22 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                 if (limit < (double)p->inactivity_min_ms)
                         limit = (double)p->inactivity_min_ms;
                 inact_at = last_order + (int64_t)floor(limit) + 1;
+                limit_ms = (int64_t)limit;
+                at[at_cnt++] = inact_at;
+        }
+        for (int g = 0; src == RW_SRC_ORDERS && gaps && p->input_gap_ms > 0 &&
+                        g < gaps->cnt; g++) {
+                const rw_input_gap_t *gp = &gaps->v[g];
+                if (gp->end - gp->start <= p->input_gap_ms)
+                        continue;
+                /* rw_rules_gap_held: held while now < end + hold. */
+                at[at_cnt++] = gp->end + p->order_drop.window_ms;
+                at[at_cnt++] = gp->end + p->spend_drop.window_ms;
+                if (limit_ms)
+                        at[at_cnt++] = gp->end + limit_ms;
         }
 
-        for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, inact_at,
+        for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, at, at_cnt,
                                                   fp, src)) != 0; ) {
                 rw_account_figures_t fig;
 
@@ -70,7 +97,7 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                         rw_decision_t dec;
 
                         if (rw_rule_source(id) != src ||
-                            !rw_rules_eval_account(id, p, &fig, &dec))
+                            !rw_rules_decide_account(id, p, &fig, &fp[r], gaps, &dec))
                                 continue;
                         if (rw_lifecycle_step(&fp[r], &dec, t, p->cooldown_ms) !=
                             RW_TRANS_NONE)

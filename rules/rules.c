@@ -156,6 +156,10 @@ void rw_rules_params_default(rw_rules_params_t *p) {
         p->dep_crit[RW_RULE_VENDOR_HHI] = 2500;
         p->dep_window_ms = 90 * RW_DAY_MS;
         p->dep_min_history_ms = 30 * RW_DAY_MS;
+        p->dep_min_orders = 50;
+        p->dep_min_subjects[0] = 10;
+        p->dep_min_subjects[1] = 3;
+        p->input_gap_ms = 7 * RW_DAY_MS;
 }
 
 static int64_t rw_max64(int64_t a, int64_t b) {
@@ -226,6 +230,19 @@ static int rw_eval_drop(const rw_rules_drop_params_t *d, double hysteresis,
         return 1;
 }
 
+/* Inactivity's limit for an account: max(min gap, factor x mean gap). */
+static double rw_inactivity_limit(const rw_rules_params_t *p,
+                                  const rw_account_figures_t *fig, double *mean_gapp) {
+        double mean_gap = fig->orders_total > 1 ?
+                          (double)(fig->last_order - fig->first_order) /
+                          (double)(fig->orders_total - 1) : 0.0;
+        double limit = p->inactivity_gap_factor * mean_gap;
+
+        if (mean_gapp)
+                *mean_gapp = mean_gap;
+        return limit < (double)p->inactivity_min_ms ? (double)p->inactivity_min_ms : limit;
+}
+
 int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                           const rw_account_figures_t *fig, rw_decision_t *dec) {
         *dec = (rw_decision_t){ .severity = RW_SEV_WARNING };
@@ -247,11 +264,7 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                 double mean_gap, limit;
                 if (fig->orders_total < p->inactivity_min_orders)
                         return 0;
-                mean_gap = (double)(fig->last_order - fig->first_order) /
-                           (double)(fig->orders_total - 1);
-                limit = p->inactivity_gap_factor * mean_gap;
-                if (limit < (double)p->inactivity_min_ms)
-                        limit = (double)p->inactivity_min_ms;
+                limit = rw_inactivity_limit(p, fig, &mean_gap);
                 /* An order just ahead of the watermark counts as "now". */
                 dec->observed = fig->now > fig->last_order ?
                                 (double)(fig->now - fig->last_order) : 0.0;
@@ -329,6 +342,157 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
         }
 }
 
+/* What an account rule that cannot decide has, and needs: the data its
+ * minimum counts. */
+static void rw_undecided_account(rw_rule_id_t id, const rw_rules_params_t *p,
+                                 const rw_account_figures_t *fig, rw_decision_t *dec) {
+        *dec = (rw_decision_t){ .severity = RW_SEV_WARNING, .undecided = 1, .clear = 1 };
+        switch (id) {
+        case RW_RULE_ORDER_DROP:
+                dec->observed = (double)fig->placed_base;
+                dec->threshold = (double)p->order_drop.min_baseline;
+                dec->window_ms = p->order_drop.baseline_window_ms;
+                break;
+        case RW_RULE_SPEND_DROP:
+                dec->observed = (double)fig->spend_base_placed;
+                dec->threshold = (double)p->spend_drop.min_baseline;
+                dec->window_ms = p->spend_drop.baseline_window_ms;
+                break;
+        case RW_RULE_INACTIVITY:
+                dec->observed = (double)fig->orders_total;
+                dec->threshold = (double)p->inactivity_min_orders;
+                break;
+        case RW_RULE_LOW_SATISFACTION:
+                dec->observed = (double)fig->csat_n_30;
+                dec->threshold = (double)p->csat_min_answers;
+                dec->window_ms = p->satisfaction_window_ms;
+                break;
+        case RW_RULE_REFUND_RATE:
+                dec->observed = (double)fig->orders_30;
+                dec->threshold = (double)p->refund_min_orders;
+                dec->window_ms = p->refund_window_ms;
+                break;
+        default:
+                break;
+        }
+}
+
+int rw_rules_gap_held(rw_rule_id_t id, const rw_rules_params_t *p,
+                      const rw_account_figures_t *fig, const rw_input_gaps_t *gaps) {
+        int64_t hold;
+
+        if (!gaps || p->input_gap_ms <= 0)
+                return 0;
+        switch (id) {
+        case RW_RULE_ORDER_DROP:
+                hold = p->order_drop.window_ms;
+                break;
+        case RW_RULE_SPEND_DROP:
+                hold = p->spend_drop.window_ms;
+                break;
+        case RW_RULE_INACTIVITY:
+                hold = (int64_t)rw_inactivity_limit(p, fig, NULL);
+                break;
+        default:
+                return 0;
+        }
+        for (int i = 0; i < gaps->cnt; i++) {
+                const rw_input_gap_t *g = &gaps->v[i];
+                if (g->end - g->start > p->input_gap_ms && fig->now > g->start &&
+                    fig->now < g->end + hold)
+                        return 1;
+        }
+        return 0;
+}
+
+int rw_input_gaps_note(rw_input_gaps_t *g, const rw_rules_params_t *p,
+                       int64_t wm, int64_t at) {
+        if (wm <= 0 || p->input_gap_ms <= 0 || at - wm <= p->input_gap_ms)
+                return 0;
+        if (g->cnt == RW_INPUT_GAPS) {
+                memmove(&g->v[0], &g->v[1], (RW_INPUT_GAPS - 1) * sizeof(g->v[0]));
+                g->cnt--;
+        }
+        g->v[g->cnt++] = (rw_input_gap_t){ .start = wm, .end = at };
+        return 1;
+}
+
+void rw_input_gaps_format(const rw_input_gaps_t *g, char *buf, size_t size) {
+        size_t off = 0;
+
+        buf[0] = '\0';
+        for (int i = 0; i < g->cnt && off < size; i++) {
+                int n = snprintf(buf + off, size - off, "%s%lld,%lld", i ? ";" : "",
+                                 (long long)g->v[i].start, (long long)g->v[i].end);
+                if (n < 0)
+                        break;
+                off += (size_t)n;
+        }
+}
+
+void rw_input_gaps_parse(const char *csv, rw_input_gaps_t *g) {
+        const char *s = csv;
+
+        memset(g, 0, sizeof(*g));
+        while (s && *s && g->cnt < RW_INPUT_GAPS) {
+                long long a, b;
+                if (sscanf(s, "%lld,%lld", &a, &b) == 2 && b > a)
+                        g->v[g->cnt++] = (rw_input_gap_t){ .start = a, .end = b };
+                if ((s = strchr(s, ';')))
+                        s++;
+        }
+}
+
+int rw_rules_decide_account(rw_rule_id_t id, const rw_rules_params_t *p,
+                            const rw_account_figures_t *fig, const rw_fp_state_t *fp,
+                            const rw_input_gaps_t *gaps, rw_decision_t *dec) {
+        int decided;
+
+        if (!p->enabled[id])
+                return 0;
+        decided = rw_rules_eval_account(id, p, fig, dec);
+        if (!decided) {
+                if (!fp->firing)
+                        return 0;
+                rw_undecided_account(id, p, fig, dec);
+        }
+        /* Held: no FIRING and no escalation; a firing alert still
+         * resolves (a return to normal, or no data left to decide on). */
+        if (dec->holds && rw_rules_gap_held(id, p, fig, gaps))
+                return 0;
+        return 1;
+}
+
+void rw_rules_undecided_portfolio(const rw_rules_params_t *p, double have,
+                                  double need, rw_decision_t *dec) {
+        *dec = (rw_decision_t){ .severity = RW_SEV_WARNING, .undecided = 1, .clear = 1,
+                                .observed = have, .threshold = need,
+                                .window_ms = p->dep_window_ms };
+}
+
+void rw_duration_format(int64_t ms, char *buf, size_t size) {
+        static const struct { int64_t ms; const char *unit; } units[] = {
+                { RW_DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" },
+        };
+        size_t i;
+        int n;
+
+        if (ms < 0)
+                ms = -ms;
+        for (i = 0; i < RW_ARRAY_SIZE(units) - 1 && ms < units[i].ms; i++)
+                ;
+        /* The largest unit and, when it is not the smallest, the next one. */
+        if (i + 1 < RW_ARRAY_SIZE(units) && ms % units[i].ms >= units[i + 1].ms)
+                n = snprintf(buf, size, "%lld%s %lld%s", (long long)(ms / units[i].ms),
+                             units[i].unit,
+                             (long long)(ms % units[i].ms / units[i + 1].ms),
+                             units[i + 1].unit);
+        else
+                n = snprintf(buf, size, "%lld%s", (long long)(ms / units[i].ms),
+                             units[i].unit);
+        (void)n;
+}
+
 rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,
                                   int64_t now, int64_t cooldown_ms) {
         if (!st->firing) {
@@ -356,7 +520,34 @@ void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
                       const rw_decision_t *dec, char *buf, size_t size) {
         const char *state = resolved ? "back to normal" : "";
         double days = (double)dec->window_ms / RW_DAY_MS;
+        char d1[32], d2[32];
 
+        if (dec->undecided) {
+                switch (id) {
+                case RW_RULE_ORDER_DROP:
+                case RW_RULE_SPEND_DROP:
+                        snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%.0f "
+                                 "order(s) in the %.0f-day baseline, needs %.0f)", subject,
+                                 dec->observed, days, dec->threshold);
+                        break;
+                case RW_RULE_LOW_SATISFACTION:
+                        snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%.0f "
+                                 "survey answer(s) in %.0f days, needs %.0f)", subject,
+                                 dec->observed, days, dec->threshold);
+                        break;
+                case RW_RULE_REFUND_RATE:
+                        snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%.0f "
+                                 "order(s) in %.0f days, needs %.0f)", subject,
+                                 dec->observed, days, dec->threshold);
+                        break;
+                default:
+                        snprintf(buf, size, "%s: " RW_UNDECIDED_TEXT " (%.0f "
+                                 "of the %.0f needed)", subject, dec->observed,
+                                 dec->threshold);
+                        break;
+                }
+                return;
+        }
         switch (id) {
         case RW_RULE_ORDER_DROP:
                 snprintf(buf, size, "%s: orders in the last %.0f days at %.0f%% of "
@@ -370,9 +561,10 @@ void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
                          dec->observed * 100.0, resolved ? ", " : "", state);
                 break;
         case RW_RULE_INACTIVITY:
-                snprintf(buf, size, "%s: no order for %.1f days (usual gap %.1f "
-                         "days)%s%s", subject, dec->observed / RW_DAY_MS,
-                         dec->baseline / RW_DAY_MS, resolved ? ", " : "", state);
+                rw_duration_format((int64_t)dec->observed, d1, sizeof(d1));
+                rw_duration_format((int64_t)dec->baseline, d2, sizeof(d2));
+                snprintf(buf, size, "%s: no order for %s (usual gap %s)%s%s", subject,
+                         d1, d2, resolved ? ", " : "", state);
                 break;
         case RW_RULE_SUPPORT_SPIKE:
                 if (dec->window_ms == 7 * RW_DAY_MS)

@@ -97,6 +97,10 @@ typedef struct rw_decision_s {
         int has_baseline;
         double baseline;
         int64_t window_ms;
+        int undecided;              /* the rule cannot decide any more (too
+                                     * little data): observed is the data
+                                     * there is, threshold the minimum it
+                                     * needs; holds 0, clear 1 */
 } rw_decision_t;
 
 /* A "falls below its own baseline" rule's parameters (order and spend drop). */
@@ -134,7 +138,35 @@ typedef struct rw_rules_params_s {
         double dep_warn[RW_RULE__CNT], dep_crit[RW_RULE__CNT];
         int64_t dep_window_ms;              /* 90 days */
         int64_t dep_min_history_ms;         /* 30 days */
+        int64_t dep_min_orders;             /* PLACED orders in the window: 50 */
+        int64_t dep_min_subjects[2];        /* distinct accounts, vendors with a
+                                             * total in the window: 10, 3 */
+        int64_t input_gap_ms;               /* an input outage: 7 days (0: off) */
 } rw_rules_params_t;
+
+/* An outage of a partition's input: event time from `start` (its watermark
+ * before) to `end` (the event after), with no event in between. */
+typedef struct rw_input_gap_s {
+        int64_t start, end;
+} rw_input_gap_t;
+
+/* A partition's latest outages, oldest first (at most RW_INPUT_GAPS). */
+#define RW_INPUT_GAPS 4
+typedef struct rw_input_gaps_s {
+        rw_input_gap_t v[RW_INPUT_GAPS];
+        int cnt;
+} rw_input_gaps_t;
+
+/* Note the event at `at` after the partition's watermark `wm` (0: no event
+ * yet): a jump longer than p->input_gap_ms is an outage, added to *g (the
+ * oldest is dropped when full). Returns 1 when *g changed. */
+int rw_input_gaps_note(rw_input_gaps_t *g, const struct rw_rules_params_s *p,
+                       int64_t wm, int64_t at);
+/* As stored: "start,end;start,end" ("" for none); parse reads up to
+ * RW_INPUT_GAPS of them, ignoring what is malformed. */
+#define RW_INPUT_GAPS_CSV_SIZE (RW_INPUT_GAPS * 44 + 1)
+void rw_input_gaps_format(const rw_input_gaps_t *g, char *buf, size_t size);
+void rw_input_gaps_parse(const char *csv, rw_input_gaps_t *g);
 
 void rw_rules_params_default(rw_rules_params_t *p);
 
@@ -168,6 +200,30 @@ int rw_rules_eval_portfolio(rw_rule_id_t id, const rw_rules_params_t *p,
  * decide (no decision), 1 with *dec filled otherwise. */
 int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                           const rw_account_figures_t *fig, rw_decision_t *dec);
+
+/* The decision an account rule's lifecycle (*fp) is stepped with at
+ * fig->now, or 0 for none: the rule's own decision; when it cannot decide
+ * (too little data) while firing, an undecided one (dec->undecided) that
+ * ends the episode; none that holds while an outage in `gaps` holds the
+ * rule (see rw_rules_gap_held): no FIRING, no escalation. */
+struct rw_fp_state_s;
+int rw_rules_decide_account(rw_rule_id_t id, const rw_rules_params_t *p,
+                            const rw_account_figures_t *fig,
+                            const struct rw_fp_state_s *fp,
+                            const rw_input_gaps_t *gaps, rw_decision_t *dec);
+
+/* 1 when an input outage in `gaps` (NULL: none) holds the verdict of a
+ * silence rule (order_drop,
+ * spend_drop, inactivity) at fig->now: inside the outage, or before the
+ * input has been live again for the rule's window (inactivity: the
+ * account's limit). A gap shorter than p->input_gap_ms is no outage. */
+int rw_rules_gap_held(rw_rule_id_t id, const rw_rules_params_t *p,
+                      const rw_account_figures_t *fig, const rw_input_gaps_t *gaps);
+
+/* The undecided decision of a portfolio rule (too little history, orders
+ * or subjects in the window): `have` of what is short, `need` the minimum. */
+void rw_rules_undecided_portfolio(const rw_rules_params_t *p, double have,
+                                  double need, rw_decision_t *dec);
 
 /* One line a person reads about a decision on `subject`. */
 void rw_rules_summary(rw_rule_id_t id, const char *subject, int resolved,
@@ -207,6 +263,19 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           int64_t orders_total, int64_t first_order,
                           int64_t last_order, const rw_fp_state_t *fp,
                           int64_t from, int64_t until);
+/* The same, with the partition's latest input outages (NULL: none): the
+ * instants their holds end are candidates too. */
+int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
+                              const rw_day_bucket_t *buckets, size_t cnt,
+                              int64_t orders_total, int64_t first_order,
+                              int64_t last_order, const rw_fp_state_t *fp,
+                              const rw_input_gaps_t *gaps, int64_t from, int64_t until);
+
+/* The words every summary of an episode ended for want of data contains. */
+#define RW_UNDECIDED_TEXT "no longer enough data to decide"
+
+/* A duration as a person reads it: "15d 2h", "3h 20m", "45s", "0s". */
+void rw_duration_format(int64_t ms, char *buf, size_t size);
 
 /* Bytes of an alert id with its terminating NUL. */
 #define RW_ALERT_ID_SIZE 33

@@ -157,5 +157,9 @@ int rw_rules_params_from_conf(rw_rules_params_t *p, const rw_conf_t *conf,
                 }
         }
         p->dep_min_history_ms = rw_conf_get_int(conf, "rules.dependency.min_history");
+        p->dep_min_orders = rw_conf_get_int(conf, "rules.dependency.min_orders");
+        p->dep_min_subjects[0] = rw_conf_get_int(conf, "rules.dependency.min_accounts");
+        p->dep_min_subjects[1] = rw_conf_get_int(conf, "rules.dependency.min_vendors");
+        p->input_gap_ms = rw_conf_get_int(conf, "input.gap");
         return 0;
 }

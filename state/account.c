@@ -216,6 +216,10 @@ int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
                 av->last_offset = ev->offset;
                 av->meta_dirty = 1;
         }
+        if (ev->occurred_at > av->last_at) {
+                av->last_at = ev->occurred_at;
+                av->meta_dirty = 1;
+        }
         if (rw_account_advance(av, day, lim))
                 return -1;
         return rw_account_remember(av, ev->event_id, ev->occurred_at, lim);

@@ -39,12 +39,13 @@ typedef struct rw_account_view_s {
         unsigned char *bucket_dirty;    /* per bucket: changed since written */
         int64_t orders_total, first_order, last_order;
         int64_t maxday;                 /* latest event day (-1: none) */
+        int64_t last_at;                /* latest event time applied (0: none) */
         int64_t last_offset;            /* highest input offset applied (-1: none) */
         rw_fp_state_t fp[RW_RULE__CNT];
         int fp_dirty[RW_RULE__CNT];     /* changed since written */
         int64_t due;                    /* when its rules next change verdict (0: none) */
         int64_t due_stored;             /* as stored */
-        int meta_dirty;                 /* m:n, m:first, m:last, m:maxday */
+        int meta_dirty;                 /* m:n, m:first, m:last, m:maxday, m:at */
         int64_t *gone;                  /* days dropped since written */
         size_t gone_cnt, gone_size;
         rw_seen_id_t *ids;              /* recent event ids, oldest first */

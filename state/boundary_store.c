@@ -274,6 +274,14 @@ static void rw_bs_parse_agg(const redisReply *r, rw_bstore_head_t *h) {
                         h->sq[0] = rw_u128_parse(v);
                 else if (!strcmp(f, "v:sq"))
                         h->sq[1] = rw_u128_parse(v);
+                else if (!strcmp(f, "a:n"))
+                        h->cnt[0] = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "v:n"))
+                        h->cnt[1] = strtoll(v, NULL, 10);
+                else if (!strcmp(f, "orders"))
+                        h->orders = strtoll(v, NULL, 10), h->have_counts = 1;
+                else if (!strcmp(f, "orders_since"))
+                        h->orders_since = strtoll(v, NULL, 10);
         }
 }
 
@@ -346,6 +354,31 @@ void rw_bstore_head_clear(rw_bstore_head_t *h) {
 static void rw_bs_pkey(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
                        const char *what) {
         snprintf(buf, size, "%s:{%d}:%s", rw_state_ns(bs->st), (int)p, what);
+}
+
+rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
+                            size_t errstr_size) {
+        redisReply *rs[2] = { NULL, NULL };
+        redisContext *rc;
+        rw_err_t err = RW_OK;
+
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return rw_state_conn_err(bs->st);
+        for (int fam = 0; fam < 2 && !err; fam++) {
+                char key[256];
+                const char *argv[2] = { "ZCARD", key };
+                snprintf(key, sizeof(key), "%sz:%s", bs->pfx, fam ? "v" : "a");
+                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+        }
+        if (err || (err = rw_bs_collect(bs, rc, 2, rs, errstr, errstr_size)))
+                goto done;
+        for (int fam = 0; fam < 2 && !err; fam++)
+                if (!(err = rw_bs_check(rs[fam], REDIS_REPLY_INTEGER, "ZCARD", errstr,
+                                        errstr_size)))
+                        cnt[fam] = rs[fam]->integer;
+done:
+        rw_bs_free(rs, 2);
+        return err;
 }
 
 rw_err_t rw_bstore_first(rw_bstore_t *bs, int32_t parts, int64_t *kminp, int *foundp,
@@ -621,7 +654,15 @@ static void rw_bs_decision_args(const rw_bstore_t *bs, const rw_bstore_decision_
                 rw_args_str(a, "");
                 rw_args_str(a, "");
         }
-        rw_args_str(a, "5");
+        rw_args_str(a, "9");
+        rw_args_str(a, "orders_since");
+        rw_args_i64(a, d->orders_since);
+        rw_args_str(a, "a:n");
+        rw_args_i64(a, d->cnt[0]);
+        rw_args_str(a, "v:n");
+        rw_args_i64(a, d->cnt[1]);
+        rw_args_str(a, "orders");
+        rw_args_i64(a, d->orders);
         rw_args_str(a, "first");
         rw_args_i64(a, d->first);
         rw_args_str(a, "a:sum");

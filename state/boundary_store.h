@@ -64,6 +64,10 @@ typedef struct rw_bstore_head_s {
         int64_t last, first;            /* agg */
         int64_t sum[2];                 /* [0] accounts, [1] vendors */
         rw_u128_t sq[2];
+        int64_t cnt[2];                 /* subjects with a total other than 0 */
+        int64_t orders;                 /* PLACED orders in the window ... */
+        int64_t orders_since;           /* ... counted from this boundary */
+        int have_counts;                /* cnt and orders are stored */
         rw_bstore_fp_t *fps;            /* with_fps only */
         size_t fp_cnt;
 } rw_bstore_head_t;
@@ -74,6 +78,11 @@ typedef struct rw_bstore_head_s {
 rw_err_t rw_bstore_head(rw_bstore_t *bs, int with_fps, rw_bstore_head_t *out,
                         char *errstr, size_t errstr_size);
 void rw_bstore_head_clear(rw_bstore_head_t *h);
+
+/* The number of subjects with a stored total, accounts and vendors (the
+ * sorted sets' sizes). */
+rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
+                            size_t errstr_size);
 
 /* The lowest interval index in any of partitions 0..parts-1 (pb:first);
  * *foundp 0 when none holds a bucket. */
@@ -147,6 +156,7 @@ typedef struct rw_bstore_decision_s {
         int64_t leave_lo, leave_hi;
         int64_t first, sum[2];
         rw_u128_t sq[2];
+        int64_t cnt[2], orders, orders_since;
         const rw_bstore_pair_t *tot[2]; /* new totals (0 removes) */
         size_t tot_cnt[2];
         const rw_bstore_hash_t *fold;   /* [i * 2 + fam]: what bucket k0+i added */

@@ -263,6 +263,8 @@ static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
                         av->maxday = v;
                 else if (!strcmp(f, "m:off"))
                         av->last_offset = v;
+                else if (!strcmp(f, "m:at"))
+                        av->last_at = v;
                 else if (strncmp(f, "m:", 2))
                         rw_bucket_parse(strtoll(f, NULL, 10), all->element[j + 1]->str,
                                         &av->buckets[av->bucket_cnt++]);
@@ -526,6 +528,8 @@ struct rw_state_write_s {
         size_t str_cnt, str_size;
         int progress;
         int64_t prog_wm, prog_wall;
+        int have_gaps;
+        char gaps[RW_INPUT_GAPS_CSV_SIZE];
         char range_err[640];    /* why rw_write_deltas() refused */
 };
 
@@ -635,7 +639,8 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
                 if (at < 0 && (at = rw_write_op(w, "H", key)) < 0)
                         return -1;
                 if (rw_write_str(w, "m:maxday") || rw_write_int(w, av->maxday) ||
-                    rw_write_str(w, "m:off") || rw_write_int(w, av->last_offset))
+                    rw_write_str(w, "m:off") || rw_write_int(w, av->last_offset) ||
+                    rw_write_str(w, "m:at") || rw_write_int(w, av->last_at))
                         return -1;
                 if (orders && av->orders_total &&
                     (rw_write_str(w, "m:n") || rw_write_int(w, av->orders_total) ||
@@ -751,6 +756,34 @@ int rw_state_write_outbox(rw_state_write_t *w, const void *buf, size_t len) {
             rw_write_op_end(w, at))
                 return -1;
         return 0;
+}
+
+void rw_state_write_gaps(rw_state_write_t *w, const rw_input_gaps_t *gaps) {
+        w->have_gaps = 1;
+        rw_input_gaps_format(gaps, w->gaps, sizeof(w->gaps));
+}
+
+rw_err_t rw_state_get_gaps(rw_state_t *st, const char *topic, int32_t partition,
+                           rw_input_gaps_t *gaps, char *errstr, size_t errstr_size) {
+        char key[512];
+        const char *argv[2] = { "GET", key };
+        redisReply *r;
+
+        memset(gaps, 0, sizeof(*gaps));
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(key, sizeof(key), "%s:{%d}:gaps:%s", st->ns, (int)partition, topic);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL)))
+                return RW_ERR_IO;
+        if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL) {
+                snprintf(errstr, errstr_size, "redis: GET: unexpected reply");
+                freeReplyObject(r);
+                return RW_ERR_FAIL;
+        }
+        if (r->type == REDIS_REPLY_STRING)
+                rw_input_gaps_parse(r->str, gaps);
+        freeReplyObject(r);
+        return RW_OK;
 }
 
 void rw_state_write_progress(rw_state_write_t *w, int64_t watermark, int64_t wall_ms) {
@@ -1031,6 +1064,15 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w) {
                 rw_resp_arg(&r, "SET", 3);
                 rw_resp_str(&r, key);
                 rw_resp_arg(&r, num, rw_i64_str(num, w->max_at));
+                sent++;
+        }
+        if (w->have_gaps) {
+                snprintf(key, sizeof(key), "%s:{%d}:gaps:%s", st->ns, (int)w->partition,
+                         w->topic);
+                rw_resp_cmd(&r, 3);
+                rw_resp_arg(&r, "SET", 3);
+                rw_resp_str(&r, key);
+                rw_resp_str(&r, w->gaps);
                 sent++;
         }
         if (w->progress) {
@@ -1640,44 +1682,86 @@ void rw_inspect_clear(rw_inspect_t *in) {
 }
 
 rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
-                                 int32_t *partitionp, int64_t **daysp,
+                                 int32_t *partsp, int64_t **daysp,
                                  int64_t **valuesp, size_t *cntp,
                                  char *errstr, size_t errstr_size) {
-        char *key = NULL;
-        const char *argv[2] = { "HGETALL", NULL };
-        redisReply *r;
+        char cursor[32] = "0", *eid = NULL, *pattern = NULL, shown[256];
+        size_t n = 0, size = 0, vsize = 0;
         rw_err_t err;
-        size_t n = 0;
 
+        *partsp = 0;
         *daysp = NULL;
         *valuesp = NULL;
         *cntp = 0;
-        if ((err = rw_state_locate(st, "v", "vendor", vendor, partitionp, errstr,
-                                   errstr_size)))
+        if ((err = rw_state_ensure(st, errstr, errstr_size)))
                 return err;
-        if (asprintf(&key, "%s:{%d}:v:%s", st->ns, (int)*partitionp, vendor) < 0) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return RW_ERR_NOMEM;
+        if (!(eid = rw_glob_escape(vendor)) ||
+            asprintf(&pattern, "%s:{*}:v:%s", st->ns, eid) < 0) {
+                pattern = NULL;
+                err = RW_ERR_NOMEM;
+                goto done;
         }
-        argv[1] = key;
-        r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL);
-        free(key);
-        if (!r)
-                return rw_state_cmd_err(st);
-        *daysp = calloc(r->elements / 2 + 1, sizeof(**daysp));
-        *valuesp = calloc(r->elements / 2 + 1, sizeof(**valuesp));
-        if (!*daysp || !*valuesp) {
+        /* Each orders partition keeps the days of the vendor's orders it
+         * applied: the vendor's figure is their sum, day by day. */
+        do {
+                const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL);
+                if (!r) {
+                        err = rw_state_cmd_err(st);
+                        goto done;
+                }
+                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                        freeReplyObject(r);
+                        snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
+                        err = RW_ERR_FAIL;
+                        goto done;
+                }
+                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+                for (size_t k = 0; k < r->element[1]->elements; k++) {
+                        const char *hv[2] = { "HGETALL", r->element[1]->element[k]->str };
+                        redisReply *h = rw_state_cmd(st, errstr, errstr_size, 2, hv, NULL);
+                        if (!h) {
+                                freeReplyObject(r);
+                                err = rw_state_cmd_err(st);
+                                goto done;
+                        }
+                        (*partsp)++;
+                        for (size_t j = 0; j + 1 < h->elements; j += 2) {
+                                int64_t day;
+                                size_t i;
+                                if (!strncmp(h->element[j]->str, "m:", 2))
+                                        continue;
+                                day = strtoll(h->element[j]->str, NULL, 10);
+                                for (i = 0; i < n && (*daysp)[i] != day; i++)
+                                        ;
+                                if (i == n) {
+                                        if (rw_grow(daysp, &size, n + 1, sizeof(**daysp), 128) ||
+                                            rw_grow(valuesp, &vsize, n + 1, sizeof(**valuesp), 128)) {
+                                                freeReplyObject(h);
+                                                freeReplyObject(r);
+                                                err = RW_ERR_NOMEM;
+                                                goto done;
+                                        }
+                                        (*daysp)[n] = day;
+                                        (*valuesp)[n++] = 0;
+                                }
+                                (*valuesp)[i] += rw_reply_int(h->element[j + 1]);
+                        }
+                        freeReplyObject(h);
+                }
                 freeReplyObject(r);
-                return RW_ERR_NOMEM;
-        }
-        for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                if (!strncmp(r->element[j]->str, "m:", 2))
-                        continue;
-                (*daysp)[n] = strtoll(r->element[j]->str, NULL, 10);
-                (*valuesp)[n++] = rw_reply_int(r->element[j + 1]);
+        } while (strcmp(cursor, "0"));
+        if (!*partsp) {
+                snprintf(errstr, errstr_size, "vendor \"%s\": not in namespace %s",
+                         rw_log_escape_str(shown, sizeof(shown), vendor), st->ns);
+                err = RW_ERR_FAIL;
         }
         *cntp = n;
-        freeReplyObject(r);
-        return RW_OK;
+done:
+        if (err == RW_ERR_NOMEM)
+                snprintf(errstr, errstr_size, "out of memory");
+        free(pattern);
+        free(eid);
+        return err;
 }
 

@@ -116,6 +116,14 @@ int rw_state_write_portfolio(rw_state_write_t *w, char kind, int64_t interval,
 /* A framed RiskAlert for the partition's outbox (copied). */
 int rw_state_write_outbox(rw_state_write_t *w, const void *buf, size_t len);
 
+/* The partition's input outages as they are after the write
+ * (rw_input_gaps_format(); stored only when they changed). */
+void rw_state_write_gaps(rw_state_write_t *w, const rw_input_gaps_t *gaps);
+
+/* Read a partition's stored input outages (none when nothing is stored). */
+rw_err_t rw_state_get_gaps(rw_state_t *st, const char *topic, int32_t partition,
+                           rw_input_gaps_t *gaps, char *errstr, size_t errstr_size);
+
 /* Report an orders partition's progress in the same round trip (see
  * rw_state_progress()). */
 void rw_state_write_progress(rw_state_write_t *w, int64_t watermark, int64_t wall_ms);
@@ -175,9 +183,11 @@ rw_err_t rw_state_inspect(rw_state_t *st, const char *account,
                           rw_inspect_t *out, char *errstr, size_t errstr_size);
 void rw_inspect_clear(rw_inspect_t *in);
 
-/* A vendor's daily order value within the window, and its partition. */
+/* A vendor's daily order value over every orders partition (each keeps the
+ * days of the orders it applied; summed day by day), and how many partitions
+ * hold some. Caller frees *daysp and *valuesp, also on error. */
 rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
-                                 int32_t *partitionp, int64_t **daysp,
+                                 int32_t *partsp, int64_t **daysp,
                                  int64_t **valuesp, size_t *cntp,
                                  char *errstr, size_t errstr_size);
 

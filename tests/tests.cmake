@@ -64,6 +64,8 @@ endfunction()
 
 rw_integration_test(e2e_kcat)
 rw_integration_test(e2e_inactivity)
+rw_integration_test(e2e_outage)
+rw_integration_test(e2e_readable)
 foreach(t cli demo)
   add_test(NAME integration.${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${t}.sh)
   set_tests_properties(integration.${t} PROPERTIES LABELS integration TIMEOUT 300

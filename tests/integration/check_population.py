@@ -58,6 +58,19 @@ def iso(ms):
         "%Y-%m-%dT%H:%M:%SZ")
 
 
+def duration(ms):
+    """ms as riskwatch prints a duration: "15d 2h", "3h 20m", "45s"."""
+    ms = abs(int(ms))
+    units = [(DAY, "d"), (3600000, "h"), (60000, "m"), (1000, "s")]
+    i = 0
+    while i < len(units) - 1 and ms < units[i][0]:
+        i += 1
+    if i + 1 < len(units) and ms % units[i][0] >= units[i + 1][0]:
+        return "%d%s %d%s" % (ms // units[i][0], units[i][1],
+                              ms % units[i][0] // units[i + 1][0], units[i + 1][1])
+    return "%d%s" % (ms // units[i][0], units[i][1])
+
+
 def day(ms):
     return ms // DAY
 
@@ -172,7 +185,15 @@ def main():
                 "subject": "%s/%s" % (a["subject_type"], a["subject_id"]),
                 "summary": a["summary"], "event_time": iso(a["event_time"])}
         got = {k: l.get(k) for k in want}
-        if got != want or abs(l["observed"] - a["observed"]) > 1e-3 * max(1, abs(a["observed"])):
+        if got != want:
+            problems["JSON lines = Avro records"].append("%s: line %r, record %r" % (l["alert_id"], got, want))
+        elif isinstance(l["observed"], str):
+            # a duration, as a person reads it
+            if (l["observed"], l["threshold"]) != (duration(a["observed"]), duration(a["threshold"])):
+                problems["JSON lines = Avro records"].append(
+                    "%s: line %r/%r, record %r/%r" % (l["alert_id"], l["observed"], l["threshold"],
+                                                      a["observed"], a["threshold"]))
+        elif abs(l["observed"] - a["observed"]) > 1e-3 * max(1, abs(a["observed"])):
             problems["JSON lines = Avro records"].append("%s: line %r, record %r" % (l["alert_id"], got, want))
 
     # ---- lifecycle per fingerprint, in the order they were produced ---------

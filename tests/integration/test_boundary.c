@@ -77,6 +77,9 @@ static rw_boundary_t *decider_new(int64_t interval, int64_t window, int max_per_
         char errstr[256];
 
         rw_rules_params_default(&params);
+        /* Small portfolios: the window's minimums are tested on their own. */
+        params.dep_min_orders = 0;
+        params.dep_min_subjects[0] = params.dep_min_subjects[1] = 0;
         params.dep_window_ms = window;
         rw_boundary_opts_default(&opts);
         opts.interval_ms = interval;
@@ -948,6 +951,8 @@ static void test_runs(void **state) {
                 char errstr[256];
 
                 rw_rules_params_default(&params);
+                params.dep_min_orders = 0;
+                params.dep_min_subjects[0] = params.dep_min_subjects[1] = 0;
                 params.dep_window_ms = 20 * DAY;        /* 80 intervals */
                 params.dep_min_history_ms = 5 * DAY;
                 params.cooldown_ms = 2 * DAY;
@@ -1047,6 +1052,113 @@ static void test_runs(void **state) {
         }
 }
 
+/*
+ * The window's own minimums (rules.dependency.min_orders, min_vendors):
+ * two vendors decide nothing, a third makes the rules decide; as the window
+ * drains below the orders it needs, the firing alerts resolve, saying why.
+ * The orders are counted from the vendor buckets' field "" (no vendor id is
+ * empty) and their fold copies; runs of 1 and of many boundaries agree, and
+ * so does a portfolio decided before the counts were kept (they are taken
+ * up where it stands: subjects from the sorted sets, orders a window on).
+ */
+static void test_window_minimums(void **state) {
+        fx_t *fx = *state;
+        static const char *const nss[3] = { "wm1", "wmn", "wmu" };
+        got_t first[6];
+        size_t first_cnt = 0;
+
+        for (int v = 0; v < 3; v++) {
+                const char *ns = nss[v];
+                rw_state_t *st = state_new(fx, ns);
+                rw_rules_params_t params;
+                rw_boundary_opts_t opts;
+                rw_boundary_t *bd;
+                char errstr[256], *f;
+                sink_t sink;
+
+                rw_rules_params_default(&params);
+                params.dep_window_ms = 10 * DAY;
+                params.dep_min_history_ms = 0;
+                params.dep_min_orders = 5;
+                params.dep_min_subjects[0] = 0;
+                params.dep_min_subjects[1] = 3;
+                params.enabled[RW_RULE_ACCOUNT_SHARE] = 0;
+                params.enabled[RW_RULE_ACCOUNT_HHI] = 0;
+                rw_boundary_opts_default(&opts);
+                opts.interval_ms = DAY;
+                opts.lateness_ms = 0;
+                opts.max_per_tick = v ? 100 : 1;
+                bd = rw_boundary_new(&params, &opts, errstr, sizeof(errstr));
+                assert_non_null(bd);
+                sink_init(&sink, fx, ns);
+                /* Days 0..4: two vendors (v-a 60%), 2 orders a day; days
+                 * 5..9: a third (v-a 600 of 1100), 3 orders a day. */
+                for (int64_t k = 0; k < 10; k++) {
+                        put(fx->rc, ns, 0, 'v', k, "v-a", 600);
+                        put(fx->rc, ns, 0, 'v', k, "v-b", 400);
+                        if (k >= 5)
+                                put(fx->rc, ns, 0, 'v', k, "v-c", 100);
+                        cmd(fx->rc, "HINCRBY %s:{0}:pb:v:%lld %s %d", ns, (long long)k, "",
+                            k >= 5 ? 3 : 2);
+                        put(fx->rc, ns, 0, 'a', k, "acct-1", 1000);
+                }
+                put_first(fx->rc, ns, 0, 0);
+                if (v == 2) {
+                        /* Up to 7 decided, then the counts forgotten. */
+                        prog(fx->rc, ns, 0, 7 * DAY, fx->wall);
+                        assert_int_equal(tick_all(bd, st, fx->codec, 1, fx->wall, &sink), 7);
+                        cmd(fx->rc, "HDEL %s:{dep}:agg orders orders_since a:n v:n", ns);
+                        for (int k = 0; k < 7; k++)     /* nor were they folded */
+                                cmd(fx->rc, "HDEL %s:{dep}:fold:v:%d %s", ns, k, "");
+                }
+                prog(fx->rc, ns, 0, 30 * DAY, fx->wall);
+                assert_int_equal(tick_all(bd, st, fx->codec, 1, fx->wall, &sink),
+                                 v == 2 ? 23 : 30);
+                qsort(sink.v, sink.cnt, sizeof(*sink.v), got_cmp);
+                /* Fire at 6 (interval 5 folded: three vendors; v-a 59%,
+                 * v-b 39%), resolve at 19 (intervals 9..18 hold 3 orders,
+                 * fewer than 5). */
+                assert_int_equal(sink.cnt, 6);
+                for (int i = 0; i < 6; i++) {
+                        static const char *const fps[3] = {
+                                "dependency.vendor_hhi/PORTFOLIO/vendors",
+                                "dependency.vendor_share/VENDOR/v-a",
+                                "dependency.vendor_share/VENDOR/v-b",
+                        };
+                        assert_string_equal(sink.v[i].fp, fps[i % 3]);
+                        assert_int_equal(sink.v[i].event_time, i < 3 ? 6 * DAY : 19 * DAY);
+                        assert_int_equal(sink.v[i].status, i < 3 ? RW_ALERT_FIRING :
+                                                                   RW_ALERT_RESOLVED);
+                        if (i >= 3)
+                                assert_true(sink.v[i].observed == 3 &&
+                                            sink.v[i].threshold == 5);
+                }
+                assert_string_equal(sink.v[4].summary, "v-a: no longer enough data to "
+                                    "decide (3 order(s) in 10 days, needs 5)");
+                assert_string_equal(sink.v[3].summary, "vendors' order value: no longer "
+                                    "enough data to decide (3 order(s) in 10 days, needs 5)");
+                /* Stored as the window stands after the last boundary (30:
+                 * intervals 20..29, nothing in them). */
+                f = sget(fx->rc, "HGET %s:{dep}:agg orders", ns);
+                assert_string_equal(f, "0");
+                free(f);
+                f = sget(fx->rc, "HGET %s:{dep}:agg v:n", ns);
+                assert_string_equal(f, "0");
+                free(f);
+                if (!v) {
+                        memcpy(first, sink.v, sink.cnt * sizeof(*first));
+                        first_cnt = sink.cnt;
+                } else {
+                        assert_int_equal(first_cnt, sink.cnt);
+                        for (size_t i = 0; i < sink.cnt; i++)
+                                assert_string_equal(first[i].id, sink.v[i].id);
+                }
+                sink_clear(&sink);
+                rw_boundary_destroy(bd);
+                rw_state_destroy(st);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_brute_force, fx_setup, fx_teardown),
@@ -1058,6 +1170,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_fence, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_quiet_subject, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_runs, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_window_minimums, fx_setup, fx_teardown),
         };
         /* A write to a killed connection is an error, not the end (as in
          * the processor). */

@@ -976,6 +976,160 @@ static void test_alert_id_full_length(void **state) {
         free(b);
 }
 
+/* ---- a rule that can no longer decide; input outages; durations --------- */
+
+/* Firing on CSAT 1.0 over 2 answers; once one answer is left, the rule
+ * cannot decide: a firing episode ends with an undecided decision, a quiet
+ * one sees none. */
+static void test_undecided_ends_episode(void **state) {
+        rw_account_figures_t fig = { .now = NOW, .csat_sum_30 = 2, .csat_n_30 = 2 };
+        rw_fp_state_t fp = { 0 };
+        rw_decision_t dec;
+        char sum[256];
+
+        (void)state;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_LOW_SATISFACTION, &P, &fig, &fp,
+                                                 NULL, &dec), 1);
+        assert_int_equal(rw_lifecycle_step(&fp, &dec, NOW, P.cooldown_ms), RW_TRANS_FIRING);
+        fig.csat_sum_30 = 1;
+        fig.csat_n_30 = 1;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_LOW_SATISFACTION, &P, &fig, &fp,
+                                                 NULL, &dec), 1);
+        assert_true(dec.undecided && !dec.holds && dec.clear);
+        assert_true(dec.observed == 1 && dec.threshold == 2);
+        assert_int_equal(rw_lifecycle_step(&fp, &dec, NOW + DAY, P.cooldown_ms),
+                         RW_TRANS_RESOLVED);
+        rw_rules_summary(RW_RULE_LOW_SATISFACTION, "acct", 1, &dec, sum, sizeof(sum));
+        assert_string_equal(sum, "acct: no longer enough data to decide (1 survey "
+                            "answer(s) in 30 days, needs 2)");
+        /* Not firing: nothing to end. Disabled: nothing at all. */
+        assert_int_equal(rw_rules_decide_account(RW_RULE_LOW_SATISFACTION, &P, &fig, &fp,
+                                                 NULL, &dec), 0);
+        fp.firing = 1;
+        P.enabled[RW_RULE_LOW_SATISFACTION] = 0;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_LOW_SATISFACTION, &P, &fig, &fp,
+                                                 NULL, &dec), 0);
+}
+
+/* An outage from day 100 to day 250 holds the silence rules inside it and
+ * until the input has been live for their window (drop rules: 30 days) or
+ * the account's limit (inactivity: 15 days here); other rules, and a real
+ * return to normal, are not held. */
+static void test_gap_holds_silence_rules(void **state) {
+        rw_input_gaps_t g = { 0 };
+        rw_account_figures_t fig = { .orders_total = 11, .first_order = 0,
+                                     .last_order = 50 * DAY };
+        rw_fp_state_t fp = { 0 };
+        rw_decision_t dec;
+        char csv[RW_INPUT_GAPS_CSV_SIZE];
+
+        (void)state;
+        assert_int_equal(rw_input_gaps_note(&g, &P, 100 * DAY, 100 * DAY + 7 * DAY), 0);
+        assert_int_equal(rw_input_gaps_note(&g, &P, 0, 250 * DAY), 0);   /* first event */
+        assert_int_equal(rw_input_gaps_note(&g, &P, 100 * DAY, 250 * DAY), 1);
+        fig.now = 100 * DAY;
+        assert_false(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
+        fig.now = 100 * DAY + 1;
+        assert_true(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
+        assert_true(rw_rules_gap_held(RW_RULE_ORDER_DROP, &P, &fig, &g));
+        assert_false(rw_rules_gap_held(RW_RULE_REFUND_RATE, &P, &fig, &g));
+        fig.now = 250 * DAY + 15 * DAY - 1;
+        assert_true(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
+        assert_int_equal(rw_rules_decide_account(RW_RULE_INACTIVITY, &P, &fig, &fp, &g,
+                                                 &dec), 0);
+        fig.now = 250 * DAY + 15 * DAY;
+        assert_false(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
+        assert_true(rw_rules_gap_held(RW_RULE_SPEND_DROP, &P, &fig, &g));
+        assert_int_equal(rw_rules_decide_account(RW_RULE_INACTIVITY, &P, &fig, &fp, &g,
+                                                 &dec), 1);
+        assert_true(dec.holds);
+        fig.now = 250 * DAY + 30 * DAY;
+        assert_false(rw_rules_gap_held(RW_RULE_SPEND_DROP, &P, &fig, &g));
+        /* A firing drop alert whose baseline emptied resolves during the
+         * hold; it could not fire in it. */
+        fig.now = 250 * DAY + DAY;
+        fp.firing = 1;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_ORDER_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 1);
+        assert_true(dec.undecided);
+        fig.placed_base = 60;
+        fig.spend_base_placed = 60;
+        fig.net_spend_base = 60000;
+        /* A baseline and no spend: the drop holds, and is held (firing: no
+         * escalation; quiet: no FIRING). */
+        assert_int_equal(rw_rules_decide_account(RW_RULE_SPEND_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 0);
+        fp.firing = 0;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_SPEND_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 0);
+        fig.now = 250 * DAY + 30 * DAY;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_SPEND_DROP, &P, &fig, &fp, &g,
+                                                 &dec), 1);
+        assert_true(dec.holds);
+        fig.now = 250 * DAY + DAY;
+        /* Firing, then the account orders during the hold: resolves. */
+        fp.firing = 1;
+        fig.last_order = fig.now = 251 * DAY;
+        assert_int_equal(rw_rules_decide_account(RW_RULE_INACTIVITY, &P, &fig, &fp, &g,
+                                                 &dec), 1);
+        assert_int_equal(rw_lifecycle_step(&fp, &dec, fig.now, P.cooldown_ms),
+                         RW_TRANS_RESOLVED);
+        /* Off: no outage. Stored and read back; the oldest of five goes. */
+        P.input_gap_ms = 0;
+        fig.now = 100 * DAY + 1;
+        assert_false(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
+        P.input_gap_ms = 7 * DAY;
+        for (int i = 1; i < 5; i++)
+                assert_int_equal(rw_input_gaps_note(&g, &P, (250 + 10 * i) * DAY,
+                                                    (258 + 10 * i) * DAY), 1);
+        assert_int_equal(g.cnt, RW_INPUT_GAPS);
+        assert_int_equal(g.v[0].start, 260 * DAY);
+        rw_input_gaps_format(&g, csv, sizeof(csv));
+        {
+                rw_input_gaps_t back;
+                rw_input_gaps_parse(csv, &back);
+                assert_memory_equal(&back, &g, sizeof(g));
+                rw_input_gaps_parse("garbage;5,3;1,2", &back);
+                assert_int_equal(back.cnt, 1);
+                assert_int_equal(back.v[0].end, 2);
+        }
+}
+
+/* The silent account of the tests above, with an outage right after its
+ * last order: inactivity is due when the hold ends, not at its limit. */
+static void test_gap_moves_due(void **state) {
+        rw_day_bucket_t b[16];
+        rw_fp_state_t fp[RW_RULE__CNT] = { { 0 } };
+        rw_input_gaps_t g = { 0 };
+        int64_t first, last;
+        size_t n = silent_account(b, &first, &last);
+
+        (void)state;
+        assert_int_equal(rw_input_gaps_note(&g, &P, last, last + 100 * DAY), 1);
+        assert_int_equal(rw_rules_next_due_gap(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
+                                               last, fp, &g, last, INT64_MAX),
+                         last + 100 * DAY + 15 * DAY);
+        assert_int_equal(rw_rules_next_due_gap(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
+                                               last, fp, NULL, last, INT64_MAX),
+                         last + 15 * DAY + 1);
+}
+
+static void test_duration_format(void **state) {
+        static const struct { int64_t ms; const char *want; } cases[] = {
+                { 0, "0s" }, { 999, "0s" }, { 45000, "45s" }, { 200 * 1000, "3m 20s" },
+                { 3 * HOUR, "3h" }, { 3 * HOUR + 20 * 60000, "3h 20m" }, { DAY, "1d" },
+                { 15 * DAY + 2 * HOUR + 59 * 60000, "15d 2h" }, { 511500000, "5d 22h" },
+        };
+        char buf[32];
+
+        (void)state;
+        for (size_t i = 0; i < RW_ARRAY_SIZE(cases); i++) {
+                rw_duration_format(cases[i].ms, buf, sizeof(buf));
+                assert_string_equal(buf, cases[i].want);
+        }
+}
+
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_order_drop_lifecycle, setup),
@@ -1009,6 +1163,10 @@ int main(void) {
                 cmocka_unit_test_setup(test_params_from_conf_rejects, setup),
                 cmocka_unit_test_setup(test_conf_table_ranges, setup),
                 cmocka_unit_test(test_alert_id_full_length),
+                cmocka_unit_test_setup(test_undecided_ends_episode, setup),
+                cmocka_unit_test_setup(test_gap_holds_silence_rules, setup),
+                cmocka_unit_test_setup(test_gap_moves_due, setup),
+                cmocka_unit_test(test_duration_format),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
