@@ -10,7 +10,9 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 #include "app/cli.h"
+#include "common/json.h"
 #include "common/kafka.h"
+#include "consumers/alert_diff.h"
 #include "common/log.h"
 #include "consumers/processor.h"
 #include "rules/rules.h"
@@ -50,6 +52,31 @@ static void rw_replay_usage(FILE *fp) {
                 rw_cli_conf_help);
 }
 
+static int rw_replay_partitions(rd_kafka_t *rk, const char *topic, int64_t ts,
+                                rd_kafka_topic_partition_list_t *list,
+                                char *errstr, size_t errstr_size);
+
+static void rw_backtest_usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: riskwatch backtest --from TIME [--to TIME] -X rules.KEY=VALUE... [OPTIONS]\n"
+                "\n"
+                "Replay the range with other settings (as `riskwatch replay`, warmed up, in a\n"
+                "namespace of its own that is deleted afterwards, nothing written to Kafka),\n"
+                "then compare its alert transitions with those that fired live in the same\n"
+                "range, read back from topics.alerts: per rule and in total, alike (the same\n"
+                "alert id), shifted (same fingerprint and status, other time or severity),\n"
+                "only live and only in the backtest, with examples.\n"
+                "\n"
+                "Options:\n"
+                "%s"
+                "  --from TIME      first event time compared (required)\n"
+                "  --to TIME        end of the range (default: the topics' ends)\n"
+                "  --namespace NS   state namespace (default: <state.namespace>-backtest-<from>)\n"
+                "  --keep           keep the namespace afterwards\n"
+                "  --json           one JSON document on stdout instead of the table\n"
+                "  -h, --help       this help\n", rw_cli_conf_help);
+}
+
 /* TIME as ms since the epoch: s@MS, or rw_time_parse()'s forms. */
 static int rw_replay_time(const char *s, int64_t *msp) {
         if (!strncmp(s, "s@", 2)) {
@@ -87,6 +114,8 @@ static void rw_fmt_dur(int64_t ms, char *buf, size_t size) {
 
 typedef struct rw_replay_ctx_s {
         rw_processor_t *proc;
+        rw_diff_list_t test;    /* a backtest's transitions */
+        int oom;
         int64_t total;          /* records between the starts and the ends */
         int64_t t0, last_at;    /* mono ms */
         int64_t last_consumed;
@@ -129,6 +158,208 @@ static void rw_replay_progress(void *opaque) {
         } else {
                 fprintf(stderr, "%s\n", line);
         }
+}
+
+static void rw_backtest_collect(void *opaque, const rw_alert_t *a) {
+        rw_replay_ctx_t *c = opaque;
+        if (rw_diff_list_add(&c->test, a))
+                c->oom = 1;
+}
+
+/* The live run's transitions with event time in [from, to) from the alerts
+ * topic, read whole (its record timestamps are delivery times, not event
+ * times). 0, or -1 and errstr. */
+static int rw_backtest_live(const rw_conf_t *conf, const char *topic, int64_t from,
+                            int64_t to, rw_diff_list_t *out, int64_t *readp,
+                            char *errstr, size_t errstr_size) {
+        static const char *const defaults[] = { "enable.auto.commit", "false", NULL };
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+        const char *dir = rw_conf_get_str(conf, "schemas.dir");
+        char dirbuf[1024];
+        rd_kafka_conf_t *kconf = NULL;
+        rd_kafka_t *rk = NULL;
+        rw_codec_t *codec = NULL;
+        int rc = -1;
+
+        *readp = 0;
+        dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
+        if (!(codec = rw_codec_new(dir, errstr, errstr_size)) ||
+            !(kconf = rw_kafka_conf_new(conf, defaults, errstr, errstr_size)) ||
+            !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, errstr_size)))
+                goto done;
+        kconf = NULL;
+        if (rw_replay_partitions(rk, topic, 0, parts, errstr, errstr_size))
+                goto done;
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                rd_kafka_topic_t *rkt;
+                int64_t lo, hi, next;
+                rd_kafka_resp_err_t err;
+
+                if ((err = rd_kafka_query_watermark_offsets(rk, topic, tp->partition, &lo,
+                                                            &hi, 15000))) {
+                        snprintf(errstr, errstr_size, "watermarks of %s [%d]: %s", topic,
+                                 (int)tp->partition, rd_kafka_err2str(err));
+                        goto done;
+                }
+                if (lo >= hi)
+                        continue;
+                if (!(rkt = rd_kafka_topic_new(rk, topic, NULL)) ||
+                    rd_kafka_consume_start(rkt, tp->partition, lo)) {
+                        snprintf(errstr, errstr_size, "reading %s [%d]: %s", topic,
+                                 (int)tp->partition, rd_kafka_err2str(rd_kafka_last_error()));
+                        if (rkt)
+                                rd_kafka_topic_destroy(rkt);
+                        goto done;
+                }
+                for (next = lo; next < hi;) {
+                        rd_kafka_message_t *m = rd_kafka_consume(rkt, tp->partition, 10000);
+                        rw_record_t rec;
+                        char msg[256];
+                        if (!m) {
+                                snprintf(errstr, errstr_size, "reading %s [%d]: no record "
+                                         "at offset %lld within 10 s", topic,
+                                         (int)tp->partition, (long long)next);
+                                rd_kafka_consume_stop(rkt, tp->partition);
+                                rd_kafka_topic_destroy(rkt);
+                                goto done;
+                        }
+                        if (!m->err) {
+                                next = m->offset + 1;
+                                (*readp)++;
+                                if (rw_codec_decode_own(codec, RW_REC_ALERT, m->payload,
+                                                        m->len, &rec, msg,
+                                                        sizeof(msg)) == RW_CODEC_OK &&
+                                    !rec.u.alert.replay && rec.u.alert.event_time >= from &&
+                                    (to <= 0 || rec.u.alert.event_time < to) &&
+                                    rw_diff_list_add(out, &rec.u.alert)) {
+                                        rd_kafka_message_destroy(m);
+                                        snprintf(errstr, errstr_size, "out of memory");
+                                        rd_kafka_consume_stop(rkt, tp->partition);
+                                        rd_kafka_topic_destroy(rkt);
+                                        goto done;
+                                }
+                        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                                next = hi;
+                        }
+                        rd_kafka_message_destroy(m);
+                }
+                rd_kafka_consume_stop(rkt, tp->partition);
+                rd_kafka_topic_destroy(rkt);
+        }
+        rc = 0;
+done:
+        if (kconf)
+                rd_kafka_conf_destroy(kconf);
+        if (rk)
+                rd_kafka_destroy(rk);
+        rw_codec_destroy(codec);
+        rd_kafka_topic_partition_list_destroy(parts);
+        return rc;
+}
+
+static void rw_backtest_example(FILE *fp, const rw_diff_alert_t *a) {
+        char at[32];
+        rw_fmt_time(a->event_time, at, sizeof(at));
+        fprintf(fp, "%s %s %s", rw_alert_status_name(a->status),
+                rw_alert_severity_name(a->severity), at);
+}
+
+static void rw_backtest_print(FILE *fp, const rw_diff_t *d, const rw_diff_list_t *live,
+                              const rw_diff_list_t *test) {
+        fprintf(fp, "%-28s %8s %8s %10s %14s\n", "rule", "alike", "shifted", "only live",
+                "only backtest");
+        for (size_t i = 0; i < d->cnt; i++) {
+                const rw_diff_row_t *r = &d->rows[i];
+                fprintf(fp, "%-28s %8" PRId64 " %8" PRId64 " %10" PRId64 " %14" PRId64 "\n",
+                        r->rule ? r->rule : "total", r->n[RW_DIFF_ALIKE],
+                        r->n[RW_DIFF_SHIFTED], r->n[RW_DIFF_LIVE_ONLY], r->n[RW_DIFF_TEST_ONLY]);
+        }
+        if (!d->cnt)
+                return;
+        for (int k = RW_DIFF_SHIFTED; k < RW_DIFF__CNT; k++) {
+                const rw_diff_row_t *t = &d->rows[d->cnt - 1];
+                for (size_t e = 0; e < t->ex_cnt[k]; e++) {
+                        ssize_t li = t->ex[k][e].live, ti = t->ex[k][e].test;
+                        const rw_diff_alert_t *a = li >= 0 ? &live->v[li] : &test->v[ti];
+                        fprintf(fp, "%s %s: ", e ? "   " : rw_diff_kind_name((rw_diff_kind_t)k),
+                                a->fingerprint);
+                        if (li >= 0) {
+                                fprintf(fp, "live ");
+                                rw_backtest_example(fp, &live->v[li]);
+                        }
+                        if (ti >= 0) {
+                                fprintf(fp, "%sbacktest ", li >= 0 ? ", " : "");
+                                rw_backtest_example(fp, &test->v[ti]);
+                        }
+                        fputc('\n', fp);
+                }
+        }
+}
+
+static void rw_backtest_json_alert(FILE *fp, const rw_diff_alert_t *a) {
+        char at[32];
+        rw_fmt_time(a->event_time, at, sizeof(at));
+        fprintf(fp, "{\"status\":\"%s\",\"severity\":\"%s\",\"event_time\":\"%s\","
+                "\"alert_id\":", rw_alert_status_name(a->status),
+                rw_alert_severity_name(a->severity), at);
+        rw_json_write_str(fp, a->alert_id);
+        fputc('}', fp);
+}
+
+static void rw_backtest_json(FILE *fp, const rw_diff_t *d, const rw_diff_list_t *live,
+                             const rw_diff_list_t *test, const char *from, const char *to) {
+        fprintf(fp, "{\"from\":\"%s\",\"to\":", from);
+        if (to)
+                fprintf(fp, "\"%s\"", to);
+        else
+                fputs("null", fp);
+        fprintf(fp, ",\"live_alerts\":%zu,\"backtest_alerts\":%zu,\"rules\":[",
+                live->cnt, test->cnt);
+        for (size_t i = 0; i < d->cnt; i++) {
+                const rw_diff_row_t *r = &d->rows[i];
+                if (!r->rule)
+                        fputs("],\"total\":", fp);
+                else if (i)
+                        fputc(',', fp);
+                fputc('{', fp);
+                if (r->rule) {
+                        fputs("\"rule\":", fp);
+                        rw_json_write_str(fp, r->rule);
+                        fputc(',', fp);
+                }
+                for (int k = 0; k < RW_DIFF__CNT; k++)
+                        fprintf(fp, "\"%s\":%" PRId64 ",", rw_diff_kind_name((rw_diff_kind_t)k),
+                                r->n[k]);
+                fputs("\"examples\":{", fp);
+                for (int k = 0; k < RW_DIFF__CNT; k++) {
+                        fprintf(fp, "%s\"%s\":[", k ? "," : "",
+                                rw_diff_kind_name((rw_diff_kind_t)k));
+                        for (size_t e = 0; e < r->ex_cnt[k]; e++) {
+                                ssize_t li = r->ex[k][e].live, ti = r->ex[k][e].test;
+                                const rw_diff_alert_t *a = li >= 0 ? &live->v[li] :
+                                                                     &test->v[ti];
+                                fprintf(fp, "%s{\"fingerprint\":", e ? "," : "");
+                                rw_json_write_str(fp, a->fingerprint);
+                                fputs(",\"live\":", fp);
+                                if (li >= 0)
+                                        rw_backtest_json_alert(fp, &live->v[li]);
+                                else
+                                        fputs("null", fp);
+                                fputs(",\"backtest\":", fp);
+                                if (ti >= 0)
+                                        rw_backtest_json_alert(fp, &test->v[ti]);
+                                else
+                                        fputs("null", fp);
+                                fputc('}', fp);
+                        }
+                        fputc(']', fp);
+                }
+                fputs("}}", fp);
+        }
+        if (!d->cnt)
+                fputs("],\"total\":null", fp);
+        fputs("}\n", fp);
 }
 
 /* The partitions of `topic` into list, with offset = ts (for
@@ -241,9 +472,9 @@ static int rw_replay_gaps(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t 
         return gaps;
 }
 
-int rw_cmd_replay(int argc, char **argv) {
-        enum { O_FROM = 256, O_TO, O_NS, O_DLQ, O_DRY, O_LIVE };
-        static const struct option longopts[] = {
+static int rw_replay_main(int argc, char **argv, int backtest) {
+        enum { O_FROM = 256, O_TO, O_NS, O_DLQ, O_DRY, O_LIVE, O_KEEP, O_JSON };
+        static const struct option replay_opts[] = {
                 { "from", required_argument, NULL, O_FROM },
                 { "to", required_argument, NULL, O_TO },
                 { "namespace", required_argument, NULL, O_NS },
@@ -252,7 +483,21 @@ int rw_cmd_replay(int argc, char **argv) {
                 { "live", no_argument, NULL, O_LIVE },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 }
+        }, backtest_opts[] = {
+                { "from", required_argument, NULL, O_FROM },
+                { "to", required_argument, NULL, O_TO },
+                { "namespace", required_argument, NULL, O_NS },
+                { "keep", no_argument, NULL, O_KEEP },
+                { "json", no_argument, NULL, O_JSON },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 }
         };
+        const char *cmd = backtest ? "backtest" : "replay";
+        int keep = 0, json = 0;
+        char live_alerts[256];
+        rw_diff_list_t live_list = { 0 };
+        rw_diff_t diff = { 0 };
+        int64_t live_read = 0;
         const char *from_s = NULL, *to_s = NULL, *ns_arg = NULL, *dlq = NULL;
         int dry = 0, live = 0, opt, rc = RW_EXIT_OK, gaps = 0;
         int64_t from = 0, to = 0, warm, purged = 0, t0;
@@ -273,7 +518,8 @@ int rw_cmd_replay(int argc, char **argv) {
         rw_state_t *st;
         rw_err_t err;
 
-        while ((opt = getopt_long(argc, argv, "c:X:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:X:h", backtest ? backtest_opts : replay_opts,
+                                  NULL)) != -1) {
                 if (rw_cli_conf_opt(&cc, opt, optarg))
                         continue;
                 switch (opt) {
@@ -283,32 +529,40 @@ int rw_cmd_replay(int argc, char **argv) {
                 case O_DLQ: dlq = optarg; break;
                 case O_DRY: dry = 1; break;
                 case O_LIVE: live = 1; break;
-                case 'h': rw_replay_usage(stdout); return RW_EXIT_OK;
-                default: rw_replay_usage(stderr); return RW_EXIT_USAGE;
+                case O_KEEP: keep = 1; break;
+                case O_JSON: json = 1; break;
+                case 'h':
+                        (backtest ? rw_backtest_usage : rw_replay_usage)(stdout);
+                        return RW_EXIT_OK;
+                default:
+                        (backtest ? rw_backtest_usage : rw_replay_usage)(stderr);
+                        return RW_EXIT_USAGE;
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "riskwatch replay: unexpected argument '%s'\n", argv[optind]);
+                fprintf(stderr, "riskwatch %s: unexpected argument '%s'\n", cmd, argv[optind]);
                 return RW_EXIT_USAGE;
         }
         if (!from_s) {
-                fprintf(stderr, "riskwatch replay: --from TIME is required\n");
+                fprintf(stderr, "riskwatch %s: --from TIME is required\n", cmd);
                 return RW_EXIT_USAGE;
         }
         if (rw_replay_time(from_s, &from) || (to_s && rw_replay_time(to_s, &to))) {
-                fprintf(stderr, "riskwatch replay: --%s: expected YYYY-MM-DD, "
-                        "YYYY-MM-DDTHH:MM:SSZ or s@MS, got \"%s\"\n",
+                fprintf(stderr, "riskwatch %s: --%s: expected YYYY-MM-DD, "
+                        "YYYY-MM-DDTHH:MM:SSZ or s@MS, got \"%s\"\n", cmd,
                         rw_replay_time(from_s, &from) ? "from" : "to",
                         rw_replay_time(from_s, &from) ? from_s : to_s);
                 return RW_EXIT_USAGE;
         }
         if (to_s && to <= from) {
-                fprintf(stderr, "riskwatch replay: --to must be later than --from\n");
+                fprintf(stderr, "riskwatch %s: --to must be later than --from\n", cmd);
                 return RW_EXIT_USAGE;
         }
-        if (!(conf = rw_cli_conf_build(&cc, "replay")))
+        if (backtest)
+                dry = 1;        /* nothing to Kafka, dead letters counted */
+        if (!(conf = rw_cli_conf_build(&cc, cmd)))
                 return RW_EXIT_USAGE;
-        if (rw_cli_conf_check_supported(conf, "replay") ||
+        if (rw_cli_conf_check_supported(conf, cmd) ||
             rw_rules_params_from_conf(&params, conf, errstr, sizeof(errstr))) {
                 rw_conf_destroy(conf);
                 return RW_EXIT_USAGE;
@@ -336,13 +590,14 @@ int rw_cmd_replay(int argc, char **argv) {
                         if (*c != '-' && *c != ':')
                                 compact[o++] = *c;
                 compact[o] = '\0';
-                snprintf(ns, sizeof(ns), "%.40s-replay-%s", live_ns, compact);
+                snprintf(ns, sizeof(ns), "%.40s-%s-%s", live_ns, cmd, compact);
         }
+        snprintf(live_alerts, sizeof(live_alerts), "%s", rw_conf_get_str(conf, "topics.alerts"));
         alerts = rw_conf_get_str(conf, "topics.alerts.replay");
         if (!live && (!strcmp(ns, live_ns) || !strcmp(alerts, rw_conf_get_str(conf, "topics.alerts")) ||
                       (dlq && !strcmp(dlq, rw_conf_get_str(conf, "topics.dlq"))))) {
-                fprintf(stderr, "riskwatch replay: refusing to write to the live run's %s "
-                        "(%s); pass --live to do it anyway\n",
+                fprintf(stderr, "riskwatch %s: refusing to write to the live run's %s "
+                        "(%s); pass --live to do it anyway\n", cmd,
                         !strcmp(ns, live_ns) ? "namespace" :
                         !strcmp(alerts, rw_conf_get_str(conf, "topics.alerts")) ?
                         "alerts topic" : "dead-letter topic",
@@ -351,7 +606,7 @@ int rw_cmd_replay(int argc, char **argv) {
                 rw_conf_destroy(conf);
                 return RW_EXIT_USAGE;
         }
-        snprintf(group, sizeof(group), "riskwatch-replay-%s", ns);
+        snprintf(group, sizeof(group), "riskwatch-%s-%s", cmd, ns);
         snprintf(alerts_buf, sizeof(alerts_buf), "%s", alerts);
         alerts = alerts_buf;
         if (rw_conf_override(conf, "state.namespace", ns, "--namespace", errstr,
@@ -361,7 +616,7 @@ int rw_cmd_replay(int argc, char **argv) {
                              sizeof(errstr)) ||
             (dlq && rw_conf_override(conf, "topics.dlq", dlq, "--dlq", errstr,
                                      sizeof(errstr)))) {
-                fprintf(stderr, "riskwatch replay: %s\n", errstr);
+                fprintf(stderr, "riskwatch %s: %s\n", cmd, errstr);
                 rw_conf_destroy(conf);
                 return RW_EXIT_USAGE;
         }
@@ -431,8 +686,13 @@ int rw_cmd_replay(int argc, char **argv) {
                 .start_offsets = starts, .end_offsets = ends,
                 .no_alerts = dry, .no_dlq = dry || !dlq,
                 .on_tick = rw_replay_progress, .opaque = &ctx,
+                .on_alert = backtest ? rw_backtest_collect : NULL,
         };
-        if (*rw_conf_get_str(conf, "log.file") &&
+        if (backtest && !(opts.alert_fp = fopen("/dev/null", "w"))) {
+                rw_log_error("backtest: /dev/null: %s", strerror(errno));
+                goto fail_quiet;
+        }
+        if (!backtest && *rw_conf_get_str(conf, "log.file") &&
             !(opts.alert_fp = fopen(rw_conf_get_str(conf, "log.file"), "a"))) {
                 rw_log_error("replay: log.file %s: %s", rw_conf_get_str(conf, "log.file"),
                              strerror(errno));
@@ -465,6 +725,39 @@ int rw_cmd_replay(int argc, char **argv) {
                 rc = RW_EXIT_INCOMPLETE;
         }
         rw_processor_destroy(proc);
+        proc = NULL;
+        if (backtest && (!rc || rc == RW_EXIT_INCOMPLETE)) {
+                if (ctx.oom || rw_backtest_live(conf, live_alerts, from, to_s ? to : 0,
+                                                &live_list, &live_read, errstr,
+                                                sizeof(errstr)) ||
+                    rw_diff_compute(&live_list, &ctx.test, &diff)) {
+                        rw_log_error("backtest: reading what fired live from %s: %s",
+                                     live_alerts, ctx.oom ? "out of memory" : errstr);
+                        rc = RW_EXIT_RUNTIME;
+                } else {
+                        rw_log_info("backtest: %zu live transition(s) in the range (of %" PRId64
+                                    " read from %s), %zu in the backtest", live_list.cnt,
+                                    live_read, live_alerts, ctx.test.cnt);
+                        if (json)
+                                rw_backtest_json(stdout, &diff, &live_list, &ctx.test,
+                                                 from_txt, to_s ? to_txt : NULL);
+                        else
+                                rw_backtest_print(stdout, &diff, &live_list, &ctx.test);
+                }
+                rw_diff_clear(&diff);
+                rw_diff_list_clear(&live_list);
+                if (!keep) {
+                        if (!(st = rw_state_new(conf, errstr, sizeof(errstr))) ||
+                            rw_state_purge(st, &purged, errstr, sizeof(errstr)))
+                                rw_log_warn("backtest: namespace %s not deleted: %s", ns,
+                                            errstr);
+                        else
+                                rw_log_info("backtest: namespace %s deleted (%" PRId64
+                                            " keys)", ns, purged);
+                        rw_state_destroy(st);
+                }
+        }
+        rw_diff_list_clear(&ctx.test);
         if (opts.alert_fp)
                 fclose(opts.alert_fp);
         rd_kafka_topic_partition_list_destroy(starts);
@@ -472,8 +765,9 @@ int rw_cmd_replay(int argc, char **argv) {
         rw_conf_destroy(conf);
         return rc;
 fail:
-        rw_log_error("replay: %s", errstr);
+        rw_log_error("%s: %s", cmd, errstr);
 fail_quiet:
+        rw_diff_list_clear(&ctx.test);
         if (rk)
                 rd_kafka_destroy(rk);
         rw_processor_destroy(proc);
@@ -485,4 +779,12 @@ fail_quiet:
                 rd_kafka_topic_partition_list_destroy(ends);
         rw_conf_destroy(conf);
         return RW_EXIT_RUNTIME;
+}
+
+int rw_cmd_replay(int argc, char **argv) {
+        return rw_replay_main(argc, argv, 0);
+}
+
+int rw_cmd_backtest(int argc, char **argv) {
+        return rw_replay_main(argc, argv, 1);
 }

@@ -23,6 +23,7 @@ static const struct {
         { "gen",    rw_cmd_gen,    "produce a generated order and support history to the input topics" },
         { "inspect", rw_cmd_inspect, "an account's or vendor's state, exactly as the rules see it" },
         { "replay", rw_cmd_replay, "the rules over a range of history, warmed up, beside the live run" },
+        { "backtest", rw_cmd_backtest, "a replay with other settings, compared alert by alert with what fired live" },
 };
 
 const char *rw_cli_conf_help =
@@ -97,7 +98,8 @@ int rw_cli_conf_check_supported(const rw_conf_t *conf, const char *cmd) {
          * processor attaches it to its codec); a command whose codec does not
          * must refuse it rather than silently use the catalogue ids. */
         if (*rw_conf_get_str(conf, "schema.registry.url") &&
-            strcmp(cmd, "run") && strcmp(cmd, "demo") && strcmp(cmd, "replay")) {
+            strcmp(cmd, "run") && strcmp(cmd, "demo") && strcmp(cmd, "replay") &&
+            strcmp(cmd, "backtest")) {
                 fprintf(stderr, "riskwatch %s: schema.registry.url: not supported by "
                         "this command; writer schemas resolve through the local "
                         "catalogue (schemas.dir)\n", cmd);

@@ -21,6 +21,7 @@ rw_unit_test(test_rules LIBS rw_rules rw_common)
 rw_unit_test(test_portfolio LIBS rw_rules rw_common)
 rw_unit_test(test_account LIBS rw_state rw_rules rw_common)
 rw_unit_test(test_replay LIBS rw_replay rw_state rw_rules rw_codec rw_common)
+rw_unit_test(test_alert_diff LIBS rw_diff rw_codec rw_common)
 
 # docs/contract.md against the schemas, the catalogue, the rules, the property
 # table and the DLQ reasons; README and docs link nothing outside the repository.

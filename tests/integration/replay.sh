@@ -93,6 +93,30 @@ for args in "--namespace $NS" "-X topics.alerts.replay=$T_ALERTS" "--dlq $T_DLQ"
 done
 ok "replay refuses the live namespace, alerts topic and dead-letter topic (exit 2)"
 
+# ---- backtest: the same settings agree; other settings differ, alert by alert ----------
+rw backtest --from 2026-08-29 --json >"$WORK/b1.json" 2>"$WORK/b1.log" ||
+  fail "backtest: $(tail -3 "$WORK/b1.log")"
+"$PY" - "$WORK/b1.json" "$(live_ids 2026-08-29 9999 | wc -l)" <<'PYEOF' || fail "backtest with the live settings: $(cat "$WORK/b1.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+t, n = d["total"], int(sys.argv[2])
+assert d["live_alerts"] == n and d["backtest_alerts"] == n, (d["live_alerts"], d["backtest_alerts"], n)
+assert t["alike"] == n and t["shifted"] == 0 and t["only_live"] == 0 and t["only_backtest"] == 0, t
+PYEOF
+[[ -z $(rcli --scan --pattern "$NS-backtest-*") ]] || fail "the backtest left its namespace behind"
+ok "backtest with the live settings: all $(live_ids 2026-08-29 9999 | wc -l) live alerts alike, its namespace deleted"
+rw backtest --from 2026-08-29 -X rules.churn.refund_rate.enabled=false \
+  -X rules.churn.inactivity.gap_factor=1.5 --keep >"$WORK/b2.txt" 2>"$WORK/b2.log" ||
+  fail "backtest with other settings: $(tail -3 "$WORK/b2.log")"
+cat "$WORK/b2.txt"
+refunds=$(live_ids 2026-08-29 9999 >/dev/null; "$PY" -c 'import json, sys
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["rule"] == "churn.refund_rate" and json.loads(l)["event_time"] >= "2026-08-29"))' "$WORK/live.json")
+awk -v r="$refunds" '$1 == "churn.refund_rate" { found = 1; if ($2 != 0 || $5 != 0 || $4 != r) exit 1 }
+  END { exit !(found || r == 0) }' "$WORK/b2.txt" || fail "refund_rate off: not every live refund_rate alert only live ($refunds expected)"
+awk '$1 == "total" { exit !($3 + $4 + $5 > 0) }' "$WORK/b2.txt" || fail "other settings changed nothing"
+[[ -n $(rcli --scan --pattern "$NS-backtest-*" | head -1) ]] || fail "--keep did not keep the namespace"
+ok "backtest with refund_rate off and a shorter inactivity limit: $refunds refund_rate alerts only live, the rest compared; --keep keeps the namespace"
+
 # ---- retention cut into the warm-up -------------------------------------------------
 "$RW_SOURCE_DIR/scripts/kafka-broker.sh" delete-records "$RW_SERVICES" "$T_ORDERS" 0 200
 rc=0
