@@ -17,6 +17,9 @@ rw gen --seed 7 --accounts 60 --days 400 2>"$WORK/gen.err" || { cat "$WORK/gen.e
 events=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen.err" | grep -oE '[0-9]+')
 rw run -e >"$WORK/live.json" 2>"$WORK/live.log" || fail "live run: $(tail -3 "$WORK/live.log")"
 ok "live run: $events events, $(wc -l <"$WORK/live.json") alerts"
+# A record the live run never saw, that no decoder accepts: a replay's dead letter.
+printf 'not an event' >"$WORK/poison.bin"
+kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 0 -k acct-poison "$WORK/poison.bin"
 
 topic_count() {   # records in a topic (sum of its partitions' high watermarks)
   kcat -C -b "$KAFKA_BOOTSTRAP" -t "$1" -e -q -f '.\n' 2>/dev/null | wc -l
@@ -54,6 +57,11 @@ diff <(live_ids 2026-08-29 9999) <(ids "$WORK/r1.json") >"$WORK/d1" ||
 sup=$(grep -oE '[0-9]+ transition\(s\) before --from not emitted' "$WORK/r1.log" | grep -oE '^[0-9]+')
 ((sup > 0)) || fail "no warm-up transition was held back: $(tail -1 "$WORK/r1.log")"
 ok "replay from 2026-08-29: the live run's $n1 alerts from then on, the same ids; $sup earlier transitions held back"
+grep -qE "to the DLQ \(bad_magic 1[,)].* \(counted, not sent\)" "$WORK/r1.log" ||
+  fail "the poison record was not counted as a dead letter: $(grep 'DLQ' "$WORK/r1.log" | tail -1)"
+grep -qE '^replay: event time [0-9T:Z-]+, [0-9]+ of [0-9]+ records \([0-9]+%\), [0-9]+ records/s, ETA ' "$WORK/r1.log" ||
+  fail "no progress line on stderr"
+ok "replay: the dead letter counted, not sent; a progress line on stderr"
 
 kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_REPLAY" -e -q -D '' -f '%p:%o:%K:%k%S:%s' |
   "$PY" "$RW_SOURCE_DIR/tests/integration/read_alerts.py" "$RW_SOURCE_DIR/schemas" >"$WORK/r1.avro" ||
@@ -66,6 +74,16 @@ assert all(r["replay"] is True for r in recs), "a record with replay = false"
 assert all(r["_key"] == r["fingerprint"] for r in recs), "a record not keyed by its fingerprint"
 PYEOF
 ok "replay topic: $n1 RiskAlerts, each with replay = true, keyed by fingerprint"
+
+# ---- --dlq: dead letters sent where it says ------------------------------------------
+T_DLQ2="dlq2-$ID"
+"$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$T_DLQ2" 1 >/dev/null
+replay --from 2026-08-29 --dry-run --dlq "$T_DLQ2" >/dev/null 2>"$WORK/rd.log" || fail "replay --dlq: $(tail -3 "$WORK/rd.log")"
+(($(topic_count "$T_DLQ2") == 0)) || fail "a dry run sent a dead letter"
+replay --from 2026-08-29 --dlq "$T_DLQ2" >/dev/null 2>"$WORK/rd.log" || fail "replay --dlq: $(tail -3 "$WORK/rd.log")"
+[[ $(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_DLQ2" -e -q -f '%h\n') == *rw.error.reason=bad_magic* ]] ||
+  fail "replay --dlq: no dead letter with its reason on $T_DLQ2"
+ok "replay --dlq TOPIC: the dead letter sent there with its reason (not by a dry run)"
 
 # ---- a range, dry run ---------------------------------------------------------------
 before=$(topic_count "$T_REPLAY")
