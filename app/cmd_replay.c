@@ -45,6 +45,7 @@ static void rw_replay_usage(FILE *fp) {
                 "  --dlq TOPIC      send dead letters to TOPIC rather than only count them\n"
                 "  --dry-run        nothing is written to Kafka: the JSON lines only\n"
                 "  --live           allow the live namespace, alerts or dead-letter topic\n"
+                "  --delete         only delete the namespace these arguments name, and exit\n"
                 "  -h, --help       this help\n"
                 "\n"
                 "Exit status: 0 ok; 1 runtime failure; 2 usage or configuration error; 3 the\n"
@@ -473,7 +474,7 @@ static int rw_replay_gaps(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t 
 }
 
 static int rw_replay_main(int argc, char **argv, int backtest) {
-        enum { O_FROM = 256, O_TO, O_NS, O_DLQ, O_DRY, O_LIVE, O_KEEP, O_JSON };
+        enum { O_FROM = 256, O_TO, O_NS, O_DLQ, O_DRY, O_LIVE, O_KEEP, O_JSON, O_DELETE };
         static const struct option replay_opts[] = {
                 { "from", required_argument, NULL, O_FROM },
                 { "to", required_argument, NULL, O_TO },
@@ -481,6 +482,7 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 { "dlq", required_argument, NULL, O_DLQ },
                 { "dry-run", no_argument, NULL, O_DRY },
                 { "live", no_argument, NULL, O_LIVE },
+                { "delete", no_argument, NULL, O_DELETE },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 }
         }, backtest_opts[] = {
@@ -493,7 +495,7 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 { NULL, 0, NULL, 0 }
         };
         const char *cmd = backtest ? "backtest" : "replay";
-        int keep = 0, json = 0;
+        int keep = 0, json = 0, delete_only = 0;
         char live_alerts[256];
         rw_diff_list_t live_list = { 0 };
         rw_diff_t diff = { 0 };
@@ -529,6 +531,7 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 case O_DLQ: dlq = optarg; break;
                 case O_DRY: dry = 1; break;
                 case O_LIVE: live = 1; break;
+                case O_DELETE: delete_only = 1; break;
                 case O_KEEP: keep = 1; break;
                 case O_JSON: json = 1; break;
                 case 'h':
@@ -636,6 +639,11 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 return RW_EXIT_RUNTIME;
         }
         rw_state_destroy(st);
+        if (delete_only) {
+                rw_log_info("replay: namespace %s deleted (%" PRId64 " key(s))", ns, purged);
+                rw_conf_destroy(conf);
+                return RW_EXIT_OK;
+        }
         if (purged)
                 rw_log_info("replay: namespace %s held %" PRId64 " key(s) of an earlier "
                             "replay: deleted", ns, purged);

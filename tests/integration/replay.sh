@@ -135,6 +135,13 @@ awk '$1 == "total" { exit !($3 + $4 + $5 > 0) }' "$WORK/b2.txt" || fail "other s
 [[ -n $(rcli --scan --pattern "$NS-backtest-*" | head -1) ]] || fail "--keep did not keep the namespace"
 ok "backtest with refund_rate off and a shorter inactivity limit: $refunds refund_rate alerts only live, the rest compared; --keep keeps the namespace"
 
+# ---- a replay's namespace deleted on demand -------------------------------------------
+[[ -n $(rcli --scan --pattern "$NS-replay-20260829T000000Z:*" | head -1) ]] || fail "the replay left no namespace"
+replay --from 2026-08-29 --delete 2>"$WORK/del.log" || fail "replay --delete: $(cat "$WORK/del.log")"
+[[ -z $(rcli --scan --pattern "$NS-replay-20260829T000000Z:*" | head -1) ]] || fail "replay --delete left keys"
+(($(live_keys) == keys0)) || fail "replay --delete touched the live namespace"
+ok "replay --delete: the replay's namespace gone, the live one intact"
+
 # ---- retention cut into the warm-up -------------------------------------------------
 "$RW_SOURCE_DIR/scripts/kafka-broker.sh" delete-records "$RW_SERVICES" "$T_ORDERS" 0 200
 rc=0
