@@ -26,6 +26,8 @@
 #include "state/cache.h"
 #include "consumers/replay.h"
 #include "consumers/boundary.h"
+#include "consumers/idle.h"
+#include "state/boundary_store.h"
 #include "rules/rules.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -40,6 +42,8 @@ typedef struct rw_part_s {
         int64_t watermark;      /* highest event time applied */
         int eof;
         int assigned;
+        int64_t end_since;      /* wall ms since when it is at its end (0: not) */
+        int end_reported;       /* the last report said it is at its end */
         /* per batch */
         rw_state_event_t *evs;
         int64_t *ev_offsets;
@@ -377,6 +381,8 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 if (!(proc->boundary = rw_boundary_new(&proc->params, &bo, errstr,
                                                        errstr_size)))
                         goto fail;
+                /* -e replays what the input holds: no partition is idle. */
+                rw_boundary_set_replay(proc->boundary, proc->opts.exit_at_eof);
         }
 
         dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
@@ -1448,6 +1454,51 @@ static rw_err_t rw_dep_drain(void *opaque, const char *tag) {
         return err;
 }
 
+/* Which owned partitions are at their end, and since when (consumers/
+ * idle.h); for the orders partitions, say so in their reports (refreshed
+ * every tick while it holds), or withdraw it once it no longer holds. */
+static void rw_report_ends(rw_processor_t *proc) {
+        rw_bstore_prog_t *v = calloc(proc->part_cnt + 1, sizeof(*v));
+        int64_t *expected = calloc(proc->part_cnt + 1, sizeof(*expected));
+        const int64_t now = rw_now_ms();
+        rw_bstore_t bs = { 0 };
+        char errstr[512];
+        size_t n = 0;
+
+        if (!v || !expected)
+                abort();
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t lo, hi = -1;
+                int end;
+
+                if (!p->assigned) {
+                        p->end_since = 0;
+                        p->end_reported = 0;
+                        continue;
+                }
+                /* The high watermark of the last fetch: no network. */
+                if (rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition, &lo, &hi))
+                        hi = -1;
+                end = rw_idle_at_end(p->eof, p->expected, hi,
+                                     p->w || p->fl_w || p->retry_at >= 0);
+                p->end_since = !end ? 0 : p->end_since ? p->end_since : now;
+                if (strcmp(p->topic, proc->topic_orders) || (!end && !p->end_reported))
+                        continue;
+                expected[n] = p->expected;
+                v[n++] = (rw_bstore_prog_t){ .partition = p->partition, .ok = 1,
+                                             .watermark = p->watermark, .wall_ms = now,
+                                             .end_since = p->end_since };
+                p->end_reported = end;
+        }
+        rw_bstore_init(&bs, proc->state);
+        if (n && rw_bstore_report(&bs, proc->topic_orders, v, expected, n, errstr,
+                                  sizeof(errstr)))
+                rw_log_debug("partition reports: %s", errstr);
+        free(v);
+        free(expected);
+}
+
 /* Decide the dependency rules at every event-time boundary the group's low
  * watermark has passed (whichever process gets the decider's lock). */
 /* Returns 1 when the tick could not run or left work: another process held
@@ -1459,6 +1510,7 @@ static int rw_dep_tick(rw_processor_t *proc) {
         rw_err_t err;
 
         proc->tick_at = rw_mono_ms() + 500;
+        rw_report_ends(proc);
         if (!proc->orders_partitions &&
             !(proc->orders_partitions = rw_orders_partitions(proc)))
                 return 0;
