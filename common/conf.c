@@ -142,10 +142,12 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "(support events do not move dependency figures). Must divide "
           "`rules.dependency.window`." },
         { "idle.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
-          "Wall time an orders partition must have been at its end (every "
-          "record the broker holds applied) before it no longer holds the "
-          "group's low watermark back; a partition that is behind holds it "
-          "back however long it is silent." },
+          "Wall time a partition must have been at its end (every record "
+          "the broker holds applied) before it counts as idle: an orders "
+          "partition no longer holds the group's low watermark back, and its "
+          "clock follows the group's (its last records and its accounts' due "
+          "times come). A partition that is behind is never idle, however "
+          "long it is silent; `run -e` counts none idle." },
 
         /* Alert lifecycle. */
         { "alerts.hysteresis", RW_CONF_DBL, "0.10", 0, 1, NULL, 0,

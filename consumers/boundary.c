@@ -906,6 +906,22 @@ done:
         return err;
 }
 
+rw_err_t rw_boundary_low_watermark(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
+                                   int64_t wall_now, int64_t *lowp,
+                                   char *errstr, size_t errstr_size) {
+        rw_bstore_t bs = { 0 };
+        rw_bstore_head_t h;
+        rw_err_t err;
+
+        *lowp = INT64_MIN;
+        rw_bstore_init(&bs, st);
+        if ((err = rw_bstore_head(&bs, 0, &h, errstr, errstr_size)))
+                return err;
+        *lowp = rw_boundary_low(bd, &h, partitions, wall_now);
+        rw_bstore_head_clear(&h);
+        return RW_OK;
+}
+
 rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
                             int64_t wall_now, rw_boundary_status_t *out,
                             char *errstr, size_t errstr_size) {

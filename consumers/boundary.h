@@ -91,6 +91,13 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                           rw_boundary_result_t *res,
                           char *errstr, size_t errstr_size);
 
+/* The group's low watermark L alone (one round trip, no lock): *lowp, or
+ * INT64_MIN when none yet. Idle partitions follow it (consumers/idle.h).
+ * RW_ERR_IO on Redis trouble. */
+rw_err_t rw_boundary_low_watermark(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
+                                   int64_t wall_now, int64_t *lowp,
+                                   char *errstr, size_t errstr_size);
+
 /* What the decider has decided, for people (inspect). */
 #define RW_BOUNDARY_TOP 5
 typedef struct rw_boundary_status_s {

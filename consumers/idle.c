@@ -18,6 +18,10 @@ int rw_idle_is_idle(const rw_idle_opts_t *o, const rw_bstore_prog_t *r, int64_t 
         return wall_now - r->end_since >= o->idle_timeout_ms;
 }
 
+int64_t rw_idle_clock(int64_t watermark, int64_t group) {
+        return group > watermark ? group : watermark;
+}
+
 int64_t rw_idle_low(const rw_idle_opts_t *o, const rw_bstore_prog_t *v, size_t n,
                     int32_t parts, int64_t wall_now) {
         int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -34,8 +38,8 @@ int64_t rw_idle_low(const rw_idle_opts_t *o, const rw_bstore_prog_t *v, size_t n
                 if (!r || !r->ok)
                         return INT64_MIN;       /* not known: holds everything back */
                 if (rw_idle_is_idle(o, r, wall_now)) {
-                        if (r->watermark - o->lateness_ms > hi)
-                                hi = r->watermark - o->lateness_ms;
+                        if (rw_idle_clock(r->watermark, INT64_MIN) > hi)
+                                hi = rw_idle_clock(r->watermark, INT64_MIN);
                         continue;
                 }
                 active = 1;

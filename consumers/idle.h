@@ -40,11 +40,19 @@ int rw_idle_at_end(int eof, int64_t next, int64_t high, int busy);
 /* Whether report `r` says its partition is idle at wall time `wall_now`. */
 int rw_idle_is_idle(const rw_idle_opts_t *o, const rw_bstore_prog_t *r, int64_t wall_now);
 
+/* An idle partition's event clock: its highest event time `watermark` (the
+ * lateness allowance no longer holds its last records back), following the
+ * group's low watermark `group` (INT64_MIN: none) once the group is ahead.
+ * Its owner evaluates its accounts' due times up to it, and stores it as
+ * the partition's watermark. */
+int64_t rw_idle_clock(int64_t watermark, int64_t group);
+
 /* The group's low watermark L over orders partitions 0..parts-1 from their
  * reports v[0..n-1]: the lowest now (watermark - lateness) of the partitions
  * that are not idle; a partition that never reported, or whose report does
  * not parse, holds it back (INT64_MIN). When every partition is idle, the
- * highest of their nows. INT64_MIN: none yet. */
+ * highest of their clocks (rw_idle_clock(): the lateness allowance no longer
+ * applies). INT64_MIN: none yet. */
 int64_t rw_idle_low(const rw_idle_opts_t *o, const rw_bstore_prog_t *v, size_t n,
                     int32_t parts, int64_t wall_now);
 

@@ -44,6 +44,9 @@ typedef struct rw_part_s {
         int assigned;
         int64_t end_since;      /* wall ms since when it is at its end (0: not) */
         int end_reported;       /* the last report said it is at its end */
+        int64_t follow;         /* this batch: idle, its clock moves to this (0: not) */
+        int64_t followed;       /* the clock its last follow moved it to */
+        int fl_follow;          /* the write in flight is a follow (no records) */
         /* per batch */
         rw_state_event_t *evs;
         int64_t *ev_offsets;
@@ -102,6 +105,8 @@ struct rw_processor_s {
         rw_boundary_t *boundary;        /* the dependency rules' decider */
         int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
         int64_t tick_at;                /* mono ms of the next idle decider tick */
+        int64_t group_now;              /* the group's low watermark (INT64_MIN: none) */
+        int64_t idle_timeout_ms;
         int64_t check_at;               /* mono ms of the next position check */
         int64_t lock_ttl_ms;            /* of the decider's lock */
         int batch_size, batch_timeout_ms;
@@ -227,6 +232,8 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         int backoff = 100;
         rw_err_t err;
 
+        p->end_since = 0;
+        p->followed = 0;
         while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||
@@ -345,6 +352,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         snprintf(proc->topic_support, sizeof(proc->topic_support), "%s",
                  rw_conf_get_str(conf, "topics.support"));
         proc->lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
+        proc->group_now = INT64_MIN;
         rw_validate_limits_conf(&proc->vlim, conf);
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
@@ -374,6 +382,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 bo.interval_ms = proc->interval_ms;
                 bo.lateness_ms = proc->lateness_ms;
                 bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
+                proc->idle_timeout_ms = bo.idle_timeout_ms;
                 bo.replay = proc->opts.replay;
                 bo.max_per_tick = 100;  /* keeps the consumer served while catching up */
                 bo.lock_ttl_ms = 10 * 1000;     /* renewed per boundary */
@@ -1027,12 +1036,15 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .topic = p->topic, .partition = p->partition,
                 .lateness_ms = proc->lateness_ms, .interval_ms = proc->interval_ms,
                 .dep_decided = proc->dep_decided, .lim = proc->lim,
-                .watermark = p->watermark, .wall_ms = rw_now_ms(),
-                .replay = proc->opts.replay,
+                /* Following: due times up to p->follow (no lateness). */
+                .watermark = p->follow ? p->follow + proc->lateness_ms : p->watermark,
+                .wall_ms = rw_now_ms(), .replay = proc->opts.replay,
         };
         if (rw_replay_batch(&o, p->evs, p->ev_offsets, p->ev_cnt, avs, p->accts,
                             p->acct_cnt, &out))
                 abort();
+        if (p->follow)
+                out.watermark = p->follow > p->watermark ? p->follow : p->watermark;
 
         /* (3) */
         if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
@@ -1075,7 +1087,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                         abort();
                 free(buf);
         }
-        if (orders)
+        if (orders && !p->follow)       /* a follow keeps its at-end report */
                 rw_state_write_progress(p->w, out.watermark, rw_now_ms());
         /* The write holds the changes now: the views are clean again (if it
          * does not land, the partition's views are dropped). */
@@ -1224,6 +1236,7 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 p->fl_w = p->w;
                 p->w = NULL;
                 p->fl_next = p->last_offset + 1;
+                p->fl_follow = p->follow != 0;
                 p->fl_applied = p->b_applied;
                 p->fl_duplicates = p->b_duplicates;
                 p->fl_alerts = p->b_alerts;
@@ -1444,6 +1457,40 @@ static int32_t rw_orders_partitions(rw_processor_t *proc) {
         return n;
 }
 
+/* The clock an idle partition should move to (consumers/idle.h), or 0 when
+ * it is not idle (at its end for idle.timeout; never in a replay, run -e)
+ * or already there; it needs a stored position (accounts to follow). */
+static int64_t rw_follow_target(const rw_processor_t *proc, const rw_part_t *p) {
+        int64_t t;
+
+        if (proc->opts.exit_at_eof || !p->assigned || !p->end_since || p->expected <= 0 ||
+            p->retry_at >= 0 || rw_now_ms() - p->end_since < proc->idle_timeout_ms)
+                return 0;
+        t = rw_idle_clock(p->watermark, proc->group_now);
+        return t > p->followed ? t : 0;
+}
+
+/* Whether an idle partition has a clock to move (a batch without records). */
+static int rw_follow_due(const rw_processor_t *proc) {
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                if (rw_follow_target(proc, &proc->parts[i]))
+                        return 1;
+        return 0;
+}
+
+/* Idle partitions with no record in this batch follow: their due accounts
+ * are evaluated up to their clock, written with their unchanged offset. */
+static void rw_follow_mark(rw_processor_t *proc) {
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t t = p->last_offset < 0 ? rw_follow_target(proc, p) : 0;
+                if (!t)
+                        continue;
+                p->follow = p->followed = t;
+                p->last_offset = p->expected - 1;
+        }
+}
+
 static rw_err_t rw_dep_drain(void *opaque, const char *tag) {
         rw_processor_t *proc = opaque;
         char errstr[512];
@@ -1481,7 +1528,8 @@ static void rw_report_ends(rw_processor_t *proc) {
                 if (rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition, &lo, &hi))
                         hi = -1;
                 end = rw_idle_at_end(p->eof, p->expected, hi,
-                                     p->w || p->fl_w || p->retry_at >= 0);
+                                     p->w || (p->fl_w && !p->fl_follow) ||
+                                     p->retry_at >= 0);
                 p->end_since = !end ? 0 : p->end_since ? p->end_since : now;
                 if (strcmp(p->topic, proc->topic_orders) || (!end && !p->end_reported))
                         continue;
@@ -1517,6 +1565,15 @@ static int rw_dep_tick(rw_processor_t *proc) {
         err = rw_boundary_tick(proc->boundary, proc->state, proc->codec,
                                proc->orders_partitions, rw_now_ms(), rw_dep_drain,
                                proc, &res, errstr, sizeof(errstr));
+        /* What idle partitions follow (read only while one is at its end). */
+        for (size_t i = 0; !err && !proc->opts.exit_at_eof && i < proc->part_cnt; i++) {
+                if (!proc->parts[i].assigned || !proc->parts[i].end_since)
+                        continue;
+                err = rw_boundary_low_watermark(proc->boundary, proc->state,
+                                                proc->orders_partitions, rw_now_ms(),
+                                                &proc->group_now, errstr, sizeof(errstr));
+                break;
+        }
         if (err == RW_ERR_IO) {
                 /* Next tick; the batches ride out the outage. */
                 rw_log_warn("dependency rules: %s", errstr);
@@ -1599,7 +1656,8 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                                 wm = p->evs[j].occurred_at;
                 ps[n] = p;
                 qs[n++] = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
-                                            .until = wm - proc->lateness_ms };
+                                            .until = p->follow ? p->follow :
+                                                                 wm - proc->lateness_ms };
         }
         while (n && !proc->fatal) {
                 proc->stats.redis_calls++;
@@ -1634,10 +1692,12 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         for (i = 0; i < proc->part_cnt; i++) {
                 proc->parts[i].ev_cnt = 0;
                 proc->parts[i].last_offset = -1;
+                proc->parts[i].follow = 0;
                 proc->parts[i].route_wm = proc->parts[i].watermark;
         }
         for (i = 0; i < cnt; i++)
                 rw_route(proc, msgs[i], &dlq_sent);
+        rw_follow_mark(proc);
         rw_settle_late(proc, &dlq_sent, stop);
         if (proc->fatal)
                 return;
@@ -1886,7 +1946,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         if (rw_kafka_fatal(reason, sizeof(reason)))
                                 rw_fatal(proc, "kafka fatal error: %s", reason);
                 }
-                if (cnt && !proc->fatal)
+                if ((cnt || rw_follow_due(proc)) && !proc->fatal)
                         rw_process_batch(proc, msgs, cnt, stop);
                 if (!proc->fatal && !proc->reg_wait &&
                     rw_mono_ms() >= proc->tick_at)

@@ -92,14 +92,22 @@ dump() {   # dump TAG FILE
 }
 ids() { grep -oE '"alert_id": *"[^"]+"' "$1" | sort -u; }
 
-all_idle() {   # all_idle TAG: prog holds "<wm>,<wall>,<end since>" for 0..2, idle
-  local now p v
+# all_idle TAG: every orders partition reported at its end for longer than
+# idle.timeout ("<wm>,<wall>,<end since>"), and every partition's clock
+# (its stored watermark) has followed the group's to the furthest of them.
+all_idle() {
+  local now p t v max=0
   now=$(date +%s%3N)
   for p in 0 1 2; do
     v=$(rcli HGET "$NS$1:{dep}:prog" "$p")
-    [[ $v =~ ^-?[0-9]+,[0-9]+,([0-9]+)$ ]] || return 1
-    ((${BASH_REMATCH[1]} > 0 && now - ${BASH_REMATCH[1]} > IDLE_MS + 500)) || return 1
+    [[ $v =~ ^(-?[0-9]+),[0-9]+,([0-9]+)$ ]] || return 1
+    ((BASH_REMATCH[2] > 0 && now - BASH_REMATCH[2] > IDLE_MS + 500)) || return 1
+    ((BASH_REMATCH[1] > max)) && max=${BASH_REMATCH[1]}
   done
+  for p in 0 1 2; do for t in "$T_ORDERS" "$T_SUPPORT"; do
+    v=$(rcli GET "$NS$1:{$p}:wm:$t")
+    ((${v:-0} >= max)) || return 1
+  done; done
 }
 # pass BOOTSTRAP TAG [KIND SECONDS]: a running `riskwatch run` over the
 # history, with a stall of KIND mid-way (half of the input stored), until it
@@ -124,9 +132,8 @@ pass() {
   for _ in $(seq 600); do (($(offsum "$tag") >= total)) && break; sleep 0.05; done
   (($(offsum "$tag") == total)) ||
     { kill -9 "$pid"; fail "$tag: $(offsum "$tag") of $total stored: $(grep -v 'kafka: ' "$WORK/$tag.log" | tail -5)"; }
-  # Every orders partition reported at its end for longer than idle.timeout.
   for _ in $(seq 300); do all_idle "$tag" && break; sleep 0.1; done
-  all_idle "$tag" || { kill -9 "$pid"; fail "$tag: the partitions did not all go idle: $(rcli HGETALL "$NS$tag:{dep}:prog" | tr '\n' ' ')"; }
+  all_idle "$tag" || { kill -9 "$pid"; fail "$tag: the partitions did not all go idle and follow: $(rcli HGETALL "$NS$tag:{dep}:prog" | tr '\n' ' ')"; }
   for _ in $(seq 20); do
     dump "$tag" "$WORK/settle1"; sleep 0.5; dump "$tag" "$WORK/settle2"
     cmp -s "$WORK/settle1" "$WORK/settle2" && break

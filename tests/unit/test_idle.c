@@ -69,13 +69,20 @@ static void test_low(void **state) {
         assert_int_equal(rw_idle_low(&opts, v, 3, 3, w), 20 * H - late);
         /* ... unless its report went stale. */
         assert_int_equal(rw_idle_low(&opts, v, 3, 3, w + RW_IDLE_FRESH_MS + 1), 10 * H - late);
-        /* All idle: the furthest. */
+        /* All idle: the furthest clock (no lateness any more). */
         v[1].end_since = v[2].end_since = w - 30 * S;
-        assert_int_equal(rw_idle_low(&opts, v, 3, 3, w), 30 * H - late);
+        assert_int_equal(rw_idle_low(&opts, v, 3, 3, w), 30 * H);
         /* A value that does not parse holds back. */
         v[1].ok = 0;
         assert_int_equal(rw_idle_low(&opts, v, 3, 3, w), INT64_MIN);
         assert_int_equal(rw_idle_low(&opts, v, 0, 0, w), INT64_MIN);
+}
+
+static void test_clock(void **state) {
+        (void)state;
+        assert_int_equal(rw_idle_clock(10 * H, INT64_MIN), 10 * H);
+        assert_int_equal(rw_idle_clock(10 * H, 5 * H), 10 * H);
+        assert_int_equal(rw_idle_clock(10 * H, 12 * H), 12 * H);
 }
 
 int main(void) {
@@ -83,6 +90,7 @@ int main(void) {
                 cmocka_unit_test(test_at_end),
                 cmocka_unit_test(test_is_idle),
                 cmocka_unit_test(test_low),
+                cmocka_unit_test(test_clock),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
