@@ -145,8 +145,12 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "(support events do not move dependency figures). Must divide "
           "`rules.dependency.window`." },
         { "idle.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
-          "Wall time after which an orders partition without new records no "
-          "longer holds the group's low watermark back." },
+          "Wall time a partition must have been at its end (every record "
+          "the broker holds applied) before it counts as idle: an orders "
+          "partition no longer holds the group's low watermark back, and its "
+          "clock follows the group's (its last records and its accounts' due "
+          "times come). A partition that is behind is never idle, however "
+          "long it is silent; `run -e` counts none idle." },
         { "input.gap", RW_CONF_DURATION, "7d", 0, 365 * RW_MS_D, NULL, 0,
           "An input outage, not customer silence: when an orders partition's "
           "events jump ahead in event time by more than this (no event of any "

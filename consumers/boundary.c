@@ -9,6 +9,7 @@
 #include <string.h>
 #include "consumers/boundary.h"
 #include "common/log.h"
+#include "consumers/idle.h"
 #include "state/boundary_store.h"
 
 struct rw_boundary_s {
@@ -16,6 +17,7 @@ struct rw_boundary_s {
         rw_boundary_opts_t opts;
         int64_t nwin;           /* buckets in the dependency window */
         char token[33];         /* this decider's lock token */
+        int replay;             /* rw_boundary_set_replay() */
         rw_bstore_t store;      /* the Redis side; keeps the script loaded */
 };
 
@@ -69,6 +71,10 @@ rw_boundary_t *rw_boundary_new(const rw_rules_params_t *params,
         for (size_t i = 0; i < sizeof(rnd); i++)
                 snprintf(bd->token + i * 2, 3, "%02x", rnd[i]);
         return bd;
+}
+
+void rw_boundary_set_replay(rw_boundary_t *bd, int replay) {
+        bd->replay = replay;
 }
 
 void rw_boundary_destroy(rw_boundary_t *bd) {
@@ -208,43 +214,16 @@ typedef struct rw_tick_s {
         size_t errstr_size;
 } rw_tick_t;
 
-/* L from the progress reports: min over the partitions of wm - lateness,
- * skipping idle ones; all idle: the max of the known nows. INT64_MIN: none. */
+/* L from the progress reports (consumers/idle.c). */
 static int64_t rw_boundary_low(const rw_boundary_t *bd, const rw_bstore_head_t *h,
                                int32_t parts, int64_t wall_now) {
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-        int active = 0, known = 0;
-
-        if (!h->prog_cnt && !h->have_start)
-                return INT64_MIN;
-        for (int32_t p = 0; p < parts; p++) {
-                const rw_bstore_prog_t *v = NULL;
-                int64_t now;
-
-                for (size_t j = 0; j < h->prog_cnt; j++)
-                        if (h->prog[j].partition == p)
-                                v = &h->prog[j];
-                if (!v) {
-                        /* Never reported: holds L back until it counts idle. */
-                        if (!h->have_start || wall_now - h->start <= bd->opts.idle_timeout_ms)
-                                active = 1, lo = INT64_MIN;
-                        continue;
-                }
-                if (!v->ok)
-                        continue;
-                now = v->watermark - bd->opts.lateness_ms;
-                known = 1;
-                if (now > hi)
-                        hi = now;
-                if (wall_now - v->wall_ms > bd->opts.idle_timeout_ms)
-                        continue;       /* idle */
-                active = 1;
-                if (now < lo)
-                        lo = now;
-        }
-        if (active)
-                return lo == INT64_MAX ? INT64_MIN : lo;
-        return known ? hi : INT64_MIN;
+        rw_idle_opts_t o = {
+                .lateness_ms = bd->opts.lateness_ms,
+                .idle_timeout_ms = bd->opts.idle_timeout_ms,
+                .fresh_ms = RW_IDLE_FRESH_MS,
+                .replay = bd->replay,
+        };
+        return rw_idle_low(&o, h->prog, h->prog_cnt, parts, wall_now);
 }
 
 /* Read progress, aggregates and (optionally) the lifecycle states, and when
@@ -1049,6 +1028,22 @@ done:
                              (long long)res->round_trips);
         rw_tick_clear(&t);
         return err;
+}
+
+rw_err_t rw_boundary_low_watermark(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
+                                   int64_t wall_now, int64_t *lowp,
+                                   char *errstr, size_t errstr_size) {
+        rw_bstore_t bs = { 0 };
+        rw_bstore_head_t h;
+        rw_err_t err;
+
+        *lowp = INT64_MIN;
+        rw_bstore_init(&bs, st);
+        if ((err = rw_bstore_head(&bs, 0, &h, errstr, errstr_size)))
+                return err;
+        *lowp = rw_boundary_low(bd, &h, partitions, wall_now);
+        rw_bstore_head_clear(&h);
+        return RW_OK;
 }
 
 rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,

@@ -11,7 +11,12 @@
  *   <ns>:{P}:pb:a:<k>   hash account -> net spend delta of interval k
  *   <ns>:{P}:pb:v:<k>   hash vendor  -> PLACED order value of interval k
  *   <ns>:{P}:pb:first   the lowest k ever written in that slot
- *   <ns>:{dep}:prog     hash "<P>" -> "<wm>,<wall_ms>"; "start" -> wall ms
+ *   <ns>:{dep}:prog     hash "<P>" -> "<wm>,<wall_ms>[,<end_since>]" (the
+ *                       partition's report: consumers/idle.h); "start" -> wall ms
+ *
+ * A partition holds the boundaries back until its owner reports it idle:
+ * at its end for idle.timeout (never merely silent: one that is behind, its
+ * fetches or writes stalled, holds them back however long it is silent).
  *
  * The decider's own state lives in the {dep} slot (see state/boundary.lua):
  * tot:a tot:v z:a z:v fold:a:<k> fold:v:<k> agg f outbox lock. */
@@ -56,6 +61,10 @@ rw_boundary_t *rw_boundary_new(const rw_rules_params_t *params,
 /* NULL-safe. */
 void rw_boundary_destroy(rw_boundary_t *bd);
 
+/* A replay (run -e): no partition counts as idle, so what is decided is a
+ * function of the input alone, never of how long a partition was quiet. */
+void rw_boundary_set_replay(rw_boundary_t *bd, int replay);
+
 typedef struct rw_boundary_result_s {
         int busy;                   /* another process holds the lock: nothing done */
         int64_t low_watermark;      /* L (INT64_MIN: none yet) */
@@ -82,6 +91,13 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                           rw_boundary_drain_cb *drain, void *opaque,
                           rw_boundary_result_t *res,
                           char *errstr, size_t errstr_size);
+
+/* The group's low watermark L alone (one round trip, no lock): *lowp, or
+ * INT64_MIN when none yet. Idle partitions follow it (consumers/idle.h).
+ * RW_ERR_IO on Redis trouble. */
+rw_err_t rw_boundary_low_watermark(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
+                                   int64_t wall_now, int64_t *lowp,
+                                   char *errstr, size_t errstr_size);
 
 /* What the decider has decided, for people (inspect). */
 #define RW_BOUNDARY_TOP 5

@@ -220,6 +220,10 @@ void rw_decider_set_sinks(rw_decider_t *dc, int alerts, int dlq) {
         rw_producer_set_sinks(dc->prod, alerts, dlq);
 }
 
+void rw_decider_set_replay(rw_decider_t *dc, int replay) {
+        rw_boundary_set_replay(dc->bd, replay);
+}
+
 void rw_decider_kick(rw_decider_t *dc) {
         pthread_mutex_lock(&dc->lock);
         dc->kicked = 1;

@@ -27,6 +27,8 @@
 #include "consumers/replay.h"
 #include "consumers/boundary.h"
 #include "consumers/decider.h"
+#include "consumers/idle.h"
+#include "state/boundary_store.h"
 #include "rules/rules.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -44,6 +46,11 @@ typedef struct rw_part_s {
         int eof;
         int assigned;
         int64_t end;            /* opts.end_offsets': records from here on are not read (-1: none) */
+        int64_t end_since;      /* wall ms since when it is at its end (0: not) */
+        int end_reported;       /* the last report said it is at its end */
+        int64_t follow;         /* this batch: idle, its clock moves to this (0: not) */
+        int64_t followed;       /* the clock its last follow moved it to */
+        int fl_follow;          /* the write in flight is a follow (no records) */
         /* per batch */
         rw_state_event_t *evs;
         int64_t *ev_offsets;
@@ -102,6 +109,11 @@ struct rw_processor_s {
         int64_t state_days;             /* the longest window an account rule reads */
         rw_decider_t *decider;          /* the dependency rules' decider (a thread) */
         int32_t alert_schema_id;        /* the registry's id for alerts (-1: none) */
+        rw_boundary_t *boundary;        /* reads the group's low watermark (the decider has its own) */
+        int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
+        int64_t tick_at;                /* mono ms of the next end-of-partition report */
+        int64_t group_now;              /* the group's low watermark (INT64_MIN: none) */
+        int64_t idle_timeout_ms;
         int64_t check_at;               /* mono ms of the next position check */
         int64_t lock_ttl_ms;            /* of the decider's lock */
         int batch_size, batch_timeout_ms;
@@ -228,6 +240,8 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         int backoff = 100;
         rw_err_t err;
 
+        p->end_since = 0;
+        p->followed = 0;
         while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||
@@ -367,6 +381,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         snprintf(proc->topic_support, sizeof(proc->topic_support), "%s",
                  rw_conf_get_str(conf, "topics.support"));
         proc->lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
+        proc->group_now = INT64_MIN;
         rw_validate_limits_conf(&proc->vlim, conf);
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
@@ -389,6 +404,23 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         if (!(proc->cache = rw_cache_new((size_t)rw_conf_get_int(conf, "state.cache.max.bytes")))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
+        }
+        {
+                rw_boundary_opts_t bo;
+                rw_boundary_opts_default(&bo);
+                bo.interval_ms = proc->interval_ms;
+                bo.lateness_ms = proc->lateness_ms;
+                bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
+                proc->idle_timeout_ms = bo.idle_timeout_ms;
+                bo.replay = proc->opts.replay;
+                bo.max_per_tick = 100;
+                bo.lock_ttl_ms = 10 * 1000;     /* renewed per boundary */
+                proc->lock_ttl_ms = bo.lock_ttl_ms;
+                if (!(proc->boundary = rw_boundary_new(&proc->params, &bo, errstr,
+                                                       errstr_size)))
+                        goto fail;
+                /* -e replays what the input holds: no partition is idle. */
+                rw_boundary_set_replay(proc->boundary, proc->opts.exit_at_eof);
         }
 
         dir = rw_schemas_dir(dir, dirbuf, sizeof(dirbuf));
@@ -435,6 +467,8 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                                                      errstr, errstr_size)))
                         goto fail;
                 rw_decider_set_sinks(proc->decider, !proc->opts.no_alerts, !proc->opts.no_dlq);
+                /* -e replays what the input holds: no partition is idle. */
+                rw_decider_set_replay(proc->decider, proc->opts.exit_at_eof);
         }
 
         topics = rd_kafka_topic_partition_list_new(2);
@@ -466,6 +500,7 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 rd_kafka_destroy(proc->rk);
         }
         rw_producer_destroy(proc->prod);
+        rw_boundary_destroy(proc->boundary);
         rw_state_txn_destroy(proc->txn);
         free(proc->fl_ws);
         free(proc->fl_errs);
@@ -1095,13 +1130,17 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .topic = p->topic, .partition = p->partition,
                 .lateness_ms = proc->lateness_ms, .interval_ms = proc->interval_ms,
                 .dep_decided = rw_dep_decided(proc), .lim = proc->lim,
-                .watermark = p->watermark, .gaps = p->gaps, .wall_ms = rw_now_ms(),
+                /* Following: due times up to p->follow (no lateness). */
+                .watermark = p->follow ? p->follow + proc->lateness_ms : p->watermark,
+                .gaps = p->gaps, .wall_ms = rw_now_ms(),
                 .replay = proc->opts.replay,
                 .emit_from = proc->opts.emit_from,
         };
         if (rw_replay_batch(&o, p->evs, p->ev_offsets, p->ev_cnt, avs, p->accts,
                             p->acct_cnt, &out))
                 abort();
+        if (p->follow)
+                out.watermark = p->follow > p->watermark ? p->follow : p->watermark;
 
         /* (3) */
         if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
@@ -1149,7 +1188,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                         abort();
                 free(buf);
         }
-        if (orders)
+        if (orders && !p->follow)       /* a follow keeps its at-end report */
                 rw_state_write_progress(p->w, out.watermark, rw_now_ms());
         /* The write holds the changes now: the views are clean again (if it
          * does not land, the partition's views are dropped). */
@@ -1299,6 +1338,7 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 p->fl_w = p->w;
                 p->w = NULL;
                 p->fl_next = p->last_offset + 1;
+                p->fl_follow = p->follow != 0;
                 p->fl_applied = p->b_applied;
                 p->fl_duplicates = p->b_duplicates;
                 p->fl_alerts = p->b_alerts;
@@ -1503,6 +1543,132 @@ done:
         free(names);
 }
 
+/* The number of partitions of topics.orders (0 when the broker does not
+ * say yet). */
+static int32_t rw_orders_partitions(rw_processor_t *proc) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(proc->rk, proc->topic_orders, NULL);
+        int32_t n = 0;
+
+        if (!rkt)
+                return 0;
+        if (!rd_kafka_metadata(proc->rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
+            !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}
+
+/* The clock an idle partition should move to (consumers/idle.h), or 0 when
+ * it is not idle (at its end for idle.timeout; never in a replay, run -e)
+ * or already there; it needs a stored position (accounts to follow). */
+static int64_t rw_follow_target(const rw_processor_t *proc, const rw_part_t *p) {
+        int64_t t;
+
+        if (proc->opts.exit_at_eof || !p->assigned || !p->end_since || p->expected <= 0 ||
+            p->retry_at >= 0 || rw_now_ms() - p->end_since < proc->idle_timeout_ms)
+                return 0;
+        t = rw_idle_clock(p->watermark, proc->group_now);
+        return t > p->followed ? t : 0;
+}
+
+/* Whether an idle partition has a clock to move (a batch without records). */
+static int rw_follow_due(const rw_processor_t *proc) {
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                if (rw_follow_target(proc, &proc->parts[i]))
+                        return 1;
+        return 0;
+}
+
+/* Idle partitions with no record in this batch follow: their due accounts
+ * are evaluated up to their clock, written with their unchanged offset. */
+static void rw_follow_mark(rw_processor_t *proc) {
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t t = p->last_offset < 0 ? rw_follow_target(proc, p) : 0;
+                if (!t)
+                        continue;
+                p->follow = p->followed = t;
+                p->last_offset = p->expected - 1;
+        }
+}
+
+/* Which owned partitions are at their end, and since when (consumers/
+ * idle.h); for the orders partitions, say so in their reports (refreshed
+ * every tick while it holds), or withdraw it once it no longer holds. */
+static void rw_report_ends(rw_processor_t *proc) {
+        rw_bstore_prog_t *v = calloc(proc->part_cnt + 1, sizeof(*v));
+        int64_t *expected = calloc(proc->part_cnt + 1, sizeof(*expected));
+        const int64_t now = rw_now_ms();
+        rw_bstore_t bs = { 0 };
+        char errstr[512];
+        size_t n = 0;
+
+        if (!v || !expected)
+                abort();
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t lo, hi = -1;
+                int end;
+
+                if (!p->assigned) {
+                        p->end_since = 0;
+                        p->end_reported = 0;
+                        continue;
+                }
+                /* The high watermark of the last fetch: no network. */
+                if (rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition, &lo, &hi))
+                        hi = -1;
+                end = rw_idle_at_end(p->eof, p->expected, hi,
+                                     p->w || (p->fl_w && !p->fl_follow) ||
+                                     p->retry_at >= 0);
+                p->end_since = !end ? 0 : p->end_since ? p->end_since : now;
+                if (strcmp(p->topic, proc->topic_orders) || (!end && !p->end_reported))
+                        continue;
+                expected[n] = p->expected;
+                v[n++] = (rw_bstore_prog_t){ .partition = p->partition, .ok = 1,
+                                             .watermark = p->watermark, .wall_ms = now,
+                                             .end_since = p->end_since };
+                p->end_reported = end;
+        }
+        rw_bstore_init(&bs, proc->state);
+        if (n && rw_bstore_report(&bs, proc->topic_orders, v, expected, n, errstr,
+                                  sizeof(errstr)))
+                rw_log_debug("partition reports: %s", errstr);
+        free(v);
+        free(expected);
+}
+
+/* Every half second on the loop: say which owned partitions are at their
+ * end, and, while one is, read the group's low watermark it follows (the
+ * decider, on its own thread, reads the reports). */
+static void rw_loop_tick(rw_processor_t *proc) {
+        char errstr[512];
+        rw_err_t err = RW_OK;
+
+        proc->tick_at = rw_mono_ms() + 500;
+        rw_report_ends(proc);
+        if (proc->opts.exit_at_eof || (!proc->orders_partitions &&
+                                       !(proc->orders_partitions = rw_orders_partitions(proc))))
+                return;
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                if (!proc->parts[i].assigned || !proc->parts[i].end_since)
+                        continue;
+                err = rw_boundary_low_watermark(proc->boundary, proc->state,
+                                                proc->orders_partitions, rw_now_ms(),
+                                                &proc->group_now, errstr, sizeof(errstr));
+                break;
+        }
+        if (err == RW_ERR_IO) {
+                rw_log_warn("the group's low watermark: %s", errstr);
+                rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+        } else if (err) {
+                rw_fatal(proc, "dependency rules: %s", errstr);
+        }
+}
+
 /* Redis may not hold the due times the write in flight changes yet: the
  * cached views are the truth for the accounts they hold (their owner is the
  * only writer), so an account cached and not due is left out, and the in-
@@ -1567,7 +1733,8 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                                 wm = p->evs[j].occurred_at;
                 ps[n] = p;
                 qs[n++] = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
-                                            .until = wm - proc->lateness_ms };
+                                            .until = p->follow ? p->follow :
+                                                                 wm - proc->lateness_ms };
         }
         while (n && !proc->fatal) {
                 proc->stats.redis_calls++;
@@ -1602,11 +1769,13 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         for (i = 0; i < proc->part_cnt; i++) {
                 proc->parts[i].ev_cnt = 0;
                 proc->parts[i].last_offset = -1;
+                proc->parts[i].follow = 0;
                 proc->parts[i].route_wm = proc->parts[i].watermark;
         }
         int64_t t0 = rw_mono_us(), t1;
         for (i = 0; i < cnt; i++)
                 rw_route(proc, msgs[i], &dlq_sent);
+        rw_follow_mark(proc);
         rw_settle_late(proc, &dlq_sent, stop);
         t1 = rw_mono_us();
         proc->stats.us_route += t1 - t0;
@@ -1880,7 +2049,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         proc->stats.us_idle += rw_mono_us() - tw;
                 else if (!proc->stats.us_setup)
                         proc->stats.us_setup = rw_mono_us() - run_t0;
-                if (cnt && !proc->fatal)
+                if ((cnt || rw_follow_due(proc)) && !proc->fatal)
                         rw_process_batch(proc, msgs, cnt, stop);
                 if (proc->opts.on_tick)
                         proc->opts.on_tick(proc->opts.opaque);
@@ -1889,6 +2058,8 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         if (why && !proc->fatal)
                                 rw_fatal(proc, "%s", why);
                 }
+                if (!proc->fatal && !proc->reg_wait && rw_mono_ms() >= proc->tick_at)
+                        rw_loop_tick(proc);
                 for (size_t i = 0; i < cnt; i++)
                         rd_kafka_message_destroy(msgs[i]);
                 rw_producer_poll(proc->prod);

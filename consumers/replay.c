@@ -243,6 +243,13 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                                 &out->alerts, &out->suppressed))
                         goto done;
                 av->due = rw_next_due(o, &gaps[j], av, nows[j], until);
+                /* An event ahead of now (held back by the lateness) counts
+                 * from its own time, not from the start of its day: the
+                 * account's figures take its whole day's bucket, so it is
+                 * not evaluated in that day before the event. */
+                if (av->due > 0 && av->due < ev->occurred_at &&
+                    av->due / RW_DAY_MS == ev->occurred_at / RW_DAY_MS)
+                        av->due = ev->occurred_at;
         }
         for (j = 0; j < acct_cnt; j++)
                 if (rw_run_due(o, &out->gaps, accts[j], now, INT64_MAX, &out->alerts,

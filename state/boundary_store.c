@@ -238,7 +238,8 @@ static void rw_bs_parse_prog(const redisReply *r, rw_bstore_head_t *h) {
                 rw_bstore_prog_t *p;
                 char *end, name[16];
                 long part;
-                long long wm = 0, wall = 0;
+                long long wm = 0, wall = 0, since = 0;
+                int got;
 
                 if (!strcmp(f, "start")) {
                         h->start = strtoll(v, NULL, 10);
@@ -253,9 +254,11 @@ static void rw_bs_parse_prog(const redisReply *r, rw_bstore_head_t *h) {
                         continue;
                 p = &h->prog[h->prog_cnt++];
                 p->partition = (int32_t)part;
-                p->ok = sscanf(v, "%lld,%lld", &wm, &wall) == 2;
+                got = sscanf(v, "%lld,%lld,%lld", &wm, &wall, &since);
+                p->ok = got >= 2;
                 p->watermark = (int64_t)wm;
                 p->wall_ms = (int64_t)wall;
+                p->end_since = got == 3 && since > 0 ? (int64_t)since : 0;
         }
 }
 
@@ -338,6 +341,65 @@ done:
         if (err)
                 rw_bstore_head_clear(out);
         rw_bs_free(rs, n);
+        return err;
+}
+
+rw_err_t rw_bstore_report(rw_bstore_t *bs, const char *topic, const rw_bstore_prog_t *v,
+                          const int64_t *expected, size_t n,
+                          char *errstr, size_t errstr_size) {
+        rw_args_t a = { 0 };
+        redisReply *r = NULL, **rs = NULL;
+        redisContext *rc;
+        size_t held = 0;
+        rw_err_t err = RW_OK;
+
+        if (!n)
+                return RW_OK;
+        /* The stored offsets, one GET each (each in its partition's slot). */
+        if (!(rs = calloc(n, sizeof(*rs)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size))) {
+                free(rs);
+                return rw_state_conn_err(bs->st);
+        }
+        for (size_t i = 0; i < n && !err; i++) {
+                char key[600];
+                const char *get[2] = { "GET", key };
+                snprintf(key, sizeof(key), "%s:{%d}:off:%s", rw_state_ns(bs->st),
+                         (int)v[i].partition, topic);
+                err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
+        }
+        if (err || (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
+                goto done;
+        rw_args_str(&a, "HSET");
+        rw_args_fmt(&a, "%sprog", bs->pfx);
+        for (size_t i = 0; i < n; i++) {
+                /* Nothing stored yet (an empty partition) is held too. */
+                if (rs[i]->type == REDIS_REPLY_NIL ? expected[i] >= 0 :
+                    rs[i]->type != REDIS_REPLY_STRING ||
+                    strtoll(rs[i]->str, NULL, 10) != expected[i])
+                        continue;
+                held++;
+                rw_args_fmt(&a, "%d", (int)v[i].partition);
+                rw_args_fmt(&a, "%" PRId64 ",%" PRId64 ",%" PRId64, v[i].watermark,
+                            v[i].wall_ms, v[i].end_since);
+        }
+        if (a.oom) {
+                snprintf(errstr, errstr_size, "out of memory");
+                err = RW_ERR_NOMEM;
+                goto done;
+        }
+        if (held && !(err = rw_bs_cmd(bs, (int)a.cnt, (const char **)a.v, a.len, &r, errstr,
+                                      errstr_size)))
+                err = rw_bs_check(r, REDIS_REPLY_INTEGER, "HSET prog", errstr, errstr_size);
+done:
+        if (r)
+                freeReplyObject(r);
+        rw_bs_free(rs, n);
+        free(rs);
+        rw_args_free(&a);
         return err;
 }
 

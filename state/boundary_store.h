@@ -41,12 +41,24 @@ typedef struct rw_bstore_scored_s {
         double score;
 } rw_bstore_scored_t;
 
-/* What an orders partition reported in NS:{dep}:prog. */
+/* What an orders partition's owner reported in NS:{dep}:prog:
+ * "<wm>,<wall ms>" with a batch, "<wm>,<wall ms>,<end since>" while it is
+ * at its end (consumers/idle.h). */
 typedef struct rw_bstore_prog_s {
         int32_t partition;
         int ok;                 /* 0: the value does not parse (counts as absent) */
         int64_t watermark, wall_ms;
+        int64_t end_since;      /* wall ms since when it is at its end (0: not) */
 } rw_bstore_prog_t;
+
+/* Store the reports v[0..n-1] (partition, watermark, wall_ms, end_since) of
+ * partitions of `topic`, each only while Redis holds expected[i] as that
+ * partition's stored offset (a Redis that lost writes is not told what it
+ * no longer holds): two round trips. RW_ERR_IO on connection trouble,
+ * RW_ERR_FAIL when refused. */
+rw_err_t rw_bstore_report(rw_bstore_t *bs, const char *topic, const rw_bstore_prog_t *v,
+                          const int64_t *expected, size_t n,
+                          char *errstr, size_t errstr_size);
 
 /* A dependency rule's lifecycle state (the f hash). */
 typedef struct rw_bstore_fp_s {

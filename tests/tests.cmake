@@ -22,6 +22,7 @@ rw_unit_test(test_portfolio LIBS rw_rules rw_common)
 rw_unit_test(test_account LIBS rw_state rw_rules rw_common)
 rw_unit_test(test_replay LIBS rw_replay rw_state rw_rules rw_codec rw_common)
 rw_unit_test(test_alert_diff LIBS rw_diff rw_codec rw_common)
+rw_unit_test(test_idle LIBS rw_boundary rw_state rw_rules rw_codec rw_common)
 
 # docs/contract.md against the schemas, the catalogue, the rules, the property
 # table and the DLQ reasons; README and docs link nothing outside the repository.
@@ -96,3 +97,14 @@ rw_integration_test(run_input)
 rw_integration_test(escape)
 rw_integration_test(lost_writes)
 rw_integration_test(replay)
+
+# Stalls of Redis and of Kafka (a mock cluster in a process of its own, the
+# shared broker is never stopped) against a clean pass.
+add_executable(mock_cluster tests/integration/mock_cluster.c)
+target_link_libraries(mock_cluster PkgConfig::RDKAFKA)
+add_test(NAME integration.fault_matrix
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/fault_matrix.sh)
+set_tests_properties(integration.fault_matrix PROPERTIES
+  FIXTURES_REQUIRED services LABELS integration TIMEOUT 300
+  ENVIRONMENT "RW_BIN=$<TARGET_FILE:riskwatch>;RW_SERVICES=${RW_SERVICES_DIR};RW_SOURCE_DIR=${CMAKE_SOURCE_DIR};RW_MOCK_CLUSTER=$<TARGET_FILE:mock_cluster>")
+rw_integration_test(e2e_quiet)

@@ -14,7 +14,8 @@
 --   binary strings (da:/ds: remembered event ids) as hex
 --   {dep}:lock     left out: the decider's lock, held or left to expire by a
 --                  killed process, with a per-process token
---   {dep}:prog     "<wm>,<wall ms>" -> "<wm>"; "start" (wall ms) by name only
+--   {dep}:prog     "<wm>,<wall ms>[,<end since>]" -> "<wm>"; "start" (wall ms)
+--                  by name only
 --   outbox lists   each element a framed RiskAlert: emitted_at (wall clock at
 --                  emission) is cut out; the rest is shown as hex
 --   pb:a:K pb:v:K  left out once folded (boundary (K+1) x INTERVAL decided,

@@ -18,6 +18,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "consumers/boundary.h"
+#include "consumers/idle.h"
 #include "state/redis_child.h"
 #include "state/state.h"
 #include "state/boundary_lua.h"
@@ -662,9 +663,10 @@ static void test_two_deciders(void **state) {
 }
 
 /*
- * Idle partitions: a stale one stops holding L back after idle.timeout; a
- * fresh one holds it; one that never reported holds it until the first
- * report is older than idle.timeout.
+ * Idle partitions: only one its owner reports at its end, for idle.timeout
+ * and freshly, stops holding L back. One that is merely silent (behind, its
+ * fetches or writes stalled) holds it back however long; so does one that
+ * never reported, and one whose at-end report went stale.
  */
 
 static int64_t low(rw_boundary_t *bd, rw_state_t *st, int parts, int64_t wall) {
@@ -673,6 +675,13 @@ static int64_t low(rw_boundary_t *bd, rw_state_t *st, int parts, int64_t wall) {
         assert_int_equal(rw_boundary_status(bd, st, parts, wall, &bs, errstr, sizeof(errstr)),
                          RW_OK);
         return bs.low_watermark;
+}
+
+/* An owner's at-end report: "<wm>,<wall>,<end since>". */
+static void prog_end(redisContext *rc, const char *ns, int p, int64_t wm, int64_t wall,
+                     int64_t since) {
+        cmd(rc, "HSET %s:{dep}:prog %d %lld,%lld,%lld", ns, p, (long long)wm,
+            (long long)wall, (long long)since);
 }
 
 static void test_idle(void **state) {
@@ -686,24 +695,43 @@ static void test_idle(void **state) {
         assert_int_equal(low(bd, st, 2, w), INT64_MIN);         /* no progress at all */
         write_phases(fx->rc, "id", 2, 12);
         prog(fx->rc, "id", 0, 10 * DAY, w);
-        /* Partition 1 never reported, the first report is fresh: it holds. */
+        /* Partition 1 never reported: it holds, however long. */
         assert_int_equal(low(bd, st, 2, w + 30000), INT64_MIN);
         assert_int_equal(tick_all(bd, st, fx->codec, 2, w + 30000, &sink), 0);
-        /* ... until the first report is older than idle.timeout. */
-        assert_int_equal(low(bd, st, 2, w + 30001), 10 * DAY);
-        /* A fresh partition 1, behind: it holds L back. */
+        assert_int_equal(low(bd, st, 2, w + 3600000), INT64_MIN);
+        /* Partition 1 behind: it holds L back. */
         prog(fx->rc, "id", 1, 3 * DAY, w + 30000);
         prog(fx->rc, "id", 0, 10 * DAY, w + 30000);
         assert_int_equal(low(bd, st, 2, w + 30001), 3 * DAY);
         assert_int_equal(tick_all(bd, st, fx->codec, 2, w + 30001, &sink), 3);
-        /* Partition 1 goes quiet; partition 0 keeps reporting. */
+        /* Partition 1 silent for an hour (a stalled fetch, a stalled Redis):
+         * still behind, still holding. */
         prog(fx->rc, "id", 0, 11 * DAY, w + 60000);
-        assert_int_equal(low(bd, st, 2, w + 60000), 3 * DAY);    /* 30 s: not yet idle */
-        prog(fx->rc, "id", 0, 11 * DAY, w + 60001);
-        assert_int_equal(low(bd, st, 2, w + 60001), 11 * DAY);   /* idle */
-        assert_int_equal(tick_all(bd, st, fx->codec, 2, w + 60001, &sink), 8);
+        assert_int_equal(low(bd, st, 2, w + 3600000), 3 * DAY);
+        /* At its end: it holds for idle.timeout, then no more. */
+        prog_end(fx->rc, "id", 1, 3 * DAY, w + 60000, w + 60000);
+        assert_int_equal(low(bd, st, 2, w + 60000), 3 * DAY);
+        assert_int_equal(low(bd, st, 2, w + 89999), 3 * DAY);
+        prog_end(fx->rc, "id", 1, 3 * DAY, w + 90000, w + 60000);
+        assert_int_equal(low(bd, st, 2, w + 90000), 11 * DAY);  /* idle */
+        /* ... while its owner says so: a report older than the freshness
+         * bound says nothing (the owner may have stalled since). */
+        assert_int_equal(low(bd, st, 2, w + 90000 + RW_IDLE_FRESH_MS), 11 * DAY);
+        assert_int_equal(low(bd, st, 2, w + 90001 + RW_IDLE_FRESH_MS), 3 * DAY);
+        assert_int_equal(tick_all(bd, st, fx->codec, 2, w + 90000, &sink), 8);
+        /* A batch report withdraws it (records arrived). */
+        prog(fx->rc, "id", 1, 3 * DAY, w + 90001);
+        assert_int_equal(low(bd, st, 2, w + 90002), 3 * DAY);
         /* Both idle: the furthest partition's now. */
+        prog_end(fx->rc, "id", 0, 11 * DAY, w + 200000, w + 100000);
+        prog_end(fx->rc, "id", 1, 3 * DAY, w + 200000, w + 100000);
         assert_int_equal(low(bd, st, 2, w + 200000), 11 * DAY);
+        /* A replay (run -e): nothing is idle, the lowest holds. */
+        rw_boundary_set_replay(bd, 1);
+        assert_int_equal(low(bd, st, 2, w + 200000), 3 * DAY);
+        rw_boundary_set_replay(bd, 0);
+        prog_end(fx->rc, "id", 0, 11 * DAY, w + 300000, w + 300000);
+        prog(fx->rc, "id", 1, 3 * DAY, w + 300000);
         /* Lateness counts: now = wm - allowed.lateness. */
         {
                 rw_rules_params_t params;
@@ -715,7 +743,7 @@ static void test_idle(void **state) {
                 opts.interval_ms = DAY;
                 opts.lateness_ms = 3600 * 1000;
                 late = rw_boundary_new(&params, &opts, errstr, sizeof(errstr));
-                assert_int_equal(low(late, st, 2, w + 60001), 11 * DAY - 3600 * 1000);
+                assert_int_equal(low(late, st, 2, w + 300000), 3 * DAY - 3600 * 1000);
                 rw_boundary_destroy(late);
         }
         sink_clear(&sink);
