@@ -79,8 +79,16 @@ int rw_cmd_run(int argc, char **argv) {
                         return RW_EXIT_RUNTIME;
                 }
         }
+        if (!(opts.ops = rw_ops_new(conf, errstr, sizeof(errstr)))) {
+                rw_log_error("run: %s", errstr);
+                if (opts.alert_fp)
+                        fclose(opts.alert_fp);
+                rw_conf_destroy(conf);
+                return RW_EXIT_USAGE;
+        }
         if (!(proc = rw_processor_new(conf, &opts, errstr, sizeof(errstr)))) {
                 rw_log_error("run: %s", errstr);
+                rw_ops_destroy(opts.ops);
                 if (opts.alert_fp)
                         fclose(opts.alert_fp);
                 rw_conf_destroy(conf);
@@ -128,6 +136,7 @@ int rw_cmd_run(int argc, char **argv) {
                             (int)(100 * stats.duplicates / stats.consumed));
         }
         rw_processor_destroy(proc);
+        rw_ops_destroy(opts.ops);
         if (opts.alert_fp)
                 fclose(opts.alert_fp);
         rw_conf_destroy(conf);

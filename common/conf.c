@@ -80,6 +80,11 @@ static const rw_conf_prop_t rw_conf_table[] = {
         /* Output. */
         { "log.level", RW_CONF_ENUM, "info", 0, 0, "error|warn|info|debug", 0,
           "Threshold of the diagnostic log written to stderr." },
+        { "log.status.interval", RW_CONF_DURATION, "30s", 0, RW_MS_D, NULL, 0,
+          "How often `run` logs a status line at `info`: records per "
+          "second since the previous line, consumer lag, the lowest "
+          "event-time watermark and how far it is behind the wall clock, "
+          "alerts since start, Redis health. 0 = no status line." },
         { "log.file", RW_CONF_STR, "", 0, 0, NULL, 0,
           "File that receives one JSON line per alert transition "
           "(appended). Empty = standard output." },

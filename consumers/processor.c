@@ -238,6 +238,8 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
                 rw_log_warn("cannot read the stored position of %s [%d]: %s; "
                             "retrying in %d ms", p->topic, (int)p->partition,
                             errstr, backoff);
+                rw_ops_redis(proc->opts.ops, errstr);
+                rw_ops_alive(proc->opts.ops);
                 for (int waited = 0; waited < backoff && !*proc->stop; waited += 50)
                         usleep(50 * 1000);
                 if (*proc->stop)
@@ -245,6 +247,8 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
                 rw_state_reconnect(proc->state, errstr, sizeof(errstr));
         }
+        if (backoff > 100)
+                rw_ops_redis(proc->opts.ops, NULL);
         return 0;
 }
 
@@ -733,12 +737,17 @@ typedef struct rw_outage_s {
         int backoff;
 } rw_outage_t;
 
+static void rw_ops_feed(rw_processor_t *proc);
+
 static int rw_redis_outage(rw_processor_t *proc, rw_outage_t *o, const char *why,
                            volatile sig_atomic_t *stop) {
         char errstr[512];
 
         if (!o->backoff)
                 o->backoff = 100;
+        rw_ops_redis(proc->opts.ops, why);
+        if (rw_ops_due(proc->opts.ops))
+                rw_ops_feed(proc);      /* the status line goes on meanwhile */
         if (!o->paused && !rd_kafka_assignment(proc->rk, &o->paused)) {
                 rd_kafka_pause_partitions(proc->rk, o->paused);
                 rw_log_warn("redis unavailable (%s): paused %d partition(s), retrying",
@@ -755,6 +764,8 @@ static int rw_redis_outage(rw_processor_t *proc, rw_outage_t *o, const char *why
 }
 
 static void rw_redis_outage_end(rw_processor_t *proc, rw_outage_t *o) {
+        if (o->backoff)
+                rw_ops_redis(proc->opts.ops, NULL);
         if (!o->paused)
                 return;
         rd_kafka_resume_partitions(proc->rk, o->paused);
@@ -1664,7 +1675,7 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
         static const char *const props[2] = { "topics.orders", "topics.support" };
         const char *names[2] = { proc->topic_orders, proc->topic_support };
         const struct rd_kafka_metadata *md = NULL;
-        int first = proc->topics_check_at == 0, missing = 0, cnt = 0;
+        int first = proc->topics_check_at == 0, missing = 0, cnt = 0, said = 0;
         rd_kafka_resp_err_t kerr;
         char list[1200] = "";
         size_t of = 0;
@@ -1677,8 +1688,13 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 if (!(kerr = rd_kafka_metadata(proc->rk, 1, NULL, &md, first ? 2000 : 500)))
                         break;
                 md = NULL;
-                rw_log_debug("topics: no metadata from the broker yet (%s)%s",
-                             rd_kafka_err2str(kerr), first ? "; retrying" : "");
+                if (first && !said++)
+                        rw_log_info("waiting for the brokers (kafka.bootstrap.servers "
+                                    "%s): no answer yet (%s)", proc->bootstrap,
+                                    rd_kafka_err2str(kerr));
+                else
+                        rw_log_debug("topics: no metadata from the broker yet (%s)%s",
+                                     rd_kafka_err2str(kerr), first ? "; retrying" : "");
                 /* -e: an end to stop at needs the brokers; do not wait for
                  * ever for them. */
                 if (first && proc->opts.exit_at_eof &&
@@ -1734,6 +1750,43 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
         return 0;
 }
 
+/* What the operations surface shows of the loop: its counters and its
+ * assigned partitions (their lag from the high watermarks the consumer
+ * last fetched: no request to the broker). */
+static void rw_ops_feed(rw_processor_t *proc) {
+        rw_ops_part_t *ps = calloc(proc->part_cnt + 1, sizeof(*ps));
+        rw_ops_report_t rep = { 0 };
+        size_t n = 0;
+
+        if (!ps)
+                abort();
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                const rw_part_t *p = &proc->parts[i];
+                int64_t lo = -1, hi = -1;
+                if (!p->assigned)
+                        continue;
+                if (rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition,
+                                                   &lo, &hi) || hi < 0)
+                        lo = hi = -1;
+                ps[n++] = (rw_ops_part_t){
+                        .topic = p->topic, .partition = p->partition,
+                        .watermark = p->watermark > 0 ? p->watermark - proc->lateness_ms : 0,
+                        /* No stored position: from the beginning. */
+                        .position = p->expected >= 0 ? p->expected : lo, .hi = hi,
+                };
+        }
+        rw_decider_lock(proc->decider);         /* alerts */
+        rep.alerts = proc->stats.alerts;
+        rw_decider_unlock(proc->decider);
+        rep.consumed = proc->stats.consumed;
+        rep.redis_calls = proc->stats.redis_calls;
+        rep.fenced = proc->stats.fenced;
+        rep.parts = ps;
+        rep.part_cnt = n;
+        rw_ops_report(proc->opts.ops, &rep);
+        free(ps);
+}
+
 rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                           char *errstr, size_t errstr_size) {
         rd_kafka_message_t **msgs = calloc((size_t)proc->batch_size, sizeof(*msgs));
@@ -1765,6 +1818,8 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 int64_t deadline;
 
                 (void)rw_check_topics(proc, stop, errstr, errstr_size);
+                if (rw_ops_due(proc->opts.ops))
+                        rw_ops_feed(proc);
                 if (proc->reg_wait)
                         rw_registry_probe(proc);
                 for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "common/conf.h"
 #include "schemas/codec.h"
+#include "ops/ops.h"
 
 typedef struct rw_processor_opts_s {
         int exit_at_eof;     /* stop once every assigned partition is at its end */
@@ -14,6 +15,7 @@ typedef struct rw_processor_opts_s {
         /* Called for every alert transition after it was delivered. */
         void (*on_alert)(void *opaque, const rw_alert_t *alert);
         void *opaque;
+        rw_ops_t *ops;       /* status line, health, metrics (NULL: none) */
 } rw_processor_opts_t;
 
 /* Why records went to the DLQ (the contract's rw.error.reason words). */
