@@ -79,12 +79,12 @@ int rw_cmd_run(int argc, char **argv) {
                         return RW_EXIT_RUNTIME;
                 }
         }
-        if (!(opts.ops = rw_ops_new(conf, errstr, sizeof(errstr)))) {
+        if (!(opts.ops = rw_ops_new(conf, &err, errstr, sizeof(errstr)))) {
                 rw_log_error("run: %s", errstr);
                 if (opts.alert_fp)
                         fclose(opts.alert_fp);
                 rw_conf_destroy(conf);
-                return RW_EXIT_USAGE;
+                return err == RW_ERR_CONFIG ? RW_EXIT_USAGE : RW_EXIT_RUNTIME;
         }
         if (!(proc = rw_processor_new(conf, &opts, errstr, sizeof(errstr)))) {
                 rw_log_error("run: %s", errstr);

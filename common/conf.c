@@ -85,6 +85,14 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "second since the previous line, consumer lag, the lowest "
           "event-time watermark and how far it is behind the wall clock, "
           "alerts since start, Redis health. 0 = no status line." },
+        { "metrics.listen", RW_CONF_STR, "", 0, 0, NULL, 0,
+          "Address on which `run` serves Prometheus metrics (`/metrics`, "
+          "text format 0.0.4), `/healthz` and `/readyz` over HTTP: "
+          "`HOST:PORT`, `[IPV6]:PORT` or `:PORT` (every interface), e.g. "
+          "`127.0.0.1:9464`. Empty = not served." },
+        { "metrics.alive.timeout", RW_CONF_DURATION, "60s", RW_MS_S, RW_MS_H, NULL, 0,
+          "`/healthz` answers 503 once the processing loop has not gone "
+          "round for this long." },
         { "log.file", RW_CONF_STR, "", 0, 0, NULL, 0,
           "File that receives one JSON line per alert transition "
           "(appended). Empty = standard output." },

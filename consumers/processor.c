@@ -54,14 +54,14 @@ typedef struct rw_part_s {
         rw_state_write_t *w;            /* the batch's write, until executed */
         rw_due_query_t due;             /* the batch's accounts due by its end */
         int64_t pb_first, pb_last;      /* its stored pb:first, pb:last (-1: none) */
-        int64_t b_watermark, b_applied, b_duplicates;   /* the batch's, once written */
+        int64_t b_watermark, b_applied, b_duplicates, b_late;   /* the batch's, once written */
         int64_t *vmax;                  /* per event: its vendor's latest stored day */
         size_t vmax_size;
         /* The write in flight (sent, outcome not read yet). */
         rw_state_write_t *fl_w;
         rw_account_view_t **fl_accts;   /* its accounts (kept cached until read) */
         size_t fl_acct_cnt, fl_acct_size;
-        int64_t fl_next, fl_applied, fl_duplicates;
+        int64_t fl_next, fl_applied, fl_duplicates, fl_late;
         size_t fl_alerts;
         size_t b_alerts;
 } rw_part_t;
@@ -265,6 +265,7 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (proc->run_stop)
                 rw_write_finish(proc, proc->run_stop);
 
+        rw_ops_rebalance(proc->opts.ops, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (i = 0; i < parts->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -342,6 +343,9 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         }
         proc->conf = conf;
         proc->alert_schema_id = -1;
+        for (int r = 0; r < RW_DLQ__CNT; r++)   /* every reason's series, at 0 */
+                rw_ops_dead_letters(opts ? opts->ops : NULL, NULL,
+                                    rw_dlq_reason_name((rw_dlq_reason_t)r), 0);
         proc->stop = &rw_not_stopped;
         if (opts)
                 proc->opts = *opts;
@@ -591,6 +595,7 @@ static void rw_dead_letter(rw_processor_t *proc, rd_kafka_message_t *rkm,
                 rw_fatal(proc, "dead-letter queue: %s", errstr);
         proc->stats.dlq++;
         proc->stats.dlq_by_reason[reason]++;
+        rw_ops_dead_letters(proc->opts.ops, topic, rw_dlq_reason_name(reason), 1);
         *dlq_sent = 1;
         if (proc->dlq_logged_at[reason] && now - proc->dlq_logged_at[reason] < 10000) {
                 proc->dlq_unlogged[reason]++;
@@ -846,6 +851,8 @@ static void rw_emit_out(void *opaque, const rw_alert_t *a) {
         rw_processor_t *proc = opaque;
         rw_alert_print(proc, a);
         proc->stats.alerts++;
+        rw_ops_alert(proc->opts.ops, a->rule, rw_alert_severity_name(a->severity),
+                     rw_alert_status_name(a->status), a->event_time);
         if (proc->opts.on_alert)
                 proc->opts.on_alert(proc->opts.opaque, a);
 }
@@ -1124,6 +1131,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         p->b_watermark = out.watermark;
         p->b_applied = out.applied;
         p->b_duplicates = out.duplicates;
+        p->b_late = out.applied_late;
         p->b_alerts = out.alerts.cnt;
         proc->stats.late += out.late;
 done:
@@ -1160,6 +1168,9 @@ static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
         }
         proc->stats.applied += p->fl_applied;
         proc->stats.duplicates += p->fl_duplicates;
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_APPLIED, p->fl_applied - p->fl_late);
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_LATE, p->fl_late);
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_DUPLICATE, p->fl_duplicates);
         if (p->fl_alerts)
                 p->drain = 1;
         if (p->assigned)
@@ -1266,6 +1277,7 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 p->fl_next = p->last_offset + 1;
                 p->fl_applied = p->b_applied;
                 p->fl_duplicates = p->b_duplicates;
+                p->fl_late = p->b_late;
                 p->fl_alerts = p->b_alerts;
                 if (rw_grow(&p->fl_accts, &p->fl_acct_size, p->acct_cnt + 1,
                             sizeof(*p->fl_accts), 256))
@@ -1455,11 +1467,13 @@ static void rw_settle_late(rw_processor_t *proc, int *dlq_sent,
                         rw_account_view_t *av = rw_cache_get(proc->cache, rw_part_tag(proc, p),
                                                              proc->late[i].account);
                         if (av && rw_account_seen(av, proc->late[i].event_id,
-                                                  proc->late[i].rkm->offset))
+                                                  proc->late[i].rkm->offset)) {
                                 proc->stats.duplicates++;
-                        else
+                                rw_ops_records(proc->opts.ops, p->topic, RW_OPS_DUPLICATE, 1);
+                        } else {
                                 rw_dead_letter(proc, proc->late[i].rkm, RW_DLQ_TOO_LATE,
                                                proc->late[i].msg, dlq_sent);
+                        }
                 }
         }
 done:
@@ -1559,6 +1573,7 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
 
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop) {
+        int64_t batch_t0 = rw_mono_us();
         char errstr[512];
         int dlq_sent = 0;
         size_t i;
@@ -1613,6 +1628,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 rw_write_start(proc, stop);
         proc->stats.us_start += rw_mono_us() - t1;
         proc->stats.batches++;
+        rw_ops_batch(proc->opts.ops, rw_mono_us() - batch_t0);
         rw_arena_reset(proc);
         if (proc->reg_blocked && !proc->fatal)
                 rw_registry_pause(proc);
@@ -1624,7 +1640,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
  * (their next write would notice too, but there may be none). Returns the
  * number of partitions found behind or ahead (rewound, rebuilt). */
 static int rw_check_positions(rw_processor_t *proc) {
-        int found = 0;
+        int found = 0, asked = 0;
 
         proc->check_at = rw_mono_ms() + 5000;
         if (proc->fl_n)
@@ -1637,8 +1653,11 @@ static int rw_check_positions(rw_processor_t *proc) {
                 if (!p->assigned || p->w)
                         continue;
                 if (rw_state_get_position(proc->state, p->topic, p->partition, &off, &wm,
-                                          errstr, sizeof(errstr)))
+                                          errstr, sizeof(errstr))) {
+                        rw_ops_redis(proc->opts.ops, errstr);
                         return found;   /* an outage: the batches ride it out */
+                }
+                asked++;
                 if (off == p->expected)
                         continue;
                 snprintf(why, sizeof(why), "%s [%d]: stored offset is %lld, %lld was written",
@@ -1647,6 +1666,8 @@ static int rw_check_positions(rw_processor_t *proc) {
                 rw_fenced(proc, p, why);
                 found++;
         }
+        if (asked)
+                rw_ops_redis(proc->opts.ops, NULL);     /* Redis answers (again) */
         return found;
 }
 
