@@ -93,6 +93,23 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "metrics.alive.timeout", RW_CONF_DURATION, "60s", RW_MS_S, RW_MS_H, NULL, 0,
           "`/healthz` answers 503 once the processing loop has not gone "
           "round for this long." },
+        { "alertmanager.url", RW_CONF_STR, "", 0, 0, NULL, 0,
+          "Prometheus Alertmanagers that `run` sends alert transitions to "
+          "(`POST /api/v2/alerts`): a comma-separated list of "
+          "`http(s)://HOST[:PORT]`; every one gets every alert. Empty = "
+          "none." },
+        { "alertmanager.resend.interval", RW_CONF_DURATION, "1m", RW_MS_S, RW_MS_H,
+          NULL, 0,
+          "How often firing alerts are sent to Alertmanager again, with "
+          "`endsAt` four intervals ahead, so an Alertmanager that restarted "
+          "has them back within an interval." },
+        { "alertmanager.timeout", RW_CONF_DURATION, "10s", 100, RW_MS_M, NULL, 0,
+          "Timeout of one POST to an Alertmanager; a failed POST is retried "
+          "with backoff (1 s doubling, at most the resend interval)." },
+        { "alertmanager.queue.max", RW_CONF_INT, "10000", 1, 10000000, NULL, 0,
+          "Transitions waiting for the Alertmanager sender at most; more "
+          "are dropped, counted and logged, so delivery never slows the "
+          "pipeline." },
         { "log.file", RW_CONF_STR, "", 0, 0, NULL, 0,
           "File that receives one JSON line per alert transition "
           "(appended). Empty = standard output." },

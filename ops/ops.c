@@ -52,7 +52,8 @@ struct rw_ops_s {
         rw_metrics_t *m;
         struct {
                 int build, records, dead, alerts, batch, latency, et_lag, lag,
-                    redis_calls, redis_errors, redis_up, fences, rebalances, assigned;
+                    redis_calls, redis_errors, redis_up, fences, rebalances, assigned,
+                    am_sent, am_errors, am_dropped;
         } f;
         rw_http_t *http;
 };
@@ -112,6 +113,18 @@ static int rw_ops_families(rw_ops_t *ops) {
         ops->f.assigned = rw_metrics_family(m, "riskwatch_assigned_partitions",
                                             RW_METRIC_GAUGE, "Input partitions assigned.", 0,
                                             NULL, 0);
+        ops->f.am_sent = rw_metrics_family(m, "riskwatch_alertmanager_alerts_sent_total",
+                                           RW_METRIC_COUNTER, "Alerts accepted by an "
+                                           "Alertmanager (each URL counts; resends too).", 0,
+                                           NULL, 0);
+        ops->f.am_errors = rw_metrics_family(m, "riskwatch_alertmanager_errors_total",
+                                             RW_METRIC_COUNTER, "POSTs to an Alertmanager that "
+                                             "failed (retried with backoff).", 0, NULL, 0);
+        ops->f.am_dropped = rw_metrics_family(m, "riskwatch_alertmanager_dropped_total",
+                                              RW_METRIC_COUNTER, "Alert transitions dropped "
+                                              "for Alertmanager: its queue was full.", 0, NULL, 0);
+        if (ops->f.am_sent < 0 || ops->f.am_errors < 0 || ops->f.am_dropped < 0)
+                return -1;
         if (ops->f.build < 0 || ops->f.records < 0 || ops->f.dead < 0 || ops->f.alerts < 0 ||
             ops->f.batch < 0 || ops->f.latency < 0 || ops->f.et_lag < 0 || ops->f.lag < 0 ||
             ops->f.redis_calls < 0 || ops->f.redis_errors < 0 || ops->f.redis_up < 0 ||
@@ -266,6 +279,14 @@ void rw_ops_alert(rw_ops_t *ops, const char *rule, const char *severity,
                        rw_metrics_labels(labels, sizeof(labels), "rule", rule, "severity",
                                          severity, "status", status, NULL), 1);
         rw_metrics_observe(ops->m, ops->f.latency, NULL, (rw_now_ms() - event_time) / 1000.0);
+}
+
+void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped) {
+        if (!ops)
+                return;
+        rw_metrics_set(ops->m, ops->f.am_sent, NULL, (double)sent);
+        rw_metrics_set(ops->m, ops->f.am_errors, NULL, (double)errors);
+        rw_metrics_set(ops->m, ops->f.am_dropped, NULL, (double)dropped);
 }
 
 void rw_ops_batch(rw_ops_t *ops, int64_t us) {

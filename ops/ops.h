@@ -73,6 +73,9 @@ void rw_ops_batch(rw_ops_t *ops, int64_t us);
 /* A rebalance: partitions assigned (1) or revoked (0). */
 void rw_ops_rebalance(rw_ops_t *ops, int assign);
 
+/* Alertmanager delivery's counters, since start. */
+void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped);
+
 /* The endpoints' answers, without the server (for tests and the server):
  * path "/metrics", "/healthz" or "/readyz"; status and body (caller frees). */
 int rw_ops_serve(rw_ops_t *ops, const char *path, char **body, size_t *len);

@@ -8,7 +8,7 @@ build_pkgs=(cmake make gcc pkg-config librdkafka-dev libavro-dev libhiredis-dev
             libcurl4-openssl-dev libmicrohttpd-dev redis-server)
 test_pkgs=(libcmocka-dev kcat python3 python3-avro openjdk-17-jre-headless maven
            python3-confluent-kafka python3-redis time
-           valgrind clang libclang-rt-dev prometheus curl)
+           valgrind clang libclang-rt-dev prometheus prometheus-alertmanager curl)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-}" in

@@ -23,6 +23,7 @@ rw_unit_test(test_account LIBS rw_state rw_rules rw_common)
 rw_unit_test(test_replay LIBS rw_replay rw_state rw_rules rw_codec rw_common)
 rw_unit_test(test_status LIBS rw_ops rw_common)
 rw_unit_test(test_metrics LIBS rw_ops rw_common)
+rw_unit_test(test_alertmanager LIBS rw_am rw_ops rw_codec rw_common)
 
 # docs/contract.md against the schemas, the catalogue, the rules, the property
 # table and the DLQ reasons; README and docs link nothing outside the repository.
@@ -96,3 +97,4 @@ rw_integration_test(escape)
 rw_integration_test(lost_writes)
 rw_integration_test(status)
 rw_integration_test(metrics)
+rw_integration_test(alertmanager)
