@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include "app/cli.h"
 #include "consumers/processor.h"
+#include "producers/alertmanager.h"
 #include "common/log.h"
 
 static void rw_run_usage(FILE *fp) {
@@ -37,6 +38,11 @@ static const char *rw_run_count(int64_t n, char *buf, size_t size) {
         return buf;
 }
 
+/* Every transition delivered goes to Alertmanager too, when configured. */
+static void rw_run_on_alert(void *opaque, const rw_alert_t *a) {
+        rw_am_notify(opaque, a);
+}
+
 int rw_cmd_run(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -45,6 +51,7 @@ int rw_cmd_run(int argc, char **argv) {
         rw_processor_opts_t opts = { 0 };
         rw_processor_stats_t stats;
         rw_processor_t *proc;
+        rw_am_t *am = NULL;
         rw_cli_conf_t cc = { 0 };
         rw_conf_t *conf;
         char errstr[1024], dlqstr[256];
@@ -79,8 +86,29 @@ int rw_cmd_run(int argc, char **argv) {
                         return RW_EXIT_RUNTIME;
                 }
         }
+        if (!(opts.ops = rw_ops_new(conf, &err, errstr, sizeof(errstr)))) {
+                rw_log_error("run: %s", errstr);
+                if (opts.alert_fp)
+                        fclose(opts.alert_fp);
+                rw_conf_destroy(conf);
+                return err == RW_ERR_CONFIG ? RW_EXIT_USAGE : RW_EXIT_RUNTIME;
+        }
+        if (!(am = rw_am_new(conf, opts.ops, errstr, sizeof(errstr))) && *errstr) {
+                rw_log_error("run: %s", errstr);
+                rw_ops_destroy(opts.ops);
+                if (opts.alert_fp)
+                        fclose(opts.alert_fp);
+                rw_conf_destroy(conf);
+                return RW_EXIT_USAGE;
+        }
+        if (am) {
+                opts.on_alert = rw_run_on_alert;
+                opts.opaque = am;
+        }
         if (!(proc = rw_processor_new(conf, &opts, errstr, sizeof(errstr)))) {
                 rw_log_error("run: %s", errstr);
+                rw_am_destroy(am);
+                rw_ops_destroy(opts.ops);
                 if (opts.alert_fp)
                         fclose(opts.alert_fp);
                 rw_conf_destroy(conf);
@@ -128,6 +156,8 @@ int rw_cmd_run(int argc, char **argv) {
                             (int)(100 * stats.duplicates / stats.consumed));
         }
         rw_processor_destroy(proc);
+        rw_am_destroy(am);      /* a last attempt for what was not sent */
+        rw_ops_destroy(opts.ops);
         if (opts.alert_fp)
                 fclose(opts.alert_fp);
         rw_conf_destroy(conf);

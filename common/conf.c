@@ -83,6 +83,36 @@ static const rw_conf_prop_t rw_conf_table[] = {
         /* Output. */
         { "log.level", RW_CONF_ENUM, "info", 0, 0, "error|warn|info|debug", 0,
           "Threshold of the diagnostic log written to stderr." },
+        { "log.status.interval", RW_CONF_DURATION, "30s", 0, RW_MS_D, NULL, 0,
+          "How often `run` logs a status line at `info`: records per "
+          "second since the previous line, consumer lag, the lowest "
+          "event-time watermark and how far it is behind the wall clock, "
+          "alerts since start, Redis health. 0 = no status line." },
+        { "metrics.listen", RW_CONF_STR, "", 0, 0, NULL, 0,
+          "Address on which `run` serves Prometheus metrics (`/metrics`, "
+          "text format 0.0.4), `/healthz` and `/readyz` over HTTP: "
+          "`HOST:PORT`, `[IPV6]:PORT` or `:PORT` (every interface), e.g. "
+          "`127.0.0.1:9464`. Empty = not served." },
+        { "metrics.alive.timeout", RW_CONF_DURATION, "60s", RW_MS_S, RW_MS_H, NULL, 0,
+          "`/healthz` answers 503 once the processing loop has not gone "
+          "round for this long." },
+        { "alertmanager.url", RW_CONF_STR, "", 0, 0, NULL, 0,
+          "Prometheus Alertmanagers that `run` sends alert transitions to "
+          "(`POST /api/v2/alerts`): a comma-separated list of "
+          "`http(s)://HOST[:PORT]`; every one gets every alert. Empty = "
+          "none." },
+        { "alertmanager.resend.interval", RW_CONF_DURATION, "1m", RW_MS_S, RW_MS_H,
+          NULL, 0,
+          "How often firing alerts are sent to Alertmanager again, with "
+          "`endsAt` four intervals ahead, so an Alertmanager that restarted "
+          "has them back within an interval." },
+        { "alertmanager.timeout", RW_CONF_DURATION, "10s", 100, RW_MS_M, NULL, 0,
+          "Timeout of one POST to an Alertmanager; a failed POST is retried "
+          "with backoff (1 s doubling, at most the resend interval)." },
+        { "alertmanager.queue.max", RW_CONF_INT, "10000", 1, 10000000, NULL, 0,
+          "Transitions waiting for the Alertmanager sender at most; more "
+          "are dropped, counted and logged, so delivery never slows the "
+          "pipeline." },
         { "log.file", RW_CONF_STR, "", 0, 0, NULL, 0,
           "File that receives one JSON line per alert transition "
           "(appended). Empty = standard output." },

@@ -64,14 +64,14 @@ typedef struct rw_part_s {
         rw_state_write_t *w;            /* the batch's write, until executed */
         rw_due_query_t due;             /* the batch's accounts due by its end */
         int64_t pb_first, pb_last;      /* its stored pb:first, pb:last (-1: none) */
-        int64_t b_watermark, b_applied, b_duplicates;   /* the batch's, once written */
+        int64_t b_watermark, b_applied, b_duplicates, b_late;   /* the batch's, once written */
         int64_t *vmax;                  /* per event: its vendor's latest stored day */
         size_t vmax_size;
         /* The write in flight (sent, outcome not read yet). */
         rw_state_write_t *fl_w;
         rw_account_view_t **fl_accts;   /* its accounts (kept cached until read) */
         size_t fl_acct_cnt, fl_acct_size;
-        int64_t fl_next, fl_applied, fl_duplicates;
+        int64_t fl_next, fl_applied, fl_duplicates, fl_late;
         size_t fl_alerts;
         size_t b_alerts;
 } rw_part_t;
@@ -258,6 +258,8 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
                 rw_log_warn("cannot read the stored position of %s [%d]: %s; "
                             "retrying in %d ms", p->topic, (int)p->partition,
                             errstr, backoff);
+                rw_ops_redis(proc->opts.ops, errstr);
+                rw_ops_alive(proc->opts.ops);
                 for (int waited = 0; waited < backoff && !*proc->stop; waited += 50)
                         usleep(50 * 1000);
                 if (*proc->stop)
@@ -265,6 +267,8 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
                 rw_state_reconnect(proc->state, errstr, sizeof(errstr));
         }
+        if (backoff > 100)
+                rw_ops_redis(proc->opts.ops, NULL);
         return 0;
 }
 
@@ -291,6 +295,7 @@ static void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (proc->run_stop)
                 rw_write_finish(proc, proc->run_stop);
 
+        rw_ops_rebalance(proc->opts.ops, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (i = 0; i < parts->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -371,6 +376,9 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         }
         proc->conf = conf;
         proc->alert_schema_id = -1;
+        for (int r = 0; r < RW_DLQ__CNT; r++)   /* every reason's series, at 0 */
+                rw_ops_dead_letters(opts ? opts->ops : NULL, NULL,
+                                    rw_dlq_reason_name((rw_dlq_reason_t)r), 0);
         proc->stop = &rw_not_stopped;
         if (opts)
                 proc->opts = *opts;
@@ -651,6 +659,7 @@ static void rw_dead_letter(rw_processor_t *proc, rd_kafka_message_t *rkm,
                 rw_fatal(proc, "dead-letter queue: %s", errstr);
         proc->stats.dlq++;
         proc->stats.dlq_by_reason[reason]++;
+        rw_ops_dead_letters(proc->opts.ops, topic, rw_dlq_reason_name(reason), 1);
         *dlq_sent = 1;
         if (proc->dlq_logged_at[reason] && now - proc->dlq_logged_at[reason] < 10000) {
                 proc->dlq_unlogged[reason]++;
@@ -807,12 +816,17 @@ typedef struct rw_outage_s {
         int backoff;
 } rw_outage_t;
 
+static void rw_ops_feed(rw_processor_t *proc);
+
 static int rw_redis_outage(rw_processor_t *proc, rw_outage_t *o, const char *why,
                            volatile sig_atomic_t *stop) {
         char errstr[512];
 
         if (!o->backoff)
                 o->backoff = 100;
+        rw_ops_redis(proc->opts.ops, why);
+        if (rw_ops_due(proc->opts.ops))
+                rw_ops_feed(proc);      /* the status line goes on meanwhile */
         if (!o->paused && !rd_kafka_assignment(proc->rk, &o->paused)) {
                 rd_kafka_pause_partitions(proc->rk, o->paused);
                 rw_log_warn("redis unavailable (%s): paused %d partition(s), retrying",
@@ -829,6 +843,8 @@ static int rw_redis_outage(rw_processor_t *proc, rw_outage_t *o, const char *why
 }
 
 static void rw_redis_outage_end(rw_processor_t *proc, rw_outage_t *o) {
+        if (o->backoff)
+                rw_ops_redis(proc->opts.ops, NULL);
         if (!o->paused)
                 return;
         rd_kafka_resume_partitions(proc->rk, o->paused);
@@ -909,6 +925,8 @@ static void rw_emit_out(void *opaque, const rw_alert_t *a) {
         rw_processor_t *proc = opaque;
         rw_alert_print(proc, a);
         proc->stats.alerts++;
+        rw_ops_alert(proc->opts.ops, a->rule, rw_alert_severity_name(a->severity),
+                     rw_alert_status_name(a->status), a->event_time);
         if (proc->opts.on_alert)
                 proc->opts.on_alert(proc->opts.opaque, a);
 }
@@ -1198,6 +1216,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         p->b_applied = out.applied;
         p->b_duplicates = out.duplicates;
         proc->stats.suppressed += out.suppressed;
+        p->b_late = out.applied_late;
         p->b_alerts = out.alerts.cnt;
         proc->stats.late += out.late;
 done:
@@ -1234,6 +1253,9 @@ static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
         }
         proc->stats.applied += p->fl_applied;
         proc->stats.duplicates += p->fl_duplicates;
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_APPLIED, p->fl_applied - p->fl_late);
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_LATE, p->fl_late);
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_DUPLICATE, p->fl_duplicates);
         if (p->fl_alerts)
                 p->drain = 1;
         if (p->assigned)
@@ -1341,6 +1363,7 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 p->fl_follow = p->follow != 0;
                 p->fl_applied = p->b_applied;
                 p->fl_duplicates = p->b_duplicates;
+                p->fl_late = p->b_late;
                 p->fl_alerts = p->b_alerts;
                 if (rw_grow(&p->fl_accts, &p->fl_acct_size, p->acct_cnt + 1,
                             sizeof(*p->fl_accts), 256))
@@ -1531,11 +1554,13 @@ static void rw_settle_late(rw_processor_t *proc, int *dlq_sent,
                         rw_account_view_t *av = rw_cache_get(proc->cache, rw_part_tag(proc, p),
                                                              proc->late[i].account);
                         if (av && rw_account_seen(av, proc->late[i].event_id,
-                                                  proc->late[i].rkm->offset))
+                                                  proc->late[i].rkm->offset)) {
                                 proc->stats.duplicates++;
-                        else
+                                rw_ops_records(proc->opts.ops, p->topic, RW_OPS_DUPLICATE, 1);
+                        } else {
                                 rw_dead_letter(proc, proc->late[i].rkm, RW_DLQ_TOO_LATE,
                                                proc->late[i].msg, dlq_sent);
+                        }
                 }
         }
 done:
@@ -1762,6 +1787,7 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
 
 static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop) {
+        int64_t batch_t0 = rw_mono_us();
         char errstr[512];
         int dlq_sent = 0;
         size_t i;
@@ -1818,6 +1844,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 rw_write_start(proc, stop);
         proc->stats.us_start += rw_mono_us() - t1;
         proc->stats.batches++;
+        rw_ops_batch(proc->opts.ops, rw_mono_us() - batch_t0);
         rw_arena_reset(proc);
         if (proc->reg_blocked && !proc->fatal)
                 rw_registry_pause(proc);
@@ -1829,7 +1856,7 @@ static void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
  * (their next write would notice too, but there may be none). Returns the
  * number of partitions found behind or ahead (rewound, rebuilt). */
 static int rw_check_positions(rw_processor_t *proc) {
-        int found = 0;
+        int found = 0, asked = 0;
 
         proc->check_at = rw_mono_ms() + 5000;
         if (proc->fl_n)
@@ -1842,8 +1869,11 @@ static int rw_check_positions(rw_processor_t *proc) {
                 if (!p->assigned || p->w)
                         continue;
                 if (rw_state_get_position(proc->state, p->topic, p->partition, &off, &wm,
-                                          errstr, sizeof(errstr)))
+                                          errstr, sizeof(errstr))) {
+                        rw_ops_redis(proc->opts.ops, errstr);
                         return found;   /* an outage: the batches ride it out */
+                }
+                asked++;
                 if (off == p->expected)
                         continue;
                 snprintf(why, sizeof(why), "%s [%d]: stored offset is %lld, %lld was written",
@@ -1852,6 +1882,8 @@ static int rw_check_positions(rw_processor_t *proc) {
                 rw_fenced(proc, p, why);
                 found++;
         }
+        if (asked)
+                rw_ops_redis(proc->opts.ops, NULL);     /* Redis answers (again) */
         return found;
 }
 
@@ -1880,7 +1912,7 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
         static const char *const props[2] = { "topics.orders", "topics.support" };
         const char *names[2] = { proc->topic_orders, proc->topic_support };
         const struct rd_kafka_metadata *md = NULL;
-        int first = proc->topics_check_at == 0, missing = 0, cnt = 0;
+        int first = proc->topics_check_at == 0, missing = 0, cnt = 0, said = 0;
         rd_kafka_resp_err_t kerr;
         char list[1200] = "";
         size_t of = 0;
@@ -1893,8 +1925,13 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 if (!(kerr = rd_kafka_metadata(proc->rk, 1, NULL, &md, first ? 2000 : 500)))
                         break;
                 md = NULL;
-                rw_log_debug("topics: no metadata from the broker yet (%s)%s",
-                             rd_kafka_err2str(kerr), first ? "; retrying" : "");
+                if (first && !said++)
+                        rw_log_info("waiting for the brokers (kafka.bootstrap.servers "
+                                    "%s): no answer yet (%s)", proc->bootstrap,
+                                    rd_kafka_err2str(kerr));
+                else
+                        rw_log_debug("topics: no metadata from the broker yet (%s)%s",
+                                     rd_kafka_err2str(kerr), first ? "; retrying" : "");
                 /* -e: an end to stop at needs the brokers; do not wait for
                  * ever for them. */
                 if (first && proc->opts.exit_at_eof &&
@@ -1950,6 +1987,43 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
         return 0;
 }
 
+/* What the operations surface shows of the loop: its counters and its
+ * assigned partitions (their lag from the high watermarks the consumer
+ * last fetched: no request to the broker). */
+static void rw_ops_feed(rw_processor_t *proc) {
+        rw_ops_part_t *ps = calloc(proc->part_cnt + 1, sizeof(*ps));
+        rw_ops_report_t rep = { 0 };
+        size_t n = 0;
+
+        if (!ps)
+                abort();
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                const rw_part_t *p = &proc->parts[i];
+                int64_t lo = -1, hi = -1;
+                if (!p->assigned)
+                        continue;
+                if (rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition,
+                                                   &lo, &hi) || hi < 0)
+                        lo = hi = -1;
+                ps[n++] = (rw_ops_part_t){
+                        .topic = p->topic, .partition = p->partition,
+                        .watermark = p->watermark > 0 ? p->watermark - proc->lateness_ms : 0,
+                        /* No stored position: from the beginning. */
+                        .position = p->expected >= 0 ? p->expected : lo, .hi = hi,
+                };
+        }
+        rw_decider_lock(proc->decider);         /* alerts */
+        rep.alerts = proc->stats.alerts;
+        rw_decider_unlock(proc->decider);
+        rep.consumed = proc->stats.consumed;
+        rep.redis_calls = proc->stats.redis_calls;
+        rep.fenced = proc->stats.fenced;
+        rep.parts = ps;
+        rep.part_cnt = n;
+        rw_ops_report(proc->opts.ops, &rep);
+        free(ps);
+}
+
 rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                           char *errstr, size_t errstr_size) {
         rd_kafka_message_t **msgs = calloc((size_t)proc->batch_size, sizeof(*msgs));
@@ -1981,6 +2055,8 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 int64_t deadline;
 
                 (void)rw_check_topics(proc, stop, errstr, errstr_size);
+                if (rw_ops_due(proc->opts.ops))
+                        rw_ops_feed(proc);
                 if (proc->reg_wait)
                         rw_registry_probe(proc);
                 for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++)

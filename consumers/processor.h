@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "common/conf.h"
 #include "schemas/codec.h"
+#include "ops/ops.h"
 
 typedef struct rw_processor_opts_s {
         int exit_at_eof;     /* stop once every assigned partition is at its end */
@@ -27,6 +28,7 @@ typedef struct rw_processor_opts_s {
         const struct rd_kafka_topic_partition_list_s *end_offsets;
         int no_alerts;       /* alerts not produced (taken as delivered): a dry run */
         int no_dlq;          /* dead letters counted, not produced */
+        rw_ops_t *ops;       /* status line, health, metrics (NULL: none) */
 } rw_processor_opts_t;
 
 /* Why records went to the DLQ (the contract's rw.error.reason words). */

@@ -236,6 +236,8 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 }
                 out->flags[j] = '1';
                 out->applied++;
+                if (ev->occurred_at < nows[j])
+                        out->applied_late++;
                 if (ev->occurred_at > out->max_at)
                         out->max_at = ev->occurred_at;
                 if (rw_account_apply(av, ev, &o->lim) ||

@@ -48,6 +48,7 @@ typedef struct rw_replay_out_s {
         int gaps_changed;       /* gaps differ from the batch's opts */
         int64_t max_at;         /* highest event time applied (0: none) */
         int64_t applied, duplicates, late;
+        int64_t applied_late;           /* of applied: late ones (late counts duplicates too) */
         rw_alerts_t alerts;
 } rw_replay_out_t;
 

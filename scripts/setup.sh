@@ -5,10 +5,10 @@
 set -euo pipefail
 
 build_pkgs=(cmake make gcc pkg-config librdkafka-dev libavro-dev libhiredis-dev
-            libcurl4-openssl-dev redis-server)
+            libcurl4-openssl-dev libmicrohttpd-dev redis-server)
 test_pkgs=(libcmocka-dev kcat python3 python3-avro openjdk-17-jre-headless maven
            python3-confluent-kafka python3-redis time
-           valgrind clang libclang-rt-dev)
+           valgrind clang libclang-rt-dev prometheus prometheus-alertmanager curl)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-}" in

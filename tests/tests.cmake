@@ -23,6 +23,9 @@ rw_unit_test(test_account LIBS rw_state rw_rules rw_common)
 rw_unit_test(test_replay LIBS rw_replay rw_state rw_rules rw_codec rw_common)
 rw_unit_test(test_alert_diff LIBS rw_diff rw_codec rw_common)
 rw_unit_test(test_idle LIBS rw_boundary rw_state rw_rules rw_codec rw_common)
+rw_unit_test(test_status LIBS rw_ops rw_common)
+rw_unit_test(test_metrics LIBS rw_ops rw_common)
+rw_unit_test(test_alertmanager LIBS rw_am rw_ops rw_codec rw_common)
 
 # docs/contract.md against the schemas, the catalogue, the rules, the property
 # table and the DLQ reasons; README and docs link nothing outside the repository.
@@ -108,3 +111,6 @@ set_tests_properties(integration.fault_matrix PROPERTIES
   FIXTURES_REQUIRED services LABELS integration TIMEOUT 300
   ENVIRONMENT "RW_BIN=$<TARGET_FILE:riskwatch>;RW_SERVICES=${RW_SERVICES_DIR};RW_SOURCE_DIR=${CMAKE_SOURCE_DIR};RW_MOCK_CLUSTER=$<TARGET_FILE:mock_cluster>")
 rw_integration_test(e2e_quiet)
+rw_integration_test(status)
+rw_integration_test(metrics)
+rw_integration_test(alertmanager)

@@ -1,0 +1,454 @@
+/* ops.c - the operations surface of `riskwatch run`: the status line every
+ * `log.status.interval`, the lines that say what the loop waits for, and
+ * the Prometheus metrics, /healthz and /readyz on `metrics.listen`. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ops/ops.h"
+#include "ops/http.h"
+#include "ops/metrics.h"
+#include "ops/status.h"
+#include "common/log.h"
+
+#define RW_OPS_REPORT_MS 1000
+
+static const char *const rw_ops_outcomes[RW_OPS__OUTCOMES] = {
+        [RW_OPS_APPLIED] = "applied", [RW_OPS_LATE] = "late",
+        [RW_OPS_DUPLICATE] = "duplicate", [RW_OPS_DLQ] = "dlq",
+};
+
+/* Upper bounds, seconds. */
+static const double rw_ops_batch_bounds[] = {
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+/* Event time of an alert to its delivery: seconds when live, days when
+ * catching up on history. */
+static const double rw_ops_latency_bounds[] = {
+        0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800,
+};
+
+struct rw_ops_s {
+        int64_t status_ms;      /* log.status.interval (0: no status line) */
+        int64_t alive_ms;       /* metrics.alive.timeout */
+        char topics[600];       /* "orders and support", for messages */
+        char group[256];
+        char session[64];       /* kafka.session.timeout.ms, as a duration */
+        /* The loop's (one thread). */
+        int64_t report_at;      /* mono ms of the next report */
+        int64_t status_at;      /* mono ms of the next status line */
+        int64_t status_prev_mono;
+        int64_t status_prev_consumed;
+        int64_t waiting_since;  /* mono ms the wait for partitions began (0: none) */
+        /* Shared with the server's thread and the decider's. */
+        pthread_mutex_t lock;
+        int64_t alive_mono;     /* mono ms the loop was last seen (atomic) */
+        int assigned;
+        int redis_ok;
+        char redis_err[512];
+        int64_t redis_err_at;
+        /* Metrics (their own lock) and the server. */
+        rw_metrics_t *m;
+        struct {
+                int build, records, dead, alerts, batch, latency, et_lag, lag,
+                    redis_calls, redis_errors, redis_up, fences, rebalances, assigned,
+                    am_sent, am_errors, am_dropped;
+        } f;
+        rw_http_t *http;
+};
+
+static void rw_ops_handle(void *opaque, const char *path, rw_http_reply_t *reply);
+
+/* The metric families (names in base units, counters end in _total, no
+ * label takes an account or vendor id). */
+static int rw_ops_families(rw_ops_t *ops) {
+        rw_metrics_t *m = ops->m;
+        char labels[128];
+
+        ops->f.build = rw_metrics_family(m, "riskwatch_build_info", RW_METRIC_GAUGE,
+                                         "The riskwatch version running (always 1).", 1,
+                                         NULL, 0);
+        ops->f.records = rw_metrics_family(m, "riskwatch_records_consumed_total",
+                                           RW_METRIC_COUNTER, "Input records consumed, by "
+                                           "topic and outcome (applied, late: applied behind "
+                                           "the watermark, duplicate, dlq).", 1, NULL, 0);
+        ops->f.dead = rw_metrics_family(m, "riskwatch_dead_letters_total", RW_METRIC_COUNTER,
+                                        "Input records sent to the dead-letter topic, by "
+                                        "reason.", 1, NULL, 0);
+        ops->f.alerts = rw_metrics_family(m, "riskwatch_alert_transitions_total",
+                                          RW_METRIC_COUNTER, "Alert transitions delivered, by "
+                                          "rule, severity and status.", 1, NULL, 0);
+        ops->f.batch = rw_metrics_family(m, "riskwatch_batch_duration_seconds",
+                                         RW_METRIC_HISTOGRAM, "Time to process one batch of "
+                                         "input records.", 0, rw_ops_batch_bounds,
+                                         RW_ARRAY_SIZE(rw_ops_batch_bounds));
+        ops->f.latency = rw_metrics_family(m, "riskwatch_alert_latency_seconds",
+                                           RW_METRIC_HISTOGRAM, "From an alert's event time "
+                                           "to its delivery (wall clock).", 0,
+                                           rw_ops_latency_bounds,
+                                           RW_ARRAY_SIZE(rw_ops_latency_bounds));
+        ops->f.et_lag = rw_metrics_family(m, "riskwatch_event_time_lag_seconds",
+                                          RW_METRIC_GAUGE, "Wall clock minus the event-time "
+                                          "watermark, per assigned partition.", 1, NULL, 0);
+        ops->f.lag = rw_metrics_family(m, "riskwatch_consumer_lag_records", RW_METRIC_GAUGE,
+                                       "Records behind the partition's high watermark (as "
+                                       "last fetched), per assigned partition.", 1, NULL, 0);
+        ops->f.redis_calls = rw_metrics_family(m, "riskwatch_redis_round_trips_total",
+                                               RW_METRIC_COUNTER, "Round trips to Redis of "
+                                               "the batches.", 0, NULL, 0);
+        ops->f.redis_errors = rw_metrics_family(m, "riskwatch_redis_errors_total",
+                                                RW_METRIC_COUNTER, "Redis round trips that "
+                                                "failed (unreachable, timeout, not now).", 0,
+                                                NULL, 0);
+        ops->f.redis_up = rw_metrics_family(m, "riskwatch_redis_up", RW_METRIC_GAUGE,
+                                            "1 when the last Redis round trip succeeded.", 0,
+                                            NULL, 0);
+        ops->f.fences = rw_metrics_family(m, "riskwatch_fences_total", RW_METRIC_COUNTER,
+                                          "Batch writes rejected by the offset fence.", 0,
+                                          NULL, 0);
+        ops->f.rebalances = rw_metrics_family(m, "riskwatch_rebalances_total",
+                                              RW_METRIC_COUNTER, "Consumer group rebalances "
+                                              "seen, by kind (assign, revoke).", 1, NULL, 0);
+        ops->f.assigned = rw_metrics_family(m, "riskwatch_assigned_partitions",
+                                            RW_METRIC_GAUGE, "Input partitions assigned.", 0,
+                                            NULL, 0);
+        ops->f.am_sent = rw_metrics_family(m, "riskwatch_alertmanager_alerts_sent_total",
+                                           RW_METRIC_COUNTER, "Alerts accepted by an "
+                                           "Alertmanager (each URL counts; resends too).", 0,
+                                           NULL, 0);
+        ops->f.am_errors = rw_metrics_family(m, "riskwatch_alertmanager_errors_total",
+                                             RW_METRIC_COUNTER, "POSTs to an Alertmanager that "
+                                             "failed (retried with backoff).", 0, NULL, 0);
+        ops->f.am_dropped = rw_metrics_family(m, "riskwatch_alertmanager_dropped_total",
+                                              RW_METRIC_COUNTER, "Alert transitions dropped "
+                                              "for Alertmanager: its queue was full.", 0, NULL, 0);
+        if (ops->f.am_sent < 0 || ops->f.am_errors < 0 || ops->f.am_dropped < 0)
+                return -1;
+        if (ops->f.build < 0 || ops->f.records < 0 || ops->f.dead < 0 || ops->f.alerts < 0 ||
+            ops->f.batch < 0 || ops->f.latency < 0 || ops->f.et_lag < 0 || ops->f.lag < 0 ||
+            ops->f.redis_calls < 0 || ops->f.redis_errors < 0 || ops->f.redis_up < 0 ||
+            ops->f.fences < 0 || ops->f.rebalances < 0 || ops->f.assigned < 0)
+                return -1;
+        rw_metrics_set(m, ops->f.build, rw_metrics_labels(labels, sizeof(labels), "version",
+                                                          RW_VERSION_STR, NULL), 1);
+        rw_metrics_set(m, ops->f.redis_up, NULL, 1);
+        rw_metrics_add(m, ops->f.rebalances, "kind=\"assign\"", 0);
+        rw_metrics_add(m, ops->f.rebalances, "kind=\"revoke\"", 0);
+        return 0;
+}
+
+rw_ops_t *rw_ops_new(const rw_conf_t *conf, rw_err_t *errp, char *errstr,
+                     size_t errstr_size) {
+        rw_ops_t *ops = calloc(1, sizeof(*ops));
+        const char *orders = rw_conf_get_str(conf, "topics.orders"),
+                   *support = rw_conf_get_str(conf, "topics.support"),
+                   *addr = rw_conf_get_str(conf, "metrics.listen");
+        int64_t session = 45000;        /* librdkafka's default */
+        rw_err_t err = RW_ERR_NOMEM;
+        char why[512];
+
+        if (!ops) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        pthread_mutex_init(&ops->lock, NULL);
+        ops->status_ms = rw_conf_get_int(conf, "log.status.interval");
+        ops->alive_ms = rw_conf_get_int(conf, "metrics.alive.timeout");
+        if (!strcmp(orders, support))
+                snprintf(ops->topics, sizeof(ops->topics), "%s", orders);
+        else
+                snprintf(ops->topics, sizeof(ops->topics), "%s and %s", orders, support);
+        snprintf(ops->group, sizeof(ops->group), "%s", rw_conf_get_str(conf, "group.id"));
+        for (size_t i = 0; i < rw_conf_kafka_cnt(conf); i++) {
+                const char *k, *v;
+                rw_conf_kafka_get(conf, i, &k, &v);
+                if (!strcmp(k, "session.timeout.ms"))
+                        session = strtoll(v, NULL, 10);
+        }
+        rw_fmt_duration(ops->session, sizeof(ops->session), session);
+        ops->redis_ok = 1;
+        ops->alive_mono = rw_mono_ms();
+        ops->status_prev_mono = ops->alive_mono;
+        ops->status_at = ops->alive_mono + ops->status_ms;
+        if (!(ops->m = rw_metrics_new()) || rw_ops_families(ops)) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        if (*addr &&
+            !(ops->http = rw_http_start(addr, rw_ops_handle, ops, why, sizeof(why)))) {
+                const char *origin = rw_conf_origin(conf, "metrics.listen");
+                if (!origin || !strcmp(origin, "-X"))
+                        snprintf(errstr, errstr_size, "-X metrics.listen: %s", why);
+                else
+                        snprintf(errstr, errstr_size, "%s: metrics.listen: %s", origin, why);
+                err = strncmp(why, "cannot", 6) ? RW_ERR_CONFIG : RW_ERR_IO;
+                goto fail;
+        }
+        for (int o = 0; o < RW_OPS__OUTCOMES; o++) {    /* every series, at 0 */
+                rw_ops_records(ops, orders, (rw_ops_outcome_t)o, 0);
+                rw_ops_records(ops, support, (rw_ops_outcome_t)o, 0);
+        }
+        if (ops->http)
+                rw_log_info("metrics: serving /metrics, /healthz and /readyz on %s (port %d)",
+                            addr, rw_http_port(ops->http));
+        return ops;
+fail:
+        rw_ops_destroy(ops);
+        if (errp)
+                *errp = err;
+        return NULL;
+}
+
+void rw_ops_destroy(rw_ops_t *ops) {
+        if (!ops)
+                return;
+        rw_http_stop(ops->http);        /* no reader left after this */
+        rw_metrics_destroy(ops->m);
+        pthread_mutex_destroy(&ops->lock);
+        free(ops);
+}
+
+int rw_ops_port(const rw_ops_t *ops) {
+        return ops ? rw_http_port(ops->http) : 0;
+}
+
+void rw_ops_alive(rw_ops_t *ops) {
+        if (!ops)
+                return;
+        __atomic_store_n(&ops->alive_mono, rw_mono_ms(), __ATOMIC_RELAXED);
+}
+
+int rw_ops_due(rw_ops_t *ops) {
+        if (!ops)
+                return 0;
+        int64_t now = rw_mono_ms();
+        /* A turn of the loop is cheap; the lock is taken at most a few
+         * times a second. (alive_mono is written by this thread only.) */
+        if (now - __atomic_load_n(&ops->alive_mono, __ATOMIC_RELAXED) >= 100)
+                rw_ops_alive(ops);
+        return now >= ops->report_at;
+}
+
+void rw_ops_redis(rw_ops_t *ops, const char *err) {
+        if (!ops)
+                return;
+        pthread_mutex_lock(&ops->lock);
+        if (err) {
+                ops->redis_ok = 0;
+                snprintf(ops->redis_err, sizeof(ops->redis_err), "%s", err);
+                ops->redis_err_at = rw_now_ms();
+        } else {
+                ops->redis_ok = 1;
+        }
+        pthread_mutex_unlock(&ops->lock);
+        if (err)
+                rw_metrics_add(ops->m, ops->f.redis_errors, NULL, 1);
+        rw_metrics_set(ops->m, ops->f.redis_up, NULL, !err);
+}
+
+void rw_ops_records(rw_ops_t *ops, const char *topic, rw_ops_outcome_t outcome, int64_t n) {
+        char labels[600];
+
+        if (!ops || outcome >= RW_OPS__OUTCOMES)
+                return;
+        rw_metrics_add(ops->m, ops->f.records,
+                       rw_metrics_labels(labels, sizeof(labels), "topic", topic, "outcome",
+                                         rw_ops_outcomes[outcome], NULL), (double)n);
+}
+
+void rw_ops_dead_letters(rw_ops_t *ops, const char *topic, const char *reason, int64_t n) {
+        char labels[128];
+
+        if (!ops)
+                return;
+        if (topic)
+                rw_ops_records(ops, topic, RW_OPS_DLQ, n);
+        rw_metrics_add(ops->m, ops->f.dead,
+                       rw_metrics_labels(labels, sizeof(labels), "reason", reason, NULL),
+                       (double)n);
+}
+
+void rw_ops_alert(rw_ops_t *ops, const char *rule, const char *severity,
+                  const char *status, int64_t event_time) {
+        char labels[300];
+
+        if (!ops)
+                return;
+        rw_metrics_add(ops->m, ops->f.alerts,
+                       rw_metrics_labels(labels, sizeof(labels), "rule", rule, "severity",
+                                         severity, "status", status, NULL), 1);
+        rw_metrics_observe(ops->m, ops->f.latency, NULL, (rw_now_ms() - event_time) / 1000.0);
+}
+
+void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped) {
+        if (!ops)
+                return;
+        rw_metrics_set(ops->m, ops->f.am_sent, NULL, (double)sent);
+        rw_metrics_set(ops->m, ops->f.am_errors, NULL, (double)errors);
+        rw_metrics_set(ops->m, ops->f.am_dropped, NULL, (double)dropped);
+}
+
+void rw_ops_batch(rw_ops_t *ops, int64_t us) {
+        if (ops)
+                rw_metrics_observe(ops->m, ops->f.batch, NULL, us / 1e6);
+}
+
+void rw_ops_rebalance(rw_ops_t *ops, int assign) {
+        if (ops)
+                rw_metrics_add(ops->m, ops->f.rebalances,
+                               assign ? "kind=\"assign\"" : "kind=\"revoke\"", 1);
+}
+
+/* Say once what the loop waits for when it has no partition, and for how
+ * long it waited once it has. */
+static void rw_ops_waiting(rw_ops_t *ops, size_t assigned, int64_t now) {
+        char dur[32];
+
+        if (!assigned && !ops->waiting_since) {
+                ops->waiting_since = now;
+                rw_log_info("waiting for partitions of %s to be assigned (group %s; a "
+                            "restarted member gets a stopped member's partitions once "
+                            "that member's session times out, kafka.session.timeout.ms "
+                            "%s)", ops->topics, ops->group, ops->session);
+        } else if (assigned && ops->waiting_since) {
+                rw_log_info("%zu partition%s assigned after waiting %s", assigned,
+                            assigned == 1 ? "" : "s",
+                            rw_fmt_duration(dur, sizeof(dur), now - ops->waiting_since));
+                ops->waiting_since = 0;
+        }
+}
+
+/* Per-partition gauges: event-time lag and consumer lag. */
+static void rw_ops_part_gauges(rw_ops_t *ops, const rw_ops_report_t *rep, int64_t wall) {
+        size_t n = rep->part_cnt, ne = 0, nl = 0;
+        char **el = calloc(n + 1, sizeof(*el)), **ll = calloc(n + 1, sizeof(*ll));
+        double *ev = calloc(n + 1, sizeof(*ev)), *lv = calloc(n + 1, sizeof(*lv));
+
+        if (!el || !ll || !ev || !lv)
+                goto done;
+        for (size_t i = 0; i < n; i++) {
+                const rw_ops_part_t *p = &rep->parts[i];
+                char pn[16], labels[600];
+
+                snprintf(pn, sizeof(pn), "%d", (int)p->partition);
+                rw_metrics_labels(labels, sizeof(labels), "topic", p->topic, "partition",
+                                  pn, NULL);
+                if (p->watermark > 0 && (el[ne] = strdup(labels)))
+                        ev[ne++] = (wall - p->watermark) / 1000.0;
+                if (p->hi >= 0 && p->position >= 0 && (ll[nl] = strdup(labels)))
+                        lv[nl++] = (double)(p->hi > p->position ? p->hi - p->position : 0);
+        }
+        rw_metrics_set_all(ops->m, ops->f.et_lag, (const char *const *)el, ev, ne);
+        rw_metrics_set_all(ops->m, ops->f.lag, (const char *const *)ll, lv, nl);
+done:
+        for (size_t i = 0; el && i < ne; i++)
+                free(el[i]);
+        for (size_t i = 0; ll && i < nl; i++)
+                free(ll[i]);
+        free(el);
+        free(ll);
+        free(ev);
+        free(lv);
+}
+
+void rw_ops_report(rw_ops_t *ops, const rw_ops_report_t *rep) {
+        int64_t now, wall, lag = -1, wm = 0;
+        rw_status_t st;
+        char line[1500];
+
+        if (!ops)
+                return;
+        now = rw_mono_ms();
+        wall = rw_now_ms();
+        ops->report_at = now + RW_OPS_REPORT_MS;
+        rw_ops_waiting(ops, rep->part_cnt, now);
+        for (size_t i = 0; i < rep->part_cnt; i++) {
+                const rw_ops_part_t *p = &rep->parts[i];
+                if (p->hi >= 0 && p->position >= 0)
+                        lag = (lag < 0 ? 0 : lag) + (p->hi > p->position ? p->hi - p->position : 0);
+                if (p->watermark > 0 && (!wm || p->watermark < wm))
+                        wm = p->watermark;
+        }
+        rw_ops_part_gauges(ops, rep, wall);
+        rw_metrics_set(ops->m, ops->f.redis_calls, NULL, (double)rep->redis_calls);
+        rw_metrics_set(ops->m, ops->f.fences, NULL, (double)rep->fenced);
+        rw_metrics_set(ops->m, ops->f.assigned, NULL, (double)rep->part_cnt);
+        pthread_mutex_lock(&ops->lock);
+        ops->assigned = (int)rep->part_cnt;
+        st = (rw_status_t){
+                .now_ms = wall, .elapsed_ms = now - ops->status_prev_mono,
+                .records = rep->consumed - ops->status_prev_consumed,
+                .assigned = (int)rep->part_cnt, .lag = lag, .watermark = wm,
+                .alerts = rep->alerts, .redis_ok = ops->redis_ok,
+                .redis_err = ops->redis_err, .redis_err_at = ops->redis_err_at,
+        };
+        if (ops->status_ms > 0 && now >= ops->status_at)
+                rw_status_format(&st, line, sizeof(line));
+        else
+                line[0] = '\0';
+        pthread_mutex_unlock(&ops->lock);
+        if (line[0]) {
+                rw_log_info("%s", line);
+                ops->status_at = now + ops->status_ms;
+                ops->status_prev_mono = now;
+                ops->status_prev_consumed = rep->consumed;
+        }
+}
+
+int rw_ops_serve(rw_ops_t *ops, const char *path, char **body, size_t *len) {
+        char text[1024], dur[32], ts[40];
+        int status = 200;
+
+        *body = NULL;
+        *len = 0;
+        if (!strcmp(path, "/metrics")) {
+                if (!(*body = rw_metrics_render(ops->m, len)))
+                        return 500;
+                return 200;
+        }
+        pthread_mutex_lock(&ops->lock);
+        if (!strcmp(path, "/healthz")) {
+                int64_t ago = rw_mono_ms() - __atomic_load_n(&ops->alive_mono,
+                                                             __ATOMIC_RELAXED);
+                rw_fmt_duration(dur, sizeof(dur), ago);
+                if (ago <= ops->alive_ms) {
+                        snprintf(text, sizeof(text), "ok: the loop went round %s ago\n", dur);
+                } else {
+                        status = 503;
+                        snprintf(text, sizeof(text), "stalled: the loop last went round %s "
+                                 "ago (metrics.alive.timeout ", dur);
+                        rw_fmt_duration(dur, sizeof(dur), ops->alive_ms);
+                        snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s)\n", dur);
+                }
+        } else if (!strcmp(path, "/readyz")) {
+                if (!ops->redis_ok) {
+                        status = 503;
+                        snprintf(text, sizeof(text), "not ready: redis failing since %s: %s\n",
+                                 rw_fmt_time(ts, sizeof(ts), ops->redis_err_at),
+                                 ops->redis_err);
+                } else if (!ops->assigned) {
+                        status = 503;
+                        snprintf(text, sizeof(text), "not ready: no partitions of %s assigned "
+                                 "(group %s)\n", ops->topics, ops->group);
+                } else {
+                        snprintf(text, sizeof(text), "ready: %d partition%s assigned, redis "
+                                 "ok\n", ops->assigned, ops->assigned == 1 ? "" : "s");
+                }
+        } else {
+                status = 404;
+                snprintf(text, sizeof(text), "not found: /metrics, /healthz, /readyz\n");
+        }
+        pthread_mutex_unlock(&ops->lock);
+        if ((*body = strdup(text)))
+                *len = strlen(text);
+        return status;
+}
+
+static void rw_ops_handle(void *opaque, const char *path, rw_http_reply_t *reply) {
+        rw_ops_t *ops = opaque;
+
+        reply->status = rw_ops_serve(ops, path, &reply->body, &reply->len);
+        if (!strcmp(path, "/metrics") && reply->status == 200)
+                reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}

@@ -1,0 +1,111 @@
+/* status.c - the status line `run` logs, and the duration and time formats
+ * of its human output. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "ops/status.h"
+
+const char *rw_fmt_duration(char *buf, size_t size, int64_t ms) {
+        static const struct { const char *unit; int64_t ms; } units[] = {
+                { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 },
+        };
+        const char *sign = "";
+        uint64_t v;
+
+        if (ms < 0) {
+                sign = "-";
+                v = (uint64_t)0 - (uint64_t)ms;
+        } else {
+                v = (uint64_t)ms;
+        }
+        if (v == 0) {
+                snprintf(buf, size, "0s");
+                return buf;
+        }
+        if (v < 1000) {
+                snprintf(buf, size, "%s%" PRIu64 "ms", sign, v);
+                return buf;
+        }
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+                uint64_t u = (uint64_t)units[i].ms, n = v / u;
+                if (!n)
+                        continue;
+                if (i + 1 < sizeof(units) / sizeof(units[0])) {
+                        uint64_t u2 = (uint64_t)units[i + 1].ms, n2 = (v % u) / u2;
+                        if (n2) {
+                                snprintf(buf, size, "%s%" PRIu64 "%s %" PRIu64 "%s", sign,
+                                         n, units[i].unit, n2, units[i + 1].unit);
+                                return buf;
+                        }
+                }
+                snprintf(buf, size, "%s%" PRIu64 "%s", sign, n, units[i].unit);
+                return buf;
+        }
+        return buf;     /* not reached: v >= 1000 has whole seconds */
+}
+
+const char *rw_fmt_time(char *buf, size_t size, int64_t ms) {
+        time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        int frac = (int)(ms - (int64_t)t * 1000);
+        struct tm tm;
+        char s[32];
+
+        gmtime_r(&t, &tm);
+        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+        if (frac)
+                snprintf(buf, size, "%s.%03dZ", s, frac);
+        else
+                snprintf(buf, size, "%sZ", s);
+        return buf;
+}
+
+/* n with thousands separators: 1,790. */
+static const char *rw_fmt_count(char *buf, size_t size, int64_t n) {
+        char digits[32];
+        int len = snprintf(digits, sizeof(digits), "%" PRId64, n);
+        size_t o = 0;
+
+        for (int i = 0; i < len && o + 2 < size; i++) {
+                if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
+const char *rw_status_format(const rw_status_t *st, char *buf, size_t size) {
+        char rate[32], lag[64], wm[128], ts[40], dur[32], redis[700];
+        int64_t per_s = st->elapsed_ms > 0 ?
+                        (st->records * 1000 + st->elapsed_ms / 2) / st->elapsed_ms : 0;
+
+        rw_fmt_count(rate, sizeof(rate), per_s);
+        if (st->lag >= 0) {
+                char n[32];
+                snprintf(lag, sizeof(lag), "lag %s record%s",
+                         rw_fmt_count(n, sizeof(n), st->lag), st->lag == 1 ? "" : "s");
+        } else {
+                snprintf(lag, sizeof(lag), "lag not known yet");
+        }
+        if (st->watermark > 0)
+                snprintf(wm, sizeof(wm), "watermark %s (%s behind)",
+                         rw_fmt_time(ts, sizeof(ts), st->watermark),
+                         rw_fmt_duration(dur, sizeof(dur), st->now_ms - st->watermark));
+        else
+                snprintf(wm, sizeof(wm), "no watermark yet");
+        if (!st->redis_ok)
+                snprintf(redis, sizeof(redis), "redis failing since %s: %s",
+                         rw_fmt_time(ts, sizeof(ts), st->redis_err_at),
+                         st->redis_err && *st->redis_err ? st->redis_err : "unknown error");
+        else if (st->redis_err && *st->redis_err)
+                snprintf(redis, sizeof(redis), "redis ok (last error %s: %s)",
+                         rw_fmt_time(ts, sizeof(ts), st->redis_err_at), st->redis_err);
+        else
+                snprintf(redis, sizeof(redis), "redis ok");
+        snprintf(buf, size, "status: %s records/s, %d partition%s, %s, %s, %" PRId64
+                 " alert%s since start, %s", rate, st->assigned,
+                 st->assigned == 1 ? "" : "s", lag, wm, st->alerts,
+                 st->alerts == 1 ? "" : "s", redis);
+        return buf;
+}
