@@ -78,3 +78,19 @@ fail_set:
         rd_kafka_conf_destroy(kconf);
         return NULL;
 }
+
+int32_t rw_kafka_partition_cnt(rd_kafka_t *rk, const char *topic) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int32_t n = 0;
+
+        if (!rkt)
+                return 0;
+        if (!rd_kafka_metadata(rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
+            !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}

@@ -18,6 +18,10 @@ rd_kafka_conf_t *rw_kafka_conf_new(const rw_conf_t *conf,
  * made with rw_kafka_conf_new() reports here through its error callback. */
 int rw_kafka_fatal(char *reason, size_t size);
 
+/* The number of partitions of `topic` as the brokers say within 5 s (0
+ * when they do not say yet, or the topic does not exist). */
+int32_t rw_kafka_partition_cnt(rd_kafka_t *rk, const char *topic);
+
 /* Route librdkafka's own logs through rw_log. */
 void rw_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                      const char *buf);

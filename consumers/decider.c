@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "consumers/decider.h"
+#include "common/kafka.h"
 #include "common/log.h"
 #include "producers/producer.h"
 #include "state/outbox.h"
@@ -41,22 +42,6 @@ struct rw_decider_s {
         _Atomic int64_t busy_us;
 };
 
-static int32_t rw_decider_partitions(rw_decider_t *dc) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(dc->rk, dc->topic_orders, NULL);
-        int32_t n = 0;
-
-        if (!rkt)
-                return 0;
-        if (!rd_kafka_metadata(dc->rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
-            !md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        return n;
-}
-
 static void rw_decider_emit(void *opaque, const rw_alert_t *a) {
         rw_decider_t *dc = opaque;
         pthread_mutex_lock(&dc->lock);
@@ -87,7 +72,7 @@ static int rw_decider_pass(rw_decider_t *dc, int *morep) {
         pthread_mutex_unlock(&dc->lock);
 
         *morep = 0;
-        if (!dc->partitions && !(dc->partitions = rw_decider_partitions(dc)))
+        if (!dc->partitions && !(dc->partitions = rw_kafka_partition_cnt(dc->rk, dc->topic_orders)))
                 return 1;
         err = rw_boundary_tick(dc->bd, dc->st, dc->codec, dc->partitions, rw_now_ms(),
                                rw_decider_drain, dc, &res, errstr, sizeof(errstr));

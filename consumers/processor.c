@@ -1568,24 +1568,6 @@ done:
         free(names);
 }
 
-/* The number of partitions of topics.orders (0 when the broker does not
- * say yet). */
-static int32_t rw_orders_partitions(rw_processor_t *proc) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(proc->rk, proc->topic_orders, NULL);
-        int32_t n = 0;
-
-        if (!rkt)
-                return 0;
-        if (!rd_kafka_metadata(proc->rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
-            !md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        return n;
-}
-
 /* The clock an idle partition should move to (consumers/idle.h), or 0 when
  * it is not idle (at its end for idle.timeout; never in a replay, run -e)
  * or already there; it needs a stored position (accounts to follow). */
@@ -1676,7 +1658,7 @@ static void rw_loop_tick(rw_processor_t *proc) {
         proc->tick_at = rw_mono_ms() + 500;
         rw_report_ends(proc);
         if (proc->opts.exit_at_eof || (!proc->orders_partitions &&
-                                       !(proc->orders_partitions = rw_orders_partitions(proc))))
+                                       !(proc->orders_partitions = rw_kafka_partition_cnt(proc->rk, proc->topic_orders))))
                 return;
         for (size_t i = 0; i < proc->part_cnt; i++) {
                 if (!proc->parts[i].assigned || !proc->parts[i].end_since)
