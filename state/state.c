@@ -1471,25 +1471,42 @@ io:
         return RW_ERR_IO;
 }
 
+/* One page of SCAN MATCH pattern from cursor (updated in place): the reply,
+ * whose element[1] holds the page's keys, or NULL with *errp and errstr. */
+static redisReply *rw_state_scan_page(rw_state_t *st, char *cursor, size_t cursor_size,
+                                      const char *pattern, rw_err_t *errp,
+                                      char *errstr, size_t errstr_size) {
+        const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+        redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL);
+
+        if (!r) {
+                *errp = rw_state_cmd_err(st);
+                return NULL;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                freeReplyObject(r);
+                snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
+                *errp = RW_ERR_FAIL;
+                return NULL;
+        }
+        snprintf(cursor, cursor_size, "%s", r->element[0]->str);
+        return r;
+}
+
 /* The first key matching pattern into key (truncated to key_size), or ""
  * when none does. */
 static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
                                   char *key, size_t key_size,
                                   char *errstr, size_t errstr_size) {
         char cursor[32] = "0";
+        rw_err_t err;
 
         key[0] = '\0';
         do {
-                const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
-                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL);
+                redisReply *r = rw_state_scan_page(st, cursor, sizeof(cursor), pattern, &err,
+                                                   errstr, errstr_size);
                 if (!r)
-                        return rw_state_cmd_err(st);
-                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                        freeReplyObject(r);
-                        snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
-                        return RW_ERR_FAIL;
-                }
-                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+                        return err;
                 if (r->element[1]->elements > 0) {
                         snprintf(key, key_size, "%s", r->element[1]->element[0]->str);
                         freeReplyObject(r);
@@ -1503,21 +1520,16 @@ static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
 rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
                         size_t errstr_size) {
         char cursor[32] = "0", pattern[160];
+        rw_err_t err;
 
         /* The namespace's characters are not glob syntax (checked). */
         snprintf(pattern, sizeof(pattern), "%s:*", st->ns);
         *deletedp = 0;
         do {
-                const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
-                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL), *u;
+                redisReply *r = rw_state_scan_page(st, cursor, sizeof(cursor), pattern, &err,
+                                                   errstr, errstr_size), *u;
                 if (!r)
-                        return rw_state_cmd_err(st);
-                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                        freeReplyObject(r);
-                        snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
-                        return RW_ERR_FAIL;
-                }
-                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+                        return err;
                 if (r->element[1]->elements > 0) {
                         size_t n = r->element[1]->elements;
                         const char **uv = malloc((n + 1) * sizeof(*uv));
@@ -1704,19 +1716,10 @@ rw_err_t rw_state_inspect_vendor(rw_state_t *st, const char *vendor,
         /* Each orders partition keeps the days of the vendor's orders it
          * applied: the vendor's figure is their sum, day by day. */
         do {
-                const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
-                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 6, argv, NULL);
-                if (!r) {
-                        err = rw_state_cmd_err(st);
+                redisReply *r = rw_state_scan_page(st, cursor, sizeof(cursor), pattern, &err,
+                                                   errstr, errstr_size);
+                if (!r)
                         goto done;
-                }
-                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                        freeReplyObject(r);
-                        snprintf(errstr, errstr_size, "redis: SCAN: unexpected reply");
-                        err = RW_ERR_FAIL;
-                        goto done;
-                }
-                snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
                 for (size_t k = 0; k < r->element[1]->elements; k++) {
                         const char *hv[2] = { "HGETALL", r->element[1]->element[k]->str };
                         redisReply *h = rw_state_cmd(st, errstr, errstr_size, 2, hv, NULL);
