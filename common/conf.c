@@ -1130,27 +1130,27 @@ void rw_conf_destroy(rw_conf_t *conf) {
         free(conf);
 }
 
-rw_err_t rw_conf_set(rw_conf_t *conf, const char *key, const char *value,
-                     const char *origin, char *errstr, size_t errstr_size) {
+/* rw_conf_set0() with "ORIGIN: " as the prefix. */
+static rw_err_t rw_conf_set_from(rw_conf_t *conf, const char *key, const char *value,
+                                 const char *origin, bool pin, char *errstr,
+                                 size_t errstr_size) {
         char *prefix = rw_conf_xmalloc(strlen(origin) + 3);
         rw_err_t err;
 
         sprintf(prefix, "%s: ", origin);
-        err = rw_conf_set0(conf, key, value, prefix, false, errstr,
-                           errstr_size);
+        err = rw_conf_set0(conf, key, value, prefix, pin, errstr, errstr_size);
         free(prefix);
         return err;
 }
 
+rw_err_t rw_conf_set(rw_conf_t *conf, const char *key, const char *value,
+                     const char *origin, char *errstr, size_t errstr_size) {
+        return rw_conf_set_from(conf, key, value, origin, false, errstr, errstr_size);
+}
+
 rw_err_t rw_conf_override(rw_conf_t *conf, const char *key, const char *value,
                           const char *origin, char *errstr, size_t errstr_size) {
-        char *prefix = rw_conf_xmalloc(strlen(origin) + 3);
-        rw_err_t err;
-
-        sprintf(prefix, "%s: ", origin);
-        err = rw_conf_set0(conf, key, value, prefix, true, errstr, errstr_size);
-        free(prefix);
-        return err;
+        return rw_conf_set_from(conf, key, value, origin, true, errstr, errstr_size);
 }
 
 rw_err_t rw_conf_set_arg(rw_conf_t *conf, const char *kv, char *errstr,
