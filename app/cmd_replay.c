@@ -93,26 +93,6 @@ static int rw_replay_time(const char *s, int64_t *msp) {
         return rw_time_parse(s, msp) ? 0 : -1;
 }
 
-static void rw_fmt_time(int64_t ms, char *buf, size_t size) {
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* A duration for people: 3d 4h, 2h 5m, 4m 10s, 12s. */
-static void rw_fmt_dur(int64_t ms, char *buf, size_t size) {
-        int64_t s = ms / 1000;
-        if (s >= 86400)
-                snprintf(buf, size, "%" PRId64 "d %" PRId64 "h", s / 86400, s % 86400 / 3600);
-        else if (s >= 3600)
-                snprintf(buf, size, "%" PRId64 "h %" PRId64 "m", s / 3600, s % 3600 / 60);
-        else if (s >= 60)
-                snprintf(buf, size, "%" PRId64 "m %" PRId64 "s", s / 60, s % 60);
-        else
-                snprintf(buf, size, "%" PRId64 ".%01" PRId64 "s", s, ms % 1000 / 100);
-}
-
 typedef struct rw_replay_ctx_s {
         rw_processor_t *proc;
         rw_diff_list_t test;    /* a backtest's transitions */
@@ -144,10 +124,11 @@ static void rw_replay_progress(void *opaque) {
         c->last_at = now;
         c->last_consumed = st.consumed;
         if (st.watermark_min > 0)
-                rw_fmt_time(st.watermark_min, wm, sizeof(wm));
+                rw_fmt_time(wm, sizeof(wm), st.watermark_min);
         left = c->total - st.consumed;
         if (c->rate > 1 && left > 0)
-                rw_fmt_dur((int64_t)((double)left / c->rate * 1000.0), eta, sizeof(eta));
+                rw_fmt_duration(eta, sizeof(eta),
+                                (int64_t)((double)left / c->rate * 1000.0));
         snprintf(line, sizeof(line),
                  "replay: event time %s, %" PRId64 " of %" PRId64 " records (%d%%), "
                  "%.0f records/s, ETA %s",
@@ -261,7 +242,7 @@ done:
 
 static void rw_backtest_example(FILE *fp, const rw_diff_alert_t *a) {
         char at[32];
-        rw_fmt_time(a->event_time, at, sizeof(at));
+        rw_fmt_time(at, sizeof(at), a->event_time);
         fprintf(fp, "%s %s %s", rw_alert_status_name(a->status),
                 rw_alert_severity_name(a->severity), at);
 }
@@ -300,7 +281,7 @@ static void rw_backtest_print(FILE *fp, const rw_diff_t *d, const rw_diff_list_t
 
 static void rw_backtest_json_alert(FILE *fp, const rw_diff_alert_t *a) {
         char at[32];
-        rw_fmt_time(a->event_time, at, sizeof(at));
+        rw_fmt_time(at, sizeof(at), a->event_time);
         fprintf(fp, "{\"status\":\"%s\",\"severity\":\"%s\",\"event_time\":\"%s\","
                 "\"alert_id\":", rw_alert_status_name(a->status),
                 rw_alert_severity_name(a->severity), at);
@@ -460,7 +441,7 @@ static int rw_replay_gaps(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t 
                 if (first_ts > warm_from) {
                         char at[32];
                         double days = (double)(first_ts - warm_from) / 86400000.0;
-                        rw_fmt_time(first_ts, at, sizeof(at));
+                        rw_fmt_time(at, sizeof(at), first_ts);
                         if (of < report_size)
                                 of += (size_t)snprintf(report + of, report_size - of,
                                                        "%s%s [%d]: %.1f days missing (first "
@@ -574,10 +555,10 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
         warm = 2 * rw_rules_state_days(&params) * 86400000LL;
         if (params.dep_window_ms > warm)
                 warm = params.dep_window_ms;
-        rw_fmt_time(from, from_txt, sizeof(from_txt));
-        rw_fmt_time(from - warm, warm_txt, sizeof(warm_txt));
+        rw_fmt_time(from_txt, sizeof(from_txt), from);
+        rw_fmt_time(warm_txt, sizeof(warm_txt), from - warm);
         if (to_s)
-                rw_fmt_time(to, to_txt, sizeof(to_txt));
+                rw_fmt_time(to_txt, sizeof(to_txt), to);
         else
                 snprintf(to_txt, sizeof(to_txt), "the end");
 
@@ -720,7 +701,7 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 rc = RW_EXIT_RUNTIME;
         }
         rw_processor_stats_dlq_str(&stats, dlqstr, sizeof(dlqstr));
-        rw_fmt_dur(rw_mono_ms() - t0, took, sizeof(took));
+        rw_fmt_duration(took, sizeof(took), rw_mono_ms() - t0);
         rw_log_info("replay: %s .. %s: %" PRId64 " record(s) in %s (%.0f/s), %" PRId64
                     " applied, %" PRId64 " alert(s) emitted%s%s, %" PRId64 " transition(s) "
                     "before --from not emitted, %s%s; namespace %s",

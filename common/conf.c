@@ -602,27 +602,6 @@ static bool rw_conf_parse_i64(const char *s, const char **endp, int64_t *out) {
         return true;
 }
 
-/* Milliseconds in the largest unit that is exact: 0, 250ms, 30s, 5m, 24h, 7d. */
-static void rw_conf_fmt_duration(int64_t ms, char *buf, size_t size) {
-        static const struct { const char *unit; int64_t ms; } units[] = {
-                { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
-                { "s", 1000 },
-        };
-
-        if (ms == 0) {
-                snprintf(buf, size, "0");
-                return;
-        }
-        for (size_t i = 0; i < RW_ARRAY_SIZE(units); i++) {
-                if (ms % units[i].ms == 0) {
-                        snprintf(buf, size, "%" PRId64 "%s", ms / units[i].ms,
-                                 units[i].unit);
-                        return;
-                }
-        }
-        snprintf(buf, size, "%" PRId64 "ms", ms);
-}
-
 /* Duration text: an integer with an optional unit (no unit = ms). */
 static bool rw_conf_parse_duration(const char *s, int64_t *msp) {
         static const struct { const char *suffix; int64_t mult; } units[] = {
@@ -778,15 +757,6 @@ bool rw_time_parse(const char *s, int64_t *msp) {
         return rw_conf_parse_time(s, msp);
 }
 
-/* ms since the epoch as RFC 3339 UTC ("2000-01-01T00:00:00Z"). */
-static void rw_conf_fmt_time(int64_t ms, char *buf, size_t size) {
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-
-        gmtime_r(&t, &tm);
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Parse `value` for `prop` into *val (not its text). */
 static rw_err_t rw_conf_parse(const rw_conf_prop_t *prop, const char *value,
                               rw_conf_val_t *val, char *reason,
@@ -881,8 +851,8 @@ static rw_err_t rw_conf_parse(const rw_conf_prop_t *prop, const char *value,
         case RW_CONF_TIME:
                 if (!rw_conf_parse_time(value, &val->i) ||
                     (double)val->i < prop->min || (double)val->i > prop->max) {
-                        rw_conf_fmt_time((int64_t)prop->min, lo, sizeof(lo));
-                        rw_conf_fmt_time((int64_t)prop->max, hi, sizeof(hi));
+                        rw_fmt_time(lo, sizeof(lo), (int64_t)prop->min);
+                        rw_fmt_time(hi, sizeof(hi), (int64_t)prop->max);
                         snprintf(reason, reason_size,
                                  "expected a UTC time in [%s, %s] as YYYY-MM-DD or "
                                  "YYYY-MM-DDTHH:MM:SSZ, got \"%.*s\"",
@@ -894,8 +864,8 @@ static rw_err_t rw_conf_parse(const rw_conf_prop_t *prop, const char *value,
         case RW_CONF_DURATION:
                 if (!rw_conf_parse_duration(value, &val->i) ||
                     (double)val->i < prop->min || (double)val->i > prop->max) {
-                        rw_conf_fmt_duration((int64_t)prop->min, lo, sizeof(lo));
-                        rw_conf_fmt_duration((int64_t)prop->max, hi, sizeof(hi));
+                        rw_fmt_duration_exact(lo, sizeof(lo), (int64_t)prop->min);
+                        rw_fmt_duration_exact(hi, sizeof(hi), (int64_t)prop->max);
                         snprintf(reason, reason_size,
                                  "expected a duration in [%s, %s] (an integer "
                                  "with unit ms, s, m, h or d), got \"%.*s\"",
@@ -1428,13 +1398,13 @@ static void rw_conf_md_range(FILE *fp, const rw_conf_prop_t *prop) {
                 fprintf(fp, "%g .. %g", prop->min, prop->max);
                 return;
         case RW_CONF_DURATION:
-                rw_conf_fmt_duration((int64_t)prop->min, lo, sizeof(lo));
-                rw_conf_fmt_duration((int64_t)prop->max, hi, sizeof(hi));
+                rw_fmt_duration_exact(lo, sizeof(lo), (int64_t)prop->min);
+                rw_fmt_duration_exact(hi, sizeof(hi), (int64_t)prop->max);
                 fprintf(fp, "%s .. %s", lo, hi);
                 return;
         case RW_CONF_TIME:
-                rw_conf_fmt_time((int64_t)prop->min, lo, sizeof(lo));
-                rw_conf_fmt_time((int64_t)prop->max, hi, sizeof(hi));
+                rw_fmt_time(lo, sizeof(lo), (int64_t)prop->min);
+                rw_fmt_time(hi, sizeof(hi), (int64_t)prop->max);
                 fprintf(fp, "%s .. %s", lo, hi);
                 return;
         case RW_CONF_BOOL:

@@ -40,6 +40,19 @@ int64_t rw_mono_us(void);
  * snprintf's "%lld" without its cost, for the write path. */
 size_t rw_i64_str(char *dst, int64_t v);
 
+/* ms as a person reads a duration: its two largest units, "3d 4h",
+ * "2h 5m", "5m 3s", "12s", "450ms" ("0s" for 0; negative as "-5s"). Returns
+ * buf. */
+const char *rw_fmt_duration(char *buf, size_t size, int64_t ms);
+
+/* ms in its largest exact unit, as properties are written: "0", "250ms",
+ * "30s", "5m", "24h", "90d". Returns buf. */
+const char *rw_fmt_duration_exact(char *buf, size_t size, int64_t ms);
+
+/* ms since the epoch as RFC 3339 UTC, "2026-03-04T05:55:00Z" (".250" before
+ * the Z when not a whole second). Returns buf. */
+const char *rw_fmt_time(char *buf, size_t size, int64_t ms);
+
 /* The schemas directory: `configured` if non-empty, else the one shipped
  * with the sources (RW_SOURCE_DIR/schemas) written into buf. */
 const char *rw_schemas_dir(const char *configured, char *buf, size_t size);

@@ -1,64 +1,9 @@
-/* status.c - the status line `run` logs, and the duration and time formats
- * of its human output. */
+/* status.c - the status line `run` logs. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "ops/status.h"
-
-const char *rw_fmt_duration(char *buf, size_t size, int64_t ms) {
-        static const struct { const char *unit; int64_t ms; } units[] = {
-                { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 },
-        };
-        const char *sign = "";
-        uint64_t v;
-
-        if (ms < 0) {
-                sign = "-";
-                v = (uint64_t)0 - (uint64_t)ms;
-        } else {
-                v = (uint64_t)ms;
-        }
-        if (v == 0) {
-                snprintf(buf, size, "0s");
-                return buf;
-        }
-        if (v < 1000) {
-                snprintf(buf, size, "%s%" PRIu64 "ms", sign, v);
-                return buf;
-        }
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-                uint64_t u = (uint64_t)units[i].ms, n = v / u;
-                if (!n)
-                        continue;
-                if (i + 1 < sizeof(units) / sizeof(units[0])) {
-                        uint64_t u2 = (uint64_t)units[i + 1].ms, n2 = (v % u) / u2;
-                        if (n2) {
-                                snprintf(buf, size, "%s%" PRIu64 "%s %" PRIu64 "%s", sign,
-                                         n, units[i].unit, n2, units[i + 1].unit);
-                                return buf;
-                        }
-                }
-                snprintf(buf, size, "%s%" PRIu64 "%s", sign, n, units[i].unit);
-                return buf;
-        }
-        return buf;     /* not reached: v >= 1000 has whole seconds */
-}
-
-const char *rw_fmt_time(char *buf, size_t size, int64_t ms) {
-        time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-        int frac = (int)(ms - (int64_t)t * 1000);
-        struct tm tm;
-        char s[32];
-
-        gmtime_r(&t, &tm);
-        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-        if (frac)
-                snprintf(buf, size, "%s.%03dZ", s, frac);
-        else
-                snprintf(buf, size, "%sZ", s);
-        return buf;
-}
 
 /* n with thousands separators: 1,790. */
 static const char *rw_fmt_count(char *buf, size_t size, int64_t n) {

@@ -1,19 +1,11 @@
-/* status.h - the status line `run` logs: durations, times and the line
- * itself, formatted from plain figures (no I/O). */
+/* status.h - the status line `run` logs, formatted from plain figures (no
+ * I/O). */
 #ifndef RW_STATUS_H
 #define RW_STATUS_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ms as a person reads a duration: its two largest units, "3d 4h",
- * "2h 5m", "5m 3s", "12s", "450ms" ("0s" for 0; negative as "-5s"). Returns
- * buf. */
-const char *rw_fmt_duration(char *buf, size_t size, int64_t ms);
-
-/* ms since the epoch as RFC 3339 UTC, "2026-03-04T05:55:00Z" (".250" before
- * the Z when not a whole second). Returns buf. */
-const char *rw_fmt_time(char *buf, size_t size, int64_t ms);
+#include "common/rw.h"   /* rw_fmt_duration(), rw_fmt_time() */
 
 /* What one status line says. */
 typedef struct rw_status_s {

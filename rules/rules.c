@@ -471,26 +471,10 @@ void rw_rules_undecided_portfolio(const rw_rules_params_t *p, double have,
 }
 
 void rw_duration_format(int64_t ms, char *buf, size_t size) {
-        static const struct { int64_t ms; const char *unit; } units[] = {
-                { RW_DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" },
-        };
-        size_t i;
-        int n;
-
+        /* Whole seconds, unsigned: "0s" below a second. */
         if (ms < 0)
                 ms = -ms;
-        for (i = 0; i < RW_ARRAY_SIZE(units) - 1 && ms < units[i].ms; i++)
-                ;
-        /* The largest unit and, when it is not the smallest, the next one. */
-        if (i + 1 < RW_ARRAY_SIZE(units) && ms % units[i].ms >= units[i + 1].ms)
-                n = snprintf(buf, size, "%lld%s %lld%s", (long long)(ms / units[i].ms),
-                             units[i].unit,
-                             (long long)(ms % units[i].ms / units[i + 1].ms),
-                             units[i + 1].unit);
-        else
-                n = snprintf(buf, size, "%lld%s", (long long)(ms / units[i].ms),
-                             units[i].unit);
-        (void)n;
+        rw_fmt_duration(buf, size, ms < 1000 ? 0 : ms);
 }
 
 rw_transition_t rw_lifecycle_step(rw_fp_state_t *st, const rw_decision_t *dec,

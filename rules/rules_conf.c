@@ -20,22 +20,6 @@ static int rw_rules_whole_days(const char *key, int64_t ms, char *errstr,
         return -1;
 }
 
-/* ms as a duration in its largest exact unit ("90d", "7m", "1500ms"). */
-static const char *rw_rules_dur(char *buf, size_t size, int64_t ms) {
-        static const struct { int64_t ms; const char *unit; } units[] = {
-                { RW_DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" },
-        };
-        for (size_t i = 0; i < RW_ARRAY_SIZE(units); i++) {
-                if (ms && ms % units[i].ms == 0) {
-                        snprintf(buf, size, "%lld%s", (long long)(ms / units[i].ms),
-                                 units[i].unit);
-                        return buf;
-                }
-        }
-        snprintf(buf, size, "%lldms", (long long)ms);
-        return buf;
-}
-
 /* Boundaries must tile the dependency window. Blames the property that
  * was set, with where it was set ("FILE:LINE: " or "-X "). */
 static int rw_rules_interval_check(const rw_rules_params_t *p, const rw_conf_t *conf,
@@ -50,8 +34,8 @@ static int rw_rules_interval_check(const rw_rules_params_t *p, const rw_conf_t *
                 key = "rules.dependency.window";
                 origin = rw_conf_origin(conf, key);
         }
-        rw_rules_dur(b1, sizeof(b1), iv);
-        rw_rules_dur(b2, sizeof(b2), p->dep_window_ms);
+        rw_fmt_duration_exact(b1, sizeof(b1), iv);
+        rw_fmt_duration_exact(b2, sizeof(b2), p->dep_window_ms);
         if (!strcmp(key, "evaluation.interval"))
                 snprintf(errstr, errstr_size, "%s%s%s: %s does not divide "
                          "rules.dependency.window (%s): choose one that does (1h, 30m, "

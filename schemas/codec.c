@@ -1849,7 +1849,7 @@ static rw_codec_status_t rw_check_str(const char *name, const char *v, int optio
              if (st_ != RW_CODEC_OK) return st_; } while (0)
 
 /* ms since the epoch as RFC 3339 UTC, or "beyond the calendar". */
-static const char *rw_fmt_time(int64_t ms, char *buf, size_t size) {
+static const char *rw_codec_fmt_time(int64_t ms, char *buf, size_t size) {
         time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
         struct tm tm;
 
@@ -1875,8 +1875,8 @@ static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms,
                 char at[40], min[40];
                 return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
                                   " (%s) is before validate.occurred.min (%s)", t,
-                                  rw_fmt_time(t, at, sizeof(at)),
-                                  rw_fmt_time(lim->occurred_min, min, sizeof(min)));
+                                  rw_codec_fmt_time(t, at, sizeof(at)),
+                                  rw_codec_fmt_time(lim->occurred_min, min, sizeof(min)));
         }
         return RW_CODEC_OK;
 }
