@@ -152,16 +152,18 @@ void rw_metrics_observe(rw_metrics_t *m, int fam, const char *labels, double v) 
         pthread_mutex_unlock(&m->lock);
 }
 
-void rw_metrics_clear(rw_metrics_t *m, int fam) {
-        rw_family_t *f;
-
-        if (!m || fam < 0)
-                return;
-        pthread_mutex_lock(&m->lock);
-        f = &m->fams[fam];
+/* Every series of f gone. Under m->lock. */
+static void rw_family_reset(rw_family_t *f) {
         for (size_t i = 0; i < f->series_cnt; i++)
                 rw_series_free(&f->series[i]);
         f->series_cnt = 0;
+}
+
+void rw_metrics_clear(rw_metrics_t *m, int fam) {
+        if (!m || fam < 0)
+                return;
+        pthread_mutex_lock(&m->lock);
+        rw_family_reset(&m->fams[fam]);
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -174,9 +176,7 @@ void rw_metrics_set_all(rw_metrics_t *m, int fam, const char *const *labels,
                 return;
         pthread_mutex_lock(&m->lock);
         f = &m->fams[fam];
-        for (size_t i = 0; i < f->series_cnt; i++)
-                rw_series_free(&f->series[i]);
-        f->series_cnt = 0;
+        rw_family_reset(f);
         for (size_t i = 0; i < n; i++)
                 if ((s = rw_series_get(f, labels[i])))
                         s->value = values[i];
