@@ -160,6 +160,20 @@ proc_cpu() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
+# topics PREFIX SUFFIX: creates PREFIX{orders,support,alerts,dlq}-SUFFIX with 4
+# partitions each and sets tconf to the -X options naming them (and the
+# broker and Redis).
+topics() {
+  local t
+  for t in orders support alerts dlq; do
+    "$here/scripts/kafka-broker.sh" create-topic "$dir" "$1$t-$2" 4 >/dev/null 2>&1 ||
+      die "cannot create topic $1$t-$2 on $KAFKA_BOOTSTRAP"
+  done
+  tconf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
+         -X topics.orders="$1orders-$2" -X topics.support="$1support-$2"
+         -X topics.alerts="$1alerts-$2" -X topics.dlq="$1dlq-$2")
+}
+
 # --- latency mode --------------------------------------------------------------
 # Per rate: fresh topics, namespace and group; riskwatch run in the background,
 # joined (all 8 input partitions assigned) before bench/latency.py produces.
@@ -168,14 +182,8 @@ latency_mode() {
   [[ $decoder == fastavro ]] || die "the latency mode needs fastavro (its producer encodes with it)"
   for r in ${rates//,/ }; do
     lid="$id-$r"
-    for t in orders support alerts dlq; do
-      "$here/scripts/kafka-broker.sh" create-topic "$dir" "bench-lat-$t-$lid" 4 >/dev/null 2>&1 ||
-        die "cannot create topic bench-lat-$t-$lid on $KAFKA_BOOTSTRAP"
-    done
-    lconf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
-           -X topics.orders="bench-lat-orders-$lid" -X topics.support="bench-lat-support-$lid"
-           -X topics.alerts="bench-lat-alerts-$lid" -X topics.dlq="bench-lat-dlq-$lid"
-           -X state.namespace="lat$r" -X group.id="bench-lat-$lid" -X log.file="$dir/lat-alerts.$r.json")
+    topics bench-lat- "$lid"
+    lconf=("${tconf[@]}" -X state.namespace="lat$r" -X group.id="bench-lat-$lid" -X log.file="$dir/lat-alerts.$r.json")
     redis_reset
     "$bin" run "${lconf[@]}" >/dev/null 2>"$dir/lat-run.$r.log" &
     rw_pid=$!
@@ -234,13 +242,8 @@ fi
 rss_mode() {
   local t rconf rw_pid accounts n rss hwm t0 el next=0 rows=() objs=()
   local marks=(100000 250000 500000 1000000 2000000 3000000 4000000 5000000 10000000 20000000)
-  for t in orders support alerts dlq; do
-    "$here/scripts/kafka-broker.sh" create-topic "$dir" "bench-rss-$t-$id" 4 >/dev/null 2>&1 ||
-      die "cannot create topic bench-rss-$t-$id on $KAFKA_BOOTSTRAP"
-  done
-  rconf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
-         -X topics.orders="bench-rss-orders-$id" -X topics.support="bench-rss-support-$id"
-         -X topics.alerts="bench-rss-alerts-$id" -X topics.dlq="bench-rss-dlq-$id")
+  topics bench-rss- "$id"
+  rconf=("${tconf[@]}")
   accounts=$(((events + 47) / 48))
   say "memory: generating $events events ($accounts accounts, 720 days)"
   "$bin" gen "${rconf[@]}" -X log.level=warn --accounts "$accounts" --days 720 --seed 1 \
@@ -289,13 +292,8 @@ fi
 
 # --- input -------------------------------------------------------------------
 orders="bench-orders-$id" support="bench-support-$id"
-for t in "$orders" "$support" "bench-alerts-$id" "bench-dlq-$id"; do
-  "$here/scripts/kafka-broker.sh" create-topic "$dir" "$t" 4 >/dev/null 2>&1 ||
-    die "cannot create topic $t on $KAFKA_BOOTSTRAP"
-done
-conf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
-      -X topics.orders="$orders" -X topics.support="$support"
-      -X topics.alerts="bench-alerts-$id" -X topics.dlq="bench-dlq-$id")
+topics bench- "$id"
+conf=("${tconf[@]}")
 # About 52 events per account over 180 days: enough accounts for the count.
 accounts=$(((events + 47) / 48))
 say "generating $events events ($accounts accounts, 180 days) into $orders, $support (4 partitions each)"
