@@ -23,21 +23,6 @@ static void rw_run_usage(FILE *fp) {
                 "  -h, --help       this help\n", rw_cli_conf_help);
 }
 
-/* n with thousands separators: 1,790. */
-static const char *rw_run_count(int64_t n, char *buf, size_t size) {
-        char digits[32];
-        int len = snprintf(digits, sizeof(digits), "%lld", (long long)n);
-        size_t o = 0;
-
-        for (int i = 0; i < len && o + 2 < size; i++) {
-                if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
-                        buf[o++] = ',';
-                buf[o++] = digits[i];
-        }
-        buf[o] = '\0';
-        return buf;
-}
-
 /* Every transition delivered goes to Alertmanager too, when configured. */
 static void rw_run_on_alert(void *opaque, const rw_alert_t *a) {
         rw_am_notify(opaque, a);
@@ -151,8 +136,8 @@ int rw_cmd_run(int argc, char **argv) {
                 char dup[32], all[32];
                 rw_log_warn("run: %s of %s events (%d%%) were duplicates of events "
                             "already applied: was the same history produced twice?",
-                            rw_run_count(stats.duplicates, dup, sizeof(dup)),
-                            rw_run_count(stats.consumed, all, sizeof(all)),
+                            rw_fmt_count(dup, sizeof(dup), stats.duplicates),
+                            rw_fmt_count(all, sizeof(all), stats.consumed),
                             (int)(100 * stats.duplicates / stats.consumed));
         }
         rw_processor_destroy(proc);

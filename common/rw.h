@@ -45,6 +45,9 @@ size_t rw_i64_str(char *dst, int64_t v);
  * buf. */
 const char *rw_fmt_duration(char *buf, size_t size, int64_t ms);
 
+/* n with thousands separators: "1,790". Returns buf. */
+const char *rw_fmt_count(char *buf, size_t size, int64_t n);
+
 /* ms in its largest exact unit, as properties are written: "0", "250ms",
  * "30s", "5m", "24h", "90d". Returns buf. */
 const char *rw_fmt_duration_exact(char *buf, size_t size, int64_t ms);

@@ -133,6 +133,21 @@ const char *rw_fmt_duration_exact(char *buf, size_t size, int64_t ms) {
         return buf;
 }
 
+/* n with thousands separators: 1,790. */
+const char *rw_fmt_count(char *buf, size_t size, int64_t n) {
+        char digits[32];
+        int len = snprintf(digits, sizeof(digits), "%" PRId64, n);
+        size_t o = 0;
+
+        for (int i = 0; i < len && o + 2 < size; i++) {
+                if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
 const char *rw_schemas_dir(const char *configured, char *buf, size_t size) {
         if (configured && *configured)
                 return configured;

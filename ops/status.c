@@ -5,21 +5,6 @@
 #include <time.h>
 #include "ops/status.h"
 
-/* n with thousands separators: 1,790. */
-static const char *rw_fmt_count(char *buf, size_t size, int64_t n) {
-        char digits[32];
-        int len = snprintf(digits, sizeof(digits), "%" PRId64, n);
-        size_t o = 0;
-
-        for (int i = 0; i < len && o + 2 < size; i++) {
-                if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
-                        buf[o++] = ',';
-                buf[o++] = digits[i];
-        }
-        buf[o] = '\0';
-        return buf;
-}
-
 const char *rw_status_format(const rw_status_t *st, char *buf, size_t size) {
         char rate[32], lag[64], wm[128], ts[40], dur[32], redis[700];
         int64_t per_s = st->elapsed_ms > 0 ?
