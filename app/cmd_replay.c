@@ -93,6 +93,11 @@ static int rw_replay_time(const char *s, int64_t *msp) {
         return rw_time_parse(s, msp) ? 0 : -1;
 }
 
+/* An event time to whole seconds, as the alert lines print it. */
+static const char *rw_replay_ts(char *buf, size_t size, int64_t ms) {
+        return rw_fmt_time(buf, size, ms - ms % 1000);
+}
+
 typedef struct rw_replay_ctx_s {
         rw_processor_t *proc;
         rw_diff_list_t test;    /* a backtest's transitions */
@@ -124,7 +129,7 @@ static void rw_replay_progress(void *opaque) {
         c->last_at = now;
         c->last_consumed = st.consumed;
         if (st.watermark_min > 0)
-                rw_fmt_time(wm, sizeof(wm), st.watermark_min);
+                rw_replay_ts(wm, sizeof(wm), st.watermark_min);
         left = c->total - st.consumed;
         if (c->rate > 1 && left > 0)
                 rw_fmt_duration(eta, sizeof(eta),
@@ -242,7 +247,7 @@ done:
 
 static void rw_backtest_example(FILE *fp, const rw_diff_alert_t *a) {
         char at[32];
-        rw_fmt_time(at, sizeof(at), a->event_time);
+        rw_replay_ts(at, sizeof(at), a->event_time);
         fprintf(fp, "%s %s %s", rw_alert_status_name(a->status),
                 rw_alert_severity_name(a->severity), at);
 }
@@ -281,7 +286,7 @@ static void rw_backtest_print(FILE *fp, const rw_diff_t *d, const rw_diff_list_t
 
 static void rw_backtest_json_alert(FILE *fp, const rw_diff_alert_t *a) {
         char at[32];
-        rw_fmt_time(at, sizeof(at), a->event_time);
+        rw_replay_ts(at, sizeof(at), a->event_time);
         fprintf(fp, "{\"status\":\"%s\",\"severity\":\"%s\",\"event_time\":\"%s\","
                 "\"alert_id\":", rw_alert_status_name(a->status),
                 rw_alert_severity_name(a->severity), at);
@@ -441,7 +446,7 @@ static int rw_replay_gaps(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t 
                 if (first_ts > warm_from) {
                         char at[32];
                         double days = (double)(first_ts - warm_from) / 86400000.0;
-                        rw_fmt_time(at, sizeof(at), first_ts);
+                        rw_replay_ts(at, sizeof(at), first_ts);
                         if (of < report_size)
                                 of += (size_t)snprintf(report + of, report_size - of,
                                                        "%s%s [%d]: %.1f days missing (first "
@@ -452,6 +457,16 @@ static int rw_replay_gaps(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t 
                 }
         }
         return gaps;
+}
+
+/* Delete every key of conf's state.namespace (its own connection). */
+static int rw_replay_purge(const rw_conf_t *conf, int64_t *purgedp, char *errstr,
+                           size_t errstr_size) {
+        rw_state_t *st = rw_state_new(conf, errstr, errstr_size);
+        int rc = !st || rw_state_purge(st, purgedp, errstr, errstr_size) ? -1 : 0;
+
+        rw_state_destroy(st);
+        return rc;
 }
 
 static int rw_replay_main(int argc, char **argv, int backtest) {
@@ -498,7 +513,6 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
         rw_processor_stats_t stats;
         rw_processor_t *proc = NULL;
         rw_replay_ctx_t ctx = { 0 };
-        rw_state_t *st;
         rw_err_t err;
 
         while ((opt = getopt_long(argc, argv, "c:X:h", backtest ? backtest_opts : replay_opts,
@@ -531,12 +545,14 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 fprintf(stderr, "riskwatch %s: --from TIME is required\n", cmd);
                 return RW_EXIT_USAGE;
         }
-        if (rw_replay_time(from_s, &from) || (to_s && rw_replay_time(to_s, &to))) {
-                fprintf(stderr, "riskwatch %s: --%s: expected YYYY-MM-DD, "
-                        "YYYY-MM-DDTHH:MM:SSZ or s@MS, got \"%s\"\n", cmd,
-                        rw_replay_time(from_s, &from) ? "from" : "to",
-                        rw_replay_time(from_s, &from) ? from_s : to_s);
-                return RW_EXIT_USAGE;
+        {
+                int bad_from = rw_replay_time(from_s, &from) != 0;
+                if (bad_from || (to_s && rw_replay_time(to_s, &to))) {
+                        fprintf(stderr, "riskwatch %s: --%s: expected YYYY-MM-DD, "
+                                "YYYY-MM-DDTHH:MM:SSZ or s@MS, got \"%s\"\n", cmd,
+                                bad_from ? "from" : "to", bad_from ? from_s : to_s);
+                        return RW_EXIT_USAGE;
+                }
         }
         if (to_s && to <= from) {
                 fprintf(stderr, "riskwatch %s: --to must be later than --from\n", cmd);
@@ -555,10 +571,10 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
         warm = 2 * rw_rules_state_days(&params) * 86400000LL;
         if (params.dep_window_ms > warm)
                 warm = params.dep_window_ms;
-        rw_fmt_time(from_txt, sizeof(from_txt), from);
-        rw_fmt_time(warm_txt, sizeof(warm_txt), from - warm);
+        rw_replay_ts(from_txt, sizeof(from_txt), from);
+        rw_replay_ts(warm_txt, sizeof(warm_txt), from - warm);
         if (to_s)
-                rw_fmt_time(to_txt, sizeof(to_txt), to);
+                rw_replay_ts(to_txt, sizeof(to_txt), to);
         else
                 snprintf(to_txt, sizeof(to_txt), "the end");
 
@@ -612,14 +628,11 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
         rw_cli_signals();
 
         /* A replay starts from nothing. */
-        if (!(st = rw_state_new(conf, errstr, sizeof(errstr))) ||
-            rw_state_purge(st, &purged, errstr, sizeof(errstr))) {
+        if (rw_replay_purge(conf, &purged, errstr, sizeof(errstr))) {
                 rw_log_error("replay: %s", errstr);
-                rw_state_destroy(st);
                 rw_conf_destroy(conf);
                 return RW_EXIT_RUNTIME;
         }
-        rw_state_destroy(st);
         if (delete_only) {
                 rw_log_info("replay: namespace %s deleted (%" PRId64 " key(s))", ns, purged);
                 rw_conf_destroy(conf);
@@ -736,14 +749,12 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 rw_diff_clear(&diff);
                 rw_diff_list_clear(&live_list);
                 if (!keep) {
-                        if (!(st = rw_state_new(conf, errstr, sizeof(errstr))) ||
-                            rw_state_purge(st, &purged, errstr, sizeof(errstr)))
+                        if (rw_replay_purge(conf, &purged, errstr, sizeof(errstr)))
                                 rw_log_warn("backtest: namespace %s not deleted: %s", ns,
                                             errstr);
                         else
                                 rw_log_info("backtest: namespace %s deleted (%" PRId64
                                             " keys)", ns, purged);
-                        rw_state_destroy(st);
                 }
         }
         rw_diff_list_clear(&ctx.test);
