@@ -194,11 +194,11 @@ for name, line in prow.items():
                     % (DOC_REL, name, want))
 
 # ---- dead letters: every reason the processor emits, every header the producer sets
-proc_c = read("consumers/processor.c")
+proc_c = read("consumers/route.c")
 m = re.search(r"rw_dlq_reason_names\[[^]]*\]\s*=\s*\{(.*?)\};", proc_c, re.S)
 reasons = re.findall(r'\]\s*=\s*"([a-z_]+)"', m.group(1)) if m else []
 if len(reasons) < 5:
-    problem("consumers/processor.c: found %d DLQ reasons; the pattern needs updating" % len(reasons))
+    problem("consumers/route.c: found %d DLQ reasons; the pattern needs updating" % len(reasons))
 # ...and the outbox's, for an alert the alerts topic refuses for good.
 outbox_reasons = re.findall(r'#define RW_OUTBOX_DLQ_REASON\s+"([a-z_]+)"', read("producers/outbox.c"))
 if len(outbox_reasons) != 1:
@@ -209,11 +209,11 @@ reason_rows = {n: l for n, l in rows(section(doc, "## Topics") or []).items()
                if re.fullmatch(r"[a-z]+(_[a-z]+)+", n)}
 for r in reasons:
     if r not in reason_rows:
-        problem("%s: DLQ reason `%s` (consumers/processor.c, producers/outbox.c) has no row"
+        problem("%s: DLQ reason `%s` (consumers/route.c, producers/outbox.c) has no row"
                 % (DOC_REL, r))
 for r in reason_rows:
     if r not in reasons:
-        problem("%s: DLQ reason `%s` is not one consumers/processor.c or producers/outbox.c "
+        problem("%s: DLQ reason `%s` is not one consumers/route.c or producers/outbox.c "
                 "emits" % (DOC_REL, r))
 headers = re.findall(r'rd_kafka_header_add\([^,]+,\s*"([^"]+)"', read("producers/producer.c"))
 if len(headers) < 5:

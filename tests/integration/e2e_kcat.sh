@@ -36,6 +36,16 @@ timeout 120 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP RE
 cat "$WORK/alerts.jsonl"
 grep -q '"status":"FIRING","severity":"WARNING","rule":"churn.refund_rate","subject":"ACCOUNT/acct-e2e"' \
   "$WORK/alerts.jsonl" || fail "no refund_rate FIRING line for acct-e2e on stdout"
+# The line carries what services get on the alerts topic too.
+"$PY" - "$WORK/alerts.jsonl" <<'PYEOF' || fail "the alert line lacks what services get"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1]) if '"churn.refund_rate"' in l][0]
+want = {"fingerprint": "churn.refund_rate/ACCOUNT/acct-e2e", "category": "CHURN",
+        "window": "30d"}
+bad = {k: a.get(k) for k, v in want.items() if a.get(k) != v}
+assert not bad and "baseline" in a and len(a["alert_id"]) == 32, (bad, a)
+PYEOF
+ok "the alert line carries fingerprint, category, baseline and window"
 ok "alert line on stdout"
 
 # State in Redis: the account's buckets and both partitions' stored offsets.

@@ -1,0 +1,688 @@
+/* batch.c - one batch, per partition: its accounts (the cache, or Redis on
+ * a miss), the pure replay (consumers/replay.c), and the fenced write of what
+ * changed, sent while the next batch is prepared; outbox delivery. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "consumers/processor_int.h"
+#include "producers/alert_line.h"
+#include "common/log.h"
+
+/* A Redis outage seen by a batch: pause the assignment (once), wait out the
+ * backoff, reconnect. Returns 0 to retry, -1 when asked to stop. *pausedp
+ * holds the paused assignment for rw_redis_outage_end(). */
+typedef struct rw_outage_s {
+        rd_kafka_topic_partition_list_t *paused;
+        int backoff;
+} rw_outage_t;
+
+static int rw_redis_outage(rw_processor_t *proc, rw_outage_t *o, const char *why,
+                           volatile sig_atomic_t *stop) {
+        char errstr[512];
+
+        if (!o->backoff)
+                o->backoff = 100;
+        rw_ops_redis(proc->opts.ops, why);
+        if (rw_ops_due(proc->opts.ops))
+                rw_ops_feed(proc);      /* the status line goes on meanwhile */
+        if (!o->paused && !rd_kafka_assignment(proc->rk, &o->paused)) {
+                rd_kafka_pause_partitions(proc->rk, o->paused);
+                rw_log_warn("redis unavailable (%s): paused %d partition(s), retrying",
+                            why, o->paused->cnt);
+        }
+        for (int waited = 0; waited < o->backoff && !*stop; waited += 50)
+                usleep(50 * 1000);
+        if (*stop)
+                return -1;
+        o->backoff = o->backoff < 5000 ? o->backoff * 2 : 5000;
+        if (rw_state_reconnect(proc->state, errstr, sizeof(errstr)) == RW_OK)
+                rw_log_info("redis: reconnected");
+        return 0;
+}
+
+static void rw_redis_outage_end(rw_processor_t *proc, rw_outage_t *o) {
+        if (o->backoff)
+                rw_ops_redis(proc->opts.ops, NULL);
+        if (!o->paused)
+                return;
+        rd_kafka_resume_partitions(proc->rk, o->paused);
+        rw_log_info("redis back: resumed %d partition(s)", o->paused->cnt);
+        rd_kafka_topic_partition_list_destroy(o->paused);
+        o->paused = NULL;
+}
+
+/* An alert delivered: its line, its count, the caller's callback. Under
+ * the decider's lock (its thread delivers dependency alerts). */
+void rw_emit_out(void *opaque, const rw_alert_t *a) {
+        rw_processor_t *proc = opaque;
+        rw_alert_line_print(proc->opts.alert_fp, a);
+        proc->stats.alerts++;
+        rw_ops_alert(proc->opts.ops, a->rule, rw_alert_severity_name(a->severity),
+                     rw_alert_status_name(a->status), a->event_time);
+        if (proc->opts.on_alert)
+                proc->opts.on_alert(proc->opts.opaque, a);
+}
+
+static void rw_emit(void *opaque, const rw_alert_t *a) {
+        rw_processor_t *proc = opaque;
+        rw_decider_lock(proc->decider);
+        rw_emit_out(proc, a);
+        rw_decider_unlock(proc->decider);
+}
+
+/* Deliver a slot's outbox, riding out Redis outages. A delivery failure
+ * (the broker refuses or stays away past the flush timeout) is fatal: the
+ * transitions stay in the outbox for the next start. */
+static int rw_drain(rw_processor_t *proc, const char *tag, const char *topic,
+                    volatile sig_atomic_t *stop) {
+        rw_outage_t outage = { 0 };
+        char errstr[512];
+        rw_err_t err;
+
+        for (;;) {
+                errstr[0] = '\0';
+                err = rw_outbox_drain(proc->state, tag, topic, proc->prod, proc->codec,
+                                      rw_emit, proc, NULL, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO ||
+                    rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (err) {
+                rw_fatal(proc, "alerts not delivered: %s", errstr);
+                return -1;
+        }
+        return 0;
+}
+
+void rw_part_drain(rw_processor_t *proc, rw_part_t *p,
+                          volatile sig_atomic_t *stop) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "%d", (int)p->partition);
+        if (!rw_drain(proc, tag, p->topic, stop))
+                p->drain = 0;
+}
+
+static int rw_str_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Make sure every account of `names` (cnt, any order, repeats allowed) is
+ * in the cache: one pipelined load of those that are not. Rides out Redis
+ * outages; -1 when it could not (stopped, or a Redis error: fatal). */
+int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
+                           size_t cnt, volatile sig_atomic_t *stop) {
+        int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
+        const char **miss = NULL;
+        rw_account_view_t *views = NULL;
+        rw_outage_t outage = { 0 };
+        size_t n = 0, i;
+        char errstr[512];
+        rw_err_t err = RW_OK;
+        int rc = -1;
+
+        qsort(names, cnt, sizeof(*names), rw_str_cmp);
+        if (!(miss = calloc(cnt + 1, sizeof(*miss))))
+                abort();
+        for (i = 0; i < cnt; i++)
+                if ((i == 0 || strcmp(names[i], names[i - 1])) &&
+                    !rw_cache_get(proc->cache, tag, names[i]))
+                        miss[n++] = names[i];
+        if (!n) {
+                rc = 0;
+                goto done;
+        }
+        if (!(views = calloc(n, sizeof(*views))))
+                abort();
+        for (;;) {
+                proc->stats.redis_calls++;
+                err = rw_state_load(proc->state, p->topic, p->partition, orders, miss, n,
+                                    views, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (err) {
+                if (err != RW_ERR_IO)
+                        rw_fatal(proc, "state: %s", errstr);
+                goto done;
+        }
+        for (i = 0; i < n; i++)
+                if (!rw_cache_put(proc->cache, tag, &views[i]))
+                        abort();
+        proc->stats.cache_misses += (int64_t)n;
+        rc = 0;
+done:
+        free(miss);
+        free(views);
+        return rc;
+}
+
+/* The latest stored day of the vendor of each applied PLACED order
+ * (p->vmax[i]), from the cache or read from Redis; the cache then holds
+ * the batch's latest day of each. 0, or -1 when stopped or failed. */
+static int rw_part_vendors(rw_processor_t *proc, rw_part_t *p, const rw_replay_out_t *out,
+                           volatile sig_atomic_t *stop) {
+        int tag = RW_VENDOR_TAG_BASE + rw_part_tag(proc, p);
+        const char **miss = NULL;
+        int64_t *days = NULL;
+        rw_outage_t outage = { 0 };
+        char errstr[512];
+        size_t n = 0, i, j;
+        rw_err_t err = RW_OK;
+        int rc = -1;
+
+        if (rw_grow(&p->vmax, &p->vmax_size, p->ev_cnt + 1, sizeof(*p->vmax), 256))
+                abort();
+        if (!(miss = calloc(p->ev_cnt + 1, sizeof(*miss))) ||
+            !(days = calloc(p->ev_cnt + 1, sizeof(*days))))
+                abort();
+        for (i = 0; i < p->ev_cnt; i++) {
+                if (out->flags[i] != '1' || p->evs[i].kind != 'P' ||
+                    rw_cache_get(proc->cache, tag, p->evs[i].vendor))
+                        continue;
+                for (j = 0; j < n && strcmp(miss[j], p->evs[i].vendor); j++)
+                        ;
+                if (j == n)
+                        miss[n++] = p->evs[i].vendor;
+        }
+        if (n) {
+                for (;;) {
+                        proc->stats.redis_calls++;
+                        err = rw_state_vendor_maxdays(proc->state, p->partition, miss, n, days,
+                                                      errstr, sizeof(errstr));
+                        if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                                break;
+                }
+                rw_redis_outage_end(proc, &outage);
+                if (err) {
+                        if (err != RW_ERR_IO)
+                                rw_fatal(proc, "state: %s", errstr);
+                        goto done;
+                }
+                for (j = 0; j < n; j++) {
+                        rw_account_view_t v;
+                        if (rw_account_init(&v, miss[j]))
+                                abort();
+                        v.maxday = days[j];
+                        if (!rw_cache_put(proc->cache, tag, &v))
+                                abort();
+                }
+        }
+        /* As stored before the batch, for every order of a vendor... */
+        for (i = 0; i < p->ev_cnt; i++)
+                if (out->flags[i] == '1' && p->evs[i].kind == 'P')
+                        p->vmax[i] = rw_cache_get(proc->cache, tag, p->evs[i].vendor)->maxday;
+        /* ...then as after it. */
+        for (i = 0; i < p->ev_cnt; i++)
+                if (out->flags[i] == '1' && p->evs[i].kind == 'P') {
+                        rw_account_view_t *v = rw_cache_get(proc->cache, tag, p->evs[i].vendor);
+                        if (p->evs[i].occurred_at / RW_DAY_MS > v->maxday)
+                                v->maxday = p->evs[i].occurred_at / RW_DAY_MS;
+                }
+        rc = 0;
+done:
+        free(miss);
+        free(days);
+        return rc;
+}
+
+/* The last boundary decided: as read at assignment, or as the decider
+ * thread has decided since. A batch never counts an order into an interval
+ * at or before it. */
+static int64_t rw_dep_decided(rw_processor_t *proc) {
+        return rw_decider_last(proc->decider);
+}
+
+/* One partition's batch, up to its write: (1) the accounts due by its end
+ * and those its events touch, from the cache or loaded from Redis; (2) the
+ * pure replay over them (consumers/replay.c); (3) what changed, the offset
+ * and the transitions, as one fenced write (executed with the other
+ * partitions' in rw_process_batch()). */
+static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
+                            volatile sig_atomic_t *stop) {
+        int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
+        char **due, errstr[512];
+        const char **names = NULL;
+        rw_account_view_t **avs = NULL;
+        rw_replay_out_t out = { 0 };
+        rw_replay_opts_t o;
+        size_t due_cnt, n = 0, i;
+
+        if (proc->fatal)
+                return;
+
+        /* (1) Accounts due by the end of the batch come along. */
+        due = p->due.accounts;
+        due_cnt = p->due.cnt;
+        if (!(names = calloc(p->ev_cnt + due_cnt + 1, sizeof(*names))) ||
+            !(avs = calloc(p->ev_cnt + 1, sizeof(*avs))))
+                abort();
+        for (i = 0; i < p->ev_cnt; i++)
+                names[n++] = p->evs[i].account;
+        for (i = 0; i < due_cnt; i++)
+                names[n++] = due[i];
+        if (rw_part_resolve(proc, p, names, n, stop))
+                goto done;
+        /* names is sorted now: the batch's distinct accounts. */
+        if (rw_grow(&p->accts, &p->acct_size, n + 1, sizeof(*p->accts), 256))
+                abort();
+        p->acct_cnt = 0;
+        for (i = 0; i < n; i++)
+                if (i == 0 || strcmp(names[i], names[i - 1]))
+                        p->accts[p->acct_cnt++] = rw_cache_get(proc->cache, tag, names[i]);
+        for (i = 0; i < p->ev_cnt; i++)
+                avs[i] = rw_cache_get(proc->cache, tag, p->evs[i].account);
+
+        /* (2) */
+        o = (rw_replay_opts_t){
+                .params = &proc->params, .src = orders ? RW_SRC_ORDERS : RW_SRC_SUPPORT,
+                .topic = p->topic, .partition = p->partition,
+                .lateness_ms = proc->lateness_ms, .interval_ms = proc->interval_ms,
+                .dep_decided = rw_dep_decided(proc), .lim = proc->lim,
+                /* Following: due times up to p->follow (no lateness). */
+                .watermark = p->follow ? p->follow + proc->lateness_ms : p->watermark,
+                .gaps = p->gaps, .wall_ms = rw_now_ms(),
+                .replay = proc->opts.replay,
+                .emit_from = proc->opts.emit_from,
+        };
+        if (rw_replay_batch(&o, p->evs, p->ev_offsets, p->ev_cnt, avs, p->accts,
+                            p->acct_cnt, &out))
+                abort();
+        if (p->follow)
+                out.watermark = p->follow > p->watermark ? p->follow : p->watermark;
+
+        /* (3) */
+        if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
+                                        p->last_offset + 1,
+                                        out.watermark > p->watermark ? out.watermark : 0)))
+                abort();
+        rw_state_write_bounds(p->w, p->pb_first, p->pb_last);
+        if (out.gaps_changed)
+                rw_state_write_gaps(p->w, &out.gaps);
+        p->b_gaps = out.gaps;
+        if (orders && rw_part_vendors(proc, p, &out, stop))
+                goto done;
+        for (i = 0; i < p->acct_cnt; i++)
+                if (rw_account_dirty(p->accts[i]) &&
+                    rw_state_write_account(p->w, orders, p->accts[i]))
+                        abort();
+        for (i = 0; orders && i < p->ev_cnt; i++) {
+                const rw_state_event_t *ev = &p->evs[i];
+                if (out.flags[i] != '1')
+                        continue;
+                if (ev->kind == 'P' &&
+                    (rw_state_write_vendor(p->w, ev->vendor, p->vmax[i],
+                                           ev->occurred_at / RW_DAY_MS, ev->amount,
+                                           proc->state_days) ||
+                     rw_state_write_portfolio(p->w, 'a', out.pbk[i], ev->account,
+                                              ev->amount) ||
+                     rw_state_write_portfolio(p->w, 'v', out.pbk[i], ev->vendor,
+                                              ev->amount) ||
+                     /* the interval's PLACED orders (field "": no vendor) */
+                     rw_state_write_portfolio(p->w, 'v', out.pbk[i], "", 1)))
+                        abort();
+                if (ev->kind == 'R' &&
+                    rw_state_write_portfolio(p->w, 'a', out.pbk[i], ev->account, -ev->amount))
+                        abort();
+        }
+        for (i = 0; i < out.alerts.cnt; i++) {
+                rw_record_t rec = { .type = RW_REC_ALERT, .u.alert = out.alerts.v[i] };
+                void *buf = NULL;
+                size_t len = 0;
+                if (rw_codec_encode(proc->codec, &rec, &buf, &len, errstr, sizeof(errstr))) {
+                        rw_fatal(proc, "alerts: %s", errstr);
+                        goto done;
+                }
+                if (rw_state_write_outbox(p->w, buf, len))
+                        abort();
+                free(buf);
+        }
+        if (orders && !p->follow)       /* a follow keeps its at-end report */
+                rw_state_write_progress(p->w, out.watermark, rw_now_ms());
+        /* The write holds the changes now: the views are clean again (if it
+         * does not land, the partition's views are dropped). */
+        for (i = 0; i < p->acct_cnt; i++)
+                rw_account_clean(p->accts[i]);
+        p->b_watermark = out.watermark;
+        p->b_applied = out.applied;
+        p->b_duplicates = out.duplicates;
+        proc->stats.suppressed += out.suppressed;
+        p->b_late = out.applied_late;
+        p->b_alerts = out.alerts.cnt;
+        proc->stats.late += out.late;
+done:
+        if (proc->fatal) {
+                rw_part_forget(proc, p);
+                rw_state_write_destroy(p->w);
+                p->w = NULL;
+        }
+        rw_due_query_clear(&p->due);
+        free(names);
+        free(avs);
+        rw_replay_out_clear(&out);
+}
+
+/* A written partition's outcome. The partition already moved on when the
+ * write was sent (position, watermark); a write that did not land undoes
+ * that: fenced, it resumes from what Redis holds; refused, it is fatal. */
+static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
+                             const char *errstr, rd_kafka_topic_partition_list_t *commits) {
+        rw_state_write_destroy(p->fl_w);
+        p->fl_w = NULL;
+        p->fl_acct_cnt = 0;
+        if (err == RW_ERR_FENCED) {
+                /* The batch prepared meanwhile built on what did not land. */
+                rw_state_write_destroy(p->w);
+                p->w = NULL;
+                rw_fenced(proc, p, errstr);
+                return;
+        }
+        if (err) {
+                rw_part_forget(proc, p);
+                rw_fatal(proc, "state: %s", errstr);
+                return;
+        }
+        proc->stats.applied += p->fl_applied;
+        proc->stats.duplicates += p->fl_duplicates;
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_APPLIED, p->fl_applied - p->fl_late);
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_LATE, p->fl_late);
+        rw_ops_records(proc->opts.ops, p->topic, RW_OPS_DUPLICATE, p->fl_duplicates);
+        if (p->fl_alerts)
+                p->drain = 1;
+        if (p->assigned)
+                rd_kafka_topic_partition_list_add(commits, p->topic, p->partition)->offset =
+                        p->fl_next;
+}
+
+/* Read the outcome of the batch write in flight (sending again, in the
+ * foreground, what Redis refused because a watched offset moved or what a
+ * connection failure left undecided, through Redis outages), then deliver
+ * the outboxes it filled and commit its offsets to Kafka. */
+void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rd_kafka_topic_partition_list_t *commits;
+        rw_outage_t outage = { 0 };
+        char errstr[512] = "";
+        rw_err_t err;
+        size_t i, left;
+
+        if (!proc->fl_n)
+                return;
+        commits = rd_kafka_topic_partition_list_new((int)proc->fl_n + 1);
+        if (proc->txn) {
+                /* Undecided writes keep RW_ERR_IO: sent again below. */
+                (void)rw_state_write_recv(proc->wstate, proc->txn, errstr, sizeof(errstr));
+                rw_state_txn_destroy(proc->txn);
+                proc->txn = NULL;
+        }
+        for (;;) {
+                for (i = left = 0; i < proc->fl_n; i++)
+                        left += proc->fl_errs[i] == RW_ERR_IO;
+                if (!left)
+                        break;
+                proc->stats.redis_calls++;
+                /* Only the undecided ones are sent (the others are skipped). */
+                err = rw_state_write_send(proc->wstate, proc->fl_ws, proc->fl_n, proc->fl_errs,
+                                          &proc->txn, errstr, sizeof(errstr));
+                if (!err && proc->txn) {
+                        err = rw_state_write_recv(proc->wstate, proc->txn, errstr,
+                                                  sizeof(errstr));
+                        rw_state_txn_destroy(proc->txn);
+                        proc->txn = NULL;
+                }
+                if (err == RW_ERR_NOMEM)
+                        abort();
+                if (err == RW_ERR_IO && rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        for (i = 0; i < proc->fl_n; i++) {
+                rw_part_t *p = NULL;
+                for (size_t k = 0; k < proc->part_cnt && !p; k++)
+                        if (proc->parts[k].fl_w == proc->fl_ws[i])
+                                p = &proc->parts[k];
+                if (proc->fl_errs[i] == RW_ERR_IO) {
+                        /* Stopped during an outage: not known to be stored. */
+                        rw_state_write_destroy(p->w);
+                        p->w = NULL;
+                        rw_state_write_destroy(p->fl_w);
+                        p->fl_w = NULL;
+                        rw_part_forget(proc, p);
+                        continue;
+                }
+                rw_write_outcome(proc, p, proc->fl_errs[i], errstr, commits);
+        }
+        proc->fl_n = 0;
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (p->assigned && p->drain && !*stop)
+                        rw_part_drain(proc, p, stop);
+        }
+        if (commits->cnt > 0 && !proc->fatal) {
+                rd_kafka_resp_err_t kerr = rd_kafka_commit(proc->rk, commits, 1);
+                if (kerr)
+                        rw_log_warn("commit to Kafka: %s", rd_kafka_err2str(kerr));
+        }
+        rd_kafka_topic_partition_list_destroy(commits);
+}
+
+/* Send the batch's writes, all partitions in one transaction, and go on
+ * without waiting for Redis: the partitions move on now (position,
+ * watermark, portfolio bounds), rw_write_finish() undoes that for a write
+ * that does not land. Its accounts stay cached until then. */
+static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rw_outage_t outage = { 0 };
+        char errstr[512] = "";
+        rw_err_t err = RW_OK;
+        size_t i;
+
+        {
+                /* Two arrays of one capacity. */
+                size_t nw = proc->fl_size, ne = proc->fl_size;
+                if (rw_grow(&proc->fl_ws, &nw, proc->part_cnt + 1, sizeof(*proc->fl_ws), 16) ||
+                    rw_grow(&proc->fl_errs, &ne, proc->part_cnt + 1, sizeof(*proc->fl_errs), 16))
+                        abort();
+                proc->fl_size = nw;
+        }
+        proc->fl_n = 0;
+        for (i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (!p->w)
+                        continue;
+                p->fl_w = p->w;
+                p->w = NULL;
+                p->fl_next = p->last_offset + 1;
+                p->fl_follow = p->follow != 0;
+                p->fl_applied = p->b_applied;
+                p->fl_duplicates = p->b_duplicates;
+                p->fl_late = p->b_late;
+                p->fl_alerts = p->b_alerts;
+                if (rw_grow(&p->fl_accts, &p->fl_acct_size, p->acct_cnt + 1,
+                            sizeof(*p->fl_accts), 256))
+                        abort();
+                memcpy(p->fl_accts, p->accts, p->acct_cnt * sizeof(*p->accts));
+                p->fl_acct_cnt = p->acct_cnt;
+                proc->fl_ws[proc->fl_n] = p->fl_w;
+                proc->fl_errs[proc->fl_n++] = RW_ERR_IO;
+        }
+        if (!proc->fl_n)
+                return;
+        for (;;) {
+                proc->stats.redis_calls++;
+                err = rw_state_write_send(proc->wstate, proc->fl_ws, proc->fl_n, proc->fl_errs,
+                                          &proc->txn, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (err == RW_ERR_NOMEM)
+                abort();
+        /* Moved on now; undone by rw_write_finish() if it does not land. */
+        for (i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (!p->fl_w)
+                        continue;
+                p->expected = p->fl_next;
+                p->watermark = p->b_watermark;
+                p->gaps = p->b_gaps;
+                rw_state_write_bounds_after(p->fl_w, &p->pb_first, &p->pb_last);
+        }
+        if (!proc->txn)         /* nothing went out (all fenced, or stopped) */
+                rw_write_finish(proc, stop);
+}
+
+/* Redis may not hold the due times the write in flight changes yet: the
+ * cached views are the truth for the accounts they hold (their owner is the
+ * only writer), so an account cached and not due is left out, and the in-
+ * flight write's accounts that are due come along. */
+static void rw_due_merge(rw_processor_t *proc, rw_part_t *p, rw_due_query_t *q) {
+        int tag = rw_part_tag(proc, p);
+        size_t keep = 0, extra = 0, i;
+
+        if (!p->fl_w)
+                return;
+        for (i = 0; i < q->cnt; i++) {
+                rw_account_view_t *av = rw_cache_get(proc->cache, tag, q->accounts[i]);
+                if (av && (av->due <= 0 || av->due > q->until)) {
+                        free(q->accounts[i]);
+                        continue;
+                }
+                q->accounts[keep] = q->accounts[i];
+                q->dues[keep++] = q->dues[i];
+        }
+        q->cnt = keep;
+        for (i = 0; i < p->fl_acct_cnt; i++)
+                extra += p->fl_accts[i]->due > 0 && p->fl_accts[i]->due <= q->until;
+        if (!extra)
+                return;
+        q->accounts = realloc(q->accounts, (q->cnt + extra) * sizeof(*q->accounts));
+        q->dues = realloc(q->dues, (q->cnt + extra) * sizeof(*q->dues));
+        if (!q->accounts || !q->dues)
+                abort();
+        for (i = 0; i < p->fl_acct_cnt; i++) {
+                const rw_account_view_t *av = p->fl_accts[i];
+                if (av->due <= 0 || av->due > q->until)
+                        continue;
+                if (!(q->accounts[q->cnt] = strdup(av->account)))
+                        abort();
+                q->dues[q->cnt++] = av->due;
+        }
+}
+
+/* Before a batch's partitions are prepared: deliver what their outboxes
+ * may hold, and ask which of their accounts are due by the batch's end
+ * (all partitions in one round trip, again through Redis outages). */
+static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rw_due_query_t *qs = calloc(proc->part_cnt + 1, sizeof(*qs));
+        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps));
+        rw_outage_t outage = { 0 };
+        char errstr[512];
+        size_t n = 0, i;
+        rw_err_t err;
+
+        if (!qs || !ps)
+                abort();
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t wm = p->watermark;
+
+                if (!p->assigned || p->last_offset < 0)
+                        continue;
+                if (p->drain)
+                        rw_part_drain(proc, p, stop);
+                for (size_t j = 0; j < p->ev_cnt; j++)
+                        if (p->evs[j].occurred_at > wm)
+                                wm = p->evs[j].occurred_at;
+                ps[n] = p;
+                qs[n++] = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
+                                            .until = p->follow ? p->follow :
+                                                                 wm - proc->lateness_ms };
+        }
+        while (n && !proc->fatal) {
+                proc->stats.redis_calls++;
+                err = rw_state_due(proc->state, qs, n, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop))
+                        break;
+        }
+        rw_redis_outage_end(proc, &outage);
+        if (n && err) {
+                if (err != RW_ERR_IO)
+                        rw_fatal(proc, "state: %s", errstr);
+                else
+                        rw_fatal(proc, "stopped while %s", "Redis was unreachable");
+        }
+        for (i = 0; i < n; i++) {
+                if (proc->fatal)
+                        rw_due_query_clear(&qs[i]);
+                else
+                        rw_due_merge(proc, ps[i], &qs[i]);
+                ps[i]->due = qs[i];
+        }
+        free(qs);
+        free(ps);
+}
+
+void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
+                             size_t cnt, volatile sig_atomic_t *stop) {
+        int64_t batch_t0 = rw_mono_us();
+        char errstr[512];
+        int dlq_sent = 0;
+        size_t i;
+
+        for (i = 0; i < proc->part_cnt; i++) {
+                proc->parts[i].ev_cnt = 0;
+                proc->parts[i].last_offset = -1;
+                proc->parts[i].follow = 0;
+                proc->parts[i].route_wm = proc->parts[i].watermark;
+        }
+        int64_t t0 = rw_mono_us(), t1;
+        for (i = 0; i < cnt; i++)
+                rw_route(proc, msgs[i], &dlq_sent);
+        rw_follow_mark(proc);
+        rw_settle_late(proc, &dlq_sent, stop);
+        t1 = rw_mono_us();
+        proc->stats.us_route += t1 - t0;
+        if (proc->fatal)
+                return;
+        /* Dead letters must be safe before their offsets move on. */
+        if (dlq_sent && rw_producer_flush(proc->prod, 30 * 1000, errstr,
+                                          sizeof(errstr))) {
+                rw_fatal(proc, "dead-letter queue: %s", errstr);
+                return;
+        }
+        t0 = rw_mono_us();
+        rw_due_batch(proc, stop);
+        t1 = rw_mono_us();
+        proc->stats.us_due += t1 - t0;
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (p->assigned && p->last_offset >= 0)
+                        rw_part_prepare(proc, p, stop);
+        }
+        t0 = rw_mono_us();
+        proc->stats.us_prepare += t0 - t1;
+        /* The previous batch's write was in flight while this one was
+         * prepared: its outcome first, then this one goes out. */
+        rw_write_finish(proc, stop);
+        t1 = rw_mono_us();
+        proc->stats.us_finish += t1 - t0;
+        for (i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (p->w && (proc->fatal || !p->assigned)) {
+                        /* Not to be stored: its views are not either. */
+                        rw_part_forget(proc, p);
+                        rw_state_write_destroy(p->w);
+                        p->w = NULL;
+                }
+        }
+        /* Accounts of this batch stay cached (its write is not read yet). */
+        rw_cache_trim(proc->cache);
+        if (!proc->fatal)
+                rw_write_start(proc, stop);
+        proc->stats.us_start += rw_mono_us() - t1;
+        proc->stats.batches++;
+        rw_ops_batch(proc->opts.ops, rw_mono_us() - batch_t0);
+        rw_arena_reset(proc);
+        if (proc->reg_blocked && !proc->fatal)
+                rw_registry_pause(proc);
+}

@@ -1,0 +1,267 @@
+/* partitions.c - the assigned input partitions: their stored positions,
+ * the rebalance callback, fencing, and the periodic position check. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "consumers/processor_int.h"
+#include "common/log.h"
+
+rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
+                               int32_t partition, int create) {
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                if (proc->parts[i].partition == partition &&
+                    !strcmp(proc->parts[i].topic, topic))
+                        return &proc->parts[i];
+        if (!create)
+                return NULL;
+        if (proc->part_cnt == proc->part_size) {
+                size_t n = proc->part_size ? proc->part_size * 2 : 16;
+                rw_part_t *np = realloc(proc->parts, n * sizeof(*np));
+                if (!np)
+                        abort();
+                proc->parts = np;
+                proc->part_size = n;
+        }
+        rw_part_t *p = &proc->parts[proc->part_cnt++];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->topic, sizeof(p->topic), "%s", topic);
+        p->partition = partition;
+        p->expected = -1;
+        p->last_offset = -1;
+        p->retry_at = -1;
+        p->end = -1;
+        return p;
+}
+
+int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p) {
+        return (int)(p - proc->parts);
+}
+
+/* Forget what is cached of a partition (it was revoked, fenced, or a write
+ * of it did not land). */
+void rw_part_forget(rw_processor_t *proc, const rw_part_t *p) {
+        rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
+        rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
+}
+
+/* Load a partition's stored position (offset and watermark) from Redis,
+ * waiting out a Redis outage while not asked to stop. 0, or -1 when stopped
+ * or when Redis refused (an error reply: fatal, with Redis' reason). */
+static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
+        char errstr[512], why[1024];
+        int backoff = 100;
+        rw_err_t err;
+
+        p->end_since = 0;
+        p->followed = 0;
+        while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
+                                            &p->expected, &p->watermark, errstr,
+                                            sizeof(errstr))) ||
+               (err = rw_state_get_bounds(proc->state, p->partition, &p->pb_first,
+                                          &p->pb_last, errstr, sizeof(errstr))) ||
+               (err = rw_state_get_gaps(proc->state, p->topic, p->partition, &p->gaps,
+                                        errstr, sizeof(errstr)))) {
+                if (err != RW_ERR_IO) {
+                        snprintf(why, sizeof(why), "reading the stored position of "
+                                 "%s [%d]: %s", p->topic, (int)p->partition, errstr);
+                        rw_fatal(proc, "%s", why);
+                        return -1;
+                }
+                rw_log_warn("cannot read the stored position of %s [%d]: %s; "
+                            "retrying in %d ms", p->topic, (int)p->partition,
+                            errstr, backoff);
+                rw_ops_redis(proc->opts.ops, errstr);
+                rw_ops_alive(proc->opts.ops);
+                for (int waited = 0; waited < backoff && !*proc->stop; waited += 50)
+                        usleep(50 * 1000);
+                if (*proc->stop)
+                        return -1;
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+        }
+        if (backoff > 100)
+                rw_ops_redis(proc->opts.ops, NULL);
+        return 0;
+}
+
+/* tp's offset in list (a replay's starts or ends), or dflt. */
+static int64_t rw_opts_offset(const rd_kafka_topic_partition_list_t *list,
+                              const rd_kafka_topic_partition_t *tp, int64_t dflt) {
+        for (int i = 0; list && i < list->cnt; i++)
+                if (list->elems[i].partition == tp->partition &&
+                    !strcmp(list->elems[i].topic, tp->topic))
+                        return list->elems[i].offset;
+        return dflt;
+}
+
+void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        rw_processor_t *proc = opaque;
+        rd_kafka_error_t *error = NULL;
+        int i;
+
+        /* The write in flight settles first: assignments change what is
+         * cached and what the partitions' positions are. */
+        if (proc->run_stop)
+                rw_write_finish(proc, proc->run_stop);
+
+        rw_ops_rebalance(proc->opts.ops, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (i = 0; i < parts->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                        rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 1);
+                        /* Whatever was cached may have changed meanwhile. */
+                        rw_part_forget(proc, p);
+                        /* Stopped or failed: assigned to librdkafka, but
+                         * nothing of it is applied; the run is ending. */
+                        p->assigned = !rw_part_load_position(proc, p);
+                        p->eof = 0;
+                        p->retry_at = -1;       /* starts over at the stored position */
+                        p->drain = 1;           /* a predecessor may have left some */
+                        /* Redis is the source of truth: no stored position
+                         * means no state, so rebuild from the beginning (a
+                         * replay: from where its warm-up starts). */
+                        tp->offset = p->expected >= 0 ? p->expected :
+                                     rw_opts_offset(proc->opts.start_offsets, tp,
+                                                    RD_KAFKA_OFFSET_BEGINNING);
+                        p->end = rw_opts_offset(proc->opts.end_offsets, tp, -1);
+                        rw_log_info("assigned %s [%d] at offset %lld%s",
+                                    tp->topic, (int)tp->partition,
+                                    (long long)p->expected,
+                                    p->expected < 0 ? " (no state: from the beginning)" : "");
+                }
+                error = rd_kafka_incremental_assign(rk, parts);
+        } else {
+                for (i = 0; i < parts->cnt; i++) {
+                        rw_part_t *p = rw_part_find(proc, parts->elems[i].topic,
+                                                    parts->elems[i].partition, 0);
+                        if (p) {
+                                p->assigned = 0;
+                                rw_part_forget(proc, p);
+                        }
+                        rw_log_info("revoked %s [%d]%s", parts->elems[i].topic,
+                                    (int)parts->elems[i].partition,
+                                    rd_kafka_assignment_lost(rk) ? " (lost)" : "");
+                }
+                error = rd_kafka_incremental_unassign(rk, parts);
+        }
+        if (error) {
+                rw_log_error("rebalance: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+}
+
+/* What the {dep} slot says was decided, waiting out a Redis outage. It can be
+ * less than this process saw: Redis restarted without its latest writes. */
+static void rw_load_decided(rw_processor_t *proc) {
+        char errstr[512];
+        int backoff = 100;
+        int64_t last;
+        rw_err_t err;
+
+        while ((err = rw_state_get_decided(proc->state, &last, errstr,
+                                           sizeof(errstr)))) {
+                rw_log_warn("cannot read the last decided boundary: %s; "
+                            "retrying in %d ms", errstr, backoff);
+                usleep((useconds_t)backoff * 1000);
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                if (err == RW_ERR_IO)
+                        rw_state_reconnect(proc->state, errstr, sizeof(errstr));
+        }
+        rw_decider_set_last(proc->decider, last);
+}
+
+/* Someone else wrote this partition since we read its position (a rebalance
+ * we have not heard of yet), or Redis lost it. Nothing of this batch was
+ * written. Resume from what Redis holds; a revocation, if one is coming,
+ * stops us, and every write stays fenced meanwhile. */
+void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
+        rd_kafka_topic_partition_list_t *tps;
+        rd_kafka_error_t *error;
+        int64_t written = p->expected;
+
+        proc->stats.fenced++;
+        rw_part_forget(proc, p);
+        if (rw_part_load_position(proc, p)) {
+                p->assigned = 0;        /* stopped or failed: the run is ending */
+                return;
+        }
+        p->eof = 0;             /* read again from the stored offset */
+        if (p->expected < written) {
+                /* Behind what this process wrote: not another owner (it
+                 * would be ahead), Redis lost writes (a restart from an
+                 * older snapshot, a failover to a lagging replica, a
+                 * flushed database). */
+                proc->stats.lost++;
+                rw_log_warn("redis lost writes: %s [%d] holds offset %lld, %lld had been "
+                            "stored; rebuilding the partition from what Redis holds",
+                            p->topic, (int)p->partition, (long long)p->expected,
+                            (long long)written);
+        }
+        /* If Redis lost writes, it lost decisions too: the orders applied
+         * again go to the intervals it still holds undecided, as in a pass
+         * that never saw those decisions. */
+        rw_load_decided(proc);
+        /* A commit whose reply was lost may have stored transitions. */
+        p->drain = 1;
+        rw_log_warn("fenced: %s; resuming from the stored offset %lld",
+                    why, (long long)p->expected);
+        tps = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(tps, p->topic, p->partition)->offset =
+                p->expected >= 0 ? p->expected : RD_KAFKA_OFFSET_BEGINNING;
+        if ((error = rd_kafka_seek_partitions(proc->rk, tps, 5000))) {
+                rw_log_warn("seek %s [%d]: %s", p->topic, (int)p->partition,
+                            rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(tps);
+}
+
+/* Every few seconds, and before a run that stops at the end stops: is each
+ * owned partition's stored offset still what this process wrote? A Redis
+ * that lost writes is noticed also on partitions that receive nothing more
+ * (their next write would notice too, but there may be none). Returns the
+ * number of partitions found behind or ahead (rewound, rebuilt). */
+int rw_check_positions(rw_processor_t *proc) {
+        int found = 0, asked = 0;
+
+        proc->check_at = rw_mono_ms() + 5000;
+        if (proc->fl_n)
+                return 0;       /* a write in flight: checked once it settled */
+        for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                int64_t off, wm;
+                char errstr[512], why[700];
+
+                if (!p->assigned || p->w)
+                        continue;
+                if (rw_state_get_position(proc->state, p->topic, p->partition, &off, &wm,
+                                          errstr, sizeof(errstr))) {
+                        rw_ops_redis(proc->opts.ops, errstr);
+                        return found;   /* an outage: the batches ride it out */
+                }
+                asked++;
+                if (off == p->expected)
+                        continue;
+                snprintf(why, sizeof(why), "%s [%d]: stored offset is %lld, %lld was written",
+                         p->topic, (int)p->partition, (long long)off,
+                         (long long)p->expected);
+                rw_fenced(proc, p, why);
+                found++;
+        }
+        if (asked)
+                rw_ops_redis(proc->opts.ops, NULL);     /* Redis answers (again) */
+        return found;
+}
+
+int rw_all_eof(rw_processor_t *proc) {
+        int n = 0;
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                if (!proc->parts[i].assigned)
+                        continue;
+                if (!proc->parts[i].eof)
+                        return 0;
+                n++;
+        }
+        return n > 0;
+}
