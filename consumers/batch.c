@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "consumers/processor_int.h"
 #include "producers/alert_line.h"
+#include "consumers/due_index.h"
 #include "common/log.h"
 
 /* A Redis outage seen by a batch: pause the assignment (once), wait out the
@@ -340,10 +341,15 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         }
         if (orders && !p->follow)       /* a follow keeps its at-end report */
                 rw_state_write_progress(p->w, out.watermark, rw_now_ms());
-        /* The write holds the changes now: the views are clean again (if it
-         * does not land, the partition's views are dropped). */
-        for (i = 0; i < p->acct_cnt; i++)
+        /* The write holds the changes now: the views are clean again, and
+         * the due index has their due times (if it does not land, the
+         * partition's views and index are dropped). */
+        for (i = 0; i < p->acct_cnt; i++) {
+                if (p->accts[i]->due != p->accts[i]->due_stored &&
+                    rw_due_index_set(p->dues, p->accts[i]->account, p->accts[i]->due))
+                        abort();
                 rw_account_clean(p->accts[i]);
+        }
         p->b_watermark = out.watermark;
         p->b_applied = out.applied;
         p->b_duplicates = out.duplicates;
@@ -531,73 +537,23 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 rw_write_finish(proc, stop);
 }
 
-/* Redis may not hold the due times the write in flight changes yet: the
- * cached views are the truth for the accounts they hold (their owner is the
- * only writer), so an account cached and not due is left out, and the in-
- * flight write's accounts that are due come along. */
-static void rw_due_merge(rw_processor_t *proc, rw_part_t *p, rw_due_query_t *q) {
-        int tag = rw_part_tag(proc, p);
-        size_t keep = 0, extra = 0, i;
-
-        if (!p->fl_w)
-                return;
-        for (i = 0; i < q->cnt; i++) {
-                rw_account_view_t *av = rw_cache_get(proc->cache, tag, q->accounts[i]);
-                if (av && (av->due <= 0 || av->due > q->until)) {
-                        free(q->accounts[i]);
-                        continue;
-                }
-                q->accounts[keep] = q->accounts[i];
-                q->dues[keep++] = q->dues[i];
-        }
-        q->cnt = keep;
-        for (i = 0; i < p->fl_acct_cnt; i++)
-                extra += p->fl_accts[i]->due > 0 && p->fl_accts[i]->due <= q->until;
-        if (!extra)
-                return;
-        q->accounts = realloc(q->accounts, (q->cnt + extra) * sizeof(*q->accounts));
-        q->dues = realloc(q->dues, (q->cnt + extra) * sizeof(*q->dues));
-        if (!q->accounts || !q->dues)
-                abort();
-        for (i = 0; i < p->fl_acct_cnt; i++) {
-                const rw_account_view_t *av = p->fl_accts[i];
-                if (av->due <= 0 || av->due > q->until)
-                        continue;
-                if (!(q->accounts[q->cnt] = strdup(av->account)))
-                        abort();
-                q->dues[q->cnt++] = av->due;
-        }
-}
-
-/* Before a batch's partitions are prepared: deliver what their outboxes
- * may hold, and ask which of their accounts are due by the batch's end
- * (all partitions in one round trip, again through Redis outages). */
-static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
-        rw_due_query_t *qs = calloc(proc->part_cnt + 1, sizeof(*qs));
-        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps));
+/* Load the due times of the partitions `ps` (n) whose index was dropped from
+ * Redis (all partitions in one round trip, through Redis outages); a write
+ * in flight's accounts are not stored yet: their due times are the truth. */
+static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, size_t n,
+                       volatile sig_atomic_t *stop) {
+        rw_due_query_t *qs = calloc(n + 1, sizeof(*qs));
         rw_outage_t outage = { 0 };
         char errstr[512];
-        size_t n = 0, i;
-        rw_err_t err;
+        rw_err_t err = RW_OK;
+        size_t i, j;
 
-        if (!qs || !ps)
+        if (!qs)
                 abort();
-        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
-                rw_part_t *p = &proc->parts[i];
-                int64_t wm = p->watermark;
-
-                if (!p->assigned || p->last_offset < 0)
-                        continue;
-                if (p->drain)
-                        rw_part_drain(proc, p, stop);
-                for (size_t j = 0; j < p->ev_cnt; j++)
-                        if (p->evs[j].occurred_at > wm)
-                                wm = p->evs[j].occurred_at;
-                ps[n] = p;
-                qs[n++] = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
-                                            .until = p->follow ? p->follow :
-                                                                 wm - proc->lateness_ms };
-        }
+        for (i = 0; i < n; i++)
+                qs[i] = (rw_due_query_t){ .topic = ps[i]->topic,
+                                          .partition = ps[i]->partition,
+                                          .until = INT64_MAX };
         while (n && !proc->fatal) {
                 proc->stats.redis_calls++;
                 err = rw_state_due(proc->state, qs, n, errstr, sizeof(errstr));
@@ -605,21 +561,71 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                         break;
         }
         rw_redis_outage_end(proc, &outage);
-        if (n && err) {
+        if (err) {
                 if (err != RW_ERR_IO)
                         rw_fatal(proc, "state: %s", errstr);
                 else
                         rw_fatal(proc, "stopped while %s", "Redis was unreachable");
         }
         for (i = 0; i < n; i++) {
-                if (proc->fatal)
-                        rw_due_query_clear(&qs[i]);
-                else
-                        rw_due_merge(proc, ps[i], &qs[i]);
-                ps[i]->due = qs[i];
+                rw_part_t *p = ps[i];
+                if (!proc->fatal) {
+                        rw_due_index_clear(p->dues);
+                        for (j = 0; j < qs[i].cnt; j++)
+                                if (rw_due_index_set(p->dues, qs[i].accounts[j], qs[i].dues[j]))
+                                        abort();
+                        for (j = 0; j < p->fl_acct_cnt; j++)
+                                if (rw_due_index_set(p->dues, p->fl_accts[j]->account,
+                                                     p->fl_accts[j]->due))
+                                        abort();
+                        p->dues_loaded = 1;
+                }
+                rw_due_query_clear(&qs[i]);
         }
         free(qs);
+        return proc->fatal ? -1 : 0;
+}
+
+/* Before a batch's partitions are prepared: deliver what their outboxes
+ * may hold, and take which of their accounts are due by the batch's end
+ * from their due index (loaded from Redis first where it was dropped). */
+static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps)),
+                  **load = calloc(proc->part_cnt + 1, sizeof(*load));
+        size_t n = 0, nl = 0, i;
+
+        if (!ps || !load)
+                abort();
+        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+
+                if (!p->assigned || p->last_offset < 0)
+                        continue;
+                if (p->drain)
+                        rw_part_drain(proc, p, stop);
+                ps[n++] = p;
+                if (!p->dues_loaded)
+                        load[nl++] = p;
+        }
+        if (nl && rw_due_load(proc, load, nl, stop))
+                n = 0;
+        for (i = 0; i < n; i++) {
+                rw_part_t *p = ps[i];
+                rw_due_query_t *q = &p->due;
+                int64_t wm = p->watermark;
+
+                for (size_t j = 0; j < p->ev_cnt; j++)
+                        if (p->evs[j].occurred_at > wm)
+                                wm = p->evs[j].occurred_at;
+                rw_due_query_clear(q);
+                *q = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
+                                       .until = p->follow ? p->follow :
+                                                            wm - proc->lateness_ms };
+                if (rw_due_index_until(p->dues, q->until, &q->accounts, &q->dues, &q->cnt))
+                        abort();
+        }
         free(ps);
+        free(load);
 }
 
 void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "consumers/processor_int.h"
+#include "consumers/due_index.h"
 #include "common/log.h"
 
 rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
@@ -30,6 +31,8 @@ rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
         p->last_offset = -1;
         p->retry_at = -1;
         p->end = -1;
+        if (!(p->dues = rw_due_index_new()))
+                abort();
         return p;
 }
 
@@ -37,9 +40,11 @@ int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p) {
         return (int)(p - proc->parts);
 }
 
-/* Forget what is cached of a partition (it was revoked, fenced, or a write
- * of it did not land). */
-void rw_part_forget(rw_processor_t *proc, const rw_part_t *p) {
+/* Forget what is cached of a partition, its accounts and its due index (it
+ * was revoked, fenced, or a write of it did not land): read from Redis again
+ * when next needed. */
+void rw_part_forget(rw_processor_t *proc, rw_part_t *p) {
+        p->dues_loaded = 0;
         rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
         rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "consumers/processor_int.h"
+#include "consumers/due_index.h"
 #include "common/kafka.h"
 #include "common/log.h"
 
@@ -205,6 +206,7 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 free(proc->parts[i].fl_accts);
                 rw_state_write_destroy(proc->parts[i].fl_w);
                 rw_due_query_clear(&proc->parts[i].due);
+                rw_due_index_destroy(proc->parts[i].dues);
                 rw_state_write_destroy(proc->parts[i].w);
         }
         free(proc->parts);

@@ -47,6 +47,8 @@ typedef struct rw_part_s {
         size_t acct_cnt, acct_size;
         rw_state_write_t *w;            /* the batch's write, until executed */
         rw_due_query_t due;             /* the batch's accounts due by its end */
+        struct rw_due_index_s *dues;    /* its accounts' due times (consumers/due_index.h) */
+        int dues_loaded;                /* dues holds what Redis does (0: load it) */
         int64_t pb_first, pb_last;      /* its stored pb:first, pb:last (-1: none) */
         int64_t b_watermark, b_applied, b_duplicates, b_late;   /* the batch's, once written */
         int64_t *vmax;                  /* per event: its vendor's latest stored day */
@@ -156,7 +158,7 @@ void rw_registry_register_alerts(rw_processor_t *proc,
 rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
                                int32_t partition, int create);
 int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p);
-void rw_part_forget(rw_processor_t *proc, const rw_part_t *p);
+void rw_part_forget(rw_processor_t *proc, rw_part_t *p);
 void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque);
 void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why);
