@@ -21,6 +21,7 @@ fetch   Only populate the cache (Maven, first use only).
 Environment:
   RW_CACHE_DIR          cache root (default: $HOME/.cache/riskwatch)
   RW_REGISTRY_JVM_OPTS  extra JVM options for the registry
+  RW_REGISTRY_WATCH_PID start: stop the registry once this process is gone
 EOF
   exit 2
 }
@@ -176,6 +177,14 @@ cmd_start() {
     sleep 0.2
   done
 
+  if [[ -n "${RW_REGISTRY_WATCH_PID:-}" ]]; then
+    # A test killed before it could stop the registry leaves no JVM behind.
+    local watch=$RW_REGISTRY_WATCH_PID
+    (
+      while kill -0 "$watch" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+      if is_our_registry "$pid" "$dir"; then kill -TERM "$pid" 2>/dev/null || true; fi
+    ) </dev/null >/dev/null 2>&1 &
+  fi
   printf 'SCHEMA_REGISTRY_URL=%s\n' "$url" >"$dir/registry.env"
   echo "schema-registry: Apicurio Registry $VERSION at $url up in $(elapsed "$t0") s ($how)" >&2
   echo "$url"

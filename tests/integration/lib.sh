@@ -59,7 +59,7 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 # call schema_registry_stop.
 schema_registry_start() {
   local dir=$WORK/schema-registry
-  SCHEMA_REGISTRY_URL=$("$RW_SOURCE_DIR/scripts/schema-registry.sh" start "$dir") ||
+  SCHEMA_REGISTRY_URL=$(RW_REGISTRY_WATCH_PID=$$ "$RW_SOURCE_DIR/scripts/schema-registry.sh" start "$dir") ||
     fail "Apicurio Registry did not start (log: $dir/registry.log)"
   SCHEMA_REGISTRY_ACCESS_LOG=$dir/registry-access.log
 }

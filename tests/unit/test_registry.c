@@ -763,8 +763,9 @@ static int group_setup(void **state) {
         /* Apicurio, private to this test (fetched into the cache on first use). */
         snprintf(real_dir, sizeof(real_dir), "%s/apicurio", tmp_dir);
         snprintf(real_log, sizeof(real_log), "%s/registry-access.log", real_dir);
-        snprintf(script, sizeof(script), "'%s/scripts/schema-registry.sh' start '%s'",
-                 source_dir, real_dir);
+        snprintf(script, sizeof(script), "RW_REGISTRY_WATCH_PID=%ld "
+                 "'%s/scripts/schema-registry.sh' start '%s'",
+                 (long)getpid(), source_dir, real_dir);
         if (!(fp = popen(script, "r")) || !fgets(real_url, sizeof(real_url), fp)) {
                 fprintf(stderr, "Apicurio Registry (%s) did not start\n", script);
                 if (fp)
