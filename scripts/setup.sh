@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages riskwatch needs when they are missing: quiet and
 # idempotent. `setup.sh` covers building and the demo; `setup.sh --test` adds
-# what the test suite needs (kcat, Java and Maven for the Kafka broker, ...).
+# what the test suite needs (kcat, Java and Maven for the Kafka broker and the
+# schema registry, ...).
 set -euo pipefail
 
 build_pkgs=(cmake make gcc pkg-config librdkafka-dev libavro-dev libhiredis-dev

@@ -93,6 +93,8 @@ rw_integration_test(e2e_poison)
 rw_integration_test(e2e_undeliverable)
 rw_integration_test(decode_gen)
 rw_unit_test(test_registry LIBS rw_codec rw_common)
+# Starts a private Apicurio Registry (Java; fetched once into the cache).
+set_tests_properties(unit.test_registry PROPERTIES TIMEOUT 300)
 rw_integration_test(registry)
 rw_integration_test(state_equivalence)
 rw_integration_test(e2e_population)

@@ -51,3 +51,20 @@ rw() {
 }
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# A private Apicurio Registry (scripts/schema-registry.sh, in-memory) for this
+# test, started in $WORK/schema-registry: sets SCHEMA_REGISTRY_URL (the base URL
+# of its Confluent-compatible API, .../apis/ccompat/v7) and
+# SCHEMA_REGISTRY_ACCESS_LOG (one line per request). The test's EXIT trap must
+# call schema_registry_stop.
+schema_registry_start() {
+  local dir=$WORK/schema-registry
+  SCHEMA_REGISTRY_URL=$(RW_REGISTRY_WATCH_PID=$$ "$RW_SOURCE_DIR/scripts/schema-registry.sh" start "$dir") ||
+    fail "Apicurio Registry did not start (log: $dir/registry.log)"
+  SCHEMA_REGISTRY_ACCESS_LOG=$dir/registry-access.log
+}
+schema_registry_stop() {
+  [[ -d $WORK/schema-registry ]] &&
+    "$RW_SOURCE_DIR/scripts/schema-registry.sh" stop "$WORK/schema-registry"
+  return 0
+}

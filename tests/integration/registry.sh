@@ -1,57 +1,106 @@
 #!/usr/bin/env bash
-# Schema registry, on the real broker and a private Redis, with a
-# Confluent-compatible test registry (registry_server.py):
-#  1. records framed with an id only the registry knows (a v2 OrderEvent with
-#     an extra field) are fetched once, resolved and applied; an id the
-#     registry does not have goes to the DLQ as unknown_schema; the alert is
-#     framed with the id the registry assigned under `<alerts topic>-value`;
+# Schema registry, on the real broker and a private Redis.
+#  1. against a real schema registry, Apicurio Registry (in-memory, through
+#     its Confluent-compatible API; scripts/schema-registry.sh): records
+#     framed with the ids it assigned to the schemas registered there
+#     (OrderEvent and a v2 with an extra field) are fetched once, resolved and
+#     applied; an id it does not have goes to the DLQ as unknown_schema;
+#     riskwatch registers RiskAlert under `<alerts topic>-value` and frames
+#     the alert with the id the registry assigned;
 #  2. while the registry does not answer, riskwatch waits at start-up, then
 #     stops before the record it cannot resolve: nothing goes to the DLQ, the
 #     stored offset stays before that record, and once the registry is back
 #     every record is applied exactly once;
 #  3. while the registry fails for the alerts' own id, alerts still go out keyed
 #     by their fingerprint and are printed (the outbox needs no registry).
+# Parts 2 and 3 inject faults a real registry cannot be told to make (503s
+# for some paths only, then answering again): there, and only there, the
+# registry is tests/integration/registry_server.py, a Confluent-compatible
+# imitation with fault controls.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 create_topics 1
 day=86400000
 t0=1772344800000   # 2026-03-01T06:00:00Z
 
-# ---- the test registry ----------------------------------------------------------
+# ---- the registries ----------------------------------------------------------------
 
 regdir=$WORK/registry
 mkdir -p "$regdir"
-cp "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$regdir/1.avsc"
-cp "$RW_SOURCE_DIR/schemas/SupportEvent.avsc" "$regdir/2.avsc"
-# OrderEvent v2: an extra field with a default, under ids the catalogue lacks.
+# OrderEvent v2: an extra field with a default.
 "$PY" - "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$regdir/order_v2.json" <<'PYEOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 s["fields"].append({"name": "channel", "type": "string", "default": "web"})
 json.dump(s, open(sys.argv[2], "w"), indent=1)
 PYEOF
-cp "$regdir/order_v2.json" "$regdir/101.avsc"
-cp "$regdir/order_v2.json" "$regdir/102.avsc"
 
+trap 'kill "${REG_PID:-}" 2>/dev/null; [[ -n ${RW_PID:-} ]] && kill "$RW_PID" 2>/dev/null; schema_registry_stop; rm -rf "$WORK"' EXIT
+schema_registry_start
+APIC=$SCHEMA_REGISTRY_URL
+
+# The fault-injecting imitation (parts 2 and 3) serves N.avsc as id N.
+cp "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$regdir/1.avsc"
+cp "$RW_SOURCE_DIR/schemas/SupportEvent.avsc" "$regdir/2.avsc"
+cp "$regdir/order_v2.json" "$regdir/102.avsc"
 "$PY" "$RW_SOURCE_DIR/tests/integration/registry_server.py" "$regdir" >"$WORK/reg.port" 2>"$WORK/reg.log" &
 REG_PID=$!
-trap 'kill "$REG_PID" 2>/dev/null; [[ -n ${RW_PID:-} ]] && kill "$RW_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [[ -s $WORK/reg.port ]] && break; sleep 0.1; done
 REG=http://127.0.0.1:$(head -1 "$WORK/reg.port")
 [[ $REG =~ :[0-9]+$ ]] || fail "test registry did not start: $(cat "$WORK/reg.log")"
 
-reg_get() {
-  "$PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$REG$1"
+# http_get URL: the body; exits non-zero on an HTTP error.
+http_get() {
+  "$PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1"
+}
+# http_status URL: the HTTP status and the body's error_code ("404 40403").
+http_status() {
+  "$PY" - "$1" <<'PYEOF'
+import json, sys, urllib.error, urllib.request
+try:
+    r = urllib.request.urlopen(sys.argv[1]); print(r.status, 0)
+except urllib.error.HTTPError as e:
+    print(e.code, json.loads(e.read() or b"{}").get("error_code", 0))
+PYEOF
+}
+# register BASE SUBJECT FILE: registers the schema in FILE under SUBJECT
+# through the Confluent-compatible API; prints the id the registry assigned.
+register() {
+  "$PY" - "$1/subjects/$2/versions" "$3" <<'PYEOF'
+import json, sys, urllib.request
+body = json.dumps({"schema": open(sys.argv[2]).read()}).encode()
+req = urllib.request.Request(sys.argv[1], data=body,
+                             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+print(json.load(urllib.request.urlopen(req))["id"])
+PYEOF
+}
+# latest_id BASE SUBJECT: the id of the subject's latest version.
+latest_id() {
+  http_get "$1/subjects/$2/versions/latest" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+# How often Apicurio was asked for one schema id (its access log).
+apic_count() {
+  grep -c "method=\"GET\" path=\"/apis/ccompat/v7/schemas/ids/$1\" " "$SCHEMA_REGISTRY_ACCESS_LOG" || true
 }
 reg_ctl() {
   "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode()))' \
     "$REG/_control" "$1"
 }
-# How often the registry was asked for one path ("GET /schemas/ids/101").
-reg_count() {
-  reg_get /_stats | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["requests"].get(sys.argv[1], 0))' "$1"
-}
-ok "test registry at $REG"
+ok "Apicurio Registry at $APIC; fault-injecting test registry at $REG"
+
+id_order=$(register "$APIC" "$T_ORDERS-value" "$RW_SOURCE_DIR/schemas/OrderEvent.avsc")
+id_support=$(register "$APIC" "$T_SUPPORT-value" "$RW_SOURCE_DIR/schemas/SupportEvent.avsc")
+id_v2=$(register "$APIC" "$T_ORDERS-value" "$regdir/order_v2.json")
+[[ $id_order =~ ^[0-9]+$ && $id_support =~ ^[0-9]+$ && $id_v2 =~ ^[0-9]+$ ]] ||
+  fail "Apicurio assigned ids '$id_order', '$id_support', '$id_v2'"
+[[ $id_v2 != "$id_order" && $id_v2 != "$id_support" && $id_order != "$id_support" ]] ||
+  fail "Apicurio gave distinct schemas one id: $id_order $id_support $id_v2"
+[[ $(register "$APIC" "$T_ORDERS-value" "$regdir/order_v2.json") == "$id_v2" ]] ||
+  fail "registering OrderEvent v2 again gave another id"
+id_none=$((id_order + id_support + id_v2 + 1000))
+[[ $(http_status "$APIC/schemas/ids/$id_none") == "404 40403" ]] ||
+  fail "Apicurio does not answer 404/40403 for id $id_none: $(http_status "$APIC/schemas/ids/$id_none")"
+ok "registered OrderEvent as id $id_order, SupportEvent as $id_support, OrderEvent v2 as $id_v2; no id $id_none"
 
 # frame ID SCHEMA OUT_DIR < events.jsonl: framed Avro written with python3-avro.
 frame() { "$PY" "$WORK/frame.py" "$@"; }
@@ -88,21 +137,21 @@ dlq_count() {
   kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_DLQ" -e -q -f 'x\n' 2>/dev/null | wc -l
 }
 
-# ---- 1. ids from the registry ------------------------------------------------------
+# ---- 1. ids from the registry (Apicurio) --------------------------------------------
 
-# acct-reg: one order under catalogue id 1, three under registry id 101 (two
+# acct-reg: one order under OrderEvent's id, three under OrderEvent v2's (two
 # refunded: churn.refund_rate fires), then a record under an id nobody has.
-order 0 PLACED acct-reg 0 | frame 1 "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$WORK/o1"
+order 0 PLACED acct-reg 0 | frame "$id_order" "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$WORK/o1"
 { order 1 PLACED acct-reg 1 sms; order 2 REFUNDED acct-reg 2 app; order 3 REFUNDED acct-reg 3; } |
-  frame 101 "$regdir/101.avsc" "$WORK/o101"
-order 4 PLACED acct-reg 4 | frame 999 "$regdir/101.avsc" "$WORK/o999"
+  frame "$id_v2" "$regdir/order_v2.json" "$WORK/o2"
+order 4 PLACED acct-reg 4 | frame "$id_none" "$regdir/order_v2.json" "$WORK/onone"
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -k acct-reg "$WORK"/o1/*.bin
-kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -k acct-reg "$WORK"/o101/*.bin
-kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -k acct-bad "$WORK"/o999/*.bin
-ok "produced 1 record under id 1, 3 under id 101, 1 under id 999"
+kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -k acct-reg "$WORK"/o2/*.bin
+kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -k acct-bad "$WORK"/onone/*.bin
+ok "produced 1 record under id $id_order, 3 under id $id_v2, 1 under id $id_none"
 
 rc=0
-timeout 120 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); rw run -e -X schema.registry.url=$REG" \
+timeout 120 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); rw run -e -X schema.registry.url=$APIC" \
   >"$WORK/alerts.jsonl" 2>"$WORK/run1.log" || rc=$?
 [[ $rc -eq 0 ]] || { cat "$WORK/run1.log" >&2; fail "riskwatch run exited $rc"; }
 grep -q '"rule":"churn.refund_rate","subject":"ACCOUNT/acct-reg"' "$WORK/alerts.jsonl" ||
@@ -110,23 +159,27 @@ grep -q '"rule":"churn.refund_rate","subject":"ACCOUNT/acct-reg"' "$WORK/alerts.
 akey=$(rcli --scan --pattern "$NS:*:a:acct-reg" | head -1)
 [[ -n $akey && $(rcli HGET "$akey" m:n) == 2 ]] || fail "expected 2 PLACED orders for acct-reg"
 [[ $(orders_offset) == 5 ]] || fail "stored orders offset is $(orders_offset), expected 5"
-[[ $(reg_count "GET /schemas/ids/101") == 1 ]] ||
-  fail "id 101 fetched $(reg_count "GET /schemas/ids/101") times, expected once"
-# With a registry configured, ids resolve through it, id 1 included (the contract).
-[[ $(reg_count "GET /schemas/ids/1") == 1 ]] ||
-  fail "id 1 asked of the registry $(reg_count "GET /schemas/ids/1") times, expected once"
-ok "records under a registry id resolved (fetched once) and applied"
+[[ $(apic_count "$id_v2") == 1 ]] ||
+  fail "id $id_v2 fetched $(apic_count "$id_v2") times, expected once"
+# With a registry configured, ids resolve through it, the catalogue's included (the contract).
+[[ $(apic_count "$id_order") == 1 ]] ||
+  fail "id $id_order asked of the registry $(apic_count "$id_order") times, expected once"
+ok "records under registry ids resolved (each fetched once) and applied"
 
 kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_DLQ" -e -q -f '%k|%h\n' >"$WORK/dlq.txt"
 [[ $(wc -l <"$WORK/dlq.txt") == 1 ]] || fail "expected 1 DLQ record: $(cat "$WORK/dlq.txt")"
 grep -q '^acct-bad|.*rw.error.reason=unknown_schema' "$WORK/dlq.txt" ||
-  fail "id 999 not in the DLQ as unknown_schema: $(cat "$WORK/dlq.txt")"
-grep -q 'not found' "$WORK/dlq.txt" || fail "DLQ message does not say the registry has no id 999"
+  fail "id $id_none not in the DLQ as unknown_schema: $(cat "$WORK/dlq.txt")"
+grep -q "schema id $id_none not found" "$WORK/dlq.txt" ||
+  fail "DLQ message does not say the registry has no id $id_none: $(cat "$WORK/dlq.txt")"
 ok "an id the registry does not have: DLQ, unknown_schema"
 
-alert_id=$(reg_get "/subjects/$T_ALERTS-value/versions/latest" |
-           "$PY" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-[[ $alert_id -gt 102 ]] || fail "RiskAlert registered as id $alert_id"
+alert_id=$(latest_id "$APIC" "$T_ALERTS-value")
+[[ $alert_id =~ ^[0-9]+$ && $alert_id != "$id_order" && $alert_id != "$id_support" &&
+   $alert_id != "$id_v2" ]] || fail "RiskAlert registered as id '$alert_id'"
+http_get "$APIC/schemas/ids/$alert_id" |
+  "$PY" -c 'import json, sys; s = json.loads(json.load(sys.stdin)["schema"]); assert s["name"] == "RiskAlert", s["name"]' ||
+  fail "Apicurio's id $alert_id is not the RiskAlert schema"
 grep -q "alerts framed with schema id $alert_id" "$WORK/run1.log" ||
   fail "run does not log the alerts' schema id"
 kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ALERTS" -o beginning -c 1 -e -q -D '' -f '%s' >"$WORK/alert.bin"
@@ -143,8 +196,9 @@ rec = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(data[5:]
 assert rec["rule"] == "churn.refund_rate" and rec["subject_id"] == "acct-reg", rec
 PYEOF
 ok "alert framed with schema id $alert_id, registered under $T_ALERTS-value"
+schema_registry_stop
 
-# ---- 2. the registry does not answer -------------------------------------------------
+# ---- 2. the registry does not answer (the imitation) ---------------------------------
 
 # acct-out: A (id 1), B (id 102), C (id 1); a new process, nothing cached.
 order 10 PLACED acct-out 5 | frame 1 "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$WORK/a"
@@ -199,10 +253,13 @@ akey=$(rcli --scan --pattern "$NS:*:a:acct-out" | head -1)
 [[ $(dlq_count) == 1 ]] || fail "DLQ grew after the outage"
 ok "registry back: every record applied once, nothing lost"
 
-# ---- 3. the alerts' own schema id unanswered ------------------------------------------
+# ---- 3. the alerts' own schema id unanswered (the imitation) ---------------------------
 
 # The outbox delivers alerts it framed itself: it needs no registry to find
 # their key or print them. The registry fails only for the RiskAlert's id.
+# The id the imitation assigned to RiskAlert when part 2's run registered it.
+alert_id=$(latest_id "$REG" "$T_ALERTS-value")
+[[ $alert_id =~ ^[0-9]+$ ]] || fail "the test registry has no id for $T_ALERTS-value"
 reg_ctl "{\"fail\": 503, \"fail_prefix\": \"/schemas/ids/$alert_id\"}"
 { order 20 PLACED acct-key 8; order 21 PLACED acct-key 9; order 22 REFUNDED acct-key 10
   order 23 REFUNDED acct-key 11; } | frame 1 "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$WORK/k"

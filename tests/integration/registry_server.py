@@ -1,6 +1,9 @@
 #!/usr/bin/python3
-"""registry_server.py - a small Confluent-compatible schema registry for tests
-(Python 3 standard library only).
+"""registry_server.py - a small imitation of a Confluent-compatible schema
+registry with fault controls, for the tests that inject faults a real registry
+cannot be told to make (503s for some paths only, delays, basic auth); every
+other registry test uses a real one, Apicurio Registry
+(scripts/schema-registry.sh). Python 3 standard library only.
 
 usage: registry_server.py SCHEMAS_DIR
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # CTest fixture: starts (or stops) the real services the integration tests use:
-# a Kafka broker (or KAFKA_BOOTSTRAP's) and a private redis-server.
+# a Kafka broker (or KAFKA_BOOTSTRAP's) and a private redis-server; and fetches
+# Apicurio Registry once (scripts/schema-registry.sh), which the tests that need
+# a real schema registry start privately (lib.sh: schema_registry_start).
 set -euo pipefail
 scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)
 cmd=${1:?usage: services.sh start|stop DIR}
@@ -10,6 +12,7 @@ case "$cmd" in
     mkdir -p "$dir"
     "$scripts/redis-private.sh" start "$dir"
     "$scripts/kafka-broker.sh" start "$dir"
+    "$scripts/schema-registry.sh" fetch
     cat "$dir/kafka.env" "$dir/redis.env"
     ;;
   stop)

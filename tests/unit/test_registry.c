@@ -1,10 +1,15 @@
 /* test_registry.c - schema registry client and its use by the codec, against
- * tests/integration/registry_server.py (a Confluent-compatible test registry)
- * run as a child process. */
+ * a real schema registry: Apicurio Registry (in-memory) through its
+ * Confluent-compatible API, started privately by scripts/schema-registry.sh.
+ * Faults a real registry cannot be told to make (503s, delays, basic auth)
+ * come from tests/integration/registry_server.py, a Confluent-compatible
+ * imitation with fault controls, used for those tests alone. Both run as
+ * child processes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +30,11 @@ static char schemas_dir[2100];
 static char tmp_dir[] = "/tmp/rw-test-registry.XXXXXX";
 static pid_t server_pid = -1;
 static int server_port;
-static char base_url[64];
+static char base_url[64];                /* the imitation (fault injection) */
+static char real_url[128];               /* Apicurio's .../apis/ccompat/v7 */
+static char real_dir[2200], real_log[2300];
+/* Ids Apicurio assigned, in group_setup, to the schemas registered there. */
+static int32_t id_thing, id_v2, id_proto;
 
 /* OrderEvent v2: one field more, with a default; a doc with characters the
  * registry's JSON escapes (quotes, backslash, non-ASCII, a surrogate pair). */
@@ -183,6 +192,97 @@ static void reset_server(void) {
         control("{\"fail\": 0, \"delay_ms\": 0, \"auth\": \"\"}");
 }
 
+/* A request to Apicurio (`path` under its ccompat base); returns the HTTP
+ * status, the body in *bodyp (malloc()ed) if bodyp. */
+static long real_http(const char *path, const char *post, char **bodyp) {
+        CURL *c = curl_easy_init();
+        struct curl_slist *hdr = NULL;
+        char url[1024], *out = NULL;
+        long status = 0;
+        CURLcode cc;
+
+        assert_non_null(c);
+        snprintf(url, sizeof(url), "%s%s", real_url, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        if (post) {
+                hdr = curl_slist_append(NULL, "Content-Type: application/vnd.schemaregistry.v1+json");
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+        }
+        if ((cc = curl_easy_perform(c)) != CURLE_OK)
+                fail_msg("%s: %s", url, curl_easy_strerror(cc));
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_slist_free_all(hdr);
+        curl_easy_cleanup(c);
+        if (bodyp)
+                *bodyp = out ? out : strdup("");
+        else
+                free(out);
+        return status;
+}
+
+/* Registers `schema` (of `type`, NULL = Avro) under `subject` in Apicurio, as
+ * a producer would; returns the id it assigned. */
+static int32_t real_register(const char *subject, const char *schema, const char *type) {
+        char path[256], *quoted = rw_json_quote(schema), *body, *resp;
+        int64_t id = -1;
+        long status;
+
+        assert_non_null(quoted);
+        snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
+        assert_true(asprintf(&body, "{\"schema\":%s%s%s%s}", quoted,
+                             type ? ",\"schemaType\":\"" : "", type ? type : "",
+                             type ? "\"" : "") > 0);
+        status = real_http(path, body, &resp);
+        if (status != 200 || rw_json_member_int(resp, strlen(resp), "id", &id))
+                fail_msg("POST %s: HTTP %ld: %s", path, status, resp);
+        free(resp);
+        free(body);
+        free(quoted);
+        return (int32_t)id;
+}
+
+/* How often Apicurio was asked `method` `path` (its access log). A last
+ * request to a marker path, once seen in the log, says every earlier line
+ * is there. */
+static int real_requests(const char *method, const char *path) {
+        static int marker;
+        char want[512], mark[128], line[2048];
+        int n = 0, seen = 0;
+
+        snprintf(mark, sizeof(mark), "/subjects/rw-marker-%d/versions", ++marker);
+        real_http(mark, NULL, NULL);
+        snprintf(mark, sizeof(mark), "path=\"/apis/ccompat/v7/subjects/rw-marker-%d/versions\" ",
+                 marker);
+        snprintf(want, sizeof(want), "method=\"%s\" path=\"/apis/ccompat/v7%s\" ", method, path);
+        for (int tries = 0; !seen && tries < 100; tries++) {
+                FILE *fp = fopen(real_log, "r");
+
+                n = 0;
+                while (fp && fgets(line, sizeof(line), fp)) {
+                        n += strstr(line, want) != NULL;
+                        seen |= strstr(line, mark) != NULL;
+                }
+                if (fp)
+                        fclose(fp);
+                if (!seen)
+                        usleep(50 * 1000);
+        }
+        if (!seen)
+                fail_msg("%s has no line for the marker request", real_log);
+        return n;
+}
+
+static int real_gets(int32_t id) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/schemas/ids/%" PRId32, id);
+        return real_requests("GET", path);
+}
+
 /*
  * JSON helpers.
  */
@@ -262,28 +362,29 @@ static void test_url_errors(void **state) {
 }
 
 static void test_fetch_ok_and_cached(void **state) {
-        rw_registry_t *reg = registry_new_ok(base_url, 5000);
+        rw_registry_t *reg = registry_new_ok(real_url, 5000);
         char errstr[512] = "", *json = NULL, *again = NULL;
+        int before = real_gets(id_v2);
 
         (void)state;
-        reset_server();
-        assert_int_equal(rw_registry_get_schema(reg, 101, &json, errstr, sizeof(errstr)), RW_OK);
+        if (rw_registry_get_schema(reg, id_v2, &json, errstr, sizeof(errstr)) != RW_OK)
+                fail_msg("id %d: %s", (int)id_v2, errstr);
         assert_string_equal(json, order_v2);            /* unescaped exactly */
-        assert_int_equal(rw_registry_get_schema(reg, 101, &again, errstr, sizeof(errstr)),
+        assert_int_equal(rw_registry_get_schema(reg, id_v2, &again, errstr, sizeof(errstr)),
                          RW_OK);
         assert_string_equal(again, order_v2);
-        assert_int_equal(requests("GET /schemas/ids/101"), 1);
+        assert_int_equal(real_gets(id_v2) - before, 1);
         free(json);
         free(again);
         rw_registry_destroy(reg);
 }
 
 static void test_not_found_is_a_verdict(void **state) {
-        rw_registry_t *reg = registry_new_ok(base_url, 5000);
+        rw_registry_t *reg = registry_new_ok(real_url, 5000);
         char errstr[512] = "", *json = NULL;
+        int before = real_gets(999);
 
         (void)state;
-        reset_server();
         assert_int_equal(rw_registry_get_schema(reg, 999, &json, errstr, sizeof(errstr)),
                          RW_ERR_FAIL);
         assert_null(json);
@@ -291,25 +392,25 @@ static void test_not_found_is_a_verdict(void **state) {
         assert_non_null(strstr(errstr, "40403"));
         assert_int_equal(rw_registry_get_schema(reg, 999, &json, errstr, sizeof(errstr)),
                          RW_ERR_FAIL);
-        assert_int_equal(requests("GET /schemas/ids/999"), 1);
+        assert_int_equal(real_gets(999) - before, 1);
 
         /* Not Avro: a verdict too. */
-        assert_int_equal(rw_registry_get_schema(reg, 104, &json, errstr, sizeof(errstr)),
+        assert_int_equal(rw_registry_get_schema(reg, id_proto, &json, errstr, sizeof(errstr)),
                          RW_ERR_FAIL);
         assert_non_null(strstr(errstr, "PROTOBUF"));
         rw_registry_destroy(reg);
 }
 
 static void test_wrong_path_is_retriable(void **state) {
-        char url[128], errstr[512] = "", *json = NULL;
+        char url[256], errstr[512] = "", *json = NULL;
         rw_registry_t *reg;
 
         (void)state;
-        reset_server();
-        /* A 404 from something that is not the registry says nothing about the id. */
-        snprintf(url, sizeof(url), "%s/not/the/registry/", base_url);
+        /* A 404 from something that is not the registry's API says nothing
+         * about the id: Apicurio's answer for a path it does not serve. */
+        snprintf(url, sizeof(url), "%s/not/the/registry/", real_url);
         reg = registry_new_ok(url, 5000);
-        assert_int_equal(rw_registry_get_schema(reg, 101, &json, errstr, sizeof(errstr)),
+        assert_int_equal(rw_registry_get_schema(reg, id_v2, &json, errstr, sizeof(errstr)),
                          RW_ERR_IO);
         assert_non_null(strstr(errstr, "404"));
         rw_registry_destroy(reg);
@@ -399,21 +500,27 @@ static void test_basic_auth(void **state) {
 }
 
 static void test_register(void **state) {
-        rw_registry_t *reg = registry_new_ok(base_url, 5000);
-        char errstr[512] = "", *json = NULL, path[2300], *alert;
+        rw_registry_t *reg = registry_new_ok(real_url, 5000);
+        char errstr[512] = "", *json = NULL, path[2300], *alert, *resp;
         int32_t id = -1, again = -1;
+        int64_t listed = -1;
 
         (void)state;
-        reset_server();
         snprintf(path, sizeof(path), "%s/RiskAlert.avsc", schemas_dir);
         alert = read_file(path);
-        assert_int_equal(rw_registry_register(reg, "alerts-x-value", alert, &id, errstr,
-                                              sizeof(errstr)), RW_OK);
-        assert_true(id > 109);
+        if (rw_registry_register(reg, "alerts-x-value", alert, &id, errstr,
+                                 sizeof(errstr)) != RW_OK)
+                fail_msg("register: %s", errstr);
+        assert_true(id != id_thing && id != id_v2 && id != id_proto);
         assert_int_equal(rw_registry_register(reg, "alerts-x-value", alert, &again, errstr,
                                               sizeof(errstr)), RW_OK);
         assert_int_equal(again, id);
-        assert_int_equal(requests("POST /subjects/alerts-x-value/versions"), 2);
+        assert_int_equal(real_requests("POST", "/subjects/alerts-x-value/versions"), 2);
+        /* The registry lists it under the subject with that id. */
+        assert_int_equal(real_http("/subjects/alerts-x-value/versions/latest", NULL, &resp), 200);
+        assert_int_equal(rw_json_member_int(resp, strlen(resp), "id", &listed), 0);
+        assert_int_equal(listed, id);
+        free(resp);
         assert_int_equal(rw_registry_get_schema(reg, id, &json, errstr, sizeof(errstr)), RW_OK);
         assert_string_equal(json, alert);               /* text survives the round trip */
         free(json);
@@ -422,6 +529,10 @@ static void test_register(void **state) {
         assert_int_equal(rw_registry_register(reg, "bad-value", "not json", &id, errstr,
                                               sizeof(errstr)), RW_ERR_FAIL);
         assert_non_null(strstr(errstr, "422"));
+        rw_registry_destroy(reg);
+
+        /* A registry failing (the imitation): retriable. */
+        reg = registry_new_ok(base_url, 5000);
         control("{\"fail\": 503}");
         assert_int_equal(rw_registry_register(reg, "alerts-x-value", alert, &id, errstr,
                                               sizeof(errstr)), RW_ERR_IO);
@@ -435,7 +546,7 @@ static void test_register(void **state) {
  */
 
 static void test_codec_fetches_unknown_ids(void **state) {
-        rw_registry_t *reg = registry_new_ok(base_url, 5000);
+        rw_registry_t *reg = registry_new_ok(real_url, 5000);
         char errstr[512] = "";
         rw_codec_t *codec = rw_codec_new(schemas_dir, errstr, sizeof(errstr));
         rw_record_t rec;
@@ -443,42 +554,45 @@ static void test_codec_fetches_unknown_ids(void **state) {
         size_t len;
 
         (void)state;
+        int before = real_gets(id_v2), before1 = real_gets(1);
+
         if (!codec)
                 fail_msg("rw_codec_new: %s", errstr);
-        reset_server();
-        frame = order_v2_frame(codec, 109, &len);
+        frame = order_v2_frame(codec, id_v2, &len);
 
         /* Without a registry an unknown id is a verdict. */
         assert_int_equal(rw_codec_decode(codec, RW_REC_ORDER, frame, len, &rec, errstr,
                                          sizeof(errstr)), RW_CODEC_UNKNOWN_SCHEMA);
         assert_non_null(strstr(errstr, "not in the catalogue"));
-        assert_int_equal(requests("GET /schemas/ids/109"), 0);
+        assert_int_equal(real_gets(id_v2) - before, 0);
 
         rw_codec_set_registry(codec, reg);
         for (int i = 0; i < 3; i++) {
                 rw_codec_status_t st = rw_codec_decode(codec, RW_REC_ORDER, frame, len, &rec,
                                                        errstr, sizeof(errstr));
                 if (st != RW_CODEC_OK)
-                        fail_msg("decode of id 109: %s: %s", rw_codec_reason(st), errstr);
-                assert_int_equal(rec.schema_id, 109);
+                        fail_msg("decode of id %d: %s: %s", (int)id_v2, rw_codec_reason(st),
+                                 errstr);
+                assert_int_equal(rec.schema_id, id_v2);
                 assert_string_equal(rec.u.order.event_id, "ev-1");
                 assert_int_equal(rec.u.order.kind, RW_ORDER_REFUNDED);
                 assert_int_equal(rec.u.order.amount_minor, 4200);
                 assert_int_equal(rec.u.order.occurred_at, 1772344800000);
         }
-        assert_true(rw_codec_has_schema(codec, 109));
-        assert_int_equal(requests("GET /schemas/ids/109"), 1);
+        assert_true(rw_codec_has_schema(codec, id_v2));
+        assert_int_equal(real_gets(id_v2) - before, 1);
 
         /* With a registry every id resolves through it, the catalogue's too
-         * (the contract): this registry has no id 1, so that is a verdict,
-         * asked once and remembered. */
+         * (the contract): this registry's id 1 is other.Thing, not the
+         * catalogue's OrderEvent, so that is a verdict, asked once and
+         * remembered. */
         frame[1] = frame[2] = frame[3] = 0;
         frame[4] = 1;
         for (int i = 0; i < 2; i++)
                 assert_int_equal(rw_codec_decode(codec, RW_REC_ORDER, frame, len - 4, &rec,
                                                  errstr, sizeof(errstr)),
                                  RW_CODEC_UNKNOWN_SCHEMA);
-        assert_int_equal(requests("GET /schemas/ids/1"), 1);
+        assert_int_equal(real_gets(1) - before1, 1);
         free(frame);
         rw_codec_set_registry(codec, NULL);
         rw_codec_destroy(codec);
@@ -486,16 +600,18 @@ static void test_codec_fetches_unknown_ids(void **state) {
 }
 
 static void test_codec_verdicts_are_remembered(void **state) {
-        rw_registry_t *reg = registry_new_ok(base_url, 5000);
+        rw_registry_t *reg = registry_new_ok(real_url, 5000);
         char errstr[512] = "";
         rw_codec_t *codec = rw_codec_new(schemas_dir, errstr, sizeof(errstr));
         static const unsigned char id998[] = { 0, 0, 0, 0x03, 0xe6, 0 };
-        static const unsigned char id103[] = { 0, 0, 0, 0, 103, 2 };
+        unsigned char idthing[] = { 0, 0, 0, 0, 0, 2 };
         rw_record_t rec;
+        int before998 = real_gets(998), before_thing = real_gets(id_thing);
 
         (void)state;
         assert_non_null(codec);
-        reset_server();
+        assert_true(id_thing < 256);
+        idthing[4] = (unsigned char)id_thing;
         rw_codec_set_registry(codec, reg);
         for (int i = 0; i < 3; i++) {
                 assert_int_equal(rw_codec_decode(codec, RW_REC_ORDER, id998, sizeof(id998), &rec,
@@ -504,13 +620,13 @@ static void test_codec_verdicts_are_remembered(void **state) {
                 assert_non_null(strstr(errstr, "998"));
                 assert_non_null(strstr(errstr, "not found"));
                 /* A record riskwatch does not read: the schema is refused once. */
-                assert_int_equal(rw_codec_decode(codec, RW_REC_ORDER, id103, sizeof(id103), &rec,
-                                                 errstr, sizeof(errstr)),
+                assert_int_equal(rw_codec_decode(codec, RW_REC_ORDER, idthing, sizeof(idthing),
+                                                 &rec, errstr, sizeof(errstr)),
                                  RW_CODEC_UNKNOWN_SCHEMA);
                 assert_non_null(strstr(errstr, "other.Thing"));
         }
-        assert_int_equal(requests("GET /schemas/ids/998"), 1);
-        assert_int_equal(requests("GET /schemas/ids/103"), 1);
+        assert_int_equal(real_gets(998) - before998, 1);
+        assert_int_equal(real_gets(id_thing) - before_thing, 1);
         rw_codec_destroy(codec);
         rw_registry_destroy(reg);
 }
@@ -603,7 +719,7 @@ static void find_source_dir(void) {
 }
 
 static int group_setup(void **state) {
-        char script[2300], path[2300], line[32];
+        char script[4600], path[2300], line[32];
         char *support;
         int fds[2];
         FILE *fp;
@@ -614,15 +730,12 @@ static int group_setup(void **state) {
                 return -1;
         snprintf(path, sizeof(path), "%s/SupportEvent.avsc", schemas_dir);
         support = read_file(path);
-        write_file("101.avsc", order_v2);
+        /* The imitation's schemas, for the fault tests. */
         write_file("102.avsc", support);
-        write_file("103.avsc", other_record);
-        write_file("104.proto", "syntax = \"proto3\"; message M { int32 x = 1; }\n");
         write_file("105.avsc", support);
         write_file("106.avsc", support);
         write_file("107.avsc", support);
         write_file("108.avsc", order_v2);
-        write_file("109.avsc", order_v2);
         free(support);
 
         snprintf(script, sizeof(script), "%s/tests/integration/registry_server.py", source_dir);
@@ -646,23 +759,64 @@ static int group_setup(void **state) {
         }
         fclose(fp);
         snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", server_port);
+
+        /* Apicurio, private to this test (fetched into the cache on first use). */
+        snprintf(real_dir, sizeof(real_dir), "%s/apicurio", tmp_dir);
+        snprintf(real_log, sizeof(real_log), "%s/registry-access.log", real_dir);
+        snprintf(script, sizeof(script), "RW_REGISTRY_WATCH_PID=%ld "
+                 "'%s/scripts/schema-registry.sh' start '%s'",
+                 (long)getpid(), source_dir, real_dir);
+        if (!(fp = popen(script, "r")) || !fgets(real_url, sizeof(real_url), fp)) {
+                fprintf(stderr, "Apicurio Registry (%s) did not start\n", script);
+                if (fp)
+                        pclose(fp);
+                return -1;
+        }
+        real_url[strcspn(real_url, "\n")] = '\0';
+        if (pclose(fp) != 0)
+                return -1;
+        /* Registered in this order in a registry just started, which numbers
+         * schemas from 1: its id 1 is a schema other than the catalogue's
+         * (test_codec_fetches_unknown_ids), and OrderEvent v2 comes fourth,
+         * under an id the catalogue (1 to 3) lacks. */
+        id_thing = real_register("other-value", other_record, NULL);
+        id_proto = real_register("proto-value", "syntax = \"proto3\"; message M { int32 x = 1; }\n",
+                                 "PROTOBUF");
+        snprintf(path, sizeof(path), "%s/SupportEvent.avsc", schemas_dir);
+        support = read_file(path);
+        real_register("support-value", support, NULL);
+        free(support);
+        id_v2 = real_register("orders-value", order_v2, NULL);
+        if (id_thing != 1 || id_v2 <= 3) {
+                fprintf(stderr, "Apicurio assigned ids %d and %d, not 1 and above 3\n",
+                        (int)id_thing, (int)id_v2);
+                return -1;
+        }
         return 0;
 }
 
 static int group_teardown(void **state) {
-        const char *names[] = { "101.avsc", "102.avsc", "103.avsc", "104.proto", "105.avsc",
-                                "106.avsc", "107.avsc", "108.avsc", "109.avsc" };
-        char path[2300];
+        const char *names[] = { "102.avsc", "105.avsc", "106.avsc", "107.avsc", "108.avsc",
+                                "apicurio/registry.log", "apicurio/registry-access.log" };
+        char path[2300], cmd[4600];
 
         (void)state;
         if (server_pid > 0) {
                 kill(server_pid, SIGTERM);
                 waitpid(server_pid, NULL, 0);
         }
+        if (real_dir[0]) {
+                snprintf(cmd, sizeof(cmd), "'%s/scripts/schema-registry.sh' stop '%s'",
+                         source_dir, real_dir);
+                if (system(cmd) != 0)
+                        fprintf(stderr, "stopping Apicurio Registry failed: %s\n", cmd);
+        }
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 snprintf(path, sizeof(path), "%s/%s", tmp_dir, names[i]);
                 unlink(path);
         }
+        if (real_dir[0])
+                rmdir(real_dir);
         rmdir(tmp_dir);
         return 0;
 }
