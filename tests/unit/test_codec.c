@@ -249,7 +249,7 @@ static char *json_of(const rw_record_t *rec) {
         FILE *fp = open_memstream(&text, &size);
 
         assert_non_null(fp);
-        rw_record_print_json(rec, fp);
+        rw_record_print_json(rec, fp, 0);
         fclose(fp);
         return text;
 }
