@@ -70,5 +70,6 @@ int rw_cmd_gen(int argc, char **argv);
 int rw_cmd_inspect(int argc, char **argv);
 int rw_cmd_replay(int argc, char **argv);
 int rw_cmd_backtest(int argc, char **argv);
+int rw_cmd_tail(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const struct {
         { "inspect", rw_cmd_inspect, "an account's or vendor's state, exactly as the rules see it" },
         { "replay", rw_cmd_replay, "the rules over a range of history, warmed up, beside the live run" },
         { "backtest", rw_cmd_backtest, "a replay with other settings, compared alert by alert with what fired live" },
+        { "tail",   rw_cmd_tail,   "follow the alerts topic: one readable line per alert transition" },
 };
 
 const char *rw_cli_conf_help =

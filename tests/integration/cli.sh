@@ -117,7 +117,7 @@ ok "an unexpected argument exits 2 and is named"
 
 # Options after an argument are options (GNU getopt order): --help after a
 # stray argument is help, for every command.
-for c in run demo config decode gen inspect; do
+for c in run demo config decode gen inspect tail; do
   rw "$c" some-argument --help
   expect_rc 0 "riskwatch $c some-argument --help"
   has out "Usage: riskwatch $c" "riskwatch $c some-argument --help"
