@@ -20,8 +20,39 @@ int rw_cli_conf_opt(rw_cli_conf_t *cc, int opt, const char *arg);
  * Also applies log.level. */
 rw_conf_t *rw_cli_conf_build(rw_cli_conf_t *cc, const char *cmd);
 
-/* -1 (after printing why) if conf asks for something this build cannot do. */
-int rw_cli_conf_check_supported(const rw_conf_t *conf, const char *cmd);
+/* TIME for an option, as ms since the epoch: rw_time_parse()'s forms
+ * ("YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ"), the latter also with a fraction
+ * of a second ("...:SS.250Z", as riskwatch prints times). 0, or -1 if s is
+ * none of them. */
+int rw_cli_parse_time(const char *s, int64_t *msp);
+
+struct rw_codec_s;
+struct rw_registry_s;
+
+/* The codec of a command: the catalogue of schemas.dir and, with
+ * schema.registry.url, the registry client attached to it (writer schema
+ * ids then resolve through the registry, as the contract says). *regp is
+ * the client or NULL; the caller destroys the codec before the client.
+ * NULL with errstr on failure (a bad catalogue, a malformed URL). */
+struct rw_codec_s *rw_cli_codec_new(const rw_conf_t *conf, struct rw_registry_s **regp,
+                                    char *errstr, size_t errstr_size);
+
+/* With a registry, register the reader schema of `type` (rw_record_type_t)
+ * under the subject `<topic>-value` and frame the codec's records of that
+ * type with the id it assigns, as `run` does for alerts. RW_OK (also
+ * without a registry), or RW_ERR_IO / RW_ERR_FAIL with errstr. */
+rw_err_t rw_cli_register(struct rw_codec_s *codec, struct rw_registry_s *reg, int type,
+                         const char *topic, char *errstr, size_t errstr_size);
+
+struct rw_record_s;
+
+/* rw_codec_decode() of buf as `type` (rw_record_type_t), or with type -1 as
+ * the type its frame's schema id names. While the registry gives no answer
+ * about the id, waits (a warning each time, backoff up to 10 s) and asks
+ * again, until it answers or rw_cli_stop is set (then RW_CODEC_RETRY).
+ * Returns the decode's verdict (an int: rw_codec_status_t). */
+int rw_cli_decode(struct rw_codec_s *codec, int type, const void *buf, size_t len,
+                  struct rw_record_s *rec, char *errstr, size_t errstr_size);
 
 /* The common option help lines. */
 extern const char *rw_cli_conf_help;
@@ -39,5 +70,6 @@ int rw_cmd_gen(int argc, char **argv);
 int rw_cmd_inspect(int argc, char **argv);
 int rw_cmd_replay(int argc, char **argv);
 int rw_cmd_backtest(int argc, char **argv);
+int rw_cmd_tail(int argc, char **argv);
 
 #endif

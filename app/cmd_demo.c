@@ -257,10 +257,6 @@ int rw_cmd_demo(int argc, char **argv) {
         }
         if (!(conf = rw_cli_conf_build(&cc, "demo")))
                 return RW_EXIT_USAGE;
-        if (rw_cli_conf_check_supported(conf, "demo")) {
-                rw_conf_destroy(conf);
-                return RW_EXIT_USAGE;
-        }
         rw_cli_signals();
         setvbuf(stdout, NULL, _IOLBF, 0);
 

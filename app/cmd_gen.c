@@ -12,6 +12,7 @@
 #include "gen/gen.h"
 #include "producers/history.h"
 #include "schemas/codec.h"
+#include "schemas/registry.h"
 
 enum {
         RW_GEN_OPT_RATE = 256, RW_GEN_OPT_SEED, RW_GEN_OPT_ACCOUNTS, RW_GEN_OPT_DAYS,
@@ -29,7 +30,11 @@ static void rw_gen_usage(FILE *fp) {
                 "with another seed or start is new events, not duplicates of this one.\n"
                 "Accounts are steady, or (by default 4%% each) fading, vanished, angry or\n"
                 "refunding from an onset on, plus one dominant account and vendor. A\n"
-                "summary goes to stderr at the end.\n"
+                "summary goes to stderr at the end. With schema.registry.url, the\n"
+                "OrderEvent and SupportEvent schemas are registered under the subjects\n"
+                "<topics.orders>-value and <topics.support>-value and records are framed\n"
+                "with the ids the registry assigns (a registry that does not answer is\n"
+                "an error).\n"
                 "\n"
                 "Options:\n"
                 "  -n, --count COUNT       stop after COUNT events (default: the whole history)\n"
@@ -232,13 +237,14 @@ int rw_cmd_gen(int argc, char **argv) {
         rw_cli_conf_t cc = { 0 };
         rw_conf_t *conf = NULL;
         rw_codec_t *codec = NULL;
+        rw_registry_t *reg = NULL;
         rw_gen_t *gen = NULL;
         rw_gen_params_t gp;
         rw_history_opts_t hopts = { .stop = &rw_cli_stop, .on_progress = rw_gen_on_progress,
                                     .progress_ms = 5000 };
         rw_history_stats_t hs;
         const char *labels = NULL;
-        char errstr[1024], dirbuf[1024], *end;
+        char errstr[1024], *end;
         int opt, rc = RW_EXIT_USAGE;            /* until the options are read */
         int64_t v, n;
         rw_err_t err;
@@ -320,20 +326,26 @@ int rw_cmd_gen(int argc, char **argv) {
                 fprintf(stderr, "riskwatch gen: unexpected argument '%s'\n", argv[optind]);
                 goto done;
         }
-        if (!(conf = rw_cli_conf_build(&cc, "gen")) ||
-            rw_cli_conf_check_supported(conf, "gen"))
+        if (!(conf = rw_cli_conf_build(&cc, "gen")))
                 goto done;
         if (!(gen = rw_gen_new(&gp, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "riskwatch gen: %s\n", errstr);
                 goto done;
         }
-        if (!(codec = rw_codec_new(rw_schemas_dir(rw_conf_get_str(conf, "schemas.dir"),
-                                                  dirbuf, sizeof(dirbuf)),
-                                   errstr, sizeof(errstr)))) {
+        if (!(codec = rw_cli_codec_new(conf, &reg, errstr, sizeof(errstr)))) {
                 rw_log_error("gen: %s", errstr);
                 goto done;
         }
         rc = RW_EXIT_RUNTIME;
+        /* With a registry, records are framed with the ids it assigns, as
+         * run frames its alerts. */
+        if (rw_cli_register(codec, reg, RW_REC_ORDER, rw_conf_get_str(conf, "topics.orders"),
+                            errstr, sizeof(errstr)) ||
+            rw_cli_register(codec, reg, RW_REC_SUPPORT,
+                            rw_conf_get_str(conf, "topics.support"), errstr, sizeof(errstr))) {
+                rw_log_error("gen: %s", errstr);
+                goto done;
+        }
         if (labels && rw_gen_write_labels(gen, labels, errstr, sizeof(errstr))) {
                 rw_log_error("gen: %s", errstr);
                 goto done;
@@ -360,6 +372,7 @@ int rw_cmd_gen(int argc, char **argv) {
         rc = RW_EXIT_OK;
 done:
         rw_codec_destroy(codec);
+        rw_registry_destroy(reg);
         rw_gen_destroy(gen);
         rw_conf_destroy(conf);
         free(cc.xs);

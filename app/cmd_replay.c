@@ -562,8 +562,7 @@ static int rw_replay_main(int argc, char **argv, int backtest) {
                 dry = 1;        /* nothing to Kafka, dead letters counted */
         if (!(conf = rw_cli_conf_build(&cc, cmd)))
                 return RW_EXIT_USAGE;
-        if (rw_cli_conf_check_supported(conf, cmd) ||
-            rw_rules_params_from_conf(&params, conf, errstr, sizeof(errstr))) {
+        if (rw_rules_params_from_conf(&params, conf, errstr, sizeof(errstr))) {
                 rw_conf_destroy(conf);
                 return RW_EXIT_USAGE;
         }

@@ -58,10 +58,6 @@ int rw_cmd_run(int argc, char **argv) {
         }
         if (!(conf = rw_cli_conf_build(&cc, "run")))
                 return RW_EXIT_USAGE;
-        if (rw_cli_conf_check_supported(conf, "run")) {
-                rw_conf_destroy(conf);
-                return RW_EXIT_USAGE;
-        }
         rw_cli_signals();
         if (*rw_conf_get_str(conf, "log.file")) {
                 const char *path = rw_conf_get_str(conf, "log.file");

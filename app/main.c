@@ -24,6 +24,7 @@ static const struct {
         { "inspect", rw_cmd_inspect, "an account's or vendor's state, exactly as the rules see it" },
         { "replay", rw_cmd_replay, "the rules over a range of history, warmed up, beside the live run" },
         { "backtest", rw_cmd_backtest, "a replay with other settings, compared alert by alert with what fired live" },
+        { "tail",   rw_cmd_tail,   "follow the alerts topic: one readable line per alert transition" },
 };
 
 const char *rw_cli_conf_help =
@@ -93,18 +94,30 @@ fail:
         return NULL;
 }
 
-int rw_cli_conf_check_supported(const rw_conf_t *conf, const char *cmd) {
-        /* run and demo resolve writer schemas through the registry (the
-         * processor attaches it to its codec); a command whose codec does not
-         * must refuse it rather than silently use the catalogue ids. */
-        if (*rw_conf_get_str(conf, "schema.registry.url") &&
-            strcmp(cmd, "run") && strcmp(cmd, "demo") && strcmp(cmd, "replay") &&
-            strcmp(cmd, "backtest")) {
-                fprintf(stderr, "riskwatch %s: schema.registry.url: not supported by "
-                        "this command; writer schemas resolve through the local "
-                        "catalogue (schemas.dir)\n", cmd);
+int rw_cli_parse_time(const char *s, int64_t *msp) {
+        char base[32];
+        const char *dot = strchr(s, '.');
+        int64_t ms = 0, scale = 100;
+        size_t n;
+
+        if (!dot)
+                return rw_time_parse(s, msp) ? 0 : -1;
+        /* "YYYY-MM-DDTHH:MM:SS.fffZ": whole seconds to rw_time_parse(),
+         * the fraction (1 to 9 digits, milliseconds kept) here. */
+        n = (size_t)(dot - s);
+        if (n + 2 > sizeof(base))
                 return -1;
+        memcpy(base, s, n);
+        base[n] = 'Z';
+        base[n + 1] = '\0';
+        for (s = dot + 1, n = 0; *s >= '0' && *s <= '9'; s++, n++) {
+                ms += (*s - '0') * scale;
+                scale /= 10;
         }
+        if (n < 1 || n > 9 || strcmp(s, "Z") || !strchr(base, 'T') ||
+            !rw_time_parse(base, msp))
+                return -1;
+        *msp += ms;
         return 0;
 }
 

@@ -42,6 +42,7 @@ typedef struct rw_field_s {
         const char *enum_name;          /* RW_F_ENUM: Avro name and symbols */
         const char *const *syms;
         int nsyms;
+        int time_ms;                    /* long, logicalType timestamp-millis */
 } rw_field_t;
 
 typedef struct rw_rtype_s {
@@ -60,11 +61,12 @@ static const char *const rw_subject_type_syms[] = { "ACCOUNT", "VENDOR", "PORTFO
 static const char *const rw_alert_status_syms[] = { "FIRING", "RESOLVED" };
 static const char *const rw_alert_severity_syms[] = { "INFO", "WARNING", "CRITICAL" };
 
-#define RW_F(st, f, t) { #f, t, 0, offsetof(st, f), 0, NULL, NULL, 0 }
-#define RW_FOPT(st, f, has, t) { #f, t, 1, offsetof(st, f), offsetof(st, has), NULL, NULL, 0 }
-#define RW_FOPTSTR(st, f) { #f, RW_F_STRING, 1, offsetof(st, f), 0, NULL, NULL, 0 }
+#define RW_F(st, f, t) { #f, t, 0, offsetof(st, f), 0, NULL, NULL, 0, 0 }
+#define RW_FOPT(st, f, has, t) { #f, t, 1, offsetof(st, f), offsetof(st, has), NULL, NULL, 0, 0 }
+#define RW_FTIME(st, f) { #f, RW_F_LONG, 0, offsetof(st, f), 0, NULL, NULL, 0, 1 }
+#define RW_FOPTSTR(st, f) { #f, RW_F_STRING, 1, offsetof(st, f), 0, NULL, NULL, 0, 0 }
 #define RW_FENUM(st, f, ename, syms) \
-        { #f, RW_F_ENUM, 0, offsetof(st, f), 0, ename, syms, (int)RW_ARRAY_SIZE(syms) }
+        { #f, RW_F_ENUM, 0, offsetof(st, f), 0, ename, syms, (int)RW_ARRAY_SIZE(syms), 0 }
 
 static const rw_field_t rw_order_fields[] = {
         RW_F(rw_order_event_t, event_id, RW_F_STRING),
@@ -74,7 +76,7 @@ static const rw_field_t rw_order_fields[] = {
         RW_FENUM(rw_order_event_t, kind, "OrderKind", rw_order_kind_syms),
         RW_F(rw_order_event_t, amount_minor, RW_F_LONG),
         RW_F(rw_order_event_t, currency, RW_F_STRING),
-        RW_F(rw_order_event_t, occurred_at, RW_F_LONG),
+        RW_FTIME(rw_order_event_t, occurred_at),
 };
 
 static const rw_field_t rw_support_fields[] = {
@@ -85,7 +87,7 @@ static const rw_field_t rw_support_fields[] = {
         RW_FENUM(rw_support_event_t, severity, "TicketSeverity", rw_ticket_severity_syms),
         RW_FOPT(rw_support_event_t, csat, has_csat, RW_F_INT),
         RW_FOPT(rw_support_event_t, sentiment, has_sentiment, RW_F_FLOAT),
-        RW_F(rw_support_event_t, occurred_at, RW_F_LONG),
+        RW_FTIME(rw_support_event_t, occurred_at),
 };
 
 static const rw_field_t rw_alert_fields[] = {
@@ -101,8 +103,8 @@ static const rw_field_t rw_alert_fields[] = {
         RW_F(rw_alert_t, threshold, RW_F_DOUBLE),
         RW_FOPT(rw_alert_t, baseline, has_baseline, RW_F_DOUBLE),
         RW_F(rw_alert_t, window_ms, RW_F_LONG),
-        RW_F(rw_alert_t, event_time, RW_F_LONG),
-        RW_F(rw_alert_t, emitted_at, RW_F_LONG),
+        RW_FTIME(rw_alert_t, event_time),
+        RW_FTIME(rw_alert_t, emitted_at),
         RW_F(rw_alert_t, source_topic, RW_F_STRING),
         RW_F(rw_alert_t, source_partition, RW_F_INT),
         RW_F(rw_alert_t, source_offset, RW_F_LONG),
@@ -1973,7 +1975,7 @@ static void rw_json_num(FILE *fp, double d, int is_float) {
         fputs(buf, fp);
 }
 
-void rw_record_print_json(const rw_record_t *rec, FILE *fp) {
+void rw_record_print_json(const rw_record_t *rec, FILE *fp, unsigned flags) {
         const rw_rtype_t *rt;
         const char *base = (const char *)&rec->u;
         int i;
@@ -1999,6 +2001,13 @@ void rw_record_print_json(const rw_record_t *rec, FILE *fp) {
                         rw_json_str(fp, *(const char *const *)src);
                         break;
                 case RW_F_LONG:
+                        if (f->time_ms && (flags & RW_JSON_TIME_RFC3339)) {
+                                char tbuf[48];
+
+                                fprintf(fp, "\"%s\"", rw_fmt_time(tbuf, sizeof(tbuf),
+                                                                  *(const int64_t *)src));
+                                break;
+                        }
                         fprintf(fp, "%" PRId64, *(const int64_t *)src);
                         break;
                 case RW_F_INT:

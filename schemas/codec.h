@@ -177,8 +177,12 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                                      const rw_validate_limits_t *lim,
                                      char *errstr, size_t errstr_size);
 
+/* rw_record_print_json() flags. */
+#define RW_JSON_TIME_RFC3339 1u /* timestamp-millis fields as RFC 3339 strings,
+                                 * not milliseconds since the epoch */
+
 /* Print rec as one JSON object (no newline). */
-void rw_record_print_json(const rw_record_t *rec, FILE *fp);
+void rw_record_print_json(const rw_record_t *rec, FILE *fp, unsigned flags);
 
 /* Add a writer schema (JSON text, e.g. fetched from a schema registry) under
  * `id`, parsed once and resolved to its reader like a catalogue entry. A

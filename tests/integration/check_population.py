@@ -8,7 +8,7 @@ usage: check_population.py LABELS.csv ALERTS.jsonl LINES.jsonl ORDERS.jsonl STAR
   LABELS.csv    `riskwatch gen --labels`: account_id,scenario,onset_ms
   ALERTS.jsonl  read_alerts.py's decoding of the alerts topic
   LINES.jsonl   the JSON lines `riskwatch run` printed
-  ORDERS.jsonl  `riskwatch decode -t ORDERS -e`: the input orders, from which
+  ORDERS.jsonl  `riskwatch decode -t ORDERS -e --epoch`: the input orders, from which
                 the dependency figures (shares, HHI) are recomputed here
   START_MS DAYS the generated history's first event-time day and length
 

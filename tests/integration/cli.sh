@@ -117,7 +117,7 @@ ok "an unexpected argument exits 2 and is named"
 
 # Options after an argument are options (GNU getopt order): --help after a
 # stray argument is help, for every command.
-for c in run demo config decode gen inspect; do
+for c in run demo config decode gen inspect tail; do
   rw "$c" some-argument --help
   expect_rc 0 "riskwatch $c some-argument --help"
   has out "Usage: riskwatch $c" "riskwatch $c some-argument --help"
@@ -379,15 +379,12 @@ has err "schema registry unreachable: schema registry http://127.0.0.1:1: " \
 has err "retrying in" "demo with an unreachable schema.registry.url"
 ok "demo with an unreachable schema.registry.url waits for it, retrying"
 
-# Commands whose codec does not use the registry refuse it rather than ignore it.
-for cmd in decode gen; do
-  "$RW_BIN" --help | grep -q "^  $cmd " || continue
-  args=(); [[ $cmd == decode ]] && args=(-t orders)
-  rw "$cmd" "${args[@]}" -X schema.registry.url=http://127.0.0.1:1/
-  expect_rc 2 "$cmd with schema.registry.url"
-  has err "schema.registry.url: not supported by this command" "$cmd with schema.registry.url"
-  ok "$cmd refuses schema.registry.url with exit 2"
-done
+# gen registers what it writes before producing: a registry that does not
+# answer is a runtime failure naming it, not a configuration error.
+rw gen -n 1 -X schema.registry.url=http://127.0.0.1:1/ -X schema.registry.timeout=200ms
+expect_rc 1 "gen with an unreachable schema.registry.url"
+has err "schema registry: registering orders-value: schema registry http://127.0.0.1:1" "gen with an unreachable schema.registry.url"
+ok "gen with an unreachable schema.registry.url exits 1 naming the registry"
 
 # ---- README configuration reference -----------------------------------------------
 

@@ -2,9 +2,12 @@
 # `riskwatch gen` and `riskwatch decode` on the real broker: a generated
 # history lands on the input topics as framed Avro keyed by account; decode
 # prints every record as a JSON line that agrees with kcat's view of the same
-# records; offsets, counts and end-of-partition behave as kcat's do; a poison
+# records, its times RFC 3339 (milliseconds with --epoch); offsets, counts,
+# end-of-partition and kcat's s@/e@ time offsets behave as kcat's do; a poison
 # record is an error line and decoding goes on; --rate paces; the same seed
-# gives the same events; --labels lists every account's scenario.
+# gives the same events; --labels lists every account's scenario; with
+# schema.registry.url, gen frames with the ids the registry assigns and
+# decode resolves them through it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 create_topics 3
@@ -46,13 +49,28 @@ ok "gen -n 500 produced $n_orders orders + $n_support support records"
 for t in "$T_ORDERS" "$T_SUPPORT"; do
   run "$WORK/$t.jsonl" "$WORK/err" rw decode -t "$t" -e
   expect_rc 0 "decode -t $t -e"
+  run "$WORK/$t.epoch.jsonl" "$WORK/err" rw decode -t "$t" -e --epoch
+  expect_rc 0 "decode -t $t -e --epoch"
   kcat -C -b "$KAFKA_BOOTSTRAP" -t "$t" -e -q -f '%p %o %k %T\n' >"$WORK/$t.kcat"
 done
 "$PY" - "$WORK" "$T_ORDERS" "$T_SUPPORT" <<'PYEOF' || fail "decoded lines do not match the records"
-import json, sys
+import datetime, json, sys
 work, t_orders, t_support = sys.argv[1:]
+def iso(ms):
+    s = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return s + (".%03dZ" % (ms % 1000) if ms % 1000 else "Z")
 for topic, rtype in ((t_orders, "OrderEvent"), (t_support, "SupportEvent")):
-    lines = open(f"{work}/{topic}.jsonl").read().splitlines()
+    # The default: the same records with their times as RFC 3339 strings.
+    rfc = open(f"{work}/{topic}.jsonl").read().splitlines()
+    lines = open(f"{work}/{topic}.epoch.jsonl").read().splitlines()
+    assert len(rfc) == len(lines), (topic, len(rfc), len(lines))
+    for a, b in zip(rfc, lines):
+        a, b = json.loads(a), json.loads(b)
+        assert isinstance(b["timestamp"], int) and isinstance(b["value"]["occurred_at"], int), b
+        assert a["timestamp"] == iso(b["timestamp"]), (a, b)
+        assert a["value"]["occurred_at"] == iso(b["value"]["occurred_at"]), (a, b)
+        a["timestamp"], a["value"]["occurred_at"] = b["timestamp"], b["value"]["occurred_at"]
+        assert a == b, (a, b)
     kc = {}
     for l in open(f"{work}/{topic}.kcat").read().splitlines():
         p, o, k, ts = l.split(" ")
@@ -78,7 +96,7 @@ for topic, rtype in ((t_orders, "OrderEvent"), (t_support, "SupportEvent")):
         last[k] = v["occurred_at"]
     print(f"{topic}: {len(lines)} lines ok")
 PYEOF
-ok "decode -e: one line per record; key = account_id, timestamp = occurred_at, as kcat sees them"
+ok "decode -e: one line per record; key = account_id, timestamp = occurred_at, as kcat sees them; RFC 3339 by default, milliseconds with --epoch"
 
 # ---- -n, -o end, -o -N -p ----------------------------------------------------
 run "$WORK/n3.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -n 3
@@ -90,6 +108,39 @@ run "$WORK/end.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -o end -e
 expect_rc 0 "decode -o end -e"
 [[ ! -s $WORK/end.jsonl ]] || fail "decode -o end -e printed: $(head -c 300 "$WORK/end.jsonl")"
 ok "decode -o end -e prints nothing"
+
+# kcat's time offsets: s@MS from the first record at or after MS (the same
+# as the RFC 3339 form of MS), e@MS up to the last one before it, in every
+# partition; the records are those kcat reads with the same offsets.
+read -r ts_from ts_to < <(awk '{ print $4 }' "$WORK/$T_ORDERS.kcat" | sort -n |
+  awk '{ t[NR] = $1 } END { print t[int(NR / 3)], t[int(2 * NR / 3)] }')
+ts_iso=$("$PY" -c 'import datetime, sys; ms = int(sys.argv[1])
+s = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+print(s + (".%03dZ" % (ms % 1000) if ms % 1000 else "Z"))' "$ts_from")
+positions() { "$PY" -c 'import json, sys
+for l in sys.stdin: r = json.loads(l); print(r["partition"], r["offset"])' | sort; }
+for form in "s@$ts_from" "$ts_iso"; do
+  run "$WORK/s.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -o "$form" -e
+  expect_rc 0 "decode -o $form -e"
+  got=$(positions <"$WORK/s.jsonl")
+  want=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -o "s@$ts_from" -e -q -f '%p %o\n' | sort)
+  [[ -n $want && $got == "$want" ]] ||
+    fail "decode -o $form: $(wc -l <<<"$got") records, kcat -o s@$ts_from: $(wc -l <<<"$want")"
+  [[ $(wc -l <<<"$got") -lt $(wc -l <"$WORK/$T_ORDERS.kcat") ]] || fail "-o $form started at the beginning"
+done
+run "$WORK/se.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -o "s@$ts_from" -o "e@$ts_to" -e
+expect_rc 0 "decode -o s@$ts_from -o e@$ts_to -e"
+got=$(positions <"$WORK/se.jsonl")
+want=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -o "s@$ts_from" -o "e@$ts_to" -e -q -f '%p %o\n' | sort)
+[[ -n $want && $got == "$want" ]] ||
+  fail "decode -o s@ -o e@: $(wc -l <<<"$got") records, kcat: $(wc -l <<<"$want")"
+"$PY" -c 'import json, sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+for l in sys.stdin:
+    t = json.loads(l)["value"]["occurred_at"]
+    assert lo <= t < hi, (lo, t, hi)' "$ts_from" "$ts_to" \
+  < <(rw decode -t "$T_ORDERS" -o "s@$ts_from" -o "e@$ts_to" -e --epoch) || fail "-o s@ -o e@: a time outside"
+ok "decode -o s@$ts_from (and $ts_iso), -o e@$ts_to: the records kcat reads with those offsets"
 
 run "$WORK/tail.jsonl" "$WORK/err" rw decode -t "$T_ORDERS" -o -2 -p 0 -e
 expect_rc 0 "decode -o -2 -p 0 -e"
@@ -107,6 +158,8 @@ run "$WORK/out" "$WORK/err" rw decode -e
 expect_rc 2 "decode without -t"
 run "$WORK/out" "$WORK/err" rw decode -t "$T_ORDERS" -o soon
 expect_rc 2 "decode -o soon"
+run "$WORK/out" "$WORK/err" rw decode -t "$T_ORDERS" -o s@2026-13-01
+expect_rc 2 "decode -o s@2026-13-01"
 run "$WORK/out" "$WORK/err" rw gen --rate 0
 expect_rc 2 "gen --rate 0"
 run "$WORK/out" "$WORK/err" rw gen --scenario steady,sulking
@@ -178,7 +231,7 @@ cut -d, -f2 "$WORK/labels-c.csv" | tail -n +2 | sort | uniq -c
   fail "--scenario fading,refunding --no-dominant still labels other scenarios"
 grep -q ',fading,' "$WORK/labels-c.csv" && grep -q ',refunding,' "$WORK/labels-c.csv" ||
   fail "--scenario fading,refunding has no fading or no refunding account"
-run "$WORK/c.jsonl" "$WORK/err" rw decode -t "$TC_ORDERS" -e \
+run "$WORK/c.jsonl" "$WORK/err" rw decode -t "$TC_ORDERS" -e --epoch \
   -X topics.orders="$TC_ORDERS" -X topics.support="$TC_SUPPORT"
 expect_rc 0 "decode -t $TC_ORDERS -e"
 "$PY" -c 'import json, sys
@@ -205,3 +258,52 @@ assert rest and all("value" in r and r["value"]["account_id"] == r["key"] for r 
 print(f"poison at offset {first['offset']}, then {len(rest)} good records")
 PYEOF
 ok "a poison record decodes as a bad_magic error line; the records after it decode"
+
+# ---- schema.registry.url: gen registers and frames, decode resolves ------------
+TR_ORDERS="orders-r-$ID"; TR_SUPPORT="support-r-$ID"
+for t in "$TR_ORDERS" "$TR_SUPPORT"; do
+  "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" 1 >/dev/null
+done
+mkdir -p "$WORK/registry"          # empty: every id is one the registry assigns
+"$PY" "$RW_SOURCE_DIR/tests/integration/registry_server.py" "$WORK/registry" >"$WORK/reg.port" 2>"$WORK/reg.log" &
+REG_PID=$!
+trap 'kill "$REG_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do [[ -s $WORK/reg.port ]] && break; sleep 0.1; done
+REG=http://127.0.0.1:$(head -1 "$WORK/reg.port")
+[[ $REG =~ :[0-9]+$ ]] || fail "test registry did not start: $(cat "$WORK/reg.log")"
+reg_id() {
+  "$PY" -c 'import json, sys, urllib.request
+print(json.load(urllib.request.urlopen(sys.argv[1] + "/subjects/" + sys.argv[2] + "/versions/latest"))["id"])' "$REG" "$1"
+}
+RT=(-X topics.orders="$TR_ORDERS" -X topics.support="$TR_SUPPORT")
+run "$WORK/out" "$WORK/err" rw gen -n 40 --seed 8 "${RT[@]}" -X schema.registry.url="$REG"
+expect_rc 0 "gen -X schema.registry.url"
+id_orders=$(reg_id "$TR_ORDERS-value"); id_support=$(reg_id "$TR_SUPPORT-value")
+[[ $id_orders -gt 100 && $id_support -gt 100 && $id_orders != "$id_support" ]] ||
+  fail "gen registered no subjects: $id_orders, $id_support"
+ok "gen with a registry: subjects <topic>-value registered (ids $id_orders, $id_support)"
+
+run "$WORK/r.jsonl" "$WORK/err" rw decode -t "$TR_ORDERS" -e "${RT[@]}" -X schema.registry.url="$REG"
+expect_rc 0 "decode -X schema.registry.url"
+"$PY" - "$WORK/r.jsonl" "$id_orders" <<'PYEOF' || fail "decode through the registry"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert lines and all(r["value"]["type"] == "OrderEvent" and r["value"]["schema_id"] == int(sys.argv[2])
+                     for r in lines), lines[:2]
+print(len(lines), "orders decoded through the registry, every frame with its id")
+PYEOF
+# On a topic decode does not know, the registry's id still selects the type.
+run "$WORK/r2.jsonl" "$WORK/err" rw decode -t "$TR_SUPPORT" -e -X schema.registry.url="$REG"
+expect_rc 0 "decode by schema id through the registry"
+"$PY" -c 'import json, sys
+lines = [json.loads(l) for l in sys.stdin]
+assert lines and all(r["value"]["type"] == "SupportEvent" for r in lines), lines[:2]' <"$WORK/r2.jsonl" ||
+  fail "decode by id through the registry: $(head -c 300 "$WORK/r2.jsonl")"
+# Without the registry those ids mean nothing: unknown_schema, as the DLQ says.
+run "$WORK/r3.jsonl" "$WORK/err" rw decode -t "$TR_ORDERS" -e "${RT[@]}"
+expect_rc 0 "decode without the registry"
+"$PY" -c 'import json, sys
+lines = [json.loads(l) for l in sys.stdin]
+assert lines and all(r["error"]["reason"] == "unknown_schema" for r in lines), lines[:2]' <"$WORK/r3.jsonl" ||
+  fail "ids only the registry knows decoded without it: $(head -c 300 "$WORK/r3.jsonl")"
+ok "decode with a registry resolves its ids (by topic and by id); without it they are unknown_schema"

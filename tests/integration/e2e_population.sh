@@ -34,7 +34,7 @@ kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ALERTS" -e -q -D '' -f '%p:%o:%K:%k%S:%s' |
   fail "the alerts topic holds a record that is not a framed RiskAlert"
 ok "$(wc -l <"$WORK/alerts.jsonl") framed RiskAlert records on $T_ALERTS, $(grep -c '^{' "$WORK/lines.jsonl" || true) JSON lines on stdout"
 
-rw decode -t "$T_ORDERS" -e >"$WORK/orders.jsonl" 2>"$WORK/decode.err" ||
+rw decode -t "$T_ORDERS" -e --epoch >"$WORK/orders.jsonl" 2>"$WORK/decode.err" ||
   { cat "$WORK/decode.err" >&2; fail "decode of the orders topic"; }
 
 "$PY" "$RW_SOURCE_DIR/tests/integration/check_population.py" "$WORK/labels.csv" \

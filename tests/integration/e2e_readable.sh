@@ -96,6 +96,23 @@ print("low_satisfaction FIRING at", fire["event_time"], "RESOLVED at", res["even
 PYEOF
 ok "stuck FIRING resolved for want of data; event_time at the survey; durations in the JSON line"
 
+# `tail` shows the transitions run put on the alerts topic, as the JSON lines
+# say them: time, status, severity, rule, subject, summary.
+rw tail -o beginning -e >"$WORK/tail.txt" 2>"$WORK/tail.err" || fail "tail: $(cat "$WORK/tail.err")"
+cat "$WORK/tail.txt"
+"$PY" - "$WORK/lines.jsonl" "$WORK/tail.txt" <<'PYEOF' || fail "tail does not show what run emitted"
+import json, sys
+want = sorted((a["event_time"], a["status"], a["severity"], a["rule"], a["subject"], a["summary"])
+              for a in map(json.loads, (l for l in open(sys.argv[1]) if l.startswith("{"))))
+# The JSON line gives the time to whole seconds; tail gives it exactly.
+got = sorted((f[0][:19] + "Z",) + tuple(f[1:])
+             for f in (l.rstrip("\n").split(None, 5) for l in open(sys.argv[2])))
+assert got == want, (got, want)
+print(len(got), "transitions")
+PYEOF
+[[ ! -s $WORK/tail.err ]] || fail "tail wrote to stderr: $(cat "$WORK/tail.err")"
+ok "tail shows each transition run emitted, FIRING and RESOLVED, with the JSON line's fields"
+
 rw inspect acct-quiet >"$WORK/quiet.txt" || fail "inspect acct-quiet"
 cat "$WORK/quiet.txt"
 grep -qE 'churn.inactivity +HOLDS WARNING +observed [0-9]+d( [0-9]+h)? +threshold 15d ' "$WORK/quiet.txt" ||

@@ -4,7 +4,7 @@ per record, with Debian's python3-avro (an Avro implementation riskwatch does
 not share code with).
 
 usage: make_events.py SCHEMAS_DIR OUT_DIR < events.jsonl
-Each input line is a JSON object: {"type": "order"|"support", ...fields}.
+Each input line is a JSON object: {"type": "order"|"support"|"alert", ...fields}.
 Enum fields are symbols; optional fields may be omitted (null).
 Writes OUT_DIR/NNNN.bin in input order.
 """
@@ -19,7 +19,8 @@ import avro.io
 import avro.schema
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-IDS = {"order": (1, "OrderEvent.avsc"), "support": (2, "SupportEvent.avsc")}
+IDS = {"order": (1, "OrderEvent.avsc"), "support": (2, "SupportEvent.avsc"),
+       "alert": (3, "RiskAlert.avsc")}
 
 
 def main():

@@ -243,15 +243,19 @@ static void decode_ok(rw_codec_t *codec, rw_record_type_t t, const void *buf, si
                 fail_msg("decode: %s: %s", rw_codec_reason(st), errstr);
 }
 
-static char *json_of(const rw_record_t *rec) {
+static char *json_flags_of(const rw_record_t *rec, unsigned flags) {
         char *text = NULL;
         size_t size = 0;
         FILE *fp = open_memstream(&text, &size);
 
         assert_non_null(fp);
-        rw_record_print_json(rec, fp);
+        rw_record_print_json(rec, fp, flags);
         fclose(fp);
         return text;
+}
+
+static char *json_of(const rw_record_t *rec) {
+        return json_flags_of(rec, 0);
 }
 
 /* Records used across tests. */
@@ -1442,6 +1446,14 @@ static void test_print_json(void **state) {
                 "\"source_topic\":\"orders\",\"source_partition\":3,"
                 "\"source_offset\":9876543210,"
                 "\"summary\":\"acct-7: orders down to 10% of baseline\\n(30d)\",\"replay\":true}");
+        free(json);
+        /* RW_JSON_TIME_RFC3339: the timestamp-millis fields as RFC 3339
+         * strings, every other long (window_ms, source_offset) as it was. */
+        json = json_flags_of(&rec, RW_JSON_TIME_RFC3339);
+        assert_non_null(strstr(json, "\"window_ms\":2592000000,"
+                                     "\"event_time\":\"2023-11-14T22:18:20Z\","
+                                     "\"emitted_at\":\"2023-11-14T22:18:20.456Z\","));
+        assert_non_null(strstr(json, "\"source_offset\":9876543210,"));
         free(json);
         free(bytes);
 
