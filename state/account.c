@@ -76,6 +76,10 @@ void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b) {
         const char *p = csv;
 
         for (int i = 0; i < 11 && *p; i++) {
+                if (*p == ',') {        /* an empty field: 0 */
+                        p++;
+                        continue;
+                }
                 /* Counts and amounts exactly (beyond 2^53), sums as doubles. */
                 iv[i] = strtoll(p, &end, 10);
                 v[i] = strtod(p, &end);
@@ -104,22 +108,39 @@ void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size) {
         const int64_t ints[] = { b->placed, b->placed_sum, b->cancelled, b->refunded,
                                  b->refunded_sum, b->tickets, b->tickets_hot };
         char tmp[160];
-        size_t n = 0;
+        size_t n = 0, keep = 0;
 
         /* placed,placed_sum,cancelled,refunded,refunded_sum,tickets,
-         * tickets_hot,csat_sum,csat_n,sentiment_sum,sentiment_n */
+         * tickets_hot,csat_sum,csat_n,sentiment_sum,sentiment_n; a zero is
+         * an empty field, and trailing empty fields are left out: an order
+         * day is "1,2500", a survey day ",,,,,,,4,1". */
         for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-                n += rw_i64_str(tmp + n, ints[i]);
+                if (ints[i]) {
+                        n += rw_i64_str(tmp + n, ints[i]);
+                        keep = n;
+                }
                 tmp[n++] = ',';
         }
-        n += rw_sum_str(tmp + n, 32, b->csat_sum);
+        if (b->csat_sum != 0 || signbit(b->csat_sum)) {
+                n += rw_sum_str(tmp + n, 32, b->csat_sum);
+                keep = n;
+        }
         tmp[n++] = ',';
-        n += rw_i64_str(tmp + n, b->csat_n);
+        if (b->csat_n) {
+                n += rw_i64_str(tmp + n, b->csat_n);
+                keep = n;
+        }
         tmp[n++] = ',';
-        n += rw_sum_str(tmp + n, 32, b->sentiment_sum);
+        if (b->sentiment_sum != 0 || signbit(b->sentiment_sum)) {
+                n += rw_sum_str(tmp + n, 32, b->sentiment_sum);
+                keep = n;
+        }
         tmp[n++] = ',';
-        n += rw_i64_str(tmp + n, b->sentiment_n);
-        tmp[n] = '\0';
+        if (b->sentiment_n) {
+                n += rw_i64_str(tmp + n, b->sentiment_n);
+                keep = n;
+        }
+        n = keep;
         if (n >= size)
                 n = size - 1;
         memcpy(buf, tmp, n);

@@ -77,9 +77,11 @@ int rw_account_seen(const rw_account_view_t *av, const char *event_id, int64_t o
 int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
                      const rw_account_limits_t *lim);
 
-/* Parse a bucket as stored: "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn". */
+/* Parse a bucket as stored: "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn", where an
+ * empty or missing field is 0. */
 void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b);
-/* Format a bucket as stored (the inverse of rw_bucket_parse). */
+/* Format a bucket as stored (the inverse of rw_bucket_parse): zeros as
+ * empty fields, trailing ones left out. */
 void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size);
 
 /* Load the remembered ids from their stored form (n * RW_SEEN_ID_SIZE

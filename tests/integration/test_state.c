@@ -128,7 +128,7 @@ static void test_dedup(void **state) {
         assert_int_equal(dups, 3);
         b = hget(fx, "ts:{1}:a:b", "20513");
         assert_non_null(b);
-        assert_string_equal(b, "1,100,0,1,40,0,0,0,0,0,0");
+        assert_string_equal(b, "1,100,,1,40");
         free(b);
 }
 

@@ -125,6 +125,27 @@ static void test_bucket_format(void **state) {
         rw_bucket_format(&b, csv, sizeof(csv));
         rw_bucket_parse(7, csv, &back);
         assert_memory_equal(&b, &back, sizeof(b));
+
+        /* Compact: zeros empty, trailing ones left out. */
+        b = (rw_day_bucket_t){ .day = 7, .placed = 1, .placed_sum = 2500 };
+        rw_bucket_format(&b, csv, sizeof(csv));
+        assert_string_equal(csv, "1,2500");
+        rw_bucket_parse(7, csv, &back);
+        assert_memory_equal(&b, &back, sizeof(b));
+        b = (rw_day_bucket_t){ .day = 7, .csat_sum = 4, .csat_n = 1 };
+        rw_bucket_format(&b, csv, sizeof(csv));
+        assert_string_equal(csv, ",,,,,,,4,1");
+        rw_bucket_parse(7, csv, &back);
+        assert_memory_equal(&b, &back, sizeof(b));
+        b = (rw_day_bucket_t){ .day = 7, .cancelled = 2, .sentiment_sum = -0.5,
+                               .sentiment_n = 1 };
+        rw_bucket_format(&b, csv, sizeof(csv));
+        assert_string_equal(csv, ",,2,,,,,,,-0.5,1");
+        rw_bucket_parse(7, csv, &back);
+        assert_memory_equal(&b, &back, sizeof(b));
+        /* The earlier form, every field written, still reads the same. */
+        rw_bucket_parse(7, "0,0,2,0,0,0,0,0,0,-0.5,1", &back);
+        assert_memory_equal(&b, &back, sizeof(b));
 }
 
 static void put(rw_cache_t *c, int tag, const char *name, int days) {
