@@ -78,6 +78,9 @@ void rw_boundary_set_replay(rw_boundary_t *bd, int replay) {
 }
 
 void rw_boundary_destroy(rw_boundary_t *bd) {
+        if (!bd)
+                return;
+        rw_bstore_release(&bd->store);
         free(bd);
 }
 

@@ -19,7 +19,7 @@
 --          none): their fold copies go
 -- ARGV[10] number of agg fields F, then F field/value pairs (first, a:sum, ...)
 -- then counted sections, each "N" followed by its items:
---   tot:a   N pairs subject, new total ("0" removes it from tot:a and z:a)
+--   tot:a   N pairs subject, new total ("0" removes it from tot:a)
 --   tot:v   N pairs, the same for vendors
 --   M times, for k = k0 .. k0+M-1:
 --     fold:a  N pairs subject, value folded in at k (kept for its leaving)
@@ -31,8 +31,9 @@
 -- and aggregates as they stand after it, every fold copy and every alert of
 -- the run (the decider computes them boundary by boundary).
 --
--- Keys: PREFIX tot:a tot:v (hash subject -> 90-day total), z:a z:v (the same
--- as sorted sets), fold:a:<k> fold:v:<k>, agg, f, outbox, lock.
+-- Keys: PREFIX tot:a tot:v (hash subject -> 90-day total), fold:a:<k>
+-- fold:v:<k>, agg, f, outbox, lock. The decider keeps its own copy of the
+-- totals (state/boundary_store.c): Redis stores them and computes nothing.
 --
 -- Reply: {"OK"} or {"STALE", last}.
 
@@ -60,9 +61,9 @@ end
 redis.call('HSET', KEYS[1], 'last', ARGV[3])
 
 for _, fam in ipairs({'a', 'v'}) do
-        local tot, z = p .. 'tot:' .. fam, p .. 'z:' .. fam
+        local tot = p .. 'tot:' .. fam
         local n = tonumber(ARGV[i]); i = i + 1
-        local gone, hset, zadd = {}, {}, {}
+        local gone, hset = {}, {}
         for _ = 1, n do
                 local s, v = ARGV[i], ARGV[i + 1]
                 if v == '0' then
@@ -70,16 +71,14 @@ for _, fam in ipairs({'a', 'v'}) do
                 else
                         hset[#hset + 1] = s
                         hset[#hset + 1] = v
-                        zadd[#zadd + 1] = v
-                        zadd[#zadd + 1] = s
                 end
                 i = i + 2
         end
         batched('HDEL', tot, gone)
-        batched('ZREM', z, gone)
         batched('HSET', tot, hset)
-        batched('ZADD', z, zadd)
 end
+-- Sorted sets of the totals, kept by earlier versions: not read any more.
+redis.call('DEL', p .. 'z:a', p .. 'z:v')
 
 local k0 = tonumber(ARGV[6])
 local dels = {}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "state/boundary_store.h"
 #include "state/state_int.h"
+#include "common/i64map.h"
 #include "state/boundary_lua.h"   /* generated from boundary.lua: rw_boundary_lua[] */
 
 static const char *rw_fam[2] = { "a", "v" };
@@ -15,10 +16,20 @@ static const char *rw_fam[2] = { "a", "v" };
 void rw_bstore_init(rw_bstore_t *bs, rw_state_t *st) {
         char pfx[sizeof(bs->pfx)];
         snprintf(pfx, sizeof(pfx), "%s:{dep}:", rw_state_ns(st));
-        if (bs->st != st || strcmp(pfx, bs->pfx))
+        if (bs->st != st || strcmp(pfx, bs->pfx)) {
                 bs->sha[0] = '\0';
+                bs->tot_ok = 0;
+        }
         bs->st = st;
         memcpy(bs->pfx, pfx, sizeof(pfx));
+}
+
+void rw_bstore_release(rw_bstore_t *bs) {
+        for (int fam = 0; fam < 2; fam++) {
+                rw_i64map_destroy(bs->tot[fam]);
+                bs->tot[fam] = NULL;
+        }
+        bs->tot_ok = 0;
 }
 
 /*
@@ -200,7 +211,8 @@ static void rw_bs_hash_clear(rw_bstore_hash_t *h) {
         memset(h, 0, sizeof(*h));
 }
 
-/* A ZRANGE ... WITHSCORES reply into *vp and *cntp. -1 when out of memory. */
+/* A subject/score reply (HGETALL of totals) into *vp and *cntp. -1 when out
+ * of memory. */
 static int rw_bs_scored(const redisReply *r, rw_bstore_scored_t **vp, size_t *cntp) {
         size_t n = r->elements / 2;
         *vp = NULL;
@@ -320,6 +332,8 @@ rw_err_t rw_bstore_head(rw_bstore_t *bs, int with_fps, rw_bstore_head_t *out,
         }
         rw_bs_parse_prog(rs[0], out);
         rw_bs_parse_agg(rs[1], out);
+        if (bs->tot_ok && bs->tot_last != (out->have_last ? out->last : INT64_MIN))
+                bs->tot_ok = 0;         /* decided elsewhere, or Redis lost writes */
         if (with_fps && rs[2]->elements) {
                 if (!(out->fps = calloc(rs[2]->elements / 2, sizeof(*out->fps)))) {
                         err = RW_ERR_NOMEM;
@@ -428,14 +442,14 @@ rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
                 return rw_state_conn_err(bs->st);
         for (int fam = 0; fam < 2 && !err; fam++) {
                 char key[256];
-                const char *argv[2] = { "ZCARD", key };
-                snprintf(key, sizeof(key), "%sz:%s", bs->pfx, fam ? "v" : "a");
+                const char *argv[2] = { "HLEN", key };
+                snprintf(key, sizeof(key), "%stot:%s", bs->pfx, fam ? "v" : "a");
                 err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
         }
         if (err || (err = rw_bs_collect(bs, rc, 2, rs, errstr, errstr_size)))
                 goto done;
         for (int fam = 0; fam < 2 && !err; fam++)
-                if (!(err = rw_bs_check(rs[fam], REDIS_REPLY_INTEGER, "ZCARD", errstr,
+                if (!(err = rw_bs_check(rs[fam], REDIS_REPLY_INTEGER, "HLEN", errstr,
                                         errstr_size)))
                         cnt[fam] = rs[fam]->integer;
 done:
@@ -607,77 +621,127 @@ rw_err_t rw_bstore_delete_buckets(rw_bstore_t *bs, int32_t parts, int64_t del_k0
         return err;
 }
 
+/* Read tot:a, tot:v and agg.last, atomically, into bs's copy. */
+static rw_err_t rw_bs_load_totals(rw_bstore_t *bs, char *errstr, size_t errstr_size) {
+        char agg[256], ta[256], tv[256];
+        const char *multi[1] = { "MULTI" }, *exec[1] = { "EXEC" },
+                   *last[3] = { "HGET", agg, "last" }, *ha[2] = { "HGETALL", ta },
+                   *hv[2] = { "HGETALL", tv };
+        redisReply *rs[5] = { NULL, NULL, NULL, NULL, NULL }, *x;
+        redisContext *rc;
+        rw_err_t err;
+
+        bs->tot_ok = 0;
+        for (int fam = 0; fam < 2; fam++) {
+                if (!bs->tot[fam] && !(bs->tot[fam] = rw_i64map_new()))
+                        goto nomem;
+                rw_i64map_clear(bs->tot[fam]);
+        }
+        snprintf(agg, sizeof(agg), "%sagg", bs->pfx);
+        snprintf(ta, sizeof(ta), "%stot:a", bs->pfx);
+        snprintf(tv, sizeof(tv), "%stot:v", bs->pfx);
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return rw_state_conn_err(bs->st);
+        if ((err = rw_bs_send(rc, 1, multi, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 3, last, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 2, ha, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 2, hv, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 1, exec, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_collect(bs, rc, 5, rs, errstr, errstr_size)))
+                return err;
+        if ((err = rw_bs_check(rs[4], REDIS_REPLY_ARRAY, "reading the totals", errstr,
+                               errstr_size)))
+                goto done;
+        x = rs[4];
+        if (x->elements != 3 ||
+            (x->element[0]->type != REDIS_REPLY_STRING && x->element[0]->type != REDIS_REPLY_NIL)) {
+                snprintf(errstr, errstr_size, "redis: reading the totals: unexpected reply");
+                err = RW_ERR_FAIL;
+                goto done;
+        }
+        for (int fam = 0; fam < 2 && !err; fam++) {
+                const redisReply *h = x->element[1 + fam];
+                if ((err = rw_bs_check(h, REDIS_REPLY_ARRAY, "reading the totals", errstr,
+                                       errstr_size)))
+                        goto done;
+                for (size_t j = 0; j + 1 < h->elements; j += 2)
+                        if (rw_i64map_set(bs->tot[fam], h->element[j]->str, h->element[j]->len,
+                                          rw_reply_i64(h->element[j + 1])))
+                                goto nomem;
+        }
+        bs->tot_last = x->element[0]->type == REDIS_REPLY_STRING ?
+                       strtoll(x->element[0]->str, NULL, 10) : INT64_MIN;
+        bs->tot_ok = 1;
+        goto done;
+nomem:
+        snprintf(errstr, errstr_size, "out of memory");
+        err = RW_ERR_NOMEM;
+done:
+        rw_bs_free(rs, 5);
+        return err;
+}
+
+/* ZRANGEBYSCORE's order: score, then the subject's bytes. */
+static int rw_bs_scored_cmp(const void *a, const void *b) {
+        const rw_bstore_scored_t *x = a, *y = b;
+        int c;
+        if (x->score != y->score)
+                return x->score < y->score ? -1 : 1;
+        c = memcmp(x->subject, y->subject, x->len < y->len ? x->len : y->len);
+        return c ? c : x->len < y->len ? -1 : x->len > y->len;
+}
+
 rw_err_t rw_bstore_read_totals(rw_bstore_t *bs, rw_bstore_totals_t q[2],
                                char *errstr, size_t errstr_size) {
-        redisReply *rs[4] = { NULL, NULL, NULL, NULL };
-        int sent[4] = { 0, 0, 0, 0 };
-        size_t n = 0, i = 0;
-        redisContext *rc;
-        rw_args_t a = { 0 };
-        rw_err_t err = RW_OK;
+        rw_err_t err;
 
         for (int fam = 0; fam < 2; fam++) {
                 q[fam].range = NULL;
                 q[fam].range_cnt = 0;
-                for (size_t e = 0; e < q[fam].cnt; e++)
-                        q[fam].values[e] = 0;
         }
-        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return rw_state_conn_err(bs->st);
-        for (int fam = 0; fam < 2 && !err; fam++) {
-                if (q[fam].cnt) {
-                        rw_args_str(&a, "HMGET");
-                        rw_args_fmt(&a, "%stot:%s", bs->pfx, rw_fam[fam]);
-                        for (size_t e = 0; e < q[fam].cnt; e++)
-                                rw_args_str(&a, q[fam].subjects[e]);
-                        if (a.oom) {
-                                err = RW_ERR_NOMEM;
-                                break;
-                        }
-                        if ((err = rw_bs_send(rc, (int)a.cnt, (const char **)a.v, a.len,
-                                              errstr, errstr_size)))
-                                break;
-                        rw_args_free(&a);
-                        sent[fam * 2] = 1, n++;
+        if (!bs->tot_ok && (err = rw_bs_load_totals(bs, errstr, errstr_size)))
+                return err;
+        for (int fam = 0; fam < 2; fam++) {
+                const rw_i64map_t *m = bs->tot[fam];
+                for (size_t e = 0; e < q[fam].cnt; e++) {
+                        int64_t v;
+                        q[fam].values[e] = rw_i64map_get(m, q[fam].subjects[e],
+                                                         strlen(q[fam].subjects[e]), &v) ? v : 0;
                 }
                 if (q[fam].want_range) {
-                        char key[256], lo[48];
-                        const char *argv[5] = { "ZRANGEBYSCORE", key, lo, "+inf", "WITHSCORES" };
-                        snprintf(lo, sizeof(lo), "%.0f", q[fam].lo);
-                        snprintf(key, sizeof(key), "%sz:%s", bs->pfx, rw_fam[fam]);
-                        if ((err = rw_bs_send(rc, 5, argv, NULL, errstr, errstr_size)))
-                                break;
-                        sent[fam * 2 + 1] = 1, n++;
+                        /* As the sorted set answered it: scores as doubles, the
+                         * bound rounded to an integer, inclusive. */
+                        char num[48];
+                        const char *key;
+                        size_t it = 0, len, n = 0;
+                        double lo;
+                        int64_t v;
+                        snprintf(num, sizeof(num), "%.0f", q[fam].lo);
+                        lo = strtod(num, NULL);
+                        while (rw_i64map_next(m, &it, &key, &len, &v))
+                                n += (double)v >= lo;
+                        if (n && !(q[fam].range = calloc(n, sizeof(*q[fam].range))))
+                                goto nomem;
+                        for (it = 0; rw_i64map_next(m, &it, &key, &len, &v); ) {
+                                rw_bstore_scored_t *z;
+                                if ((double)v < lo)
+                                        continue;
+                                z = &q[fam].range[q[fam].range_cnt];
+                                if (!(z->subject = strndup(key, len)))
+                                        goto nomem;
+                                z->len = len;
+                                z->score = (double)v;
+                                q[fam].range_cnt++;
+                        }
+                        qsort(q[fam].range, q[fam].range_cnt, sizeof(*q[fam].range),
+                              rw_bs_scored_cmp);
                 }
         }
-        rw_args_free(&a);
-        if (err == RW_ERR_NOMEM) {
-                /* Nothing was sent for the family that failed; read the rest. */
-                if (n && !rw_bs_collect(bs, rc, n, rs, errstr, errstr_size))
-                        rw_bs_free(rs, n);
-                snprintf(errstr, errstr_size, "out of memory");
-                return err;
-        }
-        if (err || !n || (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
-                return err;
-        for (size_t j = 0; j < n && !err; j++)
-                err = rw_bs_check(rs[j], REDIS_REPLY_ARRAY, "totals", errstr, errstr_size);
-        for (int fam = 0; fam < 2 && !err; fam++) {
-                if (sent[fam * 2]) {
-                        const redisReply *r = rs[i++];
-                        for (size_t e = 0; e < q[fam].cnt && e < r->elements; e++)
-                                q[fam].values[e] = rw_reply_i64(r->element[e]);
-                }
-                if (sent[fam * 2 + 1] &&
-                    rw_bs_scored(rs[i++], &q[fam].range, &q[fam].range_cnt)) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        err = RW_ERR_NOMEM;
-                }
-        }
-        if (err)
-                rw_bstore_totals_clear(q);
-        rw_bs_free(rs, n);
-        return err;
+        return RW_OK;
+nomem:
+        rw_bstore_totals_clear(q);
+        snprintf(errstr, errstr_size, "out of memory");
+        return RW_ERR_NOMEM;
 }
 
 void rw_bstore_totals_clear(rw_bstore_totals_t q[2]) {
@@ -828,8 +892,22 @@ rw_err_t rw_bstore_decide(rw_bstore_t *bs, const rw_bstore_decision_t *d,
                          r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING ?
                          r->element[1]->str : "?");
                 err = RW_ERR_FENCED;
+        } else if (bs->tot_ok) {
+                /* Stored: the copy follows (0 removes, as in the script). */
+                for (int fam = 0; fam < 2 && !err; fam++)
+                        for (size_t e = 0; e < d->tot_cnt[fam]; e++) {
+                                const rw_bstore_pair_t *t = &d->tot[fam][e];
+                                if (!t->value)
+                                        rw_i64map_del(bs->tot[fam], t->subject, t->len);
+                                else if (rw_i64map_set(bs->tot[fam], t->subject, t->len,
+                                                       t->value))
+                                        bs->tot_ok = 0;
+                        }
+                bs->tot_last = d->last;
         }
 done:
+        if (err)
+                bs->tot_ok = 0;         /* stored or not, another's or lost: read again */
         if (r)
                 freeReplyObject(r);
         rw_args_free(&a);
@@ -897,12 +975,17 @@ rw_err_t rw_bstore_unlock(rw_bstore_t *bs, const char *token,
  * For people.
  */
 
+/* Largest total first, ties by the subject's bytes, largest first (as ZRANGE
+ * ... REV orders a sorted set). */
+static int rw_bs_scored_rcmp(const void *a, const void *b) {
+        return rw_bs_scored_cmp(b, a);
+}
+
 rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
                        char *errstr, size_t errstr_size) {
         redisReply *rs[4] = { NULL, NULL, NULL, NULL };
-        char za[256], zv[256], f[256], ob[256], stop[24];
-        const char *ra[6] = { "ZRANGE", za, "0", stop, "REV", "WITHSCORES" };
-        const char *rv[6] = { "ZRANGE", zv, "0", stop, "REV", "WITHSCORES" };
+        char ta[256], tv[256], f[256], ob[256];
+        const char *ra[2] = { "HGETALL", ta }, *rv[2] = { "HGETALL", tv };
         const char *rf[2] = { "HVALS", f };
         const char *rl[2] = { "LLEN", ob };
         redisContext *rc;
@@ -913,28 +996,33 @@ rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
                 top = 1;
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
                 return rw_state_conn_err(bs->st);
-        snprintf(za, sizeof(za), "%sz:a", bs->pfx);
-        snprintf(zv, sizeof(zv), "%sz:v", bs->pfx);
+        snprintf(ta, sizeof(ta), "%stot:a", bs->pfx);
+        snprintf(tv, sizeof(tv), "%stot:v", bs->pfx);
         snprintf(f, sizeof(f), "%sf", bs->pfx);
         snprintf(ob, sizeof(ob), "%soutbox", bs->pfx);
-        snprintf(stop, sizeof(stop), "%zu", top - 1);
-        if ((err = rw_bs_send(rc, 6, ra, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_send(rc, 6, rv, NULL, errstr, errstr_size)) ||
+        if ((err = rw_bs_send(rc, 2, ra, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_send(rc, 2, rv, NULL, errstr, errstr_size)) ||
             (err = rw_bs_send(rc, 2, rf, NULL, errstr, errstr_size)) ||
             (err = rw_bs_send(rc, 2, rl, NULL, errstr, errstr_size)) ||
             (err = rw_bs_collect(bs, rc, 4, rs, errstr, errstr_size)))
                 return err;
-        if ((err = rw_bs_check(rs[0], REDIS_REPLY_ARRAY, "ZRANGE", errstr, errstr_size)) ||
-            (err = rw_bs_check(rs[1], REDIS_REPLY_ARRAY, "ZRANGE", errstr, errstr_size)) ||
+        if ((err = rw_bs_check(rs[0], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size)) ||
+            (err = rw_bs_check(rs[1], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size)) ||
             (err = rw_bs_check(rs[2], REDIS_REPLY_ARRAY, "HVALS", errstr, errstr_size)) ||
             (err = rw_bs_check(rs[3], REDIS_REPLY_INTEGER, "LLEN", errstr, errstr_size)))
                 goto done;
-        for (int fam = 0; fam < 2 && !err; fam++)
+        for (int fam = 0; fam < 2 && !err; fam++) {
+                /* The hash's subject/total pairs read like a sorted set's. */
                 if (rw_bs_scored(rs[fam], &out->v[fam], &out->cnt[fam])) {
                         snprintf(errstr, errstr_size, "out of memory");
                         err = RW_ERR_NOMEM;
+                        break;
                 }
-        for (size_t j = 0; j < rs[2]->elements; j++)
+                qsort(out->v[fam], out->cnt[fam], sizeof(*out->v[fam]), rw_bs_scored_rcmp);
+                while (out->cnt[fam] > top)
+                        free(out->v[fam][--out->cnt[fam]].subject);
+        }
+        for (size_t j = 0; !err && j < rs[2]->elements; j++)
                 out->firing += rs[2]->element[j]->type == REDIS_REPLY_STRING &&
                                rs[2]->element[j]->str[0] == '1';
         out->outbox = rs[3]->integer;

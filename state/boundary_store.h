@@ -17,10 +17,22 @@ typedef struct rw_bstore_s {
         char pfx[192];          /* NS:{dep}: */
         char sha[48];           /* "" until loaded */
         int64_t round_trips;
+        /* The decider's copy of the 90-day totals (tot:a, tot:v), read once
+         * and kept in step with what its script stores: the totals are only
+         * ever written by the holder of the decider's lock, fenced on the
+         * last decided boundary. Valid while that boundary is tot_last; any
+         * other (decided elsewhere, Redis lost writes), a fence or an error
+         * drops it, to be read again. NULL until first used. */
+        struct rw_i64map_s *tot[2];
+        int tot_ok;
+        int64_t tot_last;       /* agg.last it holds (INT64_MIN: none decided) */
 } rw_bstore_t;
 
 /* Point bs at st (keeps the loaded SHA when st's namespace is the same). */
 void rw_bstore_init(rw_bstore_t *bs, rw_state_t *st);
+
+/* Free what bs holds in memory (the totals' copy). */
+void rw_bstore_release(rw_bstore_t *bs);
 
 /* A subject and an integer (a hash field of a bucket, a fold copy, a total). */
 typedef struct rw_bstore_pair_s {
@@ -125,10 +137,12 @@ void rw_bstore_buckets_clear(rw_bstore_buckets_t *b);
 rw_err_t rw_bstore_delete_buckets(rw_bstore_t *bs, int32_t parts, int64_t del_k0,
                                   size_t del_cnt, char *errstr, size_t errstr_size);
 
-/* Per family, in one round trip: the stored 90-day totals of `subjects`
- * (values[i], 0 when none; caller allocates cnt) and, with want_range, the
- * subjects whose total is at least `lo` (rounded to an integer), with their
- * scores (*range, caller clears with rw_bstore_totals_clear()). */
+/* Per family: the stored 90-day totals of `subjects` (values[i], 0 when
+ * none; caller allocates cnt) and, with want_range, the subjects whose total
+ * is at least `lo` (rounded to an integer), with their totals as scores, in
+ * ascending order of score then subject (*range, caller clears with
+ * rw_bstore_totals_clear()). From bs's copy of the totals; one round trip
+ * reads them when it has none. */
 typedef struct rw_bstore_totals_s {
         const char *const *subjects;
         size_t cnt;
