@@ -6,8 +6,9 @@
 # end-of-partition and kcat's s@/e@ time offsets behave as kcat's do; a poison
 # record is an error line and decoding goes on; --rate paces; the same seed
 # gives the same events; --labels lists every account's scenario; with
-# schema.registry.url, gen frames with the ids the registry assigns and
-# decode resolves them through it.
+# schema.registry.url, gen registers what it writes with a real registry
+# (Apicurio Registry, through its Confluent-compatible API), frames with the
+# ids it assigns and decode resolves them through it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 create_topics 3
@@ -260,28 +261,57 @@ PYEOF
 ok "a poison record decodes as a bad_magic error line; the records after it decode"
 
 # ---- schema.registry.url: gen registers and frames, decode resolves ------------
-TR_ORDERS="orders-r-$ID"; TR_SUPPORT="support-r-$ID"
+# Against a real registry, Apicurio Registry (scripts/schema-registry.sh),
+# through its Confluent-compatible API: every id is one it assigns.
+TR_ORDERS="orders-r-$ID"; TR_SUPPORT="support-r-$ID"; TR_ALERTS="alerts-r-$ID"
 for t in "$TR_ORDERS" "$TR_SUPPORT"; do
   "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" 1 >/dev/null
 done
-mkdir -p "$WORK/registry"          # empty: every id is one the registry assigns
-"$PY" "$RW_SOURCE_DIR/tests/integration/registry_server.py" "$WORK/registry" >"$WORK/reg.port" 2>"$WORK/reg.log" &
-REG_PID=$!
-trap 'kill "$REG_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do [[ -s $WORK/reg.port ]] && break; sleep 0.1; done
-REG=http://127.0.0.1:$(head -1 "$WORK/reg.port")
-[[ $REG =~ :[0-9]+$ ]] || fail "test registry did not start: $(cat "$WORK/reg.log")"
-reg_id() {
-  "$PY" -c 'import json, sys, urllib.request
-print(json.load(urllib.request.urlopen(sys.argv[1] + "/subjects/" + sys.argv[2] + "/versions/latest"))["id"])' "$REG" "$1"
+trap 'schema_registry_stop; rm -rf "$WORK"' EXIT
+schema_registry_start
+REG=$SCHEMA_REGISTRY_URL
+# register SUBJECT FILE: registers the schema in FILE under SUBJECT; prints
+# the id the registry assigned.
+register() {
+  "$PY" - "$REG/subjects/$1/versions" "$2" <<'PYEOF'
+import json, sys, urllib.request
+body = json.dumps({"schema": open(sys.argv[2]).read()}).encode()
+req = urllib.request.Request(sys.argv[1], data=body,
+                             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+print(json.load(urllib.request.urlopen(req))["id"])
+PYEOF
 }
+# reg_latest SUBJECT: "ID NAME" of the subject's latest version.
+reg_latest() {
+  "$PY" -c 'import json, sys, urllib.request
+r = json.load(urllib.request.urlopen(sys.argv[1] + "/subjects/" + sys.argv[2] + "/versions/latest"))
+print(r["id"], json.loads(r["schema"])["name"])' "$REG" "$1"
+}
+# fetched ID: how often the registry was asked for schema id ID (its access log).
+fetched() {
+  grep -c "method=\"GET\" path=\"/apis/ccompat/v7/schemas/ids/$1\" " "$SCHEMA_REGISTRY_ACCESS_LOG" || true
+}
+# The registry already holds the alerts' schema (as `run` registers it), so
+# the ids gen is given are not the catalogue's for the same types.
+id_alerts=$(register "$TR_ALERTS-value" "$RW_SOURCE_DIR/schemas/RiskAlert.avsc")
 RT=(-X topics.orders="$TR_ORDERS" -X topics.support="$TR_SUPPORT")
 run "$WORK/out" "$WORK/err" rw gen -n 40 --seed 8 "${RT[@]}" -X schema.registry.url="$REG"
 expect_rc 0 "gen -X schema.registry.url"
-id_orders=$(reg_id "$TR_ORDERS-value"); id_support=$(reg_id "$TR_SUPPORT-value")
-[[ $id_orders -gt 100 && $id_support -gt 100 && $id_orders != "$id_support" ]] ||
-  fail "gen registered no subjects: $id_orders, $id_support"
-ok "gen with a registry: subjects <topic>-value registered (ids $id_orders, $id_support)"
+read -r id_orders name_orders < <(reg_latest "$TR_ORDERS-value") || fail "gen registered no $TR_ORDERS-value"
+read -r id_support name_support < <(reg_latest "$TR_SUPPORT-value") || fail "gen registered no $TR_SUPPORT-value"
+[[ $name_orders == OrderEvent && $name_support == SupportEvent ]] ||
+  fail "gen registered $name_orders under $TR_ORDERS-value, $name_support under $TR_SUPPORT-value"
+[[ $id_orders =~ ^[0-9]+$ && $id_support =~ ^[0-9]+$ && $id_orders != "$id_support" &&
+   $id_orders != "$id_alerts" && $id_support != "$id_alerts" ]] ||
+  fail "the registry assigned ids $id_orders, $id_support (RiskAlert: $id_alerts)"
+# The catalogue's own ids for these types (1 and 2) would not tell decoding
+# through the registry from decoding through the catalogue.
+[[ $id_orders != 1 && $id_support != 2 ]] ||
+  fail "the registry assigned the catalogue's ids (OrderEvent $id_orders, SupportEvent $id_support)"
+grep -q "$TR_ORDERS framed with schema id $id_orders (subject $TR_ORDERS-value)" "$WORK/err" &&
+  grep -q "$TR_SUPPORT framed with schema id $id_support (subject $TR_SUPPORT-value)" "$WORK/err" ||
+  { cat "$WORK/err" >&2; fail "gen does not log the ids it frames with"; }
+ok "gen with a registry: OrderEvent and SupportEvent registered under <topic>-value as ids $id_orders and $id_support (RiskAlert already $id_alerts)"
 
 run "$WORK/r.jsonl" "$WORK/err" rw decode -t "$TR_ORDERS" -e "${RT[@]}" -X schema.registry.url="$REG"
 expect_rc 0 "decode -X schema.registry.url"
@@ -292,14 +322,21 @@ assert lines and all(r["value"]["type"] == "OrderEvent" and r["value"]["schema_i
                      for r in lines), lines[:2]
 print(len(lines), "orders decoded through the registry, every frame with its id")
 PYEOF
+[[ $(fetched "$id_orders") == 1 ]] ||
+  fail "decode asked the registry for id $id_orders $(fetched "$id_orders") times, expected once"
 # On a topic decode does not know, the registry's id still selects the type.
 run "$WORK/r2.jsonl" "$WORK/err" rw decode -t "$TR_SUPPORT" -e -X schema.registry.url="$REG"
 expect_rc 0 "decode by schema id through the registry"
-"$PY" -c 'import json, sys
-lines = [json.loads(l) for l in sys.stdin]
-assert lines and all(r["value"]["type"] == "SupportEvent" for r in lines), lines[:2]' <"$WORK/r2.jsonl" ||
+"$PY" - "$WORK/r2.jsonl" "$id_support" <<'PYEOF' ||
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert lines and all(r["value"]["type"] == "SupportEvent" and r["value"]["schema_id"] == int(sys.argv[2])
+                     for r in lines), lines[:2]
+PYEOF
   fail "decode by id through the registry: $(head -c 300 "$WORK/r2.jsonl")"
-# Without the registry those ids mean nothing: unknown_schema, as the DLQ says.
+[[ $(fetched "$id_support") -ge 1 ]] || fail "decode by id never asked the registry for id $id_support"
+# Without the registry those ids mean nothing or another type: unknown_schema,
+# as the DLQ says.
 run "$WORK/r3.jsonl" "$WORK/err" rw decode -t "$TR_ORDERS" -e "${RT[@]}"
 expect_rc 0 "decode without the registry"
 "$PY" -c 'import json, sys

@@ -39,7 +39,9 @@ trap 'kill "${REG_PID:-}" 2>/dev/null; [[ -n ${RW_PID:-} ]] && kill "$RW_PID" 2>
 schema_registry_start
 APIC=$SCHEMA_REGISTRY_URL
 
-# The fault-injecting imitation (parts 2 and 3) serves N.avsc as id N.
+# The imitation, for parts 2 and 3 only: the faults Apicurio cannot be told to
+# make (503 for every request, then only for /schemas/ids/102 or only for the
+# alerts' own id, then answering again). It serves N.avsc as id N.
 cp "$RW_SOURCE_DIR/schemas/OrderEvent.avsc" "$regdir/1.avsc"
 cp "$RW_SOURCE_DIR/schemas/SupportEvent.avsc" "$regdir/2.avsc"
 cp "$regdir/order_v2.json" "$regdir/102.avsc"

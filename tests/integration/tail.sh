@@ -9,7 +9,8 @@
 #  - -o TIME / s@MS start at the first record at or after TIME, -o -N;
 #  - --json is one valid JSON object per line with RFC 3339 times;
 #  - colour only on a terminal, never with NO_COLOR;
-#  - with schema.registry.url, alerts framed with a registry's id decode.
+#  - with schema.registry.url, alerts framed with the id a real registry
+#    (Apicurio Registry) assigned decode; without it, they are unknown_schema.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 create_topics 2
@@ -181,25 +182,35 @@ grep -q 'churn.order_drop' "$WORK/err" || fail "an unknown --rule does not list 
 ok "a --rule that matches no rule, a bad status, severity, offset or colour exit 2"
 
 # ---- schema.registry.url: alerts framed with a registry's id ----------------------
-mkdir -p "$WORK/registry"
-cp "$RW_SOURCE_DIR/schemas/RiskAlert.avsc" "$WORK/registry/42.avsc"
-"$PY" "$RW_SOURCE_DIR/tests/integration/registry_server.py" "$WORK/registry" >"$WORK/reg.port" 2>"$WORK/reg.log" &
-REG_PID=$!
-trap 'kill "$REG_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do [[ -s $WORK/reg.port ]] && break; sleep 0.1; done
-REG=http://127.0.0.1:$(head -1 "$WORK/reg.port")
-[[ $REG =~ :[0-9]+$ ]] || fail "test registry did not start: $(cat "$WORK/reg.log")"
+# A real registry, Apicurio Registry (scripts/schema-registry.sh), through its
+# Confluent-compatible API: RiskAlert registered there under the id it assigns.
+trap 'schema_registry_stop; rm -rf "$WORK"' EXIT
+schema_registry_start
+REG=$SCHEMA_REGISTRY_URL
 T_ALERTS="alerts-r-$ID"
 "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$T_ALERTS" 1 >/dev/null
+alert_id=$("$PY" - "$REG/subjects/$T_ALERTS-value/versions" "$RW_SOURCE_DIR/schemas/RiskAlert.avsc" <<'PYEOF'
+import json, sys, urllib.request
+body = json.dumps({"schema": open(sys.argv[2]).read()}).encode()
+req = urllib.request.Request(sys.argv[1], data=body,
+                             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+print(json.load(urllib.request.urlopen(req))["id"])
+PYEOF
+) || fail "registering RiskAlert under $T_ALERTS-value failed"
+[[ $alert_id =~ ^[0-9]+$ ]] || fail "the registry assigned RiskAlert the id '$alert_id'"
+# The catalogue's own RiskAlert id (3) would not tell the registry from the catalogue.
+[[ $alert_id != 3 ]] || fail "the registry assigned RiskAlert the catalogue's id 3"
 alert 9 churn.refund_rate ACCOUNT a-9 FIRING CRITICAL "$t0" | mk b4
 "$PY" -c 'import struct, sys
 p = sys.argv[1]; b = open(p, "rb").read()
-open(p, "wb").write(b[:1] + struct.pack(">I", 42) + b[5:])' "$WORK"/b4/0000.bin
+open(p, "wb").write(b[:1] + struct.pack(">I", int(sys.argv[2])) + b[5:])' "$WORK"/b4/0000.bin "$alert_id"
 produce 0 "$WORK/b4"
 run -o beginning -e -X schema.registry.url="$REG"
 [[ $rc -eq 0 && $(shown) == 9 ]] || fail "tail through the registry: '$(shown)' $(cat "$WORK/err")"
+grep -q "method=\"GET\" path=\"/apis/ccompat/v7/schemas/ids/$alert_id\" " "$SCHEMA_REGISTRY_ACCESS_LOG" ||
+  fail "tail never asked the registry for id $alert_id"
 run -o beginning -e
-[[ $rc -eq 0 && ! -s $WORK/out ]] || fail "schema id 42 decoded without the registry"
-grep -q 'not a RiskAlert: unknown_schema: schema id 42 is not in the catalogue' "$WORK/err" ||
+[[ $rc -eq 0 && ! -s $WORK/out ]] || fail "schema id $alert_id decoded as a RiskAlert without the registry"
+grep -q "not a RiskAlert: unknown_schema: schema id $alert_id " "$WORK/err" ||
   fail "without the registry: $(cat "$WORK/err")"
-ok "with schema.registry.url, an alert framed with the registry's id 42 is shown; without it, unknown_schema on stderr"
+ok "with schema.registry.url, an alert framed with the id the registry assigned ($alert_id) is shown; without it, unknown_schema on stderr"

@@ -738,6 +738,9 @@ static int group_setup(void **state) {
         write_file("108.avsc", order_v2);
         free(support);
 
+        /* The imitation, only for the faults Apicurio cannot be told to make:
+         * 503s (test_5xx_is_retriable, test_register, test_codec_retry_while_unreachable),
+         * a delay (test_timeout), basic auth (test_basic_auth). */
         snprintf(script, sizeof(script), "%s/tests/integration/registry_server.py", source_dir);
         if (pipe(fds))
                 return -1;
