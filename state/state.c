@@ -1237,6 +1237,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
 io:
         snprintf(errstr, errstr_size, "redis: %s", st->rc ? st->rc->errstr : "disconnected");
         rw_state_disconnect(st);
+        err = RW_ERR_IO;        /* not what rw_state_ensure() left */
 done:
         if (r)
                 freeReplyObject(r);
