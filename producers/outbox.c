@@ -72,8 +72,10 @@ rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
         for (;;) {
                 rw_outbox_items_t items;
                 rd_kafka_resp_err_t *status;
+                rw_firing_update_t *ups;
+                char *fps[RW_OUTBOX_CHUNK];
                 rw_err_t err;
-                size_t n, dead = 0;
+                size_t n, dead = 0, up_cnt = 0;
 
                 if ((err = rw_outbox_store_read(st, tag, topic, RW_OUTBOX_CHUNK, &items,
                                                 errstr, errstr_size)))
@@ -115,7 +117,11 @@ rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                         rw_outbox_items_clear(&items);
                         return RW_ERR_FAIL;
                 }
-                /* Acknowledged (or dead-lettered): tell people, then trim. */
+                /* Acknowledged (or dead-lettered): tell people, then trim,
+                 * keeping the slot's firing set in step (what Alertmanager
+                 * is re-sent from: rw_outbox_store_firing()). */
+                if (!(ups = calloc(n, sizeof(*ups))))
+                        abort();
                 for (size_t i = 0; i < n; i++) {
                         rw_record_t rec;
                         char msg[256];
@@ -123,16 +129,34 @@ rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                                 dead++;
                                 continue;
                         }
-                        if (emit && rw_codec_decode_own(codec, RW_REC_ALERT, items.v[i].buf,
-                                                        items.v[i].len, &rec, msg,
-                                                        sizeof(msg)) == RW_CODEC_OK)
+                        if (rw_codec_decode_own(codec, RW_REC_ALERT, items.v[i].buf,
+                                                items.v[i].len, &rec, msg,
+                                                sizeof(msg)) != RW_CODEC_OK)
+                                continue;
+                        if (emit)
                                 emit(opaque, &rec.u.alert);
+                        /* The decoded strings live in the codec until the
+                         * next decode: the fingerprint is kept here. */
+                        if (!(fps[up_cnt] = strdup(rec.u.alert.fingerprint)))
+                                abort();
+                        ups[up_cnt] = (rw_firing_update_t){
+                                .fingerprint = fps[up_cnt],
+                                .buf = rec.u.alert.status == RW_ALERT_FIRING ?
+                                       items.v[i].buf : NULL,
+                                .len = items.v[i].len,
+                        };
+                        up_cnt++;
                 }
                 free(status);
                 if (deliveredp)
                         *deliveredp += (int64_t)(n - dead);
+                err = rw_outbox_store_trim(st, tag, topic, n, ups, up_cnt, errstr,
+                                           errstr_size);
+                for (size_t i = 0; i < up_cnt; i++)
+                        free(fps[i]);
+                free(ups);
                 rw_outbox_items_clear(&items);
-                if ((err = rw_outbox_store_trim(st, tag, topic, n, errstr, errstr_size)))
+                if (err)
                         return err;
                 if (n < RW_OUTBOX_CHUNK)
                         return RW_OK;

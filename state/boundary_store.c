@@ -126,6 +126,7 @@ static rw_err_t rw_bs_send(redisContext *rc, int argc, const char **argv,
 /* Read n replies (error replies included) into rs. RW_ERR_IO frees them. */
 static rw_err_t rw_bs_collect(rw_bstore_t *bs, redisContext *rc, size_t n,
                               redisReply **rs, char *errstr, size_t errstr_size) {
+        int64_t t0 = rw_state_rt_begin();
         bs->round_trips++;
         for (size_t i = 0; i < n; i++) {
                 void *r = NULL;
@@ -137,6 +138,7 @@ static rw_err_t rw_bs_collect(rw_bstore_t *bs, redisContext *rc, size_t n,
                 }
                 rs[i] = r;
         }
+        rw_state_rt_end(t0);
         return RW_OK;
 }
 

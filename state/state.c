@@ -18,6 +18,23 @@ struct rw_state_s {
         rw_err_t conn_err;      /* of the last reconnect: RW_ERR_IO, or a refusal */
 };
 
+static void (*rw_state_rt_cb)(void *opaque, double seconds);
+static void *rw_state_rt_opaque;
+
+void rw_state_set_round_trip_cb(void (*cb)(void *opaque, double seconds), void *opaque) {
+        rw_state_rt_cb = cb;
+        rw_state_rt_opaque = opaque;
+}
+
+int64_t rw_state_rt_begin(void) {
+        return rw_state_rt_cb ? rw_mono_us() : 0;
+}
+
+void rw_state_rt_end(int64_t t0) {
+        if (rw_state_rt_cb && t0)
+                rw_state_rt_cb(rw_state_rt_opaque, (double)(rw_mono_us() - t0) / 1e6);
+}
+
 static void rw_state_disconnect(rw_state_t *st) {
         if (st->rc) {
                 redisFree(st->rc);
@@ -47,7 +64,9 @@ int rw_reply_transient(const redisReply *r) {
 /* Run a command that must not fail; fills errstr with Redis' reason. */
 static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size,
                                 int argc, const char **argv, const size_t *lens) {
+        int64_t t0 = rw_state_rt_begin();
         redisReply *r = redisCommandArgv(st->rc, argc, argv, lens);
+        rw_state_rt_end(t0);
         if (!r) {
                 snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
                 rw_state_disconnect(st);
@@ -286,6 +305,7 @@ static void rw_view_fill_fps(rw_account_view_t *av, const redisReply *fps) {
  * dropped and RW_ERR_IO returned (replies read so far are kept in rs). */
 static rw_err_t rw_state_replies(rw_state_t *st, redisReply **rs, size_t n,
                                  char *errstr, size_t errstr_size) {
+        int64_t t0 = rw_state_rt_begin();
         for (size_t i = 0; i < n; i++) {
                 if (redisGetReply(st->rc, (void **)&rs[i]) != REDIS_OK) {
                         snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
@@ -293,6 +313,7 @@ static rw_err_t rw_state_replies(rw_state_t *st, redisReply **rs, size_t n,
                         return RW_ERR_IO;
                 }
         }
+        rw_state_rt_end(t0);
         return RW_OK;
 }
 
@@ -398,10 +419,13 @@ rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
                 if (redisAppendCommandArgv(st->rc, 3, argv, NULL) != REDIS_OK)
                         goto io;
         }
+        int64_t t0 = rw_state_rt_begin();
         for (i = 0; i < cnt; i++) {
                 redisReply *r = NULL;
                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                         goto io;
+                if (i == 0)
+                        rw_state_rt_end(t0);
                 if (r->type == REDIS_REPLY_ERROR && !err) {
                         snprintf(errstr, errstr_size, "redis: HGET %s:{%d}:v:...: %s", st->ns,
                                  (int)partition, r->str);
@@ -454,6 +478,7 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
                 if (redisAppendCommandArgv(st->rc, 5, argv, NULL) != REDIS_OK)
                         goto io;
         }
+        int64_t t0 = rw_state_rt_begin();
         for (i = 0; i < cnt; i++) {
                 rw_due_query_t *q = &qs[i];
                 redisReply *r = NULL;
@@ -461,6 +486,8 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
 
                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                         goto io;
+                if (i == 0)
+                        rw_state_rt_end(t0);
                 if (r->type != REDIS_REPLY_ARRAY) {
                         snprintf(errstr, errstr_size, "redis: ZRANGEBYSCORE: %s",
                                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -1165,10 +1192,13 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
         if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK)
                 goto io;
         keys[0] = "MGET";
-        if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK ||
-            redisGetReply(st->rc, (void **)&r) != REDIS_OK ||
+        if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK)
+                goto io;
+        int64_t t0 = rw_state_rt_begin();
+        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK ||
             redisGetReply(st->rc, (void **)&r2) != REDIS_OK)
                 goto io;
+        rw_state_rt_end(t0);
         if (r->type == REDIS_REPLY_ERROR || r2->type != REDIS_REPLY_ARRAY ||
             r2->elements != cnt) {
                 snprintf(errstr, errstr_size, "redis: WATCH/MGET: %s",
@@ -1259,6 +1289,7 @@ rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
                 goto io;
         /* +OK, QUEUED per command (or an error: the command is malformed
          * and EXEC refuses the whole). */
+        int64_t t0 = rw_state_rt_begin();
         for (size_t k = 0; k < txn->replies; k++) {
                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                         goto io;
@@ -1269,6 +1300,7 @@ rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
         }
         if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                 goto io;
+        rw_state_rt_end(t0);
         if (r->type == REDIS_REPLY_NIL) {
                 /* A watched offset moved meanwhile: nothing was written;
                  * errs[] stays RW_ERR_IO for those (send them again). */
@@ -1456,7 +1488,10 @@ rw_err_t rw_state_progress(rw_state_t *st, int32_t partition, int64_t watermark,
         if (redisAppendCommandArgv(st->rc, 4, hset, NULL) != REDIS_OK ||
             redisAppendCommandArgv(st->rc, 4, hsetnx, NULL) != REDIS_OK)
                 goto io;
+        int64_t t0 = rw_state_rt_begin();
         for (int i = 0; i < 2; i++) {
+                if (i == 1)
+                        rw_state_rt_end(t0);
                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                         goto io;
                 if (r->type == REDIS_REPLY_ERROR && !err) {

@@ -23,6 +23,12 @@ rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
 
 const char *rw_state_ns(const rw_state_t *st);
 
+/* Called with the duration (seconds) of every Redis round trip any
+ * connection of the process makes (a command, or a pipeline from its first
+ * reply awaited to its last). Process-wide: set once before the threads
+ * that use Redis start (NULL: none). cb must be thread-safe. */
+void rw_state_set_round_trip_cb(void (*cb)(void *opaque, double seconds), void *opaque);
+
 /* Drop the connection and connect anew (after any I/O error: a hiredis
  * context in error is never reused). RW_ERR_IO when Redis is still away. */
 rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size);

@@ -20,4 +20,11 @@ int rw_reply_transient(const redisReply *r);
  * (retriable), RW_ERR_CONFIG when it refused the credentials or database. */
 rw_err_t rw_state_conn_err(const rw_state_t *st);
 
+/* A Redis round trip's timing: t0 = rw_state_rt_begin() just before the
+ * first reply is awaited (its commands written or appended), then
+ * rw_state_rt_end(t0) once the last reply is in: reported to the callback
+ * set by rw_state_set_round_trip_cb(). */
+int64_t rw_state_rt_begin(void);
+void rw_state_rt_end(int64_t t0);
+
 #endif

@@ -18,6 +18,7 @@
 --                  by name only
 --   outbox lists   each element a framed RiskAlert: emitted_at (wall clock at
 --                  emission) is cut out; the rest is shown as hex
+--   firing hashes  the same for each value (fingerprint -> framed RiskAlert)
 --   pb:a:K pb:v:K  left out once folded (boundary (K+1) x INTERVAL decided,
 --                  {dep}:agg "last"): the decider deletes a folded bucket after
 --                  its atomic write, best effort, so a process killed in
@@ -91,6 +92,8 @@ for _, k in ipairs(keys) do
       local f, v = all[i], all[i + 1]
       if rest == '{dep}:prog' then
         if f == 'start' then v = '' else v = string.match(v, '^([^,]*)') end
+      elseif string.match(rest, '^{[%w]+}:firing') then
+        v = alert_sans_emitted_at(v)
       end
       fields[#fields + 1] = f .. '=' .. v
     end
