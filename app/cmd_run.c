@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "consumers/processor.h"
 #include "producers/alertmanager.h"
+#include "state/state.h"
 #include "common/log.h"
 
 static void rw_run_usage(FILE *fp) {
@@ -26,6 +27,12 @@ static void rw_run_usage(FILE *fp) {
 /* Every transition delivered goes to Alertmanager too, when configured. */
 static void rw_run_on_alert(void *opaque, const rw_alert_t *a) {
         rw_am_notify(opaque, a);
+}
+
+/* Alertmanager re-sends the firing alerts of the partitions owned. */
+static void rw_run_on_partition(void *opaque, const char *topic, int32_t partition,
+                                int assigned) {
+        rw_am_partition(opaque, topic, partition, assigned);
 }
 
 int rw_cmd_run(int argc, char **argv) {
@@ -82,13 +89,17 @@ int rw_cmd_run(int argc, char **argv) {
                 rw_conf_destroy(conf);
                 return RW_EXIT_USAGE;
         }
+        /* Every Redis round trip into the latency histogram. */
+        rw_state_set_round_trip_cb(rw_ops_redis_round_trip, opts.ops);
         if (am) {
                 opts.on_alert = rw_run_on_alert;
+                opts.on_partition = rw_run_on_partition;
                 opts.opaque = am;
         }
         if (!(proc = rw_processor_new(conf, &opts, errstr, sizeof(errstr)))) {
                 rw_log_error("run: %s", errstr);
                 rw_am_destroy(am);
+                rw_state_set_round_trip_cb(NULL, NULL);
                 rw_ops_destroy(opts.ops);
                 if (opts.alert_fp)
                         fclose(opts.alert_fp);
@@ -138,6 +149,7 @@ int rw_cmd_run(int argc, char **argv) {
         }
         rw_processor_destroy(proc);
         rw_am_destroy(am);      /* a last attempt for what was not sent */
+        rw_state_set_round_trip_cb(NULL, NULL);
         rw_ops_destroy(opts.ops);
         if (opts.alert_fp)
                 fclose(opts.alert_fp);

@@ -113,6 +113,13 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Transitions waiting for the Alertmanager sender at most; more "
           "are dropped, counted and logged, so delivery never slows the "
           "pipeline." },
+        { "alertmanager.generator.url", RW_CONF_STR, "", 0, 0, NULL, 0,
+          "Template of each alert's `generatorURL` in Alertmanager (the "
+          "link its UI shows as the alert's source), e.g. "
+          "`https://grafana.example/d/risk?var-subject={subject_id}`: an "
+          "http(s) URL in which `{rule}`, `{subject_type}`, `{subject_id}`, "
+          "`{fingerprint}`, `{alert_id}` and `{severity}` are replaced by the "
+          "alert's values, percent-encoded. Empty = no `generatorURL`." },
         { "log.file", RW_CONF_STR, "", 0, 0, NULL, 0,
           "File that receives one JSON line per alert transition "
           "(appended). Empty = standard output." },

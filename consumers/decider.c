@@ -40,6 +40,8 @@ struct rw_decider_s {
         int64_t last;                   /* as last read from Redis (0: none) */
         uint64_t gen;                   /* bumped by rw_decider_set_last() */
         _Atomic int64_t busy_us;
+        int64_t interval_ms;            /* between boundaries */
+        _Atomic int64_t pending;        /* after the last pass that held the lock (-1: none) */
 };
 
 static void rw_decider_emit(void *opaque, const rw_alert_t *a) {
@@ -94,6 +96,13 @@ static int rw_decider_pass(rw_decider_t *dc, int *morep) {
         if (gen == dc->gen)
                 dc->last = res.last > 0 ? res.last : 0;
         pthread_mutex_unlock(&dc->lock);
+        /* Boundaries at or below the group's low watermark still to
+         * decide (as rw_boundary_status() counts them). */
+        if (!res.busy)
+                atomic_store(&dc->pending,
+                             res.low_watermark != INT64_MIN && res.last >= 0 &&
+                             res.low_watermark >= res.last + dc->interval_ms ?
+                             (res.low_watermark - res.last) / dc->interval_ms : 0);
         *morep = res.more && !res.busy && !res.stale;
         return !(res.busy || res.more);
 }
@@ -153,6 +162,8 @@ rw_decider_t *rw_decider_new(const rw_conf_t *conf, const rw_rules_params_t *par
         pthread_mutex_init(&dc->lock, NULL);
         pthread_cond_init(&dc->cond, NULL);
         dc->rk = rk;
+        dc->interval_ms = bo && bo->interval_ms > 0 ? bo->interval_ms : 3600 * 1000LL;
+        atomic_store(&dc->pending, -1);
         dc->emit = emit;
         dc->opaque = opaque;
         snprintf(dc->topic_orders, sizeof(dc->topic_orders), "%s", topic_orders);
@@ -263,6 +274,10 @@ int64_t rw_decider_alerts_dead(rw_decider_t *dc) {
 
 int64_t rw_decider_busy_us(rw_decider_t *dc) {
         return atomic_load(&dc->busy_us);
+}
+
+int64_t rw_decider_pending(rw_decider_t *dc) {
+        return dc ? atomic_load(&dc->pending) : -1;
 }
 
 void rw_decider_lock(rw_decider_t *dc) {

@@ -62,6 +62,11 @@ int64_t rw_decider_alerts_dead(rw_decider_t *dc);
 /* Wall-clock microseconds the thread spent in decider passes. */
 int64_t rw_decider_busy_us(rw_decider_t *dc);
 
+/* Dependency boundaries at or below the group's low watermark not decided
+ * yet, as the last pass that held the {dep} lock left them; -1 before any
+ * (or dc NULL). Any thread. */
+int64_t rw_decider_pending(rw_decider_t *dc);
+
 /* The emit lock, for the loop's own alert output. */
 void rw_decider_lock(rw_decider_t *dc);
 void rw_decider_unlock(rw_decider_t *dc);

@@ -134,6 +134,9 @@ void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                     tp->topic, (int)tp->partition,
                                     (long long)p->expected,
                                     p->expected < 0 ? " (no state: from the beginning)" : "");
+                        if (proc->opts.on_partition)
+                                proc->opts.on_partition(proc->opts.opaque, tp->topic,
+                                                        tp->partition, 1);
                 }
                 error = rd_kafka_incremental_assign(rk, parts);
         } else {
@@ -147,6 +150,9 @@ void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         rw_log_info("revoked %s [%d]%s", parts->elems[i].topic,
                                     (int)parts->elems[i].partition,
                                     rd_kafka_assignment_lost(rk) ? " (lost)" : "");
+                        if (proc->opts.on_partition)
+                                proc->opts.on_partition(proc->opts.opaque, parts->elems[i].topic,
+                                                        parts->elems[i].partition, 0);
                 }
                 error = rd_kafka_incremental_unassign(rk, parts);
         }

@@ -383,6 +383,7 @@ void rw_ops_feed(rw_processor_t *proc) {
         rep.consumed = proc->stats.consumed;
         rep.redis_calls = proc->stats.redis_calls;
         rep.fenced = proc->stats.fenced;
+        rep.boundaries_pending = rw_decider_pending(proc->decider);
         rep.parts = ps;
         rep.part_cnt = n;
         rw_ops_report(proc->opts.ops, &rep);

@@ -15,6 +15,10 @@ typedef struct rw_processor_opts_s {
         /* Called for every alert transition after it was delivered. */
         void (*on_alert)(void *opaque, const rw_alert_t *alert);
         void *opaque;
+        /* Called for every input partition assigned (1) or revoked (0),
+         * from the rebalance; with on_alert's opaque. */
+        void (*on_partition)(void *opaque, const char *topic, int32_t partition,
+                             int assigned);
         /* Called once per turn of the loop (at least every batch.timeout). */
         void (*on_tick)(void *opaque);
         /* A replay (riskwatch replay). */

@@ -11,6 +11,8 @@
 #include "ops/metrics.h"
 #include "ops/status.h"
 #include "common/log.h"
+#include "state/outbox_store.h"
+#include "state/state.h"
 
 #define RW_OPS_REPORT_MS 1000
 
@@ -27,6 +29,13 @@ static const double rw_ops_batch_bounds[] = {
  * catching up on history. */
 static const double rw_ops_latency_bounds[] = {
         0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800,
+};
+
+/* One Redis round trip: tens of microseconds on loopback, up to the
+ * timeout when Redis struggles. */
+static const double rw_ops_redis_bounds[] = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+        1, 2.5,
 };
 
 struct rw_ops_s {
@@ -53,9 +62,18 @@ struct rw_ops_s {
         struct {
                 int build, records, dead, alerts, batch, latency, et_lag, lag,
                     redis_calls, redis_errors, redis_up, fences, rebalances, assigned,
-                    am_sent, am_errors, am_dropped;
+                    am_sent, am_errors, am_dropped, redis_rt, outbox, pending;
         } f;
         rw_http_t *http;
+        /* What a scrape reads from Redis (the outbox depth), on the
+         * server's thread: the partitions owned as last reported (lock). */
+        const rw_conf_t *conf;
+        char topic_orders[256];
+        char **owned_topics;            /* lock */
+        int32_t *owned_parts;           /* lock */
+        size_t owned_cnt;               /* lock */
+        pthread_mutex_t collect_lock;   /* st */
+        rw_state_t *st;
 };
 
 static void rw_ops_handle(void *opaque, const char *path, rw_http_reply_t *reply);
@@ -123,7 +141,25 @@ static int rw_ops_families(rw_ops_t *ops) {
         ops->f.am_dropped = rw_metrics_family(m, "riskwatch_alertmanager_dropped_total",
                                               RW_METRIC_COUNTER, "Alert transitions dropped "
                                               "for Alertmanager: its queue was full.", 0, NULL, 0);
-        if (ops->f.am_sent < 0 || ops->f.am_errors < 0 || ops->f.am_dropped < 0)
+        ops->f.redis_rt = rw_metrics_family(m, "riskwatch_redis_round_trip_duration_seconds",
+                                            RW_METRIC_HISTOGRAM, "Time of one round trip to "
+                                            "Redis (a command, or a pipeline from its first "
+                                            "reply awaited to its last), any connection.", 0,
+                                            rw_ops_redis_bounds,
+                                            RW_ARRAY_SIZE(rw_ops_redis_bounds));
+        ops->f.outbox = rw_metrics_family(m, "riskwatch_outbox_alerts", RW_METRIC_GAUGE,
+                                          "Alert transitions stored in Redis and not yet "
+                                          "acknowledged by Kafka, in the outboxes of the "
+                                          "partitions assigned (and of the dependency rules "
+                                          "with partition 0 of topics.orders), read at "
+                                          "scrape.", 0, NULL, 0);
+        ops->f.pending = rw_metrics_family(m, "riskwatch_dependency_boundaries_pending",
+                                           RW_METRIC_GAUGE, "Dependency boundaries at or "
+                                           "below the group's low watermark that the decider "
+                                           "has yet to decide (as its last pass left them).",
+                                           0, NULL, 0);
+        if (ops->f.am_sent < 0 || ops->f.am_errors < 0 || ops->f.am_dropped < 0 ||
+            ops->f.redis_rt < 0 || ops->f.outbox < 0 || ops->f.pending < 0)
                 return -1;
         if (ops->f.build < 0 || ops->f.records < 0 || ops->f.dead < 0 || ops->f.alerts < 0 ||
             ops->f.batch < 0 || ops->f.latency < 0 || ops->f.et_lag < 0 || ops->f.lag < 0 ||
@@ -153,6 +189,9 @@ rw_ops_t *rw_ops_new(const rw_conf_t *conf, rw_err_t *errp, char *errstr,
                 goto fail;
         }
         pthread_mutex_init(&ops->lock, NULL);
+        pthread_mutex_init(&ops->collect_lock, NULL);
+        ops->conf = conf;
+        snprintf(ops->topic_orders, sizeof(ops->topic_orders), "%s", orders);
         ops->status_ms = rw_conf_get_int(conf, "log.status.interval");
         ops->alive_ms = rw_conf_get_int(conf, "metrics.alive.timeout");
         if (!strcmp(orders, support))
@@ -205,6 +244,12 @@ void rw_ops_destroy(rw_ops_t *ops) {
                 return;
         rw_http_stop(ops->http);        /* no reader left after this */
         rw_metrics_destroy(ops->m);
+        rw_state_destroy(ops->st);
+        for (size_t i = 0; i < ops->owned_cnt; i++)
+                free(ops->owned_topics[i]);
+        free(ops->owned_topics);
+        free(ops->owned_parts);
+        pthread_mutex_destroy(&ops->collect_lock);
         pthread_mutex_destroy(&ops->lock);
         free(ops);
 }
@@ -352,6 +397,85 @@ done:
         free(lv);
 }
 
+/* Keep the partitions reported, for the outbox depth read at scrape. */
+static void rw_ops_owned(rw_ops_t *ops, const rw_ops_report_t *rep) {
+        char **topics = calloc(rep->part_cnt + 1, sizeof(*topics));
+        int32_t *parts = calloc(rep->part_cnt + 1, sizeof(*parts));
+
+        if (!topics || !parts)
+                abort();
+        for (size_t i = 0; i < rep->part_cnt; i++) {
+                if (!(topics[i] = strdup(rep->parts[i].topic)))
+                        abort();
+                parts[i] = rep->parts[i].partition;
+        }
+        pthread_mutex_lock(&ops->lock);
+        for (size_t i = 0; i < ops->owned_cnt; i++)
+                free(ops->owned_topics[i]);
+        free(ops->owned_topics);
+        free(ops->owned_parts);
+        ops->owned_topics = topics;
+        ops->owned_parts = parts;
+        ops->owned_cnt = rep->part_cnt;
+        pthread_mutex_unlock(&ops->lock);
+}
+
+/* Before a scrape (server's thread): the outbox depth of the partitions
+ * owned, from Redis (its own connection, made on first use). A failure
+ * leaves the series out of the scrape rather than show a stale figure. */
+static void rw_ops_collect(rw_ops_t *ops) {
+        const char **tags = NULL, **topics = NULL;
+        char (*tagbuf)[16] = NULL, errstr[512];
+        size_t n = 0, cnt;
+        int64_t depth = 0;
+        int own_dep = 0;
+
+        pthread_mutex_lock(&ops->collect_lock);
+        pthread_mutex_lock(&ops->lock);
+        cnt = ops->owned_cnt;
+        if (!(tags = calloc(cnt + 1, sizeof(*tags))) ||
+            !(topics = calloc(cnt + 1, sizeof(*topics))) ||
+            !(tagbuf = calloc(cnt + 1, sizeof(*tagbuf))))
+                abort();
+        for (size_t i = 0; i < cnt; i++) {
+                if (!(topics[n] = strdup(ops->owned_topics[i])))
+                        abort();
+                snprintf(tagbuf[n], sizeof(tagbuf[n]), "%d", (int)ops->owned_parts[i]);
+                tags[n] = tagbuf[n];
+                own_dep |= ops->owned_parts[i] == 0 && !strcmp(topics[n], ops->topic_orders);
+                n++;
+        }
+        pthread_mutex_unlock(&ops->lock);
+        if (own_dep) {          /* the dependency rules' outbox: one process counts it */
+                tags[n] = "dep";
+                topics[n++] = NULL;
+        }
+        if (!n) {
+                rw_metrics_set(ops->m, ops->f.outbox, NULL, 0);
+                goto done;
+        }
+        if ((!ops->st && !(ops->st = rw_state_new(ops->conf, errstr, sizeof(errstr)))) ||
+            rw_outbox_store_depth(ops->st, tags, topics, n, &depth, errstr, sizeof(errstr))) {
+                rw_log_debug("metrics: outbox depth not read: %s", errstr);
+                rw_metrics_clear(ops->m, ops->f.outbox);
+                goto done;
+        }
+        rw_metrics_set(ops->m, ops->f.outbox, NULL, (double)depth);
+done:
+        for (size_t i = 0; i < n; i++)
+                free((char *)topics[i]);
+        free(tags);
+        free(topics);
+        free(tagbuf);
+        pthread_mutex_unlock(&ops->collect_lock);
+}
+
+void rw_ops_redis_round_trip(void *opaque, double seconds) {
+        rw_ops_t *ops = opaque;
+        if (ops)
+                rw_metrics_observe(ops->m, ops->f.redis_rt, NULL, seconds);
+}
+
 void rw_ops_report(rw_ops_t *ops, const rw_ops_report_t *rep) {
         int64_t now, wall, lag = -1, wm = 0;
         rw_status_t st;
@@ -371,6 +495,9 @@ void rw_ops_report(rw_ops_t *ops, const rw_ops_report_t *rep) {
                         wm = p->watermark;
         }
         rw_ops_part_gauges(ops, rep, wall);
+        if (rep->boundaries_pending >= 0)
+                rw_metrics_set(ops->m, ops->f.pending, NULL, (double)rep->boundaries_pending);
+        rw_ops_owned(ops, rep);
         rw_metrics_set(ops->m, ops->f.redis_calls, NULL, (double)rep->redis_calls);
         rw_metrics_set(ops->m, ops->f.fences, NULL, (double)rep->fenced);
         rw_metrics_set(ops->m, ops->f.assigned, NULL, (double)rep->part_cnt);
@@ -448,6 +575,8 @@ int rw_ops_serve(rw_ops_t *ops, const char *path, char **body, size_t *len) {
 static void rw_ops_handle(void *opaque, const char *path, rw_http_reply_t *reply) {
         rw_ops_t *ops = opaque;
 
+        if (!strcmp(path, "/metrics"))
+                rw_ops_collect(ops);
         reply->status = rw_ops_serve(ops, path, &reply->body, &reply->len);
         if (!strcmp(path, "/metrics") && reply->status == 200)
                 reply->content_type = "text/plain; version=0.0.4; charset=utf-8";

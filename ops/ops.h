@@ -28,6 +28,7 @@ typedef struct rw_ops_report_s {
         int64_t alerts;         /* alert transitions delivered since start */
         int64_t redis_calls;    /* Redis round trips since start */
         int64_t fenced;         /* batch writes rejected by the fence */
+        int64_t boundaries_pending;     /* dependency boundaries to decide (-1: not known) */
         const rw_ops_part_t *parts;     /* the assigned partitions */
         size_t part_cnt;
 } rw_ops_report_t;
@@ -72,6 +73,10 @@ void rw_ops_alert(rw_ops_t *ops, const char *rule, const char *severity,
 void rw_ops_batch(rw_ops_t *ops, int64_t us);
 /* A rebalance: partitions assigned (1) or revoked (0). */
 void rw_ops_rebalance(rw_ops_t *ops, int assign);
+
+/* One Redis round trip took `seconds` (rw_state_set_round_trip_cb()'s
+ * callback, opaque an rw_ops_t). Any thread. */
+void rw_ops_redis_round_trip(void *opaque, double seconds);
 
 /* Alertmanager delivery's counters, since start. */
 void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped);

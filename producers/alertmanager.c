@@ -5,13 +5,23 @@
  * missed a POST, has them again within an interval, and an alert nobody
  * resends expires); a RESOLVED transition sets `endsAt` and is sent again
  * for 15 minutes. Transitions reach the sender's thread through a bounded
- * queue (drops counted); a failed POST is retried with backoff. */
+ * queue (drops counted); a failed POST is retried with backoff.
+ *
+ * What is re-sent as firing comes from Redis, not from memory: every
+ * resend interval (and whenever the partitions this process owns change)
+ * the sender reads the firing set of each slot it owns (the alerts whose
+ * last transition Kafka acknowledged was FIRING: rw_outbox_store_firing()),
+ * so a restarted process resumes re-sending what fires, and each alert is
+ * re-sent by one process: its partition's owner; the dependency rules'
+ * alerts (slot {dep}) by the owner of partition 0 of topics.orders. A
+ * transition is still sent at once by the process that delivered it. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 #include "producers/alertmanager.h"
 #include "ops/status.h"
+#include "state/outbox_store.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -23,7 +33,16 @@
 typedef struct rw_am_alert_s {
         rw_alert_t a;
         int64_t starts_ms, ends_ms;     /* ends_ms 0: firing */
+        int64_t ended_et;               /* event time of what ended it (0: not ended) */
+        char slot[280];                 /* read from this owned slot's firing set
+                                         * ("P/topic", "dep"); "": notified */
 } rw_am_alert_t;
+
+/* An input partition this process owns. */
+typedef struct rw_am_slot_s {
+        char topic[256];
+        int32_t partition;
+} rw_am_slot_t;
 
 typedef struct rw_am_url_s {
         char url[1024];
@@ -46,7 +65,19 @@ struct rw_am_s {
         size_t q_cnt, q_size;
         int64_t drop_logged_at;
         rw_am_stats_t stats;    /* guarded by lock */
+        rw_am_slot_t *slots;    /* owned partitions; guarded by lock */
+        size_t slot_cnt, slot_size;
+        uint64_t slots_gen;     /* bumped on every change; guarded by lock */
         /* The sender's own. */
+        char *generator;        /* alertmanager.generator.url ("" : none) */
+        char topic_orders[256];
+        char schemas_dir[1024];
+        const rw_conf_t *conf;  /* for the Redis connection, made on first use */
+        rw_state_t *st;
+        rw_codec_t *codec;
+        uint64_t seen_gen;
+        int64_t refresh_due;    /* mono ms of the next read of the firing sets */
+        int refresh_failing;
         rw_am_alert_t *set;     /* firing, and resolved for a while */
         size_t set_cnt, set_size;
         CURL *curl;
@@ -154,6 +185,7 @@ static void rw_am_apply(rw_am_t *am, rw_am_alert_t *x) {
                 } else {
                         /* Resolved, or escalated to another label set. */
                         k->ends_ms = now;
+                        k->ended_et = x->a.event_time;
                         found = 1;
                 }
                 i++;
@@ -166,10 +198,259 @@ static void rw_am_apply(rw_am_t *am, rw_am_alert_t *x) {
                 /* Resolved without this process having seen it fire (a
                  * restart in between): sent as resolved under its labels. */
                 x->ends_ms = now;
+                x->ended_et = x->a.event_time;
         }
         if (rw_grow(&am->set, &am->set_size, am->set_cnt + 1, sizeof(*am->set), 64))
                 abort();
         am->set[am->set_cnt++] = *x;
+}
+
+static const char *const rw_am_placeholders[] = {
+        "rule", "subject_type", "subject_id", "fingerprint", "alert_id", "severity",
+};
+
+/* The value of placeholder `name` (n bytes) for a, or NULL when unknown. */
+static const char *rw_am_placeholder(const char *name, size_t n, const rw_alert_t *a) {
+        const char *v[] = { a->rule, rw_subject_type_name(a->subject_type), a->subject_id,
+                            a->fingerprint, a->alert_id,
+                            rw_alert_severity_name(a->severity) };
+        for (size_t i = 0; i < RW_ARRAY_SIZE(rw_am_placeholders); i++)
+                if (strlen(rw_am_placeholders[i]) == n &&
+                    !strncmp(rw_am_placeholders[i], name, n))
+                        return v[i] ? v[i] : "";
+        return NULL;
+}
+
+int rw_am_generator_check(const char *tmpl, char *reason, size_t reason_size) {
+        static const rw_alert_t probe = { .rule = "", .subject_id = "", .fingerprint = "",
+                                          .alert_id = "" };
+        const char *p = tmpl;
+
+        if (!*tmpl)
+                return 0;
+        if (strncmp(tmpl, "http://", 7) && strncmp(tmpl, "https://", 8)) {
+                snprintf(reason, reason_size, "expected an http(s):// URL, got \"%s\"", tmpl);
+                return -1;
+        }
+        while ((p = strpbrk(p, "{}"))) {
+                const char *end = *p == '{' ? strchr(p + 1, '}') : NULL;
+                size_t n = end ? (size_t)(end - p - 1) : 0;
+                if (!end || memchr(p + 1, '{', n)) {
+                        snprintf(reason, reason_size, "unbalanced brace at \"%s\" (placeholders: "
+                                 "{rule} {subject_type} {subject_id} {fingerprint} "
+                                 "{alert_id} {severity})", p);
+                        return -1;
+                }
+                if (!rw_am_placeholder(p + 1, n, &probe)) {
+                        snprintf(reason, reason_size, "unknown placeholder {%.*s} (known: "
+                                 "{rule} {subject_type} {subject_id} {fingerprint} "
+                                 "{alert_id} {severity})", (int)n, p + 1);
+                        return -1;
+                }
+                p = end + 1;
+        }
+        return 0;
+}
+
+char *rw_am_generator_url(const char *tmpl, const rw_alert_t *a) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *fp;
+
+        if (!tmpl || !*tmpl)
+                return NULL;
+        if (!(fp = open_memstream(&out, &len)))
+                abort();
+        for (const char *p = tmpl; *p; ) {
+                const char *end, *v;
+                char *esc;
+                if (*p != '{' || !(end = strchr(p + 1, '}')) ||
+                    !(v = rw_am_placeholder(p + 1, (size_t)(end - p - 1), a))) {
+                        fputc(*p++, fp);
+                        continue;
+                }
+                /* Every value percent-encoded (RFC 3986 unreserved kept), so
+                 * a subject id cannot change the URL's structure. */
+                if (!(esc = curl_easy_escape(NULL, v, (int)strlen(v))))
+                        abort();
+                fputs(esc, fp);
+                curl_free(esc);
+                p = end + 1;
+        }
+        fclose(fp);
+        return out;
+}
+
+/* The owned slots' firing sets, read from Redis into the kept set (see the
+ * top of this file): returns 1 when an alert is firing that was not before
+ * (sent at once), 0 otherwise, -1 when Redis could not be read (the set is
+ * kept, but nothing of a partition no longer owned is re-sent). Sender's
+ * thread. */
+static int rw_am_refresh(rw_am_t *am) {
+        rw_am_slot_t *slots = NULL;
+        rw_am_alert_t *loaded = NULL;
+        size_t slot_cnt, n = 0, size = 0, i, j;
+        char errstr[512], slot[280];
+        int fresh = 0, own_dep = 0, rc = -1;
+        rw_err_t err = RW_OK;
+
+        pthread_mutex_lock(&am->lock);
+        slot_cnt = am->slot_cnt;
+        if (slot_cnt && !(slots = malloc(slot_cnt * sizeof(*slots))))
+                abort();
+        if (slot_cnt)
+                memcpy(slots, am->slots, slot_cnt * sizeof(*slots));
+        am->seen_gen = am->slots_gen;
+        pthread_mutex_unlock(&am->lock);
+        for (i = 0; i < slot_cnt; i++)
+                own_dep |= slots[i].partition == 0 && !strcmp(slots[i].topic, am->topic_orders);
+
+        errstr[0] = '\0';
+        if (slot_cnt && !am->st && !(am->st = rw_state_new(am->conf, errstr, sizeof(errstr))))
+                goto done;
+        for (i = 0; slot_cnt && i <= slot_cnt && !err; i++) {
+                rw_outbox_items_t items;
+                char tag[16];
+
+                if (i == slot_cnt && !own_dep)
+                        break;
+                if (i < slot_cnt) {
+                        snprintf(tag, sizeof(tag), "%d", (int)slots[i].partition);
+                        snprintf(slot, sizeof(slot), "%s/%s", tag, slots[i].topic);
+                } else {
+                        snprintf(slot, sizeof(slot), "dep");
+                }
+                if ((err = rw_outbox_store_firing(am->st, i < slot_cnt ? tag : "dep",
+                                                  i < slot_cnt ? slots[i].topic : NULL,
+                                                  &items, errstr, sizeof(errstr))))
+                        break;
+                for (j = 0; j < items.cnt; j++) {
+                        rw_record_t rec;
+                        char msg[256];
+                        if (rw_codec_decode_own(am->codec, RW_REC_ALERT, items.v[j].buf,
+                                                items.v[j].len, &rec, msg,
+                                                sizeof(msg)) != RW_CODEC_OK ||
+                            rec.u.alert.status != RW_ALERT_FIRING)
+                                continue;
+                        if (rw_grow(&loaded, &size, n + 1, sizeof(*loaded), 64))
+                                abort();
+                        rw_am_alert_copy(&loaded[n], &rec.u.alert);
+                        loaded[n].starts_ms = rec.u.alert.event_time;
+                        snprintf(loaded[n].slot, sizeof(loaded[n].slot), "%s", slot);
+                        n++;
+                }
+                rw_outbox_items_clear(&items);
+        }
+        if (err) {
+                if (err == RW_ERR_IO)
+                        rw_state_reconnect(am->st, errstr, sizeof(errstr));
+                goto done;
+        }
+        /* The firing alerts are the loaded ones now; what this process only
+         * delivered (another owns it) was sent once and is not re-sent. An
+         * alert that ended since it was stored (its trim is on its way)
+         * stays ended. */
+        for (i = 0; i < n; i++) {
+                rw_am_alert_t *x = &loaded[i];
+                int skip = 0, was = 0;
+                for (j = 0; j < am->set_cnt; j++) {
+                        rw_am_alert_t *k = &am->set[j];
+                        if (strcmp(k->a.fingerprint, x->a.fingerprint))
+                                continue;
+                        if (!k->ends_ms)
+                                was |= k->a.severity == x->a.severity;
+                        else if (k->ended_et >= x->a.event_time)
+                                skip = 1;
+                }
+                if (skip) {
+                        rw_am_alert_free(x);
+                        x->a.fingerprint = NULL;
+                        continue;
+                }
+                fresh |= !was;
+        }
+        for (j = 0; j < am->set_cnt; ) {
+                rw_am_alert_t *k = &am->set[j];
+                int drop = !k->ends_ms;
+                /* An ended label set that fires again (a new episode). */
+                for (i = 0; !drop && i < n; i++)
+                        drop = loaded[i].a.fingerprint &&
+                               !strcmp(k->a.fingerprint, loaded[i].a.fingerprint) &&
+                               k->a.severity == loaded[i].a.severity;
+                if (drop) {
+                        rw_am_alert_free(k);
+                        *k = am->set[--am->set_cnt];
+                } else {
+                        j++;
+                }
+        }
+        for (i = 0; i < n; i++) {
+                if (!loaded[i].a.fingerprint)
+                        continue;
+                if (rw_grow(&am->set, &am->set_size, am->set_cnt + 1, sizeof(*am->set), 64))
+                        abort();
+                am->set[am->set_cnt++] = loaded[i];
+        }
+        n = 0;
+        rc = fresh;
+done:
+        if (rc < 0) {
+                if (!am->refresh_failing)
+                        rw_log_warn("alertmanager: cannot read the firing alerts from Redis "
+                                    "(%s): re-sending what it holds, retrying", errstr);
+                am->refresh_failing = 1;
+                /* Nothing of a partition no longer owned is re-sent. */
+                for (j = 0; j < am->set_cnt; ) {
+                        rw_am_alert_t *k = &am->set[j];
+                        int owned = !k->slot[0];
+                        for (i = 0; !owned && i < slot_cnt; i++) {
+                                char s2[280];
+                                snprintf(s2, sizeof(s2), "%d/%s", (int)slots[i].partition,
+                                         slots[i].topic);
+                                owned = !strcmp(s2, k->slot) ||
+                                        (own_dep && !strcmp(k->slot, "dep"));
+                        }
+                        if (!owned && !k->ends_ms) {
+                                rw_am_alert_free(k);
+                                *k = am->set[--am->set_cnt];
+                        } else {
+                                j++;
+                        }
+                }
+        } else if (am->refresh_failing) {
+                rw_log_info("alertmanager: firing alerts read from Redis again");
+                am->refresh_failing = 0;
+        }
+        for (i = 0; i < n; i++)
+                if (loaded[i].a.fingerprint)
+                        rw_am_alert_free(&loaded[i]);
+        free(loaded);
+        free(slots);
+        return rc;
+}
+
+void rw_am_partition(rw_am_t *am, const char *topic, int32_t partition, int assigned) {
+        size_t i;
+
+        if (!am)
+                return;
+        pthread_mutex_lock(&am->lock);
+        for (i = 0; i < am->slot_cnt; i++)
+                if (am->slots[i].partition == partition && !strcmp(am->slots[i].topic, topic))
+                        break;
+        if (assigned && i == am->slot_cnt) {
+                if (rw_grow(&am->slots, &am->slot_size, am->slot_cnt + 1, sizeof(*am->slots), 16))
+                        abort();
+                snprintf(am->slots[i].topic, sizeof(am->slots[i].topic), "%s", topic);
+                am->slots[i].partition = partition;
+                am->slot_cnt++;
+                am->slots_gen++;
+        } else if (!assigned && i < am->slot_cnt) {
+                am->slots[i] = am->slots[--am->slot_cnt];
+                am->slots_gen++;
+        }
+        pthread_cond_signal(&am->cond);
+        pthread_mutex_unlock(&am->lock);
 }
 
 /* POST body of set[from, to) to url; 0 on a 2xx. */
@@ -191,8 +472,10 @@ static int rw_am_post(rw_am_t *am, const char *url, size_t from, size_t to,
                 const rw_am_alert_t *k = &am->set[i];
                 if (i > from)
                         fputc(',', fp);
+                char *gen = rw_am_generator_url(am->generator, &k->a);
                 rw_am_alert_json(fp, &k->a, k->starts_ms,
-                                 k->ends_ms ? k->ends_ms : now + 4 * am->resend_ms, NULL);
+                                 k->ends_ms ? k->ends_ms : now + 4 * am->resend_ms, gen);
+                free(gen);
         }
         fputc(']', fp);
         fclose(fp);
@@ -278,7 +561,21 @@ static void *rw_am_main(void *arg) {
 
         for (;;) {
                 int64_t now = rw_mono_ms(), next = now + am->resend_ms;
-                int fresh = rw_am_take(am);
+                int fresh = rw_am_take(am), changed;
+
+                /* What fires, from Redis: before each resend, and at once
+                 * when the partitions owned changed. */
+                pthread_mutex_lock(&am->lock);
+                changed = am->slots_gen != am->seen_gen;
+                pthread_mutex_unlock(&am->lock);
+                if (changed || now >= am->refresh_due) {
+                        int r = rw_am_refresh(am);
+                        am->refresh_due = rw_mono_ms() +
+                                (r < 0 && am->resend_ms > 5000 ? 5000 : am->resend_ms);
+                        fresh |= r > 0;
+                }
+                if (am->refresh_due < next)
+                        next = am->refresh_due;
 
                 /* Resolved alerts are sent for a while, then forgotten. */
                 for (size_t i = 0; i < am->set_cnt; ) {
@@ -308,7 +605,8 @@ static void *rw_am_main(void *arg) {
                 if (stopping)
                         break;
                 pthread_mutex_lock(&am->lock);
-                while (!am->stop && !am->q_cnt && rw_mono_ms() < next) {
+                while (!am->stop && !am->q_cnt && am->slots_gen == am->seen_gen &&
+                       rw_mono_ms() < next) {
                         struct timespec ts;
                         int64_t wait = next - rw_mono_ms();
                         clock_gettime(CLOCK_REALTIME, &ts);
@@ -376,6 +674,26 @@ rw_am_t *rw_am_new(const rw_conf_t *conf, rw_ops_t *ops, char *errstr, size_t er
                         p++;
         }
         am->ops = ops;
+        am->conf = conf;
+        {
+                const char *g = rw_conf_get_str(conf, "alertmanager.generator.url");
+                const char *gorigin = rw_conf_origin(conf, "alertmanager.generator.url");
+                char reason[600], dirbuf[1024];
+                if (rw_am_generator_check(g, reason, sizeof(reason))) {
+                        snprintf(errstr, errstr_size, "%s%salertmanager.generator.url: %s",
+                                 gorigin && strcmp(gorigin, "-X") ? gorigin : "-X",
+                                 gorigin && strcmp(gorigin, "-X") ? ": " : " ", reason);
+                        goto fail;
+                }
+                am->generator = rw_am_strdup(g);
+                snprintf(am->topic_orders, sizeof(am->topic_orders), "%s",
+                         rw_conf_get_str(conf, "topics.orders"));
+                if (!(am->codec = rw_codec_new(rw_schemas_dir(rw_conf_get_str(conf,
+                                                                              "schemas.dir"),
+                                                              dirbuf, sizeof(dirbuf)),
+                                               errstr, errstr_size)))
+                        goto fail;
+        }
         am->resend_ms = rw_conf_get_int(conf, "alertmanager.resend.interval");
         am->timeout_ms = rw_conf_get_int(conf, "alertmanager.timeout");
         am->queue_max = (size_t)rw_conf_get_int(conf, "alertmanager.queue.max");
@@ -398,6 +716,8 @@ fail_sync:
         pthread_cond_destroy(&am->cond);
         pthread_mutex_destroy(&am->lock);
 fail:
+        rw_codec_destroy(am->codec);
+        free(am->generator);
         free(am);
         return NULL;
 }
@@ -420,6 +740,10 @@ void rw_am_destroy(rw_am_t *am) {
         curl_easy_cleanup(am->curl);
         pthread_cond_destroy(&am->cond);
         pthread_mutex_destroy(&am->lock);
+        rw_state_destroy(am->st);
+        rw_codec_destroy(am->codec);
+        free(am->slots);
+        free(am->generator);
         free(am);
 }
 

@@ -1,5 +1,6 @@
 /* test_alertmanager.c - an alert transition as Alertmanager's postable
- * alert, replayed transitions never sent, a full queue's drops counted. */
+ * alert, its generatorURL from the template, replayed transitions never
+ * sent, a full queue's drops counted. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -43,8 +44,61 @@ static void test_json(void **state) {
         free(out);
 }
 
-static rw_am_t *am_new(const char *queue_max) {
+/* Placeholders replaced by the alert's values, percent-encoded, so a
+ * subject id cannot change the URL's structure; text around them kept. */
+static void test_generator_url(void **state) {
+        rw_alert_t a = alert();
+        char *u;
+        (void)state;
+        a.subject_id = "acct 1/&x=\"y\"";
+        u = rw_am_generator_url("https://g.example/d/risk?rule={rule}&s={subject_type}:"
+                                "{subject_id}&fp={fingerprint}&id={alert_id}&sev={severity}",
+                                &a);
+        assert_string_equal(u, "https://g.example/d/risk?rule=churn.refund_rate&s=ACCOUNT:"
+                               "acct%201%2F%26x%3D%22y%22&fp=fp1"
+                               "&id=16986d506ba6e975402111517dc12bc9&sev=WARNING");
+        free(u);
+        assert_null(rw_am_generator_url("", &a));
+        u = rw_am_generator_url("http://x/{subject_id}", &a);
+        assert_string_equal(u, "http://x/acct%201%2F%26x%3D%22y%22");
+        free(u);
+}
+
+/* A bad template is refused with a reason that says what is wrong. */
+static void test_generator_check(void **state) {
+        char why[512];
+        (void)state;
+        assert_int_equal(rw_am_generator_check("", why, sizeof(why)), 0);
+        assert_int_equal(rw_am_generator_check("http://x/{rule}/{subject_id}", why,
+                                               sizeof(why)), 0);
+        assert_int_equal(rw_am_generator_check("http://x/{account}", why, sizeof(why)), -1);
+        assert_non_null(strstr(why, "unknown placeholder {account}"));
+        assert_int_equal(rw_am_generator_check("http://x/{rule", why, sizeof(why)), -1);
+        assert_non_null(strstr(why, "unbalanced brace"));
+        assert_int_equal(rw_am_generator_check("http://x/rule}", why, sizeof(why)), -1);
+        assert_int_equal(rw_am_generator_check("x/{rule}", why, sizeof(why)), -1);
+        assert_non_null(strstr(why, "expected an http(s):// URL"));
+}
+
+/* rw_am_new() names the setting of a bad template. */
+static void test_generator_conf(void **state) {
         rw_conf_t *conf = rw_conf_new();
+        char errstr[512];
+        (void)state;
+        assert_int_equal(rw_conf_set_arg(conf, "alertmanager.url=http://127.0.0.1:1", errstr,
+                                         sizeof(errstr)), RW_OK);
+        assert_int_equal(rw_conf_set_arg(conf, "alertmanager.generator.url=http://x/{nope}",
+                                         errstr, sizeof(errstr)), RW_OK);
+        assert_null(rw_am_new(conf, NULL, errstr, sizeof(errstr)));
+        assert_non_null(strstr(errstr, "alertmanager.generator.url: unknown placeholder "
+                                       "{nope}"));
+        rw_conf_destroy(conf);
+}
+
+static rw_conf_t *am_conf;
+
+static rw_am_t *am_new(const char *queue_max) {
+        rw_conf_t *conf = am_conf = rw_conf_new();
         char errstr[512], kv[64];
         rw_am_t *am;
 
@@ -56,8 +110,12 @@ static rw_am_t *am_new(const char *queue_max) {
         am = rw_am_new(conf, NULL, errstr, sizeof(errstr));
         if (!am)
                 fail_msg("rw_am_new: %s", errstr);
-        rw_conf_destroy(conf);
-        return am;
+        return am;     /* conf outlives am: am_destroy() */
+}
+
+static void am_destroy(rw_am_t *am) {
+        rw_am_destroy(am);
+        rw_conf_destroy(am_conf);
 }
 
 static void test_replay_never_sent(void **state) {
@@ -79,7 +137,7 @@ static void test_replay_never_sent(void **state) {
         }
         assert_true(st.errors > 0);             /* a live one is tried */
         assert_int_equal(st.sent, 0);
-        rw_am_destroy(am);
+        am_destroy(am);
 }
 
 static void test_drops_counted(void **state) {
@@ -92,12 +150,15 @@ static void test_drops_counted(void **state) {
                 rw_am_notify(am, &a);
         rw_am_stats(am, &st);
         assert_true(st.dropped > 0 && st.dropped < 1000);
-        rw_am_destroy(am);
+        am_destroy(am);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_generator_url),
+                cmocka_unit_test(test_generator_check),
+                cmocka_unit_test(test_generator_conf),
                 cmocka_unit_test(test_replay_never_sent),
                 cmocka_unit_test(test_drops_counted),
         };
