@@ -1028,6 +1028,18 @@ static rw_err_t rw_conf_set0(rw_conf_t *conf, const char *key,
                         snprintf(reason, sizeof(reason),
                                  "empty: expected host:port[,host:port...]");
                         err = RW_ERR_CONFIG;
+                } else if (!strcmp(kkey, "statistics.interval.ms") &&
+                           strtoll(value, NULL, 10) != 0) {
+                        /* Without a stats callback librdkafka would build
+                         * its statistics JSON for nothing; what riskwatch
+                         * needs of it (consumer lag per partition) the
+                         * metrics export already. */
+                        snprintf(reason, sizeof(reason),
+                                 "not supported (riskwatch does not read "
+                                 "librdkafka's statistics; consumer lag per "
+                                 "partition is exported as riskwatch_consumer_lag_records "
+                                 "on metrics.listen): leave it at 0");
+                        err = RW_ERR_CONFIG;
                 } else if (rw_conf_kafka_check(kkey, value, reason,
                                                sizeof(reason)) !=
                            RD_KAFKA_CONF_OK) {
