@@ -62,7 +62,7 @@ struct rw_ops_s {
         struct {
                 int build, records, dead, alerts, batch, latency, et_lag, lag,
                     redis_calls, redis_errors, redis_up, fences, rebalances, assigned,
-                    am_sent, am_errors, am_dropped, redis_rt, outbox, pending;
+                    am_sent, am_errors, am_dropped, am_firing, redis_rt, outbox, pending;
         } f;
         rw_http_t *http;
         /* What a scrape reads from Redis (the outbox depth), on the
@@ -141,6 +141,11 @@ static int rw_ops_families(rw_ops_t *ops) {
         ops->f.am_dropped = rw_metrics_family(m, "riskwatch_alertmanager_dropped_total",
                                               RW_METRIC_COUNTER, "Alert transitions dropped "
                                               "for Alertmanager: its queue was full.", 0, NULL, 0);
+        ops->f.am_firing = rw_metrics_family(m, "riskwatch_alertmanager_firing_alerts",
+                                             RW_METRIC_GAUGE, "Firing alerts this process "
+                                             "re-sends to Alertmanager: those of the "
+                                             "partitions it owns, as read from Redis.", 0,
+                                             NULL, 0);
         ops->f.redis_rt = rw_metrics_family(m, "riskwatch_redis_round_trip_duration_seconds",
                                             RW_METRIC_HISTOGRAM, "Time of one round trip to "
                                             "Redis (a command, or a pipeline from its first "
@@ -159,7 +164,7 @@ static int rw_ops_families(rw_ops_t *ops) {
                                            "has yet to decide (as its last pass left them).",
                                            0, NULL, 0);
         if (ops->f.am_sent < 0 || ops->f.am_errors < 0 || ops->f.am_dropped < 0 ||
-            ops->f.redis_rt < 0 || ops->f.outbox < 0 || ops->f.pending < 0)
+            ops->f.am_firing < 0 || ops->f.redis_rt < 0 || ops->f.outbox < 0 || ops->f.pending < 0)
                 return -1;
         if (ops->f.build < 0 || ops->f.records < 0 || ops->f.dead < 0 || ops->f.alerts < 0 ||
             ops->f.batch < 0 || ops->f.latency < 0 || ops->f.et_lag < 0 || ops->f.lag < 0 ||
@@ -326,9 +331,11 @@ void rw_ops_alert(rw_ops_t *ops, const char *rule, const char *severity,
         rw_metrics_observe(ops->m, ops->f.latency, NULL, (rw_now_ms() - event_time) / 1000.0);
 }
 
-void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped) {
+void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped,
+                         int64_t firing) {
         if (!ops)
                 return;
+        rw_metrics_set(ops->m, ops->f.am_firing, NULL, (double)firing);
         rw_metrics_set(ops->m, ops->f.am_sent, NULL, (double)sent);
         rw_metrics_set(ops->m, ops->f.am_errors, NULL, (double)errors);
         rw_metrics_set(ops->m, ops->f.am_dropped, NULL, (double)dropped);

@@ -78,8 +78,10 @@ void rw_ops_rebalance(rw_ops_t *ops, int assign);
  * callback, opaque an rw_ops_t). Any thread. */
 void rw_ops_redis_round_trip(void *opaque, double seconds);
 
-/* Alertmanager delivery's counters, since start. */
-void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped);
+/* Alertmanager delivery's counters, since start, and the firing alerts it
+ * re-sends now. */
+void rw_ops_alertmanager(rw_ops_t *ops, int64_t sent, int64_t errors, int64_t dropped,
+                         int64_t firing);
 
 /* The endpoints' answers, without the server (for tests and the server):
  * path "/metrics", "/healthz" or "/readyz"; status and body (caller frees). */

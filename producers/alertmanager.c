@@ -534,8 +534,11 @@ static int rw_am_send(rw_am_t *am, rw_am_url_t *u) {
 
 static void rw_am_publish(rw_am_t *am) {
         rw_am_stats_t st;
+        int64_t firing = 0;
+        for (size_t i = 0; i < am->set_cnt; i++)
+                firing += !am->set[i].ends_ms && am->set[i].slot[0];
         rw_am_stats(am, &st);
-        rw_ops_alertmanager(am->ops, st.sent, st.errors, st.dropped);
+        rw_ops_alertmanager(am->ops, st.sent, st.errors, st.dropped, firing);
 }
 
 /* Take the queued transitions into the set; 1 when there were any. */
