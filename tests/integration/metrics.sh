@@ -4,7 +4,10 @@
 # (Prometheus parsed the exposition), the records counted by topic and
 # outcome add up to the records produced, there is a consumer-lag series per
 # partition, and /healthz and /readyz answer (readyz 503 while Redis does not
-# answer, 200 again once it does). A bad metrics.listen fails at start.
+# answer, 200 again once it does), Redis round trips are timed, the outbox
+# depth is read from Redis at each scrape (an element left in an outbox shows,
+# and goes when it goes), dependency boundaries pending are exported. A bad
+# metrics.listen fails at start, and so does kafka.statistics.interval.ms.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PIDS=()
@@ -33,6 +36,12 @@ rw run -X metrics.listen="127.0.0.1:$busy" >/dev/null 2>"$WORK/busy.err" || rc=$
 grep -qF -- "-X metrics.listen: cannot listen on 127.0.0.1:$busy: Address already in use" \
   "$WORK/busy.err" || fail "port in use not reported$(shown "$WORK/busy.err")"
 ok "bad metrics.listen: $(grep -oE 'metrics.listen: .*' "$WORK/bad.err"); in use: exit 1"
+rc=0
+rw run -X kafka.statistics.interval.ms=5000 >/dev/null 2>"$WORK/stats.err" || rc=$?
+[[ $rc -eq 2 ]] || fail "kafka.statistics.interval.ms=5000: exit $rc, expected 2$(shown "$WORK/stats.err")"
+grep -qF -- '-X kafka.statistics.interval.ms: not supported' "$WORK/stats.err" ||
+  fail "kafka.statistics.interval.ms not refused by name$(shown "$WORK/stats.err")"
+ok "kafka.statistics.interval.ms=5000: exit 2: $(grep -oE 'not supported.*' "$WORK/stats.err" | head -c 80)..."
 
 # ---- a run, scraped -----------------------------------------------------------------
 create_topics 2
@@ -117,6 +126,29 @@ done
 (( $(query 'riskwatch_batch_duration_seconds_count') > 0 )) || fail "no batch durations"
 (( $(query 'riskwatch_redis_round_trips_total') > 0 )) || fail "no Redis round trips"
 ok "lag series per partition (4, summing to 0), $alerts alert transitions, batches and round trips counted"
+
+# Every Redis round trip timed: a histogram Prometheus reads, its +Inf bucket
+# the count.
+rt=$(query 'riskwatch_redis_round_trip_duration_seconds_count')
+(( ${rt:-0} > 0 )) || fail "no Redis round trip timed$(curl -s --max-time 5 "$M/metrics" | grep redis_round)"
+[[ $(query 'riskwatch_redis_round_trip_duration_seconds_bucket{le="+Inf"}') == "$rt" ]] ||
+  fail "round-trip histogram: +Inf bucket is not the count"
+p99=$(query 'histogram_quantile(0.99, riskwatch_redis_round_trip_duration_seconds_bucket)')
+ok "Redis round trips timed: $rt, p99 ${p99}s"
+# Boundaries pending: exported once the decider passed, 0 once caught up.
+for _ in $(seq 100); do [[ $(query 'riskwatch_dependency_boundaries_pending') == 0 ]] && break; sleep 0.2; done
+[[ $(query 'riskwatch_dependency_boundaries_pending') == 0 ]] ||
+  fail "riskwatch_dependency_boundaries_pending: '$(query 'riskwatch_dependency_boundaries_pending')', expected 0 at the end"
+# Outbox depth: read from Redis at each scrape. An element left in a
+# partition's outbox (the loop drains at its next batch; nothing arrives now)
+# shows, and is gone once removed.
+[[ $(query 'riskwatch_outbox_alerts') == 0 ]] || fail "outbox not empty at the end: $(query 'riskwatch_outbox_alerts')"
+metric() { curl -s --max-time 5 "$M/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+rcli RPUSH "$NS:{1}:outbox:$T_SUPPORT" x x >/dev/null
+[[ $(metric riskwatch_outbox_alerts) == 2 ]] || fail "2 elements in an outbox, riskwatch_outbox_alerts $(metric riskwatch_outbox_alerts)"
+rcli DEL "$NS:{1}:outbox:$T_SUPPORT" >/dev/null
+[[ $(metric riskwatch_outbox_alerts) == 0 ]] || fail "outbox emptied, riskwatch_outbox_alerts $(metric riskwatch_outbox_alerts)"
+ok "outbox depth from Redis at scrape (2 while 2 waited, then 0); dependency boundaries pending 0"
 
 # ---- readiness follows Redis ---------------------------------------------------------
 rcli CLIENT PAUSE 8000 ALL >/dev/null
