@@ -51,6 +51,8 @@ typedef struct rw_part_s {
         int64_t follow;         /* this batch: idle, its clock moves to this (0: not) */
         int64_t followed;       /* the clock its last follow moved it to */
         int fl_follow;          /* the write in flight is a follow (no records) */
+        int64_t hold_need;      /* paused at a gap of its own until every other
+                                 * orders partition passed this event time (0: not) */
         /* per batch */
         rw_state_event_t *evs;
         int64_t *ev_offsets;
@@ -235,6 +237,7 @@ static volatile sig_atomic_t rw_not_stopped;    /* proc->stop before a run */
 /* Load a partition's stored position (offset and watermark) from Redis,
  * waiting out a Redis outage while not asked to stop. 0, or -1 when stopped
  * or when Redis refused (an error reply: fatal, with Redis' reason). */
+static void rw_hold_end(rw_processor_t *proc, rw_part_t *p);
 static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         char errstr[512], why[1024];
         int backoff = 100;
@@ -242,6 +245,7 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
 
         p->end_since = 0;
         p->followed = 0;
+        rw_hold_end(proc, p);
         while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||
@@ -704,8 +708,9 @@ static void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sen
 
         if (!p || !p->assigned)
                 return;         /* revoked while the batch was collected */
-        if (p->retry_at >= 0)
-                return;         /* stopped by a registry outage: read again later */
+        if (p->retry_at >= 0 || p->hold_need)
+                return;         /* stopped by a registry outage, or waiting at a
+                                 * gap (rw_hold_start()): read again later */
         if (p->expected >= 0 && rkm->offset < p->expected) {
                 proc->stats.skipped++;  /* already applied: re-delivery */
                 return;
@@ -1102,6 +1107,106 @@ static int64_t rw_dep_decided(rw_processor_t *proc) {
         return rw_decider_last(proc->decider);
 }
 
+/* An orders partition's batch that ends a gap of its own (rules.h,
+ * rw_input_gaps_group()): the other orders partitions as the gap needs them, into *peersp
+ * (the caller frees it); -1 when they cannot be read now. */
+static ssize_t rw_hold_peers(rw_processor_t *proc, const rw_part_t *p,
+                             rw_input_peer_t **peersp) {
+        char errstr[512];
+        size_t n = 0;
+        rw_err_t err;
+
+        if (!proc->orders_partitions)
+                proc->orders_partitions = rw_kafka_partition_cnt(proc->rk, proc->topic_orders);
+        if (proc->orders_partitions <= 0)
+                return -1;
+        if (!(*peersp = calloc((size_t)proc->orders_partitions + 1, sizeof(**peersp))))
+                abort();
+        err = rw_boundary_input_peers(proc->boundary, proc->state, proc->topic_orders,
+                                      proc->orders_partitions, p->partition, rw_now_ms(),
+                                      *peersp, &n, errstr, sizeof(errstr));
+        if (err == RW_ERR_NOMEM)
+                abort();
+        if (err) {
+                rw_log_warn("%s [%d]: the other orders partitions' gaps: %s", p->topic,
+                            (int)p->partition, errstr);
+                return -1;
+        }
+        return (ssize_t)n;
+}
+
+/* The batch stopped at the record at `offset`: it ends a gap of the
+ * partition whose outages of the group's input are not known until every
+ * other orders partition passed `need`. The batch is written up to it; the
+ * partition pauses, and reads it again once they did (rw_hold_release()). */
+static void rw_hold_start(rw_processor_t *proc, rw_part_t *p, int64_t offset, int64_t need) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        char at[64];
+
+        rw_fmt_time(at, sizeof(at), need);
+        rw_log_info("%s [%d]: offset %lld ends a silence of the partition: it waits until "
+                    "every other orders partition passed %s", p->topic, (int)p->partition,
+                    (long long)offset, at);
+        p->last_offset = offset - 1;
+        p->hold_need = need;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        rd_kafka_pause_partitions(proc->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Resume a waiting partition at its first unapplied record. */
+static void rw_hold_end(rw_processor_t *proc, rw_part_t *p) {
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_error_t *error;
+
+        if (!p->hold_need)
+                return;
+        p->hold_need = 0;
+        p->eof = 0;
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->expected;
+        rd_kafka_resume_partitions(proc->rk, l);
+        if (p->expected >= 0 && (error = rd_kafka_seek_partitions(proc->rk, l, 10 * 1000))) {
+                rw_log_warn("%s [%d]: seek: %s", p->topic, (int)p->partition,
+                            rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Resume the waiting partitions whose peers passed what they wait for.
+ * *hopeless counts those that cannot go on in a run that stops at the end:
+ * every peer short of it is at its end or waits at a gap itself. Returns
+ * how many resumed. */
+static int rw_hold_release(rw_processor_t *proc, int *hopeless) {
+        int resumed = 0;
+
+        *hopeless = 0;
+        for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++) {
+                rw_part_t *p = &proc->parts[i];
+                rw_input_peer_t *peers = NULL;
+                ssize_t n;
+                int stuck = 1;
+
+                if (!p->assigned || !p->hold_need || p->fl_w)
+                        continue;
+                if ((n = rw_hold_peers(proc, p, &peers)) >= 0 &&
+                    rw_input_peers_reached(peers, (size_t)n, p->hold_need)) {
+                        rw_hold_end(proc, p);
+                        resumed++;
+                } else if (n >= 0) {
+                        for (ssize_t k = 0; k < n; k++)
+                                if (peers[k].known && !peers[k].at_end &&
+                                    rw_input_peer_known(&peers[k]) < p->hold_need &&
+                                    rw_input_peer_known(&peers[k]) == peers[k].watermark)
+                                        stuck = 0;
+                        *hopeless += stuck;
+                }
+                free(peers);
+        }
+        return resumed;
+}
+
 /* One partition's batch, up to its write: (1) the accounts due by its end
  * and those its events touch, from the cache or loaded from Redis; (2) the
  * pure replay over them (consumers/replay.c); (3) what changed, the offset
@@ -1115,6 +1220,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         rw_account_view_t **avs = NULL;
         rw_replay_out_t out = { 0 };
         rw_replay_opts_t o;
+        rw_input_peer_t *peers = NULL;
         size_t due_cnt, n = 0, i;
 
         if (proc->fatal)
@@ -1154,11 +1260,17 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .replay = proc->opts.replay,
                 .emit_from = proc->opts.emit_from,
         };
+        if (orders && rw_replay_gap_ahead(&o, p->evs, p->ev_cnt)) {
+                o.peer_cnt = rw_hold_peers(proc, p, &peers);
+                o.peers = peers;
+        }
         if (rw_replay_batch(&o, p->evs, p->ev_offsets, p->ev_cnt, avs, p->accts,
                             p->acct_cnt, &out))
                 abort();
         if (p->follow)
                 out.watermark = p->follow > p->watermark ? p->follow : p->watermark;
+        if (out.stop >= 0)
+                rw_hold_start(proc, p, p->ev_offsets[out.stop], out.need);
 
         /* (3) */
         if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
@@ -1228,6 +1340,7 @@ done:
         rw_due_query_clear(&p->due);
         free(names);
         free(avs);
+        free(peers);
         rw_replay_out_clear(&out);
 }
 
@@ -1655,7 +1768,10 @@ static void rw_loop_tick(rw_processor_t *proc) {
         char errstr[512];
         rw_err_t err = RW_OK;
 
+        int hopeless;
+
         proc->tick_at = rw_mono_ms() + 500;
+        (void)rw_hold_release(proc, &hopeless);
         rw_report_ends(proc);
         if (proc->opts.exit_at_eof || (!proc->orders_partitions &&
                                        !(proc->orders_partitions = rw_kafka_partition_cnt(proc->rk, proc->topic_orders))))
@@ -1874,8 +1990,8 @@ static int rw_all_eof(rw_processor_t *proc) {
         for (size_t i = 0; i < proc->part_cnt; i++) {
                 if (!proc->parts[i].assigned)
                         continue;
-                if (!proc->parts[i].eof)
-                        return 0;
+                if (!proc->parts[i].eof && !proc->parts[i].hold_need)
+                        return 0;       /* a waiting partition is done unless released */
                 n++;
         }
         return n > 0;
@@ -2132,6 +2248,15 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         (void)rw_check_positions(proc);
                 if (proc->opts.exit_at_eof && !cnt && !proc->fl_n && !proc->reg_wait &&
                     rw_all_eof(proc)) {
+                        int held = 0, hopeless = 0;
+                        for (size_t i = 0; i < proc->part_cnt; i++)
+                                held += proc->parts[i].assigned && proc->parts[i].hold_need;
+                        /* Partitions waiting at a gap: go on while what
+                         * they wait for may still come. */
+                        if (held && (rw_hold_release(proc, &hopeless) || hopeless < held)) {
+                                exit_by = 0;
+                                continue;
+                        }
                         /* Nothing lost on the way to the end? */
                         if (!exit_by && rw_check_positions(proc))
                                 continue;
@@ -2151,6 +2276,16 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         }
         if (!proc->fatal)
                 rw_write_finish(proc, stop);
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                if (proc->parts[i].assigned && proc->parts[i].hold_need) {
+                        char at[64];
+                        rw_fmt_time(at, sizeof(at), proc->parts[i].hold_need);
+                        rw_log_warn("%s [%d]: stopped at offset %lld, which ends a silence "
+                                    "of the partition: not every other orders partition "
+                                    "has passed %s", proc->parts[i].topic,
+                                    (int)proc->parts[i].partition,
+                                    (long long)proc->parts[i].expected, at);
+                }
         rw_decider_stop(proc->decider);
         proc->run_stop = NULL;
         free(msgs);

@@ -111,6 +111,7 @@ set_tests_properties(integration.fault_matrix PROPERTIES
   FIXTURES_REQUIRED services LABELS integration TIMEOUT 300
   ENVIRONMENT "RW_BIN=$<TARGET_FILE:riskwatch>;RW_SERVICES=${RW_SERVICES_DIR};RW_SOURCE_DIR=${CMAKE_SOURCE_DIR};RW_MOCK_CLUSTER=$<TARGET_FILE:mock_cluster>")
 rw_integration_test(e2e_quiet)
+rw_integration_test(e2e_partition_gap)
 rw_integration_test(status)
 rw_integration_test(metrics)
 rw_integration_test(alertmanager)
