@@ -237,7 +237,7 @@ static volatile sig_atomic_t rw_not_stopped;    /* proc->stop before a run */
 /* Load a partition's stored position (offset and watermark) from Redis,
  * waiting out a Redis outage while not asked to stop. 0, or -1 when stopped
  * or when Redis refused (an error reply: fatal, with Redis' reason). */
-static void rw_hold_end(rw_processor_t *proc, rw_part_t *p);
+static void rw_hold_end(rw_processor_t *proc, rw_part_t *p, int seek);
 static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         char errstr[512], why[1024];
         int backoff = 100;
@@ -245,7 +245,7 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
 
         p->end_since = 0;
         p->followed = 0;
-        rw_hold_end(proc, p);
+        rw_hold_end(proc, p, 0);        /* the caller seeks (or assigns) */
         while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||
@@ -1154,8 +1154,8 @@ static void rw_hold_start(rw_processor_t *proc, rw_part_t *p, int64_t offset, in
         rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Resume a waiting partition at its first unapplied record. */
-static void rw_hold_end(rw_processor_t *proc, rw_part_t *p) {
+/* Resume a waiting partition; with `seek`, at its first unapplied record. */
+static void rw_hold_end(rw_processor_t *proc, rw_part_t *p, int seek) {
         rd_kafka_topic_partition_list_t *l;
         rd_kafka_error_t *error;
 
@@ -1166,7 +1166,8 @@ static void rw_hold_end(rw_processor_t *proc, rw_part_t *p) {
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->expected;
         rd_kafka_resume_partitions(proc->rk, l);
-        if (p->expected >= 0 && (error = rd_kafka_seek_partitions(proc->rk, l, 10 * 1000))) {
+        if (seek && p->expected >= 0 &&
+            (error = rd_kafka_seek_partitions(proc->rk, l, 10 * 1000))) {
                 rw_log_warn("%s [%d]: seek: %s", p->topic, (int)p->partition,
                             rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
@@ -1192,7 +1193,7 @@ static int rw_hold_release(rw_processor_t *proc, int *hopeless) {
                         continue;
                 if ((n = rw_hold_peers(proc, p, &peers)) >= 0 &&
                     rw_input_peers_reached(peers, (size_t)n, p->hold_need)) {
-                        rw_hold_end(proc, p);
+                        rw_hold_end(proc, p, 1);
                         resumed++;
                 } else if (n >= 0) {
                         for (ssize_t k = 0; k < n; k++)
