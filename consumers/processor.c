@@ -1257,6 +1257,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .dep_decided = rw_dep_decided(proc), .lim = proc->lim,
                 /* Following: due times up to p->follow (no lateness). */
                 .watermark = p->follow ? p->follow + proc->lateness_ms : p->watermark,
+                .follow_from = p->follow ? p->watermark : 0,
                 .gaps = p->gaps, .wall_ms = rw_now_ms(),
                 .replay = proc->opts.replay,
                 .emit_from = proc->opts.emit_from,

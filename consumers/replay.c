@@ -153,6 +153,10 @@ int rw_replay_gap_ahead(const rw_replay_opts_t *o, const rw_state_event_t *evs, 
         rw_input_gaps_t scratch = { 0 };
         int64_t wm = o->watermark;
 
+        if (o->src == RW_SRC_ORDERS && o->follow_from > 0 && !cnt)
+                return rw_input_gaps_note(&scratch, o->params, o->follow_from,
+                                          o->watermark - o->lateness_ms);
+
         for (size_t j = 0; o->src == RW_SRC_ORDERS && j < cnt; j++) {
                 if (rw_input_gaps_note(&scratch, o->params, wm, evs[j].occurred_at))
                         return 1;
@@ -201,6 +205,22 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
         if (rw_grow(&snaps, &snap_size, 1, sizeof(*snaps), 4))
                 goto done;
         snaps[snap_cnt++] = out->gaps;
+        /* A follow moves the clock of a partition that has nothing more to
+         * read: a jump longer than input.gap is a gap of it as an event's
+         * would be. Its peers passed the clock (it is the group's low
+         * watermark) unless one came back to life since: then none is noted. */
+        if (o->src == RW_SRC_ORDERS && o->follow_from > 0 && !cnt) {
+                rw_input_gaps_t g = out->gaps;
+                int64_t to = wm - o->lateness_ms;
+
+                if (rw_input_gaps_note(&g, o->params, o->follow_from, to) &&
+                    o->peer_cnt >= 0 &&
+                    rw_input_gaps_group(&g, o->params, o->follow_from, to, o->peers,
+                                        (size_t)o->peer_cnt)) {
+                        out->gaps = g;
+                        out->gaps_changed = 1;
+                }
+        }
         for (j = 0; j < cnt; j++) {
                 rw_acct_ix_t key = { .av = avs[j] }, *hit;
                 rw_input_gaps_t g = out->gaps;

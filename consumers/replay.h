@@ -23,6 +23,10 @@ typedef struct rw_replay_opts_s {
         int64_t dep_decided;            /* the last boundary decided */
         rw_account_limits_t lim;
         int64_t watermark;              /* the partition's, before the batch */
+        int64_t follow_from;            /* a follow (an idle partition's batch
+                                         * without records, its clock moved to
+                                         * watermark - lateness): the clock
+                                         * before it (0: not a follow) */
         rw_input_gaps_t gaps;           /* its gaps and the group's outages, before the batch */
         /* The group's other orders partitions, read when the batch holds a
          * gap of this one (rw_replay_gap_ahead()): a gap needs them to have
