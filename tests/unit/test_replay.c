@@ -330,6 +330,35 @@ static void test_gap_waits_for_peers(void **state) {
         }
 }
 
+/* An idle partition's follow (no records) from day 100 to day 150: a gap of
+ * its own; an outage of the group where its peer was silent too. */
+static void test_follow_gap(void **state) {
+        rw_input_peer_t peer = { .partition = 1, .known = 1, .watermark = T0 + 150 * RW_DAY_MS };
+        (void)state;
+
+        for (int silent = 0; silent < 2; silent++) {
+                rw_replay_opts_t o = opts(T0 + 150 * RW_DAY_MS + 5 * 60 * 1000);
+                rw_replay_out_t out;
+
+                peer.gaps.cnt = silent;
+                peer.gaps.v[0] = (rw_input_gap_t){ T0 + 90 * RW_DAY_MS, T0 + 150 * RW_DAY_MS };
+                o.follow_from = T0 + 100 * RW_DAY_MS;
+                o.peers = &peer;
+                o.peer_cnt = 1;
+                assert_true(rw_replay_gap_ahead(&o, NULL, 0));
+                assert_int_equal(rw_replay_batch(&o, NULL, NULL, 0, NULL, NULL, 0, &out), 0);
+                assert_true(out.gaps_changed);
+                assert_int_equal(out.gaps.cnt, 1);
+                assert_int_equal(out.gaps.v[0].start, T0 + 100 * RW_DAY_MS);
+                assert_int_equal(out.gaps.v[0].end, T0 + 150 * RW_DAY_MS);
+                assert_int_equal(out.gaps.out_cnt, silent);
+                rw_replay_out_clear(&out);
+                /* A small step is no gap. */
+                o.follow_from = T0 + 145 * RW_DAY_MS;
+                assert_false(rw_replay_gap_ahead(&o, NULL, 0));
+        }
+}
+
 static void test_long_ids_do_not_collide(void **state) {
         enum { LEN = 10240 };
         char *a = malloc(LEN + 1), *b = malloc(LEN + 1), *fa = NULL, *fb = NULL;
@@ -358,6 +387,7 @@ int main(void) {
                 cmocka_unit_test(test_long_ids_do_not_collide),
                 cmocka_unit_test(test_inactivity_due),
                 cmocka_unit_test(test_gap_waits_for_peers),
+                cmocka_unit_test(test_follow_gap),
                 cmocka_unit_test(test_batch_boundaries),
                 cmocka_unit_test(test_duplicates),
                 cmocka_unit_test(test_portfolio_interval),
