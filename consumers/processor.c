@@ -1138,8 +1138,10 @@ static ssize_t rw_hold_peers(rw_processor_t *proc, const rw_part_t *p,
 /* The batch stopped at the record at `offset`: it ends a gap of the
  * partition whose outages of the group's input are not known until every
  * other orders partition passed `need`. The batch is written up to it; the
- * partition pauses, and reads it again once they did (rw_hold_release()). */
-static void rw_hold_start(rw_processor_t *proc, rw_part_t *p, int64_t offset, int64_t need) {
+ * partition pauses, and reads it and the `left` records after it again once
+ * they did (rw_hold_release()). */
+static void rw_hold_start(rw_processor_t *proc, rw_part_t *p, int64_t offset, int64_t need,
+                          size_t left) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         char at[64];
 
@@ -1149,6 +1151,7 @@ static void rw_hold_start(rw_processor_t *proc, rw_part_t *p, int64_t offset, in
                     (long long)offset, at);
         p->last_offset = offset - 1;
         p->hold_need = need;
+        proc->stats.consumed -= (int64_t)left;  /* they will be read again */
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
         rd_kafka_pause_partitions(proc->rk, l);
         rd_kafka_topic_partition_list_destroy(l);
@@ -1272,7 +1275,8 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         if (p->follow)
                 out.watermark = p->follow > p->watermark ? p->follow : p->watermark;
         if (out.stop >= 0)
-                rw_hold_start(proc, p, p->ev_offsets[out.stop], out.need);
+                rw_hold_start(proc, p, p->ev_offsets[out.stop], out.need,
+                              p->ev_cnt - (size_t)out.stop);
 
         /* (3) */
         if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
