@@ -18,7 +18,8 @@
 # them), by `run -e` with other batches, which must give the same churn alert
 # ids, and by a control `run -e` with `input.gap=0` (no outage detection), in
 # which acct-b1 and acct-b2 do get silence alerts: the scenario tests
-# something.
+# something. Last, a record on orders [1] at day 250 that the others never
+# reach: `run -e` stops before it and says so.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap 'pkill -KILL -f "group-$ID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -113,3 +114,18 @@ print("ok: churn.inactivity for acct-q1 and acct-q2 at their due times; none for
       % (len(storm), len(churn(live))))
 PYEOF
 ok "a silent partition's accounts fire while the others are live; an outage of every partition holds; live and replay agree"
+
+# A record that the other partitions never reach: orders [1] jumps to day 250
+# while [0] and [2] end at day 155. `run -e` (nothing is idle in a replay)
+# cannot know whether that is an outage of the input: it stops before the
+# record, says so and exits 0; the record stays for a later run.
+order b1-250 acct-b1 $((t0 + 250 * day + 7200000)) | make o1c
+kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 1 -k acct-b1 "$WORK"/o1c/*.bin
+before=$(rcli GET "${NS}_e:{1}:off:$T_ORDERS")
+rw run -e -X state.namespace="${NS}_e" -X group.id="group-$ID-e" \
+  >"$WORK/e2.jsonl" 2>"$WORK/e2.log" || fail "run -e (day 250): $(grep -v 'kafka: ' "$WORK/e2.log" | tail -5)"
+grep -q "\[1\]: stopped at offset $before, which ends a silence of the partition" "$WORK/e2.log" ||
+  fail "run -e did not say it stopped at orders [1] offset $before: $(grep -E "waits|stopped|run:|warn" "$WORK/e2.log")"
+[[ $(rcli GET "${NS}_e:{1}:off:$T_ORDERS") == "$before" ]] ||
+  fail "run -e applied the record no other partition reaches"
+ok "run -e stops before a record that no other orders partition reaches, and says so"
