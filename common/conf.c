@@ -189,13 +189,14 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "times come). A partition that is behind is never idle, however "
           "long it is silent; `run -e` counts none idle." },
         { "input.gap", RW_CONF_DURATION, "7d", 0, 365 * RW_MS_D, NULL, 0,
-          "An input outage, not customer silence: when an orders partition's "
-          "events jump ahead in event time by more than this (no event of any "
-          "of its accounts in between), `churn.order_drop` and "
-          "`churn.spend_drop` hold their verdicts until the input has been "
-          "live again for their window, and `churn.inactivity` for the "
-          "account's limit: they do not fire or escalate (a firing alert "
-          "still resolves). 0 = off." },
+          "An input outage, not customer silence: when no orders partition "
+          "of the group has an event for longer than this (each partition's "
+          "own jumps in event time, intersected over all of them), "
+          "`churn.order_drop` and `churn.spend_drop` hold their verdicts "
+          "until the input has been live again for their window, and "
+          "`churn.inactivity` for the account's limit: they do not fire or "
+          "escalate (a firing alert still resolves). One partition silent "
+          "while the others are live is not an outage. 0 = off." },
 
         /* Alert lifecycle. */
         { "alerts.hysteresis", RW_CONF_DBL, "0.10", 0, 1, NULL, 0,

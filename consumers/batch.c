@@ -248,6 +248,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         rw_account_view_t **avs = NULL;
         rw_replay_out_t out = { 0 };
         rw_replay_opts_t o;
+        rw_input_peer_t *peers = NULL;
         size_t due_cnt, n = 0, i;
 
         if (proc->fatal)
@@ -283,15 +284,23 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 .dep_decided = rw_dep_decided(proc), .lim = proc->lim,
                 /* Following: due times up to p->follow (no lateness). */
                 .watermark = p->follow ? p->follow + proc->lateness_ms : p->watermark,
+                .follow_from = p->follow ? p->watermark : 0,
                 .gaps = p->gaps, .wall_ms = rw_now_ms(),
                 .replay = proc->opts.replay,
                 .emit_from = proc->opts.emit_from,
         };
+        if (orders && rw_replay_gap_ahead(&o, p->evs, p->ev_cnt)) {
+                o.peer_cnt = rw_hold_peers(proc, p, &peers);
+                o.peers = peers;
+        }
         if (rw_replay_batch(&o, p->evs, p->ev_offsets, p->ev_cnt, avs, p->accts,
                             p->acct_cnt, &out))
                 abort();
         if (p->follow)
                 out.watermark = p->follow > p->watermark ? p->follow : p->watermark;
+        if (out.stop >= 0)
+                rw_hold_start(proc, p, p->ev_offsets[out.stop], out.need,
+                              p->ev_cnt - (size_t)out.stop);
 
         /* (3) */
         if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
@@ -366,6 +375,7 @@ done:
         rw_due_query_clear(&p->due);
         free(names);
         free(avs);
+        free(peers);
         rw_replay_out_clear(&out);
 }
 

@@ -1049,6 +1049,59 @@ rw_err_t rw_boundary_low_watermark(rw_boundary_t *bd, rw_state_t *st, int32_t pa
         return RW_OK;
 }
 
+rw_err_t rw_boundary_input_peers(rw_boundary_t *bd, rw_state_t *st, const char *topic,
+                                 int32_t partitions, int32_t self, int64_t wall_now,
+                                 rw_input_peer_t *peers, size_t *np,
+                                 char *errstr, size_t errstr_size) {
+        rw_idle_opts_t o = {
+                .lateness_ms = bd->opts.lateness_ms,
+                .idle_timeout_ms = bd->opts.idle_timeout_ms,
+                .fresh_ms = RW_IDLE_FRESH_MS,
+                .replay = bd->replay,
+        };
+        rw_input_gaps_t *gaps = NULL;
+        rw_bstore_t bs = { 0 };
+        rw_bstore_head_t h;
+        rw_err_t err;
+
+        *np = 0;
+        if (partitions <= 0)
+                return RW_OK;
+        if (!(gaps = calloc((size_t)partitions, sizeof(*gaps)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        rw_bstore_init(&bs, st);
+        /* The reports first: the gaps read after them reach their watermarks. */
+        if ((err = rw_bstore_head(&bs, 0, &h, errstr, errstr_size))) {
+                free(gaps);
+                return err;
+        }
+        if (!(err = rw_bstore_gaps(&bs, topic, partitions, gaps, errstr, errstr_size))) {
+                for (int32_t p = 0; p < partitions; p++) {
+                        const rw_bstore_prog_t *r = NULL;
+                        rw_input_peer_t *q;
+
+                        if (p == self)
+                                continue;
+                        for (size_t j = 0; j < h.prog_cnt; j++)
+                                if (h.prog[j].partition == p && h.prog[j].ok)
+                                        r = &h.prog[j];
+                        q = &peers[(*np)++];
+                        *q = (rw_input_peer_t){ .partition = p, .known = r != NULL,
+                                                .gaps = gaps[p] };
+                        if (!r)
+                                continue;
+                        q->watermark = r->watermark;
+                        q->idle = rw_idle_is_idle(&o, r, wall_now);
+                        q->at_end = r->end_since > 0 && wall_now - r->wall_ms <= o.fresh_ms;
+                }
+        }
+        rw_bstore_head_clear(&h);
+        free(gaps);
+        return err;
+}
+
 rw_err_t rw_boundary_status(rw_boundary_t *bd, rw_state_t *st, int32_t partitions,
                             int64_t wall_now, rw_boundary_status_t *out,
                             char *errstr, size_t errstr_size) {

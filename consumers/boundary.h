@@ -92,6 +92,17 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                           rw_boundary_result_t *res,
                           char *errstr, size_t errstr_size);
 
+/* The other orders partitions of the group (0..partitions-1 but `self`), as
+ * an orders partition that ends a gap needs them (rules.h,
+ * rw_input_gaps_group()): each one's reported watermark, whether it is idle
+ * (never in a replay) or says it is at its end, and its stored gaps; one
+ * round trip. peers has room for partitions entries; *np is set. A
+ * partition that never reported is not known. RW_ERR_IO on Redis trouble. */
+rw_err_t rw_boundary_input_peers(rw_boundary_t *bd, rw_state_t *st, const char *topic,
+                                 int32_t partitions, int32_t self, int64_t wall_now,
+                                 rw_input_peer_t *peers, size_t *np,
+                                 char *errstr, size_t errstr_size);
+
 /* The group's low watermark L alone (one round trip, no lock): *lowp, or
  * INT64_MIN when none yet. Idle partitions follow it (consumers/idle.h).
  * RW_ERR_IO on Redis trouble. */

@@ -93,8 +93,10 @@ static void rw_report_ends(rw_processor_t *proc) {
 void rw_loop_tick(rw_processor_t *proc) {
         char errstr[512];
         rw_err_t err = RW_OK;
+        int hopeless;
 
         proc->tick_at = rw_mono_ms() + 500;
+        (void)rw_hold_release(proc, &hopeless);    /* waiting partitions */
         rw_report_ends(proc);
         if (proc->opts.exit_at_eof || (!proc->orders_partitions &&
                                        !(proc->orders_partitions = rw_kafka_partition_cnt(proc->rk, proc->topic_orders))))

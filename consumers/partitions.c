@@ -59,6 +59,7 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
 
         p->end_since = 0;
         p->followed = 0;
+        rw_hold_end(proc, p, 0);        /* the caller seeks (or assigns) */
         while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||
@@ -270,8 +271,8 @@ int rw_all_eof(rw_processor_t *proc) {
         for (size_t i = 0; i < proc->part_cnt; i++) {
                 if (!proc->parts[i].assigned)
                         continue;
-                if (!proc->parts[i].eof)
-                        return 0;
+                if (!proc->parts[i].eof && !proc->parts[i].hold_need)
+                        return 0;       /* a waiting partition is done unless released */
                 n++;
         }
         return n > 0;

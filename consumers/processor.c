@@ -9,7 +9,9 @@
  * batch is prepared (batch.c); once it landed, deliver the outboxes and
  * commit the offsets to Kafka for lag monitors. Redis holds the
  * authoritative positions (partitions.c). Quiet partitions keep time
- * (follow.c); a schema registry outage pauses the input (registry_gate.c).
+ * (follow.c); an orders partition that ends a silence of its own waits for
+ * the others (hold.c); a schema registry outage pauses the input
+ * (registry_gate.c).
  * The dependency rules' decider runs on its own thread (decider.c). */
 #include <stdlib.h>
 #include <string.h>
@@ -516,6 +518,13 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         (void)rw_check_positions(proc);
                 if (proc->opts.exit_at_eof && !cnt && !proc->fl_n && !proc->reg_wait &&
                     rw_all_eof(proc)) {
+                        int held = rw_hold_cnt(proc), hopeless = 0;
+                        /* Partitions waiting at a gap: go on while what
+                         * they wait for may still come. */
+                        if (held && (rw_hold_release(proc, &hopeless) || hopeless < held)) {
+                                exit_by = 0;
+                                continue;
+                        }
                         /* Nothing lost on the way to the end? */
                         if (!exit_by && rw_check_positions(proc))
                                 continue;
@@ -535,6 +544,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         }
         if (!proc->fatal)
                 rw_write_finish(proc, stop);
+        rw_hold_report(proc);
         rw_decider_stop(proc->decider);
         proc->run_stop = NULL;
         free(msgs);

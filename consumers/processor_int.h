@@ -2,7 +2,8 @@
  * processor.c: the loop; partitions.c: assignment, positions, fencing;
  * route.c: decode, validate, route or dead-letter; batch.c: a batch's
  * accounts, replay and fenced write; follow.c: quiet partitions' clocks;
- * registry_gate.c: riding out a schema registry outage). Not an API. */
+ * hold.c: a partition waiting at a gap of its own; registry_gate.c: riding
+ * out a schema registry outage). Not an API. */
 #ifndef RW_PROCESSOR_INT_H
 #define RW_PROCESSOR_INT_H
 
@@ -35,6 +36,8 @@ typedef struct rw_part_s {
         int64_t follow;         /* this batch: idle, its clock moves to this (0: not) */
         int64_t followed;       /* the clock its last follow moved it to */
         int fl_follow;          /* the write in flight is a follow (no records) */
+        int64_t hold_need;      /* paused at a gap of its own until every other
+                                 * orders partition passed this event time (0: not) */
         /* per batch */
         rw_state_event_t *evs;
         int64_t *ev_offsets;
@@ -177,5 +180,27 @@ void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop);
 void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what);
 void rw_ops_feed(rw_processor_t *proc);
+
+/* hold.c: an orders partition waiting at a gap of its own. */
+/* The other orders partitions as a gap of p needs them, into *peersp (the
+ * caller frees it); -1 when they cannot be read now. */
+ssize_t rw_hold_peers(rw_processor_t *proc, const rw_part_t *p, rw_input_peer_t **peersp);
+/* The batch stopped at the record at `offset`: it ends a gap of the
+ * partition whose outages of the group's input are not known until every
+ * other orders partition passed `need`. The batch is written up to it; the
+ * partition pauses, and reads it and the `left` records after it again once
+ * they did (rw_hold_release()). */
+void rw_hold_start(rw_processor_t *proc, rw_part_t *p, int64_t offset, int64_t need,
+                   size_t left);
+/* Resume a waiting partition; with `seek`, at its first unapplied record. */
+void rw_hold_end(rw_processor_t *proc, rw_part_t *p, int seek);
+/* Resume the waiting partitions whose peers passed what they wait for.
+ * *hopeless counts those that cannot go on in a run that stops at the end:
+ * every peer short of it is at its end or waits at a gap itself. Returns
+ * how many resumed. */
+int rw_hold_release(rw_processor_t *proc, int *hopeless);
+/* How many assigned partitions wait; a warning for each (at the end of a run). */
+int rw_hold_cnt(const rw_processor_t *proc);
+void rw_hold_report(const rw_processor_t *proc);
 
 #endif /* RW_PROCESSOR_INT_H */

@@ -149,12 +149,31 @@ static int rw_acct_ix_cmp(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+int rw_replay_gap_ahead(const rw_replay_opts_t *o, const rw_state_event_t *evs, size_t cnt) {
+        rw_input_gaps_t scratch = { 0 };
+        int64_t wm = o->watermark;
+
+        if (o->src == RW_SRC_ORDERS && o->follow_from > 0 && !cnt)
+                return rw_input_gaps_note(&scratch, o->params, o->follow_from,
+                                          o->watermark - o->lateness_ms);
+
+        for (size_t j = 0; o->src == RW_SRC_ORDERS && j < cnt; j++) {
+                if (rw_input_gaps_note(&scratch, o->params, wm, evs[j].occurred_at))
+                        return 1;
+                if (evs[j].occurred_at > wm)
+                        wm = evs[j].occurred_at;
+        }
+        return 0;
+}
+
 int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                     const int64_t *offsets, size_t cnt, rw_account_view_t *const *avs,
                     rw_account_view_t *const *accts, size_t acct_cnt,
                     rw_replay_out_t *out) {
         int64_t wm = o->watermark, now, *nows = NULL;
-        rw_input_gaps_t *gaps = NULL;       /* per event: the outages as of it */
+        /* Per event: the outages as of it, one copy per change (rare). */
+        rw_input_gaps_t *snaps = NULL;
+        size_t *snap_of = NULL, snap_cnt = 0, snap_size = 0;
         ssize_t *next_same = NULL, *last_of = NULL;
         rw_acct_ix_t *ix = NULL;
         int rc = -1;
@@ -165,10 +184,10 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
         next_same = calloc(cnt + 1, sizeof(*next_same));
         last_of = calloc(acct_cnt + 1, sizeof(*last_of));
         ix = calloc(acct_cnt + 1, sizeof(*ix));
-        gaps = calloc(cnt + 1, sizeof(*gaps));
+        snap_of = calloc(cnt + 1, sizeof(*snap_of));
         out->flags = calloc(cnt + 1, 1);
         out->pbk = calloc(cnt + 1, sizeof(*out->pbk));
-        if (!nows || !next_same || !last_of || !ix || !gaps || !out->flags || !out->pbk)
+        if (!nows || !next_same || !last_of || !ix || !snap_of || !out->flags || !out->pbk)
                 goto done;
         for (j = 0; j < acct_cnt; j++) {
                 ix[j] = (rw_acct_ix_t){ .av = accts[j], .ix = j };
@@ -182,15 +201,54 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
          * nothing. An outage (of an orders partition: the silence rules
          * read it) depends on the partition's events in offset order only. */
         out->gaps = o->gaps;
+        out->stop = -1;
+        if (rw_grow(&snaps, &snap_size, 1, sizeof(*snaps), 4))
+                goto done;
+        snaps[snap_cnt++] = out->gaps;
+        /* A follow moves the clock of a partition that has nothing more to
+         * read: a jump longer than input.gap is a gap of it as an event's
+         * would be. Its peers passed the clock (it is the group's low
+         * watermark) unless one came back to life since: then none is noted. */
+        if (o->src == RW_SRC_ORDERS && o->follow_from > 0 && !cnt) {
+                rw_input_gaps_t g = out->gaps;
+                int64_t to = wm - o->lateness_ms;
+
+                if (rw_input_gaps_note(&g, o->params, o->follow_from, to) &&
+                    o->peer_cnt >= 0 &&
+                    rw_input_gaps_group(&g, o->params, o->follow_from, to, o->peers,
+                                        (size_t)o->peer_cnt)) {
+                        out->gaps = g;
+                        out->gaps_changed = 1;
+                }
+        }
         for (j = 0; j < cnt; j++) {
                 rw_acct_ix_t key = { .av = avs[j] }, *hit;
+                rw_input_gaps_t g = out->gaps;
                 int64_t at;
 
                 next_same[j] = -1;
+                /* A gap of the partition: the group's outages in it once
+                 * every other orders partition passed its end. */
                 if (o->src == RW_SRC_ORDERS &&
-                    rw_input_gaps_note(&out->gaps, o->params, wm, evs[j].occurred_at))
+                    rw_input_gaps_note(&g, o->params, wm, evs[j].occurred_at)) {
+                        if (o->peer_cnt < 0 ||
+                            !rw_input_gaps_group(&g, o->params, wm, evs[j].occurred_at,
+                                                 o->peers, (size_t)o->peer_cnt)) {
+                                /* The gap itself is a fact: stored, so that
+                                 * the others waiting at the same outage
+                                 * know this partition was silent up to it. */
+                                out->gaps = g;
+                                out->gaps_changed = 1;
+                                out->stop = (ssize_t)j;
+                                out->need = evs[j].occurred_at;
+                                break;
+                        }
+                        if (rw_grow(&snaps, &snap_size, snap_cnt + 1, sizeof(*snaps), 4))
+                                goto done;
+                        out->gaps = snaps[snap_cnt++] = g;
                         out->gaps_changed = 1;
-                gaps[j] = out->gaps;
+                }
+                snap_of[j] = snap_cnt - 1;
                 if (evs[j].occurred_at > wm)
                         wm = evs[j].occurred_at;
                 else if (evs[j].occurred_at < wm - o->lateness_ms)
@@ -211,6 +269,8 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                         last_of[hit->ix] = (ssize_t)j;
                 }
         }
+        if (out->stop >= 0)
+                cnt = (size_t)out->stop;        /* the rest waits */
         now = wm - o->lateness_ms;
         out->watermark = wm;
 
@@ -224,14 +284,14 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 rw_account_view_t *av = avs[j];
                 int64_t until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
 
-                if (rw_run_due(o, &gaps[j], av, nows[j], nows[j], &out->alerts,
+                if (rw_run_due(o, &snaps[snap_of[j]], av, nows[j], nows[j], &out->alerts,
                                &out->suppressed))
                         goto done;
                 if (rw_account_seen(av, ev->event_id, ev->offset)) {
                         out->flags[j] = 'd';
                         out->pbk[j] = -1;
                         out->duplicates++;
-                        av->due = rw_next_due(o, &gaps[j], av, nows[j], until);
+                        av->due = rw_next_due(o, &snaps[snap_of[j]], av, nows[j], until);
                         continue;
                 }
                 out->flags[j] = '1';
@@ -241,10 +301,10 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 if (ev->occurred_at > out->max_at)
                         out->max_at = ev->occurred_at;
                 if (rw_account_apply(av, ev, &o->lim) ||
-                    rw_evaluate(o, &gaps[j], av, rw_eval_time(av, nows[j]), offsets[j],
+                    rw_evaluate(o, &snaps[snap_of[j]], av, rw_eval_time(av, nows[j]), offsets[j],
                                 &out->alerts, &out->suppressed))
                         goto done;
-                av->due = rw_next_due(o, &gaps[j], av, nows[j], until);
+                av->due = rw_next_due(o, &snaps[snap_of[j]], av, nows[j], until);
                 /* An event ahead of now (held back by the lateness) counts
                  * from its own time, not from the start of its day: the
                  * account's figures take its whole day's bucket, so it is
@@ -263,6 +323,7 @@ done:
         free(next_same);
         free(last_of);
         free(ix);
-        free(gaps);
+        free(snaps);
+        free(snap_of);
         return rc;
 }

@@ -7,6 +7,7 @@
 #ifndef RW_REPLAY_H
 #define RW_REPLAY_H
 
+#include <sys/types.h>
 #include "common/rw.h"
 #include "rules/rules.h"
 #include "schemas/codec.h"
@@ -22,7 +23,16 @@ typedef struct rw_replay_opts_s {
         int64_t dep_decided;            /* the last boundary decided */
         rw_account_limits_t lim;
         int64_t watermark;              /* the partition's, before the batch */
-        rw_input_gaps_t gaps;           /* its input outages, before the batch */
+        int64_t follow_from;            /* a follow (an idle partition's batch
+                                         * without records, its clock moved to
+                                         * watermark - lateness): the clock
+                                         * before it (0: not a follow) */
+        rw_input_gaps_t gaps;           /* its gaps and the group's outages, before the batch */
+        /* The group's other orders partitions, read when the batch holds a
+         * gap of this one (rw_replay_gap_ahead()): a gap needs them to have
+         * passed its end. peer_cnt < 0: not read; 0: there are none. */
+        const rw_input_peer_t *peers;
+        ssize_t peer_cnt;
         int64_t wall_ms;                /* emitted_at of the alerts */
         int replay;                     /* the alerts' replay flag */
         int64_t emit_from;              /* transitions before it: stepped, not emitted */
@@ -44,8 +54,14 @@ typedef struct rw_replay_out_s {
         char *flags;            /* per event: '1' applied, 'd' duplicate */
         int64_t *pbk;           /* per event: its portfolio interval (-1: none) */
         int64_t watermark;      /* after the batch */
-        rw_input_gaps_t gaps;   /* the partition's input outages after it */
+        rw_input_gaps_t gaps;   /* the partition's gaps and outages after it */
         int gaps_changed;       /* gaps differ from the batch's opts */
+        /* The first event not replayed (-1: none): it ends a gap of the
+         * partition while not every other orders partition has passed its
+         * time `need`. The events before it are replayed as if the batch
+         * ended there; it and the rest wait (read again later). */
+        ssize_t stop;
+        int64_t need;
         int64_t max_at;         /* highest event time applied (0: none) */
         int64_t applied, duplicates, late;
         int64_t applied_late;           /* of applied: late ones (late counts duplicates too) */
@@ -53,6 +69,11 @@ typedef struct rw_replay_out_s {
 } rw_replay_out_t;
 
 void rw_replay_out_clear(rw_replay_out_t *out);
+
+/* Whether one of the `cnt` events (a batch of an orders partition) ends a
+ * gap of the partition (rw_input_gaps_note()): the batch then needs
+ * o->peers. */
+int rw_replay_gap_ahead(const rw_replay_opts_t *o, const rw_state_event_t *evs, size_t cnt);
 
 /* Replay `cnt` events (offsets[i] is event i's offset) of one partition.
  * avs[i] is event i's account view; `accts` lists every distinct account

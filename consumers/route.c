@@ -157,8 +157,9 @@ void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent) {
 
         if (!p || !p->assigned)
                 return;         /* revoked while the batch was collected */
-        if (p->retry_at >= 0)
-                return;         /* stopped by a registry outage: read again later */
+        if (p->retry_at >= 0 || p->hold_need)
+                return;         /* stopped by a registry outage, or waiting at a
+                                 * gap (rw_hold_start()): read again later */
         if (p->expected >= 0 && rkm->offset < p->expected) {
                 proc->stats.skipped++;  /* already applied: re-delivery */
                 return;

@@ -75,8 +75,8 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                 at[at_cnt++] = inact_at;
         }
         for (int g = 0; src == RW_SRC_ORDERS && gaps && p->input_gap_ms > 0 &&
-                        g < gaps->cnt; g++) {
-                const rw_input_gap_t *gp = &gaps->v[g];
+                        g < gaps->out_cnt; g++) {
+                const rw_input_gap_t *gp = &gaps->out[g];
                 if (gp->end - gp->start <= p->input_gap_ms)
                         continue;
                 /* rw_rules_gap_held: held while now < end + hold. */

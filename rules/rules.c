@@ -396,8 +396,8 @@ int rw_rules_gap_held(rw_rule_id_t id, const rw_rules_params_t *p,
         default:
                 return 0;
         }
-        for (int i = 0; i < gaps->cnt; i++) {
-                const rw_input_gap_t *g = &gaps->v[i];
+        for (int i = 0; i < gaps->out_cnt; i++) {
+                const rw_input_gap_t *g = &gaps->out[i];
                 if (g->end - g->start > p->input_gap_ms && fig->now > g->start &&
                     fig->now < g->end + hold)
                         return 1;
@@ -405,41 +405,133 @@ int rw_rules_gap_held(rw_rule_id_t id, const rw_rules_params_t *p,
         return 0;
 }
 
+/* Append (start, end) to a list of RW_INPUT_GAPS, the oldest dropped. */
+static void rw_input_gap_push(rw_input_gap_t *v, int *cnt, int64_t start, int64_t end) {
+        if (*cnt == RW_INPUT_GAPS) {
+                memmove(&v[0], &v[1], (RW_INPUT_GAPS - 1) * sizeof(v[0]));
+                (*cnt)--;
+        }
+        v[(*cnt)++] = (rw_input_gap_t){ .start = start, .end = end };
+}
+
 int rw_input_gaps_note(rw_input_gaps_t *g, const rw_rules_params_t *p,
                        int64_t wm, int64_t at) {
         if (wm <= 0 || p->input_gap_ms <= 0 || at - wm <= p->input_gap_ms)
                 return 0;
-        if (g->cnt == RW_INPUT_GAPS) {
-                memmove(&g->v[0], &g->v[1], (RW_INPUT_GAPS - 1) * sizeof(g->v[0]));
-                g->cnt--;
-        }
-        g->v[g->cnt++] = (rw_input_gap_t){ .start = wm, .end = at };
+        /* Noted already by a batch that stopped at it (rw_replay_batch()). */
+        if (!g->cnt || g->v[g->cnt - 1].start != wm || g->v[g->cnt - 1].end != at)
+                rw_input_gap_push(g->v, &g->cnt, wm, at);
         return 1;
 }
 
-void rw_input_gaps_format(const rw_input_gaps_t *g, char *buf, size_t size) {
+int64_t rw_input_peer_known(const rw_input_peer_t *q) {
+        int64_t t = q->watermark;
+
+        if (q->gaps.cnt && q->gaps.v[q->gaps.cnt - 1].end > t)
+                t = q->gaps.v[q->gaps.cnt - 1].end;
+        return t;
+}
+
+int rw_input_peers_reached(const rw_input_peer_t *peers, size_t n, int64_t t) {
+        for (size_t i = 0; i < n; i++)
+                if (!peers[i].known ||
+                    (!peers[i].idle && rw_input_peer_known(&peers[i]) < t))
+                        return 0;
+        return 1;
+}
+
+/* The parts of a partition's gap the group was silent for: at most one
+ * piece per gap of each peer, so never more than this. */
+#define RW_INPUT_PIECES (2 * RW_INPUT_GAPS + 2)
+
+int rw_input_gaps_group(rw_input_gaps_t *g, const rw_rules_params_t *p,
+                        int64_t start, int64_t end, const rw_input_peer_t *peers, size_t n) {
+        rw_input_gap_t cur[RW_INPUT_PIECES], next[RW_INPUT_PIECES];
+        size_t cur_cnt = 1;
+
+        if (!rw_input_peers_reached(peers, n, end))
+                return 0;
+        cur[0] = (rw_input_gap_t){ .start = start, .end = end };
+        for (size_t i = 0; i < n && cur_cnt; i++) {
+                const rw_input_peer_t *q = &peers[i];
+                rw_input_gap_t cover[RW_INPUT_GAPS + 1];
+                size_t cover_cnt = 0, next_cnt = 0;
+
+                /* What the peer was silent for, as far as its gaps say: a
+                 * full list may have dropped older ones (live before). */
+                for (int k = 0; k < q->gaps.cnt; k++)
+                        cover[cover_cnt++] = q->gaps.v[k];
+                if (q->idle)
+                        cover[cover_cnt++] = (rw_input_gap_t){ .start = q->watermark,
+                                                               .end = INT64_MAX };
+                for (size_t c = 0; c < cur_cnt; c++)
+                        for (size_t k = 0; k < cover_cnt && next_cnt < RW_INPUT_PIECES; k++) {
+                                int64_t s = cur[c].start > cover[k].start ? cur[c].start :
+                                                                            cover[k].start,
+                                        e = cur[c].end < cover[k].end ? cur[c].end :
+                                                                        cover[k].end;
+                                if (e - s > p->input_gap_ms)
+                                        next[next_cnt++] = (rw_input_gap_t){ .start = s,
+                                                                             .end = e };
+                        }
+                memcpy(cur, next, next_cnt * sizeof(cur[0]));
+                cur_cnt = next_cnt;
+        }
+        for (size_t c = 0; c < cur_cnt; c++)
+                rw_input_gap_push(g->out, &g->out_cnt, cur[c].start, cur[c].end);
+        return 1;
+}
+
+static size_t rw_input_list_format(const rw_input_gap_t *v, int cnt, char *buf,
+                                   size_t size) {
         size_t off = 0;
 
-        buf[0] = '\0';
-        for (int i = 0; i < g->cnt && off < size; i++) {
+        for (int i = 0; i < cnt && off < size; i++) {
                 int n = snprintf(buf + off, size - off, "%s%lld,%lld", i ? ";" : "",
-                                 (long long)g->v[i].start, (long long)g->v[i].end);
+                                 (long long)v[i].start, (long long)v[i].end);
                 if (n < 0)
                         break;
                 off += (size_t)n;
         }
+        return off < size ? off : size - 1;
+}
+
+void rw_input_gaps_format(const rw_input_gaps_t *g, char *buf, size_t size) {
+        size_t off;
+
+        buf[0] = '\0';
+        if (!g->cnt && !g->out_cnt)
+                return;
+        off = rw_input_list_format(g->v, g->cnt, buf, size);
+        if (off + 1 < size) {
+                buf[off++] = '|';
+                buf[off] = '\0';
+                rw_input_list_format(g->out, g->out_cnt, buf + off, size - off);
+        }
+}
+
+/* One list, up to `stop` (or its end). */
+static void rw_input_list_parse(const char *s, const char *stop, rw_input_gap_t *v,
+                                int *cnt) {
+        while (s && *s && (!stop || s < stop) && *cnt < RW_INPUT_GAPS) {
+                long long a, b;
+                if (sscanf(s, "%lld,%lld", &a, &b) == 2 && b > a)
+                        v[(*cnt)++] = (rw_input_gap_t){ .start = a, .end = b };
+                if ((s = strchr(s, ';')))
+                        s++;
+        }
 }
 
 void rw_input_gaps_parse(const char *csv, rw_input_gaps_t *g) {
-        const char *s = csv;
+        const char *bar = csv ? strchr(csv, '|') : NULL;
 
         memset(g, 0, sizeof(*g));
-        while (s && *s && g->cnt < RW_INPUT_GAPS) {
-                long long a, b;
-                if (sscanf(s, "%lld,%lld", &a, &b) == 2 && b > a)
-                        g->v[g->cnt++] = (rw_input_gap_t){ .start = a, .end = b };
-                if ((s = strchr(s, ';')))
-                        s++;
+        rw_input_list_parse(csv, bar, g->v, &g->cnt);
+        if (bar) {
+                rw_input_list_parse(bar + 1, NULL, g->out, &g->out_cnt);
+        } else {
+                memcpy(g->out, g->v, sizeof(g->out));
+                g->out_cnt = g->cnt;
         }
 }
 

@@ -144,27 +144,67 @@ typedef struct rw_rules_params_s {
         int64_t input_gap_ms;               /* an input outage: 7 days (0: off) */
 } rw_rules_params_t;
 
-/* An outage of a partition's input: event time from `start` (its watermark
- * before) to `end` (the event after), with no event in between. */
+/* A silence of an orders partition's input: event time from `start` (its
+ * watermark before) to `end` (the event after), with no event of that
+ * partition in between; or, as an outage of the group's input, a span in
+ * which no orders partition had an event. */
 typedef struct rw_input_gap_s {
         int64_t start, end;
 } rw_input_gap_t;
 
-/* A partition's latest outages, oldest first (at most RW_INPUT_GAPS). */
-#define RW_INPUT_GAPS 4
+/* An orders partition's latest gaps (its own silences longer than
+ * p->input_gap_ms, which the other partitions read) and the group's
+ * outages found at them (the parts of a gap every orders partition was
+ * silent for, longer than p->input_gap_ms: what holds the silence rules),
+ * each oldest first, at most RW_INPUT_GAPS (the oldest is dropped). */
+#define RW_INPUT_GAPS 16
 typedef struct rw_input_gaps_s {
-        rw_input_gap_t v[RW_INPUT_GAPS];
+        rw_input_gap_t v[RW_INPUT_GAPS];        /* the partition's own gaps */
         int cnt;
+        rw_input_gap_t out[RW_INPUT_GAPS];      /* the group's outages */
+        int out_cnt;
 } rw_input_gaps_t;
 
 /* Note the event at `at` after the partition's watermark `wm` (0: no event
- * yet): a jump longer than p->input_gap_ms is an outage, added to *g (the
- * oldest is dropped when full). Returns 1 when *g changed. */
+ * yet): a jump longer than p->input_gap_ms is a gap of the partition, added
+ * to g->v. Returns 1 when it is one (the group's outages in it are not
+ * known yet: rw_input_gaps_group()). */
 int rw_input_gaps_note(rw_input_gaps_t *g, const struct rw_rules_params_s *p,
                        int64_t wm, int64_t at);
-/* As stored: "start,end;start,end" ("" for none); parse reads up to
- * RW_INPUT_GAPS of them, ignoring what is malformed. */
-#define RW_INPUT_GAPS_CSV_SIZE (RW_INPUT_GAPS * 44 + 1)
+
+/* Another orders partition of the group, as its owner stored it. */
+typedef struct rw_input_peer_s {
+        int32_t partition;
+        int known;              /* its watermark and gaps were read */
+        int64_t watermark;      /* its gaps are final up to here */
+        int idle;               /* a running process's idle partition: silent
+                                 * from its watermark on (never in a replay) */
+        int at_end;             /* its owner says it is at its end (any mode) */
+        rw_input_gaps_t gaps;
+} rw_input_peer_t;
+
+/* How far a peer's gaps are known: its watermark, or the end of its latest
+ * gap when it waits at that gap's end (its next record, not applied yet). */
+int64_t rw_input_peer_known(const rw_input_peer_t *q);
+
+/* Whether every peer's gaps are known up to event time `t`
+ * (rw_input_peer_known()), or it is idle. */
+int rw_input_peers_reached(const rw_input_peer_t *peers, size_t n, int64_t t);
+
+/* The group's outages in the partition's gap (start, end): the parts of it
+ * inside a gap of every peer (an idle peer is silent from its watermark
+ * on), longer than p->input_gap_ms, added to g->out. A peer whose stored
+ * gaps no longer reach back to `start` (more than RW_INPUT_GAPS since)
+ * counts as live before its oldest one. Returns 0 (nothing added) when not
+ * every peer is known up to `end` (rw_input_peers_reached()). */
+int rw_input_gaps_group(rw_input_gaps_t *g, const struct rw_rules_params_s *p,
+                        int64_t start, int64_t end, const rw_input_peer_t *peers, size_t n);
+
+/* As stored: "start,end;start,end|start,end" (the partition's gaps, then
+ * the group's outages; "" for none); parse reads up to RW_INPUT_GAPS of
+ * each, ignoring what is malformed. A value without "|" (stored before the
+ * group's outages were) reads as gaps that are outages too. */
+#define RW_INPUT_GAPS_CSV_SIZE (2 * RW_INPUT_GAPS * 44 + 2)
 void rw_input_gaps_format(const rw_input_gaps_t *g, char *buf, size_t size);
 void rw_input_gaps_parse(const char *csv, rw_input_gaps_t *g);
 
@@ -212,11 +252,10 @@ int rw_rules_decide_account(rw_rule_id_t id, const rw_rules_params_t *p,
                             const struct rw_fp_state_s *fp,
                             const rw_input_gaps_t *gaps, rw_decision_t *dec);
 
-/* 1 when an input outage in `gaps` (NULL: none) holds the verdict of a
- * silence rule (order_drop,
- * spend_drop, inactivity) at fig->now: inside the outage, or before the
- * input has been live again for the rule's window (inactivity: the
- * account's limit). A gap shorter than p->input_gap_ms is no outage. */
+/* 1 when an outage of the group's input in `gaps` (gaps->out; NULL: none)
+ * holds the verdict of a silence rule (order_drop, spend_drop, inactivity)
+ * at fig->now: inside the outage, or before the input has been live again
+ * for the rule's window (inactivity: the account's limit). */
 int rw_rules_gap_held(rw_rule_id_t id, const rw_rules_params_t *p,
                       const rw_account_figures_t *fig, const rw_input_gaps_t *gaps);
 
@@ -263,8 +302,8 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           int64_t orders_total, int64_t first_order,
                           int64_t last_order, const rw_fp_state_t *fp,
                           int64_t from, int64_t until);
-/* The same, with the partition's latest input outages (NULL: none): the
- * instants their holds end are candidates too. */
+/* The same, with the partition's latest outages of the group's input
+ * (gaps->out; NULL: none): the instants their holds end are candidates too. */
 int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                               const rw_day_bucket_t *buckets, size_t cnt,
                               int64_t orders_total, int64_t first_order,

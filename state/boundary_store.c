@@ -459,6 +459,41 @@ done:
         return err;
 }
 
+rw_err_t rw_bstore_gaps(rw_bstore_t *bs, const char *topic, int32_t parts,
+                        rw_input_gaps_t *gaps, char *errstr, size_t errstr_size) {
+        redisReply **rs;
+        redisContext *rc;
+        rw_err_t err = RW_OK;
+
+        if (parts <= 0)
+                return RW_OK;
+        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
+                return rw_state_conn_err(bs->st);
+        if (!(rs = calloc((size_t)parts, sizeof(*rs)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        for (int32_t p = 0; p < parts && !err; p++) {
+                char key[512], what[300];
+                const char *argv[2] = { "GET", key };
+                snprintf(what, sizeof(what), "gaps:%s", topic);
+                rw_bs_pkey(bs, key, sizeof(key), p, what);
+                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+        }
+        if (err || (err = rw_bs_collect(bs, rc, (size_t)parts, rs, errstr, errstr_size)))
+                goto done;
+        for (int32_t p = 0; p < parts && !err; p++) {
+                if ((err = rw_bs_check(rs[p], -1, "GET gaps", errstr, errstr_size)))
+                        break;
+                rw_input_gaps_parse(rs[p]->type == REDIS_REPLY_STRING ? rs[p]->str : "",
+                                    &gaps[p]);
+        }
+done:
+        rw_bs_free(rs, (size_t)parts);
+        free(rs);
+        return err;
+}
+
 rw_err_t rw_bstore_first(rw_bstore_t *bs, int32_t parts, int64_t *kminp, int *foundp,
                          char *errstr, size_t errstr_size) {
         redisReply **rs;

@@ -103,6 +103,13 @@ rw_err_t rw_bstore_head(rw_bstore_t *bs, int with_fps, rw_bstore_head_t *out,
                         char *errstr, size_t errstr_size);
 void rw_bstore_head_clear(rw_bstore_head_t *h);
 
+/* The gaps of orders partitions 0..parts-1 of `topic` (NS:{P}:gaps:TOPIC,
+ * rw_input_gaps_parse(); none when absent) into gaps[0..parts-1], in one
+ * round trip. Read after the progress reports (rw_bstore_head()), they hold
+ * every gap up to the watermark each reported. */
+rw_err_t rw_bstore_gaps(rw_bstore_t *bs, const char *topic, int32_t parts,
+                        rw_input_gaps_t *gaps, char *errstr, size_t errstr_size);
+
 /* The number of subjects with a stored total, accounts and vendors (the
  * sorted sets' sizes). */
 rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,

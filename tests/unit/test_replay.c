@@ -236,6 +236,129 @@ static void long_id_alert(const char *acct, char **fprp, char *aid) {
 
 /* Two 10,240-byte account ids differing in the last character: whole
  * fingerprints, distinct alert ids. */
+/* Replays h[from, to) with the other orders partitions `peers` (peer_cnt
+ * as rw_replay_opts_t has it); returns how many churn.inactivity FIRING. */
+static int replay_peers(const hist_t *h, size_t from, size_t to, rw_account_view_t *quiet,
+                        rw_account_view_t *busy, int64_t *wm, rw_input_gaps_t *gaps,
+                        const rw_input_peer_t *peers, ssize_t peer_cnt,
+                        rw_replay_out_t *out) {
+        rw_account_view_t *avs[128], *accts[2] = { quiet, busy };
+        rw_replay_opts_t o = opts(*wm);
+        int fired = 0;
+
+        o.gaps = *gaps;
+        o.peers = peers;
+        o.peer_cnt = peer_cnt;
+        for (size_t i = from; i < to; i++)
+                avs[i - from] = !strcmp(h->evs[i].account, "quiet") ? quiet : busy;
+        assert_int_equal(rw_replay_batch(&o, h->evs + from, h->offs + from, to - from, avs,
+                                         accts, 2, out), 0);
+        for (size_t i = 0; i < out->alerts.cnt; i++)
+                fired += !strcmp(out->alerts.v[i].rule, "churn.inactivity") &&
+                         out->alerts.v[i].status == RW_ALERT_FIRING;
+        *wm = out->watermark;
+        *gaps = out->gaps;
+        return fired;
+}
+
+/* The partition's events jump 30 days after the quiet account's last order
+ * (a gap of the partition). Not knowing the other partitions, the batch
+ * stops at the record that ends the gap (the events before it replayed,
+ * the gap itself stored); once they are known, a live peer makes it no
+ * outage (the quiet account's inactivity fires, as one pass with the peer
+ * known gives), a peer silent over the same days makes it one (held). */
+static void test_gap_waits_for_peers(void **state) {
+        hist_t h;
+        rw_input_peer_t live = { .partition = 0, .known = 1 }, silent;
+        (void)state;
+
+        memset(&h, 0, sizeof(h));
+        for (int w = 0; w < 20; w++)
+                hist_add(&h, "quiet", 'P', 1000, T0 + w * 7 * RW_DAY_MS);
+        for (int d = 0; d < 10; d++)
+                hist_add(&h, "busy", 'P', 500, T0 + (19 * 7 + 30 + d) * RW_DAY_MS);
+        live.watermark = h.evs[h.cnt - 1].occurred_at;
+        silent = live;
+        silent.gaps.v[0] = (rw_input_gap_t){ T0, h.evs[20].occurred_at };
+        silent.gaps.cnt = 1;
+        for (int peer = 0; peer < 2; peer++) {
+                rw_account_view_t q1, b1, q2, b2;
+                rw_input_gaps_t g1 = { 0 }, g2 = { 0 };
+                rw_replay_out_t out;
+                int64_t wm1 = 0, wm2 = 0;
+                int fired1, fired2;
+                const rw_input_peer_t *pp = peer ? &silent : &live;
+
+                rw_account_init(&q1, "quiet");
+                rw_account_init(&b1, "busy");
+                rw_account_init(&q2, "quiet");
+                rw_account_init(&b2, "busy");
+                fired1 = replay_peers(&h, 0, h.cnt, &q1, &b1, &wm1, &g1, pp, 1, &out);
+                assert_int_equal(out.stop, -1);
+                assert_int_equal(g1.cnt, 1);
+                assert_int_equal(g1.out_cnt, peer);
+                rw_replay_out_clear(&out);
+                /* Peers not read: stops at event 20, the gap stored. */
+                fired2 = replay_peers(&h, 0, h.cnt, &q2, &b2, &wm2, &g2, NULL, -1, &out);
+                assert_int_equal(out.stop, 20);
+                assert_int_equal(out.need, h.evs[20].occurred_at);
+                assert_int_equal(out.flags[19], '1');
+                assert_int_equal(out.flags[20], 0);
+                assert_int_equal(out.applied, 20);
+                assert_int_equal(wm2, h.evs[19].occurred_at);
+                assert_int_equal(g2.cnt, 1);
+                assert_int_equal(g2.out_cnt, 0);
+                rw_replay_out_clear(&out);
+                /* A peer not past the gap's end: still waiting. */
+                live.watermark = h.evs[19].occurred_at;
+                fired2 += replay_peers(&h, 20, h.cnt, &q2, &b2, &wm2, &g2, &live, 1, &out);
+                assert_int_equal(out.stop, 0);
+                rw_replay_out_clear(&out);
+                live.watermark = h.evs[h.cnt - 1].occurred_at;
+                fired2 += replay_peers(&h, 20, h.cnt, &q2, &b2, &wm2, &g2, pp, 1, &out);
+                assert_int_equal(out.stop, -1);
+                assert_int_equal(g2.cnt, 1);            /* noted once */
+                assert_int_equal(g2.out_cnt, peer);
+                rw_replay_out_clear(&out);
+                assert_int_equal(fired1, !peer);
+                assert_int_equal(fired2, fired1);
+                assert_memory_equal(q1.fp, q2.fp, sizeof(q1.fp));
+                rw_account_view_clear(&q1);
+                rw_account_view_clear(&b1);
+                rw_account_view_clear(&q2);
+                rw_account_view_clear(&b2);
+        }
+}
+
+/* An idle partition's follow (no records) from day 100 to day 150: a gap of
+ * its own; an outage of the group where its peer was silent too. */
+static void test_follow_gap(void **state) {
+        rw_input_peer_t peer = { .partition = 1, .known = 1, .watermark = T0 + 150 * RW_DAY_MS };
+        (void)state;
+
+        for (int silent = 0; silent < 2; silent++) {
+                rw_replay_opts_t o = opts(T0 + 150 * RW_DAY_MS + 5 * 60 * 1000);
+                rw_replay_out_t out;
+
+                peer.gaps.cnt = silent;
+                peer.gaps.v[0] = (rw_input_gap_t){ T0 + 90 * RW_DAY_MS, T0 + 150 * RW_DAY_MS };
+                o.follow_from = T0 + 100 * RW_DAY_MS;
+                o.peers = &peer;
+                o.peer_cnt = 1;
+                assert_true(rw_replay_gap_ahead(&o, NULL, 0));
+                assert_int_equal(rw_replay_batch(&o, NULL, NULL, 0, NULL, NULL, 0, &out), 0);
+                assert_true(out.gaps_changed);
+                assert_int_equal(out.gaps.cnt, 1);
+                assert_int_equal(out.gaps.v[0].start, T0 + 100 * RW_DAY_MS);
+                assert_int_equal(out.gaps.v[0].end, T0 + 150 * RW_DAY_MS);
+                assert_int_equal(out.gaps.out_cnt, silent);
+                rw_replay_out_clear(&out);
+                /* A small step is no gap. */
+                o.follow_from = T0 + 145 * RW_DAY_MS;
+                assert_false(rw_replay_gap_ahead(&o, NULL, 0));
+        }
+}
+
 static void test_long_ids_do_not_collide(void **state) {
         enum { LEN = 10240 };
         char *a = malloc(LEN + 1), *b = malloc(LEN + 1), *fa = NULL, *fb = NULL;
@@ -263,6 +386,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_long_ids_do_not_collide),
                 cmocka_unit_test(test_inactivity_due),
+                cmocka_unit_test(test_gap_waits_for_peers),
+                cmocka_unit_test(test_follow_gap),
                 cmocka_unit_test(test_batch_boundaries),
                 cmocka_unit_test(test_duplicates),
                 cmocka_unit_test(test_portfolio_interval),

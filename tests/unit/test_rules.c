@@ -1027,6 +1027,10 @@ static void test_gap_holds_silence_rules(void **state) {
         assert_int_equal(rw_input_gaps_note(&g, &P, 100 * DAY, 100 * DAY + 7 * DAY), 0);
         assert_int_equal(rw_input_gaps_note(&g, &P, 0, 250 * DAY), 0);   /* first event */
         assert_int_equal(rw_input_gaps_note(&g, &P, 100 * DAY, 250 * DAY), 1);
+        fig.now = 100 * DAY + 1;
+        /* A gap of the partition holds nothing until it is the group's. */
+        assert_false(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
+        assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, NULL, 0), 1);
         fig.now = 100 * DAY;
         assert_false(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
         fig.now = 100 * DAY + 1;
@@ -1079,11 +1083,17 @@ static void test_gap_holds_silence_rules(void **state) {
         fig.now = 100 * DAY + 1;
         assert_false(rw_rules_gap_held(RW_RULE_INACTIVITY, &P, &fig, &g));
         P.input_gap_ms = 7 * DAY;
-        for (int i = 1; i < 5; i++)
+        for (int i = 1; i <= RW_INPUT_GAPS; i++) {
                 assert_int_equal(rw_input_gaps_note(&g, &P, (250 + 10 * i) * DAY,
                                                     (258 + 10 * i) * DAY), 1);
+                if (i < 3)
+                        assert_int_equal(rw_input_gaps_group(&g, &P, (250 + 10 * i) * DAY,
+                                                             (258 + 10 * i) * DAY, NULL, 0),
+                                         1);
+        }
         assert_int_equal(g.cnt, RW_INPUT_GAPS);
         assert_int_equal(g.v[0].start, 260 * DAY);
+        assert_int_equal(g.out_cnt, 3);
         rw_input_gaps_format(&g, csv, sizeof(csv));
         {
                 rw_input_gaps_t back;
@@ -1092,6 +1102,16 @@ static void test_gap_holds_silence_rules(void **state) {
                 rw_input_gaps_parse("garbage;5,3;1,2", &back);
                 assert_int_equal(back.cnt, 1);
                 assert_int_equal(back.v[0].end, 2);
+                /* As stored before the group's outages: gaps are outages. */
+                assert_int_equal(back.out_cnt, 1);
+                assert_int_equal(back.out[0].end, 2);
+                rw_input_gaps_parse("1,2;3,4|", &back);
+                assert_int_equal(back.cnt, 2);
+                assert_int_equal(back.out_cnt, 0);
+                rw_input_gaps_parse("|3,40", &back);
+                assert_int_equal(back.cnt, 0);
+                assert_int_equal(back.out_cnt, 1);
+                assert_int_equal(back.out[0].start, 3);
         }
 }
 
@@ -1106,12 +1126,65 @@ static void test_gap_moves_due(void **state) {
 
         (void)state;
         assert_int_equal(rw_input_gaps_note(&g, &P, last, last + 100 * DAY), 1);
+        assert_int_equal(rw_input_gaps_group(&g, &P, last, last + 100 * DAY, NULL, 0), 1);
         assert_int_equal(rw_rules_next_due_gap(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
                                                last, fp, &g, last, INT64_MAX),
                          last + 100 * DAY + 15 * DAY);
         assert_int_equal(rw_rules_next_due_gap(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
                                                last, fp, NULL, last, INT64_MAX),
                          last + 15 * DAY + 1);
+}
+
+/* A gap of one orders partition is an outage of the group's input only
+ * where every other orders partition was silent too (a gap of its own, or
+ * idle), for longer than input.gap; it is known once they all passed its
+ * end. */
+static void test_gap_group(void **state) {
+        rw_input_peer_t q[2] = {
+                { .partition = 1, .known = 1, .watermark = 300 * DAY },
+                { .partition = 2, .known = 1, .watermark = 200 * DAY },
+        };
+        rw_input_gaps_t g = { 0 };
+
+        (void)state;
+        /* Peer 2 has not passed day 250: not known yet. */
+        assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, q, 2), 0);
+        assert_false(rw_input_peers_reached(q, 2, 250 * DAY));
+        q[1].idle = 1;          /* idle: silent from its watermark on */
+        assert_true(rw_input_peers_reached(q, 2, 250 * DAY));
+        /* Peer 1 live throughout: no outage. */
+        assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, q, 2), 1);
+        assert_int_equal(g.out_cnt, 0);
+        /* Peer 1 silent from day 90 to 180 and from 190 to 260; peer 2 idle
+         * from day 200: the group was silent 100..180 and 200..250 (190..200
+         * peer 2 was live). */
+        q[0].gaps.v[0] = (rw_input_gap_t){ 90 * DAY, 180 * DAY };
+        q[0].gaps.v[1] = (rw_input_gap_t){ 190 * DAY, 260 * DAY };
+        q[0].gaps.cnt = 2;
+        q[1].gaps.v[0] = (rw_input_gap_t){ 50 * DAY, 185 * DAY };
+        q[1].gaps.cnt = 1;
+        assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, q, 2), 1);
+        assert_int_equal(g.out_cnt, 2);
+        assert_int_equal(g.out[0].start, 100 * DAY);
+        assert_int_equal(g.out[0].end, 180 * DAY);
+        assert_int_equal(g.out[1].start, 200 * DAY);
+        assert_int_equal(g.out[1].end, 250 * DAY);
+        /* A common silence not longer than input.gap is no outage. */
+        g.out_cnt = 0;
+        q[1].idle = 0;
+        q[1].watermark = 300 * DAY;
+        q[1].gaps.v[0] = (rw_input_gap_t){ 170 * DAY, 195 * DAY };
+        assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, q, 2), 1);
+        assert_int_equal(g.out_cnt, 1);
+        assert_int_equal(g.out[0].start, 170 * DAY);
+        assert_int_equal(g.out[0].end, 180 * DAY);
+        q[1].gaps.v[0] = (rw_input_gap_t){ 175 * DAY, 195 * DAY };
+        g.out_cnt = 0;
+        assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, q, 2), 1);
+        assert_int_equal(g.out_cnt, 0);
+        /* Not reported: not known. */
+        q[1].known = 0;
+        assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, q, 2), 0);
 }
 
 static void test_duration_format(void **state) {
@@ -1133,6 +1206,7 @@ static void test_duration_format(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_order_drop_lifecycle, setup),
+                cmocka_unit_test_setup(test_gap_group, setup),
                 cmocka_unit_test_setup(test_order_drop_min_history, setup),
                 cmocka_unit_test_setup(test_spend_drop_lifecycle, setup),
                 cmocka_unit_test_setup(test_spend_drop_min_history, setup),
