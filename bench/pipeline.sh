@@ -91,9 +91,14 @@ git -C "$here" diff --quiet HEAD -- 2>/dev/null || commit="$commit+dirty"
 # --- broker and Redis --------------------------------------------------------
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rw-bench.XXXXXX")
 redis_pid=""
+created=()   # the topics this run created, deleted at exit
 cleanup() {
   local j
   for j in $(jobs -p); do kill "$j" 2>/dev/null || true; done
+  if ((${#created[@]})); then
+    "$here/scripts/kafka-broker.sh" delete-topics "$dir" "${created[@]}" >/dev/null 2>&1 ||
+      say "could not delete this run's topics: ${created[*]}"
+  fi
   if [[ -n $redis_pid ]] && kill -0 "$redis_pid" 2>/dev/null; then
     redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || kill "$redis_pid" 2>/dev/null || true
   fi
@@ -168,6 +173,7 @@ topics() {
   for t in orders support alerts dlq; do
     "$here/scripts/kafka-broker.sh" create-topic "$dir" "$1$t-$2" 4 >/dev/null 2>&1 ||
       die "cannot create topic $1$t-$2 on $KAFKA_BOOTSTRAP"
+    created+=("$1$t-$2")
   done
   tconf=(-X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$redis_url"
          -X topics.orders="$1orders-$2" -X topics.support="$1support-$2"

@@ -10,6 +10,7 @@ usage: kafka-broker.sh start STATE_DIR
        kafka-broker.sh create-topic STATE_DIR TOPIC PARTITIONS
        kafka-broker.sh describe-group STATE_DIR GROUP
        kafka-broker.sh delete-records STATE_DIR TOPIC PARTITION OFFSET
+       kafka-broker.sh delete-topics STATE_DIR TOPIC...
 
 start   Start a broker+controller on free 127.0.0.1 ports and write
         STATE_DIR/kafka.env (KAFKA_BOOTSTRAP=host:port). If KAFKA_BOOTSTRAP
@@ -21,6 +22,8 @@ create-topic
 delete-records
         Delete the records of TOPIC's PARTITION before OFFSET, as retention
         does (the partition's low watermark becomes OFFSET).
+delete-topics
+        Delete the TOPICs (those that do not exist are skipped).
 
 Environment:
   KAFKA_BOOTSTRAP    use this broker instead of starting one
@@ -340,6 +343,21 @@ cmd_delete_records() {
     --bootstrap-server "$bootstrap" --offset-json-file "$dir/delete-records.json" >/dev/null
 }
 
+cmd_delete_topics() {
+  local dir=$1 bootstrap re
+  shift
+  [[ -f "$dir/kafka.env" ]] || die "no $dir/kafka.env: run 'start $dir' first"
+  bootstrap=$(sed -n 's/^KAFKA_BOOTSTRAP=//p' "$dir/kafka.env")
+  jars_cached && command -v java >/dev/null 2>&1 || die "delete-topics needs the Kafka jars (run 'fetch')"
+  [[ -f "$dir/log4j-tools.properties" ]] || write_tools_log4j "$dir"
+  # One JVM for them all: --topic takes a regular expression when deleting.
+  re=$(printf '%s\n' "$@" | sed 's/[.[\*^$()+?{|]/\\&/g' | paste -sd'|')
+  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+    -Dlog4j.configuration="file:$dir/log4j-tools.properties" \
+    -cp "$LIBS/*" org.apache.kafka.tools.TopicCommand \
+    --bootstrap-server "$bootstrap" --delete --if-exists --topic "^($re)\$" >/dev/null
+}
+
 write_tools_log4j() {
   cat >"$1/log4j-tools.properties" <<'EOF'
 log4j.rootLogger=WARN, stderr
@@ -377,6 +395,13 @@ main() {
       (($# == 4)) || usage
       [[ $3 =~ ^[0-9]+$ && $4 =~ ^[0-9]+$ ]] || die "PARTITION and OFFSET must be integers"
       cmd_delete_records "$(abs_dir "$1")" "$2" "$3" "$4"
+      ;;
+    delete-topics)
+      (($# >= 2)) || usage
+      local ddir
+      ddir=$(abs_dir "$1")
+      shift
+      cmd_delete_topics "$ddir" "$@"
       ;;
     create-topic)
       (($# == 3)) || usage
