@@ -770,8 +770,9 @@ rw_err_t rw_bstore_read_totals(rw_bstore_t *bs, rw_bstore_totals_t q[2],
                                 z->score = (double)v;
                                 q[fam].range_cnt++;
                         }
-                        qsort(q[fam].range, q[fam].range_cnt, sizeof(*q[fam].range),
-                              rw_bs_scored_cmp);
+                        if (q[fam].range_cnt)
+                                qsort(q[fam].range, q[fam].range_cnt,
+                                      sizeof(*q[fam].range), rw_bs_scored_cmp);
                 }
         }
         return RW_OK;
@@ -1055,7 +1056,9 @@ rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
                         err = RW_ERR_NOMEM;
                         break;
                 }
-                qsort(out->v[fam], out->cnt[fam], sizeof(*out->v[fam]), rw_bs_scored_rcmp);
+                if (out->cnt[fam])
+                        qsort(out->v[fam], out->cnt[fam], sizeof(*out->v[fam]),
+                              rw_bs_scored_rcmp);
                 while (out->cnt[fam] > top)
                         free(out->v[fam][--out->cnt[fam]].subject);
         }
