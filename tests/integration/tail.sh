@@ -157,8 +157,10 @@ PYEOF
 ok "--json: one JSON object per line, filtered, its times RFC 3339"
 
 # ---- colour: by severity on a terminal, not with NO_COLOR or on a pipe ------------
+# script(1) runs its command with $SHELL (/bin/sh when unset, as on a fresh
+# machine's root shell): this command is bash.
 on_tty() {
-  script -qec "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); $*" /dev/null
+  SHELL=$BASH script -qec "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); $*" /dev/null
 }
 on_tty rw tail -o beginning -e --severity critical >"$WORK/tty.out" </dev/null
 grep -q $'\033\\[1;31m.*CRITICAL' "$WORK/tty.out" || fail "no red CRITICAL line on a terminal: $(cat -v "$WORK/tty.out")"
