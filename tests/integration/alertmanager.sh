@@ -96,7 +96,10 @@ run_rw() {
 mport=$(free_port)
 run_rw run "$mport"
 pid=$RUN_PID
-metric_at() { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
+# Empty while the process does not serve /metrics yet (it may be starting):
+# the callers' loops wait, set -e must not end the test silently.
+metric_at() { { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" || true; } |
+                awk -v m="$2" '$1 == m { print $2 }'; }
 metric() { metric_at "$mport" "$1"; }
 
 # Everything consumed while Alertmanager is down.
