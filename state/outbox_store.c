@@ -49,6 +49,17 @@ static rw_err_t rw_outbox_cmd(rw_state_t *st, int argc, const char **argv,
         return RW_OK;
 }
 
+/* Append a copy of a string reply (NUL-terminated) to out, whose v has
+ * room. -1 when out of memory. */
+static int rw_outbox_item_add(rw_outbox_items_t *out, const redisReply *e) {
+        if (!(out->v[out->cnt].buf = malloc(e->len + 1)))
+                return -1;
+        memcpy(out->v[out->cnt].buf, e->str, e->len);
+        out->v[out->cnt].buf[e->len] = '\0';
+        out->v[out->cnt++].len = e->len;
+        return 0;
+}
+
 rw_err_t rw_outbox_store_read(rw_state_t *st, const char *tag, const char *topic,
                               size_t max, rw_outbox_items_t *out,
                               char *errstr, size_t errstr_size) {
@@ -77,13 +88,10 @@ rw_err_t rw_outbox_store_read(rw_state_t *st, const char *tag, const char *topic
                 const redisReply *e = r->element[i];
                 if (e->type != REDIS_REPLY_STRING)
                         continue;       /* not written by riskwatch: skipped */
-                if (!(out->v[out->cnt].buf = malloc(e->len + 1))) {
+                if (rw_outbox_item_add(out, e)) {
                         err = RW_ERR_NOMEM;
                         goto done;
                 }
-                memcpy(out->v[out->cnt].buf, e->str, e->len);
-                out->v[out->cnt].buf[e->len] = '\0';
-                out->v[out->cnt++].len = e->len;
         }
 done:
         if (err == RW_ERR_NOMEM) {
@@ -186,13 +194,10 @@ rw_err_t rw_outbox_store_firing(rw_state_t *st, const char *tag, const char *top
                 const redisReply *e = r->element[i];
                 if (e->type != REDIS_REPLY_STRING)
                         continue;
-                if (!(out->v[out->cnt].buf = malloc(e->len + 1))) {
+                if (rw_outbox_item_add(out, e)) {
                         err = RW_ERR_NOMEM;
                         goto done;
                 }
-                memcpy(out->v[out->cnt].buf, e->str, e->len);
-                out->v[out->cnt].buf[e->len] = '\0';
-                out->v[out->cnt++].len = e->len;
         }
 done:
         if (err == RW_ERR_NOMEM) {
