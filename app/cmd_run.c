@@ -118,13 +118,14 @@ int rw_cmd_run(int argc, char **argv) {
         }
         rw_processor_stats_dlq_str(&stats, dlqstr, sizeof(dlqstr));
         rw_log_info("run: %lld consumed, %lld applied (%lld late), %lld duplicate(s), "
-                    "%s, %lld alert(s) (%lld undeliverable, to the DLQ), %lld batch(es), "
+                    "%s, %lld alert(s) (%lld undeliverable, to the DLQ), %lld batch(es) (%lld "
+                    "gathered into the next write), "
                     "%lld redis round trip(s), %lld fenced; account cache: %lld read(s) from "
                     "Redis, %lld eviction(s)",
                     (long long)stats.consumed, (long long)stats.applied,
                     (long long)stats.late, (long long)stats.duplicates, dlqstr,
                     (long long)stats.alerts, (long long)stats.alerts_dead,
-                    (long long)stats.batches,
+                    (long long)stats.batches, (long long)stats.gathered,
                     (long long)stats.redis_calls, (long long)stats.fenced,
                     (long long)stats.cache_misses, (long long)stats.cache_evictions);
         rw_log_debug("run: loop time: waiting for records %.3f s, decoding %.3f s, due "

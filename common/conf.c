@@ -126,11 +126,21 @@ static const rw_conf_prop_t rw_conf_table[] = {
 
         /* Processing. */
         { "batch.size", RW_CONF_INT, "2000", 1, 100000, NULL, 0,
-          "Maximum number of input records processed, and their state "
-          "written to Redis, as one batch." },
+          "Maximum number of input records processed as one batch; its "
+          "state goes to Redis in one write with the batches gathered while "
+          "the previous write was in flight (`write.max.delay`)." },
         { "batch.timeout", RW_CONF_DURATION, "100ms", 1, 10 * RW_MS_S, NULL, 0,
           "Longest wait for a batch to fill before the records that have "
           "arrived are processed." },
+        { "write.max.delay", RW_CONF_DURATION, "0", 0, 10 * RW_MS_S, NULL, 0,
+          "While a batch's write is still in Redis, the batches that follow "
+          "are gathered into one write (an account they share is written "
+          "once): for at most this long, then the loop waits for Redis. 0 = "
+          "never gather (a write per batch)." },
+        { "write.max.records", RW_CONF_INT, "20000", 1, 1000000, NULL, 0,
+          "Most records gathered into one write (see `write.max.delay`); "
+          "their accounts stay in memory until it is sent, beyond "
+          "`state.cache.max.bytes` if need be." },
         { "allowed.lateness", RW_CONF_DURATION, "5m", 0, 7 * RW_MS_D, NULL, 0,
           "Event-time slack for out-of-order records: the watermark (the "
           "rules' \"now\") is the highest `occurred_at` seen minus this." },

@@ -250,6 +250,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         rw_replay_opts_t o;
         rw_input_peer_t *peers = NULL;
         size_t due_cnt, n = 0, i;
+        int ok = 0;
 
         if (proc->fatal)
                 return;
@@ -302,21 +303,37 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                 rw_hold_start(proc, p, p->ev_offsets[out.stop], out.need,
                               p->ev_cnt - (size_t)out.stop);
 
-        /* (3) */
-        if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition, p->expected,
-                                        p->last_offset + 1,
-                                        out.watermark > p->watermark ? out.watermark : 0)))
-                abort();
-        rw_state_write_bounds(p->w, p->pb_first, p->pb_last);
+        /* (3) Into the partition's open write: a new one, or the one
+         * gathering batches while the previous write is in flight. */
+        if (!p->w) {
+                if (!(p->w = rw_state_write_new(proc->state, p->topic, p->partition,
+                                                p->expected, p->last_offset + 1,
+                                                out.watermark > p->watermark ?
+                                                out.watermark : 0)))
+                        abort();
+                rw_state_write_bounds(p->w, p->pb_first, p->pb_last);
+                p->b_applied = p->b_duplicates = p->b_late = 0;
+                p->b_alerts = 0;
+                p->b_records = 0;
+                p->pend_cnt = 0;
+                if (!proc->open_since)
+                        proc->open_since = rw_mono_ms();
+        } else {
+                rw_state_write_next(p->w, p->last_offset + 1,
+                                    out.watermark > p->watermark ? out.watermark : 0);
+        }
         if (out.gaps_changed)
                 rw_state_write_gaps(p->w, &out.gaps);
-        p->b_gaps = out.gaps;
         if (orders && rw_part_vendors(proc, p, &out, stop))
                 goto done;
+        /* The accounts are written once, when the write is sent
+         * (rw_part_seal()): an account of several gathered batches once. */
+        if (rw_grow(&p->pend, &p->pend_size, p->pend_cnt + p->acct_cnt + 1,
+                    sizeof(*p->pend), 256))
+                abort();
         for (i = 0; i < p->acct_cnt; i++)
-                if (rw_account_dirty(p->accts[i]) &&
-                    rw_state_write_account(p->w, orders, p->accts[i]))
-                        abort();
+                if (rw_account_dirty(p->accts[i]))
+                        p->pend[p->pend_cnt++] = p->accts[i];
         for (i = 0; orders && i < p->ev_cnt; i++) {
                 const rw_state_event_t *ev = &p->evs[i];
                 if (out.flags[i] != '1')
@@ -350,24 +367,29 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         }
         if (orders && !p->follow)       /* a follow keeps its at-end report */
                 rw_state_write_progress(p->w, out.watermark, rw_now_ms());
-        /* The write holds the changes now: the views are clean again, and
-         * the due index has their due times (if it does not land, the
-         * partition's views and index are dropped). */
-        for (i = 0; i < p->acct_cnt; i++) {
+        /* The due index has their due times now (if the write does not
+         * land, the partition's views and index are dropped). */
+        for (i = 0; i < p->acct_cnt; i++)
                 if (p->accts[i]->due != p->accts[i]->due_stored &&
                     rw_due_index_set(p->dues, p->accts[i]->account, p->accts[i]->due))
                         abort();
-                rw_account_clean(p->accts[i]);
-        }
-        p->b_watermark = out.watermark;
-        p->b_applied = out.applied;
-        p->b_duplicates = out.duplicates;
+        p->b_applied += out.applied;
+        p->b_duplicates += out.duplicates;
         proc->stats.suppressed += out.suppressed;
-        p->b_late = out.applied_late;
-        p->b_alerts = out.alerts.cnt;
+        p->b_late += out.applied_late;
+        p->b_alerts += out.alerts.cnt;
+        p->b_records |= !p->follow;
         proc->stats.late += out.late;
+        proc->open_events += (int64_t)p->ev_cnt;
+        /* The partition moves on now; if its write does not land, the
+         * position is read again from Redis (rw_fenced()). */
+        p->expected = p->last_offset + 1;
+        p->watermark = out.watermark;
+        p->gaps = out.gaps;
+        ok = 1;
 done:
-        if (proc->fatal) {
+        if (!ok) {
+                /* Stopped or failed: nothing of the open write is stored. */
                 rw_part_forget(proc, p);
                 rw_state_write_destroy(p->w);
                 p->w = NULL;
@@ -482,6 +504,33 @@ void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         rd_kafka_topic_partition_list_destroy(commits);
 }
 
+/* What the open write's accounts changed goes into it, each account once
+ * however many of the gathered batches touched it; they are the write's
+ * accounts in flight then (kept cached until it is read). */
+static void rw_part_seal(rw_part_t *p, int orders) {
+        rw_account_view_t **t;
+        size_t ts;
+
+        p->fl_acct_cnt = 0;
+        for (size_t i = 0; i < p->pend_cnt; i++) {
+                rw_account_view_t *av = p->pend[i];
+                if (!rw_account_dirty(av))
+                        continue;       /* a repeat: written already */
+                if (rw_state_write_account(p->w, orders, av))
+                        abort();
+                rw_account_clean(av);
+                p->pend[p->fl_acct_cnt++] = av;
+        }
+        /* Swap: the sealed accounts become the ones in flight. */
+        t = p->fl_accts;
+        ts = p->fl_acct_size;
+        p->fl_accts = p->pend;
+        p->fl_acct_size = p->pend_size;
+        p->pend = t;
+        p->pend_size = ts;
+        p->pend_cnt = 0;
+}
+
 /* Send the batch's writes, all partitions in one transaction, and go on
  * without waiting for Redis: the partitions move on now (position,
  * watermark, portfolio bounds), rw_write_finish() undoes that for a write
@@ -501,23 +550,20 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 proc->fl_size = nw;
         }
         proc->fl_n = 0;
+        proc->open_since = proc->open_events = 0;
         for (i = 0; i < proc->part_cnt; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (!p->w)
                         continue;
+                rw_part_seal(p, !strcmp(p->topic, proc->topic_orders));
                 p->fl_w = p->w;
                 p->w = NULL;
-                p->fl_next = p->last_offset + 1;
-                p->fl_follow = p->follow != 0;
+                p->fl_next = p->expected;
+                p->fl_follow = !p->b_records;
                 p->fl_applied = p->b_applied;
                 p->fl_duplicates = p->b_duplicates;
                 p->fl_late = p->b_late;
                 p->fl_alerts = p->b_alerts;
-                if (rw_grow(&p->fl_accts, &p->fl_acct_size, p->acct_cnt + 1,
-                            sizeof(*p->fl_accts), 256))
-                        abort();
-                memcpy(p->fl_accts, p->accts, p->acct_cnt * sizeof(*p->accts));
-                p->fl_acct_cnt = p->acct_cnt;
                 proc->fl_ws[proc->fl_n] = p->fl_w;
                 proc->fl_errs[proc->fl_n++] = RW_ERR_IO;
         }
@@ -533,14 +579,13 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         rw_redis_outage_end(proc, &outage);
         if (err == RW_ERR_NOMEM)
                 abort();
-        /* Moved on now; undone by rw_write_finish() if it does not land. */
+        /* The next writes build on these; undone by rw_write_finish() if
+         * they do not land. */
         for (i = 0; i < proc->part_cnt; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (!p->fl_w)
                         continue;
-                p->expected = p->fl_next;
-                p->watermark = p->b_watermark;
-                p->gaps = p->b_gaps;
+                p->sent = p->fl_next;
                 rw_state_write_bounds_after(p->fl_w, &p->pb_first, &p->pb_last);
         }
         if (!proc->txn)         /* nothing went out (all fenced, or stopped) */
@@ -638,6 +683,50 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         free(load);
 }
 
+int rw_write_open(const rw_processor_t *proc) {
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                if (proc->parts[i].w)
+                        return 1;
+        return 0;
+}
+
+/* Whether the batch just prepared stays in the open writes, to go out with
+ * the next: while the previous write is still in flight (Redis busy: the
+ * batches that pile up meanwhile become one write, each account written
+ * once), within write.max.delay and write.max.records. Never waits. */
+static int rw_write_gather(rw_processor_t *proc) {
+        if (!proc->fl_n || !proc->txn || proc->fatal)
+                return 0;
+        if (rw_mono_ms() - proc->open_since >= proc->gather_max_ms ||
+            proc->open_events >= proc->gather_max_events)
+                return 0;
+        return !rw_state_write_ready(proc->wstate, proc->txn);
+}
+
+void rw_write_commit(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        int64_t t0 = rw_mono_us(), t1;
+
+        /* The previous write's outcome first, then the open ones go out. */
+        rw_write_finish(proc, stop);
+        t1 = rw_mono_us();
+        proc->stats.us_finish += t1 - t0;
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (p->w && (proc->fatal || !p->assigned)) {
+                        /* Not to be stored: its views are not either. */
+                        rw_part_forget(proc, p);
+                        rw_state_write_destroy(p->w);
+                        p->w = NULL;
+                }
+        }
+        /* Nothing is in flight: the open writes' accounts, used since the
+         * previous trim, stay cached. */
+        rw_cache_trim(proc->cache);
+        if (!proc->fatal)
+                rw_write_start(proc, stop);
+        proc->stats.us_start += rw_mono_us() - t1;
+}
+
 void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop) {
         int64_t batch_t0 = rw_mono_us();
@@ -677,25 +766,10 @@ void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         }
         t0 = rw_mono_us();
         proc->stats.us_prepare += t0 - t1;
-        /* The previous batch's write was in flight while this one was
-         * prepared: its outcome first, then this one goes out. */
-        rw_write_finish(proc, stop);
-        t1 = rw_mono_us();
-        proc->stats.us_finish += t1 - t0;
-        for (i = 0; i < proc->part_cnt; i++) {
-                rw_part_t *p = &proc->parts[i];
-                if (p->w && (proc->fatal || !p->assigned)) {
-                        /* Not to be stored: its views are not either. */
-                        rw_part_forget(proc, p);
-                        rw_state_write_destroy(p->w);
-                        p->w = NULL;
-                }
-        }
-        /* Accounts of this batch stay cached (its write is not read yet). */
-        rw_cache_trim(proc->cache);
-        if (!proc->fatal)
-                rw_write_start(proc, stop);
-        proc->stats.us_start += rw_mono_us() - t1;
+        if (!rw_write_gather(proc))
+                rw_write_commit(proc, stop);
+        else
+                proc->stats.gathered++;
         proc->stats.batches++;
         rw_ops_batch(proc->opts.ops, rw_mono_us() - batch_t0);
         rw_arena_reset(proc);

@@ -45,6 +45,7 @@ int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p) {
  * when next needed. */
 void rw_part_forget(rw_processor_t *proc, rw_part_t *p) {
         p->dues_loaded = 0;
+        p->pend_cnt = 0;        /* its views go */
         rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
         rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }
@@ -87,6 +88,7 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         }
         if (backoff > 100)
                 rw_ops_redis(proc->opts.ops, NULL);
+        p->sent = p->expected;
         return 0;
 }
 
@@ -106,10 +108,12 @@ void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *error = NULL;
         int i;
 
-        /* The write in flight settles first: assignments change what is
-         * cached and what the partitions' positions are. */
-        if (proc->run_stop)
+        /* The writes settle first (the open ones go out): assignments
+         * change what is cached and what the partitions' positions are. */
+        if (proc->run_stop) {
+                rw_write_commit(proc, proc->run_stop);
                 rw_write_finish(proc, proc->run_stop);
+        }
 
         rw_ops_rebalance(proc->opts.ops, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -190,7 +194,7 @@ static void rw_load_decided(rw_processor_t *proc) {
 void rw_fenced(rw_processor_t *proc, rw_part_t *p, const char *why) {
         rd_kafka_topic_partition_list_t *tps;
         rd_kafka_error_t *error;
-        int64_t written = p->expected;
+        int64_t written = p->sent;
 
         proc->stats.fenced++;
         rw_part_forget(proc, p);

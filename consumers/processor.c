@@ -75,6 +75,8 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         rw_validate_limits_conf(&proc->vlim, conf);
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
+        proc->gather_max_ms = rw_conf_get_int(conf, "write.max.delay");
+        proc->gather_max_events = rw_conf_get_int(conf, "write.max.records");
         proc->broker_timeout_ms = rw_conf_get_int(conf, "broker.timeout");
         for (size_t i = 0; i < rw_conf_kafka_cnt(conf); i++) {
                 const char *k, *v;
@@ -206,6 +208,7 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 free(proc->parts[i].accts);
                 free(proc->parts[i].vmax);
                 free(proc->parts[i].fl_accts);
+                free(proc->parts[i].pend);
                 rw_state_write_destroy(proc->parts[i].fl_w);
                 rw_due_query_clear(&proc->parts[i].due);
                 rw_due_index_destroy(proc->parts[i].dues);
@@ -433,9 +436,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 /* Paused, polls only serve rebalances: no need to spin. */
                 deadline = rw_mono_ms() + (proc->reg_wait && proc->batch_timeout_ms < 100 ?
                                            100 : proc->batch_timeout_ms);
-                /* A write in flight: its alerts wait for the next batch to
-                 * be taken, so do not wait long for more records. */
-                if (proc->fl_n && deadline > rw_mono_ms() + 10)
+                /* A write in flight or open: its alerts wait for the next
+                 * batch to be taken, so do not wait long for more records. */
+                if ((proc->fl_n || rw_write_open(proc)) && deadline > rw_mono_ms() + 10)
                         deadline = rw_mono_ms() + 10;
 
                 /* Up to a batch at once from the consumer queue (it serves
@@ -509,14 +512,14 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 rw_producer_poll(proc->prod);
                 if (cnt)
                         exit_by = 0;
-                else if (proc->fl_n && !proc->fatal) {
-                        /* Nothing new: the write in flight settles now. */
-                        rw_write_finish(proc, stop);
-                        rw_cache_trim(proc->cache);
-                }
+                else if ((proc->fl_n || rw_write_open(proc)) && !proc->fatal)
+                        /* Nothing new: the write in flight settles now, and
+                         * the open ones go out. */
+                        rw_write_commit(proc, stop);
                 if (!proc->fatal && !proc->reg_wait && rw_mono_ms() >= proc->check_at)
                         (void)rw_check_positions(proc);
-                if (proc->opts.exit_at_eof && !cnt && !proc->fl_n && !proc->reg_wait &&
+                if (proc->opts.exit_at_eof && !cnt && !proc->fl_n && !rw_write_open(proc) &&
+                    !proc->reg_wait &&
                     rw_all_eof(proc)) {
                         int held = rw_hold_cnt(proc), hopeless = 0;
                         /* Partitions waiting at a gap: go on while what
@@ -542,8 +545,10 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                 break;
                 }
         }
-        if (!proc->fatal)
+        if (!proc->fatal) {
+                rw_write_commit(proc, stop);
                 rw_write_finish(proc, stop);
+        }
         rw_hold_report(proc);
         rw_decider_stop(proc->decider);
         proc->run_stop = NULL;

@@ -67,6 +67,7 @@ typedef struct rw_processor_stats_s {
         int64_t us_prepare;     /* reading missed accounts, replay, building writes */
         int64_t us_finish;      /* waiting for the previous batch's write */
         int64_t us_start;       /* sending the batch's write */
+        int64_t gathered;       /* batches gathered into the next write while one was in flight */
         int64_t us_decide;      /* the dependency decider */
         int64_t us_idle;        /* waiting that returned no record */
         int64_t us_setup;       /* start until the first record */

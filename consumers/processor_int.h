@@ -27,7 +27,6 @@ typedef struct rw_part_s {
         int64_t expected;       /* next offset as stored in Redis (-1: none) */
         int64_t watermark;      /* highest event time applied */
         rw_input_gaps_t gaps;   /* its input outages, as stored */
-        rw_input_gaps_t b_gaps; /* as the batch in flight leaves them */
         int eof;
         int assigned;
         int64_t end;            /* opts.end_offsets': records from here on are not read (-1: none) */
@@ -53,7 +52,14 @@ typedef struct rw_part_s {
         struct rw_due_index_s *dues;    /* its accounts' due times (consumers/due_index.h) */
         int dues_loaded;                /* dues holds what Redis does (0: load it) */
         int64_t pb_first, pb_last;      /* its stored pb:first, pb:last (-1: none) */
-        int64_t b_watermark, b_applied, b_duplicates, b_late;   /* the batch's, once written */
+        int64_t sent;                   /* the next offset of the last write sent */
+        /* The open write (w): the batches gathered into it since the
+         * previous one was sent, their accounts (written when it is sent;
+         * repeats allowed), their counts. */
+        rw_account_view_t **pend;
+        size_t pend_cnt, pend_size;
+        int64_t b_applied, b_duplicates, b_late;
+        int b_records;                  /* some of them had records (not only a follow) */
         int64_t *vmax;                  /* per event: its vendor's latest stored day */
         size_t vmax_size;
         /* The write in flight (sent, outcome not read yet). */
@@ -63,6 +69,7 @@ typedef struct rw_part_s {
         int64_t fl_next, fl_applied, fl_duplicates, fl_late;
         size_t fl_alerts;
         size_t b_alerts;
+        int64_t b_events;
 } rw_part_t;
 
 /* Stable string storage for one batch (decoded strings die on next decode). */
@@ -105,6 +112,11 @@ struct rw_processor_s {
         int64_t check_at;               /* mono ms of the next position check */
         int64_t lock_ttl_ms;            /* of the decider's lock */
         int batch_size, batch_timeout_ms;
+        /* Gathering batches into the open writes while the previous write
+         * is in flight: since when (mono ms; 0: none open), and the bounds
+         * (write.max.delay, write.max.records). */
+        int64_t open_since, open_events;
+        int64_t gather_max_ms, gather_max_events;
         rw_part_t *parts;
         size_t part_cnt, part_size;
         rw_arena_block_t *arena;
@@ -176,6 +188,11 @@ void rw_part_drain(rw_processor_t *proc, rw_part_t *p,
 int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
                            size_t cnt, volatile sig_atomic_t *stop);
 void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop);
+/* The write in flight settles, then the open writes (batches gathered while
+ * it was in flight) go out. */
+void rw_write_commit(rw_processor_t *proc, volatile sig_atomic_t *stop);
+/* Whether some partition has an open write (not sent yet). */
+int rw_write_open(const rw_processor_t *proc);
 void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop);
 void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what);

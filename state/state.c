@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <poll.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <hiredis/hiredis.h>
 #include "state/state.h"
 #include "state/state_int.h"
@@ -577,6 +580,12 @@ rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
         return w;
 }
 
+void rw_state_write_next(rw_state_write_t *w, int64_t next_offset, int64_t max_at) {
+        w->next_offset = next_offset;
+        if (max_at > w->max_at)
+                w->max_at = max_at;
+}
+
 void rw_state_write_destroy(rw_state_write_t *w) {
         if (!w)
                 return;
@@ -892,10 +901,15 @@ static int rw_write_deltas(rw_state_write_t *w) {
                          * drops the days that leave (they can only lie in
                          * the old window). */
                         int64_t old = d->base, last = d->k, top, win = w->vendor_window;
+                        /* A write that gathered several batches: the
+                         * lowest base is what Redis holds. */
                         for (j = i; j < w->delta_cnt && w->deltas[j].kind == 'd' &&
-                                    !strcmp(w->deltas[j].subject, d->subject); j++)
+                                    !strcmp(w->deltas[j].subject, d->subject); j++) {
                                 if (w->deltas[j].k > last)
                                         last = w->deltas[j].k;
+                                if (w->deltas[j].base < old)
+                                        old = w->deltas[j].base;
+                        }
                         top = last > old ? last : old;
                         snprintf(key, sizeof(key), "%s:{%d}:v:%s", w->ns, (int)w->partition,
                                  d->subject);
@@ -1038,15 +1052,15 @@ static void rw_resp_str(rw_resp_t *r, const char *p) {
         rw_resp_arg(r, p, strlen(p));
 }
 
-/* Append one write's commands (inside MULTI) to the pipeline: its ops as
- * native commands, then the offset, the watermark and the progress report.
- * Returns how many commands, or 0 on a connection failure. */
-static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w) {
+/* Append one write's commands (inside MULTI) to `r`: its ops as native
+ * commands, then the offset, the watermark and the progress report.
+ * Returns how many commands. */
+static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp_t *rp) {
         static const struct { char code; const char *cmd; } cmds[] = {
                 { 'H', "HSET" }, { 'D', "HDEL" }, { 'S', "SET" }, { 'X', "DEL" },
                 { 'Z', "ZADD" }, { 'R', "ZREM" }, { 'L', "RPUSH" },
         };
-        rw_resp_t r = { 0 };
+        rw_resp_t r = *rp;
         size_t x = 0, sent = 0;
         char key[1024], num[24];
 
@@ -1121,10 +1135,29 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w) {
         }
         if (r.oom)
                 abort();
-        if (redisAppendFormattedCommand(st->rc, r.b, r.len) != REDIS_OK)
-                sent = 0;
-        free(r.b);
+        *rp = r;
         return sent;
+}
+
+/* Write all of `len` bytes to the connection's socket. Its output buffer is
+ * empty (every command before was read), so the bytes go out in order; not
+ * copied into hiredis' buffer first (that copy was a tenth of the write
+ * path). -1 on failure, with the context's error set. */
+static int rw_state_write_raw(rw_state_t *st, const char *b, size_t len) {
+        while (len) {
+                ssize_t n = write(st->rc->fd, b, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        st->rc->err = REDIS_ERR_IO;
+                        snprintf(st->rc->errstr, sizeof(st->rc->errstr), "%s",
+                                 n < 0 ? strerror(errno) : "connection closed");
+                        return -1;
+                }
+                b += n;
+                len -= (size_t)n;
+        }
+        return 0;
 }
 
 /* A transaction sent and not yet read. */
@@ -1134,13 +1167,49 @@ struct rw_state_txn_s {
         rw_err_t *errs;
         size_t *queued;         /* commands queued per write (0: not in it) */
         size_t replies;         /* +OK/QUEUED replies before EXEC's */
+        size_t got;             /* of those, read already (rw_state_write_ready()) */
+        redisReply *exec;       /* EXEC's, when read already */
+        char qerr[512];         /* an error reply among those read already */
 };
 
 void rw_state_txn_destroy(rw_state_txn_t *txn) {
         if (!txn)
                 return;
+        if (txn->exec)
+                freeReplyObject(txn->exec);
         free(txn->queued);
         free(txn);
+}
+
+int rw_state_write_ready(rw_state_t *st, rw_state_txn_t *txn) {
+        struct pollfd pfd;
+
+        if (!st->rc || st->rc->err)
+                return 1;
+        pfd = (struct pollfd){ .fd = st->rc->fd, .events = POLLIN };
+        while (!txn->exec) {
+                redisReply *r = NULL;
+                if (redisReaderGetReply(st->rc->reader, (void **)&r) != REDIS_OK)
+                        return 1;       /* rw_state_write_recv() reports it */
+                if (!r) {
+                        /* Only what has arrived: never wait here. */
+                        if (poll(&pfd, 1, 0) != 1)
+                                return 0;
+                        if (redisBufferRead(st->rc) != REDIS_OK)
+                                return 1;
+                        continue;
+                }
+                if (txn->got < txn->replies) {
+                        if (r->type == REDIS_REPLY_ERROR && !txn->qerr[0])
+                                snprintf(txn->qerr, sizeof(txn->qerr),
+                                         "redis: batch write: %s", r->str);
+                        txn->got++;
+                        freeReplyObject(r);
+                } else {
+                        txn->exec = r;
+                }
+        }
+        return 1;
 }
 
 rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
@@ -1240,25 +1309,26 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 goto done;
         }
         {
-                const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
-                int done_ = 0;
+                rw_resp_t tx = { 0 };
+                int fail;
                 txn->replies = 1;
-                if (redisAppendCommandArgv(st->rc, 1, mv, NULL) != REDIS_OK)
-                        goto io;
+                rw_resp_cmd(&tx, 1);
+                rw_resp_arg(&tx, "MULTI", 5);
                 for (i = 0; i < cnt; i++) {
                         if (errs[i] != RW_ERR_IO)
                                 continue;
-                        if (!(txn->queued[i] = rw_write_append(st, ws[i])))
-                                goto io;
+                        txn->queued[i] = rw_write_append(st, ws[i], &tx);
                         txn->replies += txn->queued[i];
                 }
-                if (redisAppendCommandArgv(st->rc, 1, ev, NULL) != REDIS_OK)
-                        goto io;
+                rw_resp_cmd(&tx, 1);
+                rw_resp_arg(&tx, "EXEC", 4);
+                if (tx.oom)
+                        abort();
                 /* Sent, not read: Redis works on it while the caller goes on. */
-                do {
-                        if (redisBufferWrite(st->rc, &done_) != REDIS_OK)
-                                goto io;
-                } while (!done_);
+                fail = rw_state_write_raw(st, tx.b, tx.len);
+                free(tx.b);
+                if (fail)
+                        goto io;
         }
         *txnp = txn;
         txn = NULL;
@@ -1290,7 +1360,9 @@ rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
         /* +OK, QUEUED per command (or an error: the command is malformed
          * and EXEC refuses the whole). */
         int64_t t0 = rw_state_rt_begin();
-        for (size_t k = 0; k < txn->replies; k++) {
+        if (txn->qerr[0])
+                snprintf(errstr, errstr_size, "%s", txn->qerr);
+        for (; txn->got < txn->replies; txn->got++) {
                 if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
                         goto io;
                 if (r->type == REDIS_REPLY_ERROR)
@@ -1298,8 +1370,12 @@ rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
                 freeReplyObject(r);
                 r = NULL;
         }
-        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+        if (txn->exec) {
+                r = txn->exec;
+                txn->exec = NULL;
+        } else if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
                 goto io;
+        }
         rw_state_rt_end(t0);
         if (r->type == REDIS_REPLY_NIL) {
                 /* A watched offset moved meanwhile: nothing was written;

@@ -95,6 +95,11 @@ rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
                                      int64_t next_offset, int64_t max_at);
 void rw_state_write_destroy(rw_state_write_t *w);
 
+/* A write that gathers one more batch of its partition: it stores
+ * `next_offset`, and `max_at` if higher than what it held (its fence stays
+ * what it was created with). Everything else is added as for one batch. */
+void rw_state_write_next(rw_state_write_t *w, int64_t next_offset, int64_t max_at);
+
 /* What changed in an account view since it was last written (its stream:
  * `orders` != 0 orders, else support): buckets, dropped days, order meta,
  * lifecycle states, due time, remembered ids. -1 when out of memory. */
@@ -161,6 +166,10 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
 rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
                              char *errstr, size_t errstr_size);
 void rw_state_txn_destroy(rw_state_txn_t *txn);
+/* Whether rw_state_write_recv() would return at once: the whole reply has
+ * arrived (or the connection failed). Reads only what is there, never
+ * waits. */
+int rw_state_write_ready(rw_state_t *st, rw_state_txn_t *txn);
 
 /* Load, apply and write a batch of one topic-partition with nothing decided
  * in between (tools, tests): events already remembered by their account

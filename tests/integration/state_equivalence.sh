@@ -120,6 +120,21 @@ clean_rd=$(grep -oE '[0-9]+ read\(s\) from Redis' "$WORK/clean.log" | grep -oE '
 same_as_clean tiny "a cache too small for the working set ($ev evictions, $rd account reads against $clean_rd)"
 same_alerts "$WORK/clean.alerts" "a cache too small for the working set" "$WORK/tiny.alerts"
 
+# ---- Redis slow to answer: batches gathered into one write -------------------------
+# While a write is in Redis the batches that follow are gathered into the next
+# one (each account written once). Redis pauses write commands for 200 ms at
+# a time meanwhile, so that writes stay in flight while small batches come.
+(while :; do redis-cli -p "$REDIS_PORT" client pause 200 write >/dev/null 2>&1; sleep 0.4; done) &
+pauser=$!
+(run_as gather gather -e -X batch.size=20 -X write.max.delay=250ms) >"$WORK/gather.alerts" 2>"$WORK/gather.log" ||
+  { kill "$pauser"; tail "$WORK/gather.log"; fail "pass with Redis pausing writes"; }
+kill "$pauser"; wait "$pauser" 2>/dev/null || true
+redis-cli -p "$REDIS_PORT" client unpause >/dev/null
+gathered=$(grep -oE '[0-9]+ gathered into the next write' "$WORK/gather.log" | grep -oE '^[0-9]+')
+((${gathered:-0} > 0)) || fail "no batch was gathered while Redis paused writes: $(grep 'run: .* consumed' "$WORK/gather.log")"
+same_as_clean gather "batches gathered while a write was in flight ($gathered of $(grep -oE '[0-9]+ batch\(es\)' "$WORK/gather.log" | grep -oE '^[0-9]+'))"
+same_alerts "$WORK/clean.alerts" "batches gathered while a write was in flight" "$WORK/gather.alerts"
+
 # ---- kill -9 at several points ----------------------------------------------------
 # Each run is killed once the stored offsets pass the next seventh of the
 # input, and must have applied some of it, and not all, by then. Batches of
