@@ -196,8 +196,6 @@ void rw_processor_destroy(rw_processor_t *proc) {
         rw_state_txn_destroy(proc->txn);
         free(proc->fl_ws);
         free(proc->fl_errs);
-        rw_state_destroy(proc->wstate);
-        rw_state_destroy(proc->state);
         rw_cache_destroy(proc->cache);
         rw_codec_destroy(proc->codec);
         rw_registry_destroy(proc->registry);
@@ -215,6 +213,8 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 rw_state_write_destroy(proc->parts[i].w);
         }
         free(proc->parts);
+        rw_state_destroy(proc->wstate);        /* after its writes */
+        rw_state_destroy(proc->state);
         free(proc->late);
         rw_arena_reset(proc);
         free(proc->arena);

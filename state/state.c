@@ -19,6 +19,13 @@ struct rw_state_s {
         int64_t timeout_ms;
         char ns[128];
         rw_err_t conn_err;      /* of the last reconnect: RW_ERR_IO, or a refusal */
+        /* A destroyed write's argument buffers, and the transaction's, kept
+         * for the next: a batch's write neither grows them again nor
+         * touches new pages. Writes are built on one thread. */
+        char *spare_buf;
+        size_t spare_buf_size, *spare_offs, *spare_lens, spare_args_size;
+        char *tx_b;
+        size_t tx_size;
 };
 
 static void (*rw_state_rt_cb)(void *opaque, double seconds);
@@ -189,6 +196,10 @@ void rw_state_destroy(rw_state_t *st) {
         if (!st)
                 return;
         rw_state_disconnect(st);
+        free(st->spare_buf);
+        free(st->spare_offs);
+        free(st->spare_lens);
+        free(st->tx_b);
         free(st);
 }
 
@@ -537,7 +548,16 @@ typedef struct rw_delta_s {
         int64_t base;           /* vendor days: its latest day as stored */
 } rw_delta_t;
 
+/* A block of a write's strings (deltas' subjects): one allocation for many,
+ * never moved. */
+typedef struct rw_sblock_s {
+        struct rw_sblock_s *next;
+        size_t used, size;
+        char data[];
+} rw_sblock_t;
+
 struct rw_state_write_s {
+        rw_state_t *st;         /* gets the buffers back */
         const char *ns;
         char topic[256];
         int32_t partition;
@@ -554,8 +574,7 @@ struct rw_state_write_s {
         size_t nops;
         rw_delta_t *deltas;
         size_t delta_cnt, delta_size;
-        char **strs;            /* subjects of deltas */
-        size_t str_cnt, str_size;
+        rw_sblock_t *strs;      /* subjects of deltas */
         int progress;
         int64_t prog_wm, prog_wall;
         int have_gaps;
@@ -563,13 +582,22 @@ struct rw_state_write_s {
         char range_err[640];    /* why rw_write_deltas() refused */
 };
 
-rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
+rw_state_write_t *rw_state_write_new(rw_state_t *st, const char *topic,
                                      int32_t partition, int64_t expected,
                                      int64_t next_offset, int64_t max_at) {
         rw_state_write_t *w = calloc(1, sizeof(*w));
 
         if (!w)
                 return NULL;
+        w->st = st;
+        w->buf = st->spare_buf;
+        w->buf_size = st->spare_buf_size;
+        w->offs = st->spare_offs;
+        w->lens = st->spare_lens;
+        w->args_size = st->spare_args_size;
+        st->spare_buf = NULL;
+        st->spare_offs = st->spare_lens = NULL;
+        st->spare_buf_size = st->spare_args_size = 0;
         w->ns = st->ns;
         snprintf(w->topic, sizeof(w->topic), "%s", topic);
         w->partition = partition;
@@ -587,16 +615,56 @@ void rw_state_write_next(rw_state_write_t *w, int64_t next_offset, int64_t max_a
 }
 
 void rw_state_write_destroy(rw_state_write_t *w) {
+        rw_state_t *st;
+
         if (!w)
                 return;
-        for (size_t i = 0; i < w->str_cnt; i++)
-                free(w->strs[i]);
+        while (w->strs) {
+                rw_sblock_t *b = w->strs;
+                w->strs = b->next;
+                free(b);
+        }
+        st = w->st;
+        if (w->buf_size > st->spare_buf_size) {
+                free(st->spare_buf);
+                st->spare_buf = w->buf;
+                st->spare_buf_size = w->buf_size;
+                w->buf = NULL;
+        }
+        if (w->args_size > st->spare_args_size) {
+                free(st->spare_offs);
+                free(st->spare_lens);
+                st->spare_offs = w->offs;
+                st->spare_lens = w->lens;
+                st->spare_args_size = w->args_size;
+                w->offs = w->lens = NULL;
+        }
         free(w->buf);
         free(w->offs);
         free(w->lens);
         free(w->deltas);
-        free(w->strs);
         free(w);
+}
+
+/* A copy of s among the write's strings; NULL when out of memory. */
+static char *rw_write_strdup(rw_state_write_t *w, const char *s) {
+        size_t n = strlen(s) + 1;
+        char *d;
+
+        if (!w->strs || w->strs->used + n > w->strs->size) {
+                size_t size = n > 16384 ? n : 16384;
+                rw_sblock_t *b = malloc(sizeof(*b) + size);
+                if (!b)
+                        return NULL;
+                b->next = w->strs;
+                b->used = 0;
+                b->size = size;
+                w->strs = b;
+        }
+        d = w->strs->data + w->strs->used;
+        memcpy(d, s, n);
+        w->strs->used += n;
+        return d;
 }
 
 static int rw_write_arg(rw_state_write_t *w, const void *buf, size_t len) {
@@ -649,13 +717,33 @@ static int rw_write_op_end(rw_state_write_t *w, ssize_t at) {
 static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char *subject,
                           int64_t delta);
 
+/* "NS:{PARTITION}:MID:SUBJECT" into key, cut to size like snprintf (the hot
+ * path builds three per account; vfprintf was a tenth of it). */
+static void rw_key(char *key, size_t size, const char *ns, int32_t partition,
+                   const char *mid, const char *subject) {
+        char num[24];
+        const char *parts[7] = { ns, ":{", num, "}:", mid, ":", subject };
+        size_t n = 0;
+
+        num[rw_i64_str(num, partition)] = '\0';
+        for (int i = 0; i < 7 && size; i++) {
+                size_t l = strlen(parts[i]);
+                if (n + l >= size)
+                        l = size - 1 - n;
+                memcpy(key + n, parts[i], l);
+                n += l;
+        }
+        if (size)
+                key[n] = '\0';
+}
+
 int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_view_t *av) {
         const char *s = orders ? "a" : "s";
         char key[1024], num[24], csv[256];
         ssize_t at = -1;
         size_t i;
 
-        snprintf(key, sizeof(key), "%s:{%d}:%s:%s", w->ns, (int)w->partition, s, av->account);
+        rw_key(key, sizeof(key), w->ns, w->partition, s, av->account);
         for (i = 0; i < av->bucket_cnt; i++) {
                 if (!av->bucket_dirty[i])
                         continue;
@@ -701,7 +789,7 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
         if (at >= 0 && rw_write_op_end(w, at))
                 return -1;
         at = -1;
-        snprintf(key, sizeof(key), "%s:{%d}:f:%s", w->ns, (int)w->partition, av->account);
+        rw_key(key, sizeof(key), w->ns, w->partition, "f", av->account);
         for (int r = 0; r < RW_RULE__CNT; r++) {
                 if (!av->fp_dirty[r])
                         continue;
@@ -718,8 +806,8 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
             rw_write_delta(w, av->due > 0 ? 'z' : 'r', av->due, av->account, 0))
                 return -1;
         if (av->ids_dirty) {
-                snprintf(key, sizeof(key), "%s:{%d}:d%s:%s", w->ns, (int)w->partition, s,
-                         av->account);
+                rw_key(key, sizeof(key), w->ns, w->partition, orders ? "da" : "ds",
+                       av->account);
                 if (!av->id_cnt) {
                         if ((at = rw_write_op(w, "X", key)) < 0 || rw_write_op_end(w, at))
                                 return -1;
@@ -745,12 +833,10 @@ static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char 
         rw_delta_t *d;
         char *s;
 
-        if (rw_grow(&w->deltas, &w->delta_size, w->delta_cnt + 1, sizeof(*w->deltas), 64) ||
-            rw_grow(&w->strs, &w->str_size, w->str_cnt + 1, sizeof(*w->strs), 64))
+        if (rw_grow(&w->deltas, &w->delta_size, w->delta_cnt + 1, sizeof(*w->deltas), 64))
                 return -1;
-        if (!(s = strdup(subject)))
+        if (!(s = rw_write_strdup(w, subject)))
                 return -1;
-        w->strs[w->str_cnt++] = s;
         d = &w->deltas[w->delta_cnt++];
         *d = (rw_delta_t){ .kind = kind, .k = k, .subject = s, .delta = delta };
         return 0;
@@ -1309,7 +1395,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 goto done;
         }
         {
-                rw_resp_t tx = { 0 };
+                rw_resp_t tx = { .b = st->tx_b, .size = st->tx_size };
                 int fail;
                 txn->replies = 1;
                 rw_resp_cmd(&tx, 1);
@@ -1326,7 +1412,8 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                         abort();
                 /* Sent, not read: Redis works on it while the caller goes on. */
                 fail = rw_state_write_raw(st, tx.b, tx.len);
-                free(tx.b);
+                st->tx_b = tx.b;        /* kept for the next */
+                st->tx_size = tx.size;
                 if (fail)
                         goto io;
         }

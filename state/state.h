@@ -90,9 +90,10 @@ typedef struct rw_state_write_s rw_state_write_t;
 /* A write for `topic` [partition] fenced on `expected` (-1: none stored),
  * storing `next_offset` and the watermark `max_at` (0: unchanged; pass it
  * only when higher than the stored one). NULL when out of memory. */
-rw_state_write_t *rw_state_write_new(const rw_state_t *st, const char *topic,
+rw_state_write_t *rw_state_write_new(rw_state_t *st, const char *topic,
                                      int32_t partition, int64_t expected,
                                      int64_t next_offset, int64_t max_at);
+/* Before the state the write was made with. */
 void rw_state_write_destroy(rw_state_write_t *w);
 
 /* A write that gathers one more batch of its partition: it stores
