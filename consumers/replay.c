@@ -115,19 +115,11 @@ static int rw_evaluate(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
         return 0;
 }
 
-/* How far in event time the search for an account's next due time looks
- * after one of its events. An account silent for longer is looked at again
- * then (nothing changes there) and searched on: a day boundary is a
- * candidate, and a search to the longest window's end after every event
- * would step through months of days. */
-#define RW_DUE_SPAN_MS (10 * RW_DAY_MS)
-
 static int64_t rw_next_due(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
                            const rw_account_view_t *av, int64_t from, int64_t until) {
-        return rw_rules_next_check(o->params, o->src, av->buckets, av->bucket_cnt,
-                                   av->orders_total, av->first_order, av->last_order,
-                                   av->fp, gaps, rw_eval_time(av, from), until,
-                                   RW_DUE_SPAN_MS);
+        return rw_rules_next_due_gap(o->params, o->src, av->buckets, av->bucket_cnt,
+                                     av->orders_total, av->first_order, av->last_order,
+                                     av->fp, gaps, rw_eval_time(av, from), until);
 }
 
 /* Evaluate the account at every due time up to `upto`, in order. `until`

@@ -159,40 +159,11 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                                      last_order, fp_in, NULL, from, until);
 }
 
-static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
-                             const rw_day_bucket_t *buckets, size_t cnt,
-                             int64_t orders_total, int64_t first_order,
-                             int64_t last_order, const rw_fp_state_t *fp_in,
-                             const rw_input_gaps_t *gaps, int64_t from, int64_t until,
-                             int64_t span);
-
 int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                               const rw_day_bucket_t *buckets, size_t cnt,
                               int64_t orders_total, int64_t first_order,
                               int64_t last_order, const rw_fp_state_t *fp_in,
                               const rw_input_gaps_t *gaps, int64_t from, int64_t until) {
-        return rw_due_search(p, src, buckets, cnt, orders_total, first_order, last_order,
-                             fp_in, gaps, from, until, 0);
-}
-
-int64_t rw_rules_next_check(const rw_rules_params_t *p, rw_rule_source_t src,
-                            const rw_day_bucket_t *buckets, size_t cnt,
-                            int64_t orders_total, int64_t first_order,
-                            int64_t last_order, const rw_fp_state_t *fp_in,
-                            const rw_input_gaps_t *gaps, int64_t from, int64_t until,
-                            int64_t span) {
-        return rw_due_search(p, src, buckets, cnt, orders_total, first_order, last_order,
-                             fp_in, gaps, from, until, span);
-}
-
-/* span > 0: stop at the first candidate at or past the next multiple of
- * span (rw_rules_next_check()). */
-static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
-                             const rw_day_bucket_t *buckets, size_t cnt,
-                             int64_t orders_total, int64_t first_order,
-                             int64_t last_order, const rw_fp_state_t *fp_in,
-                             const rw_input_gaps_t *gaps, int64_t from, int64_t until,
-                             int64_t span) {
         rw_fp_state_t fp[RW_RULE__CNT];
         int64_t maxday = -1, horizon, inact_at = 0, t, limit_ms = 0;
         /* Instants other than day boundaries: the inactivity limit, the
@@ -201,7 +172,6 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
         size_t at_cnt = 0;
         rw_figures_cursor_t fc;
         int fc_ok;
-        int64_t check = 0;
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];
@@ -233,17 +203,8 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
                         at[at_cnt++] = gp->end + limit_ms;
         }
 
-        /* The first candidate at or past the next multiple of span (of
-         * event time since the epoch) that steps nothing is where to look
-         * again: evaluating there steps nothing (the search did), and the
-         * first transition after it is the one after from. On a grid, not at
-         * from + span: searched again from any later instant before it (a
-         * duplicate, a restart), the answer is the same, and so is the
-         * stored state. */
-        if (span > 0 && until > (from / span + 1) * span)
-                check = (from / span + 1) * span;
         /* The cursor pays off over more than a few weeks of days. */
-        fc_ok = (check ? check : until) - from > 21 * RW_DAY_MS &&
+        fc_ok = until - from > 21 * RW_DAY_MS &&
                 !rw_figures_cursor_init(&fc, p, buckets, cnt, orders_total, first_order,
                                         last_order);
         for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, at, at_cnt,
@@ -266,8 +227,6 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
                             RW_TRANS_NONE)
                                 return t;
                 }
-                if (check && t >= check)
-                        return t;
         }
         return 0;
 }

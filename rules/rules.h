@@ -342,20 +342,6 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                               int64_t orders_total, int64_t first_order,
                               int64_t last_order, const rw_fp_state_t *fp,
                               const rw_input_gaps_t *gaps, int64_t from, int64_t until);
-/* When to look at the account next: its next due time (as
- * rw_rules_next_due_gap()) if it comes before the next multiple of `span`
- * (event time since the epoch) after `from`, else the first instant the
- * search steps at or past that multiple: evaluating there steps nothing (the
- * search did), and the search goes on from there. The same answer from any
- * `from` before it, as the full search's. A replay's search that stops
- * there, instead of stepping through months of days after every event. 0:
- * none. */
-int64_t rw_rules_next_check(const rw_rules_params_t *p, rw_rule_source_t src,
-                            const rw_day_bucket_t *buckets, size_t cnt,
-                            int64_t orders_total, int64_t first_order,
-                            int64_t last_order, const rw_fp_state_t *fp,
-                            const rw_input_gaps_t *gaps, int64_t from, int64_t until,
-                            int64_t span);
 
 /* The words every summary of an episode ended for want of data contains. */
 #define RW_UNDECIDED_TEXT "no longer enough data to decide"

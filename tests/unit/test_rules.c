@@ -1264,121 +1264,6 @@ static void test_figures_cursor_matches(void **state) {
         }
 }
 
-/* Transitions of an account that sends nothing more, from `from` on: each
- * instant `next` gives is evaluated as the replay does (figures at it, every
- * rule of the source stepped). Writes "t rule transition" per transition. */
-typedef int64_t (*next_fn)(const rw_rules_params_t *, rw_rule_source_t,
-                           const rw_day_bucket_t *, size_t, int64_t, int64_t, int64_t,
-                           const rw_fp_state_t *, int64_t, int64_t);
-static int64_t next_due_all(const rw_rules_params_t *p, rw_rule_source_t src,
-                            const rw_day_bucket_t *b, size_t cnt, int64_t n, int64_t first,
-                            int64_t last, const rw_fp_state_t *fp, int64_t from,
-                            int64_t until) {
-        return rw_rules_next_due_gap(p, src, b, cnt, n, first, last, fp, NULL, from, until);
-}
-static int64_t next_check_10d(const rw_rules_params_t *p, rw_rule_source_t src,
-                              const rw_day_bucket_t *b, size_t cnt, int64_t n, int64_t first,
-                              int64_t last, const rw_fp_state_t *fp, int64_t from,
-                              int64_t until) {
-        return rw_rules_next_check(p, src, b, cnt, n, first, last, fp, NULL, from, until,
-                                   10 * DAY);
-}
-static void transitions(next_fn next, const rw_rules_params_t *p, rw_rule_source_t src,
-                        const rw_day_bucket_t *b, size_t cnt, int64_t n, int64_t first,
-                        int64_t last, int64_t from, char *out, size_t size,
-                        int *evaluations) {
-        rw_fp_state_t fp[RW_RULE__CNT];
-        size_t len = 0;
-        int64_t t = from;
-
-        memset(fp, 0, sizeof(fp));
-        out[0] = '\0';
-        *evaluations = 0;
-        for (int64_t from_ = t; (t = next(p, src, b, cnt, n, first, last, fp, from_,
-                                          INT64_MAX)) != 0; from_ = t) {
-                rw_account_figures_t fig;
-                (*evaluations)++;
-                /* Searched again from any later instant before it (a
-                 * duplicate event, a restart): the same answer. */
-                if (t - from_ > 1) {
-                        int64_t later = from_ + 1 + rand() % (t - from_ - 1);
-                        assert_int_equal(next(p, src, b, cnt, n, first, last, fp, later,
-                                              INT64_MAX), t);
-                }
-                rw_figures_compute(p, b, cnt, n, first, last, t, &fig);
-                for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
-                        rw_decision_t dec;
-                        rw_transition_t tr;
-                        if (rw_rule_source((rw_rule_id_t)r) != src ||
-                            !rw_rules_decide_account((rw_rule_id_t)r, p, &fig, &fp[r], NULL,
-                                                     &dec))
-                                continue;
-                        tr = rw_lifecycle_step(&fp[r], &dec, t, p->cooldown_ms);
-                        if (tr != RW_TRANS_NONE && len < size)
-                                len += (size_t)snprintf(out + len, size - len, "%lld %d %d\n",
-                                                        (long long)t, r, (int)tr);
-                }
-                assert_true(*evaluations < 10000);
-        }
-}
-
-/* Looking at a silent account again every 10 days (rw_rules_next_check())
- * gives the transitions, at the same instants, of searching to the end
- * (rw_rules_next_due_gap()); random histories of both sources. */
-static void test_next_check_same_transitions(void **state) {
-        int with = 0, more = 0;
-        (void)state;
-        srand(777);
-        for (int round = 0; round < 600; round++) {
-                rw_rules_params_t p;
-                rw_day_bucket_t b[40];
-                size_t cnt = (size_t)(1 + rand() % 30);
-                rw_rule_source_t src = rand() % 2 ? RW_SRC_ORDERS : RW_SRC_SUPPORT;
-                int64_t first = (TODAY - 200) * DAY + rand() % DAY, last = first, n = 0;
-                char a[8192], c[8192];
-                int ea, ec;
-                int64_t from;
-
-                rw_rules_params_default(&p);
-                for (size_t i = 0; i < cnt; i++) {
-                        memset(&b[i], 0, sizeof(b[i]));
-                        /* Some histories end before the drop rules' minimum
-                         * history is reached: it is crossed while silent. */
-                        b[i].day = TODAY - 200 + (int64_t)i * (1 + rand() % (round % 2 ? 4 : 8));
-                        b[i].placed = rand() % 4;
-                        b[i].placed_sum = b[i].placed * (1000 + rand() % 9000);
-                        b[i].cancelled = rand() % 5 == 0;
-                        b[i].refunded = rand() % 4 == 0;
-                        b[i].refunded_sum = b[i].refunded * (500 + rand() % 5000);
-                        b[i].tickets = rand() % 3;
-                        b[i].tickets_hot = rand() % 4 == 0;
-                        if (rand() % 2) {
-                                b[i].csat_n = 1;
-                                b[i].csat_sum = 1 + rand() % 5;
-                        }
-                        if (rand() % 2) {
-                                b[i].sentiment_n = 1;
-                                b[i].sentiment_sum = (rand() % 200 - 100) / 100.0;
-                        }
-                        if (b[i].placed) {
-                                n += b[i].placed;
-                                last = b[i].day * DAY + rand() % DAY;
-                        }
-                }
-                from = b[cnt - 1].day * DAY + rand() % DAY;
-                transitions(next_due_all, &p, src, b, cnt, n, first, last, from, a,
-                            sizeof(a), &ea);
-                transitions(next_check_10d, &p, src, b, cnt, n, first, last, from, c,
-                            sizeof(c), &ec);
-                assert_string_equal(a, c);
-                with += a[0] != '\0';
-                more += ec > ea;
-        }
-        /* The histories did fire, and the checks did stop short. */
-        assert_true(with > 50);
-        assert_true(more > 50);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_order_drop_lifecycle, setup),
@@ -1418,7 +1303,6 @@ int main(void) {
                 cmocka_unit_test_setup(test_gap_moves_due, setup),
                 cmocka_unit_test(test_duration_format),
                 cmocka_unit_test(test_figures_cursor_matches),
-                cmocka_unit_test_setup(test_next_check_same_transitions, setup),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
