@@ -574,6 +574,10 @@ struct rw_state_write_s {
         size_t nops;
         rw_delta_t *deltas;
         size_t delta_cnt, delta_size;
+        /* The deltas by kind, key and subject (open addressing: index + 1,
+         * 0 empty): each is coalesced as it comes. */
+        uint32_t *dix;
+        size_t dix_size;
         rw_sblock_t *strs;      /* subjects of deltas */
         int progress;
         int64_t prog_wm, prog_wall;
@@ -643,6 +647,7 @@ void rw_state_write_destroy(rw_state_write_t *w) {
         free(w->offs);
         free(w->lens);
         free(w->deltas);
+        free(w->dix);
         free(w);
 }
 
@@ -715,7 +720,7 @@ static int rw_write_op_end(rw_state_write_t *w, ssize_t at) {
 #define RW_OP_MAX_ARGS 400
 
 static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char *subject,
-                          int64_t delta);
+                          int64_t delta, int64_t base);
 
 /* "NS:{PARTITION}:MID:SUBJECT" into key, cut to size like snprintf (the hot
  * path builds three per account; vfprintf was a tenth of it). */
@@ -803,7 +808,7 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
                 return -1;
         /* Due times: one ZADD and one ZREM per batch (rw_write_deltas()). */
         if (av->due != av->due_stored &&
-            rw_write_delta(w, av->due > 0 ? 'z' : 'r', av->due, av->account, 0))
+            rw_write_delta(w, av->due > 0 ? 'z' : 'r', av->due, av->account, 0, 0))
                 return -1;
         if (av->ids_dirty) {
                 rw_key(key, sizeof(key), w->ns, w->partition, orders ? "da" : "ds",
@@ -828,27 +833,68 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
         return 0;
 }
 
+static uint64_t rw_delta_hash(char kind, int64_t k, const char *s) {
+        uint64_t h = (1469598103934665603ULL ^ (unsigned char)kind) * 1099511628211ULL;
+        h = (h ^ (uint64_t)k) * 1099511628211ULL;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        return h ^ (h >> 29);
+}
+
+static int rw_write_range(rw_state_write_t *w, const char *what, const char *subject,
+                          int64_t k);
+
+/* Add `delta` to the write's (kind, k, subject): a new entry, or the sum of
+ * one there already (a vendor day keeps the lowest `base`: what Redis holds
+ * before the write). -1 when out of memory. A sum out of the 64-bit range
+ * makes rw_write_deltas() refuse the write (rw_write_range()). */
 static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char *subject,
-                          int64_t delta) {
+                          int64_t delta, int64_t base) {
+        size_t mask, i;
         rw_delta_t *d;
         char *s;
 
+        if ((w->delta_cnt + 1) * 2 > w->dix_size) {
+                size_t n = w->dix_size ? w->dix_size * 2 : 256;
+                uint32_t *t = calloc(n, sizeof(*t));
+                if (!t)
+                        return -1;
+                free(w->dix);
+                w->dix = t;
+                w->dix_size = n;
+                for (size_t j = 0; j < w->delta_cnt; j++) {
+                        const rw_delta_t *e = &w->deltas[j];
+                        for (i = rw_delta_hash(e->kind, e->k, e->subject) & (n - 1); t[i];
+                             i = (i + 1) & (n - 1))
+                                ;
+                        t[i] = (uint32_t)j + 1;
+                }
+        }
+        mask = w->dix_size - 1;
+        for (i = rw_delta_hash(kind, k, subject) & mask; w->dix[i]; i = (i + 1) & mask) {
+                d = &w->deltas[w->dix[i] - 1];
+                if (d->kind != kind || d->k != k || strcmp(d->subject, subject))
+                        continue;
+                if (__builtin_add_overflow(d->delta, delta, &d->delta) && !w->range_err[0])
+                        (void)rw_write_range(w, kind == 'a' ? "account" : "vendor", subject, k);
+                if (base < d->base)
+                        d->base = base;
+                return 0;
+        }
         if (rw_grow(&w->deltas, &w->delta_size, w->delta_cnt + 1, sizeof(*w->deltas), 64))
                 return -1;
         if (!(s = rw_write_strdup(w, subject)))
                 return -1;
         d = &w->deltas[w->delta_cnt++];
-        *d = (rw_delta_t){ .kind = kind, .k = k, .subject = s, .delta = delta };
+        *d = (rw_delta_t){ .kind = kind, .k = k, .subject = s, .delta = delta, .base = base };
+        w->dix[i] = (uint32_t)w->delta_cnt;
         return 0;
 }
 
 int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t maxday,
                           int64_t day, int64_t delta, int64_t window_days) {
         w->vendor_window = window_days;
-        if (rw_write_delta(w, 'd', day, vendor, delta))
-                return -1;
-        w->deltas[w->delta_cnt - 1].base = maxday;
-        return 0;
+        return rw_write_delta(w, 'd', day, vendor, delta, maxday);
 }
 
 void rw_state_write_bounds(rw_state_write_t *w, int64_t first, int64_t last) {
@@ -866,7 +912,7 @@ int rw_state_write_portfolio(rw_state_write_t *w, char kind, int64_t interval,
                              const char *subject, int64_t delta) {
         if (interval < 0 || !delta)
                 return 0;
-        return rw_write_delta(w, kind, interval, subject, delta);
+        return rw_write_delta(w, kind, interval, subject, delta, 0);
 }
 
 int rw_state_write_outbox(rw_state_write_t *w, const void *buf, size_t len) {
@@ -952,6 +998,8 @@ static int rw_write_deltas(rw_state_write_t *w) {
         int64_t lowest = -1, highest = -1;
         size_t i = 0, j;
 
+        if (w->range_err[0])
+                return -2;      /* a sum out of range (rw_write_delta()) */
         if (!w->delta_cnt)
                 return 0;
         qsort(w->deltas, w->delta_cnt, sizeof(*w->deltas), rw_delta_cmp);
@@ -1093,6 +1141,8 @@ static int rw_write_deltas(rw_state_write_t *w) {
                 w->last = highest;
         }
         w->delta_cnt = 0;
+        if (w->dix)             /* the sort moved them: start over */
+                memset(w->dix, 0, w->dix_size * sizeof(*w->dix));
         return 0;
 }
 
