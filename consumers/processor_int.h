@@ -69,7 +69,6 @@ typedef struct rw_part_s {
         int64_t fl_next, fl_applied, fl_duplicates, fl_late;
         size_t fl_alerts;
         size_t b_alerts;
-        int64_t b_events;
 } rw_part_t;
 
 /* Stable string storage for one batch (decoded strings die on next decode). */
