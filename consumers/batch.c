@@ -772,7 +772,7 @@ void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                 proc->stats.gathered++;
         proc->stats.batches++;
         rw_ops_batch(proc->opts.ops, rw_mono_us() - batch_t0);
-        rw_arena_reset(proc);
+        rw_arena_reset(&proc->arena);
         if (proc->reg_blocked && !proc->fatal)
                 rw_registry_pause(proc);
 }

@@ -216,8 +216,7 @@ void rw_processor_destroy(rw_processor_t *proc) {
         rw_state_destroy(proc->wstate);        /* after its writes */
         rw_state_destroy(proc->state);
         free(proc->late);
-        rw_arena_reset(proc);
-        free(proc->arena);
+        rw_arena_free(&proc->arena);
         free(proc);
 }
 

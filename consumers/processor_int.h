@@ -19,6 +19,7 @@
 #include "consumers/boundary.h"
 #include "consumers/decider.h"
 #include "rules/rules.h"
+#include "common/arena.h"
 
 /* One assigned input partition. */
 typedef struct rw_part_s {
@@ -71,14 +72,6 @@ typedef struct rw_part_s {
         size_t b_alerts;
 } rw_part_t;
 
-/* Stable string storage for one batch (decoded strings die on next decode). */
-
-typedef struct rw_arena_block_s {
-        struct rw_arena_block_s *next;
-        size_t used, size;
-        char data[];
-} rw_arena_block_t;
-
 struct rw_processor_s {
         const rw_conf_t *conf;
         rw_processor_opts_t opts;
@@ -118,7 +111,8 @@ struct rw_processor_s {
         int64_t gather_max_ms, gather_max_events;
         rw_part_t *parts;
         size_t part_cnt, part_size;
-        rw_arena_block_t *arena;
+        rw_arena_t arena;               /* the batch's decoded strings (they die on
+                                         * the next decode) */
         rw_processor_stats_t stats;
         /* Records older than the window: dead letters unless re-deliveries. */
         struct rw_late_s {
@@ -160,7 +154,6 @@ struct rw_processor_s {
  * their latest stored day only) are kept under a tag of their own. */
 #define RW_VENDOR_TAG_BASE (1 << 24)
 
-void rw_arena_reset(rw_processor_t *proc);
 const char *rw_dlq_reason_name(rw_dlq_reason_t r);
 void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent);
 void rw_settle_late(rw_processor_t *proc, int *dlq_sent,

@@ -5,35 +5,12 @@
 #include "consumers/processor_int.h"
 #include "common/log.h"
 
-static char *rw_arena_strdup(rw_processor_t *proc, const char *s) {
-        size_t len = strlen(s) + 1;
-        rw_arena_block_t *b = proc->arena;
-
-        if (!b || b->size - b->used < len) {
-                size_t size = len > 65536 ? len : 65536;
-                rw_arena_block_t *nb = malloc(sizeof(*nb) + size);
-                if (!nb)
-                        abort();
-                nb->next = b;
-                nb->used = 0;
-                nb->size = size;
-                proc->arena = b = nb;
-        }
-        memcpy(b->data + b->used, s, len);
-        b->used += len;
-        return b->data + b->used - len;
-}
-
-void rw_arena_reset(rw_processor_t *proc) {
-        rw_arena_block_t *b = proc->arena;
-        while (b && b->next) {
-                rw_arena_block_t *next = b->next;
-                free(b);
-                b = next;
-        }
-        if (b)
-                b->used = 0;
-        proc->arena = b;
+/* A copy of a decoded string that lives as long as the batch. */
+static char *rw_batch_str(rw_processor_t *proc, const char *s) {
+        char *c = rw_arena_strdup(&proc->arena, s);
+        if (!c)
+                abort();
+        return c;
 }
 
 /* Turn one decoded record into a state event in its partition's batch. */
@@ -57,17 +34,17 @@ static void rw_part_add(rw_processor_t *proc, rw_part_t *p,
                 const rw_order_event_t *o = &rec->u.order;
                 static const char kinds[] = { 'P', 'C', 'R' };
                 ev->kind = kinds[o->kind];
-                ev->event_id = rw_arena_strdup(proc, o->event_id);
-                ev->account = rw_arena_strdup(proc, o->account_id);
-                ev->vendor = rw_arena_strdup(proc, o->vendor_id);
+                ev->event_id = rw_batch_str(proc, o->event_id);
+                ev->account = rw_batch_str(proc, o->account_id);
+                ev->vendor = rw_batch_str(proc, o->vendor_id);
                 ev->amount = o->amount_minor;
                 ev->occurred_at = o->occurred_at;
         } else {
                 const rw_support_event_t *s = &rec->u.support;
                 static const char kinds[] = { 'O', 'E', 'X', 'V', 'S' };
                 ev->kind = kinds[s->kind];
-                ev->event_id = rw_arena_strdup(proc, s->event_id);
-                ev->account = rw_arena_strdup(proc, s->account_id);
+                ev->event_id = rw_batch_str(proc, s->event_id);
+                ev->account = rw_batch_str(proc, s->account_id);
                 ev->vendor = "";
                 ev->amount = s->severity;
                 ev->occurred_at = s->occurred_at;
@@ -199,13 +176,13 @@ void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent) {
                         }
                         proc->late[proc->late_cnt++] = (struct rw_late_s){
                                 .rkm = rkm, .p = p,
-                                .event_id = rw_arena_strdup(proc, type == RW_REC_ORDER ?
+                                .event_id = rw_batch_str(proc, type == RW_REC_ORDER ?
                                                             rec.u.order.event_id :
                                                             rec.u.support.event_id),
-                                .account = rw_arena_strdup(proc, type == RW_REC_ORDER ?
+                                .account = rw_batch_str(proc, type == RW_REC_ORDER ?
                                                            rec.u.order.account_id :
                                                            rec.u.support.account_id),
-                                .msg = rw_arena_strdup(proc, msg) };
+                                .msg = rw_batch_str(proc, msg) };
                         (void)dlq_sent;
                         return;
                 }

@@ -12,6 +12,7 @@
 #include "state/state.h"
 #include "state/state_int.h"
 #include "common/log.h"
+#include "common/arena.h"
 
 struct rw_state_s {
         redisContext *rc;
@@ -548,14 +549,6 @@ typedef struct rw_delta_s {
         int64_t base;           /* vendor days: its latest day as stored */
 } rw_delta_t;
 
-/* A block of a write's strings (deltas' subjects): one allocation for many,
- * never moved. */
-typedef struct rw_sblock_s {
-        struct rw_sblock_s *next;
-        size_t used, size;
-        char data[];
-} rw_sblock_t;
-
 struct rw_state_write_s {
         rw_state_t *st;         /* gets the buffers back */
         const char *ns;
@@ -578,7 +571,7 @@ struct rw_state_write_s {
          * 0 empty): each is coalesced as it comes. */
         uint32_t *dix;
         size_t dix_size;
-        rw_sblock_t *strs;      /* subjects of deltas */
+        rw_arena_t strs;        /* subjects of deltas */
         int progress;
         int64_t prog_wm, prog_wall;
         int have_gaps;
@@ -594,6 +587,7 @@ rw_state_write_t *rw_state_write_new(rw_state_t *st, const char *topic,
         if (!w)
                 return NULL;
         w->st = st;
+        w->strs.block = 16384;
         w->buf = st->spare_buf;
         w->buf_size = st->spare_buf_size;
         w->offs = st->spare_offs;
@@ -623,11 +617,7 @@ void rw_state_write_destroy(rw_state_write_t *w) {
 
         if (!w)
                 return;
-        while (w->strs) {
-                rw_sblock_t *b = w->strs;
-                w->strs = b->next;
-                free(b);
-        }
+        rw_arena_free(&w->strs);
         st = w->st;
         if (w->buf_size > st->spare_buf_size) {
                 free(st->spare_buf);
@@ -651,26 +641,6 @@ void rw_state_write_destroy(rw_state_write_t *w) {
         free(w);
 }
 
-/* A copy of s among the write's strings; NULL when out of memory. */
-static char *rw_write_strdup(rw_state_write_t *w, const char *s) {
-        size_t n = strlen(s) + 1;
-        char *d;
-
-        if (!w->strs || w->strs->used + n > w->strs->size) {
-                size_t size = n > 16384 ? n : 16384;
-                rw_sblock_t *b = malloc(sizeof(*b) + size);
-                if (!b)
-                        return NULL;
-                b->next = w->strs;
-                b->used = 0;
-                b->size = size;
-                w->strs = b;
-        }
-        d = w->strs->data + w->strs->used;
-        memcpy(d, s, n);
-        w->strs->used += n;
-        return d;
-}
 
 static int rw_write_arg(rw_state_write_t *w, const void *buf, size_t len) {
         size_t no = w->args_size, nl = w->args_size;
@@ -883,7 +853,7 @@ static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char 
         }
         if (rw_grow(&w->deltas, &w->delta_size, w->delta_cnt + 1, sizeof(*w->deltas), 64))
                 return -1;
-        if (!(s = rw_write_strdup(w, subject)))
+        if (!(s = rw_arena_strdup(&w->strs, subject)))
                 return -1;
         d = &w->deltas[w->delta_cnt++];
         *d = (rw_delta_t){ .kind = kind, .k = k, .subject = s, .delta = delta, .base = base };
