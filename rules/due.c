@@ -35,121 +35,6 @@ static int64_t rw_due_next_candidate(const rw_rules_params_t *p, int64_t prev,
         return best == INT64_MAX || best > until ? 0 : best;
 }
 
-int rw_figures_cursor_init(rw_figures_cursor_t *c, const rw_rules_params_t *p,
-                           const rw_day_bucket_t *buckets, size_t cnt,
-                           int64_t orders_total, int64_t first_order, int64_t last_order) {
-        size_t ord[RW_FIG_CURSOR_MAX];
-        int64_t od = p->order_drop.window_ms / RW_DAY_MS,
-                sd = p->spend_drop.window_ms / RW_DAY_MS,
-                kd = p->spike_window_ms / RW_DAY_MS;
-
-        if (cnt > RW_FIG_CURSOR_MAX)
-                return -1;
-        c->buckets = buckets;
-        c->cnt = cnt;
-        c->orders_total = orders_total;
-        c->first_order = first_order;
-        c->last_order = last_order;
-        /* As rw_figures_compute() sizes the windows. */
-        c->edge[RW_FE_TODAY] = 0;
-        c->edge[RW_FE_OD] = od;
-        c->edge[RW_FE_ODB] = od + p->order_drop.baseline_window_ms / RW_DAY_MS;
-        c->edge[RW_FE_SD] = sd;
-        c->edge[RW_FE_SDB] = sd + p->spend_drop.baseline_window_ms / RW_DAY_MS;
-        c->edge[RW_FE_RD] = p->refund_window_ms / RW_DAY_MS;
-        c->edge[RW_FE_CD] = p->satisfaction_window_ms / RW_DAY_MS;
-        c->edge[RW_FE_KD] = kd;
-        c->edge[RW_FE_KDB] = kd + 7 * p->spike_baseline_weeks;
-        /* Bucket indexes by day (insertion sort: the buckets come nearly
-         * in order, and there are at most a few hundred). */
-        for (size_t i = 0; i < cnt; i++) {
-                size_t j = i;
-                while (j > 0 && buckets[ord[j - 1]].day > buckets[i].day) {
-                        ord[j] = ord[j - 1];
-                        j--;
-                }
-                ord[j] = i;
-        }
-        for (int f = 0; f < RW_FC__CNT; f++)
-                c->sum[f][0] = 0;
-        for (size_t k = 0; k < cnt; k++) {
-                const rw_day_bucket_t *b = &buckets[ord[k]];
-                uint64_t v[RW_FC__CNT] = {
-                        [RW_FC_PLACED] = (uint64_t)b->placed,
-                        [RW_FC_NET] = (uint64_t)b->placed_sum - (uint64_t)b->refunded_sum,
-                        [RW_FC_ORDERS] = (uint64_t)b->placed + (uint64_t)b->cancelled +
-                                         (uint64_t)b->refunded,
-                        [RW_FC_RETURNS] = (uint64_t)b->cancelled + (uint64_t)b->refunded,
-                        [RW_FC_TICKETS] = (uint64_t)b->tickets,
-                        [RW_FC_HOT] = (uint64_t)b->tickets_hot,
-                        [RW_FC_CSAT_N] = (uint64_t)b->csat_n,
-                        [RW_FC_SENT_N] = (uint64_t)b->sentiment_n,
-                };
-                c->days[k] = b->day;
-                for (int f = 0; f < RW_FC__CNT; f++)
-                        c->sum[f][k + 1] = c->sum[f][k] + v[f];
-        }
-        for (int e = 0; e < RW_FE__CNT; e++)
-                c->at[e] = 0;
-        c->today = INT64_MIN;
-        return 0;
-}
-
-/* Field f over the buckets of days [today - hi + 1, today - lo] (edges). */
-static int64_t rw_fc_range(const rw_figures_cursor_t *c, int f, int lo, int hi) {
-        size_t a = c->at[hi], b = c->at[lo];
-        return b > a ? (int64_t)(c->sum[f][b] - c->sum[f][a]) : 0;
-}
-
-void rw_figures_cursor_at(rw_figures_cursor_t *c, int64_t now, rw_account_figures_t *fig) {
-        int64_t today = now / RW_DAY_MS;
-
-        if (today != c->today) {
-                /* at[e]: the first bucket whose day is past today - edge,
-                 * i.e. on or after the first day of the window ending there
-                 * (TODAY: past today, the end of every window). */
-                for (int e = 0; e < RW_FE__CNT; e++) {
-                        int64_t first = today - c->edge[e] + 1;
-                        size_t k = c->today <= today ? c->at[e] : 0;
-                        while (k < c->cnt && c->days[k] < first)
-                                k++;
-                        c->at[e] = k;
-                }
-                c->today = today;
-        }
-        *fig = (rw_account_figures_t){ .now = now, .orders_total = c->orders_total,
-                                       .first_order = c->first_order,
-                                       .last_order = c->last_order };
-        /* Windows [today - w + 1, today]: the buckets in [at[w], at[TODAY]);
-         * baselines [today - wb + 1, today - w]: [at[wb], at[w]). */
-        fig->placed_30 = rw_fc_range(c, RW_FC_PLACED, RW_FE_TODAY, RW_FE_OD);
-        fig->placed_base = rw_fc_range(c, RW_FC_PLACED, RW_FE_OD, RW_FE_ODB);
-        fig->net_spend_30 = rw_fc_range(c, RW_FC_NET, RW_FE_TODAY, RW_FE_SD);
-        fig->net_spend_base = rw_fc_range(c, RW_FC_NET, RW_FE_SD, RW_FE_SDB);
-        fig->spend_base_placed = rw_fc_range(c, RW_FC_PLACED, RW_FE_SD, RW_FE_SDB);
-        fig->orders_30 = rw_fc_range(c, RW_FC_ORDERS, RW_FE_TODAY, RW_FE_RD);
-        fig->returns_30 = rw_fc_range(c, RW_FC_RETURNS, RW_FE_TODAY, RW_FE_RD);
-        fig->tickets_7 = rw_fc_range(c, RW_FC_TICKETS, RW_FE_TODAY, RW_FE_KD);
-        fig->tickets_hot_7 = rw_fc_range(c, RW_FC_HOT, RW_FE_TODAY, RW_FE_KD);
-        fig->tickets_base = rw_fc_range(c, RW_FC_TICKETS, RW_FE_KD, RW_FE_KDB);
-        fig->csat_n_30 = rw_fc_range(c, RW_FC_CSAT_N, RW_FE_TODAY, RW_FE_CD);
-        fig->sentiment_n_30 = rw_fc_range(c, RW_FC_SENT_N, RW_FE_TODAY, RW_FE_CD);
-        if (fig->csat_n_30 || fig->sentiment_n_30) {
-                /* The averages' sums in the buckets' own order, as
-                 * rw_figures_compute() adds them: the same doubles. (With
-                 * no answer in the window they are 0: a bucket's sums grow
-                 * only with its counts.) */
-                int64_t lo = today - c->edge[RW_FE_CD];
-                for (size_t i = 0; i < c->cnt; i++) {
-                        const rw_day_bucket_t *b = &c->buckets[i];
-                        if (b->day > today || b->day <= lo)
-                                continue;
-                        fig->csat_sum_30 += b->csat_sum;
-                        fig->sentiment_sum_30 += b->sentiment_sum;
-                }
-        }
-}
-
 int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           const rw_day_bucket_t *buckets, size_t cnt,
                           int64_t orders_total, int64_t first_order,
@@ -170,8 +55,6 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
          * ends of an outage's holds. */
         int64_t at[1 + 3 * RW_INPUT_GAPS];
         size_t at_cnt = 0;
-        rw_figures_cursor_t fc;
-        int fc_ok;
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];
@@ -203,19 +86,12 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                         at[at_cnt++] = gp->end + limit_ms;
         }
 
-        /* The cursor pays off over more than a few weeks of days. */
-        fc_ok = until - from > 21 * RW_DAY_MS &&
-                !rw_figures_cursor_init(&fc, p, buckets, cnt, orders_total, first_order,
-                                        last_order);
         for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, at, at_cnt,
                                                   fp, src)) != 0; ) {
                 rw_account_figures_t fig;
 
-                if (fc_ok)
-                        rw_figures_cursor_at(&fc, t, &fig);
-                else
-                        rw_figures_compute(p, buckets, cnt, orders_total, first_order,
-                                           last_order, t, &fig);
+                rw_figures_compute(p, buckets, cnt, orders_total, first_order,
+                                   last_order, t, &fig);
                 for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
                         rw_rule_id_t id = (rw_rule_id_t)r;
                         rw_decision_t dec;

@@ -60,39 +60,6 @@ void rw_figures_compute(const struct rw_rules_params_s *p,
                         int64_t last_order, int64_t now,
                         rw_account_figures_t *fig);
 
-/* The figures of one account at a rising sequence of instants (the due
- * search steps through up to months of days): each equal to what
- * rw_figures_compute() gives, bit for bit, at a cost that does not grow with
- * the number of buckets (for buckets whose csat and sentiment sums are 0
- * where their counts are, as rw_account_apply() keeps them). The buckets are
- * borrowed; at most RW_FIG_CURSOR_MAX of them. */
-#define RW_FIG_CURSOR_MAX 256
-enum { RW_FC_PLACED, RW_FC_NET, RW_FC_ORDERS, RW_FC_RETURNS, RW_FC_TICKETS,
-       RW_FC_HOT, RW_FC_CSAT_N, RW_FC_SENT_N, RW_FC__CNT };
-/* The window edges, as day offsets (see rw_figures_compute()). */
-enum { RW_FE_TODAY, RW_FE_OD, RW_FE_ODB, RW_FE_SD, RW_FE_SDB, RW_FE_RD, RW_FE_CD,
-       RW_FE_KD, RW_FE_KDB, RW_FE__CNT };
-typedef struct rw_figures_cursor_s {
-        const rw_day_bucket_t *buckets;
-        size_t cnt;
-        int64_t orders_total, first_order, last_order;
-        int64_t edge[RW_FE__CNT];       /* a window starts at today - edge + 1 */
-        int64_t days[RW_FIG_CURSOR_MAX];        /* ascending */
-        /* Per field, the sum over the first i buckets by day (modulo 2^64:
-         * differences are exact). */
-        uint64_t sum[RW_FC__CNT][RW_FIG_CURSOR_MAX + 1];
-        size_t at[RW_FE__CNT];          /* first bucket on or after each edge's day */
-        int64_t today;                  /* of the last call (INT64_MIN: none) */
-} rw_figures_cursor_t;
-
-/* -1 when there are more buckets than the cursor holds (compute them one by
- * one then). */
-int rw_figures_cursor_init(rw_figures_cursor_t *c, const struct rw_rules_params_s *p,
-                           const rw_day_bucket_t *buckets, size_t cnt,
-                           int64_t orders_total, int64_t first_order, int64_t last_order);
-/* `now` must not be less than the previous call's. */
-void rw_figures_cursor_at(rw_figures_cursor_t *c, int64_t now, rw_account_figures_t *fig);
-
 /* Rule identifiers, in the contract's order. */
 typedef enum rw_rule_id_e {
         RW_RULE_ORDER_DROP = 0,

@@ -1203,67 +1203,6 @@ static void test_duration_format(void **state) {
 }
 
 
-/* The due search's figures cursor gives rw_figures_compute()'s figures,
- * bit for bit, at every instant of a rising sequence: random buckets (in
- * no particular order, some ahead of the instants, some far behind), random
- * windows, instants a fraction of a day to weeks apart. */
-static void test_figures_cursor_matches(void **state) {
-        (void)state;
-        srand(12345);
-        for (int round = 0; round < 400; round++) {
-                rw_rules_params_t p;
-                rw_day_bucket_t b[64];
-                size_t cnt = (size_t)(rand() % 60);
-                rw_figures_cursor_t *c = malloc(sizeof(*c));
-                int64_t now = (TODAY - 150) * DAY + rand() % DAY;
-
-                assert_non_null(c);
-                rw_rules_params_default(&p);
-                p.order_drop.window_ms = (1 + rand() % 40) * DAY;
-                p.order_drop.baseline_window_ms = (rand() % 100) * DAY + rand() % DAY;
-                p.spend_drop.window_ms = (1 + rand() % 40) * DAY + rand() % DAY;
-                p.refund_window_ms = (1 + rand() % 60) * DAY;
-                p.satisfaction_window_ms = (1 + rand() % 60) * DAY;
-                p.spike_window_ms = (1 + rand() % 14) * DAY;
-                p.spike_baseline_weeks = rand() % 10;
-                for (size_t i = 0; i < cnt; i++) {
-                        int64_t d;
-                        size_t j;
-                        do {    /* one bucket per day */
-                                d = TODAY - 200 + rand() % 260;
-                                for (j = 0; j < i && b[j].day != d; j++)
-                                        ;
-                        } while (j < i);
-                        memset(&b[i], 0, sizeof(b[i]));
-                        b[i].day = d;
-                        b[i].placed = rand() % 5;
-                        b[i].placed_sum = rand() % 100000;
-                        b[i].cancelled = rand() % 3;
-                        b[i].refunded = rand() % 3;
-                        b[i].refunded_sum = rand() % 50000;
-                        b[i].tickets = rand() % 4;
-                        b[i].tickets_hot = rand() % 2;
-                        if (rand() % 2) {
-                                b[i].csat_n = 1 + rand() % 3;
-                                b[i].csat_sum = (double)(rand() % 15) + 0.1 * (rand() % 10);
-                        }
-                        if (rand() % 2) {
-                                b[i].sentiment_n = 1 + rand() % 3;
-                                b[i].sentiment_sum = (rand() % 2000 - 1000) / 997.0;
-                        }
-                }
-                assert_int_equal(rw_figures_cursor_init(c, &p, b, cnt, 7, 100, 200), 0);
-                for (int step = 0; step < 80; step++) {
-                        rw_account_figures_t want, got;
-                        rw_figures_compute(&p, b, cnt, 7, 100, 200, now, &want);
-                        rw_figures_cursor_at(c, now, &got);
-                        assert_memory_equal(&want, &got, sizeof(want));
-                        now += rand() % 3 ? DAY : rand() % (10 * DAY);
-                }
-                free(c);
-        }
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_order_drop_lifecycle, setup),
@@ -1302,7 +1241,6 @@ int main(void) {
                 cmocka_unit_test_setup(test_gap_holds_silence_rules, setup),
                 cmocka_unit_test_setup(test_gap_moves_due, setup),
                 cmocka_unit_test(test_duration_format),
-                cmocka_unit_test(test_figures_cursor_matches),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
