@@ -289,7 +289,8 @@ void rw_account_ids_store(const rw_account_view_t *av, unsigned char *buf) {
 }
 
 int rw_account_dirty(const rw_account_view_t *av) {
-        if (av->meta_dirty || av->gone_cnt || av->ids_dirty || av->due != av->due_stored)
+        if (av->meta_dirty || av->meta_legacy || av->gone_cnt || av->ids_dirty ||
+            av->due != av->due_stored)
                 return 1;
         for (size_t i = 0; i < av->bucket_cnt; i++)
                 if (av->bucket_dirty[i])
@@ -305,6 +306,7 @@ void rw_account_clean(rw_account_view_t *av) {
                 memset(av->bucket_dirty, 0, av->bucket_cnt);
         memset(av->fp_dirty, 0, sizeof(av->fp_dirty));
         av->meta_dirty = 0;
+        av->meta_legacy = 0;
         av->gone_cnt = 0;
         av->ids_dirty = 0;
         av->due_stored = av->due;

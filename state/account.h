@@ -45,7 +45,10 @@ typedef struct rw_account_view_s {
         int fp_dirty[RW_RULE__CNT];     /* changed since written */
         int64_t due;                    /* when its rules next change verdict (0: none) */
         int64_t due_stored;             /* as stored */
-        int meta_dirty;                 /* m:n, m:first, m:last, m:maxday, m:at */
+        int meta_dirty;                 /* m (maxday, offset, time), o (orders) */
+        int meta_legacy;                /* stored as m:maxday ... m:last fields
+                                         * (earlier versions): removed at the
+                                         * next write */
         int64_t *gone;                  /* days dropped since written */
         size_t gone_cnt, gone_size;
         rw_seen_id_t *ids;              /* recent event ids, oldest first */

@@ -277,6 +277,22 @@ static int64_t rw_reply_int(const redisReply *r) {
         return 0;
 }
 
+/* "A,B,C" into *a, *b, *c (a missing one left as it is). */
+static void rw_csv3_parse(const char *s, int64_t *a, int64_t *b, int64_t *c) {
+        int64_t *out[3] = { a, b, c };
+        char *end;
+
+        for (int i = 0; i < 3 && *s; i++) {
+                int64_t v = strtoll(s, &end, 10);
+                if (end == s)
+                        return;
+                *out[i] = v;
+                if (*end != ',')
+                        return;
+                s = end + 1;
+        }
+}
+
 /* Fill a view's buckets and order meta from an account hash's HGETALL
  * reply; 0 on success, -1 when out of memory. */
 static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
@@ -285,23 +301,31 @@ static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
             !(av->bucket_dirty = calloc(av->bucket_size, 1)))
                 return -1;
         for (size_t j = 0; j + 1 < all->elements; j += 2) {
-                const char *f = all->element[j]->str;
+                const char *f = all->element[j]->str, *vs = all->element[j + 1]->str;
                 int64_t v = rw_reply_int(all->element[j + 1]);
-                if (!strcmp(f, "m:n"))
-                        av->orders_total = v;
-                else if (!strcmp(f, "m:first"))
-                        av->first_order = v;
-                else if (!strcmp(f, "m:last"))
-                        av->last_order = v;
-                else if (!strcmp(f, "m:maxday"))
-                        av->maxday = v;
-                else if (!strcmp(f, "m:off"))
-                        av->last_offset = v;
-                else if (!strcmp(f, "m:at"))
-                        av->last_at = v;
+                if (!strcmp(f, "m"))
+                        rw_csv3_parse(vs, &av->maxday, &av->last_offset, &av->last_at);
+                else if (!strcmp(f, "o"))
+                        rw_csv3_parse(vs, &av->orders_total, &av->first_order,
+                                      &av->last_order);
                 else if (strncmp(f, "m:", 2))
-                        rw_bucket_parse(strtoll(f, NULL, 10), all->element[j + 1]->str,
+                        rw_bucket_parse(strtoll(f, NULL, 10), vs,
                                         &av->buckets[av->bucket_cnt++]);
+                else {  /* one field each, as earlier versions stored them */
+                        av->meta_legacy = 1;
+                        if (!strcmp(f, "m:n"))
+                                av->orders_total = v;
+                        else if (!strcmp(f, "m:first"))
+                                av->first_order = v;
+                        else if (!strcmp(f, "m:last"))
+                                av->last_order = v;
+                        else if (!strcmp(f, "m:maxday"))
+                                av->maxday = v;
+                        else if (!strcmp(f, "m:off"))
+                                av->last_offset = v;
+                        else if (!strcmp(f, "m:at"))
+                                av->last_at = v;
+                }
         }
         return 0;
 }
@@ -712,6 +736,16 @@ static void rw_key(char *key, size_t size, const char *ns, int32_t partition,
                 key[n] = '\0';
 }
 
+/* "A,B,C" into buf (at least 3 * 21 bytes), without printf. */
+static void rw_csv3(char *buf, int64_t a, int64_t b, int64_t c) {
+        size_t n = rw_i64_str(buf, a);
+        buf[n++] = ',';
+        n += rw_i64_str(buf + n, b);
+        buf[n++] = ',';
+        n += rw_i64_str(buf + n, c);
+        buf[n] = '\0';
+}
+
 int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_view_t *av) {
         const char *s = orders ? "a" : "s";
         char key[1024], num[24], csv[256];
@@ -734,22 +768,35 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
                 if (rw_write_str(w, num) || rw_write_str(w, csv))
                         return -1;
         }
-        if (av->meta_dirty) {
+        /* The meta in two fields (fewer fields make Redis' HSET cheaper;
+         * each value stays under hash-max-listpack-value, 64 bytes). */
+        if (av->meta_dirty || av->meta_legacy) {
                 if (at < 0 && (at = rw_write_op(w, "H", key)) < 0)
                         return -1;
-                if (rw_write_str(w, "m:maxday") || rw_write_int(w, av->maxday) ||
-                    rw_write_str(w, "m:off") || rw_write_int(w, av->last_offset) ||
-                    rw_write_str(w, "m:at") || rw_write_int(w, av->last_at))
+                rw_csv3(csv, av->maxday, av->last_offset, av->last_at);
+                if (rw_write_str(w, "m") || rw_write_str(w, csv))
                         return -1;
-                if (orders && av->orders_total &&
-                    (rw_write_str(w, "m:n") || rw_write_int(w, av->orders_total) ||
-                     rw_write_str(w, "m:first") || rw_write_int(w, av->first_order) ||
-                     rw_write_str(w, "m:last") || rw_write_int(w, av->last_order)))
-                        return -1;
+                if (orders && av->orders_total) {
+                        rw_csv3(csv, av->orders_total, av->first_order, av->last_order);
+                        if (rw_write_str(w, "o") || rw_write_str(w, csv))
+                                return -1;
+                }
         }
         if (at >= 0 && rw_write_op_end(w, at))
                 return -1;
         at = -1;
+        if (av->meta_legacy) {
+                static const char *const legacy[] = { "m:maxday", "m:off", "m:at",
+                                                      "m:n", "m:first", "m:last" };
+                if ((at = rw_write_op(w, "D", key)) < 0)
+                        return -1;
+                for (size_t j = 0; j < RW_ARRAY_SIZE(legacy); j++)
+                        if (rw_write_str(w, legacy[j]))
+                                return -1;
+                if (rw_write_op_end(w, at))
+                        return -1;
+                at = -1;
+        }
         for (i = 0; i < av->gone_cnt; i++) {
                 if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
                         if (rw_write_op_end(w, at))

@@ -119,7 +119,7 @@ static int64_t fx_redis_placed(fx_t *fx) {
                 assert_non_null(r);
                 snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
                 for (size_t i = 0; i < r->element[1]->elements; i++) {
-                        redisReply *n = redisCommand(c, "HGET %s m:n",
+                        redisReply *n = redisCommand(c, "HGET %s o",
                                                      r->element[1]->element[i]->str);
                         if (n->type == REDIS_REPLY_STRING)
                                 sum += strtoll(n->str, NULL, 10);

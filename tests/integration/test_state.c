@@ -103,11 +103,11 @@ static void test_fencing(void **state) {
                                                sizeof(errstr)), RW_OK);
         assert_int_equal(off, 10);
         assert_int_equal(wm, T0);
-        assert_int_equal(llget(fx, "HGET ts:{0}:a:a m:n"), 1);
+        assert_int_equal(llget(fx, "HGET ts:{0}:a:a o"), 1);
         assert_int_equal(llget(fx, "STRLEN ts:{0}:da:a"), RW_SEEN_ID_SIZE);
         /* The owner, with the right expectation, goes on. */
         assert_int_equal(rw_state_apply(fx->st, "orders", 0, 10, 11, &LIM, evs + 1, 1, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(llget(fx, "HGET ts:{0}:a:a m:n"), 2);
+        assert_int_equal(llget(fx, "HGET ts:{0}:a:a o"), 2);
 }
 
 /* The same event id twice counts once; the second is reported a duplicate. */
@@ -179,7 +179,7 @@ static void test_memory_bounded(void **state) {
         assert_true(mem <= mem_at_year + mem_at_year / 4);
         assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
                                (long long)(T0 / RW_DAY_MS)), 0);
-        assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived m:n"),
+        assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived o"),
                          DAYS - (DAYS + 6) / 7);
 
         /* A late order for a day behind the window counts in the order meta
@@ -200,12 +200,12 @@ static void test_memory_bounded(void **state) {
                                        (long long)((last - 200 * RW_DAY_MS) / RW_DAY_MS)), 0);
                 assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
                                        (long long)((last - 100 * RW_DAY_MS) / RW_DAY_MS)), 1);
-                assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived m:n"),
+                assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived o"),
                                  DAYS - (DAYS + 6) / 7 + 2);
                 assert_int_equal(rw_state_apply(fx->st, "orders", 3, next + 2, next + 3, &LIM, late + 2, 1, &applied, &dups, errstr, sizeof(errstr)),
                                  RW_OK);
-                /* the new day's bucket + m:n m:first m:last m:maxday m:off m:at */
-                assert_int_equal(llget(fx, "HLEN ts:{3}:a:longlived"), 1 + 6);
+                /* the new day's bucket + m (maxday, offset, time) + o (orders) */
+                assert_int_equal(llget(fx, "HLEN ts:{3}:a:longlived"), 1 + 2);
         }
 }
 
@@ -213,7 +213,7 @@ static void test_memory_bounded(void **state) {
 static void expect_view_is_stored(fx_t *fx, const rw_account_view_t *av,
                                   const char *key, int meta) {
         assert_int_equal(av->bucket_cnt,
-                         (size_t)llget(fx, "HLEN %s", key) - (meta ? 6 : 3));
+                         (size_t)llget(fx, "HLEN %s", key) - (meta ? 2 : 1));
         for (size_t i = 0; i < av->bucket_cnt; i++) {
                 char field[24], *csv;
                 rw_day_bucket_t stored;
@@ -299,9 +299,43 @@ static void test_replay_matches_redis(void **state) {
         for (size_t i = 0; i < mem.bucket_cnt; i++)
                 assert_memory_equal(&mem.buckets[i], &stored.buckets[i], sizeof(mem.buckets[i]));
         expect_view_is_stored(fx, &stored, "ts:{4}:s:acct", 0);
-        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 6);
+        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 2);
         rw_account_view_clear(&mem);
         rw_account_view_clear(&stored);
+}
+
+/* An account stored by an earlier version, its meta in one field each
+ * (m:n, m:first, m:last, m:maxday, m:off, m:at), reads as it was and is
+ * rewritten in the two fields (m, o) at its next write, the old ones gone. */
+static void test_legacy_meta(void **state) {
+        fx_t *fx = *state;
+        const int64_t day = T0 / RW_DAY_MS, next = T0 + 2 * RW_DAY_MS;
+        rw_state_event_t ev = ev_order("l3", "old", 'P', 500, next);
+        int64_t applied, dups;
+        char errstr[512], want[128], *v;
+        redisReply *r;
+
+        r = redisCommand(fx->rc, "HSET ts:{5}:a:old %lld 2,1700 m:n 2 m:first %lld "
+                         "m:last %lld m:maxday %lld m:off 1 m:at %lld",
+                         (long long)day, (long long)T0, (long long)(T0 + 1000),
+                         (long long)day, (long long)(T0 + 1000));
+        freeReplyObject(r);
+        r = redisCommand(fx->rc, "SET ts:{5}:off:orders 2");
+        freeReplyObject(r);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 5, 2, 3, &LIM, &ev, 1, &applied,
+                                        &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(applied, 1);
+        assert_int_equal(llget(fx, "HEXISTS ts:{5}:a:old m:n"), 0);
+        assert_int_equal(llget(fx, "HEXISTS ts:{5}:a:old m:off"), 0);
+        assert_int_equal(llget(fx, "HLEN ts:{5}:a:old"), 2 + 2);
+        snprintf(want, sizeof(want), "3,%lld,%lld", (long long)T0, (long long)next);
+        assert_non_null(v = hget(fx, "ts:{5}:a:old", "o"));
+        assert_string_equal(v, want);
+        free(v);
+        snprintf(want, sizeof(want), "%lld,2,%lld", (long long)(day + 2), (long long)next);
+        assert_non_null(v = hget(fx, "ts:{5}:a:old", "m"));
+        assert_string_equal(v, want);
+        free(v);
 }
 
 /* A batch write applies whole or not at all. A sum the write computes that
@@ -350,6 +384,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_script_reload, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_memory_bounded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replay_matches_redis, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_legacy_meta, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
         };
