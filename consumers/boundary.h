@@ -19,7 +19,7 @@
  * fetches or writes stalled, holds them back however long it is silent).
  *
  * The decider's own state lives in the {dep} slot (see state/boundary.lua):
- * tot:a tot:v z:a z:v fold:a:<k> fold:v:<k> agg f outbox lock. */
+ * tot:a tot:v z:a z:v fc:a:<k> fc:v:<k> agg f outbox lock. */
 #ifndef RW_BOUNDARY_H
 #define RW_BOUNDARY_H
 

@@ -22,8 +22,9 @@
 --   tot:a   N pairs subject, new total ("0" removes it from tot:a)
 --   tot:v   N pairs, the same for vendors
 --   M times, for k = k0 .. k0+M-1:
---     fold:a  N pairs subject, value folded in at k (kept for its leaving)
---     fold:v  N pairs
+--     fc:a    the fold copy of k: what each subject added at k, kept for
+--             its leaving, one string (state/boundary_store.h; "" = none)
+--     fc:v    the same for vendors
 --   f       N pairs fingerprint, "firing,severity,resolved_at" ("" deletes)
 --   outbox  N framed RiskAlerts, RPUSHed in order
 --
@@ -31,8 +32,10 @@
 -- and aggregates as they stand after it, every fold copy and every alert of
 -- the run (the decider computes them boundary by boundary).
 --
--- Keys: PREFIX tot:a tot:v (hash subject -> 90-day total), fold:a:<k>
--- fold:v:<k>, agg, f, outbox, lock. The decider keeps its own copy of the
+-- Keys: PREFIX tot:a tot:v (hash subject -> 90-day total), fc:a:<k>
+-- fc:v:<k> (strings), agg, f, outbox, lock. Earlier versions kept the fold
+-- copies as hashes fold:a:<k> fold:v:<k>: still read, and deleted with the
+-- copies that replace them. The decider keeps its own copy of the
 -- totals (state/boundary_store.c): Redis stores them and computes nothing.
 --
 -- Reply: {"OK"} or {"STALE", last}.
@@ -85,12 +88,14 @@ local dels = {}
 for k = k0, k0 + tonumber(ARGV[7]) - 1 do
         for _, fam in ipairs({'a', 'v'}) do
                 dels[#dels + 1] = p .. 'fold:' .. fam .. ':' .. k
+                dels[#dels + 1] = p .. 'fc:' .. fam .. ':' .. k
         end
 end
 if ARGV[8] ~= '' then
         for k = tonumber(ARGV[8]), tonumber(ARGV[9]) do
                 for _, fam in ipairs({'a', 'v'}) do
                         dels[#dels + 1] = p .. 'fold:' .. fam .. ':' .. k
+                        dels[#dels + 1] = p .. 'fc:' .. fam .. ':' .. k
                 end
         end
 end
@@ -99,12 +104,10 @@ for j = 1, #dels, 400 do
 end
 for k = k0, k0 + tonumber(ARGV[7]) - 1 do
         for _, fam in ipairs({'a', 'v'}) do
-                local fold = p .. 'fold:' .. fam .. ':' .. k
-                local n = tonumber(ARGV[i]); i = i + 1
-                if n > 0 then
-                        batched('HSET', fold, {unpack(ARGV, i, i + 2 * n - 1)})
-                        i = i + 2 * n
+                if ARGV[i] ~= '' then
+                        redis.call('SET', p .. 'fc:' .. fam .. ':' .. k, ARGV[i])
                 end
+                i = i + 1
         end
 end
 

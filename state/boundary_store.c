@@ -206,11 +206,120 @@ static int rw_bs_hash(const redisReply *r, rw_bstore_hash_t *h) {
         return 0;
 }
 
-static void rw_bs_hash_clear(rw_bstore_hash_t *h) {
+void rw_bstore_hash_clear(rw_bstore_hash_t *h) {
         for (size_t i = 0; i < h->cnt; i++)
                 free(h->v[i].subject);
         free(h->v);
         memset(h, 0, sizeof(*h));
+}
+
+static int rw_bs_pair_cmp(const void *a, const void *b) {
+        const rw_bstore_pair_t *x = *(const rw_bstore_pair_t *const *)a,
+                               *y = *(const rw_bstore_pair_t *const *)b;
+        int c = memcmp(x->subject, y->subject, x->len < y->len ? x->len : y->len);
+        return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* v as LEB128 (7 bits a byte, low first) at b; its length (at most 10). */
+static size_t rw_bs_uvarint(unsigned char *b, uint64_t v) {
+        size_t n = 0;
+        while (v >= 0x80) {
+                b[n++] = (unsigned char)(v | 0x80);
+                v >>= 7;
+        }
+        b[n++] = (unsigned char)v;
+        return n;
+}
+
+/* A LEB128 value at *pp (before end) into *v, *pp moved past it; -1 when it
+ * runs past end or beyond 64 bits. */
+static int rw_bs_uvarint_get(const unsigned char **pp, const unsigned char *end, uint64_t *v) {
+        uint64_t u = 0;
+        for (int shift = 0; *pp < end && shift < 64; shift += 7) {
+                unsigned char c = *(*pp)++;
+                if (shift == 63 && c > 1)
+                        return -1;
+                u |= (uint64_t)(c & 0x7f) << shift;
+                if (!(c & 0x80)) {
+                        *v = u;
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+int rw_bstore_fold_encode(const rw_bstore_hash_t *h, char **bufp, size_t *lenp) {
+        const rw_bstore_pair_t **ord;
+        size_t size = 0, n = 0;
+        unsigned char *b;
+
+        *bufp = NULL;
+        *lenp = 0;
+        if (!h->cnt)
+                return 0;
+        if (!(ord = malloc(h->cnt * sizeof(*ord))))
+                return -1;
+        for (size_t i = 0; i < h->cnt; i++) {
+                ord[i] = &h->v[i];
+                size += h->v[i].len + 2 * 10;
+        }
+        qsort(ord, h->cnt, sizeof(*ord), rw_bs_pair_cmp);
+        if (!(b = malloc(size))) {
+                free(ord);
+                return -1;
+        }
+        for (size_t i = 0; i < h->cnt; i++) {
+                uint64_t v = (uint64_t)ord[i]->value;
+                n += rw_bs_uvarint(b + n, ord[i]->len);
+                memcpy(b + n, ord[i]->subject, ord[i]->len);
+                n += ord[i]->len;
+                /* zigzag: small negative values stay short */
+                n += rw_bs_uvarint(b + n, (v << 1) ^ (ord[i]->value < 0 ? UINT64_MAX : 0));
+        }
+        free(ord);
+        *bufp = (char *)b;
+        *lenp = n;
+        return 0;
+}
+
+int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
+        const unsigned char *p = (const unsigned char *)s, *end = p + len;
+        size_t cap = 0;
+
+        memset(h, 0, sizeof(*h));
+        while (p < end) {
+                uint64_t sl, z;
+                rw_bstore_pair_t *e;
+                if (rw_bs_uvarint_get(&p, end, &sl) || sl >= (uint64_t)(end - p))
+                        goto bad;
+                if (h->cnt == cap) {
+                        size_t c = cap ? cap * 2 : 64;
+                        rw_bstore_pair_t *nv = realloc(h->v, c * sizeof(*nv));
+                        if (!nv)
+                                goto oom;
+                        h->v = nv;
+                        cap = c;
+                }
+                e = &h->v[h->cnt];
+                if (!(e->subject = malloc((size_t)sl + 1)))
+                        goto oom;
+                memcpy(e->subject, p, (size_t)sl);
+                e->subject[sl] = '\0';
+                e->len = (size_t)sl;
+                e->value = 0;
+                h->cnt++;
+                p += sl;
+                if (rw_bs_uvarint_get(&p, end, &z))
+                        goto bad;
+                e->value = (int64_t)((z >> 1) ^ (0 - (z & 1)));
+        }
+        return 0;
+bad:
+        rw_bstore_hash_clear(h);
+        return -2;
+oom:
+        rw_bstore_hash_clear(h);
+        return -1;
 }
 
 /* A subject/score reply (HGETALL of totals) into *vp and *cntp. -1 when out
@@ -557,6 +666,8 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                                 rw_bstore_buckets_t *out,
                                 char *errstr, size_t errstr_size) {
         size_t nd = 0, nb = cnt * (size_t)parts * 2, nl = cnt * 2, n;
+        /* Each leaving copy: GET of its string, HGETALL of the hash an
+         * earlier version stored it as (empty unless it did). */
         redisReply **rs = NULL;
         redisContext *rc;
         rw_err_t err = RW_OK;
@@ -568,7 +679,7 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         out->parts = parts;
         if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &nd, errstr, errstr_size)))
                 return err;
-        n = nd + nb + nl;
+        n = nd + nb + 2 * nl;
         if (!(rs = calloc(n + 1, sizeof(*rs))) ||
             !(out->bucket = calloc(nb + 1, sizeof(*out->bucket))) ||
             !(out->leaving = calloc(nl + 1, sizeof(*out->leaving)))) {
@@ -587,26 +698,49 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                         }
         for (size_t i = 0; i < cnt && !err; i++)
                 for (int fam = 0; fam < 2 && !err; fam++) {
-                        char key[256];
-                        const char *argv[2] = { "HGETALL", key };
+                        char key[256], old[256];
+                        const char *get[2] = { "GET", key }, *hga[2] = { "HGETALL", old };
                         /* Nothing leaves below the start of the history: an
-                         * empty hash stands for it. */
-                        snprintf(key, sizeof(key), "%sfold:%s:%" PRId64, bs->pfx, rw_fam[fam],
-                                 leave0 + (int64_t)i >= leave_min ? leave0 + (int64_t)i : -1);
-                        err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+                         * empty copy stands for it. */
+                        int64_t k = leave0 + (int64_t)i >= leave_min ? leave0 + (int64_t)i : -1;
+                        snprintf(key, sizeof(key), "%sfc:%s:%" PRId64, bs->pfx, rw_fam[fam], k);
+                        snprintf(old, sizeof(old), "%sfold:%s:%" PRId64, bs->pfx, rw_fam[fam],
+                                 k);
+                        if (!(err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size)))
+                                err = rw_bs_send(rc, 2, hga, NULL, errstr, errstr_size);
                 }
         if (err || (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
                 goto done;
         /* The DELs are best effort; the reads are not. */
-        for (size_t i = nd; i < n && !err; i++)
+        for (size_t i = nd; i < nd + nb && !err; i++)
                 err = rw_bs_check(rs[i], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size);
+        for (size_t i = 0; i < nl && !err; i++)
+                if (!(err = rw_bs_check(rs[nd + nb + 2 * i], -1, "GET fold copy", errstr,
+                                        errstr_size)))
+                        err = rw_bs_check(rs[nd + nb + 2 * i + 1], REDIS_REPLY_ARRAY,
+                                          "HGETALL fold copy", errstr, errstr_size);
         for (size_t i = 0; i < nb && !err; i++)
                 if (rw_bs_hash(rs[nd + i], &out->bucket[i]))
                         err = RW_ERR_NOMEM;
-        for (size_t i = 0; i < nl && !err; i++)
-                if (leave0 + (int64_t)(i / 2) >= leave_min &&
-                    rw_bs_hash(rs[nd + nb + i], &out->leaving[i]))
+        for (size_t i = 0; i < nl && !err; i++) {
+                const redisReply *str = rs[nd + nb + 2 * i], *hash = rs[nd + nb + 2 * i + 1];
+                int rc2;
+                if (leave0 + (int64_t)(i / 2) < leave_min)
+                        continue;
+                if (str->type != REDIS_REPLY_STRING) {
+                        if (rw_bs_hash(hash, &out->leaving[i]))
+                                err = RW_ERR_NOMEM;
+                        continue;
+                }
+                if ((rc2 = rw_bstore_fold_decode(str->str, str->len, &out->leaving[i])) == -1)
                         err = RW_ERR_NOMEM;
+                else if (rc2) {
+                        snprintf(errstr, errstr_size, "redis: %sfc:%s:%" PRId64
+                                 ": not a fold copy", bs->pfx, rw_fam[i % 2],
+                                 leave0 + (int64_t)(i / 2));
+                        err = RW_ERR_FAIL;
+                }
+        }
 done:
         if (err == RW_ERR_NOMEM)
                 snprintf(errstr, errstr_size, "out of memory");
@@ -622,9 +756,9 @@ void rw_bstore_buckets_clear(rw_bstore_buckets_t *b) {
         if (!b)
                 return;
         for (size_t i = 0; b->bucket && i < b->cnt * (size_t)b->parts * 2; i++)
-                rw_bs_hash_clear(&b->bucket[i]);
+                rw_bstore_hash_clear(&b->bucket[i]);
         for (size_t i = 0; b->leaving && i < b->cnt * 2; i++)
-                rw_bs_hash_clear(&b->leaving[i]);
+                rw_bstore_hash_clear(&b->leaving[i]);
         free(b->bucket);
         free(b->leaving);
         memset(b, 0, sizeof(*b));
@@ -847,12 +981,14 @@ static void rw_bs_decision_args(const rw_bstore_t *bs, const rw_bstore_decision_
                 }
         }
         for (size_t i = 0; i < d->kcnt * 2; i++) {
-                const rw_bstore_hash_t *h = &d->fold[i];
-                rw_args_fmt(a, "%zu", h->cnt);
-                for (size_t e = 0; e < h->cnt; e++) {
-                        rw_args_add(a, h->v[e].subject, h->v[e].len);
-                        rw_args_i64(a, h->v[e].value);
+                char *buf;
+                size_t len;
+                if (rw_bstore_fold_encode(&d->fold[i], &buf, &len)) {
+                        a->oom = 1;
+                        return;
                 }
+                rw_args_add(a, buf ? buf : "", len);
+                free(buf);
         }
         rw_args_fmt(a, "%zu", d->fp_cnt);
         for (size_t e = 0; e < d->fp_cnt; e++) {

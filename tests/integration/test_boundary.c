@@ -22,6 +22,7 @@
 #include "state/redis_child.h"
 #include "state/state.h"
 #include "state/boundary_lua.h"
+#include "state/boundary_store.h"
 
 #define DAY RW_DAY_MS
 
@@ -101,6 +102,42 @@ static void cmd(redisContext *rc, const char *fmt, ...) {
         assert_non_null(r);
         assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
         freeReplyObject(r);
+}
+
+/* Rewrite the fold copy NS:{dep}:fc:FAM:K: without subject `drop`, or, with
+ * `legacy`, as the hash NS:{dep}:fold:FAM:K earlier versions stored. */
+static void fold_rewrite(redisContext *rc, const char *ns, const char *fam, int k,
+                         int legacy, const char *drop) {
+        redisReply *r = redisCommand(rc, "GET %s:{dep}:fc:%s:%d", ns, fam, k);
+        rw_bstore_hash_t h;
+        size_t keep = 0, len;
+        char *buf;
+
+        assert_non_null(r);
+        if (r->type != REDIS_REPLY_STRING) {
+                freeReplyObject(r);
+                return;
+        }
+        assert_int_equal(rw_bstore_fold_decode(r->str, r->len, &h), 0);
+        freeReplyObject(r);
+        cmd(rc, "DEL %s:{dep}:fc:%s:%d", ns, fam, k);
+        for (size_t i = 0; i < h.cnt; i++) {
+                if (legacy)
+                        cmd(rc, "HSET %s:{dep}:fold:%s:%d %b %lld", ns, fam, k, h.v[i].subject,
+                            h.v[i].len, (long long)h.v[i].value);
+                else if (strcmp(h.v[i].subject, drop))
+                        h.v[keep++] = h.v[i];
+                else
+                        free(h.v[i].subject);
+        }
+        if (!legacy) {
+                h.cnt = keep;
+                assert_int_equal(rw_bstore_fold_encode(&h, &buf, &len), 0);
+                if (len)
+                        cmd(rc, "SET %s:{dep}:fc:%s:%d %b", ns, fam, k, buf, len);
+                free(buf);
+        }
+        rw_bstore_hash_clear(&h);
 }
 
 static long long llget(redisContext *rc, const char *fmt, ...) {
@@ -379,7 +416,7 @@ static void test_brute_force(void **state) {
                 }
                 /* Fold copies: at most one window of them. */
                 {
-                        redisReply *r = redisCommand(fx->rc, "KEYS bf:{dep}:fold:v:*");
+                        redisReply *r = redisCommand(fx->rc, "KEYS bf:{dep}:fc:v:*");
                         assert_true(r->elements <= 90);
                         assert_true(r->elements == (size_t)(C - lo));
                         freeReplyObject(r);
@@ -1091,11 +1128,11 @@ static void test_runs(void **state) {
  */
 static void test_window_minimums(void **state) {
         fx_t *fx = *state;
-        static const char *const nss[3] = { "wm1", "wmn", "wmu" };
+        static const char *const nss[4] = { "wm1", "wmn", "wmu", "wml" };
         got_t first[6];
         size_t first_cnt = 0;
 
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < 4; v++) {
                 const char *ns = nss[v];
                 rw_state_t *st = state_new(fx, ns);
                 rw_rules_params_t params;
@@ -1137,11 +1174,29 @@ static void test_window_minimums(void **state) {
                         assert_int_equal(tick_all(bd, st, fx->codec, 1, fx->wall, &sink), 7);
                         cmd(fx->rc, "HDEL %s:{dep}:agg orders orders_since a:n v:n", ns);
                         for (int k = 0; k < 7; k++)     /* nor were they folded */
-                                cmd(fx->rc, "HDEL %s:{dep}:fold:v:%d %s", ns, k, "");
+                                fold_rewrite(fx->rc, ns, "v", k, 0, "");
+                }
+                if (v == 3) {
+                        /* Up to 7 decided, the fold copies then stored as an
+                         * earlier version kept them (hashes): read the same,
+                         * and deleted as they leave the window. */
+                        prog(fx->rc, ns, 0, 7 * DAY, fx->wall);
+                        assert_int_equal(tick_all(bd, st, fx->codec, 1, fx->wall, &sink), 7);
+                        for (int k = 0; k < 7; k++) {
+                                fold_rewrite(fx->rc, ns, "a", k, 1, NULL);
+                                fold_rewrite(fx->rc, ns, "v", k, 1, NULL);
+                        }
+                        assert_int_equal(llget(fx->rc, "EXISTS %s:{dep}:fold:v:3", ns), 1);
+                        assert_int_equal(llget(fx->rc, "EXISTS %s:{dep}:fc:v:3", ns), 0);
                 }
                 prog(fx->rc, ns, 0, 30 * DAY, fx->wall);
                 assert_int_equal(tick_all(bd, st, fx->codec, 1, fx->wall, &sink),
-                                 v == 2 ? 23 : 30);
+                                 v >= 2 ? 23 : 30);
+                if (v == 3) {
+                        redisReply *r = redisCommand(fx->rc, "KEYS %s:{dep}:fold:*", ns);
+                        assert_int_equal(r->elements, 0);
+                        freeReplyObject(r);
+                }
                 qsort(sink.v, sink.cnt, sizeof(*sink.v), got_cmp);
                 /* Fire at 6 (interval 5 folded: three vendors; v-a 59%,
                  * v-b 39%), resolve at 19 (intervals 9..18 hold 3 orders,
