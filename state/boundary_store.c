@@ -641,22 +641,36 @@ done:
         return err;
 }
 
-/* Queue the DELs of buckets del_k0.. of every partition; *np counts them. */
+/* Queue one DEL of buckets del_k0.. of every partition; *np counts it. */
 static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts,
                                 int64_t del_k0, size_t del_cnt, size_t *np,
                                 char *errstr, size_t errstr_size) {
-        rw_err_t err = RW_OK;
-        for (size_t i = 0; i < del_cnt && !err; i++)
-                for (int32_t p = 0; p < parts && !err; p++)
-                        for (int fam = 0; fam < 2 && !err; fam++) {
-                                char key[256], what[64];
-                                const char *argv[2] = { "DEL", key };
+        size_t n = del_cnt * (size_t)parts * 2, argc = 1;
+        const char **argv;
+        char (*keys)[256];
+        rw_err_t err;
+
+        if (!n)
+                return RW_OK;
+        if (!(argv = calloc(n + 1, sizeof(*argv))) || !(keys = calloc(n, sizeof(*keys)))) {
+                free(argv);
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        argv[0] = "DEL";
+        for (size_t i = 0; i < del_cnt; i++)
+                for (int32_t p = 0; p < parts; p++)
+                        for (int fam = 0; fam < 2; fam++, argc++) {
+                                char what[64];
                                 snprintf(what, sizeof(what), "pb:%s:%" PRId64, rw_fam[fam],
                                          del_k0 + (int64_t)i);
-                                rw_bs_pkey(bs, key, sizeof(key), p, what);
-                                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
-                                (*np)++;
+                                rw_bs_pkey(bs, keys[argc - 1], sizeof(keys[0]), p, what);
+                                argv[argc] = keys[argc - 1];
                         }
+        err = rw_bs_send(rc, (int)argc, argv, NULL, errstr, errstr_size);
+        (*np)++;
+        free(argv);
+        free(keys);
         return err;
 }
 

@@ -830,8 +830,11 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
         if (av->ids_dirty) {
                 rw_key(key, sizeof(key), w->ns, w->partition, orders ? "da" : "ds",
                        av->account);
+                /* 'Y'/'M': gathered into one DEL and one MSET per write
+                 * (rw_write_append()); nothing else in a write touches an
+                 * ids key, and a write holds an account once. */
                 if (!av->id_cnt) {
-                        if ((at = rw_write_op(w, "X", key)) < 0 || rw_write_op_end(w, at))
+                        if ((at = rw_write_op(w, "Y", key)) < 0 || rw_write_op_end(w, at))
                                 return -1;
                 } else {
                         size_t len = av->id_cnt * RW_SEEN_ID_SIZE;
@@ -840,7 +843,7 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
                         if (!buf)
                                 return -1;
                         rw_account_ids_store(av, buf);
-                        fail = (at = rw_write_op(w, "S", key)) < 0 ||
+                        fail = (at = rw_write_op(w, "M", key)) < 0 ||
                                rw_write_arg(w, buf, len) || rw_write_op_end(w, at);
                         free(buf);
                         if (fail)
@@ -1205,6 +1208,19 @@ static void rw_resp_str(rw_resp_t *r, const char *p) {
         rw_resp_arg(r, p, strlen(p));
 }
 
+/* Append the keys (and, for 'M', the values) of a write's ops of `code`. */
+static void rw_write_append_ids(const rw_state_write_t *w, char code, rw_resp_t *r) {
+        for (size_t x = 0; x < w->argc; ) {
+                size_t n = strtoul(w->buf + w->offs[x + 2], NULL, 10), a = x + 3;
+                if (w->buf[w->offs[x]] == code) {
+                        rw_resp_arg(r, w->buf + w->offs[x + 1], w->lens[x + 1]);
+                        for (size_t j = a; j < a + n; j++)
+                                rw_resp_arg(r, w->buf + w->offs[j], w->lens[j]);
+                }
+                x = a + n;
+        }
+}
+
 /* Append one write's commands (inside MULTI) to `r`: its ops as native
  * commands, then the offset, the watermark and the progress report.
  * Returns how many commands. */
@@ -1214,7 +1230,7 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
                 { 'Z', "ZADD" }, { 'R', "ZREM" }, { 'L', "RPUSH" },
         };
         rw_resp_t r = *rp;
-        size_t x = 0, sent = 0;
+        size_t x = 0, sent = 0, msets = 0, dels = 0;
         char key[1024], num[24];
 
         while (x < w->argc) {
@@ -1223,6 +1239,10 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
                 size_t a = x + 3, c;
 
                 x = a + n;
+                if (*code == 'M' || *code == 'Y') {     /* below, all in one */
+                        *code == 'M' ? msets++ : dels++;
+                        continue;
+                }
                 if (*code == 'I') {     /* HINCRBY per field */
                         for (size_t j = a; j + 1 < a + n; j += 2) {
                                 rw_resp_cmd(&r, 4);
@@ -1243,6 +1263,20 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
                 rw_resp_arg(&r, k, kl);
                 for (size_t j = a; j < a + n; j++)
                         rw_resp_arg(&r, w->buf + w->offs[j], w->lens[j]);
+                sent++;
+        }
+        /* The remembered ids: one DEL and one MSET for all accounts (a
+         * command per account was a third of a batch's commands). */
+        if (dels) {
+                rw_resp_cmd(&r, dels + 1);
+                rw_resp_arg(&r, "DEL", 3);
+                rw_write_append_ids(w, 'Y', &r);
+                sent++;
+        }
+        if (msets) {
+                rw_resp_cmd(&r, 2 * msets + 1);
+                rw_resp_arg(&r, "MSET", 4);
+                rw_write_append_ids(w, 'M', &r);
                 sent++;
         }
         snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)w->partition, w->topic);
