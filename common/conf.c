@@ -125,7 +125,7 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "(appended). Empty = standard output." },
 
         /* Processing. */
-        { "batch.size", RW_CONF_INT, "2000", 1, 100000, NULL, 0,
+        { "batch.size", RW_CONF_INT, "5000", 1, 100000, NULL, 0,
           "Maximum number of input records processed as one batch; its "
           "state goes to Redis in one write with the batches gathered while "
           "the previous write was in flight (`write.max.delay`)." },

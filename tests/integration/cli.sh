@@ -287,7 +287,7 @@ ok "-X wins over -c (either order), the file fills the rest, the last -X wins"
 
 rw config
 expect_rc 0 "config without options"
-has_line out "batch.size=2000" "defaults in the dump"
+has_line out "batch.size=5000" "defaults in the dump"
 has_line out "kafka.bootstrap.servers=localhost:9092" "defaults in the dump"
 ok "config prints the defaults"
 

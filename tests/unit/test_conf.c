@@ -141,7 +141,7 @@ static void test_defaults(void **state) {
                          5 * MS_S);
         assert_string_equal(rw_conf_get_str(conf, "log.level"), "info");
         assert_string_equal(rw_conf_get_str(conf, "log.file"), "");
-        assert_int_equal(rw_conf_get_int(conf, "batch.size"), 2000);
+        assert_int_equal(rw_conf_get_int(conf, "batch.size"), 5000);
         assert_int_equal(rw_conf_get_int(conf, "batch.timeout"), 100);
         assert_int_equal(rw_conf_get_int(conf, "allowed.lateness"), 5 * MS_M);
         assert_int_equal(rw_conf_get_int(conf, "dedup.horizon"), 7 * MS_D);
@@ -748,7 +748,7 @@ static void test_dump(void **state) {
         assert_non_null(strstr(out, "\nkafka.bootstrap.servers=localhost:9092\n"));
         assert_non_null(strstr(out,
                                "\nschema.registry.url=https://ops:***@am:9093/\n"));
-        assert_non_null(strstr(out, "\nbatch.size=2000\n"));
+        assert_non_null(strstr(out, "\nbatch.size=5000\n"));
         assert_non_null(strstr(out, "\nschemas.dir=\n"));
 
         /* Sorted by key, one line per property and kafka.* entry. */
@@ -808,7 +808,7 @@ static void test_doc_markdown(void **state) {
         for (const char *s = doc; (s = strstr(s, "\n| `")); s++)
                 rows++;
         assert_int_equal(rows, props);
-        assert_non_null(strstr(doc, "| `batch.size` | integer | `2000` | "
+        assert_non_null(strstr(doc, "| `batch.size` | integer | `5000` | "
                                     "1 .. 100000 | "));
         assert_non_null(strstr(doc, "| `redis.timeout` | duration | `2s` | "
                                     "10ms .. 1m | "));
