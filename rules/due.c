@@ -35,6 +35,81 @@ static int64_t rw_due_next_candidate(const rw_rules_params_t *p, int64_t prev,
         return best == INT64_MAX || best > until ? 0 : best;
 }
 
+/* The days (from day0 on) at which an evaluation may differ from the one
+ * before it; a day outside the span counts as one. */
+#define RW_DUE_SPAN 1024
+typedef struct rw_due_days_s {
+        int64_t day0;
+        uint64_t bits[RW_DUE_SPAN / 64];
+} rw_due_days_t;
+
+static void rw_due_mark(rw_due_days_t *d, int64_t day) {
+        int64_t i = day - d->day0;
+        if (i >= 0 && i < RW_DUE_SPAN)
+                d->bits[i >> 6] |= 1ULL << (i & 63);
+}
+
+/* The day boundaries around an instant at which something flips. */
+static void rw_due_mark_at(rw_due_days_t *d, int64_t t) {
+        rw_due_mark(d, t / RW_DAY_MS);
+        rw_due_mark(d, t / RW_DAY_MS + 1);
+}
+
+static int rw_due_marked(const rw_due_days_t *d, int64_t day) {
+        int64_t i = day - d->day0;
+        return i < 0 || i >= RW_DUE_SPAN || (d->bits[i >> 6] >> (i & 63)) & 1;
+}
+
+/* Mark what the verdicts of rw_rules_decide_account() and the lifecycle
+ * depend on besides the figures' sums: a bucket reaching a window's edge
+ * (rw_figures_edges()), a baseline's history becoming long enough, the
+ * inactivity limit passed, an outage's hold starting or ending, a cooldown
+ * ending, and the candidates between day boundaries. Extra marks cost an
+ * evaluation, never a different result. */
+static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
+                             const rw_day_bucket_t *buckets, size_t cnt,
+                             int64_t orders_total, int64_t first_order,
+                             int64_t last_order, const rw_fp_state_t *fp,
+                             const rw_input_gaps_t *gaps, const int64_t *at, size_t at_cnt) {
+        int64_t e[RW_FIGURES_EDGES];
+        size_t ne = rw_figures_edges(p, e);
+        double mean, limit;
+
+        for (size_t i = 0; i < cnt; i++) {
+                rw_due_mark(d, buckets[i].day);
+                for (size_t k = 0; k < ne; k++)
+                        rw_due_mark(d, buckets[i].day + e[k]);
+        }
+        rw_due_mark_at(d, first_order + p->order_drop.window_ms +
+                              p->order_drop.baseline_window_ms);
+        rw_due_mark_at(d, first_order + p->spend_drop.window_ms +
+                              p->spend_drop.baseline_window_ms);
+        /* The instant the inactivity limit is passed, whatever the order
+         * count (rw_inactivity_limit()). */
+        mean = orders_total > 1 ? (double)(last_order - first_order) /
+                                  (double)(orders_total - 1) : 0.0;
+        limit = p->inactivity_gap_factor * mean;
+        if (limit < (double)p->inactivity_min_ms)
+                limit = (double)p->inactivity_min_ms;
+        if (limit < 1e17)
+                rw_due_mark_at(d, last_order + (int64_t)floor(limit) + 1);
+        /* An outage's hold (rw_rules_gap_held()): from its start to its end
+         * plus each rule's hold, the inactivity limit whatever the count. */
+        for (int g = 0; gaps && g < gaps->out_cnt; g++) {
+                const rw_input_gap_t *gp = &gaps->out[g];
+                rw_due_mark_at(d, gp->start);
+                rw_due_mark_at(d, gp->end + p->order_drop.window_ms);
+                rw_due_mark_at(d, gp->end + p->spend_drop.window_ms);
+                if (limit < 1e17)
+                        rw_due_mark_at(d, gp->end + (int64_t)limit);
+        }
+        for (size_t i = 0; i < at_cnt; i++)
+                rw_due_mark_at(d, at[i]);
+        for (int r = 0; r < RW_RULE__CNT; r++)
+                if (fp[r].resolved_at > 0)
+                        rw_due_mark_at(d, fp[r].resolved_at + p->cooldown_ms);
+}
+
 int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           const rw_day_bucket_t *buckets, size_t cnt,
                           int64_t orders_total, int64_t first_order,
@@ -55,6 +130,8 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
          * ends of an outage's holds. */
         int64_t at[1 + 3 * RW_INPUT_GAPS];
         size_t at_cnt = 0;
+        rw_due_days_t days = { 0 };
+        int evaluated = 0;
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];
@@ -86,9 +163,23 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                         at[at_cnt++] = gp->end + limit_ms;
         }
 
+        /* Event times before 1970 would need floored days: every day is
+         * evaluated there. */
+        if (from >= 0) {
+                days.day0 = from / RW_DAY_MS;
+                rw_due_days_fill(&days, p, buckets, cnt, orders_total, first_order,
+                                 last_order, fp, gaps, at, at_cnt);
+        }
         for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, at, at_cnt,
                                                   fp, src)) != 0; ) {
                 rw_account_figures_t fig;
+
+                /* A day boundary where nothing moved: the verdicts of the
+                 * previous instant evaluated, which stepped nothing. */
+                if (evaluated && from >= 0 && t % RW_DAY_MS == 0 &&
+                    !rw_due_marked(&days, t / RW_DAY_MS))
+                        continue;
+                evaluated = 1;
 
                 rw_figures_compute(p, buckets, cnt, orders_total, first_order,
                                    last_order, t, &fig);

@@ -69,25 +69,36 @@ static int64_t rw_days(int64_t ms) {
         return ms / RW_DAY_MS;
 }
 
+size_t rw_figures_edges(const rw_rules_params_t *p, int64_t *days) {
+        size_t n = 0;
+        /* The windows of rw_figures_compute(), in its order. */
+        days[n++] = rw_days(p->order_drop.window_ms);
+        days[n++] = days[0] + rw_days(p->order_drop.baseline_window_ms);
+        days[n++] = rw_days(p->spend_drop.window_ms);
+        days[n++] = days[2] + rw_days(p->spend_drop.baseline_window_ms);
+        days[n++] = rw_days(p->refund_window_ms);
+        days[n++] = rw_days(p->satisfaction_window_ms);
+        days[n++] = rw_days(p->spike_window_ms);
+        days[n++] = days[6] + 7 * p->spike_baseline_weeks;
+        return n;
+}
+
 void rw_figures_compute(const rw_rules_params_t *p,
                         const rw_day_bucket_t *buckets, size_t cnt,
                         int64_t orders_total, int64_t first_order,
                         int64_t last_order, int64_t now,
                         rw_account_figures_t *fig) {
-        int64_t today = now / RW_DAY_MS;
-        int64_t od = rw_days(p->order_drop.window_ms);
-        int64_t odb = od + rw_days(p->order_drop.baseline_window_ms);
-        int64_t sd = rw_days(p->spend_drop.window_ms);
-        int64_t sdb = sd + rw_days(p->spend_drop.baseline_window_ms);
-        int64_t rd = rw_days(p->refund_window_ms);
-        int64_t cd = rw_days(p->satisfaction_window_ms);
-        int64_t kd = rw_days(p->spike_window_ms);
-        int64_t kdb = kd + 7 * p->spike_baseline_weeks;
+        int64_t today = now / RW_DAY_MS, e[RW_FIGURES_EDGES];
+        size_t ne = rw_figures_edges(p, e);
+        int64_t od = e[0], odb = e[1], sd = e[2], sdb = e[3], rd = e[4], cd = e[5],
+                kd = e[6], kdb = e[7];
 
         *fig = (rw_account_figures_t){ .now = now,
                                        .orders_total = orders_total,
                                        .first_order = first_order,
                                        .last_order = last_order };
+        assert(ne == RW_FIGURES_EDGES);
+        (void)ne;
         for (size_t i = 0; i < cnt; i++) {
                 const rw_day_bucket_t *b = &buckets[i];
                 int64_t age = today - b->day;   /* 0 = today */

@@ -60,6 +60,13 @@ void rw_figures_compute(const struct rw_rules_params_s *p,
                         int64_t last_order, int64_t now,
                         rw_account_figures_t *fig);
 
+/* The window lengths, in days, rw_figures_compute() sums buckets over:
+ * a bucket's day b moves between windows only when `now`'s day reaches
+ * b + one of them (or b itself, a bucket ahead of `now`). Writes up to
+ * RW_FIGURES_EDGES into days; returns how many. */
+#define RW_FIGURES_EDGES 8
+size_t rw_figures_edges(const struct rw_rules_params_s *p, int64_t *days);
+
 /* Rule identifiers, in the contract's order. */
 typedef enum rw_rule_id_e {
         RW_RULE_ORDER_DROP = 0,
@@ -303,7 +310,11 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           int64_t last_order, const rw_fp_state_t *fp,
                           int64_t from, int64_t until);
 /* The same, with the partition's latest outages of the group's input
- * (gaps->out; NULL: none): the instants their holds end are candidates too. */
+ * (gaps->out; NULL: none): the instants their holds end are candidates too.
+ * Day boundaries at which nothing the verdicts depend on can have changed
+ * since the previous instant evaluated (no bucket reaches a window's edge,
+ * no limit in time is passed) are not evaluated: the verdicts there are the
+ * previous ones, so the result is the one evaluating every candidate gives. */
 int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                               const rw_day_bucket_t *buckets, size_t cnt,
                               int64_t orders_total, int64_t first_order,

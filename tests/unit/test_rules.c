@@ -1187,6 +1187,189 @@ static void test_gap_group(void **state) {
         assert_int_equal(rw_input_gaps_group(&g, &P, 100 * DAY, 250 * DAY, q, 2), 0);
 }
 
+/* The due search as it was before it skipped day boundaries: every
+ * candidate evaluated. The reference the search must agree with. */
+static int64_t ref_next_candidate(int64_t prev, int64_t until, int64_t horizon,
+                                  const int64_t *at, size_t at_cnt,
+                                  const rw_fp_state_t *fp, rw_rule_source_t src) {
+        int64_t best = (prev / DAY + 1) * DAY;
+
+        if (best > horizon)
+                best = INT64_MAX;
+        for (size_t i = 0; i < at_cnt; i++)
+                if (at[i] > prev && at[i] < best)
+                        best = at[i];
+        for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
+                int64_t end;
+                if (rw_rule_source((rw_rule_id_t)r) != src || fp[r].firing ||
+                    fp[r].resolved_at <= 0)
+                        continue;
+                end = fp[r].resolved_at + P.cooldown_ms;
+                if (end > prev && end < best)
+                        best = end;
+        }
+        return best == INT64_MAX || best > until ? 0 : best;
+}
+
+static int64_t ref_next_due(rw_rule_source_t src, const rw_day_bucket_t *b, size_t cnt,
+                            int64_t n, int64_t first, int64_t last,
+                            const rw_fp_state_t *fp_in, const rw_input_gaps_t *gaps,
+                            int64_t from, int64_t until) {
+        rw_fp_state_t fp[RW_RULE__CNT];
+        int64_t maxday = -1, horizon, at[1 + 3 * RW_INPUT_GAPS], limit_ms = 0, t;
+        size_t at_cnt = 0;
+
+        memcpy(fp, fp_in, sizeof(fp));
+        for (size_t i = 0; i < cnt; i++)
+                if (b[i].day > maxday)
+                        maxday = b[i].day;
+        horizon = (maxday + rw_rules_state_days(&P) + 2) * DAY;
+        if (src == RW_SRC_ORDERS && P.enabled[RW_RULE_INACTIVITY] &&
+            n >= P.inactivity_min_orders && n > 1) {
+                double limit = P.inactivity_gap_factor *
+                               ((double)(last - first) / (double)(n - 1));
+                if (limit < (double)P.inactivity_min_ms)
+                        limit = (double)P.inactivity_min_ms;
+                at[at_cnt++] = last + (int64_t)floor(limit) + 1;
+                limit_ms = (int64_t)limit;
+        }
+        for (int g = 0; src == RW_SRC_ORDERS && gaps && P.input_gap_ms > 0 &&
+                        g < gaps->out_cnt; g++) {
+                const rw_input_gap_t *gp = &gaps->out[g];
+                if (gp->end - gp->start <= P.input_gap_ms)
+                        continue;
+                at[at_cnt++] = gp->end + P.order_drop.window_ms;
+                at[at_cnt++] = gp->end + P.spend_drop.window_ms;
+                if (limit_ms)
+                        at[at_cnt++] = gp->end + limit_ms;
+        }
+        for (t = from; (t = ref_next_candidate(t, until, horizon, at, at_cnt, fp, src)); ) {
+                rw_account_figures_t fig;
+                rw_figures_compute(&P, b, cnt, n, first, last, t, &fig);
+                for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
+                        rw_decision_t dec;
+                        if (rw_rule_source((rw_rule_id_t)r) != src ||
+                            !rw_rules_decide_account((rw_rule_id_t)r, &P, &fig, &fp[r], gaps,
+                                                     &dec))
+                                continue;
+                        if (rw_lifecycle_step(&fp[r], &dec, t, P.cooldown_ms) !=
+                            RW_TRANS_NONE)
+                                return t;
+                }
+        }
+        return 0;
+}
+
+static uint64_t rnd_state = 88172645463325252ULL;
+static int64_t rnd(int64_t n) {         /* xorshift64, 0 .. n-1 */
+        rnd_state ^= rnd_state << 13;
+        rnd_state ^= rnd_state >> 7;
+        rnd_state ^= rnd_state << 17;
+        return (int64_t)(rnd_state % (uint64_t)n);
+}
+
+/* A time of day: often midnight or its last millisecond, so that limits,
+ * cooldown ends and outages' holds fall on day boundaries too. */
+static int64_t rnd_ms(void) {
+        int64_t k = rnd(4);
+        return k == 0 ? 0 : k == 1 ? DAY - 1 : rnd(DAY);
+}
+
+/* The search that skips day boundaries where nothing moved finds the
+ * instant evaluating every candidate finds: random accounts (sparse and
+ * dense buckets of both streams, firing and cooling-down lifecycles, the
+ * group's outages, windows and limits off their defaults). */
+static void test_due_skip_matches_every_candidate(void **state) {
+        size_t found = 0;
+
+        (void)state;
+        for (int c = 0; c < 20000; c++) {
+                rw_day_bucket_t b[80];
+                rw_fp_state_t fp[RW_RULE__CNT] = { { 0 } };
+                rw_input_gaps_t gaps = { .out_cnt = 0 };
+                size_t cnt = (size_t)rnd(c % 4 ? 40 : 80);
+                int64_t span = 20 + rnd(300), n = 0, first = INT64_MAX, last = 0, from,
+                        until, got, want;
+                rw_rule_source_t src = rnd(2) ? RW_SRC_ORDERS : RW_SRC_SUPPORT;
+
+                rw_rules_params_default(&P);
+                if (rnd(3) == 0) {
+                        P.order_drop.window_ms = (1 + rnd(40)) * DAY;
+                        P.order_drop.baseline_window_ms = (1 + rnd(100)) * DAY;
+                        P.spend_drop.window_ms = (1 + rnd(40)) * DAY;
+                        P.refund_window_ms = (1 + rnd(40)) * DAY;
+                        P.satisfaction_window_ms = (1 + rnd(40)) * DAY;
+                        P.spike_window_ms = (1 + rnd(14)) * DAY;
+                        P.spike_baseline_weeks = 1 + rnd(10);
+                        P.inactivity_min_ms = (1 + rnd(30)) * DAY + rnd_ms();
+                        P.inactivity_min_orders = 1 + rnd(4);
+                        P.cooldown_ms = rnd(5) * DAY + rnd_ms();
+                        P.order_drop.min_baseline = rnd(8);
+                        P.refund_min_orders = 1 + rnd(5);
+                        P.csat_min_answers = 1 + rnd(3);
+                        P.spike_min_tickets = 1 + rnd(4);
+                }
+                if (rnd(4) == 0)
+                        P.input_gap_ms = (1 + rnd(10)) * DAY;
+                for (size_t i = 0; i < cnt; i++) {
+                        memset(&b[i], 0, sizeof(b[i]));
+                        b[i].day = 10000 + rnd(span);
+                        if (src == RW_SRC_ORDERS) {
+                                b[i].placed = rnd(4);
+                                b[i].placed_sum = b[i].placed * (100 + rnd(5000));
+                                b[i].cancelled = rnd(6) == 0;
+                                b[i].refunded = rnd(5) == 0;
+                                b[i].refunded_sum = b[i].refunded * rnd(3000);
+                                n += b[i].placed;
+                        } else {
+                                b[i].tickets = rnd(4);
+                                b[i].tickets_hot = rnd(6) == 0;
+                                b[i].csat_n = rnd(3);
+                                b[i].csat_sum = (double)(b[i].csat_n * (1 + rnd(5)));
+                                b[i].sentiment_n = rnd(3);
+                                b[i].sentiment_sum = (double)b[i].sentiment_n *
+                                                     ((double)rnd(200) / 100.0 - 1.0);
+                        }
+                        if (b[i].day * DAY < first)
+                                first = b[i].day * DAY + rnd_ms();
+                        if (b[i].day * DAY > last)
+                                last = b[i].day * DAY + rnd_ms();
+                }
+                if (!cnt)
+                        first = last = 10000 * DAY;
+                for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
+                        switch (rnd(4)) {
+                        case 0:
+                                fp[r].firing = 1;
+                                fp[r].severity = rnd(2) ? RW_SEV_WARNING : RW_SEV_CRITICAL;
+                                break;
+                        case 1:
+                                fp[r].resolved_at = (last / DAY - 3 + rnd(6)) * DAY + rnd_ms();
+                                break;
+                        default:
+                                break;
+                        }
+                }
+                for (int g = rnd(4); g > 0 && P.input_gap_ms > 0; g--) {
+                        int64_t s0 = (first / DAY + rnd(span)) * DAY + rnd_ms();
+                        gaps.out[gaps.out_cnt++] = (rw_input_gap_t){
+                                .start = s0, .end = (s0 / DAY + rnd(20)) * DAY + rnd_ms() };
+                }
+                from = (last / DAY + rnd(60) - rnd(30)) * DAY + rnd_ms();
+                until = rnd(3) ? INT64_MAX : from + rnd(200 * DAY);
+                want = ref_next_due(src, b, cnt, n, first, last, fp,
+                                    gaps.out_cnt ? &gaps : NULL, from, until);
+                got = rw_rules_next_due_gap(&P, src, b, cnt, n, first, last, fp,
+                                            gaps.out_cnt ? &gaps : NULL, from, until);
+                if (got != want)
+                        fail_msg("case %d: due %lld, every candidate evaluated gives %lld",
+                                 c, (long long)got, (long long)want);
+                found += want != 0;
+        }
+        /* Not a vacuous comparison: most accounts have a due time. */
+        assert_true(found > 5000);
+}
+
 static void test_duration_format(void **state) {
         static const struct { int64_t ms; const char *want; } cases[] = {
                 { 0, "0s" }, { 999, "0s" }, { 45000, "45s" }, { 200 * 1000, "3m 20s" },
@@ -1213,6 +1396,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_inactivity_lifecycle, setup),
                 cmocka_unit_test_setup(test_inactivity_due_from_event_time, setup),
                 cmocka_unit_test_setup(test_due_after_firing_and_cooldown, setup),
+                cmocka_unit_test_setup(test_due_skip_matches_every_candidate, setup),
                 cmocka_unit_test_setup(test_order_drop_due_at_day_boundary, setup),
                 cmocka_unit_test_setup(test_inactivity_gap_factor_and_min_orders, setup),
                 cmocka_unit_test_setup(test_support_spike_lifecycle, setup),
