@@ -60,6 +60,19 @@ static int rw_due_marked(const rw_due_days_t *d, int64_t day) {
         return i < 0 || i >= RW_DUE_SPAN || (d->bits[i >> 6] >> (i & 63)) & 1;
 }
 
+/* The first marked day from `day` on (day0 + RW_DUE_SPAN past the marks). */
+static int64_t rw_due_next_marked(const rw_due_days_t *d, int64_t day) {
+        int64_t i = day - d->day0;
+        if (i < 0 || i >= RW_DUE_SPAN)
+                return day;
+        for (int64_t w = i >> 6; w < RW_DUE_SPAN / 64; w++) {
+                uint64_t bits = d->bits[w] & (w == i >> 6 ? ~0ULL << (i & 63) : ~0ULL);
+                if (bits)
+                        return d->day0 + w * 64 + __builtin_ctzll(bits);
+        }
+        return d->day0 + RW_DUE_SPAN;
+}
+
 /* Mark what the verdicts of rw_rules_decide_account() and the lifecycle
  * depend on besides the figures' sums: a bucket reaching a window's edge
  * (rw_figures_edges()), a baseline's history becoming long enough, the
@@ -175,10 +188,14 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                 rw_account_figures_t fig;
 
                 /* A day boundary where nothing moved: the verdicts of the
-                 * previous instant evaluated, which stepped nothing. */
+                 * previous instant evaluated, which stepped nothing. On to
+                 * the next marked day: every other candidate (an instant
+                 * of at[], a cooldown's end) lies in a marked day. */
                 if (evaluated && from >= 0 && t % RW_DAY_MS == 0 &&
-                    !rw_due_marked(&days, t / RW_DAY_MS))
+                    !rw_due_marked(&days, t / RW_DAY_MS)) {
+                        t = rw_due_next_marked(&days, t / RW_DAY_MS) * RW_DAY_MS - 1;
                         continue;
+                }
                 evaluated = 1;
 
                 rw_figures_compute(p, buckets, cnt, orders_total, first_order,
