@@ -68,10 +68,7 @@ static int rw_evaluate(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
                 rw_transition_t tr;
                 rw_alert_t *a;
                 char *fpr, *aid, *sum;
-                /* Sized for the account id, whatever its length. */
-                size_t acct_len = strlen(av->account),
-                       fpr_size = strlen(rw_rule_name(id)) + sizeof("/ACCOUNT/") + acct_len,
-                       sum_size = acct_len + 512;
+                size_t acct_len, fpr_size, sum_size;
 
                 if (rw_rule_subject(id) != RW_SUBJ_ACCOUNT ||
                     rw_rule_category(id) != RW_CAT_CHURN || rw_rule_source(id) != o->src)
@@ -86,6 +83,10 @@ static int rw_evaluate(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
                         (*suppressed)++;
                         continue;
                 }
+                /* Sized for the account id, whatever its length. */
+                acct_len = strlen(av->account);
+                fpr_size = strlen(rw_rule_name(id)) + sizeof("/ACCOUNT/") + acct_len;
+                sum_size = acct_len + 512;
                 if (!(a = rw_alerts_add(al, fpr_size, sum_size, &fpr, &aid, &sum)))
                         return -1;
                 snprintf(fpr, fpr_size, "%s/ACCOUNT/%s", rw_rule_name(id), av->account);
