@@ -44,13 +44,17 @@ typedef struct rw_due_days_s {
 } rw_due_days_t;
 
 static void rw_due_mark(rw_due_days_t *d, int64_t day) {
-        int64_t i = day - d->day0;
-        if (i >= 0 && i < RW_DUE_SPAN)
+        int64_t i;
+        if (!__builtin_sub_overflow(day, d->day0, &i) && i >= 0 && i < RW_DUE_SPAN)
                 d->bits[i >> 6] |= 1ULL << (i & 63);
 }
 
-/* The day boundaries around an instant at which something flips. */
-static void rw_due_mark_at(rw_due_days_t *d, int64_t t) {
+/* The day boundaries around the instant a + b, at which something flips
+ * (none when it is past any time: the stored values are not trusted). */
+static void rw_due_mark_at(rw_due_days_t *d, int64_t a, int64_t b) {
+        int64_t t;
+        if (__builtin_add_overflow(a, b, &t) || t > INT64_MAX - RW_DAY_MS)
+                return;
         rw_due_mark(d, t / RW_DAY_MS);
         rw_due_mark(d, t / RW_DAY_MS + 1);
 }
@@ -90,13 +94,16 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
 
         for (size_t i = 0; i < cnt; i++) {
                 rw_due_mark(d, buckets[i].day);
-                for (size_t k = 0; k < ne; k++)
-                        rw_due_mark(d, buckets[i].day + e[k]);
+                for (size_t k = 0; k < ne; k++) {
+                        int64_t day;
+                        if (!__builtin_add_overflow(buckets[i].day, e[k], &day))
+                                rw_due_mark(d, day);
+                }
         }
-        rw_due_mark_at(d, first_order + p->order_drop.window_ms +
-                              p->order_drop.baseline_window_ms);
-        rw_due_mark_at(d, first_order + p->spend_drop.window_ms +
-                              p->spend_drop.baseline_window_ms);
+        rw_due_mark_at(d, first_order, p->order_drop.window_ms +
+                                       p->order_drop.baseline_window_ms);
+        rw_due_mark_at(d, first_order, p->spend_drop.window_ms +
+                                       p->spend_drop.baseline_window_ms);
         /* The instant the inactivity limit is passed, whatever the order
          * count (rw_inactivity_limit()). */
         mean = orders_total > 1 ? (double)(last_order - first_order) /
@@ -105,22 +112,22 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
         if (limit < (double)p->inactivity_min_ms)
                 limit = (double)p->inactivity_min_ms;
         if (limit < 1e17)
-                rw_due_mark_at(d, last_order + (int64_t)floor(limit) + 1);
+                rw_due_mark_at(d, last_order, (int64_t)floor(limit) + 1);
         /* An outage's hold (rw_rules_gap_held()): from its start to its end
          * plus each rule's hold, the inactivity limit whatever the count. */
         for (int g = 0; gaps && g < gaps->out_cnt; g++) {
                 const rw_input_gap_t *gp = &gaps->out[g];
-                rw_due_mark_at(d, gp->start);
-                rw_due_mark_at(d, gp->end + p->order_drop.window_ms);
-                rw_due_mark_at(d, gp->end + p->spend_drop.window_ms);
+                rw_due_mark_at(d, gp->start, 0);
+                rw_due_mark_at(d, gp->end, p->order_drop.window_ms);
+                rw_due_mark_at(d, gp->end, p->spend_drop.window_ms);
                 if (limit < 1e17)
-                        rw_due_mark_at(d, gp->end + (int64_t)limit);
+                        rw_due_mark_at(d, gp->end, (int64_t)limit);
         }
         for (size_t i = 0; i < at_cnt; i++)
-                rw_due_mark_at(d, at[i]);
+                rw_due_mark_at(d, at[i], 0);
         for (int r = 0; r < RW_RULE__CNT; r++)
                 if (fp[r].resolved_at > 0)
-                        rw_due_mark_at(d, fp[r].resolved_at + p->cooldown_ms);
+                        rw_due_mark_at(d, fp[r].resolved_at, p->cooldown_ms);
 }
 
 int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
@@ -144,7 +151,7 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
         int64_t at[1 + 3 * RW_INPUT_GAPS];
         size_t at_cnt = 0;
         rw_due_days_t days = { 0 };
-        int evaluated = 0;
+        int evaluated = 0, skip;
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];
@@ -176,9 +183,10 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                         at[at_cnt++] = gp->end + limit_ms;
         }
 
-        /* Event times before 1970 would need floored days: every day is
-         * evaluated there. */
-        if (from >= 0) {
+        /* Event times before 1970 would need floored days, and far ahead
+         * the day arithmetic could overflow: every day is evaluated there. */
+        skip = from >= 0 && from < (INT64_C(1) << 52);
+        if (skip) {
                 days.day0 = from / RW_DAY_MS;
                 rw_due_days_fill(&days, p, buckets, cnt, orders_total, first_order,
                                  last_order, fp, gaps, at, at_cnt);
@@ -191,7 +199,7 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                  * previous instant evaluated, which stepped nothing. On to
                  * the next marked day: every other candidate (an instant
                  * of at[], a cooldown's end) lies in a marked day. */
-                if (evaluated && from >= 0 && t % RW_DAY_MS == 0 &&
+                if (evaluated && skip && t % RW_DAY_MS == 0 &&
                     !rw_due_marked(&days, t / RW_DAY_MS)) {
                         t = rw_due_next_marked(&days, t / RW_DAY_MS) * RW_DAY_MS - 1;
                         continue;
