@@ -230,6 +230,8 @@ void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats)
                 rw_decider_unlock(proc->decider);
         rw_cache_stats(proc->cache, &cs);
         stats->cache_evictions = cs.evictions;
+        stats->cache_entries = cs.entries;
+        stats->cache_bytes = cs.bytes;
         stats->watermark_min = 0;
         for (size_t i = 0; i < proc->part_cnt; i++) {
                 const rw_part_t *p = &proc->parts[i];

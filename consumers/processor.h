@@ -60,6 +60,8 @@ typedef struct rw_processor_stats_s {
         int64_t lost;           /* partitions found behind what was written (Redis lost writes) */
         int64_t cache_misses;   /* accounts read from Redis (not in the cache) */
         int64_t cache_evictions;/* accounts the cache's bound evicted */
+        size_t cache_entries;   /* accounts (and vendors) cached now */
+        size_t cache_bytes;     /* their memory, as the bound counts it */
         /* Where the loop's wall-clock time went, in microseconds. */
         int64_t us_wait;        /* waiting for records (consume) */
         int64_t us_route;       /* decoding and routing records */

@@ -154,12 +154,19 @@ static rw_day_bucket_t *rw_account_bucket(rw_account_view_t *av, int64_t day) {
                         return &av->buckets[i];
                 }
         if (av->bucket_cnt == av->bucket_size) {
-                /* Two arrays of one capacity. */
-                size_t nb = av->bucket_size, nd = av->bucket_size;
-                if (rw_grow(&av->buckets, &nb, av->bucket_cnt + 1, sizeof(*av->buckets), 8) ||
-                    rw_grow(&av->bucket_dirty, &nd, av->bucket_cnt + 1, 1, 8))
+                /* Two arrays of one capacity, grown by 8 (a day at a time:
+                 * doubling left a third of the cache's bucket memory
+                 * unused). */
+                size_t n = av->bucket_size + 8;
+                rw_day_bucket_t *nb = realloc(av->buckets, n * sizeof(*nb));
+                unsigned char *nd;
+                if (!nb)
                         return NULL;
-                av->bucket_size = nb;
+                av->buckets = nb;
+                if (!(nd = realloc(av->bucket_dirty, n)))
+                        return NULL;
+                av->bucket_dirty = nd;
+                av->bucket_size = n;
         }
         av->buckets[av->bucket_cnt] = (rw_day_bucket_t){ .day = day };
         av->bucket_dirty[av->bucket_cnt] = 1;
