@@ -641,14 +641,15 @@ done:
         return err;
 }
 
-/* Queue one DEL of buckets del_k0.. of every partition; *np counts it. */
+/* Queue the DELs of buckets del_k0.. of every partition: one per partition
+ * (its keys share a hash slot); *np counts them. */
 static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts,
                                 int64_t del_k0, size_t del_cnt, size_t *np,
                                 char *errstr, size_t errstr_size) {
-        size_t n = del_cnt * (size_t)parts * 2, argc = 1;
+        size_t n = del_cnt * 2;
         const char **argv;
         char (*keys)[256];
-        rw_err_t err;
+        rw_err_t err = RW_OK;
 
         if (!n)
                 return RW_OK;
@@ -658,8 +659,9 @@ static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts
                 return RW_ERR_NOMEM;
         }
         argv[0] = "DEL";
-        for (size_t i = 0; i < del_cnt; i++)
-                for (int32_t p = 0; p < parts; p++)
+        for (int32_t p = 0; p < parts && !err; p++) {
+                size_t argc = 1;
+                for (size_t i = 0; i < del_cnt; i++)
                         for (int fam = 0; fam < 2; fam++, argc++) {
                                 char what[64];
                                 snprintf(what, sizeof(what), "pb:%s:%" PRId64, rw_fam[fam],
@@ -667,8 +669,9 @@ static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts
                                 rw_bs_pkey(bs, keys[argc - 1], sizeof(keys[0]), p, what);
                                 argv[argc] = keys[argc - 1];
                         }
-        err = rw_bs_send(rc, (int)argc, argv, NULL, errstr, errstr_size);
-        (*np)++;
+                err = rw_bs_send(rc, (int)argc, argv, NULL, errstr, errstr_size);
+                (*np)++;
+        }
         free(argv);
         free(keys);
         return err;
