@@ -90,7 +90,7 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
                              const rw_input_gaps_t *gaps, const int64_t *at, size_t at_cnt) {
         int64_t e[RW_FIGURES_EDGES];
         size_t ne = rw_figures_edges(p, e);
-        double mean, limit;
+        double limit;
 
         for (size_t i = 0; i < cnt; i++) {
                 rw_due_mark(d, buckets[i].day);
@@ -105,12 +105,8 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
         rw_due_mark_at(d, first_order, p->spend_drop.window_ms +
                                        p->spend_drop.baseline_window_ms);
         /* The instant the inactivity limit is passed, whatever the order
-         * count (rw_inactivity_limit()). */
-        mean = orders_total > 1 ? (double)(last_order - first_order) /
-                                  (double)(orders_total - 1) : 0.0;
-        limit = p->inactivity_gap_factor * mean;
-        if (limit < (double)p->inactivity_min_ms)
-                limit = (double)p->inactivity_min_ms;
+         * count. */
+        limit = rw_rules_inactivity_limit(p, orders_total, first_order, last_order, NULL);
         if (limit < 1e17)
                 rw_due_mark_at(d, last_order, (int64_t)floor(limit) + 1);
         /* An outage's hold (rw_rules_gap_held()): from its start to its end
@@ -162,11 +158,8 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
         horizon = (maxday + rw_rules_state_days(p) + 2) * RW_DAY_MS;
         if (src == RW_SRC_ORDERS && p->enabled[RW_RULE_INACTIVITY] &&
             orders_total >= p->inactivity_min_orders && orders_total > 1) {
-                double gap = (double)(last_order - first_order) /
-                             (double)(orders_total - 1);
-                double limit = p->inactivity_gap_factor * gap;
-                if (limit < (double)p->inactivity_min_ms)
-                        limit = (double)p->inactivity_min_ms;
+                double limit = rw_rules_inactivity_limit(p, orders_total, first_order,
+                                                         last_order, NULL);
                 inact_at = last_order + (int64_t)floor(limit) + 1;
                 limit_ms = (int64_t)limit;
                 at[at_cnt++] = inact_at;

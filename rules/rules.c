@@ -241,12 +241,12 @@ static int rw_eval_drop(const rw_rules_drop_params_t *d, double hysteresis,
         return 1;
 }
 
-/* Inactivity's limit for an account: max(min gap, factor x mean gap). */
-static double rw_inactivity_limit(const rw_rules_params_t *p,
-                                  const rw_account_figures_t *fig, double *mean_gapp) {
-        double mean_gap = fig->orders_total > 1 ?
-                          (double)(fig->last_order - fig->first_order) /
-                          (double)(fig->orders_total - 1) : 0.0;
+double rw_rules_inactivity_limit(const rw_rules_params_t *p, int64_t orders_total,
+                                 int64_t first_order, int64_t last_order,
+                                 double *mean_gapp) {
+        double mean_gap = orders_total > 1 ?
+                          (double)(last_order - first_order) /
+                          (double)(orders_total - 1) : 0.0;
         double limit = p->inactivity_gap_factor * mean_gap;
 
         if (mean_gapp)
@@ -275,7 +275,8 @@ int rw_rules_eval_account(rw_rule_id_t id, const rw_rules_params_t *p,
                 double mean_gap, limit;
                 if (fig->orders_total < p->inactivity_min_orders)
                         return 0;
-                limit = rw_inactivity_limit(p, fig, &mean_gap);
+                limit = rw_rules_inactivity_limit(p, fig->orders_total, fig->first_order,
+                                                  fig->last_order, &mean_gap);
                 /* An order just ahead of the watermark counts as "now". */
                 dec->observed = fig->now > fig->last_order ?
                                 (double)(fig->now - fig->last_order) : 0.0;
@@ -402,7 +403,9 @@ int rw_rules_gap_held(rw_rule_id_t id, const rw_rules_params_t *p,
                 hold = p->spend_drop.window_ms;
                 break;
         case RW_RULE_INACTIVITY:
-                hold = (int64_t)rw_inactivity_limit(p, fig, NULL);
+                hold = (int64_t)rw_rules_inactivity_limit(p, fig->orders_total,
+                                                          fig->first_order,
+                                                          fig->last_order, NULL);
                 break;
         default:
                 return 0;

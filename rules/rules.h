@@ -67,6 +67,13 @@ void rw_figures_compute(const struct rw_rules_params_s *p,
 #define RW_FIGURES_EDGES 8
 size_t rw_figures_edges(const struct rw_rules_params_s *p, int64_t *days);
 
+/* Inactivity's limit for an account: max(min gap, factor x mean gap
+ * between its first and last order); the mean gap into *mean_gapp (0 with
+ * fewer than two orders) when not NULL. */
+double rw_rules_inactivity_limit(const struct rw_rules_params_s *p, int64_t orders_total,
+                                 int64_t first_order, int64_t last_order,
+                                 double *mean_gapp);
+
 /* Rule identifiers, in the contract's order. */
 typedef enum rw_rule_id_e {
         RW_RULE_ORDER_DROP = 0,
