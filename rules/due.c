@@ -80,14 +80,14 @@ static int64_t rw_due_next_marked(const rw_due_days_t *d, int64_t day) {
 /* Mark what the verdicts of rw_rules_decide_account() and the lifecycle
  * depend on besides the figures' sums: a bucket reaching a window's edge
  * (rw_figures_edges()), a baseline's history becoming long enough, the
- * inactivity limit passed, an outage's hold starting or ending, a cooldown
- * ending, and the candidates between day boundaries. Extra marks cost an
- * evaluation, never a different result. */
+ * inactivity limit passed, an outage's hold ending, a cooldown ending. These cover the candidates between day boundaries too (at[]: the
+ * inactivity limit and the holds' ends). Extra marks cost an evaluation,
+ * never a different result. */
 static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
                              const rw_day_bucket_t *buckets, size_t cnt,
                              int64_t orders_total, int64_t first_order,
                              int64_t last_order, const rw_fp_state_t *fp,
-                             const rw_input_gaps_t *gaps, const int64_t *at, size_t at_cnt) {
+                             const rw_input_gaps_t *gaps) {
         int64_t e[RW_FIGURES_EDGES];
         size_t ne = rw_figures_edges(p, e);
         double limit;
@@ -109,18 +109,16 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
         limit = rw_rules_inactivity_limit(p, orders_total, first_order, last_order, NULL);
         if (limit < 1e17)
                 rw_due_mark_at(d, last_order, (int64_t)floor(limit) + 1);
-        /* An outage's hold (rw_rules_gap_held()): from its start to its end
-         * plus each rule's hold, the inactivity limit whatever the count. */
+        /* An outage's hold (rw_rules_gap_held()) ending: its end plus each
+         * rule's hold, the inactivity limit whatever the count. Its start
+         * needs no mark: a hold only keeps a verdict from stepping. */
         for (int g = 0; gaps && g < gaps->out_cnt; g++) {
                 const rw_input_gap_t *gp = &gaps->out[g];
-                rw_due_mark_at(d, gp->start, 0);
                 rw_due_mark_at(d, gp->end, p->order_drop.window_ms);
                 rw_due_mark_at(d, gp->end, p->spend_drop.window_ms);
                 if (limit < 1e17)
                         rw_due_mark_at(d, gp->end, (int64_t)limit);
         }
-        for (size_t i = 0; i < at_cnt; i++)
-                rw_due_mark_at(d, at[i], 0);
         for (int r = 0; r < RW_RULE__CNT; r++)
                 if (fp[r].resolved_at > 0)
                         rw_due_mark_at(d, fp[r].resolved_at, p->cooldown_ms);
@@ -182,7 +180,7 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
         if (skip) {
                 days.day0 = from / RW_DAY_MS;
                 rw_due_days_fill(&days, p, buckets, cnt, orders_total, first_order,
-                                 last_order, fp, gaps, at, at_cnt);
+                                 last_order, fp, gaps);
         }
         for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, at, at_cnt,
                                                   fp, src)) != 0; ) {
