@@ -111,6 +111,7 @@ static void *rw_decider_main(void *arg) {
         rw_decider_t *dc = arg;
         int more = 0;
 
+        rw_producer_warm(dc->prod, 2000);
         pthread_mutex_lock(&dc->lock);
         while (!dc->stop) {
                 uint64_t pass;

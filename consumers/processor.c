@@ -414,6 +414,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         }
         if (proc->registry && !proc->alerts_registered)
                 rw_registry_register_alerts(proc, stop);
+        /* The broker answered: learn the output topics now, not at the
+         * first alert (the decider's producer does the same on its thread). */
+        rw_producer_warm(proc->prod, 2000);
         if (!proc->fatal && !*stop &&
             rw_decider_start(proc->decider, proc->alert_schema_id)) {
                 free(msgs);

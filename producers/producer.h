@@ -18,6 +18,13 @@ void rw_producer_destroy(rw_producer_t *prod);
  * and dead letters (off: not sent; the caller counts them). Both on by
  * default; a replay's dry run turns both off. */
 void rw_producer_set_sinks(rw_producer_t *prod, int alerts, int dlq);
+/* Ask the cluster about the topics the producer's sinks write to (one
+ * metadata round trip each, up to timeout_ms): this librdkafka (2.0) holds
+ * the first message for a topic it knows nothing about until its once a
+ * second topic scan, so the first delivery would wait up to a second.
+ * Without answer, nothing changes: the first delivery waits as it would
+ * have (logged at debug). */
+void rw_producer_warm(rw_producer_t *prod, int timeout_ms);
 
 /* Encode and enqueue one alert, keyed by its fingerprint. */
 rw_err_t rw_producer_send_alert(rw_producer_t *prod, const rw_alert_t *alert,

@@ -178,11 +178,15 @@ same_as_clean clean "re-consuming every partition from offset 0 (no alert delive
 # rebalances quickly. The second member joins once the first has stored
 # something, and leaves (SIGTERM) as soon as it has stored something of its
 # own: it must have applied records and left some of the input, and the first
-# member must take its partitions back and finish.
+# member must take its partitions back and finish. Redis holds writes back
+# for 3 s while the second member starts (CLIENT PAUSE ... WRITE), so the
+# first cannot race through the whole input before the group has rebalanced
+# (it needs about a second for it, the join about two).
 FAST=(-X batch.size=5 -X kafka.heartbeat.interval.ms=300 -X kafka.session.timeout.ms=6000)
 run_as rebal rebal "${FAST[@]}" >>"$WORK/rebal.alerts" 2>"$WORK/rebal1.log" &
 p1=$!
 for _ in $(seq 300); do (($(offsum rebal) > 0)) && break; sleep 0.02; done
+rcli CLIENT PAUSE 3000 WRITE >/dev/null
 run_as rebal rebal "${FAST[@]}" >>"$WORK/rebal.alerts" 2>"$WORK/rebal2.log" &
 p2=$!
 # p2_stored: 0 once a partition assigned to the second member has a stored
