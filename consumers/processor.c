@@ -72,6 +72,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                  rw_conf_get_str(conf, "topics.support"));
         proc->lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
         proc->group_now = INT64_MIN;
+        proc->kicked_interval = -1;
         rw_validate_limits_conf(&proc->vlim, conf);
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
@@ -444,6 +445,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                  * batch to be taken, so do not wait long for more records. */
                 if ((proc->fl_n || rw_write_open(proc)) && deadline > rw_mono_ms() + 10)
                         deadline = rw_mono_ms() + 10;
+                /* -e at the end, waiting for the decider: look again soon. */
+                if (exit_by && deadline > rw_mono_ms() + 10)
+                        deadline = rw_mono_ms() + 10;
 
                 /* Up to a batch at once from the consumer queue (it serves
                  * rebalances as poll does); events (EOF, errors) are taken
@@ -543,6 +547,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         if (!exit_by) {
                                 exit_by = rw_mono_ms() + proc->lock_ttl_ms + 5000;
                                 ticket = rw_decider_ticket(proc->decider);
+                                rw_log_debug("run: every partition at its end after %.3f s; "
+                                             "waiting for the dependency decider",
+                                             (double)(rw_mono_us() - run_t0) / 1e6);
                         }
                         if (proc->fatal || rw_decider_settled(proc->decider, ticket) ||
                             rw_mono_ms() > exit_by)
