@@ -428,14 +428,6 @@ static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
         rw_ops_records(proc->opts.ops, p->topic, RW_OPS_DUPLICATE, p->fl_duplicates);
         if (p->fl_alerts)
                 p->drain = 1;
-        /* An orders partition's stored watermark entered a new interval: a
-         * boundary may be decidable now, so the decider need not wait for
-         * its idle timer (it would sleep up to half a second meanwhile). */
-        if (p->fl_interval > proc->kicked_interval) {
-                proc->kicked_interval = p->fl_interval;
-                if (proc->decider)
-                        rw_decider_kick(proc->decider);
-        }
         if (p->assigned)
                 rd_kafka_topic_partition_list_add(commits, p->topic, p->partition)->offset =
                         p->fl_next;
@@ -548,7 +540,6 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         char errstr[512] = "";
         rw_err_t err = RW_OK;
         size_t i;
-        int orders;
 
         {
                 /* Two arrays of one capacity. */
@@ -564,10 +555,8 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 rw_part_t *p = &proc->parts[i];
                 if (!p->w)
                         continue;
-                orders = !strcmp(p->topic, proc->topic_orders);
-                rw_part_seal(p, orders);
+                rw_part_seal(p, !strcmp(p->topic, proc->topic_orders));
                 p->fl_w = p->w;
-                p->fl_interval = orders && p->watermark >= 0 ? p->watermark / proc->interval_ms : -1;
                 p->w = NULL;
                 p->fl_next = p->expected;
                 p->fl_follow = !p->b_records;

@@ -72,7 +72,6 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                  rw_conf_get_str(conf, "topics.support"));
         proc->lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
         proc->group_now = INT64_MIN;
-        proc->kicked_interval = -1;
         rw_validate_limits_conf(&proc->vlim, conf);
         proc->batch_size = (int)rw_conf_get_int(conf, "batch.size");
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");

@@ -68,7 +68,6 @@ typedef struct rw_part_s {
         rw_account_view_t **fl_accts;   /* its accounts (kept cached until read) */
         size_t fl_acct_cnt, fl_acct_size;
         int64_t fl_next, fl_applied, fl_duplicates, fl_late;
-        int64_t fl_interval;            /* orders: the interval its watermark is in (-1: none) */
         size_t fl_alerts;
         size_t b_alerts;
 } rw_part_t;
@@ -96,7 +95,6 @@ struct rw_processor_s {
         int64_t interval_ms;            /* dependency rules' boundaries */
         int64_t state_days;             /* the longest window an account rule reads */
         rw_decider_t *decider;          /* the dependency rules' decider (a thread) */
-        int64_t kicked_interval;        /* the decider was kicked when a write reached it */
         int32_t alert_schema_id;        /* the registry's id for alerts (-1: none) */
         rw_boundary_t *boundary;        /* reads the group's low watermark (the decider has its own) */
         int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
