@@ -163,6 +163,15 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 rw_decider_set_replay(proc->decider, proc->opts.exit_at_eof);
         }
 
+        /* The input topics as local topics from the start: metadata gives
+         * their partitions leaders before the group assigns them. Created at
+         * the assignment, a partition could start fetching before its leader
+         * was set, and librdkafka (2.0) then retries half a second later. */
+        for (int i = 0; i < 2; i++) {
+                const char *t = i ? proc->topic_support : proc->topic_orders;
+                if (t[0] != '^' && (!i || strcmp(t, proc->topic_orders)))
+                        proc->inputs[i] = rd_kafka_topic_new(proc->rk, t, NULL);
+        }
         topics = rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(topics, proc->topic_orders, RD_KAFKA_PARTITION_UA);
         rd_kafka_topic_partition_list_add(topics, proc->topic_support, RD_KAFKA_PARTITION_UA);
@@ -187,10 +196,13 @@ void rw_processor_destroy(rw_processor_t *proc) {
         rw_decider_destroy(proc->decider);
         if (proc->queue)
                 rd_kafka_queue_destroy(proc->queue);
-        if (proc->rk) {
+        if (proc->rk)
                 rd_kafka_consumer_close(proc->rk);
+        for (int i = 0; i < 2; i++)
+                if (proc->inputs[i])
+                        rd_kafka_topic_destroy(proc->inputs[i]);
+        if (proc->rk)
                 rd_kafka_destroy(proc->rk);
-        }
         rw_producer_destroy(proc->prod);
         rw_boundary_destroy(proc->boundary);
         rw_state_txn_destroy(proc->txn);

@@ -77,6 +77,7 @@ struct rw_processor_s {
         rw_processor_opts_t opts;
         rd_kafka_t *rk;
         rd_kafka_queue_t *queue;        /* the consumer queue */
+        rd_kafka_topic_t *inputs[2];    /* the input topics, known before the first assignment */
         rw_codec_t *codec;
         rw_producer_t *prod;
         rw_state_t *state;
