@@ -98,6 +98,9 @@ complete a "(a) one process"
 ok "(a) one process: $(applied "$WORK/a.log") events applied, $(alert_cnt a) alerts"
 
 # ---- (b) two processes sharing the group ----------------------------------------------
+# Redis holds writes back for 3 s while both start, so the first cannot
+# finish the input before the second has joined (which takes about 2 s).
+rcli CLIENT PAUSE 3000 WRITE >/dev/null
 start b "$WORK/b1.log" -e "${SMALL[@]}" "${FAST_GROUP[@]}"
 p1=$LAST
 start b "$WORK/b2.log" -e "${SMALL[@]}" "${FAST_GROUP[@]}"
