@@ -80,13 +80,17 @@ fail_set:
 }
 
 int32_t rw_kafka_partition_cnt(rd_kafka_t *rk, const char *topic) {
+        return rw_kafka_partition_cnt_within(rk, topic, 5000);
+}
+
+int32_t rw_kafka_partition_cnt_within(rd_kafka_t *rk, const char *topic, int timeout_ms) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         int32_t n = 0;
 
         if (!rkt)
                 return 0;
-        if (!rd_kafka_metadata(rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
+        if (!rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) && md->topic_cnt == 1 &&
             !md->topics[0].err)
                 n = md->topics[0].partition_cnt;
         if (md)

@@ -21,6 +21,9 @@ int rw_kafka_fatal(char *reason, size_t size);
 /* The number of partitions of `topic` as the brokers say within 5 s (0
  * when they do not say yet, or the topic does not exist). */
 int32_t rw_kafka_partition_cnt(rd_kafka_t *rk, const char *topic);
+/* The same, waiting up to timeout_ms for the answer (it also tells rk
+ * about the topic: its metadata is cached from then on). */
+int32_t rw_kafka_partition_cnt_within(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
 /* Route librdkafka's own logs through rw_log. */
 void rw_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,

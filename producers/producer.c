@@ -28,23 +28,12 @@ void rw_producer_warm(rw_producer_t *prod, int timeout_ms) {
         const char *topics[2] = { prod->no_alerts ? NULL : prod->alerts_topic,
                                   prod->no_dlq ? NULL : prod->dlq_topic };
 
-        for (int i = 0; i < 2; i++) {
-                const struct rd_kafka_metadata *md = NULL;
-                rd_kafka_topic_t *rkt;
-                rd_kafka_resp_err_t kerr;
-
-                if (!topics[i] || !*topics[i] ||
-                    !(rkt = rd_kafka_topic_new(prod->rk, topics[i], NULL)))
-                        continue;
-                kerr = rd_kafka_metadata(prod->rk, 0, rkt, &md, timeout_ms);
-                if (kerr)
-                        rw_log_debug("producer: metadata of %s: %s (its first delivery "
-                                     "waits for the next topic scan)", topics[i],
-                                     rd_kafka_err2str(kerr));
-                if (md)
-                        rd_kafka_metadata_destroy(md);
-                rd_kafka_topic_destroy(rkt);
-        }
+        for (int i = 0; i < 2; i++)
+                if (topics[i] && *topics[i] &&
+                    !rw_kafka_partition_cnt_within(prod->rk, topics[i], timeout_ms))
+                        rw_log_debug("producer: no metadata of %s within %d ms (its first "
+                                     "delivery waits for the next topic scan)", topics[i],
+                                     timeout_ms);
 }
 
 static void rw_producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
