@@ -452,12 +452,11 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 /* Paused, polls only serve rebalances: no need to spin. */
                 deadline = rw_mono_ms() + (proc->reg_wait && proc->batch_timeout_ms < 100 ?
                                            100 : proc->batch_timeout_ms);
-                /* A write in flight or open: its alerts wait for the next
-                 * batch to be taken, so do not wait long for more records. */
-                if ((proc->fl_n || rw_write_open(proc)) && deadline > rw_mono_ms() + 10)
-                        deadline = rw_mono_ms() + 10;
-                /* -e at the end, waiting for the decider: look again soon. */
-                if (exit_by && deadline > rw_mono_ms() + 10)
+                /* A write in flight or open (its alerts wait for the next
+                 * batch to be taken), or -e at the end waiting for the
+                 * decider: do not wait long for more records. */
+                if ((proc->fl_n || rw_write_open(proc) || exit_by) &&
+                    deadline > rw_mono_ms() + 10)
                         deadline = rw_mono_ms() + 10;
 
                 /* Up to a batch at once from the consumer queue (it serves

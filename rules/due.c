@@ -80,7 +80,8 @@ static int64_t rw_due_next_marked(const rw_due_days_t *d, int64_t day) {
 /* Mark what the verdicts of rw_rules_decide_account() and the lifecycle
  * depend on besides the figures' sums: a bucket reaching a window's edge
  * (rw_figures_edges()), a baseline's history becoming long enough, the
- * inactivity limit passed, an outage's hold ending, a cooldown ending. These cover the candidates between day boundaries too (at[]: the
+ * inactivity limit passed, an outage's hold ending, a cooldown ending.
+ * These cover the candidates between day boundaries too (at[]: the
  * inactivity limit and the holds' ends). Extra marks cost an evaluation,
  * never a different result. */
 static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
