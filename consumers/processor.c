@@ -47,8 +47,6 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         };
         rw_processor_t *proc = calloc(1, sizeof(*proc));
         rd_kafka_conf_t *kconf = NULL;
-        rd_kafka_topic_partition_list_t *topics = NULL;
-        rd_kafka_resp_err_t kerr;
         const char *dir = rw_conf_get_str(conf, "schemas.dir");
         char dirbuf[1024];
 
@@ -172,15 +170,6 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                 if (t[0] != '^' && (!i || strcmp(t, proc->topic_orders)))
                         proc->inputs[i] = rd_kafka_topic_new(proc->rk, t, NULL);
         }
-        topics = rd_kafka_topic_partition_list_new(2);
-        rd_kafka_topic_partition_list_add(topics, proc->topic_orders, RD_KAFKA_PARTITION_UA);
-        rd_kafka_topic_partition_list_add(topics, proc->topic_support, RD_KAFKA_PARTITION_UA);
-        kerr = rd_kafka_subscribe(proc->rk, topics);
-        rd_kafka_topic_partition_list_destroy(topics);
-        if (kerr) {
-                snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(kerr));
-                goto fail;
-        }
         return proc;
 fail:
         if (kconf)
@@ -280,6 +269,25 @@ void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what) {
                 return;
         proc->fatal = 1;
         snprintf(proc->fatal_err, sizeof(proc->fatal_err), fmt, what);
+}
+
+/* Joins the group for both input topics: only once the start was not
+ * refused, so that a refused start never joins it (librdkafka 2.0 could
+ * abort in its sticky assignor when a consumer closed before its first
+ * join had finished). 0, or -1 and errstr. */
+static int rw_subscribe(rw_processor_t *proc, char *errstr, size_t errstr_size) {
+        rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_resp_err_t kerr;
+
+        rd_kafka_topic_partition_list_add(topics, proc->topic_orders, RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(topics, proc->topic_support, RD_KAFKA_PARTITION_UA);
+        kerr = rd_kafka_subscribe(proc->rk, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (kerr) {
+                snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(kerr));
+                return -1;
+        }
+        return 0;
 }
 
 /* Whether the input topics exist, asked of the broker before the first poll
@@ -419,7 +427,8 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 abort();
         proc->run_stop = stop;
         proc->stop = stop;
-        if (rw_check_topics(proc, stop, errstr, errstr_size)) {
+        if (rw_check_topics(proc, stop, errstr, errstr_size) ||
+            rw_subscribe(proc, errstr, errstr_size)) {
                 free(msgs);
                 proc->run_stop = NULL;
                 return RW_ERR_FAIL;
