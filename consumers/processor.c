@@ -139,6 +139,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         kconf = NULL;   /* owned by rk now */
         rd_kafka_poll_set_consumer(proc->rk);
         proc->queue = rd_kafka_queue_get_consumer(proc->rk);
+        rw_prefetch_mark_init(&proc->prefetch, rw_prefetch_full(proc->rk));
         {
                 rw_boundary_opts_t bo;
                 rw_boundary_opts_default(&bo);
@@ -517,6 +518,16 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         char reason[512];
                         if (rw_kafka_fatal(reason, sizeof(reason)))
                                 rw_fatal(proc, "kafka fatal error: %s", reason);
+                }
+                /* The queue drained to half after it had filled: wake the
+                 * fetchers it stopped (fed with and without the batch just
+                 * taken, so that a fill it overshot is not missed). */
+                {
+                        int64_t qlen = (int64_t)rd_kafka_queue_length(proc->queue);
+                        if ((rw_prefetch_mark(&proc->prefetch, qlen + (int64_t)cnt) ||
+                             rw_prefetch_mark(&proc->prefetch, qlen)) &&
+                            !rw_prefetch_wake(proc->rk, 100))
+                                proc->stats.prefetch_wakeups++;
                 }
                 proc->stats.us_wait += rw_mono_us() - tw;
                 if (!cnt)

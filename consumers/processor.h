@@ -76,6 +76,7 @@ typedef struct rw_processor_stats_s {
         int64_t watermark_min;  /* lowest event-time watermark of the assigned
                                  * partitions that have one (0: none) */
         int64_t suppressed;     /* transitions before opts.emit_from, not emitted */
+        int64_t prefetch_wakeups;/* fetchers woken after the consumer queue drained */
 } rw_processor_stats_t;
 
 typedef struct rw_processor_s rw_processor_t;

@@ -18,6 +18,7 @@
 #include "consumers/replay.h"
 #include "consumers/boundary.h"
 #include "consumers/decider.h"
+#include "consumers/prefetch.h"
 #include "rules/rules.h"
 #include "common/arena.h"
 
@@ -77,6 +78,7 @@ struct rw_processor_s {
         rw_processor_opts_t opts;
         rd_kafka_t *rk;
         rd_kafka_queue_t *queue;        /* the consumer queue */
+        rw_prefetch_mark_t prefetch;    /* when to wake the fetchers */
         rd_kafka_topic_t *inputs[2];    /* the input topics, known before the first assignment */
         rw_codec_t *codec;
         rw_producer_t *prod;

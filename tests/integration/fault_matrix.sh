@@ -18,6 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${RW_MOCK_CLUSTER:?RW_MOCK_CLUSTER must point at the mock_cluster helper}"
 cleanup() {
   pkill -KILL -f "group-$ID-" 2>/dev/null || true
+  [[ -n ${PACER:-} ]] && kill "$PACER" 2>/dev/null
   [[ -n ${RPID:-} ]] && kill -CONT "$RPID" 2>/dev/null
   exec 7>&- 2>/dev/null || true
   [[ -n ${MPID:-} ]] && kill "$MPID" 2>/dev/null
@@ -52,12 +53,13 @@ mock() {   # mock down|up: and wait for its answer
 
 create_topics 3
 IDLE_MS=2000
-# Small batches, produced and consumed, and a short prefetch (a fetch stalls
-# with its broker) keep the catch-up going for seconds, with the partitions
-# at different event times, so that a stall lands mid-way with some of them
-# behind the others.
+# Small batches and writes, produced and consumed, and a short prefetch (a
+# fetch stalls with its broker), with Redis paced until the stall (pace
+# below), keep the catch-up going with the partitions at different event
+# times, so that a stall lands mid-way with some of them behind the others.
 # shellcheck disable=SC2054
 OPTS=(-X idle.timeout=${IDLE_MS}ms -X batch.size=20 -X batch.timeout=20ms
+      -X write.max.records=20
       -X kafka.queued.min.messages=100 -X kafka.fetch.message.max.bytes=16384
       -X kafka.reconnect.backoff.ms=50 -X kafka.reconnect.backoff.max.ms=200)
 # run_on BOOTSTRAP TAG ARGS...: riskwatch on namespace NS+TAG, group of its own.
@@ -109,6 +111,20 @@ all_idle() {
     ((${v:-0} >= max)) || return 1
   done; done
 }
+# pace: Redis busy 8 ms at a time, one client's command in between, so
+# that a catch-up of a thousand records takes long enough for the test to
+# see it half done however fast riskwatch is (a script that loops on TIME:
+# no DEBUG command needed). Stopped with unpace.
+pace() {
+  rcli -r -1 EVAL "local t = redis.call('TIME') local n
+    repeat n = redis.call('TIME') until (n[1] - t[1]) * 1000000 + (n[2] - t[2]) >= 8000
+    return 0" 0 >/dev/null 2>&1 &
+  PACER=$!
+}
+unpace() {
+  kill "$PACER" 2>/dev/null; wait "$PACER" 2>/dev/null || true
+  PACER=
+}
 # pass BOOTSTRAP TAG [KIND SECONDS]: a running `riskwatch run` over the
 # history, with a stall of KIND mid-way (half of the input stored), until it
 # has stored everything and settled (every orders partition reported idle,
@@ -116,10 +132,12 @@ all_idle() {
 # delivered: two dumps half a second apart the same); then stopped.
 pass() {
   local bs=$1 tag=$2 kind=${3:-} secs=${4:-} pid at= _
+  [[ -n $kind ]] && pace
   run_on "$bs" "$tag" >"$WORK/$tag.alerts" 2>"$WORK/$tag.log" &
   pid=$!
   if [[ -n $kind ]]; then
     for _ in $(seq 600); do (($(offsum "$tag") >= total / 2)) && break; sleep 0.02; done
+    unpace
     at=$(offsum "$tag")
     ((at >= total / 2 && at < total)) ||
       { kill -9 "$pid"; fail "$kind stall of $secs s: not mid-way ($at of $total stored)"; }

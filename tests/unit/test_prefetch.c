@@ -1,0 +1,62 @@
+/* test_prefetch.c - when the consumer's fetchers are woken: once per fill of
+ * the queue, when it drained to half. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "consumers/prefetch.h"
+
+static void test_not_before_full(void **state) {
+        rw_prefetch_mark_t m;
+        (void)state;
+        rw_prefetch_mark_init(&m, 1000);
+        /* A queue that never filled: the fetchers were never stopped. */
+        assert_int_equal(rw_prefetch_mark(&m, 999), 0);
+        assert_int_equal(rw_prefetch_mark(&m, 400), 0);
+        assert_int_equal(rw_prefetch_mark(&m, 0), 0);
+}
+
+static void test_once_per_fill(void **state) {
+        rw_prefetch_mark_t m;
+        (void)state;
+        rw_prefetch_mark_init(&m, 1000);
+        assert_int_equal(rw_prefetch_mark(&m, 1000), 0);   /* full: stopped */
+        assert_int_equal(rw_prefetch_mark(&m, 700), 0);    /* draining */
+        assert_int_equal(rw_prefetch_mark(&m, 501), 0);
+        assert_int_equal(rw_prefetch_mark(&m, 500), 1);    /* half: wake */
+        assert_int_equal(rw_prefetch_mark(&m, 300), 0);    /* once */
+        assert_int_equal(rw_prefetch_mark(&m, 0), 0);
+        /* Refilled past the limit, drained again: woken again. */
+        assert_int_equal(rw_prefetch_mark(&m, 1200), 0);
+        assert_int_equal(rw_prefetch_mark(&m, 100), 1);
+}
+
+static void test_overshoot_seen_before_take(void **state) {
+        rw_prefetch_mark_t m;
+        (void)state;
+        /* The loop feeds the length with the batch it just took (the queue
+         * was over the limit) and then without it (already below half):
+         * the fill is not missed. */
+        rw_prefetch_mark_init(&m, 1000);
+        assert_int_equal(rw_prefetch_mark(&m, 450 + 600), 0);
+        assert_int_equal(rw_prefetch_mark(&m, 450), 1);
+}
+
+static void test_no_limit(void **state) {
+        rw_prefetch_mark_t m;
+        (void)state;
+        rw_prefetch_mark_init(&m, 0);
+        assert_int_equal(rw_prefetch_mark(&m, 5000), 0);
+        assert_int_equal(rw_prefetch_mark(&m, 0), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_not_before_full),
+                cmocka_unit_test(test_once_per_fill),
+                cmocka_unit_test(test_overshoot_seen_before_take),
+                cmocka_unit_test(test_no_limit),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
