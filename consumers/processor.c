@@ -139,7 +139,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         kconf = NULL;   /* owned by rk now */
         rd_kafka_poll_set_consumer(proc->rk);
         proc->queue = rd_kafka_queue_get_consumer(proc->rk);
-        rw_prefetch_mark_init(&proc->prefetch, rw_prefetch_full(proc->rk));
+        rw_prefetch_mark_conf(&proc->prefetch, proc->rk);
         {
                 rw_boundary_opts_t bo;
                 rw_boundary_opts_default(&bo);
@@ -449,7 +449,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         int64_t run_t0 = rw_mono_us();
         while (!*stop && !proc->fatal) {
                 size_t cnt = 0;
-                int64_t deadline;
+                int64_t deadline, took_bytes = 0;
 
                 (void)rw_check_topics(proc, stop, errstr, errstr_size);
                 if (rw_ops_due(proc->opts.ops))
@@ -505,6 +505,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                 } else {
                                         if (p)
                                                 p->eof = 0;
+                                        took_bytes += (int64_t)(rkm->len + rkm->key_len);
                                         msgs[cnt++] = rkm;
                                         continue;
                                 }
@@ -519,9 +520,10 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         if (rw_kafka_fatal(reason, sizeof(reason)))
                                 rw_fatal(proc, "kafka fatal error: %s", reason);
                 }
-                /* The queue drained to half after it had filled: wake the
-                 * fetchers it stopped (fed with and without the batch just
+                /* The queue drained to half after it had filled (in records
+                 * or in bytes): wake the fetchers it stopped (fed with and without the batch just
                  * taken, so that a fill it overshot is not missed). */
+                rw_prefetch_seen(&proc->prefetch, (int64_t)cnt, took_bytes);
                 {
                         int64_t qlen = (int64_t)rd_kafka_queue_length(proc->queue);
                         if ((rw_prefetch_mark(&proc->prefetch, qlen + (int64_t)cnt) ||
