@@ -10,18 +10,21 @@
 
 /* One day of an account's activity, as kept in the state store. */
 typedef struct rw_day_bucket_s {
-        int64_t day;            /* floor(event time / 1 day) */
-        int64_t placed;         /* PLACED orders */
+        /* 64 bytes: counts in 32 bits (rw_bucket_count() saturates them,
+         * as the parser does), amounts and sums in 64. An account's days
+         * are most of the account cache's memory. */
+        int32_t day;            /* floor(event time / 1 day) */
+        int32_t placed;         /* PLACED orders */
+        int32_t cancelled;      /* CANCELLED orders */
+        int32_t refunded;       /* REFUNDED orders */
+        int32_t tickets;        /* OPENED + REOPENED */
+        int32_t tickets_hot;    /* URGENT or ESCALATED support events */
+        int32_t csat_n;
+        int32_t sentiment_n;
         int64_t placed_sum;     /* PLACED amount, minor units */
-        int64_t cancelled;      /* CANCELLED orders */
-        int64_t refunded;       /* REFUNDED orders */
         int64_t refunded_sum;   /* REFUNDED amount, minor units */
-        int64_t tickets;        /* OPENED + REOPENED */
-        int64_t tickets_hot;    /* URGENT or ESCALATED support events */
         double csat_sum;
-        int64_t csat_n;
         double sentiment_sum;
-        int64_t sentiment_n;
 } rw_day_bucket_t;
 
 /* What the churn rules see of one account at event time `now`. The field

@@ -69,6 +69,18 @@ static int rw_account_remember(rw_account_view_t *av, const char *event_id,
         return 0;
 }
 
+/* A count or day in the 32 bits of a bucket, saturated. */
+static int32_t rw_i32_sat(long long v) {
+        return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+/* One more of a count, saturated at INT32_MAX (2 billion events of one kind
+ * for one account in one day). */
+static void rw_bucket_count(int32_t *n) {
+        if (*n < INT32_MAX)
+                (*n)++;
+}
+
 void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b) {
         double v[11] = { 0 };
         long long iv[11] = { 0 };
@@ -87,13 +99,13 @@ void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b) {
                         break;
                 p = *end == ',' ? end + 1 : end;
         }
-        *b = (rw_day_bucket_t){ .day = day,
-                .placed = iv[0], .placed_sum = iv[1],
-                .cancelled = iv[2], .refunded = iv[3],
-                .refunded_sum = iv[4], .tickets = iv[5],
-                .tickets_hot = iv[6], .csat_sum = v[7],
-                .csat_n = iv[8], .sentiment_sum = v[9],
-                .sentiment_n = iv[10] };
+        *b = (rw_day_bucket_t){ .day = rw_i32_sat(day),
+                .placed = rw_i32_sat(iv[0]), .placed_sum = iv[1],
+                .cancelled = rw_i32_sat(iv[2]), .refunded = rw_i32_sat(iv[3]),
+                .refunded_sum = iv[4], .tickets = rw_i32_sat(iv[5]),
+                .tickets_hot = rw_i32_sat(iv[6]), .csat_sum = v[7],
+                .csat_n = rw_i32_sat(iv[8]), .sentiment_sum = v[9],
+                .sentiment_n = rw_i32_sat(iv[10]) };
 }
 
 /* A sum as "%.14g" prints it: integral values below 1e14 (CSAT sums are)
@@ -168,7 +180,7 @@ static rw_day_bucket_t *rw_account_bucket(rw_account_view_t *av, int64_t day) {
                 av->bucket_dirty = nd;
                 av->bucket_size = n;
         }
-        av->buckets[av->bucket_cnt] = (rw_day_bucket_t){ .day = day };
+        av->buckets[av->bucket_cnt] = (rw_day_bucket_t){ .day = rw_i32_sat(day) };
         av->bucket_dirty[av->bucket_cnt] = 1;
         return &av->buckets[av->bucket_cnt++];
 }
@@ -207,7 +219,7 @@ int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
                 return -1;
         switch (ev->kind) {
         case 'P':
-                b->placed++;
+                rw_bucket_count(&b->placed);
                 b->placed_sum += ev->amount;
                 if (++av->orders_total == 1 || ev->occurred_at < av->first_order)
                         av->first_order = ev->occurred_at;
@@ -216,26 +228,26 @@ int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
                 av->meta_dirty = 1;
                 break;
         case 'C':
-                b->cancelled++;
+                rw_bucket_count(&b->cancelled);
                 break;
         case 'R':
-                b->refunded++;
+                rw_bucket_count(&b->refunded);
                 b->refunded_sum += ev->amount;
                 break;
         default:
                 if (ev->kind == 'O' || ev->kind == 'X')
-                        b->tickets++;
+                        rw_bucket_count(&b->tickets);
                 if (ev->kind == 'E' || ev->amount == 3)
-                        b->tickets_hot++;
+                        rw_bucket_count(&b->tickets_hot);
                 if (ev->extra[0]) {
                         const char *comma = strchr(ev->extra, ',');
                         if (ev->extra[0] != ',') {
                                 b->csat_sum += strtod(ev->extra, NULL);
-                                b->csat_n++;
+                                rw_bucket_count(&b->csat_n);
                         }
                         if (comma && comma[1]) {
                                 b->sentiment_sum += strtod(comma + 1, NULL);
-                                b->sentiment_n++;
+                                rw_bucket_count(&b->sentiment_n);
                         }
                 }
                 break;

@@ -148,6 +148,34 @@ static void test_bucket_format(void **state) {
         assert_memory_equal(&b, &back, sizeof(b));
 }
 
+/* A bucket's counts are 32 bits: a stored count beyond that reads as the
+ * largest, and counting past the largest stays there (the amounts, 64
+ * bits, go on adding). */
+static void test_bucket_saturates(void **state) {
+        rw_day_bucket_t back;
+        rw_account_view_t av;
+        rw_state_event_t ev;
+        (void)state;
+
+        rw_bucket_parse(7, "4294967296,10,-4294967296,,,2147483647", &back);
+        assert_int_equal(back.placed, INT32_MAX);
+        assert_int_equal(back.placed_sum, 10);
+        assert_int_equal(back.cancelled, INT32_MIN);
+        assert_int_equal(back.tickets, INT32_MAX);
+
+        assert_int_equal(rw_account_init(&av, "a"), 0);
+        ev = order("e1", 'P', 100, T0, 0);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        av.buckets[0].placed = INT32_MAX;
+        ev = order("e2", 'P', 50, T0 + 1000, 1);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        assert_int_equal(av.bucket_cnt, 1);
+        assert_int_equal(av.buckets[0].placed, INT32_MAX);
+        assert_int_equal(av.buckets[0].placed_sum, 150);
+        assert_int_equal(av.orders_total, 2);
+        rw_account_view_clear(&av);
+}
+
 static void put(rw_cache_t *c, int tag, const char *name, int days) {
         rw_account_view_t av;
         assert_int_equal(rw_account_init(&av, name), 0);
@@ -211,6 +239,7 @@ int main(void) {
                 cmocka_unit_test(test_window),
                 cmocka_unit_test(test_dedup),
                 cmocka_unit_test(test_bucket_format),
+                cmocka_unit_test(test_bucket_saturates),
                 cmocka_unit_test(test_cache),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
