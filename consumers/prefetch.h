@@ -5,8 +5,9 @@
  * to the one queue all partitions share. A fetcher stopped that way is only
  * woken by its broker thread's next timer, up to a second later, however
  * quickly the queue drains. The mark says when the queue went from full (in
- * records or in bytes, estimated from the records taken) to half full; the wake-up then asks the leaders for an offset (ListOffsets),
- * which wakes their broker threads, and those fetch at once. */
+ * records, or in bytes as estimated from the records taken) to half full;
+ * the wake-up then asks the leaders for an offset (ListOffsets), which
+ * wakes their broker threads, and those fetch at once. */
 #ifndef RW_PREFETCH_H
 #define RW_PREFETCH_H
 
