@@ -43,6 +43,11 @@ int rw_prefetch_mark(rw_prefetch_mark_t *m, int64_t qlen) {
         return 1;
 }
 
+int rw_prefetch_taken(rw_prefetch_mark_t *m, int64_t cnt, int64_t bytes, int64_t qlen) {
+        rw_prefetch_seen(m, cnt, bytes);
+        return rw_prefetch_mark(m, qlen + cnt) || rw_prefetch_mark(m, qlen);
+}
+
 static int64_t rw_conf_int(rd_kafka_t *rk, const char *name) {
         char buf[32], *end;
         size_t size = sizeof(buf);

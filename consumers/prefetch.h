@@ -38,6 +38,13 @@ int64_t rw_prefetch_limit(const rw_prefetch_mark_t *m);
  * was full (once per fill), 0 otherwise. */
 int rw_prefetch_mark(rw_prefetch_mark_t *m, int64_t qlen);
 
+/* After the loop took `cnt` records of `bytes` bytes and the queue holds
+ * `qlen` more: counts them (rw_prefetch_seen()) and feeds the mark the
+ * length with and without the batch just taken, so that a fill the queue
+ * overshot by less than a batch is not missed. 1 when the fetchers are to
+ * be woken. */
+int rw_prefetch_taken(rw_prefetch_mark_t *m, int64_t cnt, int64_t bytes, int64_t qlen);
+
 /* A mark for the consumer's queue: its queued.min.messages and
  * queued.max.messages.kbytes. */
 void rw_prefetch_mark_conf(rw_prefetch_mark_t *m, rd_kafka_t *rk);

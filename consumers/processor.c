@@ -531,16 +531,11 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                 rw_fatal(proc, "kafka fatal error: %s", reason);
                 }
                 /* The queue drained to half after it had filled (in records
-                 * or in bytes): wake the fetchers it stopped (fed with and without the batch just
-                 * taken, so that a fill it overshot is not missed). */
-                rw_prefetch_seen(&proc->prefetch, (int64_t)cnt, took_bytes);
-                {
-                        int64_t qlen = (int64_t)rd_kafka_queue_length(proc->queue);
-                        if ((rw_prefetch_mark(&proc->prefetch, qlen + (int64_t)cnt) ||
-                             rw_prefetch_mark(&proc->prefetch, qlen)) &&
-                            !rw_prefetch_wake(proc->rk, 100))
-                                proc->stats.prefetch_wakeups++;
-                }
+                 * or in bytes): wake the fetchers it stopped. */
+                if (rw_prefetch_taken(&proc->prefetch, (int64_t)cnt, took_bytes,
+                                      (int64_t)rd_kafka_queue_length(proc->queue)) &&
+                    !rw_prefetch_wake(proc->rk, 100))
+                        proc->stats.prefetch_wakeups++;
                 proc->stats.us_wait += rw_mono_us() - tw;
                 if (!cnt)
                         proc->stats.us_idle += rw_mono_us() - tw;

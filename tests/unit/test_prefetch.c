@@ -39,12 +39,17 @@ static void test_once_per_fill(void **state) {
 static void test_overshoot_seen_before_take(void **state) {
         rw_prefetch_mark_t m;
         (void)state;
-        /* The loop feeds the length with the batch it just took (the queue
-         * was over the limit) and then without it (already below half):
-         * the fill is not missed. */
+        /* The queue was over the limit with the batch the loop just took
+         * (600) and is already below half without it: the fill is not
+         * missed. */
         rw_prefetch_mark_init(&m, 1000, 0);
-        assert_int_equal(rw_prefetch_mark(&m, 450 + 600), 0);
-        assert_int_equal(rw_prefetch_mark(&m, 450), 1);
+        assert_int_equal(rw_prefetch_taken(&m, 600, 6000, 450), 1);
+        assert_int_equal(m.seen, 600);
+        assert_int_equal(m.seen_bytes, 6000);
+        /* Not again until the queue fills again. */
+        assert_int_equal(rw_prefetch_taken(&m, 100, 1000, 300), 0);
+        assert_int_equal(rw_prefetch_taken(&m, 100, 1000, 1100), 0);
+        assert_int_equal(rw_prefetch_taken(&m, 100, 1000, 350), 1);
 }
 
 static void test_bytes_first(void **state) {
