@@ -114,9 +114,11 @@ all_idle() {
 # pace: Redis busy 8 ms at a time, one client's command in between, so
 # that a catch-up of a thousand records takes long enough for the test to
 # see it half done however fast riskwatch is (a script that loops on TIME:
-# no DEBUG command needed). Stopped with unpace.
+# no DEBUG command needed). Stopped with unpace: redis-cli itself runs in
+# the background (not the rcli function, whose subshell a kill would leave
+# redis-cli behind, still pacing).
 pace() {
-  rcli -r -1 EVAL "local t = redis.call('TIME') local n
+  redis-cli -p "$REDIS_PORT" -r -1 EVAL "local t = redis.call('TIME') local n
     repeat n = redis.call('TIME') until (n[1] - t[1]) * 1000000 + (n[2] - t[2]) >= 8000
     return 0" 0 >/dev/null 2>&1 &
   PACER=$!
