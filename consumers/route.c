@@ -48,13 +48,13 @@ static void rw_part_add(rw_processor_t *proc, rw_part_t *p,
                 ev->vendor = "";
                 ev->amount = s->severity;
                 ev->occurred_at = s->occurred_at;
-                if (s->has_csat || s->has_sentiment) {
-                        char c[16] = "", m[24] = "";
-                        if (s->has_csat)
-                                snprintf(c, sizeof(c), "%d", (int)s->csat);
-                        if (s->has_sentiment)
-                                snprintf(m, sizeof(m), "%.4f", (double)s->sentiment);
-                        snprintf(ev->extra, sizeof(ev->extra), "%s,%s", c, m);
+                if ((ev->has_csat = s->has_csat != 0))
+                        ev->csat = (double)(int)s->csat;
+                if ((ev->has_sentiment = s->has_sentiment != 0)) {
+                        /* Four decimals, as the state has always summed it. */
+                        char m[32];
+                        snprintf(m, sizeof(m), "%.4f", (double)s->sentiment);
+                        ev->sentiment = strtod(m, NULL);
                 }
         }
 }

@@ -239,16 +239,13 @@ int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
                         rw_bucket_count(&b->tickets);
                 if (ev->kind == 'E' || ev->amount == 3)
                         rw_bucket_count(&b->tickets_hot);
-                if (ev->extra[0]) {
-                        const char *comma = strchr(ev->extra, ',');
-                        if (ev->extra[0] != ',') {
-                                b->csat_sum += strtod(ev->extra, NULL);
-                                rw_bucket_count(&b->csat_n);
-                        }
-                        if (comma && comma[1]) {
-                                b->sentiment_sum += strtod(comma + 1, NULL);
-                                rw_bucket_count(&b->sentiment_n);
-                        }
+                if (ev->has_csat) {
+                        b->csat_sum += ev->csat;
+                        rw_bucket_count(&b->csat_n);
+                }
+                if (ev->has_sentiment) {
+                        b->sentiment_sum += ev->sentiment;
+                        rw_bucket_count(&b->sentiment_n);
                 }
                 break;
         }

@@ -18,7 +18,10 @@ typedef struct rw_state_event_s {
         int64_t amount;         /* minor units, or ticket severity 0..3 */
         int64_t occurred_at;
         int64_t offset;         /* its input offset */
-        char extra[48];         /* "csat,sentiment" for support, else "" */
+        double csat;            /* support: the answer, when has_csat */
+        double sentiment;       /* support: rounded to 4 decimals, when
+                                 * has_sentiment */
+        unsigned char has_csat, has_sentiment;
 } rw_state_event_t;
 
 /* A remembered event id: a 128-bit hash of it and its event time. */

@@ -243,9 +243,10 @@ static void test_replay_matches_redis(void **state) {
                 { .kind = 'O', .event_id = "r5", .account = "acct", .vendor = "",
                   .amount = 3, .occurred_at = T0 + RW_DAY_MS },
                 { .kind = 'S', .event_id = "r6", .account = "acct", .vendor = "",
-                  .amount = 1, .occurred_at = T0 + RW_DAY_MS, .extra = "2,-0.7500" },
+                  .amount = 1, .occurred_at = T0 + RW_DAY_MS, .csat = 2, .has_csat = 1,
+                  .sentiment = -0.75, .has_sentiment = 1 },
                 { .kind = 'S', .event_id = "r7", .account = "acct", .vendor = "",
-                  .amount = 0, .occurred_at = T0 + RW_DAY_MS, .extra = ",0.2500" },
+                  .amount = 0, .occurred_at = T0 + RW_DAY_MS, .sentiment = 0.25, .has_sentiment = 1 },
                 { .kind = 'E', .event_id = "r8", .account = "acct", .vendor = "",
                   .amount = 1, .occurred_at = T0 + 2 * RW_DAY_MS },
         };
