@@ -187,23 +187,36 @@ static int64_t rw_reply_i64(const redisReply *r) {
         return 0;
 }
 
-/* An HGETALL reply of subject -> integer into h. -1 when out of memory. */
-static int rw_bs_hash(const redisReply *r, rw_bstore_hash_t *h) {
+/* An HGETALL reply of subject -> integer appended to h. -1 when out of
+ * memory (h cleared). */
+static int rw_bs_hash_add(const redisReply *r, rw_bstore_hash_t *h) {
         size_t n = r->elements / 2;
-        memset(h, 0, sizeof(*h));
+        rw_bstore_pair_t *nv;
+
         if (!n)
                 return 0;
-        if (!(h->v = calloc(n, sizeof(*h->v))))
+        if (!(nv = realloc(h->v, (h->cnt + n) * sizeof(*nv)))) {
+                rw_bstore_hash_clear(h);
                 return -1;
+        }
+        h->v = nv;
         for (size_t j = 0; j + 1 < r->elements; j += 2) {
                 rw_bstore_pair_t *p = &h->v[h->cnt];
-                if (!(p->subject = strndup(r->element[j]->str, r->element[j]->len)))
+                if (!(p->subject = strndup(r->element[j]->str, r->element[j]->len))) {
+                        rw_bstore_hash_clear(h);
                         return -1;
+                }
                 p->len = r->element[j]->len;
                 p->value = rw_reply_i64(r->element[j + 1]);
                 h->cnt++;
         }
         return 0;
+}
+
+/* An HGETALL reply of subject -> integer into h. -1 when out of memory. */
+static int rw_bs_hash(const redisReply *r, rw_bstore_hash_t *h) {
+        memset(h, 0, sizeof(*h));
+        return rw_bs_hash_add(r, h);
 }
 
 void rw_bstore_hash_clear(rw_bstore_hash_t *h) {
@@ -320,6 +333,16 @@ bad:
 oom:
         rw_bstore_hash_clear(h);
         return -1;
+}
+
+/* An interval bucket: its string (pbs:, written whole by the batch that
+ * opened the interval) and its hash (pb:, what later batches added), into h
+ * as one list; a subject in both appears twice, and the reader adds them up.
+ * -1 when out of memory, -2 when the string is not one (h cleared). */
+static int rw_bs_bucket(const char *s, size_t len, const redisReply *hash,
+                        rw_bstore_hash_t *h) {
+        int rc = rw_bstore_fold_decode(s, len, h);
+        return rc ? rc : rw_bs_hash_add(hash, h);
 }
 
 /* A subject/score reply (HGETALL of totals) into *vp and *cntp. -1 when out
@@ -646,7 +669,7 @@ done:
 static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts,
                                 int64_t del_k0, size_t del_cnt, size_t *np,
                                 char *errstr, size_t errstr_size) {
-        size_t n = del_cnt * 2;
+        size_t n = del_cnt * 4;
         const char **argv;
         char (*keys)[256];
         rw_err_t err = RW_OK;
@@ -662,9 +685,10 @@ static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts
         for (int32_t p = 0; p < parts && !err; p++) {
                 size_t argc = 1;
                 for (size_t i = 0; i < del_cnt; i++)
-                        for (int fam = 0; fam < 2; fam++, argc++) {
+                        for (int fam = 0; fam < 4; fam++, argc++) {
                                 char what[64];
-                                snprintf(what, sizeof(what), "pb:%s:%" PRId64, rw_fam[fam],
+                                snprintf(what, sizeof(what), "%s:%s:%" PRId64,
+                                         fam < 2 ? "pb" : "pbs", rw_fam[fam % 2],
                                          del_k0 + (int64_t)i);
                                 rw_bs_pkey(bs, keys[argc - 1], sizeof(keys[0]), p, what);
                                 argv[argc] = keys[argc - 1];
@@ -683,7 +707,8 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                                 rw_bstore_buckets_t *out,
                                 char *errstr, size_t errstr_size) {
         size_t nd = 0, nb = cnt * (size_t)parts * 2, nl = cnt * 2, n;
-        /* Each leaving copy: GET of its string, HGETALL of the hash an
+        /* Each bucket: HGETALL of its hash (pb:), GET of its string (pbs:).
+         * Each leaving copy: GET of its string, HGETALL of the hash an
          * earlier version stored it as (empty unless it did). */
         redisReply **rs = NULL;
         redisContext *rc;
@@ -696,7 +721,7 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         out->parts = parts;
         if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &nd, errstr, errstr_size)))
                 return err;
-        n = nd + nb + 2 * nl;
+        n = nd + 2 * nb + 2 * nl;
         if (!(rs = calloc(n + 1, sizeof(*rs))) ||
             !(out->bucket = calloc(nb + 1, sizeof(*out->bucket))) ||
             !(out->leaving = calloc(nl + 1, sizeof(*out->leaving)))) {
@@ -706,12 +731,16 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         for (size_t i = 0; i < cnt && !err; i++)
                 for (int32_t p = 0; p < parts && !err; p++)
                         for (int fam = 0; fam < 2 && !err; fam++) {
-                                char key[256], what[64];
-                                const char *argv[2] = { "HGETALL", key };
+                                char key[256], skey[256], what[64];
+                                const char *argv[2] = { "HGETALL", key }, *get[2] = { "GET", skey };
                                 snprintf(what, sizeof(what), "pb:%s:%" PRId64, rw_fam[fam],
                                          k0 + (int64_t)i);
                                 rw_bs_pkey(bs, key, sizeof(key), p, what);
-                                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+                                snprintf(what, sizeof(what), "pbs:%s:%" PRId64, rw_fam[fam],
+                                         k0 + (int64_t)i);
+                                rw_bs_pkey(bs, skey, sizeof(skey), p, what);
+                                if (!(err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size)))
+                                        err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
                         }
         for (size_t i = 0; i < cnt && !err; i++)
                 for (int fam = 0; fam < 2 && !err; fam++) {
@@ -729,18 +758,37 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         if (err || (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
                 goto done;
         /* The DELs are best effort; the reads are not. */
-        for (size_t i = nd; i < nd + nb && !err; i++)
-                err = rw_bs_check(rs[i], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size);
-        for (size_t i = 0; i < nl && !err; i++)
-                if (!(err = rw_bs_check(rs[nd + nb + 2 * i], -1, "GET fold copy", errstr,
-                                        errstr_size)))
-                        err = rw_bs_check(rs[nd + nb + 2 * i + 1], REDIS_REPLY_ARRAY,
-                                          "HGETALL fold copy", errstr, errstr_size);
         for (size_t i = 0; i < nb && !err; i++)
-                if (rw_bs_hash(rs[nd + i], &out->bucket[i]))
+                if (!(err = rw_bs_check(rs[nd + 2 * i], REDIS_REPLY_ARRAY, "HGETALL", errstr,
+                                        errstr_size)))
+                        err = rw_bs_check(rs[nd + 2 * i + 1], -1, "GET", errstr, errstr_size);
+        for (size_t i = 0; i < nl && !err; i++)
+                if (!(err = rw_bs_check(rs[nd + 2 * nb + 2 * i], -1, "GET fold copy", errstr,
+                                        errstr_size)))
+                        err = rw_bs_check(rs[nd + 2 * nb + 2 * i + 1], REDIS_REPLY_ARRAY,
+                                          "HGETALL fold copy", errstr, errstr_size);
+        for (size_t i = 0; i < nb && !err; i++) {
+                const redisReply *str = rs[nd + 2 * i + 1];
+                int rc2 = 0;
+                if (str->type == REDIS_REPLY_STRING)
+                        rc2 = rw_bs_bucket(str->str, str->len, rs[nd + 2 * i], &out->bucket[i]);
+                else if (rw_bs_hash(rs[nd + 2 * i], &out->bucket[i]))
+                        rc2 = -1;
+                if (rc2 == -1) {
                         err = RW_ERR_NOMEM;
+                } else if (rc2) {
+                        char key[256], what[64];
+                        snprintf(what, sizeof(what), "pbs:%s:%" PRId64, rw_fam[i % 2],
+                                 k0 + (int64_t)(i / 2 / (size_t)parts));
+                        rw_bs_pkey(bs, key, sizeof(key), (int32_t)(i / 2 % (size_t)parts),
+                                   what);
+                        snprintf(errstr, errstr_size, "redis: %s: not an interval bucket", key);
+                        err = RW_ERR_FAIL;
+                }
+        }
         for (size_t i = 0; i < nl && !err; i++) {
-                const redisReply *str = rs[nd + nb + 2 * i], *hash = rs[nd + nb + 2 * i + 1];
+                const redisReply *str = rs[nd + 2 * nb + 2 * i],
+                                 *hash = rs[nd + 2 * nb + 2 * i + 1];
                 int rc2;
                 if (leave0 + (int64_t)(i / 2) < leave_min)
                         continue;

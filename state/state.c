@@ -13,6 +13,7 @@
 #include "state/state_int.h"
 #include "common/log.h"
 #include "common/arena.h"
+#include "state/boundary_store.h"
 
 struct rw_state_s {
         redisContext *rc;
@@ -1009,9 +1010,59 @@ static int rw_write_range(rw_state_write_t *w, const char *what, const char *sub
         return -2;
 }
 
-/* Turn the deltas into ops, coalesced: one V op per vendor, one I op per
- * portfolio interval hash, and the interval floor. -1 when out of memory,
- * -2 when a sum is out of range (rw_write_range()). */
+/* The deltas from i on of one new interval (kind, k), coalesced by subject,
+ * as one SET of NS:{P}:pbs:KIND:K: a string in the fold copies' encoding
+ * (rw_bstore_fold_encode()), which Redis stores as it is; a field per
+ * subject cost it an argument each. Returns the index past them, 0 when out
+ * of memory or a sum is out of range (range_err set). */
+static size_t rw_write_interval(rw_state_write_t *w, size_t i) {
+        const rw_delta_t *d = &w->deltas[i];
+        rw_bstore_hash_t h = { 0 };
+        size_t j = i, cap = 0;
+        char key[1024], *blob = NULL;
+        size_t len = 0;
+        ssize_t at;
+        int fail;
+
+        while (j < w->delta_cnt && w->deltas[j].kind == d->kind && w->deltas[j].k == d->k) {
+                const char *subj = w->deltas[j].subject;
+                int64_t sum = 0;
+                while (j < w->delta_cnt && w->deltas[j].kind == d->kind &&
+                       w->deltas[j].k == d->k && !strcmp(w->deltas[j].subject, subj))
+                        if (__builtin_add_overflow(sum, w->deltas[j++].delta, &sum)) {
+                                (void)rw_write_range(w, d->kind == 'a' ? "account" : "vendor",
+                                                     subj, d->k);
+                                free(h.v);
+                                return 0;
+                        }
+                if (!sum)
+                        continue;
+                if (rw_grow(&h.v, &cap, h.cnt + 1, sizeof(*h.v), 64)) {
+                        free(h.v);
+                        return 0;
+                }
+                /* Borrowed: the encoder only reads them. */
+                h.v[h.cnt++] = (rw_bstore_pair_t){ .subject = (char *)subj,
+                                                   .len = strlen(subj), .value = sum };
+        }
+        fail = rw_bstore_fold_encode(&h, &blob, &len);
+        free(h.v);
+        if (fail)
+                return 0;
+        if (len) {
+                snprintf(key, sizeof(key), "%s:{%d}:pbs:%c:%lld", w->ns, (int)w->partition,
+                         d->kind, (long long)d->k);
+                fail = (at = rw_write_op(w, "S", key)) < 0 || rw_write_arg(w, blob, len) ||
+                       rw_write_op_end(w, at);
+        }
+        free(blob);
+        return fail ? 0 : j;
+}
+
+/* Turn the deltas into ops, coalesced: one V op per vendor, one S op per new
+ * portfolio interval or one I op per one written before, and the interval
+ * floor. -1 when out of memory, -2 when a sum is out of range
+ * (rw_write_range()). */
 static int rw_write_deltas(rw_state_write_t *w) {
         const char *code;
         char key[1024];
@@ -1114,11 +1165,18 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         lowest = d->k;
                 if (d->k > highest)
                         highest = d->k;
+                /* An interval past the last one ever written holds nothing
+                 * yet: its values are set whole, in one string (pbs:); others
+                 * are added to, field by field (pb:). */
+                if (d->k > w->last) {
+                        if ((j = rw_write_interval(w, i)) == 0)
+                                return w->range_err[0] ? -2 : -1;
+                        i = j;
+                        continue;
+                }
                 snprintf(key, sizeof(key), "%s:{%d}:pb:%c:%lld", w->ns, (int)w->partition,
                          d->kind, (long long)d->k);
-                /* An interval past the last one ever written holds nothing
-                 * yet: its values are set whole; others are added to. */
-                code = d->k > w->last ? "H" : "I";
+                code = "I";
                 if ((at = rw_write_op(w, code, key)) < 0)
                         return -1;
                 for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind &&

@@ -19,11 +19,17 @@
 --   outbox lists   each element a framed RiskAlert: emitted_at (wall clock at
 --                  emission) is cut out; the rest is shown as hex
 --   firing hashes  the same for each value (fingerprint -> framed RiskAlert)
---   pb:a:K pb:v:K  left out once folded (boundary (K+1) x INTERVAL decided,
---                  {dep}:agg "last"): the decider deletes a folded bucket after
---                  its atomic write, best effort, so a process killed in
---                  between leaves one behind that nothing reads again. What a
---                  folded bucket held is in the {dep} totals, which are kept.
+--   pb:a:K pb:v:K  an interval bucket is the sum of its string (pbs:F:K,
+--   pbs:a:K ...    written whole by the batch that opened the interval) and
+--                  its hash (pb:F:K, what later batches added): how a run's
+--                  batches split an interval is not state, so both are shown
+--                  as one line "{P}:pb:F:K subject=sum ..." (sums exact below
+--                  2^53). Left out once folded (boundary (K+1) x INTERVAL
+--                  decided, {dep}:agg "last"): the decider deletes a folded
+--                  bucket after its atomic write, best effort, so a process
+--                  killed in between leaves one behind that nothing reads
+--                  again. What a folded bucket held is in the {dep} totals,
+--                  which are kept.
 --
 -- usage: redis-cli --raw --eval state_dump.lua , NAMESPACE INTERVAL_MS
 local ns, interval = ARGV[1], tonumber(ARGV[2])
@@ -43,7 +49,7 @@ local function varint(s, i)
   local n, mul = 0, 1
   while true do
     local b = string.byte(s, i)
-    if not b then error('truncated varint in an outbox element') end
+    if not b then error('truncated varint') end
     n = n + (b % 128) * mul
     i = i + 1
     if b < 128 then return n, i end
@@ -74,15 +80,41 @@ local function alert_sans_emitted_at(s)
   return hex(string.sub(s, 1, from - 1)) .. '.' .. hex(string.sub(s, i))
 end
 
-local out = {}
+-- An interval bucket's string (state/boundary_store.h, fold copies): per
+-- subject its length and bytes, then the value, zigzag; LEB128 varints.
+local function bucket_add(sums, s)
+  local i = 1
+  while i <= #s do
+    local n, z
+    n, i = varint(s, i)
+    local subject = string.sub(s, i, i + n - 1)
+    i = i + n
+    z, i = varint(s, i)
+    if z % 2 == 0 then z = z / 2 else z = -(z + 1) / 2 end
+    sums[subject] = (sums[subject] or 0) + z
+  end
+end
+
+local out, buckets = {}, {}
 for _, k in ipairs(keys) do
   local rest = string.sub(k, #ns + 2)
   local t = redis.call('TYPE', k)['ok']
-  local pbk = tonumber(string.match(rest, '^{%d+}:pb:[av]:(%-?%d+)$'))
+  local slot, s, fam, pbk = string.match(rest, '^({%d+}):pb(s?):([av]):(%-?%d+)$')
+  pbk = tonumber(pbk)
   if rest == '{dep}:lock' then
     -- left out, see above
   elseif pbk and last >= 0 and (pbk + 1) * interval <= last then
     -- folded, see above
+  elseif pbk and (t == 'hash' or t == 'string') then
+    local name = slot .. ':pb:' .. fam .. ':' .. pbk
+    local sums = buckets[name] or {}
+    buckets[name] = sums
+    if s == 's' then
+      bucket_add(sums, redis.call('GET', k))
+    else
+      local all = redis.call('HGETALL', k)
+      for i = 1, #all, 2 do sums[all[i]] = (sums[all[i]] or 0) + tonumber(all[i + 1]) end
+    end
   elseif string.match(rest, '^{%d+}:e:') then
     out[#out + 1] = rest
   elseif t == 'hash' then
@@ -128,5 +160,15 @@ for _, k in ipairs(keys) do
     error('key ' .. k .. ' of unexpected type ' .. t)
   end
 end
+for name, sums in pairs(buckets) do
+  local fields = {}
+  -- A sum of 0 is no entry: whether one is stored depends on the split too.
+  for f, v in pairs(sums) do
+    if v ~= 0 then fields[#fields + 1] = f .. '=' .. string.format('%.0f', v) end
+  end
+  table.sort(fields)
+  out[#out + 1] = name .. ' ' .. table.concat(fields, ' ')
+end
+table.sort(out)
 out[#out + 1] = '-- ' .. #out .. ' keys'
 return out

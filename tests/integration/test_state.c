@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 #include "common/conf.h"
 #include "common/log.h"
+#include "state/boundary_store.h"
 #include "state/redis_child.h"
 #include "state/state.h"
 
@@ -339,6 +340,102 @@ static void test_legacy_meta(void **state) {
         free(v);
 }
 
+/* The sum of subject's entries in h (a subject may appear in the string
+ * and in the hash of an interval bucket). */
+static int64_t bucket_sum(const rw_bstore_hash_t *h, const char *subject) {
+        int64_t v = 0;
+        for (size_t i = 0; i < h->cnt; i++)
+                if (h->v[i].len == strlen(subject) && !memcmp(h->v[i].subject, subject,
+                                                                h->v[i].len))
+                        v += h->v[i].value;
+        return v;
+}
+
+/* One write of partition 3 (stored offset `expected`, then expected + 1)
+ * with the interval floor and top as read before it. */
+static void write_interval(fx_t *fx, int64_t expected, int64_t first, int64_t last,
+                           const char *subject, int64_t amount) {
+        rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, expected,
+                                                 expected + 1, T0);
+        rw_err_t werr;
+        char errstr[512];
+
+        assert_non_null(w);
+        rw_state_write_bounds(w, first, last);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, subject, amount), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "same", 10), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "gone", 4), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "gone", -4), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'v', 7, "", 1), 0);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        rw_state_write_destroy(w);
+}
+
+/* A new interval is written whole as one string (pbs:), later additions to
+ * it field by field (pb:); the decider reads both as one bucket, and deletes
+ * both once folded. */
+static void test_interval_bucket(void **state) {
+        fx_t *fx = *state;
+        rw_bstore_t bs;
+        rw_bstore_buckets_t bk;
+        const rw_bstore_hash_t *a, *v;
+        rw_state_write_t *w;
+        rw_err_t werr;
+        char errstr[512];
+        redisReply *r;
+
+        write_interval(fx, -1, -1, -1, "first", 100);   /* interval 7 is new */
+        r = redisCommand(fx->rc, "TYPE ts:{3}:pbs:a:7");
+        assert_string_equal(r->str, "string");
+        freeReplyObject(r);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pb:a:7"), 0);
+        assert_int_equal(llget(fx, "GET ts:{3}:pb:last"), 7);
+        write_interval(fx, 0, 7, 7, "later", 20);     /* written before: added to */
+        assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 20);
+        assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 same"), 10);
+        assert_int_equal(llget(fx, "HEXISTS ts:{3}:pb:a:7 gone"), 0);
+
+        rw_bstore_init(&bs, fx->st);
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 7, 1, 7 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_OK);
+        a = &bk.bucket[(0 * 4 + 3) * 2 + 0];
+        v = &bk.bucket[(0 * 4 + 3) * 2 + 1];
+        assert_int_equal(bucket_sum(a, "first"), 100);
+        assert_int_equal(bucket_sum(a, "later"), 20);
+        assert_int_equal(bucket_sum(a, "same"), 20);
+        assert_int_equal(bucket_sum(a, "gone"), 0);
+        assert_int_equal(bucket_sum(v, ""), 2);
+        assert_int_equal(bk.bucket[(0 * 4 + 2) * 2].cnt, 0);   /* another partition */
+        rw_bstore_buckets_clear(&bk);
+
+        /* A string that is not a bucket is a fault, named. */
+        r = redisCommand(fx->rc, "SET ts:{3}:pbs:v:8 \xff");
+        freeReplyObject(r);
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 8, 1, 8 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "ts:{3}:pbs:v:8: not an interval bucket"));
+
+        assert_int_equal(rw_bstore_delete_buckets(&bs, 4, 7, 2, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbs:a:7 ts:{3}:pb:a:7 ts:{3}:pbs:v:7 "
+                               "ts:{3}:pb:v:7 ts:{3}:pbs:v:8"), 0);
+        rw_bstore_release(&bs);
+
+        /* A new interval's sum out of range refuses the write too. */
+        w = rw_state_write_new(fx->st, "orders", 3, 1, 2, T0);
+        rw_state_write_bounds(w, 7, 7);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 9, "big", INT64_MAX / 2 + 1), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 9, "big", INT64_MAX / 2 + 1), 0);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "out of the 64-bit range"));
+        rw_state_write_destroy(w);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbs:a:9"), 0);
+}
+
 /* A batch write applies whole or not at all. A sum the write computes that
  * does not fit in 64 bits is refused before anything is sent; a command
  * Redis refuses inside the transaction is reported as that, a fault. */
@@ -386,6 +483,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_memory_bounded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replay_matches_redis, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_legacy_meta, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_interval_bucket, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
         };
