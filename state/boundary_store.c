@@ -295,44 +295,50 @@ int rw_bstore_fold_encode(const rw_bstore_hash_t *h, char **bufp, size_t *lenp) 
         return 0;
 }
 
-int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
-        const unsigned char *p = (const unsigned char *)s, *end = p + len;
-        size_t cap = 0;
-
-        memset(h, 0, sizeof(*h));
+/* The number of entries of a stored fold copy; -1 when it is not one. */
+static ssize_t rw_bs_fold_count(const unsigned char *p, const unsigned char *end) {
+        ssize_t n = 0;
         while (p < end) {
                 uint64_t sl, z;
-                rw_bstore_pair_t *e;
                 if (rw_bs_uvarint_get(&p, end, &sl) || sl >= (uint64_t)(end - p))
-                        goto bad;
-                if (h->cnt == cap) {
-                        size_t c = cap ? cap * 2 : 64;
-                        rw_bstore_pair_t *nv = realloc(h->v, c * sizeof(*nv));
-                        if (!nv)
-                                goto oom;
-                        h->v = nv;
-                        cap = c;
+                        return -1;
+                p += sl;
+                if (rw_bs_uvarint_get(&p, end, &z))
+                        return -1;
+                n++;
+        }
+        return n;
+}
+
+int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
+        const unsigned char *p = (const unsigned char *)s, *end = p + len;
+        ssize_t n = rw_bs_fold_count(p, end);
+
+        memset(h, 0, sizeof(*h));
+        if (n < 0)
+                return -2;
+        if (!n)
+                return 0;
+        /* Exactly as many as it holds: a decider's pass holds thousands. */
+        if (!(h->v = malloc((size_t)n * sizeof(*h->v))))
+                return -1;
+        while (p < end) {
+                uint64_t sl, z;
+                rw_bstore_pair_t *e = &h->v[h->cnt];
+                (void)rw_bs_uvarint_get(&p, end, &sl);  /* counted: it parses */
+                if (!(e->subject = malloc((size_t)sl + 1))) {
+                        rw_bstore_hash_clear(h);
+                        return -1;
                 }
-                e = &h->v[h->cnt];
-                if (!(e->subject = malloc((size_t)sl + 1)))
-                        goto oom;
                 memcpy(e->subject, p, (size_t)sl);
                 e->subject[sl] = '\0';
                 e->len = (size_t)sl;
-                e->value = 0;
                 h->cnt++;
                 p += sl;
-                if (rw_bs_uvarint_get(&p, end, &z))
-                        goto bad;
+                (void)rw_bs_uvarint_get(&p, end, &z);
                 e->value = (int64_t)((z >> 1) ^ (0 - (z & 1)));
         }
         return 0;
-bad:
-        rw_bstore_hash_clear(h);
-        return -2;
-oom:
-        rw_bstore_hash_clear(h);
-        return -1;
 }
 
 /* An interval bucket: its string (pbs:, written whole by the batch that
