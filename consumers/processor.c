@@ -59,15 +59,16 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                  * to a second later: the loop wakes it when the queue has
                  * drained to half (consumers/prefetch.c), so the queue
                  * needs to hold only what the loop takes while a fetch
-                 * comes back. 50,000 records or 4 MB, whichever comes
-                 * first: over the benchmark's history 16 MiB less peak RSS
-                 * than 100,000 or 8 MB, for about 4 % more wall clock
-                 * (2.665 against 2.565 s, medians of 8 alternating runs;
-                 * 5 others had it 5 % faster: within the noise); 25,000 or
-                 * 2 MB saved 15 MiB more but took 9 % longer. librdkafka's
-                 * defaults are 100,000 and 64 MB. */
-                "queued.max.messages.kbytes", "4096",
-                "queued.min.messages", "50000",
+                 * comes back. 10,000 records or 1 MB, whichever comes
+                 * first: over the benchmark's history 25 MiB less peak RSS
+                 * than 50,000 or 4 MB (63 against 88 MiB), 3 % less CPU in
+                 * riskwatch and 6 % in Redis, for 1.7 % more wall clock
+                 * (3.33 against 3.275 s, medians of 6 alternating runs;
+                 * within the noise), the fetchers woken about 22 times
+                 * instead of 5. librdkafka's defaults are 100,000 and
+                 * 64 MB. */
+                "queued.max.messages.kbytes", "1024",
+                "queued.min.messages", "10000",
                 NULL
         };
         rw_processor_t *proc = calloc(1, sizeof(*proc));
