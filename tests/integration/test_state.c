@@ -340,6 +340,21 @@ static void test_legacy_meta(void **state) {
         free(v);
 }
 
+/* Two amounts for one account in interval k whose sum does not fit in 64
+ * bits: the write is refused whole, before anything is sent (w destroyed). */
+static void write_out_of_range(fx_t *fx, rw_state_write_t *w, int64_t k) {
+        rw_err_t werr;
+        char errstr[512];
+
+        assert_int_equal(rw_state_write_portfolio(w, 'a', k, "big", INT64_MAX / 2 + 1), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', k, "big", INT64_MAX / 2 + 1), 0);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "out of the 64-bit range"));
+        rw_state_write_destroy(w);
+}
+
 /* The sum of subject's entries in h (a subject may appear in the string
  * and in the hash of an interval bucket). */
 static int64_t bucket_sum(const rw_bstore_hash_t *h, const char *subject) {
@@ -382,7 +397,6 @@ static void test_interval_bucket(void **state) {
         rw_bstore_buckets_t bk;
         const rw_bstore_hash_t *a, *v;
         rw_state_write_t *w;
-        rw_err_t werr;
         char errstr[512];
         redisReply *r;
 
@@ -426,13 +440,7 @@ static void test_interval_bucket(void **state) {
         /* A new interval's sum out of range refuses the write too. */
         w = rw_state_write_new(fx->st, "orders", 3, 1, 2, T0);
         rw_state_write_bounds(w, 7, 7);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 9, "big", INT64_MAX / 2 + 1), 0);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 9, "big", INT64_MAX / 2 + 1), 0);
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_ERR_FAIL);
-        assert_non_null(strstr(errstr, "out of the 64-bit range"));
-        rw_state_write_destroy(w);
+        write_out_of_range(fx, w, 9);
         assert_int_equal(llget(fx, "EXISTS ts:{3}:pbs:a:9"), 0);
 }
 
@@ -449,14 +457,8 @@ static void test_write_whole_or_nothing(void **state) {
         w = rw_state_write_new(fx->st, "orders", 2, -1, 5, T0);
         assert_non_null(w);
         rw_state_write_bounds(w, 0, 10);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 5, "big", INT64_MAX / 2 + 1), 0);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 5, "big", INT64_MAX / 2 + 1), 0);
         assert_int_equal(rw_state_write_vendor(w, "v9", -1, 20513, 7, 120), 0);
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_ERR_FAIL);
-        assert_non_null(strstr(errstr, "out of the 64-bit range"));
-        rw_state_write_destroy(w);
+        write_out_of_range(fx, w, 5);
         assert_int_equal(llget(fx, "EXISTS ts:{2}:pb:a:5"), 0);
         assert_int_equal(llget(fx, "EXISTS ts:{2}:v:v9"), 0);
         assert_int_equal(llget(fx, "EXISTS ts:{2}:off:orders"), 0);
