@@ -341,36 +341,52 @@ static void rw_view_fill_fps(rw_account_view_t *av, const redisReply *fps) {
         }
 }
 
-/* Read `n` pipelined replies; on a connection failure the context is
- * dropped and RW_ERR_IO returned (replies read so far are kept in rs). */
-static rw_err_t rw_state_replies(rw_state_t *st, redisReply **rs, size_t n,
-                                 char *errstr, size_t errstr_size) {
-        int64_t t0 = rw_state_rt_begin();
-        for (size_t i = 0; i < n; i++) {
-                if (redisGetReply(st->rc, (void **)&rs[i]) != REDIS_OK) {
-                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
-                        rw_state_disconnect(st);
-                        return RW_ERR_IO;
+/* Fill view av from its four replies (HGETALL of the account, HGETALL of
+ * its lifecycle states, ZSCORE of its due time, GET of its ids). RW_OK;
+ * RW_ERR_FAIL or RW_ERR_IO (a transient error reply) with errstr filled;
+ * RW_ERR_NOMEM. */
+static rw_err_t rw_view_load(rw_state_t *st, int32_t partition, int orders,
+                             rw_account_view_t *av, redisReply *const r[4],
+                             char *errstr, size_t errstr_size) {
+        const redisReply *all = r[0], *fps = r[1], *due = r[2], *ids = r[3];
+
+        for (int k = 0; k < 4; k++)
+                if (r[k]->type == REDIS_REPLY_ERROR) {
+                        snprintf(errstr, errstr_size, "redis: loading accounts: %s", r[k]->str);
+                        return rw_reply_transient(r[k]) ? RW_ERR_IO : RW_ERR_FAIL;
                 }
+        if (all->type != REDIS_REPLY_ARRAY || fps->type != REDIS_REPLY_ARRAY) {
+                snprintf(errstr, errstr_size, "redis: loading accounts: unexpected reply");
+                return RW_ERR_FAIL;
         }
-        rw_state_rt_end(t0);
+        if (rw_view_fill(av, all))
+                return RW_ERR_NOMEM;
+        rw_view_fill_fps(av, fps);
+        av->due = due->type == REDIS_REPLY_STRING ? strtoll(due->str, NULL, 10) : 0;
+        av->due_stored = av->due;
+        if (ids->type == REDIS_REPLY_STRING && rw_account_ids_load(av, ids->str, ids->len)) {
+                snprintf(errstr, errstr_size, "redis: %s:{%d}:d%s:%s: malformed", st->ns,
+                         (int)partition, orders ? "a" : "s", av->account);
+                return RW_ERR_FAIL;
+        }
         return RW_OK;
 }
 
 rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                        int orders, const char *const *accounts, size_t cnt,
                        rw_account_view_t *views, char *errstr, size_t errstr_size) {
-        redisReply **rs = NULL;
-        rw_err_t err = RW_ERR_IO;
+        rw_err_t err = RW_OK;
+        int64_t t0;
         size_t i;
 
         for (i = 0; i < cnt; i++)
-                if (rw_account_init(&views[i], accounts[i]))
-                        goto nomem;
+                if (rw_account_init(&views[i], accounts[i])) {
+                        err = RW_ERR_NOMEM;
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
         if (!cnt)
                 return RW_OK;
-        if (!(rs = calloc(cnt * 4, sizeof(*rs))))
-                goto nomem;
         if ((err = rw_state_ensure(st, errstr, errstr_size)))
                 goto done;
         for (i = 0; i < cnt; i++) {
@@ -390,54 +406,43 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                     redisAppendCommandArgv(st->rc, 2, g, NULL) != REDIS_OK) {
                         snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
                         rw_state_disconnect(st);
+                        err = RW_ERR_IO;
                         goto done;
                 }
         }
-        if ((err = rw_state_replies(st, rs, cnt * 4, errstr, errstr_size)))
-                goto done;
-        err = RW_ERR_FAIL;
-        for (i = 0; i < cnt * 4; i++)
-                if (rs[i]->type == REDIS_REPLY_ERROR) {
-                        snprintf(errstr, errstr_size, "redis: loading accounts: %s",
-                                 rs[i]->str);
-                        if (rw_reply_transient(rs[i])) {
-                                rw_state_disconnect(st);
-                                err = RW_ERR_IO;
-                        }
-                        goto done;
-                }
+        /* One account's replies at a time, each freed once its view is
+         * filled: a batch's misses held all at once were the largest of a
+         * run's transient allocations (hiredis makes an object per field).
+         * After a failure the rest are still read, so the connection stays
+         * in step. */
+        t0 = rw_state_rt_begin();
         for (i = 0; i < cnt; i++) {
-                rw_account_view_t *av = &views[i];
-                redisReply *all = rs[i * 4], *fps = rs[i * 4 + 1], *due = rs[i * 4 + 2],
-                           *ids = rs[i * 4 + 3];
-                if (all->type != REDIS_REPLY_ARRAY || fps->type != REDIS_REPLY_ARRAY) {
-                        snprintf(errstr, errstr_size, "redis: loading accounts: "
-                                 "unexpected reply");
-                        goto done;
+                redisReply *r[4] = { NULL, NULL, NULL, NULL };
+                char why[512];
+                rw_err_t e;
+
+                for (int k = 0; k < 4; k++)
+                        if (redisGetReply(st->rc, (void **)&r[k]) != REDIS_OK) {
+                                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                                rw_state_disconnect(st);
+                                for (int j = 0; j < k; j++)
+                                        freeReplyObject(r[j]);
+                                err = RW_ERR_IO;
+                                goto done;
+                        }
+                if (!err && (e = rw_view_load(st, partition, orders, &views[i], r, why,
+                                              sizeof(why)))) {
+                        err = e;
+                        snprintf(errstr, errstr_size, "%s",
+                                 e == RW_ERR_NOMEM ? "out of memory" : why);
                 }
-                if (rw_view_fill(av, all))
-                        goto nomem;
-                rw_view_fill_fps(av, fps);
-                av->due = due->type == REDIS_REPLY_STRING ? strtoll(due->str, NULL, 10) : 0;
-                av->due_stored = av->due;
-                if (ids->type == REDIS_REPLY_STRING &&
-                    rw_account_ids_load(av, ids->str, ids->len)) {
-                        snprintf(errstr, errstr_size, "redis: %s:{%d}:d%s:%s: malformed",
-                                 st->ns, (int)partition, orders ? "a" : "s", accounts[i]);
-                        goto done;
-                }
+                for (int k = 0; k < 4; k++)
+                        freeReplyObject(r[k]);
         }
-        err = RW_OK;
-        goto done;
-nomem:
-        snprintf(errstr, errstr_size, "out of memory");
-        err = RW_ERR_NOMEM;
+        rw_state_rt_end(t0);
+        if (err == RW_ERR_IO)   /* a transient error reply (LOADING, ...) */
+                rw_state_disconnect(st);
 done:
-        if (rs)
-                for (i = 0; i < cnt * 4; i++)
-                        if (rs[i])
-                                freeReplyObject(rs[i]);
-        free(rs);
         if (err)
                 for (i = 0; i < cnt; i++)
                         rw_account_view_clear(&views[i]);

@@ -340,6 +340,48 @@ static void test_legacy_meta(void **state) {
         free(v);
 }
 
+/* Loading accounts: a reply Redis refuses, or ids that do not parse, fail
+ * the load whole (views cleared) and name why; the replies after it are
+ * still read, so the connection stays in step for the next load. */
+static void test_load_refused(void **state) {
+        fx_t *fx = *state;
+        const char *names[3] = { "ok1", "bad", "ok2" };
+        rw_account_view_t views[3];
+        char errstr[512];
+        redisReply *r;
+
+        memset(views, 0, sizeof(views));
+        r = redisCommand(fx->rc, "HSET ts:{6}:a:ok1 %lld 1,100 m 20000,1,%lld",
+                         (long long)(T0 / RW_DAY_MS), (long long)T0);
+        freeReplyObject(r);
+        r = redisCommand(fx->rc, "HSET ts:{6}:a:ok2 %lld 2,200 m 20000,2,%lld",
+                         (long long)(T0 / RW_DAY_MS), (long long)T0);
+        freeReplyObject(r);
+        r = redisCommand(fx->rc, "SET ts:{6}:a:bad notahash");
+        freeReplyObject(r);
+        assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names, 3, views, errstr,
+                                       sizeof(errstr)), RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "loading accounts: WRONGTYPE"));
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(views[i].bucket_cnt, 0);
+
+        r = redisCommand(fx->rc, "DEL ts:{6}:a:bad");
+        freeReplyObject(r);
+        r = redisCommand(fx->rc, "SET ts:{6}:da:bad 12345");
+        freeReplyObject(r);
+        assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names, 3, views, errstr,
+                                       sizeof(errstr)), RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "ts:{6}:da:bad: malformed"));
+
+        /* In step: the next load reads its own replies. */
+        assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names + 2, 1, views, errstr,
+                                       sizeof(errstr)), RW_OK);
+        assert_int_equal(views[0].bucket_cnt, 1);
+        assert_int_equal(views[0].buckets[0].placed, 2);
+        assert_int_equal(views[0].last_offset, 2);
+        rw_account_view_clear(&views[0]);
+}
+
 /* Two amounts for one account in interval k whose sum does not fit in 64
  * bits: the write is refused whole, before anything is sent (w destroyed). */
 static void write_out_of_range(fx_t *fx, rw_state_write_t *w, int64_t k) {
@@ -485,6 +527,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_memory_bounded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replay_matches_redis, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_legacy_meta, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_load_refused, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_bucket, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
