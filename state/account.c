@@ -328,10 +328,19 @@ void rw_account_clean(rw_account_view_t *av) {
         av->due_stored = av->due;
 }
 
+/* What the allocator takes for a block of n bytes (glibc: n and an 8-byte
+ * header, in 16-byte steps, at least 32; 0 for no block). */
+static size_t rw_heap_block(size_t n) {
+        size_t b = (n + 8 + 15) & ~(size_t)15;
+        return !n ? 0 : b < 32 ? 32 : b;
+}
+
 size_t rw_account_footprint(const rw_account_view_t *av) {
-        return sizeof(*av) + (av->account ? strlen(av->account) + 1 : 0) +
-               av->bucket_size * (sizeof(*av->buckets) + 1) +
-               av->gone_size * sizeof(*av->gone) + av->id_size * sizeof(*av->ids);
+        return sizeof(*av) + rw_heap_block(av->account ? strlen(av->account) + 1 : 0) +
+               rw_heap_block(av->bucket_size * sizeof(*av->buckets)) +
+               rw_heap_block(av->bucket_size) +
+               rw_heap_block(av->gone_size * sizeof(*av->gone)) +
+               rw_heap_block(av->id_size * sizeof(*av->ids));
 }
 
 void rw_account_view_clear(rw_account_view_t *av) {

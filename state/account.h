@@ -101,7 +101,8 @@ int rw_account_dirty(const rw_account_view_t *av);
 /* Forget what changed (after it was written). */
 void rw_account_clean(rw_account_view_t *av);
 
-/* Bytes the view holds (for a cache's bound). */
+/* Bytes the view holds on the heap, as the allocator counts them (its
+ * blocks with their headers; for a cache's bound). */
 size_t rw_account_footprint(const rw_account_view_t *av);
 
 /* Free what a view holds (not the view itself). */

@@ -28,6 +28,13 @@ static uint64_t rw_cache_hash(int tag, const char *account) {
         return h ^ (h >> 29);
 }
 
+/* An entry's bytes: its view's blocks, and the entry's own block around
+ * the view (its links and the allocator's header). */
+static size_t rw_cache_entry_bytes(const rw_cache_entry_t *e) {
+        return rw_account_footprint(&e->av) +
+               (sizeof(*e) - sizeof(e->av)) + 16;
+}
+
 rw_cache_t *rw_cache_new(size_t max_bytes) {
         rw_cache_t *c = calloc(1, sizeof(*c));
 
@@ -138,7 +145,7 @@ rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av) {
         e->next = c->slots[slot];
         c->slots[slot] = e;
         c->st.entries++;
-        e->bytes = rw_account_footprint(&e->av);
+        e->bytes = rw_cache_entry_bytes(e);
         c->st.bytes += e->bytes;
         e->lru_prev = e->lru_next = NULL;
         /* Linked at the front. */
@@ -167,7 +174,7 @@ void rw_cache_trim(rw_cache_t *c) {
          * may have changed, and they are kept (the caller may still hold
          * them: a batch whose write is not stored yet). */
         for (e = c->lru_head; e && e->touched; e = e->lru_next) {
-                size_t b = rw_account_footprint(&e->av);
+                size_t b = rw_cache_entry_bytes(e);
                 c->st.bytes = c->st.bytes - e->bytes + b;
                 e->bytes = b;
         }

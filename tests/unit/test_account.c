@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <cmocka.h>
 #include "state/account.h"
 #include "state/cache.h"
@@ -195,6 +196,16 @@ static void test_cache(void **state) {
 
         assert_non_null(c);
         put(c, 0, "a1", 10);
+        /* It counts what the allocator holds for the view, not less. */
+        {
+                const rw_account_view_t *v = rw_cache_get(c, 0, "a1");
+                rw_cache_stats(c, &st);
+                assert_true(st.bytes >= sizeof(*v) + malloc_usable_size(v->account) +
+                                        malloc_usable_size(v->buckets) +
+                                        malloc_usable_size(v->bucket_dirty) +
+                                        malloc_usable_size(v->gone) +
+                                        malloc_usable_size(v->ids) + 6 * 8);
+        }
         put(c, 1, "a1", 20);
         assert_non_null(rw_cache_get(c, 0, "a1"));
         assert_int_equal(rw_cache_get(c, 1, "a1")->bucket_cnt, 20);
