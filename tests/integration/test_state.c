@@ -435,7 +435,7 @@ static void write_interval(fx_t *fx, int64_t expected, int64_t first, int64_t la
  * both once folded. */
 static void test_interval_bucket(void **state) {
         fx_t *fx = *state;
-        rw_bstore_t bs;
+        rw_bstore_t bs = { 0 };
         rw_bstore_buckets_t bk;
         const rw_bstore_hash_t *a, *v;
         rw_state_write_t *w;
