@@ -343,8 +343,8 @@ static void rw_view_fill_fps(rw_account_view_t *av, const redisReply *fps) {
 
 /* Fill view av from its four replies (HGETALL of the account, HGETALL of
  * its lifecycle states, ZSCORE of its due time, GET of its ids). RW_OK;
- * RW_ERR_FAIL or RW_ERR_IO (a transient error reply) with errstr filled;
- * RW_ERR_NOMEM. */
+ * else RW_ERR_FAIL, RW_ERR_IO (a transient error reply) or RW_ERR_NOMEM,
+ * with errstr filled. */
 static rw_err_t rw_view_load(rw_state_t *st, int32_t partition, int orders,
                              rw_account_view_t *av, redisReply *const r[4],
                              char *errstr, size_t errstr_size) {
@@ -359,8 +359,10 @@ static rw_err_t rw_view_load(rw_state_t *st, int32_t partition, int orders,
                 snprintf(errstr, errstr_size, "redis: loading accounts: unexpected reply");
                 return RW_ERR_FAIL;
         }
-        if (rw_view_fill(av, all))
+        if (rw_view_fill(av, all)) {
+                snprintf(errstr, errstr_size, "out of memory");
                 return RW_ERR_NOMEM;
+        }
         rw_view_fill_fps(av, fps);
         av->due = due->type == REDIS_REPLY_STRING ? strtoll(due->str, NULL, 10) : 0;
         av->due_stored = av->due;
@@ -418,8 +420,6 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
         t0 = rw_state_rt_begin();
         for (i = 0; i < cnt; i++) {
                 redisReply *r[4] = { NULL, NULL, NULL, NULL };
-                char why[512];
-                rw_err_t e;
 
                 for (int k = 0; k < 4; k++)
                         if (redisGetReply(st->rc, (void **)&r[k]) != REDIS_OK) {
@@ -430,12 +430,10 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                                 err = RW_ERR_IO;
                                 goto done;
                         }
-                if (!err && (e = rw_view_load(st, partition, orders, &views[i], r, why,
-                                              sizeof(why)))) {
-                        err = e;
-                        snprintf(errstr, errstr_size, "%s",
-                                 e == RW_ERR_NOMEM ? "out of memory" : why);
-                }
+                /* The first failure's reason is kept. */
+                if (!err)
+                        err = rw_view_load(st, partition, orders, &views[i], r, errstr,
+                                           errstr_size);
                 for (int k = 0; k < 4; k++)
                         freeReplyObject(r[k]);
         }
@@ -1015,6 +1013,24 @@ static int rw_write_range(rw_state_write_t *w, const char *what, const char *sub
         return -2;
 }
 
+/* The sum of the deltas from *jp on that share its kind, interval and
+ * subject, *jp moved past them. -2 when it is out of the 64-bit range
+ * (rw_write_range()). */
+static int rw_delta_run(rw_state_write_t *w, size_t *jp, int64_t *sump) {
+        const rw_delta_t *d = &w->deltas[*jp];
+        size_t j = *jp;
+        int64_t sum = 0;
+
+        while (j < w->delta_cnt && w->deltas[j].kind == d->kind && w->deltas[j].k == d->k &&
+               !strcmp(w->deltas[j].subject, d->subject))
+                if (__builtin_add_overflow(sum, w->deltas[j++].delta, &sum))
+                        return rw_write_range(w, d->kind == 'a' ? "account" : "vendor",
+                                              d->subject, d->k);
+        *jp = j;
+        *sump = sum;
+        return 0;
+}
+
 /* The deltas from i on of one new interval (kind, k), coalesced by subject,
  * as one SET of NS:{P}:pbs:KIND:K: a string in the fold copies' encoding
  * (rw_bstore_fold_encode()), which Redis stores as it is; a field per
@@ -1031,15 +1047,11 @@ static size_t rw_write_interval(rw_state_write_t *w, size_t i) {
 
         while (j < w->delta_cnt && w->deltas[j].kind == d->kind && w->deltas[j].k == d->k) {
                 const char *subj = w->deltas[j].subject;
-                int64_t sum = 0;
-                while (j < w->delta_cnt && w->deltas[j].kind == d->kind &&
-                       w->deltas[j].k == d->k && !strcmp(w->deltas[j].subject, subj))
-                        if (__builtin_add_overflow(sum, w->deltas[j++].delta, &sum)) {
-                                (void)rw_write_range(w, d->kind == 'a' ? "account" : "vendor",
-                                                     subj, d->k);
-                                free(h.v);
-                                return 0;
-                        }
+                int64_t sum;
+                if (rw_delta_run(w, &j, &sum)) {
+                        free(h.v);
+                        return 0;
+                }
                 if (!sum)
                         continue;
                 if (rw_grow(&h.v, &cap, h.cnt + 1, sizeof(*h.v), 64)) {
@@ -1187,12 +1199,9 @@ static int rw_write_deltas(rw_state_write_t *w) {
                 for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind &&
                             w->deltas[j].k == d->k; ) {
                         const char *subj = w->deltas[j].subject;
-                        int64_t sum = 0;
-                        while (j < w->delta_cnt && w->deltas[j].kind == d->kind &&
-                               w->deltas[j].k == d->k && !strcmp(w->deltas[j].subject, subj))
-                                if (__builtin_add_overflow(sum, w->deltas[j++].delta, &sum))
-                                        return rw_write_range(w, d->kind == 'a' ? "account" :
-                                                              "vendor", subj, d->k);
+                        int64_t sum;
+                        if (rw_delta_run(w, &j, &sum))
+                                return -2;
                         if (!sum)
                                 continue;
                         if (w->argc - (size_t)at > RW_OP_MAX_ARGS) {
