@@ -572,6 +572,15 @@ static void rw_bs_pkey(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
         snprintf(buf, size, "%s:{%d}:%s", rw_state_ns(bs->st), (int)p, what);
 }
 
+/* The key of partition p's interval bucket k of family fam: its hash
+ * (pb:F:K) or, with str, its string (pbs:F:K). */
+static void rw_bs_bucket_key(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
+                             int str, int fam, int64_t k) {
+        char what[64];
+        snprintf(what, sizeof(what), "%s:%s:%" PRId64, str ? "pbs" : "pb", rw_fam[fam], k);
+        rw_bs_pkey(bs, buf, size, p, what);
+}
+
 rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
                             size_t errstr_size) {
         redisReply *rs[2] = { NULL, NULL };
@@ -692,11 +701,8 @@ static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts
                 size_t argc = 1;
                 for (size_t i = 0; i < del_cnt; i++)
                         for (int fam = 0; fam < 4; fam++, argc++) {
-                                char what[64];
-                                snprintf(what, sizeof(what), "%s:%s:%" PRId64,
-                                         fam < 2 ? "pb" : "pbs", rw_fam[fam % 2],
-                                         del_k0 + (int64_t)i);
-                                rw_bs_pkey(bs, keys[argc - 1], sizeof(keys[0]), p, what);
+                                rw_bs_bucket_key(bs, keys[argc - 1], sizeof(keys[0]), p,
+                                                 fam >= 2, fam % 2, del_k0 + (int64_t)i);
                                 argv[argc] = keys[argc - 1];
                         }
                 err = rw_bs_send(rc, (int)argc, argv, NULL, errstr, errstr_size);
@@ -737,14 +743,12 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         for (size_t i = 0; i < cnt && !err; i++)
                 for (int32_t p = 0; p < parts && !err; p++)
                         for (int fam = 0; fam < 2 && !err; fam++) {
-                                char key[256], skey[256], what[64];
-                                const char *argv[2] = { "HGETALL", key }, *get[2] = { "GET", skey };
-                                snprintf(what, sizeof(what), "pb:%s:%" PRId64, rw_fam[fam],
-                                         k0 + (int64_t)i);
-                                rw_bs_pkey(bs, key, sizeof(key), p, what);
-                                snprintf(what, sizeof(what), "pbs:%s:%" PRId64, rw_fam[fam],
-                                         k0 + (int64_t)i);
-                                rw_bs_pkey(bs, skey, sizeof(skey), p, what);
+                                int64_t k = k0 + (int64_t)i;
+                                char key[256], skey[256];
+                                const char *argv[2] = { "HGETALL", key };
+                                const char *get[2] = { "GET", skey };
+                                rw_bs_bucket_key(bs, key, sizeof(key), p, 0, fam, k);
+                                rw_bs_bucket_key(bs, skey, sizeof(skey), p, 1, fam, k);
                                 if (!(err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size)))
                                         err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
                         }
@@ -783,11 +787,11 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                 if (rc2 == -1) {
                         err = RW_ERR_NOMEM;
                 } else if (rc2) {
-                        char key[256], what[64];
-                        snprintf(what, sizeof(what), "pbs:%s:%" PRId64, rw_fam[i % 2],
-                                 k0 + (int64_t)(i / 2 / (size_t)parts));
-                        rw_bs_pkey(bs, key, sizeof(key), (int32_t)(i / 2 % (size_t)parts),
-                                   what);
+                        /* bucket[(k * parts + p) * 2 + fam] */
+                        size_t kp = i / 2;
+                        char key[256];
+                        rw_bs_bucket_key(bs, key, sizeof(key), (int32_t)(kp % (size_t)parts), 1,
+                                         (int)(i % 2), k0 + (int64_t)(kp / (size_t)parts));
                         snprintf(errstr, errstr_size, "redis: %s: not an interval bucket", key);
                         err = RW_ERR_FAIL;
                 }
