@@ -340,6 +340,19 @@ static void test_legacy_meta(void **state) {
         free(v);
 }
 
+/* Loading the three accounts fails whole, naming why (`want`), and leaves
+ * their views empty. */
+static void load_refused(fx_t *fx, const char *const names[3], rw_account_view_t views[3],
+                         const char *want) {
+        char errstr[512];
+
+        assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names, 3, views, errstr,
+                                       sizeof(errstr)), RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, want));
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(views[i].bucket_cnt, 0);
+}
+
 /* Loading accounts: a reply Redis refuses, or ids that do not parse, fail
  * the load whole (views cleared) and name why; the replies after it are
  * still read, so the connection stays in step for the next load. */
@@ -359,19 +372,13 @@ static void test_load_refused(void **state) {
         freeReplyObject(r);
         r = redisCommand(fx->rc, "SET ts:{6}:a:bad notahash");
         freeReplyObject(r);
-        assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names, 3, views, errstr,
-                                       sizeof(errstr)), RW_ERR_FAIL);
-        assert_non_null(strstr(errstr, "loading accounts: WRONGTYPE"));
-        for (int i = 0; i < 3; i++)
-                assert_int_equal(views[i].bucket_cnt, 0);
+        load_refused(fx, names, views, "loading accounts: WRONGTYPE");
 
         r = redisCommand(fx->rc, "DEL ts:{6}:a:bad");
         freeReplyObject(r);
         r = redisCommand(fx->rc, "SET ts:{6}:da:bad 12345");
         freeReplyObject(r);
-        assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names, 3, views, errstr,
-                                       sizeof(errstr)), RW_ERR_FAIL);
-        assert_non_null(strstr(errstr, "ts:{6}:da:bad: malformed"));
+        load_refused(fx, names, views, "ts:{6}:da:bad: malformed");
 
         /* In step: the next load reads its own replies. */
         assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names + 2, 1, views, errstr,
