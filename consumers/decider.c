@@ -25,7 +25,7 @@ struct rw_decider_s {
         rw_producer_t *prod;            /* its own */
         rd_kafka_t *rk;                 /* the consumer's, for metadata */
         char topic_orders[256];
-        int32_t partitions;             /* of topic_orders (0: not known yet) */
+        _Atomic int32_t partitions;     /* of topic_orders (0: not known yet) */
         rw_decider_emit_cb *emit;
         void *opaque;
 
@@ -68,15 +68,22 @@ static int rw_decider_pass(rw_decider_t *dc, int *morep) {
         char errstr[512];
         rw_err_t err;
         uint64_t gen;
+        int32_t parts;
 
         pthread_mutex_lock(&dc->lock);
         gen = dc->gen;
         pthread_mutex_unlock(&dc->lock);
 
         *morep = 0;
-        if (!dc->partitions && !(dc->partitions = rw_kafka_partition_cnt(dc->rk, dc->topic_orders)))
-                return 1;
-        err = rw_boundary_tick(dc->bd, dc->st, dc->codec, dc->partitions, rw_now_ms(),
+        /* Told by the loop, which read the topics before the first poll;
+         * asked here only if it could not (a parked fetch holds the
+         * request back for fetch.wait.max.ms). */
+        if (!(parts = atomic_load(&dc->partitions))) {
+                if (!(parts = rw_kafka_partition_cnt(dc->rk, dc->topic_orders)))
+                        return 1;
+                atomic_store(&dc->partitions, parts);
+        }
+        err = rw_boundary_tick(dc->bd, dc->st, dc->codec, parts, rw_now_ms(),
                                rw_decider_drain, dc, &res, errstr, sizeof(errstr));
         if (err == RW_ERR_IO) {
                 /* Next pass; the batches ride out the outage. */
@@ -219,6 +226,11 @@ void rw_decider_set_sinks(rw_decider_t *dc, int alerts, int dlq) {
 
 void rw_decider_set_replay(rw_decider_t *dc, int replay) {
         rw_boundary_set_replay(dc->bd, replay);
+}
+
+void rw_decider_set_partitions(rw_decider_t *dc, int32_t partitions) {
+        if (dc && partitions > 0)
+                atomic_store(&dc->partitions, partitions);
 }
 
 void rw_decider_kick(rw_decider_t *dc) {

@@ -41,6 +41,9 @@ void rw_decider_destroy(rw_decider_t *dc);
 void rw_decider_set_sinks(rw_decider_t *dc, int alerts, int dlq);
 /* rw_boundary_set_replay() of its decider. Before rw_decider_start(). */
 void rw_decider_set_replay(rw_decider_t *dc, int replay);
+/* The orders topic's partition count, as the loop read it (> 0); the
+ * decider asks the broker itself while not told. */
+void rw_decider_set_partitions(rw_decider_t *dc, int32_t partitions);
 /* Decide now rather than at the next idle tick (a batch moved watermarks). */
 void rw_decider_kick(rw_decider_t *dc);
 /* The last boundary decided, as last read from Redis by either side (0:

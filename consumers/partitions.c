@@ -270,12 +270,30 @@ int rw_check_positions(rw_processor_t *proc) {
         return found;
 }
 
+/* Whether partition `p` is at its end: librdkafka said so, or everything
+ * up to the high watermark of its last fetch is stored. The second is what
+ * librdkafka's next fetch would report, but that fetch finds nothing new and
+ * the broker holds it for fetch.wait.max.ms (500 ms by default) before it
+ * answers: -e need not wait for it. Below the high watermark (a transaction's
+ * marker is never delivered, an open one holds read_committed back) only the
+ * end-of-partition counts. */
+static int rw_part_at_end(rw_processor_t *proc, const rw_part_t *p) {
+        int64_t lo, hi = -1;
+
+        if (p->eof)
+                return 1;
+        if (p->expected < 0 || p->retry_at >= 0 ||
+            rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition, &lo, &hi))
+                return 0;
+        return hi >= 0 && p->expected >= hi;
+}
+
 int rw_all_eof(rw_processor_t *proc) {
         int n = 0;
         for (size_t i = 0; i < proc->part_cnt; i++) {
                 if (!proc->parts[i].assigned)
                         continue;
-                if (!proc->parts[i].eof && !proc->parts[i].hold_need)
+                if (!rw_part_at_end(proc, &proc->parts[i]) && !proc->parts[i].hold_need)
                         return 0;       /* a waiting partition is done unless released */
                 n++;
         }

@@ -359,9 +359,20 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
                 if (names[i][0] == '^' || (i == 1 && !strcmp(names[0], names[1])))
                         continue;
-                for (int t = 0; t < md->topic_cnt && !found; t++)
-                        found = !strcmp(md->topics[t].topic, names[i]) &&
-                                md->topics[t].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                for (int t = 0; t < md->topic_cnt && !found; t++) {
+                        const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+                        found = !strcmp(mt->topic, names[i]) &&
+                                mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                        /* The orders partitions, for the gap holds, the
+                         * at-end reports and the decider: asked later on
+                         * the consumer's connection, a request waits
+                         * behind a parked fetch. */
+                        if (found && i == 0 && !mt->err && mt->partition_cnt > 0 &&
+                            !proc->orders_partitions) {
+                                proc->orders_partitions = mt->partition_cnt;
+                                rw_decider_set_partitions(proc->decider, mt->partition_cnt);
+                        }
+                }
                 if (found)
                         continue;
                 missing |= 1 << i;

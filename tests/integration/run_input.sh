@@ -87,6 +87,29 @@ for t in "$T_ORDERS" "$T_SUPPORT"; do
 done
 ok "run without -e says once per missing topic that it waits, and consumes the $produced events once gen created them"
 
+# ---- the end of the input ---------------------------------------------------------
+
+# -e ends once every record up to each partition's high watermark is stored:
+# it does not wait for librdkafka's end-of-partition, which needs one more
+# fetch that finds nothing and that the broker holds for fetch.wait.max.ms,
+# nor does the decider ask the broker for the partitions behind such a fetch.
+# A 20 s long poll: waiting for either would take 20 s, or the 5 s metadata
+# timeout, or more.
+END=(-X state.namespace="${NS}_end" -X group.id="group-end-$ID"
+     -X topics.orders="orders-end-$ID" -X topics.support="support-end-$ID")
+rw gen "${END[@]}" --seed 5 --accounts 20 --days 20 2>"$WORK/gend.err" ||
+  { cat "$WORK/gend.err" >&2; fail "gen (end)"; }
+n_end=$(grep -oE '^gen: [0-9]+ events' "$WORK/gend.err" | grep -oE '[0-9]+')
+t0=$(date +%s%N)
+run "$WORK/out" "$WORK/end.err" run -e "${END[@]}" -X kafka.fetch.wait.max.ms=20000
+took_ms=$((($(date +%s%N) - t0) / 1000000))
+[[ $rc -eq 0 ]] || fail "run -e with a 20 s fetch.wait.max.ms: exit $rc$(shown "$WORK/end.err")"
+[[ $(summary "$WORK/end.err" consumed) -eq $n_end ]] ||
+  fail "run -e with a 20 s fetch.wait.max.ms: expected $n_end consumed$(shown "$WORK/end.err")"
+((took_ms < 4000)) ||
+  fail "run -e with a 20 s fetch.wait.max.ms took ${took_ms} ms: it waited behind the broker's long poll$(shown "$WORK/end.err")"
+ok "run -e over $n_end events ends at the high watermarks in ${took_ms} ms, not after a 20 s fetch.wait.max.ms"
+
 # ---- histories produced twice ------------------------------------------------------
 
 # The same seed with a later --start is another history: its events are new,
