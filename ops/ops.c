@@ -347,9 +347,14 @@ void rw_ops_batch(rw_ops_t *ops, int64_t us) {
 }
 
 void rw_ops_rebalance(rw_ops_t *ops, int assign) {
-        if (ops)
-                rw_metrics_add(ops->m, ops->f.rebalances,
-                               assign ? "kind=\"assign\"" : "kind=\"revoke\"", 1);
+        if (!ops)
+                return;
+        rw_metrics_add(ops->m, ops->f.rebalances,
+                       assign ? "kind=\"assign\"" : "kind=\"revoke\"", 1);
+        /* Report at the loop's next turn: the wait for partitions ends now,
+         * not at the next periodic report. */
+        if (assign)
+                ops->report_at = 0;
 }
 
 /* Say once what the loop waits for when it has no partition, and for how
