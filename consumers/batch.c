@@ -433,6 +433,31 @@ static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
                         p->fl_next;
 }
 
+/* Wake the decider once the stored watermarks of this process's orders
+ * partitions passed the next boundary, rather than leave it to its idle
+ * tick: the group's low watermark is at most theirs, so it may have moved
+ * (when another process holds the lowest partition, the pass finds nothing
+ * and costs a round trip or two). */
+static void rw_decider_nudge(rw_processor_t *proc) {
+        int64_t low = INT64_MAX;
+
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                const rw_part_t *p = &proc->parts[i];
+                if (!p->assigned || strcmp(p->topic, proc->topic_orders))
+                        continue;
+                if (p->watermark <= 0)
+                        return;         /* not known yet: nothing to decide */
+                if (p->watermark - proc->lateness_ms < low)
+                        low = p->watermark - proc->lateness_ms;
+        }
+        if (low == INT64_MAX || low <= proc->nudged)
+                return;
+        if (low >= rw_decider_last(proc->decider) + proc->interval_ms &&
+            low / proc->interval_ms > proc->nudged / proc->interval_ms)
+                rw_decider_kick(proc->decider);
+        proc->nudged = low;
+}
+
 /* Read the outcome of the batch write in flight (sending again, in the
  * foreground, what Redis refused because a watched offset moved or what a
  * connection failure left undecided, through Redis outages), then deliver
@@ -491,6 +516,7 @@ void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 rw_write_outcome(proc, p, proc->fl_errs[i], errstr, commits);
         }
         proc->fl_n = 0;
+        rw_decider_nudge(proc);
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
                 if (p->assigned && p->drain && !*stop)

@@ -96,6 +96,8 @@ struct rw_processor_s {
         int64_t lateness_ms;
         rw_validate_limits_t vlim;
         int64_t interval_ms;            /* dependency rules' boundaries */
+        int64_t nudged;                 /* own orders low watermark at the last
+                                         * rw_decider_nudge() */
         int64_t state_days;             /* the longest window an account rule reads */
         rw_decider_t *decider;          /* the dependency rules' decider (a thread) */
         int32_t alert_schema_id;        /* the registry's id for alerts (-1: none) */
