@@ -148,9 +148,13 @@ int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
                         rw_fatal(proc, "state: %s", errstr);
                 goto done;
         }
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n; i++) {
+                /* The stored ids as the view held them (appended to since
+                 * written whole). */
+                rw_account_ids_settle(&views[i], &proc->lim);
                 if (!rw_cache_put(proc->cache, tag, &views[i]))
                         abort();
+        }
         proc->stats.cache_misses += (int64_t)n;
         rc = 0;
 done:

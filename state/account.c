@@ -42,10 +42,40 @@ int rw_account_seen(const rw_account_view_t *av, const char *event_id, int64_t o
         return 0;
 }
 
+/* The retention rule over ids[0..id_cnt), whose last entry just arrived:
+ * within the horizon of the latest, at most dedup_max, newest kept. The
+ * entries from index `tail` on (those remembered since the last store) are
+ * to be appended to the stored form; 1 when one of them was dropped, so the
+ * stored form must be rewritten instead. */
+static int rw_ids_trim(rw_account_view_t *av, const rw_account_limits_t *lim, size_t tail) {
+        int64_t latest = av->ids[av->id_cnt - 1].at;
+        size_t i, keep = 0, drop_front, tail_keep = tail;
+        int lost = 0;
+
+        for (i = 0; i < av->id_cnt; i++)
+                if (av->ids[i].at > latest)
+                        latest = av->ids[i].at;
+        for (i = 0; i < av->id_cnt; i++) {
+                if (av->ids[i].at > latest - lim->dedup_ms)
+                        av->ids[keep++] = av->ids[i];
+                else if (i >= tail)
+                        lost = 1;
+                else
+                        tail_keep--;
+        }
+        drop_front = keep > lim->dedup_max ? keep - lim->dedup_max : 0;
+        if (drop_front > tail_keep)
+                lost = 1;
+        if (drop_front)
+                memmove(av->ids, av->ids + drop_front,
+                        (keep - drop_front) * sizeof(*av->ids));
+        av->id_cnt = keep - drop_front;
+        return lost;
+}
+
 static int rw_account_remember(rw_account_view_t *av, const char *event_id,
                                int64_t at, const rw_account_limits_t *lim) {
-        int64_t latest = at;
-        size_t i, keep = 0, drop_front;
+        int lost;
 
         if (!lim->dedup_ms || !lim->dedup_max)
                 return 0;
@@ -54,18 +84,12 @@ static int rw_account_remember(rw_account_view_t *av, const char *event_id,
         rw_event_id_hash(event_id, &av->ids[av->id_cnt].h1, &av->ids[av->id_cnt].h2);
         av->ids[av->id_cnt++].at = at;
         av->ids_dirty = 1;
-        for (i = 0; i < av->id_cnt; i++)
-                if (av->ids[i].at > latest)
-                        latest = av->ids[i].at;
-        /* Within the horizon of the latest, at most dedup_max, newest kept. */
-        for (i = 0; i < av->id_cnt; i++)
-                if (av->ids[i].at > latest - lim->dedup_ms)
-                        av->ids[keep++] = av->ids[i];
-        drop_front = keep > lim->dedup_max ? keep - lim->dedup_max : 0;
-        if (drop_front)
-                memmove(av->ids, av->ids + drop_front,
-                        (keep - drop_front) * sizeof(*av->ids));
-        av->id_cnt = keep - drop_front;
+        av->ids_fresh++;
+        lost = av->ids_fresh > av->id_cnt;
+        if (rw_ids_trim(av, lim, lost ? 0 : av->id_cnt - av->ids_fresh))
+                lost = 1;
+        if (lost)
+                av->ids_rewrite = 1;
         return 0;
 }
 
@@ -283,6 +307,9 @@ int rw_account_ids_load(rw_account_view_t *av, const void *buf, size_t len) {
         free(av->ids);
         av->ids = NULL;
         av->id_cnt = av->id_size = 0;
+        av->ids_stored = n;
+        av->ids_fresh = 0;
+        av->ids_rewrite = 0;
         if (!n)
                 return 0;
         if (!(av->ids = malloc(n * sizeof(*av->ids))))
@@ -296,8 +323,33 @@ int rw_account_ids_load(rw_account_view_t *av, const void *buf, size_t len) {
         return 0;
 }
 
-void rw_account_ids_store(const rw_account_view_t *av, unsigned char *buf) {
-        for (size_t i = 0; i < av->id_cnt; i++, buf += RW_SEEN_ID_SIZE) {
+void rw_account_ids_settle(rw_account_view_t *av, const rw_account_limits_t *lim) {
+        size_t n = av->id_cnt;
+
+        if (!lim->dedup_ms || !lim->dedup_max)
+                return;
+        /* In place: the kept ones stay a prefix no longer than what was read. */
+        av->id_cnt = 0;
+        for (size_t i = 0; i < n; i++) {
+                rw_seen_id_t id = av->ids[i];
+                av->ids[av->id_cnt++] = id;
+                (void)rw_ids_trim(av, lim, av->id_cnt);
+        }
+}
+
+int rw_account_ids_append(const rw_account_view_t *av) {
+        /* Worth a command of its own (the writes gather whole lists into
+         * one MSET) once the list repeated would be 4 ids (96 bytes) or
+         * more; what is stored plus what is appended stays within half as
+         * much again as what is kept (and two): a rewrite every so many ids
+         * rather than at every write. */
+        return av->id_cnt && !av->ids_rewrite && av->ids_fresh <= av->id_cnt &&
+               av->id_cnt - av->ids_fresh >= 4 &&
+               av->ids_stored + av->ids_fresh <= av->id_cnt + av->id_cnt / 2 + 2;
+}
+
+void rw_account_ids_store(const rw_account_view_t *av, size_t from, unsigned char *buf) {
+        for (size_t i = from; i < av->id_cnt; i++, buf += RW_SEEN_ID_SIZE) {
                 rw_le64_put(buf, av->ids[i].h1);
                 rw_le64_put(buf + 8, av->ids[i].h2);
                 rw_le64_put(buf + 16, (uint64_t)av->ids[i].at);
@@ -324,7 +376,12 @@ void rw_account_clean(rw_account_view_t *av) {
         av->meta_dirty = 0;
         av->meta_legacy = 0;
         av->gone_cnt = 0;
+        if (av->ids_dirty)
+                av->ids_stored = rw_account_ids_append(av) ? av->ids_stored + av->ids_fresh :
+                                 av->id_cnt;
         av->ids_dirty = 0;
+        av->ids_fresh = 0;
+        av->ids_rewrite = 0;
         av->due_stored = av->due;
 }
 

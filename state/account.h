@@ -57,6 +57,13 @@ typedef struct rw_account_view_s {
         rw_seen_id_t *ids;              /* recent event ids, oldest first */
         size_t id_cnt, id_size;
         int ids_dirty;
+        /* The stored form is appended to: it holds ids_stored records, the
+         * retention rule not yet applied to the later ones
+         * (rw_account_ids_settle()). ids_fresh: remembered since the last
+         * write, the last ones of ids unless ids_rewrite (one of them was
+         * dropped again). */
+        size_t ids_stored, ids_fresh;
+        int ids_rewrite;
 } rw_account_view_t;
 
 /* Limits the pure arithmetic works within. */
@@ -91,10 +98,20 @@ void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b);
 void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size);
 
 /* Load the remembered ids from their stored form (n * RW_SEEN_ID_SIZE
- * bytes); -1 when malformed or out of memory. */
+ * bytes, in the order they arrived); -1 when malformed or out of memory.
+ * Then rw_account_ids_settle(). */
 int rw_account_ids_load(rw_account_view_t *av, const void *buf, size_t len);
-/* Their stored form: writes id_cnt * RW_SEEN_ID_SIZE bytes to buf. */
-void rw_account_ids_store(const rw_account_view_t *av, unsigned char *buf);
+/* Apply the retention rule to the loaded ids one at a time, in the order
+ * they arrived: the ids the view held when they were stored, whether the
+ * stored form was appended to or written whole. */
+void rw_account_ids_settle(rw_account_view_t *av, const rw_account_limits_t *lim);
+/* 1 when a write appends the ids remembered since the last one (ids_fresh
+ * records from index id_cnt - ids_fresh) to the stored form, 0 when it
+ * writes all of them (id_cnt records) over it. */
+int rw_account_ids_append(const rw_account_view_t *av);
+/* Their stored form: the records of ids[from..id_cnt), (id_cnt - from) *
+ * RW_SEEN_ID_SIZE bytes, to buf. */
+void rw_account_ids_store(const rw_account_view_t *av, size_t from, unsigned char *buf);
 
 /* 1 when anything changed since the view was last written. */
 int rw_account_dirty(const rw_account_view_t *av);

@@ -836,18 +836,23 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
                        av->account);
                 /* 'Y'/'M': gathered into one DEL and one MSET per write
                  * (rw_write_append()); nothing else in a write touches an
-                 * ids key, and a write holds an account once. */
+                 * ids key, and a write holds an account once. 'A': the ids
+                 * since the last write APPENDed, most writes (the whole
+                 * list, up to dedup.max.ids records, at every write made
+                 * the ids most of a live stream's bytes to Redis). */
                 if (!av->id_cnt) {
                         if ((at = rw_write_op(w, "Y", key)) < 0 || rw_write_op_end(w, at))
                                 return -1;
                 } else {
-                        size_t len = av->id_cnt * RW_SEEN_ID_SIZE;
-                        unsigned char *buf = malloc(len);
+                        int append = rw_account_ids_append(av);
+                        size_t from = append ? av->id_cnt - av->ids_fresh : 0;
+                        size_t len = (av->id_cnt - from) * RW_SEEN_ID_SIZE;
+                        unsigned char *buf = malloc(len ? len : 1);
                         int fail;
                         if (!buf)
                                 return -1;
-                        rw_account_ids_store(av, buf);
-                        fail = (at = rw_write_op(w, "M", key)) < 0 ||
+                        rw_account_ids_store(av, from, buf);
+                        fail = (at = rw_write_op(w, append ? "A" : "M", key)) < 0 ||
                                rw_write_arg(w, buf, len) || rw_write_op_end(w, at);
                         free(buf);
                         if (fail)
@@ -1299,7 +1304,7 @@ static void rw_write_append_ids(const rw_state_write_t *w, char code, rw_resp_t 
 static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp_t *rp) {
         static const struct { char code; const char *cmd; } cmds[] = {
                 { 'H', "HSET" }, { 'D', "HDEL" }, { 'S', "SET" }, { 'X', "DEL" },
-                { 'Z', "ZADD" }, { 'R', "ZREM" }, { 'L', "RPUSH" },
+                { 'Z', "ZADD" }, { 'R', "ZREM" }, { 'L', "RPUSH" }, { 'A', "APPEND" },
         };
         rw_resp_t r = *rp;
         size_t x = 0, sent = 0, msets = 0, dels = 0;

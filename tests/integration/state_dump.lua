@@ -11,7 +11,13 @@
 --
 -- Normalised, because it legitimately differs between runs of the same input:
 --   e:ID           dedup markers: name only (their TTLs follow the wall clock)
---   binary strings (da:/ds: remembered event ids) as hex
+--   da: ds:        remembered event ids: the stored form is appended to
+--                  between writes of it whole, so it holds, besides the
+--                  ids, ones the retention rule drops when it is read;
+--                  shown as what a read keeps (the rule applied to the
+--                  24-byte records in order: within DEDUP_MS of the latest,
+--                  at most DEDUP_MAX, newest kept), in hex
+--   binary strings (others) as hex
 --   {dep}:lock     left out: the decider's lock, held or left to expire by a
 --                  killed process, with a per-process token
 --   {dep}:prog     "<wm>,<wall ms>[,<end since>]" -> "<wm>"; "start" (wall ms)
@@ -32,7 +38,9 @@
 --                  which are kept.
 --
 -- usage: redis-cli --raw --eval state_dump.lua , NAMESPACE INTERVAL_MS
+--        [DEDUP_MS DEDUP_MAX]   (dedup.horizon and dedup.max.ids; 7d, 64)
 local ns, interval = ARGV[1], tonumber(ARGV[2])
+local dedup_ms, dedup_max = tonumber(ARGV[3] or '604800000'), tonumber(ARGV[4] or '64')
 local keys, cursor = {}, '0'
 repeat
   local r = redis.call('SCAN', cursor, 'MATCH', ns .. ':*', 'COUNT', 1000)
@@ -55,6 +63,25 @@ local function varint(s, i)
     if b < 128 then return n, i end
     mul = mul * 128
   end
+end
+-- The remembered ids a read keeps (state/account.c, rw_account_ids_settle):
+-- each 24-byte record in turn (two hash halves, the event time, little
+-- endian), then the rule.
+local function settled_ids(v)
+  local ids = {}
+  for i = 1, #v - 23, 24 do
+    local rec, at = string.sub(v, i, i + 23), 0
+    for j = 24, 17, -1 do at = at * 256 + string.byte(rec, j) end
+    ids[#ids + 1] = { rec = rec, at = at }
+    local latest, keep = at, {}
+    for _, x in ipairs(ids) do if x.at > latest then latest = x.at end end
+    for _, x in ipairs(ids) do if x.at > latest - dedup_ms then keep[#keep + 1] = x end end
+    ids = {}
+    for k = math.max(1, #keep - dedup_max + 1), #keep do ids[#ids + 1] = keep[k] end
+  end
+  local recs = {}
+  for _, x in ipairs(ids) do recs[#recs + 1] = x.rec end
+  return table.concat(recs)
 end
 local function hex(s)
   return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end))
@@ -153,6 +180,7 @@ for _, k in ipairs(keys) do
     out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
   elseif t == 'string' then
     local v = redis.call('GET', k)
+    if string.match(rest, '^{%d+}:d[as]:') and #v % 24 == 0 then v = settled_ids(v) end
     -- Binary values (the remembered event ids) as hex, so a line stays one.
     if string.find(v, '[^%w%p ]') then v = 'hex:' .. hex(v) end
     out[#out + 1] = rest .. ' ' .. v

@@ -104,13 +104,87 @@ static void test_dedup(void **state) {
                 unsigned char buf[4 * RW_SEEN_ID_SIZE];
                 rw_account_view_t back;
                 assert_int_equal(rw_account_init(&back, "a"), 0);
-                rw_account_ids_store(&av, buf);
+                rw_account_ids_store(&av, 0, buf);
                 assert_int_equal(rw_account_ids_load(&back, buf, av.id_cnt * RW_SEEN_ID_SIZE), 0);
                 assert_int_equal(back.id_cnt, av.id_cnt);
                 assert_memory_equal(back.ids, av.ids, av.id_cnt * sizeof(*av.ids));
                 assert_int_equal(rw_account_ids_load(&back, buf, 5), -1);  /* malformed */
                 rw_account_view_clear(&back);
         }
+        rw_account_view_clear(&av);
+}
+
+/* The stored ids are appended to at most writes and written whole now and
+ * then; whatever the writes, a view loaded from what they left (and
+ * settled) holds the ids the writing view held, and the stored form stays
+ * within half as much again as what is kept. A stream of events with times
+ * out of order (some beyond the horizon on arrival), more than dedup_max
+ * of them, cut into writes of random sizes: the stored form as the write
+ * path builds it (append, or whole), reloaded after every write. */
+static void test_ids_append(void **state) {
+        static const rw_account_limits_t lim = { .window_days = 120,
+                                                 .dedup_ms = 7 * RW_DAY_MS, .dedup_max = 8 };
+        unsigned char *stored = NULL;
+        size_t stored_len = 0, appends = 0, rewrites = 0;
+        rw_account_view_t av;
+        uint32_t rnd = 12345;
+        char id[32];
+        (void)state;
+
+        assert_int_equal(rw_account_init(&av, "a"), 0);
+        for (int i = 0, left = 0; i < 2000; i++) {
+                rw_state_event_t ev;
+                int64_t at;
+
+                rnd = rnd * 1103515245u + 12345u;
+                /* Mostly forward in time, sometimes days back (some beyond
+                 * the horizon), now and then a jump ahead. */
+                at = T0 + (int64_t)i * 3600 * 1000 -
+                     ((rnd >> 8) % 10 == 0 ? (int64_t)((rnd >> 12) % 10) * RW_DAY_MS : 0) +
+                     ((rnd >> 8) % 97 == 0 ? 2 * RW_DAY_MS : 0);
+                snprintf(id, sizeof(id), "ev-%d", i);
+                ev = order(id, 'P', 1, at, 100 + i);
+                assert_int_equal(rw_account_apply(&av, &ev, &lim), 0);
+                if (left-- > 0)
+                        continue;
+                /* The next write's size: mostly a few events, now and then
+                 * more than dedup_max. */
+                left = (rnd >> 16) % 10 ? (int)((rnd >> 20) % 4) : 12;
+
+                /* The write, as state.c builds it, then the view cleaned. */
+                if (av.ids_dirty) {
+                        int append = rw_account_ids_append(&av);
+                        size_t from = append ? av.id_cnt - av.ids_fresh : 0;
+                        size_t add = (av.id_cnt - from) * RW_SEEN_ID_SIZE;
+                        unsigned char *p = realloc(stored, (append ? stored_len : 0) + add + 1);
+                        assert_non_null(p);
+                        stored = p;
+                        stored_len = append ? stored_len : 0;
+                        rw_account_ids_store(&av, from, stored + stored_len);
+                        stored_len += add;
+                        append ? appends++ : rewrites++;
+                }
+                rw_account_clean(&av);
+                assert_int_equal(av.ids_stored * RW_SEEN_ID_SIZE, stored_len);
+                assert_true(av.ids_stored <= av.id_cnt + av.id_cnt / 2 + 2);
+
+                /* Loaded back: the same ids, the same verdicts. */
+                {
+                        rw_account_view_t back;
+                        assert_int_equal(rw_account_init(&back, "a"), 0);
+                        assert_int_equal(rw_account_ids_load(&back, stored, stored_len), 0);
+                        rw_account_ids_settle(&back, &lim);
+                        assert_int_equal(back.id_cnt, av.id_cnt);
+                        assert_memory_equal(back.ids, av.ids, av.id_cnt * sizeof(*av.ids));
+                        assert_int_equal(back.ids_stored, av.ids_stored);
+                        rw_account_view_clear(&back);
+                }
+        }
+        print_message("%zu appends, %zu rewrites\n", appends, rewrites);
+        /* Both kinds of write happened, appends most. */
+        assert_true(appends > rewrites);
+        assert_true(rewrites > 10);
+        free(stored);
         rw_account_view_clear(&av);
 }
 
@@ -249,6 +323,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_window),
                 cmocka_unit_test(test_dedup),
+                cmocka_unit_test(test_ids_append),
                 cmocka_unit_test(test_bucket_format),
                 cmocka_unit_test(test_bucket_saturates),
                 cmocka_unit_test(test_cache),
