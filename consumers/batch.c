@@ -410,6 +410,9 @@ done:
  * that: fenced, it resumes from what Redis holds; refused, it is fatal. */
 static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
                              const char *errstr, rd_kafka_topic_partition_list_t *commits) {
+        /* Landed: the partition's interval hashes hold what it wrote. */
+        if (!err)
+                (void)rw_isums_commit(p->isums, p->fl_w);      /* reset if out of memory */
         rw_state_write_destroy(p->fl_w);
         p->fl_w = NULL;
         p->fl_acct_cnt = 0;
@@ -588,6 +591,8 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 rw_part_seal(p, !strcmp(p->topic, proc->topic_orders));
                 p->fl_w = p->w;
                 p->w = NULL;
+                /* Built when sent, after the previous write's outcome. */
+                rw_state_write_isums(p->fl_w, p->isums);
                 p->fl_next = p->expected;
                 p->fl_follow = !p->b_records;
                 p->fl_applied = p->b_applied;

@@ -31,7 +31,7 @@ rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
         p->last_offset = -1;
         p->retry_at = -1;
         p->end = -1;
-        if (!(p->dues = rw_due_index_new()))
+        if (!(p->dues = rw_due_index_new()) || !(p->isums = rw_isums_new()))
                 abort();
         return p;
 }
@@ -46,6 +46,7 @@ int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p) {
 void rw_part_forget(rw_processor_t *proc, rw_part_t *p) {
         p->dues_loaded = 0;
         p->pend_cnt = 0;        /* its views go */
+        rw_isums_reset(p->isums);       /* what its interval hashes hold */
         rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
         rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }

@@ -223,6 +223,7 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 rw_state_write_destroy(proc->parts[i].fl_w);
                 rw_due_query_clear(&proc->parts[i].due);
                 rw_due_index_destroy(proc->parts[i].dues);
+                rw_isums_destroy(proc->parts[i].isums);
                 rw_state_write_destroy(proc->parts[i].w);
         }
         free(proc->parts);

@@ -53,6 +53,7 @@ typedef struct rw_part_s {
         rw_due_query_t due;             /* the batch's accounts due by its end */
         struct rw_due_index_s *dues;    /* its accounts' due times (consumers/due_index.h) */
         int dues_loaded;                /* dues holds what Redis does (0: load it) */
+        rw_isums_t *isums;              /* its latest intervals' hashes (state.h) */
         int64_t pb_first, pb_last;      /* its stored pb:first, pb:last (-1: none) */
         int64_t sent;                   /* the next offset of the last write sent */
         /* The open write (w): the batches gathered into it since the

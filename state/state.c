@@ -13,6 +13,7 @@
 #include "state/state_int.h"
 #include "common/log.h"
 #include "common/arena.h"
+#include "common/i64map.h"
 #include "state/boundary_store.h"
 
 struct rw_state_s {
@@ -605,7 +606,70 @@ struct rw_state_write_s {
         int have_gaps;
         char gaps[RW_INPUT_GAPS_CSV_SIZE];
         char range_err[640];    /* why rw_write_deltas() refused */
+        const rw_isums_t *isums;        /* built on (rw_state_write_isums()) */
+        int64_t isum_open[2];           /* interval opened per family (-1: none) */
+        struct rw_isum_upd { int fam; int64_t k; const char *subject; int64_t v; } *isum_upd;
+        size_t isum_cnt, isum_size;
 };
+
+struct rw_isums_s {
+        int64_t k[2];                   /* per family ('a', 'v'): -1 none */
+        rw_i64map_t *m[2];              /* subject -> what the hash holds */
+};
+
+static int rw_isum_fam(char kind) {
+        return kind == 'v';
+}
+
+rw_isums_t *rw_isums_new(void) {
+        rw_isums_t *is = calloc(1, sizeof(*is));
+
+        if (!is || !(is->m[0] = rw_i64map_new()) || !(is->m[1] = rw_i64map_new())) {
+                rw_isums_destroy(is);
+                return NULL;
+        }
+        is->k[0] = is->k[1] = -1;
+        return is;
+}
+
+void rw_isums_destroy(rw_isums_t *is) {
+        if (!is)
+                return;
+        rw_i64map_destroy(is->m[0]);
+        rw_i64map_destroy(is->m[1]);
+        free(is);
+}
+
+void rw_isums_reset(rw_isums_t *is) {
+        for (int f = 0; f < 2; f++) {
+                is->k[f] = -1;
+                rw_i64map_clear(is->m[f]);
+        }
+}
+
+void rw_state_write_isums(rw_state_write_t *w, const rw_isums_t *is) {
+        w->isums = is;
+}
+
+int rw_isums_commit(rw_isums_t *is, const rw_state_write_t *w) {
+        if (w->isums != is)
+                return 0;       /* not built on it: nothing it knows changed */
+        for (size_t i = 0; i < w->isum_cnt; i++) {
+                const struct rw_isum_upd *u = &w->isum_upd[i];
+                if (is->k[u->fam] != u->k)
+                        continue;       /* reset meanwhile (the partition taken again) */
+                if (rw_i64map_set(is->m[u->fam], u->subject, strlen(u->subject), u->v)) {
+                        rw_isums_reset(is);
+                        return -1;
+                }
+        }
+        for (int f = 0; f < 2; f++)
+                if (w->isum_open[f] >= 0) {
+                        rw_i64map_clear(is->m[f]);
+                        is->k[f] = w->isum_open[f];
+                }
+        return 0;
+}
 
 rw_state_write_t *rw_state_write_new(rw_state_t *st, const char *topic,
                                      int32_t partition, int64_t expected,
@@ -615,6 +679,7 @@ rw_state_write_t *rw_state_write_new(rw_state_t *st, const char *topic,
         if (!w)
                 return NULL;
         w->st = st;
+        w->isum_open[0] = w->isum_open[1] = -1;
         w->strs.block = 16384;
         w->buf = st->spare_buf;
         w->buf_size = st->spare_buf_size;
@@ -666,6 +731,7 @@ void rw_state_write_destroy(rw_state_write_t *w) {
         free(w->lens);
         free(w->deltas);
         free(w->dix);
+        free(w->isum_upd);
         free(w);
 }
 
@@ -1071,6 +1137,7 @@ static size_t rw_write_interval(rw_state_write_t *w, size_t i) {
         free(h.v);
         if (fail)
                 return 0;
+        w->isum_open[rw_isum_fam(d->kind)] = d->k;     /* its hash starts empty */
         if (len) {
                 snprintf(key, sizeof(key), "%s:{%d}:pbs:%c:%lld", w->ns, (int)w->partition,
                          d->kind, (long long)d->k);
@@ -1198,17 +1265,34 @@ static int rw_write_deltas(rw_state_write_t *w) {
                 }
                 snprintf(key, sizeof(key), "%s:{%d}:pb:%c:%lld", w->ns, (int)w->partition,
                          d->kind, (long long)d->k);
-                code = "I";
+                /* The owner's latest interval: its hash holds what the
+                 * owner wrote, so the new totals are set, all in one HSET. */
+                int fam = rw_isum_fam(d->kind);
+                const rw_i64map_t *known = w->isums && w->isums->k[fam] == d->k ?
+                                           w->isums->m[fam] : NULL;
+                code = known ? "H" : "I";
                 if ((at = rw_write_op(w, code, key)) < 0)
                         return -1;
                 for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind &&
                             w->deltas[j].k == d->k; ) {
                         const char *subj = w->deltas[j].subject;
-                        int64_t sum;
+                        int64_t sum, had = 0;
                         if (rw_delta_run(w, &j, &sum))
                                 return -2;
                         if (!sum)
                                 continue;
+                        if (known) {
+                                (void)rw_i64map_get(known, subj, strlen(subj), &had);
+                                if (__builtin_add_overflow(had, sum, &sum))
+                                        return rw_write_range(w, d->kind == 'a' ?
+                                                              "account" : "vendor",
+                                                              subj, d->k);
+                                if (rw_grow(&w->isum_upd, &w->isum_size, w->isum_cnt + 1,
+                                            sizeof(*w->isum_upd), 64))
+                                        return -1;
+                                w->isum_upd[w->isum_cnt++] = (struct rw_isum_upd){
+                                        .fam = fam, .k = d->k, .subject = subj, .v = sum };
+                        }
                         if (w->argc - (size_t)at > RW_OP_MAX_ARGS) {
                                 if (rw_write_op_end(w, at) ||
                                     (at = rw_write_op(w, code, key)) < 0)

@@ -120,6 +120,24 @@ void rw_state_write_bounds(rw_state_write_t *w, int64_t first, int64_t last);
 void rw_state_write_bounds_after(const rw_state_write_t *w, int64_t *firstp,
                                  int64_t *lastp);
 
+/* What the interval hashes of a partition's latest intervals hold, as its
+ * owner wrote them: per family ('a', 'v'), the latest interval this owner
+ * opened (its first write set the interval's string; the hash beside it
+ * started empty) and, per subject, what later writes added to the hash.
+ * Writes built on it set those subjects' new totals in one HSET instead of
+ * an HINCRBY per subject. Valid only while every write built on it lands:
+ * rw_isums_commit() after one that did, rw_isums_reset() after one that did
+ * not, or when the partition is taken again. */
+typedef struct rw_isums_s rw_isums_t;
+rw_isums_t *rw_isums_new(void);
+void rw_isums_destroy(rw_isums_t *is);
+void rw_isums_reset(rw_isums_t *is);
+/* The write `w` builds on `is` (NULL: adds field by field). */
+void rw_state_write_isums(rw_state_write_t *w, const rw_isums_t *is);
+/* `w` (built on `is`) landed: `is` holds what it wrote. 0, or -1 when out
+ * of memory (`is` is reset then). */
+int rw_isums_commit(rw_isums_t *is, const rw_state_write_t *w);
+
 /* Portfolio interval `interval` of the dependency decider: `kind` 'a' (net
  * spend per account) or 'v' (order value per vendor); coalesced. */
 int rw_state_write_portfolio(rw_state_write_t *w, char kind, int64_t interval,

@@ -493,6 +493,87 @@ static void test_interval_bucket(void **state) {
         assert_int_equal(llget(fx, "EXISTS ts:{3}:pbs:a:9"), 0);
 }
 
+/* The HINCRBY calls Redis has served so far (INFO commandstats). */
+static long long hincrby_calls(fx_t *fx) {
+        redisReply *r = redisCommand(fx->rc, "INFO commandstats");
+        const char *at = r && r->type == REDIS_REPLY_STRING ?
+                         strstr(r->str, "cmdstat_hincrby:calls=") : NULL;
+        long long n = at ? strtoll(at + strlen("cmdstat_hincrby:calls="), NULL, 10) : 0;
+        freeReplyObject(r);
+        return n;
+}
+
+/* A write of interval 7's account bucket, built on `is` (NULL: none), then
+ * committed into it if it landed and `commit`. */
+static void write_isums(fx_t *fx, rw_isums_t *is, int commit, int64_t expected,
+                        int64_t last, const char *subject, int64_t amount) {
+        rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, expected,
+                                                 expected + 1, T0);
+        rw_err_t werr;
+        char errstr[512];
+
+        assert_non_null(w);
+        rw_state_write_bounds(w, last < 0 ? -1 : 7, last);
+        rw_state_write_isums(w, is);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, subject, amount), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "same", 10), 0);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        if (commit)
+                assert_int_equal(rw_isums_commit(is, w), 0);
+        rw_state_write_destroy(w);
+}
+
+/* The owner's latest interval: it opened it, so it knows what the hash
+ * beside the string holds, and sets the new totals (one HSET) instead of
+ * adding field by field; after a write it does not know the outcome of
+ * (reset), it adds again. Whatever the path, the decider reads the sums. */
+static void test_interval_isums(void **state) {
+        fx_t *fx = *state;
+        rw_isums_t *is = rw_isums_new();
+        rw_bstore_t bs = { 0 };
+        rw_bstore_buckets_t bk;
+        char errstr[512];
+        long long n0;
+
+        assert_non_null(is);
+        write_isums(fx, is, 1, -1, -1, "first", 100);   /* opens 7: the string */
+        n0 = hincrby_calls(fx);
+        write_isums(fx, is, 1, 0, 7, "later", 20);      /* totals set */
+        write_isums(fx, is, 1, 1, 7, "later", 5);
+        assert_int_equal(hincrby_calls(fx), n0);
+        assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 25);
+        assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 same"), 20);
+
+        /* A write that did not land, as far as the owner knows: reset, and
+         * the next ones add to what Redis holds. */
+        write_isums(fx, is, 0, 2, 7, "lost", 1);
+        rw_isums_reset(is);
+        write_isums(fx, is, 1, 3, 7, "later", 1);
+        assert_true(hincrby_calls(fx) > n0);
+        assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 26);
+        assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 same"), 40);
+        /* Not its latest interval any more after the reset: still added to. */
+        n0 = hincrby_calls(fx);
+        write_isums(fx, is, 1, 4, 7, "later", 1);
+        assert_true(hincrby_calls(fx) > n0);
+
+        rw_bstore_init(&bs, fx->st);
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 7, 1, 7 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_OK);
+        {
+                const rw_bstore_hash_t *a = &bk.bucket[(0 * 4 + 3) * 2 + 0];
+                assert_int_equal(bucket_sum(a, "first"), 100);
+                assert_int_equal(bucket_sum(a, "later"), 27);
+                assert_int_equal(bucket_sum(a, "lost"), 1);
+                assert_int_equal(bucket_sum(a, "same"), 60);
+        }
+        rw_bstore_buckets_clear(&bk);
+        rw_bstore_release(&bs);
+        rw_isums_destroy(is);
+}
+
 /* A batch write applies whole or not at all. A sum the write computes that
  * does not fit in 64 bits is refused before anything is sent; a command
  * Redis refuses inside the transaction is reported as that, a fault. */
@@ -536,6 +617,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_legacy_meta, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_load_refused, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_bucket, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_interval_isums, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
         };
