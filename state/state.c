@@ -1835,6 +1835,8 @@ rw_err_t rw_state_apply(rw_state_t *st, const char *topic, int32_t partition,
         if ((err = rw_state_load(st, topic, partition, orders, names, n, views, errstr,
                                  errstr_size)))
                 goto done;
+        for (j = 0; j < n; j++)
+                rw_account_ids_settle(&views[j], lim);  /* as the loop does */
         for (i = 0; i < cnt; i++) {
                 for (j = 0; strcmp(names[j], evs[i].account); j++)
                         ;
