@@ -936,8 +936,7 @@ static uint64_t rw_delta_hash(char kind, int64_t k, const char *s) {
         return h ^ (h >> 29);
 }
 
-static int rw_write_range(rw_state_write_t *w, const char *what, const char *subject,
-                          int64_t k);
+static int rw_write_range(rw_state_write_t *w, char kind, const char *subject, int64_t k);
 
 /* Add `delta` to the write's (kind, k, subject): a new entry, or the sum of
  * one there already (a vendor day keeps the lowest `base`: what Redis holds
@@ -971,7 +970,7 @@ static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char 
                 if (d->kind != kind || d->k != k || strcmp(d->subject, subject))
                         continue;
                 if (__builtin_add_overflow(d->delta, delta, &d->delta) && !w->range_err[0])
-                        (void)rw_write_range(w, kind == 'a' ? "account" : "vendor", subject, k);
+                        (void)rw_write_range(w, kind, subject, k);
                 if (base < d->base)
                         d->base = base;
                 return 0;
@@ -1075,8 +1074,10 @@ static int rw_delta_cmp(const void *a, const void *b) {
  * of one subject in one batch); checked all the same, so that no value this
  * code computes can make Redis refuse one command of a transaction and apply
  * the rest. Returns -2; rw_state_write_exec() writes nothing of the write. */
-static int rw_write_range(rw_state_write_t *w, const char *what, const char *subject,
-                          int64_t k) {
+static int rw_write_range(rw_state_write_t *w, char kind, const char *subject, int64_t k) {
+        /* 'a': an account's interval sum; 'v', 'd': a vendor's interval or day. */
+        const char *what = kind == 'a' ? "account" : "vendor";
+
         snprintf(w->range_err, sizeof(w->range_err), "%.255s [%d]: the batch's sum for %s "
                  "%.64s%s at %lld is out of the 64-bit range; nothing of the partition's "
                  "batch was written", w->topic, (int)w->partition, what, subject,
@@ -1095,8 +1096,7 @@ static int rw_delta_run(rw_state_write_t *w, size_t *jp, int64_t *sump) {
         while (j < w->delta_cnt && w->deltas[j].kind == d->kind && w->deltas[j].k == d->k &&
                !strcmp(w->deltas[j].subject, d->subject))
                 if (__builtin_add_overflow(sum, w->deltas[j++].delta, &sum))
-                        return rw_write_range(w, d->kind == 'a' ? "account" : "vendor",
-                                              d->subject, d->k);
+                        return rw_write_range(w, d->kind, d->subject, d->k);
         *jp = j;
         *sump = sum;
         return 0;
@@ -1213,7 +1213,7 @@ static int rw_write_deltas(rw_state_write_t *w) {
                                 while (i < j && w->deltas[i].k == day)
                                         if (__builtin_add_overflow(sum, w->deltas[i++].delta,
                                                                    &sum))
-                                                return rw_write_range(w, "vendor",
+                                                return rw_write_range(w, d->kind,
                                                                       d->subject, day);
                                 if (day <= top - win || !sum)
                                         continue;
@@ -1284,9 +1284,7 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         if (known) {
                                 (void)rw_i64map_get(known, subj, strlen(subj), &had);
                                 if (__builtin_add_overflow(had, sum, &sum))
-                                        return rw_write_range(w, d->kind == 'a' ?
-                                                              "account" : "vendor",
-                                                              subj, d->k);
+                                        return rw_write_range(w, d->kind, subj, d->k);
                                 if (rw_grow(&w->isum_upd, &w->isum_size, w->isum_cnt + 1,
                                             sizeof(*w->isum_upd), 64))
                                         return -1;
