@@ -19,6 +19,8 @@ struct rw_boundary_s {
         char token[33];         /* this decider's lock token */
         int replay;             /* rw_boundary_set_replay() */
         rw_bstore_t store;      /* the Redis side; keeps the script loaded */
+        double run_pairs;       /* subject entries per boundary in the last run
+                                 * read (-1: none read yet) */
 };
 
 void rw_boundary_opts_default(rw_boundary_opts_t *opts) {
@@ -28,7 +30,7 @@ void rw_boundary_opts_default(rw_boundary_opts_t *opts) {
                 .idle_timeout_ms = 30 * 1000LL,
                 .max_per_tick = 500,
                 .max_per_call = 100,
-                .max_run_pairs = 200000,
+                .max_run_pairs = 50000,
                 .lock_ttl_ms = 30 * 1000LL,
         };
 }
@@ -58,6 +60,7 @@ rw_boundary_t *rw_boundary_new(const rw_rules_params_t *params,
         }
         bd->params = *params;
         bd->opts = *opts;
+        bd->run_pairs = -1;
         bd->nwin = params->dep_window_ms / opts->interval_ms;
         /* The token only has to differ between deciders. */
         if (!(fp = fopen("/dev/urandom", "rb")) || fread(rnd, 1, sizeof(rnd), fp) != sizeof(rnd)) {
@@ -831,6 +834,20 @@ done:
 
 /* Decide the n boundaries after the last decided one: read, decide each in
  * memory, write once. RW_ERR_FENCED: another process decided first. */
+/* How many boundaries a run reads: max_run_pairs at the density of the
+ * last run read, RW_RUN_FIRST before any, at least one. */
+#define RW_RUN_FIRST 8
+static int64_t rw_run_fit(const rw_boundary_t *bd) {
+        double fit;
+
+        if (bd->run_pairs < 0)
+                return RW_RUN_FIRST;
+        if (bd->run_pairs == 0)
+                return INT32_MAX;
+        fit = (double)bd->opts.max_run_pairs / bd->run_pairs;
+        return fit < 1 ? 1 : fit > (double)INT32_MAX ? INT32_MAX : (int64_t)fit;
+}
+
 static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
         rw_boundary_t *bd = t->bd;
         const int64_t I = bd->opts.interval_ms;
@@ -853,6 +870,14 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
                !(r.ord_sub = calloc(n, sizeof(*r.ord_sub))));
         if ((err = rw_run_read(t, &r, k0)))
                 goto done;
+        {
+                size_t pairs = 0;
+                for (size_t i = 0; i < r.n * 2; i++)
+                        pairs += r.subj[i].cnt;
+                bd->run_pairs = (double)pairs / (double)r.n;
+                if ((int64_t)pairs > res->read_pairs_max)
+                        res->read_pairs_max = (int64_t)pairs;
+        }
         /* The script's size: a run stops before the boundary that would
          * take its buckets past max_run_pairs subjects (the first always
          * goes). Reading a little more than is decided costs nothing. */
@@ -1005,6 +1030,12 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                                 n = bd->opts.max_per_call;
                         if (n > bd->nwin)
                                 n = bd->nwin;
+                        /* What a run reads is held at once: as many
+                         * boundaries as max_run_pairs allows at the last
+                         * run's density (a few for the first), not
+                         * max_per_call whatever the number of accounts. */
+                        if (n > rw_run_fit(bd))
+                                n = rw_run_fit(bd);
                         err = rw_tick_run(&t, (size_t)n, res);
                         if (err == RW_ERR_FENCED) {
                                 rw_log_info("%s", errstr);

@@ -45,7 +45,8 @@ typedef struct rw_boundary_opts_s {
         int max_per_tick;           /* boundaries decided per tick (default 500) */
         int max_per_call;           /* boundaries folded per script call (100) */
         int64_t max_run_pairs;      /* ... while their buckets hold at most this many
-                                     * subject entries (200000; one boundary always) */
+                                     * subject entries (50000; one boundary always),
+                                     * read and decided: a run is held in memory */
         int64_t lock_ttl_ms;        /* {dep}:lock ttl, renewed per boundary (30 s) */
         int replay;                 /* the alerts' replay flag */
         int64_t emit_from;          /* boundaries before it: decided, not emitted */
@@ -78,6 +79,8 @@ typedef struct rw_boundary_result_s {
         int more;                   /* boundaries <= L left for the next tick */
         int stale;                  /* stopped: another process decided first */
         int64_t round_trips;        /* to Redis, in this tick */
+        int64_t read_pairs_max;     /* the most subject entries one run of this
+                                     * tick read (and held at once) */
 } rw_boundary_result_t;
 
 /* Decide every boundary B <= L not decided yet (at most max_per_tick), for

@@ -1001,7 +1001,7 @@ static void test_runs(void **state) {
         /* Where the group's low watermark stands at each round of ticks. */
         static const int64_t checkpoints[] = { 3 * DAY, 7 * DAY + RUN_Q, 19 * DAY + 2 * RUN_Q,
                                                33 * DAY, 47 * DAY + 3 * RUN_Q, 60 * DAY };
-        int64_t trips[4] = { 0 }, decided[4] = { 0 };
+        int64_t trips[4] = { 0 }, decided[4] = { 0 }, read_max[4] = { 0 };
         sink_t sink[4];
         rw_state_t *st[4];
         rw_boundary_t *bd[4];
@@ -1071,6 +1071,8 @@ static void test_runs(void **state) {
                                         fail_msg("tick: %s", errstr);
                                 trips[d] += res.round_trips;
                                 decided[d] += res.decided;
+                                if (res.read_pairs_max > read_max[d])
+                                        read_max[d] = res.read_pairs_max;
                         } while (res.more);
                 }
         }
@@ -1099,9 +1101,11 @@ static void test_runs(void **state) {
                 }
         }
         print_message("runs: %zu alerts; round trips for %d boundaries: %lld (1 per call), "
-                      "%lld (7), %lld (100), %lld (100, at most 60 subject entries)\n",
+                      "%lld (7), %lld (100), %lld (100, at most 60 subject entries); "
+                      "the most subject entries one run read: %lld (100), %lld (at most 60)\n",
                       sink[0].cnt, RUN_K, (long long)trips[0], (long long)trips[1],
-                      (long long)trips[2], (long long)trips[3]);
+                      (long long)trips[2], (long long)trips[3], (long long)read_max[2],
+                      (long long)read_max[3]);
         /* Two round trips per boundary one by one (its buckets, the script:
          * the decider reads the totals once and keeps them); a run costs
          * two. */
@@ -1109,6 +1113,12 @@ static void test_runs(void **state) {
         assert_true(trips[2] * 10 < trips[0]);
         /* Runs cut by size are shorter, but still runs. */
         assert_true(trips[3] > trips[2] && trips[3] < trips[0]);
+        /* And they read no more than their size allows (at the density of
+         * the run before, which varies): a run holds what it reads at
+         * once. Reading max_per_call boundaries and deciding fewer held
+         * all 100. */
+        assert_true(read_max[2] >= 5 * 60);
+        assert_true(read_max[3] <= 2 * 60);
         for (int d = 0; d < 4; d++) {
                 free(dump[d]);
                 sink_clear(&sink[d]);
