@@ -109,8 +109,10 @@ typedef struct rw_bent_s {
                         rw_fp_state_t fp;
                 };
         };
-        int dirty;              /* to write with this run */
-        int gone;               /* to delete (equivalent to no state) */
+        unsigned char dirty;    /* to write with this run */
+        unsigned char gone;     /* to delete (equivalent to no state) */
+        unsigned char owned;    /* key is this map's (else another's, which
+                                 * outlives it: rw_bmap_get_shared()) */
 } rw_bent_t;
 
 _Static_assert(sizeof(rw_bent_t) <= 48, "a map entry stays small");
@@ -157,8 +159,9 @@ static int rw_bmap_rehash(rw_bmap_t *m, size_t nslots) {
         return 0;
 }
 
-/* The entry of key (added, zeroed, if new); -1 when out of memory. */
-static int rw_bmap_get(rw_bmap_t *m, const char *key, size_t len, int *addedp) {
+/* The entry of key (added, zeroed, if new: with a copy of key, or with key
+ * itself when `shared`); -1 when out of memory. */
+static int rw_bmap_add(rw_bmap_t *m, const char *key, size_t len, int shared, int *addedp) {
         int e = rw_bmap_find(m, key, len);
         size_t i;
 
@@ -178,8 +181,11 @@ static int rw_bmap_get(rw_bmap_t *m, const char *key, size_t len, int *addedp) {
                 m->cap = cap;
         }
         memset(&m->ents[m->cnt], 0, sizeof(m->ents[m->cnt]));
-        if (!(m->ents[m->cnt].key = strndup(key, len)))
+        if (shared)
+                m->ents[m->cnt].key = (char *)key;
+        else if (!(m->ents[m->cnt].key = strndup(key, len)))
                 return -1;
+        m->ents[m->cnt].owned = !shared;
         for (i = rw_hash(key, len) & (m->nslots - 1); m->slots[i];
              i = (i + 1) & (m->nslots - 1))
                 ;
@@ -187,9 +193,20 @@ static int rw_bmap_get(rw_bmap_t *m, const char *key, size_t len, int *addedp) {
         return (int)m->cnt++;
 }
 
+static int rw_bmap_get(rw_bmap_t *m, const char *key, size_t len, int *addedp) {
+        return rw_bmap_add(m, key, len, 0, addedp);
+}
+
+/* As rw_bmap_get(), keeping key itself (NUL-terminated at len), which must
+ * outlive the entry: no copy. */
+static int rw_bmap_get_shared(rw_bmap_t *m, const char *key, size_t len, int *addedp) {
+        return rw_bmap_add(m, key, len, 1, addedp);
+}
+
 static void rw_bmap_reset(rw_bmap_t *m) {
         for (size_t e = 0; e < m->cnt; e++)
-                free(m->ents[e].key);
+                if (m->ents[e].owned)
+                        free(m->ents[e].key);
         m->cnt = 0;
         if (m->slots)
                 memset(m->slots, 0, m->nslots * sizeof(*m->slots));
@@ -534,11 +551,8 @@ typedef struct rw_run_s {
 static void rw_run_clear(rw_run_t *r) {
         for (size_t i = 0; r->subj && i < r->n * 2; i++)
                 rw_bmap_free(&r->subj[i]);
-        for (size_t i = 0; r->fold && i < r->n * 2; i++) {
-                for (size_t e = 0; e < r->fold[i].cnt; e++)
-                        free(r->fold[i].v[e].subject);
-                free(r->fold[i].v);
-        }
+        for (size_t i = 0; r->fold && i < r->n * 2; i++)
+                free(r->fold[i].v);     /* their subjects are the maps' keys */
         for (size_t i = 0; i < r->alert_cnt; i++)
                 free(r->alerts[i].buf);
         rw_bstore_totals_clear(r->q);
@@ -557,17 +571,20 @@ static void rw_run_clear(rw_run_t *r) {
 }
 
 /* Add a bucket (or, with `leaving`, a fold copy leaving the window) to a
- * boundary's merge. A vendor bucket's field "" (no vendor id is empty)
- * counts its PLACED orders: added to *orders, not a subject. */
-static int rw_run_merge(rw_bmap_t *m, const rw_bstore_hash_t *h, int leaving,
-                        int64_t *orders) {
+ * boundary's merge `m`, its subjects to the run's `cur`, whose keys `m`
+ * shares (a run holds each subject's name once, not once per boundary). A
+ * vendor bucket's field "" (no vendor id is empty) counts its PLACED
+ * orders: added to *orders, not a subject. */
+static int rw_run_merge(rw_bmap_t *m, rw_bmap_t *cur, const rw_bstore_hash_t *h,
+                        int leaving, int64_t *orders) {
         for (size_t j = 0; j < h->cnt; j++) {
-                int e;
+                int c, e;
                 if (orders && h->v[j].len == 0) {
                         *orders += h->v[j].value;
                         continue;
                 }
-                if ((e = rw_bmap_get(m, h->v[j].subject, h->v[j].len, NULL)) < 0)
+                if ((c = rw_bmap_get(cur, h->v[j].subject, h->v[j].len, NULL)) < 0 ||
+                    (e = rw_bmap_get_shared(m, cur->ents[c].key, h->v[j].len, NULL)) < 0)
                         return -1;
                 if (leaving)
                         m->ents[e].sub += h->v[j].value;
@@ -609,19 +626,16 @@ static rw_err_t rw_run_read(rw_tick_t *t, rw_run_t *r, int64_t k0) {
                 for (int fam = 0; fam < 2; fam++) {
                         rw_bmap_t *m = &r->subj[i * 2 + fam];
                         for (int32_t p = 0; p < t->parts; p++)
-                                if (rw_run_merge(m, &bk.bucket[(i * (size_t)t->parts +
-                                                                (size_t)p) * 2 + (size_t)fam], 0,
+                                if (rw_run_merge(m, &r->cur[fam],
+                                                 &bk.bucket[(i * (size_t)t->parts +
+                                                             (size_t)p) * 2 + (size_t)fam], 0,
                                                  fam ? &r->ord_add[i] : NULL))
                                         goto nomem;
-                        if (rw_run_merge(m, &bk.leaving[i * 2 + (size_t)fam], 1,
+                        if (rw_run_merge(m, &r->cur[fam], &bk.leaving[i * 2 + (size_t)fam], 1,
                                          fam ? &r->ord_sub[i] : NULL))
                                 goto nomem;
-                        for (size_t e = 0; e < m->cnt; e++) {
+                        for (size_t e = 0; e < m->cnt; e++)
                                 sum[fam] += m->ents[e].add - m->ents[e].sub;
-                                if (rw_bmap_get(&r->cur[fam], m->ents[e].key,
-                                                strlen(m->ents[e].key), NULL) < 0)
-                                        goto nomem;
-                        }
                         r->newsum[i * 2 + fam] = sum[fam];
                         r->lo[i * 2 + fam] = NAN;
                         if (sum[fam] > 0 && bd->params.enabled[rw_share_rule[fam]]) {
@@ -669,6 +683,15 @@ nomem:
 
 #define RW_TRY(x) do { if (x) { err = RW_ERR_NOMEM; goto done; } } while (0)
 
+/* The entry of subject s in boundary map m, sharing the run's copy of its
+ * name when the run tracks it. */
+static int rw_run_subj(rw_run_t *r, int fam, rw_bmap_t *m, const char *s, size_t len,
+                       int *addedp) {
+        int c = rw_bmap_find(&r->cur[fam], s, len);
+        return c >= 0 ? rw_bmap_get_shared(m, r->cur[fam].ents[c].key, len, addedp)
+                      : rw_bmap_get(m, s, len, addedp);
+}
+
 /* Decide boundary B, the i-th of the run, in memory: its fold copies and
  * alerts join the run's, the totals it changes are kept in r->cur. */
 static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
@@ -694,7 +717,7 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                         int added, x;
                         if (!f->fp.firing || f->rule != rw_share_rule[fam])
                                 continue;
-                        RW_TRY((x = rw_bmap_get(m, s, strlen(s), &added)) < 0);
+                        RW_TRY((x = rw_run_subj(r, fam, m, s, strlen(s), &added)) < 0);
                         if (added)
                                 m->ents[x].old = m->ents[x].val = rw_run_total(r, fam, s);
                 }
@@ -708,8 +731,9 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                 double score = (double)c->ents[e].val;
                                 if (!c->ents[e].val || score < lo)
                                         continue;       /* not in the set, or below */
-                                RW_TRY((x = rw_bmap_get(m, c->ents[e].key,
-                                                        strlen(c->ents[e].key), &added)) < 0);
+                                RW_TRY((x = rw_bmap_get_shared(m, c->ents[e].key,
+                                                               strlen(c->ents[e].key),
+                                                               &added)) < 0);
                                 if (added)
                                         m->ents[x].old = m->ents[x].val = (int64_t)score;
                         }
@@ -717,7 +741,8 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                 const rw_bstore_scored_t *z = &r->q[fam].range[j];
                                 if (z->score < lo || rw_bmap_find(c, z->subject, z->len) >= 0)
                                         continue;
-                                RW_TRY((x = rw_bmap_get(m, z->subject, z->len, &added)) < 0);
+                                RW_TRY((x = rw_run_subj(r, fam, m, z->subject, z->len,
+                                                        &added)) < 0);
                                 if (added)
                                         m->ents[x].old = m->ents[x].val = (int64_t)z->score;
                         }
@@ -780,12 +805,13 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                         const rw_bent_t *en = &m->ents[e];
                         if (!en->add)
                                 continue;
-                        RW_TRY(!(h->v[h->cnt].subject = strdup(en->key)));
+                        h->v[h->cnt].subject = en->key;  /* outlives the fold */
                         h->v[h->cnt].len = strlen(en->key);
                         h->v[h->cnt++].value = en->add;
                 }
                 if (fam && r->ord_add[i]) {
-                        RW_TRY(!(h->v[h->cnt].subject = strdup("")));
+                        static char none[1];
+                        h->v[h->cnt].subject = none;
                         h->v[h->cnt].len = 0;
                         h->v[h->cnt++].value = r->ord_add[i];
                 }
