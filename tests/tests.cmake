@@ -15,6 +15,7 @@ endfunction()
 
 rw_unit_test(test_conf  LIBS rw_common)
 rw_unit_test(test_json  LIBS rw_common)
+rw_unit_test(test_i64map LIBS rw_common)
 rw_unit_test(test_codec LIBS rw_codec rw_common)
 rw_unit_test(test_gen   LIBS rw_gen rw_codec rw_common)
 rw_unit_test(test_rules LIBS rw_rules rw_common)
