@@ -1,8 +1,8 @@
 /* i64map.h - a string-keyed map of 64-bit integers: dense entries, indexed
  * by open addressing with linear probing and backward-shift deletion. For
  * in-memory mirrors of what Redis stores (an owned partition's due times,
- * the decider's totals): one entry per account, so about 34 bytes an entry
- * plus its key. */
+ * the decider's totals): one entry per account, 29 to 47 bytes each (the
+ * entries grow by half, the slots double) plus its key. */
 #ifndef RW_I64MAP_H
 #define RW_I64MAP_H
 
