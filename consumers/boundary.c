@@ -896,23 +896,20 @@ static rw_err_t rw_tick_run(rw_tick_t *t, size_t n, rw_boundary_result_t *res) {
                !(r.ord_sub = calloc(n, sizeof(*r.ord_sub))));
         if ((err = rw_run_read(t, &r, k0)))
                 goto done;
+        /* The script's size: a run stops before the boundary that would
+         * take its buckets past max_run_pairs subjects (the first always
+         * goes). What it read, all of it, sets the density the next run
+         * reads at (rw_run_fit()). */
         {
                 size_t pairs = 0;
-                for (size_t i = 0; i < r.n * 2; i++)
-                        pairs += r.subj[i].cnt;
+                for (size_t i = 0; i < r.n; i++) {
+                        pairs += r.subj[i * 2].cnt + r.subj[i * 2 + 1].cnt;
+                        if (i > 0 && n == r.n && pairs > (size_t)bd->opts.max_run_pairs)
+                                n = i;
+                }
                 bd->run_pairs = (double)pairs / (double)r.n;
                 if ((int64_t)pairs > res->read_pairs_max)
                         res->read_pairs_max = (int64_t)pairs;
-        }
-        /* The script's size: a run stops before the boundary that would
-         * take its buckets past max_run_pairs subjects (the first always
-         * goes). Reading a little more than is decided costs nothing. */
-        for (size_t i = 0, pairs = 0; i < r.n; i++) {
-                pairs += r.subj[i * 2].cnt + r.subj[i * 2 + 1].cnt;
-                if (i > 0 && pairs > (size_t)bd->opts.max_run_pairs) {
-                        n = i;
-                        break;
-                }
         }
         for (size_t i = 0; i < n; i++)
                 if ((err = rw_run_decide(t, &r, i, B0 + (int64_t)i * I, sum, sq, cnt,
@@ -1049,7 +1046,7 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                         /* A run: bounded by the options, by what L allows and
                          * by the window (a fold copy leaving within the run
                          * would be one the run writes). */
-                        int64_t n = (t.low - t.last) / I;
+                        int64_t n = (t.low - t.last) / I, fit;
                         if (n > bd->opts.max_per_tick - res->decided)
                                 n = bd->opts.max_per_tick - res->decided;
                         if (n > bd->opts.max_per_call)
@@ -1060,8 +1057,9 @@ rw_err_t rw_boundary_tick(rw_boundary_t *bd, rw_state_t *st, rw_codec_t *codec,
                          * boundaries as max_run_pairs allows at the last
                          * run's density (a few for the first), not
                          * max_per_call whatever the number of accounts. */
-                        if (n > rw_run_fit(bd))
-                                n = rw_run_fit(bd);
+                        fit = rw_run_fit(bd);
+                        if (n > fit)
+                                n = fit;
                         err = rw_tick_run(&t, (size_t)n, res);
                         if (err == RW_ERR_FENCED) {
                                 rw_log_info("%s", errstr);
