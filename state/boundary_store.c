@@ -9,6 +9,7 @@
 #include "state/boundary_store.h"
 #include "state/state_int.h"
 #include "common/i64map.h"
+#include "common/varint.h"
 #include "state/boundary_lua.h"   /* generated from boundary.lua: rw_boundary_lua[] */
 
 static const char *rw_fam[2] = { "a", "v" };
@@ -233,34 +234,6 @@ static int rw_bs_pair_cmp(const void *a, const void *b) {
         return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* v as LEB128 (7 bits a byte, low first) at b; its length (at most 10). */
-static size_t rw_bs_uvarint(unsigned char *b, uint64_t v) {
-        size_t n = 0;
-        while (v >= 0x80) {
-                b[n++] = (unsigned char)(v | 0x80);
-                v >>= 7;
-        }
-        b[n++] = (unsigned char)v;
-        return n;
-}
-
-/* A LEB128 value at *pp (before end) into *v, *pp moved past it; -1 when it
- * runs past end or beyond 64 bits. */
-static int rw_bs_uvarint_get(const unsigned char **pp, const unsigned char *end, uint64_t *v) {
-        uint64_t u = 0;
-        for (int shift = 0; *pp < end && shift < 64; shift += 7) {
-                unsigned char c = *(*pp)++;
-                if (shift == 63 && c > 1)
-                        return -1;
-                u |= (uint64_t)(c & 0x7f) << shift;
-                if (!(c & 0x80)) {
-                        *v = u;
-                        return 0;
-                }
-        }
-        return -1;
-}
-
 int rw_bstore_fold_encode(const rw_bstore_hash_t *h, char **bufp, size_t *lenp) {
         const rw_bstore_pair_t **ord;
         size_t size = 0, n = 0;
@@ -274,7 +247,7 @@ int rw_bstore_fold_encode(const rw_bstore_hash_t *h, char **bufp, size_t *lenp) 
                 return -1;
         for (size_t i = 0; i < h->cnt; i++) {
                 ord[i] = &h->v[i];
-                size += h->v[i].len + 2 * 10;
+                size += h->v[i].len + 2 * RW_VARINT_MAX;
         }
         qsort(ord, h->cnt, sizeof(*ord), rw_bs_pair_cmp);
         if (!(b = malloc(size))) {
@@ -282,12 +255,10 @@ int rw_bstore_fold_encode(const rw_bstore_hash_t *h, char **bufp, size_t *lenp) 
                 return -1;
         }
         for (size_t i = 0; i < h->cnt; i++) {
-                uint64_t v = (uint64_t)ord[i]->value;
-                n += rw_bs_uvarint(b + n, ord[i]->len);
+                n += rw_uvarint_put(b + n, ord[i]->len);
                 memcpy(b + n, ord[i]->subject, ord[i]->len);
                 n += ord[i]->len;
-                /* zigzag: small negative values stay short */
-                n += rw_bs_uvarint(b + n, (v << 1) ^ (ord[i]->value < 0 ? UINT64_MAX : 0));
+                n += rw_svarint_put(b + n, ord[i]->value);
         }
         free(ord);
         *bufp = (char *)b;
@@ -300,10 +271,10 @@ static ssize_t rw_bs_fold_count(const unsigned char *p, const unsigned char *end
         ssize_t n = 0;
         while (p < end) {
                 uint64_t sl, z;
-                if (rw_bs_uvarint_get(&p, end, &sl) || sl >= (uint64_t)(end - p))
+                if (rw_uvarint_get(&p, end, &sl) || sl >= (uint64_t)(end - p))
                         return -1;
                 p += sl;
-                if (rw_bs_uvarint_get(&p, end, &z))
+                if (rw_uvarint_get(&p, end, &z))
                         return -1;
                 n++;
         }
@@ -323,9 +294,9 @@ int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
         if (!(h->v = malloc((size_t)n * sizeof(*h->v))))
                 return -1;
         while (p < end) {
-                uint64_t sl, z;
+                uint64_t sl = 0;
                 rw_bstore_pair_t *e = &h->v[h->cnt];
-                (void)rw_bs_uvarint_get(&p, end, &sl);  /* counted: it parses */
+                (void)rw_uvarint_get(&p, end, &sl);  /* counted: it parses */
                 if (!(e->subject = malloc((size_t)sl + 1))) {
                         rw_bstore_hash_clear(h);
                         return -1;
@@ -335,8 +306,7 @@ int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
                 e->len = (size_t)sl;
                 h->cnt++;
                 p += sl;
-                (void)rw_bs_uvarint_get(&p, end, &z);
-                e->value = (int64_t)((z >> 1) ^ (0 - (z & 1)));
+                (void)rw_svarint_get(&p, end, &e->value);
         }
         return 0;
 }
