@@ -155,9 +155,10 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "number of accounts, not of events." },
         { "state.cache.max.bytes", RW_CONF_INT, "33554432", 0, (int64_t)1 << 40, NULL, 0,
           "Memory for the owned partitions' accounts kept between batches "
-          "(least recently used evicted; an evicted account is read back "
-          "from Redis when next needed). 0 = read every batch's accounts "
-          "from Redis." },
+          "(over it, the least recently used are packed, about a fifth of "
+          "their size, then the least recently used packed ones evicted; an "
+          "evicted account is read back from Redis when next needed). 0 = "
+          "read every batch's accounts from Redis." },
         { "future.margin", RW_CONF_DURATION, "1h", 0, 30 * RW_MS_D, NULL, 0,
           "Records whose `occurred_at` is further than this ahead of the "
           "wall clock are rejected to the dead-letter topic instead of "

@@ -245,6 +245,8 @@ void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats)
         rw_cache_stats(proc->cache, &cs);
         stats->cache_evictions = cs.evictions;
         stats->cache_entries = cs.entries;
+        stats->cache_packed = cs.packed;
+        stats->cache_unpacks = cs.unpacks;
         stats->cache_bytes = cs.bytes;
         stats->watermark_min = 0;
         for (size_t i = 0; i < proc->part_cnt; i++) {

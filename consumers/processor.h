@@ -61,6 +61,8 @@ typedef struct rw_processor_stats_s {
         int64_t cache_misses;   /* accounts read from Redis (not in the cache) */
         int64_t cache_evictions;/* accounts the cache's bound evicted */
         size_t cache_entries;   /* accounts (and vendors) cached now */
+        size_t cache_packed;    /* of them held packed */
+        int64_t cache_unpacks;  /* packed ones used again (no round trip) */
         size_t cache_bytes;     /* their memory, as the bound counts it */
         /* Where the loop's wall-clock time went, in microseconds. */
         int64_t us_wait;        /* waiting for records (consume) */

@@ -122,6 +122,26 @@ void rw_account_clean(rw_account_view_t *av);
  * blocks with their headers; for a cache's bound). */
 size_t rw_account_footprint(const rw_account_view_t *av);
 
+/* The packed form of a clean view (rw_account_dirty() 0): what a cache
+ * keeps of an account it does not use at the moment, in a fraction of the
+ * view's memory (the view holds every day's counts in 64 bytes and its
+ * arrays with room to grow). It starts with the account's name and its NUL,
+ * so (const char *)buf is the name. Variable-length integers, the days as
+ * steps from the one before, only the non-zero fields of a bucket. *bufp is
+ * malloc'ed; -1 when out of memory or the view is not clean. */
+int rw_account_pack(const rw_account_view_t *av, unsigned char **bufp, size_t *lenp);
+/* The same, into b (at least rw_account_pack_bound() bytes; the view must
+ * be clean): its length. */
+size_t rw_account_pack_bound(const rw_account_view_t *av);
+size_t rw_account_pack_into(const rw_account_view_t *av, unsigned char *b);
+/* The view a packed form holds, clean, into *av (initialised here). -1 when
+ * out of memory or buf is not a packed view (nothing left in *av). */
+int rw_account_unpack(const unsigned char *buf, size_t len, rw_account_view_t *av);
+/* The same into a view whose blocks are reused (a view no longer needed:
+ * what it held is overwritten; its blocks are grown where too small). -1 as
+ * above, with av cleared (its blocks freed). */
+int rw_account_unpack_reuse(const unsigned char *buf, size_t len, rw_account_view_t *av);
+
 /* Free what a view holds (not the view itself). */
 void rw_account_view_clear(rw_account_view_t *av);
 

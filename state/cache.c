@@ -1,5 +1,8 @@
 /* cache.c - the accounts a process owns, in memory: a chained hash map with
- * an LRU list, bounded in bytes. */
+ * an LRU list, bounded in bytes. Over the bound, the views not in use are
+ * packed first (rw_account_pack(): a fraction of their memory, unpacked on
+ * their next use), least recently used first; then the packed ones are
+ * evicted, least recently used first. */
 #include <stdlib.h>
 #include <string.h>
 #include "state/cache.h"
@@ -9,15 +12,28 @@ typedef struct rw_cache_entry_s {
         struct rw_cache_entry_s *lru_prev, *lru_next;
         uint64_t hash;
         int tag;
-        int touched;                            /* used since the last trim */
+        uint64_t gen;                           /* the trim period of its last use */
         size_t bytes;
-        rw_account_view_t av;
+        rw_account_view_t *av;                  /* the view, or NULL: packed */
+        unsigned char *packed;                  /* starts with the name */
+        size_t packed_len;
 } rw_cache_entry_t;
+
+/* A least-recently-used order: head most recent. */
+typedef struct rw_cache_lru_s {
+        rw_cache_entry_t *head, *tail;
+} rw_cache_lru_t;
 
 struct rw_cache_s {
         rw_cache_entry_t **slots;
         size_t slot_cnt;                        /* a power of two */
-        rw_cache_entry_t *lru_head, *lru_tail;  /* head: most recent */
+        /* Entries holding their view, and packed ones: each trim packs from
+         * the first's tail and evicts from the second's, without walking
+         * past what it does not touch. */
+        rw_cache_lru_t views, packs;
+        unsigned char *scratch;                 /* a view packed, then copied */
+        size_t scratch_size;
+        uint64_t gen;                           /* trims so far, plus 1 */
         rw_cache_stats_t st;
 };
 
@@ -28,11 +44,33 @@ static uint64_t rw_cache_hash(int tag, const char *account) {
         return h ^ (h >> 29);
 }
 
-/* An entry's bytes: its view's blocks, and the entry's own block around
- * the view (its links and the allocator's header). */
+/* What the allocator takes for a block of n bytes (as rw_account_footprint()
+ * counts). */
+static size_t rw_cache_block(size_t n) {
+        size_t b = (n + 8 + 15) & ~(size_t)15;
+        return b < 32 ? 32 : b;
+}
+
+/* An entry's bytes: its own block, and its view's blocks (the view in a
+ * block of its own) or its packed form's. */
 static size_t rw_cache_entry_bytes(const rw_cache_entry_t *e) {
-        return rw_account_footprint(&e->av) +
-               (sizeof(*e) - sizeof(e->av)) + 16;
+        return rw_cache_block(sizeof(*e)) +
+               (e->av ? rw_account_footprint(e->av) - sizeof(*e->av) +
+                                rw_cache_block(sizeof(*e->av)) :
+                        rw_cache_block(e->packed_len));
+}
+
+static const char *rw_cache_name(const rw_cache_entry_t *e) {
+        return e->av ? e->av->account : (const char *)e->packed;
+}
+
+static void rw_cache_entry_free(rw_cache_entry_t *e) {
+        if (e->av) {
+                rw_account_view_clear(e->av);
+                free(e->av);
+        }
+        free(e->packed);
+        free(e);
 }
 
 rw_cache_t *rw_cache_new(size_t max_bytes) {
@@ -46,7 +84,34 @@ rw_cache_t *rw_cache_new(size_t max_bytes) {
                 return NULL;
         }
         c->st.max_bytes = max_bytes;
+        c->gen = 1;
         return c;
+}
+
+static void rw_lru_remove(rw_cache_lru_t *l, rw_cache_entry_t *e) {
+        if (e->lru_prev)
+                e->lru_prev->lru_next = e->lru_next;
+        else
+                l->head = e->lru_next;
+        if (e->lru_next)
+                e->lru_next->lru_prev = e->lru_prev;
+        else
+                l->tail = e->lru_prev;
+        e->lru_prev = e->lru_next = NULL;
+}
+
+static void rw_lru_push(rw_cache_lru_t *l, rw_cache_entry_t *e) {
+        e->lru_prev = NULL;
+        e->lru_next = l->head;
+        if (l->head)
+                l->head->lru_prev = e;
+        l->head = e;
+        if (!l->tail)
+                l->tail = e;
+}
+
+static rw_cache_lru_t *rw_cache_lru(rw_cache_t *c, const rw_cache_entry_t *e) {
+        return e->av ? &c->views : &c->packs;
 }
 
 static void rw_cache_unlink(rw_cache_t *c, rw_cache_entry_t *e) {
@@ -55,56 +120,126 @@ static void rw_cache_unlink(rw_cache_t *c, rw_cache_entry_t *e) {
         while (*pp != e)
                 pp = &(*pp)->next;
         *pp = e->next;
-        if (e->lru_prev)
-                e->lru_prev->lru_next = e->lru_next;
-        else
-                c->lru_head = e->lru_next;
-        if (e->lru_next)
-                e->lru_next->lru_prev = e->lru_prev;
-        else
-                c->lru_tail = e->lru_prev;
+        rw_lru_remove(rw_cache_lru(c, e), e);
         c->st.entries--;
+        c->st.packed -= !e->av;
         c->st.bytes -= e->bytes;
-        rw_account_view_clear(&e->av);
-        free(e);
+        rw_cache_entry_free(e);
 }
 
 void rw_cache_destroy(rw_cache_t *c) {
         if (!c)
                 return;
-        while (c->lru_head)
-                rw_cache_unlink(c, c->lru_head);
+        while (c->views.head)
+                rw_cache_unlink(c, c->views.head);
+        while (c->packs.head)
+                rw_cache_unlink(c, c->packs.head);
         free(c->slots);
+        free(c->scratch);
         free(c);
 }
 
+/* Used now: at the front of the views (unpacked before). */
 static void rw_cache_to_front(rw_cache_t *c, rw_cache_entry_t *e) {
-        e->touched = 1;
-        if (c->lru_head == e)
+        e->gen = c->gen;
+        if (c->views.head == e)
                 return;
-        if (e->lru_prev)
-                e->lru_prev->lru_next = e->lru_next;
-        if (e->lru_next)
-                e->lru_next->lru_prev = e->lru_prev;
-        else if (e->lru_prev)
-                c->lru_tail = e->lru_prev;
-        e->lru_prev = NULL;
-        e->lru_next = c->lru_head;
-        if (c->lru_head)
-                c->lru_head->lru_prev = e;
-        c->lru_head = e;
-        if (!c->lru_tail)
-                c->lru_tail = e;
+        rw_lru_remove(&c->views, e);
+        rw_lru_push(&c->views, e);
+}
+
+/* An idle entry's view, packed; the view (its blocks and all) to *keep, or
+ * freed when keep is NULL. -1 when out of memory or the view is not clean
+ * (the entry is as it was). */
+static int rw_cache_pack(rw_cache_t *c, rw_cache_entry_t *e, rw_account_view_t **keep) {
+        size_t bound;
+
+        if (rw_account_dirty(e->av))
+                return -1;
+        /* Packed into the scratch buffer, then into a block of its size:
+         * no block of the bound's size freed around each. */
+        bound = rw_account_pack_bound(e->av);
+        if (bound > c->scratch_size) {
+                unsigned char *t = realloc(c->scratch, bound * 2);
+                if (!t)
+                        return -1;
+                c->scratch = t;
+                c->scratch_size = bound * 2;
+        }
+        e->packed_len = rw_account_pack_into(e->av, c->scratch);
+        if (!(e->packed = malloc(e->packed_len))) {
+                e->packed_len = 0;
+                return -1;
+        }
+        memcpy(e->packed, c->scratch, e->packed_len);
+        rw_lru_remove(&c->views, e);
+        if (keep) {
+                *keep = e->av;
+        } else {
+                rw_account_view_clear(e->av);
+                free(e->av);
+        }
+        e->av = NULL;
+        rw_lru_push(&c->packs, e);     /* the most recent of the packed */
+        c->st.packed++;
+        c->st.packs++;
+        c->st.bytes -= e->bytes;
+        e->bytes = rw_cache_entry_bytes(e);
+        c->st.bytes += e->bytes;
+        return 0;
+}
+
+/* A packed entry's view, back in memory. When the cache is full, the least
+ * recently used view that neither the open batches nor the write in flight
+ * can hold (not used in this trim period or the one before) is packed, and
+ * its blocks take the unpacked view: the views' memory moves from one account
+ * to the other instead of going back to the allocator and out again. -1 when
+ * out of memory (the entry is as it was). */
+static int rw_cache_unpack(rw_cache_t *c, rw_cache_entry_t *e) {
+        rw_cache_entry_t *y = c->views.tail;
+        rw_account_view_t *av = NULL;
+
+        if (c->st.bytes >= c->st.max_bytes && y && y->gen + 1 < c->gen &&
+            !rw_cache_pack(c, y, &av)) {
+                /* y counts its packed form now; av is counted with e. */
+                if (rw_account_unpack_reuse(e->packed, e->packed_len, av)) {
+                        free(av);
+                        return -1;
+                }
+        } else if (!(av = malloc(sizeof(*av))) ||
+                   rw_account_unpack(e->packed, e->packed_len, av)) {
+                free(av);
+                return -1;
+        }
+        rw_lru_remove(&c->packs, e);
+        free(e->packed);
+        e->packed = NULL;
+        e->packed_len = 0;
+        e->av = av;
+        rw_lru_push(&c->views, e);
+        c->st.packed--;
+        c->st.unpacks++;
+        c->st.bytes -= e->bytes;
+        e->bytes = rw_cache_entry_bytes(e);
+        c->st.bytes += e->bytes;
+        return 0;
 }
 
 rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account) {
         uint64_t h = rw_cache_hash(tag, account);
 
         for (rw_cache_entry_t *e = c->slots[h & (c->slot_cnt - 1)]; e; e = e->next)
-                if (e->hash == h && e->tag == tag && !strcmp(e->av.account, account)) {
+                if (e->hash == h && e->tag == tag && !strcmp(rw_cache_name(e), account)) {
+                        if (!e->av && rw_cache_unpack(c, e)) {
+                                /* Out of memory: as if evicted (the store
+                                 * holds it). */
+                                rw_cache_unlink(c, e);
+                                c->st.evictions++;
+                                break;
+                        }
                         rw_cache_to_front(c, e);
                         c->st.hits++;
-                        return &e->av;
+                        return e->av;
                 }
         c->st.misses++;
         return NULL;
@@ -131,13 +266,15 @@ rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av) {
         rw_cache_entry_t *e = calloc(1, sizeof(*e));
         size_t slot;
 
-        if (!e)
+        if (!e || !(e->av = malloc(sizeof(*e->av)))) {
+                free(e);
                 return NULL;
+        }
         if (c->st.entries >= c->slot_cnt)
                 rw_cache_grow(c);
         e->hash = rw_cache_hash(tag, av->account);
         e->tag = tag;
-        e->av = *av;
+        *e->av = *av;
         memset(av, 0, sizeof(*av));
         av->maxday = -1;
         av->last_offset = -1;
@@ -147,43 +284,53 @@ rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av) {
         c->st.entries++;
         e->bytes = rw_cache_entry_bytes(e);
         c->st.bytes += e->bytes;
-        e->lru_prev = e->lru_next = NULL;
-        /* Linked at the front. */
-        e->lru_next = c->lru_head;
-        if (c->lru_head)
-                c->lru_head->lru_prev = e;
-        c->lru_head = e;
-        if (!c->lru_tail)
-                c->lru_tail = e;
-        e->touched = 1;
-        return &e->av;
+        rw_lru_push(&c->views, e);
+        e->gen = c->gen;
+        return e->av;
 }
 
 void rw_cache_drop_tag(rw_cache_t *c, int tag) {
-        for (rw_cache_entry_t *e = c->lru_head, *next; e; e = next) {
-                next = e->lru_next;
-                if (e->tag == tag)
-                        rw_cache_unlink(c, e);
-        }
+        rw_cache_lru_t *lists[2] = { &c->views, &c->packs };
+
+        for (int k = 0; k < 2; k++)
+                for (rw_cache_entry_t *e = lists[k]->head, *next; e; e = next) {
+                        next = e->lru_next;
+                        if (e->tag == tag)
+                                rw_cache_unlink(c, e);
+                }
 }
 
 void rw_cache_trim(rw_cache_t *c) {
-        rw_cache_entry_t *e;
+        rw_cache_entry_t *e, *prev;
 
-        /* Entries used since the last trim are at the front: their size
-         * may have changed, and they are kept (the caller may still hold
-         * them: a batch whose write is not stored yet). */
-        for (e = c->lru_head; e && e->touched; e = e->lru_next) {
+        /* Entries used since the last trim are at the front of the views:
+         * their size may have changed, and they are kept as they are (the
+         * caller may still hold them: a batch whose write is not stored
+         * yet). */
+        for (e = c->views.head; e && e->gen == c->gen; e = e->lru_next) {
                 size_t b = rw_cache_entry_bytes(e);
                 c->st.bytes = c->st.bytes - e->bytes + b;
                 e->bytes = b;
         }
-        while (c->lru_tail && !c->lru_tail->touched && c->st.bytes > c->st.max_bytes) {
-                rw_cache_unlink(c, c->lru_tail);
+        /* Over the bound: pack the idle views, least recently used first,
+         * as many as it takes; then evict packed ones, least recently used
+         * first; then views that could not be packed. A cache of size 0
+         * keeps nothing: what it would pack it would evict. */
+        for (e = c->st.max_bytes ? c->views.tail : NULL;
+             e && e->gen != c->gen && c->st.bytes > c->st.max_bytes; e = prev) {
+                prev = e->lru_prev;
+                (void)rw_cache_pack(c, e, NULL);        /* else kept as it is */
+        }
+        while (c->packs.tail && c->st.bytes > c->st.max_bytes) {
+                rw_cache_unlink(c, c->packs.tail);
                 c->st.evictions++;
         }
-        for (e = c->lru_head; e && e->touched; e = e->lru_next)
-                e->touched = 0;
+        while (c->views.tail && c->views.tail->gen != c->gen &&
+               c->st.bytes > c->st.max_bytes) {
+                rw_cache_unlink(c, c->views.tail);
+                c->st.evictions++;
+        }
+        c->gen++;
 }
 
 void rw_cache_stats(const rw_cache_t *c, rw_cache_stats_t *stats) {

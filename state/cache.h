@@ -1,7 +1,10 @@
 /* cache.h - the accounts a process owns, kept in memory between batches: a
- * hash map of account views per partition tag, bounded in bytes, evicting
- * the least recently used. Entries are written through to Redis by every
- * batch, so evicting one loses nothing: the next use reads it back. */
+ * hash map of account views per partition tag, bounded in bytes. Over the
+ * bound, the least recently used views are packed (rw_account_pack(): a
+ * fraction of a view's memory, unpacked on the next use without a round
+ * trip), and once every idle one is, the least recently used packed ones
+ * are evicted. Entries are written through to Redis by every batch, so
+ * evicting one loses nothing: the next use reads it back. */
 #ifndef RW_CACHE_H
 #define RW_CACHE_H
 
@@ -13,7 +16,9 @@ typedef struct rw_cache_s rw_cache_t;
 
 typedef struct rw_cache_stats_s {
         int64_t hits, misses, evictions;
+        int64_t packs, unpacks;         /* views packed, packed ones used again */
         size_t entries, bytes, max_bytes;
+        size_t packed;                  /* entries held packed */
 } rw_cache_stats_t;
 
 /* A cache of at most max_bytes (0: keeps nothing between batches). NULL
@@ -22,8 +27,8 @@ rw_cache_t *rw_cache_new(size_t max_bytes);
 /* NULL-safe. */
 void rw_cache_destroy(rw_cache_t *c);
 
-/* The view of (tag, account), NULL on a miss. The pointer stays valid until
- * rw_cache_trim() or rw_cache_drop_tag(). */
+/* The view of (tag, account) (unpacked if it was packed), NULL on a miss.
+ * The pointer stays valid until rw_cache_trim() or rw_cache_drop_tag(). */
 rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account);
 
 /* Add a view loaded from the store (takes ownership of what it holds and
@@ -33,10 +38,10 @@ rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av);
 /* Drop every view of a tag (its partition was revoked or fenced). */
 void rw_cache_drop_tag(rw_cache_t *c, int tag);
 
-/* Evict the least recently used views until within the bound, never one
- * used since the previous trim (the bound may be exceeded by one batch's
- * accounts). Call between batches only (it invalidates pointers to evicted
- * views). */
+/* Pack, then evict, the least recently used views until within the bound,
+ * never one used since the previous trim (the bound may be exceeded by one
+ * batch's accounts). Call between batches only (it invalidates pointers to
+ * packed and evicted views). */
 void rw_cache_trim(rw_cache_t *c);
 
 void rw_cache_stats(const rw_cache_t *c, rw_cache_stats_t *stats);

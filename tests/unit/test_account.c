@@ -1,6 +1,7 @@
 /* test_account.c - the pure per-account arithmetic (state/account.c) and
  * the account cache (state/cache.c): buckets within the window, write
- * tracking, de-duplication by offset and by id, bounded memory. */
+ * tracking, de-duplication by offset and by id, the packed form of an idle
+ * view, bounded memory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -319,6 +320,336 @@ static void test_cache(void **state) {
         rw_cache_destroy(c);
 }
 
+/* Every field a clean view carries, compared (the dirty marks are all 0 in
+ * both; capacities may differ). */
+static void assert_same_view(const rw_account_view_t *a, const rw_account_view_t *b) {
+        assert_string_equal(a->account, b->account);
+        assert_int_equal(a->bucket_cnt, b->bucket_cnt);
+        for (size_t i = 0; i < a->bucket_cnt; i++)
+                assert_memory_equal(&a->buckets[i], &b->buckets[i], sizeof(a->buckets[i]));
+        assert_int_equal(a->orders_total, b->orders_total);
+        assert_int_equal(a->first_order, b->first_order);
+        assert_int_equal(a->last_order, b->last_order);
+        assert_int_equal(a->maxday, b->maxday);
+        assert_int_equal(a->last_at, b->last_at);
+        assert_int_equal(a->last_offset, b->last_offset);
+        assert_memory_equal(a->fp, b->fp, sizeof(a->fp));
+        assert_int_equal(a->due, b->due);
+        assert_int_equal(a->due_stored, b->due_stored);
+        assert_int_equal(a->id_cnt, b->id_cnt);
+        if (a->id_cnt)
+                assert_memory_equal(a->ids, b->ids, a->id_cnt * sizeof(*a->ids));
+        assert_int_equal(a->ids_stored, b->ids_stored);
+        assert_int_equal(a->meta_legacy, b->meta_legacy);
+        assert_int_equal(rw_account_dirty(a), rw_account_dirty(b));
+}
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void) {
+        rnd_state ^= rnd_state << 13;
+        rnd_state ^= rnd_state >> 7;
+        rnd_state ^= rnd_state << 17;
+        return rnd_state;
+}
+
+/* A value that is 0 half of the time, else small, large or extreme. */
+static int64_t rnd_i64(void) {
+        switch (rnd() % 8) {
+        case 0: return INT64_MAX;
+        case 1: return INT64_MIN;
+        case 2: return -(int64_t)(rnd() % 1000);
+        case 3: return (int64_t)(rnd() >> 1);
+        default: return rnd() % 2 ? 0 : (int64_t)(rnd() % 100000);
+        }
+}
+
+static int32_t rnd_i32(void) {
+        int64_t v = rnd_i64();
+        return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+static double rnd_double(void) {
+        switch (rnd() % 5) {
+        case 0: return -0.0;
+        case 1: return 0.0;
+        case 2: return 1e300;
+        default: return (double)(int64_t)(rnd() % 20000) / 7.0 - 1000.0;
+        }
+}
+
+/* A clean view with random content: any number of buckets (days in any
+ * order and anywhere in 32 bits), lifecycle states, ids. */
+static void rnd_view(rw_account_view_t *av, int n) {
+        char name[32];
+        snprintf(name, sizeof(name), "acct-%d-\xc3\xa9", n);
+        assert_int_equal(rw_account_init(av, n % 7 ? name : ""), 0);
+        av->bucket_cnt = av->bucket_size = rnd() % 40;
+        if (av->bucket_cnt) {
+                av->buckets = calloc(av->bucket_cnt, sizeof(*av->buckets));
+                av->bucket_dirty = calloc(av->bucket_cnt, 1);
+                assert_non_null(av->buckets);
+                assert_non_null(av->bucket_dirty);
+        }
+        for (size_t i = 0; i < av->bucket_cnt; i++) {
+                rw_day_bucket_t *b = &av->buckets[i];
+                b->day = rnd() % 4 ? 20000 + (int32_t)(rnd() % 400) : rnd_i32();
+                b->placed = rnd_i32();
+                b->cancelled = rnd_i32();
+                b->refunded = rnd_i32();
+                b->tickets = rnd_i32();
+                b->tickets_hot = rnd_i32();
+                b->csat_n = rnd_i32();
+                b->sentiment_n = rnd_i32();
+                b->placed_sum = rnd_i64();
+                b->refunded_sum = rnd_i64();
+                b->csat_sum = rnd_double();
+                b->sentiment_sum = rnd_double();
+        }
+        av->orders_total = rnd_i64();
+        av->first_order = rnd_i64();
+        av->last_order = rnd_i64();
+        av->maxday = rnd() % 3 ? -1 : rnd_i64();
+        av->last_at = rnd_i64();
+        av->last_offset = rnd() % 3 ? -1 : rnd_i64();
+        for (int r = 0; r < RW_RULE__CNT; r++)
+                if (rnd() % 3 == 0)
+                        av->fp[r] = (rw_fp_state_t){ .firing = (int)(rnd() % 2),
+                                                     .severity = (rw_alert_severity_t)(rnd() % 2),
+                                                     .resolved_at = rnd_i64() };
+        av->due = av->due_stored = rnd_i64();
+        av->id_cnt = av->id_size = rnd() % 70;
+        if (av->id_cnt)
+                assert_non_null(av->ids = calloc(av->id_cnt, sizeof(*av->ids)));
+        for (size_t i = 0; i < av->id_cnt; i++)
+                av->ids[i] = (rw_seen_id_t){ .h1 = rnd(), .h2 = rnd(), .at = rnd_i64() };
+        av->ids_stored = rnd() % 100;
+        assert_false(rw_account_dirty(av));
+}
+
+/* A clean view packs and unpacks to the same view, whatever it holds; a
+ * view with something to write is not packed; a cut, padded or empty
+ * packed form is refused, with nothing left allocated. */
+static void test_pack(void **state) {
+        (void)state;
+        for (int n = 0; n < 2000; n++) {
+                rw_account_view_t av, back;
+                unsigned char *buf;
+                size_t len;
+
+                rnd_view(&av, n);
+                assert_int_equal(rw_account_pack(&av, &buf, &len), 0);
+                assert_string_equal((const char *)buf, av.account);   /* the name first */
+                assert_int_equal(rw_account_unpack(buf, len, &back), 0);
+                assert_same_view(&av, &back);
+                rw_account_view_clear(&back);
+                if (n % 50 == 0) {
+                        unsigned char *pad = malloc(len + 1);
+                        assert_non_null(pad);
+                        for (size_t cut = 0; cut < len; cut++)
+                                assert_int_equal(rw_account_unpack(buf, cut, &back), -1);
+                        memcpy(pad, buf, len);
+                        pad[len] = 0;
+                        assert_int_equal(rw_account_unpack(pad, len + 1, &back), -1);
+                        free(pad);
+                }
+                free(buf);
+                av.meta_dirty = 1;
+                assert_int_equal(rw_account_pack(&av, &buf, &len), -1);
+                assert_null(buf);
+                rw_account_view_clear(&av);
+        }
+}
+
+/* An unpacked view goes on as the view it was: the same ids are duplicates,
+ * a new event changes it alike, and a write appends the same ids. */
+static void test_pack_resume(void **state) {
+        rw_account_view_t av, back;
+        rw_state_event_t ev;
+        unsigned char *buf;
+        size_t len;
+        (void)state;
+
+        assert_int_equal(rw_account_init(&av, "a"), 0);
+        for (int i = 0; i < 6; i++) {
+                char id[8];
+                snprintf(id, sizeof(id), "e%d", i);
+                ev = order(id, i % 3 ? 'P' : 'R', 100 + i, T0 + i * 3 * RW_DAY_MS, i);
+                assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        }
+        av.fp[1] = (rw_fp_state_t){ .firing = 1, .severity = RW_SEV_CRITICAL };
+        av.due = T0 + 40 * RW_DAY_MS;
+        rw_account_clean(&av);
+        assert_int_equal(rw_account_pack(&av, &buf, &len), 0);
+        assert_int_equal(rw_account_unpack(buf, len, &back), 0);
+        free(buf);
+        assert_true(len < rw_account_footprint(&av) / 4);
+        assert_true(rw_account_seen(&back, "e5", 99));
+        assert_false(rw_account_seen(&back, "e1", 99));         /* beyond dedup.max.ids */
+        ev = order("e6", 'P', 7, T0 + 20 * RW_DAY_MS, 6);
+        assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
+        assert_int_equal(rw_account_apply(&back, &ev, &LIM), 0);
+        assert_int_equal(rw_account_ids_append(&av), rw_account_ids_append(&back));
+        assert_int_equal(av.ids_fresh, back.ids_fresh);
+        for (size_t i = 0; i < av.bucket_cnt; i++)
+                assert_int_equal(av.bucket_dirty[i], back.bucket_dirty[i]);
+        rw_account_clean(&av);
+        rw_account_clean(&back);
+        assert_same_view(&av, &back);
+        rw_account_view_clear(&av);
+        rw_account_view_clear(&back);
+}
+
+/* Over the bound, idle views are packed before any is evicted, and come
+ * back whole, without a read; a view in use since the last trim is not
+ * packed. */
+static void test_cache_pack(void **state) {
+        rw_account_view_t orig[64];
+        rw_cache_t *c;
+        rw_cache_stats_t st;
+        size_t full = 0;
+        char name[16];
+        (void)state;
+
+        /* The views' full size first, with no bound to speak of. */
+        c = rw_cache_new((size_t)1 << 30);
+        for (int i = 0; i < 64; i++) {
+                snprintf(name, sizeof(name), "p%d", i);
+                put(c, 0, name, 30);
+                rw_account_clean(rw_cache_get(c, 0, name));
+        }
+        rw_cache_trim(c);
+        rw_cache_stats(c, &st);
+        full = st.bytes;
+        assert_int_equal(st.packed, 0);
+        rw_cache_destroy(c);
+
+        /* A third of that holds them all, packed. */
+        c = rw_cache_new(full / 3);
+        for (int i = 0; i < 64; i++) {
+                snprintf(name, sizeof(name), "p%d", i);
+                put(c, 0, name, 30);
+                rw_account_clean(rw_cache_get(c, 0, name));
+                /* What it should come back as (a copy of the view). */
+                {
+                        const rw_account_view_t *v = rw_cache_get(c, 0, name);
+                        unsigned char *buf;
+                        size_t len;
+                        assert_int_equal(rw_account_pack(v, &buf, &len), 0);
+                        assert_int_equal(rw_account_unpack(buf, len, &orig[i]), 0);
+                        free(buf);
+                }
+        }
+        rw_cache_trim(c);       /* all in use since the last trim: kept */
+        rw_cache_stats(c, &st);
+        assert_int_equal(st.packed, 0);
+        assert_int_equal(st.bytes, full);
+        assert_non_null(rw_cache_get(c, 0, "p63"));
+        rw_cache_trim(c);       /* p63 in use: kept as it is, the rest packed */
+        rw_cache_stats(c, &st);
+        assert_int_equal(st.evictions, 0);
+        assert_int_equal(st.entries, 64);
+        assert_true(st.packed > 0 && st.packed < 64);
+        assert_true(st.bytes <= full / 3);
+        for (int i = 0; i < 64; i++) {
+                const rw_account_view_t *v;
+                snprintf(name, sizeof(name), "p%d", i);
+                assert_non_null(v = rw_cache_get(c, 0, name));
+                assert_same_view(&orig[i], v);
+                rw_account_view_clear(&orig[i]);
+        }
+        rw_cache_stats(c, &st);
+        assert_int_equal(st.packed, 0);
+        assert_true(st.unpacks > 0);
+        assert_int_equal(st.misses, 0);
+        rw_cache_destroy(c);
+}
+
+/* With the cache full, a packed view comes back in the blocks of the least
+ * recently used view, which is packed in its place; never in those of a
+ * view used in this trim period or the one before (a write in flight may
+ * hold it). */
+static void test_cache_exchange(void **state) {
+        rw_account_view_t orig[64], held_copy;
+        rw_account_view_t *held;
+        int npacked;
+        rw_cache_t *c;
+        rw_cache_stats_t st;
+        size_t full;
+        char name[16];
+        (void)state;
+
+        c = rw_cache_new((size_t)1 << 30);
+        for (int i = 0; i < 64; i++) {
+                snprintf(name, sizeof(name), "x%d", i);
+                put(c, 0, name, 5 + i % 20);
+        }
+        rw_cache_stats(c, &st);
+        full = st.bytes;
+        rw_cache_destroy(c);
+
+        c = rw_cache_new(full * 3 / 4);
+        for (int i = 0; i < 64; i++) {
+                unsigned char *buf;
+                size_t len;
+                rw_account_view_t *v;
+                snprintf(name, sizeof(name), "x%d", i);
+                put(c, 0, name, 5 + i % 20);
+                v = rw_cache_get(c, 0, name);
+                rw_account_clean(v);
+                assert_int_equal(rw_account_pack(v, &buf, &len), 0);
+                assert_int_equal(rw_account_unpack(buf, len, &orig[i]), 0);
+                free(buf);
+        }
+        rw_cache_trim(c);       /* all used in this period: kept */
+        rw_cache_trim(c);       /* now idle: packed until within the bound */
+        rw_cache_stats(c, &st);
+        /* The least recently used are packed, x0 on; the rest are views. */
+        npacked = (int)st.packed;
+        assert_true(npacked >= 4 && npacked < 60);
+        /* The views are used, x63 first, then their period ends: as a
+         * write in flight would, they keep their blocks, x63 (the least
+         * recently used view now) too. */
+        assert_non_null(held = rw_cache_get(c, 0, "x63"));
+        held_copy = *held;
+        for (int i = npacked; i < 63; i++) {
+                snprintf(name, sizeof(name), "x%d", i);
+                assert_non_null(rw_cache_get(c, 0, name));
+        }
+        rw_cache_stats(c, &st);
+        assert_int_equal(st.packed, npacked);
+        rw_cache_trim(c);
+        for (int i = 0; i < npacked; i++) {
+                const rw_account_view_t *v;
+                snprintf(name, sizeof(name), "x%d", i);
+                assert_non_null(v = rw_cache_get(c, 0, name));
+                assert_true(v != held);
+                assert_same_view(&orig[i], v);
+        }
+        assert_memory_equal(held, &held_copy, sizeof(*held));
+        assert_same_view(&orig[63], held);
+        /* Later periods, each using a sixth of them (a batch's accounts):
+         * any idle view may lend its blocks; every view comes back as it
+         * was, none is evicted. */
+        for (int round = 0; round < 12; round++) {
+                rw_cache_trim(c);
+                for (int k = 0; k < 11; k++) {
+                        const rw_account_view_t *v;
+                        int i = (round * 23 + k * 5) % 64;
+                        snprintf(name, sizeof(name), "x%d", i);
+                        assert_non_null(v = rw_cache_get(c, 0, name));
+                        assert_same_view(&orig[i], v);
+                }
+        }
+        rw_cache_stats(c, &st);
+        assert_int_equal(st.misses, 0);
+        assert_int_equal(st.evictions, 0);
+        assert_true(st.unpacks > npacked);
+        assert_true(st.bytes <= full * 3 / 4 + full / 8);
+        for (int i = 0; i < 64; i++)
+                rw_account_view_clear(&orig[i]);
+        rw_cache_destroy(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_window),
@@ -327,6 +658,10 @@ int main(void) {
                 cmocka_unit_test(test_bucket_format),
                 cmocka_unit_test(test_bucket_saturates),
                 cmocka_unit_test(test_cache),
+                cmocka_unit_test(test_pack),
+                cmocka_unit_test(test_pack_resume),
+                cmocka_unit_test(test_cache_pack),
+                cmocka_unit_test(test_cache_exchange),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
