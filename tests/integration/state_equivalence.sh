@@ -120,6 +120,19 @@ clean_rd=$(grep -oE '[0-9]+ read\(s\) from Redis' "$WORK/clean.log" | grep -oE '
 same_as_clean tiny "a cache too small for the working set ($ev evictions, $rd account reads against $clean_rd)"
 same_alerts "$WORK/clean.alerts" "a cache too small for the working set" "$WORK/tiny.alerts"
 
+# ---- a cache that packs: idle accounts packed and unpacked all the time ----
+# Over its bound the cache packs idle accounts before it evicts any, and a
+# packed account comes back in the blocks of another one's view.
+(run_as packed packed -e -X state.cache.max.bytes=49152 -X batch.size=5 -X log.level=debug) \
+  >"$WORK/packed.alerts" 2>"$WORK/packed.log" || { tail "$WORK/packed.log"; fail "pass with a packing cache"; }
+unpacks=$(grep -oE '[0-9]+ packed one\(s\) used again' "$WORK/packed.log" | grep -oE '^[0-9]+')
+ev=$(grep -oE '[0-9]+ eviction\(s\)' "$WORK/packed.log" | grep -oE '^[0-9]+')
+rd=$(grep -oE '[0-9]+ read\(s\) from Redis' "$WORK/packed.log" | grep -oE '^[0-9]+')
+((${unpacks:-0} > rd)) ||
+  fail "the small cache did not pack (${unpacks:-?} packed accounts used again, ${rd:-?} reads): $(grep -oE "account cache: [0-9]+ entries.*" "$WORK/packed.log")"
+same_as_clean packed "a cache that packs ($unpacks packed accounts used again, $ev evictions, $rd account reads)"
+same_alerts "$WORK/clean.alerts" "a cache that packs" "$WORK/packed.alerts"
+
 # ---- Redis slow to answer: batches gathered into one write -------------------------
 # While a write is in Redis the batches that follow are gathered into the next
 # one (each account written once). Redis pauses write commands for 200 ms at
