@@ -385,9 +385,7 @@ void rw_account_clean(rw_account_view_t *av) {
         av->due_stored = av->due;
 }
 
-/* What the allocator takes for a block of n bytes (glibc: n and an 8-byte
- * header, in 16-byte steps, at least 32; 0 for no block). */
-static size_t rw_heap_block(size_t n) {
+size_t rw_heap_block(size_t n) {
         size_t b = (n + 8 + 15) & ~(size_t)15;
         return !n ? 0 : b < 32 ? 32 : b;
 }

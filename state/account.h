@@ -118,6 +118,10 @@ int rw_account_dirty(const rw_account_view_t *av);
 /* Forget what changed (after it was written). */
 void rw_account_clean(rw_account_view_t *av);
 
+/* What the allocator takes for a block of n bytes (glibc: n and an 8-byte
+ * header, in 16-byte steps, at least 32; 0 for no block). */
+size_t rw_heap_block(size_t n);
+
 /* Bytes the view holds on the heap, as the allocator counts them (its
  * blocks with their headers; for a cache's bound). */
 size_t rw_account_footprint(const rw_account_view_t *av);

@@ -176,18 +176,6 @@ static int rw_unpack_bucket(const unsigned char **pp, const unsigned char *end,
         return 0;
 }
 
-/* The view's blocks, kept across rw_account_unpack_reuse(). */
-typedef struct rw_view_blocks_s {
-        char *account;
-        rw_day_bucket_t *buckets;
-        unsigned char *bucket_dirty;
-        size_t bucket_size;
-        int64_t *gone;
-        size_t gone_size;
-        rw_seen_id_t *ids;
-        size_t id_size;
-} rw_view_blocks_t;
-
 /* Room for n entries of `each` bytes in the block whose pointer is at vp
  * (*size entries now): exactly n when it grows. -1 when out of memory (the
  * block as it was). */
@@ -203,8 +191,7 @@ static int rw_unpack_room(void *vp, size_t *size, size_t n, size_t each) {
         return 0;
 }
 
-static int rw_unpack(const unsigned char *buf, size_t len, rw_account_view_t *av,
-                     const rw_view_blocks_t *bl) {
+int rw_account_unpack_reuse(const unsigned char *buf, size_t len, rw_account_view_t *av) {
         const unsigned char *p = buf, *end = buf + len, *nul = memchr(buf, '\0', len);
         int64_t *meta[7] = { &av->orders_total, &av->first_order, &av->last_order,
                              &av->maxday, &av->last_at, &av->last_offset, &av->due };
@@ -212,15 +199,19 @@ static int rw_unpack(const unsigned char *buf, size_t len, rw_account_view_t *av
         int64_t prev = 0;
         size_t cnt, nl;
 
-        memset(av, 0, sizeof(*av));
-        av->account = bl->account;
-        av->buckets = bl->buckets;
-        av->bucket_dirty = bl->bucket_dirty;
-        av->bucket_size = bl->bucket_size;
-        av->gone = bl->gone;
-        av->gone_size = bl->gone_size;
-        av->ids = bl->ids;
-        av->id_size = bl->id_size;
+        {
+                /* Everything but the blocks (and their sizes) starts anew. */
+                rw_account_view_t blocks = *av;
+                memset(av, 0, sizeof(*av));
+                av->account = blocks.account;
+                av->buckets = blocks.buckets;
+                av->bucket_dirty = blocks.bucket_dirty;
+                av->bucket_size = blocks.bucket_size;
+                av->gone = blocks.gone;
+                av->gone_size = blocks.gone_size;
+                av->ids = blocks.ids;
+                av->id_size = blocks.id_size;
+        }
         if (!nul)
                 goto fail;
         nl = (size_t)(nul - buf) + 1;
@@ -288,16 +279,6 @@ fail:
 }
 
 int rw_account_unpack(const unsigned char *buf, size_t len, rw_account_view_t *av) {
-        const rw_view_blocks_t none = { 0 };
-        return rw_unpack(buf, len, av, &none);
-}
-
-int rw_account_unpack_reuse(const unsigned char *buf, size_t len, rw_account_view_t *av) {
-        const rw_view_blocks_t bl = {
-                .account = av->account, .buckets = av->buckets,
-                .bucket_dirty = av->bucket_dirty, .bucket_size = av->bucket_size,
-                .gone = av->gone, .gone_size = av->gone_size,
-                .ids = av->ids, .id_size = av->id_size,
-        };
-        return rw_unpack(buf, len, av, &bl);
+        memset(av, 0, sizeof(*av));     /* no blocks to reuse */
+        return rw_account_unpack_reuse(buf, len, av);
 }

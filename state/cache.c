@@ -44,20 +44,13 @@ static uint64_t rw_cache_hash(int tag, const char *account) {
         return h ^ (h >> 29);
 }
 
-/* What the allocator takes for a block of n bytes (as rw_account_footprint()
- * counts). */
-static size_t rw_cache_block(size_t n) {
-        size_t b = (n + 8 + 15) & ~(size_t)15;
-        return b < 32 ? 32 : b;
-}
-
 /* An entry's bytes: its own block, and its view's blocks (the view in a
  * block of its own) or its packed form's. */
 static size_t rw_cache_entry_bytes(const rw_cache_entry_t *e) {
-        return rw_cache_block(sizeof(*e)) +
+        return rw_heap_block(sizeof(*e)) +
                (e->av ? rw_account_footprint(e->av) - sizeof(*e->av) +
-                                rw_cache_block(sizeof(*e->av)) :
-                        rw_cache_block(e->packed_len));
+                                rw_heap_block(sizeof(*e->av)) :
+                        rw_heap_block(e->packed_len));
 }
 
 static const char *rw_cache_name(const rw_cache_entry_t *e) {
@@ -182,7 +175,6 @@ static int rw_cache_pack(rw_cache_t *c, rw_cache_entry_t *e, rw_account_view_t *
         e->av = NULL;
         rw_lru_push(&c->packs, e);     /* the most recent of the packed */
         c->st.packed++;
-        c->st.packs++;
         c->st.bytes -= e->bytes;
         e->bytes = rw_cache_entry_bytes(e);
         c->st.bytes += e->bytes;

@@ -16,7 +16,7 @@ typedef struct rw_cache_s rw_cache_t;
 
 typedef struct rw_cache_stats_s {
         int64_t hits, misses, evictions;
-        int64_t packs, unpacks;         /* views packed, packed ones used again */
+        int64_t unpacks;                /* packed ones used again */
         size_t entries, bytes, max_bytes;
         size_t packed;                  /* entries held packed */
 } rw_cache_stats_t;

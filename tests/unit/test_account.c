@@ -499,6 +499,15 @@ static void test_pack_resume(void **state) {
         rw_account_view_clear(&back);
 }
 
+/* A copy of a clean view, into *out: what it should come back as. */
+static void copy_view(const rw_account_view_t *v, rw_account_view_t *out) {
+        unsigned char *buf;
+        size_t len;
+        assert_int_equal(rw_account_pack(v, &buf, &len), 0);
+        assert_int_equal(rw_account_unpack(buf, len, out), 0);
+        free(buf);
+}
+
 /* Over the bound, idle views are packed before any is evicted, and come
  * back whole, without a read; a view in use since the last trim is not
  * packed. */
@@ -529,15 +538,7 @@ static void test_cache_pack(void **state) {
                 snprintf(name, sizeof(name), "p%d", i);
                 put(c, 0, name, 30);
                 rw_account_clean(rw_cache_get(c, 0, name));
-                /* What it should come back as (a copy of the view). */
-                {
-                        const rw_account_view_t *v = rw_cache_get(c, 0, name);
-                        unsigned char *buf;
-                        size_t len;
-                        assert_int_equal(rw_account_pack(v, &buf, &len), 0);
-                        assert_int_equal(rw_account_unpack(buf, len, &orig[i]), 0);
-                        free(buf);
-                }
+                copy_view(rw_cache_get(c, 0, name), &orig[i]);
         }
         rw_cache_trim(c);       /* all in use since the last trim: kept */
         rw_cache_stats(c, &st);
@@ -589,16 +590,10 @@ static void test_cache_exchange(void **state) {
 
         c = rw_cache_new(full * 3 / 4);
         for (int i = 0; i < 64; i++) {
-                unsigned char *buf;
-                size_t len;
-                rw_account_view_t *v;
                 snprintf(name, sizeof(name), "x%d", i);
                 put(c, 0, name, 5 + i % 20);
-                v = rw_cache_get(c, 0, name);
-                rw_account_clean(v);
-                assert_int_equal(rw_account_pack(v, &buf, &len), 0);
-                assert_int_equal(rw_account_unpack(buf, len, &orig[i]), 0);
-                free(buf);
+                rw_account_clean(rw_cache_get(c, 0, name));
+                copy_view(rw_cache_get(c, 0, name), &orig[i]);
         }
         rw_cache_trim(c);       /* all used in this period: kept */
         rw_cache_trim(c);       /* now idle: packed until within the bound */
