@@ -135,6 +135,13 @@ int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
         }
         if (!(views = calloc(n, sizeof(*views))))
                 abort();
+        if (p->fresh && rw_cache_evicted(proc->cache, tag) == p->fresh_evicted) {
+                /* New accounts: nothing to read. */
+                if (rw_state_load_absent(miss, n, views))
+                        abort();
+                proc->stats.cache_new += (int64_t)n;
+                goto put;
+        }
         for (;;) {
                 proc->stats.redis_calls++;
                 err = rw_state_load(proc->state, p->topic, p->partition, orders, miss, n,
@@ -148,6 +155,8 @@ int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
                         rw_fatal(proc, "state: %s", errstr);
                 goto done;
         }
+        proc->stats.cache_misses += (int64_t)n;
+put:
         for (i = 0; i < n; i++) {
                 /* The stored ids as the view held them (appended to since
                  * written whole). */
@@ -155,7 +164,6 @@ int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
                 if (!rw_cache_put(proc->cache, tag, &views[i]))
                         abort();
         }
-        proc->stats.cache_misses += (int64_t)n;
         rc = 0;
 done:
         free(miss);

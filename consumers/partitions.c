@@ -45,6 +45,7 @@ int rw_part_tag(const rw_processor_t *proc, const rw_part_t *p) {
  * when next needed. */
 void rw_part_forget(rw_processor_t *proc, rw_part_t *p) {
         p->dues_loaded = 0;
+        p->fresh = 0;           /* until its position is read again */
         p->pend_cnt = 0;        /* its views go */
         rw_isums_reset(p->isums);       /* what its interval hashes hold */
         rw_cache_drop_tag(proc->cache, rw_part_tag(proc, p));
@@ -90,6 +91,13 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         if (backoff > 100)
                 rw_ops_redis(proc->opts.ops, NULL);
         p->sent = p->expected;
+        /* No stored position at all: no write of it ever landed (each
+         * stores the offset with its accounts, and the watermark with the
+         * first that applied an event). An offset deleted alone (positions
+         * forgotten: everything consumed again, as duplicates) leaves the
+         * watermark, and the accounts are read. */
+        p->fresh = p->expected < 0 && p->watermark <= 0;
+        p->fresh_evicted = rw_cache_evicted(proc->cache, rw_part_tag(proc, p));
         return 0;
 }
 

@@ -59,6 +59,8 @@ typedef struct rw_processor_stats_s {
         int64_t fenced;         /* batches rejected by offset fencing */
         int64_t lost;           /* partitions found behind what was written (Redis lost writes) */
         int64_t cache_misses;   /* accounts read from Redis (not in the cache) */
+        int64_t cache_new;      /* accounts made new, not read: their partition
+                                 * had no stored state */
         int64_t cache_evictions;/* accounts the cache's bound evicted */
         size_t cache_entries;   /* accounts (and vendors) cached now */
         size_t cache_packed;    /* of them held packed */

@@ -56,6 +56,12 @@ typedef struct rw_part_s {
         rw_isums_t *isums;              /* its latest intervals' hashes (state.h) */
         int64_t pb_first, pb_last;      /* its stored pb:first, pb:last (-1: none) */
         int64_t sent;                   /* the next offset of the last write sent */
+        /* Assigned with no stored position: Redis holds none of its accounts
+         * but those this process wrote, which stay cached while the cache's
+         * evictions of its tag are still fresh_evicted: a miss is a new
+         * account then, made without a read (rw_part_resolve()). */
+        int fresh;
+        uint64_t fresh_evicted;
         /* The open write (w): the batches gathered into it since the
          * previous one was sent, their accounts (written when it is sent;
          * repeats allowed), their counts. */

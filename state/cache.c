@@ -35,6 +35,10 @@ struct rw_cache_s {
         size_t scratch_size;
         uint64_t gen;                           /* trims so far, plus 1 */
         rw_cache_stats_t st;
+        /* Evictions per tag (rw_cache_evicted()): the tags seen evicting,
+         * few (a process's partitions). */
+        struct rw_cache_tag_ev_s { int tag; uint64_t n; } *tev;
+        size_t tev_cnt, tev_size;
 };
 
 static uint64_t rw_cache_hash(int tag, const char *account) {
@@ -120,6 +124,35 @@ static void rw_cache_unlink(rw_cache_t *c, rw_cache_entry_t *e) {
         rw_cache_entry_free(e);
 }
 
+/* Evict an entry, counted in all and for its tag. */
+static void rw_cache_evict(rw_cache_t *c, rw_cache_entry_t *e) {
+        size_t i;
+
+        for (i = 0; i < c->tev_cnt && c->tev[i].tag != e->tag; i++)
+                ;
+        if (i == c->tev_cnt) {
+                if (c->tev_cnt == c->tev_size) {
+                        size_t n = c->tev_size ? c->tev_size * 2 : 16;
+                        void *t = realloc(c->tev, n * sizeof(*c->tev));
+                        if (!t)
+                                abort();        /* a few bytes: as a malloc failure */
+                        c->tev = t;
+                        c->tev_size = n;
+                }
+                c->tev[c->tev_cnt++] = (struct rw_cache_tag_ev_s){ .tag = e->tag };
+        }
+        c->tev[i].n++;
+        c->st.evictions++;
+        rw_cache_unlink(c, e);
+}
+
+uint64_t rw_cache_evicted(const rw_cache_t *c, int tag) {
+        for (size_t i = 0; i < c->tev_cnt; i++)
+                if (c->tev[i].tag == tag)
+                        return c->tev[i].n;
+        return 0;
+}
+
 void rw_cache_destroy(rw_cache_t *c) {
         if (!c)
                 return;
@@ -129,6 +162,7 @@ void rw_cache_destroy(rw_cache_t *c) {
                 rw_cache_unlink(c, c->packs.head);
         free(c->slots);
         free(c->scratch);
+        free(c->tev);
         free(c);
 }
 
@@ -225,8 +259,7 @@ rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account) {
                         if (!e->av && rw_cache_unpack(c, e)) {
                                 /* Out of memory: as if evicted (the store
                                  * holds it). */
-                                rw_cache_unlink(c, e);
-                                c->st.evictions++;
+                                rw_cache_evict(c, e);
                                 break;
                         }
                         rw_cache_to_front(c, e);
@@ -313,15 +346,11 @@ void rw_cache_trim(rw_cache_t *c) {
                 prev = e->lru_prev;
                 (void)rw_cache_pack(c, e, NULL);        /* else kept as it is */
         }
-        while (c->packs.tail && c->st.bytes > c->st.max_bytes) {
-                rw_cache_unlink(c, c->packs.tail);
-                c->st.evictions++;
-        }
+        while (c->packs.tail && c->st.bytes > c->st.max_bytes)
+                rw_cache_evict(c, c->packs.tail);
         while (c->views.tail && c->views.tail->gen != c->gen &&
-               c->st.bytes > c->st.max_bytes) {
-                rw_cache_unlink(c, c->views.tail);
-                c->st.evictions++;
-        }
+               c->st.bytes > c->st.max_bytes)
+                rw_cache_evict(c, c->views.tail);
         c->gen++;
 }
 

@@ -35,6 +35,11 @@ rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account);
  * leaves *av empty). Returns the cached view; NULL when out of memory. */
 rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av);
 
+/* How many views of a tag were evicted since the cache was made (dropping a
+ * tag evicts none). A caller that knew every account of a tag the store
+ * holds is in the cache knows it still while this has not moved. */
+uint64_t rw_cache_evicted(const rw_cache_t *c, int tag);
+
 /* Drop every view of a tag (its partition was revoked or fenced). */
 void rw_cache_drop_tag(rw_cache_t *c, int tag);
 

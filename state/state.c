@@ -297,10 +297,16 @@ static void rw_csv3_parse(const char *s, int64_t *a, int64_t *b, int64_t *c) {
 
 /* Fill a view's buckets and order meta from an account hash's HGETALL
  * reply; 0 on success, -1 when out of memory. */
+/* A view's bucket arrays, sized for n stored buckets; -1 when out of
+ * memory. */
+static int rw_view_alloc(rw_account_view_t *av, size_t n) {
+        av->bucket_size = n + 1;
+        return (av->buckets = calloc(av->bucket_size, sizeof(*av->buckets))) &&
+                               (av->bucket_dirty = calloc(av->bucket_size, 1)) ? 0 : -1;
+}
+
 static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
-        av->bucket_size = all->elements / 2 + 1;
-        if (!(av->buckets = calloc(av->bucket_size, sizeof(*av->buckets))) ||
-            !(av->bucket_dirty = calloc(av->bucket_size, 1)))
+        if (rw_view_alloc(av, all->elements / 2))
                 return -1;
         for (size_t j = 0; j + 1 < all->elements; j += 2) {
                 const char *f = all->element[j]->str, *vs = all->element[j + 1]->str;
@@ -446,6 +452,17 @@ done:
                 for (i = 0; i < cnt; i++)
                         rw_account_view_clear(&views[i]);
         return err;
+}
+
+rw_err_t rw_state_load_absent(const char *const *accounts, size_t cnt,
+                              rw_account_view_t *views) {
+        for (size_t i = 0; i < cnt; i++)
+                if (rw_account_init(&views[i], accounts[i]) || rw_view_alloc(&views[i], 0)) {
+                        for (size_t j = 0; j <= i; j++)
+                                rw_account_view_clear(&views[j]);
+                        return RW_ERR_NOMEM;
+                }
+        return RW_OK;
 }
 
 rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
@@ -1978,45 +1995,95 @@ static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
         return RW_OK;
 }
 
+/* UNLINK the n keys of `keys` (lengths `lens`), adding how many went to
+ * *deletedp. */
+static rw_err_t rw_state_unlink(rw_state_t *st, const char **keys, const size_t *lens,
+                                size_t n, int64_t *deletedp, char *errstr,
+                                size_t errstr_size) {
+        const char **uv = malloc((n + 1) * sizeof(*uv));
+        size_t *ul = malloc((n + 1) * sizeof(*ul));
+        redisReply *u;
+
+        if (!uv || !ul)
+                abort();
+        uv[0] = "UNLINK";
+        ul[0] = 6;
+        memcpy(uv + 1, keys, n * sizeof(*keys));
+        memcpy(ul + 1, lens, n * sizeof(*lens));
+        u = rw_state_cmd(st, errstr, errstr_size, (int)n + 1, uv, ul);
+        free(uv);
+        free(ul);
+        if (!u)
+                return rw_state_cmd_err(st);
+        if (u->type == REDIS_REPLY_INTEGER)
+                *deletedp += u->integer;
+        freeReplyObject(u);
+        return RW_OK;
+}
+
+/* A partition's stored position (offset or watermark key). */
+static int rw_position_key(const char *k) {
+        return strstr(k, "}:off:") || strstr(k, "}:wm:");
+}
+
 rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
                         size_t errstr_size) {
         char cursor[32] = "0", pattern[160];
-        rw_err_t err;
+        char **pos = NULL;      /* the positions, deleted last */
+        size_t pos_cnt = 0, pos_size = 0, i;
+        rw_err_t err = RW_OK;
 
         /* The namespace's characters are not glob syntax (checked). */
         snprintf(pattern, sizeof(pattern), "%s:*", st->ns);
         *deletedp = 0;
         do {
                 redisReply *r = rw_state_scan_page(st, cursor, sizeof(cursor), pattern, &err,
-                                                   errstr, errstr_size), *u;
-                if (!r)
-                        return err;
-                if (r->element[1]->elements > 0) {
-                        size_t n = r->element[1]->elements;
-                        const char **uv = malloc((n + 1) * sizeof(*uv));
-                        size_t *ul = malloc((n + 1) * sizeof(*ul));
-                        if (!uv || !ul)
+                                                   errstr, errstr_size);
+                size_t n = 0, m = r ? r->element[1]->elements : 0;
+                const char **keys = calloc(m + 1, sizeof(*keys));
+                size_t *lens = calloc(m + 1, sizeof(*lens));
+
+                if (!keys || !lens)
+                        abort();
+                for (i = 0; i < m; i++) {
+                        const redisReply *k = r->element[1]->element[i];
+                        if (!rw_position_key(k->str)) {
+                                keys[n] = k->str;
+                                lens[n++] = k->len;
+                        } else if (rw_grow(&pos, &pos_size, pos_cnt + 1, sizeof(*pos), 16) ||
+                                   !(pos[pos_cnt++] = strdup(k->str))) {
                                 abort();
-                        uv[0] = "UNLINK";
-                        ul[0] = 6;
-                        for (size_t i = 0; i < n; i++) {
-                                uv[i + 1] = r->element[1]->element[i]->str;
-                                ul[i + 1] = r->element[1]->element[i]->len;
                         }
-                        u = rw_state_cmd(st, errstr, errstr_size, (int)n + 1, uv, ul);
-                        free(uv);
-                        free(ul);
-                        if (!u) {
-                                freeReplyObject(r);
-                                return rw_state_cmd_err(st);
-                        }
-                        if (u->type == REDIS_REPLY_INTEGER)
-                                *deletedp += u->integer;
-                        freeReplyObject(u);
                 }
-                freeReplyObject(r);
+                if (n)
+                        err = rw_state_unlink(st, keys, lens, n, deletedp, errstr, errstr_size);
+                free(keys);
+                free(lens);
+                if (r)
+                        freeReplyObject(r);
+                else
+                        goto done;      /* err set by the scan */
+                if (err)
+                        goto done;
         } while (strcmp(cursor, "0"));
-        return RW_OK;
+        /* A partition with no stored position is taken for one without
+         * state (its accounts are not read): its positions go after every
+         * other key, so a purge cut short leaves them. */
+        for (i = 0; i < pos_cnt && !err; i += 256) {
+                size_t n = pos_cnt - i < 256 ? pos_cnt - i : 256, *lens = calloc(n, sizeof(*lens));
+                if (!lens)
+                        abort();
+                for (size_t j = 0; j < n; j++)
+                        lens[j] = strlen(pos[i + j]);
+                err = rw_state_unlink(st, (const char **)pos + i, lens, n, deletedp, errstr,
+                                      errstr_size);
+                free(lens);
+        }
+done:
+        for (i = 0; i < pos_cnt; i++)
+                free(pos[i]);
+        free(pos);
+        return err;
 }
 
 /* HGETALL of key into a view (buckets and meta fields). */

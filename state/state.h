@@ -49,6 +49,14 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                        int orders, const char *const *accounts, size_t cnt,
                        rw_account_view_t *views, char *errstr, size_t errstr_size);
 
+/* What rw_state_load() gives for accounts Redis does not hold, without
+ * asking it: for a partition with no stored position (offset and
+ * watermark), whose accounts are all new (every write stores its offset
+ * with its accounts, in one transaction, and only its owner writes them).
+ * RW_OK or RW_ERR_NOMEM. */
+rw_err_t rw_state_load_absent(const char *const *accounts, size_t cnt,
+                              rw_account_view_t *views);
+
 /* The last dependency boundary decided, as the {dep} slot says now
  * ({dep}:agg "last"; -1 when none). */
 rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,

@@ -389,6 +389,60 @@ static void test_load_refused(void **state) {
         rw_account_view_clear(&views[0]);
 }
 
+/* Accounts Redis does not hold: rw_state_load_absent() makes, without a
+ * round trip, the views rw_state_load() reads for them (same packed form,
+ * same spare capacity), in both streams. */
+static void test_load_absent(void **state) {
+        fx_t *fx = *state;
+        const char *names[2] = { "never1", "never2" };
+        char errstr[512];
+
+        for (int orders = 0; orders < 2; orders++) {
+                rw_account_view_t read[2], made[2];
+                assert_int_equal(rw_state_load(fx->st, orders ? "orders" : "support", 7,
+                                               orders, names, 2, read, errstr,
+                                               sizeof(errstr)), RW_OK);
+                assert_int_equal(rw_state_load_absent(names, 2, made), RW_OK);
+                for (int i = 0; i < 2; i++) {
+                        unsigned char *a, *b;
+                        size_t al, bl;
+                        assert_string_equal(made[i].account, names[i]);
+                        assert_int_equal(made[i].bucket_size, read[i].bucket_size);
+                        assert_int_equal(rw_account_pack(&read[i], &a, &al), 0);
+                        assert_int_equal(rw_account_pack(&made[i], &b, &bl), 0);
+                        assert_memory_equal(a, b, al);
+                        assert_int_equal(al, bl);
+                        free(a);
+                        free(b);
+                        rw_account_view_clear(&read[i]);
+                        rw_account_view_clear(&made[i]);
+                }
+        }
+}
+
+/* Deleting a namespace: every key of it (positions included, more than
+ * one UNLINK's worth of them), none of another namespace's. */
+static void test_purge(void **state) {
+        fx_t *fx = *state;
+        char errstr[512];
+        int64_t deleted = -1;
+        redisReply *r;
+
+        for (int p = 0; p < 300; p++) {
+                r = redisCommand(fx->rc, "MSET ts:{%d}:off:orders 5 ts:{%d}:wm:orders 7 "
+                                 "ts:{%d}:a:x%d 1", p, p, p, p);
+                freeReplyObject(r);
+        }
+        r = redisCommand(fx->rc, "SET tsother:{1}:off:orders 5");
+        freeReplyObject(r);
+        assert_int_equal(rw_state_purge(fx->st, &deleted, errstr, sizeof(errstr)), RW_OK);
+        assert_true(deleted >= 900);
+        r = redisCommand(fx->rc, "SCAN 0 MATCH ts:* COUNT 100000");
+        assert_int_equal(r->element[1]->elements, 0);
+        freeReplyObject(r);
+        assert_int_equal(llget(fx, "EXISTS tsother:{1}:off:orders"), 1);
+}
+
 /* Two amounts for one account in interval k whose sum does not fit in 64
  * bits: the write is refused whole, before anything is sent (w destroyed). */
 static void write_out_of_range(fx_t *fx, rw_state_write_t *w, int64_t k) {
@@ -615,6 +669,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_memory_bounded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replay_matches_redis, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_legacy_meta, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_load_absent, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_purge, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_load_refused, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_bucket, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_isums, fx_setup, fx_teardown),

@@ -299,10 +299,16 @@ static void test_cache(void **state) {
         assert_non_null(rw_cache_get(c, 1, "a1"));
         assert_null(rw_cache_get(c, 0, "b0"));
         assert_non_null(rw_cache_get(c, 0, "b199"));
-        /* A revoked partition's views go, the others stay. */
+        /* Evictions per tag: all of tag 0, none of tag 1 (kept in use). */
+        assert_int_equal(rw_cache_evicted(c, 0), st.evictions);
+        assert_int_equal(rw_cache_evicted(c, 1), 0);
+        assert_int_equal(rw_cache_evicted(c, 7), 0);
+        /* A revoked partition's views go, the others stay; a drop is not
+         * an eviction. */
         rw_cache_drop_tag(c, 1);
         assert_null(rw_cache_get(c, 1, "a1"));
         assert_non_null(rw_cache_get(c, 0, "b199"));
+        assert_int_equal(rw_cache_evicted(c, 1), 0);
         /* Size 0: a view used since the last trim survives it (its batch
          * may not be stored yet), and is gone after the next one. */
         rw_cache_destroy(c);
