@@ -26,7 +26,8 @@ struct rw_state_s {
          * for the next: a batch's write neither grows them again nor
          * touches new pages. Writes are built on one thread. */
         char *spare_buf;
-        size_t spare_buf_size, *spare_offs, *spare_lens, spare_args_size;
+        size_t spare_buf_size, spare_args_size;
+        uint32_t *spare_offs, *spare_lens;
         char *tx_b;
         size_t tx_size;
 };
@@ -608,7 +609,7 @@ struct rw_state_write_s {
          * argument). */
         char *buf;
         size_t buf_len, buf_size;
-        size_t *offs, *lens;
+        uint32_t *offs, *lens;  /* 32 bits: a write's buffer stays under 4 GiB */
         size_t argc, args_size;
         size_t nops;
         rw_delta_t *deltas;
@@ -761,12 +762,13 @@ static int rw_write_arg(rw_state_write_t *w, const void *buf, size_t len) {
             rw_grow(&w->lens, &nl, w->argc + 1, sizeof(*w->lens), 64))
                 return -1;
         w->args_size = no;
-        if (rw_grow(&w->buf, &w->buf_size, w->buf_len + len + 1, 1, 4096))
+        if (len >= UINT32_MAX - w->buf_len ||
+            rw_grow(&w->buf, &w->buf_size, w->buf_len + len + 1, 1, 4096))
                 return -1;
         memcpy(w->buf + w->buf_len, buf, len);
         w->buf[w->buf_len + len] = '\0';
-        w->offs[w->argc] = w->buf_len;
-        w->lens[w->argc++] = len;
+        w->offs[w->argc] = (uint32_t)w->buf_len;
+        w->lens[w->argc++] = (uint32_t)len;
         w->buf_len += len + 1;
         return 0;
 }
@@ -793,7 +795,7 @@ static ssize_t rw_write_op(rw_state_write_t *w, const char *code, const char *ke
 
 static int rw_write_op_end(rw_state_write_t *w, ssize_t at) {
         char *slot = w->buf + w->offs[at];
-        w->lens[at] = rw_i64_str(slot, (int64_t)(w->argc - (size_t)at - 1));
+        w->lens[at] = (uint32_t)rw_i64_str(slot, (int64_t)(w->argc - (size_t)at - 1));
         return 0;
 }
 
