@@ -131,14 +131,8 @@ static void rw_cache_evict(rw_cache_t *c, rw_cache_entry_t *e) {
         for (i = 0; i < c->tev_cnt && c->tev[i].tag != e->tag; i++)
                 ;
         if (i == c->tev_cnt) {
-                if (c->tev_cnt == c->tev_size) {
-                        size_t n = c->tev_size ? c->tev_size * 2 : 16;
-                        void *t = realloc(c->tev, n * sizeof(*c->tev));
-                        if (!t)
-                                abort();        /* a few bytes: as a malloc failure */
-                        c->tev = t;
-                        c->tev_size = n;
-                }
+                if (rw_grow(&c->tev, &c->tev_size, c->tev_cnt + 1, sizeof(*c->tev), 16))
+                        abort();        /* a few bytes: as a malloc failure */
                 c->tev[c->tev_cnt++] = (struct rw_cache_tag_ev_s){ .tag = e->tag };
         }
         c->tev[i].n++;

@@ -296,8 +296,6 @@ static void rw_csv3_parse(const char *s, int64_t *a, int64_t *b, int64_t *c) {
         }
 }
 
-/* Fill a view's buckets and order meta from an account hash's HGETALL
- * reply; 0 on success, -1 when out of memory. */
 /* A view's bucket arrays, sized for n stored buckets; -1 when out of
  * memory. */
 static int rw_view_alloc(rw_account_view_t *av, size_t n) {
@@ -306,6 +304,8 @@ static int rw_view_alloc(rw_account_view_t *av, size_t n) {
                                (av->bucket_dirty = calloc(av->bucket_size, 1)) ? 0 : -1;
 }
 
+/* Fill a view's buckets and order meta from an account hash's HGETALL
+ * reply; 0 on success, -1 when out of memory. */
 static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
         if (rw_view_alloc(av, all->elements / 2))
                 return -1;
@@ -1997,25 +1997,15 @@ static rw_err_t rw_state_scan_one(rw_state_t *st, const char *pattern,
         return RW_OK;
 }
 
-/* UNLINK the n keys of `keys` (lengths `lens`), adding how many went to
- * *deletedp. */
-static rw_err_t rw_state_unlink(rw_state_t *st, const char **keys, const size_t *lens,
-                                size_t n, int64_t *deletedp, char *errstr,
-                                size_t errstr_size) {
-        const char **uv = malloc((n + 1) * sizeof(*uv));
-        size_t *ul = malloc((n + 1) * sizeof(*ul));
+/* UNLINK the n keys argv[1..n] (lengths lens[1..n]; slot 0 is the
+ * command's), adding how many went to *deletedp. */
+static rw_err_t rw_state_unlink(rw_state_t *st, const char **argv, size_t *lens, size_t n,
+                                int64_t *deletedp, char *errstr, size_t errstr_size) {
         redisReply *u;
 
-        if (!uv || !ul)
-                abort();
-        uv[0] = "UNLINK";
-        ul[0] = 6;
-        memcpy(uv + 1, keys, n * sizeof(*keys));
-        memcpy(ul + 1, lens, n * sizeof(*lens));
-        u = rw_state_cmd(st, errstr, errstr_size, (int)n + 1, uv, ul);
-        free(uv);
-        free(ul);
-        if (!u)
+        argv[0] = "UNLINK";
+        lens[0] = 6;
+        if (!(u = rw_state_cmd(st, errstr, errstr_size, (int)n + 1, argv, lens)))
                 return rw_state_cmd_err(st);
         if (u->type == REDIS_REPLY_INTEGER)
                 *deletedp += u->integer;
@@ -2050,8 +2040,8 @@ rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
                 for (i = 0; i < m; i++) {
                         const redisReply *k = r->element[1]->element[i];
                         if (!rw_position_key(k->str)) {
-                                keys[n] = k->str;
-                                lens[n++] = k->len;
+                                keys[++n] = k->str;
+                                lens[n] = k->len;
                         } else if (rw_grow(&pos, &pos_size, pos_cnt + 1, sizeof(*pos), 16) ||
                                    !(pos[pos_cnt++] = strdup(k->str))) {
                                 abort();
@@ -2072,14 +2062,14 @@ rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
          * state (its accounts are not read): its positions go after every
          * other key, so a purge cut short leaves them. */
         for (i = 0; i < pos_cnt && !err; i += 256) {
-                size_t n = pos_cnt - i < 256 ? pos_cnt - i : 256, *lens = calloc(n, sizeof(*lens));
-                if (!lens)
-                        abort();
-                for (size_t j = 0; j < n; j++)
-                        lens[j] = strlen(pos[i + j]);
-                err = rw_state_unlink(st, (const char **)pos + i, lens, n, deletedp, errstr,
-                                      errstr_size);
-                free(lens);
+                size_t n = pos_cnt - i < 256 ? pos_cnt - i : 256;
+                const char *keys[257];
+                size_t lens[257];
+                for (size_t j = 0; j < n; j++) {
+                        keys[j + 1] = pos[i + j];
+                        lens[j + 1] = strlen(pos[i + j]);
+                }
+                err = rw_state_unlink(st, keys, lens, n, deletedp, errstr, errstr_size);
         }
 done:
         for (i = 0; i < pos_cnt; i++)
