@@ -688,10 +688,12 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                                 int64_t del_k0, size_t del_cnt,
                                 rw_bstore_buckets_t *out,
                                 char *errstr, size_t errstr_size) {
-        size_t nd = 0, nb = cnt * (size_t)parts * 2, nl = cnt * 2, n;
+        size_t nd = 0, nb = cnt * (size_t)parts * 2, nl = cnt * 2, n, l0;
         /* Each bucket: HGETALL of its hash (pb:), GET of its string (pbs:).
          * Each leaving copy: GET of its string, HGETALL of the hash an
-         * earlier version stored it as (empty unless it did). */
+         * earlier version stored it as (empty unless it did). Nothing
+         * leaves below the start of the history (leave_min): no copy is
+         * read there, the first l0 of the nl stand empty. */
         redisReply **rs = NULL;
         redisContext *rc;
         rw_err_t err = RW_OK;
@@ -703,7 +705,9 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         out->parts = parts;
         if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &nd, errstr, errstr_size)))
                 return err;
-        n = nd + 2 * nb + 2 * nl;
+        l0 = leave_min <= leave0 ? 0
+             : leave_min - leave0 >= (int64_t)cnt ? nl : (size_t)(leave_min - leave0) * 2;
+        n = nd + 2 * nb + 2 * (nl - l0);
         if (!(rs = calloc(n + 1, sizeof(*rs))) ||
             !(out->bucket = calloc(nb + 1, sizeof(*out->bucket))) ||
             !(out->leaving = calloc(nl + 1, sizeof(*out->leaving)))) {
@@ -722,13 +726,11 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                                 if (!(err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size)))
                                         err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
                         }
-        for (size_t i = 0; i < cnt && !err; i++)
+        for (size_t i = l0 / 2; i < cnt && !err; i++)
                 for (int fam = 0; fam < 2 && !err; fam++) {
                         char key[256], old[256];
                         const char *get[2] = { "GET", key }, *hga[2] = { "HGETALL", old };
-                        /* Nothing leaves below the start of the history: an
-                         * empty copy stands for it. */
-                        int64_t k = leave0 + (int64_t)i >= leave_min ? leave0 + (int64_t)i : -1;
+                        int64_t k = leave0 + (int64_t)i;
                         snprintf(key, sizeof(key), "%sfc:%s:%" PRId64, bs->pfx, rw_fam[fam], k);
                         snprintf(old, sizeof(old), "%sfold:%s:%" PRId64, bs->pfx, rw_fam[fam],
                                  k);
@@ -742,10 +744,10 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                 if (!(err = rw_bs_check(rs[nd + 2 * i], REDIS_REPLY_ARRAY, "HGETALL", errstr,
                                         errstr_size)))
                         err = rw_bs_check(rs[nd + 2 * i + 1], -1, "GET", errstr, errstr_size);
-        for (size_t i = 0; i < nl && !err; i++)
-                if (!(err = rw_bs_check(rs[nd + 2 * nb + 2 * i], -1, "GET fold copy", errstr,
-                                        errstr_size)))
-                        err = rw_bs_check(rs[nd + 2 * nb + 2 * i + 1], REDIS_REPLY_ARRAY,
+        for (size_t i = l0; i < nl && !err; i++)
+                if (!(err = rw_bs_check(rs[nd + 2 * nb + 2 * (i - l0)], -1, "GET fold copy",
+                                        errstr, errstr_size)))
+                        err = rw_bs_check(rs[nd + 2 * nb + 2 * (i - l0) + 1], REDIS_REPLY_ARRAY,
                                           "HGETALL fold copy", errstr, errstr_size);
         for (size_t i = 0; i < nb && !err; i++) {
                 const redisReply *str = rs[nd + 2 * i + 1];
@@ -766,12 +768,10 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                         err = RW_ERR_FAIL;
                 }
         }
-        for (size_t i = 0; i < nl && !err; i++) {
-                const redisReply *str = rs[nd + 2 * nb + 2 * i],
-                                 *hash = rs[nd + 2 * nb + 2 * i + 1];
+        for (size_t i = l0; i < nl && !err; i++) {
+                const redisReply *str = rs[nd + 2 * nb + 2 * (i - l0)],
+                                 *hash = rs[nd + 2 * nb + 2 * (i - l0) + 1];
                 int rc2;
-                if (leave0 + (int64_t)(i / 2) < leave_min)
-                        continue;
                 if (str->type != REDIS_REPLY_STRING) {
                         if (rw_bs_hash(hash, &out->leaving[i]))
                                 err = RW_ERR_NOMEM;
