@@ -401,7 +401,8 @@ typedef struct rw_dep_base_s {
         int64_t subjects;       /* the family's subjects with a total */
 } rw_dep_base_t;
 
-/* 0 when the window is enough to decide `rule` on; else 1 with why not. */
+/* 0 when the window is enough to decide `rule` on; else 1 with why not
+ * (into `why` unless NULL: it is wanted only for a transition's summary). */
 static int rw_dep_short(const rw_rules_params_t *p, rw_rule_id_t rule, int64_t history,
                         double total, const rw_dep_base_t *base, rw_decision_t *dec,
                         char *why, size_t size) {
@@ -410,26 +411,31 @@ static int rw_dep_short(const rw_rules_params_t *p, rw_rule_id_t rule, int64_t h
         char h1[32], h2[32];
 
         if (history < p->dep_min_history_ms) {
-                rw_duration_format(history, h1, sizeof(h1));
-                rw_duration_format(p->dep_min_history_ms, h2, sizeof(h2));
-                snprintf(why, size, "%s of history, needs %s", h1, h2);
+                if (why) {
+                        rw_duration_format(history, h1, sizeof(h1));
+                        rw_duration_format(p->dep_min_history_ms, h2, sizeof(h2));
+                        snprintf(why, size, "%s of history, needs %s", h1, h2);
+                }
                 rw_rules_undecided_portfolio(p, (double)history,
                                              (double)p->dep_min_history_ms, dec);
         } else if (base->orders_known && base->orders < p->dep_min_orders) {
-                snprintf(why, size, "%lld order(s) in %lld days, needs %lld",
-                         (long long)base->orders, days, (long long)p->dep_min_orders);
+                if (why)
+                        snprintf(why, size, "%lld order(s) in %lld days, needs %lld",
+                                 (long long)base->orders, days, (long long)p->dep_min_orders);
                 rw_rules_undecided_portfolio(p, (double)base->orders,
                                              (double)p->dep_min_orders, dec);
         } else if (base->subjects < p->dep_min_subjects[fam]) {
-                snprintf(why, size, "%lld %s in %lld days, needs %lld",
-                         (long long)base->subjects, fam ? "vendor(s) with order value" :
-                         "account(s) with net spend", days,
-                         (long long)p->dep_min_subjects[fam]);
+                if (why)
+                        snprintf(why, size, "%lld %s in %lld days, needs %lld",
+                                 (long long)base->subjects, fam ? "vendor(s) with order value" :
+                                 "account(s) with net spend", days,
+                                 (long long)p->dep_min_subjects[fam]);
                 rw_rules_undecided_portfolio(p, (double)base->subjects,
                                              (double)p->dep_min_subjects[fam], dec);
         } else if (total <= 0) {
-                snprintf(why, size, "%s in %lld days", fam ? "no order value" :
-                         "no net spend", days);
+                if (why)
+                        snprintf(why, size, "%s in %lld days", fam ? "no order value" :
+                                 "no net spend", days);
                 rw_rules_undecided_portfolio(p, total, 0, dec);
         } else {
                 return 0;
@@ -449,43 +455,53 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
         rw_fp_state_t fst = { 0 };
         rw_transition_t tr;
         rw_trans_t *tn;
-        size_t len;
-        char *fp, why[160] = "";
-        int e, added;
+        const char *rname = rw_rule_name(rule), *tname = rw_subject_type_name(stype);
+        size_t rlen = strlen(rname), tlen = strlen(tname), slen = strlen(subject), len;
+        /* The fingerprint rule/type/subject: on the stack unless long (this
+         * runs for every subject of every boundary). */
+        char buf[256], *fp = buf, why[160] = "";
+        int e, added, is_short;
 
         if (!bd->params.enabled[rule])
                 return RW_OK;
-        len = strlen(rw_rule_name(rule)) + strlen(rw_subject_type_name(stype)) +
-              strlen(subject) + 3;
-        if (!(fp = malloc(len)))
+        len = rlen + tlen + slen + 3;
+        if (len > sizeof(buf) && !(fp = malloc(len)))
                 return RW_ERR_NOMEM;
-        snprintf(fp, len, "%s/%s/%s", rw_rule_name(rule), rw_subject_type_name(stype), subject);
+        memcpy(fp, rname, rlen);
+        fp[rlen] = '/';
+        memcpy(fp + rlen + 1, tname, tlen);
+        fp[rlen + 1 + tlen] = '/';
+        memcpy(fp + rlen + tlen + 2, subject, slen + 1);
         e = rw_bmap_find(&t->fps, fp, len - 1);
         if (e >= 0)
                 fst = t->fps.ents[e].fp;
-        if (rw_dep_short(&bd->params, rule, B - t->first, total, base, &dec, why,
-                         sizeof(why))) {
+        if ((is_short = rw_dep_short(&bd->params, rule, B - t->first, total, base, &dec,
+                                     NULL, 0))) {
                 if (!fst.firing) {
-                        free(fp);
+                        if (fp != buf)
+                                free(fp);
                         return RW_OK;
                 }
         } else if (!rw_rules_eval_portfolio(rule, &bd->params, value, total,
                                             B - t->first, &dec)) {
-                free(fp);
+                if (fp != buf)
+                        free(fp);
                 return RW_OK;
         }
         tr = rw_lifecycle_step(&fst, &dec, B, bd->params.cooldown_ms);
         if (tr == RW_TRANS_NONE) {
-                free(fp);
+                if (fp != buf)
+                        free(fp);
                 return RW_OK;
         }
         e = rw_bmap_get(&t->fps, fp, len - 1, &added);
-        free(fp);
+        if (fp != buf)
+                free(fp);
         if (e < 0)
                 return RW_ERR_NOMEM;
         if (added) {
                 t->fps.ents[e].rule = rule;
-                t->fps.ents[e].subj_off = (uint32_t)(len - 1 - strlen(subject));
+                t->fps.ents[e].subj_off = (uint32_t)(len - 1 - slen);
         }
         t->fps.ents[e].fp = fst;
         t->fps.ents[e].dirty = 1;
@@ -518,6 +534,11 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
                 .fingerprint = t->fps.ents[e].key,
                 .subject_id = t->fps.ents[e].key + t->fps.ents[e].subj_off,
         };
+        if (is_short) {         /* the same verdict, now with its reason */
+                rw_decision_t again;
+                rw_dep_short(&bd->params, rule, B - t->first, total, base, &again, why,
+                             sizeof(why));
+        }
         rw_dep_summary(rule, subject, tr == RW_TRANS_RESOLVED, &dec, why, tn->summary,
                        sizeof(tn->summary));
         return RW_OK;
