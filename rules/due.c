@@ -146,7 +146,7 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
         int64_t at[1 + 3 * RW_INPUT_GAPS];
         size_t at_cnt = 0;
         rw_due_days_t days = { 0 };
-        int evaluated = 0, skip;
+        int evaluated = 0, skip, filled = 0;
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];
@@ -178,11 +178,6 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
         /* Event times before 1970 would need floored days, and far ahead
          * the day arithmetic could overflow: every day is evaluated there. */
         skip = from >= 0 && from < (INT64_C(1) << 52);
-        if (skip) {
-                days.day0 = from / RW_DAY_MS;
-                rw_due_days_fill(&days, p, buckets, cnt, orders_total, first_order,
-                                 last_order, fp, gaps);
-        }
         for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, at, at_cnt,
                                                   fp, src)) != 0; ) {
                 rw_account_figures_t fig;
@@ -191,6 +186,17 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                  * previous instant evaluated, which stepped nothing. On to
                  * the next marked day: every other candidate (an instant
                  * of at[], a cooldown's end) lies in a marked day. */
+                if (evaluated && skip && t % RW_DAY_MS == 0 && !filled) {
+                        /* Marked when first wanted: most searches end (at
+                         * `until`, or at a transition) before any skip. The
+                         * marks do not depend on the stepped states: fp's
+                         * resolved_at moves only with a transition, which
+                         * ends the search. */
+                        days.day0 = from / RW_DAY_MS;
+                        rw_due_days_fill(&days, p, buckets, cnt, orders_total, first_order,
+                                         last_order, fp, gaps);
+                        filled = 1;
+                }
                 if (evaluated && skip && t % RW_DAY_MS == 0 &&
                     !rw_due_marked(&days, t / RW_DAY_MS)) {
                         t = rw_due_next_marked(&days, t / RW_DAY_MS) * RW_DAY_MS - 1;
