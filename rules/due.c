@@ -78,24 +78,29 @@ static int64_t rw_due_next_marked(const rw_due_days_t *d, int64_t day) {
 }
 
 /* Mark what the verdicts of rw_rules_decide_account() and the lifecycle
- * depend on besides the figures' sums: a bucket reaching a window's edge
- * (rw_figures_edges()), a baseline's history becoming long enough, the
- * inactivity limit passed, an outage's hold ending, a cooldown ending.
- * These cover the candidates between day boundaries too (at[]: the
+ * depend on besides the figures' sums: a bucket reaching the edge of a
+ * window its stream's rules read (rw_figures_edges(): the orders' rules
+ * read the first RW_FIGURES_ORDER_EDGES windows, the support rules the
+ * rest; a view holds one stream's days), a baseline's history becoming long
+ * enough, the inactivity limit passed, an outage's hold ending, a cooldown
+ * ending. These cover the candidates between day boundaries too (at[]: the
  * inactivity limit and the holds' ends). Extra marks cost an evaluation,
- * never a different result. */
+ * never a different result; a missing one could. */
 static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
+                             rw_rule_source_t src,
                              const rw_day_bucket_t *buckets, size_t cnt,
                              int64_t orders_total, int64_t first_order,
                              int64_t last_order, const rw_fp_state_t *fp,
                              const rw_input_gaps_t *gaps) {
         int64_t e[RW_FIGURES_EDGES];
-        size_t ne = rw_figures_edges(p, e);
+        size_t ne = rw_figures_edges(p, e),
+               k0 = src == RW_SRC_ORDERS ? 0 : RW_FIGURES_ORDER_EDGES,
+               k1 = src == RW_SRC_ORDERS ? RW_FIGURES_ORDER_EDGES : ne;
         double limit;
 
         for (size_t i = 0; i < cnt; i++) {
                 rw_due_mark(d, buckets[i].day);
-                for (size_t k = 0; k < ne; k++) {
+                for (size_t k = k0; k < k1; k++) {
                         int64_t day;
                         if (!__builtin_add_overflow(buckets[i].day, e[k], &day))
                                 rw_due_mark(d, day);
@@ -193,7 +198,7 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                          * resolved_at moves only with a transition, which
                          * ends the search. */
                         days.day0 = from / RW_DAY_MS;
-                        rw_due_days_fill(&days, p, buckets, cnt, orders_total, first_order,
+                        rw_due_days_fill(&days, p, src, buckets, cnt, orders_total, first_order,
                                          last_order, fp, gaps);
                         filled = 1;
                 }

@@ -66,8 +66,12 @@ void rw_figures_compute(const struct rw_rules_params_s *p,
 /* The window lengths, in days, rw_figures_compute() sums buckets over:
  * a bucket's day b moves between windows only when `now`'s day reaches
  * b + one of them (or b itself, a bucket ahead of `now`). Writes up to
- * RW_FIGURES_EDGES into days; returns how many. */
+ * RW_FIGURES_EDGES into days; returns how many. The first
+ * RW_FIGURES_ORDER_EDGES are the windows of the orders' figures (order
+ * and spend drop, refund rate), the rest those of the support figures
+ * (satisfaction, ticket spike). */
 #define RW_FIGURES_EDGES 8
+#define RW_FIGURES_ORDER_EDGES 5
 size_t rw_figures_edges(const struct rw_rules_params_s *p, int64_t *days);
 
 /* Inactivity's limit for an account: max(min gap, factor x mean gap
