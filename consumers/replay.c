@@ -116,11 +116,21 @@ static int rw_evaluate(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
         return 0;
 }
 
+/* The account's next due time after `from`; `evaluated`: rw_evaluate() has
+ * just run at `from` with these gaps (its verdicts are in av->fp). */
 static int64_t rw_next_due(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
-                           const rw_account_view_t *av, int64_t from, int64_t until) {
+                           const rw_account_view_t *av, int64_t from, int64_t until,
+                           int evaluated) {
+        int64_t t = rw_eval_time(av, from);
+
+        if (evaluated)
+                return rw_rules_next_due_stepped(o->params, o->src, av->buckets,
+                                                 av->bucket_cnt, av->orders_total,
+                                                 av->first_order, av->last_order, av->fp,
+                                                 gaps, t, until);
         return rw_rules_next_due_gap(o->params, o->src, av->buckets, av->bucket_cnt,
                                      av->orders_total, av->first_order, av->last_order,
-                                     av->fp, gaps, rw_eval_time(av, from), until);
+                                     av->fp, gaps, t, until);
 }
 
 /* Evaluate the account at every due time up to `upto`, in order. `until`
@@ -133,7 +143,7 @@ static int rw_run_due(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
                 int64_t t = av->due;
                 if (rw_evaluate(o, gaps, av, t, -1, al, suppressed))
                         return -1;
-                av->due = rw_next_due(o, gaps, av, t, until);
+                av->due = rw_next_due(o, gaps, av, t, until, rw_eval_time(av, t) == t);
         }
         return 0;
 }
@@ -292,7 +302,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                         out->flags[j] = 'd';
                         out->pbk[j] = -1;
                         out->duplicates++;
-                        av->due = rw_next_due(o, &snaps[snap_of[j]], av, nows[j], until);
+                        av->due = rw_next_due(o, &snaps[snap_of[j]], av, nows[j], until, 0);
                         continue;
                 }
                 out->flags[j] = '1';
@@ -305,7 +315,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                     rw_evaluate(o, &snaps[snap_of[j]], av, rw_eval_time(av, nows[j]), offsets[j],
                                 &out->alerts, &out->suppressed))
                         goto done;
-                av->due = rw_next_due(o, &snaps[snap_of[j]], av, nows[j], until);
+                av->due = rw_next_due(o, &snaps[snap_of[j]], av, nows[j], until, 1);
                 /* An event ahead of now (held back by the lateness) counts
                  * from its own time, not from the start of its day: the
                  * account's figures take its whole day's bucket, so it is

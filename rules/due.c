@@ -130,13 +130,20 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
                         rw_due_mark_at(d, fp[r].resolved_at, p->cooldown_ms);
 }
 
+static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
+                             const rw_day_bucket_t *buckets, size_t cnt,
+                             int64_t orders_total, int64_t first_order,
+                             int64_t last_order, const rw_fp_state_t *fp_in,
+                             const rw_input_gaps_t *gaps, int64_t from, int64_t until,
+                             int stepped);
+
 int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
                           const rw_day_bucket_t *buckets, size_t cnt,
                           int64_t orders_total, int64_t first_order,
                           int64_t last_order, const rw_fp_state_t *fp_in,
                           int64_t from, int64_t until) {
-        return rw_rules_next_due_gap(p, src, buckets, cnt, orders_total, first_order,
-                                     last_order, fp_in, NULL, from, until);
+        return rw_due_search(p, src, buckets, cnt, orders_total, first_order, last_order,
+                             fp_in, NULL, from, until, 0);
 }
 
 int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
@@ -144,6 +151,27 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                               int64_t orders_total, int64_t first_order,
                               int64_t last_order, const rw_fp_state_t *fp_in,
                               const rw_input_gaps_t *gaps, int64_t from, int64_t until) {
+        return rw_due_search(p, src, buckets, cnt, orders_total, first_order, last_order,
+                             fp_in, gaps, from, until, 0);
+}
+
+int64_t rw_rules_next_due_stepped(const rw_rules_params_t *p, rw_rule_source_t src,
+                                  const rw_day_bucket_t *buckets, size_t cnt,
+                                  int64_t orders_total, int64_t first_order,
+                                  int64_t last_order, const rw_fp_state_t *fp_in,
+                                  const rw_input_gaps_t *gaps, int64_t from,
+                                  int64_t until) {
+        return rw_due_search(p, src, buckets, cnt, orders_total, first_order, last_order,
+                             fp_in, gaps, from, until, 1);
+}
+
+/* stepped: the states were stepped at `from` (rw_rules_next_due_stepped()). */
+static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
+                             const rw_day_bucket_t *buckets, size_t cnt,
+                             int64_t orders_total, int64_t first_order,
+                             int64_t last_order, const rw_fp_state_t *fp_in,
+                             const rw_input_gaps_t *gaps, int64_t from, int64_t until,
+                             int stepped) {
         rw_fp_state_t fp[RW_RULE__CNT];
         int64_t maxday = -1, horizon, inact_at = 0, t, limit_ms = 0;
         /* Instants other than day boundaries: the inactivity limit, the
@@ -151,7 +179,7 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
         int64_t at[1 + 3 * RW_INPUT_GAPS];
         size_t at_cnt = 0;
         rw_due_days_t days = { 0 };
-        int evaluated = 0, skip, filled = 0;
+        int evaluated = stepped, skip, filled = 0;
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];

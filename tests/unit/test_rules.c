@@ -1280,7 +1280,7 @@ static int64_t rnd_ms(void) {
  * dense buckets of both streams, firing and cooling-down lifecycles, the
  * group's outages, windows and limits off their defaults). */
 static void test_due_skip_matches_every_candidate(void **state) {
-        size_t found = 0;
+        size_t found = 0, found_stepped = 0, stepped = 0;
 
         (void)state;
         for (int c = 0; c < 20000; c++) {
@@ -1367,9 +1367,40 @@ static void test_due_skip_matches_every_candidate(void **state) {
                         fail_msg("case %d: due %lld, every candidate evaluated gives %lld",
                                  c, (long long)got, (long long)want);
                 found += want != 0;
+
+                /* The states stepped at `from` first, as a caller that
+                 * evaluated there has them: the search that skips the
+                 * unmoved days after `from` gives what evaluating every
+                 * candidate after it gives. */
+                if (from >= 0) {
+                        rw_account_figures_t fig;
+                        rw_figures_compute(&P, b, cnt, n, first, last, from, &fig);
+                        for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
+                                rw_decision_t dec;
+                                if (rw_rule_source((rw_rule_id_t)r) == src &&
+                                    rw_rules_decide_account((rw_rule_id_t)r, &P, &fig, &fp[r],
+                                                            gaps.out_cnt ? &gaps : NULL, &dec))
+                                        stepped += rw_lifecycle_step(&fp[r], &dec, from,
+                                                                     P.cooldown_ms) !=
+                                                   RW_TRANS_NONE;
+                        }
+                        want = ref_next_due(src, b, cnt, n, first, last, fp,
+                                            gaps.out_cnt ? &gaps : NULL, from, until);
+                        got = rw_rules_next_due_stepped(&P, src, b, cnt, n, first, last, fp,
+                                                        gaps.out_cnt ? &gaps : NULL, from,
+                                                        until);
+                        if (got != want)
+                                fail_msg("case %d, stepped at from: due %lld, every candidate "
+                                         "evaluated gives %lld", c, (long long)got,
+                                         (long long)want);
+                        found_stepped += want != 0;
+                }
         }
-        /* Not a vacuous comparison: most accounts have a due time. */
+        /* Not a vacuous comparison: most accounts have a due time, and
+         * stepping at `from` fired or resolved some. */
         assert_true(found > 5000);
+        assert_true(found_stepped > 5000);
+        assert_true(stepped > 500);
 }
 
 static void test_duration_format(void **state) {
