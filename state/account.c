@@ -184,7 +184,9 @@ void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size) {
 }
 
 static rw_day_bucket_t *rw_account_bucket(rw_account_view_t *av, int64_t day) {
-        for (size_t i = 0; i < av->bucket_cnt; i++)
+        /* From the latest: days are added as event time moves on, so an
+         * event's day is mostly the last one (each is a cache line). */
+        for (size_t i = av->bucket_cnt; i-- > 0;)
                 if (av->buckets[i].day == day) {
                         av->bucket_dirty[i] = 1;
                         return &av->buckets[i];
@@ -220,8 +222,11 @@ static int rw_account_advance(rw_account_view_t *av, int64_t day,
         av->meta_dirty = 1;
         for (size_t i = 0; i < av->bucket_cnt; i++) {
                 if (av->buckets[i].day > day - lim->window_days) {
-                        av->buckets[keep] = av->buckets[i];
-                        av->bucket_dirty[keep++] = av->bucket_dirty[i];
+                        if (keep != i) {        /* no 64-byte copy onto itself */
+                                av->buckets[keep] = av->buckets[i];
+                                av->bucket_dirty[keep] = av->bucket_dirty[i];
+                        }
+                        keep++;
                         continue;
                 }
                 if (rw_grow(&av->gone, &av->gone_size, av->gone_cnt + 1, sizeof(*av->gone), 8))
