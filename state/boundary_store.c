@@ -221,8 +221,9 @@ static int rw_bs_hash(const redisReply *r, rw_bstore_hash_t *h) {
 }
 
 void rw_bstore_hash_clear(rw_bstore_hash_t *h) {
-        for (size_t i = 0; i < h->cnt; i++)
+        for (size_t i = h->names_cnt; i < h->cnt; i++)
                 free(h->v[i].subject);
+        free(h->names);
         free(h->v);
         memset(h, 0, sizeof(*h));
 }
@@ -290,24 +291,31 @@ int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
                 return -2;
         if (!n)
                 return 0;
-        /* Exactly as many as it holds: a decider's pass holds thousands. */
-        if (!(h->v = malloc((size_t)n * sizeof(*h->v))))
+        /* Exactly as many as it holds: a decider's pass holds thousands.
+         * The subjects go into one block: each entry takes at least two
+         * bytes besides its subject's, so len bytes hold them and their
+         * terminators. */
+        if (!(h->v = malloc((size_t)n * sizeof(*h->v))) || !(h->names = malloc(len))) {
+                rw_bstore_hash_clear(h);
                 return -1;
-        while (p < end) {
-                uint64_t sl = 0;
-                rw_bstore_pair_t *e = &h->v[h->cnt];
-                (void)rw_uvarint_get(&p, end, &sl);  /* counted: it parses */
-                if (!(e->subject = malloc((size_t)sl + 1))) {
-                        rw_bstore_hash_clear(h);
-                        return -1;
-                }
-                memcpy(e->subject, p, (size_t)sl);
-                e->subject[sl] = '\0';
-                e->len = (size_t)sl;
-                h->cnt++;
-                p += sl;
-                (void)rw_svarint_get(&p, end, &e->value);
         }
+        {
+                char *at = h->names;
+                while (p < end) {
+                        uint64_t sl = 0;
+                        rw_bstore_pair_t *e = &h->v[h->cnt];
+                        (void)rw_uvarint_get(&p, end, &sl);  /* counted: it parses */
+                        e->subject = at;
+                        memcpy(at, p, (size_t)sl);
+                        at[sl] = '\0';
+                        at += sl + 1;
+                        e->len = (size_t)sl;
+                        h->cnt++;
+                        p += sl;
+                        (void)rw_svarint_get(&p, end, &e->value);
+                }
+        }
+        h->names_cnt = h->cnt;
         return 0;
 }
 

@@ -44,6 +44,11 @@ typedef struct rw_bstore_pair_s {
 typedef struct rw_bstore_hash_s {
         rw_bstore_pair_t *v;
         size_t cnt;
+        /* One block holding the subjects of v[0 .. names_cnt - 1]
+         * (rw_bstore_fold_decode(): one allocation per copy, not one per
+         * subject); the others' are their own allocations. */
+        char *names;
+        size_t names_cnt;
 } rw_bstore_hash_t;
 
 /* A fold copy as stored: one string of entries, each the subject's length

@@ -127,8 +127,8 @@ static void fold_rewrite(redisContext *rc, const char *ns, const char *fam, int 
                             h.v[i].len, (long long)h.v[i].value);
                 else if (strcmp(h.v[i].subject, drop))
                         h.v[keep++] = h.v[i];
-                else
-                        free(h.v[i].subject);
+                /* (a dropped subject is in the decoded copy's names block,
+                 * freed with it) */
         }
         if (!legacy) {
                 h.cnt = keep;
