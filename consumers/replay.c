@@ -59,9 +59,12 @@ static int rw_evaluate(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
                        rw_account_view_t *av, int64_t now, int64_t offset,
                        rw_alerts_t *al, int64_t *suppressed) {
         rw_account_figures_t fig;
+        int64_t e[RW_FIGURES_EDGES];
 
-        rw_figures_compute(o->params, av->buckets, av->bucket_cnt, av->orders_total,
-                           av->first_order, av->last_order, now, &fig);
+        /* The figures of the partition's stream: its rules read no other. */
+        (void)rw_figures_edges(o->params, e);
+        rw_figures_compute_src(e, o->src, av->buckets, av->bucket_cnt, av->orders_total,
+                               av->first_order, av->last_order, now, &fig);
         for (int r = 0; r < RW_RULE__CNT; r++) {
                 rw_rule_id_t id = (rw_rule_id_t)r;
                 rw_decision_t dec;

@@ -87,15 +87,13 @@ static int64_t rw_due_next_marked(const rw_due_days_t *d, int64_t day) {
  * inactivity limit and the holds' ends). Extra marks cost an evaluation,
  * never a different result; a missing one could. */
 static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
-                             rw_rule_source_t src,
+                             const int64_t *e, rw_rule_source_t src,
                              const rw_day_bucket_t *buckets, size_t cnt,
                              int64_t orders_total, int64_t first_order,
                              int64_t last_order, const rw_fp_state_t *fp,
                              const rw_input_gaps_t *gaps) {
-        int64_t e[RW_FIGURES_EDGES];
-        size_t ne = rw_figures_edges(p, e),
-               k0 = src == RW_SRC_ORDERS ? 0 : RW_FIGURES_ORDER_EDGES,
-               k1 = src == RW_SRC_ORDERS ? RW_FIGURES_ORDER_EDGES : ne;
+        size_t k0 = src == RW_SRC_ORDERS ? 0 : RW_FIGURES_ORDER_EDGES,
+               k1 = src == RW_SRC_ORDERS ? RW_FIGURES_ORDER_EDGES : RW_FIGURES_EDGES;
         double limit;
 
         for (size_t i = 0; i < cnt; i++) {
@@ -180,6 +178,7 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
         size_t at_cnt = 0;
         rw_due_days_t days = { 0 };
         int evaluated = stepped, skip, filled = 0;
+        int64_t e[RW_FIGURES_EDGES];    /* the windows, once per search */
 
         for (int r = 0; r < RW_RULE__CNT; r++)
                 fp[r] = fp_in[r];
@@ -210,6 +209,7 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
 
         /* Event times before 1970 would need floored days, and far ahead
          * the day arithmetic could overflow: every day is evaluated there. */
+        (void)rw_figures_edges(p, e);
         skip = from >= 0 && from < (INT64_C(1) << 52);
         for (t = from; (t = rw_due_next_candidate(p, t, until, horizon, at, at_cnt,
                                                   fp, src)) != 0; ) {
@@ -226,8 +226,8 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
                          * resolved_at moves only with a transition, which
                          * ends the search. */
                         days.day0 = from / RW_DAY_MS;
-                        rw_due_days_fill(&days, p, src, buckets, cnt, orders_total, first_order,
-                                         last_order, fp, gaps);
+                        rw_due_days_fill(&days, p, e, src, buckets, cnt, orders_total,
+                                         first_order, last_order, fp, gaps);
                         filled = 1;
                 }
                 if (evaluated && skip && t % RW_DAY_MS == 0 &&
@@ -237,8 +237,8 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
                 }
                 evaluated = 1;
 
-                rw_figures_compute(p, buckets, cnt, orders_total, first_order,
-                                   last_order, t, &fig);
+                rw_figures_compute_src(e, src, buckets, cnt, orders_total, first_order,
+                                       last_order, t, &fig);
                 for (int r = 0; r < RW_RULE_ACCOUNT_SHARE; r++) {
                         rw_rule_id_t id = (rw_rule_id_t)r;
                         rw_decision_t dec;

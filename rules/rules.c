@@ -83,13 +83,14 @@ size_t rw_figures_edges(const rw_rules_params_t *p, int64_t *days) {
         return n;
 }
 
-void rw_figures_compute(const rw_rules_params_t *p,
-                        const rw_day_bucket_t *buckets, size_t cnt,
-                        int64_t orders_total, int64_t first_order,
-                        int64_t last_order, int64_t now,
-                        rw_account_figures_t *fig) {
-        int64_t today = now / RW_DAY_MS, e[RW_FIGURES_EDGES];
-        size_t ne = rw_figures_edges(p, e);
+/* The sums of rw_figures_compute(), of the orders' figures and/or the
+ * support figures. */
+static void rw_figures_sum(const int64_t *e, int orders, int support,
+                           const rw_day_bucket_t *buckets, size_t cnt,
+                           int64_t orders_total, int64_t first_order,
+                           int64_t last_order, int64_t now,
+                           rw_account_figures_t *fig) {
+        int64_t today = now / RW_DAY_MS;
         int64_t od = e[0], odb = e[1], sd = e[2], sdb = e[3], rd = e[4], cd = e[5],
                 kd = e[6], kdb = e[7];
 
@@ -97,42 +98,66 @@ void rw_figures_compute(const rw_rules_params_t *p,
                                        .orders_total = orders_total,
                                        .first_order = first_order,
                                        .last_order = last_order };
-        assert(ne == RW_FIGURES_EDGES);
-        (void)ne;
         for (size_t i = 0; i < cnt; i++) {
                 const rw_day_bucket_t *b = &buckets[i];
                 int64_t age = today - b->day;   /* 0 = today */
-                int64_t net = b->placed_sum - b->refunded_sum;
 
                 if (b->day > today)
                         continue;               /* ahead of the watermark */
-                if (age < od)
-                        fig->placed_30 += b->placed;
-                else if (age < odb)
-                        fig->placed_base += b->placed;
-                if (age < sd) {
-                        fig->net_spend_30 += net;
-                } else if (age < sdb) {
-                        fig->net_spend_base += net;
-                        fig->spend_base_placed += b->placed;
+                if (orders) {
+                        int64_t net = b->placed_sum - b->refunded_sum;
+                        if (age < od)
+                                fig->placed_30 += b->placed;
+                        else if (age < odb)
+                                fig->placed_base += b->placed;
+                        if (age < sd) {
+                                fig->net_spend_30 += net;
+                        } else if (age < sdb) {
+                                fig->net_spend_base += net;
+                                fig->spend_base_placed += b->placed;
+                        }
+                        if (age < rd) {
+                                fig->orders_30 += b->placed + b->cancelled + b->refunded;
+                                fig->returns_30 += b->cancelled + b->refunded;
+                        }
                 }
-                if (age < rd) {
-                        fig->orders_30 += b->placed + b->cancelled + b->refunded;
-                        fig->returns_30 += b->cancelled + b->refunded;
-                }
-                if (age < cd) {
-                        fig->csat_sum_30 += b->csat_sum;
-                        fig->csat_n_30 += b->csat_n;
-                        fig->sentiment_sum_30 += b->sentiment_sum;
-                        fig->sentiment_n_30 += b->sentiment_n;
-                }
-                if (age < kd) {
-                        fig->tickets_7 += b->tickets;
-                        fig->tickets_hot_7 += b->tickets_hot;
-                } else if (age < kdb) {
-                        fig->tickets_base += b->tickets;
+                if (support) {
+                        if (age < cd) {
+                                fig->csat_sum_30 += b->csat_sum;
+                                fig->csat_n_30 += b->csat_n;
+                                fig->sentiment_sum_30 += b->sentiment_sum;
+                                fig->sentiment_n_30 += b->sentiment_n;
+                        }
+                        if (age < kd) {
+                                fig->tickets_7 += b->tickets;
+                                fig->tickets_hot_7 += b->tickets_hot;
+                        } else if (age < kdb) {
+                                fig->tickets_base += b->tickets;
+                        }
                 }
         }
+}
+
+void rw_figures_compute(const rw_rules_params_t *p,
+                        const rw_day_bucket_t *buckets, size_t cnt,
+                        int64_t orders_total, int64_t first_order,
+                        int64_t last_order, int64_t now,
+                        rw_account_figures_t *fig) {
+        int64_t e[RW_FIGURES_EDGES];
+        size_t ne = rw_figures_edges(p, e);
+
+        assert(ne == RW_FIGURES_EDGES);
+        (void)ne;
+        rw_figures_sum(e, 1, 1, buckets, cnt, orders_total, first_order, last_order, now, fig);
+}
+
+void rw_figures_compute_src(const int64_t *e, rw_rule_source_t src,
+                            const rw_day_bucket_t *buckets, size_t cnt,
+                            int64_t orders_total, int64_t first_order,
+                            int64_t last_order, int64_t now,
+                            rw_account_figures_t *fig) {
+        rw_figures_sum(e, src == RW_SRC_ORDERS, src == RW_SRC_SUPPORT, buckets, cnt,
+                       orders_total, first_order, last_order, now, fig);
 }
 
 void rw_rules_params_default(rw_rules_params_t *p) {

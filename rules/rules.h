@@ -105,6 +105,16 @@ rw_rule_id_t rw_rule_by_name(const char *name, size_t len);
  * on how the two topics' partitions interleave. */
 typedef enum rw_rule_source_e { RW_SRC_ORDERS = 0, RW_SRC_SUPPORT } rw_rule_source_t;
 rw_rule_source_t rw_rule_source(rw_rule_id_t id);
+
+/* rw_figures_compute() of the figures `src`'s rules read (the others stay
+ * 0), with the windows rw_figures_edges() gave for `p` (e): what the rules
+ * of one stream decide on, for the searches that evaluate an account many
+ * times over. */
+void rw_figures_compute_src(const int64_t *e, rw_rule_source_t src,
+                            const rw_day_bucket_t *buckets, size_t cnt,
+                            int64_t orders_total, int64_t first_order,
+                            int64_t last_order, int64_t now,
+                            rw_account_figures_t *fig);
 rw_category_t rw_rule_category(rw_rule_id_t id);
 rw_subject_type_t rw_rule_subject(rw_rule_id_t id);
 

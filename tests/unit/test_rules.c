@@ -1403,6 +1403,64 @@ static void test_due_skip_matches_every_candidate(void **state) {
         assert_true(stepped > 500);
 }
 
+/* The figures of one stream equal those rw_figures_compute() gives, and
+ * the other stream's stay 0: over random days holding both streams' counts
+ * (a view holds one stream's; the sums must not depend on it). */
+static void test_figures_of_one_stream(void **state) {
+        int64_t e[RW_FIGURES_EDGES];
+
+        (void)state;
+        for (int c = 0; c < 2000; c++) {
+                rw_day_bucket_t b[40];
+                size_t cnt = (size_t)rnd(40);
+                int64_t now = (10000 + rnd(200)) * DAY + rnd_ms();
+                rw_account_figures_t all, o, s;
+
+                rw_rules_params_default(&P);
+                if (rnd(2)) {
+                        P.order_drop.window_ms = (1 + rnd(40)) * DAY;
+                        P.spend_drop.baseline_window_ms = (1 + rnd(100)) * DAY;
+                        P.refund_window_ms = (1 + rnd(40)) * DAY;
+                        P.satisfaction_window_ms = (1 + rnd(40)) * DAY;
+                        P.spike_window_ms = (1 + rnd(14)) * DAY;
+                }
+                for (size_t i = 0; i < cnt; i++)
+                        b[i] = (rw_day_bucket_t){
+                                .day = (int32_t)(10000 + rnd(220)), .placed = (int32_t)rnd(4),
+                                .cancelled = (int32_t)rnd(2), .refunded = (int32_t)rnd(2),
+                                .tickets = (int32_t)rnd(4), .tickets_hot = (int32_t)rnd(2),
+                                .csat_n = (int32_t)rnd(3), .sentiment_n = (int32_t)rnd(3),
+                                .placed_sum = rnd(90000), .refunded_sum = rnd(5000),
+                                .csat_sum = (double)rnd(15), .sentiment_sum = (double)rnd(7) / 4,
+                        };
+                (void)rw_figures_edges(&P, e);
+                rw_figures_compute(&P, b, cnt, 9, now - 300 * DAY, now - DAY, now, &all);
+                rw_figures_compute_src(e, RW_SRC_ORDERS, b, cnt, 9, now - 300 * DAY,
+                                       now - DAY, now, &o);
+                rw_figures_compute_src(e, RW_SRC_SUPPORT, b, cnt, 9, now - 300 * DAY,
+                                       now - DAY, now, &s);
+                assert_int_equal(o.placed_30, all.placed_30);
+                assert_int_equal(o.placed_base, all.placed_base);
+                assert_int_equal(o.net_spend_30, all.net_spend_30);
+                assert_int_equal(o.net_spend_base, all.net_spend_base);
+                assert_int_equal(o.spend_base_placed, all.spend_base_placed);
+                assert_int_equal(o.orders_30, all.orders_30);
+                assert_int_equal(o.returns_30, all.returns_30);
+                assert_int_equal(o.orders_total, all.orders_total);
+                assert_int_equal(o.last_order, all.last_order);
+                assert_int_equal(o.tickets_7 + o.tickets_base + o.csat_n_30, 0);
+                assert_true(o.csat_sum_30 == 0 && o.sentiment_sum_30 == 0);
+                assert_int_equal(s.tickets_7, all.tickets_7);
+                assert_int_equal(s.tickets_hot_7, all.tickets_hot_7);
+                assert_int_equal(s.tickets_base, all.tickets_base);
+                assert_int_equal(s.csat_n_30, all.csat_n_30);
+                assert_int_equal(s.sentiment_n_30, all.sentiment_n_30);
+                assert_true(s.csat_sum_30 == all.csat_sum_30);
+                assert_true(s.sentiment_sum_30 == all.sentiment_sum_30);
+                assert_int_equal(s.placed_30 + s.placed_base + s.orders_30 + s.net_spend_30, 0);
+        }
+}
+
 static void test_duration_format(void **state) {
         static const struct { int64_t ms; const char *want; } cases[] = {
                 { 0, "0s" }, { 999, "0s" }, { 45000, "45s" }, { 200 * 1000, "3m 20s" },
@@ -1430,6 +1488,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_inactivity_due_from_event_time, setup),
                 cmocka_unit_test_setup(test_due_after_firing_and_cooldown, setup),
                 cmocka_unit_test_setup(test_due_skip_matches_every_candidate, setup),
+                cmocka_unit_test_setup(test_figures_of_one_stream, setup),
                 cmocka_unit_test_setup(test_order_drop_due_at_day_boundary, setup),
                 cmocka_unit_test_setup(test_inactivity_gap_factor_and_min_orders, setup),
                 cmocka_unit_test_setup(test_support_spike_lifecycle, setup),
