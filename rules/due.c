@@ -96,12 +96,30 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
                k1 = src == RW_SRC_ORDERS ? RW_FIGURES_ORDER_EDGES : RW_FIGURES_EDGES;
         double limit;
 
+        int small = 1;
+
+        for (size_t k = k0; k < k1; k++)
+                small &= e[k] > -(INT64_C(1) << 40) && e[k] < INT64_C(1) << 40;
         for (size_t i = 0; i < cnt; i++) {
-                rw_due_mark(d, buckets[i].day);
+                /* A day is 32 bits and day0 below 2^52 / 1 day: with edges
+                 * below 2^40 days nothing here overflows (this runs for
+                 * every day of every account searched). */
+                int64_t b = (int64_t)buckets[i].day - d->day0;
+                if (!small) {
+                        rw_due_mark(d, buckets[i].day);
+                        for (size_t k = k0; k < k1; k++) {
+                                int64_t day;
+                                if (!__builtin_add_overflow(buckets[i].day, e[k], &day))
+                                        rw_due_mark(d, day);
+                        }
+                        continue;
+                }
+                if ((uint64_t)b < RW_DUE_SPAN)
+                        d->bits[b >> 6] |= 1ULL << (b & 63);
                 for (size_t k = k0; k < k1; k++) {
-                        int64_t day;
-                        if (!__builtin_add_overflow(buckets[i].day, e[k], &day))
-                                rw_due_mark(d, day);
+                        uint64_t j = (uint64_t)(b + e[k]);
+                        if (j < RW_DUE_SPAN)
+                                d->bits[j >> 6] |= 1ULL << (j & 63);
                 }
         }
         rw_due_mark_at(d, first_order, p->order_drop.window_ms +
