@@ -109,26 +109,36 @@ static int rw_str_cmp(const void *a, const void *b) {
 }
 
 /* Make sure every account of `names` (cnt, any order, repeats allowed) is
- * in the cache: one pipelined load of those that are not. Rides out Redis
- * outages; -1 when it could not (stopped, or a Redis error: fatal). */
+ * in the cache: one pipelined load of those that are not; with `views`, each
+ * name's view into views[i]. Rides out Redis outages; -1 when it could not
+ * (stopped, or a Redis error: fatal). */
 int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
-                           size_t cnt, volatile sig_atomic_t *stop) {
+                           size_t cnt, rw_account_view_t **views_out,
+                           volatile sig_atomic_t *stop) {
         int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
         const char **miss = NULL;
         rw_account_view_t *views = NULL;
         rw_outage_t outage = { 0 };
-        size_t n = 0, i;
+        size_t n = 0, i, m = 0;
         char errstr[512];
         rw_err_t err = RW_OK;
         int rc = -1;
 
-        qsort(names, cnt, sizeof(*names), rw_str_cmp);
+        /* Looked up as they come (no sort of the names: most are cached);
+         * the misses, sorted, once each. */
         if (!(miss = calloc(cnt + 1, sizeof(*miss))))
                 abort();
-        for (i = 0; i < cnt; i++)
-                if ((i == 0 || strcmp(names[i], names[i - 1])) &&
-                    !rw_cache_get(proc->cache, tag, names[i]))
-                        miss[n++] = names[i];
+        for (i = 0; i < cnt; i++) {
+                rw_account_view_t *av = rw_cache_get(proc->cache, tag, names[i]);
+                if (views_out)
+                        views_out[i] = av;
+                if (!av)
+                        miss[m++] = names[i];
+        }
+        qsort(miss, m, sizeof(*miss), rw_str_cmp);
+        for (i = 0; i < m; i++)
+                if (i == 0 || strcmp(miss[i], miss[n - 1]))
+                        miss[n++] = miss[i];
         if (!n) {
                 rc = 0;
                 goto done;
@@ -164,11 +174,36 @@ put:
                 if (!rw_cache_put(proc->cache, tag, &views[i]))
                         abort();
         }
+        for (i = 0; views_out && i < cnt; i++)
+                if (!views_out[i])
+                        views_out[i] = rw_cache_get(proc->cache, tag, names[i]);
         rc = 0;
 done:
         free(miss);
         free(views);
         return rc;
+}
+
+/* The distinct views of avs[0..n-1], in the order they first appear, into
+ * out (room for n); returns how many. */
+static size_t rw_distinct_views(rw_account_view_t *const *avs, size_t n,
+                                rw_account_view_t **out) {
+        size_t cap = 16, cnt = 0;
+        rw_account_view_t **set;
+
+        while (cap < 2 * n)
+                cap *= 2;
+        if (!(set = calloc(cap, sizeof(*set))))
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                size_t h = (size_t)(((uintptr_t)avs[i] >> 4) * 0x9e3779b97f4a7c15ULL);
+                for (h &= cap - 1; set[h] && set[h] != avs[i]; h = (h + 1) & (cap - 1))
+                        ;
+                if (!set[h])
+                        out[cnt++] = set[h] = avs[i];
+        }
+        free(set);
+        return cnt;
 }
 
 /* The latest stored day of the vendor of each applied PLACED order
@@ -254,7 +289,7 @@ static int64_t rw_dep_decided(rw_processor_t *proc) {
  * partitions' in rw_process_batch()). */
 static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
                             volatile sig_atomic_t *stop) {
-        int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
+        int orders = !strcmp(p->topic, proc->topic_orders);
         char **due, errstr[512];
         const char **names = NULL;
         rw_account_view_t **avs = NULL;
@@ -271,23 +306,21 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         due = p->due.accounts;
         due_cnt = p->due.cnt;
         if (!(names = calloc(p->ev_cnt + due_cnt + 1, sizeof(*names))) ||
-            !(avs = calloc(p->ev_cnt + 1, sizeof(*avs))))
+            !(avs = calloc(p->ev_cnt + due_cnt + 1, sizeof(*avs))))
                 abort();
         for (i = 0; i < p->ev_cnt; i++)
                 names[n++] = p->evs[i].account;
         for (i = 0; i < due_cnt; i++)
                 names[n++] = due[i];
-        if (rw_part_resolve(proc, p, names, n, stop))
+        /* Each name's view: the events' first, then the due ones'. */
+        if (rw_part_resolve(proc, p, names, n, avs, stop))
                 goto done;
-        /* names is sorted now: the batch's distinct accounts. */
+        /* The batch's distinct accounts, in the order they first appear
+         * (the events', then the due ones'): the order the due ones are
+         * evaluated in at the end of the batch. */
         if (rw_grow(&p->accts, &p->acct_size, n + 1, sizeof(*p->accts), 256))
                 abort();
-        p->acct_cnt = 0;
-        for (i = 0; i < n; i++)
-                if (i == 0 || strcmp(names[i], names[i - 1]))
-                        p->accts[p->acct_cnt++] = rw_cache_get(proc->cache, tag, names[i]);
-        for (i = 0; i < p->ev_cnt; i++)
-                avs[i] = rw_cache_get(proc->cache, tag, p->evs[i].account);
+        p->acct_cnt = rw_distinct_views(avs, n, p->accts);
 
         /* (2) */
         o = (rw_replay_opts_t){

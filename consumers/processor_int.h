@@ -190,7 +190,8 @@ void rw_emit_out(void *opaque, const rw_alert_t *a);
 void rw_part_drain(rw_processor_t *proc, rw_part_t *p,
                           volatile sig_atomic_t *stop);
 int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
-                           size_t cnt, volatile sig_atomic_t *stop);
+                           size_t cnt, rw_account_view_t **views,
+                           volatile sig_atomic_t *stop);
 void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop);
 /* The write in flight settles, then the open writes (batches gathered while
  * it was in flight) go out. */

@@ -222,7 +222,7 @@ void rw_settle_late(rw_processor_t *proc, int *dlq_sent,
 
                 for (j = i; j < proc->late_cnt && proc->late[j].p == p; j++)
                         names[n++] = proc->late[j].account;
-                if (rw_part_resolve(proc, p, names, n, stop)) {
+                if (rw_part_resolve(proc, p, names, n, NULL, stop)) {
                         /* Undecided: store nothing of this batch. */
                         rw_fatal(proc, "stopped while %s", "Redis was unreachable");
                         goto done;
