@@ -1158,8 +1158,10 @@ static size_t rw_write_interval(rw_state_write_t *w, size_t i) {
                 return 0;
         w->isum_open[rw_isum_fam(d->kind)] = d->k;     /* its hash starts empty */
         if (len) {
-                snprintf(key, sizeof(key), "%s:{%d}:pbs:%c:%lld", w->ns, (int)w->partition,
-                         d->kind, (long long)d->k);
+                char mid[8] = "pbs:?", kn[24];
+                mid[4] = d->kind;
+                kn[rw_i64_str(kn, d->k)] = '\0';
+                rw_key(key, sizeof(key), w->ns, w->partition, mid, kn);
                 fail = (at = rw_write_op(w, "S", key)) < 0 || rw_write_arg(w, blob, len) ||
                        rw_write_op_end(w, at);
         }
@@ -1224,8 +1226,7 @@ static int rw_write_deltas(rw_state_write_t *w) {
                                         old = w->deltas[j].base;
                         }
                         top = last > old ? last : old;
-                        snprintf(key, sizeof(key), "%s:{%d}:v:%s", w->ns, (int)w->partition,
-                                 d->subject);
+                        rw_key(key, sizeof(key), w->ns, w->partition, "v", d->subject);
                         at = -1;
                         while (i < j) {
                                 int64_t day = w->deltas[i].k, sum = 0;
@@ -1282,8 +1283,12 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         i = j;
                         continue;
                 }
-                snprintf(key, sizeof(key), "%s:{%d}:pb:%c:%lld", w->ns, (int)w->partition,
-                         d->kind, (long long)d->k);
+                {
+                        char mid[8] = "pb:?", kn[24];
+                        mid[3] = d->kind;
+                        kn[rw_i64_str(kn, d->k)] = '\0';
+                        rw_key(key, sizeof(key), w->ns, w->partition, mid, kn);
+                }
                 /* The owner's latest interval: its hash holds what the
                  * owner wrote, so the new totals are set, all in one HSET. */
                 int fam = rw_isum_fam(d->kind);
