@@ -91,7 +91,8 @@ static void rw_args_fmt(rw_args_t *a, const char *fmt, ...) {
 }
 
 static void rw_args_i64(rw_args_t *a, int64_t v) {
-        rw_args_fmt(a, "%" PRId64, v);
+        char buf[24];   /* without printf: a run's totals are thousands */
+        rw_args_add(a, buf, rw_i64_str(buf, v));
 }
 
 static void rw_args_free(rw_args_t *a) {
