@@ -50,12 +50,9 @@ static void rw_part_add(rw_processor_t *proc, rw_part_t *p,
                 ev->occurred_at = s->occurred_at;
                 if ((ev->has_csat = s->has_csat != 0))
                         ev->csat = (double)(int)s->csat;
-                if ((ev->has_sentiment = s->has_sentiment != 0)) {
-                        /* Four decimals, as the state has always summed it. */
-                        char m[32];
-                        snprintf(m, sizeof(m), "%.4f", (double)s->sentiment);
-                        ev->sentiment = strtod(m, NULL);
-                }
+                /* Four decimals, as the state has always summed it. */
+                if ((ev->has_sentiment = s->has_sentiment != 0))
+                        ev->sentiment = rw_sentiment_round(s->sentiment);
         }
 }
 

@@ -1890,6 +1890,10 @@ void rw_validate_limits_conf(rw_validate_limits_t *lim, const rw_conf_t *conf) {
         lim->id_max_bytes = (size_t)rw_conf_get_int(conf, "validate.id.max.bytes");
 }
 
+double rw_sentiment_round(float s) {
+        return nearbyint((double)s * 10000.0) / 10000.0;
+}
+
 rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                                      const rw_validate_limits_t *lim,
                                      char *errstr, size_t errstr_size) {

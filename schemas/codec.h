@@ -167,6 +167,14 @@ typedef struct rw_validate_limits_s {
 /* The limits as configured in conf. */
 void rw_validate_limits_conf(rw_validate_limits_t *lim, const rw_conf_t *conf);
 
+/* A support event's sentiment as the state sums it: rounded to four
+ * decimals (half to even), the double nearest that decimal. What
+ * strtod(snprintf("%.4f", s)) gives, without either: s * 10000 is exact in
+ * a double (a float's 24 bits times 625's 10), so nearbyint() rounds the
+ * exact value as printf does, and the division rounds to the nearest
+ * double as strtod does. */
+double rw_sentiment_round(float s);
+
 /* Validate a decoded order or support event against the contract, before
  * anything of it reaches state: ids non-empty and at most id_max_bytes
  * (product_line too, when set), amount_minor in 0..amount_max, currency

@@ -1992,9 +1992,48 @@ static int group_teardown(void **state) {
         return 0;
 }
 
+/* rw_sentiment_round() is strtod(snprintf("%.4f")), the rounding the state
+ * has always summed: over every 613th float in -1..1 (3.5 million), every
+ * tie (x * 10000 ending in .5: the multiples of 1/32) and the ends. */
+static void test_sentiment_round(void **state) {
+        const float ends[] = { -1.0f, 1.0f, 0.0f, -0.0f, 0.00005f, -0.00005f,
+                               0.99995f, -0.99995f, 1e-30f, -1e-30f };
+        size_t checked = 0;
+        char m[64];
+
+        (void)state;
+        for (uint32_t bits = 0; bits <= 0xBF800000u; bits += 613) {
+                float f;
+                double want;
+                memcpy(&f, &bits, sizeof(f));
+                if (!(f >= -1.0f && f <= 1.0f))
+                        continue;
+                snprintf(m, sizeof(m), "%.4f", (double)f);
+                want = strtod(m, NULL);
+                if (memcmp(&want, &(double){ rw_sentiment_round(f) }, sizeof(want)))
+                        fail_msg("%.9g: %.17g, printf and strtod give %.17g", (double)f,
+                                 rw_sentiment_round(f), want);
+                checked++;
+        }
+        for (int j = -32; j <= 32; j++) {
+                float f = (float)j / 32.0f;
+                snprintf(m, sizeof(m), "%.4f", (double)f);
+                assert_true(strtod(m, NULL) == rw_sentiment_round(f));
+        }
+        for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+                double want;
+                snprintf(m, sizeof(m), "%.4f", (double)ends[i]);
+                want = strtod(m, NULL);
+                assert_memory_equal(&want, &(double){ rw_sentiment_round(ends[i]) },
+                                    sizeof(want));
+        }
+        assert_true(checked > 3000000);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_catalogue_ids),
+                cmocka_unit_test(test_sentiment_round),
                 cmocka_unit_test(test_roundtrip_order),
                 cmocka_unit_test(test_roundtrip_support),
                 cmocka_unit_test(test_roundtrip_alert),
