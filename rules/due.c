@@ -95,7 +95,6 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
         size_t k0 = src == RW_SRC_ORDERS ? 0 : RW_FIGURES_ORDER_EDGES,
                k1 = src == RW_SRC_ORDERS ? RW_FIGURES_ORDER_EDGES : RW_FIGURES_EDGES;
         double limit;
-
         int small = 1;
 
         for (size_t k = k0; k < k1; k++)
@@ -234,9 +233,11 @@ static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
                 rw_account_figures_t fig;
 
                 /* A day boundary where nothing moved: the verdicts of the
-                 * previous instant evaluated, which stepped nothing. On to
-                 * the next marked day: every other candidate (an instant
-                 * of at[], a cooldown's end) lies in a marked day. */
+                 * previous instant evaluated, which stepped nothing (or,
+                 * stepped, those the caller applied at `from`: the same
+                 * verdicts step nothing again). On to the next marked day:
+                 * every other candidate (an instant of at[], a cooldown's
+                 * end) lies in a marked day. */
                 if (evaluated && skip && t % RW_DAY_MS == 0 && !filled) {
                         /* Marked when first wanted: most searches end (at
                          * `until`, or at a transition) before any skip. The
