@@ -118,16 +118,6 @@ static rw_err_t rw_bs_ioerr(redisContext *rc, char *errstr, size_t errstr_size) 
         return RW_ERR_IO;
 }
 
-/* "<tag><n>\r\n" at b; its length. */
-static size_t rw_bs_resp_head(char *b, char tag, size_t n) {
-        size_t l;
-        b[0] = tag;
-        l = 1 + rw_i64_str(b + 1, (int64_t)n);
-        b[l++] = '\r';
-        b[l++] = '\n';
-        return l;
-}
-
 /* One command, in the protocol's encoding built here and handed to hiredis
  * whole (its per-argument formatting was most of what the decider's reads
  * and deletes cost it: hundreds of thousands of keys over a long history). */
@@ -146,9 +136,9 @@ static rw_err_t rw_bs_send(redisContext *rc, int argc, const char **argv,
         }
         if (need > sizeof(bstack) && !(b = malloc(need)))
                 goto oom;
-        n = rw_bs_resp_head(b, '*', (size_t)argc);
+        n = rw_resp_head(b, '*', (size_t)argc);
         for (int i = 0; i < argc; i++) {
-                n += rw_bs_resp_head(b + n, '$', len[i]);
+                n += rw_resp_head(b + n, '$', len[i]);
                 memcpy(b + n, argv[i], len[i]);
                 n += len[i];
                 b[n++] = '\r';
@@ -598,31 +588,7 @@ static void rw_bs_pkey(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
  * (pb:F:K) or, with str, its string (pbs:F:K). */
 static void rw_bs_bucket_key(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
                              int str, int fam, int64_t k) {
-        const char *ns = rw_state_ns(bs->st), *kind = str ? ":pbs:" : ":pb:";
-        size_t nl = strlen(ns), kl = strlen(kind), fl = strlen(rw_fam[fam]), n = 0;
-        char what[64];
-
-        /* Built in place: the decider names hundreds of thousands of these
-         * over a long history, snprintf() took most of the time. 21 bytes
-         * each for the partition and k. */
-        if (nl + kl + fl + 2 * 21 + 8 > size) {
-                snprintf(what, sizeof(what), "%s:%s:%" PRId64, str ? "pbs" : "pb",
-                         rw_fam[fam], k);
-                rw_bs_pkey(bs, buf, size, p, what);
-                return;
-        }
-        memcpy(buf, ns, nl);
-        n = nl;
-        buf[n++] = ':';
-        buf[n++] = '{';
-        n += rw_i64_str(buf + n, p);
-        buf[n++] = '}';
-        memcpy(buf + n, kind, kl);
-        n += kl;
-        memcpy(buf + n, rw_fam[fam], fl);
-        n += fl;
-        buf[n++] = ':';
-        rw_i64_str(buf + n, k);
+        rw_state_interval_key(buf, size, rw_state_ns(bs->st), p, str, rw_fam[fam][0], k);
 }
 
 rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,

@@ -825,6 +825,18 @@ static void rw_key(char *key, size_t size, const char *ns, int32_t partition,
                 key[n] = '\0';
 }
 
+void rw_state_interval_key(char *key, size_t size, const char *ns, int32_t partition,
+                           int str, char fam, int64_t k) {
+        char mid[8], kn[24];
+        size_t n = str ? 4 : 3;
+
+        memcpy(mid, str ? "pbs:" : "pb:", n);
+        mid[n] = fam;
+        mid[n + 1] = '\0';
+        kn[rw_i64_str(kn, k)] = '\0';
+        rw_key(key, size, ns, partition, mid, kn);
+}
+
 /* "A,B,C" into buf (at least 3 * 21 bytes), without printf. */
 static void rw_csv3(char *buf, int64_t a, int64_t b, int64_t c) {
         size_t n = rw_i64_str(buf, a);
@@ -1158,10 +1170,7 @@ static size_t rw_write_interval(rw_state_write_t *w, size_t i) {
                 return 0;
         w->isum_open[rw_isum_fam(d->kind)] = d->k;     /* its hash starts empty */
         if (len) {
-                char mid[8] = "pbs:?", kn[24];
-                mid[4] = d->kind;
-                kn[rw_i64_str(kn, d->k)] = '\0';
-                rw_key(key, sizeof(key), w->ns, w->partition, mid, kn);
+                rw_state_interval_key(key, sizeof(key), w->ns, w->partition, 1, d->kind, d->k);
                 fail = (at = rw_write_op(w, "S", key)) < 0 || rw_write_arg(w, blob, len) ||
                        rw_write_op_end(w, at);
         }
@@ -1283,12 +1292,7 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         i = j;
                         continue;
                 }
-                {
-                        char mid[8] = "pb:?", kn[24];
-                        mid[3] = d->kind;
-                        kn[rw_i64_str(kn, d->k)] = '\0';
-                        rw_key(key, sizeof(key), w->ns, w->partition, mid, kn);
-                }
+                rw_state_interval_key(key, sizeof(key), w->ns, w->partition, 0, d->kind, d->k);
                 /* The owner's latest interval: its hash holds what the
                  * owner wrote, so the new totals are set, all in one HSET. */
                 int fam = rw_isum_fam(d->kind);
@@ -1358,19 +1362,22 @@ typedef struct rw_resp_s {
         int oom;
 } rw_resp_t;
 
-static void rw_resp_put(rw_resp_t *r, char tag, size_t n, const void *data, size_t len) {
-        char num[24];
-        size_t nl = rw_i64_str(num, (int64_t)n);
+size_t rw_resp_head(char *b, char tag, size_t n) {
+        size_t l;
 
-        if (r->oom || rw_grow(&r->b, &r->size, r->len + nl + len + 6, 1, 1 << 16)) {
+        b[0] = tag;
+        l = 1 + rw_i64_str(b + 1, (int64_t)n);
+        b[l++] = '\r';
+        b[l++] = '\n';
+        return l;
+}
+
+static void rw_resp_put(rw_resp_t *r, char tag, size_t n, const void *data, size_t len) {
+        if (r->oom || rw_grow(&r->b, &r->size, r->len + 24 + len + 2, 1, 1 << 16)) {
                 r->oom = 1;
                 return;
         }
-        r->b[r->len++] = tag;
-        memcpy(r->b + r->len, num, nl);
-        r->len += nl;
-        r->b[r->len++] = '\r';
-        r->b[r->len++] = '\n';
+        r->len += rw_resp_head(r->b + r->len, tag, n);
         if (data) {
                 memcpy(r->b + r->len, data, len);
                 r->len += len;

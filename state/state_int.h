@@ -27,4 +27,15 @@ rw_err_t rw_state_conn_err(const rw_state_t *st);
 int64_t rw_state_rt_begin(void);
 void rw_state_rt_end(int64_t t0);
 
+/* The key of partition `partition`'s interval bucket k of family fam ('a'
+ * accounts, 'v' vendors): its hash NS:{P}:pb:F:K or, with str, its string
+ * NS:{P}:pbs:F:K; cut to size like snprintf. Built without printf: the
+ * write path and the decider name hundreds of thousands. */
+void rw_state_interval_key(char *key, size_t size, const char *ns, int32_t partition,
+                           int str, char fam, int64_t k);
+
+/* "<tag><n>\r\n" at b (room for 23 bytes), the protocol's header of an
+ * array (tag '*') or a bulk string ('$'); its length. */
+size_t rw_resp_head(char *b, char tag, size_t n);
+
 #endif
