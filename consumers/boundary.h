@@ -8,12 +8,15 @@
  * (k+1)*I; B is then decided over the window of the dep_window_ms / I
  * buckets ending at B. Inputs (written by the partition owners):
  *
- *   <ns>:{P}:pbs:a:<k>  account -> net spend of interval k, as the batch
- *                       that opened the interval wrote it: one string in the
- *                       fold copies' encoding (state/boundary_store.h)
+ *   <ns>:{P}:pbc:a:<c>  account -> net spend of intervals c*24 .. c*24+23,
+ *                       each as the batch that opened the interval wrote it:
+ *                       a section per interval in the fold copies' encoding
+ *                       (state/boundary_store.h), appended
  *   <ns>:{P}:pb:a:<k>   hash account -> net spend later batches added to it
- *   <ns>:{P}:pbs:v:<k>  vendor -> PLACED order value of interval k, the same
+ *   <ns>:{P}:pbc:v:<c>  vendor -> PLACED order value of interval k, the same
  *   <ns>:{P}:pb:v:<k>   way ("" -> the interval's PLACED orders)
+ *   <ns>:{P}:pbs:F:<k>  an interval as earlier versions stored it (one string
+ *                       per interval), below <ns>:{P}:pbc:since
  *   <ns>:{P}:pb:first   the lowest k ever written in that slot
  *   <ns>:{dep}:prog     hash "<P>" -> "<wm>,<wall_ms>[,<end_since>]" (the
  *                       partition's report: consumers/idle.h); "start" -> wall ms

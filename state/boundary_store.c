@@ -20,6 +20,8 @@ void rw_bstore_init(rw_bstore_t *bs, rw_state_t *st) {
         if (bs->st != st || strcmp(pfx, bs->pfx)) {
                 bs->sha[0] = '\0';
                 bs->tot_ok = 0;
+                for (int32_t p = 0; p < bs->since_cnt; p++)
+                        bs->since[p] = INT64_MIN;
         }
         bs->st = st;
         memcpy(bs->pfx, pfx, sizeof(pfx));
@@ -31,6 +33,9 @@ void rw_bstore_release(rw_bstore_t *bs) {
                 bs->tot[fam] = NULL;
         }
         bs->tot_ok = 0;
+        free(bs->since);
+        bs->since = NULL;
+        bs->since_cnt = 0;
 }
 
 /*
@@ -353,16 +358,6 @@ int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
         return 0;
 }
 
-/* An interval bucket: its string (pbs:, written whole by the batch that
- * opened the interval) and its hash (pb:, what later batches added), into h
- * as one list; a subject in both appears twice, and the reader adds them up.
- * -1 when out of memory, -2 when the string is not one (h cleared). */
-static int rw_bs_bucket(const char *s, size_t len, const redisReply *hash,
-                        rw_bstore_hash_t *h) {
-        int rc = rw_bstore_fold_decode(s, len, h);
-        return rc ? rc : rw_bs_hash_add(hash, h);
-}
-
 /* A subject/score reply (HGETALL of totals) into *vp and *cntp. -1 when out
  * of memory. */
 static int rw_bs_scored(const redisReply *r, rw_bstore_scored_t **vp, size_t *cntp) {
@@ -585,10 +580,11 @@ static void rw_bs_pkey(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
 }
 
 /* The key of partition p's interval bucket k of family fam: its hash
- * (pb:F:K) or, with str, its string (pbs:F:K). */
+ * (pb:F:K), an earlier version's string (pbs:F:K) or its chunk's (k being
+ * the chunk: pbc:F:C). */
 static void rw_bs_bucket_key(const rw_bstore_t *bs, char *buf, size_t size, int32_t p,
-                             int str, int fam, int64_t k) {
-        rw_state_interval_key(buf, size, rw_state_ns(bs->st), p, str, rw_fam[fam][0], k);
+                             rw_pbk_t what, int fam, int64_t k) {
+        rw_state_interval_key(buf, size, rw_state_ns(bs->st), p, what, rw_fam[fam][0], k);
 }
 
 rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
@@ -689,17 +685,29 @@ done:
         return err;
 }
 
-/* Queue the DELs of buckets del_k0.. of every partition: one per partition
- * (its keys share a hash slot); *np counts them. */
+/* Whether interval k of partition p may have a string an earlier version
+ * stored (pbs:F:K): below the partition's pbc:since, or when that is not
+ * known. */
+static int rw_bs_old_str(const rw_bstore_t *bs, int32_t p, int64_t k) {
+        return p >= bs->since_cnt || bs->since[p] == INT64_MIN || k < bs->since[p];
+}
+
+/* Queue the DELs of the folded buckets del_k0.. of every partition: one per
+ * partition (its keys share a hash slot); *np counts them. Each interval's
+ * hash and (where one may be) its old string; each chunk whose last
+ * interval is among them, and the one before (a DEL cut short by an outage
+ * is not tried again). */
 static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts,
                                 int64_t del_k0, size_t del_cnt, size_t *np,
                                 char *errstr, size_t errstr_size) {
-        size_t n = del_cnt * 4;
+        int64_t c0 = rw_pb_chunk(del_k0) - 1,
+                c1 = rw_pb_chunk(del_k0 + (int64_t)del_cnt) - 1;
+        size_t n = del_cnt * 4 + (c1 >= c0 ? (size_t)(c1 - c0 + 1) * 2 : 0);
         const char **argv;
         char (*keys)[256];
         rw_err_t err = RW_OK;
 
-        if (!n)
+        if (!del_cnt)
                 return RW_OK;
         if (!(argv = calloc(n + 1, sizeof(*argv))) || !(keys = calloc(n, sizeof(*keys)))) {
                 free(argv);
@@ -710,9 +718,20 @@ static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts
         for (int32_t p = 0; p < parts && !err; p++) {
                 size_t argc = 1;
                 for (size_t i = 0; i < del_cnt; i++)
-                        for (int fam = 0; fam < 4; fam++, argc++) {
+                        for (int fam = 0; fam < 4; fam++) {
+                                int64_t k = del_k0 + (int64_t)i;
+                                if (fam >= 2 && !rw_bs_old_str(bs, p, k))
+                                        continue;
                                 rw_bs_bucket_key(bs, keys[argc - 1], sizeof(keys[0]), p,
-                                                 fam >= 2, fam % 2, del_k0 + (int64_t)i);
+                                                 fam >= 2 ? RW_PBK_STR : RW_PBK_HASH, fam % 2,
+                                                 k);
+                                argv[argc] = keys[argc - 1];
+                                argc++;
+                        }
+                for (int64_t c = c0; c <= c1; c++)
+                        for (int fam = 0; fam < 2; fam++, argc++) {
+                                rw_bs_bucket_key(bs, keys[argc - 1], sizeof(keys[0]), p,
+                                                 RW_PBK_CHUNK, fam, c);
                                 argv[argc] = keys[argc - 1];
                         }
                 err = rw_bs_send(rc, (int)argc, argv, NULL, errstr, errstr_size);
@@ -723,17 +742,61 @@ static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts
         return err;
 }
 
+/* Decode the sections of chunk c's string (s, len) of partition p, family
+ * fam, into the buckets of the run's intervals k0 .. k0+cnt-1 (out's
+ * layout). 0, -1 when out of memory, -2 when it is not a chunk or holds an
+ * interval twice. */
+static int rw_bs_chunk(const char *s, size_t len, int64_t c, int32_t p, int fam,
+                       int64_t k0, rw_bstore_buckets_t *out) {
+        const unsigned char *q = (const unsigned char *)s, *end = q + len;
+
+        while (q < end) {
+                uint64_t off, bl;
+                int64_t k;
+                size_t i;
+                rw_bstore_hash_t *h;
+                int rc;
+
+                if (rw_uvarint_get(&q, end, &off) || off >= RW_PB_CHUNK ||
+                    rw_uvarint_get(&q, end, &bl) || bl > (uint64_t)(end - q))
+                        return -2;
+                k = c * RW_PB_CHUNK + (int64_t)off;
+                if (k < k0 || k >= k0 + (int64_t)out->cnt) {
+                        q += bl;
+                        continue;       /* decided already, or a later run's */
+                }
+                i = ((size_t)(k - k0) * (size_t)out->parts + (size_t)p) * 2 + (size_t)fam;
+                h = &out->bucket[i];
+                if (h->cnt || h->names)
+                        return -2;
+                if ((rc = rw_bstore_fold_decode((const char *)q, (size_t)bl, h)))
+                        return rc;
+                if (!h->names)  /* empty: marked as seen all the same */
+                        h->names = malloc(1);
+                if (!h->names)
+                        return -1;
+                q += bl;
+        }
+        return 0;
+}
+
 rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size_t cnt,
                                 int64_t leave0, int64_t leave_min,
                                 int64_t del_k0, size_t del_cnt,
                                 rw_bstore_buckets_t *out,
                                 char *errstr, size_t errstr_size) {
-        size_t nd = 0, nb = cnt * (size_t)parts * 2, nl = cnt * 2, n, l0;
-        /* Each bucket: HGETALL of its hash (pb:), GET of its string (pbs:).
+        size_t nd = 0, nb = cnt * (size_t)parts * 2, nl = cnt * 2, n = 0, l0;
+        /* Per partition: GET of its pbc:since while it is not known. Each
+         * bucket: HGETALL of its hash (pb:), and GET of an earlier
+         * version's string (pbs:) where one may be. Each chunk of the run's
+         * intervals, per partition and family: GET of its string (pbc:).
          * Each leaving copy: GET of its string, HGETALL of the hash an
          * earlier version stored it as (empty unless it did). Nothing
          * leaves below the start of the history (leave_min): no copy is
          * read there, the first l0 of the nl stand empty. */
+        const int64_t c0 = rw_pb_chunk(k0), c1 = rw_pb_chunk(k0 + (int64_t)cnt - 1);
+        const size_t nc = cnt ? (size_t)(c1 - c0 + 1) : 0;
+        size_t *hix = NULL, *six = NULL, *pix = NULL, cix = 0, lix = 0;
         redisReply **rs = NULL;
         redisContext *rc;
         rw_err_t err = RW_OK;
@@ -743,29 +806,69 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                 return rw_state_conn_err(bs->st);
         out->cnt = cnt;
         out->parts = parts;
+        if (parts > bs->since_cnt) {
+                int64_t *ns = realloc(bs->since, (size_t)parts * sizeof(*ns));
+                if (!ns) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return RW_ERR_NOMEM;
+                }
+                for (int32_t p = bs->since_cnt; p < parts; p++)
+                        ns[p] = INT64_MIN;
+                bs->since = ns;
+                bs->since_cnt = parts;
+        }
         if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &nd, errstr, errstr_size)))
                 return err;
+        n = nd;
         l0 = leave_min <= leave0 ? 0
              : leave_min - leave0 >= (int64_t)cnt ? nl : (size_t)(leave_min - leave0) * 2;
-        n = nd + 2 * nb + 2 * (nl - l0);
-        if (!(rs = calloc(n + 1, sizeof(*rs))) ||
+        if (!(hix = calloc(nb + 1, sizeof(*hix))) || !(six = calloc(nb + 1, sizeof(*six))) ||
+            !(pix = calloc((size_t)parts + 1, sizeof(*pix))) ||
             !(out->bucket = calloc(nb + 1, sizeof(*out->bucket))) ||
             !(out->leaving = calloc(nl + 1, sizeof(*out->leaving)))) {
                 err = RW_ERR_NOMEM;
                 goto done;
         }
+        for (int32_t p = 0; p < parts && !err; p++) {
+                char key[256];
+                const char *get[2] = { "GET", key };
+                pix[p] = SIZE_MAX;
+                if (bs->since[p] != INT64_MIN)
+                        continue;
+                rw_bs_pkey(bs, key, sizeof(key), p, "pbc:since");
+                err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
+                pix[p] = n++;
+        }
         for (size_t i = 0; i < cnt && !err; i++)
                 for (int32_t p = 0; p < parts && !err; p++)
                         for (int fam = 0; fam < 2 && !err; fam++) {
+                                size_t b = (i * (size_t)parts + (size_t)p) * 2 + (size_t)fam;
                                 int64_t k = k0 + (int64_t)i;
                                 char key[256], skey[256];
                                 const char *argv[2] = { "HGETALL", key };
                                 const char *get[2] = { "GET", skey };
-                                rw_bs_bucket_key(bs, key, sizeof(key), p, 0, fam, k);
-                                rw_bs_bucket_key(bs, skey, sizeof(skey), p, 1, fam, k);
-                                if (!(err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size)))
-                                        err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
+                                rw_bs_bucket_key(bs, key, sizeof(key), p, RW_PBK_HASH, fam, k);
+                                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
+                                hix[b] = n++;
+                                six[b] = SIZE_MAX;
+                                if (err || !rw_bs_old_str(bs, p, k))
+                                        continue;
+                                rw_bs_bucket_key(bs, skey, sizeof(skey), p, RW_PBK_STR, fam, k);
+                                err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
+                                six[b] = n++;
                         }
+        cix = n;
+        for (int32_t p = 0; p < parts && !err; p++)
+                for (int fam = 0; fam < 2 && !err; fam++)
+                        for (size_t c = 0; c < nc && !err; c++) {
+                                char key[256];
+                                const char *get[2] = { "GET", key };
+                                rw_bs_bucket_key(bs, key, sizeof(key), p, RW_PBK_CHUNK, fam,
+                                                 c0 + (int64_t)c);
+                                err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
+                                n++;
+                        }
+        lix = n;
         for (size_t i = l0 / 2; i < cnt && !err; i++)
                 for (int fam = 0; fam < 2 && !err; fam++) {
                         char key[256], old[256];
@@ -776,25 +879,71 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                                  k);
                         if (!(err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size)))
                                 err = rw_bs_send(rc, 2, hga, NULL, errstr, errstr_size);
+                        n += 2;
                 }
-        if (err || (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
+        if (err)
+                goto done;
+        if (!(rs = calloc(n + 1, sizeof(*rs)))) {
+                /* The replies must still be read: the pipeline stays in step. */
+                for (size_t i = 0; i < n && !err; i++) {
+                        redisReply *r = NULL;
+                        if (!(err = rw_bs_collect(bs, rc, 1, &r, errstr, errstr_size)))
+                                freeReplyObject(r);
+                }
+                if (!err)
+                        err = RW_ERR_NOMEM;
+                goto done;
+        }
+        if ((err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
                 goto done;
         /* The DELs are best effort; the reads are not. */
+        for (int32_t p = 0; p < parts && !err; p++)
+                if (pix[p] != SIZE_MAX &&
+                    !(err = rw_bs_check(rs[pix[p]], -1, "GET pbc:since", errstr, errstr_size)) &&
+                    rs[pix[p]]->type == REDIS_REPLY_STRING)
+                        bs->since[p] = rw_reply_i64(rs[pix[p]]);
         for (size_t i = 0; i < nb && !err; i++)
-                if (!(err = rw_bs_check(rs[nd + 2 * i], REDIS_REPLY_ARRAY, "HGETALL", errstr,
-                                        errstr_size)))
-                        err = rw_bs_check(rs[nd + 2 * i + 1], -1, "GET", errstr, errstr_size);
+                if (!(err = rw_bs_check(rs[hix[i]], REDIS_REPLY_ARRAY, "HGETALL", errstr,
+                                        errstr_size)) && six[i] != SIZE_MAX)
+                        err = rw_bs_check(rs[six[i]], -1, "GET", errstr, errstr_size);
+        for (size_t i = cix; i < lix && !err; i++)
+                err = rw_bs_check(rs[i], -1, "GET", errstr, errstr_size);
         for (size_t i = l0; i < nl && !err; i++)
-                if (!(err = rw_bs_check(rs[nd + 2 * nb + 2 * (i - l0)], -1, "GET fold copy",
+                if (!(err = rw_bs_check(rs[lix + 2 * (i - l0)], -1, "GET fold copy",
                                         errstr, errstr_size)))
-                        err = rw_bs_check(rs[nd + 2 * nb + 2 * (i - l0) + 1], REDIS_REPLY_ARRAY,
+                        err = rw_bs_check(rs[lix + 2 * (i - l0) + 1], REDIS_REPLY_ARRAY,
                                           "HGETALL fold copy", errstr, errstr_size);
+        /* The chunks first, then the strings of earlier versions, then what
+         * later batches added (the hashes). */
+        for (size_t x = cix; x < lix && !err; x++) {
+                size_t y = x - cix;
+                int32_t p = (int32_t)(y / (2 * nc));
+                int fam = (int)(y / nc % 2);
+                int64_t c = c0 + (int64_t)(y % nc);
+                int rc2;
+                if (rs[x]->type != REDIS_REPLY_STRING)
+                        continue;
+                if ((rc2 = rw_bs_chunk(rs[x]->str, rs[x]->len, c, p, fam, k0, out)) == -1) {
+                        err = RW_ERR_NOMEM;
+                } else if (rc2) {
+                        char key[256];
+                        rw_bs_bucket_key(bs, key, sizeof(key), p, RW_PBK_CHUNK, fam, c);
+                        snprintf(errstr, errstr_size, "redis: %s: not a chunk of interval "
+                                 "buckets", key);
+                        err = RW_ERR_FAIL;
+                }
+        }
         for (size_t i = 0; i < nb && !err; i++) {
-                const redisReply *str = rs[nd + 2 * i + 1];
+                rw_bstore_hash_t *h = &out->bucket[i];
+                const redisReply *str = six[i] != SIZE_MAX ? rs[six[i]] : NULL;
                 int rc2 = 0;
-                if (str->type == REDIS_REPLY_STRING)
-                        rc2 = rw_bs_bucket(str->str, str->len, rs[nd + 2 * i], &out->bucket[i]);
-                else if (rw_bs_hash(rs[nd + 2 * i], &out->bucket[i]))
+                if (str && str->type == REDIS_REPLY_STRING) {
+                        if (h->cnt || h->names)
+                                rc2 = -3;       /* in a chunk too */
+                        else
+                                rc2 = rw_bstore_fold_decode(str->str, str->len, h);
+                }
+                if (!rc2 && rw_bs_hash_add(rs[hix[i]], h))
                         rc2 = -1;
                 if (rc2 == -1) {
                         err = RW_ERR_NOMEM;
@@ -802,15 +951,17 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                         /* bucket[(k * parts + p) * 2 + fam] */
                         size_t kp = i / 2;
                         char key[256];
-                        rw_bs_bucket_key(bs, key, sizeof(key), (int32_t)(kp % (size_t)parts), 1,
-                                         (int)(i % 2), k0 + (int64_t)(kp / (size_t)parts));
-                        snprintf(errstr, errstr_size, "redis: %s: not an interval bucket", key);
+                        rw_bs_bucket_key(bs, key, sizeof(key), (int32_t)(kp % (size_t)parts),
+                                         RW_PBK_STR, (int)(i % 2),
+                                         k0 + (int64_t)(kp / (size_t)parts));
+                        snprintf(errstr, errstr_size, "redis: %s: %s", key, rc2 == -3 ?
+                                 "an interval its chunk holds too" : "not an interval bucket");
                         err = RW_ERR_FAIL;
                 }
         }
         for (size_t i = l0; i < nl && !err; i++) {
-                const redisReply *str = rs[nd + 2 * nb + 2 * (i - l0)],
-                                 *hash = rs[nd + 2 * nb + 2 * (i - l0) + 1];
+                const redisReply *str = rs[lix + 2 * (i - l0)],
+                                 *hash = rs[lix + 2 * (i - l0) + 1];
                 int rc2;
                 if (str->type != REDIS_REPLY_STRING) {
                         if (rw_bs_hash(hash, &out->leaving[i]))
@@ -834,6 +985,9 @@ done:
         if (rs)
                 rw_bs_free(rs, n);
         free(rs);
+        free(hix);
+        free(six);
+        free(pix);
         return err;
 }
 

@@ -26,6 +26,11 @@ typedef struct rw_bstore_s {
         struct rw_i64map_s *tot[2];
         int tot_ok;
         int64_t tot_last;       /* agg.last it holds (INT64_MIN: none decided) */
+        /* Per orders partition, NS:{P}:pbc:since once read (INT64_MIN: not
+         * read or not set yet): set once by the first write that stores
+         * interval chunks, it never moves, so it is read until found. */
+        int64_t *since;
+        int32_t since_cnt;
 } rw_bstore_t;
 
 /* Point bs at st (keeps the loaded SHA when st's namespace is the same). */

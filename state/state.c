@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/arena.h"
 #include "common/i64map.h"
+#include "common/varint.h"
 #include "state/boundary_store.h"
 
 struct rw_state_s {
@@ -826,11 +827,12 @@ static void rw_key(char *key, size_t size, const char *ns, int32_t partition,
 }
 
 void rw_state_interval_key(char *key, size_t size, const char *ns, int32_t partition,
-                           int str, char fam, int64_t k) {
+                           rw_pbk_t what, char fam, int64_t k) {
+        static const char *mids[] = { "pb:", "pbs:", "pbc:" };
         char mid[8], kn[24];
-        size_t n = str ? 4 : 3;
+        size_t n = strlen(mids[what]);
 
-        memcpy(mid, str ? "pbs:" : "pb:", n);
+        memcpy(mid, mids[what], n);
         mid[n] = fam;
         mid[n + 1] = '\0';
         kn[rw_i64_str(kn, k)] = '\0';
@@ -1134,19 +1136,18 @@ static int rw_delta_run(rw_state_write_t *w, size_t *jp, int64_t *sump) {
 }
 
 /* The deltas from i on of one new interval (kind, k), coalesced by subject,
- * as one SET of NS:{P}:pbs:KIND:K: a string in the fold copies' encoding
- * (rw_bstore_fold_encode()), which Redis stores as it is; a field per
- * subject cost it an argument each. Returns the index past them, 0 when out
- * of memory or a sum is out of range (range_err set). */
-static size_t rw_write_interval(rw_state_write_t *w, size_t i) {
+ * in the fold copies' encoding (rw_bstore_fold_encode()) at *blobp (*lenp
+ * bytes, NULL and 0 when every sum is 0; the caller frees it). Returns the
+ * index past them, 0 when out of memory or a sum is out of range
+ * (range_err set). */
+static size_t rw_write_interval(rw_state_write_t *w, size_t i, char **blobp, size_t *lenp) {
         const rw_delta_t *d = &w->deltas[i];
         rw_bstore_hash_t h = { 0 };
         size_t j = i, cap = 0;
-        char key[1024], *blob = NULL;
-        size_t len = 0;
-        ssize_t at;
         int fail;
 
+        *blobp = NULL;
+        *lenp = 0;
         while (j < w->delta_cnt && w->deltas[j].kind == d->kind && w->deltas[j].k == d->k) {
                 const char *subj = w->deltas[j].subject;
                 int64_t sum;
@@ -1164,28 +1165,64 @@ static size_t rw_write_interval(rw_state_write_t *w, size_t i) {
                 h.v[h.cnt++] = (rw_bstore_pair_t){ .subject = (char *)subj,
                                                    .len = strlen(subj), .value = sum };
         }
-        fail = rw_bstore_fold_encode(&h, &blob, &len);
+        fail = rw_bstore_fold_encode(&h, blobp, lenp);
         free(h.v);
         if (fail)
                 return 0;
         w->isum_open[rw_isum_fam(d->kind)] = d->k;     /* its hash starts empty */
-        if (len) {
-                rw_state_interval_key(key, sizeof(key), w->ns, w->partition, 1, d->kind, d->k);
-                fail = (at = rw_write_op(w, "S", key)) < 0 || rw_write_arg(w, blob, len) ||
-                       rw_write_op_end(w, at);
-        }
-        free(blob);
-        return fail ? 0 : j;
+        return j;
 }
 
-/* Turn the deltas into ops, coalesced: one V op per vendor, one S op per new
- * portfolio interval or one I op per one written before, and the interval
- * floor. -1 when out of memory, -2 when a sum is out of range
- * (rw_write_range()). */
-static int rw_write_deltas(rw_state_write_t *w) {
+/* The sections of the new intervals of one chunk (RW_PB_CHUNK), gathered
+ * for one APPEND. */
+typedef struct rw_chunk_s {
+        char kind;              /* 0: none gathered */
+        int64_t c;
+        char *b;
+        size_t len, size;
+} rw_chunk_t;
+
+/* APPEND what `ch` gathered to its chunk's string. -1 when out of memory. */
+static int rw_chunk_flush(rw_state_write_t *w, rw_chunk_t *ch) {
+        char key[1024];
+        ssize_t at;
+
+        if (!ch->kind)
+                return 0;
+        rw_state_interval_key(key, sizeof(key), w->ns, w->partition, RW_PBK_CHUNK, ch->kind,
+                              ch->c);
+        ch->kind = 0;
+        if ((at = rw_write_op(w, "A", key)) < 0 || rw_write_arg(w, ch->b, ch->len) ||
+            rw_write_op_end(w, at))
+                return -1;
+        ch->len = 0;
+        return 0;
+}
+
+/* Add interval k's bucket (blob, len bytes) to the chunk gathered, after
+ * APPENDing the one before when it is another. -1 when out of memory. */
+static int rw_chunk_add(rw_state_write_t *w, rw_chunk_t *ch, char kind, int64_t k,
+                        const char *blob, size_t len) {
+        int64_t c = rw_pb_chunk(k);
+
+        if (ch->kind && (ch->kind != kind || ch->c != c) && rw_chunk_flush(w, ch))
+                return -1;
+        if (rw_grow(&ch->b, &ch->size, ch->len + len + 2 * RW_VARINT_MAX, 1, 4096))
+                return -1;
+        ch->kind = kind;
+        ch->c = c;
+        ch->len += rw_uvarint_put((unsigned char *)ch->b + ch->len, (uint64_t)(k - c * RW_PB_CHUNK));
+        ch->len += rw_uvarint_put((unsigned char *)ch->b + ch->len, len);
+        memcpy(ch->b + ch->len, blob, len);
+        ch->len += len;
+        return 0;
+}
+
+/* rw_write_deltas(), gathering new intervals' sections in ch. */
+static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
         const char *code;
         char key[1024];
-        int64_t lowest = -1, highest = -1;
+        int64_t lowest = -1, highest = -1, opened = -1;
         size_t i = 0, j;
 
         if (w->range_err[0])
@@ -1287,12 +1324,24 @@ static int rw_write_deltas(rw_state_write_t *w) {
                  * yet: its values are set whole, in one string (pbs:); others
                  * are added to, field by field (pb:). */
                 if (d->k > w->last) {
-                        if ((j = rw_write_interval(w, i)) == 0)
+                        char *blob;
+                        size_t len;
+                        int fail = 0;
+                        if ((j = rw_write_interval(w, i, &blob, &len)) == 0)
                                 return w->range_err[0] ? -2 : -1;
+                        if (len) {
+                                fail = rw_chunk_add(w, ch, d->kind, d->k, blob, len);
+                                if (opened < 0 || d->k < opened)
+                                        opened = d->k;
+                        }
+                        free(blob);
+                        if (fail)
+                                return -1;
                         i = j;
                         continue;
                 }
-                rw_state_interval_key(key, sizeof(key), w->ns, w->partition, 0, d->kind, d->k);
+                rw_state_interval_key(key, sizeof(key), w->ns, w->partition, RW_PBK_HASH,
+                                      d->kind, d->k);
                 /* The owner's latest interval: its hash holds what the
                  * owner wrote, so the new totals are set, all in one HSET. */
                 int fam = rw_isum_fam(d->kind);
@@ -1339,6 +1388,15 @@ static int rw_write_deltas(rw_state_write_t *w) {
                         return -1;
                 w->first = lowest;
         }
+        if (opened >= 0) {
+                /* Set by the first write that stores chunks; NX: later
+                 * ones find it. */
+                ssize_t at;
+                snprintf(key, sizeof(key), "%s:{%d}:pbc:since", w->ns, (int)w->partition);
+                if ((at = rw_write_op(w, "S", key)) < 0 || rw_write_int(w, opened) ||
+                    rw_write_str(w, "NX") || rw_write_op_end(w, at))
+                        return -1;
+        }
         if (highest > w->last) {
                 ssize_t at;
                 snprintf(key, sizeof(key), "%s:{%d}:pb:last", w->ns, (int)w->partition);
@@ -1351,6 +1409,20 @@ static int rw_write_deltas(rw_state_write_t *w) {
         if (w->dix)             /* the sort moved them: start over */
                 memset(w->dix, 0, w->dix_size * sizeof(*w->dix));
         return 0;
+}
+
+/* Turn the deltas into ops, coalesced: one V op per vendor, one APPEND per
+ * chunk of new portfolio intervals or one I op per interval written before,
+ * and the interval floor. -1 when out of memory, -2 when a sum is out of
+ * range (rw_write_range()). */
+static int rw_write_deltas(rw_state_write_t *w) {
+        rw_chunk_t ch = { 0 };
+        int rc = rw_write_deltas_chunked(w, &ch);
+
+        if (!rc && rw_chunk_flush(w, &ch))
+                rc = -1;
+        free(ch.b);
+        return rc;
 }
 
 /* Commands in the protocol's own encoding, built in one buffer and handed

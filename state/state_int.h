@@ -27,12 +27,36 @@ rw_err_t rw_state_conn_err(const rw_state_t *st);
 int64_t rw_state_rt_begin(void);
 void rw_state_rt_end(int64_t t0);
 
+/* Interval buckets opened in one chunk of RW_PB_CHUNK consecutive
+ * intervals share a string, NS:{P}:pbc:F:C (C = floor(k / RW_PB_CHUNK)):
+ * the sections of its intervals in ascending order, each the interval's
+ * offset in the chunk and the length of its bucket (LEB128 varints), then
+ * the bucket in the fold copies' encoding (rw_bstore_fold_encode()). A
+ * write APPENDs the intervals it opens (a day's worth of hourly intervals
+ * is one key, not 24), so a chunk holds each interval once, whatever the
+ * batches. NS:{P}:pbc:since is the lowest interval ever stored so: below
+ * it, an interval may still have the string an earlier version stored it
+ * as, NS:{P}:pbs:F:K. */
+#define RW_PB_CHUNK 24
+
+/* The chunk of interval k (floor division). */
+static inline int64_t rw_pb_chunk(int64_t k) {
+        return k >= 0 ? k / RW_PB_CHUNK : -((-(k + 1)) / RW_PB_CHUNK) - 1;
+}
+
+/* What rw_state_interval_key() names. */
+typedef enum {
+        RW_PBK_HASH,    /* NS:{P}:pb:F:K, what later batches added */
+        RW_PBK_STR,     /* NS:{P}:pbs:F:K, an earlier version's whole interval */
+        RW_PBK_CHUNK,   /* NS:{P}:pbc:F:C, k being the chunk C */
+} rw_pbk_t;
+
 /* The key of partition `partition`'s interval bucket k of family fam ('a'
- * accounts, 'v' vendors): its hash NS:{P}:pb:F:K or, with str, its string
- * NS:{P}:pbs:F:K; cut to size like snprintf. Built without printf: the
- * write path and the decider name hundreds of thousands. */
+ * accounts, 'v' vendors), of kind `what`; cut to size like snprintf. Built
+ * without printf: the write path and the decider name hundreds of
+ * thousands. */
 void rw_state_interval_key(char *key, size_t size, const char *ns, int32_t partition,
-                           int str, char fam, int64_t k);
+                           rw_pbk_t what, char fam, int64_t k);
 
 /* "<tag><n>\r\n" at b (room for 23 bytes), the protocol's header of an
  * array (tag '*') or a bulk string ('$'); its length. */

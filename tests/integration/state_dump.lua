@@ -36,6 +36,12 @@
 --                  killed in between leaves one behind that nothing reads
 --                  again. What a folded bucket held is in the {dep} totals,
 --                  which are kept.
+--   pbc:a:C ...    a chunk of interval buckets (the sections of intervals
+--                  C x 24 ..): each section joins its interval's line as a
+--                  string would; which batch appended it is not state
+--   pbc:since      by name only: the lowest interval the first write that
+--                  stored chunks opened, which can depend on where that
+--                  batch ended
 --
 -- usage: redis-cli --raw --eval state_dump.lua , NAMESPACE INTERVAL_MS
 --        [DEDUP_MS DEDUP_MAX]   (dedup.horizon and dedup.max.ids; 7d, 64)
@@ -123,19 +129,38 @@ local function bucket_add(sums, s)
 end
 
 local out, buckets = {}, {}
+local function bucket_of(slot, fam, pbk)
+  local name = slot .. ':pb:' .. fam .. ':' .. pbk
+  local sums = buckets[name] or {}
+  buckets[name] = sums
+  return sums
+end
 for _, k in ipairs(keys) do
   local rest = string.sub(k, #ns + 2)
   local t = redis.call('TYPE', k)['ok']
   local slot, s, fam, pbk = string.match(rest, '^({%d+}):pb(s?):([av]):(%-?%d+)$')
+  local cslot, cfam, chunk = string.match(rest, '^({%d+}):pbc:([av]):(%-?%d+)$')
   pbk = tonumber(pbk)
   if rest == '{dep}:lock' then
     -- left out, see above
+  elseif string.match(rest, '^{%d+}:pbc:since$') then
+    out[#out + 1] = rest
+  elseif chunk and t == 'string' then
+    local v, i = redis.call('GET', k), 1
+    while i <= #v do
+      local off, n
+      off, i = varint(v, i)
+      n, i = varint(v, i)
+      local ik = tonumber(chunk) * 24 + off
+      if not (last >= 0 and (ik + 1) * interval <= last) then
+        bucket_add(bucket_of(cslot, cfam, ik), string.sub(v, i, i + n - 1))
+      end
+      i = i + n
+    end
   elseif pbk and last >= 0 and (pbk + 1) * interval <= last then
     -- folded, see above
   elseif pbk and (t == 'hash' or t == 'string') then
-    local name = slot .. ':pb:' .. fam .. ':' .. pbk
-    local sums = buckets[name] or {}
-    buckets[name] = sums
+    local sums = bucket_of(slot, fam, pbk)
     if s == 's' then
       bucket_add(sums, redis.call('GET', k))
     else

@@ -470,9 +470,9 @@ static int64_t bucket_sum(const rw_bstore_hash_t *h, const char *subject) {
 }
 
 /* One write of partition 3 (stored offset `expected`, then expected + 1)
- * with the interval floor and top as read before it. */
-static void write_interval(fx_t *fx, int64_t expected, int64_t first, int64_t last,
-                           const char *subject, int64_t amount) {
+ * to interval k, with the interval floor and top as read before it. */
+static void write_interval_k(fx_t *fx, int64_t expected, int64_t first, int64_t last,
+                             int64_t k, const char *subject, int64_t amount) {
         rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, expected,
                                                  expected + 1, T0);
         rw_err_t werr;
@@ -480,20 +480,26 @@ static void write_interval(fx_t *fx, int64_t expected, int64_t first, int64_t la
 
         assert_non_null(w);
         rw_state_write_bounds(w, first, last);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, subject, amount), 0);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "same", 10), 0);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "gone", 4), 0);
-        assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "gone", -4), 0);
-        assert_int_equal(rw_state_write_portfolio(w, 'v', 7, "", 1), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', k, subject, amount), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', k, "same", 10), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', k, "gone", 4), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'a', k, "gone", -4), 0);
+        assert_int_equal(rw_state_write_portfolio(w, 'v', k, "", 1), 0);
         assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
                          RW_OK);
         assert_int_equal(werr, RW_OK);
         rw_state_write_destroy(w);
 }
 
-/* A new interval is written whole as one string (pbs:), later additions to
- * it field by field (pb:); the decider reads both as one bucket, and deletes
- * both once folded. */
+static void write_interval(fx_t *fx, int64_t expected, int64_t first, int64_t last,
+                           const char *subject, int64_t amount) {
+        write_interval_k(fx, expected, first, last, 7, subject, amount);
+}
+
+/* A new interval is written whole as a section of its chunk's string
+ * (pbc:F:C, 24 intervals), later additions to it field by field (pb:); the
+ * decider reads both as one bucket, and deletes both once folded. An
+ * earlier version's string (pbs:F:K) below pbc:since is still read. */
 static void test_interval_bucket(void **state) {
         fx_t *fx = *state;
         rw_bstore_t bs = { 0 };
@@ -504,47 +510,113 @@ static void test_interval_bucket(void **state) {
         redisReply *r;
 
         write_interval(fx, -1, -1, -1, "first", 100);   /* interval 7 is new */
-        r = redisCommand(fx->rc, "TYPE ts:{3}:pbs:a:7");
+        r = redisCommand(fx->rc, "TYPE ts:{3}:pbc:a:0");
         assert_string_equal(r->str, "string");
         freeReplyObject(r);
-        assert_int_equal(llget(fx, "EXISTS ts:{3}:pb:a:7"), 0);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pb:a:7 ts:{3}:pbs:a:7"), 0);
         assert_int_equal(llget(fx, "GET ts:{3}:pb:last"), 7);
+        assert_int_equal(llget(fx, "GET ts:{3}:pbc:since"), 7);
         write_interval(fx, 0, 7, 7, "later", 20);     /* written before: added to */
         assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 20);
         assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 same"), 10);
         assert_int_equal(llget(fx, "HEXISTS ts:{3}:pb:a:7 gone"), 0);
+        /* Interval 9 is new: its section goes after 7's, in the same chunk;
+         * pbc:since stays. 30 opens chunk 1. */
+        write_interval_k(fx, 1, 7, 7, 9, "nine", 9);
+        write_interval_k(fx, 2, 7, 9, 30, "thirty", 30);
+        assert_int_equal(llget(fx, "GET ts:{3}:pbc:since"), 7);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbc:a:0 ts:{3}:pbc:v:0 ts:{3}:pbc:a:1 "
+                               "ts:{3}:pbs:a:9 ts:{3}:pb:a:9"), 3);
+        /* An earlier version's string of interval 5, below pbc:since. */
+        {
+                rw_bstore_pair_t pr = { .subject = "old", .len = 3, .value = 5 };
+                rw_bstore_hash_t h = { .v = &pr, .cnt = 1 };
+                char *blob;
+                size_t len;
+                assert_int_equal(rw_bstore_fold_encode(&h, &blob, &len), 0);
+                r = redisCommand(fx->rc, "SET ts:{3}:pbs:a:5 %b", blob, len);
+                freeReplyObject(r);
+                free(blob);
+        }
 
         rw_bstore_init(&bs, fx->st);
-        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 7, 1, 7 - 2160, 0, 0, 0, &bk,
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 5, 5, 5 - 2160, 0, 0, 0, &bk,
                                                 errstr, sizeof(errstr)), RW_OK);
-        a = &bk.bucket[(0 * 4 + 3) * 2 + 0];
-        v = &bk.bucket[(0 * 4 + 3) * 2 + 1];
+        a = &bk.bucket[(2 * 4 + 3) * 2 + 0];           /* interval 7 */
+        v = &bk.bucket[(2 * 4 + 3) * 2 + 1];
         assert_int_equal(bucket_sum(a, "first"), 100);
         assert_int_equal(bucket_sum(a, "later"), 20);
         assert_int_equal(bucket_sum(a, "same"), 20);
         assert_int_equal(bucket_sum(a, "gone"), 0);
         assert_int_equal(bucket_sum(v, ""), 2);
-        assert_int_equal(bk.bucket[(0 * 4 + 2) * 2].cnt, 0);   /* another partition */
+        assert_int_equal(bk.bucket[(2 * 4 + 2) * 2].cnt, 0);   /* another partition */
+        assert_int_equal(bucket_sum(&bk.bucket[(0 * 4 + 3) * 2], "old"), 5);
+        assert_int_equal(bk.bucket[(1 * 4 + 3) * 2].cnt, 0);   /* interval 6: none */
+        assert_int_equal(bucket_sum(&bk.bucket[(4 * 4 + 3) * 2], "nine"), 9);
+        assert_int_equal(bucket_sum(&bk.bucket[(4 * 4 + 3) * 2], "same"), 10);
+        assert_int_equal(bucket_sum(&bk.bucket[(4 * 4 + 3) * 2 + 1], ""), 1);
+        rw_bstore_buckets_clear(&bk);
+        /* A run across chunks: 23 .. 30. */
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 23, 8, 23 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(bucket_sum(&bk.bucket[(7 * 4 + 3) * 2], "thirty"), 30);
+        assert_int_equal(bk.bucket[(0 * 4 + 3) * 2].cnt, 0);
         rw_bstore_buckets_clear(&bk);
 
-        /* A string that is not a bucket is a fault, named. */
-        r = redisCommand(fx->rc, "SET ts:{3}:pbs:v:8 \xff");
+        /* A chunk that is not one, or an old string that is not a bucket, is
+         * a fault, named. */
+        r = redisCommand(fx->rc, "SET ts:{3}:pbc:v:2 \xff");
         freeReplyObject(r);
-        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 8, 1, 8 - 2160, 0, 0, 0, &bk,
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 50, 1, 50 - 2160, 0, 0, 0, &bk,
                                                 errstr, sizeof(errstr)), RW_ERR_FAIL);
-        assert_non_null(strstr(errstr, "ts:{3}:pbs:v:8: not an interval bucket"));
-
-        assert_int_equal(rw_bstore_delete_buckets(&bs, 4, 7, 2, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbs:a:7 ts:{3}:pb:a:7 ts:{3}:pbs:v:7 "
-                               "ts:{3}:pb:v:7 ts:{3}:pbs:v:8"), 0);
+        assert_non_null(strstr(errstr, "ts:{3}:pbc:v:2: not a chunk of interval buckets"));
+        r = redisCommand(fx->rc, "SET ts:{3}:pbs:v:6 \xff");
+        freeReplyObject(r);
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 6, 1, 6 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "ts:{3}:pbs:v:6: not an interval bucket"));
+        /* Interval 9 twice (its chunk holds it; an old string too): a fault. */
+        r = redisCommand(fx->rc, "SET ts:{3}:pbs:a:9 x");
+        freeReplyObject(r);
+        r = redisCommand(fx->rc, "DEL ts:{3}:pbc:since");
+        freeReplyObject(r);
         rw_bstore_release(&bs);
+        rw_bstore_init(&bs, fx->st);
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 9, 1, 9 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_ERR_FAIL);
+        assert_non_null(strstr(errstr, "ts:{3}:pbs:a:9: an interval its chunk holds too"));
+        r = redisCommand(fx->rc, "SET ts:{3}:pbc:since 7");
+        freeReplyObject(r);
+        rw_bstore_release(&bs);
+        rw_bstore_init(&bs, fx->st);
+
+        /* Folded: each interval's hash and old string, and each chunk once
+         * its last interval is. 5 .. 23 leaves nothing of chunk 0; 24 .. 47
+         * takes chunk 1 (and chunk 0 again). The old strings at or above
+         * pbc:since (written above by hand) are not looked for. */
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 7, 1, 7 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_OK);
+        rw_bstore_buckets_clear(&bk);
+        assert_int_equal(rw_bstore_delete_buckets(&bs, 4, 5, 18, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbs:a:5 ts:{3}:pb:a:7 ts:{3}:pb:v:7 "
+                               "ts:{3}:pbs:v:6"), 0);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbc:a:0 ts:{3}:pbc:v:0 ts:{3}:pbs:a:9"), 3);
+        assert_int_equal(rw_bstore_delete_buckets(&bs, 4, 23, 1, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbc:a:0 ts:{3}:pbc:v:0"), 0);
+        assert_int_equal(rw_bstore_delete_buckets(&bs, 4, 24, 24, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbc:a:1 ts:{3}:pbc:v:1 ts:{3}:pbs:a:9"), 1);
+        rw_bstore_release(&bs);
+        r = redisCommand(fx->rc, "DEL ts:{3}:pbs:a:9 ts:{3}:pbc:v:2");
+        freeReplyObject(r);
 
         /* A new interval's sum out of range refuses the write too. */
         w = rw_state_write_new(fx->st, "orders", 3, 1, 2, T0);
         rw_state_write_bounds(w, 7, 7);
-        write_out_of_range(fx, w, 9);
-        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbs:a:9"), 0);
+        write_out_of_range(fx, w, 31);
+        assert_int_equal(llget(fx, "EXISTS ts:{3}:pbc:a:1"), 0);
 }
 
 /* The HINCRBY calls Redis has served so far (INFO commandstats). */
