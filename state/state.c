@@ -794,6 +794,14 @@ static ssize_t rw_write_op(rw_state_write_t *w, const char *code, const char *ke
         return (ssize_t)w->argc - 1;
 }
 
+/* Take back the op started at `at` (its placeholder), which got no
+ * argument: Redis refuses an HSET without a field. */
+static void rw_write_op_drop(rw_state_write_t *w, ssize_t at) {
+        w->argc = (size_t)at - 2;
+        w->buf_len = w->offs[w->argc];
+        w->nops--;
+}
+
 static int rw_write_op_end(rw_state_write_t *w, ssize_t at) {
         char *slot = w->buf + w->offs[at];
         w->lens[at] = (uint32_t)rw_i64_str(slot, (int64_t)(w->argc - (size_t)at - 1));
@@ -1224,6 +1232,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
         char key[1024];
         int64_t lowest = -1, highest = -1, opened = -1;
         size_t i = 0, j;
+        int any;
 
         if (w->range_err[0])
                 return -2;      /* a sum out of range (rw_write_delta()) */
@@ -1350,6 +1359,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                 code = known ? "H" : "I";
                 if ((at = rw_write_op(w, code, key)) < 0)
                         return -1;
+                any = 0;
                 for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind &&
                             w->deltas[j].k == d->k; ) {
                         const char *subj = w->deltas[j].subject;
@@ -1375,9 +1385,13 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                         }
                         if (rw_write_str(w, subj) || rw_write_int(w, sum))
                                 return -1;
+                        any = 1;
                 }
-                if (rw_write_op_end(w, at))
+                if (!any) {
+                        rw_write_op_drop(w, at);        /* every sum was 0 */
+                } else if (rw_write_op_end(w, at)) {
                         return -1;
+                }
                 i = j;
         }
         if (lowest >= 0 && (w->first < 0 || lowest < w->first)) {

@@ -671,18 +671,34 @@ static void test_interval_isums(void **state) {
         assert_int_equal(hincrby_calls(fx), n0);
         assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 25);
         assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 same"), 20);
+        /* A write whose sums for the interval are all 0 (an order and its
+         * refund): nothing to set, and no empty HSET for Redis to refuse. */
+        {
+                rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, 2, 3, T0);
+                rw_err_t werr;
+                rw_state_write_bounds(w, 7, 7);
+                rw_state_write_isums(w, is);
+                assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "net0", 5), 0);
+                assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "net0", -5), 0);
+                assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr,
+                                                     sizeof(errstr)), RW_OK);
+                assert_int_equal(werr, RW_OK);
+                assert_int_equal(rw_isums_commit(is, w), 0);
+                rw_state_write_destroy(w);
+                assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 25);
+        }
 
         /* A write that did not land, as far as the owner knows: reset, and
          * the next ones add to what Redis holds. */
-        write_isums(fx, is, 0, 2, 7, "lost", 1);
+        write_isums(fx, is, 0, 3, 7, "lost", 1);
         rw_isums_reset(is);
-        write_isums(fx, is, 1, 3, 7, "later", 1);
+        write_isums(fx, is, 1, 4, 7, "later", 1);
         assert_true(hincrby_calls(fx) > n0);
         assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 26);
         assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 same"), 40);
         /* Not its latest interval any more after the reset: still added to. */
         n0 = hincrby_calls(fx);
-        write_isums(fx, is, 1, 4, 7, "later", 1);
+        write_isums(fx, is, 1, 5, 7, "later", 1);
         assert_true(hincrby_calls(fx) > n0);
 
         rw_bstore_init(&bs, fx->st);
