@@ -13,6 +13,7 @@
  *                       a section per interval in the fold copies' encoding
  *                       (state/boundary_store.h), appended
  *   <ns>:{P}:pb:a:<k>   hash account -> net spend later batches added to it
+ *   <ns>:{P}:pbh:a      sorted set of the intervals k that have such a hash
  *   <ns>:{P}:pbc:v:<c>  vendor -> PLACED order value of interval k, the same
  *   <ns>:{P}:pb:v:<k>   way ("" -> the interval's PLACED orders)
  *   <ns>:{P}:pbs:F:<k>  an interval as earlier versions stored it (one string

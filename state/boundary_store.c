@@ -720,8 +720,8 @@ static rw_err_t rw_bs_send_dels(rw_bstore_t *bs, redisContext *rc, int32_t parts
                 for (size_t i = 0; i < del_cnt; i++)
                         for (int fam = 0; fam < 4; fam++) {
                                 int64_t k = del_k0 + (int64_t)i;
-                                if (fam >= 2 && !rw_bs_old_str(bs, p, k))
-                                        continue;
+                                if (!rw_bs_old_str(bs, p, k))
+                                        continue;       /* chunked, hash indexed */
                                 rw_bs_bucket_key(bs, keys[argc - 1], sizeof(keys[0]), p,
                                                  fam >= 2 ? RW_PBK_STR : RW_PBK_HASH, fam % 2,
                                                  k);
@@ -780,6 +780,76 @@ static int rw_bs_chunk(const char *s, size_t len, int64_t c, int32_t p, int fam,
         return 0;
 }
 
+/* The second round trip of a run's read: HGETALL of the hashes the
+ * index (pbh:F, replies rs[zix[p * 2 + fam]]) lists in the run (*h2p[b]:
+ * the reply of bucket b's, SIZE_MAX for none), DEL and ZREM of those it
+ * lists below it (folded; best effort). *rs2p holds *n2p replies. */
+static rw_err_t rw_bs_read_indexed(rw_bstore_t *bs, redisContext *rc, int32_t parts,
+                                   int64_t k0, size_t cnt, redisReply **rs,
+                                   const size_t *zix, redisReply ***rs2p, size_t *n2p,
+                                   size_t **h2p, char *errstr, size_t errstr_size) {
+        size_t nb = cnt * (size_t)parts * 2, n = 0, *h2;
+        rw_err_t err = RW_OK;
+
+        if (!(h2 = malloc((nb + 1) * sizeof(*h2)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
+        }
+        *h2p = h2;
+        for (size_t b = 0; b < nb; b++)
+                h2[b] = SIZE_MAX;
+        for (int32_t p = 0; p < parts && !err; p++)
+                for (int fam = 0; fam < 2 && !err; fam++) {
+                        const redisReply *z = zix[p * 2 + fam] != SIZE_MAX ?
+                                              rs[zix[p * 2 + fam]] : NULL;
+                        char hkey[256];
+                        rw_bs_pkey(bs, hkey, sizeof(hkey), p, fam ? "pbh:v" : "pbh:a");
+                        for (size_t e = 0; z && e < z->elements && !err; e++) {
+                                int64_t k = rw_reply_i64(z->element[e]);
+                                char key[256];
+                                const char *hga[2] = { "HGETALL", key };
+                                const char *del[2] = { "DEL", key };
+                                const char *zrem[3] = { "ZREM", hkey, z->element[e]->str };
+                                size_t b;
+                                if (z->element[e]->type != REDIS_REPLY_STRING ||
+                                    k >= k0 + (int64_t)cnt || rw_bs_old_str(bs, p, k))
+                                        continue;       /* read blind, above */
+                                rw_bs_bucket_key(bs, key, sizeof(key), p, RW_PBK_HASH, fam, k);
+                                if (k >= k0) {
+                                        b = ((size_t)(k - k0) * (size_t)parts + (size_t)p) * 2 +
+                                            (size_t)fam;
+                                        err = rw_bs_send(rc, 2, hga, NULL, errstr, errstr_size);
+                                        h2[b] = n++;
+                                        continue;
+                                }
+                                if (!(err = rw_bs_send(rc, 2, del, NULL, errstr, errstr_size)))
+                                        err = rw_bs_send(rc, 3, zrem, NULL, errstr, errstr_size);
+                                n += 2;
+                        }
+                }
+        if (err || !n)
+                return err;
+        if (!(*rs2p = calloc(n, sizeof(**rs2p)))) {
+                /* The replies must still be read: the pipeline stays in step. */
+                for (size_t i = 0; i < n && !err; i++) {
+                        redisReply *r = NULL;
+                        if (!(err = rw_bs_collect(bs, rc, 1, &r, errstr, errstr_size)))
+                                freeReplyObject(r);
+                }
+                if (!err)
+                        snprintf(errstr, errstr_size, "out of memory");
+                return err ? err : RW_ERR_NOMEM;
+        }
+        if ((err = rw_bs_collect(bs, rc, n, *rs2p, errstr, errstr_size)))
+                return err;
+        *n2p = n;
+        for (size_t b = 0; b < nb && !err; b++)
+                if (h2[b] != SIZE_MAX)
+                        err = rw_bs_check((*rs2p)[h2[b]], REDIS_REPLY_ARRAY, "HGETALL", errstr,
+                                          errstr_size);
+        return err;
+}
+
 rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size_t cnt,
                                 int64_t leave0, int64_t leave_min,
                                 int64_t del_k0, size_t del_cnt,
@@ -796,7 +866,9 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
          * read there, the first l0 of the nl stand empty. */
         const int64_t c0 = rw_pb_chunk(k0), c1 = rw_pb_chunk(k0 + (int64_t)cnt - 1);
         const size_t nc = cnt ? (size_t)(c1 - c0 + 1) : 0;
-        size_t *hix = NULL, *six = NULL, *pix = NULL, cix = 0, lix = 0;
+        size_t *hix = NULL, *six = NULL, *pix = NULL, *zix = NULL, cix = 0, lix = 0;
+        redisReply **rs2 = NULL;
+        size_t n2 = 0, *h2 = NULL;
         redisReply **rs = NULL;
         redisContext *rc;
         rw_err_t err = RW_OK;
@@ -824,6 +896,7 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
              : leave_min - leave0 >= (int64_t)cnt ? nl : (size_t)(leave_min - leave0) * 2;
         if (!(hix = calloc(nb + 1, sizeof(*hix))) || !(six = calloc(nb + 1, sizeof(*six))) ||
             !(pix = calloc((size_t)parts + 1, sizeof(*pix))) ||
+            !(zix = calloc((size_t)parts * 2 + 1, sizeof(*zix))) ||
             !(out->bucket = calloc(nb + 1, sizeof(*out->bucket))) ||
             !(out->leaving = calloc(nl + 1, sizeof(*out->leaving)))) {
                 err = RW_ERR_NOMEM;
@@ -847,11 +920,13 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                                 char key[256], skey[256];
                                 const char *argv[2] = { "HGETALL", key };
                                 const char *get[2] = { "GET", skey };
+                                hix[b] = six[b] = SIZE_MAX;
+                                if (!rw_bs_old_str(bs, p, k))
+                                        continue;       /* its hash is indexed (pbh:) */
                                 rw_bs_bucket_key(bs, key, sizeof(key), p, RW_PBK_HASH, fam, k);
                                 err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
                                 hix[b] = n++;
-                                six[b] = SIZE_MAX;
-                                if (err || !rw_bs_old_str(bs, p, k))
+                                if (err)
                                         continue;
                                 rw_bs_bucket_key(bs, skey, sizeof(skey), p, RW_PBK_STR, fam, k);
                                 err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
@@ -868,6 +943,22 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                                 err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size);
                                 n++;
                         }
+        /* The intervals with a hash, up to the run's last: the run's to
+         * read, those below it folded already (left by a DEL cut short or
+         * by the deletes at the end of a pass, which do not read the
+         * index), to delete. */
+        for (int32_t p = 0; p < parts && !err; p++)
+                for (int fam = 0; fam < 2 && !err; fam++) {
+                        char key[256], hi[24];
+                        const char *zr[4] = { "ZRANGEBYSCORE", key, "-inf", hi };
+                        zix[p * 2 + fam] = SIZE_MAX;
+                        if (bs->since[p] == INT64_MIN)
+                                continue;
+                        rw_bs_pkey(bs, key, sizeof(key), p, fam ? "pbh:v" : "pbh:a");
+                        snprintf(hi, sizeof(hi), "%" PRId64, k0 + (int64_t)cnt - 1);
+                        err = rw_bs_send(rc, 4, zr, NULL, errstr, errstr_size);
+                        zix[p * 2 + fam] = n++;
+                }
         lix = n;
         for (size_t i = l0 / 2; i < cnt && !err; i++)
                 for (int fam = 0; fam < 2 && !err; fam++) {
@@ -903,9 +994,17 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                     rs[pix[p]]->type == REDIS_REPLY_STRING)
                         bs->since[p] = rw_reply_i64(rs[pix[p]]);
         for (size_t i = 0; i < nb && !err; i++)
-                if (!(err = rw_bs_check(rs[hix[i]], REDIS_REPLY_ARRAY, "HGETALL", errstr,
-                                        errstr_size)) && six[i] != SIZE_MAX)
+                if ((hix[i] == SIZE_MAX ||
+                     !(err = rw_bs_check(rs[hix[i]], REDIS_REPLY_ARRAY, "HGETALL", errstr,
+                                         errstr_size))) && six[i] != SIZE_MAX)
                         err = rw_bs_check(rs[six[i]], -1, "GET", errstr, errstr_size);
+        for (size_t z = 0; z < (size_t)parts * 2 && !err; z++)
+                if (zix[z] != SIZE_MAX)
+                        err = rw_bs_check(rs[zix[z]], REDIS_REPLY_ARRAY, "ZRANGEBYSCORE pbh",
+                                          errstr, errstr_size);
+        if (!err)
+                err = rw_bs_read_indexed(bs, rc, parts, k0, cnt, rs, zix, &rs2, &n2, &h2,
+                                         errstr, errstr_size);
         for (size_t i = cix; i < lix && !err; i++)
                 err = rw_bs_check(rs[i], -1, "GET", errstr, errstr_size);
         for (size_t i = l0; i < nl && !err; i++)
@@ -943,7 +1042,9 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                         else
                                 rc2 = rw_bstore_fold_decode(str->str, str->len, h);
                 }
-                if (!rc2 && rw_bs_hash_add(rs[hix[i]], h))
+                if (!rc2 && hix[i] != SIZE_MAX && rw_bs_hash_add(rs[hix[i]], h))
+                        rc2 = -1;
+                if (!rc2 && h2[i] != SIZE_MAX && rw_bs_hash_add(rs2[h2[i]], h))
                         rc2 = -1;
                 if (rc2 == -1) {
                         err = RW_ERR_NOMEM;
@@ -985,9 +1086,14 @@ done:
         if (rs)
                 rw_bs_free(rs, n);
         free(rs);
+        if (rs2)
+                rw_bs_free(rs2, n2);
+        free(rs2);
+        free(h2);
         free(hix);
         free(six);
         free(pix);
+        free(zix);
         return err;
 }
 

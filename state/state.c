@@ -1389,8 +1389,16 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                 }
                 if (!any) {
                         rw_write_op_drop(w, at);        /* every sum was 0 */
-                } else if (rw_write_op_end(w, at)) {
-                        return -1;
+                } else {
+                        /* The partition's intervals with a hash: the decider
+                         * reads those hashes only, not one per interval. */
+                        char hkey[1024];
+                        rw_key(hkey, sizeof(hkey), w->ns, w->partition, "pbh",
+                               d->kind == 'v' ? "v" : "a");
+                        if (rw_write_op_end(w, at) || (at = rw_write_op(w, "Z", hkey)) < 0 ||
+                            rw_write_int(w, d->k) || rw_write_int(w, d->k) ||
+                            rw_write_op_end(w, at))
+                                return -1;
                 }
                 i = j;
         }

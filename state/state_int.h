@@ -34,9 +34,11 @@ void rw_state_rt_end(int64_t t0);
  * the bucket in the fold copies' encoding (rw_bstore_fold_encode()). A
  * write APPENDs the intervals it opens (a day's worth of hourly intervals
  * is one key, not 24), so a chunk holds each interval once, whatever the
- * batches. NS:{P}:pbc:since is the lowest interval ever stored so: below
+ * batches. What later batches add to an interval goes to its hash,
+ * NS:{P}:pb:F:K, which the sorted set NS:{P}:pbh:F lists (score and member
+ * K). NS:{P}:pbc:since is the lowest interval ever stored in a chunk: below
  * it, an interval may still have the string an earlier version stored it
- * as, NS:{P}:pbs:F:K. */
+ * as, NS:{P}:pbs:F:K, and a hash the index does not list. */
 #define RW_PB_CHUNK 24
 
 /* The chunk of interval k (floor division). */

@@ -42,6 +42,9 @@
 --   pbc:since      by name only: the lowest interval the first write that
 --                  stored chunks opened, which can depend on where that
 --                  batch ended
+--   pbh:a pbh:v    left out: the intervals that have a hash, which depends
+--                  on where batches ended (the hashes themselves are in
+--                  their intervals' lines)
 --
 -- usage: redis-cli --raw --eval state_dump.lua , NAMESPACE INTERVAL_MS
 --        [DEDUP_MS DEDUP_MAX]   (dedup.horizon and dedup.max.ids; 7d, 64)
@@ -141,7 +144,7 @@ for _, k in ipairs(keys) do
   local slot, s, fam, pbk = string.match(rest, '^({%d+}):pb(s?):([av]):(%-?%d+)$')
   local cslot, cfam, chunk = string.match(rest, '^({%d+}):pbc:([av]):(%-?%d+)$')
   pbk = tonumber(pbk)
-  if rest == '{dep}:lock' then
+  if rest == '{dep}:lock' or string.match(rest, '^{%d+}:pbh:[av]$') then
     -- left out, see above
   elseif string.match(rest, '^{%d+}:pbc:since$') then
     out[#out + 1] = rest
