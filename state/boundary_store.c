@@ -822,8 +822,10 @@ static rw_err_t rw_bs_read_indexed(rw_bstore_t *bs, redisContext *rc, int32_t pa
                                         h2[b] = n++;
                                         continue;
                                 }
-                                if (!(err = rw_bs_send(rc, 2, del, NULL, errstr, errstr_size)))
-                                        err = rw_bs_send(rc, 3, zrem, NULL, errstr, errstr_size);
+                                err = rw_bs_send(rc, 2, del, NULL, errstr, errstr_size);
+                                if (!err)
+                                        err = rw_bs_send(rc, 3, zrem, NULL, errstr,
+                                                         errstr_size);
                                 n += 2;
                         }
                 }
@@ -990,7 +992,8 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         /* The DELs are best effort; the reads are not. */
         for (int32_t p = 0; p < parts && !err; p++)
                 if (pix[p] != SIZE_MAX &&
-                    !(err = rw_bs_check(rs[pix[p]], -1, "GET pbc:since", errstr, errstr_size)) &&
+                    !(err = rw_bs_check(rs[pix[p]], -1, "GET pbc:since", errstr,
+                                        errstr_size)) &&
                     rs[pix[p]]->type == REDIS_REPLY_STRING)
                         bs->since[p] = rw_reply_i64(rs[pix[p]]);
         for (size_t i = 0; i < nb && !err; i++)

@@ -1219,7 +1219,8 @@ static int rw_chunk_add(rw_state_write_t *w, rw_chunk_t *ch, char kind, int64_t 
                 return -1;
         ch->kind = kind;
         ch->c = c;
-        ch->len += rw_uvarint_put((unsigned char *)ch->b + ch->len, (uint64_t)(k - c * RW_PB_CHUNK));
+        ch->len += rw_uvarint_put((unsigned char *)ch->b + ch->len,
+                                  (uint64_t)(k - c * RW_PB_CHUNK));
         ch->len += rw_uvarint_put((unsigned char *)ch->b + ch->len, len);
         memcpy(ch->b + ch->len, blob, len);
         ch->len += len;
