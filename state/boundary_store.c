@@ -812,8 +812,9 @@ static rw_err_t rw_bs_read_indexed(rw_bstore_t *bs, redisContext *rc, int32_t pa
                                 const char *zrem[3] = { "ZREM", hkey, z->element[e]->str };
                                 size_t b;
                                 if (z->element[e]->type != REDIS_REPLY_STRING ||
-                                    k >= k0 + (int64_t)cnt || rw_bs_old_str(bs, p, k))
-                                        continue;       /* read blind, above */
+                                    k >= k0 + (int64_t)cnt ||
+                                    (k >= k0 && rw_bs_old_str(bs, p, k)))
+                                        continue;       /* a later run's; read blind */
                                 rw_bs_bucket_key(bs, key, sizeof(key), p, RW_PBK_HASH, fam, k);
                                 if (k >= k0) {
                                         b = ((size_t)(k - k0) * (size_t)parts + (size_t)p) * 2 +

@@ -566,15 +566,19 @@ static void test_interval_bucket(void **state) {
         assert_int_equal(bucket_sum(&bk.bucket[3 * 2], "first"), 100);
         assert_int_equal(bucket_sum(&bk.bucket[3 * 2 + 1], ""), 2);
         rw_bstore_buckets_clear(&bk);
+        /* Added to interval 5, below pbc:since: its hash is listed too. */
+        write_interval_k(fx, 3, 7, 30, 5, "five", 5);
+        assert_int_equal(llget(fx, "ZSCORE ts:{3}:pbh:a 5"), 5);
         /* A run across chunks: 23 .. 30. The hashes the index lists below
-         * it are folded: deleted, and taken out of the index. */
+         * it are folded (below pbc:since or not): deleted, and taken out of
+         * the index. */
         assert_int_equal(rw_bstore_read_buckets(&bs, 4, 23, 8, 23 - 2160, 0, 0, 0, &bk,
                                                 errstr, sizeof(errstr)), RW_OK);
         assert_int_equal(bucket_sum(&bk.bucket[(7 * 4 + 3) * 2], "thirty"), 30);
         assert_int_equal(bk.bucket[(0 * 4 + 3) * 2].cnt, 0);
         rw_bstore_buckets_clear(&bk);
         assert_int_equal(llget(fx, "EXISTS ts:{3}:pb:a:7 ts:{3}:pb:v:7 ts:{3}:pbh:a "
-                               "ts:{3}:pbh:v"), 0);
+                               "ts:{3}:pbh:v ts:{3}:pb:a:5 ts:{3}:pb:v:5"), 0);
 
         /* A chunk that is not one, or an old string that is not a bucket, is
          * a fault, named. */
