@@ -124,16 +124,9 @@ static int rw_evaluate(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
 static int64_t rw_next_due(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
                            const rw_account_view_t *av, int64_t from, int64_t until,
                            int evaluated) {
-        int64_t t = rw_eval_time(av, from);
-
-        if (evaluated)
-                return rw_rules_next_due_stepped(o->params, o->src, av->buckets,
-                                                 av->bucket_cnt, av->orders_total,
-                                                 av->first_order, av->last_order, av->fp,
-                                                 gaps, t, until);
         return rw_rules_next_due_gap(o->params, o->src, av->buckets, av->bucket_cnt,
                                      av->orders_total, av->first_order, av->last_order,
-                                     av->fp, gaps, t, until);
+                                     av->fp, gaps, rw_eval_time(av, from), until, evaluated);
 }
 
 /* Evaluate the account at every due time up to `upto`, in order. `until`

@@ -145,7 +145,7 @@ static void rw_due_days_fill(rw_due_days_t *d, const rw_rules_params_t *p,
                         rw_due_mark_at(d, fp[r].resolved_at, p->cooldown_ms);
 }
 
-/* stepped: the states were stepped at `from` (rw_rules_next_due_stepped()). */
+/* stepped: the states were stepped at `from` (rw_rules_next_due_gap()). */
 static int64_t rw_due_search(const rw_rules_params_t *p, rw_rule_source_t src,
                              const rw_day_bucket_t *buckets, size_t cnt,
                              int64_t orders_total, int64_t first_order,
@@ -251,17 +251,8 @@ int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                               const rw_day_bucket_t *buckets, size_t cnt,
                               int64_t orders_total, int64_t first_order,
                               int64_t last_order, const rw_fp_state_t *fp_in,
-                              const rw_input_gaps_t *gaps, int64_t from, int64_t until) {
+                              const rw_input_gaps_t *gaps, int64_t from, int64_t until,
+                              int stepped) {
         return rw_due_search(p, src, buckets, cnt, orders_total, first_order, last_order,
-                             fp_in, gaps, from, until, 0);
-}
-
-int64_t rw_rules_next_due_stepped(const rw_rules_params_t *p, rw_rule_source_t src,
-                                  const rw_day_bucket_t *buckets, size_t cnt,
-                                  int64_t orders_total, int64_t first_order,
-                                  int64_t last_order, const rw_fp_state_t *fp_in,
-                                  const rw_input_gaps_t *gaps, int64_t from,
-                                  int64_t until) {
-        return rw_due_search(p, src, buckets, cnt, orders_total, first_order, last_order,
-                             fp_in, gaps, from, until, 1);
+                             fp_in, gaps, from, until, stepped != 0);
 }

@@ -338,22 +338,17 @@ int64_t rw_rules_next_due(const rw_rules_params_t *p, rw_rule_source_t src,
  * Day boundaries at which nothing the verdicts depend on can have changed
  * since the previous instant evaluated (no bucket reaches a window's edge,
  * no limit in time is passed) are not evaluated: the verdicts there are the
- * previous ones, so the result is the one evaluating every candidate gives. */
+ * previous ones, so the result is the one evaluating every candidate gives.
+ * `stepped`: the caller has just stepped the states at `from` itself (the
+ * verdicts at `from`, with these buckets, meta and gaps, applied to fp by
+ * rw_lifecycle_step()), so a day boundary at which nothing moved since
+ * `from` is not evaluated either, as it would step nothing more. */
 int64_t rw_rules_next_due_gap(const rw_rules_params_t *p, rw_rule_source_t src,
                               const rw_day_bucket_t *buckets, size_t cnt,
                               int64_t orders_total, int64_t first_order,
                               int64_t last_order, const rw_fp_state_t *fp,
-                              const rw_input_gaps_t *gaps, int64_t from, int64_t until);
-/* The same, for states the caller has just stepped at `from` itself (the
- * verdicts at `from`, with these buckets, meta and gaps, applied to fp by
- * rw_lifecycle_step()): a day boundary at which nothing moved since `from`
- * is not evaluated either, as it would step nothing more. */
-int64_t rw_rules_next_due_stepped(const rw_rules_params_t *p, rw_rule_source_t src,
-                                  const rw_day_bucket_t *buckets, size_t cnt,
-                                  int64_t orders_total, int64_t first_order,
-                                  int64_t last_order, const rw_fp_state_t *fp,
-                                  const rw_input_gaps_t *gaps, int64_t from,
-                                  int64_t until);
+                              const rw_input_gaps_t *gaps, int64_t from, int64_t until,
+                              int stepped);
 
 /* The words every summary of an episode ended for want of data contains. */
 #define RW_UNDECIDED_TEXT "no longer enough data to decide"

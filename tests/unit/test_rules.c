@@ -1128,10 +1128,10 @@ static void test_gap_moves_due(void **state) {
         assert_int_equal(rw_input_gaps_note(&g, &P, last, last + 100 * DAY), 1);
         assert_int_equal(rw_input_gaps_group(&g, &P, last, last + 100 * DAY, NULL, 0), 1);
         assert_int_equal(rw_rules_next_due_gap(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
-                                               last, fp, &g, last, INT64_MAX),
+                                               last, fp, &g, last, INT64_MAX, 0),
                          last + 100 * DAY + 15 * DAY);
         assert_int_equal(rw_rules_next_due_gap(&P, RW_SRC_ORDERS, b, n, (int64_t)n, first,
-                                               last, fp, NULL, last, INT64_MAX),
+                                               last, fp, NULL, last, INT64_MAX, 0),
                          last + 15 * DAY + 1);
 }
 
@@ -1362,7 +1362,7 @@ static void test_due_skip_matches_every_candidate(void **state) {
                 want = ref_next_due(src, b, cnt, n, first, last, fp,
                                     gaps.out_cnt ? &gaps : NULL, from, until);
                 got = rw_rules_next_due_gap(&P, src, b, cnt, n, first, last, fp,
-                                            gaps.out_cnt ? &gaps : NULL, from, until);
+                                            gaps.out_cnt ? &gaps : NULL, from, until, 0);
                 if (got != want)
                         fail_msg("case %d: due %lld, every candidate evaluated gives %lld",
                                  c, (long long)got, (long long)want);
@@ -1386,9 +1386,9 @@ static void test_due_skip_matches_every_candidate(void **state) {
                         }
                         want = ref_next_due(src, b, cnt, n, first, last, fp,
                                             gaps.out_cnt ? &gaps : NULL, from, until);
-                        got = rw_rules_next_due_stepped(&P, src, b, cnt, n, first, last, fp,
-                                                        gaps.out_cnt ? &gaps : NULL, from,
-                                                        until);
+                        got = rw_rules_next_due_gap(&P, src, b, cnt, n, first, last, fp,
+                                                    gaps.out_cnt ? &gaps : NULL, from, until,
+                                                    1);
                         if (got != want)
                                 fail_msg("case %d, stepped at from: due %lld, every candidate "
                                          "evaluated gives %lld", c, (long long)got,
