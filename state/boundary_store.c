@@ -182,6 +182,19 @@ static rw_err_t rw_bs_collect(rw_bstore_t *bs, redisContext *rc, size_t n,
         return RW_OK;
 }
 
+/* Read and drop n replies, one at a time (no room to hold them: the
+ * pipeline must still stay in step). RW_OK, or rw_bs_collect()'s error. */
+static rw_err_t rw_bs_skip(rw_bstore_t *bs, redisContext *rc, size_t n, char *errstr,
+                           size_t errstr_size) {
+        rw_err_t err = RW_OK;
+        for (size_t i = 0; i < n && !err; i++) {
+                redisReply *r = NULL;
+                if (!(err = rw_bs_collect(bs, rc, 1, &r, errstr, errstr_size)))
+                        freeReplyObject(r);
+        }
+        return err;
+}
+
 /* RW_ERR_FAIL (errstr filled) when r is an error reply or not of `type`. */
 static rw_err_t rw_bs_check(const redisReply *r, int type, const char *what,
                             char *errstr, size_t errstr_size) {
@@ -833,13 +846,7 @@ static rw_err_t rw_bs_read_indexed(rw_bstore_t *bs, redisContext *rc, int32_t pa
         if (err || !n)
                 return err;
         if (!(*rs2p = calloc(n, sizeof(**rs2p)))) {
-                /* The replies must still be read: the pipeline stays in step. */
-                for (size_t i = 0; i < n && !err; i++) {
-                        redisReply *r = NULL;
-                        if (!(err = rw_bs_collect(bs, rc, 1, &r, errstr, errstr_size)))
-                                freeReplyObject(r);
-                }
-                if (!err)
+                if (!(err = rw_bs_skip(bs, rc, n, errstr, errstr_size)))
                         snprintf(errstr, errstr_size, "out of memory");
                 return err ? err : RW_ERR_NOMEM;
         }
@@ -978,13 +985,7 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         if (err)
                 goto done;
         if (!(rs = calloc(n + 1, sizeof(*rs)))) {
-                /* The replies must still be read: the pipeline stays in step. */
-                for (size_t i = 0; i < n && !err; i++) {
-                        redisReply *r = NULL;
-                        if (!(err = rw_bs_collect(bs, rc, 1, &r, errstr, errstr_size)))
-                                freeReplyObject(r);
-                }
-                if (!err)
+                if (!(err = rw_bs_skip(bs, rc, n, errstr, errstr_size)))
                         err = RW_ERR_NOMEM;
                 goto done;
         }
@@ -1126,15 +1127,8 @@ rw_err_t rw_bstore_delete_buckets(rw_bstore_t *bs, int32_t parts, int64_t del_k0
                 return rw_state_conn_err(bs->st);
         if ((err = rw_bs_send_dels(bs, rc, parts, del_k0, del_cnt, &n, errstr, errstr_size)))
                 return err;
-        if (!(rs = calloc(n, sizeof(*rs)))) {
-                /* The replies must still be read: the pipeline stays in step. */
-                for (size_t i = 0; i < n && !err; i++) {
-                        redisReply *r = NULL;
-                        if (!(err = rw_bs_collect(bs, rc, 1, &r, errstr, errstr_size)))
-                                freeReplyObject(r);
-                }
-                return err;
-        }
+        if (!(rs = calloc(n, sizeof(*rs))))
+                return rw_bs_skip(bs, rc, n, errstr, errstr_size);
         err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size);
         rw_bs_free(rs, n);
         free(rs);
