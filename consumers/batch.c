@@ -413,10 +413,13 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         if (orders && !p->follow)       /* a follow keeps its at-end report */
                 rw_state_write_progress(p->w, out.watermark, rw_now_ms());
         /* The due index has their due times now (if the write does not
-         * land, the partition's views and index are dropped). */
+         * land, the partition's views and index are dropped). Every account
+         * of the batch, not only those whose due time differs from the
+         * stored one: batches gathered into one write are stored together,
+         * and a due time can move away from the stored one in a batch and
+         * back in the next. */
         for (i = 0; i < p->acct_cnt; i++)
-                if (p->accts[i]->due != p->accts[i]->due_stored &&
-                    rw_due_index_set(p->dues, p->accts[i]->account, p->accts[i]->due))
+                if (rw_due_index_set(p->dues, p->accts[i]->account, p->accts[i]->due))
                         abort();
         p->b_applied += out.applied;
         p->b_duplicates += out.duplicates;
@@ -705,9 +708,15 @@ static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, size_t n,
                         for (j = 0; j < qs[i].cnt; j++)
                                 if (rw_due_index_set(p->dues, qs[i].accounts[j], qs[i].dues[j]))
                                         abort();
+                        /* The write in flight's accounts, then the open
+                         * write's, are not stored yet. */
                         for (j = 0; j < p->fl_acct_cnt; j++)
                                 if (rw_due_index_set(p->dues, p->fl_accts[j]->account,
                                                      p->fl_accts[j]->due))
+                                        abort();
+                        for (j = 0; j < p->pend_cnt; j++)
+                                if (rw_due_index_set(p->dues, p->pend[j]->account,
+                                                     p->pend[j]->due))
                                         abort();
                         p->dues_loaded = 1;
                 }
