@@ -21,12 +21,17 @@ py=/usr/bin/python3   # Debian's: the python3-* packages install for it
 
 usage() {
   cat >&2 <<'EOF'
-usage: bench/pipeline.sh [--rounds N] [--events N] [--json FILE]
+usage: bench/pipeline.sh [--rounds N] [--events N] [--producer-batch N] [--json FILE]
        bench/pipeline.sh --latency [--rates R1,R2] [--seconds S] [--json FILE]
        bench/pipeline.sh --rss [--events N] [--json FILE]
 
   --rounds N    rounds of the throughput mode, medians over them (default 3)
   --events N    events in the generated history (default 250000, >= 1000)
+  --producer-batch N
+                records per producer batch when the history is written
+                (default 10000, the Kafka client's batch.num.messages; a
+                service producing as events happen writes far smaller ones,
+                and the consumers then read the partitions interleaved)
   --latency     produce at steady rates while `riskwatch run` runs and print
                 p50/p99 of produce time -> alert arrival
   --rates LIST  events/s of the latency mode (default 5000,20000)
@@ -39,11 +44,12 @@ EOF
   exit 2
 }
 
-rounds=3 events="" rss=0 latency=0 rates=5000,20000 seconds=30 json=""
+rounds=3 pbatch=10000 events="" rss=0 latency=0 rates=5000,20000 seconds=30 json=""
 while (($#)); do
   case $1 in
     --rounds) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; rounds=$2; shift 2 ;;
     --events) [[ ${2:-} =~ ^[1-9][0-9]*$ && $2 -ge 1000 ]] || usage; events=$2; shift 2 ;;
+    --producer-batch) [[ ${2:-} =~ ^[1-9][0-9]*$ && $2 -le 1000000 ]] || usage; pbatch=$2; shift 2 ;;
     --latency) latency=1; shift ;;
     --rss) rss=1; shift ;;
     --rates) [[ ${2:-} =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || usage; rates=$2; shift 2 ;;
@@ -302,9 +308,10 @@ topics bench- "$id"
 conf=("${tconf[@]}")
 # About 52 events per account over 180 days: enough accounts for the count.
 accounts=$(((events + 47) / 48))
-say "generating $events events ($accounts accounts, 180 days) into $orders, $support (4 partitions each)"
-"$bin" gen "${conf[@]}" -X log.level=warn --accounts "$accounts" --days 180 --seed 1 \
-  -n "$events" 2>"$dir/gen.err" || { cat "$dir/gen.err" >&2; exit 1; }
+say "generating $events events ($accounts accounts, 180 days) into $orders, $support (4 partitions each, producer batches of at most $pbatch records)"
+"$bin" gen "${conf[@]}" -X log.level=warn -X kafka.batch.num.messages="$pbatch" \
+  --accounts "$accounts" --days 180 --seed 1 -n "$events" 2>"$dir/gen.err" ||
+  { cat "$dir/gen.err" >&2; exit 1; }
 summary=$(grep -E '^gen: [0-9]+ events' "$dir/gen.err") || { cat "$dir/gen.err" >&2; exit 1; }
 [[ $(grep -oE '^gen: [0-9]+' <<<"$summary" | grep -oE '[0-9]+') -eq $events ]] ||
   die "gen produced fewer events than asked: $summary"
@@ -382,8 +389,9 @@ read -r r_m r_lo r_hi < <(stats "$dir/rw.eps")
 {
   printf 'riskwatch pipeline benchmark: commit %s, %d events (%d orders, %d support), %d accounts,\n' \
     "$commit" "$events" "$n_orders" "$n_support" "$accts"
-  printf '2 topics x 4 partitions, medians of %d rounds; Redis appendonly yes, appendfsync everysec; %d cores\n\n' \
-    "$rounds" "$(nproc)"
+  printf '2 topics x 4 partitions, producer batches of at most %d records, medians of %d rounds;\n' \
+    "$pbatch" "$rounds"
+  printf 'Redis appendonly yes, appendfsync everysec; %d cores\n\n' "$(nproc)"
   printf '%-22s %10s %17s %8s %9s %11s %8s %9s %9s\n' consumer events/s "(min-max)" "CPU s" "Redis CPU" \
     "round trips" "Redis" "peak RSS" "Redis B"
   printf '%-22s %10s %17s %8s %9s %11s %8s %9s %9s\n' "" "" "" "" "s" "/1k events" "cmds/1k" "MiB" "/account"
@@ -414,8 +422,8 @@ jsonl() {  # jsonl CONSUMER: the consumer's JSON object
   done
   printf '}'
 }
-out=$(printf '{"benchmark":"pipeline","commit":"%s","events":%d,"orders":%d,"support":%d,"accounts":%d,"partitions_per_topic":4,"rounds":%d,"redis":"appendonly yes, appendfsync everysec","python_decoder":"%s","kcat":%s,"python":%s,"riskwatch":%s,"ratio_riskwatch_kcat":%s,"ratio_riskwatch_python":%s}' \
-  "$commit" "$events" "$n_orders" "$n_support" "$accts" "$rounds" "$decoder" \
+out=$(printf '{"benchmark":"pipeline","commit":"%s","events":%d,"orders":%d,"support":%d,"accounts":%d,"partitions_per_topic":4,"producer_batch":%d,"rounds":%d,"redis":"appendonly yes, appendfsync everysec","python_decoder":"%s","kcat":%s,"python":%s,"riskwatch":%s,"ratio_riskwatch_kcat":%s,"ratio_riskwatch_python":%s}' \
+  "$commit" "$events" "$n_orders" "$n_support" "$accts" "$pbatch" "$rounds" "$decoder" \
   "$(jsonl kcat)" "$(jsonl py)" "$(jsonl rw)" \
   "$(calc %.4f "$r_m / $k_m")" "$(calc %.4f "$r_m / $p_m")")
 if [[ -n $json ]]; then echo "$out" >"$json"; say "JSON summary written to $json"; else echo "$out"; fi
