@@ -132,7 +132,7 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "batch.timeout", RW_CONF_DURATION, "100ms", 1, 10 * RW_MS_S, NULL, 0,
           "Longest wait for a batch to fill before the records that have "
           "arrived are processed." },
-        { "write.max.delay", RW_CONF_DURATION, "0", 0, 10 * RW_MS_S, NULL, 0,
+        { "write.max.delay", RW_CONF_DURATION, "100ms", 0, 10 * RW_MS_S, NULL, 0,
           "While a batch's write is still in Redis, the batches that follow "
           "are gathered into one write (an account they share is written "
           "once): for at most this long, then the loop waits for Redis. 0 = "

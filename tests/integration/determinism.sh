@@ -99,11 +99,13 @@ ok "(a) one process: $(applied "$WORK/a.log") events applied, $(alert_cnt a) ale
 
 # ---- (b) two processes sharing the group ----------------------------------------------
 # Redis holds writes back for 3 s while both start, so the first cannot
-# finish the input before the second has joined (which takes about 2 s).
+# finish the input before the second has joined (which takes about 2 s);
+# it gathers at most 200 records while its first write waits (by default
+# it would gather the whole input in that time).
 rcli CLIENT PAUSE 3000 WRITE >/dev/null
-start b "$WORK/b1.log" -e "${SMALL[@]}" "${FAST_GROUP[@]}"
+start b "$WORK/b1.log" -e "${SMALL[@]}" "${FAST_GROUP[@]}" -X write.max.records=200
 p1=$LAST
-start b "$WORK/b2.log" -e "${SMALL[@]}" "${FAST_GROUP[@]}"
+start b "$WORK/b2.log" -e "${SMALL[@]}" "${FAST_GROUP[@]}" -X write.max.records=200
 p2=$LAST
 finish "$p1" "(b) first member" 150
 finish "$p2" "(b) second member" 150

@@ -157,15 +157,18 @@ same_alerts "$WORK/clean.alerts" "batches gathered while a write was in flight" 
 
 # ---- kill -9 at several points ----------------------------------------------------
 # Each run is killed once the stored offsets pass the next seventh of the
-# input, and must have applied some of it, and not all, by then. Batches of
-# 4 keep the runs slow enough for a poll every 20 ms to catch them (with 10,
-# a fresh machine once saw the last run finish before its kill).
+# input, and must have applied some of it, and not all, by then. Writes of
+# at most 4 records keep the runs slow enough for a poll every 20 ms to
+# catch them (with 10, a fresh machine once saw the last run finish before
+# its kill): batches of 2, two of them gathered into a write while the
+# previous one is in Redis, so kills also land with gathered writes open.
 before=0
 points=""
 for i in 1 2 3 4 5; do
   target=$((total * i / 7))
   ((target > before)) || target=$((before + 1))
-  run_as crash "crash$i" -X batch.size=4 >>"$WORK/crash.alerts" 2>>"$WORK/crash.log" &
+  run_as crash "crash$i" -X batch.size=2 -X write.max.records=4 >>"$WORK/crash.alerts" \
+    2>>"$WORK/crash.log" &
   pid=$!
   deadline=$((SECONDS + 60))
   while (($(offsum crash) < target)); do
