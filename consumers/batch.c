@@ -778,9 +778,12 @@ int rw_write_open(const rw_processor_t *proc) {
 /* Whether the batch just prepared stays in the open writes, to go out with
  * the next: while the previous write is still in flight (Redis busy: the
  * batches that pile up meanwhile become one write, each account written
- * once), within write.max.delay and write.max.records. Never waits. */
+ * once), within write.max.delay and write.max.records, and while the
+ * account cache is within its bound (gathered accounts cannot be packed or
+ * evicted until they are sent: past the bound, gathering would hold a
+ * working set larger than the cache in memory). Never waits. */
 static int rw_write_gather(rw_processor_t *proc) {
-        if (!proc->fl_n || !proc->txn || proc->fatal)
+        if (!proc->fl_n || !proc->txn || proc->fatal || rw_cache_over(proc->cache))
                 return 0;
         if (rw_mono_ms() - proc->open_since >= proc->gather_max_ms ||
             proc->open_events >= proc->gather_max_events)

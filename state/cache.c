@@ -351,3 +351,7 @@ void rw_cache_trim(rw_cache_t *c) {
 void rw_cache_stats(const rw_cache_t *c, rw_cache_stats_t *stats) {
         *stats = c->st;
 }
+
+int rw_cache_over(const rw_cache_t *c) {
+        return c->st.bytes > c->st.max_bytes;
+}

@@ -51,4 +51,8 @@ void rw_cache_trim(rw_cache_t *c);
 
 void rw_cache_stats(const rw_cache_t *c, rw_cache_stats_t *stats);
 
+/* Whether what the cache holds (as of the views' sizes at the last trim, and
+ * every view put since) is over its bound: a trim would pack or evict. */
+int rw_cache_over(const rw_cache_t *c);
+
 #endif
