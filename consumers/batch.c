@@ -282,6 +282,13 @@ static int64_t rw_dep_decided(rw_processor_t *proc) {
         return rw_decider_last(proc->decider);
 }
 
+/* The due times of views (n) into a partition's due index, as they are now. */
+static void rw_dues_follow(rw_due_index_t *ix, rw_account_view_t *const *avs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (rw_due_index_set(ix, avs[i]->account, avs[i]->due))
+                        abort();
+}
+
 /* One partition's batch, up to its write: (1) the accounts due by its end
  * and those its events touch, from the cache or loaded from Redis; (2) the
  * pure replay over them (consumers/replay.c); (3) what changed, the offset
@@ -418,9 +425,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
          * stored one: batches gathered into one write are stored together,
          * and a due time can move away from the stored one in a batch and
          * back in the next. */
-        for (i = 0; i < p->acct_cnt; i++)
-                if (rw_due_index_set(p->dues, p->accts[i]->account, p->accts[i]->due))
-                        abort();
+        rw_dues_follow(p->dues, p->accts, p->acct_cnt);
         p->b_applied += out.applied;
         p->b_duplicates += out.duplicates;
         proc->stats.suppressed += out.suppressed;
@@ -710,14 +715,8 @@ static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, size_t n,
                                         abort();
                         /* The write in flight's accounts, then the open
                          * write's, are not stored yet. */
-                        for (j = 0; j < p->fl_acct_cnt; j++)
-                                if (rw_due_index_set(p->dues, p->fl_accts[j]->account,
-                                                     p->fl_accts[j]->due))
-                                        abort();
-                        for (j = 0; j < p->pend_cnt; j++)
-                                if (rw_due_index_set(p->dues, p->pend[j]->account,
-                                                     p->pend[j]->due))
-                                        abort();
+                        rw_dues_follow(p->dues, p->fl_accts, p->fl_acct_cnt);
+                        rw_dues_follow(p->dues, p->pend, p->pend_cnt);
                         p->dues_loaded = 1;
                 }
                 rw_due_query_clear(&qs[i]);
