@@ -1448,14 +1448,29 @@ static int rw_write_deltas(rw_state_write_t *w) {
         return rc;
 }
 
-/* Commands in the protocol's own encoding, built in one buffer and handed
- * to hiredis at once (its per-argument formatting was a tenth of the write
- * path's time). */
+/* Commands in the protocol's own encoding, built in one buffer (hiredis'
+ * per-argument formatting was a tenth of the write path's time). With `st`
+ * set, the buffer goes to st's socket whenever it holds RW_RESP_FLUSH bytes:
+ * a transaction of any size needs no more than that (it was a second copy
+ * of a gathered write, kept at its largest), and Redis parses its start
+ * while the rest is encoded. */
+#define RW_RESP_FLUSH (256 * 1024)
 typedef struct rw_resp_s {
         char *b;
         size_t len, size;
         int oom;
+        int ioerr;              /* a flush failed: st->rc has the error */
+        rw_state_t *st;         /* flush to its socket (NULL: build only) */
 } rw_resp_t;
+
+static int rw_state_write_raw(rw_state_t *st, const char *b, size_t len);
+
+/* What the buffer holds out to the socket (once a flush failed, dropped). */
+static void rw_resp_flush(rw_resp_t *r) {
+        if (!r->ioerr && r->len && rw_state_write_raw(r->st, r->b, r->len))
+                r->ioerr = 1;
+        r->len = 0;
+}
 
 size_t rw_resp_head(char *b, char tag, size_t n) {
         size_t l;
@@ -1468,6 +1483,8 @@ size_t rw_resp_head(char *b, char tag, size_t n) {
 }
 
 static void rw_resp_put(rw_resp_t *r, char tag, size_t n, const void *data, size_t len) {
+        if (r->st && r->len >= RW_RESP_FLUSH)
+                rw_resp_flush(r);
         if (r->oom || rw_grow(&r->b, &r->size, r->len + 24 + len + 2, 1, 1 << 16)) {
                 r->oom = 1;
                 return;
@@ -1781,8 +1798,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 goto done;
         }
         {
-                rw_resp_t tx = { .b = st->tx_b, .size = st->tx_size };
-                int fail;
+                rw_resp_t tx = { .b = st->tx_b, .size = st->tx_size, .st = st };
                 txn->replies = 1;
                 rw_resp_cmd(&tx, 1);
                 rw_resp_arg(&tx, "MULTI", 5);
@@ -1797,10 +1813,10 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 if (tx.oom)
                         abort();
                 /* Sent, not read: Redis works on it while the caller goes on. */
-                fail = rw_state_write_raw(st, tx.b, tx.len);
+                rw_resp_flush(&tx);
                 st->tx_b = tx.b;        /* kept for the next */
                 st->tx_size = tx.size;
-                if (fail)
+                if (tx.ioerr)
                         goto io;
         }
         *txnp = txn;
