@@ -131,12 +131,12 @@ int rw_cmd_run(int argc, char **argv) {
                     (long long)stats.cache_evictions);
         rw_log_debug("run: loop time: waiting for records %.3f s, decoding %.3f s, due "
                      "accounts %.3f s, reads+replay+encoding %.3f s, waiting for writes "
-                     "%.3f s, sending writes %.3f s, dependency decider %.3f s; idle polls %.3f s; first record after %.3f s; "
+                     "%.3f s, sending writes %.3f s, dependency decider %.3f s (%.3f s of CPU); idle polls %.3f s; first record after %.3f s; "
                      "fetchers woken %lld time(s); account cache: %zu entries (%zu packed) in %.1f MiB, "
                      "%lld packed one(s) used again",
                      stats.us_wait / 1e6, stats.us_route / 1e6, stats.us_due / 1e6,
                      stats.us_prepare / 1e6, stats.us_finish / 1e6, stats.us_start / 1e6,
-                     stats.us_decide / 1e6, stats.us_idle / 1e6, stats.us_setup / 1e6,
+                     stats.us_decide / 1e6, stats.us_decide_cpu / 1e6, stats.us_idle / 1e6, stats.us_setup / 1e6,
                      (long long)stats.prefetch_wakeups, stats.cache_entries, stats.cache_packed,
                      (double)stats.cache_bytes / (1024.0 * 1024.0), (long long)stats.cache_unpacks);
         if (stats.lost)

@@ -36,6 +36,8 @@ int rw_grow(void *vp, size_t *sizep, size_t need, size_t elem, size_t first);
 /* Monotonic clock in milliseconds. */
 int64_t rw_mono_ms(void);
 int64_t rw_mono_us(void);
+/* The calling thread's CPU time in microseconds. */
+int64_t rw_thread_cpu_us(void);
 /* v in decimal at dst (room for 21 bytes), NUL-terminated; its length.
  * snprintf's "%lld" without its cost, for the write path. */
 size_t rw_i64_str(char *dst, int64_t v);

@@ -40,6 +40,12 @@ int64_t rw_mono_us(void) {
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t rw_thread_cpu_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 size_t rw_i64_str(char *dst, int64_t v) {
         char tmp[24];
         uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;

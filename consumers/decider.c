@@ -40,6 +40,7 @@ struct rw_decider_s {
         int64_t last;                   /* as last read from Redis (0: none) */
         uint64_t gen;                   /* bumped by rw_decider_set_last() */
         _Atomic int64_t busy_us;
+        _Atomic int64_t cpu_us;         /* the thread's CPU time in passes */
         int64_t interval_ms;            /* between boundaries */
         _Atomic int64_t pending;        /* after the last pass that held the lock (-1: none) */
 };
@@ -122,7 +123,7 @@ static void *rw_decider_main(void *arg) {
         pthread_mutex_lock(&dc->lock);
         while (!dc->stop) {
                 uint64_t pass;
-                int64_t t0;
+                int64_t t0, c0;
                 int rc;
 
                 if (!more && !dc->kicked) {
@@ -142,8 +143,10 @@ static void *rw_decider_main(void *arg) {
                 pthread_mutex_unlock(&dc->lock);
 
                 t0 = rw_mono_us();
+                c0 = rw_thread_cpu_us();
                 rc = rw_decider_pass(dc, &more);
                 atomic_fetch_add(&dc->busy_us, rw_mono_us() - t0);
+                atomic_fetch_add(&dc->cpu_us, rw_thread_cpu_us() - c0);
 
                 pthread_mutex_lock(&dc->lock);
                 if (rc < 0)
@@ -287,6 +290,10 @@ int64_t rw_decider_alerts_dead(rw_decider_t *dc) {
 
 int64_t rw_decider_busy_us(rw_decider_t *dc) {
         return atomic_load(&dc->busy_us);
+}
+
+int64_t rw_decider_cpu_us(rw_decider_t *dc) {
+        return atomic_load(&dc->cpu_us);
 }
 
 int64_t rw_decider_pending(rw_decider_t *dc) {

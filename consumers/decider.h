@@ -64,6 +64,8 @@ const char *rw_decider_failed(rw_decider_t *dc);
 int64_t rw_decider_alerts_dead(rw_decider_t *dc);
 /* Wall-clock microseconds the thread spent in decider passes. */
 int64_t rw_decider_busy_us(rw_decider_t *dc);
+/* The CPU time its thread spent in passes, in microseconds. */
+int64_t rw_decider_cpu_us(rw_decider_t *dc);
 
 /* Dependency boundaries at or below the group's low watermark not decided
  * yet, as the last pass that held the {dep} lock left them; -1 before any

@@ -259,6 +259,7 @@ void rw_processor_stats(const rw_processor_t *proc, rw_processor_stats_t *stats)
         if (proc->decider) {
                 stats->alerts_dead += rw_decider_alerts_dead(proc->decider);
                 stats->us_decide = rw_decider_busy_us(proc->decider);
+                stats->us_decide_cpu = rw_decider_cpu_us(proc->decider);
         }
 }
 
