@@ -11,7 +11,42 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+#include "common/dl.h"
 #include "ops/http.h"
+
+#ifndef RW_MHD_SONAME
+#define RW_MHD_SONAME "libmicrohttpd.so.12"
+#endif
+
+/* libmicrohttpd's functions, loaded when a server first starts
+ * (common/dl.h): a process serving no endpoint does not map it, nor the TLS
+ * libraries it pulls in. */
+static struct {
+        struct MHD_Daemon *(*start_daemon)(unsigned int flags, uint16_t port,
+                                           MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                           MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+        void (*stop_daemon)(struct MHD_Daemon *daemon);
+        struct MHD_Response *(*create_response_from_buffer)(size_t size, void *buffer,
+                                                             enum MHD_ResponseMemoryMode mode);
+        enum MHD_Result (*add_response_header)(struct MHD_Response *response,
+                                               const char *header, const char *content);
+        enum MHD_Result (*queue_response)(struct MHD_Connection *connection,
+                                          unsigned int status_code,
+                                          struct MHD_Response *response);
+        void (*destroy_response)(struct MHD_Response *response);
+} mhd;
+
+#define RW_SYM(f) { "MHD_" #f, (void *)&mhd.f }
+static const rw_dl_sym_t rw_mhd_syms[] = {
+        RW_SYM(start_daemon), RW_SYM(stop_daemon), RW_SYM(create_response_from_buffer),
+        RW_SYM(add_response_header), RW_SYM(queue_response), RW_SYM(destroy_response),
+};
+#undef RW_SYM
+
+static rw_dl_lib_t rw_mhd_lib = {
+        .soname = RW_MHD_SONAME, .syms = rw_mhd_syms,
+        .cnt = sizeof(rw_mhd_syms) / sizeof(rw_mhd_syms[0]),
+};
 
 struct rw_http_s {
         struct MHD_Daemon *daemon;
@@ -42,18 +77,18 @@ static enum MHD_Result rw_http_serve(void *cls, struct MHD_Connection *conn,
         }
         if (reply.body && !reply.len)
                 reply.len = strlen(reply.body);
-        resp = MHD_create_response_from_buffer(reply.len, reply.body ? reply.body : "",
+        resp = mhd.create_response_from_buffer(reply.len, reply.body ? reply.body : "",
                                                reply.body ? MHD_RESPMEM_MUST_FREE :
                                                             MHD_RESPMEM_PERSISTENT);
         if (!resp) {
                 free(reply.body);
                 return MHD_NO;
         }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type);
+        mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type);
         if (reply.status == 405)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        ret = MHD_queue_response(conn, (unsigned int)reply.status, resp);
-        MHD_destroy_response(resp);
+                mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        ret = mhd.queue_response(conn, (unsigned int)reply.status, resp);
+        mhd.destroy_response(resp);
         return ret;
 }
 
@@ -103,7 +138,8 @@ rw_http_t *rw_http_start(const char *where, rw_http_handler_t *handler, void *op
         rw_http_t *http = NULL;
         int fd = -1, one = 1, gerr;
 
-        if (rw_http_split(where, host, sizeof(host), port, sizeof(port), errstr, errstr_size))
+        if (rw_http_split(where, host, sizeof(host), port, sizeof(port), errstr, errstr_size) ||
+            rw_dl_load(&rw_mhd_lib, errstr, errstr_size))
                 return NULL;
         if ((gerr = getaddrinfo(*host ? host : NULL, port, &hints, &res))) {
                 snprintf(errstr, errstr_size, "%s: %s", host, gai_strerror(gerr));
@@ -126,7 +162,7 @@ rw_http_t *rw_http_start(const char *where, rw_http_handler_t *handler, void *op
                 http->port = ntohs(ss.ss_family == AF_INET6 ?
                                    ((struct sockaddr_in6 *)&ss)->sin6_port :
                                    ((struct sockaddr_in *)&ss)->sin_port);
-        if (!(http->daemon = MHD_start_daemon(
+        if (!(http->daemon = mhd.start_daemon(
                       MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, rw_http_serve, http,
                       MHD_OPTION_LISTEN_SOCKET, fd,
                       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
@@ -153,6 +189,6 @@ int rw_http_port(const rw_http_t *http) {
 void rw_http_stop(rw_http_t *http) {
         if (!http)
                 return;
-        MHD_stop_daemon(http->daemon);         /* closes the listening socket */
+        mhd.stop_daemon(http->daemon);         /* closes the listening socket */
         free(http);
 }

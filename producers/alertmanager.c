@@ -18,10 +18,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 #include "producers/alertmanager.h"
 #include "ops/status.h"
 #include "state/outbox_store.h"
+#include "common/curl_lib.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -80,6 +80,7 @@ struct rw_am_s {
         int refresh_failing;
         rw_am_alert_t *set;     /* firing, and resolved for a while */
         size_t set_cnt, set_size;
+        const rw_curl_t *cu;    /* libcurl (common/curl_lib.h) */
         CURL *curl;
 };
 
@@ -253,6 +254,7 @@ int rw_am_generator_check(const char *tmpl, char *reason, size_t reason_size) {
 }
 
 char *rw_am_generator_url(const char *tmpl, const rw_alert_t *a) {
+        const rw_curl_t *cu = NULL;
         char *out = NULL;
         size_t len = 0;
         FILE *fp;
@@ -271,10 +273,12 @@ char *rw_am_generator_url(const char *tmpl, const rw_alert_t *a) {
                 }
                 /* Every value percent-encoded (RFC 3986 unreserved kept), so
                  * a subject id cannot change the URL's structure. */
-                if (!(esc = curl_easy_escape(NULL, v, (int)strlen(v))))
+                if (!cu && !(cu = rw_curl(NULL, 0)))
+                        abort();        /* rw_am_new() loaded it */
+                if (!(esc = cu->easy_escape(NULL, v, (int)strlen(v))))
                         abort();
                 fputs(esc, fp);
-                curl_free(esc);
+                cu->free(esc);
                 p = end + 1;
         }
         fclose(fp);
@@ -480,25 +484,25 @@ static int rw_am_post(rw_am_t *am, const char *url, size_t from, size_t to,
         fputc(']', fp);
         fclose(fp);
         snprintf(full, sizeof(full), "%s/api/v2/alerts", url);
-        hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_reset(am->curl);
-        curl_easy_setopt(am->curl, CURLOPT_URL, full);
-        curl_easy_setopt(am->curl, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(am->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(am->curl, CURLOPT_POSTFIELDSIZE, (long)len);
-        curl_easy_setopt(am->curl, CURLOPT_TIMEOUT_MS, (long)am->timeout_ms);
-        curl_easy_setopt(am->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(am->curl, CURLOPT_ERRORBUFFER, cerr);
-        if ((cc = curl_easy_perform(am->curl)) != CURLE_OK) {
-                snprintf(errstr, errstr_size, "%s", *cerr ? cerr : curl_easy_strerror(cc));
+        hdr = am->cu->slist_append(hdr, "Content-Type: application/json");
+        am->cu->easy_reset(am->curl);
+        am->cu->easy_setopt(am->curl, CURLOPT_URL, full);
+        am->cu->easy_setopt(am->curl, CURLOPT_HTTPHEADER, hdr);
+        am->cu->easy_setopt(am->curl, CURLOPT_POSTFIELDS, body);
+        am->cu->easy_setopt(am->curl, CURLOPT_POSTFIELDSIZE, (long)len);
+        am->cu->easy_setopt(am->curl, CURLOPT_TIMEOUT_MS, (long)am->timeout_ms);
+        am->cu->easy_setopt(am->curl, CURLOPT_NOSIGNAL, 1L);
+        am->cu->easy_setopt(am->curl, CURLOPT_ERRORBUFFER, cerr);
+        if ((cc = am->cu->easy_perform(am->curl)) != CURLE_OK) {
+                snprintf(errstr, errstr_size, "%s", *cerr ? cerr : am->cu->easy_strerror(cc));
         } else {
-                curl_easy_getinfo(am->curl, CURLINFO_RESPONSE_CODE, &code);
+                am->cu->easy_getinfo(am->curl, CURLINFO_RESPONSE_CODE, &code);
                 if (code >= 200 && code < 300)
                         rc = 0;
                 else
                         snprintf(errstr, errstr_size, "HTTP %ld", code);
         }
-        curl_slist_free_all(hdr);
+        am->cu->slist_free_all(hdr);
         free(body);
         return rc;
 }
@@ -641,7 +645,7 @@ static void *rw_am_main(void *arg) {
 rw_am_t *rw_am_new(const rw_conf_t *conf, rw_ops_t *ops, char *errstr, size_t errstr_size) {
         const char *list = rw_conf_get_str(conf, "alertmanager.url"), *p = list;
         const char *origin = rw_conf_origin(conf, "alertmanager.url");
-        char prefix[300];
+        char prefix[300], lerr[320];
         rw_am_t *am;
 
         errstr[0] = '\0';
@@ -702,7 +706,11 @@ rw_am_t *rw_am_new(const rw_conf_t *conf, rw_ops_t *ops, char *errstr, size_t er
         am->queue_max = (size_t)rw_conf_get_int(conf, "alertmanager.queue.max");
         pthread_mutex_init(&am->lock, NULL);
         pthread_cond_init(&am->cond, NULL);
-        if (!(am->curl = curl_easy_init())) {
+        if (!(am->cu = rw_curl(lerr, sizeof(lerr)))) {
+                snprintf(errstr, errstr_size, "alertmanager: %s", lerr);
+                goto fail_sync;
+        }
+        if (!(am->curl = am->cu->easy_init())) {
                 snprintf(errstr, errstr_size, "alertmanager: cannot initialise libcurl");
                 goto fail_sync;
         }
@@ -715,7 +723,8 @@ rw_am_t *rw_am_new(const rw_conf_t *conf, rw_ops_t *ops, char *errstr, size_t er
                     list, (long long)(am->resend_ms / 1000));
         return am;
 fail_sync:
-        curl_easy_cleanup(am->curl);
+        if (am->curl)
+                am->cu->easy_cleanup(am->curl);
         pthread_cond_destroy(&am->cond);
         pthread_mutex_destroy(&am->lock);
 fail:
@@ -740,7 +749,8 @@ void rw_am_destroy(rw_am_t *am) {
         for (size_t i = 0; i < am->set_cnt; i++)
                 rw_am_alert_free(&am->set[i]);
         free(am->set);
-        curl_easy_cleanup(am->curl);
+        if (am->curl)
+                am->cu->easy_cleanup(am->curl);
         pthread_cond_destroy(&am->cond);
         pthread_mutex_destroy(&am->lock);
         rw_state_destroy(am->st);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <curl/curl.h>
+#include "common/curl_lib.h"
 #include "schemas/registry.h"
 
 #define RW_REG_RESP_MAX    (8 * 1024 * 1024)    /* largest response accepted */
@@ -20,6 +20,7 @@ typedef struct rw_reg_entry_s {
 } rw_reg_entry_t;
 
 struct rw_registry_s {
+        const rw_curl_t *cu;            /* libcurl (common/curl_lib.h) */
         CURL *curl;
         char *base;                     /* URL without credentials or trailing '/' */
         char *user, *password;          /* decoded; NULL when absent */
@@ -330,13 +331,6 @@ char *rw_json_quote(const char *s) {
  * HTTP.
  */
 
-static pthread_once_t rw_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode rw_curl_init_err;
-
-static void rw_curl_global_init(void) {
-        rw_curl_init_err = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static size_t rw_reg_write_cb(char *data, size_t size, size_t nmemb, void *opaque) {
         rw_registry_t *reg = opaque;
         size_t n = size * nmemb;
@@ -382,25 +376,25 @@ static rw_err_t rw_reg_request(rw_registry_t *reg, const char *path, const char 
         if (reg->resp)
                 reg->resp[0] = '\0';
         reg->errbuf[0] = '\0';
-        curl_easy_setopt(reg->curl, CURLOPT_URL, url);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_URL, url);
         if (body) {
-                curl_easy_setopt(reg->curl, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(reg->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-                curl_easy_setopt(reg->curl, CURLOPT_HTTPHEADER, reg->hdr_post);
+                reg->cu->easy_setopt(reg->curl, CURLOPT_POSTFIELDS, body);
+                reg->cu->easy_setopt(reg->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+                reg->cu->easy_setopt(reg->curl, CURLOPT_HTTPHEADER, reg->hdr_post);
         } else {
-                curl_easy_setopt(reg->curl, CURLOPT_HTTPGET, 1L);
-                curl_easy_setopt(reg->curl, CURLOPT_HTTPHEADER, reg->hdr_get);
+                reg->cu->easy_setopt(reg->curl, CURLOPT_HTTPGET, 1L);
+                reg->cu->easy_setopt(reg->curl, CURLOPT_HTTPHEADER, reg->hdr_get);
         }
-        if ((cc = curl_easy_perform(reg->curl)) != CURLE_OK) {
+        if ((cc = reg->cu->easy_perform(reg->curl)) != CURLE_OK) {
                 if (reg->resp_too_big)
                         rw_reg_errf(errstr, errstr_size, "schema registry %s: response larger "
                                     "than %d bytes", reg->base, RW_REG_RESP_MAX);
                 else
                         rw_reg_errf(errstr, errstr_size, "schema registry %s: %s", reg->base,
-                                    reg->errbuf[0] ? reg->errbuf : curl_easy_strerror(cc));
+                                    reg->errbuf[0] ? reg->errbuf : reg->cu->easy_strerror(cc));
                 goto done;
         }
-        curl_easy_getinfo(reg->curl, CURLINFO_RESPONSE_CODE, statusp);
+        reg->cu->easy_getinfo(reg->curl, CURLINFO_RESPONSE_CODE, statusp);
         if (!reg->resp && !(reg->resp = calloc(1, 1))) {
                 rw_reg_errf(errstr, errstr_size, "out of memory");
                 err = RW_ERR_NOMEM;
@@ -438,13 +432,13 @@ static void rw_reg_status_msg(const rw_registry_t *reg, long status, int64_t cod
 rw_registry_t *rw_registry_new(const char *url, int64_t timeout_ms,
                                char *errstr, size_t errstr_size) {
         rw_registry_t *reg = NULL, *ret = NULL;
+        const rw_curl_t *cu;
         const char *auth, *auth_end, *at = NULL, *colon, *path_end;
+        char cerr[320];
         size_t scheme_len;
 
-        pthread_once(&rw_curl_once, rw_curl_global_init);
-        if (rw_curl_init_err != CURLE_OK) {
-                rw_reg_errf(errstr, errstr_size, "schema registry: libcurl: %s",
-                            curl_easy_strerror(rw_curl_init_err));
+        if (!(cu = rw_curl(cerr, sizeof(cerr)))) {
+                rw_reg_errf(errstr, errstr_size, "schema registry: %s", cerr);
                 goto done;
         }
         if (!strncasecmp(url, "http://", 7))
@@ -471,7 +465,10 @@ rw_registry_t *rw_registry_new(const char *url, int64_t timeout_ms,
                 rw_reg_errf(errstr, errstr_size, "schema registry: the URL has no host");
                 goto done;
         }
-        if (!(reg = calloc(1, sizeof(*reg))) || !(reg->curl = curl_easy_init()))
+        if (!(reg = calloc(1, sizeof(*reg))))
+                goto nomem;
+        reg->cu = cu;
+        if (!(reg->curl = cu->easy_init()))
                 goto nomem;
         /* scheme + host[:port] + path, without user info or trailing '/'. */
         while (path_end > auth_end && path_end[-1] == '/')
@@ -483,35 +480,35 @@ rw_registry_t *rw_registry_new(const char *url, int64_t timeout_ms,
         }
         if (at) {
                 colon = memchr(auth, ':', (size_t)(at - auth));
-                if (!(reg->user = curl_easy_unescape(reg->curl, auth,
+                if (!(reg->user = reg->cu->easy_unescape(reg->curl, auth,
                                                      (int)((colon ? colon : at) - auth), NULL)))
                         goto nomem;
-                if (colon && !(reg->password = curl_easy_unescape(
+                if (colon && !(reg->password = reg->cu->easy_unescape(
                                        reg->curl, colon + 1, (int)(at - colon - 1), NULL)))
                         goto nomem;
         }
-        if (!(reg->hdr_get = curl_slist_append(NULL, "Accept: application/vnd.schemaregistry"
+        if (!(reg->hdr_get = reg->cu->slist_append(NULL, "Accept: application/vnd.schemaregistry"
                                                ".v1+json, application/vnd.schemaregistry+json, "
                                                "application/json")) ||
-            !(reg->hdr_post = curl_slist_append(NULL, "Accept: application/vnd."
+            !(reg->hdr_post = reg->cu->slist_append(NULL, "Accept: application/vnd."
                                                 "schemaregistry.v1+json, application/vnd."
                                                 "schemaregistry+json, application/json")) ||
-            !(reg->hdr_post = curl_slist_append(reg->hdr_post, "Content-Type: application/"
+            !(reg->hdr_post = reg->cu->slist_append(reg->hdr_post, "Content-Type: application/"
                                                 "vnd.schemaregistry.v1+json")))
                 goto nomem;
 
-        curl_easy_setopt(reg->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(reg->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-        curl_easy_setopt(reg->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-        curl_easy_setopt(reg->curl, CURLOPT_ERRORBUFFER, reg->errbuf);
-        curl_easy_setopt(reg->curl, CURLOPT_WRITEFUNCTION, rw_reg_write_cb);
-        curl_easy_setopt(reg->curl, CURLOPT_WRITEDATA, reg);
-        curl_easy_setopt(reg->curl, CURLOPT_USERAGENT, "riskwatch/" RW_VERSION_STR);
-        curl_easy_setopt(reg->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        reg->cu->easy_setopt(reg->curl, CURLOPT_NOSIGNAL, 1L);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_ERRORBUFFER, reg->errbuf);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_WRITEFUNCTION, rw_reg_write_cb);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_WRITEDATA, reg);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_USERAGENT, "riskwatch/" RW_VERSION_STR);
+        reg->cu->easy_setopt(reg->curl, CURLOPT_PROTOCOLS_STR, "http,https");
         if (reg->user) {
-                curl_easy_setopt(reg->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-                curl_easy_setopt(reg->curl, CURLOPT_USERNAME, reg->user);
-                curl_easy_setopt(reg->curl, CURLOPT_PASSWORD,
+                reg->cu->easy_setopt(reg->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+                reg->cu->easy_setopt(reg->curl, CURLOPT_USERNAME, reg->user);
+                reg->cu->easy_setopt(reg->curl, CURLOPT_PASSWORD,
                                  reg->password ? reg->password : "");
         }
         ret = reg;
@@ -533,16 +530,16 @@ void rw_registry_destroy(rw_registry_t *reg) {
         }
         free(reg->cache);
         free(reg->resp);
-        curl_slist_free_all(reg->hdr_post);
-        curl_slist_free_all(reg->hdr_get);
+        reg->cu->slist_free_all(reg->hdr_post);
+        reg->cu->slist_free_all(reg->hdr_get);
         if (reg->password) {
                 memset(reg->password, 0, strlen(reg->password));
-                curl_free(reg->password);
+                reg->cu->free(reg->password);
         }
         if (reg->user)
-                curl_free(reg->user);
+                reg->cu->free(reg->user);
         if (reg->curl)
-                curl_easy_cleanup(reg->curl);
+                reg->cu->easy_cleanup(reg->curl);
         free(reg->base);
         free(reg);
 }
@@ -672,7 +669,7 @@ rw_err_t rw_registry_register(rw_registry_t *reg, const char *subject,
         long status = 0;
         rw_err_t err = RW_ERR_NOMEM;
 
-        if (!(esc = curl_easy_escape(reg->curl, subject, 0)) ||
+        if (!(esc = reg->cu->easy_escape(reg->curl, subject, 0)) ||
             !(quoted = rw_json_quote(schema_json)))
                 goto nomem;
         if (asprintf(&path, "/subjects/%s/versions", esc) < 0) {
@@ -710,6 +707,6 @@ done:
         free(quoted);
         free(path);
         if (esc)
-                curl_free(esc);
+                reg->cu->free(esc);
         return err;
 }
