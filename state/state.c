@@ -1633,13 +1633,17 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
  * copied into hiredis' buffer first (that copy was a tenth of the write
  * path). -1 on failure, with the context's error set. */
 static int rw_state_write_raw(rw_state_t *st, const char *b, size_t len) {
+        return rw_redis_write_all(st->rc, b, len);
+}
+
+int rw_redis_write_all(redisContext *rc, const char *b, size_t len) {
         while (len) {
-                ssize_t n = write(st->rc->fd, b, len);
+                ssize_t n = write(rc->fd, b, len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0) {
-                        st->rc->err = REDIS_ERR_IO;
-                        snprintf(st->rc->errstr, sizeof(st->rc->errstr), "%s",
+                        rc->err = REDIS_ERR_IO;
+                        snprintf(rc->errstr, sizeof(rc->errstr), "%s",
                                  n < 0 ? strerror(errno) : "connection closed");
                         return -1;
                 }

@@ -64,4 +64,9 @@ void rw_state_interval_key(char *key, size_t size, const char *ns, int32_t parti
  * array (tag '*') or a bulk string ('$'); its length. */
 size_t rw_resp_head(char *b, char tag, size_t n);
 
+/* Write all of b to rc's socket, bypassing hiredis' output buffer (which must
+ * be empty, or the bytes would go out of order). 0, or -1 with rc's error
+ * set. */
+int rw_redis_write_all(redisContext *rc, const char *b, size_t len);
+
 #endif
