@@ -125,56 +125,29 @@ static rw_err_t rw_bs_ioerr(redisContext *rc, char *errstr, size_t errstr_size) 
 
 /* A command larger than this (the decider's script call over a long
  * history: megabytes of totals and fold copies) goes to the socket in
- * pieces of this size as it is encoded, not built whole and then copied into
+ * pieces as it is encoded (state/resp.h), not built whole and then copied into
  * hiredis' output buffer: two copies of it at the decider's peak. */
-#define RW_BS_DIRECT (256 * 1024)
+#define RW_BS_DIRECT RW_RESP_FLUSH
 
 static rw_err_t rw_bs_send_direct(redisContext *rc, int argc, const char **argv,
                                   const size_t *len, char *errstr, size_t errstr_size) {
-        char *b = malloc(RW_BS_DIRECT + 48);
-        size_t n;
+        rw_resp_t r = { .rc = rc };
         int done = 0;
 
-        if (!b) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return RW_ERR_NOMEM;
-        }
         /* What the pipeline appended before goes first. */
         while (!done)
                 if (redisBufferWrite(rc, &done) != REDIS_OK)
-                        goto io;
-        n = rw_resp_head(b, '*', (size_t)argc);
-        for (int i = 0; i < argc; i++) {
-                size_t off = 0;
-                n += rw_resp_head(b + n, '$', len[i]);
-                while (off < len[i]) {
-                        size_t k = len[i] - off;
-                        if (k > RW_BS_DIRECT - n)
-                                k = RW_BS_DIRECT - n;
-                        memcpy(b + n, argv[i] + off, k);
-                        n += k;
-                        off += k;
-                        if (n == RW_BS_DIRECT) {
-                                if (rw_redis_write_all(rc, b, n))
-                                        goto io;
-                                n = 0;
-                        }
-                }
-                b[n++] = '\r';
-                b[n++] = '\n';
-                if (n + 24 > RW_BS_DIRECT) {     /* room for the next header */
-                        if (rw_redis_write_all(rc, b, n))
-                                goto io;
-                        n = 0;
-                }
+                        return rw_bs_ioerr(rc, errstr, errstr_size);
+        rw_resp_cmd(&r, (size_t)argc);
+        for (int i = 0; i < argc; i++)
+                rw_resp_arg(&r, argv[i], len[i]);
+        rw_resp_flush(&r);
+        free(r.b);
+        if (r.oom) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return RW_ERR_NOMEM;
         }
-        if (rw_redis_write_all(rc, b, n))
-                goto io;
-        free(b);
-        return RW_OK;
-io:
-        free(b);
-        return rw_bs_ioerr(rc, errstr, errstr_size);
+        return r.ioerr ? rw_bs_ioerr(rc, errstr, errstr_size) : RW_OK;
 }
 
 /* One command, in the protocol's encoding built here and handed to hiredis

@@ -1448,68 +1448,6 @@ static int rw_write_deltas(rw_state_write_t *w) {
         return rc;
 }
 
-/* Commands in the protocol's own encoding, built in one buffer (hiredis'
- * per-argument formatting was a tenth of the write path's time). With `st`
- * set, the buffer goes to st's socket whenever it holds RW_RESP_FLUSH bytes:
- * a transaction of any size needs no more than that (it was a second copy
- * of a gathered write, kept at its largest), and Redis parses its start
- * while the rest is encoded. */
-#define RW_RESP_FLUSH (256 * 1024)
-typedef struct rw_resp_s {
-        char *b;
-        size_t len, size;
-        int oom;
-        int ioerr;              /* a flush failed: st->rc has the error */
-        rw_state_t *st;         /* flush to its socket (NULL: build only) */
-} rw_resp_t;
-
-static int rw_state_write_raw(rw_state_t *st, const char *b, size_t len);
-
-/* What the buffer holds out to the socket (once a flush failed, dropped). */
-static void rw_resp_flush(rw_resp_t *r) {
-        if (!r->ioerr && r->len && rw_state_write_raw(r->st, r->b, r->len))
-                r->ioerr = 1;
-        r->len = 0;
-}
-
-size_t rw_resp_head(char *b, char tag, size_t n) {
-        size_t l;
-
-        b[0] = tag;
-        l = 1 + rw_i64_str(b + 1, (int64_t)n);
-        b[l++] = '\r';
-        b[l++] = '\n';
-        return l;
-}
-
-static void rw_resp_put(rw_resp_t *r, char tag, size_t n, const void *data, size_t len) {
-        if (r->st && r->len >= RW_RESP_FLUSH)
-                rw_resp_flush(r);
-        if (r->oom || rw_grow(&r->b, &r->size, r->len + 24 + len + 2, 1, 1 << 16)) {
-                r->oom = 1;
-                return;
-        }
-        r->len += rw_resp_head(r->b + r->len, tag, n);
-        if (data) {
-                memcpy(r->b + r->len, data, len);
-                r->len += len;
-                r->b[r->len++] = '\r';
-                r->b[r->len++] = '\n';
-        }
-}
-
-static void rw_resp_cmd(rw_resp_t *r, size_t argc) {
-        rw_resp_put(r, '*', argc, NULL, 0);
-}
-
-static void rw_resp_arg(rw_resp_t *r, const char *p, size_t len) {
-        rw_resp_put(r, '$', len, p, len);
-}
-
-static void rw_resp_str(rw_resp_t *r, const char *p) {
-        rw_resp_arg(r, p, strlen(p));
-}
-
 /* Append the keys (and, for 'M', the values) of a write's ops of `code`. */
 static void rw_write_append_ids(const rw_state_write_t *w, char code, rw_resp_t *r) {
         for (size_t x = 0; x < w->argc; ) {
@@ -1626,31 +1564,6 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
                 abort();
         *rp = r;
         return sent;
-}
-
-/* Write all of `len` bytes to the connection's socket. Its output buffer is
- * empty (every command before was read), so the bytes go out in order; not
- * copied into hiredis' buffer first (that copy was a tenth of the write
- * path). -1 on failure, with the context's error set. */
-static int rw_state_write_raw(rw_state_t *st, const char *b, size_t len) {
-        return rw_redis_write_all(st->rc, b, len);
-}
-
-int rw_redis_write_all(redisContext *rc, const char *b, size_t len) {
-        while (len) {
-                ssize_t n = write(rc->fd, b, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        rc->err = REDIS_ERR_IO;
-                        snprintf(rc->errstr, sizeof(rc->errstr), "%s",
-                                 n < 0 ? strerror(errno) : "connection closed");
-                        return -1;
-                }
-                b += n;
-                len -= (size_t)n;
-        }
-        return 0;
 }
 
 /* A transaction sent and not yet read. */
@@ -1802,7 +1715,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 goto done;
         }
         {
-                rw_resp_t tx = { .b = st->tx_b, .size = st->tx_size, .st = st };
+                rw_resp_t tx = { .b = st->tx_b, .size = st->tx_size, .rc = st->rc };
                 txn->replies = 1;
                 rw_resp_cmd(&tx, 1);
                 rw_resp_arg(&tx, "MULTI", 5);

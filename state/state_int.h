@@ -4,6 +4,7 @@
 #define RW_STATE_INT_H
 
 #include <hiredis/hiredis.h>
+#include "state/resp.h"
 #include "state/state.h"
 
 /* The live hiredis context, connected anew when there is none or it is in
@@ -59,14 +60,5 @@ typedef enum {
  * thousands. */
 void rw_state_interval_key(char *key, size_t size, const char *ns, int32_t partition,
                            rw_pbk_t what, char fam, int64_t k);
-
-/* "<tag><n>\r\n" at b (room for 23 bytes), the protocol's header of an
- * array (tag '*') or a bulk string ('$'); its length. */
-size_t rw_resp_head(char *b, char tag, size_t n);
-
-/* Write all of b to rc's socket, bypassing hiredis' output buffer (which must
- * be empty, or the bytes would go out of order). 0, or -1 with rc's error
- * set. */
-int rw_redis_write_all(redisContext *rc, const char *b, size_t len);
 
 #endif
