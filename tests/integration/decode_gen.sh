@@ -65,8 +65,11 @@ for topic, rtype in ((t_orders, "OrderEvent"), (t_support, "SupportEvent")):
     rfc = open(f"{work}/{topic}.jsonl").read().splitlines()
     lines = open(f"{work}/{topic}.epoch.jsonl").read().splitlines()
     assert len(rfc) == len(lines), (topic, len(rfc), len(lines))
-    for a, b in zip(rfc, lines):
-        a, b = json.loads(a), json.loads(b)
+    # Two runs interleave the partitions as their fetches come back: compared
+    # record by record (each partition's offsets ascend: checked below).
+    by_pos = lambda ls: sorted((json.loads(l) for l in ls),
+                               key=lambda r: (r["partition"], r["offset"]))
+    for a, b in zip(by_pos(rfc), by_pos(lines)):
         assert isinstance(b["timestamp"], int) and isinstance(b["value"]["occurred_at"], int), b
         assert a["timestamp"] == iso(b["timestamp"]), (a, b)
         assert a["value"]["occurred_at"] == iso(b["value"]["occurred_at"]), (a, b)
@@ -77,10 +80,12 @@ for topic, rtype in ((t_orders, "OrderEvent"), (t_support, "SupportEvent")):
         p, o, k, ts = l.split(" ")
         kc[(int(p), int(o))] = (k, int(ts))
     assert len(lines) == len(kc), (topic, len(lines), len(kc))
-    last = {}
+    last, last_off = {}, {}
     seen = set()
     for l in lines:
         r = json.loads(l)
+        assert r["offset"] > last_off.get(r["partition"], -1), ("offsets went back", r)
+        last_off[r["partition"]] = r["offset"]
         assert set(r) == {"topic", "partition", "offset", "key", "timestamp", "value"}, r
         v = r["value"]
         where = (r["partition"], r["offset"])
