@@ -123,12 +123,10 @@ static rw_err_t rw_bs_ioerr(redisContext *rc, char *errstr, size_t errstr_size) 
         return RW_ERR_IO;
 }
 
-/* A command larger than this (the decider's script call over a long
- * history: megabytes of totals and fold copies) goes to the socket in
- * pieces as it is encoded (state/resp.h), not built whole and then copied into
- * hiredis' output buffer: two copies of it at the decider's peak. */
-#define RW_BS_DIRECT RW_RESP_FLUSH
-
+/* A command larger than RW_RESP_FLUSH (the decider's script call over a
+ * long history: megabytes of totals and fold copies) goes to the socket in
+ * pieces as it is encoded (state/resp.h), not built whole and then copied
+ * into hiredis' output buffer: two copies of it at the decider's peak. */
 static rw_err_t rw_bs_send_direct(redisContext *rc, int argc, const char **argv,
                                   const size_t *len, char *errstr, size_t errstr_size) {
         rw_resp_t r = { .rc = rc };
@@ -166,7 +164,7 @@ static rw_err_t rw_bs_send(redisContext *rc, int argc, const char **argv,
                 len[i] = lens ? lens[i] : strlen(argv[i]);
                 need += len[i] + 24 + 2;
         }
-        if (need > RW_BS_DIRECT) {
+        if (need > RW_RESP_FLUSH) {
                 err = rw_bs_send_direct(rc, argc, argv, len, errstr, errstr_size);
                 goto done;
         }
