@@ -62,6 +62,8 @@ rw_boundary_t *rw_boundary_new(const rw_rules_params_t *params,
         bd->opts = *opts;
         bd->run_pairs = -1;
         bd->nwin = params->dep_window_ms / opts->interval_ms;
+        bd->store.interval_ms = opts->interval_ms;
+        bd->store.nwin = bd->nwin;
         /* The token only has to differ between deciders. */
         if (!(fp = fopen("/dev/urandom", "rb")) || fread(rnd, 1, sizeof(rnd), fp) != sizeof(rnd)) {
                 uint64_t x = (uint64_t)rw_now_ms() ^ ((uint64_t)(uintptr_t)bd << 17) ^

@@ -27,7 +27,8 @@
  * fetches or writes stalled, holds them back however long it is silent).
  *
  * The decider's own state lives in the {dep} slot (see state/boundary.lua):
- * tot:a tot:v z:a z:v fc:a:<k> fc:v:<k> agg f outbox lock. */
+ * fc:a:<k> fc:v:<k> agg f outbox lock (the 90-day totals are the sum of
+ * the window's fold copies: kept in memory, not stored). */
 #ifndef RW_BOUNDARY_H
 #define RW_BOUNDARY_H
 

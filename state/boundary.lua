@@ -18,9 +18,7 @@
 -- ARGV[8]  lowest, ARGV[9] highest interval index leaving the window ("" =
 --          none): their fold copies go
 -- ARGV[10] number of agg fields F, then F field/value pairs (first, a:sum, ...)
--- then counted sections, each "N" followed by its items:
---   tot:a   N pairs subject, new total ("0" removes it from tot:a)
---   tot:v   N pairs, the same for vendors
+-- then the sections, the counted ones "N" followed by their items:
 --   M times, for k = k0 .. k0+M-1:
 --     fc:a    the fold copy of k: what each subject added at k, kept for
 --             its leaving, one string (state/boundary_store.h; "" = none)
@@ -28,27 +26,22 @@
 --   f       N pairs fingerprint, "firing,severity,resolved_at" ("" deletes)
 --   outbox  N framed RiskAlerts, RPUSHed in order
 --
--- A run of M boundaries is written as its last one: totals, lifecycle states
--- and aggregates as they stand after it, every fold copy and every alert of
--- the run (the decider computes them boundary by boundary).
+-- A run of M boundaries is written as its last one: lifecycle states and
+-- aggregates as they stand after it, every fold copy and every alert of the
+-- run (the decider computes them boundary by boundary).
 --
--- Keys: PREFIX tot:a tot:v (hash subject -> 90-day total), fc:a:<k>
--- fc:v:<k> (strings), agg, f, outbox, lock. Earlier versions kept the fold
--- copies as hashes fold:a:<k> fold:v:<k>: still read, and deleted with the
--- copies that replace them. The decider keeps its own copy of the
--- totals (state/boundary_store.c): Redis stores them and computes nothing.
+-- Keys: PREFIX fc:a:<k> fc:v:<k> (strings), agg, f, outbox, lock. Earlier
+-- versions kept the fold copies as hashes fold:a:<k> fold:v:<k>: still read,
+-- and deleted with the copies that replace them. The 90-day totals are the
+-- sum of the window's fold copies: the decider keeps them in memory and
+-- builds them from the copies when it has none (state/boundary_store.c).
+-- Earlier versions also stored them (hashes tot:a tot:v, before that sorted
+-- sets z:a z:v): deleted here, not read.
 --
 -- Reply: {"OK"} or {"STALE", last}.
 
 local p = ARGV[1]
 
--- Variadic commands in chunks (unpack() has a limit): one call per chunk
--- rather than one per field.
-local function batched(cmd, key, args)
-        for j = 1, #args, 400 do
-                redis.call(cmd, key, unpack(args, j, math.min(j + 399, #args)))
-        end
-end
 local last = redis.call('HGET', KEYS[1], 'last')
 if not last then last = '' end
 if last ~= ARGV[2] then
@@ -63,25 +56,7 @@ for _ = 1, nagg do
 end
 redis.call('HSET', KEYS[1], 'last', ARGV[3])
 
-for _, fam in ipairs({'a', 'v'}) do
-        local tot = p .. 'tot:' .. fam
-        local n = tonumber(ARGV[i]); i = i + 1
-        local gone, hset = {}, {}
-        for _ = 1, n do
-                local s, v = ARGV[i], ARGV[i + 1]
-                if v == '0' then
-                        gone[#gone + 1] = s
-                else
-                        hset[#hset + 1] = s
-                        hset[#hset + 1] = v
-                end
-                i = i + 2
-        end
-        batched('HDEL', tot, gone)
-        batched('HSET', tot, hset)
-end
--- Sorted sets of the totals, kept by earlier versions: not read any more.
-redis.call('DEL', p .. 'z:a', p .. 'z:v')
+redis.call('UNLINK', p .. 'tot:a', p .. 'tot:v', p .. 'z:a', p .. 'z:v')
 
 local k0 = tonumber(ARGV[6])
 local dels = {}

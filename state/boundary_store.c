@@ -400,27 +400,6 @@ int rw_bstore_fold_decode(const char *s, size_t len, rw_bstore_hash_t *h) {
         return 0;
 }
 
-/* A subject/score reply (HGETALL of totals) into *vp and *cntp. -1 when out
- * of memory. */
-static int rw_bs_scored(const redisReply *r, rw_bstore_scored_t **vp, size_t *cntp) {
-        size_t n = r->elements / 2;
-        *vp = NULL;
-        *cntp = 0;
-        if (!n)
-                return 0;
-        if (!(*vp = calloc(n, sizeof(**vp))))
-                return -1;
-        for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                rw_bstore_scored_t *s = &(*vp)[*cntp];
-                if (!(s->subject = strndup(r->element[j]->str, r->element[j]->len)))
-                        return -1;
-                s->len = r->element[j]->len;
-                s->score = strtod(r->element[j + 1]->str, NULL);
-                (*cntp)++;
-        }
-        return 0;
-}
-
 static void rw_bs_scored_clear(rw_bstore_scored_t **vp, size_t *cntp) {
         for (size_t i = 0; i < *cntp; i++)
                 free((*vp)[i].subject);
@@ -629,29 +608,17 @@ static void rw_bs_bucket_key(const rw_bstore_t *bs, char *buf, size_t size, int3
         rw_state_interval_key(buf, size, rw_state_ns(bs->st), p, what, rw_fam[fam][0], k);
 }
 
+static rw_err_t rw_bs_load_totals(rw_bstore_t *bs, char *errstr, size_t errstr_size);
+
 rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
                             size_t errstr_size) {
-        redisReply *rs[2] = { NULL, NULL };
-        redisContext *rc;
-        rw_err_t err = RW_OK;
+        rw_err_t err;
 
-        if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
-                return rw_state_conn_err(bs->st);
-        for (int fam = 0; fam < 2 && !err; fam++) {
-                char key[256];
-                const char *argv[2] = { "HLEN", key };
-                snprintf(key, sizeof(key), "%stot:%s", bs->pfx, fam ? "v" : "a");
-                err = rw_bs_send(rc, 2, argv, NULL, errstr, errstr_size);
-        }
-        if (err || (err = rw_bs_collect(bs, rc, 2, rs, errstr, errstr_size)))
-                goto done;
-        for (int fam = 0; fam < 2 && !err; fam++)
-                if (!(err = rw_bs_check(rs[fam], REDIS_REPLY_INTEGER, "HLEN", errstr,
-                                        errstr_size)))
-                        cnt[fam] = rs[fam]->integer;
-done:
-        rw_bs_free(rs, 2);
-        return err;
+        if (!bs->tot_ok && (err = rw_bs_load_totals(bs, errstr, errstr_size)))
+                return err;
+        for (int fam = 0; fam < 2; fam++)
+                cnt[fam] = (int64_t)rw_i64map_cnt(bs->tot[fam]);
+        return RW_OK;
 }
 
 rw_err_t rw_bstore_gaps(rw_bstore_t *bs, const char *topic, int32_t parts,
@@ -1164,63 +1131,166 @@ rw_err_t rw_bstore_delete_buckets(rw_bstore_t *bs, int32_t parts, int64_t del_k0
         return err;
 }
 
-/* Read tot:a, tot:v and agg.last, atomically, into bs's copy. */
+/* Add the fold copy h (the empty subject, the orders count, aside) to the
+ * totals m. -1 when out of memory. */
+static int rw_bs_totals_add(rw_i64map_t *m, const rw_bstore_hash_t *h) {
+        for (size_t j = 0; j < h->cnt; j++) {
+                const rw_bstore_pair_t *e = &h->v[j];
+                int64_t v = 0;
+                if (!e->len || !e->value)
+                        continue;
+                (void)rw_i64map_get(m, e->subject, e->len, &v);
+                v += e->value;
+                if (!v)
+                        rw_i64map_del(m, e->subject, e->len);
+                else if (rw_i64map_set(m, e->subject, e->len, v))
+                        return -1;
+        }
+        return 0;
+}
+
+/* The window's totals as of agg.last, into bs's copy: the sum of the fold
+ * copies of the intervals the window holds after last (last/I - nwin ..
+ * last/I - 1), each a string fc:F:<k> or an earlier version's hash
+ * fold:F:<k>. They are not stored beside the copies: the copies are what
+ * leaves the window, so a stored total is only ever their sum, and writing
+ * it again per boundary cost Redis more than everything else the decider
+ * stores. last decides which copies to read, so it is read first, then
+ * again in the same MULTI as the copies: a different answer (another
+ * decider moved on meanwhile) reads again. */
+#define RW_BS_LOAD_TRIES 8
 static rw_err_t rw_bs_load_totals(rw_bstore_t *bs, char *errstr, size_t errstr_size) {
-        char agg[256], ta[256], tv[256];
+        char agg[256];
         const char *multi[1] = { "MULTI" }, *exec[1] = { "EXEC" },
-                   *last[3] = { "HGET", agg, "last" }, *ha[2] = { "HGETALL", ta },
-                   *hv[2] = { "HGETALL", tv };
-        redisReply *rs[5] = { NULL, NULL, NULL, NULL, NULL }, *x;
+                   *hlast[3] = { "HGET", agg, "last" };
+        redisReply **rs = NULL, *x;
         redisContext *rc;
-        rw_err_t err;
+        size_t n = 0;
+        int have = 0;
+        int64_t last = 0;
+        rw_err_t err = RW_OK;
 
         bs->tot_ok = 0;
+        if (bs->interval_ms <= 0 || bs->nwin <= 0) {
+                snprintf(errstr, errstr_size, "boundary: the totals' window is not set");
+                return RW_ERR_FAIL;
+        }
         for (int fam = 0; fam < 2; fam++) {
                 if (!bs->tot[fam] && !(bs->tot[fam] = rw_i64map_new()))
                         goto nomem;
                 rw_i64map_clear(bs->tot[fam]);
         }
         snprintf(agg, sizeof(agg), "%sagg", bs->pfx);
-        snprintf(ta, sizeof(ta), "%stot:a", bs->pfx);
-        snprintf(tv, sizeof(tv), "%stot:v", bs->pfx);
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
                 return rw_state_conn_err(bs->st);
-        if ((err = rw_bs_send(rc, 1, multi, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_send(rc, 3, last, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_send(rc, 2, ha, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_send(rc, 2, hv, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_send(rc, 1, exec, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_collect(bs, rc, 5, rs, errstr, errstr_size)))
+        if ((err = rw_bs_send(rc, 3, hlast, NULL, errstr, errstr_size)) ||
+            (err = rw_bs_collect(bs, rc, 1, &x, errstr, errstr_size)))
                 return err;
-        if ((err = rw_bs_check(rs[4], REDIS_REPLY_ARRAY, "reading the totals", errstr,
-                               errstr_size)))
-                goto done;
-        x = rs[4];
-        if (x->elements != 3 ||
-            (x->element[0]->type != REDIS_REPLY_STRING && x->element[0]->type != REDIS_REPLY_NIL)) {
-                snprintf(errstr, errstr_size, "redis: reading the totals: unexpected reply");
-                err = RW_ERR_FAIL;
-                goto done;
-        }
-        for (int fam = 0; fam < 2 && !err; fam++) {
-                const redisReply *h = x->element[1 + fam];
-                if ((err = rw_bs_check(h, REDIS_REPLY_ARRAY, "reading the totals", errstr,
-                                       errstr_size)))
+        if (!(err = rw_bs_check(x, -1, "HGET agg last", errstr, errstr_size)) &&
+            (have = x->type == REDIS_REPLY_STRING))
+                last = strtoll(x->str, NULL, 10);
+        freeReplyObject(x);
+        if (err)
+                return err;
+        for (int tries = 0;; tries++) {
+                /* Intervals of the window: (k1 - nwin, k1]. */
+                int64_t k1 = have ? last / bs->interval_ms - 1 : 0;
+                size_t nk = have ? (size_t)bs->nwin : 0, got;
+                int64_t now_last = 0;
+                int now_have;
+
+                n = 3 + nk * 4;
+                if (!(rs = calloc(n, sizeof(*rs))))
+                        goto nomem;
+                if ((err = rw_bs_send(rc, 1, multi, NULL, errstr, errstr_size)) ||
+                    (err = rw_bs_send(rc, 3, hlast, NULL, errstr, errstr_size)))
                         goto done;
-                for (size_t j = 0; j + 1 < h->elements; j += 2)
-                        if (rw_i64map_set(bs->tot[fam], h->element[j]->str, h->element[j]->len,
-                                          rw_reply_i64(h->element[j + 1])))
+                for (size_t i = 0; i < nk && !err; i++)
+                        for (int fam = 0; fam < 2 && !err; fam++) {
+                                char key[256], old[256];
+                                const char *get[2] = { "GET", key },
+                                           *hga[2] = { "HGETALL", old };
+                                int64_t k = k1 - (int64_t)i;
+                                snprintf(key, sizeof(key), "%sfc:%s:%" PRId64, bs->pfx,
+                                         rw_fam[fam], k);
+                                snprintf(old, sizeof(old), "%sfold:%s:%" PRId64, bs->pfx,
+                                         rw_fam[fam], k);
+                                if (!(err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size)))
+                                        err = rw_bs_send(rc, 2, hga, NULL, errstr,
+                                                         errstr_size);
+                        }
+                if (err || (err = rw_bs_send(rc, 1, exec, NULL, errstr, errstr_size)) ||
+                    (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
+                        goto done;
+                x = rs[n - 1];
+                if ((err = rw_bs_check(x, REDIS_REPLY_ARRAY, "reading the fold copies",
+                                       errstr, errstr_size)))
+                        goto done;
+                got = x->elements;
+                if (got != 1 + nk * 4 || (x->element[0]->type != REDIS_REPLY_STRING &&
+                                          x->element[0]->type != REDIS_REPLY_NIL)) {
+                        snprintf(errstr, errstr_size,
+                                 "redis: reading the fold copies: unexpected reply");
+                        err = RW_ERR_FAIL;
+                        goto done;
+                }
+                now_have = x->element[0]->type == REDIS_REPLY_STRING;
+                if (now_have)
+                        now_last = strtoll(x->element[0]->str, NULL, 10);
+                if (now_have != have || now_last != last) {
+                        /* Decided on meanwhile: the window moved. */
+                        have = now_have;
+                        last = now_last;
+                        rw_bs_free(rs, n);
+                        free(rs);
+                        rs = NULL;
+                        if (tries + 1 < RW_BS_LOAD_TRIES)
+                                continue;
+                        snprintf(errstr, errstr_size, "boundary: the decided boundary "
+                                 "moved on at each of %d reads of the totals",
+                                 RW_BS_LOAD_TRIES);
+                        return RW_ERR_IO;
+                }
+                for (size_t i = 0; i < nk * 2 && !err; i++) {
+                        const redisReply *str = x->element[1 + i * 2],
+                                         *hash = x->element[2 + i * 2];
+                        rw_bstore_hash_t h = { 0 };
+                        int fam = (int)(i % 2), rc2 = 0;
+                        if ((err = rw_bs_check(str, -1, "GET fold copy", errstr,
+                                               errstr_size)) ||
+                            (err = rw_bs_check(hash, REDIS_REPLY_ARRAY, "HGETALL fold copy",
+                                               errstr, errstr_size)))
+                                break;
+                        if (str->type == REDIS_REPLY_STRING)
+                                rc2 = rw_bstore_fold_decode(str->str, str->len, &h);
+                        else
+                                rc2 = rw_bs_hash(hash, &h);
+                        if (!rc2 && rw_bs_totals_add(bs->tot[fam], &h))
+                                rc2 = -1;
+                        rw_bstore_hash_clear(&h);
+                        if (rc2 == -1)
                                 goto nomem;
+                        if (rc2) {
+                                snprintf(errstr, errstr_size, "redis: %sfc:%s:%" PRId64
+                                         ": not a fold copy", bs->pfx, rw_fam[fam],
+                                         k1 - (int64_t)(i / 2));
+                                err = RW_ERR_FAIL;
+                        }
+                }
+                if (!err) {
+                        bs->tot_last = have ? last : INT64_MIN;
+                        bs->tot_ok = 1;
+                }
+                goto done;
         }
-        bs->tot_last = x->element[0]->type == REDIS_REPLY_STRING ?
-                       strtoll(x->element[0]->str, NULL, 10) : INT64_MIN;
-        bs->tot_ok = 1;
-        goto done;
 nomem:
         snprintf(errstr, errstr_size, "out of memory");
         err = RW_ERR_NOMEM;
 done:
-        rw_bs_free(rs, 5);
+        if (rs) {
+                rw_bs_free(rs, n);
+                free(rs);
+        }
         return err;
 }
 
@@ -1345,13 +1415,6 @@ static void rw_bs_decision_args(const rw_bstore_t *bs, const rw_bstore_decision_
         rw_u128_fmt(d->sq[1], num, sizeof(num));
         rw_args_str(a, "v:sq");
         rw_args_str(a, num);
-        for (int fam = 0; fam < 2; fam++) {
-                rw_args_fmt(a, "%zu", d->tot_cnt[fam]);
-                for (size_t e = 0; e < d->tot_cnt[fam]; e++) {
-                        rw_args_add(a, d->tot[fam][e].subject, d->tot[fam][e].len);
-                        rw_args_i64(a, d->tot[fam][e].value);
-                }
-        }
         for (size_t i = 0; i < d->kcnt * 2; i++) {
                 char *buf;
                 size_t len;
@@ -1529,9 +1592,8 @@ static int rw_bs_scored_rcmp(const void *a, const void *b) {
 
 rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
                        char *errstr, size_t errstr_size) {
-        redisReply *rs[4] = { NULL, NULL, NULL, NULL };
-        char ta[256], tv[256], f[256], ob[256];
-        const char *ra[2] = { "HGETALL", ta }, *rv[2] = { "HGETALL", tv };
+        redisReply *rs[2] = { NULL, NULL };
+        char f[256], ob[256];
         const char *rf[2] = { "HVALS", f };
         const char *rl[2] = { "LLEN", ob };
         redisContext *rc;
@@ -1540,44 +1602,52 @@ rw_err_t rw_bstore_top(rw_bstore_t *bs, size_t top, rw_bstore_top_t *out,
         memset(out, 0, sizeof(*out));
         if (!top)
                 top = 1;
+        if (!bs->tot_ok && (err = rw_bs_load_totals(bs, errstr, errstr_size)))
+                return err;
         if (!(rc = rw_bs_conn(bs, errstr, errstr_size)))
                 return rw_state_conn_err(bs->st);
-        snprintf(ta, sizeof(ta), "%stot:a", bs->pfx);
-        snprintf(tv, sizeof(tv), "%stot:v", bs->pfx);
         snprintf(f, sizeof(f), "%sf", bs->pfx);
         snprintf(ob, sizeof(ob), "%soutbox", bs->pfx);
-        if ((err = rw_bs_send(rc, 2, ra, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_send(rc, 2, rv, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_send(rc, 2, rf, NULL, errstr, errstr_size)) ||
+        if ((err = rw_bs_send(rc, 2, rf, NULL, errstr, errstr_size)) ||
             (err = rw_bs_send(rc, 2, rl, NULL, errstr, errstr_size)) ||
-            (err = rw_bs_collect(bs, rc, 4, rs, errstr, errstr_size)))
+            (err = rw_bs_collect(bs, rc, 2, rs, errstr, errstr_size)))
                 return err;
-        if ((err = rw_bs_check(rs[0], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size)) ||
-            (err = rw_bs_check(rs[1], REDIS_REPLY_ARRAY, "HGETALL", errstr, errstr_size)) ||
-            (err = rw_bs_check(rs[2], REDIS_REPLY_ARRAY, "HVALS", errstr, errstr_size)) ||
-            (err = rw_bs_check(rs[3], REDIS_REPLY_INTEGER, "LLEN", errstr, errstr_size)))
+        if ((err = rw_bs_check(rs[0], REDIS_REPLY_ARRAY, "HVALS", errstr, errstr_size)) ||
+            (err = rw_bs_check(rs[1], REDIS_REPLY_INTEGER, "LLEN", errstr, errstr_size)))
                 goto done;
         for (int fam = 0; fam < 2 && !err; fam++) {
-                /* The hash's subject/total pairs read like a sorted set's. */
-                if (rw_bs_scored(rs[fam], &out->v[fam], &out->cnt[fam])) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        err = RW_ERR_NOMEM;
-                        break;
+                const rw_i64map_t *m = bs->tot[fam];
+                size_t it = 0, n = rw_i64map_cnt(m), len;
+                const char *key;
+                int64_t v;
+                if (!n)
+                        continue;
+                if (!(out->v[fam] = calloc(n, sizeof(*out->v[fam]))))
+                        goto nomem;
+                while (rw_i64map_next(m, &it, &key, &len, &v)) {
+                        rw_bstore_scored_t *z = &out->v[fam][out->cnt[fam]];
+                        if (!(z->subject = strndup(key, len)))
+                                goto nomem;
+                        z->len = len;
+                        z->score = (double)v;
+                        out->cnt[fam]++;
                 }
-                if (out->cnt[fam])
-                        qsort(out->v[fam], out->cnt[fam], sizeof(*out->v[fam]),
-                              rw_bs_scored_rcmp);
+                qsort(out->v[fam], out->cnt[fam], sizeof(*out->v[fam]), rw_bs_scored_rcmp);
                 while (out->cnt[fam] > top)
                         free(out->v[fam][--out->cnt[fam]].subject);
         }
-        for (size_t j = 0; !err && j < rs[2]->elements; j++)
-                out->firing += rs[2]->element[j]->type == REDIS_REPLY_STRING &&
-                               rs[2]->element[j]->str[0] == '1';
-        out->outbox = rs[3]->integer;
+        for (size_t j = 0; j < rs[0]->elements; j++)
+                out->firing += rs[0]->element[j]->type == REDIS_REPLY_STRING &&
+                               rs[0]->element[j]->str[0] == '1';
+        out->outbox = rs[1]->integer;
+        goto done;
+nomem:
+        snprintf(errstr, errstr_size, "out of memory");
+        err = RW_ERR_NOMEM;
 done:
         if (err)
                 rw_bstore_top_clear(out);
-        rw_bs_free(rs, 4);
+        rw_bs_free(rs, 2);
         return err;
 }
 

@@ -17,12 +17,17 @@ typedef struct rw_bstore_s {
         char pfx[192];          /* NS:{dep}: */
         char sha[48];           /* "" until loaded */
         int64_t round_trips;
-        /* The decider's copy of the 90-day totals (tot:a, tot:v), read once
-         * and kept in step with what its script stores: the totals are only
+        /* The window the totals sum over: the evaluation interval and the
+         * number of intervals in the dependency window (set by the decider;
+         * the totals cannot be read without them). */
+        int64_t interval_ms, nwin;
+        /* The decider's copy of the 90-day totals, built once from the
+         * window's fold copies (their sum: Redis does not store the totals)
+         * and kept in step with what its script stores: the copies are only
          * ever written by the holder of the decider's lock, fenced on the
          * last decided boundary. Valid while that boundary is tot_last; any
          * other (decided elsewhere, Redis lost writes), a fence or an error
-         * drops it, to be read again. NULL until first used. */
+         * drops it, to be built again. NULL until first used. */
         struct rw_i64map_s *tot[2];
         int tot_ok;
         int64_t tot_last;       /* agg.last it holds (INT64_MIN: none decided) */
@@ -132,8 +137,8 @@ void rw_bstore_head_clear(rw_bstore_head_t *h);
 rw_err_t rw_bstore_gaps(rw_bstore_t *bs, const char *topic, int32_t parts,
                         rw_input_gaps_t *gaps, char *errstr, size_t errstr_size);
 
-/* The number of subjects with a stored total, accounts and vendors (the
- * sorted sets' sizes). */
+/* The number of subjects with a total other than 0, accounts and vendors
+ * (from bs's copy of the totals, built when it has none). */
 rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
                             size_t errstr_size);
 
@@ -170,8 +175,9 @@ rw_err_t rw_bstore_delete_buckets(rw_bstore_t *bs, int32_t parts, int64_t del_k0
  * none; caller allocates cnt) and, with want_range, the subjects whose total
  * is at least `lo` (rounded to an integer), with their totals as scores, in
  * ascending order of score then subject (*range, caller clears with
- * rw_bstore_totals_clear()). From bs's copy of the totals; one round trip
- * reads them when it has none. */
+ * rw_bstore_totals_clear()). From bs's copy of the totals; when it has
+ * none, it is built from the window's fold copies (usually two round trips,
+ * one MULTI reading every copy the window holds). */
 typedef struct rw_bstore_totals_s {
         const char *const *subjects;
         size_t cnt;
@@ -212,7 +218,8 @@ typedef struct rw_bstore_decision_s {
         int64_t first, sum[2];
         rw_u128_t sq[2];
         int64_t cnt[2], orders, orders_since;
-        const rw_bstore_pair_t *tot[2]; /* new totals (0 removes) */
+        const rw_bstore_pair_t *tot[2]; /* new totals (0 removes): not stored,
+                                         * they follow into bs's copy */
         size_t tot_cnt[2];
         const rw_bstore_hash_t *fold;   /* [i * 2 + fam]: what bucket k0+i added */
         const rw_bstore_fpw_t *fps;
@@ -236,8 +243,8 @@ rw_err_t rw_bstore_unlock(rw_bstore_t *bs, const char *token,
                           char *errstr, size_t errstr_size);
 
 /* For people: the `top` largest totals per family (highest first; caller
- * frees with rw_bstore_top_clear()), the firing fingerprints and the outbox
- * length. */
+ * frees with rw_bstore_top_clear(); from bs's copy, built when it has
+ * none), the firing fingerprints and the outbox length. */
 typedef struct rw_bstore_top_s {
         rw_bstore_scored_t *v[2];
         size_t cnt[2];

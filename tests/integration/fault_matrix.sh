@@ -178,7 +178,7 @@ pass() {
 # clean BOOTSTRAP TAG: one pass without faults.
 clean() {
   pass "$1" "$2"
-  grep -q '^{dep}:tot:a ' "$WORK/dump.$2" || fail "the clean pass on $1 holds no portfolio totals"
+  grep -q '^{dep}:fc:a:' "$WORK/dump.$2" || fail "the clean pass on $1 holds no fold copies of the portfolio's window"
   grep -q '"rule":"dependency\.' "$WORK/$2.alerts" || fail "the clean pass on $1 sent no dependency alert"
 }
 
