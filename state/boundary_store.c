@@ -608,6 +608,43 @@ static void rw_bs_bucket_key(const rw_bstore_t *bs, char *buf, size_t size, int3
         rw_state_interval_key(buf, size, rw_state_ns(bs->st), p, what, rw_fam[fam][0], k);
 }
 
+/* Queue the reads of interval k's fold copy of family fam: its string
+ * fc:F:<k>, then the hash fold:F:<k> earlier versions stored (two replies,
+ * for rw_bs_fold_copy()). */
+static rw_err_t rw_bs_send_fold_copy(const rw_bstore_t *bs, redisContext *rc, int fam,
+                                     int64_t k, char *errstr, size_t errstr_size) {
+        char key[256], old[256];
+        const char *get[2] = { "GET", key }, *hga[2] = { "HGETALL", old };
+        rw_err_t err;
+
+        snprintf(key, sizeof(key), "%sfc:%s:%" PRId64, bs->pfx, rw_fam[fam], k);
+        snprintf(old, sizeof(old), "%sfold:%s:%" PRId64, bs->pfx, rw_fam[fam], k);
+        if (!(err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size)))
+                err = rw_bs_send(rc, 2, hga, NULL, errstr, errstr_size);
+        return err;
+}
+
+/* Interval k's fold copy of family fam into h, from the two replies of
+ * rw_bs_send_fold_copy() (checked by the caller): the string when there is
+ * one, else the hash. RW_ERR_NOMEM, or RW_ERR_FAIL (errstr) for a string
+ * that is not a fold copy. */
+static rw_err_t rw_bs_fold_copy(const rw_bstore_t *bs, const redisReply *str,
+                                const redisReply *hash, int fam, int64_t k,
+                                rw_bstore_hash_t *h, char *errstr, size_t errstr_size) {
+        int rc;
+
+        if (str->type != REDIS_REPLY_STRING)
+                return rw_bs_hash(hash, h) ? RW_ERR_NOMEM : RW_OK;
+        if ((rc = rw_bstore_fold_decode(str->str, str->len, h)) == -1)
+                return RW_ERR_NOMEM;
+        if (rc) {
+                snprintf(errstr, errstr_size, "redis: %sfc:%s:%" PRId64 ": not a fold copy",
+                         bs->pfx, rw_fam[fam], k);
+                return RW_ERR_FAIL;
+        }
+        return RW_OK;
+}
+
 static rw_err_t rw_bs_load_totals(rw_bstore_t *bs, char *errstr, size_t errstr_size);
 
 rw_err_t rw_bstore_subjects(rw_bstore_t *bs, int64_t cnt[2], char *errstr,
@@ -968,14 +1005,8 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
         lix = n;
         for (size_t i = l0 / 2; i < cnt && !err; i++)
                 for (int fam = 0; fam < 2 && !err; fam++) {
-                        char key[256], old[256];
-                        const char *get[2] = { "GET", key }, *hga[2] = { "HGETALL", old };
-                        int64_t k = leave0 + (int64_t)i;
-                        snprintf(key, sizeof(key), "%sfc:%s:%" PRId64, bs->pfx, rw_fam[fam], k);
-                        snprintf(old, sizeof(old), "%sfold:%s:%" PRId64, bs->pfx, rw_fam[fam],
-                                 k);
-                        if (!(err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size)))
-                                err = rw_bs_send(rc, 2, hga, NULL, errstr, errstr_size);
+                        err = rw_bs_send_fold_copy(bs, rc, fam, leave0 + (int64_t)i, errstr,
+                                                   errstr_size);
                         n += 2;
                 }
         if (err)
@@ -1061,24 +1092,10 @@ rw_err_t rw_bstore_read_buckets(rw_bstore_t *bs, int32_t parts, int64_t k0, size
                         err = RW_ERR_FAIL;
                 }
         }
-        for (size_t i = l0; i < nl && !err; i++) {
-                const redisReply *str = rs[lix + 2 * (i - l0)],
-                                 *hash = rs[lix + 2 * (i - l0) + 1];
-                int rc2;
-                if (str->type != REDIS_REPLY_STRING) {
-                        if (rw_bs_hash(hash, &out->leaving[i]))
-                                err = RW_ERR_NOMEM;
-                        continue;
-                }
-                if ((rc2 = rw_bstore_fold_decode(str->str, str->len, &out->leaving[i])) == -1)
-                        err = RW_ERR_NOMEM;
-                else if (rc2) {
-                        snprintf(errstr, errstr_size, "redis: %sfc:%s:%" PRId64
-                                 ": not a fold copy", bs->pfx, rw_fam[i % 2],
-                                 leave0 + (int64_t)(i / 2));
-                        err = RW_ERR_FAIL;
-                }
-        }
+        for (size_t i = l0; i < nl && !err; i++)
+                err = rw_bs_fold_copy(bs, rs[lix + 2 * (i - l0)], rs[lix + 2 * (i - l0) + 1],
+                                      (int)(i % 2), leave0 + (int64_t)(i / 2),
+                                      &out->leaving[i], errstr, errstr_size);
 done:
         if (err == RW_ERR_NOMEM)
                 snprintf(errstr, errstr_size, "out of memory");
@@ -1206,19 +1223,9 @@ static rw_err_t rw_bs_load_totals(rw_bstore_t *bs, char *errstr, size_t errstr_s
                     (err = rw_bs_send(rc, 3, hlast, NULL, errstr, errstr_size)))
                         goto done;
                 for (size_t i = 0; i < nk && !err; i++)
-                        for (int fam = 0; fam < 2 && !err; fam++) {
-                                char key[256], old[256];
-                                const char *get[2] = { "GET", key },
-                                           *hga[2] = { "HGETALL", old };
-                                int64_t k = k1 - (int64_t)i;
-                                snprintf(key, sizeof(key), "%sfc:%s:%" PRId64, bs->pfx,
-                                         rw_fam[fam], k);
-                                snprintf(old, sizeof(old), "%sfold:%s:%" PRId64, bs->pfx,
-                                         rw_fam[fam], k);
-                                if (!(err = rw_bs_send(rc, 2, get, NULL, errstr, errstr_size)))
-                                        err = rw_bs_send(rc, 2, hga, NULL, errstr,
-                                                         errstr_size);
-                        }
+                        for (int fam = 0; fam < 2 && !err; fam++)
+                                err = rw_bs_send_fold_copy(bs, rc, fam, k1 - (int64_t)i, errstr,
+                                                           errstr_size);
                 if (err || (err = rw_bs_send(rc, 1, exec, NULL, errstr, errstr_size)) ||
                     (err = rw_bs_collect(bs, rc, n, rs, errstr, errstr_size)))
                         goto done;
@@ -1255,27 +1262,19 @@ static rw_err_t rw_bs_load_totals(rw_bstore_t *bs, char *errstr, size_t errstr_s
                         const redisReply *str = x->element[1 + i * 2],
                                          *hash = x->element[2 + i * 2];
                         rw_bstore_hash_t h = { 0 };
-                        int fam = (int)(i % 2), rc2 = 0;
+                        int fam = (int)(i % 2);
                         if ((err = rw_bs_check(str, -1, "GET fold copy", errstr,
                                                errstr_size)) ||
                             (err = rw_bs_check(hash, REDIS_REPLY_ARRAY, "HGETALL fold copy",
                                                errstr, errstr_size)))
                                 break;
-                        if (str->type == REDIS_REPLY_STRING)
-                                rc2 = rw_bstore_fold_decode(str->str, str->len, &h);
-                        else
-                                rc2 = rw_bs_hash(hash, &h);
-                        if (!rc2 && rw_bs_totals_add(bs->tot[fam], &h))
-                                rc2 = -1;
+                        if (!(err = rw_bs_fold_copy(bs, str, hash, fam, k1 - (int64_t)(i / 2),
+                                                    &h, errstr, errstr_size)) &&
+                            rw_bs_totals_add(bs->tot[fam], &h))
+                                err = RW_ERR_NOMEM;
                         rw_bstore_hash_clear(&h);
-                        if (rc2 == -1)
+                        if (err == RW_ERR_NOMEM)
                                 goto nomem;
-                        if (rc2) {
-                                snprintf(errstr, errstr_size, "redis: %sfc:%s:%" PRId64
-                                         ": not a fold copy", bs->pfx, rw_fam[fam],
-                                         k1 - (int64_t)(i / 2));
-                                err = RW_ERR_FAIL;
-                        }
                 }
                 if (!err) {
                         bs->tot_last = have ? last : INT64_MIN;
