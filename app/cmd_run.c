@@ -114,7 +114,7 @@ int rw_cmd_run(int argc, char **argv) {
         rw_processor_stats(proc, &stats);
         if (err) {
                 rw_log_error("run: %s", errstr);
-                rc = RW_EXIT_RUNTIME;
+                rc = err == RW_ERR_CONFIG ? RW_EXIT_USAGE : RW_EXIT_RUNTIME;
         }
         rw_processor_stats_dlq_str(&stats, dlqstr, sizeof(dlqstr));
         rw_log_info("run: %lld consumed, %lld applied (%lld late), %lld duplicate(s), "

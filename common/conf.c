@@ -191,7 +191,8 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "Event-time boundaries at which dependency rules are decided, once "
           "every orders partition of the group has passed the boundary "
           "(support events do not move dependency figures). Must divide "
-          "`rules.dependency.window`." },
+          "`rules.dependency.window`. A namespace keeps the interval it was "
+          "built with: `run` refuses another one (exit 2)." },
         { "idle.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
           "Wall time a partition must have been at its end (every record "
           "the broker holds applied) before it counts as idle: an orders "

@@ -43,6 +43,7 @@ struct rw_decider_s {
         _Atomic int64_t cpu_us;         /* the thread's CPU time in passes */
         int64_t interval_ms;            /* between boundaries */
         _Atomic int64_t pending;        /* after the last pass that held the lock (-1: none) */
+        _Atomic int open;               /* the namespace's interval is known to be ours */
 };
 
 static void rw_decider_emit(void *opaque, const rw_alert_t *a) {
@@ -76,6 +77,10 @@ static int rw_decider_pass(rw_decider_t *dc, int *morep) {
         pthread_mutex_unlock(&dc->lock);
 
         *morep = 0;
+        /* Nothing is decided before the loop has checked that the
+         * namespace was built with this evaluation.interval. */
+        if (!atomic_load(&dc->open))
+                return 1;
         /* Told by the loop, which read the topics before the first poll;
          * asked here only if it could not (a parked fetch holds the
          * request back for fetch.wait.max.ms). */
@@ -241,6 +246,11 @@ void rw_decider_kick(rw_decider_t *dc) {
         dc->kicked = 1;
         pthread_cond_signal(&dc->cond);
         pthread_mutex_unlock(&dc->lock);
+}
+
+void rw_decider_open(rw_decider_t *dc) {
+        if (!atomic_exchange(&dc->open, 1))
+                rw_decider_kick(dc);
 }
 
 int64_t rw_decider_last(rw_decider_t *dc) {

@@ -46,6 +46,9 @@ void rw_decider_set_replay(rw_decider_t *dc, int replay);
 void rw_decider_set_partitions(rw_decider_t *dc, int32_t partitions);
 /* Decide now rather than at the next idle tick (a batch moved watermarks). */
 void rw_decider_kick(rw_decider_t *dc);
+/* Let it decide: the loop read the namespace's evaluation interval, and it
+ * is the decider's (until then a pass decides nothing). Thread-safe. */
+void rw_decider_open(rw_decider_t *dc);
 /* The last boundary decided, as last read from Redis by either side (0:
  * none). */
 int64_t rw_decider_last(rw_decider_t *dc);

@@ -52,24 +52,65 @@ void rw_part_forget(rw_processor_t *proc, rw_part_t *p) {
         rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }
 
+/* The evaluation interval the namespace was built with against this run's,
+ * read with the first position this process loads (before any record is
+ * consumed; the decider decides nothing until then): RW_OK, an error from
+ * Redis, or RW_ERR_CONFIG with the reason in why, naming the setting and its
+ * origin. Not at start: the run waits out a Redis outage with partitions
+ * assigned. */
+static rw_err_t rw_check_interval(rw_processor_t *proc, char *why, size_t why_size) {
+        const char *key = "evaluation.interval",
+                   *origin = rw_conf_origin(proc->conf, key);
+        char b1[32], b2[32];
+        int64_t stored;
+        rw_err_t err;
+
+        if (proc->interval_checked)
+                return RW_OK;
+        if ((err = rw_state_interval(proc->state, proc->interval_ms, &stored, why, why_size)))
+                return err;
+        if (stored == proc->interval_ms) {
+                proc->interval_checked = 1;
+                rw_decider_open(proc->decider);
+                return RW_OK;
+        }
+        rw_fmt_duration_exact(b1, sizeof(b1), proc->interval_ms);
+        if (stored > 0)
+                rw_fmt_duration_exact(b2, sizeof(b2), stored);
+        snprintf(why, why_size,
+                 "%s%s%s: %s, but state.namespace '%s' was built with %s%s: its "
+                 "portfolio buckets and fold copies are indexed by it; set %s back, "
+                 "or use a new namespace (riskwatch replay rebuilds one)",
+                 origin ? origin : "", origin ? (strcmp(origin, "-X") ? ": " : " ") : "",
+                 key, b1, rw_state_ns(proc->state), stored > 0 ? "" : "another interval",
+                 stored > 0 ? b2 : "", key);
+        return RW_ERR_CONFIG;
+}
+
 /* Load a partition's stored position (offset and watermark) from Redis,
  * waiting out a Redis outage while not asked to stop. 0, or -1 when stopped
  * or when Redis refused (an error reply: fatal, with Redis' reason). */
 static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
-        char errstr[512], why[1024];
+        char errstr[1024], why[1536];
         int backoff = 100;
         rw_err_t err;
 
         p->end_since = 0;
         p->followed = 0;
         rw_hold_end(proc, p, 0);        /* the caller seeks (or assigns) */
-        while ((err = rw_state_get_position(proc->state, p->topic, p->partition,
+        while ((err = rw_check_interval(proc, errstr, sizeof(errstr))) ||
+               (err = rw_state_get_position(proc->state, p->topic, p->partition,
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||
                (err = rw_state_get_bounds(proc->state, p->partition, &p->pb_first,
                                           &p->pb_last, errstr, sizeof(errstr))) ||
                (err = rw_state_get_gaps(proc->state, p->topic, p->partition, &p->gaps,
                                         errstr, sizeof(errstr)))) {
+                if (err == RW_ERR_CONFIG) {
+                        proc->fatal_config = 1;
+                        rw_fatal(proc, "%s", errstr);
+                        return -1;
+                }
                 if (err != RW_ERR_IO) {
                         snprintf(why, sizeof(why), "reading the stored position of "
                                  "%s [%d]: %s", p->topic, (int)p->partition, errstr);

@@ -619,7 +619,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         free(msgs);
         if (proc->fatal) {
                 snprintf(errstr, errstr_size, "%s", proc->fatal_err);
-                err = RW_ERR_FAIL;
+                err = proc->fatal_config ? RW_ERR_CONFIG : RW_ERR_FAIL;
         }
         return err;
 }

@@ -95,7 +95,8 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
 void rw_processor_destroy(rw_processor_t *proc);
 
 /* Run until *stop is set (or the end, with exit_at_eof). RW_OK on a clean
- * stop; otherwise a fatal error described in errstr. */
+ * stop; otherwise a fatal error described in errstr (RW_ERR_CONFIG: the
+ * state.namespace was built with another evaluation.interval). */
 rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                           char *errstr, size_t errstr_size);
 

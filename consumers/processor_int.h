@@ -138,6 +138,8 @@ struct rw_processor_s {
         int64_t dlq_logged_at[RW_DLQ__CNT];     /* mono ms of the last DLQ log line */
         int64_t dlq_unlogged[RW_DLQ__CNT];      /* dead letters since then */
         int fatal;
+        int fatal_config;       /* the fatal error is the configuration's */
+        int interval_checked;   /* the namespace's evaluation.interval is ours */
         char fatal_err[1024];
         volatile sig_atomic_t *stop;    /* rw_processor_run()'s, for callbacks */
         int64_t broker_timeout_ms;      /* -e: longest wait for the brokers */

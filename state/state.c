@@ -273,6 +273,49 @@ rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
         return RW_OK;
 }
 
+rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int64_t *storedp,
+                           char *errstr, size_t errstr_size) {
+        char key[512], val[32];
+        const char *setnx[4] = { "HSETNX", key, "interval", val },
+                   *get[3] = { "HGET", key, "interval" };
+        int64_t last;
+        redisReply *r;
+        rw_err_t err;
+
+        /* An earlier version's namespace, which did not record it: its
+         * decided boundaries are multiples of the interval it was built
+         * with. */
+        if ((err = rw_state_get_decided(st, &last, errstr, errstr_size)))
+                return err;
+        snprintf(key, sizeof(key), "%s:{dep}:agg", st->ns);
+        snprintf(val, sizeof(val), "%lld", (long long)interval_ms);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, get, NULL)))
+                return rw_state_cmd_err(st);
+        if (r->type == REDIS_REPLY_NIL && last > 0 && interval_ms > 0 &&
+            last % interval_ms) {
+                freeReplyObject(r);
+                *storedp = 0;
+                return RW_OK;
+        }
+        if (r->type == REDIS_REPLY_NIL) {
+                freeReplyObject(r);
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 4, setnx, NULL)))
+                        return rw_state_cmd_err(st);
+                freeReplyObject(r);
+                /* Another process may have recorded its own meanwhile. */
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, get, NULL)))
+                        return rw_state_cmd_err(st);
+        }
+        if (r->type != REDIS_REPLY_STRING) {
+                snprintf(errstr, errstr_size, "redis: HGET %s interval: unexpected reply", key);
+                freeReplyObject(r);
+                return RW_ERR_FAIL;
+        }
+        *storedp = strtoll(r->str, NULL, 10);
+        freeReplyObject(r);
+        return RW_OK;
+}
+
 static int64_t rw_reply_int(const redisReply *r) {
         if (r->type == REDIS_REPLY_INTEGER)
                 return r->integer;

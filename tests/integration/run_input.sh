@@ -2,8 +2,10 @@
 # `riskwatch run` on the real broker when its input is not what the user
 # meant: input topics that do not exist (-e fails at once naming them; without
 # -e one line per topic says it waits, and the run consumes once they are
-# created), and histories produced onto the same topics (two starts: no
-# duplicates; the same history twice: a warning in the exit summary).
+# created), histories produced onto the same topics (two starts: no
+# duplicates; the same history twice: a warning in the exit summary), and a
+# namespace run with another evaluation.interval than it was built with
+# (exit 2, naming the setting's origin).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PIDS=()   # every riskwatch this test started in the background, killed on exit
@@ -162,3 +164,32 @@ want=$(awk -v d="$n1" -v a="$all" '
 grep -qF "warn  run: $want" "$WORK/same.err" ||
   fail "run -e over one history twice: no line 'warn  run: $want'$(shown "$WORK/same.err")"
 ok "the same history twice: $(grep -m1 'were duplicates' "$WORK/same.err" | sed 's/.*warn  //')"
+
+# ---- another evaluation.interval on a namespace that holds state ------------------
+
+# The partitions' portfolio buckets and the decider's fold copies are indexed
+# by evaluation.interval: a run with another one would read and write them at
+# the wrong indices. The namespace keeps the interval it was built with, and
+# a run with another one exits 2 at once, naming the setting and where it was
+# set, writing nothing. The same interval goes on as before.
+offs() {   # the stored offsets and the decided boundary
+  rcli --scan --pattern "$NS2:*:off:*" | sort | xargs -r redis-cli -p "$REDIS_PORT" MGET | tr '\n' ' '
+  rcli hget "$NS2:{dep}:agg" last
+}
+before=$(offs)
+[[ $(rcli hget "$NS2:{dep}:agg" interval) == 3600000 ]] ||
+  fail "the namespace does not hold the interval it was built with (1h): '$(rcli hget "$NS2:{dep}:agg" interval)'"
+run "$WORK/out" "$WORK/iv.err" run -e "${two[@]}" -X evaluation.interval=15m
+[[ $rc -eq 2 ]] || fail "run -e with another evaluation.interval: exit $rc, expected 2$(shown "$WORK/iv.err")"
+grep -qF "run: -X evaluation.interval: 15m, but state.namespace '$NS2' was built with 1h" "$WORK/iv.err" ||
+  fail "run -e with another evaluation.interval does not name it and its origin$(shown "$WORK/iv.err")"
+printf '# the interval\nevaluation.interval = 30m\n' >"$WORK/iv.conf"
+run "$WORK/out" "$WORK/iv2.err" run -e "${two[@]}" -c "$WORK/iv.conf"
+[[ $rc -eq 2 ]] || fail "run -e with another evaluation.interval from a file: exit $rc, expected 2$(shown "$WORK/iv2.err")"
+grep -qF "run: $WORK/iv.conf:2: evaluation.interval: 30m, but state.namespace '$NS2' was built with 1h" \
+  "$WORK/iv2.err" || fail "run -e with another evaluation.interval from a file does not name FILE:LINE$(shown "$WORK/iv2.err")"
+[[ $(offs) == "$before" && $(rcli hget "$NS2:{dep}:agg" interval) == 3600000 ]] ||
+  fail "the refused runs changed the namespace: offsets and last boundary '$before' -> '$(offs)'"
+run "$WORK/out" "$WORK/iv3.err" run -e "${two[@]}" -X evaluation.interval=1h
+[[ $rc -eq 0 ]] || fail "run -e with the namespace's own evaluation.interval: exit $rc$(shown "$WORK/iv3.err")"
+ok "another evaluation.interval on a namespace built with 1h exits 2: $(grep -m1 'but state.namespace' "$WORK/iv.err" | sed 's/.*error run: //' | cut -c1-90)..."

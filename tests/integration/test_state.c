@@ -735,6 +735,49 @@ static void test_interval_isums(void **state) {
         rw_isums_destroy(is);
 }
 
+/* The evaluation interval a namespace was built with: recorded by the first
+ * run, returned to every later one (a different one is refused by the
+ * caller); an earlier version's namespace, which did not record it, is
+ * caught when its last decided boundary is not a multiple of the interval
+ * asked for, and recorded otherwise. */
+static void test_interval_recorded(void **state) {
+        fx_t *fx = *state;
+        char errstr[512];
+        int64_t stored = -1;
+        char *v;
+
+        assert_int_equal(rw_state_interval(fx->st, 3600000, &stored, errstr,
+                                           sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 3600000);
+        v = hget(fx, "ts:{dep}:agg", "interval");
+        assert_non_null(v);
+        assert_string_equal(v, "3600000");
+        free(v);
+        /* Another run asks for 15m: it gets the recorded 1h, which stays. */
+        assert_int_equal(rw_state_interval(fx->st, 900000, &stored, errstr,
+                                           sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 3600000);
+        v = hget(fx, "ts:{dep}:agg", "interval");
+        assert_string_equal(v, "3600000");
+        free(v);
+
+        /* Not recorded, boundaries of 1h decided: 2h cannot have made
+         * 11:00 (refused, nothing recorded), 30m could have (recorded). */
+        freeReplyObject(redisCommand(fx->rc, "DEL ts:{dep}:agg"));
+        freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg last %lld",
+                                     (long long)(T0 + 5 * 3600000LL)));
+        assert_int_equal(rw_state_interval(fx->st, 7200000, &stored, errstr,
+                                           sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 0);
+        assert_null(hget(fx, "ts:{dep}:agg", "interval"));
+        assert_int_equal(rw_state_interval(fx->st, 1800000, &stored, errstr,
+                                           sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 1800000);
+        v = hget(fx, "ts:{dep}:agg", "last");
+        assert_int_equal(strtoll(v, NULL, 10), T0 + 5 * 3600000LL);     /* untouched */
+        free(v);
+}
+
 /* A batch write applies whole or not at all. A sum the write computes that
  * does not fit in 64 bits is refused before anything is sent; a command
  * Redis refuses inside the transaction is reported as that, a fault. */
@@ -781,6 +824,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_refused, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_bucket, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_isums, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_interval_recorded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
         };
