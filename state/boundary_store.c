@@ -1219,6 +1219,8 @@ static rw_err_t rw_bs_load_totals(rw_bstore_t *bs, char *errstr, size_t errstr_s
                 n = 3 + nk * 4;
                 if (!(rs = calloc(n, sizeof(*rs))))
                         goto nomem;
+                if (bs->load_hook)
+                        bs->load_hook(bs->load_opaque);
                 if ((err = rw_bs_send(rc, 1, multi, NULL, errstr, errstr_size)) ||
                     (err = rw_bs_send(rc, 3, hlast, NULL, errstr, errstr_size)))
                         goto done;

@@ -36,6 +36,11 @@ typedef struct rw_bstore_s {
          * interval chunks, it never moves, so it is read until found. */
         int64_t *since;
         int32_t since_cnt;
+        /* Called before each read of the window's copies, after the
+         * decided boundary that chose them was read (NULL: none): lets a
+         * test move the boundary on in between, as another decider can. */
+        void (*load_hook)(void *opaque);
+        void *load_opaque;
 } rw_bstore_t;
 
 /* Point bs at st (keeps the loaded SHA when st's namespace is the same). */

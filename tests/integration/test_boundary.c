@@ -458,6 +458,114 @@ static void test_brute_force(void **state) {
 }
 
 /*
+ * A decider that builds its totals reads the decided boundary, then the
+ * window's fold copies that boundary chooses (with the boundary again, in
+ * one MULTI). When another decider moves the boundary on in between, the
+ * totals are those of the window as of the new boundary, not a mix; when it
+ * moves at every read, the build gives up with an I/O error after 8 reads.
+ */
+#define MV_DAYS 100
+#define MV_ACCTS 8
+
+typedef struct mover_s {
+        redisContext *rc;
+        int calls;
+        int every;              /* move at every call (else at the first) */
+        int64_t to;             /* agg.last set at the first call */
+} mover_t;
+
+static void mover_hook(void *opaque) {
+        mover_t *m = opaque;
+        if (m->calls++ == 0 || m->every)
+                cmd(m->rc, "HSET mv:{dep}:agg last %lld", (long long)(m->to + (m->calls - 1) * DAY));
+}
+
+static void test_totals_moved(void **state) {
+        fx_t *fx = *state;
+        static int64_t raw[MV_DAYS][MV_ACCTS];
+        rw_state_t *st = state_new(fx, "mv");
+        rw_boundary_t *bd = decider_new(DAY, 90 * DAY, 1000, 30000);
+        const int64_t moved = MV_DAYS + 30;     /* the window: days 40 .. 99 */
+        int64_t old_tot[MV_ACCTS] = { 0 }, new_tot[MV_ACCTS] = { 0 }, values[MV_ACCTS];
+        const char *subjects[MV_ACCTS];
+        char ids[MV_ACCTS][16], errstr[256];
+        int differ = 0;
+        sink_t sink;
+
+        memset(raw, 0, sizeof(raw));
+        sink_init(&sink, fx, "mv");
+        rng_state = 7;
+        for (int64_t k = 0; k < MV_DAYS; k++)
+                for (int j = 0; j < 3; j++) {
+                        int a = (int)(rnd() % MV_ACCTS);
+                        int64_t spend = (int64_t)(rnd() % 5000) + 1;
+                        char id[16];
+                        snprintf(id, sizeof(id), "acct-%d", a);
+                        put(fx->rc, "mv", 0, 'a', k, id, spend);
+                        put(fx->rc, "mv", 0, 'v', k, "vendor-0", spend);
+                        raw[k][a] += spend;
+                }
+        put_first(fx->rc, "mv", 0, 0);
+        prog(fx->rc, "mv", 0, MV_DAYS * DAY, fx->wall);
+        tick_all(bd, st, fx->codec, 1, fx->wall, &sink);
+        assert_int_equal(llget(fx->rc, "HGET mv:{dep}:agg last"), MV_DAYS * DAY);
+        for (int a = 0; a < MV_ACCTS; a++) {
+                snprintf(ids[a], sizeof(ids[a]), "acct-%d", a);
+                subjects[a] = ids[a];
+                for (int64_t k = MV_DAYS - 90; k < MV_DAYS; k++)
+                        old_tot[a] += raw[k][a];
+                for (int64_t k = moved - 90; k < MV_DAYS; k++)
+                        new_tot[a] += raw[k][a];
+                differ += old_tot[a] != new_tot[a];
+        }
+        assert_true(differ > 0);        /* the two windows tell apart */
+
+        /* Moved once, between the first read and the copies: read again. */
+        {
+                mover_t m = { .rc = fx->rc, .to = moved * DAY };
+                rw_bstore_t fresh = { .interval_ms = DAY, .nwin = 90,
+                                      .load_hook = mover_hook, .load_opaque = &m };
+                rw_bstore_totals_t q[2];
+
+                memset(q, 0, sizeof(q));
+                q[0] = (rw_bstore_totals_t){ .subjects = subjects, .cnt = MV_ACCTS,
+                                             .values = values };
+                rw_bstore_init(&fresh, st);
+                assert_int_equal(rw_bstore_read_totals(&fresh, q, errstr, sizeof(errstr)),
+                                 RW_OK);
+                assert_int_equal(m.calls, 2);
+                for (int a = 0; a < MV_ACCTS; a++)
+                        assert_int_equal(values[a], new_tot[a]);
+                assert_int_equal(fresh.tot_last, moved * DAY);
+                rw_bstore_totals_clear(q);
+                rw_bstore_release(&fresh);
+        }
+        /* Moved at every read: given up, as an I/O error (a decider retries
+         * it at its next pass), after 8 reads. */
+        {
+                mover_t m = { .rc = fx->rc, .to = (moved + 1) * DAY, .every = 1 };
+                rw_bstore_t fresh = { .interval_ms = DAY, .nwin = 90,
+                                      .load_hook = mover_hook, .load_opaque = &m };
+                rw_bstore_totals_t q[2];
+
+                memset(q, 0, sizeof(q));
+                q[0] = (rw_bstore_totals_t){ .subjects = subjects, .cnt = MV_ACCTS,
+                                             .values = values };
+                rw_bstore_init(&fresh, st);
+                assert_int_equal(rw_bstore_read_totals(&fresh, q, errstr, sizeof(errstr)),
+                                 RW_ERR_IO);
+                assert_non_null(strstr(errstr, "moved on at each of 8 reads"));
+                assert_int_equal(m.calls, 8);
+                assert_false(fresh.tot_ok);
+                rw_bstore_totals_clear(q);
+                rw_bstore_release(&fresh);
+        }
+        sink_clear(&sink);
+        rw_boundary_destroy(bd);
+        rw_state_destroy(st);
+}
+
+/*
  * The lifecycle at boundaries: a 10-day window, one partition, daily
  * boundaries. Vendors 60/35/5% for 35 days, then 20/28.5/51.5%.
  */
@@ -1289,6 +1397,7 @@ static void test_window_minimums(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_brute_force, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_totals_moved, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_lifecycle, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_two_deciders, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_idle, fx_setup, fx_teardown),
