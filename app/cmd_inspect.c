@@ -221,12 +221,34 @@ static int rw_inspect_portfolio(rw_state_t *st, const rw_conf_t *conf,
         rw_boundary_opts_t bo;
         rw_boundary_status_t s;
         rw_boundary_t *bd;
+        int64_t stored;
         char errstr[512], t1[32], t2[32], t3[32], shown[1024];
 
         rw_boundary_opts_default(&bo);
         bo.interval_ms = rw_conf_get_int(conf, "evaluation.interval");
         bo.lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
         bo.idle_timeout_ms = rw_conf_get_int(conf, "idle.timeout");
+        /* The fold copies are indexed by the interval the namespace was
+         * built with: read with it, whatever the configuration says. */
+        if (rw_state_interval(st, bo.interval_ms, 0, &stored, errstr, sizeof(errstr))) {
+                fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                return -1;
+        }
+        if (!stored) {
+                rw_fmt_duration_exact(t1, sizeof(t1), bo.interval_ms);
+                fprintf(stderr, "riskwatch inspect: state.namespace '%s' was built with "
+                        "another evaluation.interval than %s, which it did not record: "
+                        "set the one it was built with\n", rw_state_ns(st), t1);
+                return -1;
+        }
+        if (stored != bo.interval_ms) {
+                rw_fmt_duration_exact(t1, sizeof(t1), stored);
+                rw_fmt_duration_exact(t2, sizeof(t2), bo.interval_ms);
+                fprintf(stderr, "riskwatch inspect: state.namespace '%s' was built with "
+                        "evaluation.interval %s: shown with it (not %s)\n",
+                        rw_state_ns(st), t1, t2);
+                bo.interval_ms = stored;
+        }
         if (!(bd = rw_boundary_new(params, &bo, errstr, sizeof(errstr))) ||
             rw_boundary_status(bd, st, 0, rw_now_ms(), &s, errstr, sizeof(errstr))) {
                 fprintf(stderr, "riskwatch inspect: %s\n", errstr);

@@ -67,7 +67,8 @@ static rw_err_t rw_check_interval(rw_processor_t *proc, char *why, size_t why_si
 
         if (proc->interval_checked)
                 return RW_OK;
-        if ((err = rw_state_interval(proc->state, proc->interval_ms, &stored, why, why_size)))
+        if ((err = rw_state_interval(proc->state, proc->interval_ms, 1, &stored, why,
+                                     why_size)))
                 return err;
         if (stored == proc->interval_ms) {
                 proc->interval_checked = 1;

@@ -273,8 +273,8 @@ rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
         return RW_OK;
 }
 
-rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int64_t *storedp,
-                           char *errstr, size_t errstr_size) {
+rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int record,
+                           int64_t *storedp, char *errstr, size_t errstr_size) {
         char key[512], val[32];
         const char *setnx[4] = { "HSETNX", key, "interval", val },
                    *get[3] = { "HGET", key, "interval" };
@@ -295,6 +295,11 @@ rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int64_t *storedp
             last % interval_ms) {
                 freeReplyObject(r);
                 *storedp = 0;
+                return RW_OK;
+        }
+        if (r->type == REDIS_REPLY_NIL && !record) {
+                freeReplyObject(r);
+                *storedp = interval_ms;
                 return RW_OK;
         }
         if (r->type == REDIS_REPLY_NIL) {

@@ -64,12 +64,12 @@ rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
 
 /* The evaluation interval (ms) the namespace's interval-indexed state was
  * built with ({dep}:agg "interval": the partitions' portfolio buckets and
- * the decider's fold copies are indexed by it), recorded as `interval_ms`
- * when none is. *storedp = 0 when an earlier version's namespace, which
- * did not record it, has decided a boundary that is not a multiple of
- * `interval_ms`: it was built with another one. */
-rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int64_t *storedp,
-                           char *errstr, size_t errstr_size);
+ * the decider's fold copies are indexed by it); when none is, `interval_ms`
+ * (recorded with `record`). *storedp = 0 when an earlier version's
+ * namespace, which did not record it, has decided a boundary that is not a
+ * multiple of `interval_ms`: it was built with another one. */
+rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int record,
+                           int64_t *storedp, char *errstr, size_t errstr_size);
 
 /* Which accounts of a topic-partition have a stored due time at or before
  * `until`: filled in by rw_state_due() (caller frees each of accounts[],

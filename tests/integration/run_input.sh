@@ -171,7 +171,8 @@ ok "the same history twice: $(grep -m1 'were duplicates' "$WORK/same.err" | sed 
 # by evaluation.interval: a run with another one would read and write them at
 # the wrong indices. The namespace keeps the interval it was built with, and
 # a run with another one exits 2 at once, naming the setting and where it was
-# set, writing nothing. The same interval goes on as before.
+# set, writing nothing; inspect --portfolio shows it with its own. The same
+# interval goes on as before.
 offs() {   # the stored offsets and the decided boundary
   rcli --scan --pattern "$NS2:*:off:*" | sort | xargs -r redis-cli -p "$REDIS_PORT" MGET | tr '\n' ' '
   rcli hget "$NS2:{dep}:agg" last
@@ -190,6 +191,18 @@ grep -qF "run: $WORK/iv.conf:2: evaluation.interval: 30m, but state.namespace '$
   "$WORK/iv2.err" || fail "run -e with another evaluation.interval from a file does not name FILE:LINE$(shown "$WORK/iv2.err")"
 [[ $(offs) == "$before" && $(rcli hget "$NS2:{dep}:agg" interval) == 3600000 ]] ||
   fail "the refused runs changed the namespace: offsets and last boundary '$before' -> '$(offs)'"
+# inspect --portfolio reads the fold copies with the namespace's interval,
+# whatever the configuration says, and says so.
+rw inspect "${two[@]}" --portfolio --json >"$WORK/p1.json" 2>"$WORK/p1.err" ||
+  fail "inspect --portfolio$(shown "$WORK/p1.err")"
+rw inspect "${two[@]}" --portfolio --json -X evaluation.interval=15m >"$WORK/p2.json" 2>"$WORK/p2.err" ||
+  fail "inspect --portfolio with another evaluation.interval$(shown "$WORK/p2.err")"
+grep -q '"top_accounts":\[{' "$WORK/p1.json" || fail "inspect --portfolio lists no account: $(head -c 600 "$WORK/p1.json")"
+cmp -s "$WORK/p1.json" "$WORK/p2.json" ||
+  fail "inspect --portfolio with 15m differs from 1h: $(head -c 400 "$WORK/p2.json")"
+grep -qF "state.namespace '$NS2' was built with evaluation.interval 1h: shown with it (not 15m)" "$WORK/p2.err" ||
+  fail "inspect --portfolio with 15m does not say it shows 1h$(shown "$WORK/p2.err")"
 run "$WORK/out" "$WORK/iv3.err" run -e "${two[@]}" -X evaluation.interval=1h
 [[ $rc -eq 0 ]] || fail "run -e with the namespace's own evaluation.interval: exit $rc$(shown "$WORK/iv3.err")"
+ok "inspect --portfolio shows a namespace built with 1h with 1h whatever evaluation.interval says"
 ok "another evaluation.interval on a namespace built with 1h exits 2: $(grep -m1 'but state.namespace' "$WORK/iv.err" | sed 's/.*error run: //' | cut -c1-90)..."

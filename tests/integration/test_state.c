@@ -746,15 +746,25 @@ static void test_interval_recorded(void **state) {
         int64_t stored = -1;
         char *v;
 
-        assert_int_equal(rw_state_interval(fx->st, 3600000, &stored, errstr,
+        assert_int_equal(rw_state_interval(fx->st, 3600000, 1, &stored, errstr,
                                            sizeof(errstr)), RW_OK);
         assert_int_equal(stored, 3600000);
         v = hget(fx, "ts:{dep}:agg", "interval");
         assert_non_null(v);
         assert_string_equal(v, "3600000");
         free(v);
+        /* Read only: nothing recorded, the interval asked for comes back. */
+        freeReplyObject(redisCommand(fx->rc, "RENAME ts:{dep}:agg ts:{dep}:kept"));
+        assert_int_equal(rw_state_interval(fx->st, 900000, 0, &stored, errstr,
+                                           sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 900000);
+        assert_int_equal(llget(fx, "EXISTS ts:{dep}:agg"), 0);
+        freeReplyObject(redisCommand(fx->rc, "RENAME ts:{dep}:kept ts:{dep}:agg"));
+        assert_int_equal(rw_state_interval(fx->st, 900000, 0, &stored, errstr,
+                                           sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 3600000);
         /* Another run asks for 15m: it gets the recorded 1h, which stays. */
-        assert_int_equal(rw_state_interval(fx->st, 900000, &stored, errstr,
+        assert_int_equal(rw_state_interval(fx->st, 900000, 1, &stored, errstr,
                                            sizeof(errstr)), RW_OK);
         assert_int_equal(stored, 3600000);
         v = hget(fx, "ts:{dep}:agg", "interval");
@@ -766,11 +776,11 @@ static void test_interval_recorded(void **state) {
         freeReplyObject(redisCommand(fx->rc, "DEL ts:{dep}:agg"));
         freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg last %lld",
                                      (long long)(T0 + 5 * 3600000LL)));
-        assert_int_equal(rw_state_interval(fx->st, 7200000, &stored, errstr,
+        assert_int_equal(rw_state_interval(fx->st, 7200000, 1, &stored, errstr,
                                            sizeof(errstr)), RW_OK);
         assert_int_equal(stored, 0);
         assert_null(hget(fx, "ts:{dep}:agg", "interval"));
-        assert_int_equal(rw_state_interval(fx->st, 1800000, &stored, errstr,
+        assert_int_equal(rw_state_interval(fx->st, 1800000, 1, &stored, errstr,
                                            sizeof(errstr)), RW_OK);
         assert_int_equal(stored, 1800000);
         v = hget(fx, "ts:{dep}:agg", "last");
