@@ -480,6 +480,24 @@ static void mover_hook(void *opaque) {
                 cmd(m->rc, "HSET mv:{dep}:agg last %lld", (long long)(m->to + (m->calls - 1) * DAY));
 }
 
+/* The accounts' totals as a fresh store (*fresh, released by the caller)
+ * builds them, with m moving the boundary between its reads. */
+static rw_err_t moved_read(rw_state_t *st, mover_t *m, rw_bstore_t *fresh,
+                           const char *const *subjects, int64_t *values, char *errstr,
+                           size_t errstr_size) {
+        rw_bstore_totals_t q[2];
+        rw_err_t err;
+
+        *fresh = (rw_bstore_t){ .interval_ms = DAY, .nwin = 90, .load_hook = mover_hook,
+                                .load_opaque = m };
+        memset(q, 0, sizeof(q));
+        q[0] = (rw_bstore_totals_t){ .subjects = subjects, .cnt = MV_ACCTS, .values = values };
+        rw_bstore_init(fresh, st);
+        err = rw_bstore_read_totals(fresh, q, errstr, errstr_size);
+        rw_bstore_totals_clear(q);
+        return err;
+}
+
 static void test_totals_moved(void **state) {
         fx_t *fx = *state;
         static int64_t raw[MV_DAYS][MV_ACCTS];
@@ -523,41 +541,27 @@ static void test_totals_moved(void **state) {
         /* Moved once, between the first read and the copies: read again. */
         {
                 mover_t m = { .rc = fx->rc, .to = moved * DAY };
-                rw_bstore_t fresh = { .interval_ms = DAY, .nwin = 90,
-                                      .load_hook = mover_hook, .load_opaque = &m };
-                rw_bstore_totals_t q[2];
+                rw_bstore_t fresh;
 
-                memset(q, 0, sizeof(q));
-                q[0] = (rw_bstore_totals_t){ .subjects = subjects, .cnt = MV_ACCTS,
-                                             .values = values };
-                rw_bstore_init(&fresh, st);
-                assert_int_equal(rw_bstore_read_totals(&fresh, q, errstr, sizeof(errstr)),
-                                 RW_OK);
+                assert_int_equal(moved_read(st, &m, &fresh, subjects, values, errstr,
+                                            sizeof(errstr)), RW_OK);
                 assert_int_equal(m.calls, 2);
                 for (int a = 0; a < MV_ACCTS; a++)
                         assert_int_equal(values[a], new_tot[a]);
                 assert_int_equal(fresh.tot_last, moved * DAY);
-                rw_bstore_totals_clear(q);
                 rw_bstore_release(&fresh);
         }
         /* Moved at every read: given up, as an I/O error (a decider retries
          * it at its next pass), after 8 reads. */
         {
                 mover_t m = { .rc = fx->rc, .to = (moved + 1) * DAY, .every = 1 };
-                rw_bstore_t fresh = { .interval_ms = DAY, .nwin = 90,
-                                      .load_hook = mover_hook, .load_opaque = &m };
-                rw_bstore_totals_t q[2];
+                rw_bstore_t fresh;
 
-                memset(q, 0, sizeof(q));
-                q[0] = (rw_bstore_totals_t){ .subjects = subjects, .cnt = MV_ACCTS,
-                                             .values = values };
-                rw_bstore_init(&fresh, st);
-                assert_int_equal(rw_bstore_read_totals(&fresh, q, errstr, sizeof(errstr)),
-                                 RW_ERR_IO);
+                assert_int_equal(moved_read(st, &m, &fresh, subjects, values, errstr,
+                                            sizeof(errstr)), RW_ERR_IO);
                 assert_non_null(strstr(errstr, "moved on at each of 8 reads"));
                 assert_int_equal(m.calls, 8);
                 assert_false(fresh.tot_ok);
-                rw_bstore_totals_clear(q);
                 rw_bstore_release(&fresh);
         }
         sink_clear(&sink);
