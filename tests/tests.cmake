@@ -74,6 +74,7 @@ endfunction()
 
 rw_integration_test(e2e_kcat)
 rw_integration_test(e2e_inactivity)
+rw_integration_test(gathered_due)
 rw_integration_test(e2e_outage)
 rw_integration_test(e2e_outage_live)
 rw_integration_test(e2e_readable)
