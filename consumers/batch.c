@@ -383,9 +383,12 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
         if (rw_grow(&p->pend, &p->pend_size, p->pend_cnt + p->acct_cnt + 1,
                     sizeof(*p->pend), 256))
                 abort();
-        for (i = 0; i < p->acct_cnt; i++)
+        for (i = 0; i < p->acct_cnt; i++) {
+                if (i + 4 < p->acct_cnt)
+                        rw_account_prefetch_data(p->accts[i + 4]);
                 if (rw_account_dirty(p->accts[i]))
                         p->pend[p->pend_cnt++] = p->accts[i];
+        }
         for (i = 0; orders && i < p->ev_cnt; i++) {
                 const rw_state_event_t *ev = &p->evs[i];
                 if (out.flags[i] != '1')
@@ -596,6 +599,10 @@ static void rw_part_seal(rw_part_t *p, int orders) {
         p->fl_acct_cnt = 0;
         for (size_t i = 0; i < p->pend_cnt; i++) {
                 rw_account_view_t *av = p->pend[i];
+                if (i + 4 < p->pend_cnt)
+                        rw_account_prefetch(p->pend[i + 4]);
+                if (i + 2 < p->pend_cnt)
+                        rw_account_prefetch_data(p->pend[i + 2]);
                 if (!rw_account_dirty(av))
                         continue;       /* a repeat: written already */
                 if (rw_state_write_account(p->w, orders, av))

@@ -291,6 +291,11 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 rw_account_view_t *av = avs[j];
                 int64_t until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
 
+                if (j + 4 < cnt)
+                        rw_account_prefetch(avs[j + 4]);
+                if (j + 2 < cnt)
+                        rw_account_prefetch_data(avs[j + 2]);
+
                 if (rw_run_due(o, &snaps[snap_of[j]], av, nows[j], nows[j], &out->alerts,
                                &out->suppressed))
                         goto done;
@@ -320,10 +325,13 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                     av->due / RW_DAY_MS == ev->occurred_at / RW_DAY_MS)
                         av->due = ev->occurred_at;
         }
-        for (j = 0; j < acct_cnt; j++)
+        for (j = 0; j < acct_cnt; j++) {
+                if (j + 4 < acct_cnt)
+                        rw_account_prefetch(accts[j + 4]);
                 if (rw_run_due(o, &out->gaps, accts[j], now, INT64_MAX, &out->alerts,
                                &out->suppressed))
                         goto done;
+        }
         rc = 0;
 done:
         free(nows);
