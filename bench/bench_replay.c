@@ -1,10 +1,11 @@
 /* bench_replay.c - the batch replay's CPU (consumers/replay.c), without Kafka
  * or Redis: the pipeline benchmark's history (riskwatch gen --seed 1, 250 000
  * events of 5 209 accounts over 180 days), each topic in 4 partitions by
- * account, replayed a partition's batch at a time over in-memory account
- * views as `riskwatch run` replays it: the accounts due by the batch's end
- * from the partition's due index, the replay, the due index following it,
- * and each changed view marked written. Prints ns per event, the median of
+ * account, replayed a partition's batch at a time over the account cache
+ * (state/cache.c, its default bound) as `riskwatch run` replays it: the
+ * batch's accounts looked up in the cache (new ones put in it), those due by
+ * the batch's end from the partition's due index, the replay, the due index
+ * following it, each changed view marked written, the cache trimmed. Prints ns per event, the median of
  * RUNS runs (and the fastest and slowest), and what the replay decided (the
  * same in every run and build that decides the same).
  *
@@ -16,10 +17,10 @@
 #include <time.h>
 #include "common/arena.h"
 #include "common/conf.h"
-#include "common/i64map.h"
 #include "consumers/due_index.h"
 #include "consumers/replay.h"
 #include "gen/gen.h"
+#include "state/cache.h"
 
 #define RUNS    7
 #define PARTS   4
@@ -32,12 +33,8 @@ typedef struct part_s {
         size_t cnt, size;
 } part_t;
 
-/* One run's state of a partition: its views and due index. */
+/* One run's state of a partition (its views are in the run's cache). */
 typedef struct pstate_s {
-        rw_i64map_t *ix;                /* account -> views[] index */
-        rw_account_view_t **views;
-        size_t view_cnt, view_size;
-        size_t *stamp;                  /* per view: the last batch it joined */
         rw_due_index_t *dues;
         int64_t watermark;
         rw_input_gaps_t gaps;
@@ -136,40 +133,46 @@ static size_t load_history(part_t parts[2][PARTS], rw_arena_t *strs, size_t want
         return n;
 }
 
-static rw_account_view_t *view_of(pstate_t *s, const char *account) {
-        int64_t i;
+/* The account's view: cached, or new (put in the cache). */
+static rw_account_view_t *view_of(rw_cache_t *c, int tag, const char *account) {
+        rw_account_view_t *av = rw_cache_get(c, tag, account), v;
 
-        if (rw_i64map_get(s->ix, account, strlen(account), &i))
-                return s->views[i];
-        if (s->view_cnt == s->view_size) {
-                s->view_size = s->view_size ? s->view_size * 2 : 1024;
-                s->views = realloc(s->views, s->view_size * sizeof(*s->views));
-                s->stamp = realloc(s->stamp, s->view_size * sizeof(*s->stamp));
-                if (!s->views || !s->stamp)
-                        die("out of memory");
-        }
-        if (!(s->views[s->view_cnt] = malloc(sizeof(rw_account_view_t))) ||
-            rw_account_init(s->views[s->view_cnt], account) ||
-            rw_i64map_set(s->ix, account, strlen(account), (int64_t)s->view_cnt))
+        if (av)
+                return av;
+        if (rw_account_init(&v, account) || !(av = rw_cache_put(c, tag, &v)))
                 die("out of memory");
-        s->stamp[s->view_cnt] = 0;
-        return s->views[s->view_cnt++];
+        return av;
 }
 
-/* The view's index (it is in the map). */
-static size_t view_ix(const pstate_t *s, const char *account) {
-        int64_t i = -1;
+/* The distinct views of avs[0, n), in the order they first appear, into out
+ * (as consumers/batch.c takes them). */
+static size_t distinct(rw_account_view_t *const *avs, size_t n, rw_account_view_t **out) {
+        size_t cap = 16, cnt = 0;
+        rw_account_view_t **set;
 
-        (void)rw_i64map_get(s->ix, account, strlen(account), &i);
-        return (size_t)i;
+        while (cap < 2 * n)
+                cap *= 2;
+        if (!(set = calloc(cap, sizeof(*set))))
+                die("out of memory");
+        for (size_t i = 0; i < n; i++) {
+                size_t h = (size_t)(((uintptr_t)avs[i] >> 4) * 0x9e3779b97f4a7c15ULL);
+                for (h &= cap - 1; set[h] && set[h] != avs[i]; h = (h + 1) & (cap - 1))
+                        ;
+                if (!set[h])
+                        out[cnt++] = set[h] = avs[i];
+        }
+        free(set);
+        return cnt;
 }
 
 /* One partition's events [from, to) as one batch. */
 static void batch(const rw_rules_params_t *params, const rw_account_limits_t *lim,
-                  const part_t *p, pstate_t *s, size_t from, size_t to, size_t stamp,
+                  rw_cache_t *c, const part_t *p, pstate_t *s, size_t from, size_t to,
                   totals_t *tot) {
-        size_t cnt = to - from, acct_cnt = 0, due_cnt = 0;
-        rw_account_view_t **avs = malloc((cnt + 1) * sizeof(*avs)), **accts;
+        size_t cnt = to - from, acct_cnt, due_cnt = 0;
+        int tag = (int)p->src * PARTS + p->partition;
+        rw_account_view_t **avs, **accts;
+        const char **names;
         char **due_accts = NULL;
         int64_t *dues = NULL, wm = s->watermark;
         rw_replay_out_t out;
@@ -185,27 +188,24 @@ static void batch(const rw_rules_params_t *params, const rw_account_limits_t *li
                         wm = p->evs[j].occurred_at;
         if (rw_due_index_until(s->dues, wm - o.lateness_ms, &due_accts, &dues, &due_cnt))
                 die("out of memory");
-        if (!avs || !(accts = malloc((cnt + due_cnt + 1) * sizeof(*accts))))
+        if (!(names = malloc((cnt + 1) * sizeof(*names))) ||
+            !(avs = malloc((cnt + due_cnt + 1) * sizeof(*avs))) ||
+            !(accts = malloc((cnt + due_cnt + 1) * sizeof(*accts))))
                 die("out of memory");
-        for (size_t j = 0; j < cnt; j++) {
-                rw_account_view_t *av = view_of(s, p->evs[from + j].account);
-                size_t i = view_ix(s, av->account);
-                avs[j] = av;
-                if (s->stamp[i] != stamp) {
-                        s->stamp[i] = stamp;
-                        accts[acct_cnt++] = av;
-                }
-        }
+        for (size_t j = 0; j < cnt; j++)
+                names[j] = p->evs[from + j].account;
+        rw_cache_get_many(c, tag, names, cnt, avs);
+        for (size_t j = 0; j < cnt; j++)
+                if (!avs[j])
+                        avs[j] = view_of(c, tag, names[j]);
         for (size_t j = 0; j < due_cnt; j++) {
-                size_t i = view_ix(s, due_accts[j]);
-                if (s->stamp[i] != stamp) {
-                        s->stamp[i] = stamp;
-                        accts[acct_cnt++] = s->views[i];
-                }
+                if (!(avs[cnt + j] = rw_cache_get(c, tag, due_accts[j])))
+                        die("a due account left the cache (the bound is too small)");
                 free(due_accts[j]);
         }
         free(due_accts);
         free(dues);
+        acct_cnt = distinct(avs, cnt + due_cnt, accts);
         if (rw_replay_batch(&o, p->evs + from, p->offs + from, cnt, avs, accts, acct_cnt, &out))
                 die("replay failed");
         if (out.stop >= 0)
@@ -218,6 +218,7 @@ static void batch(const rw_rules_params_t *params, const rw_account_limits_t *li
                 if (rw_account_dirty(accts[i]))
                         rw_account_clean(accts[i]);     /* as a write would */
         }
+        rw_cache_trim(c);
         tot->applied += (int64_t)out.applied;
         tot->duplicates += (int64_t)out.duplicates;
         tot->suppressed += out.suppressed;
@@ -226,24 +227,26 @@ static void batch(const rw_rules_params_t *params, const rw_account_limits_t *li
                 for (const char *c = out.alerts.v[i].alert_id; *c; c++)
                         tot->digest = (tot->digest ^ (unsigned char)*c) * 1099511628211ULL;
         rw_replay_out_clear(&out);
+        free(names);
         free(avs);
         free(accts);
 }
 
 /* One run over every partition; returns its wall clock in ns. */
 static double run(const rw_rules_params_t *params, const rw_account_limits_t *lim,
-                  part_t parts[2][PARTS], size_t bsize, totals_t *tot) {
+                  part_t parts[2][PARTS], size_t bsize, size_t cache_bytes, totals_t *tot) {
         pstate_t st[2][PARTS];
-        size_t stamp = 0;
+        rw_cache_t *c = rw_cache_new(cache_bytes);
         double t0;
 
+        if (!c)
+                die("out of memory");
         memset(st, 0, sizeof(st));
         memset(tot, 0, sizeof(*tot));
         tot->digest = 1469598103934665603ULL;
         for (int t = 0; t < 2; t++)
                 for (int p = 0; p < PARTS; p++)
-                        if (!(st[t][p].ix = rw_i64map_new()) ||
-                            !(st[t][p].dues = rw_due_index_new()))
+                        if (!(st[t][p].dues = rw_due_index_new()))
                                 die("out of memory");
         t0 = now_ns();
         /* Round robin over the partitions, a batch each, as a consumer
@@ -257,24 +260,16 @@ static double run(const rw_rules_params_t *params, const rw_account_limits_t *li
                                 if (from >= pt->cnt)
                                         continue;
                                 any = 1;
-                                batch(params, lim, pt, &st[t][p], from, to, ++stamp, tot);
+                                batch(params, lim, c, pt, &st[t][p], from, to, tot);
                         }
                 if (!any)
                         break;
         }
         t0 = now_ns() - t0;
         for (int t = 0; t < 2; t++)
-                for (int p = 0; p < PARTS; p++) {
-                        pstate_t *s = &st[t][p];
-                        for (size_t i = 0; i < s->view_cnt; i++) {
-                                rw_account_view_clear(s->views[i]);
-                                free(s->views[i]);
-                        }
-                        free(s->views);
-                        free(s->stamp);
-                        rw_i64map_destroy(s->ix);
-                        rw_due_index_destroy(s->dues);
-                }
+                for (int p = 0; p < PARTS; p++)
+                        rw_due_index_destroy(st[t][p].dues);
+        rw_cache_destroy(c);
         return t0;
 }
 
@@ -288,6 +283,7 @@ int main(int argc, char **argv) {
         rw_account_limits_t lim;
         rw_conf_t *conf = rw_conf_new();
         double *ns;
+        size_t cache_bytes;
         totals_t tot, first;
         size_t n;
         char errstr[256];
@@ -301,6 +297,7 @@ int main(int argc, char **argv) {
                 .dedup_ms = rw_conf_get_int(conf, "dedup.horizon"),
                 .dedup_max = (size_t)rw_conf_get_int(conf, "dedup.max.ids"),
         };
+        cache_bytes = (size_t)rw_conf_get_int(conf, "state.cache.max.bytes");
         memset(parts, 0, sizeof(parts));
         for (int t = 0; t < 2; t++)
                 for (int p = 0; p < PARTS; p++) {
@@ -309,7 +306,7 @@ int main(int argc, char **argv) {
                 }
         n = load_history(parts, &strs, want);
         for (int r = 0; r < runs; r++) {
-                ns[r] = run(&params, &lim, parts, bsize, &tot) / (double)n;
+                ns[r] = run(&params, &lim, parts, bsize, cache_bytes, &tot) / (double)n;
                 if (!r)
                         first = tot;
                 else if (memcmp(&tot, &first, sizeof(tot)))

@@ -117,7 +117,7 @@ int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
                            volatile sig_atomic_t *stop) {
         int orders = !strcmp(p->topic, proc->topic_orders), tag = rw_part_tag(proc, p);
         const char **miss = NULL;
-        rw_account_view_t *views = NULL;
+        rw_account_view_t *views = NULL, **found = NULL;
         rw_outage_t outage = { 0 };
         size_t n = 0, i, m = 0;
         char errstr[512];
@@ -126,15 +126,13 @@ int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
 
         /* Looked up as they come (no sort of the names: most are cached);
          * the misses, sorted, once each. */
-        if (!(miss = calloc(cnt + 1, sizeof(*miss))))
+        if (!(miss = calloc(cnt + 1, sizeof(*miss))) ||
+            (!views_out && !(found = calloc(cnt + 1, sizeof(*found)))))
                 abort();
-        for (i = 0; i < cnt; i++) {
-                rw_account_view_t *av = rw_cache_get(proc->cache, tag, names[i]);
-                if (views_out)
-                        views_out[i] = av;
-                if (!av)
+        rw_cache_get_many(proc->cache, tag, names, cnt, views_out ? views_out : found);
+        for (i = 0; i < cnt; i++)
+                if (!(views_out ? views_out : found)[i])
                         miss[m++] = names[i];
-        }
         qsort(miss, m, sizeof(*miss), rw_str_cmp);
         for (i = 0; i < m; i++)
                 if (i == 0 || strcmp(miss[i], miss[n - 1]))
@@ -180,6 +178,7 @@ put:
         rc = 0;
 done:
         free(miss);
+        free(found);
         free(views);
         return rc;
 }

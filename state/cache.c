@@ -245,9 +245,8 @@ static int rw_cache_unpack(rw_cache_t *c, rw_cache_entry_t *e) {
         return 0;
 }
 
-rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account) {
-        uint64_t h = rw_cache_hash(tag, account);
-
+static rw_account_view_t *rw_cache_get_hashed(rw_cache_t *c, int tag, const char *account,
+                                              uint64_t h) {
         for (rw_cache_entry_t *e = c->slots[h & (c->slot_cnt - 1)]; e; e = e->next)
                 if (e->hash == h && e->tag == tag && !strcmp(rw_cache_name(e), account)) {
                         if (!e->av && rw_cache_unpack(c, e)) {
@@ -262,6 +261,39 @@ rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account) {
                 }
         c->st.misses++;
         return NULL;
+}
+
+rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account) {
+        return rw_cache_get_hashed(c, tag, account, rw_cache_hash(tag, account));
+}
+
+void rw_cache_get_many(rw_cache_t *c, int tag, const char *const *accounts, size_t cnt,
+                       rw_account_view_t **views) {
+        /* Each lookup reads a slot, an entry, its view and the name, most of
+         * them out of the CPU caches: those of the lookups a few places
+         * ahead are loaded meanwhile (their hashes kept in a ring). */
+        enum { AHEAD = 8 };
+        uint64_t ring[AHEAD];
+        const size_t mask = c->slot_cnt - 1;
+
+        for (size_t i = 0; i < cnt && i < AHEAD; i++) {
+                ring[i] = rw_cache_hash(tag, accounts[i]);
+                __builtin_prefetch(&c->slots[ring[i] & mask]);
+        }
+        for (size_t i = 0; i < cnt; i++) {
+                const rw_cache_entry_t *e;
+                uint64_t h = ring[i % AHEAD];
+
+                if (i + 2 < cnt && (e = c->slots[ring[(i + 2) % AHEAD] & mask]) && e->av)
+                        __builtin_prefetch(e->av);
+                if (i + 4 < cnt && (e = c->slots[ring[(i + 4) % AHEAD] & mask]))
+                        __builtin_prefetch(e);
+                views[i] = rw_cache_get_hashed(c, tag, accounts[i], h);
+                if (i + AHEAD < cnt) {
+                        ring[i % AHEAD] = rw_cache_hash(tag, accounts[i + AHEAD]);
+                        __builtin_prefetch(&c->slots[ring[i % AHEAD] & mask]);
+                }
+        }
 }
 
 static void rw_cache_grow(rw_cache_t *c) {

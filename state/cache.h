@@ -31,6 +31,12 @@ void rw_cache_destroy(rw_cache_t *c);
  * The pointer stays valid until rw_cache_trim() or rw_cache_drop_tag(). */
 rw_account_view_t *rw_cache_get(rw_cache_t *c, int tag, const char *account);
 
+/* rw_cache_get() of accounts[0, cnt), in order, into views[] (NULL: a
+ * miss): the same outcome, with the memory of the lookups a few places
+ * ahead loaded while one is made. */
+void rw_cache_get_many(rw_cache_t *c, int tag, const char *const *accounts, size_t cnt,
+                       rw_account_view_t **views);
+
 /* Add a view loaded from the store (takes ownership of what it holds and
  * leaves *av empty). Returns the cached view; NULL when out of memory. */
 rw_account_view_t *rw_cache_put(rw_cache_t *c, int tag, rw_account_view_t *av);

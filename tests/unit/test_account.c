@@ -571,6 +571,78 @@ static void test_cache_pack(void **state) {
         rw_cache_destroy(c);
 }
 
+/* Two caches filled alike, over a bound that packs most views. */
+static rw_cache_t *get_many_cache(size_t bound) {
+        rw_cache_t *c = rw_cache_new(bound);
+        char name[16];
+
+        for (int i = 0; i < 48; i++) {
+                snprintf(name, sizeof(name), "g%d", i);
+                put(c, i % 3 == 2, name, 10 + i % 7);
+                rw_account_clean(rw_cache_get(c, i % 3 == 2, name));
+        }
+        rw_cache_trim(c);
+        rw_cache_trim(c);
+        return c;
+}
+
+/* rw_cache_get_many() is rw_cache_get() name after name: the same views
+ * (packed ones brought back), misses, least-recently-used order and
+ * statistics, over more names than it looks ahead. */
+static void test_cache_get_many(void **state) {
+        rw_cache_t *one, *many;
+        rw_cache_stats_t s1, s2;
+        const char *names[64];
+        char buf[64][16];
+        rw_account_view_t *got[64];
+        size_t n = 0, bound;
+        (void)state;
+
+        one = get_many_cache((size_t)1 << 30);
+        rw_cache_stats(one, &s1);
+        bound = s1.bytes / 3;
+        rw_cache_destroy(one);
+        one = get_many_cache(bound);
+        many = get_many_cache(bound);
+        rw_cache_stats(one, &s1);
+        assert_true(s1.packed > 0);
+        /* Tag 0 lookups: hits, packed ones, repeats, names of tag 1 only,
+         * and names never put. */
+        for (int i = 0; i < 30; i++)
+                snprintf(buf[n++], sizeof(buf[0]), "g%d", (i * 7) % 48);
+        for (int i = 0; i < 6; i++)
+                snprintf(buf[n++], sizeof(buf[0]), "none%d", i);
+        for (int i = 0; i < 8; i++)
+                snprintf(buf[n++], sizeof(buf[0]), "g%d", i);
+        for (size_t i = 0; i < n; i++)
+                names[i] = buf[i];
+        rw_cache_get_many(many, 0, names, n, got);
+        for (size_t i = 0; i < n; i++) {
+                const rw_account_view_t *v = rw_cache_get(one, 0, names[i]);
+                if (!v) {
+                        assert_null(got[i]);
+                        continue;
+                }
+                assert_non_null(got[i]);
+                assert_same_view(v, got[i]);
+        }
+        rw_cache_stats(one, &s1);
+        rw_cache_stats(many, &s2);
+        assert_true(s1.misses > 0 && s1.unpacks > 0);
+        assert_memory_equal(&s1, &s2, sizeof(s1));
+        /* The same order of use: the next trims pack and keep the same. */
+        rw_cache_trim(one);
+        rw_cache_trim(many);
+        rw_cache_trim(one);
+        rw_cache_trim(many);
+        rw_cache_stats(one, &s1);
+        rw_cache_stats(many, &s2);
+        assert_memory_equal(&s1, &s2, sizeof(s1));
+        rw_cache_get_many(many, 0, names, 0, got);      /* none: nothing read */
+        rw_cache_destroy(one);
+        rw_cache_destroy(many);
+}
+
 /* With the cache full, a packed view comes back in the blocks of the least
  * recently used view, which is packed in its place; never in those of a
  * view used in this trim period or the one before (a write in flight may
@@ -662,6 +734,7 @@ int main(void) {
                 cmocka_unit_test(test_pack),
                 cmocka_unit_test(test_pack_resume),
                 cmocka_unit_test(test_cache_pack),
+                cmocka_unit_test(test_cache_get_many),
                 cmocka_unit_test(test_cache_exchange),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
