@@ -639,6 +639,8 @@ io:
 /* One coalesced increment of a write. */
 typedef struct rw_delta_s {
         char kind;              /* 'a' / 'v' portfolio, 'd' vendor day */
+        uint32_t hash;          /* of (kind, k, subject): compared before the
+                                 * subject */
         int64_t k;              /* interval or day */
         const char *subject;    /* points into the write's strings */
         int64_t delta;
@@ -1017,12 +1019,12 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
         return 0;
 }
 
-static uint64_t rw_delta_hash(char kind, int64_t k, const char *s) {
+static uint32_t rw_delta_hash(char kind, int64_t k, const char *s) {
         uint64_t h = (1469598103934665603ULL ^ (unsigned char)kind) * 1099511628211ULL;
         h = (h ^ (uint64_t)k) * 1099511628211ULL;
         for (; *s; s++)
                 h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-        return h ^ (h >> 29);
+        return (uint32_t)(h ^ (h >> 29) ^ (h >> 32));
 }
 
 static int rw_write_range(rw_state_write_t *w, char kind, const char *subject, int64_t k);
@@ -1034,6 +1036,7 @@ static int rw_write_range(rw_state_write_t *w, char kind, const char *subject, i
 static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char *subject,
                           int64_t delta, int64_t base) {
         size_t mask, i;
+        uint32_t h;
         rw_delta_t *d;
         char *s;
 
@@ -1047,16 +1050,18 @@ static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char 
                 w->dix_size = n;
                 for (size_t j = 0; j < w->delta_cnt; j++) {
                         const rw_delta_t *e = &w->deltas[j];
-                        for (i = rw_delta_hash(e->kind, e->k, e->subject) & (n - 1); t[i];
+                        for (i = e->hash & (n - 1); t[i];
                              i = (i + 1) & (n - 1))
                                 ;
                         t[i] = (uint32_t)j + 1;
                 }
         }
         mask = w->dix_size - 1;
-        for (i = rw_delta_hash(kind, k, subject) & mask; w->dix[i]; i = (i + 1) & mask) {
+        h = rw_delta_hash(kind, k, subject);
+        for (i = h & mask; w->dix[i]; i = (i + 1) & mask) {
                 d = &w->deltas[w->dix[i] - 1];
-                if (d->kind != kind || d->k != k || strcmp(d->subject, subject))
+                if (d->hash != h || d->kind != kind || d->k != k ||
+                    strcmp(d->subject, subject))
                         continue;
                 if (__builtin_add_overflow(d->delta, delta, &d->delta) && !w->range_err[0])
                         (void)rw_write_range(w, kind, subject, k);
@@ -1069,7 +1074,8 @@ static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char 
         if (!(s = rw_arena_strdup(&w->strs, subject)))
                 return -1;
         d = &w->deltas[w->delta_cnt++];
-        *d = (rw_delta_t){ .kind = kind, .k = k, .subject = s, .delta = delta, .base = base };
+        *d = (rw_delta_t){ .kind = kind, .hash = h, .k = k, .subject = s,
+                           .delta = delta, .base = base };
         w->dix[i] = (uint32_t)w->delta_cnt;
         return 0;
 }
@@ -1143,19 +1149,111 @@ void rw_state_write_progress(rw_state_write_t *w, int64_t watermark, int64_t wal
         w->prog_wall = wall_ms;
 }
 
-/* Vendors by name then day; portfolio entries by kind, interval, subject. */
+/* Vendor days by vendor (a run per vendor), then day. */
 static int rw_delta_cmp(const void *a, const void *b) {
         const rw_delta_t *x = a, *y = b;
-        int c;
+        int c = strcmp(x->subject, y->subject);
+
+        if (c)
+                return c;
+        return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* A group of deltas rw_write_deltas_chunked() takes together. */
+typedef struct rw_delta_grp_s {
+        char kind;
+        int64_t k;              /* the interval ('a', 'v'); 0 for the others */
+        size_t cnt, at;
+} rw_delta_grp_t;
+
+static int rw_delta_grp_cmp(const void *a, const void *b) {
+        const rw_delta_grp_t *x = a, *y = b;
 
         if (x->kind != y->kind)
                 return x->kind < y->kind ? -1 : 1;
-        if ((x->kind == 'd' || x->kind == 'r' || x->kind == 'z') &&
-            (c = strcmp(x->subject, y->subject)))
-                return c;
-        if (x->k != y->k)
-                return x->k < y->k ? -1 : 1;
-        return x->kind == 'd' ? 0 : strcmp(x->subject, y->subject);
+        return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* Order the deltas for rw_write_deltas_chunked(): the kinds apart, in their
+ * order; portfolio entries by interval, and within one in the order they
+ * came (the fold copies sort their own, a hash's fields are a set); due
+ * times in the order they came (a set too); the vendor days by vendor, then
+ * day (rw_delta_cmp(): a run per vendor). A sort of the groups, not of the
+ * entries: a write holds thousands of entries in a few hundred intervals
+ * (the entries' sort was a twentieth of the process' CPU). -1 when out of
+ * memory. */
+static int rw_deltas_group(rw_state_write_t *w) {
+        size_t n = w->delta_cnt, gcnt = 0, gcap = 0, tsize = 64, last = SIZE_MAX, at = 0;
+        rw_delta_grp_t *gs = NULL;
+        uint32_t *tab = NULL, *of = NULL;
+        rw_delta_t *out = NULL;
+        int rc = -1;
+
+        while (tsize < 2 * n)
+                tsize *= 2;
+        if (!(tab = calloc(tsize, sizeof(*tab))) || !(of = malloc(n * sizeof(*of))) ||
+            !(out = malloc(n * sizeof(*out))))
+                goto done;
+        for (size_t j = 0; j < n; j++) {
+                const rw_delta_t *d = &w->deltas[j];
+                int64_t k = d->kind == 'a' || d->kind == 'v' ? d->k : 0;
+                size_t i;
+
+                if (last != SIZE_MAX && gs[last].kind == d->kind && gs[last].k == k) {
+                        gs[last].cnt++;
+                        of[j] = (uint32_t)last;
+                        continue;
+                }
+                for (i = (size_t)((((uint64_t)k << 8) ^ (unsigned char)d->kind) *
+                                  0x9e3779b97f4a7c15ULL >> 20) & (tsize - 1);
+                     tab[i] && (gs[tab[i] - 1].kind != d->kind || gs[tab[i] - 1].k != k);
+                     i = (i + 1) & (tsize - 1))
+                        ;
+                if (!tab[i]) {
+                        if (rw_grow(&gs, &gcap, gcnt + 1, sizeof(*gs), 64))
+                                goto done;
+                        gs[gcnt] = (rw_delta_grp_t){ .kind = d->kind, .k = k };
+                        tab[i] = (uint32_t)++gcnt;
+                }
+                last = tab[i] - 1;
+                gs[last].cnt++;
+                of[j] = (uint32_t)last;
+        }
+        /* The groups in order; each entry then goes to its group's next
+         * place (tab: a group's rank, reused). */
+        {
+                rw_delta_grp_t *sorted = malloc((gcnt + 1) * sizeof(*sorted));
+                if (!sorted)
+                        goto done;
+                for (size_t g = 0; g < gcnt; g++) {
+                        sorted[g] = gs[g];
+                        sorted[g].at = g;       /* its index before the sort */
+                }
+                qsort(sorted, gcnt, sizeof(*sorted), rw_delta_grp_cmp);
+                for (size_t g = 0; g < gcnt; g++) {
+                        gs[sorted[g].at].at = at;
+                        at += sorted[g].cnt;
+                }
+                free(sorted);
+        }
+        for (size_t j = 0; j < n; j++)
+                out[gs[of[j]].at++] = w->deltas[j];
+        free(w->deltas);
+        w->deltas = out;
+        w->delta_size = n;
+        out = NULL;
+        /* The vendor days, few: by vendor, then day. */
+        for (size_t g = 0; g < gcnt; g++)
+                if (gs[g].kind == 'd')
+                        qsort(w->deltas + gs[g].at - gs[g].cnt, gs[g].cnt, sizeof(*w->deltas),
+                              rw_delta_cmp);
+        rc = 0;
+done:
+        free(tab);
+        free(of);
+        free(out);
+        free(gs);
+        return rc;
 }
 
 /* A coalesced sum does not fit in 64 bits. Impossible while amounts are
@@ -1183,7 +1281,7 @@ static int rw_delta_run(rw_state_write_t *w, size_t *jp, int64_t *sump) {
         int64_t sum = 0;
 
         while (j < w->delta_cnt && w->deltas[j].kind == d->kind && w->deltas[j].k == d->k &&
-               !strcmp(w->deltas[j].subject, d->subject))
+               w->deltas[j].hash == d->hash && !strcmp(w->deltas[j].subject, d->subject))
                 if (__builtin_add_overflow(sum, w->deltas[j++].delta, &sum))
                         return rw_write_range(w, d->kind, d->subject, d->k);
         *jp = j;
@@ -1287,7 +1385,8 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                 return -2;      /* a sum out of range (rw_write_delta()) */
         if (!w->delta_cnt)
                 return 0;
-        qsort(w->deltas, w->delta_cnt, sizeof(*w->deltas), rw_delta_cmp);
+        if (rw_deltas_group(w))
+                return -1;
         while (i < w->delta_cnt) {
                 rw_delta_t *d = &w->deltas[i];
                 ssize_t at;
