@@ -144,16 +144,18 @@ static int rw_run_due(const rw_replay_opts_t *o, const rw_input_gaps_t *gaps,
         return 0;
 }
 
-/* Batch accounts by view address, to find an event's account index. */
-typedef struct rw_acct_ix_s {
-        const rw_account_view_t *av;
-        size_t ix;
-} rw_acct_ix_t;
+/* The batch's accounts by view address, to find an event's account index:
+ * open addressing over twice as many slots, each the index + 1 (0: empty). */
+static size_t rw_acct_slot(const rw_account_view_t *av, size_t mask) {
+        return (size_t)(((uintptr_t)av >> 4) * 0x9e3779b97f4a7c15ULL >> 17) & mask;
+}
 
-static int rw_acct_ix_cmp(const void *a, const void *b) {
-        const rw_account_view_t *x = ((const rw_acct_ix_t *)a)->av,
-                                *y = ((const rw_acct_ix_t *)b)->av;
-        return x < y ? -1 : x > y;
+static ssize_t rw_acct_find(const size_t *tab, size_t mask, rw_account_view_t *const *accts,
+                            const rw_account_view_t *av) {
+        for (size_t i = rw_acct_slot(av, mask); tab[i]; i = (i + 1) & mask)
+                if (accts[tab[i] - 1] == av)
+                        return (ssize_t)tab[i] - 1;
+        return -1;
 }
 
 int rw_replay_gap_ahead(const rw_replay_opts_t *o, const rw_state_event_t *evs, size_t cnt) {
@@ -182,7 +184,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
         rw_input_gaps_t *snaps = NULL;
         size_t *snap_of = NULL, snap_cnt = 0, snap_size = 0;
         ssize_t *next_same = NULL, *last_of = NULL;
-        rw_acct_ix_t *ix = NULL;
+        size_t *ix = NULL, ix_mask = 15;
         int rc = -1;
         size_t j;
 
@@ -190,17 +192,22 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
         nows = calloc(cnt + 1, sizeof(*nows));
         next_same = calloc(cnt + 1, sizeof(*next_same));
         last_of = calloc(acct_cnt + 1, sizeof(*last_of));
-        ix = calloc(acct_cnt + 1, sizeof(*ix));
+        while (ix_mask + 1 < 2 * acct_cnt)
+                ix_mask = ix_mask * 2 + 1;
+        ix = calloc(ix_mask + 1, sizeof(*ix));
         snap_of = calloc(cnt + 1, sizeof(*snap_of));
         out->flags = calloc(cnt + 1, 1);
         out->pbk = calloc(cnt + 1, sizeof(*out->pbk));
         if (!nows || !next_same || !last_of || !ix || !snap_of || !out->flags || !out->pbk)
                 goto done;
         for (j = 0; j < acct_cnt; j++) {
-                ix[j] = (rw_acct_ix_t){ .av = accts[j], .ix = j };
+                size_t i = rw_acct_slot(accts[j], ix_mask);
+                while (ix[i] && accts[ix[i] - 1] != accts[j])
+                        i = (i + 1) & ix_mask;
+                if (!ix[i])     /* a view listed twice keeps its first index */
+                        ix[i] = j + 1;
                 last_of[j] = -1;
         }
-        qsort(ix, acct_cnt, sizeof(*ix), rw_acct_ix_cmp);
 
         /* Each event's watermark and input outages, and each account's
          * next event. A re-delivered event carries its original's time,
@@ -229,7 +236,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 }
         }
         for (j = 0; j < cnt; j++) {
-                rw_acct_ix_t key = { .av = avs[j] }, *hit;
+                ssize_t hit;
                 rw_input_gaps_t g = out->gaps;
                 int64_t at;
 
@@ -270,10 +277,10 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 if (at < o->dep_decided)
                         at = o->dep_decided;
                 out->pbk[j] = at / o->interval_ms;
-                if ((hit = bsearch(&key, ix, acct_cnt, sizeof(*ix), rw_acct_ix_cmp))) {
-                        if (last_of[hit->ix] >= 0)
-                                next_same[last_of[hit->ix]] = (ssize_t)j;
-                        last_of[hit->ix] = (ssize_t)j;
+                if ((hit = rw_acct_find(ix, ix_mask, accts, avs[j])) >= 0) {
+                        if (last_of[hit] >= 0)
+                                next_same[last_of[hit]] = (ssize_t)j;
+                        last_of[hit] = (ssize_t)j;
                 }
         }
         if (out->stop >= 0)
