@@ -71,37 +71,51 @@ static void rw_emit(void *opaque, const rw_alert_t *a) {
         rw_decider_unlock(proc->decider);
 }
 
-/* Deliver a slot's outbox, riding out Redis outages. A delivery failure
- * (the broker refuses or stays away past the flush timeout) is fatal: the
- * transitions stay in the outbox for the next start. */
-static int rw_drain(rw_processor_t *proc, const char *tag, const char *topic,
-                    volatile sig_atomic_t *stop) {
+/* The outboxes of every assigned partition that has transitions waiting, in
+ * one drain: one wait for the broker's acknowledgements, not one per
+ * partition (each was a round trip to the broker on the loop's path). */
+void rw_parts_drain(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        char (*tags)[16] = calloc(proc->part_cnt + 1, sizeof(*tags));
+        const char **tp = calloc(proc->part_cnt + 1, sizeof(*tp)),
+                   **topics = calloc(proc->part_cnt + 1, sizeof(*topics));
+        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps));
         rw_outage_t outage = { 0 };
         char errstr[512];
+        size_t n = 0;
         rw_err_t err;
 
-        for (;;) {
+        if (!tags || !tp || !topics || !ps)
+                abort();
+        for (size_t i = 0; i < proc->part_cnt; i++) {
+                rw_part_t *p = &proc->parts[i];
+                if (!p->assigned || !p->drain)
+                        continue;
+                snprintf(tags[n], sizeof(tags[n]), "%d", (int)p->partition);
+                tp[n] = tags[n];
+                topics[n] = p->topic;
+                ps[n++] = p;
+        }
+        /* Riding out Redis outages. A delivery failure (the broker refuses
+         * or stays away past the flush timeout) is fatal: the transitions
+         * stay in the outboxes for the next start. */
+        while (n && !proc->fatal) {
                 errstr[0] = '\0';
-                err = rw_outbox_drain(proc->state, tag, topic, proc->prod, proc->codec,
-                                      rw_emit, proc, NULL, errstr, sizeof(errstr));
-                if (err != RW_ERR_IO ||
-                    rw_redis_outage(proc, &outage, errstr, stop))
+                err = rw_outbox_drain_many(proc->state, tp, topics, n, proc->prod, proc->codec,
+                                           rw_emit, proc, NULL, errstr, sizeof(errstr));
+                if (err != RW_ERR_IO || rw_redis_outage(proc, &outage, errstr, stop)) {
+                        if (err)
+                                rw_fatal(proc, "alerts not delivered: %s", errstr);
+                        else
+                                for (size_t i = 0; i < n; i++)
+                                        ps[i]->drain = 0;
                         break;
+                }
         }
         rw_redis_outage_end(proc, &outage);
-        if (err) {
-                rw_fatal(proc, "alerts not delivered: %s", errstr);
-                return -1;
-        }
-        return 0;
-}
-
-void rw_part_drain(rw_processor_t *proc, rw_part_t *p,
-                          volatile sig_atomic_t *stop) {
-        char tag[16];
-        snprintf(tag, sizeof(tag), "%d", (int)p->partition);
-        if (!rw_drain(proc, tag, p->topic, stop))
-                p->drain = 0;
+        free(tags);
+        free(tp);
+        free(topics);
+        free(ps);
 }
 
 static int rw_str_cmp(const void *a, const void *b) {
@@ -575,11 +589,8 @@ void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         }
         proc->fl_n = 0;
         rw_decider_nudge(proc);
-        for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
-                rw_part_t *p = &proc->parts[i];
-                if (p->assigned && p->drain && !*stop)
-                        rw_part_drain(proc, p, stop);
-        }
+        if (!*stop)
+                rw_parts_drain(proc, stop);
         if (commits->cnt > 0 && !proc->fatal) {
                 rd_kafka_resp_err_t kerr = rd_kafka_commit(proc->rk, commits, 1);
                 if (kerr)
@@ -741,13 +752,12 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
 
         if (!ps || !load)
                 abort();
+        rw_parts_drain(proc, stop);
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
 
                 if (!p->assigned || p->last_offset < 0)
                         continue;
-                if (p->drain)
-                        rw_part_drain(proc, p, stop);
                 ps[n++] = p;
                 if (!p->dues_loaded)
                         load[nl++] = p;

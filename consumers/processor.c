@@ -482,9 +482,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         rw_ops_feed(proc);
                 if (proc->reg_wait)
                         rw_registry_probe(proc);
-                for (size_t i = 0; i < proc->part_cnt && !proc->fatal; i++)
-                        if (proc->parts[i].assigned && proc->parts[i].drain)
-                                rw_part_drain(proc, &proc->parts[i], stop);
+                rw_parts_drain(proc, stop);
                 /* Paused, polls only serve rebalances: no need to spin. */
                 deadline = rw_mono_ms() + (proc->reg_wait && proc->batch_timeout_ms < 100 ?
                                            100 : proc->batch_timeout_ms);

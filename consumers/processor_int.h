@@ -189,8 +189,7 @@ int rw_follow_due(const rw_processor_t *proc);
 void rw_follow_mark(rw_processor_t *proc);
 void rw_loop_tick(rw_processor_t *proc);
 void rw_emit_out(void *opaque, const rw_alert_t *a);
-void rw_part_drain(rw_processor_t *proc, rw_part_t *p,
-                          volatile sig_atomic_t *stop);
+void rw_parts_drain(rw_processor_t *proc, volatile sig_atomic_t *stop);
 int rw_part_resolve(rw_processor_t *proc, rw_part_t *p, const char **names,
                            size_t cnt, rw_account_view_t **views,
                            volatile sig_atomic_t *stop);

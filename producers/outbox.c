@@ -62,103 +62,167 @@ static rw_err_t rw_outbox_dead_letter(rw_producer_t *prod, rw_codec_t *codec,
         return RW_OK;
 }
 
+/* One slot of a drain: its chunk in flight. */
+typedef struct rw_drain_slot_s {
+        const char *tag, *topic;
+        char name[300];                 /* for the log: tag/topic */
+        rw_outbox_items_t items;
+        rd_kafka_resp_err_t *status;
+        int done;
+} rw_drain_slot_t;
+
+static void rw_drain_slot_clear(rw_drain_slot_t *d) {
+        free(d->status);
+        d->status = NULL;
+        rw_outbox_items_clear(&d->items);
+}
+
+/* A slot's chunk acknowledged (or dead-lettered): tell people, then trim,
+ * keeping the slot's firing set in step (what Alertmanager is re-sent
+ * from: rw_outbox_store_firing()). */
+static rw_err_t rw_drain_slot_finish(rw_state_t *st, rw_drain_slot_t *d,
+                                     rw_codec_t *codec, rw_outbox_emit_cb *emit,
+                                     void *opaque, int64_t *deliveredp,
+                                     char *errstr, size_t errstr_size) {
+        size_t n = d->items.cnt, dead = 0, up_cnt = 0;
+        rw_firing_update_t *ups;
+        char **fps;
+        rw_err_t err;
+
+        if (!(ups = calloc(n, sizeof(*ups))) || !(fps = calloc(n, sizeof(*fps))))
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                rw_record_t rec;
+                char msg[256];
+                if (d->status[i] != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        dead++;
+                        continue;
+                }
+                if (rw_codec_decode_own(codec, RW_REC_ALERT, d->items.v[i].buf,
+                                        d->items.v[i].len, &rec, msg,
+                                        sizeof(msg)) != RW_CODEC_OK)
+                        continue;
+                if (emit)
+                        emit(opaque, &rec.u.alert);
+                /* The decoded strings live in the codec until the next
+                 * decode: the fingerprint is kept here. */
+                if (!(fps[up_cnt] = strdup(rec.u.alert.fingerprint)))
+                        abort();
+                ups[up_cnt] = (rw_firing_update_t){
+                        .fingerprint = fps[up_cnt],
+                        .buf = rec.u.alert.status == RW_ALERT_FIRING ? d->items.v[i].buf : NULL,
+                        .len = d->items.v[i].len,
+                };
+                up_cnt++;
+        }
+        if (deliveredp)
+                *deliveredp += (int64_t)(n - dead);
+        err = rw_outbox_store_trim(st, d->tag, d->topic, n, ups, up_cnt, errstr, errstr_size);
+        for (size_t i = 0; i < up_cnt; i++)
+                free(fps[i]);
+        free(fps);
+        free(ups);
+        return err;
+}
+
+rw_err_t rw_outbox_drain_many(rw_state_t *st, const char *const *tags,
+                              const char *const *topics, size_t cnt,
+                              struct rw_producer_s *prod, rw_codec_t *codec,
+                              rw_outbox_emit_cb *emit, void *opaque,
+                              int64_t *deliveredp, char *errstr, size_t errstr_size) {
+        rw_drain_slot_t *ds = calloc(cnt + 1, sizeof(*ds));
+        rw_err_t err = RW_OK;
+        size_t active = cnt;
+
+        if (!ds)
+                abort();
+        for (size_t s = 0; s < cnt; s++) {
+                ds[s].tag = tags[s];
+                ds[s].topic = topics[s];
+                snprintf(ds[s].name, sizeof(ds[s].name), "%s%s%.255s", tags[s],
+                         topics[s] ? "/" : "", topics[s] ? topics[s] : "");
+        }
+        while (active && !err) {
+                int any = 0;
+
+                /* Every slot's next chunk read (nothing is produced if a read
+                 * fails), produced in order, then one wait for the
+                 * acknowledgements of them all. */
+                for (size_t s = 0; s < cnt && !err; s++) {
+                        rw_drain_slot_t *d = &ds[s];
+                        if (d->done)
+                                continue;
+                        if ((err = rw_outbox_store_read(st, d->tag, d->topic, RW_OUTBOX_CHUNK,
+                                                        &d->items, errstr, errstr_size)))
+                                break;
+                        if (!d->items.cnt) {
+                                d->done = 1;
+                                active--;
+                                continue;
+                        }
+                        if (!(d->status = calloc(d->items.cnt, sizeof(*d->status))))
+                                abort();
+                        any = 1;
+                }
+                for (size_t s = 0; s < cnt && !err; s++) {
+                        rw_drain_slot_t *d = &ds[s];
+                        for (size_t i = 0; d->status && i < d->items.cnt && !err; i++) {
+                                const rw_outbox_item_t *e = &d->items.v[i];
+                                rw_record_t rec;
+                                char msg[256];
+
+                                /* Encoded by this code with the reader schema:
+                                 * decoded with it, whatever id the frame carries
+                                 * (no registry needed to deliver). */
+                                if (rw_codec_decode_own(codec, RW_REC_ALERT, e->buf, e->len,
+                                                        &rec, msg, sizeof(msg)) != RW_CODEC_OK) {
+                                        /* Written by this code: cannot happen
+                                         * unless the key was tampered with.
+                                         * Deliver as is, keyed by nothing,
+                                         * rather than lose it. */
+                                        if (rw_producer_send_alert_raw(prod, NULL, 0, e->buf,
+                                                                       e->len, &d->status[i],
+                                                                       errstr, errstr_size))
+                                                err = RW_ERR_FAIL;
+                                        continue;
+                                }
+                                if (rw_producer_send_alert_raw(
+                                            prod, rec.u.alert.fingerprint,
+                                            strlen(rec.u.alert.fingerprint), e->buf, e->len,
+                                            &d->status[i], errstr, errstr_size))
+                                        err = RW_ERR_FAIL;
+                        }
+                }
+                if (!err && any && rw_producer_flush(prod, 30 * 1000, errstr, errstr_size))
+                        err = RW_ERR_FAIL;
+                for (size_t s = 0; s < cnt && !err; s++)
+                        if (ds[s].status && rw_outbox_dead_letter(prod, codec, &ds[s].items,
+                                                                  ds[s].status, ds[s].name,
+                                                                  errstr, errstr_size))
+                                err = RW_ERR_FAIL;
+                for (size_t s = 0; s < cnt && !err; s++) {
+                        rw_drain_slot_t *d = &ds[s];
+                        if (!d->status)
+                                continue;
+                        err = rw_drain_slot_finish(st, d, codec, emit, opaque, deliveredp,
+                                                   errstr, errstr_size);
+                        if (!err && d->items.cnt < RW_OUTBOX_CHUNK) {
+                                d->done = 1;
+                                active--;
+                        }
+                        rw_drain_slot_clear(d);
+                }
+        }
+        for (size_t s = 0; s < cnt; s++)
+                rw_drain_slot_clear(&ds[s]);
+        free(ds);
+        return err;
+}
+
 rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                          rw_producer_t *prod, rw_codec_t *codec,
                          rw_outbox_emit_cb *emit, void *opaque,
                          int64_t *deliveredp, char *errstr, size_t errstr_size) {
-        char slot[300];
-
-        snprintf(slot, sizeof(slot), "%s%s%.255s", tag, topic ? "/" : "", topic ? topic : "");
-        for (;;) {
-                rw_outbox_items_t items;
-                rd_kafka_resp_err_t *status;
-                rw_firing_update_t *ups;
-                char *fps[RW_OUTBOX_CHUNK];
-                rw_err_t err;
-                size_t n, dead = 0, up_cnt = 0;
-
-                if ((err = rw_outbox_store_read(st, tag, topic, RW_OUTBOX_CHUNK, &items,
-                                                errstr, errstr_size)))
-                        return err;
-                if (!(n = items.cnt))
-                        return RW_OK;
-                if (!(status = calloc(n, sizeof(*status))))
-                        abort();
-                for (size_t i = 0; i < n && !err; i++) {
-                        const rw_outbox_item_t *e = &items.v[i];
-                        rw_record_t rec;
-                        char msg[256];
-
-                        /* Encoded by this code with the reader schema: decoded
-                         * with it, whatever id the frame carries (no registry
-                         * needed to deliver). */
-                        if (rw_codec_decode_own(codec, RW_REC_ALERT, e->buf, e->len, &rec,
-                                                msg, sizeof(msg)) != RW_CODEC_OK) {
-                                /* Written by this code: cannot happen unless
-                                 * the key was tampered with. Deliver as is,
-                                 * keyed by nothing, rather than lose it. */
-                                err = rw_producer_send_alert_raw(prod, NULL, 0, e->buf,
-                                                                 e->len, &status[i], errstr,
-                                                                 errstr_size);
-                                continue;
-                        }
-                        err = rw_producer_send_alert_raw(
-                                prod, rec.u.alert.fingerprint,
-                                strlen(rec.u.alert.fingerprint), e->buf, e->len,
-                                &status[i], errstr, errstr_size);
-                }
-                if (!err)
-                        err = rw_producer_flush(prod, 30 * 1000, errstr, errstr_size);
-                if (!err)
-                        err = rw_outbox_dead_letter(prod, codec, &items, status, slot,
-                                                    errstr, errstr_size);
-                if (err) {
-                        free(status);
-                        rw_outbox_items_clear(&items);
-                        return RW_ERR_FAIL;
-                }
-                /* Acknowledged (or dead-lettered): tell people, then trim,
-                 * keeping the slot's firing set in step (what Alertmanager
-                 * is re-sent from: rw_outbox_store_firing()). */
-                if (!(ups = calloc(n, sizeof(*ups))))
-                        abort();
-                for (size_t i = 0; i < n; i++) {
-                        rw_record_t rec;
-                        char msg[256];
-                        if (status[i] != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                                dead++;
-                                continue;
-                        }
-                        if (rw_codec_decode_own(codec, RW_REC_ALERT, items.v[i].buf,
-                                                items.v[i].len, &rec, msg,
-                                                sizeof(msg)) != RW_CODEC_OK)
-                                continue;
-                        if (emit)
-                                emit(opaque, &rec.u.alert);
-                        /* The decoded strings live in the codec until the
-                         * next decode: the fingerprint is kept here. */
-                        if (!(fps[up_cnt] = strdup(rec.u.alert.fingerprint)))
-                                abort();
-                        ups[up_cnt] = (rw_firing_update_t){
-                                .fingerprint = fps[up_cnt],
-                                .buf = rec.u.alert.status == RW_ALERT_FIRING ?
-                                       items.v[i].buf : NULL,
-                                .len = items.v[i].len,
-                        };
-                        up_cnt++;
-                }
-                free(status);
-                if (deliveredp)
-                        *deliveredp += (int64_t)(n - dead);
-                err = rw_outbox_store_trim(st, tag, topic, n, ups, up_cnt, errstr,
-                                           errstr_size);
-                for (size_t i = 0; i < up_cnt; i++)
-                        free(fps[i]);
-                free(ups);
-                rw_outbox_items_clear(&items);
-                if (err)
-                        return err;
-                if (n < RW_OUTBOX_CHUNK)
-                        return RW_OK;
-        }
+        return rw_outbox_drain_many(st, &tag, &topic, 1, prod, codec, emit, opaque,
+                                    deliveredp, errstr, errstr_size);
 }

@@ -39,4 +39,13 @@ rw_err_t rw_outbox_drain(rw_state_t *st, const char *tag, const char *topic,
                          rw_outbox_emit_cb *emit, void *opaque,
                          int64_t *deliveredp, char *errstr, size_t errstr_size);
 
+/* rw_outbox_drain() of `cnt` slots (tags[i] with topics[i]) at once: each
+ * slot's transitions in order, and one wait for the broker's
+ * acknowledgements of every slot's chunk instead of one per slot. */
+rw_err_t rw_outbox_drain_many(rw_state_t *st, const char *const *tags,
+                              const char *const *topics, size_t cnt,
+                              struct rw_producer_s *prod, rw_codec_t *codec,
+                              rw_outbox_emit_cb *emit, void *opaque,
+                              int64_t *deliveredp, char *errstr, size_t errstr_size);
+
 #endif
