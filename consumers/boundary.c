@@ -115,6 +115,9 @@ typedef struct rw_bent_s {
         unsigned char gone;     /* to delete (equivalent to no state) */
         unsigned char owned;    /* key is this map's (else another's, which
                                  * outlives it: rw_bmap_get_shared()) */
+        uint32_t cix;           /* a boundary's subject: its entry in the
+                                 * run's totals (cur) + 1, 0 when it has none
+                                 * (in the padding) */
 } rw_bent_t;
 
 _Static_assert(sizeof(rw_bent_t) <= 48, "a map entry stays small");
@@ -609,6 +612,7 @@ static int rw_run_merge(rw_bmap_t *m, rw_bmap_t *cur, const rw_bstore_hash_t *h,
                 if ((c = rw_bmap_get(cur, h->v[j].subject, h->v[j].len, NULL)) < 0 ||
                     (e = rw_bmap_get_shared(m, cur->ents[c].key, h->v[j].len, NULL)) < 0)
                         return -1;
+                m->ents[e].cix = (uint32_t)c + 1;
                 if (leaving)
                         m->ents[e].sub += h->v[j].value;
                 else
@@ -621,8 +625,8 @@ static int rw_run_merge(rw_bmap_t *m, rw_bmap_t *cur, const rw_bstore_hash_t *h,
  * subjects the run tracks, else the score read for the share range (the
  * total as a double, as the sorted set holds it). A subject in neither has
  * no total: the run never decides one that was not read. */
-static int64_t rw_run_total(const rw_run_t *r, int fam, const char *key) {
-        int e = rw_bmap_find(&r->cur[fam], key, strlen(key));
+static int64_t rw_run_total(const rw_run_t *r, int fam, const char *key, uint32_t cix) {
+        int e = cix ? (int)cix - 1 : rw_bmap_find(&r->cur[fam], key, strlen(key));
         if (e >= 0)
                 return r->cur[fam].ents[e].val;
         for (size_t j = 0; j < r->q[fam].range_cnt; j++)
@@ -710,9 +714,12 @@ nomem:
  * name when the run tracks it. */
 static int rw_run_subj(rw_run_t *r, int fam, rw_bmap_t *m, const char *s, size_t len,
                        int *addedp) {
-        int c = rw_bmap_find(&r->cur[fam], s, len);
-        return c >= 0 ? rw_bmap_get_shared(m, r->cur[fam].ents[c].key, len, addedp)
-                      : rw_bmap_get(m, s, len, addedp);
+        int c = rw_bmap_find(&r->cur[fam], s, len), x;
+        if (c < 0)
+                return rw_bmap_get(m, s, len, addedp);
+        if ((x = rw_bmap_get_shared(m, r->cur[fam].ents[c].key, len, addedp)) >= 0)
+                m->ents[x].cix = (uint32_t)c + 1;
+        return x;
 }
 
 /* Decide boundary B, the i-th of the run, in memory: its fold copies and
@@ -730,7 +737,8 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                 rw_bmap_t *m = &r->subj[i * 2 + fam];
                 newsum[fam] = r->newsum[i * 2 + fam];
                 for (size_t e = 0; e < m->cnt; e++) {
-                        m->ents[e].old = rw_run_total(r, fam, m->ents[e].key);
+                        m->ents[e].old = rw_run_total(r, fam, m->ents[e].key,
+                                                      m->ents[e].cix);
                         m->ents[e].val = m->ents[e].old + m->ents[e].add - m->ents[e].sub;
                 }
                 /* Firing subjects are decided whether or not they changed. */
@@ -742,7 +750,8 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                 continue;
                         RW_TRY((x = rw_run_subj(r, fam, m, s, strlen(s), &added)) < 0);
                         if (added)
-                                m->ents[x].old = m->ents[x].val = rw_run_total(r, fam, s);
+                                m->ents[x].old = m->ents[x].val =
+                                        rw_run_total(r, fam, s, m->ents[x].cix);
                 }
                 /* The subjects whose unchanged total could hold a share rule
                  * (a score range, so negative net spends cannot hide one). */
@@ -757,6 +766,7 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                 RW_TRY((x = rw_bmap_get_shared(m, c->ents[e].key,
                                                                strlen(c->ents[e].key),
                                                                &added)) < 0);
+                                m->ents[x].cix = (uint32_t)e + 1;
                                 if (added)
                                         m->ents[x].old = m->ents[x].val = (int64_t)score;
                         }
@@ -816,7 +826,8 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                         const rw_bent_t *en = &m->ents[e];
                         nfold += en->add != 0;
                         if (en->add != en->sub) {
-                                int x = rw_bmap_find(&r->cur[fam], en->key, strlen(en->key));
+                                int x = en->cix ? (int)en->cix - 1 :
+                                        rw_bmap_find(&r->cur[fam], en->key, strlen(en->key));
                                 assert(x >= 0);   /* every touched subject is tracked */
                                 r->cur[fam].ents[x].val = en->val;
                                 r->cur[fam].ents[x].dirty = 1;
