@@ -297,6 +297,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 const rw_state_event_t *ev = &evs[j];
                 rw_account_view_t *av = avs[j];
                 int64_t until = next_same[j] >= 0 ? nows[next_same[j]] : INT64_MAX;
+                uint64_t h1, h2;
 
                 if (j + 4 < cnt)
                         rw_account_prefetch(avs[j + 4]);
@@ -306,7 +307,8 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 if (rw_run_due(o, &snaps[snap_of[j]], av, nows[j], nows[j], &out->alerts,
                                &out->suppressed))
                         goto done;
-                if (rw_account_seen(av, ev->event_id, ev->offset)) {
+                rw_event_id_hash(ev->event_id, &h1, &h2);
+                if (rw_account_seen_hashed(av, h1, h2, ev->offset)) {
                         out->flags[j] = 'd';
                         out->pbk[j] = -1;
                         out->duplicates++;
@@ -319,7 +321,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                         out->applied_late++;
                 if (ev->occurred_at > out->max_at)
                         out->max_at = ev->occurred_at;
-                if (rw_account_apply(av, ev, &o->lim) ||
+                if (rw_account_apply_hashed(av, ev, h1, h2, &o->lim) ||
                     rw_evaluate(o, &snaps[snap_of[j]], av, rw_eval_time(av, nows[j]), offsets[j],
                                 &out->alerts, &out->suppressed))
                         goto done;

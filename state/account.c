@@ -28,18 +28,22 @@ void rw_event_id_hash(const char *event_id, uint64_t *h1, uint64_t *h2) {
         *h2 = b;
 }
 
-int rw_account_seen(const rw_account_view_t *av, const char *event_id, int64_t offset) {
-        uint64_t h1, h2;
-
+int rw_account_seen_hashed(const rw_account_view_t *av, uint64_t h1, uint64_t h2,
+                           int64_t offset) {
         if (offset <= av->last_offset)
                 return 1;
-        if (!av->id_cnt)
-                return 0;
-        rw_event_id_hash(event_id, &h1, &h2);
         for (size_t i = av->id_cnt; i-- > 0; )
                 if (av->ids[i].h1 == h1 && av->ids[i].h2 == h2)
                         return 1;
         return 0;
+}
+
+int rw_account_seen(const rw_account_view_t *av, const char *event_id, int64_t offset) {
+        uint64_t h1 = 0, h2 = 0;
+
+        if (offset > av->last_offset && av->id_cnt)
+                rw_event_id_hash(event_id, &h1, &h2);
+        return rw_account_seen_hashed(av, h1, h2, offset);
 }
 
 /* The retention rule over ids[0..id_cnt), whose last entry just arrived:
@@ -73,7 +77,7 @@ static int rw_ids_trim(rw_account_view_t *av, const rw_account_limits_t *lim, si
         return lost;
 }
 
-static int rw_account_remember(rw_account_view_t *av, const char *event_id,
+static int rw_account_remember(rw_account_view_t *av, uint64_t h1, uint64_t h2,
                                int64_t at, const rw_account_limits_t *lim) {
         int lost;
 
@@ -81,7 +85,8 @@ static int rw_account_remember(rw_account_view_t *av, const char *event_id,
                 return 0;
         if (rw_grow(&av->ids, &av->id_size, av->id_cnt + 1, sizeof(*av->ids), 4))
                 return -1;
-        rw_event_id_hash(event_id, &av->ids[av->id_cnt].h1, &av->ids[av->id_cnt].h2);
+        av->ids[av->id_cnt].h1 = h1;
+        av->ids[av->id_cnt].h2 = h2;
         av->ids[av->id_cnt++].at = at;
         av->ids_dirty = 1;
         av->ids_fresh++;
@@ -239,6 +244,14 @@ static int rw_account_advance(rw_account_view_t *av, int64_t day,
 
 int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
                      const rw_account_limits_t *lim) {
+        uint64_t h1, h2;
+
+        rw_event_id_hash(ev->event_id, &h1, &h2);
+        return rw_account_apply_hashed(av, ev, h1, h2, lim);
+}
+
+int rw_account_apply_hashed(rw_account_view_t *av, const rw_state_event_t *ev,
+                            uint64_t h1, uint64_t h2, const rw_account_limits_t *lim) {
         int64_t day = ev->occurred_at / RW_DAY_MS;
         rw_day_bucket_t scratch, *b = &scratch;
 
@@ -288,7 +301,7 @@ int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
         }
         if (rw_account_advance(av, day, lim))
                 return -1;
-        return rw_account_remember(av, ev->event_id, ev->occurred_at, lim);
+        return rw_account_remember(av, h1, h2, ev->occurred_at, lim);
 }
 
 static uint64_t rw_le64_get(const unsigned char *p) {

@@ -103,12 +103,18 @@ void rw_event_id_hash(const char *event_id, uint64_t *h1, uint64_t *h2);
  * the account applied (its partition was consumed again), or the account
  * remembers its id (the producer sent it twice). */
 int rw_account_seen(const rw_account_view_t *av, const char *event_id, int64_t offset);
+/* As rw_account_seen(), with the id's rw_event_id_hash() (computed once
+ * for both calls of an event). */
+int rw_account_seen_hashed(const rw_account_view_t *av, uint64_t h1, uint64_t h2,
+                           int64_t offset);
 
 /* Apply one event (pure): the bucket of its day, unless that day is behind
  * the window (the order meta still counts it); a new latest day drops the
  * buckets leaving the window; the id is remembered. Returns -1 on OOM. */
 int rw_account_apply(rw_account_view_t *av, const rw_state_event_t *ev,
                      const rw_account_limits_t *lim);
+int rw_account_apply_hashed(rw_account_view_t *av, const rw_state_event_t *ev,
+                            uint64_t h1, uint64_t h2, const rw_account_limits_t *lim);
 
 /* Parse a bucket as stored: "po,ps,co,ro,rs,tk,tu,cs,cn,ss,sn", where an
  * empty or missing field is 0. */
