@@ -1186,13 +1186,11 @@ static int rw_deltas_group(rw_state_write_t *w) {
         size_t n = w->delta_cnt, gcnt = 0, gcap = 0, tsize = 64, last = SIZE_MAX, at = 0;
         rw_delta_grp_t *gs = NULL;
         uint32_t *tab = NULL, *of = NULL;
-        rw_delta_t *out = NULL;
         int rc = -1;
 
         while (tsize < 2 * n)
                 tsize *= 2;
-        if (!(tab = calloc(tsize, sizeof(*tab))) || !(of = malloc(n * sizeof(*of))) ||
-            !(out = malloc(n * sizeof(*out))))
+        if (!(tab = calloc(tsize, sizeof(*tab))) || !(of = malloc(n * sizeof(*of))))
                 goto done;
         for (size_t j = 0; j < n; j++) {
                 const rw_delta_t *d = &w->deltas[j];
@@ -1236,12 +1234,20 @@ static int rw_deltas_group(rw_state_write_t *w) {
                 }
                 free(sorted);
         }
+        /* Each entry's place (of[] reused), then the entries moved there
+         * in place, a cycle at a time. */
         for (size_t j = 0; j < n; j++)
-                out[gs[of[j]].at++] = w->deltas[j];
-        free(w->deltas);
-        w->deltas = out;
-        w->delta_size = n;
-        out = NULL;
+                of[j] = (uint32_t)gs[of[j]].at++;
+        for (size_t j = 0; j < n; j++)
+                while (of[j] != j) {
+                        size_t t = of[j];
+                        rw_delta_t d = w->deltas[t];
+                        uint32_t o = of[t];
+                        w->deltas[t] = w->deltas[j];
+                        of[t] = (uint32_t)t;
+                        w->deltas[j] = d;
+                        of[j] = o;
+                }
         /* The vendor days, few: by vendor, then day. */
         for (size_t g = 0; g < gcnt; g++)
                 if (gs[g].kind == 'd')
@@ -1251,7 +1257,6 @@ static int rw_deltas_group(rw_state_write_t *w) {
 done:
         free(tab);
         free(of);
-        free(out);
         free(gs);
         return rc;
 }
