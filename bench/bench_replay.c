@@ -144,27 +144,6 @@ static rw_account_view_t *view_of(rw_cache_t *c, int tag, const char *account) {
         return av;
 }
 
-/* The distinct views of avs[0, n), in the order they first appear, into out
- * (as consumers/batch.c takes them). */
-static size_t distinct(rw_account_view_t *const *avs, size_t n, rw_account_view_t **out) {
-        size_t cap = 16, cnt = 0;
-        rw_account_view_t **set;
-
-        while (cap < 2 * n)
-                cap *= 2;
-        if (!(set = calloc(cap, sizeof(*set))))
-                die("out of memory");
-        for (size_t i = 0; i < n; i++) {
-                size_t h = (size_t)(((uintptr_t)avs[i] >> 4) * 0x9e3779b97f4a7c15ULL);
-                for (h &= cap - 1; set[h] && set[h] != avs[i]; h = (h + 1) & (cap - 1))
-                        ;
-                if (!set[h])
-                        out[cnt++] = set[h] = avs[i];
-        }
-        free(set);
-        return cnt;
-}
-
 /* One partition's events [from, to) as one batch. */
 static void batch(const rw_rules_params_t *params, const rw_account_limits_t *lim,
                   rw_cache_t *c, const part_t *p, pstate_t *s, size_t from, size_t to,
@@ -205,7 +184,7 @@ static void batch(const rw_rules_params_t *params, const rw_account_limits_t *li
         }
         free(due_accts);
         free(dues);
-        acct_cnt = distinct(avs, cnt + due_cnt, accts);
+        acct_cnt = rw_replay_distinct(avs, cnt + due_cnt, accts);
         if (rw_replay_batch(&o, p->evs + from, p->offs + from, cnt, avs, accts, acct_cnt, &out))
                 die("replay failed");
         if (out.stop >= 0)

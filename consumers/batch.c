@@ -75,15 +75,25 @@ static void rw_emit(void *opaque, const rw_alert_t *a) {
  * one drain: one wait for the broker's acknowledgements, not one per
  * partition (each was a round trip to the broker on the loop's path). */
 void rw_parts_drain(rw_processor_t *proc, volatile sig_atomic_t *stop) {
-        char (*tags)[16] = calloc(proc->part_cnt + 1, sizeof(*tags));
-        const char **tp = calloc(proc->part_cnt + 1, sizeof(*tp)),
-                   **topics = calloc(proc->part_cnt + 1, sizeof(*topics));
-        rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps));
+        char (*tags)[16];
+        const char **tp, **topics;
+        rw_part_t **ps;
         rw_outage_t outage = { 0 };
         char errstr[512];
         size_t n = 0;
         rw_err_t err;
 
+        /* Called every turn of the loop: nothing to set up when no
+         * partition has transitions waiting. */
+        for (size_t i = 0; i < proc->part_cnt; i++)
+                n += proc->parts[i].assigned && proc->parts[i].drain;
+        if (!n)
+                return;
+        n = 0;
+        tags = calloc(proc->part_cnt + 1, sizeof(*tags));
+        tp = calloc(proc->part_cnt + 1, sizeof(*tp));
+        topics = calloc(proc->part_cnt + 1, sizeof(*topics));
+        ps = calloc(proc->part_cnt + 1, sizeof(*ps));
         if (!tags || !tp || !topics || !ps)
                 abort();
         for (size_t i = 0; i < proc->part_cnt; i++) {
@@ -195,28 +205,6 @@ done:
         free(found);
         free(views);
         return rc;
-}
-
-/* The distinct views of avs[0..n-1], in the order they first appear, into
- * out (room for n); returns how many. */
-static size_t rw_distinct_views(rw_account_view_t *const *avs, size_t n,
-                                rw_account_view_t **out) {
-        size_t cap = 16, cnt = 0;
-        rw_account_view_t **set;
-
-        while (cap < 2 * n)
-                cap *= 2;
-        if (!(set = calloc(cap, sizeof(*set))))
-                abort();
-        for (size_t i = 0; i < n; i++) {
-                size_t h = (size_t)(((uintptr_t)avs[i] >> 4) * 0x9e3779b97f4a7c15ULL);
-                for (h &= cap - 1; set[h] && set[h] != avs[i]; h = (h + 1) & (cap - 1))
-                        ;
-                if (!set[h])
-                        out[cnt++] = set[h] = avs[i];
-        }
-        free(set);
-        return cnt;
 }
 
 /* The latest stored day of the vendor of each applied PLACED order
@@ -340,7 +328,7 @@ static void rw_part_prepare(rw_processor_t *proc, rw_part_t *p,
          * evaluated in at the end of the batch. */
         if (rw_grow(&p->accts, &p->acct_size, n + 1, sizeof(*p->accts), 256))
                 abort();
-        p->acct_cnt = rw_distinct_views(avs, n, p->accts);
+        p->acct_cnt = rw_replay_distinct(avs, n, p->accts);
 
         /* (2) */
         o = (rw_replay_opts_t){

@@ -150,6 +150,25 @@ static size_t rw_acct_slot(const rw_account_view_t *av, size_t mask) {
         return (size_t)(((uintptr_t)av >> 4) * 0x9e3779b97f4a7c15ULL >> 17) & mask;
 }
 
+size_t rw_replay_distinct(rw_account_view_t *const *avs, size_t n, rw_account_view_t **out) {
+        size_t mask = 15, cnt = 0;
+        rw_account_view_t **set;
+
+        while (mask + 1 < 2 * n)
+                mask = mask * 2 + 1;
+        if (!(set = calloc(mask + 1, sizeof(*set))))
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                size_t h = rw_acct_slot(avs[i], mask);
+                while (set[h] && set[h] != avs[i])
+                        h = (h + 1) & mask;
+                if (!set[h])
+                        out[cnt++] = set[h] = avs[i];
+        }
+        free(set);
+        return cnt;
+}
+
 static ssize_t rw_acct_find(const size_t *tab, size_t mask, rw_account_view_t *const *accts,
                             const rw_account_view_t *av) {
         for (size_t i = rw_acct_slot(av, mask); tab[i]; i = (i + 1) & mask)

@@ -75,6 +75,11 @@ void rw_replay_out_clear(rw_replay_out_t *out);
  * o->peers. */
 int rw_replay_gap_ahead(const rw_replay_opts_t *o, const rw_state_event_t *evs, size_t cnt);
 
+/* The distinct views of avs[0, n), in the order they first appear, into out
+ * (room for n): a batch's accounts, as rw_replay_batch() takes them.
+ * Returns how many; aborts when out of memory. */
+size_t rw_replay_distinct(rw_account_view_t *const *avs, size_t n, rw_account_view_t **out);
+
 /* Replay `cnt` events (offsets[i] is event i's offset) of one partition.
  * avs[i] is event i's account view; `accts` lists every distinct account
  * of the batch and every account due by its end (each once). The views are
