@@ -115,6 +115,8 @@ typedef struct rw_bent_s {
         unsigned char gone;     /* to delete (equivalent to no state) */
         unsigned char owned;    /* key is this map's (else another's, which
                                  * outlives it: rw_bmap_get_shared()) */
+        unsigned char cand;     /* a run's total: in the run's candidates
+                                 * for a share rule (rw_run_cand_t) */
         uint32_t cix;           /* a boundary's subject: its entry in the
                                  * run's totals (cur) + 1, 0 when it has none
                                  * (in the padding) */
@@ -560,6 +562,16 @@ static int rw_trans_cmp(const void *a, const void *b) {
  * fenced step. Each boundary is decided exactly as if it were decided
  * alone: the totals read for the run are the stored ones, and those the run
  * changes are kept here, boundary by boundary. */
+/* The entries of a run's totals (cur) whose total has reached the run's
+ * lowest share range (q.lo) at some boundary so far, in entry order: a
+ * boundary looks for subjects that could hold a share rule among these, not
+ * among every subject the run reads (a run of 400 boundaries over thousands
+ * of accounts, of which a handful come near a share). */
+typedef struct rw_run_cand_s {
+        uint32_t *ix;
+        size_t cnt, cap;
+} rw_run_cand_t;
+
 typedef struct rw_run_s {
         size_t n;
         rw_bmap_t *subj;        /* [i * 2 + fam]: subjects touched at boundary i */
@@ -567,6 +579,7 @@ typedef struct rw_run_s {
         double *lo;             /* [i * 2 + fam]: share rule range (NAN: none) */
         rw_bmap_t cur[2];       /* totals of the subjects the run reads exactly */
         rw_bstore_totals_t q[2];
+        rw_run_cand_t cand[2];
         rw_bstore_hash_t *fold; /* [i * 2 + fam] */
         int64_t *ord_add;       /* [i]: PLACED orders interval k0+i adds */
         int64_t *ord_sub;       /* [i]: and the interval leaving takes away */
@@ -585,6 +598,7 @@ static void rw_run_clear(rw_run_t *r) {
         for (int fam = 0; fam < 2; fam++) {
                 rw_bmap_free(&r->cur[fam]);
                 free(r->q[fam].values);
+                free(r->cand[fam].ix);
         }
         free(r->subj);
         free(r->newsum);
@@ -632,6 +646,39 @@ static int64_t rw_run_total(const rw_run_t *r, int fam, const char *key, uint32_
         for (size_t j = 0; j < r->q[fam].range_cnt; j++)
                 if (!strcmp(r->q[fam].range[j].subject, key))
                         return (int64_t)r->q[fam].range[j].score;
+        return 0;
+}
+
+/* Entry x of the run's totals of family fam joins the candidates if its
+ * total reached the run's lowest share range (and it is not one already).
+ * -1 when out of memory. */
+static int rw_run_cand_add(rw_run_t *r, int fam, uint32_t x) {
+        rw_run_cand_t *c = &r->cand[fam];
+        rw_bent_t *en = &r->cur[fam].ents[x];
+        size_t lo = 0, hi;
+
+        if (en->cand || !r->q[fam].want_range || !en->val ||
+            (double)en->val < r->q[fam].lo)
+                return 0;
+        if (c->cnt == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 16;
+                uint32_t *ix = realloc(c->ix, cap * sizeof(*ix));
+                if (!ix)
+                        return -1;
+                c->ix = ix;
+                c->cap = cap;
+        }
+        for (hi = c->cnt; lo < hi;) {   /* entry order: the order of a full scan */
+                size_t mid = (lo + hi) / 2;
+                if (c->ix[mid] < x)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        memmove(&c->ix[lo + 1], &c->ix[lo], (c->cnt - lo) * sizeof(*c->ix));
+        c->ix[lo] = x;
+        c->cnt++;
+        en->cand = 1;
         return 0;
 }
 
@@ -699,7 +746,12 @@ static rw_err_t rw_run_read(rw_tick_t *t, rw_run_t *r, int64_t k0) {
                 r->q[fam].subjects = NULL;
                 for (size_t e = 0; !err && e < r->cur[fam].cnt; e++)
                         r->cur[fam].ents[e].val = r->q[fam].values[e];
+                for (size_t e = 0; !err && e < r->cur[fam].cnt; e++)
+                        if (rw_run_cand_add(r, fam, (uint32_t)e))
+                                err = RW_ERR_NOMEM;
         }
+        if (err == RW_ERR_NOMEM)
+                snprintf(t->errstr, t->errstr_size, "out of memory");
         rw_bstore_buckets_clear(&bk);
         return err;
 nomem:
@@ -758,8 +810,10 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                 if (!isnan(r->lo[i * 2 + fam])) {
                         const double lo = r->lo[i * 2 + fam];
                         const rw_bmap_t *c = &r->cur[fam];
+                        const rw_run_cand_t *cd = &r->cand[fam];
                         int added, x;
-                        for (size_t e = 0; e < c->cnt; e++) {
+                        for (size_t j = 0; j < cd->cnt; j++) {
+                                const size_t e = cd->ix[j];
                                 double score = (double)c->ents[e].val;
                                 if (!c->ents[e].val || score < lo)
                                         continue;       /* not in the set, or below */
@@ -831,6 +885,7 @@ static rw_err_t rw_run_decide(rw_tick_t *t, rw_run_t *r, size_t i, int64_t B,
                                 assert(x >= 0);   /* every touched subject is tracked */
                                 r->cur[fam].ents[x].val = en->val;
                                 r->cur[fam].ents[x].dirty = 1;
+                                RW_TRY(rw_run_cand_add(r, fam, (uint32_t)x));
                         }
                 }
                 nfold += fam && r->ord_add[i];  /* the orders count, field "" */
