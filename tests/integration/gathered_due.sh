@@ -5,7 +5,11 @@
 #
 # Deterministic: Redis refuses writes for a few seconds (CLIENT PAUSE WRITE)
 # while a run starts, so its first batch's write waits in Redis and the
-# batches after it (one record each) are gathered into the next write.
+# batches after it (one record each) are gathered into the next write. That
+# run's redis.timeout is longer than the pause: with the default (2 s) the
+# wait for the held write could time out, and the outage's path (reconnect,
+# send again) then decided the run's counts instead (CI saw "7 consumed ...
+# 1 fenced" once).
 # churn.spend_drop alone, over a 3-day window and a 9-day baseline:
 #
 #   run 1 (plain):  acct-quiet orders 1000 a day, days 0..20, then stops: its
@@ -83,7 +87,7 @@ run_clean
 
 # Run 2 with Redis refusing writes for its first seconds.
 rcli CLIENT PAUSE 4000 WRITE >/dev/null
-rw run -e "${rules[@]}" -X batch.size=1 -X write.max.delay=10s >"$WORK/run2.jsonl" 2>"$WORK/run2.log" ||
+rw run -e "${rules[@]}" -X batch.size=1 -X write.max.delay=10s -X redis.timeout=20s >"$WORK/run2.jsonl" 2>"$WORK/run2.log" ||
   { cat "$WORK/run2.log" >&2; fail "run 2 failed"; }
 summary=$(grep -o 'run: [0-9]* consumed.*' "$WORK/run2.log" || true)
 echo "$summary"
