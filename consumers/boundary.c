@@ -138,16 +138,26 @@ static uint32_t rw_hash(const char *s, size_t len) {
         return h;
 }
 
-static int rw_bmap_find(const rw_bmap_t *m, const char *key, size_t len) {
+/* The entry of key, its hash h (rw_hash()), or -1; *slotp (if not NULL):
+ * the empty slot the search ended at, where key would go. */
+static int rw_bmap_find_h(const rw_bmap_t *m, const char *key, size_t len, uint32_t h,
+                          size_t *slotp) {
         if (!m->nslots)
                 return -1;
-        for (size_t i = rw_hash(key, len) & (m->nslots - 1);; i = (i + 1) & (m->nslots - 1)) {
+        for (size_t i = h & (m->nslots - 1);; i = (i + 1) & (m->nslots - 1)) {
                 uint32_t s = m->slots[i];
-                if (!s)
+                if (!s) {
+                        if (slotp)
+                                *slotp = i;
                         return -1;
+                }
                 if (!strncmp(m->ents[s - 1].key, key, len) && !m->ents[s - 1].key[len])
                         return (int)(s - 1);
         }
+}
+
+static int rw_bmap_find(const rw_bmap_t *m, const char *key, size_t len) {
+        return rw_bmap_find_h(m, key, len, rw_hash(key, len), NULL);
 }
 
 static int rw_bmap_rehash(rw_bmap_t *m, size_t nslots) {
@@ -166,19 +176,24 @@ static int rw_bmap_rehash(rw_bmap_t *m, size_t nslots) {
         return 0;
 }
 
-/* The entry of key (added, zeroed, if new: with a copy of key, or with key
- * itself when `shared`); -1 when out of memory. */
-static int rw_bmap_add(rw_bmap_t *m, const char *key, size_t len, int shared, int *addedp) {
-        int e = rw_bmap_find(m, key, len);
-        size_t i;
+/* The entry of key, its hash h (added, zeroed, if new: with a copy of key,
+ * or with key itself when `shared`); -1 when out of memory. The key is
+ * hashed once by the caller, whatever the maps it is looked up in. */
+static int rw_bmap_add_h(rw_bmap_t *m, const char *key, size_t len, uint32_t h, int shared,
+                         int *addedp) {
+        size_t i = 0;
+        int e = rw_bmap_find_h(m, key, len, h, &i);
 
         if (addedp)
                 *addedp = e < 0;
         if (e >= 0)
                 return e;
-        if ((m->cnt + 1) * 2 > m->nslots &&
-            rw_bmap_rehash(m, m->nslots ? m->nslots * 2 : 64))
-                return -1;
+        if ((m->cnt + 1) * 2 > m->nslots) {
+                if (rw_bmap_rehash(m, m->nslots ? m->nslots * 2 : 64))
+                        return -1;
+                for (i = h & (m->nslots - 1); m->slots[i]; i = (i + 1) & (m->nslots - 1))
+                        ;
+        }
         if (m->cnt == m->cap) {
                 size_t cap = m->cap ? m->cap * 2 : 32;
                 rw_bent_t *ents = realloc(m->ents, cap * sizeof(*ents));
@@ -193,21 +208,18 @@ static int rw_bmap_add(rw_bmap_t *m, const char *key, size_t len, int shared, in
         else if (!(m->ents[m->cnt].key = strndup(key, len)))
                 return -1;
         m->ents[m->cnt].owned = !shared;
-        for (i = rw_hash(key, len) & (m->nslots - 1); m->slots[i];
-             i = (i + 1) & (m->nslots - 1))
-                ;
         m->slots[i] = (uint32_t)m->cnt + 1;
         return (int)m->cnt++;
 }
 
 static int rw_bmap_get(rw_bmap_t *m, const char *key, size_t len, int *addedp) {
-        return rw_bmap_add(m, key, len, 0, addedp);
+        return rw_bmap_add_h(m, key, len, rw_hash(key, len), 0, addedp);
 }
 
 /* As rw_bmap_get(), keeping key itself (NUL-terminated at len), which must
  * outlive the entry: no copy. */
 static int rw_bmap_get_shared(rw_bmap_t *m, const char *key, size_t len, int *addedp) {
-        return rw_bmap_add(m, key, len, 1, addedp);
+        return rw_bmap_add_h(m, key, len, rw_hash(key, len), 1, addedp);
 }
 
 static void rw_bmap_reset(rw_bmap_t *m) {
@@ -467,6 +479,7 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
         /* The fingerprint rule/type/subject: on the stack unless long (this
          * runs for every subject of every boundary). */
         char buf[256], *fp = buf, why[160] = "";
+        uint32_t h;
         int e, added, is_short;
 
         if (!bd->params.enabled[rule])
@@ -479,7 +492,8 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
         memcpy(fp + rlen + 1, tname, tlen);
         fp[rlen + 1 + tlen] = '/';
         memcpy(fp + rlen + tlen + 2, subject, slen + 1);
-        e = rw_bmap_find(&t->fps, fp, len - 1);
+        h = rw_hash(fp, len - 1);
+        e = rw_bmap_find_h(&t->fps, fp, len - 1, h, NULL);
         if (e >= 0)
                 fst = t->fps.ents[e].fp;
         if ((is_short = rw_dep_short(&bd->params, rule, B - t->first, total, base, &dec,
@@ -501,7 +515,7 @@ static rw_err_t rw_tick_step(rw_tick_t *t, rw_trans_list_t *tl, rw_rule_id_t rul
                         free(fp);
                 return RW_OK;
         }
-        e = rw_bmap_get(&t->fps, fp, len - 1, &added);
+        e = rw_bmap_add_h(&t->fps, fp, len - 1, h, 0, &added);
         if (fp != buf)
                 free(fp);
         if (e < 0)
@@ -623,8 +637,9 @@ static int rw_run_merge(rw_bmap_t *m, rw_bmap_t *cur, const rw_bstore_hash_t *h,
                         *orders += h->v[j].value;
                         continue;
                 }
-                if ((c = rw_bmap_get(cur, h->v[j].subject, h->v[j].len, NULL)) < 0 ||
-                    (e = rw_bmap_get_shared(m, cur->ents[c].key, h->v[j].len, NULL)) < 0)
+                const uint32_t hs = rw_hash(h->v[j].subject, h->v[j].len);
+                if ((c = rw_bmap_add_h(cur, h->v[j].subject, h->v[j].len, hs, 0, NULL)) < 0 ||
+                    (e = rw_bmap_add_h(m, cur->ents[c].key, h->v[j].len, hs, 1, NULL)) < 0)
                         return -1;
                 m->ents[e].cix = (uint32_t)c + 1;
                 if (leaving)
