@@ -189,13 +189,18 @@ void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size) {
 }
 
 static rw_day_bucket_t *rw_account_bucket(rw_account_view_t *av, int64_t day) {
-        /* From the latest: days are added as event time moves on, so an
-         * event's day is mostly the last one (each is a cache line). */
-        for (size_t i = av->bucket_cnt; i-- > 0;)
-                if (av->buckets[i].day == day) {
-                        av->bucket_dirty[i] = 1;
-                        return &av->buckets[i];
-                }
+        /* A day after the latest event's has no bucket yet (every bucket's
+         * day is at most maxday: the event that adds a day moves maxday on,
+         * and the two are stored and read together). Otherwise from the
+         * latest: days are added as event time moves on, so an event's day
+         * is mostly the last one (each is a cache line). */
+        if (av->maxday < 0 || day <= av->maxday) {
+                for (size_t i = av->bucket_cnt; i-- > 0;)
+                        if (av->buckets[i].day == day) {
+                                av->bucket_dirty[i] = 1;
+                                return &av->buckets[i];
+                        }
+        }
         if (av->bucket_cnt == av->bucket_size) {
                 /* Two arrays of one capacity, grown by 8 (a day at a time:
                  * doubling left a third of the cache's bucket memory
