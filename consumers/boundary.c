@@ -572,10 +572,6 @@ static int rw_trans_cmp(const void *a, const void *b) {
 
 
 
-/* A run of consecutive boundaries decided in memory, then written in one
- * fenced step. Each boundary is decided exactly as if it were decided
- * alone: the totals read for the run are the stored ones, and those the run
- * changes are kept here, boundary by boundary. */
 /* The entries of a run's totals (cur) whose total has reached the run's
  * lowest share range (q.lo) at some boundary so far, in entry order: a
  * boundary looks for subjects that could hold a share rule among these, not
@@ -586,6 +582,10 @@ typedef struct rw_run_cand_s {
         size_t cnt, cap;
 } rw_run_cand_t;
 
+/* A run of consecutive boundaries decided in memory, then written in one
+ * fenced step. Each boundary is decided exactly as if it were decided
+ * alone: the totals read for the run are the stored ones, and those the run
+ * changes are kept here, boundary by boundary. */
 typedef struct rw_run_s {
         size_t n;
         rw_bmap_t *subj;        /* [i * 2 + fam]: subjects touched at boundary i */
