@@ -675,14 +675,8 @@ static int rw_run_cand_add(rw_run_t *r, int fam, uint32_t x) {
         if (en->cand || !r->q[fam].want_range || !en->val ||
             (double)en->val < r->q[fam].lo)
                 return 0;
-        if (c->cnt == c->cap) {
-                size_t cap = c->cap ? c->cap * 2 : 16;
-                uint32_t *ix = realloc(c->ix, cap * sizeof(*ix));
-                if (!ix)
-                        return -1;
-                c->ix = ix;
-                c->cap = cap;
-        }
+        if (rw_grow(&c->ix, &c->cap, c->cnt + 1, sizeof(*c->ix), 16))
+                return -1;
         for (hi = c->cnt; lo < hi;) {   /* entry order: the order of a full scan */
                 size_t mid = (lo + hi) / 2;
                 if (c->ix[mid] < x)
