@@ -269,8 +269,8 @@ static int64_t rw_reply_i64(const redisReply *r) {
         return 0;
 }
 
-/* An HGETALL reply of subject -> integer appended to h. -1 when out of
- * memory (h cleared). */
+/* An HGETALL reply of subject -> integer appended to h, but for the field
+ * "\0" (rw_pb_hashtable_mark). -1 when out of memory (h cleared). */
 static int rw_bs_hash_add(const redisReply *r, rw_bstore_hash_t *h) {
         size_t n = r->elements / 2;
         rw_bstore_pair_t *nv;
@@ -284,6 +284,8 @@ static int rw_bs_hash_add(const redisReply *r, rw_bstore_hash_t *h) {
         h->v = nv;
         for (size_t j = 0; j + 1 < r->elements; j += 2) {
                 rw_bstore_pair_t *p = &h->v[h->cnt];
+                if (r->element[j]->len == 1 && !r->element[j]->str[0])
+                        continue;       /* rw_pb_hashtable_mark's field */
                 if (!(p->subject = strndup(r->element[j]->str, r->element[j]->len))) {
                         rw_bstore_hash_clear(h);
                         return -1;

@@ -1385,6 +1385,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
         int64_t lowest = -1, highest = -1, opened = -1;
         size_t i = 0, j;
         int any;
+        size_t nfields;
 
         if (w->range_err[0])
                 return -2;      /* a sum out of range (rw_write_delta()) */
@@ -1513,6 +1514,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                 if ((at = rw_write_op(w, code, key)) < 0)
                         return -1;
                 any = 0;
+                nfields = 0;
                 for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind &&
                             w->deltas[j].k == d->k; ) {
                         const char *subj = w->deltas[j].subject;
@@ -1539,6 +1541,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                         if (rw_write_str(w, subj) || rw_write_int(w, sum))
                                 return -1;
                         any = 1;
+                        nfields++;
                 }
                 if (!any) {
                         rw_write_op_drop(w, at);        /* every sum was 0 */
@@ -1551,6 +1554,11 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                         if (rw_write_op_end(w, at) || (at = rw_write_op(w, "Z", hkey)) < 0 ||
                             rw_write_int(w, d->k) || rw_write_int(w, d->k) ||
                             rw_write_op_end(w, at))
+                                return -1;
+                        if ((known ? rw_i64map_cnt(known) : 0) + nfields >= RW_PB_HASHTABLE_MIN &&
+                            ((at = rw_write_op(w, "H", key)) < 0 ||
+                             rw_write_arg(w, "", 1) || rw_write_str(w, rw_pb_hashtable_mark) ||
+                             rw_write_op_end(w, at)))
                                 return -1;
                 }
                 i = j;

@@ -155,6 +155,19 @@ void rw_state_write_isums(rw_state_write_t *w, const rw_isums_t *is);
  * of memory (`is` is reset then). */
 int rw_isums_commit(rw_isums_t *is, const rw_state_write_t *w);
 
+/* An interval's hash (pb:) is a listpack in Redis while it holds at most
+ * hash-max-listpack-entries fields (512 by default), and a listpack is
+ * searched from its start for every field set: the owner's HSET of a batch's
+ * totals into a live interval of hundreds of accounts took a quadratic share
+ * of Redis' CPU. One field too long for a listpack (hash-max-listpack-value,
+ * 64 bytes) makes Redis convert the hash to a hashtable, for good (an RDB or
+ * AOF reload keeps it one): a hash that reaches RW_PB_HASHTABLE_MIN subjects
+ * gets the one-byte field "\0" with this value. No subject is "\0" (ids are
+ * C strings; "" is the vendors' count of orders); the readers skip it. */
+#define RW_PB_HASHTABLE_MIN 64
+#define rw_pb_hashtable_mark \
+        "a field longer than hash-max-listpack-value: this hash stays a hashtable"
+
 /* Portfolio interval `interval` of the dependency decider: `kind` 'a' (net
  * spend per account) or 'v' (order value per vendor); coalesced. */
 int rw_state_write_portfolio(rw_state_write_t *w, char kind, int64_t interval,

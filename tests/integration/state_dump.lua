@@ -168,7 +168,10 @@ for _, k in ipairs(keys) do
       bucket_add(sums, redis.call('GET', k))
     else
       local all = redis.call('HGETALL', k)
-      for i = 1, #all, 2 do sums[all[i]] = (sums[all[i]] or 0) + tonumber(all[i + 1]) end
+      for i = 1, #all, 2 do
+        -- "\0": the field that keeps a large hash a hashtable, not a subject
+        if all[i] ~= '\0' then sums[all[i]] = (sums[all[i]] or 0) + tonumber(all[i + 1]) end
+      end
     end
   elseif string.match(rest, '^{%d+}:e:') then
     out[#out + 1] = rest

@@ -735,6 +735,91 @@ static void test_interval_isums(void **state) {
         rw_isums_destroy(is);
 }
 
+/* A write of `n` subjects PREFIX0.. (amount 1 each) to interval k of
+ * partition 3, built on `is` (NULL: adds field by field), committed into it. */
+static void write_many(fx_t *fx, rw_isums_t *is, int64_t expected, int64_t last, int64_t k,
+                       const char *prefix, int n) {
+        rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, expected,
+                                                 expected + 1, T0);
+        rw_err_t werr;
+        char errstr[512], subj[64];
+
+        assert_non_null(w);
+        rw_state_write_bounds(w, 7, last);
+        rw_state_write_isums(w, is);
+        for (int i = 0; i < n; i++) {
+                snprintf(subj, sizeof(subj), "%s%d", prefix, i);
+                assert_int_equal(rw_state_write_portfolio(w, 'a', k, subj, 1), 0);
+        }
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        if (is)
+                assert_int_equal(rw_isums_commit(is, w), 0);
+        rw_state_write_destroy(w);
+}
+
+static int encoding_is(fx_t *fx, const char *key, const char *want) {
+        redisReply *r = redisCommand(fx->rc, "OBJECT ENCODING %s", key);
+        int ok = r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, want);
+        if (!ok)
+                fprintf(stderr, "%s: encoding %s, not %s\n", key,
+                        r && r->type == REDIS_REPLY_STRING ? r->str : "(none)", want);
+        freeReplyObject(r);
+        return ok;
+}
+
+/* An interval's hash that reaches RW_PB_HASHTABLE_MIN subjects becomes a
+ * hashtable in Redis (a listpack is searched from its start for every
+ * field set), whether its totals are set (the owner's latest interval) or
+ * added; a small one stays a listpack (less memory). The decider's sums
+ * leave the field that does it out. */
+static void test_interval_hashtable(void **state) {
+        fx_t *fx = *state;
+        rw_isums_t *is = rw_isums_new();
+        rw_bstore_t bs = { 0 };
+        rw_bstore_buckets_t bk;
+        char errstr[512];
+        long long n0;
+
+        assert_non_null(is);
+        write_many(fx, is, -1, -1, 7, "first", 1);              /* opens 7: the string */
+        write_many(fx, is, 0, 7, 7, "small", RW_PB_HASHTABLE_MIN / 2);
+        assert_true(encoding_is(fx, "ts:{3}:pb:a:7", "listpack"));
+        write_many(fx, is, 1, 7, 7, "big", RW_PB_HASHTABLE_MIN / 2);    /* totals set */
+        assert_true(encoding_is(fx, "ts:{3}:pb:a:7", "hashtable"));
+        write_many(fx, is, 2, 7, 7, "big", 3);
+
+        write_many(fx, is, 3, 7, 8, "first", 1);                /* opens 8 */
+        rw_isums_reset(is);
+        n0 = hincrby_calls(fx);
+        write_many(fx, NULL, 4, 8, 8, "added", RW_PB_HASHTABLE_MIN);
+        assert_true(hincrby_calls(fx) >= n0 + RW_PB_HASHTABLE_MIN);
+        assert_true(encoding_is(fx, "ts:{3}:pb:a:8", "hashtable"));
+
+        rw_bstore_init(&bs, fx->st);
+        assert_int_equal(rw_bstore_read_buckets(&bs, 4, 7, 2, 7 - 2160, 0, 0, 0, &bk,
+                                                errstr, sizeof(errstr)), RW_OK);
+        {
+                const rw_bstore_hash_t *a7 = &bk.bucket[(0 * 4 + 3) * 2 + 0],
+                                       *a8 = &bk.bucket[(1 * 4 + 3) * 2 + 0];
+                assert_int_equal(a7->cnt, 1 + RW_PB_HASHTABLE_MIN);
+                assert_int_equal(bucket_sum(a7, "big0"), 2);
+                assert_int_equal(bucket_sum(a7, "big3"), 1);
+                assert_int_equal(bucket_sum(a7, "small0"), 1);
+                assert_int_equal(bucket_sum(a7, ""), 0);
+                for (size_t i = 0; i < a7->cnt; i++)
+                        assert_true(a7->v[i].len && a7->v[i].subject[0]);
+                assert_int_equal(a8->cnt, 1 + RW_PB_HASHTABLE_MIN);
+                assert_int_equal(bucket_sum(a8, "added0"), 1);
+                for (size_t i = 0; i < a8->cnt; i++)
+                        assert_true(a8->v[i].len && a8->v[i].subject[0]);
+        }
+        rw_bstore_buckets_clear(&bk);
+        rw_bstore_release(&bs);
+        rw_isums_destroy(is);
+}
+
 /* The evaluation interval a namespace was built with: recorded by the first
  * run, returned to every later one (a different one is refused by the
  * caller); an earlier version's namespace, which did not record it, is
@@ -834,6 +919,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_refused, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_bucket, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_isums, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_interval_hashtable, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_recorded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
