@@ -329,20 +329,28 @@ static int64_t rw_reply_int(const redisReply *r) {
         return 0;
 }
 
-/* "A,B,C" into *a, *b, *c (a missing one left as it is). */
-static void rw_csv3_parse(const char *s, int64_t *a, int64_t *b, int64_t *c) {
-        int64_t *out[3] = { a, b, c };
+/* Up to n integers "A,B,..." into out[] (a missing one left as it is);
+ * how many were read. */
+static int rw_csv_parse(const char *s, int64_t *out, int n) {
         char *end;
 
-        for (int i = 0; i < 3 && *s; i++) {
+        for (int i = 0; i < n && *s; i++) {
                 int64_t v = strtoll(s, &end, 10);
                 if (end == s)
-                        return;
-                *out[i] = v;
+                        return i;
+                out[i] = v;
                 if (*end != ',')
-                        return;
+                        return i + 1;
                 s = end + 1;
         }
+        return n;
+}
+
+/* An order time stored as its distance back from the account's latest
+ * event time (TIME - T, in two's complement: exact for any pair), so that
+ * the meta stays a short field. */
+static int64_t rw_time_back(int64_t at, int64_t t) {
+        return (int64_t)((uint64_t)at - (uint64_t)t);
 }
 
 /* A view's bucket arrays, sized for n stored buckets; -1 when out of
@@ -356,17 +364,23 @@ static int rw_view_alloc(rw_account_view_t *av, size_t n) {
 /* Fill a view's buckets and order meta from an account hash's HGETALL
  * reply; 0 on success, -1 when out of memory. */
 static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
+        int64_t m[6] = { 0 }, o[3] = { 0 };
+        int m_cnt = 0, o_cnt = 0;
+
         if (rw_view_alloc(av, all->elements / 2))
                 return -1;
         for (size_t j = 0; j + 1 < all->elements; j += 2) {
                 const char *f = all->element[j]->str, *vs = all->element[j + 1]->str;
                 int64_t v = rw_reply_int(all->element[j + 1]);
-                if (!strcmp(f, "m"))
-                        rw_csv3_parse(vs, &av->maxday, &av->last_offset, &av->last_at);
-                else if (!strcmp(f, "o"))
-                        rw_csv3_parse(vs, &av->orders_total, &av->first_order,
-                                      &av->last_order);
-                else if (strncmp(f, "m:", 2))
+                if (!strcmp(f, "m")) {
+                        m_cnt = rw_csv_parse(vs, m, 6);
+                } else if (!strcmp(f, "o")) {
+                        /* PLACED,FIRST,LAST as the version before the one
+                         * field wrote it; rewritten into "m" at the next
+                         * write. */
+                        o_cnt = rw_csv_parse(vs, o, 3);
+                        av->meta_legacy = 1;
+                } else if (strncmp(f, "m:", 2))
                         rw_bucket_parse(strtoll(f, NULL, 10), vs,
                                         &av->buckets[av->bucket_cnt++]);
                 else {  /* one field each, as earlier versions stored them */
@@ -384,6 +398,19 @@ static int rw_view_fill(rw_account_view_t *av, const redisReply *all) {
                         else if (!strcmp(f, "m:at"))
                                 av->last_at = v;
                 }
+        }
+        /* A value "m" or "o" does not hold leaves its figure as it is. */
+        int64_t *mv[6] = { &av->maxday, &av->last_offset, &av->last_at,
+                           &av->orders_total, &av->first_order, &av->last_order };
+        for (int i = 0; i < m_cnt && i < 3; i++)
+                *mv[i] = m[i];
+        if (m_cnt == 6) {
+                av->orders_total = m[3];
+                av->first_order = rw_time_back(av->last_at, m[4]);
+                av->last_order = rw_time_back(av->last_at, m[5]);
+        } else {
+                for (int i = 0; i < o_cnt; i++)
+                        *mv[3 + i] = o[i];
         }
         return 0;
 }
@@ -929,26 +956,32 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
                 if (rw_write_str(w, num) || rw_write_str(w, csv))
                         return -1;
         }
-        /* The meta in two fields (fewer fields make Redis' HSET cheaper;
-         * each value stays under hash-max-listpack-value, 64 bytes). */
+        /* The meta in one field (each field costs Redis' HSET a lookup and
+         * a rewrite of the compact hash, and its AOF and parsing): MAXDAY,
+         * OFFSET,TIME, and for an account with orders PLACED and the first
+         * and last order time as distances back from TIME, which keep it
+         * under hash-max-listpack-value (64 bytes) for usual figures. */
         if (av->meta_dirty || av->meta_legacy) {
+                size_t n;
                 if (at < 0 && (at = rw_write_op(w, "H", key)) < 0)
                         return -1;
                 rw_csv3(csv, av->maxday, av->last_offset, av->last_at);
+                if (orders && av->orders_total) {
+                        n = strlen(csv);
+                        csv[n++] = ',';
+                        rw_csv3(csv + n, av->orders_total,
+                                rw_time_back(av->last_at, av->first_order),
+                                rw_time_back(av->last_at, av->last_order));
+                }
                 if (rw_write_str(w, "m") || rw_write_str(w, csv))
                         return -1;
-                if (orders && av->orders_total) {
-                        rw_csv3(csv, av->orders_total, av->first_order, av->last_order);
-                        if (rw_write_str(w, "o") || rw_write_str(w, csv))
-                                return -1;
-                }
         }
         if (at >= 0 && rw_write_op_end(w, at))
                 return -1;
         at = -1;
         if (av->meta_legacy) {
                 static const char *const legacy[] = { "m:maxday", "m:off", "m:at",
-                                                      "m:n", "m:first", "m:last" };
+                                                      "m:n", "m:first", "m:last", "o" };
                 if ((at = rw_write_op(w, "D", key)) < 0)
                         return -1;
                 for (size_t j = 0; j < RW_ARRAY_SIZE(legacy); j++)

@@ -52,7 +52,7 @@ ok "alert line on stdout"
 keys=$(rcli --scan --pattern "$NS:*")
 echo "$keys"
 akey=$(grep ":a:acct-e2e$" <<<"$keys") || fail "no account state for acct-e2e in Redis"
-[[ $(rcli HGET "$akey" o | cut -d, -f1) == 2 ]] || fail "expected 2 PLACED orders in $akey"
+[[ $(rcli HGET "$akey" m | cut -d, -f4) == 2 ]] || fail "expected 2 PLACED orders in $akey"
 day0=$((t0 / day))
 bucket=$(rcli HGET "$akey" "$((day0 + 2))")
 [[ $bucket == ,,,1,1500 ]] || fail "orders bucket of day 2 is '$bucket'"

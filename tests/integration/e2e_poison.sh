@@ -50,7 +50,7 @@ kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_DLQ" -e -q -f '%K:%k%S:%s%h\n' >"$WORK/dlq.
 
 keys=$(rcli --scan --pattern "$NS:*")
 akey=$(grep ":a:acct-valid$" <<<"$keys") || fail "the valid records left no state"
-[[ $(rcli HGET "$akey" o | cut -d, -f1) == 2 ]] || fail "expected both valid orders counted in $akey"
+[[ $(rcli HGET "$akey" m | cut -d, -f4) == 2 ]] || fail "expected both valid orders counted in $akey"
 ok "both valid records around the poison were applied"
 for t in "$T_ORDERS" "$T_SUPPORT"; do
   stored=0

@@ -159,7 +159,7 @@ timeout 120 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP RE
 grep -q '"rule":"churn.refund_rate","subject":"ACCOUNT/acct-reg"' "$WORK/alerts.jsonl" ||
   { cat "$WORK/run1.log" >&2; fail "no refund_rate alert for acct-reg"; }
 akey=$(rcli --scan --pattern "$NS:*:a:acct-reg" | head -1)
-[[ -n $akey && $(rcli HGET "$akey" o | cut -d, -f1) == 2 ]] || fail "expected 2 PLACED orders for acct-reg"
+[[ -n $akey && $(rcli HGET "$akey" m | cut -d, -f4) == 2 ]] || fail "expected 2 PLACED orders for acct-reg"
 [[ $(orders_offset) == 5 ]] || fail "stored orders offset is $(orders_offset), expected 5"
 [[ $(apic_count "$id_v2") == 1 ]] ||
   fail "id $id_v2 fetched $(apic_count "$id_v2") times, expected once"
@@ -251,7 +251,7 @@ grep -q "schema registry answered: resumed" "$WORK/run2.log" || fail "no resume 
 grep -Eq "run: 3 consumed, 3 applied.*, 0 duplicate\(s\), 0 to the DLQ" "$WORK/run2.log" ||
   fail "expected 3 records consumed and applied once each"
 akey=$(rcli --scan --pattern "$NS:*:a:acct-out" | head -1)
-[[ -n $akey && $(rcli HGET "$akey" o | cut -d, -f1) == 3 ]] || fail "expected 3 PLACED orders for acct-out"
+[[ -n $akey && $(rcli HGET "$akey" m | cut -d, -f4) == 3 ]] || fail "expected 3 PLACED orders for acct-out"
 [[ $(dlq_count) == 1 ]] || fail "DLQ grew after the outage"
 ok "registry back: every record applied once, nothing lost"
 

@@ -119,10 +119,14 @@ static int64_t fx_redis_placed(fx_t *fx) {
                 assert_non_null(r);
                 snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
                 for (size_t i = 0; i < r->element[1]->elements; i++) {
-                        redisReply *n = redisCommand(c, "HGET %s o",
+                        /* m = MAXDAY,OFFSET,TIME,PLACED,... */
+                        redisReply *n = redisCommand(c, "HGET %s m",
                                                      r->element[1]->element[i]->str);
-                        if (n->type == REDIS_REPLY_STRING)
-                                sum += strtoll(n->str, NULL, 10);
+                        const char *p = n->type == REDIS_REPLY_STRING ? n->str : NULL;
+                        for (int f = 0; p && f < 3; f++)
+                                p = (p = strchr(p, ',')) ? p + 1 : NULL;
+                        if (p)
+                                sum += strtoll(p, NULL, 10);
                         freeReplyObject(n);
                 }
                 freeReplyObject(r);

@@ -88,6 +88,19 @@ static long long llget(fx_t *fx, const char *fmt, ...) {
 }
 
 /* A write whose expected offset is stale is rejected whole. */
+/* The PLACED count of an orders account's hash (the fourth figure of its
+ * field m), -1 when it has none. */
+static long long placed(fx_t *fx, const char *key) {
+        char *m = hget(fx, key, "m"), *p = m;
+        long long v = -1;
+        for (int i = 0; p && i < 3; i++)
+                p = (p = strchr(p, ',')) ? p + 1 : NULL;
+        if (p)
+                v = strtoll(p, NULL, 10);
+        free(m);
+        return v;
+}
+
 static void test_fencing(void **state) {
         fx_t *fx = *state;
         rw_state_event_t evs[2] = { ev_order("f1", "a", 'P', 100, T0),
@@ -104,11 +117,11 @@ static void test_fencing(void **state) {
                                                sizeof(errstr)), RW_OK);
         assert_int_equal(off, 10);
         assert_int_equal(wm, T0);
-        assert_int_equal(llget(fx, "HGET ts:{0}:a:a o"), 1);
+        assert_int_equal(placed(fx, "ts:{0}:a:a"), 1);
         assert_int_equal(llget(fx, "STRLEN ts:{0}:da:a"), RW_SEEN_ID_SIZE);
         /* The owner, with the right expectation, goes on. */
         assert_int_equal(rw_state_apply(fx->st, "orders", 0, 10, 11, &LIM, evs + 1, 1, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(llget(fx, "HGET ts:{0}:a:a o"), 2);
+        assert_int_equal(placed(fx, "ts:{0}:a:a"), 2);
 }
 
 /* The same event id twice counts once; the second is reported a duplicate. */
@@ -180,8 +193,7 @@ static void test_memory_bounded(void **state) {
         assert_true(mem <= mem_at_year + mem_at_year / 4);
         assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
                                (long long)(T0 / RW_DAY_MS)), 0);
-        assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived o"),
-                         DAYS - (DAYS + 6) / 7);
+        assert_int_equal(placed(fx, "ts:{3}:a:longlived"), DAYS - (DAYS + 6) / 7);
 
         /* A late order for a day behind the window counts in the order meta
          * but leaves no bucket (nor a vendor one); one inside the window
@@ -201,20 +213,18 @@ static void test_memory_bounded(void **state) {
                                        (long long)((last - 200 * RW_DAY_MS) / RW_DAY_MS)), 0);
                 assert_int_equal(llget(fx, "HEXISTS ts:{3}:a:longlived %lld",
                                        (long long)((last - 100 * RW_DAY_MS) / RW_DAY_MS)), 1);
-                assert_int_equal(llget(fx, "HGET ts:{3}:a:longlived o"),
-                                 DAYS - (DAYS + 6) / 7 + 2);
+                assert_int_equal(placed(fx, "ts:{3}:a:longlived"), DAYS - (DAYS + 6) / 7 + 2);
                 assert_int_equal(rw_state_apply(fx->st, "orders", 3, next + 2, next + 3, &LIM, late + 2, 1, &applied, &dups, errstr, sizeof(errstr)),
                                  RW_OK);
-                /* the new day's bucket + m (maxday, offset, time) + o (orders) */
-                assert_int_equal(llget(fx, "HLEN ts:{3}:a:longlived"), 1 + 2);
+                /* the new day's bucket + m (maxday, offset, time, orders) */
+                assert_int_equal(llget(fx, "HLEN ts:{3}:a:longlived"), 1 + 1);
         }
 }
 
 /* Compare a replayed view with the hash Redis holds for it. */
 static void expect_view_is_stored(fx_t *fx, const rw_account_view_t *av,
-                                  const char *key, int meta) {
-        assert_int_equal(av->bucket_cnt,
-                         (size_t)llget(fx, "HLEN %s", key) - (meta ? 2 : 1));
+                                  const char *key) {
+        assert_int_equal(av->bucket_cnt, (size_t)llget(fx, "HLEN %s", key) - 1);   /* m */
         for (size_t i = 0; i < av->bucket_cnt; i++) {
                 char field[24], *csv;
                 rw_day_bucket_t stored;
@@ -282,7 +292,7 @@ static void test_replay_matches_redis(void **state) {
         assert_int_equal(mem.id_cnt, 4);
         assert_int_equal(stored.id_cnt, 4);
         assert_memory_equal(mem.ids, stored.ids, mem.id_cnt * sizeof(*mem.ids));
-        expect_view_is_stored(fx, &stored, "ts:{4}:a:acct", 1);
+        expect_view_is_stored(fx, &stored, "ts:{4}:a:acct");
         rw_account_view_clear(&mem);
         rw_account_view_clear(&stored);
 
@@ -300,8 +310,8 @@ static void test_replay_matches_redis(void **state) {
         assert_int_equal(mem.bucket_cnt, stored.bucket_cnt);
         for (size_t i = 0; i < mem.bucket_cnt; i++)
                 assert_memory_equal(&mem.buckets[i], &stored.buckets[i], sizeof(mem.buckets[i]));
-        expect_view_is_stored(fx, &stored, "ts:{4}:s:acct", 0);
-        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 2);
+        expect_view_is_stored(fx, &stored, "ts:{4}:s:acct");
+        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 1);
         rw_account_view_clear(&mem);
         rw_account_view_clear(&stored);
 }
@@ -329,15 +339,55 @@ static void test_legacy_meta(void **state) {
         assert_int_equal(applied, 1);
         assert_int_equal(llget(fx, "HEXISTS ts:{5}:a:old m:n"), 0);
         assert_int_equal(llget(fx, "HEXISTS ts:{5}:a:old m:off"), 0);
-        assert_int_equal(llget(fx, "HLEN ts:{5}:a:old"), 2 + 2);
-        snprintf(want, sizeof(want), "3,%lld,%lld", (long long)T0, (long long)next);
-        assert_non_null(v = hget(fx, "ts:{5}:a:old", "o"));
-        assert_string_equal(v, want);
-        free(v);
-        snprintf(want, sizeof(want), "%lld,2,%lld", (long long)(day + 2), (long long)next);
+        assert_int_equal(llget(fx, "HLEN ts:{5}:a:old"), 2 + 1);
+        /* One field: MAXDAY,OFFSET,TIME,PLACED, then the first and the last
+         * order as distances back from TIME. */
+        snprintf(want, sizeof(want), "%lld,2,%lld,3,%lld,0", (long long)(day + 2),
+                 (long long)next, (long long)(next - T0));
         assert_non_null(v = hget(fx, "ts:{5}:a:old", "m"));
         assert_string_equal(v, want);
         free(v);
+
+        /* The version before the one field: "m" (MAXDAY,OFFSET,TIME) and "o"
+         * (PLACED,FIRST,LAST); read as it is, rewritten into "m" (its "o"
+         * deleted) at the account's next write. */
+        r = redisCommand(fx->rc, "HSET ts:{7}:a:two %lld 2,1700 m %lld,1,%lld o 2,%lld,%lld",
+                         (long long)day, (long long)day, (long long)(T0 + 1000),
+                         (long long)T0, (long long)(T0 + 1000));
+        freeReplyObject(r);
+        r = redisCommand(fx->rc, "SET ts:{7}:off:orders 2");
+        freeReplyObject(r);
+        {
+                const char *names[1] = { "two" };
+                rw_account_view_t stored;
+                assert_int_equal(rw_state_load(fx->st, "orders", 7, 1, names, 1, &stored,
+                                               errstr, sizeof(errstr)), RW_OK);
+                assert_int_equal(stored.orders_total, 2);
+                assert_int_equal(stored.first_order, T0);
+                assert_int_equal(stored.last_order, T0 + 1000);
+                assert_int_equal(stored.last_offset, 1);
+                assert_int_equal(stored.maxday, day);
+                rw_account_view_clear(&stored);
+        }
+        ev = ev_order("l4", "two", 'P', 500, next);
+        assert_int_equal(rw_state_apply(fx->st, "orders", 7, 2, 3, &LIM, &ev, 1, &applied,
+                                        &dups, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(applied, 1);
+        assert_int_equal(llget(fx, "HEXISTS ts:{7}:a:two o"), 0);
+        assert_non_null(v = hget(fx, "ts:{7}:a:two", "m"));
+        assert_string_equal(v, want);
+        free(v);
+        {
+                const char *names[1] = { "two" };
+                rw_account_view_t stored;
+                assert_int_equal(rw_state_load(fx->st, "orders", 7, 1, names, 1, &stored,
+                                               errstr, sizeof(errstr)), RW_OK);
+                assert_int_equal(stored.orders_total, 3);
+                assert_int_equal(stored.first_order, T0);
+                assert_int_equal(stored.last_order, next);
+                assert_int_equal(stored.last_at, next);
+                rw_account_view_clear(&stored);
+        }
 }
 
 /* Loading the three accounts fails whole, naming why (`want`), and leaves
