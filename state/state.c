@@ -1590,7 +1590,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                                 return -1;
                         if ((known ? rw_i64map_cnt(known) : 0) + nfields >= RW_PB_HASHTABLE_MIN &&
                             ((at = rw_write_op(w, "H", key)) < 0 ||
-                             rw_write_arg(w, "", 1) || rw_write_str(w, rw_pb_hashtable_mark) ||
+                             rw_write_arg(w, "\0", 1) || rw_write_str(w, rw_pb_hashtable_mark) ||
                              rw_write_op_end(w, at)))
                                 return -1;
                 }
