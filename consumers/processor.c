@@ -602,9 +602,17 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                              "waiting for the dependency decider",
                                              (double)(rw_mono_us() - run_t0) / 1e6);
                         }
-                        if (proc->fatal || rw_decider_settled(proc->decider, ticket) ||
-                            rw_mono_ms() > exit_by)
+                        if (proc->fatal || rw_decider_settled(proc->decider, ticket))
                                 break;
+                        if (rw_mono_ms() > exit_by) {
+                                rw_log_warn("run: the dependency decider did not catch up "
+                                            "with the group's boundaries within %.0f s of "
+                                            "the end (its lock held elsewhere, or Redis "
+                                            "slow): exiting with boundaries undecided; "
+                                            "the next run decides them",
+                                            (double)(proc->lock_ttl_ms + 5000) / 1e3);
+                                break;
+                        }
                 }
         }
         if (!proc->fatal) {

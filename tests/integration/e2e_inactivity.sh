@@ -113,3 +113,18 @@ after=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$T_ALERTS-one" -e -q -f '%o\n' | wc -l
 [[ $(rcli LLEN "${NS}_one:{dep}:outbox") -eq 0 ]] || fail "the decider's outbox is not empty"
 ((waited >= 2500)) || fail "delivered after $waited ms: the dead decider's lock was not respected"
 ok "an alert a dead decider left in its outbox was delivered once its lock expired ($waited ms)"
+
+# A decider lock held by a process that does not let go (alive, but not
+# catching up): `run -e` waits the lock's time to live and 5 s more for the
+# decider, then exits and says what it leaves undecided and undelivered.
+rcli -x RPUSH "${NS}_one:{dep}:outbox" <"$WORK/left.bin" >/dev/null
+rcli SET "${NS}_one:{dep}:lock" someone-alive PX 120000 >/dev/null
+t0_ms=$(date +%s%3N)
+run_variant one 1000
+waited=$(( $(date +%s%3N) - t0_ms ))
+grep -q "the dependency decider did not catch up" "$WORK/one.log" ||
+  fail "run -e gave up on the decider without saying so: $(grep -v 'kafka: ' "$WORK/one.log" | tail -3)"
+[[ $(rcli LLEN "${NS}_one:{dep}:outbox") -eq 1 ]] || fail "the decider's outbox changed under another's lock"
+((waited >= 15000)) || fail "gave up after $waited ms, before the lock's time to live and 5 s"
+rcli DEL "${NS}_one:{dep}:lock" "${NS}_one:{dep}:outbox" >/dev/null
+ok "run -e under a lock held elsewhere: gave up after $waited ms and said so"
