@@ -519,14 +519,26 @@ static int64_t bucket_sum(const rw_bstore_hash_t *h, const char *subject) {
         return v;
 }
 
+/* Send w, which must land; then, if `into` is not NULL, commit what it
+ * wrote into it. w is destroyed. */
+static void write_landed(fx_t *fx, rw_state_write_t *w, rw_isums_t *into) {
+        rw_err_t werr;
+        char errstr[512];
+
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        if (into)
+                assert_int_equal(rw_isums_commit(into, w), 0);
+        rw_state_write_destroy(w);
+}
+
 /* One write of partition 3 (stored offset `expected`, then expected + 1)
  * to interval k, with the interval floor and top as read before it. */
 static void write_interval_k(fx_t *fx, int64_t expected, int64_t first, int64_t last,
                              int64_t k, const char *subject, int64_t amount) {
         rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, expected,
                                                  expected + 1, T0);
-        rw_err_t werr;
-        char errstr[512];
 
         assert_non_null(w);
         rw_state_write_bounds(w, first, last);
@@ -535,10 +547,7 @@ static void write_interval_k(fx_t *fx, int64_t expected, int64_t first, int64_t 
         assert_int_equal(rw_state_write_portfolio(w, 'a', k, "gone", 4), 0);
         assert_int_equal(rw_state_write_portfolio(w, 'a', k, "gone", -4), 0);
         assert_int_equal(rw_state_write_portfolio(w, 'v', k, "", 1), 0);
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_OK);
-        rw_state_write_destroy(w);
+        write_landed(fx, w, NULL);
 }
 
 static void write_interval(fx_t *fx, int64_t expected, int64_t first, int64_t last,
@@ -704,20 +713,13 @@ static void write_isums(fx_t *fx, rw_isums_t *is, int commit, int64_t expected,
                         int64_t last, const char *subject, int64_t amount) {
         rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, expected,
                                                  expected + 1, T0);
-        rw_err_t werr;
-        char errstr[512];
 
         assert_non_null(w);
         rw_state_write_bounds(w, last < 0 ? -1 : 7, last);
         rw_state_write_isums(w, is);
         assert_int_equal(rw_state_write_portfolio(w, 'a', 7, subject, amount), 0);
         assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "same", 10), 0);
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_OK);
-        if (commit)
-                assert_int_equal(rw_isums_commit(is, w), 0);
-        rw_state_write_destroy(w);
+        write_landed(fx, w, commit ? is : NULL);
 }
 
 /* The owner's latest interval: it opened it, so it knows what the hash
@@ -744,16 +746,11 @@ static void test_interval_isums(void **state) {
          * refund): nothing to set, and no empty HSET for Redis to refuse. */
         {
                 rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, 2, 3, T0);
-                rw_err_t werr;
                 rw_state_write_bounds(w, 7, 7);
                 rw_state_write_isums(w, is);
                 assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "net0", 5), 0);
                 assert_int_equal(rw_state_write_portfolio(w, 'a', 7, "net0", -5), 0);
-                assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr,
-                                                     sizeof(errstr)), RW_OK);
-                assert_int_equal(werr, RW_OK);
-                assert_int_equal(rw_isums_commit(is, w), 0);
-                rw_state_write_destroy(w);
+                write_landed(fx, w, is);
                 assert_int_equal(llget(fx, "HGET ts:{3}:pb:a:7 later"), 25);
         }
 
@@ -791,8 +788,7 @@ static void write_many(fx_t *fx, rw_isums_t *is, int64_t expected, int64_t last,
                        const char *prefix, int n) {
         rw_state_write_t *w = rw_state_write_new(fx->st, "orders", 3, expected,
                                                  expected + 1, T0);
-        rw_err_t werr;
-        char errstr[512], subj[64];
+        char subj[64];
 
         assert_non_null(w);
         rw_state_write_bounds(w, 7, last);
@@ -801,12 +797,7 @@ static void write_many(fx_t *fx, rw_isums_t *is, int64_t expected, int64_t last,
                 snprintf(subj, sizeof(subj), "%s%d", prefix, i);
                 assert_int_equal(rw_state_write_portfolio(w, 'a', k, subj, 1), 0);
         }
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_OK);
-        if (is)
-                assert_int_equal(rw_isums_commit(is, w), 0);
-        rw_state_write_destroy(w);
+        write_landed(fx, w, is);
 }
 
 static int encoding_is(fx_t *fx, const char *key, const char *want) {
