@@ -608,8 +608,9 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                 rw_log_warn("run: the dependency decider did not catch up "
                                             "with the group's boundaries within %.0f s of "
                                             "the end (its lock held elsewhere, or Redis "
-                                            "slow): exiting with boundaries undecided; "
-                                            "the next run decides them",
+                                            "slow): exiting with boundaries undecided "
+                                            "(the lock's holder, or the next run, "
+                                            "decides them)",
                                             (double)(proc->lock_ttl_ms + 5000) / 1e3);
                                 break;
                         }
