@@ -10,6 +10,7 @@
 #include "app/cli.h"
 #include "app/reader.h"
 #include "common/json.h"
+#include "common/kafka.h"
 #include "common/log.h"
 #include "schemas/codec.h"
 #include "schemas/registry.h"
@@ -121,8 +122,12 @@ static void rw_decode_print(FILE *fp, rw_codec_t *codec, rw_decode_kind_t kind,
         }
         st = rw_cli_decode(codec, kind == RW_DECODE_BY_ID ? -1 : (int)kind, rkm->payload,
                            rkm->payload ? rkm->len : 0, &rec, errstr, sizeof(errstr));
-        if (st == RW_CODEC_OK)
-                st = rw_record_validate(&rec, rw_now_ms(), vlim, errstr, sizeof(errstr));
+        if (st == RW_CODEC_OK) {
+                int wall;       /* as riskwatch run judges it */
+                int64_t now = rw_kafka_record_now(rkm, rw_now_ms(), &wall);
+                st = rw_record_validate(&rec, now, wall ? "now" : "its timestamp", vlim,
+                                        errstr, sizeof(errstr));
+        }
         if (st == RW_CODEC_OK) {
                 fputs(",\"value\":", fp);
                 rw_record_print_json(&rec, fp, epoch ? 0 : RW_JSON_TIME_RFC3339);

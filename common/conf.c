@@ -160,9 +160,10 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "evicted account is read back from Redis when next needed). 0 = "
           "read every batch's accounts from Redis." },
         { "future.margin", RW_CONF_DURATION, "1h", 0, 30 * RW_MS_D, NULL, 0,
-          "Records whose `occurred_at` is further than this ahead of the "
-          "wall clock are rejected to the dead-letter topic instead of "
-          "pushing the watermark into the future." },
+          "Records whose `occurred_at` is further than this ahead of their "
+          "Kafka timestamp (of the wall clock when a record has none, or one "
+          "ahead of the wall clock) are rejected to the dead-letter topic "
+          "instead of pushing the watermark into the future." },
         { "validate.occurred.min", RW_CONF_TIME, "2000-01-01", 0, 253402300799000.0,
           NULL, 0,
           "Records whose `occurred_at` is before this time (UTC, "

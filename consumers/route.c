@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "consumers/processor_int.h"
+#include "common/kafka.h"
 #include "common/log.h"
 
 /* A copy of a decoded string that lives as long as the batch. */
@@ -145,9 +146,14 @@ void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent) {
 
         status = rw_codec_decode(proc->codec, type, rkm->payload, rkm->len, &rec,
                                  msg, sizeof(msg));
-        if (status == RW_CODEC_OK)
-                status = rw_record_validate(&rec, rw_now_ms(), &proc->vlim,
-                                            msg, sizeof(msg));
+        if (status == RW_CODEC_OK) {
+                /* Judged as of the record's timestamp: the same verdict
+                 * whenever it is read (a replay decides as the live run). */
+                int wall;
+                int64_t now = rw_kafka_record_now(rkm, rw_now_ms(), &wall);
+                status = rw_record_validate(&rec, now, wall ? "now" : "its timestamp",
+                                            &proc->vlim, msg, sizeof(msg));
+        }
         if (status == RW_CODEC_OK) {
                 int64_t at = type == RW_REC_ORDER ? rec.u.order.occurred_at :
                                                     rec.u.support.occurred_at;

@@ -1862,7 +1862,7 @@ static const char *rw_codec_fmt_time(int64_t ms, char *buf, size_t size) {
         return buf;
 }
 
-static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms,
+static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms, const char *now_what,
                                        const rw_validate_limits_t *lim,
                                        char *errstr, size_t errstr_size) {
         int64_t limit;
@@ -1871,8 +1871,8 @@ static rw_codec_status_t rw_check_time(int64_t t, int64_t now_ms,
                 limit = lim->max_future_ms > 0 ? INT64_MAX : INT64_MIN;
         if (t > limit)
                 return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
-                                  " is more than %" PRId64 " ms ahead of now (%" PRId64 ")",
-                                  t, lim->max_future_ms, now_ms);
+                                  " is more than %" PRId64 " ms ahead of %s (%" PRId64 ")",
+                                  t, lim->max_future_ms, now_what, now_ms);
         if (t < lim->occurred_min) {
                 char at[40], min[40];
                 return rw_invalid(errstr, errstr_size, "field occurred_at: %" PRId64
@@ -1895,6 +1895,7 @@ double rw_sentiment_round(float s) {
 }
 
 rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
+                                     const char *now_what,
                                      const rw_validate_limits_t *lim,
                                      char *errstr, size_t errstr_size) {
         if (rec->type == RW_REC_ORDER) {
@@ -1920,7 +1921,7 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                                                         o->currency ?
                                                         strnlen(o->currency, 16) : 0));
                 }
-                return rw_check_time(o->occurred_at, now_ms, lim, errstr, errstr_size);
+                return rw_check_time(o->occurred_at, now_ms, now_what, lim, errstr, errstr_size);
         }
         if (rec->type == RW_REC_SUPPORT) {
                 const rw_support_event_t *s = &rec->u.support;
@@ -1934,7 +1935,7 @@ rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
                 if (s->has_sentiment && !(s->sentiment >= -1.0f && s->sentiment <= 1.0f))
                         return rw_invalid(errstr, errstr_size, "field sentiment: %g is outside "
                                           "-1..1", (double)s->sentiment);
-                return rw_check_time(s->occurred_at, now_ms, lim, errstr, errstr_size);
+                return rw_check_time(s->occurred_at, now_ms, now_what, lim, errstr, errstr_size);
         }
         return RW_CODEC_OK;
 }

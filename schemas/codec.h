@@ -179,9 +179,12 @@ double rw_sentiment_round(float s);
  * anything of it reaches state: ids non-empty and at most id_max_bytes
  * (product_line too, when set), amount_minor in 0..amount_max, currency
  * three capital letters, csat in 1..5, sentiment in -1..1, occurred_at in
- * occurred_min..now_ms + max_future_ms.
+ * occurred_min..now_ms + max_future_ms. now_ms is the time the record is
+ * judged at (rw_kafka_record_now()), named `now_what` in the message ("its
+ * timestamp", "now").
  * Returns RW_CODEC_OK or RW_CODEC_INVALID_FIELD with a message naming the field. */
 rw_codec_status_t rw_record_validate(const rw_record_t *rec, int64_t now_ms,
+                                     const char *now_what,
                                      const rw_validate_limits_t *lim,
                                      char *errstr, size_t errstr_size);
 

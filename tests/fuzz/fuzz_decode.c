@@ -194,7 +194,7 @@ static void check(rw_record_type_t t, const uint8_t *data, size_t size) {
         }
         if ((f = diff(&rd, &rg, 1)))
                 die("paths disagree on field %s", f);
-        rw_record_validate(&rd, 0, &RW_VALIDATE_LIMITS_DEFAULT, ed, sizeof(ed));
+        rw_record_validate(&rd, 0, "now", &RW_VALIDATE_LIMITS_DEFAULT, ed, sizeof(ed));
 
         /* Re-encode (reader schema) and decode again, on each path. rd's
          * strings stay valid until direct decodes again; rg's until general

@@ -1112,7 +1112,7 @@ static const rw_validate_limits_t vlim = {
 
 static void assert_invalid(const rw_record_t *rec, const char *field) {
         char errstr[256] = "";
-        rw_codec_status_t st = rw_record_validate(rec, NOW, &vlim, errstr, sizeof(errstr));
+        rw_codec_status_t st = rw_record_validate(rec, NOW, "now", &vlim, errstr, sizeof(errstr));
 
         if (st != RW_CODEC_INVALID_FIELD)
                 fail_msg("validate: %s, want invalid_field for %s", rw_codec_reason(st), field);
@@ -1123,7 +1123,7 @@ static void assert_invalid(const rw_record_t *rec, const char *field) {
 static void assert_valid(const rw_record_t *rec) {
         char errstr[256] = "";
 
-        if (rw_record_validate(rec, NOW, &vlim, errstr, sizeof(errstr)) != RW_CODEC_OK)
+        if (rw_record_validate(rec, NOW, "now", &vlim, errstr, sizeof(errstr)) != RW_CODEC_OK)
                 fail_msg("validate: %s", errstr);
 }
 
@@ -1186,11 +1186,11 @@ static void test_validate_bounds(void **state) {
         {       /* Times a person reads: RFC 3339, or said to be out of range. */
                 char errstr[256];
                 r.u.order.occurred_at = 0;
-                rw_record_validate(&r, NOW, &vlim, errstr, sizeof(errstr));
+                rw_record_validate(&r, NOW, "now", &vlim, errstr, sizeof(errstr));
                 assert_string_equal(errstr, "field occurred_at: 0 (1970-01-01T00:00:00Z) is "
                                     "before validate.occurred.min (2000-01-01T00:00:00Z)");
                 r.u.order.occurred_at = INT64_MIN;
-                rw_record_validate(&r, NOW, &vlim, errstr, sizeof(errstr));
+                rw_record_validate(&r, NOW, "now", &vlim, errstr, sizeof(errstr));
                 assert_non_null(strstr(errstr, "(beyond the calendar)"));
         }
         for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++) {
