@@ -420,6 +420,8 @@ void rw_ops_feed(rw_processor_t *proc) {
                 int64_t lo = -1, hi = -1;
                 if (!p->assigned)
                         continue;
+                if (p->dues)
+                        rep.due_entries += (int64_t)rw_due_index_cnt(p->dues);
                 if (rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition,
                                                    &lo, &hi) || hi < 0)
                         lo = hi = -1;
@@ -437,6 +439,17 @@ void rw_ops_feed(rw_processor_t *proc) {
         rep.redis_calls = proc->stats.redis_calls;
         rep.fenced = proc->stats.fenced;
         rep.boundaries_pending = rw_decider_pending(proc->decider);
+        {
+                rw_cache_stats_t cs;
+                rw_cache_stats(proc->cache, &cs);
+                rep.cache.bytes = (int64_t)cs.bytes;
+                rep.cache.limit = (int64_t)cs.max_bytes;
+                rep.cache.views = (int64_t)(cs.entries - cs.packed);
+                rep.cache.packed = (int64_t)cs.packed;
+                rep.cache.hits = cs.hits;
+                rep.cache.misses = cs.misses;
+                rep.cache.evictions = cs.evictions;
+        }
         rep.parts = ps;
         rep.part_cnt = n;
         rw_ops_report(proc->opts.ops, &rep);

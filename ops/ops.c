@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/ops.h"
+#include "ops/process.h"
 #include "ops/http.h"
 #include "ops/metrics.h"
 #include "ops/status.h"
@@ -63,6 +64,9 @@ struct rw_ops_s {
                 int build, records, dead, alerts, batch, latency, et_lag, lag,
                     redis_calls, redis_errors, redis_up, fences, rebalances, assigned,
                     am_sent, am_errors, am_dropped, am_firing, redis_rt, outbox, pending;
+                /* Memory (ops/process.h, the loop's report). */
+                int cache_bytes, cache_limit, cache_entries, cache_reads, cache_evictions,
+                    due_entries, heap, p_cpu, p_start, p_rss, p_vsz, p_fds, p_max_fds;
         } f;
         rw_http_t *http;
         /* What a scrape reads from Redis (the outbox depth), on the
@@ -77,6 +81,57 @@ struct rw_ops_s {
 };
 
 static void rw_ops_handle(void *opaque, const char *path, rw_http_reply_t *reply);
+
+/* What memory the process holds and for what: Prometheus' standard process
+ * families (read at scrape) and the account cache's and due indexes' (from
+ * the loop's report). */
+static int rw_ops_memory_families(rw_ops_t *ops) {
+        static const struct { const char *name; rw_metric_type_t type; int labeled;
+                              const char *help; } fams[] = {
+                { "process_cpu_seconds_total", RW_METRIC_COUNTER, 0,
+                  "Total user and system CPU time spent in seconds." },
+                { "process_start_time_seconds", RW_METRIC_GAUGE, 0,
+                  "Start time of the process since unix epoch in seconds." },
+                { "process_resident_memory_bytes", RW_METRIC_GAUGE, 0,
+                  "Resident memory size in bytes." },
+                { "process_virtual_memory_bytes", RW_METRIC_GAUGE, 0,
+                  "Virtual memory size in bytes." },
+                { "process_open_fds", RW_METRIC_GAUGE, 0,
+                  "Number of open file descriptors." },
+                { "process_max_fds", RW_METRIC_GAUGE, 0,
+                  "Maximum number of open file descriptors." },
+                { "riskwatch_heap_bytes", RW_METRIC_GAUGE, 1,
+                  "Memory the allocator holds (read at scrape), by state: in_use "
+                  "(handed out), free (held in its arenas for reuse: what resident "
+                  "memory holds beyond what is in use)." },
+                { "riskwatch_account_cache_bytes", RW_METRIC_GAUGE, 0,
+                  "Memory of the account cache by its own count (views and packed "
+                  "views, as of the last trim and every view put since)." },
+                { "riskwatch_account_cache_limit_bytes", RW_METRIC_GAUGE, 0,
+                  "The account cache's bound (state.cache.max.bytes)." },
+                { "riskwatch_account_cache_entries", RW_METRIC_GAUGE, 1,
+                  "Accounts (and vendors) held in the account cache, by form (view, "
+                  "packed: a compact copy, unpacked on its next use)." },
+                { "riskwatch_account_cache_lookups_total", RW_METRIC_COUNTER, 1,
+                  "Lookups of the account cache, by result (hit; miss: read from "
+                  "Redis, or new)." },
+                { "riskwatch_account_cache_evictions_total", RW_METRIC_COUNTER, 0,
+                  "Accounts evicted from the cache to keep it within its bound." },
+                { "riskwatch_due_index_entries", RW_METRIC_GAUGE, 0,
+                  "Accounts with a due time held in the owned partitions' due "
+                  "indexes." },
+        };
+        int *slot[] = { &ops->f.p_cpu, &ops->f.p_start, &ops->f.p_rss, &ops->f.p_vsz,
+                        &ops->f.p_fds, &ops->f.p_max_fds, &ops->f.heap,
+                        &ops->f.cache_bytes, &ops->f.cache_limit, &ops->f.cache_entries,
+                        &ops->f.cache_reads, &ops->f.cache_evictions, &ops->f.due_entries };
+
+        for (size_t i = 0; i < RW_ARRAY_SIZE(fams); i++)
+                if ((*slot[i] = rw_metrics_family(ops->m, fams[i].name, fams[i].type,
+                                                  fams[i].help, fams[i].labeled, NULL, 0)) < 0)
+                        return -1;
+        return 0;
+}
 
 /* The metric families (names in base units, counters end in _total, no
  * label takes an account or vendor id). */
@@ -163,6 +218,8 @@ static int rw_ops_families(rw_ops_t *ops) {
                                            "below the group's low watermark that the decider "
                                            "has yet to decide (as its last pass left them).",
                                            0, NULL, 0);
+        if (rw_ops_memory_families(ops))
+                return -1;
         if (ops->f.am_sent < 0 || ops->f.am_errors < 0 || ops->f.am_dropped < 0 ||
             ops->f.am_firing < 0 || ops->f.redis_rt < 0 || ops->f.outbox < 0 || ops->f.pending < 0)
                 return -1;
@@ -488,6 +545,41 @@ void rw_ops_redis_round_trip(void *opaque, double seconds) {
                 rw_metrics_observe(ops->m, ops->f.redis_rt, NULL, seconds);
 }
 
+static void rw_ops_cache_gauges(rw_ops_t *ops, const rw_ops_report_t *rep) {
+        rw_metrics_t *m = ops->m;
+
+        rw_metrics_set(m, ops->f.cache_bytes, NULL, (double)rep->cache.bytes);
+        rw_metrics_set(m, ops->f.cache_limit, NULL, (double)rep->cache.limit);
+        rw_metrics_set(m, ops->f.cache_entries, "form=\"view\"",
+                       (double)(rep->cache.views));
+        rw_metrics_set(m, ops->f.cache_entries, "form=\"packed\"", (double)rep->cache.packed);
+        rw_metrics_set(m, ops->f.cache_reads, "result=\"hit\"", (double)rep->cache.hits);
+        rw_metrics_set(m, ops->f.cache_reads, "result=\"miss\"", (double)rep->cache.misses);
+        rw_metrics_set(m, ops->f.cache_evictions, NULL, (double)rep->cache.evictions);
+        rw_metrics_set(m, ops->f.due_entries, NULL, (double)rep->due_entries);
+}
+
+/* Prometheus' process families, as of the scrape. */
+static void rw_ops_process_gauges(rw_ops_t *ops) {
+        rw_metrics_t *m = ops->m;
+        rw_process_stats_t ps;
+
+        if (rw_process_stats(&ps))
+                return;         /* no /proc: the families stay empty */
+        rw_metrics_set(m, ops->f.p_cpu, NULL, ps.cpu_seconds);
+        rw_metrics_set(m, ops->f.p_start, NULL, ps.start_time);
+        rw_metrics_set(m, ops->f.p_rss, NULL, (double)ps.resident_bytes);
+        rw_metrics_set(m, ops->f.p_vsz, NULL, (double)ps.virtual_bytes);
+        if (ps.open_fds >= 0)
+                rw_metrics_set(m, ops->f.p_fds, NULL, (double)ps.open_fds);
+        if (ps.max_fds >= 0)
+                rw_metrics_set(m, ops->f.p_max_fds, NULL, (double)ps.max_fds);
+        if (!ps.heap_in_use)    /* an allocator that does not say (sanitizers) */
+                return;
+        rw_metrics_set(m, ops->f.heap, "state=\"in_use\"", (double)ps.heap_in_use);
+        rw_metrics_set(m, ops->f.heap, "state=\"free\"", (double)ps.heap_free);
+}
+
 void rw_ops_report(rw_ops_t *ops, const rw_ops_report_t *rep) {
         int64_t now, wall, lag = -1, wm = 0;
         rw_status_t st;
@@ -513,6 +605,7 @@ void rw_ops_report(rw_ops_t *ops, const rw_ops_report_t *rep) {
         rw_metrics_set(ops->m, ops->f.redis_calls, NULL, (double)rep->redis_calls);
         rw_metrics_set(ops->m, ops->f.fences, NULL, (double)rep->fenced);
         rw_metrics_set(ops->m, ops->f.assigned, NULL, (double)rep->part_cnt);
+        rw_ops_cache_gauges(ops, rep);
         pthread_mutex_lock(&ops->lock);
         ops->assigned = (int)rep->part_cnt;
         st = (rw_status_t){
@@ -587,8 +680,10 @@ int rw_ops_serve(rw_ops_t *ops, const char *path, char **body, size_t *len) {
 static void rw_ops_handle(void *opaque, const char *path, rw_http_reply_t *reply) {
         rw_ops_t *ops = opaque;
 
-        if (!strcmp(path, "/metrics"))
+        if (!strcmp(path, "/metrics")) {
+                rw_ops_process_gauges(ops);
                 rw_ops_collect(ops);
+        }
         reply->status = rw_ops_serve(ops, path, &reply->body, &reply->len);
         if (!strcmp(path, "/metrics") && reply->status == 200)
                 reply->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -29,6 +29,12 @@ typedef struct rw_ops_report_s {
         int64_t redis_calls;    /* Redis round trips since start */
         int64_t fenced;         /* batch writes rejected by the fence */
         int64_t boundaries_pending;     /* dependency boundaries to decide (-1: not known) */
+        /* The account cache (state/cache.h) and the due indexes. */
+        struct {
+                int64_t bytes, limit, views, packed;
+                int64_t hits, misses, evictions;
+        } cache;
+        int64_t due_entries;
         const rw_ops_part_t *parts;     /* the assigned partitions */
         size_t part_cnt;
 } rw_ops_report_t;

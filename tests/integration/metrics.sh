@@ -6,7 +6,8 @@
 # partition, and /healthz and /readyz answer (readyz 503 while Redis does not
 # answer, 200 again once it does), Redis round trips are timed, the outbox
 # depth is read from Redis at each scrape (an element left in an outbox shows,
-# and goes when it goes), dependency boundaries pending are exported. A bad
+# and goes when it goes), dependency boundaries pending are exported, the
+# process and memory families agree with /proc and Redis. A bad
 # metrics.listen fails at start, and so does kafka.statistics.interval.ms.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -49,6 +50,7 @@ rw gen --seed 9 --accounts 20 --days 40 2>"$WORK/gen.err" || { cat "$WORK/gen.er
 produced=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen.err" | grep -oE '[0-9]+')
 
 port=$(free_port)
+started=$(date +%s)
 ( exec "$RW_BIN" run -X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$REDIS_URL" \
     -X state.namespace="$NS" -X group.id="group-$ID" \
     -X topics.orders="$T_ORDERS" -X topics.support="$T_SUPPORT" \
@@ -152,6 +154,47 @@ rcli RPUSH "$NS:{1}:outbox:$T_SUPPORT" x x >/dev/null
 rcli DEL "$NS:{1}:outbox:$T_SUPPORT" >/dev/null
 [[ $(metric riskwatch_outbox_alerts) == 0 ]] || fail "outbox emptied, riskwatch_outbox_alerts $(metric riskwatch_outbox_alerts)"
 ok "outbox depth from Redis at scrape (2 while 2 waited, then 0); dependency boundaries pending 0"
+
+# Memory: Prometheus' process families agree with /proc; the account cache
+# holds what it missed (accounts and vendors; none evicted); the due
+# indexes hold what Redis' due sets hold (the loop is idle: nothing unsent).
+rss=$(metric process_resident_memory_bytes)
+vmrss=$(awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$pid/status")
+$PY -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(not (abs(a - b) <= 0.25 * b))' \
+  "${rss:-0}" "$vmrss" || fail "process_resident_memory_bytes '$rss', VmRSS $vmrss"
+start=$(metric process_start_time_seconds)
+$PY -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(not (abs(a - b) <= 5))' \
+  "${start:-0}" "$started" || fail "process_start_time_seconds '$start', started at $started"
+cpu=$(query process_cpu_seconds_total)
+$PY -c 'import sys; sys.exit(not float(sys.argv[1]) > 0)' "${cpu:-0}" ||
+  fail "process_cpu_seconds_total: '$cpu'"
+fds=$(metric process_open_fds) maxfds=$(metric process_max_fds)
+((fds > 3 && fds <= maxfds && maxfds == $(ulimit -n))) ||
+  fail "process_open_fds '$fds', process_max_fds '$maxfds' (ulimit -n $(ulimit -n))"
+inuse=$(curl -s --max-time 5 "$M/metrics" | awk '$1 == "riskwatch_heap_bytes{state=\"in_use\"}" { print $2 }')
+if ldd "$RW_BIN" | grep -q libasan; then
+  # The sanitizers' allocator gives mallinfo2() no figures: no series.
+  [[ -z $inuse ]] || fail "riskwatch_heap_bytes exported under ASan: '$inuse'"
+  inuse="(none under ASan)"
+else
+  ((${inuse:-0} > 1000000)) || fail "riskwatch_heap_bytes{state=\"in_use\"}: '$inuse'"
+fi
+[[ $(metric riskwatch_account_cache_limit_bytes) == 33554432 ]] ||
+  fail "riskwatch_account_cache_limit_bytes '$(metric riskwatch_account_cache_limit_bytes)'"
+cached=$(query 'sum(riskwatch_account_cache_entries)')
+missed=$(query 'riskwatch_account_cache_lookups_total{result="miss"}')
+((cached >= 20 && cached <= missed)) ||
+  fail "account cache: $cached entries, $missed misses (20 accounts and their vendors, each missed at least once)"
+(( $(query 'riskwatch_account_cache_lookups_total{result="hit"}') > 0 )) || fail "no cache hits"
+[[ $(query 'riskwatch_account_cache_evictions_total') == 0 ]] || fail "evictions in a small run"
+cbytes=$(metric riskwatch_account_cache_bytes)
+((cbytes > 0 && cbytes <= 33554432)) || fail "riskwatch_account_cache_bytes '$cbytes'"
+due=0
+for k in $(rcli --scan --pattern "$NS:*:due:*"); do due=$((due + $(rcli ZCARD "$k"))); done
+((due > 0)) || fail "no due times stored"
+[[ $(metric riskwatch_due_index_entries) == "$due" ]] ||
+  fail "riskwatch_due_index_entries '$(metric riskwatch_due_index_entries)', Redis' due sets hold $due"
+ok "memory: RSS $rss (VmRSS $vmrss), heap in use $inuse, $fds of $maxfds fds; cache $cached accounts ($cbytes bytes), due index $due = Redis"
 
 # ---- readiness follows Redis ---------------------------------------------------------
 rcli CLIENT PAUSE 8000 ALL >/dev/null

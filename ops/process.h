@@ -1,0 +1,21 @@
+/* process.h - what the process itself costs, read from /proc/self and the
+ * allocator: the figures of Prometheus' standard process collector
+ * (process_*), and the heap the allocator holds, in use and free. */
+#ifndef RW_PROCESS_H
+#define RW_PROCESS_H
+
+#include <stdint.h>
+
+typedef struct rw_process_stats_s {
+        double cpu_seconds;             /* user + system */
+        double start_time;              /* seconds since the epoch */
+        int64_t resident_bytes, virtual_bytes;
+        int64_t open_fds, max_fds;      /* -1: not known */
+        int64_t heap_in_use, heap_free; /* the allocator's arenas and mmapped
+                                         * blocks: handed out / held free */
+} rw_process_stats_t;
+
+/* 0, or -1 when /proc/self/stat cannot be read (the rest is then unset). */
+int rw_process_stats(rw_process_stats_t *ps);
+
+#endif
