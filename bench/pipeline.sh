@@ -38,7 +38,9 @@ usage: bench/pipeline.sh [--rounds N] [--events N] [--producer-batch N] [--json 
   --seconds S   seconds produced per rate in the latency mode (default 30)
   --rss         one `riskwatch run -e` over a long history (default 5,000,000
                 events), its resident memory sampled every second: RSS at
-                100k, 250k, 500k, 1M, 2M ... events applied
+                100k, 250k, 500k, 1M, 2M ... events applied, with what its
+                metrics say it holds (the allocator's heap in use and free,
+                the account cache, the due indexes' entries)
   --json FILE   write the JSON summary to FILE instead of stdout
 EOF
   exit 2
@@ -272,21 +274,31 @@ rss_mode() {
   "$bin" gen "${rconf[@]}" -X log.level=warn --accounts "$accounts" --days 720 --seed 1 \
     -n "$events" 2>"$dir/gen.err" || { cat "$dir/gen.err" >&2; exit 1; }
   redis_reset
+  # Its metrics say what the memory holds: the allocator's heap in use and
+  # free, the account cache, the due indexes.
+  mport=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "$bin" run "${rconf[@]}" -X state.namespace=rss -X group.id="bench-rss-$id" \
-    -X log.file=/dev/null -e >/dev/null 2>"$dir/rss-run.log" &
+    -X metrics.listen="127.0.0.1:$mport" -X log.file=/dev/null -e >/dev/null 2>"$dir/rss-run.log" &
   rw_pid=$!
   t0=$(now)
   while kill -0 "$rw_pid" 2>/dev/null; do
     read -r rss hwm < <(awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print r + 0, h + 0 }' \
       "/proc/$rw_pid/status" 2>/dev/null || echo "0 0")
+    read -r inuse free cache due < <(curl -s --max-time 2 "http://127.0.0.1:$mport/metrics" | awk '
+      $1 == "riskwatch_heap_bytes{state=\"in_use\"}" { u = $2 }
+      $1 == "riskwatch_heap_bytes{state=\"free\"}" { f = $2 }
+      $1 == "riskwatch_account_cache_bytes" { c = $2 }
+      $1 == "riskwatch_due_index_entries" { d = $2 }
+      END { printf "%d %d %d %d\n", u, f, c, d }' || echo "0 0 0 0")
     n=$(rcli --scan --pattern 'rss:{*}:off:*' | while read -r k; do rcli get "$k"; done |
       awk '{ s += $1 } END { print s + 0 }')
     el=$(calc %.0f "$(now) - $t0")
     while ((next < ${#marks[@]} && n >= ${marks[next]} && ${marks[next]} <= events)); do
-      rows+=("$(printf '%-12d %10d %12.1f %12.1f' "${marks[next]}" "$el" "$(calc %.1f "$rss / 1024")" \
-        "$(calc %.1f "$hwm / 1024")")")
-      objs+=("{\"events\":${marks[next]},\"elapsed_s\":$el,\"rss_kib\":$rss,\"peak_rss_kib\":$hwm}")
-      say "memory: ${marks[next]} events applied after $el s: RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB)"
+      rows+=("$(printf '%-12d %10d %12.1f %12.1f %12.1f %12.1f %12.1f %12d' "${marks[next]}" "$el" \
+        "$(calc %.1f "$rss / 1024")" "$(calc %.1f "$hwm / 1024")" "$(calc %.1f "$inuse / 1048576")" \
+        "$(calc %.1f "$free / 1048576")" "$(calc %.1f "$cache / 1048576")" "$due")")
+      objs+=("{\"events\":${marks[next]},\"elapsed_s\":$el,\"rss_kib\":$rss,\"peak_rss_kib\":$hwm,\"heap_in_use_bytes\":$inuse,\"heap_free_bytes\":$free,\"cache_bytes\":$cache,\"due_entries\":$due}")
+      say "memory: ${marks[next]} events applied after $el s: RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB), heap $((inuse >> 20)) MiB in use and $((free >> 20)) MiB free, cache $((cache >> 20)) MiB, $due due times"
       next=$((next + 1))
     done
     sleep 1
@@ -297,8 +309,10 @@ rss_mode() {
   {
     printf 'riskwatch memory: commit %s, one riskwatch run -e with default settings over %d events\n' \
       "$commit" "$events"
-    printf '(%d accounts, 720 days, 2 topics x 4 partitions); VmRSS sampled every second.\n\n' "$accounts"
-    printf '%-12s %10s %12s %12s\n' "events" "elapsed s" "RSS MiB" "peak MiB"
+    printf '(%d accounts, 720 days, 2 topics x 4 partitions); VmRSS sampled every second, with\n' "$accounts"
+    printf 'the heap in use and free (mallinfo2), the account cache and the due times held, from /metrics.\n\n'
+    printf '%-12s %10s %12s %12s %12s %12s %12s %12s\n' "events" "elapsed s" "RSS MiB" "peak MiB" \
+      "heap used" "heap free" "cache MiB" "due times"
     printf '%s\n' "${rows[@]}"
     printf '\n%s\n' "$(grep -oE 'run: .*' "$dir/rss-run.log" | grep consumed)"
   }
