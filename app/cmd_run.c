@@ -121,14 +121,16 @@ int rw_cmd_run(int argc, char **argv) {
                     "%s, %lld alert(s) (%lld undeliverable, to the DLQ), %lld batch(es) (%lld "
                     "gathered into the next write), "
                     "%lld redis round trip(s), %lld fenced; account cache: %lld read(s) from "
-                    "Redis, %lld new (no state stored: not read), %lld eviction(s)",
+                    "Redis, %lld new (no state stored: not read), %lld eviction(s); "
+                    "due times read from Redis %lld time(s)",
                     (long long)stats.consumed, (long long)stats.applied,
                     (long long)stats.late, (long long)stats.duplicates, dlqstr,
                     (long long)stats.alerts, (long long)stats.alerts_dead,
                     (long long)stats.batches, (long long)stats.gathered,
                     (long long)stats.redis_calls, (long long)stats.fenced,
                     (long long)stats.cache_misses, (long long)stats.cache_new,
-                    (long long)stats.cache_evictions);
+                    (long long)stats.cache_evictions,
+                    (long long)stats.due_loads);
         rw_log_debug("run: loop time: waiting for records %.3f s, decoding %.3f s, due "
                      "accounts %.3f s, reads+replay+encoding %.3f s, waiting for writes "
                      "%.3f s, sending writes %.3f s, dependency decider %.3f s (%.3f s of CPU); idle polls %.3f s; first record after %.3f s; "

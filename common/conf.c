@@ -159,6 +159,12 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "their size, then the least recently used packed ones evicted; an "
           "evicted account is read back from Redis when next needed). 0 = "
           "read every batch's accounts from Redis." },
+        { "state.due.max.ahead", RW_CONF_INT, "4096", 0, 100000000, NULL, 0,
+          "Due times (inactivity deadlines) an owned partition keeps in "
+          "memory beyond those already passed: the nearest ones. Later ones "
+          "stay in Redis and are read back, one round trip, when the event "
+          "clock reaches them, so memory does not grow with the number of "
+          "accounts. 0 = keep every due time in memory." },
         { "future.margin", RW_CONF_DURATION, "1h", 0, 30 * RW_MS_D, NULL, 0,
           "Records whose `occurred_at` is further than this ahead of their "
           "Kafka timestamp (of the wall clock when a record has none, or one "

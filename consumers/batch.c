@@ -681,11 +681,14 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 rw_write_finish(proc, stop);
 }
 
-/* Load the due times of the partitions `ps` (n) whose index was dropped from
- * Redis (all partitions in one round trip, through Redis outages); a write
- * in flight's accounts are not stored yet: their due times are the truth. */
-static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, size_t n,
-                       volatile sig_atomic_t *stop) {
+/* Load the due times of the partitions `ps` (n) whose index was dropped, or
+ * whose event clock passed its horizon, from Redis (all partitions in one
+ * round trip, through Redis outages): those due by until[i] and the nearest
+ * `state.due.max.ahead` after them (all with 0); a write in flight's
+ * accounts, and the open write's, are not stored yet: their due times are
+ * the truth. */
+static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, const int64_t *until,
+                       size_t n, volatile sig_atomic_t *stop) {
         rw_due_query_t *qs = calloc(n + 1, sizeof(*qs));
         rw_outage_t outage = { 0 };
         char errstr[512];
@@ -697,7 +700,8 @@ static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, size_t n,
         for (i = 0; i < n; i++)
                 qs[i] = (rw_due_query_t){ .topic = ps[i]->topic,
                                           .partition = ps[i]->partition,
-                                          .until = INT64_MAX };
+                                          .until = proc->due_ahead ? until[i] : INT64_MAX,
+                                          .ahead = (size_t)proc->due_ahead };
         while (n && !proc->fatal) {
                 proc->stats.redis_calls++;
                 err = rw_state_due(proc->state, qs, n, errstr, sizeof(errstr));
@@ -714,7 +718,8 @@ static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, size_t n,
         for (i = 0; i < n; i++) {
                 rw_part_t *p = ps[i];
                 if (!proc->fatal) {
-                        rw_due_index_clear(p->dues);
+                        rw_due_index_reset(p->dues, qs[i].horizon);
+                        proc->stats.due_loads++;
                         for (j = 0; j < qs[i].cnt; j++)
                                 if (rw_due_index_set(p->dues, qs[i].accounts[j], qs[i].dues[j]))
                                         abort();
@@ -736,39 +741,46 @@ static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, size_t n,
 static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         rw_part_t **ps = calloc(proc->part_cnt + 1, sizeof(*ps)),
                   **load = calloc(proc->part_cnt + 1, sizeof(*load));
+        int64_t *until = calloc(proc->part_cnt + 1, sizeof(*until)),
+                *luntil = calloc(proc->part_cnt + 1, sizeof(*luntil));
         size_t n = 0, nl = 0, i;
 
-        if (!ps || !load)
+        if (!ps || !load || !until || !luntil)
                 abort();
         rw_parts_drain(proc, stop);
         for (i = 0; i < proc->part_cnt && !proc->fatal; i++) {
                 rw_part_t *p = &proc->parts[i];
+                int64_t wm = p->watermark;
 
                 if (!p->assigned || p->last_offset < 0)
                         continue;
+                for (size_t j = 0; j < p->ev_cnt; j++)
+                        if (p->evs[j].occurred_at > wm)
+                                wm = p->evs[j].occurred_at;
+                until[n] = p->follow ? p->follow : wm - proc->lateness_ms;
                 ps[n++] = p;
-                if (!p->dues_loaded)
+                /* Not loaded, or the clock passed what it holds whole. */
+                if (!p->dues_loaded || until[n - 1] > rw_due_index_horizon(p->dues)) {
+                        luntil[nl] = until[n - 1];
                         load[nl++] = p;
+                }
         }
-        if (nl && rw_due_load(proc, load, nl, stop))
+        if (nl && rw_due_load(proc, load, luntil, nl, stop))
                 n = 0;
         for (i = 0; i < n; i++) {
                 rw_part_t *p = ps[i];
                 rw_due_query_t *q = &p->due;
-                int64_t wm = p->watermark;
 
-                for (size_t j = 0; j < p->ev_cnt; j++)
-                        if (p->evs[j].occurred_at > wm)
-                                wm = p->evs[j].occurred_at;
                 rw_due_query_clear(q);
                 *q = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
-                                       .until = p->follow ? p->follow :
-                                                            wm - proc->lateness_ms };
+                                       .until = until[i] };
                 if (rw_due_index_until(p->dues, q->until, &q->accounts, &q->dues, &q->cnt))
                         abort();
         }
         free(ps);
         free(load);
+        free(until);
+        free(luntil);
 }
 
 int rw_write_open(const rw_processor_t *proc) {

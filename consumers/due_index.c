@@ -1,5 +1,6 @@
 /* due_index.c - an owned partition's due times in memory: a map of account
- * -> due (common/i64map.h) and a lower bound of what it holds. */
+ * -> due (common/i64map.h) of those up to a horizon, and a lower bound of
+ * what it holds. */
 #include <stdlib.h>
 #include <string.h>
 #include "consumers/due_index.h"
@@ -8,6 +9,8 @@
 struct rw_due_index_s {
         rw_i64map_t *m;
         int64_t min;            /* no entry is due before this (a lower bound) */
+        int64_t horizon;        /* every due time up to this is held */
+        size_t ahead;           /* rw_due_index_bound() (0: none) */
 };
 
 rw_due_index_t *rw_due_index_new(void) {
@@ -17,13 +20,22 @@ rw_due_index_t *rw_due_index_new(void) {
                 return NULL;
         }
         if (ix)
-                ix->min = INT64_MAX;
+                ix->min = ix->horizon = INT64_MAX;
         return ix;
 }
 
-void rw_due_index_clear(rw_due_index_t *ix) {
+void rw_due_index_reset(rw_due_index_t *ix, int64_t horizon) {
         rw_i64map_clear(ix->m);
         ix->min = INT64_MAX;
+        ix->horizon = horizon;
+}
+
+void rw_due_index_clear(rw_due_index_t *ix) {
+        rw_due_index_reset(ix, INT64_MAX);
+}
+
+int64_t rw_due_index_horizon(const rw_due_index_t *ix) {
+        return ix->horizon;
 }
 
 void rw_due_index_destroy(rw_due_index_t *ix) {
@@ -37,8 +49,48 @@ size_t rw_due_index_cnt(const rw_due_index_t *ix) {
         return rw_i64map_cnt(ix->m);
 }
 
+void rw_due_index_bound(rw_due_index_t *ix, size_t ahead) {
+        ix->ahead = ahead;
+}
+
+static int rw_i64_cmp(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return (x > y) - (x < y);
+}
+
+/* Keep the `ahead` nearest due times and their ties: the horizon comes
+ * down to the last of them (what is past it is in Redis, or in a write not
+ * landed yet whose accounts a load lays over what it reads). */
+static int rw_due_index_shrink(rw_due_index_t *ix) {
+        size_t n = rw_i64map_cnt(ix->m), it = 0, len, i = 0;
+        int64_t *dues = malloc(n * sizeof(*dues)), due, h;
+        rw_i64map_t *keep;
+        const char *account;
+
+        if (!dues)
+                return -1;
+        while (rw_i64map_next(ix->m, &it, &account, &len, &due))
+                dues[i++] = due;
+        /* A sort every `ahead` sets or so: the index holds a few thousand. */
+        qsort(dues, n, sizeof(*dues), rw_i64_cmp);
+        h = dues[ix->ahead - 1];
+        free(dues);
+        if (!(keep = rw_i64map_new()))
+                return -1;
+        it = 0;
+        while (rw_i64map_next(ix->m, &it, &account, &len, &due))
+                if (due <= h && rw_i64map_set(keep, account, len, due)) {
+                        rw_i64map_destroy(keep);
+                        return -1;
+                }
+        rw_i64map_destroy(ix->m);
+        ix->m = keep;
+        ix->horizon = h;
+        return 0;
+}
+
 int rw_due_index_set(rw_due_index_t *ix, const char *account, int64_t due) {
-        if (due <= 0) {
+        if (due <= 0 || due > ix->horizon) {
                 rw_i64map_del(ix->m, account, strlen(account));
                 return 0;
         }
@@ -46,6 +98,8 @@ int rw_due_index_set(rw_due_index_t *ix, const char *account, int64_t due) {
                 return -1;
         if (due < ix->min)
                 ix->min = due;
+        if (ix->ahead && rw_i64map_cnt(ix->m) > 2 * ix->ahead)
+                return rw_due_index_shrink(ix);
         return 0;
 }
 

@@ -17,11 +17,25 @@ typedef struct rw_due_index_s rw_due_index_t;
 rw_due_index_t *rw_due_index_new(void);
 void rw_due_index_destroy(rw_due_index_t *ix);
 
-/* Forget every entry. */
+/* Forget every entry; the index then holds the due times up to `horizon`
+ * (INT64_MAX: all of them). A partition whose accounts are many keeps only
+ * the nearest in memory: what is due after the horizon stays in Redis, read
+ * back (a new horizon) once the event clock passes it. */
+void rw_due_index_reset(rw_due_index_t *ix, int64_t horizon);
+/* rw_due_index_reset(ix, INT64_MAX). */
 void rw_due_index_clear(rw_due_index_t *ix);
 
-/* The account's due time (ms); due <= 0 removes it. 0, or -1 when out of
- * memory. */
+/* Every due time at or before this is held (INT64_MAX: every one). */
+int64_t rw_due_index_horizon(const rw_due_index_t *ix);
+
+/* Hold at most about 2 x `ahead` due times (0: any number): past that, a
+ * set keeps the `ahead` nearest (and their ties) and lowers the horizon to
+ * the last of them. */
+void rw_due_index_bound(rw_due_index_t *ix, size_t ahead);
+
+/* The account's due time (ms); due <= 0, or after the horizon, removes it.
+ * 0, or -1 when out of memory (the index may then have lost entries: clear
+ * it and load it again). */
 int rw_due_index_set(rw_due_index_t *ix, const char *account, int64_t due);
 
 /* The account's due time, 0 when it has none. */

@@ -33,6 +33,7 @@ rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
         p->end = -1;
         if (!(p->dues = rw_due_index_new()) || !(p->isums = rw_isums_new()))
                 abort();
+        rw_due_index_bound(p->dues, (size_t)proc->due_ahead);
         return p;
 }
 

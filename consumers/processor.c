@@ -101,6 +101,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
         proc->gather_max_ms = rw_conf_get_int(conf, "write.max.delay");
         proc->gather_max_events = rw_conf_get_int(conf, "write.max.records");
+        proc->due_ahead = rw_conf_get_int(conf, "state.due.max.ahead");
         proc->broker_timeout_ms = rw_conf_get_int(conf, "broker.timeout");
         for (size_t i = 0; i < rw_conf_kafka_cnt(conf); i++) {
                 const char *k, *v;

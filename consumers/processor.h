@@ -74,6 +74,7 @@ typedef struct rw_processor_stats_s {
         int64_t us_finish;      /* waiting for the previous batch's write */
         int64_t us_start;       /* sending the batch's write */
         int64_t gathered;       /* batches gathered into the next write while one was in flight */
+        int64_t due_loads;      /* partitions' due times read from Redis */
         int64_t us_decide;      /* the dependency decider */
         int64_t us_decide_cpu;  /* its thread's CPU time in them */
         int64_t us_idle;        /* waiting that returned no record */

@@ -121,6 +121,7 @@ struct rw_processor_s {
          * (write.max.delay, write.max.records). */
         int64_t open_since, open_events;
         int64_t gather_max_ms, gather_max_events;
+        int64_t due_ahead;      /* state.due.max.ahead (0: all in memory) */
         rw_part_t *parts;
         size_t part_cnt, part_size;
         rw_arena_t arena;               /* the batch's decoded strings (they die on

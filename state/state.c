@@ -600,6 +600,32 @@ void rw_due_query_clear(rw_due_query_t *q) {
         q->cnt = 0;
 }
 
+/* Whether a due query asks for the due times after `until` too. */
+static int rw_due_ahead(const rw_due_query_t *q) {
+        return q->ahead > 0 && q->until < INT64_MAX;
+}
+
+/* Append the first `upto_n` members of a ZRANGEBYSCORE ... WITHSCORES reply
+ * to q. */
+static void rw_due_take(rw_due_query_t *q, const redisReply *r, size_t upto_n) {
+        size_t n = r->elements / 2, at = q->cnt;
+
+        if (upto_n < n)
+                n = upto_n;
+        if (!n)
+                return;
+        if (!(q->accounts = realloc(q->accounts, (at + n) * sizeof(*q->accounts))) ||
+            !(q->dues = realloc(q->dues, (at + n) * sizeof(*q->dues))))
+                abort();
+        for (size_t j = 0; j < n; j++) {
+                if (!(q->accounts[at + j] = strndup(r->element[2 * j]->str,
+                                                    r->element[2 * j]->len)))
+                        abort();
+                q->dues[at + j] = strtoll(r->element[2 * j + 1]->str, NULL, 10);
+        }
+        q->cnt = at + n;
+}
+
 rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
                       char *errstr, size_t errstr_size) {
         rw_err_t err = RW_OK;
@@ -608,46 +634,66 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
         if (rw_state_ensure(st, errstr, errstr_size))
                 return rw_state_conn_err(st);
         for (i = 0; i < cnt; i++) {
-                char key[1024], lim[24];
+                char key[1024], lim[24], from[24], ahead[24];
                 const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", lim, "WITHSCORES" };
+                const char *next[] = { "ZRANGEBYSCORE", key, from, "+inf", "WITHSCORES",
+                                       "LIMIT", "0", ahead };
                 snprintf(key, sizeof(key), "%s:{%d}:due:%s", st->ns, (int)qs[i].partition,
                          qs[i].topic);
                 snprintf(lim, sizeof(lim), "%lld", (long long)qs[i].until);
                 if (redisAppendCommandArgv(st->rc, 5, argv, NULL) != REDIS_OK)
                         goto io;
+                if (!rw_due_ahead(&qs[i]))
+                        continue;
+                snprintf(from, sizeof(from), "(%lld", (long long)qs[i].until);
+                snprintf(ahead, sizeof(ahead), "%zu", qs[i].ahead);
+                if (redisAppendCommandArgv(st->rc, 8, next, NULL) != REDIS_OK)
+                        goto io;
         }
         int64_t t0 = rw_state_rt_begin();
         for (i = 0; i < cnt; i++) {
                 rw_due_query_t *q = &qs[i];
-                redisReply *r = NULL;
-                size_t n;
+                int parts = rw_due_ahead(q) ? 2 : 1;
 
-                if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
-                        goto io;
-                if (i == 0)
-                        rw_state_rt_end(t0);
-                if (r->type != REDIS_REPLY_ARRAY) {
-                        snprintf(errstr, errstr_size, "redis: ZRANGEBYSCORE: %s",
-                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-                        if (rw_reply_transient(r) && err != RW_ERR_FAIL)
-                                err = RW_ERR_IO;
-                        else
-                                err = RW_ERR_FAIL;
+                q->horizon = q->until;
+                for (int part = 0; part < parts; part++) {
+                        redisReply *r = NULL;
+                        size_t n, take;
+
+                        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+                                goto io;
+                        if (i == 0 && part == 0)
+                                rw_state_rt_end(t0);
+                        if (r->type != REDIS_REPLY_ARRAY) {
+                                snprintf(errstr, errstr_size, "redis: ZRANGEBYSCORE: %s",
+                                         r->type == REDIS_REPLY_ERROR ? r->str :
+                                                                        "unexpected reply");
+                                if (rw_reply_transient(r) && err != RW_ERR_FAIL)
+                                        err = RW_ERR_IO;
+                                else
+                                        err = RW_ERR_FAIL;
+                                freeReplyObject(r);
+                                continue;
+                        }
+                        n = take = r->elements / 2;
+                        if (part == 1) {
+                                if (n < q->ahead) {
+                                        q->horizon = INT64_MAX;         /* all of them */
+                                } else {
+                                        /* The last one's ties may go on past
+                                         * the limit: whole short of it. */
+                                        int64_t last = strtoll(r->element[2 * n - 1]->str,
+                                                               NULL, 10);
+                                        q->horizon = last - 1;
+                                        while (take > 0 &&
+                                               strtoll(r->element[2 * take - 1]->str,
+                                                       NULL, 10) == last)
+                                                take--;
+                                }
+                        }
+                        rw_due_take(q, r, take);
                         freeReplyObject(r);
-                        continue;
                 }
-                n = r->elements / 2;
-                if (n && (!(q->accounts = calloc(n, sizeof(*q->accounts))) ||
-                          !(q->dues = calloc(n, sizeof(*q->dues)))))
-                        abort();
-                for (size_t j = 0; j < n; j++) {
-                        if (!(q->accounts[j] = strndup(r->element[2 * j]->str,
-                                                       r->element[2 * j]->len)))
-                                abort();
-                        q->dues[j] = strtoll(r->element[2 * j + 1]->str, NULL, 10);
-                }
-                q->cnt = n;
-                freeReplyObject(r);
         }
         if (err == RW_ERR_IO) {         /* transient: all again */
                 rw_state_disconnect(st);

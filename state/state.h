@@ -78,6 +78,11 @@ typedef struct rw_due_query_s {
         const char *topic;
         int32_t partition;
         int64_t until;
+        /* In: also the nearest due times after `until`, at most this many
+         * (0: none). Out: horizon, every due time at or before it is in
+         * the answer (INT64_MAX: every one stored). */
+        size_t ahead;
+        int64_t horizon;
         char **accounts;
         int64_t *dues;
         size_t cnt;
@@ -85,7 +90,11 @@ typedef struct rw_due_query_s {
 
 void rw_due_query_clear(rw_due_query_t *q);
 
-/* Answer `cnt` due queries in one pipelined round trip. */
+/* Answer `cnt` due queries in one pipelined round trip: the accounts of the
+ * partition's due sorted set due at or before `until`, then up to `ahead`
+ * of the next ones, short of the last due time they reach unless they are
+ * all there are (its ties may go on past the limit): `horizon` says how far
+ * the answer is whole. */
 rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
                       char *errstr, size_t errstr_size);
 

@@ -5,6 +5,7 @@
 # see state_dump.lua for what is normalised) equals one clean pass's, and the
 # alerts delivered are the clean pass's (by id; a re-delivery is allowed),
 # after kill -9 at five points mid-stream, after re-consuming from offset 0,
+# with a cache or a due index too small for the working set,
 # with a second member joining and leaving mid-stream, with a SIGSTOPped
 # zombie that lost its partitions (its writes fenced, none landing), and
 # across a Redis restart that loses recent writes. Each phase checks that it
@@ -139,6 +140,19 @@ rd=$(grep -oE '[0-9]+ read\(s\) from Redis' "$WORK/packed.log" | grep -oE '^[0-9
   fail "the small cache did not pack (${unpacks:-?} packed accounts used again, ${rd:-?} reads): $(grep -oE "account cache: [0-9]+ entries.*" "$WORK/packed.log")"
 same_as_clean packed "a cache that packs ($unpacks packed accounts used again, $ev evictions, $rd account reads)"
 same_alerts "$WORK/clean.alerts" "a cache that packs" "$WORK/packed.alerts"
+
+# ---- a due index holding one due time ahead: read back from Redis all the time ----
+# Only the nearest due time beyond those passed stays in memory; the rest
+# are read back from the partition's due set whenever the event clock passes
+# what the index holds, while writes are in flight and gathered.
+(run_as ahead ahead -e -X state.due.max.ahead=1 -X batch.size=20) >"$WORK/ahead.alerts" \
+  2>"$WORK/ahead.log" || { tail "$WORK/ahead.log"; fail "pass with a due index of one ahead"; }
+loads=$(grep -oE 'due times read from Redis [0-9]+ time' "$WORK/ahead.log" | grep -oE '[0-9]+')
+clean_loads=$(grep -oE 'due times read from Redis [0-9]+ time' "$WORK/clean.log" | grep -oE '[0-9]+')
+((${loads:-0} > 10 * ${clean_loads:-1})) ||
+  fail "due times read back ${loads:-?} times with one ahead, ${clean_loads:-?} in the clean pass"
+same_as_clean ahead "a due index of one due time ahead (due times read back $loads times, $clean_loads in the clean pass)"
+same_alerts "$WORK/clean.alerts" "a due index of one due time ahead" "$WORK/ahead.alerts"
 
 # ---- Redis slow to answer: batches gathered into one write -------------------------
 # While a write is in Redis the batches that follow are gathered into the next

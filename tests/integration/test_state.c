@@ -947,8 +947,54 @@ static void test_write_whole_or_nothing(void **state) {
         rw_state_write_destroy(w);
 }
 
+/* A due query with `ahead`: what is due by `until`, then the nearest after
+ * it, short of the last due time reached when the limit cut its ties; the
+ * horizon says how far the answer is whole. */
+static void test_due_ahead(void **state) {
+        fx_t *fx = *state;
+        rw_due_query_t q = { .topic = "orders", .partition = 1, .until = 100, .ahead = 3 };
+        char errstr[512];
+        redisReply *r;
+
+        r = redisCommand(fx->rc, "ZADD ts:{1}:due:orders 50 a 100 b 150 c 200 d 200 e "
+                                 "200 f 300 g");
+        freeReplyObject(r);
+        /* b at until, then c, d, e within 3: f ties with e past the limit,
+         * so 200 is not whole: c only, horizon 199. */
+        assert_int_equal(rw_state_due(fx->st, &q, 1, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(q.horizon, 199);
+        assert_int_equal(q.cnt, 3);
+        assert_string_equal(q.accounts[0], "a");
+        assert_string_equal(q.accounts[1], "b");
+        assert_string_equal(q.accounts[2], "c");
+        assert_int_equal(q.dues[2], 150);
+        rw_due_query_clear(&q);
+        /* From 199 on: the three of 200 and g, fewer than asked: all. */
+        q.until = 199;
+        q.ahead = 5;
+        assert_int_equal(rw_state_due(fx->st, &q, 1, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(q.horizon, INT64_MAX);
+        assert_int_equal(q.cnt, 7);
+        assert_int_equal(q.dues[6], 300);
+        rw_due_query_clear(&q);
+        /* Exactly as many as asked: the last due time could have ties. */
+        q.until = 200;
+        q.ahead = 1;
+        assert_int_equal(rw_state_due(fx->st, &q, 1, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(q.horizon, 299);
+        assert_int_equal(q.cnt, 6);
+        rw_due_query_clear(&q);
+        /* No ahead: what is due by until, whole up to it. */
+        q.ahead = 0;
+        assert_int_equal(rw_state_due(fx->st, &q, 1, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(q.horizon, 200);
+        assert_int_equal(q.cnt, 6);
+        rw_due_query_clear(&q);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_due_ahead, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_fencing, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_dedup, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_script_reload, fx_setup, fx_teardown),

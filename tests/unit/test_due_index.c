@@ -1,6 +1,7 @@
 /* test_due_index.c - consumers/due_index.c: an owned partition's due times
  * in memory answer "who is due by T" exactly as the stored sorted set would,
- * through sets, moves, removals and growth (checked against a plain array). */
+ * through sets, moves, removals and growth (checked against a plain array),
+ * and hold only those up to their horizon. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,9 +108,107 @@ static void test_model(void **state) {
         rw_due_index_destroy(ix);
 }
 
+/* A horizon: the index holds the due times up to it, and a set that moves
+ * an account past it removes it (the store holds it from the write on). */
+static void test_horizon(void **state) {
+        rw_due_index_t *ix = rw_due_index_new();
+        char **a;
+        int64_t *d;
+        size_t n;
+        (void)state;
+
+        assert_int_equal(rw_due_index_horizon(ix), INT64_MAX);
+        assert_int_equal(rw_due_index_set(ix, "acct-1", 100), 0);
+        rw_due_index_reset(ix, 300);
+        assert_int_equal(rw_due_index_cnt(ix), 0);
+        assert_int_equal(rw_due_index_horizon(ix), 300);
+        assert_int_equal(rw_due_index_set(ix, "acct-1", 300), 0);      /* at it: held */
+        assert_int_equal(rw_due_index_set(ix, "acct-2", 301), 0);      /* past it: not */
+        assert_int_equal(rw_due_index_set(ix, "acct-3", 200), 0);
+        assert_int_equal(rw_due_index_cnt(ix), 2);
+        assert_int_equal(rw_due_index_get(ix, "acct-2"), 0);
+        assert_int_equal(rw_due_index_set(ix, "acct-3", 5000), 0);     /* moved past it */
+        assert_int_equal(rw_due_index_get(ix, "acct-3"), 0);
+        assert_int_equal(rw_due_index_until(ix, 300, &a, &d, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(a[0], "acct-1");
+        free_list(a, d, n);
+        rw_due_index_clear(ix);
+        assert_int_equal(rw_due_index_horizon(ix), INT64_MAX);
+        assert_int_equal(rw_due_index_set(ix, "acct-2", 301), 0);
+        assert_int_equal(rw_due_index_get(ix, "acct-2"), 301);
+        rw_due_index_destroy(ix);
+}
+
+/* Bounded: past 2 x ahead entries a set keeps the `ahead` nearest and their
+ * ties, the horizon comes down to the last of them; whatever happens, the
+ * index holds exactly the model's due times up to its horizon. */
+static void test_bound(void **state) {
+        enum { N = 3000, STEPS = 60000, AHEAD = 50 };
+        rw_due_index_t *ix = rw_due_index_new();
+        int64_t *model = calloc(N, sizeof(*model)), h;
+        unsigned seed = 11;
+        size_t shrinks = 0;
+        (void)state;
+
+        rw_due_index_bound(ix, 3);
+        for (int i = 1; i <= 7; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "acct-%d", i);
+                assert_int_equal(rw_due_index_set(ix, name, i * 10), 0);
+        }
+        /* The 7th set went past 6: 10, 20, 30 kept. */
+        assert_int_equal(rw_due_index_horizon(ix), 30);
+        assert_int_equal(rw_due_index_cnt(ix), 3);
+        assert_int_equal(rw_due_index_get(ix, "acct-4"), 0);
+        assert_int_equal(rw_due_index_set(ix, "acct-9", 25), 0);
+        assert_int_equal(rw_due_index_set(ix, "acct-8", 35), 0);     /* past it */
+        assert_int_equal(rw_due_index_get(ix, "acct-9"), 25);
+        assert_int_equal(rw_due_index_get(ix, "acct-8"), 0);
+
+        rw_due_index_clear(ix);
+        rw_due_index_bound(ix, AHEAD);
+        for (int s = 0; s < STEPS; s++) {
+                char name[32];
+                int k = (int)(rand_r(&seed) % N);
+                int64_t due = rand_r(&seed) % 3 ? (int64_t)(rand_r(&seed) % 100000) + 1 : 0;
+                h = rw_due_index_horizon(ix);
+                snprintf(name, sizeof(name), "acct-%04d", k);
+                assert_int_equal(rw_due_index_set(ix, name, due), 0);
+                model[k] = due;
+                shrinks += rw_due_index_horizon(ix) != h;
+                assert_true(rw_due_index_cnt(ix) <= 2 * AHEAD);
+                if (s % 499 == 0 || rw_due_index_horizon(ix) != h) {
+                        size_t want = 0;
+                        h = rw_due_index_horizon(ix);
+                        for (int i = 0; i < N; i++) {
+                                snprintf(name, sizeof(name), "acct-%04d", i);
+                                want += model[i] > 0 && model[i] <= h;
+                                assert_int_equal(rw_due_index_get(ix, name),
+                                                 model[i] <= h ? model[i] : 0);
+                        }
+                        assert_int_equal(rw_due_index_cnt(ix), want);
+                }
+                if (rw_due_index_horizon(ix) < INT64_MAX && s % 1000 == 999)
+                        rw_due_index_clear(ix);         /* a load: all again */
+                if (rw_due_index_horizon(ix) == INT64_MAX) {
+                        for (int i = 0; i < N; i++) {
+                                snprintf(name, sizeof(name), "acct-%04d", i);
+                                assert_int_equal(rw_due_index_set(ix, name, model[i]), 0);
+                        }
+                        shrinks += rw_due_index_horizon(ix) != INT64_MAX;
+                }
+        }
+        assert_true(shrinks > 20);
+        free(model);
+        rw_due_index_destroy(ix);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_bound),
                 cmocka_unit_test(test_basic),
+                cmocka_unit_test(test_horizon),
                 cmocka_unit_test(test_model),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
