@@ -123,10 +123,9 @@ static void rw_decode_print(FILE *fp, rw_codec_t *codec, rw_decode_kind_t kind,
         st = rw_cli_decode(codec, kind == RW_DECODE_BY_ID ? -1 : (int)kind, rkm->payload,
                            rkm->payload ? rkm->len : 0, &rec, errstr, sizeof(errstr));
         if (st == RW_CODEC_OK) {
-                int wall;       /* as riskwatch run judges it */
-                int64_t now = rw_kafka_record_now(rkm, rw_now_ms(), &wall);
-                st = rw_record_validate(&rec, now, wall ? "now" : "its timestamp", vlim,
-                                        errstr, sizeof(errstr));
+                const char *what;       /* as riskwatch run judges it */
+                int64_t now = rw_kafka_record_now(rkm, rw_now_ms(), &what);
+                st = rw_record_validate(&rec, now, what, vlim, errstr, sizeof(errstr));
         }
         if (st == RW_CODEC_OK) {
                 fputs(",\"value\":", fp);

@@ -83,12 +83,13 @@ int32_t rw_kafka_partition_cnt(rd_kafka_t *rk, const char *topic) {
         return rw_kafka_partition_cnt_within(rk, topic, 5000);
 }
 
-int64_t rw_kafka_record_now(const rd_kafka_message_t *rkm, int64_t now_ms, int *wall) {
+int64_t rw_kafka_record_now(const rd_kafka_message_t *rkm, int64_t now_ms, const char **what) {
         rd_kafka_timestamp_type_t type;
         int64_t ts = rd_kafka_message_timestamp(rkm, &type);
+        int wall = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0 || ts > now_ms;
 
-        *wall = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0 || ts > now_ms;
-        return *wall ? now_ms : ts;
+        *what = wall ? "now" : "its timestamp";
+        return wall ? now_ms : ts;
 }
 
 int32_t rw_kafka_partition_cnt_within(rd_kafka_t *rk, const char *topic, int timeout_ms) {

@@ -30,8 +30,8 @@ int32_t rw_kafka_partition_cnt_within(rd_kafka_t *rk, const char *topic, int tim
  * so that the verdict is the record's own and a replay or a later run gives
  * the same one; the wall clock `now_ms` when the record has no timestamp, or
  * one ahead of the wall clock (a producer that stamps records with their
- * event time, say). Sets *wall to 1 when it is the wall clock. */
-int64_t rw_kafka_record_now(const rd_kafka_message_t *rkm, int64_t now_ms, int *wall);
+ * event time, say). *what names it for a message: "its timestamp" or "now". */
+int64_t rw_kafka_record_now(const rd_kafka_message_t *rkm, int64_t now_ms, const char **what);
 
 /* Route librdkafka's own logs through rw_log. */
 void rw_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,

@@ -149,10 +149,9 @@ void rw_route(rw_processor_t *proc, rd_kafka_message_t *rkm, int *dlq_sent) {
         if (status == RW_CODEC_OK) {
                 /* Judged as of the record's timestamp: the same verdict
                  * whenever it is read (a replay decides as the live run). */
-                int wall;
-                int64_t now = rw_kafka_record_now(rkm, rw_now_ms(), &wall);
-                status = rw_record_validate(&rec, now, wall ? "now" : "its timestamp",
-                                            &proc->vlim, msg, sizeof(msg));
+                const char *what;
+                int64_t now = rw_kafka_record_now(rkm, rw_now_ms(), &what);
+                status = rw_record_validate(&rec, now, what, &proc->vlim, msg, sizeof(msg));
         }
         if (status == RW_CODEC_OK) {
                 int64_t at = type == RW_REC_ORDER ? rec.u.order.occurred_at :
