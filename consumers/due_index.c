@@ -30,10 +30,6 @@ void rw_due_index_reset(rw_due_index_t *ix, int64_t horizon) {
         ix->horizon = horizon;
 }
 
-void rw_due_index_clear(rw_due_index_t *ix) {
-        rw_due_index_reset(ix, INT64_MAX);
-}
-
 int64_t rw_due_index_horizon(const rw_due_index_t *ix) {
         return ix->horizon;
 }

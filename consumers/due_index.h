@@ -22,8 +22,6 @@ void rw_due_index_destroy(rw_due_index_t *ix);
  * the nearest in memory: what is due after the horizon stays in Redis, read
  * back (a new horizon) once the event clock passes it. */
 void rw_due_index_reset(rw_due_index_t *ix, int64_t horizon);
-/* rw_due_index_reset(ix, INT64_MAX). */
-void rw_due_index_clear(rw_due_index_t *ix);
 
 /* Every due time at or before this is held (INT64_MAX: every one). */
 int64_t rw_due_index_horizon(const rw_due_index_t *ix);

@@ -57,7 +57,7 @@ static void test_basic(void **state) {
         assert_int_equal(n, 1);
         assert_string_equal(a[0], "acct-2");
         free_list(a, d, n);
-        rw_due_index_clear(ix);
+        rw_due_index_reset(ix, INT64_MAX);
         assert_int_equal(rw_due_index_cnt(ix), 0);
         assert_int_equal(rw_due_index_get(ix, "acct-2"), 0);
         rw_due_index_destroy(ix);
@@ -133,7 +133,7 @@ static void test_horizon(void **state) {
         assert_int_equal(n, 1);
         assert_string_equal(a[0], "acct-1");
         free_list(a, d, n);
-        rw_due_index_clear(ix);
+        rw_due_index_reset(ix, INT64_MAX);
         assert_int_equal(rw_due_index_horizon(ix), INT64_MAX);
         assert_int_equal(rw_due_index_set(ix, "acct-2", 301), 0);
         assert_int_equal(rw_due_index_get(ix, "acct-2"), 301);
@@ -166,7 +166,7 @@ static void test_bound(void **state) {
         assert_int_equal(rw_due_index_get(ix, "acct-9"), 25);
         assert_int_equal(rw_due_index_get(ix, "acct-8"), 0);
 
-        rw_due_index_clear(ix);
+        rw_due_index_reset(ix, INT64_MAX);
         rw_due_index_bound(ix, AHEAD);
         for (int s = 0; s < STEPS; s++) {
                 char name[32];
@@ -190,7 +190,7 @@ static void test_bound(void **state) {
                         assert_int_equal(rw_due_index_cnt(ix), want);
                 }
                 if (rw_due_index_horizon(ix) < INT64_MAX && s % 1000 == 999)
-                        rw_due_index_clear(ix);         /* a load: all again */
+                        rw_due_index_reset(ix, INT64_MAX);         /* a load: all again */
                 if (rw_due_index_horizon(ix) == INT64_MAX) {
                         for (int i = 0; i < N; i++) {
                                 snprintf(name, sizeof(name), "acct-%04d", i);
