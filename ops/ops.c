@@ -2,6 +2,7 @@
  * `log.status.interval`, the lines that say what the loop waits for, and
  * the Prometheus metrics, /healthz and /readyz on `metrics.listen`. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,50 +87,50 @@ static void rw_ops_handle(void *opaque, const char *path, rw_http_reply_t *reply
  * families (read at scrape) and the account cache's and due indexes' (from
  * the loop's report). */
 static int rw_ops_memory_families(rw_ops_t *ops) {
-        static const struct { const char *name; rw_metric_type_t type; int labeled;
-                              const char *help; } fams[] = {
-                { "process_cpu_seconds_total", RW_METRIC_COUNTER, 0,
+        /* Each family's number goes to the member of ops->f at `at`. */
+        static const struct { size_t at; const char *name; rw_metric_type_t type;
+                              int labeled; const char *help; } fams[] = {
+#define F(member) offsetof(rw_ops_t, f.member)
+                { F(p_cpu), "process_cpu_seconds_total", RW_METRIC_COUNTER, 0,
                   "Total user and system CPU time spent in seconds." },
-                { "process_start_time_seconds", RW_METRIC_GAUGE, 0,
+                { F(p_start), "process_start_time_seconds", RW_METRIC_GAUGE, 0,
                   "Start time of the process since unix epoch in seconds." },
-                { "process_resident_memory_bytes", RW_METRIC_GAUGE, 0,
+                { F(p_rss), "process_resident_memory_bytes", RW_METRIC_GAUGE, 0,
                   "Resident memory size in bytes." },
-                { "process_virtual_memory_bytes", RW_METRIC_GAUGE, 0,
+                { F(p_vsz), "process_virtual_memory_bytes", RW_METRIC_GAUGE, 0,
                   "Virtual memory size in bytes." },
-                { "process_open_fds", RW_METRIC_GAUGE, 0,
+                { F(p_fds), "process_open_fds", RW_METRIC_GAUGE, 0,
                   "Number of open file descriptors." },
-                { "process_max_fds", RW_METRIC_GAUGE, 0,
+                { F(p_max_fds), "process_max_fds", RW_METRIC_GAUGE, 0,
                   "Maximum number of open file descriptors." },
-                { "riskwatch_heap_bytes", RW_METRIC_GAUGE, 1,
+                { F(heap), "riskwatch_heap_bytes", RW_METRIC_GAUGE, 1,
                   "Memory the allocator holds (read at scrape), by state: in_use "
                   "(handed out), free (held in its arenas for reuse: what resident "
                   "memory holds beyond what is in use)." },
-                { "riskwatch_account_cache_bytes", RW_METRIC_GAUGE, 0,
+                { F(cache_bytes), "riskwatch_account_cache_bytes", RW_METRIC_GAUGE, 0,
                   "Memory of the account cache by its own count (views and packed "
                   "views, as of the last trim and every view put since)." },
-                { "riskwatch_account_cache_limit_bytes", RW_METRIC_GAUGE, 0,
+                { F(cache_limit), "riskwatch_account_cache_limit_bytes", RW_METRIC_GAUGE, 0,
                   "The account cache's bound (state.cache.max.bytes)." },
-                { "riskwatch_account_cache_entries", RW_METRIC_GAUGE, 1,
+                { F(cache_entries), "riskwatch_account_cache_entries", RW_METRIC_GAUGE, 1,
                   "Accounts (and vendors) held in the account cache, by form (view, "
                   "packed: a compact copy, unpacked on its next use)." },
-                { "riskwatch_account_cache_lookups_total", RW_METRIC_COUNTER, 1,
+                { F(cache_reads), "riskwatch_account_cache_lookups_total", RW_METRIC_COUNTER, 1,
                   "Lookups of the account cache, by result (hit; miss: read from "
                   "Redis, or new)." },
-                { "riskwatch_account_cache_evictions_total", RW_METRIC_COUNTER, 0,
+                { F(cache_evictions), "riskwatch_account_cache_evictions_total", RW_METRIC_COUNTER, 0,
                   "Accounts evicted from the cache to keep it within its bound." },
-                { "riskwatch_due_index_entries", RW_METRIC_GAUGE, 0,
+                { F(due_entries), "riskwatch_due_index_entries", RW_METRIC_GAUGE, 0,
                   "Accounts with a due time held in the owned partitions' due "
                   "indexes." },
+#undef F
         };
-        int *slot[] = { &ops->f.p_cpu, &ops->f.p_start, &ops->f.p_rss, &ops->f.p_vsz,
-                        &ops->f.p_fds, &ops->f.p_max_fds, &ops->f.heap,
-                        &ops->f.cache_bytes, &ops->f.cache_limit, &ops->f.cache_entries,
-                        &ops->f.cache_reads, &ops->f.cache_evictions, &ops->f.due_entries };
-
-        for (size_t i = 0; i < RW_ARRAY_SIZE(fams); i++)
-                if ((*slot[i] = rw_metrics_family(ops->m, fams[i].name, fams[i].type,
-                                                  fams[i].help, fams[i].labeled, NULL, 0)) < 0)
+        for (size_t i = 0; i < RW_ARRAY_SIZE(fams); i++) {
+                int *fam = (int *)(void *)((char *)ops + fams[i].at);
+                if ((*fam = rw_metrics_family(ops->m, fams[i].name, fams[i].type,
+                                              fams[i].help, fams[i].labeled, NULL, 0)) < 0)
                         return -1;
+        }
         return 0;
 }
 
@@ -550,8 +551,7 @@ static void rw_ops_cache_gauges(rw_ops_t *ops, const rw_ops_report_t *rep) {
 
         rw_metrics_set(m, ops->f.cache_bytes, NULL, (double)rep->cache.bytes);
         rw_metrics_set(m, ops->f.cache_limit, NULL, (double)rep->cache.limit);
-        rw_metrics_set(m, ops->f.cache_entries, "form=\"view\"",
-                       (double)(rep->cache.views));
+        rw_metrics_set(m, ops->f.cache_entries, "form=\"view\"", (double)rep->cache.views);
         rw_metrics_set(m, ops->f.cache_entries, "form=\"packed\"", (double)rep->cache.packed);
         rw_metrics_set(m, ops->f.cache_reads, "result=\"hit\"", (double)rep->cache.hits);
         rw_metrics_set(m, ops->f.cache_reads, "result=\"miss\"", (double)rep->cache.misses);
