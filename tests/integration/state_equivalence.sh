@@ -149,7 +149,9 @@ same_alerts "$WORK/clean.alerts" "a cache that packs" "$WORK/packed.alerts"
   2>"$WORK/ahead.log" || { tail "$WORK/ahead.log"; fail "pass with a due index of one ahead"; }
 loads=$(grep -oE 'due times read from Redis [0-9]+ time' "$WORK/ahead.log" | grep -oE '[0-9]+')
 clean_loads=$(grep -oE 'due times read from Redis [0-9]+ time' "$WORK/clean.log" | grep -oE '[0-9]+')
-((${loads:-0} > 10 * ${clean_loads:-1})) ||
+# (60 and 61 reads in runs of this history: read back all the time; without
+# the re-read at the horizon they are the clean pass's, one per partition.)
+((${loads:-0} > 3 * ${clean_loads:-1})) ||
   fail "due times read back ${loads:-?} times with one ahead, ${clean_loads:-?} in the clean pass"
 same_as_clean ahead "a due index of one due time ahead (due times read back $loads times, $clean_loads in the clean pass)"
 same_alerts "$WORK/clean.alerts" "a due index of one due time ahead" "$WORK/ahead.alerts"
