@@ -7,6 +7,7 @@
 #include "app/cli.h"
 #include "common/log.h"
 #include "common/rw.h"
+#include "ops/process.h"
 #include "rules/rules.h"
 
 volatile sig_atomic_t rw_cli_stop = 0;
@@ -144,6 +145,7 @@ void rw_cli_signals(void) {
 int main(int argc, char **argv) {
         const char *cmd;
 
+        rw_process_malloc_tune();
         if (argc < 2) {
                 rw_usage(stderr);
                 return RW_EXIT_USAGE;

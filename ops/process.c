@@ -1,4 +1,5 @@
-/* process.c - the process's own figures, from /proc/self and mallinfo2(). */
+/* process.c - the process's own figures, from /proc/self and mallinfo2(),
+ * and the allocator's settings. */
 #include <dirent.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -75,4 +76,15 @@ int rw_process_stats(rw_process_stats_t *ps) {
         ps->heap_in_use = (int64_t)(mi.uordblks + mi.hblkhd);
         ps->heap_free = (int64_t)mi.fordblks;
         return 0;
+}
+
+void rw_process_malloc_tune(void) {
+        const char *t = getenv("GLIBC_TUNABLES");
+
+        if (t && strstr(t, "glibc.malloc."))
+                return;
+        /* mallopt() returns 0 where it does not apply (another allocator,
+         * a sanitizer's): the defaults stay, nothing else changes. */
+        (void)mallopt(M_TRIM_THRESHOLD, 128 << 20);
+        (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
 }

@@ -18,4 +18,13 @@ typedef struct rw_process_stats_s {
 /* 0, or -1 when /proc/self/stat cannot be read (the rest is then unset). */
 int rw_process_stats(rw_process_stats_t *ps);
 
+/* The allocator's settings for a process that allocates and frees the same
+ * few tens of MB per batch: up to 128 MiB of free memory at the heap's top
+ * stays, blocks under 32 MiB come from the heap. With glibc's defaults (a
+ * 128 KiB trim threshold, a threshold for mmap that moves) that memory goes
+ * back to the kernel and is faulted in again, batch after batch. Nothing
+ * when GLIBC_TUNABLES sets the allocator's own (the user's choice wins) or
+ * when the allocator is not glibc's. Call first thing in main(). */
+void rw_process_malloc_tune(void);
+
 #endif
