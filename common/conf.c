@@ -33,7 +33,8 @@ static const rw_conf_prop_t rw_conf_table[] = {
         { "broker.timeout", RW_CONF_DURATION, "30s", RW_MS_S, RW_MS_H, NULL, 0,
           "With `run -e`: how long to wait for the brokers' first answer "
           "before giving up (exit 1). Without `-e`, `run` waits for them "
-          "as long as it takes." },
+          "as long as it takes. `gen` waits as long for the input topics' "
+          "metadata before it produces (exit 1 without it)." },
 
         /* Redis state. */
         { "redis.url", RW_CONF_URL_REDIS, "redis://127.0.0.1:6379/0", 0, 0,

@@ -103,12 +103,9 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         proc->gather_max_events = rw_conf_get_int(conf, "write.max.records");
         proc->due_ahead = rw_conf_get_int(conf, "state.due.max.ahead");
         proc->broker_timeout_ms = rw_conf_get_int(conf, "broker.timeout");
-        for (size_t i = 0; i < rw_conf_kafka_cnt(conf); i++) {
-                const char *k, *v;
-                rw_conf_kafka_get(conf, i, &k, &v);
-                if (!strcmp(k, "bootstrap.servers"))
-                        snprintf(proc->bootstrap, sizeof(proc->bootstrap), "%s", v);
-        }
+        if (rw_conf_kafka_find(conf, "bootstrap.servers"))
+                snprintf(proc->bootstrap, sizeof(proc->bootstrap), "%s",
+                         rw_conf_kafka_find(conf, "bootstrap.servers"));
         if (rw_rules_params_from_conf(&proc->params, conf, errstr, errstr_size))
                 goto fail;
         proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <librdkafka/rdkafka.h>
 #include "producers/history.h"
 #include "common/kafka.h"
@@ -52,6 +53,70 @@ static int rw_history_take(rw_history_bucket_t *b, rd_kafka_t *rk,
         }
 }
 
+/* The topics' metadata from the brokers, asked again until broker.timeout
+ * (a broker that creates topics on first use answers "unknown" at first):
+ * without it the producer would queue records for a broker or a topic that
+ * is not there and give them up only at message.timeout.ms, minutes later.
+ * RW_OK, RW_ERR_FAIL with the reason, or RW_OK at once when stopped. */
+static rw_err_t rw_history_topics_known(rd_kafka_t *rk, const rw_conf_t *conf,
+                                        const char *const *topics, size_t n,
+                                        const volatile sig_atomic_t *stop,
+                                        char *errstr, size_t errstr_size) {
+        int64_t limit = rw_conf_get_int(conf, "broker.timeout"), t0 = rw_mono_ms();
+        const char *boot = rw_conf_kafka_find(conf, "bootstrap.servers");
+
+        for (size_t i = 0; i < n; i++) {
+                for (;;) {
+                        const struct rd_kafka_metadata *md = NULL;
+                        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[i], NULL);
+                        int64_t left = limit - (rw_mono_ms() - t0), asked = rw_mono_ms();
+                        rd_kafka_resp_err_t kerr, terr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+                        if (!rkt) {
+                                snprintf(errstr, errstr_size, "topic %s: %s", topics[i],
+                                         rd_kafka_err2str(rd_kafka_last_error()));
+                                return RW_ERR_FAIL;
+                        }
+                        kerr = rd_kafka_metadata(rk, 0, rkt, &md,
+                                                 (int)(left < 1000 ? (left > 100 ? left : 100) :
+                                                                     1000));
+                        if (!kerr)
+                                terr = md->topic_cnt != 1 ? RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC :
+                                       md->topics[0].err ? md->topics[0].err :
+                                       md->topics[0].partition_cnt < 1 ?
+                                               RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION :
+                                               RD_KAFKA_RESP_ERR_NO_ERROR;
+                        if (md)
+                                rd_kafka_metadata_destroy(md);
+                        rd_kafka_topic_destroy(rkt);
+                        if (!kerr && !terr)
+                                break;
+                        if ((stop && *stop))
+                                return RW_OK;
+                        if (rw_mono_ms() - t0 >= limit) {
+                                if (kerr)
+                                        snprintf(errstr, errstr_size, "no answer from the "
+                                                 "brokers (kafka.bootstrap.servers %s) in "
+                                                 "%lld s: %s; giving up (broker.timeout)",
+                                                 boot ? boot : "unset",
+                                                 (long long)(limit / 1000),
+                                                 rd_kafka_err2str(kerr));
+                                else
+                                        snprintf(errstr, errstr_size, "topic %s: %s "
+                                                 "(kafka.bootstrap.servers %s, for %lld s); "
+                                                 "create it first", topics[i],
+                                                 rd_kafka_err2str(terr),
+                                                 boot ? boot : "unset",
+                                                 (long long)(limit / 1000));
+                                return RW_ERR_FAIL;
+                        }
+                        if (rw_mono_ms() - asked < 200)
+                                usleep(200 * 1000);     /* a quick refusal: do not spin */
+                }
+        }
+        return RW_OK;
+}
+
 rw_err_t rw_history_produce(const rw_conf_t *conf, rw_codec_t *codec,
                             rw_gen_t *gen, const rw_history_opts_t *opts,
                             rw_history_stats_t *stats,
@@ -81,6 +146,13 @@ rw_err_t rw_history_produce(const rw_conf_t *conf, rw_codec_t *codec,
         if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, errstr_size))) {
                 rd_kafka_conf_destroy(kconf);
                 return RW_ERR_FAIL;
+        }
+        t0 = rw_mono_ms();
+        {
+                const char *const topics[] = { t_orders, t_support };
+                if ((err = rw_history_topics_known(rk, conf, topics, 2, opts->stop,
+                                                   errstr, errstr_size)))
+                        goto done;
         }
         t0 = rw_mono_ms();
         progress_ms = opts->progress_ms > 0 ? opts->progress_ms : 1000;

@@ -354,6 +354,16 @@ has err "no answer from the brokers (kafka.bootstrap.servers 127.0.0.1:1) in 2 s
 kill "$redis_pid" 2>/dev/null || true
 ok "run -e gives up on brokers that do not answer after broker.timeout (exit 1)"
 
+# gen asks for its topics before producing: records queued for brokers that
+# never answer would be given up only at message.timeout.ms, minutes later.
+start=$SECONDS
+rw gen -n 10 -X kafka.bootstrap.servers=127.0.0.1:1 -X broker.timeout=2s
+expect_rc 1 "gen with unreachable brokers"
+has err "gen: no answer from the brokers (kafka.bootstrap.servers 127.0.0.1:1) in 2 s" \
+  "gen with unreachable brokers"
+(( SECONDS - start <= 15 )) || fail "gen with unreachable brokers took $((SECONDS - start)) s"
+ok "gen gives up on brokers that do not answer after broker.timeout (exit 1)"
+
 # ---- schema registry: an unreachable one is an outage, not a configuration error ----
 
 rw run -X schema.registry.url=http://127.0.0.1:1/ -X redis.url=redis://127.0.0.1:1/0 \
