@@ -91,7 +91,7 @@ static rw_err_t rw_history_topics_known(rd_kafka_t *rk, const rw_conf_t *conf,
                         rd_kafka_topic_destroy(rkt);
                         if (!kerr && !terr)
                                 break;
-                        if ((stop && *stop))
+                        if (stop && *stop)
                                 return RW_OK;
                         if (rw_mono_ms() - t0 >= limit) {
                                 if (kerr)
