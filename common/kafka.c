@@ -93,17 +93,37 @@ int64_t rw_kafka_record_now(const rd_kafka_message_t *rkm, int64_t now_ms, const
 }
 
 int32_t rw_kafka_partition_cnt_within(rd_kafka_t *rk, const char *topic, int timeout_ms) {
+        rd_kafka_resp_err_t terr;
+        int32_t n;
+
+        return rw_kafka_topic_partitions(rk, topic, timeout_ms, &n, &terr) || terr ? 0 : n;
+}
+
+rd_kafka_resp_err_t rw_kafka_topic_partitions(rd_kafka_t *rk, const char *topic,
+                                              int timeout_ms, int32_t *cnt,
+                                              rd_kafka_resp_err_t *topic_err) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        int32_t n = 0;
+        rd_kafka_resp_err_t err;
 
-        if (!rkt)
-                return 0;
-        if (!rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) && md->topic_cnt == 1 &&
-            !md->topics[0].err)
-                n = md->topics[0].partition_cnt;
+        *cnt = 0;
+        *topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (!rkt) {     /* the topic's own error: its name, or memory */
+                *topic_err = rd_kafka_last_error() ? rd_kafka_last_error() :
+                                                     RD_KAFKA_RESP_ERR__INVALID_ARG;
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        if (!(err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms))) {
+                if (md->topic_cnt != 1)
+                        *topic_err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+                else if (!(*topic_err = md->topics[0].err) &&
+                         md->topics[0].partition_cnt < 1)
+                        *topic_err = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+                else if (!*topic_err)
+                        *cnt = md->topics[0].partition_cnt;
+        }
         if (md)
                 rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
-        return n;
+        return err;
 }

@@ -24,6 +24,13 @@ int32_t rw_kafka_partition_cnt(rd_kafka_t *rk, const char *topic);
 /* The same, waiting up to timeout_ms for the answer (it also tells rk
  * about the topic: its metadata is cached from then on). */
 int32_t rw_kafka_partition_cnt_within(rd_kafka_t *rk, const char *topic, int timeout_ms);
+/* The same, saying why there is none: returns the request's error (no
+ * answer from the brokers); *topic_err is the brokers' for the topic (it
+ * does not exist, or has no partitions) when they answered. *cnt is 0
+ * unless both are 0. */
+rd_kafka_resp_err_t rw_kafka_topic_partitions(rd_kafka_t *rk, const char *topic,
+                                              int timeout_ms, int32_t *cnt,
+                                              rd_kafka_resp_err_t *topic_err);
 
 /* The time a record's occurred_at is checked against (future.margin): the
  * record's Kafka timestamp (when it was produced, or appended to the log),

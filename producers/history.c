@@ -67,28 +67,13 @@ static rw_err_t rw_history_topics_known(rd_kafka_t *rk, const rw_conf_t *conf,
 
         for (size_t i = 0; i < n; i++) {
                 for (;;) {
-                        const struct rd_kafka_metadata *md = NULL;
-                        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[i], NULL);
                         int64_t left = limit - (rw_mono_ms() - t0), asked = rw_mono_ms();
-                        rd_kafka_resp_err_t kerr, terr = RD_KAFKA_RESP_ERR_NO_ERROR;
+                        int32_t parts;
+                        rd_kafka_resp_err_t terr, kerr = rw_kafka_topic_partitions(
+                                rk, topics[i],
+                                (int)(left < 1000 ? (left > 100 ? left : 100) : 1000),
+                                &parts, &terr);
 
-                        if (!rkt) {
-                                snprintf(errstr, errstr_size, "topic %s: %s", topics[i],
-                                         rd_kafka_err2str(rd_kafka_last_error()));
-                                return RW_ERR_FAIL;
-                        }
-                        kerr = rd_kafka_metadata(rk, 0, rkt, &md,
-                                                 (int)(left < 1000 ? (left > 100 ? left : 100) :
-                                                                     1000));
-                        if (!kerr)
-                                terr = md->topic_cnt != 1 ? RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC :
-                                       md->topics[0].err ? md->topics[0].err :
-                                       md->topics[0].partition_cnt < 1 ?
-                                               RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION :
-                                               RD_KAFKA_RESP_ERR_NO_ERROR;
-                        if (md)
-                                rd_kafka_metadata_destroy(md);
-                        rd_kafka_topic_destroy(rkt);
                         if (!kerr && !terr)
                                 break;
                         if (stop && *stop)
