@@ -127,3 +127,26 @@ rd_kafka_resp_err_t rw_kafka_topic_partitions(rd_kafka_t *rk, const char *topic,
         rd_kafka_topic_destroy(rkt);
         return err;
 }
+
+rd_kafka_resp_err_t rw_kafka_list_offsets(rd_kafka_t *rk,
+                                          const rd_kafka_topic_partition_list_t *parts,
+                                          int64_t which, int timeout_ms,
+                                          rd_kafka_topic_partition_list_t **out) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_resp_err_t err;
+
+        /* ListOffsets takes a timestamp: -2 asks for the earliest offset,
+         * -1 for the end, as in Kafka's protocol. */
+        for (int i = 0; i < l->cnt; i++)
+                l->elems[i].offset = which;
+        if ((err = rd_kafka_offsets_for_times(rk, l, timeout_ms))) {
+                rd_kafka_topic_partition_list_destroy(l);
+                *out = NULL;
+                return err;
+        }
+        for (int i = 0; i < l->cnt; i++)
+                if (l->elems[i].err || l->elems[i].offset < 0)
+                        l->elems[i].offset = -1;
+        *out = l;
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}

@@ -32,6 +32,17 @@ rd_kafka_resp_err_t rw_kafka_topic_partitions(rd_kafka_t *rk, const char *topic,
                                               int timeout_ms, int32_t *cnt,
                                               rd_kafka_resp_err_t *topic_err);
 
+/* The earliest (which = RD_KAFKA_OFFSET_BEGINNING) or the end offset
+ * (RD_KAFKA_OFFSET_END: the high watermark) of each partition in `parts`,
+ * into a copy of it: one ListOffsets request per leader (what
+ * rd_kafka_query_watermark_offsets() asks per partition). The copy's offset
+ * is -1 where a partition's own error says there is none. Returns the
+ * request's error (no answer within timeout_ms); NULL *out then. */
+rd_kafka_resp_err_t rw_kafka_list_offsets(rd_kafka_t *rk,
+                                          const rd_kafka_topic_partition_list_t *parts,
+                                          int64_t which, int timeout_ms,
+                                          rd_kafka_topic_partition_list_t **out);
+
 /* The time a record's occurred_at is checked against (future.margin): the
  * record's Kafka timestamp (when it was produced, or appended to the log),
  * so that the verdict is the record's own and a replay or a later run gives

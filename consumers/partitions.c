@@ -6,6 +6,7 @@
 #include "consumers/processor_int.h"
 #include "consumers/due_index.h"
 #include "common/log.h"
+#include "common/kafka.h"
 
 rw_part_t *rw_part_find(rw_processor_t *proc, const char *topic,
                                int32_t partition, int create) {
@@ -154,6 +155,49 @@ static int64_t rw_opts_offset(const rd_kafka_topic_partition_list_t *list,
         return dflt;
 }
 
+/* -e: the end of each partition just assigned, and where the ones without a
+ * stored position start, asked before they are assigned (two ListOffsets
+ * requests per leader). Assigned at a known offset, every partition starts
+ * fetching at once: one left to look its start up itself may do so only
+ * after a first fetch of the others went out, and a fetch that finds them
+ * all at their end is held by the broker for fetch.wait.max.ms, the late
+ * partition's first records behind it. And the end known, a partition
+ * already there (nothing new since the stored position, or nothing at all)
+ * is at its end before any fetch answers (rw_part_at_end()). Without an
+ * answer the partitions are assigned as before: their ends come with the
+ * fetches. */
+static void rw_part_learn_ends(rw_processor_t *proc,
+                               rd_kafka_topic_partition_list_t *parts) {
+        rd_kafka_topic_partition_list_t *hi = NULL, *lo = NULL;
+        rd_kafka_resp_err_t err;
+        int begin = 0;
+
+        for (int i = 0; i < parts->cnt; i++)
+                begin += parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING;
+        if ((err = rw_kafka_list_offsets(proc->rk, parts, RD_KAFKA_OFFSET_END, 5000, &hi)) ||
+            (begin && (err = rw_kafka_list_offsets(proc->rk, parts, RD_KAFKA_OFFSET_BEGINNING,
+                                                   5000, &lo)))) {
+                rw_log_debug("the assigned partitions' offsets: %s; their ends come "
+                             "with the fetches", rd_kafka_err2str(err));
+                if (hi)
+                        rd_kafka_topic_partition_list_destroy(hi);
+                return;
+        }
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 0);
+
+                if (!p)
+                        continue;
+                if (tp->offset == RD_KAFKA_OFFSET_BEGINNING && lo->elems[i].offset >= 0)
+                        tp->offset = p->start_at_assign = lo->elems[i].offset;
+                p->hi_at_assign = hi->elems[i].offset;
+        }
+        rd_kafka_topic_partition_list_destroy(hi);
+        if (lo)
+                rd_kafka_topic_partition_list_destroy(lo);
+}
+
 void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque) {
         rw_processor_t *proc = opaque;
@@ -187,6 +231,8 @@ void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                      rw_opts_offset(proc->opts.start_offsets, tp,
                                                     RD_KAFKA_OFFSET_BEGINNING);
                         p->end = rw_opts_offset(proc->opts.end_offsets, tp, -1);
+                        p->start_at_assign = tp->offset;
+                        p->hi_at_assign = -1;
                         rw_log_info("assigned %s [%d] at offset %lld%s",
                                     tp->topic, (int)tp->partition,
                                     (long long)p->expected,
@@ -195,6 +241,8 @@ void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 proc->opts.on_partition(proc->opts.opaque, tp->topic,
                                                         tp->partition, 1);
                 }
+                if (proc->opts.exit_at_eof)
+                        rw_part_learn_ends(proc, parts);
                 error = rd_kafka_incremental_assign(rk, parts);
         } else {
                 for (i = 0; i < parts->cnt; i++) {
@@ -334,10 +382,16 @@ static int rw_part_at_end(rw_processor_t *proc, const rw_part_t *p) {
 
         if (p->eof)
                 return 1;
-        if (p->expected < 0 || p->retry_at >= 0 ||
-            rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition, &lo, &hi))
+        if (p->retry_at >= 0)
                 return 0;
-        return hi >= 0 && p->expected >= hi;
+        if (rd_kafka_get_watermark_offsets(proc->rk, p->topic, p->partition, &lo, &hi) ||
+            hi < 0)
+                hi = p->hi_at_assign;   /* no fetch answered yet: the end when assigned */
+        if (hi < 0)
+                return 0;
+        if (p->expected < 0)    /* nothing read: at its end if there was nothing */
+                return p->start_at_assign >= 0 && p->start_at_assign >= hi;
+        return p->expected >= hi;
 }
 
 int rw_all_eof(rw_processor_t *proc) {

@@ -32,6 +32,8 @@ typedef struct rw_part_s {
         int eof;
         int assigned;
         int64_t end;            /* opts.end_offsets': records from here on are not read (-1: none) */
+        int64_t start_at_assign;        /* -e: where its reading started, and its end */
+        int64_t hi_at_assign;           /* offset when it was assigned (-1: not known) */
         int64_t end_since;      /* wall ms since when it is at its end (0: not) */
         int end_reported;       /* the last report said it is at its end */
         int64_t follow;         /* this batch: idle, its clock moves to this (0: not) */

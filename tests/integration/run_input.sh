@@ -112,6 +112,33 @@ took_ms=$((($(date +%s%N) - t0) / 1000000))
   fail "run -e with a 20 s fetch.wait.max.ms took ${took_ms} ms: it waited behind the broker's long poll$(shown "$WORK/end.err")"
 ok "run -e over $n_end events ends at the high watermarks in ${took_ms} ms, not after a 20 s fetch.wait.max.ms"
 
+# Again, with nothing new: every partition is at its end when assigned (the
+# ends are asked for with the assignment), while the first fetch, finding
+# nothing, is held for the 20 s.
+t0=$(date +%s%N)
+run "$WORK/out" "$WORK/again.err" run -e "${END[@]}" -X kafka.fetch.wait.max.ms=20000
+took_ms=$((($(date +%s%N) - t0) / 1000000))
+[[ $rc -eq 0 ]] || fail "run -e again with nothing new: exit $rc$(shown "$WORK/again.err")"
+[[ $(summary "$WORK/again.err" consumed) -eq 0 ]] ||
+  fail "run -e again with nothing new: expected 0 consumed$(shown "$WORK/again.err")"
+((took_ms < 4000)) ||
+  fail "run -e again with nothing new took ${took_ms} ms: it waited for a fetch to say where the ends are$(shown "$WORK/again.err")"
+ok "run -e again with nothing new ends in ${took_ms} ms, not after a 20 s fetch.wait.max.ms"
+
+# Topics that exist and are empty: nothing to read, at once.
+EMPTY=(-X state.namespace="${NS}_empty" -X group.id="group-empty-$ID"
+       -X topics.orders="orders-empty-$ID" -X topics.support="support-empty-$ID")
+for t in "orders-empty-$ID" "support-empty-$ID"; do
+  "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" 3 >/dev/null
+done
+t0=$(date +%s%N)
+run "$WORK/out" "$WORK/empty.err" run -e "${EMPTY[@]}" -X kafka.fetch.wait.max.ms=20000
+took_ms=$((($(date +%s%N) - t0) / 1000000))
+[[ $rc -eq 0 ]] || fail "run -e on empty topics: exit $rc$(shown "$WORK/empty.err")"
+((took_ms < 4000)) ||
+  fail "run -e on empty topics took ${took_ms} ms: it waited for a fetch to say they are empty$(shown "$WORK/empty.err")"
+ok "run -e on empty topics ends in ${took_ms} ms, not after a 20 s fetch.wait.max.ms"
+
 # ---- histories produced twice ------------------------------------------------------
 
 # The same seed with a later --start is another history: its events are new,
