@@ -146,6 +146,26 @@ redis_reset() {
   rcli bgrewriteaof >/dev/null 2>&1 || true
   while [[ $(info aof_rewrite_in_progress aof_rewrite_scheduled) != "0 0" ]]; do sleep 0.1; done
 }
+# cmdstats: "command calls usec" per command, from INFO commandstats.
+cmdstats() {
+  rcli info commandstats | tr -d '\r' |
+    sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p'
+}
+# cmdshare BEFORE AFTER EVENTS: Redis' time by command between two cmdstats,
+# largest first: "hset 31% (1 040 per 1k events), ...". A command inside
+# MULTI counts on its own, and EXEC only for its own work.
+cmdshare() {
+  awk -v n="$3" 'NR == FNR { c[$1] = $2; u[$1] = $3; next }
+    { dc = $2 - c[$1]; du = $3 - u[$1]; if (dc <= 0) next
+      k++; name[k] = $1; calls[k] = dc; us[k] = du; tot += du }
+    END { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (us[j] > us[i]) {
+            t = us[i]; us[i] = us[j]; us[j] = t; t = calls[i]; calls[i] = calls[j]; calls[j] = t
+            t = name[i]; name[i] = name[j]; name[j] = t }
+          for (i = 1; i <= k && i <= 8; i++)
+            printf "%s%s %.0f%% (%.0f per 1k events)", (i > 1 ? ", " : ""), name[i],
+              tot ? 100 * us[i] / tot : 0, 1000 * calls[i] / n
+          printf "\n" }' "$1" "$2"
+}
 # Redis counters around a consumer run: CPU seconds, commands (less the INFO
 # calls themselves), memory.
 redis_before() { read -r r_u0 r_s0 r_c0 r_m0 < <(info used_cpu_user used_cpu_sys total_commands_processed used_memory); }
@@ -193,7 +213,7 @@ topics() {
 # Per rate: fresh topics, namespace and group; riskwatch run in the background,
 # joined (all 8 input partitions assigned) before bench/latency.py produces.
 latency_mode() {
-  local r t lid lconf rw_pid out c0 c1 w0 w1 aof0 aof1 rows=() objs=()
+  local r t lid lconf rw_pid out c0 c1 w0 w1 aof0 aof1 rows=() objs=() shares=()
   [[ $decoder == fastavro ]] || die "the latency mode needs fastavro (its producer encodes with it)"
   for r in ${rates//,/ }; do
     lid="$id-$r"
@@ -211,12 +231,14 @@ latency_mode() {
       die "riskwatch run was not assigned its 8 partitions within 30 s"
     say "latency: producing $r events/s for $seconds s"
     c0=$(proc_cpu "$rw_pid"); w0=$(now); redis_before; aof0=$(info aof_rewrites)
+    cmdstats >"$dir/cmdstats0.$r"
     out=$("$py" "$here/bench/latency.py" --bootstrap "$KAFKA_BOOTSTRAP" \
       --orders "bench-lat-orders-$lid" --support "bench-lat-support-$lid" \
       --alerts "bench-lat-alerts-$lid" --schemas "$here/schemas" --rate "$r" --seconds "$seconds" \
       --drain 60 --dump "$build/bench-latency-$r.txt") ||
       die "latency.py failed"
     c1=$(proc_cpu "$rw_pid"); w1=$(now); redis_after; aof1=$(info aof_rewrites)
+    cmdstats >"$dir/cmdstats1.$r"
     out="${out%\}},\"riskwatch_cpu_share\":$(calc %.2f "($c1 - $c0) / ($w1 - $w0)")"
     out="$out,\"redis_cpu_share\":$(calc %.2f "$r_cpu / ($w1 - $w0)")"
     out="$out,\"redis_aof_rewrites\":$((aof1 - aof0))}"
@@ -224,6 +246,8 @@ latency_mode() {
     wait "$rw_pid" || true
     say "latency: $out"
     objs+=("$out")
+    shares+=("$(printf '%-10d %s' "$r" "$(cmdshare "$dir/cmdstats0.$r" "$dir/cmdstats1.$r" \
+      "$("$py" -c 'import json, sys; print(json.load(sys.stdin)["produced"])' <<<"$out")")")")
     rows+=("$("$py" -c 'import json, sys; d = json.load(sys.stdin)
 f = lambda v: "-" if v is None else "%.0f" % v
 print("%-10d %12d %9d %9s %9s %9s %9s %9s %10.0f%% %10.0f%% %8d" % (d["rate"], d["achieved_rate"],
@@ -245,6 +269,8 @@ print("%-10d %12d %9d %9s %9s %9s %9s %9s %10.0f%% %10.0f%% %8d" % (d["rate"], d
     printf 'AOF rw: Redis'"'"'s rewrites of its append-only file meanwhile (automatic, every 64 MB\n'
     printf 'appended by default); the alerts of the second or so each takes are the slow ones.\n'
     printf 'Per alert "produce_ms latency_ms emit_ms": %s/bench-latency-RATE.txt\n' "$build"
+    printf '\nRedis'"'"'s time by command (INFO commandstats; a command inside MULTI counts on its own):\n'
+    printf '%s\n' "${shares[@]}"
   }
   local joined
   joined=$(IFS=,; echo "${objs[*]}")
