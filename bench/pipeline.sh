@@ -37,8 +37,8 @@ usage: bench/pipeline.sh [--rounds N] [--events N] [--producer-batch N] [--json 
   --rates LIST  events/s of the latency mode (default 5000,20000)
   --seconds S   seconds produced per rate in the latency mode (default 30)
   --rss         one `riskwatch run -e` over a long history (default 5,000,000
-                events), its resident memory sampled every second: RSS at
-                100k, 250k, 500k, 1M, 2M ... events applied, with what its
+                events), its resident memory sampled every 0.2 s: RSS at
+                100k, 250k, 500k, 1M, 2M ... events consumed, with what its
                 metrics say it holds (the allocator's heap in use and free,
                 the account cache, the due indexes' entries)
   --json FILE   write the JSON summary to FILE instead of stdout
@@ -288,8 +288,9 @@ fi
 
 # --- memory mode ---------------------------------------------------------------
 # One long history (about 48 events per account, like the throughput mode),
-# consumed by one `riskwatch run -e` with default settings; every second its
-# VmRSS and the events applied so far (the partitions' stored offsets).
+# consumed by one `riskwatch run -e` with default settings; every 0.2 s its
+# VmRSS and the records consumed so far (its metrics: one request, where
+# reading the stored offsets from Redis took a second a sample).
 rss_mode() {
   local t rconf rw_pid accounts n rss hwm t0 el next=0 rows=() objs=()
   local marks=(100000 250000 500000 1000000 2000000 3000000 4000000 5000000 10000000 20000000)
@@ -310,24 +311,23 @@ rss_mode() {
   while kill -0 "$rw_pid" 2>/dev/null; do
     read -r rss hwm < <(awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print r + 0, h + 0 }' \
       "/proc/$rw_pid/status" 2>/dev/null || echo "0 0")
-    read -r inuse free cache due < <(curl -s --max-time 2 "http://127.0.0.1:$mport/metrics" | awk '
+    read -r inuse free cache due n < <(curl -s --max-time 2 "http://127.0.0.1:$mport/metrics" | awk '
       $1 == "riskwatch_heap_bytes{state=\"in_use\"}" { u = $2 }
       $1 == "riskwatch_heap_bytes{state=\"free\"}" { f = $2 }
       $1 == "riskwatch_account_cache_bytes" { c = $2 }
       $1 == "riskwatch_due_index_entries" { d = $2 }
-      END { printf "%d %d %d %d\n", u, f, c, d }' || echo "0 0 0 0")
-    n=$(rcli --scan --pattern 'rss:{*}:off:*' | while read -r k; do rcli get "$k"; done |
-      awk '{ s += $1 } END { print s + 0 }')
+      $1 ~ /^riskwatch_records_consumed_total[{]/ { n += $2 }
+      END { printf "%d %d %d %d %d\n", u, f, c, d, n }' || echo "0 0 0 0 0")
     el=$(calc %.0f "$(now) - $t0")
     while ((next < ${#marks[@]} && n >= ${marks[next]} && ${marks[next]} <= events)); do
       rows+=("$(printf '%-12d %10d %12.1f %12.1f %12.1f %12.1f %12.1f %12d' "${marks[next]}" "$el" \
         "$(calc %.1f "$rss / 1024")" "$(calc %.1f "$hwm / 1024")" "$(calc %.1f "$inuse / 1048576")" \
         "$(calc %.1f "$free / 1048576")" "$(calc %.1f "$cache / 1048576")" "$due")")
       objs+=("{\"events\":${marks[next]},\"elapsed_s\":$el,\"rss_kib\":$rss,\"peak_rss_kib\":$hwm,\"heap_in_use_bytes\":$inuse,\"heap_free_bytes\":$free,\"cache_bytes\":$cache,\"due_entries\":$due}")
-      say "memory: ${marks[next]} events applied after $el s: RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB), heap $((inuse >> 20)) MiB in use and $((free >> 20)) MiB free, cache $((cache >> 20)) MiB, $due due times"
+      say "memory: ${marks[next]} events consumed after $el s: RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB), heap $((inuse >> 20)) MiB in use and $((free >> 20)) MiB free, cache $((cache >> 20)) MiB, $due due times"
       next=$((next + 1))
     done
-    sleep 1
+    sleep 0.2
   done
   wait "$rw_pid" || { tail -20 "$dir/rss-run.log" >&2; die "riskwatch run failed"; }
   grep -q "run: $events consumed" "$dir/rss-run.log" ||
@@ -335,8 +335,9 @@ rss_mode() {
   {
     printf 'riskwatch memory: commit %s, one riskwatch run -e with default settings over %d events\n' \
       "$commit" "$events"
-    printf '(%d accounts, 720 days, 2 topics x 4 partitions); VmRSS sampled every second, with\n' "$accounts"
-    printf 'the heap in use and free (mallinfo2), the account cache and the due times held, from /metrics.\n\n'
+    printf '(%d accounts, 720 days, 2 topics x 4 partitions); VmRSS sampled every 0.2 s, with the\n' "$accounts"
+    printf 'records consumed, the heap in use and free (mallinfo2), the account cache and the due\n'
+    printf 'times held, from /metrics; a row is the first sample at or past its number of events.\n\n'
     printf '%-12s %10s %12s %12s %12s %12s %12s %12s\n' "events" "elapsed s" "RSS MiB" "peak MiB" \
       "heap used" "heap free" "cache MiB" "due times"
     printf '%s\n' "${rows[@]}"
