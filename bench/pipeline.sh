@@ -153,10 +153,12 @@ cmdstats() {
 }
 # cmdshare BEFORE AFTER EVENTS: Redis' time by command between two cmdstats,
 # largest first: "hset 31% (1 040 per 1k events), ...". A command inside
-# MULTI counts on its own, and EXEC only for its own work.
+# MULTI counts on its own, and in EXEC's time too (Redis 7.0): EXEC is left
+# out of the shares, and named last with its calls.
 cmdshare() {
   awk -v n="$3" 'NR == FNR { c[$1] = $2; u[$1] = $3; next }
     { dc = $2 - c[$1]; du = $3 - u[$1]; if (dc <= 0) next
+      if ($1 == "exec") { execs = dc; next }
       k++; name[k] = $1; calls[k] = dc; us[k] = du; tot += du }
     END { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (us[j] > us[i]) {
             t = us[i]; us[i] = us[j]; us[j] = t; t = calls[i]; calls[i] = calls[j]; calls[j] = t
@@ -164,7 +166,7 @@ cmdshare() {
           for (i = 1; i <= k && i <= 8; i++)
             printf "%s%s %.0f%% (%.0f per 1k events)", (i > 1 ? ", " : ""), name[i],
               tot ? 100 * us[i] / tot : 0, 1000 * calls[i] / n
-          printf "\n" }' "$1" "$2"
+          printf "; EXEC %.1f per 1k events\n", 1000 * execs / n }' "$1" "$2"
 }
 # Redis counters around a consumer run: CPU seconds, commands (less the INFO
 # calls themselves), memory.
@@ -269,7 +271,8 @@ print("%-10d %12d %9d %9s %9s %9s %9s %9s %10.0f%% %10.0f%% %8d" % (d["rate"], d
     printf 'AOF rw: Redis'"'"'s rewrites of its append-only file meanwhile (automatic, every 64 MB\n'
     printf 'appended by default); the alerts of the second or so each takes are the slow ones.\n'
     printf 'Per alert "produce_ms latency_ms emit_ms": %s/bench-latency-RATE.txt\n' "$build"
-    printf '\nRedis'"'"'s time by command (INFO commandstats; a command inside MULTI counts on its own):\n'
+    printf '\nRedis'"'"'s time by command (INFO commandstats; a command inside MULTI counts on its own,\n'
+    printf 'EXEC'"'"'s time is theirs):\n'
     printf '%s\n' "${shares[@]}"
   }
   local joined
