@@ -150,3 +150,11 @@ rd_kafka_resp_err_t rw_kafka_list_offsets(rd_kafka_t *rk,
         *out = l;
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
+
+void rw_kafka_no_answer(char *errstr, size_t errstr_size, const char *bootstrap,
+                        int64_t waited_ms, rd_kafka_resp_err_t err) {
+        snprintf(errstr, errstr_size, "no answer from the brokers (kafka.bootstrap.servers %s) "
+                 "in %lld s: %s; giving up (broker.timeout)",
+                 bootstrap && *bootstrap ? bootstrap : "unset", (long long)(waited_ms / 1000),
+                 rd_kafka_err2str(err));
+}

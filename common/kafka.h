@@ -43,6 +43,12 @@ rd_kafka_resp_err_t rw_kafka_list_offsets(rd_kafka_t *rk,
                                           int64_t which, int timeout_ms,
                                           rd_kafka_topic_partition_list_t **out);
 
+/* Into errstr: "no answer from the brokers (kafka.bootstrap.servers B) in
+ * N s: ERR; giving up (broker.timeout)", for a wait of waited_ms that
+ * broker.timeout ended. B is "unset" when bootstrap is NULL or empty. */
+void rw_kafka_no_answer(char *errstr, size_t errstr_size, const char *bootstrap,
+                        int64_t waited_ms, rd_kafka_resp_err_t err);
+
 /* The time a record's occurred_at is checked against (future.margin): the
  * record's Kafka timestamp (when it was produced, or appended to the log),
  * so that the verdict is the record's own and a replay or a later run gives

@@ -103,9 +103,8 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         proc->gather_max_events = rw_conf_get_int(conf, "write.max.records");
         proc->due_ahead = rw_conf_get_int(conf, "state.due.max.ahead");
         proc->broker_timeout_ms = rw_conf_get_int(conf, "broker.timeout");
-        if (rw_conf_kafka_find(conf, "bootstrap.servers"))
-                snprintf(proc->bootstrap, sizeof(proc->bootstrap), "%s",
-                         rw_conf_kafka_find(conf, "bootstrap.servers"));
+        const char *boot = rw_conf_kafka_find(conf, "bootstrap.servers");
+        snprintf(proc->bootstrap, sizeof(proc->bootstrap), "%s", boot ? boot : "");
         if (rw_rules_params_from_conf(&proc->params, conf, errstr, errstr_size))
                 goto fail;
         proc->interval_ms = rw_conf_get_int(conf, "evaluation.interval");
@@ -341,11 +340,8 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                  * ever for them. */
                 if (first && proc->opts.exit_at_eof &&
                     rw_mono_ms() - since >= proc->broker_timeout_ms) {
-                        snprintf(errstr, errstr_size, "no answer from the brokers "
-                                 "(kafka.bootstrap.servers %s) in %lld s: %s; giving up "
-                                 "(broker.timeout)", proc->bootstrap,
-                                 (long long)(proc->broker_timeout_ms / 1000),
-                                 rd_kafka_err2str(kerr));
+                        rw_kafka_no_answer(errstr, errstr_size, proc->bootstrap,
+                                           proc->broker_timeout_ms, kerr);
                         return -1;
                 }
                 if (first && !*stop && rw_mono_ms() - asked < 500)

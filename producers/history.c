@@ -80,12 +80,8 @@ static rw_err_t rw_history_topics_known(rd_kafka_t *rk, const rw_conf_t *conf,
                                 return RW_OK;
                         if (rw_mono_ms() - t0 >= limit) {
                                 if (kerr)
-                                        snprintf(errstr, errstr_size, "no answer from the "
-                                                 "brokers (kafka.bootstrap.servers %s) in "
-                                                 "%lld s: %s; giving up (broker.timeout)",
-                                                 boot ? boot : "unset",
-                                                 (long long)(limit / 1000),
-                                                 rd_kafka_err2str(kerr));
+                                        rw_kafka_no_answer(errstr, errstr_size, boot,
+                                                           limit, kerr);
                                 else
                                         snprintf(errstr, errstr_size, "topic %s: %s "
                                                  "(kafka.bootstrap.servers %s, for %lld s); "
