@@ -155,17 +155,19 @@ static int64_t rw_opts_offset(const rd_kafka_topic_partition_list_t *list,
         return dflt;
 }
 
-/* -e: the end of each partition just assigned, and where the ones without a
- * stored position start, asked before they are assigned (two ListOffsets
- * requests per leader). Assigned at a known offset, every partition starts
- * fetching at once: one left to look its start up itself may do so only
- * after a first fetch of the others went out, and a fetch that finds them
- * all at their end is held by the broker for fetch.wait.max.ms, the late
- * partition's first records behind it. And the end known, a partition
- * already there (nothing new since the stored position, or nothing at all)
- * is at its end before any fetch answers (rw_part_at_end()). Without an
- * answer the partitions are assigned as before: their ends come with the
- * fetches. */
+/* -e: the end of each partition just assigned, and the earliest offset of
+ * the ones without a stored position, asked before they are assigned (one
+ * or two ListOffsets requests per leader, while no fetch of this consumer
+ * is parked at the broker). With them a partition already at its end
+ * (nothing new since the stored position, or nothing at all) is at its end
+ * before any fetch answers (rw_part_at_end()): its first fetch finds
+ * nothing, and the broker holds it for fetch.wait.max.ms. The partitions
+ * are still assigned at the beginning: assigned at the offset found, all
+ * started fetching together, and a due-index phase of
+ * integration.state_equivalence (state.due.max.ahead=1) then missed a due
+ * time in 3 of 7 runs (0 of 7 otherwise): a race there that this timing
+ * exposes, not yet found. Without an answer their ends come with the
+ * fetches, as before. */
 static void rw_part_learn_ends(rw_processor_t *proc,
                                rd_kafka_topic_partition_list_t *parts) {
         rd_kafka_topic_partition_list_t *hi = NULL, *lo = NULL;
@@ -190,7 +192,7 @@ static void rw_part_learn_ends(rw_processor_t *proc,
                 if (!p)
                         continue;
                 if (tp->offset == RD_KAFKA_OFFSET_BEGINNING && lo->elems[i].offset >= 0)
-                        tp->offset = p->start_at_assign = lo->elems[i].offset;
+                        p->start_at_assign = lo->elems[i].offset;
                 p->hi_at_assign = hi->elems[i].offset;
         }
         rd_kafka_topic_partition_list_destroy(hi);
