@@ -32,8 +32,10 @@ typedef struct rw_part_s {
         int eof;
         int assigned;
         int64_t end;            /* opts.end_offsets': records from here on are not read (-1: none) */
-        int64_t start_at_assign;        /* -e: where its reading started, and its end */
-        int64_t hi_at_assign;           /* offset when it was assigned (-1: not known) */
+        int64_t start_at_assign;        /* where reading starts when assigned: the stored
+                                         * or start offset, else (-e) its earliest
+                                         * offset, else RD_KAFKA_OFFSET_BEGINNING */
+        int64_t hi_at_assign;           /* -e: its end when assigned (-1: not known) */
         int64_t end_since;      /* wall ms since when it is at its end (0: not) */
         int end_reported;       /* the last report said it is at its end */
         int64_t follow;         /* this batch: idle, its clock moves to this (0: not) */
