@@ -719,6 +719,8 @@ static int rw_due_load(rw_processor_t *proc, rw_part_t **ps, const int64_t *unti
                 rw_part_t *p = ps[i];
                 if (!proc->fatal) {
                         rw_due_index_reset(p->dues, qs[i].horizon);
+                        /* All that is due by the clock stays, however many. */
+                        rw_due_index_hold(p->dues, until[i]);
                         proc->stats.due_loads++;
                         for (j = 0; j < qs[i].cnt; j++)
                                 if (rw_due_index_set(p->dues, qs[i].accounts[j], qs[i].dues[j]))
@@ -774,6 +776,7 @@ static void rw_due_batch(rw_processor_t *proc, volatile sig_atomic_t *stop) {
                 rw_due_query_clear(q);
                 *q = (rw_due_query_t){ .topic = p->topic, .partition = p->partition,
                                        .until = until[i] };
+                rw_due_index_hold(p->dues, until[i]);
                 if (rw_due_index_until(p->dues, q->until, &q->accounts, &q->dues, &q->cnt))
                         abort();
         }

@@ -10,7 +10,9 @@ struct rw_due_index_s {
         rw_i64map_t *m;
         int64_t min;            /* no entry is due before this (a lower bound) */
         int64_t horizon;        /* every due time up to this is held */
+        int64_t floor;          /* rw_due_index_hold(): never shrunk below */
         size_t ahead;           /* rw_due_index_bound() (0: none) */
+        size_t limit;           /* a set past this many entries shrinks */
 };
 
 rw_due_index_t *rw_due_index_new(void) {
@@ -19,8 +21,10 @@ rw_due_index_t *rw_due_index_new(void) {
                 free(ix);
                 return NULL;
         }
-        if (ix)
+        if (ix) {
                 ix->min = ix->horizon = INT64_MAX;
+                ix->floor = INT64_MIN;
+        }
         return ix;
 }
 
@@ -28,6 +32,13 @@ void rw_due_index_reset(rw_due_index_t *ix, int64_t horizon) {
         rw_i64map_clear(ix->m);
         ix->min = INT64_MAX;
         ix->horizon = horizon;
+        ix->floor = INT64_MIN;
+        ix->limit = 2 * ix->ahead;
+}
+
+void rw_due_index_hold(rw_due_index_t *ix, int64_t until) {
+        if (until > ix->floor)
+                ix->floor = until;
 }
 
 int64_t rw_due_index_horizon(const rw_due_index_t *ix) {
@@ -47,6 +58,7 @@ size_t rw_due_index_cnt(const rw_due_index_t *ix) {
 
 void rw_due_index_bound(rw_due_index_t *ix, size_t ahead) {
         ix->ahead = ahead;
+        ix->limit = 2 * ahead;
 }
 
 static int rw_i64_cmp(const void *a, const void *b) {
@@ -54,22 +66,31 @@ static int rw_i64_cmp(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* Keep the `ahead` nearest due times and their ties: the horizon comes
- * down to the last of them (what is past it is in Redis, or in a write not
- * landed yet whose accounts a load lays over what it reads). */
+/* Keep every due time up to the floor (due by the clock: they are to be
+ * evaluated, not left in Redis) and the `ahead` nearest after them, with
+ * their ties: the horizon comes down to the last of them (what is past it
+ * is in Redis, or in a write not landed yet whose accounts a load lays over
+ * what it reads). The next shrink comes `ahead` sets or more later. */
 static int rw_due_index_shrink(rw_due_index_t *ix) {
-        size_t n = rw_i64map_cnt(ix->m), it = 0, len, i = 0;
+        size_t n = rw_i64map_cnt(ix->m), it = 0, len, i = 0, held = 0;
         int64_t *dues = malloc(n * sizeof(*dues)), due, h;
         rw_i64map_t *keep;
         const char *account;
 
         if (!dues)
                 return -1;
-        while (rw_i64map_next(ix->m, &it, &account, &len, &due))
+        while (rw_i64map_next(ix->m, &it, &account, &len, &due)) {
                 dues[i++] = due;
+                held += due <= ix->floor;
+        }
+        ix->limit = held + 2 * ix->ahead;
+        if (held + ix->ahead >= n) {
+                free(dues);
+                return 0;
+        }
         /* A sort every `ahead` sets or so: the index holds a few thousand. */
         qsort(dues, n, sizeof(*dues), rw_i64_cmp);
-        h = dues[ix->ahead - 1];
+        h = dues[held + ix->ahead - 1];
         free(dues);
         if (!(keep = rw_i64map_new()))
                 return -1;
@@ -94,7 +115,7 @@ int rw_due_index_set(rw_due_index_t *ix, const char *account, int64_t due) {
                 return -1;
         if (due < ix->min)
                 ix->min = due;
-        if (ix->ahead && rw_i64map_cnt(ix->m) > 2 * ix->ahead)
+        if (ix->ahead && rw_i64map_cnt(ix->m) > ix->limit)
                 return rw_due_index_shrink(ix);
         return 0;
 }

@@ -26,10 +26,15 @@ void rw_due_index_reset(rw_due_index_t *ix, int64_t horizon);
 /* Every due time at or before this is held (INT64_MAX: every one). */
 int64_t rw_due_index_horizon(const rw_due_index_t *ix);
 
-/* Hold at most about 2 x `ahead` due times (0: any number): past that, a
- * set keeps the `ahead` nearest (and their ties) and lowers the horizon to
- * the last of them. */
+/* Hold at most about 2 x `ahead` due times past the floor (0: any number):
+ * past that, a set keeps those up to the floor and the `ahead` nearest after
+ * them (and their ties), and lowers the horizon to the last of them. */
 void rw_due_index_bound(rw_due_index_t *ix, size_t ahead);
+
+/* The clock reached `until`: every due time at or before it stays held
+ * whatever the bound (they are due, to be taken by rw_due_index_until(), not
+ * left in the store behind a lowered horizon). Forgotten by a reset. */
+void rw_due_index_hold(rw_due_index_t *ix, int64_t until);
 
 /* The account's due time (ms); due <= 0, or after the horizon, removes it.
  * 0, or -1 when out of memory (the index may then have lost entries: clear
