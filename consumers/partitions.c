@@ -158,46 +158,54 @@ static int64_t rw_opts_offset(const rd_kafka_topic_partition_list_t *list,
 /* -e: the end of each partition just assigned, and the earliest offset of
  * the ones without a stored position, asked before they are assigned (one
  * or two ListOffsets requests per leader, while no fetch of this consumer
- * is parked at the broker). With them a partition already at its end
- * (nothing new since the stored position, or nothing at all) is at its end
- * before any fetch answers (rw_part_at_end()): its first fetch finds
- * nothing, and the broker holds it for fetch.wait.max.ms. The partitions
- * are still assigned at the beginning: assigned at the offset found, all
- * started fetching together, and a due-index phase of
- * integration.state_equivalence (state.due.max.ahead=1) then missed a due
- * time in 3 of 7 runs (0 of 7 otherwise): a race there that this timing
- * exposes, not yet found. Without an answer their ends come with the
- * fetches, as before. */
+ * is parked at the broker). Assigned at a known offset, every partition
+ * starts fetching at once: one left to look its start up itself may do so
+ * only after a first fetch of the others went out, and a fetch that finds
+ * them all at their end is held by the broker for fetch.wait.max.ms, the
+ * late partition's first records behind it. And the end known, a partition
+ * already there (nothing new since the stored position, or nothing at all)
+ * is at its end before any fetch answers (rw_part_at_end()). Without an
+ * answer the partitions are assigned as before: their ends come with the
+ * fetches. */
 static void rw_part_learn_ends(rw_processor_t *proc,
                                rd_kafka_topic_partition_list_t *parts) {
-        rd_kafka_topic_partition_list_t *hi = NULL, *lo = NULL;
+        rd_kafka_topic_partition_list_t *hi = NULL, *fresh, *lo = NULL;
         rd_kafka_resp_err_t err;
-        int begin = 0;
 
+        /* The earliest offsets of those without a stored position only. */
+        if (!(fresh = rd_kafka_topic_partition_list_new(parts->cnt)))
+                abort();
         for (int i = 0; i < parts->cnt; i++)
-                begin += parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING;
+                if (parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING)
+                        rd_kafka_topic_partition_list_add(fresh, parts->elems[i].topic,
+                                                          parts->elems[i].partition);
         if ((err = rw_kafka_list_offsets(proc->rk, parts, RD_KAFKA_OFFSET_END, 5000, &hi)) ||
-            (begin && (err = rw_kafka_list_offsets(proc->rk, parts, RD_KAFKA_OFFSET_BEGINNING,
-                                                   5000, &lo)))) {
+            (fresh->cnt && (err = rw_kafka_list_offsets(proc->rk, fresh, RD_KAFKA_OFFSET_BEGINNING,
+                                                        5000, &lo)))) {
                 rw_log_debug("the assigned partitions' offsets: %s; their ends come "
                              "with the fetches", rd_kafka_err2str(err));
                 if (hi)
                         rd_kafka_topic_partition_list_destroy(hi);
+                rd_kafka_topic_partition_list_destroy(fresh);
                 return;
         }
-        for (int i = 0; i < parts->cnt; i++) {
+        for (int i = 0, j = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &parts->elems[i];
                 rw_part_t *p = rw_part_find(proc, tp->topic, tp->partition, 0);
+                /* fresh holds the BEGINNING ones in parts' order. */
+                int64_t lo_off = tp->offset == RD_KAFKA_OFFSET_BEGINNING ?
+                                 lo->elems[j++].offset : -1;
 
                 if (!p)
                         continue;
-                if (tp->offset == RD_KAFKA_OFFSET_BEGINNING && lo->elems[i].offset >= 0)
-                        p->start_at_assign = lo->elems[i].offset;
+                if (lo_off >= 0)
+                        tp->offset = p->start_at_assign = lo_off;
                 p->hi_at_assign = hi->elems[i].offset;
         }
         rd_kafka_topic_partition_list_destroy(hi);
         if (lo)
                 rd_kafka_topic_partition_list_destroy(lo);
+        rd_kafka_topic_partition_list_destroy(fresh);
 }
 
 void rw_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

@@ -2,6 +2,7 @@
  * (see prefetch.h). */
 #include <stdlib.h>
 #include "consumers/prefetch.h"
+#include "common/kafka.h"
 
 void rw_prefetch_mark_init(rw_prefetch_mark_t *m, int64_t full, int64_t full_bytes) {
         *m = (rw_prefetch_mark_t){ .full = full > 0 ? full : 0,
@@ -65,7 +66,7 @@ void rw_prefetch_mark_conf(rw_prefetch_mark_t *m, rd_kafka_t *rk) {
 }
 
 int rw_prefetch_wake(rd_kafka_t *rk, int timeout_ms) {
-        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_topic_partition_list_t *parts = NULL, *ends = NULL;
         rd_kafka_resp_err_t err;
 
         if (rd_kafka_assignment(rk, &parts) || !parts)
@@ -74,11 +75,11 @@ int rw_prefetch_wake(rd_kafka_t *rk, int timeout_ms) {
                 rd_kafka_topic_partition_list_destroy(parts);
                 return -1;
         }
-        /* The latest offset: the answer is not used, the request is what
-         * wakes the leader's broker thread. */
-        for (int i = 0; i < parts->cnt; i++)
-                parts->elems[i].offset = -1;
-        err = rd_kafka_offsets_for_times(rk, parts, timeout_ms);
+        /* The ends: the answer is not used, the request is what wakes the
+         * leader's broker thread. */
+        err = rw_kafka_list_offsets(rk, parts, RD_KAFKA_OFFSET_END, timeout_ms, &ends);
         rd_kafka_topic_partition_list_destroy(parts);
+        if (ends)
+                rd_kafka_topic_partition_list_destroy(ends);
         return err ? -1 : 0;
 }
