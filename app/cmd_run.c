@@ -120,7 +120,7 @@ int rw_cmd_run(int argc, char **argv) {
         rw_log_info("run: %lld consumed, %lld applied (%lld late), %lld duplicate(s), "
                     "%s, %lld alert(s) (%lld undeliverable, to the DLQ), %lld batch(es) (%lld "
                     "gathered into the next write), "
-                    "%lld redis round trip(s), %lld fenced; account cache: %lld read(s) from "
+                    "%lld redis round trip(s), %lld fenced, %lld landed with the reply lost; account cache: %lld read(s) from "
                     "Redis, %lld new (no state stored: not read), %lld eviction(s); "
                     "due times read from Redis %lld time(s)",
                     (long long)stats.consumed, (long long)stats.applied,
@@ -128,7 +128,7 @@ int rw_cmd_run(int argc, char **argv) {
                     (long long)stats.alerts, (long long)stats.alerts_dead,
                     (long long)stats.batches, (long long)stats.gathered,
                     (long long)stats.redis_calls, (long long)stats.fenced,
-                    (long long)stats.cache_misses, (long long)stats.cache_new,
+                    (long long)stats.unacked, (long long)stats.cache_misses, (long long)stats.cache_new,
                     (long long)stats.cache_evictions,
                     (long long)stats.due_loads);
         rw_log_debug("run: loop time: waiting for records %.3f s, decoding %.3f s, due "

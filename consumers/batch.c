@@ -466,6 +466,12 @@ static void rw_write_outcome(rw_processor_t *proc, rw_part_t *p, rw_err_t err,
         /* Landed: the partition's interval hashes hold what it wrote. */
         if (!err)
                 (void)rw_isums_commit(p->isums, p->fl_w);      /* reset if out of memory */
+        if (!err && rw_state_write_landed_unacked(p->fl_w)) {
+                proc->stats.unacked++;
+                rw_log_info("redis: the write of %s [%d] up to offset %lld had landed, its "
+                            "reply lost; going on from there", p->topic, (int)p->partition,
+                            (long long)p->fl_next);
+        }
         rw_state_write_destroy(p->fl_w);
         p->fl_w = NULL;
         p->fl_acct_cnt = 0;

@@ -432,6 +432,7 @@ void rw_ops_feed(rw_processor_t *proc) {
         rep.consumed = proc->stats.consumed;
         rep.redis_calls = proc->stats.redis_calls;
         rep.fenced = proc->stats.fenced;
+        rep.unacked = proc->stats.unacked;
         rep.boundaries_pending = rw_decider_pending(proc->decider);
         {
                 rw_cache_stats_t cs;

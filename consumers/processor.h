@@ -57,6 +57,7 @@ typedef struct rw_processor_stats_s {
         int64_t batches;
         int64_t redis_calls;    /* batch round trips to Redis */
         int64_t fenced;         /* batches rejected by offset fencing */
+        int64_t unacked;        /* writes found landed when sent again (reply lost) */
         int64_t lost;           /* partitions found behind what was written (Redis lost writes) */
         int64_t cache_misses;   /* accounts read from Redis (not in the cache) */
         int64_t cache_new;      /* accounts made new, not read: their partition

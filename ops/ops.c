@@ -63,7 +63,7 @@ struct rw_ops_s {
         rw_metrics_t *m;
         struct {
                 int build, records, dead, alerts, batch, latency, et_lag, lag,
-                    redis_calls, redis_errors, redis_up, fences, rebalances, assigned,
+                    redis_calls, redis_errors, redis_up, fences, unacked, rebalances, assigned,
                     am_sent, am_errors, am_dropped, am_firing, redis_rt, outbox, pending;
                 /* Memory (ops/process.h, the loop's report). */
                 int cache_bytes, cache_limit, cache_entries, cache_reads, cache_evictions,
@@ -181,6 +181,11 @@ static int rw_ops_families(rw_ops_t *ops) {
         ops->f.fences = rw_metrics_family(m, "riskwatch_fences_total", RW_METRIC_COUNTER,
                                           "Batch writes rejected by the offset fence.", 0,
                                           NULL, 0);
+        ops->f.unacked = rw_metrics_family(m, "riskwatch_writes_unacked_total",
+                                           RW_METRIC_COUNTER, "Batch writes whose reply was "
+                                           "lost (a timeout, a broken connection) found "
+                                           "landed when sent again: not fenced, not applied "
+                                           "twice.", 0, NULL, 0);
         ops->f.rebalances = rw_metrics_family(m, "riskwatch_rebalances_total",
                                               RW_METRIC_COUNTER, "Consumer group rebalances "
                                               "seen, by kind (assign, revoke).", 1, NULL, 0);
@@ -227,7 +232,8 @@ static int rw_ops_families(rw_ops_t *ops) {
         if (ops->f.build < 0 || ops->f.records < 0 || ops->f.dead < 0 || ops->f.alerts < 0 ||
             ops->f.batch < 0 || ops->f.latency < 0 || ops->f.et_lag < 0 || ops->f.lag < 0 ||
             ops->f.redis_calls < 0 || ops->f.redis_errors < 0 || ops->f.redis_up < 0 ||
-            ops->f.fences < 0 || ops->f.rebalances < 0 || ops->f.assigned < 0)
+            ops->f.fences < 0 || ops->f.unacked < 0 || ops->f.rebalances < 0 ||
+            ops->f.assigned < 0)
                 return -1;
         rw_metrics_set(m, ops->f.build, rw_metrics_labels(labels, sizeof(labels), "version",
                                                           RW_VERSION_STR, NULL), 1);
@@ -604,6 +610,7 @@ void rw_ops_report(rw_ops_t *ops, const rw_ops_report_t *rep) {
         rw_ops_owned(ops, rep);
         rw_metrics_set(ops->m, ops->f.redis_calls, NULL, (double)rep->redis_calls);
         rw_metrics_set(ops->m, ops->f.fences, NULL, (double)rep->fenced);
+        rw_metrics_set(ops->m, ops->f.unacked, NULL, (double)rep->unacked);
         rw_metrics_set(ops->m, ops->f.assigned, NULL, (double)rep->part_cnt);
         rw_ops_cache_gauges(ops, rep);
         pthread_mutex_lock(&ops->lock);

@@ -28,6 +28,7 @@ typedef struct rw_ops_report_s {
         int64_t alerts;         /* alert transitions delivered since start */
         int64_t redis_calls;    /* Redis round trips since start */
         int64_t fenced;         /* batch writes rejected by the fence */
+        int64_t unacked;        /* batch writes found landed when sent again */
         int64_t boundaries_pending;     /* dependency boundaries to decide (-1: not known) */
         /* The account cache (state/cache.h) and the due indexes. */
         struct {

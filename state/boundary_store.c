@@ -118,7 +118,7 @@ static redisContext *rw_bs_conn(rw_bstore_t *bs, char *errstr, size_t errstr_siz
 }
 
 static rw_err_t rw_bs_ioerr(redisContext *rc, char *errstr, size_t errstr_size) {
-        snprintf(errstr, errstr_size, "redis: %s", rc->errstr[0] ? rc->errstr :
+        snprintf(errstr, errstr_size, "redis: %s", rc->errstr[0] ? rw_redis_strerror(rc) :
                  "connection lost");
         return RW_ERR_IO;
 }

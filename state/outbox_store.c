@@ -35,7 +35,7 @@ static rw_err_t rw_outbox_cmd(rw_state_t *st, int argc, const char **argv,
         rw_state_rt_end(t0);
         if (!r) {
                 snprintf(errstr, errstr_size, "redis: outbox %s: %s", key,
-                         rc->errstr[0] ? rc->errstr : "connection lost");
+                         rc->errstr[0] ? rw_redis_strerror(rc) : "connection lost");
                 return RW_ERR_IO;
         }
         if (r->type == REDIS_REPLY_ERROR) {
@@ -166,7 +166,7 @@ rw_err_t rw_outbox_store_trim(rw_state_t *st, const char *tag, const char *topic
         return err;
 io:
         snprintf(errstr, errstr_size, "redis: trim %s: %s", key,
-                 rc->errstr[0] ? rc->errstr : "connection lost");
+                 rc->errstr[0] ? rw_redis_strerror(rc) : "connection lost");
         return RW_ERR_IO;
 }
 
@@ -245,7 +245,7 @@ rw_err_t rw_outbox_store_depth(rw_state_t *st, const char *const *tags,
         return err;
 io:
         snprintf(errstr, errstr_size, "redis: outbox depth: %s",
-                 rc->errstr[0] ? rc->errstr : "connection lost");
+                 rc->errstr[0] ? rw_redis_strerror(rc) : "connection lost");
         return RW_ERR_IO;
 }
 

@@ -6,6 +6,13 @@
 #include "common/rw.h"
 #include "state/resp.h"
 
+const char *rw_redis_strerror(const redisContext *rc) {
+        if (rc->err == REDIS_ERR_IO &&
+            (!strcmp(rc->errstr, strerror(EAGAIN)) || !strcmp(rc->errstr, strerror(EWOULDBLOCK))))
+                return "timed out (no answer within redis.timeout)";
+        return rc->errstr;
+}
+
 int rw_redis_write_all(redisContext *rc, const char *b, size_t len) {
         while (len) {
                 ssize_t n = write(rc->fd, b, len);

@@ -34,6 +34,11 @@ void rw_resp_str(rw_resp_t *r, const char *p);
 /* What the buffer holds out to the socket (once a write failed, dropped). */
 void rw_resp_flush(rw_resp_t *r);
 
+/* rc's error as a person reads it: hiredis words a read that waited
+ * redis.timeout (SO_RCVTIMEO) as the socket's EAGAIN, "Resource temporarily
+ * unavailable"; that one is "timed out (no answer within redis.timeout)". */
+const char *rw_redis_strerror(const redisContext *rc);
+
 /* Write all of b to rc's socket, bypassing hiredis' output buffer. 0, or -1
  * with rc's error set. */
 int rw_redis_write_all(redisContext *rc, const char *b, size_t len);

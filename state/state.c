@@ -83,7 +83,7 @@ static redisReply *rw_state_cmd(rw_state_t *st, char *errstr, size_t errstr_size
         redisReply *r = redisCommandArgv(st->rc, argc, argv, lens);
         rw_state_rt_end(t0);
         if (!r) {
-                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                snprintf(errstr, errstr_size, "redis: %s", rw_redis_strerror(st->rc));
                 rw_state_disconnect(st);
                 return NULL;
         }
@@ -137,11 +137,11 @@ rw_err_t rw_state_reconnect(rw_state_t *st, char *errstr, size_t errstr_size) {
                 if (st->url.is_unix)
                         snprintf(errstr, errstr_size, "redis: connect to %s: %s",
                                  st->url.path,
-                                 st->rc ? st->rc->errstr : "out of memory");
+                                 st->rc ? rw_redis_strerror(st->rc) : "out of memory");
                 else
                         snprintf(errstr, errstr_size, "redis: connect to %s:%d: %s",
                                  st->url.host, st->url.port,
-                                 st->rc ? st->rc->errstr : "out of memory");
+                                 st->rc ? rw_redis_strerror(st->rc) : "out of memory");
                 goto done;
         }
         redisSetTimeout(st->rc, tv);
@@ -490,7 +490,7 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                     redisAppendCommandArgv(st->rc, 2, hg2, NULL) != REDIS_OK ||
                     redisAppendCommandArgv(st->rc, 3, zs, NULL) != REDIS_OK ||
                     redisAppendCommandArgv(st->rc, 2, g, NULL) != REDIS_OK) {
-                        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                        snprintf(errstr, errstr_size, "redis: %s", rw_redis_strerror(st->rc));
                         rw_state_disconnect(st);
                         err = RW_ERR_IO;
                         goto done;
@@ -507,7 +507,7 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
 
                 for (int k = 0; k < 4; k++)
                         if (redisGetReply(st->rc, (void **)&r[k]) != REDIS_OK) {
-                                snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+                                snprintf(errstr, errstr_size, "redis: %s", rw_redis_strerror(st->rc));
                                 rw_state_disconnect(st);
                                 for (int j = 0; j < k; j++)
                                         freeReplyObject(r[j]);
@@ -576,7 +576,7 @@ rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
                 rw_state_disconnect(st);
         return err;
 io:
-        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+        snprintf(errstr, errstr_size, "redis: %s", rw_redis_strerror(st->rc));
         rw_state_disconnect(st);
         return RW_ERR_IO;
 }
@@ -702,7 +702,7 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
         }
         return err;
 io:
-        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+        snprintf(errstr, errstr_size, "redis: %s", rw_redis_strerror(st->rc));
         rw_state_disconnect(st);
         for (i = 0; i < cnt; i++)
                 rw_due_query_clear(&qs[i]);
@@ -726,6 +726,8 @@ struct rw_state_write_s {
         char topic[256];
         int32_t partition;
         int64_t expected, next_offset, max_at;
+        int sent;               /* in a transaction sent (its outcome may be unknown) */
+        int landed_unacked;     /* found stored when sent again (rw_state_write_landed_unacked()) */
         int64_t vendor_window;
         int64_t first, last;    /* pb:first, pb:last as stored (-1: none), then as written */
         /* The script's arguments after the fixed ones: argc of them, each at
@@ -1168,6 +1170,10 @@ int rw_state_write_vendor(rw_state_write_t *w, const char *vendor, int64_t maxda
 void rw_state_write_bounds(rw_state_write_t *w, int64_t first, int64_t last) {
         w->first = first;
         w->last = last;
+}
+
+int rw_state_write_landed_unacked(const rw_state_write_t *w) {
+        return w->landed_unacked;
 }
 
 void rw_state_write_bounds_after(const rw_state_write_t *w, int64_t *firstp,
@@ -1935,6 +1941,17 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                                    strtoll(e->str, NULL, 10) : -1;
                 if (errs[i] != RW_ERR_IO)
                         continue;
+                if (stored != ws[i]->expected && ws[i]->sent &&
+                    ws[i]->next_offset != ws[i]->expected && stored == ws[i]->next_offset) {
+                        /* Sent before, its reply lost (a timeout, a broken
+                         * connection): the stored offset is the one it
+                         * writes, it landed. Not fenced: another owner
+                         * would have moved it on from where this one
+                         * started, past it or not to it. */
+                        ws[i]->landed_unacked = 1;
+                        errs[i] = RW_OK;
+                        continue;
+                }
                 if (stored != ws[i]->expected) {
                         snprintf(errstr, errstr_size,
                                  "%s [%d]: stored offset is %lld, expected %lld",
@@ -1962,6 +1979,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                         if (errs[i] != RW_ERR_IO)
                                 continue;
                         txn->queued[i] = rw_write_append(st, ws[i], &tx);
+                        ws[i]->sent = 1;
                         txn->replies += txn->queued[i];
                 }
                 rw_resp_cmd(&tx, 1);
@@ -1980,7 +1998,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
         err = RW_OK;
         goto done;
 io:
-        snprintf(errstr, errstr_size, "redis: %s", st->rc ? st->rc->errstr : "disconnected");
+        snprintf(errstr, errstr_size, "redis: %s", st->rc ? rw_redis_strerror(st->rc) : "disconnected");
         rw_state_disconnect(st);
         err = RW_ERR_IO;        /* not what rw_state_ensure() left */
 done:
@@ -2065,7 +2083,7 @@ rw_err_t rw_state_write_recv(rw_state_t *st, rw_state_txn_t *txn,
 io:
         if (r)
                 freeReplyObject(r);
-        snprintf(errstr, errstr_size, "redis: %s", st->rc ? st->rc->errstr : "disconnected");
+        snprintf(errstr, errstr_size, "redis: %s", st->rc ? rw_redis_strerror(st->rc) : "disconnected");
         rw_state_disconnect(st);
         return RW_ERR_IO;
 }
@@ -2225,7 +2243,7 @@ rw_err_t rw_state_progress(rw_state_t *st, int32_t partition, int64_t watermark,
         }
         return err;
 io:
-        snprintf(errstr, errstr_size, "redis: %s", st->rc->errstr);
+        snprintf(errstr, errstr_size, "redis: %s", rw_redis_strerror(st->rc));
         rw_state_disconnect(st);
         return RW_ERR_IO;
 }

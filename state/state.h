@@ -146,6 +146,12 @@ void rw_state_write_bounds(rw_state_write_t *w, int64_t first, int64_t last);
 void rw_state_write_bounds_after(const rw_state_write_t *w, int64_t *firstp,
                                  int64_t *lastp);
 
+/* 1 when the write landed without its reply: sent, the reply lost (a
+ * timeout, a broken connection), and sent again, it found the partition's
+ * stored offset at the one it writes (rw_state_write_send() then reports it
+ * RW_OK, not fenced). */
+int rw_state_write_landed_unacked(const rw_state_write_t *w);
+
 /* What the interval hashes of a partition's latest intervals hold, as its
  * owner wrote them: per family ('a', 'v'), the latest interval this owner
  * opened (its first write set the interval's string; the hash beside it

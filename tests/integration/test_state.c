@@ -947,6 +947,70 @@ static void test_write_whole_or_nothing(void **state) {
         rw_state_write_destroy(w);
 }
 
+/* Sent, executed by Redis, its reply lost (the connection dropped before it
+ * was read, as after redis.timeout): sent again, a write that finds the
+ * stored offset at the one it writes landed, and is neither applied twice
+ * (its outbox holds the alert once) nor fenced; one that finds the offset
+ * moved past it (another owner went on from there) is fenced. */
+static void send_unread(fx_t *fx, rw_state_write_t *w, int64_t next) {
+        rw_state_txn_t *txn = NULL;
+        rw_err_t werr = RW_ERR_IO;
+        char errstr[512];
+
+        assert_int_equal(rw_state_write_send(fx->st, &w, 1, &werr, &txn, errstr,
+                                             sizeof(errstr)), RW_OK);
+        assert_non_null(txn);
+        for (int i = 0; i < 500 && llget(fx, "GET ts:{5}:off:orders") != next; i++) {
+                redisReply *r = redisCommand(fx->rc, "PING");   /* Redis works on it */
+                freeReplyObject(r);
+        }
+        assert_int_equal(llget(fx, "GET ts:{5}:off:orders"), next);
+        /* The reply is never read: the connection goes. */
+        rw_state_txn_destroy(txn);
+        assert_int_equal(rw_state_reconnect(fx->st, errstr, sizeof(errstr)), RW_OK);
+}
+
+static void test_reply_lost(void **state) {
+        fx_t *fx = *state;
+        rw_state_write_t *w, *o;
+        rw_err_t werr;
+        char errstr[512];
+
+        w = rw_state_write_new(fx->st, "orders", 5, -1, 10, T0);
+        assert_non_null(w);
+        assert_int_equal(rw_state_write_outbox(w, "alert-1", 7), 0);
+        send_unread(fx, w, 10);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        assert_int_equal(rw_state_write_landed_unacked(w), 1);
+        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 1);
+        assert_int_equal(llget(fx, "GET ts:{5}:off:orders"), 10);
+        rw_state_write_destroy(w);
+
+        /* The next write lands, its reply lost; another owner goes on from
+         * its offset before it is sent again. */
+        w = rw_state_write_new(fx->st, "orders", 5, 10, 11, T0);
+        assert_int_equal(rw_state_write_outbox(w, "alert-2", 7), 0);
+        send_unread(fx, w, 11);
+        o = rw_state_write_new(fx->st, "orders", 5, 11, 12, T0);
+        write_landed(fx, o, NULL);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_ERR_FENCED);
+        assert_non_null(strstr(errstr, "stored offset is 12, expected 10"));
+        assert_int_equal(rw_state_write_landed_unacked(w), 0);
+        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 2);
+        rw_state_write_destroy(w);
+
+        /* Never sent: a stored offset at its end is another owner's. */
+        w = rw_state_write_new(fx->st, "orders", 5, 11, 12, T0);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_ERR_FENCED);
+        rw_state_write_destroy(w);
+}
+
 /* A due query with `ahead`: what is due by `until`, then the nearest after
  * it, short of the last due time reached when the limit cut its ties; the
  * horizon says how far the answer is whole. */
@@ -1008,6 +1072,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_interval_isums, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_hashtable, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_recorded, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_reply_lost, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
         };

@@ -126,8 +126,8 @@ static void test_endpoints(void **state) {
                 { .topic = "orders", .partition = 0, .watermark = 1000, .position = 90, .hi = 100 },
                 { .topic = "orders", .partition = 1, .watermark = 0, .position = -1, .hi = -1 },
         };
-        rw_ops_report_t rep = { .consumed = 10, .redis_calls = 7, .fenced = 1, .parts = parts,
-                                .part_cnt = 2 };
+        rw_ops_report_t rep = { .consumed = 10, .redis_calls = 7, .fenced = 1, .unacked = 2,
+                                .parts = parts, .part_cnt = 2 };
         char *body;
         (void)state;
 
@@ -180,6 +180,7 @@ static void test_endpoints(void **state) {
                 "riskwatch_redis_errors_total 1\n",
                 "riskwatch_redis_up 1\n",
                 "riskwatch_fences_total 1\n",
+                "riskwatch_writes_unacked_total 2\n",
                 "riskwatch_rebalances_total{kind=\"assign\"} 1\n",
                 "riskwatch_rebalances_total{kind=\"revoke\"} 0\n",
                 "riskwatch_assigned_partitions 2\n",

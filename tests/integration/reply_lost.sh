@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A write Redis executed but whose reply was lost (here: writes that take
+# Redis longer than redis.timeout, the run's wait for the reply giving up)
+# is recognised when sent again: the partition's stored offset is the one
+# the write itself stores, so it landed. The run goes on from there, counts
+# it ("landed with the reply lost" in its summary), and
+# neither applies it twice nor takes it for another owner's write (fenced,
+# the partition rebuilt from Redis). The state and the alerts equal one
+# clean pass's.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap 'pkill -KILL -f "group-$ID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+create_topics 2
+rw gen --seed 41 --accounts 3000 --days 120 -n 60000 2>"$WORK/gen.err" ||
+  { cat "$WORK/gen.err"; fail "gen"; }
+total=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen.err" | grep -oE '[0-9]+')
+
+# dump TAG: the canonical state of namespace NS+TAG (state_dump.lua).
+dump() {
+  local f=$WORK/dump.$1 n
+  redis-cli -p "$REDIS_PORT" --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" \
+    , "$NS$1" 3600000 >"$f" 2>&1 || fail "dumping namespace $NS$1: $(head -c 300 "$f")"
+  n=$(tail -1 "$f" | sed -nE 's/^-- ([0-9]+) keys$/\1/p')
+  [[ -n $n && $n -eq $(($(wc -l <"$f") - 1)) && $n -gt 0 ]] ||
+    fail "dumping namespace $NS$1 failed: $(tail -c 300 "$f")"
+}
+ids() { grep -oE '"alert_id": *"[^"]+"' "$1" | sort -u; }
+
+rw run -e -X state.namespace="${NS}clean" -X group.id="group-$ID-clean" \
+  >"$WORK/clean.alerts" 2>"$WORK/clean.log" || fail "clean pass: $(tail -3 "$WORK/clean.log")"
+grep -q "run: $total consumed, $total applied" "$WORK/clean.log" ||
+  fail "clean pass: $(grep 'run: ' "$WORK/clean.log" | tail -1)"
+dump clean
+
+# One batch of everything, its write alone (never gathered), and 10 ms for
+# Redis to answer a write that takes it longer.
+rw run -e -X state.namespace="${NS}slow" -X group.id="group-$ID-slow" -X batch.size=100000 \
+  -X write.max.delay=0 -X redis.timeout=10ms >"$WORK/slow.alerts" 2>"$WORK/slow.log" ||
+  fail "run with redis.timeout=10ms: $(tail -3 "$WORK/slow.log")"
+summary=$(grep -E 'run: [0-9]+ consumed' "$WORK/slow.log" | tail -1)
+unacked=$(grep -oE '[0-9]+ landed with the reply lost' <<<"$summary" | grep -oE '^[0-9]+' || true)
+fenced=$(grep -oE '[0-9]+ fenced' <<<"$summary" | grep -oE '^[0-9]+' || true)
+((${unacked:-0} > 0)) || fail "no write found landed with its reply lost: $summary"
+[[ ${fenced:-x} == 0 ]] || fail "a run alone in its group counted ${fenced:-?} write(s) fenced: $summary"
+grep -qE "redis: the write of .* up to offset [0-9]+ had landed, its reply lost" "$WORK/slow.log" ||
+  fail "the run did not say which write had landed"
+grep -q "fenced: " "$WORK/slow.log" && fail "a landed write was taken for another owner's: $(grep -m1 'fenced: ' "$WORK/slow.log")"
+ok "$unacked write(s) whose reply was lost found landed, 0 fenced: $summary"
+
+dump slow
+if ! cmp -s "$WORK/dump.clean" "$WORK/dump.slow"; then
+  { diff "$WORK/dump.clean" "$WORK/dump.slow" || true; } | head -6 | cut -c1-300 >&2
+  fail "the state differs from one clean pass's"
+fi
+ok "state equals one clean pass ($(($(wc -l <"$WORK/dump.clean") - 1)) keys)"
+cmp -s <(ids "$WORK/clean.alerts") <(ids "$WORK/slow.alerts") ||
+  fail "the alerts differ from one clean pass's ($(ids "$WORK/clean.alerts" | wc -l) against $(ids "$WORK/slow.alerts" | wc -l))"
+ok "the same $(ids "$WORK/clean.alerts" | wc -l) alert ids as one clean pass"
