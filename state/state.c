@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <errno.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <hiredis/hiredis.h>
@@ -31,6 +32,9 @@ struct rw_state_s {
         uint32_t *spare_offs, *spare_lens;
         char *tx_b;
         size_t tx_size;
+        /* Write tokens (rw_state_write_send()): random per process, then
+         * counted. */
+        uint64_t token_base, token_seq;
 };
 
 static void (*rw_state_rt_cb)(void *opaque, double seconds);
@@ -188,6 +192,10 @@ rw_state_t *rw_state_new(const rw_conf_t *conf, char *errstr, size_t errstr_size
                                errstr, errstr_size))
                 goto fail;
         st->timeout_ms = rw_conf_get_int(conf, "redis.timeout");
+        if (getrandom(&st->token_base, sizeof(st->token_base), 0) !=
+            (ssize_t)sizeof(st->token_base))
+                st->token_base = (uint64_t)rw_mono_us() * 0x9e3779b97f4a7c15ULL ^
+                                 (uint64_t)getpid() << 32;
         snprintf(st->ns, sizeof(st->ns), "%s", rw_conf_get_str(conf, "state.namespace"));
         if (rw_state_reconnect(st, errstr, errstr_size))
                 goto fail;
@@ -728,6 +736,9 @@ struct rw_state_write_s {
         int64_t expected, next_offset, max_at;
         int sent;               /* in a transaction sent (its outcome may be unknown) */
         int landed_unacked;     /* found stored when sent again (rw_state_write_landed_unacked()) */
+        uint64_t token;         /* a write that leaves the offset where it was:
+                                 * what it stores at NS:{P}:wt:TOPIC, to be told
+                                 * landed when its reply was lost (0: none) */
         int64_t vendor_window;
         int64_t first, last;    /* pb:first, pb:last as stored (-1: none), then as written */
         /* The script's arguments after the fixed ones: argc of them, each at
@@ -1706,6 +1717,13 @@ static void rw_write_append_ids(const rw_state_write_t *w, char code, rw_resp_t 
         }
 }
 
+/* A write token as stored: the process' random base and the write's
+ * number, in hex. Returns its length (buf: 40 bytes). */
+static size_t rw_state_token_str(uint64_t token, uint64_t base, char *buf) {
+        return (size_t)snprintf(buf, 40, "%016llx-%llx", (unsigned long long)base,
+                                (unsigned long long)token);
+}
+
 /* Append one write's commands (inside MULTI) to `r`: its ops as native
  * commands, then the offset, the watermark and the progress report.
  * Returns how many commands. */
@@ -1770,6 +1788,16 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
         rw_resp_str(&r, key);
         rw_resp_arg(&r, num, rw_i64_str(num, w->next_offset));
         sent++;
+        if (w->token) {
+                char tok[40];
+                snprintf(key, sizeof(key), "%s:{%d}:wt:%s", st->ns, (int)w->partition,
+                         w->topic);
+                rw_resp_cmd(&r, 3);
+                rw_resp_arg(&r, "SET", 3);
+                rw_resp_str(&r, key);
+                rw_resp_arg(&r, tok, rw_state_token_str(w->token, st->token_base, tok));
+                sent++;
+        }
         if (w->max_at > 0) {    /* the caller passes it only when higher */
                 snprintf(key, sizeof(key), "%s:{%d}:wm:%s", st->ns, (int)w->partition,
                          w->topic);
@@ -1866,15 +1894,20 @@ int rw_state_write_ready(rw_state_t *st, rw_state_txn_t *txn) {
 rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t cnt,
                              rw_err_t *errs, rw_state_txn_t **txnp,
                              char *errstr, size_t errstr_size) {
-        const char **keys = calloc(cnt + 2, sizeof(*keys));
-        char (*kbuf)[1024] = calloc(cnt + 1, sizeof(*kbuf));
+        /* WATCH's and MGET's arguments: every partition's offset key, then
+         * (MGET only) the token keys of the writes sent before that leave
+         * their offset where it was. */
+        const char **keys = calloc(2 * cnt + 2, sizeof(*keys));
+        char (*kbuf)[1024] = calloc(2 * cnt + 1, sizeof(*kbuf));
+        size_t *tk = calloc(cnt + 1, sizeof(*tk));     /* index in MGET's reply, 0: none */
+        size_t tk_cnt = 0;
         rw_state_txn_t *txn = calloc(1, sizeof(*txn));
         redisReply *r = NULL, *r2 = NULL;
         rw_err_t err = RW_ERR_IO;
         size_t i, live = 0;
 
         *txnp = NULL;
-        if (!keys || !kbuf || !txn || !(txn->queued = calloc(cnt + 1, sizeof(*txn->queued))))
+        if (!keys || !kbuf || !tk || !txn || !(txn->queued = calloc(cnt + 1, sizeof(*txn->queued))))
                 abort();
         txn->cnt = cnt;
         txn->ws = ws;
@@ -1899,6 +1932,14 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                          (int)ws[i]->partition, ws[i]->topic);
                 keys[i + 1] = kbuf[i];
         }
+        for (i = 0; i < cnt; i++) {
+                if (errs[i] != RW_ERR_IO || !ws[i]->sent || !ws[i]->token)
+                        continue;
+                snprintf(kbuf[cnt + tk_cnt], sizeof(kbuf[0]), "%s:{%d}:wt:%s", st->ns,
+                         (int)ws[i]->partition, ws[i]->topic);
+                keys[cnt + 1 + tk_cnt] = kbuf[cnt + tk_cnt];
+                tk[i] = cnt + tk_cnt++;
+        }
         if (!cnt) {
                 err = RW_OK;
                 goto done;
@@ -1912,7 +1953,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
         if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK)
                 goto io;
         keys[0] = "MGET";
-        if (redisAppendCommandArgv(st->rc, (int)cnt + 1, keys, NULL) != REDIS_OK)
+        if (redisAppendCommandArgv(st->rc, (int)(cnt + tk_cnt) + 1, keys, NULL) != REDIS_OK)
                 goto io;
         int64_t t0 = rw_state_rt_begin();
         if (redisGetReply(st->rc, (void **)&r) != REDIS_OK ||
@@ -1920,7 +1961,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 goto io;
         rw_state_rt_end(t0);
         if (r->type == REDIS_REPLY_ERROR || r2->type != REDIS_REPLY_ARRAY ||
-            r2->elements != cnt) {
+            r2->elements != cnt + tk_cnt) {
                 snprintf(errstr, errstr_size, "redis: WATCH/MGET: %s",
                          r->type == REDIS_REPLY_ERROR ? r->str :
                          r2->type == REDIS_REPLY_ERROR ? r2->str : "unexpected reply");
@@ -1952,6 +1993,19 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                         errs[i] = RW_OK;
                         continue;
                 }
+                if (stored == ws[i]->expected && tk[i]) {
+                        /* One that leaves the offset where it was: landed
+                         * if the token it stores is there. */
+                        const redisReply *t = r2->element[tk[i]];
+                        char tok[40];
+                        size_t tl = rw_state_token_str(ws[i]->token, st->token_base, tok);
+                        if (t->type == REDIS_REPLY_STRING && t->len == tl &&
+                            !memcmp(t->str, tok, tl)) {
+                                ws[i]->landed_unacked = 1;
+                                errs[i] = RW_OK;
+                                continue;
+                        }
+                }
                 if (stored != ws[i]->expected) {
                         snprintf(errstr, errstr_size,
                                  "%s [%d]: stored offset is %lld, expected %lld",
@@ -1978,6 +2032,8 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 for (i = 0; i < cnt; i++) {
                         if (errs[i] != RW_ERR_IO)
                                 continue;
+                        if (!ws[i]->token && ws[i]->next_offset == ws[i]->expected)
+                                ws[i]->token = ++st->token_seq;
                         txn->queued[i] = rw_write_append(st, ws[i], &tx);
                         ws[i]->sent = 1;
                         txn->replies += txn->queued[i];
@@ -2009,6 +2065,7 @@ done:
         rw_state_txn_destroy(txn);
         free(keys);
         free(kbuf);
+        free(tk);
         return err;
 }
 

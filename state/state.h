@@ -148,8 +148,10 @@ void rw_state_write_bounds_after(const rw_state_write_t *w, int64_t *firstp,
 
 /* 1 when the write landed without its reply: sent, the reply lost (a
  * timeout, a broken connection), and sent again, it found the partition's
- * stored offset at the one it writes (rw_state_write_send() then reports it
- * RW_OK, not fenced). */
+ * stored offset at the one it writes, or, for a write that leaves the offset
+ * where it was (due evaluations only), the token it stores with it
+ * (NS:{P}:wt:TOPIC, unique per write); rw_state_write_send() then reports
+ * it RW_OK, not fenced and not applied twice. */
 int rw_state_write_landed_unacked(const rw_state_write_t *w);
 
 /* What the interval hashes of a partition's latest intervals hold, as its

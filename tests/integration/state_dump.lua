@@ -20,6 +20,9 @@
 --   binary strings (others) as hex
 --   {dep}:lock     left out: the decider's lock, held or left to expire by a
 --                  killed process, with a per-process token
+--   {P}:wt:TOPIC   left out: the token of the partition's last write that
+--                  left its offset where it was (one per write and process,
+--                  there or not depending on where batches ended)
 --   {dep}:prog     "<wm>,<wall ms>[,<end since>]" -> "<wm>"; "start" (wall ms)
 --                  by name only
 --   outbox lists   each element a framed RiskAlert: emitted_at (wall clock at
@@ -144,7 +147,8 @@ for _, k in ipairs(keys) do
   local slot, s, fam, pbk = string.match(rest, '^({%d+}):pb(s?):([av]):(%-?%d+)$')
   local cslot, cfam, chunk = string.match(rest, '^({%d+}):pbc:([av]):(%-?%d+)$')
   pbk = tonumber(pbk)
-  if rest == '{dep}:lock' or string.match(rest, '^{%d+}:pbh:[av]$') then
+  if rest == '{dep}:lock' or string.match(rest, '^{%d+}:pbh:[av]$') or
+     string.match(rest, '^{%d+}:wt:') then
     -- left out, see above
   elseif string.match(rest, '^{%d+}:pbc:since$') then
     out[#out + 1] = rest

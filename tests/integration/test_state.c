@@ -952,7 +952,8 @@ static void test_write_whole_or_nothing(void **state) {
  * stored offset at the one it writes landed, and is neither applied twice
  * (its outbox holds the alert once) nor fenced; one that finds the offset
  * moved past it (another owner went on from there) is fenced. */
-static void send_unread(fx_t *fx, rw_state_write_t *w, int64_t next) {
+/* Send w, wait until `cmd` answers `want` (it landed), and lose its reply. */
+static void send_unread_until(fx_t *fx, rw_state_write_t *w, const char *cmd, int64_t want) {
         rw_state_txn_t *txn = NULL;
         rw_err_t werr = RW_ERR_IO;
         char errstr[512];
@@ -960,14 +961,18 @@ static void send_unread(fx_t *fx, rw_state_write_t *w, int64_t next) {
         assert_int_equal(rw_state_write_send(fx->st, &w, 1, &werr, &txn, errstr,
                                              sizeof(errstr)), RW_OK);
         assert_non_null(txn);
-        for (int i = 0; i < 500 && llget(fx, "GET ts:{5}:off:orders") != next; i++) {
+        for (int i = 0; i < 500 && llget(fx, cmd) != want; i++) {
                 redisReply *r = redisCommand(fx->rc, "PING");   /* Redis works on it */
                 freeReplyObject(r);
         }
-        assert_int_equal(llget(fx, "GET ts:{5}:off:orders"), next);
+        assert_int_equal(llget(fx, cmd), want);
         /* The reply is never read: the connection goes. */
         rw_state_txn_destroy(txn);
         assert_int_equal(rw_state_reconnect(fx->st, errstr, sizeof(errstr)), RW_OK);
+}
+
+static void send_unread(fx_t *fx, rw_state_write_t *w, int64_t next) {
+        send_unread_until(fx, w, "GET ts:{5}:off:orders", next);
 }
 
 static void test_reply_lost(void **state) {
@@ -1008,6 +1013,41 @@ static void test_reply_lost(void **state) {
         assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
                          RW_OK);
         assert_int_equal(werr, RW_ERR_FENCED);
+        rw_state_write_destroy(w);
+
+        /* A write that leaves the offset where it was (an alert of a due
+         * evaluation, no record): landed, its reply lost, sent again, its
+         * token tells it landed; its alert is in the outbox once. */
+        w = rw_state_write_new(fx->st, "orders", 5, 12, 12, T0);
+        assert_int_equal(rw_state_write_outbox(w, "alert-3", 7), 0);
+        send_unread_until(fx, w, "LLEN ts:{5}:outbox:orders", 3);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        assert_int_equal(rw_state_write_landed_unacked(w), 1);
+        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 3);
+        assert_int_equal(llget(fx, "GET ts:{5}:off:orders"), 12);
+        rw_state_write_destroy(w);
+
+        /* Another such write of this process landed since (another token
+         * stored): this one, lost before it reached Redis, goes out. */
+        w = rw_state_write_new(fx->st, "orders", 5, 12, 12, T0);
+        assert_int_equal(rw_state_write_outbox(w, "alert-4", 7), 0);
+        send_unread_until(fx, w, "LLEN ts:{5}:outbox:orders", 4);
+        {
+                /* As if it had never reached Redis, and another write had
+                 * landed since: its outbox entry gone, another token. */
+                redisReply *r = redisCommand(fx->rc, "RPOP ts:{5}:outbox:orders");
+                freeReplyObject(r);
+                r = redisCommand(fx->rc, "SET ts:{5}:wt:orders other");
+                freeReplyObject(r);
+        }
+        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 3);
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        assert_int_equal(rw_state_write_landed_unacked(w), 0);
+        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 4);
         rw_state_write_destroy(w);
 }
 
