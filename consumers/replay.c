@@ -359,6 +359,7 @@ int rw_replay_batch(const rw_replay_opts_t *o, const rw_state_event_t *evs,
                 if (rw_run_due(o, &out->gaps, accts[j], now, INT64_MAX, &out->alerts,
                                &out->suppressed))
                         goto done;
+                rw_account_due_keep(accts[j], now);
         }
         rc = 0;
 done:

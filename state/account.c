@@ -379,9 +379,18 @@ void rw_account_ids_store(const rw_account_view_t *av, size_t from, unsigned cha
         }
 }
 
+void rw_account_due_keep(rw_account_view_t *av, int64_t now) {
+        av->due_keep = av->due > 0 && av->due_stored > now && av->due_stored < av->due &&
+                       av->due - av->due_stored <= RW_DUE_KEEP_MS;
+}
+
+int rw_account_due_dirty(const rw_account_view_t *av) {
+        return av->due != av->due_stored && !av->due_keep;
+}
+
 int rw_account_dirty(const rw_account_view_t *av) {
         if (av->meta_dirty || av->meta_legacy || av->gone_cnt || av->ids_dirty ||
-            av->due != av->due_stored)
+            rw_account_due_dirty(av))
                 return 1;
         for (size_t i = 0; i < av->bucket_cnt; i++)
                 if (av->bucket_dirty[i])
@@ -405,7 +414,8 @@ void rw_account_clean(rw_account_view_t *av) {
         av->ids_dirty = 0;
         av->ids_fresh = 0;
         av->ids_rewrite = 0;
-        av->due_stored = av->due;
+        if (!av->due_keep)
+                av->due_stored = av->due;
 }
 
 size_t rw_heap_block(size_t n) {

@@ -48,6 +48,11 @@ typedef struct rw_account_view_s {
         int fp_dirty[RW_RULE__CNT];     /* changed since written */
         int64_t due;                    /* when its rules next change verdict (0: none) */
         int64_t due_stored;             /* as stored */
+        /* The stored due time is kept although due moved: it is earlier
+         * than due and still ahead of the partition's clock, so it serves as
+         * what it is for (found by a reload, the account is evaluated early,
+         * which changes nothing, and stored anew): rw_account_due_keep(). */
+        int due_keep;
         int meta_dirty;                 /* m (maxday, offset, time), o (orders) */
         int meta_legacy;                /* stored as m:maxday ... m:last fields
                                          * (earlier versions): removed at the
@@ -139,6 +144,24 @@ int rw_account_ids_append(const rw_account_view_t *av);
  * RW_SEEN_ID_SIZE bytes, to buf. */
 void rw_account_ids_store(const rw_account_view_t *av, size_t from, unsigned char *buf);
 
+/* How much earlier than the account's due time a stored one may be and
+ * stay (rw_account_due_keep()). */
+#define RW_DUE_KEEP_MS (3600 * 1000)
+
+/* Whether the stored due time may stay as it is, decided once the account's
+ * due time is final for a batch whose clock is `now`: when it is still ahead
+ * of now, earlier than the due time and at most RW_DUE_KEEP_MS earlier. A
+ * due time stored earlier than the account's is a lower bound: whoever
+ * reads it (a reload of the due index, a restart) evaluates the account
+ * then, finds nothing due (nothing changes verdict before the real one) and
+ * stores the due time anew. So a live account whose due time moves with
+ * every event (inactivity's limit counts from its last order) rewrites it
+ * about once an hour, not at every write; a replay, whose accounts' due
+ * times move by days, writes them as before, and reads no account back
+ * early for a stale one. */
+void rw_account_due_keep(rw_account_view_t *av, int64_t now);
+/* 1 when the stored due time must be written (moved, and not kept). */
+int rw_account_due_dirty(const rw_account_view_t *av);
 /* 1 when anything changed since the view was last written. */
 int rw_account_dirty(const rw_account_view_t *av);
 /* Forget what changed (after it was written). */

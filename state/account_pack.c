@@ -2,7 +2,8 @@
  * account cache keeps of the accounts it does not use at the moment.
  *
  * Layout: the account's name and its NUL; the order meta, the latest day,
- * time and offset, and the due time (zigzag varints); the number of ids
+ * time and offset, the due time and how far the stored one is before it
+ * (zigzag varints); the number of ids
  * stored; a mask of the lifecycle states that are not zero, and each of
  * them; the buckets: the count, then per bucket its day as a step from the
  * previous one, a mask of its non-zero fields, and those fields (counts and
@@ -40,9 +41,9 @@ static int rw_pack_double_set(double d) {
 }
 
 size_t rw_account_pack_bound(const rw_account_view_t *av) {
-        /* The seven meta values, the ids stored, the states' mask and the
+        /* The seven meta values and the stored due time, the ids stored, the states' mask and the
          * two counts; the states; the buckets; the ids. */
-        return strlen(av->account) + 1 + (7 + 4) * RW_VARINT_MAX +
+        return strlen(av->account) + 1 + (8 + 4) * RW_VARINT_MAX +
                RW_RULE__CNT * 3 * RW_VARINT_MAX +
                av->bucket_cnt * ((2 + RW_PACK_INTS) * RW_VARINT_MAX + 2 * sizeof(double)) +
                av->id_cnt * (16 + RW_VARINT_MAX);
@@ -62,6 +63,7 @@ size_t rw_account_pack_into(const rw_account_view_t *av, unsigned char *b) {
         n += rw_svarint_put(b + n, av->last_at);
         n += rw_svarint_put(b + n, av->last_offset);
         n += rw_svarint_put(b + n, av->due);
+        n += rw_svarint_put(b + n, (int64_t)((uint64_t)av->due - (uint64_t)av->due_stored));
         n += rw_uvarint_put(b + n, av->ids_stored);
         for (int r = 0; r < RW_RULE__CNT; r++)
                 if (av->fp[r].firing || av->fp[r].severity || av->fp[r].resolved_at)
@@ -226,7 +228,13 @@ int rw_account_unpack_reuse(const unsigned char *buf, size_t len, rw_account_vie
         for (int i = 0; i < 7; i++)
                 if (rw_svarint_get(&p, end, meta[i]))
                         goto fail;
-        av->due_stored = av->due;
+        {
+                int64_t kept;
+                if (rw_svarint_get(&p, end, &kept))
+                        goto fail;
+                av->due_stored = (int64_t)((uint64_t)av->due - (uint64_t)kept);
+                av->due_keep = kept != 0;       /* clean when packed: kept */
+        }
         if (rw_unpack_cnt(&p, end, SIZE_MAX, &av->ids_stored) ||
             rw_uvarint_get(&p, end, &mask) || mask >> RW_RULE__CNT)
                 goto fail;

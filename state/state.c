@@ -458,6 +458,7 @@ static rw_err_t rw_view_load(rw_state_t *st, int32_t partition, int orders,
         rw_view_fill_fps(av, fps);
         av->due = due->type == REDIS_REPLY_STRING ? strtoll(due->str, NULL, 10) : 0;
         av->due_stored = av->due;
+        av->due_keep = 0;
         if (ids->type == REDIS_REPLY_STRING && rw_account_ids_load(av, ids->str, ids->len)) {
                 snprintf(errstr, errstr_size, "redis: %s:{%d}:d%s:%s: malformed", st->ns,
                          (int)partition, orders ? "a" : "s", av->account);
@@ -1077,7 +1078,7 @@ int rw_state_write_account(rw_state_write_t *w, int orders, const rw_account_vie
         if (at >= 0 && rw_write_op_end(w, at))
                 return -1;
         /* Due times: one ZADD and one ZREM per batch (rw_write_deltas()). */
-        if (av->due != av->due_stored &&
+        if (rw_account_due_dirty(av) &&
             rw_write_delta(w, av->due > 0 ? 'z' : 'r', av->due, av->account, 0, 0))
                 return -1;
         if (av->ids_dirty) {

@@ -116,8 +116,13 @@ print("churn.spend_drop FIRING at", fire[0]["event_time"], "in both;", len(c), "
 PYEOF
 ok "gathered batches fired $quiet's churn.spend_drop at D0, as the clean pass did"
 
+# The same accounts have a due time stored. Not necessarily the same one: a
+# stored due time earlier than the account's, still ahead of the clock when
+# written, is kept rather than rewritten (a lower bound), and which one is
+# kept depends on where batches ended; when the account is evaluated is what
+# the alerts above compared.
 for ns in "$NS" "${NS}_clean"; do
-  rcli ZRANGE "$ns:{0}:due:$T_ORDERS" 0 -1 WITHSCORES | paste - - | sort >"$WORK/due.$ns"
+  rcli ZRANGE "$ns:{0}:due:$T_ORDERS" 0 -1 | sort >"$WORK/due.$ns"
 done
-diff "$WORK/due.$NS" "$WORK/due.${NS}_clean" || fail "the stored due times differ from the clean pass's"
-ok "the stored due times equal the clean pass's ($(wc -l <"$WORK/due.$NS") account(s))"
+diff "$WORK/due.$NS" "$WORK/due.${NS}_clean" || fail "the accounts with a stored due time differ from the clean pass's"
+ok "the same $(wc -l <"$WORK/due.$NS") account(s) have a stored due time as in the clean pass"

@@ -20,6 +20,11 @@
 --   binary strings (others) as hex
 --   {dep}:lock     left out: the decider's lock, held or left to expire by a
 --                  killed process, with a per-process token
+--   {P}:due:TOPIC  members only: a stored due time is the account's or an
+--                  earlier one still ahead of the clock when written (kept
+--                  rather than rewritten at every write), which depends on
+--                  where batches ended; when each account is evaluated shows
+--                  in the alerts, compared on their own
 --   {P}:wt:TOPIC   left out: the token of the partition's last write that
 --                  left its offset where it was (one per write and process,
 --                  there or not depending on where batches ended)
@@ -196,7 +201,10 @@ for _, k in ipairs(keys) do
   elseif t == 'zset' then
     local all = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
     local items = {}
-    for i = 1, #all, 2 do items[#items + 1] = all[i] .. '=' .. all[i + 1] end
+    local due = string.match(rest, '^{%d+}:due:')
+    for i = 1, #all, 2 do
+      if due then items[#items + 1] = all[i] else items[#items + 1] = all[i] .. '=' .. all[i + 1] end
+    end
     table.sort(items)
     out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
   elseif t == 'list' then

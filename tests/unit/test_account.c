@@ -342,6 +342,7 @@ static void assert_same_view(const rw_account_view_t *a, const rw_account_view_t
         assert_memory_equal(a->fp, b->fp, sizeof(a->fp));
         assert_int_equal(a->due, b->due);
         assert_int_equal(a->due_stored, b->due_stored);
+        assert_int_equal(a->due_keep, b->due_keep);
         assert_int_equal(a->id_cnt, b->id_cnt);
         if (a->id_cnt)
                 assert_memory_equal(a->ids, b->ids, a->id_cnt * sizeof(*a->ids));
@@ -423,6 +424,10 @@ static void rnd_view(rw_account_view_t *av, int n) {
                                                      .severity = (rw_alert_severity_t)(rnd() % 2),
                                                      .resolved_at = rnd_i64() };
         av->due = av->due_stored = rnd_i64();
+        if (rnd() % 3 == 0 && av->due > 0) {   /* an earlier stored one kept */
+                av->due_stored = av->due - (int64_t)(rnd() % (uint64_t)av->due);
+                av->due_keep = av->due_stored != av->due;
+        }
         av->id_cnt = av->id_size = rnd() % 70;
         if (av->id_cnt)
                 assert_non_null(av->ids = calloc(av->id_cnt, sizeof(*av->ids)));
@@ -462,6 +467,37 @@ static void test_pack(void **state) {
                 av.meta_dirty = 1;
                 assert_int_equal(rw_account_pack(&av, &buf, &len), -1);
                 assert_null(buf);
+                rw_account_view_clear(&av);
+        }
+}
+
+/* The stored due time stays while it is ahead of the clock and not later
+ * than the account's: no write for it, and it stays what was stored. */
+static void test_due_keep(void **state) {
+        static const struct { int64_t stored, due, now; int keep; } cases[] = {
+                { 80, 100, 50, 1 },     /* earlier, still ahead: kept */
+                { 100, 100, 50, 0 },    /* the same: nothing to keep */
+                { 0, 100, 50, 0 },      /* none stored */
+                { 80, 100, 80, 0 },     /* reached by the clock */
+                { 120, 100, 50, 0 },    /* later than the account's */
+                { 80, 0, 50, 0 },       /* none due any more: removed */
+                { 1000, 1000 + RW_DUE_KEEP_MS, 50, 1 },     /* at the most */
+                { 1000, 1001 + RW_DUE_KEEP_MS, 50, 0 },     /* too early */
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                rw_account_view_t av;
+                assert_int_equal(rw_account_init(&av, "a"), 0);
+                av.due_stored = cases[i].stored;
+                av.due = cases[i].due;
+                rw_account_due_keep(&av, cases[i].now);
+                assert_int_equal(av.due_keep, cases[i].keep);
+                assert_int_equal(rw_account_due_dirty(&av),
+                                 !cases[i].keep && cases[i].stored != cases[i].due);
+                assert_int_equal(rw_account_dirty(&av), rw_account_due_dirty(&av));
+                rw_account_clean(&av);
+                assert_int_equal(av.due_stored, cases[i].keep ? cases[i].stored : cases[i].due);
+                assert_int_equal(rw_account_dirty(&av), 0);
                 rw_account_view_clear(&av);
         }
 }
@@ -732,6 +768,7 @@ int main(void) {
                 cmocka_unit_test(test_bucket_saturates),
                 cmocka_unit_test(test_cache),
                 cmocka_unit_test(test_pack),
+                cmocka_unit_test(test_due_keep),
                 cmocka_unit_test(test_pack_resume),
                 cmocka_unit_test(test_cache_pack),
                 cmocka_unit_test(test_cache_get_many),
