@@ -41,8 +41,9 @@ static int rw_pack_double_set(double d) {
 }
 
 size_t rw_account_pack_bound(const rw_account_view_t *av) {
-        /* The seven meta values and the stored due time, the ids stored, the states' mask and the
-         * two counts; the states; the buckets; the ids. */
+        /* The seven meta values and the stored due time, the ids stored,
+         * the states' mask and the two counts; the states; the buckets; the
+         * ids. */
         return strlen(av->account) + 1 + (8 + 4) * RW_VARINT_MAX +
                RW_RULE__CNT * 3 * RW_VARINT_MAX +
                av->bucket_cnt * ((2 + RW_PACK_INTS) * RW_VARINT_MAX + 2 * sizeof(double)) +

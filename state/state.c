@@ -1791,8 +1791,7 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
         sent++;
         if (w->token) {
                 char tok[40];
-                snprintf(key, sizeof(key), "%s:{%d}:wt:%s", st->ns, (int)w->partition,
-                         w->topic);
+                rw_key(key, sizeof(key), st->ns, w->partition, "wt", w->topic);
                 rw_resp_cmd(&r, 3);
                 rw_resp_arg(&r, "SET", 3);
                 rw_resp_str(&r, key);
@@ -1936,8 +1935,8 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
         for (i = 0; i < cnt; i++) {
                 if (errs[i] != RW_ERR_IO || !ws[i]->sent || !ws[i]->token)
                         continue;
-                snprintf(kbuf[cnt + tk_cnt], sizeof(kbuf[0]), "%s:{%d}:wt:%s", st->ns,
-                         (int)ws[i]->partition, ws[i]->topic);
+                rw_key(kbuf[cnt + tk_cnt], sizeof(kbuf[0]), st->ns, ws[i]->partition, "wt",
+                       ws[i]->topic);
                 keys[cnt + 1 + tk_cnt] = kbuf[cnt + tk_cnt];
                 tk[i] = cnt + tk_cnt++;
         }

@@ -30,24 +30,19 @@ busy=acct-busy
 kept=$((t0 + 14 * day + 20 * min + 1))    # the third order's
 fire_at=$((t0 + 14 * day + 50 * min + 1))  # the last order's: acct-quiet's own
 
-order() {   # ID ACCOUNT AT
-  printf '{"type":"order","event_id":"%s","account_id":"%s","vendor_id":"v-1","kind":"PLACED","amount_minor":1000,"currency":"EUR","occurred_at":%d}\n' \
-    "$@"
-}
 produce() {   # NAME < events.jsonl (sorted by time)
   "$PY" -c '
 import json, sys
 for r in sorted((json.loads(l) for l in sys.stdin), key=lambda r: r["occurred_at"]):
     print(json.dumps(r))
-' | "$PY" "$RW_SOURCE_DIR/tests/integration/make_events.py" "$RW_SOURCE_DIR/schemas" "$WORK/$1"
+' | make_events "$1"
   kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -k k "$WORK/$1"/*.bin
 }
 run() {   # OUT ARGS...
-  local out=$1 rc=0
+  local out=$1
   shift
-  timeout 120 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); rw run -e $*" \
-    >"$WORK/$out.jsonl" 2>"$WORK/$out.log" || rc=$?
-  [[ $rc -eq 0 ]] || { cat "$WORK/$out.log" >&2; fail "riskwatch run ($out) exited $rc"; }
+  rw run -e "$@" >"$WORK/$out.jsonl" 2>"$WORK/$out.log" ||
+    { cat "$WORK/$out.log" >&2; fail "riskwatch run ($out) failed"; }
   grep -o 'run: [0-9]* consumed.*' "$WORK/$out.log" || true
 }
 

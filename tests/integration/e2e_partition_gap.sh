@@ -26,23 +26,17 @@ trap 'pkill -KILL -f "group-$ID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 create_topics 3
 day=86400000
 t0=1772344800000   # 2026-03-01T06:00:00Z
-order() {   # order EVENT_ID ACCOUNT OCCURRED_AT
-  printf '{"type":"order","event_id":"%s","account_id":"%s","vendor_id":"v-1","kind":"PLACED","amount_minor":1000,"currency":"EUR","occurred_at":%d}\n' "$1" "$2" "$3"
-}
-make() {   # make DIR < jsonl
-  "$PY" "$RW_SOURCE_DIR/tests/integration/make_events.py" "$RW_SOURCE_DIR/schemas" "$WORK/$1"
-}
 {
   for d in $(seq 0 4 48); do order "q1-$d" acct-q1 $((t0 + d * day)); done
   for d in $(seq 0 5 50); do order "q2-$d" acct-q2 $((t0 + d * day + 3600000)); done
 } | "$PY" -c '
 import json, sys
 for l in sorted(sys.stdin, key=lambda l: json.loads(l)["occurred_at"]):
-    sys.stdout.write(l)' | make o0
+    sys.stdout.write(l)' | make_events o0
 { order back-85 acct-back $((t0 + 85 * day))
-  for d in $(seq 150 155); do order "back-$d" acct-back $((t0 + d * day)); done; } | make o0b
+  for d in $(seq 150 155); do order "back-$d" acct-back $((t0 + d * day)); done; } | make_events o0b
 for p in 1 2; do
-  for d in $(seq 0 90) $(seq 150 155); do order "b$p-$d" "acct-b$p" $((t0 + d * day + 7200000)); done | make "o$p"
+  for d in $(seq 0 90) $(seq 150 155); do order "b$p-$d" "acct-b$p" $((t0 + d * day + 7200000)); done | make_events "o$p"
 done
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 0 -k acct-q "$WORK"/o0/*.bin
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 0 -k acct-back "$WORK"/o0b/*.bin
@@ -119,7 +113,7 @@ ok "a silent partition's accounts fire while the others are live; an outage of e
 # while [0] and [2] end at day 155. `run -e` (nothing is idle in a replay)
 # cannot know whether that is an outage of the input: it stops before the
 # record, says so and exits 0; the record stays for a later run.
-order b1-250 acct-b1 $((t0 + 250 * day + 7200000)) | make o1c
+order b1-250 acct-b1 $((t0 + 250 * day + 7200000)) | make_events o1c
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 1 -k acct-b1 "$WORK"/o1c/*.bin
 before=$(rcli GET "${NS}_e:{1}:off:$T_ORDERS")
 rw run -e -X state.namespace="${NS}_e" -X group.id="group-$ID-e" \

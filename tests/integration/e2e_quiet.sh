@@ -26,17 +26,11 @@ t0=1772344800000   # 2026-03-01T06:00:00Z
 mid=$((t0 + 80 * day - 6 * 3600000))   # 2026-05-20T00:00:00Z
 s1=$((mid + 60000)) s2=$((mid + 120000))
 due_quiet=$((t0 + 65 * day + 1))
-order() {   # order EVENT_ID ACCOUNT OCCURRED_AT
-  printf '{"type":"order","event_id":"%s","account_id":"%s","vendor_id":"v-1","kind":"PLACED","amount_minor":1000,"currency":"EUR","occurred_at":%d}\n' "$1" "$2" "$3"
-}
-make() {   # make DIR < jsonl
-  "$PY" "$RW_SOURCE_DIR/tests/integration/make_events.py" "$RW_SOURCE_DIR/schemas" "$WORK/$1"
-}
-for d in $(seq 0 5 50); do order "q-$d" acct-quiet $((t0 + d * day)); done | make o0
-for d in $(seq 0 80); do order "b-$d" acct-busy $((t0 + d * day + 3600000)); done | make o1
+for d in $(seq 0 5 50); do order "q-$d" acct-quiet $((t0 + d * day)); done | make_events o0
+for d in $(seq 0 80); do order "b-$d" acct-busy $((t0 + d * day + 3600000)); done | make_events o1
 for s in "$s1" "$s2"; do
   printf '{"type":"support","event_id":"s-%d","account_id":"acct-sad","ticket_id":"T-%d","kind":"SURVEY","severity":"LOW","csat":1,"sentiment":null,"occurred_at":%d}\n' "$s" "$s" "$s"
-done | make s1
+done | make_events s1
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 0 -k acct-quiet "$WORK"/o0/*.bin
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 1 -k acct-busy "$WORK"/o1/*.bin
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_SUPPORT" -p 1 -k acct-sad "$WORK"/s1/*.bin
@@ -103,10 +97,10 @@ PYEOF
 # the whole history in a fresh namespace: there no partition is idle, and
 # the later records move each partition's clock past the same due times, so
 # the churn alerts are the same ones (the same ids) as the live run's.
-{ order q-85 acct-quiet $((t0 + 85 * day)); } | make o0b
-for d in $(seq 81 90); do order "b-$d" acct-busy $((t0 + d * day + 3600000)); done | make o1b
+{ order q-85 acct-quiet $((t0 + 85 * day)); } | make_events o0b
+for d in $(seq 81 90); do order "b-$d" acct-busy $((t0 + d * day + 3600000)); done | make_events o1b
 printf '{"type":"support","event_id":"s-other","account_id":"acct-other","ticket_id":"T-9","kind":"SURVEY","severity":"LOW","csat":4,"sentiment":null,"occurred_at":%d}\n' \
-  $((t0 + 90 * day)) | make s1b
+  $((t0 + 90 * day)) | make_events s1b
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 0 -k acct-quiet "$WORK"/o0b/*.bin
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p 1 -k acct-busy "$WORK"/o1b/*.bin
 kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_SUPPORT" -p 1 -k acct-other "$WORK"/s1b/*.bin

@@ -52,6 +52,15 @@ rw() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# A PLACED order of 1 000 EUR from vendor v-1, as a JSON line.
+order() {   # EVENT_ID ACCOUNT OCCURRED_AT
+  printf '{"type":"order","event_id":"%s","account_id":"%s","vendor_id":"v-1","kind":"PLACED","amount_minor":1000,"currency":"EUR","occurred_at":%d}\n' "$1" "$2" "$3"
+}
+# The JSON lines of stdin as framed records, one file each, in $WORK/DIR.
+make_events() {   # DIR < jsonl
+  "$PY" "$RW_SOURCE_DIR/tests/integration/make_events.py" "$RW_SOURCE_DIR/schemas" "$WORK/$1"
+}
+
 # A private Apicurio Registry (scripts/schema-registry.sh, in-memory) for this
 # test, started in $WORK/schema-registry: sets SCHEMA_REGISTRY_URL (the base URL
 # of its Confluent-compatible API, .../apis/ccompat/v7) and

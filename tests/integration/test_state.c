@@ -975,6 +975,21 @@ static void send_unread(fx_t *fx, rw_state_write_t *w, int64_t next) {
         send_unread_until(fx, w, "GET ts:{5}:off:orders", next);
 }
 
+/* w sent again: written (landed before, its reply lost, or not), its
+ * partition's outbox holding `llen` entries and its offset at `off`. */
+static void exec_written(fx_t *fx, rw_state_write_t *w, int landed, int64_t llen, int64_t off) {
+        rw_err_t werr;
+        char errstr[512];
+
+        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(werr, RW_OK);
+        assert_int_equal(rw_state_write_landed_unacked(w), landed);
+        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), llen);
+        assert_int_equal(llget(fx, "GET ts:{5}:off:orders"), off);
+        rw_state_write_destroy(w);
+}
+
 static void test_reply_lost(void **state) {
         fx_t *fx = *state;
         rw_state_write_t *w, *o;
@@ -985,13 +1000,7 @@ static void test_reply_lost(void **state) {
         assert_non_null(w);
         assert_int_equal(rw_state_write_outbox(w, "alert-1", 7), 0);
         send_unread(fx, w, 10);
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_OK);
-        assert_int_equal(rw_state_write_landed_unacked(w), 1);
-        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 1);
-        assert_int_equal(llget(fx, "GET ts:{5}:off:orders"), 10);
-        rw_state_write_destroy(w);
+        exec_written(fx, w, 1, 1, 10);
 
         /* The next write lands, its reply lost; another owner goes on from
          * its offset before it is sent again. */
@@ -1021,13 +1030,7 @@ static void test_reply_lost(void **state) {
         w = rw_state_write_new(fx->st, "orders", 5, 12, 12, T0);
         assert_int_equal(rw_state_write_outbox(w, "alert-3", 7), 0);
         send_unread_until(fx, w, "LLEN ts:{5}:outbox:orders", 3);
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_OK);
-        assert_int_equal(rw_state_write_landed_unacked(w), 1);
-        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 3);
-        assert_int_equal(llget(fx, "GET ts:{5}:off:orders"), 12);
-        rw_state_write_destroy(w);
+        exec_written(fx, w, 1, 3, 12);
 
         /* Another such write of this process landed since (another token
          * stored): this one, lost before it reached Redis, goes out. */
@@ -1043,12 +1046,7 @@ static void test_reply_lost(void **state) {
                 freeReplyObject(r);
         }
         assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 3);
-        assert_int_equal(rw_state_write_exec(fx->st, &w, 1, &werr, errstr, sizeof(errstr)),
-                         RW_OK);
-        assert_int_equal(werr, RW_OK);
-        assert_int_equal(rw_state_write_landed_unacked(w), 0);
-        assert_int_equal(llget(fx, "LLEN ts:{5}:outbox:orders"), 4);
-        rw_state_write_destroy(w);
+        exec_written(fx, w, 0, 4, 12);
 }
 
 /* A due query with `ahead`: what is due by `until`, then the nearest after
