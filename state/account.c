@@ -90,8 +90,10 @@ static int rw_account_remember(rw_account_view_t *av, uint64_t h1, uint64_t h2,
         av->ids[av->id_cnt++].at = at;
         av->ids_dirty = 1;
         av->ids_fresh++;
-        lost = av->ids_fresh > av->id_cnt;
-        if (rw_ids_trim(av, lim, lost ? 0 : av->id_cnt - av->ids_fresh))
+        /* The stored tail goes out again with the fresh ids (RW_IDS_TAIL,
+         * RW_IDS_APPEND): one of its ids dropped, the ids are rewritten. */
+        lost = av->ids_fresh + av->ids_tail > av->id_cnt;
+        if (rw_ids_trim(av, lim, lost ? 0 : av->id_cnt - av->ids_fresh - av->ids_tail))
                 lost = 1;
         if (lost)
                 av->ids_rewrite = 1;
@@ -321,36 +323,49 @@ static void rw_le64_put(unsigned char *p, uint64_t v) {
                 p[i] = (unsigned char)v;
 }
 
-int rw_account_ids_load(rw_account_view_t *av, const void *buf, size_t len) {
-        const unsigned char *p = buf;
-        size_t n = len / RW_SEEN_ID_SIZE;
+int rw_account_ids_load(rw_account_view_t *av, const void *str, size_t len, const void *tail,
+                        size_t tail_len) {
+        size_t n = len / RW_SEEN_ID_SIZE, t = tail_len / RW_SEEN_ID_SIZE;
 
-        if (len % RW_SEEN_ID_SIZE)
+        if (len % RW_SEEN_ID_SIZE || tail_len % RW_SEEN_ID_SIZE)
                 return -1;
         free(av->ids);
         av->ids = NULL;
         av->id_cnt = av->id_size = 0;
-        av->ids_stored = n;
+        av->ids_stored = n + t;
+        av->ids_tail = t;
         av->ids_fresh = 0;
         av->ids_rewrite = 0;
-        if (!n)
+        if (!n && !t)
                 return 0;
-        if (!(av->ids = malloc(n * sizeof(*av->ids))))
+        if (!(av->ids = malloc((n + t) * sizeof(*av->ids))))
                 return -1;
-        for (size_t i = 0; i < n; i++, p += RW_SEEN_ID_SIZE) {
+        for (size_t i = 0; i < n + t; i++) {
+                const unsigned char *p = i < n ? (const unsigned char *)str + i * RW_SEEN_ID_SIZE :
+                                         (const unsigned char *)tail + (i - n) * RW_SEEN_ID_SIZE;
                 av->ids[i].h1 = rw_le64_get(p);
                 av->ids[i].h2 = rw_le64_get(p + 8);
                 av->ids[i].at = (int64_t)rw_le64_get(p + 16);
         }
-        av->id_cnt = av->id_size = n;
+        av->id_cnt = av->id_size = n + t;
         return 0;
 }
 
+static int rw_seen_id_eq(const rw_seen_id_t *a, const rw_seen_id_t *b) {
+        return a->h1 == b->h1 && a->h2 == b->h2 && a->at == b->at;
+}
+
 void rw_account_ids_settle(rw_account_view_t *av, const rw_account_limits_t *lim) {
-        size_t n = av->id_cnt;
+        size_t n = av->id_cnt, t = av->ids_tail;
+        rw_seen_id_t tail[RW_IDS_TAIL_MAX];
+        int intact = 1;
 
         if (!lim->dedup_ms || !lim->dedup_max)
                 return;
+        if (t > RW_IDS_TAIL_MAX || t > n)
+                intact = 0;
+        else if (t)
+                memcpy(tail, av->ids + n - t, t * sizeof(*tail));
         /* In place: the kept ones stay a prefix no longer than what was read. */
         av->id_cnt = 0;
         for (size_t i = 0; i < n; i++) {
@@ -358,17 +373,40 @@ void rw_account_ids_settle(rw_account_view_t *av, const rw_account_limits_t *lim
                 av->ids[av->id_cnt++] = id;
                 (void)rw_ids_trim(av, lim, av->id_cnt);
         }
+        /* The tail is stored again by the next write that keeps it: it must
+         * be the last of the ids kept. */
+        if (intact && t)
+                for (size_t i = 0; i < t; i++)
+                        if (av->id_cnt < t ||
+                            !rw_seen_id_eq(&av->ids[av->id_cnt - t + i], &tail[i]))
+                                intact = 0;
+        if (!intact)
+                av->ids_rewrite = 1;
 }
 
-int rw_account_ids_append(const rw_account_view_t *av) {
-        /* Worth a command of its own (the writes gather whole lists into
-         * one MSET) once the list repeated would be 4 ids (96 bytes) or
-         * more; what is stored plus what is appended stays within half as
-         * much again as what is kept (and two): a rewrite every so many ids
+rw_ids_mode_t rw_account_ids_mode(const rw_account_view_t *av) {
+        /* The stored form (string and tail) stays within half as much
+         * again as what is kept (and two): a rewrite every so many ids
          * rather than at every write. */
-        return av->id_cnt && !av->ids_rewrite && av->ids_fresh <= av->id_cnt &&
-               av->id_cnt - av->ids_fresh >= 4 &&
-               av->ids_stored + av->ids_fresh <= av->id_cnt + av->id_cnt / 2 + 2;
+        int grow = av->id_cnt && !av->ids_rewrite &&
+                   av->ids_fresh + av->ids_tail <= av->id_cnt &&
+                   av->ids_stored + av->ids_fresh <= av->id_cnt + av->id_cnt / 2 + 2;
+
+        if (!av->id_cnt)
+                return RW_IDS_NONE;
+        if (grow && av->ids_tail + av->ids_fresh <= RW_IDS_TAIL_MAX)
+                return RW_IDS_TAIL;
+        /* Appended, a command of its own (the writes gather whole lists
+         * into one MSET): worth it once the list repeated would be 4 ids
+         * (96 bytes) or more. */
+        if (grow && av->id_cnt - av->ids_fresh >= 4)
+                return RW_IDS_APPEND;
+        return RW_IDS_WHOLE;
+}
+
+size_t rw_account_ids_from(const rw_account_view_t *av, rw_ids_mode_t m) {
+        return m == RW_IDS_TAIL || m == RW_IDS_APPEND ?
+               av->id_cnt - av->ids_fresh - av->ids_tail : 0;
 }
 
 void rw_account_ids_store(const rw_account_view_t *av, size_t from, unsigned char *buf) {
@@ -408,12 +446,28 @@ void rw_account_clean(rw_account_view_t *av) {
         av->meta_dirty = 0;
         av->meta_legacy = 0;
         av->gone_cnt = 0;
-        if (av->ids_dirty)
-                av->ids_stored = rw_account_ids_append(av) ? av->ids_stored + av->ids_fresh :
-                                 av->id_cnt;
+        if (av->ids_dirty) {
+                switch (rw_account_ids_mode(av)) {
+                case RW_IDS_TAIL:
+                        av->ids_stored += av->ids_fresh;
+                        av->ids_tail += av->ids_fresh;
+                        break;
+                case RW_IDS_APPEND:
+                        av->ids_stored += av->ids_fresh;
+                        av->ids_tail = 0;
+                        break;
+                case RW_IDS_WHOLE:
+                case RW_IDS_NONE:
+                        av->ids_stored = av->id_cnt;
+                        av->ids_tail = 0;
+                        break;
+                }
+                /* Only a write of the ids ends a rewrite: one a read asked
+                 * for (rw_account_ids_settle()) waits for the next id. */
+                av->ids_rewrite = 0;
+        }
         av->ids_dirty = 0;
         av->ids_fresh = 0;
-        av->ids_rewrite = 0;
         if (!av->due_keep)
                 av->due_stored = av->due;
 }

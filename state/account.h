@@ -64,10 +64,12 @@ typedef struct rw_account_view_s {
         int ids_dirty;
         /* The stored form is appended to: it holds ids_stored records, the
          * retention rule not yet applied to the later ones
-         * (rw_account_ids_settle()). ids_fresh: remembered since the last
-         * write, the last ones of ids unless ids_rewrite (one of them was
-         * dropped again). */
-        size_t ids_stored, ids_fresh;
+         * (rw_account_ids_settle()), the last ids_tail of them in the
+         * account hash's field "i" (rw_account_ids_mode()). ids_fresh:
+         * remembered since the last write, the last ones of ids, the
+         * stored tail's just before them, unless ids_rewrite (one of
+         * those was dropped again). */
+        size_t ids_stored, ids_fresh, ids_tail;
         int ids_rewrite;
 } rw_account_view_t;
 
@@ -128,18 +130,39 @@ void rw_bucket_parse(int64_t day, const char *csv, rw_day_bucket_t *b);
  * empty fields, trailing ones left out. */
 void rw_bucket_format(const rw_day_bucket_t *b, char *buf, size_t size);
 
-/* Load the remembered ids from their stored form (n * RW_SEEN_ID_SIZE
- * bytes, in the order they arrived); -1 when malformed or out of memory.
+/* The stored form of the remembered ids is a string (da:/ds:ACCOUNT)
+ * followed by its tail, the account hash's field "i": RW_SEEN_ID_SIZE
+ * bytes per id, in the order they arrived. The tail holds at most
+ * RW_IDS_TAIL_MAX ids, under hash-max-listpack-value (64 bytes), so most
+ * live writes store an account's new id in the account's own HSET rather
+ * than in a command of its own. */
+#define RW_IDS_TAIL_MAX 2
+
+/* Load the remembered ids from their stored form (str: len bytes, tail:
+ * tail_len; either may be empty); -1 when malformed or out of memory.
  * Then rw_account_ids_settle(). */
-int rw_account_ids_load(rw_account_view_t *av, const void *buf, size_t len);
+int rw_account_ids_load(rw_account_view_t *av, const void *str, size_t len, const void *tail,
+                        size_t tail_len);
 /* Apply the retention rule to the loaded ids one at a time, in the order
  * they arrived: the ids the view held when they were stored, whether the
- * stored form was appended to or written whole. */
+ * stored form was appended to or written whole. A tail the rule dropped
+ * from (read with other dedup settings than it was written with) makes
+ * the next write of the ids rewrite them whole. */
 void rw_account_ids_settle(rw_account_view_t *av, const rw_account_limits_t *lim);
-/* 1 when a write appends the ids remembered since the last one (ids_fresh
- * records from index id_cnt - ids_fresh) to the stored form, 0 when it
- * writes all of them (id_cnt records) over it. */
-int rw_account_ids_append(const rw_account_view_t *av);
+
+/* How a write stores the ids remembered since the last one
+ * (rw_account_ids_mode(); rw_account_clean() follows it):
+ *   RW_IDS_TAIL    the tail and the new ids set as field "i";
+ *   RW_IDS_APPEND  the tail and the new ids appended to the string, "i"
+ *                  emptied;
+ *   RW_IDS_WHOLE   all the ids kept set as the string, "i" emptied;
+ *   RW_IDS_NONE    none kept: the string deleted, "i" emptied.
+ * "i" is emptied only when it holds something (ids_tail). */
+typedef enum { RW_IDS_TAIL, RW_IDS_APPEND, RW_IDS_WHOLE, RW_IDS_NONE } rw_ids_mode_t;
+rw_ids_mode_t rw_account_ids_mode(const rw_account_view_t *av);
+/* The first of ids a write in mode m stores: the records of
+ * ids[from..id_cnt). */
+size_t rw_account_ids_from(const rw_account_view_t *av, rw_ids_mode_t m);
 /* Their stored form: the records of ids[from..id_cnt), (id_cnt - from) *
  * RW_SEEN_ID_SIZE bytes, to buf. */
 void rw_account_ids_store(const rw_account_view_t *av, size_t from, unsigned char *buf);

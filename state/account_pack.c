@@ -41,10 +41,10 @@ static int rw_pack_double_set(double d) {
 }
 
 size_t rw_account_pack_bound(const rw_account_view_t *av) {
-        /* The seven meta values and the stored due time, the ids stored,
-         * the states' mask and the two counts; the states; the buckets; the
-         * ids. */
-        return strlen(av->account) + 1 + (8 + 4) * RW_VARINT_MAX +
+        /* The seven meta values and the stored due time, the ids stored
+         * and their tail, the states' mask and the two counts; the states;
+         * the buckets; the ids. */
+        return strlen(av->account) + 1 + (8 + 5) * RW_VARINT_MAX +
                RW_RULE__CNT * 3 * RW_VARINT_MAX +
                av->bucket_cnt * ((2 + RW_PACK_INTS) * RW_VARINT_MAX + 2 * sizeof(double)) +
                av->id_cnt * (16 + RW_VARINT_MAX);
@@ -66,6 +66,9 @@ size_t rw_account_pack_into(const rw_account_view_t *av, unsigned char *b) {
         n += rw_svarint_put(b + n, av->due);
         n += rw_svarint_put(b + n, (int64_t)((uint64_t)av->due - (uint64_t)av->due_stored));
         n += rw_uvarint_put(b + n, av->ids_stored);
+        /* A rewrite a read asked for survives the packing (a clean view's
+         * only one: rw_account_ids_settle()). */
+        n += rw_uvarint_put(b + n, (uint64_t)av->ids_tail * 2 + !!av->ids_rewrite);
         for (int r = 0; r < RW_RULE__CNT; r++)
                 if (av->fp[r].firing || av->fp[r].severity || av->fp[r].resolved_at)
                         mask |= 1u << r;
@@ -237,8 +240,11 @@ int rw_account_unpack_reuse(const unsigned char *buf, size_t len, rw_account_vie
                 av->due_keep = kept != 0;       /* clean when packed: kept */
         }
         if (rw_unpack_cnt(&p, end, SIZE_MAX, &av->ids_stored) ||
+            rw_unpack_cnt(&p, end, SIZE_MAX, &av->ids_tail) ||
             rw_uvarint_get(&p, end, &mask) || mask >> RW_RULE__CNT)
                 goto fail;
+        av->ids_rewrite = (int)(av->ids_tail & 1);
+        av->ids_tail >>= 1;
         for (int r = 0; r < RW_RULE__CNT; r++) {
                 int64_t firing, sev;
                 if (!(mask & (1u << r)))

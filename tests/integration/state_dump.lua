@@ -17,6 +17,10 @@
 --                  shown as what a read keeps (the rule applied to the
 --                  24-byte records in order: within DEDUP_MS of the latest,
 --                  at most DEDUP_MAX, newest kept), in hex
+--                  The ids' tail, the account hash's field "i", is the
+--                  end of that stored form: shown in the da:/ds: line, not
+--                  in the hash's (which ids are in the tail and which in
+--                  the string depends on where batches ended)
 --   binary strings (others) as hex
 --   {dep}:lock     left out: the decider's lock, held or left to expire by a
 --                  killed process, with a per-process token
@@ -140,6 +144,14 @@ local function bucket_add(sums, s)
 end
 
 local out, buckets = {}, {}
+-- The line of an account's remembered ids (rest: {P}:da:ACCOUNT or
+-- {P}:ds:ACCOUNT) from their stored form, the string and the tail.
+local function ids_line(rest, v)
+  if #v % 24 == 0 then v = settled_ids(v) end
+  -- Binary values (the remembered event ids) as hex, so a line stays one.
+  if string.find(v, '[^%w%p ]') then v = 'hex:' .. hex(v) end
+  out[#out + 1] = rest .. ' ' .. v
+end
 local function bucket_of(slot, fam, pbk)
   local name = slot .. ':pb:' .. fam .. ':' .. pbk
   local sums = buckets[name] or {}
@@ -187,17 +199,26 @@ for _, k in ipairs(keys) do
   elseif t == 'hash' then
     local all = redis.call('HGETALL', k)
     local fields = {}
+    local aslot, as, acct = string.match(rest, '^({%d+}):([as]):(.*)$')
+    local tail = ''
     for i = 1, #all, 2 do
       local f, v = all[i], all[i + 1]
-      if rest == '{dep}:prog' then
+      if acct and f == 'i' then
+        tail = v
+      elseif rest == '{dep}:prog' then
         if f == 'start' then v = '' else v = string.match(v, '^([^,]*)') end
       elseif string.match(rest, '^{[%w]+}:firing') then
         v = alert_sans_emitted_at(v)
       end
-      fields[#fields + 1] = f .. '=' .. v
+      if not (acct and f == 'i') then fields[#fields + 1] = f .. '=' .. v end
     end
     table.sort(fields)
     out[#out + 1] = rest .. ' ' .. table.concat(fields, ' ')
+    if acct then
+      local ids = aslot .. ':d' .. as .. ':' .. acct
+      local v = (redis.call('GET', ns .. ':' .. ids) or '') .. tail
+      if #v > 0 then ids_line(ids, v) end
+    end
   elseif t == 'zset' then
     local all = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
     local items = {}
@@ -223,10 +244,17 @@ for _, k in ipairs(keys) do
     out[#out + 1] = rest .. ' ' .. table.concat(items, ' ')
   elseif t == 'string' then
     local v = redis.call('GET', k)
-    if string.match(rest, '^{%d+}:d[as]:') and #v % 24 == 0 then v = settled_ids(v) end
-    -- Binary values (the remembered event ids) as hex, so a line stays one.
-    if string.find(v, '[^%w%p ]') then v = 'hex:' .. hex(v) end
-    out[#out + 1] = rest .. ' ' .. v
+    local islot, is, iacct = string.match(rest, '^({%d+}):d([as]):(.*)$')
+    if islot then
+      -- With the account's hash: shown with its tail, from the hash.
+      if redis.call('EXISTS', ns .. ':' .. islot .. ':' .. is .. ':' .. iacct) == 0 then
+        ids_line(rest, v)
+      end
+    else
+      -- Binary values as hex, so a line stays one.
+      if string.find(v, '[^%w%p ]') then v = 'hex:' .. hex(v) end
+      out[#out + 1] = rest .. ' ' .. v
+    end
   elseif t ~= 'none' then   -- 'none': expired since the SCAN
     error('key ' .. k .. ' of unexpected type ' .. t)
   end

@@ -118,7 +118,9 @@ static void test_fencing(void **state) {
         assert_int_equal(off, 10);
         assert_int_equal(wm, T0);
         assert_int_equal(placed(fx, "ts:{0}:a:a"), 1);
-        assert_int_equal(llget(fx, "STRLEN ts:{0}:da:a"), RW_SEEN_ID_SIZE);
+        /* The account's one id: the tail in its hash, no string. */
+        assert_int_equal(llget(fx, "HSTRLEN ts:{0}:a:a i"), RW_SEEN_ID_SIZE);
+        assert_int_equal(llget(fx, "EXISTS ts:{0}:da:a"), 0);
         /* The owner, with the right expectation, goes on. */
         assert_int_equal(rw_state_apply(fx->st, "orders", 0, 10, 11, &LIM, evs + 1, 1, &applied, &dups, errstr, sizeof(errstr)), RW_OK);
         assert_int_equal(placed(fx, "ts:{0}:a:a"), 2);
@@ -224,7 +226,9 @@ static void test_memory_bounded(void **state) {
 /* Compare a replayed view with the hash Redis holds for it. */
 static void expect_view_is_stored(fx_t *fx, const rw_account_view_t *av,
                                   const char *key) {
-        assert_int_equal(av->bucket_cnt, (size_t)llget(fx, "HLEN %s", key) - 1);   /* m */
+        /* m, and i when the ids' tail is there */
+        assert_int_equal(av->bucket_cnt, (size_t)(llget(fx, "HLEN %s", key) - 1 -
+                                                  llget(fx, "HEXISTS %s i", key)));
         for (size_t i = 0; i < av->bucket_cnt; i++) {
                 char field[24], *csv;
                 rw_day_bucket_t stored;
@@ -311,7 +315,11 @@ static void test_replay_matches_redis(void **state) {
         for (size_t i = 0; i < mem.bucket_cnt; i++)
                 assert_memory_equal(&mem.buckets[i], &stored.buckets[i], sizeof(mem.buckets[i]));
         expect_view_is_stored(fx, &stored, "ts:{4}:s:acct");
-        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 1);
+        /* 3 days, m and i: the ids' tail. The first batch's 3 ids went
+         * whole to the string, the second's one to the tail. */
+        assert_int_equal(llget(fx, "HLEN ts:{4}:a:acct"), 3 + 1 + 1);
+        assert_int_equal(llget(fx, "STRLEN ts:{4}:da:acct"), 3 * RW_SEEN_ID_SIZE);
+        assert_int_equal(llget(fx, "HSTRLEN ts:{4}:a:acct i"), RW_SEEN_ID_SIZE);
         rw_account_view_clear(&mem);
         rw_account_view_clear(&stored);
 }
@@ -339,7 +347,9 @@ static void test_legacy_meta(void **state) {
         assert_int_equal(applied, 1);
         assert_int_equal(llget(fx, "HEXISTS ts:{5}:a:old m:n"), 0);
         assert_int_equal(llget(fx, "HEXISTS ts:{5}:a:old m:off"), 0);
-        assert_int_equal(llget(fx, "HLEN ts:{5}:a:old"), 2 + 1);
+        /* Two days, m, and i: the new event's id */
+        assert_int_equal(llget(fx, "HLEN ts:{5}:a:old"), 2 + 1 + 1);
+        assert_int_equal(llget(fx, "HSTRLEN ts:{5}:a:old i"), RW_SEEN_ID_SIZE);
         /* One field: MAXDAY,OFFSET,TIME,PLACED, then the first and the last
          * order as distances back from TIME. */
         snprintf(want, sizeof(want), "%lld,2,%lld,3,%lld,0", (long long)(day + 2),
@@ -429,6 +439,11 @@ static void test_load_refused(void **state) {
         r = redisCommand(fx->rc, "SET ts:{6}:da:bad 12345");
         freeReplyObject(r);
         load_refused(fx, names, views, "ts:{6}:da:bad: malformed");
+        r = redisCommand(fx->rc, "DEL ts:{6}:da:bad");
+        freeReplyObject(r);
+        r = redisCommand(fx->rc, "HSET ts:{6}:a:bad m 20000,2,%lld i 12345", (long long)T0);
+        freeReplyObject(r);
+        load_refused(fx, names, views, "ts:{6}:da:bad (with the hash's field i): malformed");
 
         /* In step: the next load reads its own replies. */
         assert_int_equal(rw_state_load(fx->st, "orders", 6, 1, names + 2, 1, views, errstr,

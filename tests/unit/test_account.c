@@ -106,34 +106,45 @@ static void test_dedup(void **state) {
                 rw_account_view_t back;
                 assert_int_equal(rw_account_init(&back, "a"), 0);
                 rw_account_ids_store(&av, 0, buf);
-                assert_int_equal(rw_account_ids_load(&back, buf, av.id_cnt * RW_SEEN_ID_SIZE), 0);
+                assert_int_equal(rw_account_ids_load(&back, buf, av.id_cnt * RW_SEEN_ID_SIZE, NULL, 0),
+                                 0);
                 assert_int_equal(back.id_cnt, av.id_cnt);
                 assert_memory_equal(back.ids, av.ids, av.id_cnt * sizeof(*av.ids));
-                assert_int_equal(rw_account_ids_load(&back, buf, 5), -1);  /* malformed */
+                assert_int_equal(rw_account_ids_load(&back, buf, 5, NULL, 0), -1);  /* malformed */
+                assert_int_equal(rw_account_ids_load(&back, buf, 24, buf, 7), -1);
+                /* The string and the hash's tail read as one. */
+                assert_int_equal(rw_account_ids_load(&back, buf, RW_SEEN_ID_SIZE,
+                                                     buf + RW_SEEN_ID_SIZE,
+                                                     (av.id_cnt - 1) * RW_SEEN_ID_SIZE),
+                                 0);
+                assert_int_equal(back.id_cnt, av.id_cnt);
+                assert_int_equal(back.ids_tail, av.id_cnt - 1);
+                assert_memory_equal(back.ids, av.ids, av.id_cnt * sizeof(*av.ids));
                 rw_account_view_clear(&back);
         }
         rw_account_view_clear(&av);
 }
 
-/* The stored ids are appended to at most writes and written whole now and
- * then; whatever the writes, a view loaded from what they left (and
- * settled) holds the ids the writing view held, and the stored form stays
- * within half as much again as what is kept. A stream of events with times
- * out of order (some beyond the horizon on arrival), more than dedup_max
- * of them, cut into writes of random sizes: the stored form as the write
- * path builds it (append, or whole), reloaded after every write. */
+/* The stored ids go to the account hash's tail at most writes, are
+ * appended to the string at others and written whole now and then;
+ * whatever the writes, a view loaded from what they left (and settled)
+ * holds the ids the writing view held, and the stored form stays within
+ * half as much again as what is kept, its tail within RW_IDS_TAIL_MAX. A
+ * stream of events with times out of order (some beyond the horizon on
+ * arrival), more than dedup_max of them, cut into writes of random sizes:
+ * the stored form as the write path builds it, reloaded after every write. */
 static void test_ids_append(void **state) {
         static const rw_account_limits_t lim = { .window_days = 120,
                                                  .dedup_ms = 7 * RW_DAY_MS, .dedup_max = 8 };
-        unsigned char *stored = NULL;
-        size_t stored_len = 0, appends = 0, rewrites = 0;
+        unsigned char *stored = NULL, tail[RW_IDS_TAIL_MAX * RW_SEEN_ID_SIZE];
+        size_t stored_len = 0, tail_len = 0, n[4] = { 0 };
         rw_account_view_t av;
         uint32_t rnd = 12345;
         char id[32];
         (void)state;
 
         assert_int_equal(rw_account_init(&av, "a"), 0);
-        for (int i = 0, left = 0; i < 2000; i++) {
+        for (int i = 0, left = 0; i < 4000; i++) {
                 rw_state_event_t ev;
                 int64_t at;
 
@@ -154,38 +165,150 @@ static void test_ids_append(void **state) {
 
                 /* The write, as state.c builds it, then the view cleaned. */
                 if (av.ids_dirty) {
-                        int append = rw_account_ids_append(&av);
-                        size_t from = append ? av.id_cnt - av.ids_fresh : 0;
+                        rw_ids_mode_t m = rw_account_ids_mode(&av);
+                        size_t from = rw_account_ids_from(&av, m);
                         size_t add = (av.id_cnt - from) * RW_SEEN_ID_SIZE;
-                        unsigned char *p = realloc(stored, (append ? stored_len : 0) + add + 1);
-                        assert_non_null(p);
-                        stored = p;
-                        stored_len = append ? stored_len : 0;
-                        rw_account_ids_store(&av, from, stored + stored_len);
-                        stored_len += add;
-                        append ? appends++ : rewrites++;
+                        n[m]++;
+                        if (m == RW_IDS_TAIL) {
+                                assert_true(add <= sizeof(tail));
+                                rw_account_ids_store(&av, from, tail);
+                                tail_len = add;
+                        } else {
+                                unsigned char *p;
+                                if (m != RW_IDS_APPEND)
+                                        stored_len = 0;
+                                p = realloc(stored, stored_len + add + 1);
+                                assert_non_null(p);
+                                stored = p;
+                                rw_account_ids_store(&av, from, stored + stored_len);
+                                stored_len += add;
+                                tail_len = 0;
+                        }
                 }
                 rw_account_clean(&av);
-                assert_int_equal(av.ids_stored * RW_SEEN_ID_SIZE, stored_len);
+                assert_int_equal(av.ids_stored * RW_SEEN_ID_SIZE, stored_len + tail_len);
+                assert_int_equal(av.ids_tail * RW_SEEN_ID_SIZE, tail_len);
                 assert_true(av.ids_stored <= av.id_cnt + av.id_cnt / 2 + 2);
 
-                /* Loaded back: the same ids, the same verdicts. */
+                /* Loaded back: the same ids, the same stored form. */
                 {
                         rw_account_view_t back;
                         assert_int_equal(rw_account_init(&back, "a"), 0);
-                        assert_int_equal(rw_account_ids_load(&back, stored, stored_len), 0);
+                        assert_int_equal(rw_account_ids_load(&back, stored, stored_len, tail,
+                                                             tail_len), 0);
                         rw_account_ids_settle(&back, &lim);
                         assert_int_equal(back.id_cnt, av.id_cnt);
                         assert_memory_equal(back.ids, av.ids, av.id_cnt * sizeof(*av.ids));
                         assert_int_equal(back.ids_stored, av.ids_stored);
+                        assert_int_equal(back.ids_tail, av.ids_tail);
+                        assert_false(back.ids_rewrite);
                         rw_account_view_clear(&back);
                 }
         }
-        print_message("%zu appends, %zu rewrites\n", appends, rewrites);
-        /* Both kinds of write happened, appends most. */
-        assert_true(appends > rewrites);
-        assert_true(rewrites > 10);
+        print_message("%zu to the tail, %zu appends, %zu rewrites\n", n[RW_IDS_TAIL],
+                      n[RW_IDS_APPEND], n[RW_IDS_WHOLE]);
+        /* Every kind of write happened, many times. */
+        assert_true(n[RW_IDS_TAIL] > 100);
+        assert_true(n[RW_IDS_APPEND] > 100);
+        assert_true(n[RW_IDS_WHOLE] > 100);
         free(stored);
+        rw_account_view_clear(&av);
+}
+
+/* A tail the retention rule drops from when read (the ids read with a
+ * lower dedup.max.ids than they were written with) is not stored again
+ * as a tail: the next write of the ids rewrites them whole, also after the
+ * view was packed in between. */
+static void test_ids_tail_lost(void **state) {
+        static const rw_account_limits_t wide = { .window_days = 120,
+                                                  .dedup_ms = 7 * RW_DAY_MS, .dedup_max = 8 },
+                                         narrow = { .window_days = 120,
+                                                    .dedup_ms = 7 * RW_DAY_MS, .dedup_max = 1 };
+        unsigned char str[8 * RW_SEEN_ID_SIZE], tail[RW_IDS_TAIL_MAX * RW_SEEN_ID_SIZE];
+        rw_account_view_t av, back, un;
+        rw_state_event_t ev;
+        unsigned char *buf;
+        size_t len, from;
+        (void)state;
+
+        assert_int_equal(rw_account_init(&av, "a"), 0);
+        for (int i = 0; i < 6; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "e%d", i);
+                ev = order(id, 'P', 1, T0 + i * 1000, i);
+                assert_int_equal(rw_account_apply(&av, &ev, &wide), 0);
+        }
+        assert_int_equal(rw_account_ids_mode(&av), RW_IDS_WHOLE);
+        rw_account_ids_store(&av, 0, str);
+        rw_account_clean(&av);
+        ev = order("e6", 'P', 1, T0 + 6000, 6);
+        assert_int_equal(rw_account_apply(&av, &ev, &wide), 0);
+        ev = order("e7", 'P', 1, T0 + 7000, 7);
+        assert_int_equal(rw_account_apply(&av, &ev, &wide), 0);
+        assert_int_equal(rw_account_ids_mode(&av), RW_IDS_TAIL);
+        from = rw_account_ids_from(&av, RW_IDS_TAIL);
+        assert_int_equal(av.id_cnt - from, 2);
+        rw_account_ids_store(&av, from, tail);
+        rw_account_clean(&av);
+        assert_int_equal(av.ids_tail, 2);
+
+        /* Read with one id kept: e6 of the tail is dropped. */
+        assert_int_equal(rw_account_init(&back, "a"), 0);
+        assert_int_equal(rw_account_ids_load(&back, str, 6 * RW_SEEN_ID_SIZE, tail,
+                                             2 * RW_SEEN_ID_SIZE), 0);
+        rw_account_ids_settle(&back, &narrow);
+        assert_int_equal(back.id_cnt, 1);
+        assert_true(back.ids_rewrite);
+        /* Packed (clean) and unpacked: still to be rewritten. */
+        assert_int_equal(rw_account_pack(&back, &buf, &len), 0);
+        assert_int_equal(rw_account_unpack(buf, len, &un), 0);
+        free(buf);
+        assert_true(un.ids_rewrite);
+        assert_int_equal(un.ids_tail, 2);
+        ev = order("e8", 'P', 1, T0 + 8000, 8);
+        assert_int_equal(rw_account_apply(&un, &ev, &narrow), 0);
+        assert_int_equal(rw_account_ids_mode(&un), RW_IDS_WHOLE);
+        rw_account_clean(&un);
+        assert_int_equal(un.ids_tail, 0);
+        assert_int_equal(un.ids_stored, 1);
+        assert_false(un.ids_rewrite);
+
+        /* Read with the settings it was written with: the tail goes on. */
+        rw_account_view_clear(&back);
+        assert_int_equal(rw_account_init(&back, "a"), 0);
+        assert_int_equal(rw_account_ids_load(&back, str, 6 * RW_SEEN_ID_SIZE, tail,
+                                             2 * RW_SEEN_ID_SIZE), 0);
+        rw_account_ids_settle(&back, &wide);
+        assert_false(back.ids_rewrite);
+        assert_int_equal(rw_account_apply(&back, &ev, &wide), 0);
+        assert_int_equal(rw_account_ids_mode(&back), RW_IDS_APPEND);    /* tail full */
+        assert_int_equal(rw_account_ids_from(&back, RW_IDS_APPEND), back.id_cnt - 3);
+        rw_account_view_clear(&back);
+        rw_account_view_clear(&un);
+        rw_account_view_clear(&av);
+
+        /* The writer's own rule dropping the tail: four ids written whole
+         * (day 5), one that arrived late with day 1's time in the tail,
+         * then one of day 9, beyond whose horizon the tail's id falls. The
+         * tail is not sent again (it would repeat the string's last id):
+         * the ids are rewritten whole. */
+        assert_int_equal(rw_account_init(&av, "b"), 0);
+        for (int i = 0; i < 4; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "a%d", i);
+                ev = order(id, 'P', 1, T0 + 5 * RW_DAY_MS + i, i);
+                assert_int_equal(rw_account_apply(&av, &ev, &wide), 0);
+        }
+        assert_int_equal(rw_account_ids_mode(&av), RW_IDS_WHOLE);
+        rw_account_clean(&av);
+        ev = order("late", 'P', 1, T0 + RW_DAY_MS, 4);
+        assert_int_equal(rw_account_apply(&av, &ev, &wide), 0);
+        assert_int_equal(rw_account_ids_mode(&av), RW_IDS_TAIL);
+        rw_account_clean(&av);
+        ev = order("c", 'P', 1, T0 + 9 * RW_DAY_MS, 5);
+        assert_int_equal(rw_account_apply(&av, &ev, &wide), 0);
+        assert_int_equal(av.id_cnt, 5);
+        assert_int_equal(rw_account_ids_mode(&av), RW_IDS_WHOLE);
         rw_account_view_clear(&av);
 }
 
@@ -347,6 +470,8 @@ static void assert_same_view(const rw_account_view_t *a, const rw_account_view_t
         if (a->id_cnt)
                 assert_memory_equal(a->ids, b->ids, a->id_cnt * sizeof(*a->ids));
         assert_int_equal(a->ids_stored, b->ids_stored);
+        assert_int_equal(a->ids_tail, b->ids_tail);
+        assert_int_equal(a->ids_rewrite, b->ids_rewrite);
         assert_int_equal(a->meta_legacy, b->meta_legacy);
         assert_int_equal(rw_account_dirty(a), rw_account_dirty(b));
 }
@@ -434,6 +559,8 @@ static void rnd_view(rw_account_view_t *av, int n) {
         for (size_t i = 0; i < av->id_cnt; i++)
                 av->ids[i] = (rw_seen_id_t){ .h1 = rnd(), .h2 = rnd(), .at = rnd_i64() };
         av->ids_stored = rnd() % 100;
+        av->ids_tail = rnd() % (RW_IDS_TAIL_MAX + 1);
+        av->ids_rewrite = (int)(rnd() % 2);
         assert_false(rw_account_dirty(av));
 }
 
@@ -530,7 +657,8 @@ static void test_pack_resume(void **state) {
         ev = order("e6", 'P', 7, T0 + 20 * RW_DAY_MS, 6);
         assert_int_equal(rw_account_apply(&av, &ev, &LIM), 0);
         assert_int_equal(rw_account_apply(&back, &ev, &LIM), 0);
-        assert_int_equal(rw_account_ids_append(&av), rw_account_ids_append(&back));
+        assert_int_equal(rw_account_ids_mode(&av), rw_account_ids_mode(&back));
+        assert_int_equal(av.ids_tail, back.ids_tail);
         assert_int_equal(av.ids_fresh, back.ids_fresh);
         for (size_t i = 0; i < av.bucket_cnt; i++)
                 assert_int_equal(av.bucket_dirty[i], back.bucket_dirty[i]);
@@ -764,6 +892,7 @@ int main(void) {
                 cmocka_unit_test(test_window),
                 cmocka_unit_test(test_dedup),
                 cmocka_unit_test(test_ids_append),
+                cmocka_unit_test(test_ids_tail_lost),
                 cmocka_unit_test(test_bucket_format),
                 cmocka_unit_test(test_bucket_saturates),
                 cmocka_unit_test(test_cache),
