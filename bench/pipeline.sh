@@ -241,8 +241,8 @@ latency_mode() {
       die "latency.py failed"
     c1=$(proc_cpu "$rw_pid"); w1=$(now); redis_after; aof1=$(info aof_rewrites)
     cmdstats >"$dir/cmdstats1.$r"
-    out="${out%\}},\"riskwatch_cpu_share\":$(calc %.2f "($c1 - $c0) / ($w1 - $w0)")"
-    out="$out,\"redis_cpu_share\":$(calc %.2f "$r_cpu / ($w1 - $w0)")"
+    out="${out%\}},\"riskwatch_cpu_share\":$(calc %.3f "($c1 - $c0) / ($w1 - $w0)")"
+    out="$out,\"redis_cpu_share\":$(calc %.3f "$r_cpu / ($w1 - $w0)")"
     out="$out,\"redis_aof_rewrites\":$((aof1 - aof0))}"
     kill -TERM "$rw_pid"
     wait "$rw_pid" || true
