@@ -37,6 +37,26 @@ struct rw_state_s {
         uint64_t token_base, token_seq;
 };
 
+/* "NS:{PARTITION}:MID:SUBJECT" into key, cut to size like snprintf (the hot
+ * path builds three per account; vfprintf was a tenth of it). */
+static void rw_key(char *key, size_t size, const char *ns, int32_t partition,
+                   const char *mid, const char *subject) {
+        char num[24];
+        const char *parts[7] = { ns, ":{", num, "}:", mid, ":", subject };
+        size_t n = 0;
+
+        num[rw_i64_str(num, partition)] = '\0';
+        for (int i = 0; i < 7 && size; i++) {
+                size_t l = strlen(parts[i]);
+                if (n + l >= size)
+                        l = size - 1 - n;
+                memcpy(key + n, parts[i], l);
+                n += l;
+        }
+        if (size)
+                key[n] = '\0';
+}
+
 static void (*rw_state_rt_cb)(void *opaque, double seconds);
 static void *rw_state_rt_opaque;
 
@@ -254,8 +274,8 @@ rw_err_t rw_state_get_position(rw_state_t *st, const char *topic,
                                char *errstr, size_t errstr_size) {
         char okey[512], wkey[512];
 
-        snprintf(okey, sizeof(okey), "%s:{%d}:off:%s", st->ns, (int)partition, topic);
-        snprintf(wkey, sizeof(wkey), "%s:{%d}:wm:%s", st->ns, (int)partition, topic);
+        rw_key(okey, sizeof(okey), st->ns, partition, "off", topic);
+        rw_key(wkey, sizeof(wkey), st->ns, partition, "wm", topic);
         return rw_state_get_ints(st, okey, -1, offsetp, wkey, 0, watermarkp, errstr,
                                  errstr_size);
 }
@@ -368,6 +388,7 @@ static int rw_view_alloc(rw_account_view_t *av, size_t n) {
         return (av->buckets = calloc(av->bucket_size, sizeof(*av->buckets))) &&
                                (av->bucket_dirty = calloc(av->bucket_size, 1)) ? 0 : -1;
 }
+
 
 /* Fill a view's buckets and order meta from an account hash's HGETALL
  * reply; 0 on success, -1 when out of memory. */
@@ -502,12 +523,10 @@ rw_err_t rw_state_load(rw_state_t *st, const char *topic, int32_t partition,
                 const char *hg1[] = { "HGETALL", k1 }, *hg2[] = { "HGETALL", k2 };
                 const char *zs[] = { "ZSCORE", k3, accounts[i] }, *g[] = { "GET", k4 };
 
-                snprintf(k1, sizeof(k1), "%s:{%d}:%s:%s", st->ns, (int)partition,
-                         orders ? "a" : "s", accounts[i]);
-                snprintf(k2, sizeof(k2), "%s:{%d}:f:%s", st->ns, (int)partition, accounts[i]);
-                snprintf(k3, sizeof(k3), "%s:{%d}:due:%s", st->ns, (int)partition, topic);
-                snprintf(k4, sizeof(k4), "%s:{%d}:d%s:%s", st->ns, (int)partition,
-                         orders ? "a" : "s", accounts[i]);
+                rw_key(k1, sizeof(k1), st->ns, partition, orders ? "a" : "s", accounts[i]);
+                rw_key(k2, sizeof(k2), st->ns, partition, "f", accounts[i]);
+                rw_key(k3, sizeof(k3), st->ns, partition, "due", topic);
+                rw_key(k4, sizeof(k4), st->ns, partition, orders ? "da" : "ds", accounts[i]);
                 if (redisAppendCommandArgv(st->rc, 2, hg1, NULL) != REDIS_OK ||
                     redisAppendCommandArgv(st->rc, 2, hg2, NULL) != REDIS_OK ||
                     redisAppendCommandArgv(st->rc, 3, zs, NULL) != REDIS_OK ||
@@ -575,7 +594,7 @@ rw_err_t rw_state_vendor_maxdays(rw_state_t *st, int32_t partition,
         for (i = 0; i < cnt; i++) {
                 char key[1024];
                 const char *argv[] = { "HGET", key, "m:maxday" };
-                snprintf(key, sizeof(key), "%s:{%d}:v:%s", st->ns, (int)partition, vendors[i]);
+                rw_key(key, sizeof(key), st->ns, partition, "v", vendors[i]);
                 if (redisAppendCommandArgv(st->rc, 3, argv, NULL) != REDIS_OK)
                         goto io;
         }
@@ -607,8 +626,8 @@ rw_err_t rw_state_get_bounds(rw_state_t *st, int32_t partition, int64_t *firstp,
                              int64_t *lastp, char *errstr, size_t errstr_size) {
         char k1[300], k2[300];
 
-        snprintf(k1, sizeof(k1), "%s:{%d}:pb:first", st->ns, (int)partition);
-        snprintf(k2, sizeof(k2), "%s:{%d}:pb:last", st->ns, (int)partition);
+        rw_key(k1, sizeof(k1), st->ns, partition, "pb", "first");
+        rw_key(k2, sizeof(k2), st->ns, partition, "pb", "last");
         return rw_state_get_ints(st, k1, -1, firstp, k2, -1, lastp, errstr, errstr_size);
 }
 
@@ -660,8 +679,7 @@ rw_err_t rw_state_due(rw_state_t *st, rw_due_query_t *qs, size_t cnt,
                 const char *argv[] = { "ZRANGEBYSCORE", key, "-inf", lim, "WITHSCORES" };
                 const char *next[] = { "ZRANGEBYSCORE", key, from, "+inf", "WITHSCORES",
                                        "LIMIT", "0", ahead };
-                snprintf(key, sizeof(key), "%s:{%d}:due:%s", st->ns, (int)qs[i].partition,
-                         qs[i].topic);
+                rw_key(key, sizeof(key), st->ns, qs[i].partition, "due", qs[i].topic);
                 snprintf(lim, sizeof(lim), "%lld", (long long)qs[i].until);
                 if (redisAppendCommandArgv(st->rc, 5, argv, NULL) != REDIS_OK)
                         goto io;
@@ -964,25 +982,6 @@ static int rw_write_op_end(rw_state_write_t *w, ssize_t at) {
 static int rw_write_delta(rw_state_write_t *w, char kind, int64_t k, const char *subject,
                           int64_t delta, int64_t base);
 
-/* "NS:{PARTITION}:MID:SUBJECT" into key, cut to size like snprintf (the hot
- * path builds three per account; vfprintf was a tenth of it). */
-static void rw_key(char *key, size_t size, const char *ns, int32_t partition,
-                   const char *mid, const char *subject) {
-        char num[24];
-        const char *parts[7] = { ns, ":{", num, "}:", mid, ":", subject };
-        size_t n = 0;
-
-        num[rw_i64_str(num, partition)] = '\0';
-        for (int i = 0; i < 7 && size; i++) {
-                size_t l = strlen(parts[i]);
-                if (n + l >= size)
-                        l = size - 1 - n;
-                memcpy(key + n, parts[i], l);
-                n += l;
-        }
-        if (size)
-                key[n] = '\0';
-}
 
 void rw_state_interval_key(char *key, size_t size, const char *ns, int32_t partition,
                            rw_pbk_t what, char fam, int64_t k) {
@@ -1237,7 +1236,7 @@ int rw_state_write_outbox(rw_state_write_t *w, const void *buf, size_t len) {
         char key[1024];
         ssize_t at;
 
-        snprintf(key, sizeof(key), "%s:{%d}:outbox:%s", w->ns, (int)w->partition, w->topic);
+        rw_key(key, sizeof(key), w->ns, w->partition, "outbox", w->topic);
         if ((at = rw_write_op(w, "L", key)) < 0 || rw_write_arg(w, buf, len) ||
             rw_write_op_end(w, at))
                 return -1;
@@ -1258,7 +1257,7 @@ rw_err_t rw_state_get_gaps(rw_state_t *st, const char *topic, int32_t partition,
         memset(gaps, 0, sizeof(*gaps));
         if (rw_state_ensure(st, errstr, errstr_size))
                 return RW_ERR_IO;
-        snprintf(key, sizeof(key), "%s:{%d}:gaps:%s", st->ns, (int)partition, topic);
+        rw_key(key, sizeof(key), st->ns, partition, "gaps", topic);
         if (!(r = rw_state_cmd(st, errstr, errstr_size, 2, argv, NULL)))
                 return RW_ERR_IO;
         if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL) {
@@ -1527,8 +1526,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                 ssize_t at;
 
                 if (d->kind == 'r' || d->kind == 'z') {
-                        snprintf(key, sizeof(key), "%s:{%d}:due:%s", w->ns,
-                                 (int)w->partition, w->topic);
+                        rw_key(key, sizeof(key), w->ns, w->partition, "due", w->topic);
                         at = -1;
                         for (j = i; j < w->delta_cnt && w->deltas[j].kind == d->kind; j++) {
                                 if (at >= 0 && w->argc - (size_t)at > RW_OP_MAX_ARGS) {
@@ -1694,7 +1692,7 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
         }
         if (lowest >= 0 && (w->first < 0 || lowest < w->first)) {
                 ssize_t at;
-                snprintf(key, sizeof(key), "%s:{%d}:pb:first", w->ns, (int)w->partition);
+                rw_key(key, sizeof(key), w->ns, w->partition, "pb", "first");
                 if ((at = rw_write_op(w, "S", key)) < 0 || rw_write_int(w, lowest) ||
                     rw_write_op_end(w, at))
                         return -1;
@@ -1704,14 +1702,14 @@ static int rw_write_deltas_chunked(rw_state_write_t *w, rw_chunk_t *ch) {
                 /* Set by the first write that stores chunks; NX: later
                  * ones find it. */
                 ssize_t at;
-                snprintf(key, sizeof(key), "%s:{%d}:pbc:since", w->ns, (int)w->partition);
+                rw_key(key, sizeof(key), w->ns, w->partition, "pbc", "since");
                 if ((at = rw_write_op(w, "S", key)) < 0 || rw_write_int(w, opened) ||
                     rw_write_str(w, "NX") || rw_write_op_end(w, at))
                         return -1;
         }
         if (highest > w->last) {
                 ssize_t at;
-                snprintf(key, sizeof(key), "%s:{%d}:pb:last", w->ns, (int)w->partition);
+                rw_key(key, sizeof(key), w->ns, w->partition, "pb", "last");
                 if ((at = rw_write_op(w, "S", key)) < 0 || rw_write_int(w, highest) ||
                     rw_write_op_end(w, at))
                         return -1;
@@ -1815,7 +1813,7 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
                 rw_write_append_ids(w, 'M', &r);
                 sent++;
         }
-        snprintf(key, sizeof(key), "%s:{%d}:off:%s", st->ns, (int)w->partition, w->topic);
+        rw_key(key, sizeof(key), st->ns, w->partition, "off", w->topic);
         rw_resp_cmd(&r, 3);
         rw_resp_arg(&r, "SET", 3);
         rw_resp_str(&r, key);
@@ -1831,8 +1829,7 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
                 sent++;
         }
         if (w->max_at > 0) {    /* the caller passes it only when higher */
-                snprintf(key, sizeof(key), "%s:{%d}:wm:%s", st->ns, (int)w->partition,
-                         w->topic);
+                rw_key(key, sizeof(key), st->ns, w->partition, "wm", w->topic);
                 rw_resp_cmd(&r, 3);
                 rw_resp_arg(&r, "SET", 3);
                 rw_resp_str(&r, key);
@@ -1840,8 +1837,7 @@ static size_t rw_write_append(rw_state_t *st, const rw_state_write_t *w, rw_resp
                 sent++;
         }
         if (w->have_gaps) {
-                snprintf(key, sizeof(key), "%s:{%d}:gaps:%s", st->ns, (int)w->partition,
-                         w->topic);
+                rw_key(key, sizeof(key), st->ns, w->partition, "gaps", w->topic);
                 rw_resp_cmd(&r, 3);
                 rw_resp_arg(&r, "SET", 3);
                 rw_resp_str(&r, key);
@@ -1960,8 +1956,7 @@ rw_err_t rw_state_write_send(rw_state_t *st, rw_state_write_t *const *ws, size_t
                 }
         }
         for (i = 0; i < cnt; i++) {
-                snprintf(kbuf[i], sizeof(kbuf[i]), "%s:{%d}:off:%s", st->ns,
-                         (int)ws[i]->partition, ws[i]->topic);
+                rw_key(kbuf[i], sizeof(kbuf[i]), st->ns, ws[i]->partition, "off", ws[i]->topic);
                 keys[i + 1] = kbuf[i];
         }
         for (i = 0; i < cnt; i++) {
