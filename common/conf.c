@@ -138,6 +138,16 @@ static const rw_conf_prop_t rw_conf_table[] = {
           "are gathered into one write (an account they share is written "
           "once): for at most this long, then the loop waits for Redis. 0 = "
           "never gather (a write per batch)." },
+        { "write.linger", RW_CONF_DURATION, "100ms", 0, 10 * RW_MS_S, NULL, 0,
+          "Least time from one write's start to the next while the "
+          "batches are small (a live stream): the batches prepared sooner "
+          "are gathered into the next write (an account they share is "
+          "written once) until they hold `batch.size` records, so a live "
+          "stream is stored in about one transaction per this long and its "
+          "alerts wait up to this long more. Bounded by `write.max.delay` "
+          "(0 there: a write per batch); a rebalance, a stop and the end of "
+          "`-e` send what is open at once. 0 = a write as soon as the "
+          "previous one has landed." },
         { "write.max.records", RW_CONF_INT, "20000", 1, 1000000, NULL, 0,
           "Most records gathered into one write (see `write.max.delay`); "
           "their accounts stay in memory until it is sent, beyond "

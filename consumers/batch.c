@@ -664,6 +664,7 @@ static void rw_write_start(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         }
         if (!proc->fl_n)
                 return;
+        proc->sent_at = rw_mono_ms();
         for (;;) {
                 proc->stats.redis_calls++;
                 err = rw_state_write_send(proc->wstate, proc->fl_ws, proc->fl_n, proc->fl_errs,
@@ -815,6 +816,23 @@ static int rw_write_gather(rw_processor_t *proc) {
         return !rw_state_write_ready(proc->wstate, proc->txn);
 }
 
+int rw_write_lingers(rw_processor_t *proc) {
+        int64_t now;
+
+        /* A batch's worth of records goes out at once (a replay's batches
+         * are full): only a live stream's small batches linger. */
+        if (!proc->linger_ms || proc->fatal || !rw_write_open(proc) ||
+            rw_cache_over(proc->cache) || proc->open_events >= proc->batch_size ||
+            proc->open_events >= proc->gather_max_events)
+                return 0;
+        now = rw_mono_ms();
+        if (now - proc->sent_at >= proc->linger_ms ||
+            now - proc->open_since >= proc->gather_max_ms)
+                return 0;
+        /* A replay at its end: nothing more is coming. */
+        return !(proc->opts.exit_at_eof && rw_all_eof(proc));
+}
+
 void rw_write_commit(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         int64_t t0 = rw_mono_us(), t1;
 
@@ -837,6 +855,16 @@ void rw_write_commit(rw_processor_t *proc, volatile sig_atomic_t *stop) {
         if (!proc->fatal)
                 rw_write_start(proc, stop);
         proc->stats.us_start += rw_mono_us() - t1;
+}
+
+void rw_write_tick(rw_processor_t *proc, volatile sig_atomic_t *stop) {
+        if (!rw_write_lingers(proc)) {
+                rw_write_commit(proc, stop);
+        } else if (proc->fl_n) {
+                int64_t t0 = rw_mono_us();
+                rw_write_finish(proc, stop);
+                proc->stats.us_finish += rw_mono_us() - t0;
+        }
 }
 
 void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
@@ -879,8 +907,10 @@ void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
         t0 = rw_mono_us();
         proc->stats.us_prepare += t0 - t1;
         if (!rw_write_gather(proc))
-                rw_write_commit(proc, stop);
-        else
+                rw_write_tick(proc, stop);
+        /* Left open, behind a write in Redis or lingering: gathered into
+         * the next write. */
+        if (rw_write_open(proc))
                 proc->stats.gathered++;
         proc->stats.batches++;
         rw_ops_batch(proc->opts.ops, rw_mono_us() - batch_t0);

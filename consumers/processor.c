@@ -101,6 +101,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         proc->batch_timeout_ms = (int)rw_conf_get_int(conf, "batch.timeout");
         proc->gather_max_ms = rw_conf_get_int(conf, "write.max.delay");
         proc->gather_max_events = rw_conf_get_int(conf, "write.max.records");
+        proc->linger_ms = rw_conf_get_int(conf, "write.linger");
         proc->due_ahead = rw_conf_get_int(conf, "state.due.max.ahead");
         proc->broker_timeout_ms = rw_conf_get_int(conf, "broker.timeout");
         const char *boot = rw_conf_kafka_find(conf, "bootstrap.servers");
@@ -581,8 +582,8 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         exit_by = 0;
                 else if ((proc->fl_n || rw_write_open(proc)) && !proc->fatal)
                         /* Nothing new: the write in flight settles now, and
-                         * the open ones go out. */
-                        rw_write_commit(proc, stop);
+                         * the open ones go out once they no longer linger. */
+                        rw_write_tick(proc, stop);
                 if (!proc->fatal && !proc->reg_wait && rw_mono_ms() >= proc->check_at)
                         (void)rw_check_positions(proc);
                 if (proc->opts.exit_at_eof && !cnt && !proc->fl_n && !rw_write_open(proc) &&

@@ -122,9 +122,11 @@ struct rw_processor_s {
         int batch_size, batch_timeout_ms;
         /* Gathering batches into the open writes while the previous write
          * is in flight: since when (mono ms; 0: none open), and the bounds
-         * (write.max.delay, write.max.records). */
+         * (write.max.delay, write.max.records). And after it landed, within
+         * write.linger of when it went out (sent_at, mono ms). */
         int64_t open_since, open_events;
         int64_t gather_max_ms, gather_max_events;
+        int64_t linger_ms, sent_at;
         int64_t due_ahead;      /* state.due.max.ahead (0: all in memory) */
         rw_part_t *parts;
         size_t part_cnt, part_size;
@@ -204,6 +206,16 @@ void rw_write_finish(rw_processor_t *proc, volatile sig_atomic_t *stop);
 void rw_write_commit(rw_processor_t *proc, volatile sig_atomic_t *stop);
 /* Whether some partition has an open write (not sent yet). */
 int rw_write_open(const rw_processor_t *proc);
+/* Whether the open writes wait for more batches once nothing is in flight:
+ * within write.linger of the previous write's start and write.max.delay of
+ * their first batch, holding fewer records than batch.size and
+ * write.max.records, with the account cache within its bound, and (-e) not
+ * every partition at its end. */
+int rw_write_lingers(rw_processor_t *proc);
+/* The write in flight settles; the open writes go out unless they linger
+ * (rw_write_lingers()). What the loop calls between batches; a rebalance or
+ * a stop calls rw_write_commit(). */
+void rw_write_tick(rw_processor_t *proc, volatile sig_atomic_t *stop);
 void rw_process_batch(rw_processor_t *proc, rd_kafka_message_t **msgs,
                              size_t cnt, volatile sig_atomic_t *stop);
 void rw_fatal(rw_processor_t *proc, const char *fmt, const char *what);
