@@ -37,7 +37,8 @@ static void rw_gen_usage(FILE *fp) {
                 "an error).\n"
                 "\n"
                 "Options:\n"
-                "  -n, --count COUNT       stop after COUNT events (default: the whole history)\n"
+                "  -n, --count COUNT       stop after COUNT events (default: the whole history;\n"
+                "                          a shorter history is produced whole, and said)\n"
                 "      --rate N            at most N events per second (default: as fast as\n"
                 "                          the client takes them)\n"
                 "      --seed N            random seed (default 42)\n"
@@ -363,6 +364,10 @@ int rw_cmd_gen(int argc, char **argv) {
         if (hs.delivered != n)
                 fprintf(stderr, "; %lld delivered, %lld failed", (long long)hs.delivered,
                         (long long)hs.failed);
+        /* -n asked for more than the history holds: say so, not silently. */
+        if (!err && !rw_cli_stop && hopts.max_cnt > 0 && n < hopts.max_cnt)
+                fprintf(stderr, "; the whole history, fewer than -n %lld (more --accounts "
+                        "or --days make it longer)", (long long)hopts.max_cnt);
         fprintf(stderr, "%s\n", rw_cli_stop ? " (interrupted)" : "");
         if (err) {
                 rw_log_error("gen: %s", errstr);

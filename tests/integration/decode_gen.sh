@@ -44,6 +44,7 @@ n_support=$(kcount "$T_SUPPORT")
 [[ $n_orders -gt 0 && $n_support -gt 0 ]] || fail "one of the topics is empty"
 grep -q "^gen: 500 events produced ($n_orders orders, $n_support support)" "$WORK/err" ||
   fail "the summary's per-topic counts disagree with kcat ($n_orders, $n_support)"
+! grep -q "fewer than -n" "$WORK/err" || fail "gen -n 500 said the history was shorter: $(cat "$WORK/err")"
 ok "gen -n 500 produced $n_orders orders + $n_support support records"
 
 # ---- decode -e: one JSON line per record, agreeing with kcat ----------------
@@ -349,3 +350,17 @@ lines = [json.loads(l) for l in sys.stdin]
 assert lines and all(r["error"]["reason"] == "unknown_schema" for r in lines), lines[:2]' <"$WORK/r3.jsonl" ||
   fail "ids only the registry knows decoded without it: $(head -c 300 "$WORK/r3.jsonl")"
 ok "decode with a registry resolves its ids (by topic and by id); without it they are unknown_schema"
+
+# ---- gen: a history shorter than -n is produced whole, and said --------------
+TS_ORDERS="short-orders-$ID" TS_SUPPORT="short-support-$ID"
+for t in "$TS_ORDERS" "$TS_SUPPORT"; do
+  "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" 1 >/dev/null
+done
+run "$WORK/out" "$WORK/err" rw gen --accounts 10 --days 3 -n 100000 \
+  -X topics.orders="$TS_ORDERS" -X topics.support="$TS_SUPPORT"
+expect_rc 0 "gen -n 100000 over a 3-day history of 10 accounts"
+n_short=$(($(kcount "$TS_ORDERS") + $(kcount "$TS_SUPPORT")))
+((n_short > 0 && n_short < 100000)) || fail "the short history left $n_short records"
+grep -qE "^gen: $n_short events produced .*; the whole history, fewer than -n 100000" "$WORK/err" ||
+  fail "gen did not say the history ($n_short events) was shorter than -n 100000: $(cat "$WORK/err")"
+ok "gen -n 100000 over a shorter history produced its $n_short events and said so"
