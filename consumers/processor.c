@@ -43,6 +43,22 @@ static void rw_processor_boundary_opts(const rw_processor_t *proc, const rw_conf
         bo->lock_ttl_ms = 10 * 1000;    /* renewed per pass */
 }
 
+/* Say at start-up what the Redis server's settings put at risk (see
+ * rw_state_server()): warnings, not a refusal, as Redis may be changed
+ * while riskwatch runs and some services hide their settings. */
+static void rw_server_check(rw_state_t *st) {
+        rw_state_server_t srv;
+        char buf[512];
+
+        if (rw_state_server(st, &srv, buf, sizeof(buf))) {
+                rw_log_info("%s: the server's settings are not checked (maxmemory-policy: "
+                            "noeviction keeps the state)", buf);
+                return;
+        }
+        for (int i = 0; !rw_state_server_warning(&srv, i, buf, sizeof(buf)); i++)
+                rw_log_warn("%s", buf);
+}
+
 rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                                  const rw_processor_opts_t *opts,
                                  char *errstr, size_t errstr_size) {
@@ -145,6 +161,7 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
         if (!(proc->state = rw_state_new(conf, errstr, errstr_size)) ||
             !(proc->wstate = rw_state_new(conf, errstr, errstr_size)))
                 goto fail;
+        rw_server_check(proc->state);
         if (!(proc->prod = rw_producer_new(conf, proc->codec, errstr, errstr_size)))
                 goto fail;
         rw_producer_set_sinks(proc->prod, !proc->opts.no_alerts, !proc->opts.no_dlq);

@@ -242,6 +242,75 @@ static rw_err_t rw_state_ensure(rw_state_t *st, char *errstr, size_t errstr_size
         return rw_state_reconnect(st, errstr, errstr_size);
 }
 
+rw_err_t rw_state_server(rw_state_t *st, rw_state_server_t *srv, char *errstr,
+                         size_t errstr_size) {
+        /* One name per call: Redis 6 takes no more. The ziplist names are
+         * Redis 7's aliases of its listpack ones. */
+        static const char *const names[] = { "maxmemory", "maxmemory-policy",
+                                             "hash-max-ziplist-value",
+                                             "hash-max-ziplist-entries" };
+        rw_err_t err;
+
+        memset(srv, 0, sizeof(*srv));
+        srv->hash_value = srv->hash_entries = -1;
+        if ((err = rw_state_ensure(st, errstr, errstr_size)))
+                return err;
+        for (size_t i = 0; i < RW_ARRAY_SIZE(names); i++) {
+                const char *argv[3] = { "CONFIG", "GET", names[i] };
+                redisReply *r = rw_state_cmd(st, errstr, errstr_size, 3, argv, NULL);
+                const char *v;
+                if (!r)
+                        return rw_state_cmd_err(st);
+                if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                    r->element[1]->type != REDIS_REPLY_STRING) {
+                        freeReplyObject(r);
+                        continue;       /* not known to this server */
+                }
+                v = r->element[1]->str;
+                switch (i) {
+                case 0: srv->maxmemory = strtoll(v, NULL, 10); break;
+                case 1: snprintf(srv->policy, sizeof(srv->policy), "%s", v); break;
+                case 2: srv->hash_value = strtoll(v, NULL, 10); break;
+                default: srv->hash_entries = strtoll(v, NULL, 10); break;
+                }
+                freeReplyObject(r);
+        }
+        return RW_OK;
+}
+
+int rw_state_server_warning(const rw_state_server_t *srv, int i, char *buf, size_t size) {
+        /* What the account hashes need to stay small: values up to 64 bytes
+         * (a day's figures, the remembered ids' tail of 48) and up to 128
+         * fields (the days of the state's window, its meta and tail). */
+        enum { RW_HASH_VALUE = 64, RW_HASH_ENTRIES = 128 };
+        int n = 0;
+
+        if (srv->maxmemory > 0 && srv->policy[0] && strcmp(srv->policy, "noeviction") &&
+            n++ == i) {
+                snprintf(buf, size, "redis: maxmemory-policy is %s with maxmemory %lld"
+                         " bytes: Redis may evict the state, which it alone holds (an evicted "
+                         "account would count as new, an evicted lock or fence let another "
+                         "process in); set maxmemory-policy noeviction, or no maxmemory",
+                         srv->policy, (long long)srv->maxmemory);
+                return 0;
+        }
+        if (srv->hash_value >= 0 && srv->hash_value < RW_HASH_VALUE && n++ == i) {
+                snprintf(buf, size, "redis: hash-max-listpack-value is %lld (default "
+                         "64): account hashes with a longer field are stored as hash tables, "
+                         "several times the memory; set it to at least %d",
+                         (long long)srv->hash_value, RW_HASH_VALUE);
+                return 0;
+        }
+        if (srv->hash_entries >= 0 && srv->hash_entries < RW_HASH_ENTRIES && n++ == i) {
+                snprintf(buf, size, "redis: hash-max-listpack-entries is %lld (default "
+                         "128): account hashes with more fields are stored as hash tables, "
+                         "several times the memory; set it to at least %d",
+                         (long long)srv->hash_entries, RW_HASH_ENTRIES);
+                return 0;
+        }
+        return -1;
+}
+
 /* Two integer keys in one MGET: *ap and *bp, or their defaults when a key
  * is absent. */
 static rw_err_t rw_state_get_ints(rw_state_t *st, const char *ka, int64_t def_a, int64_t *ap,

@@ -23,6 +23,26 @@ rw_err_t rw_state_purge(rw_state_t *st, int64_t *deletedp, char *errstr,
 
 const char *rw_state_ns(const rw_state_t *st);
 
+/* What the Redis server's own settings mean for the state: the state is
+ * kept only there, so a server that may evict keys under memory pressure
+ * may lose it (an evicted account counts as new, an evicted lock or fence
+ * lets another process in); and the account hashes stay compact only while
+ * their fields fit Redis' small-hash encoding. */
+typedef struct rw_state_server_s {
+        int64_t maxmemory;              /* bytes; 0: no limit */
+        char policy[32];                /* maxmemory-policy */
+        int64_t hash_value;             /* hash-max-listpack-value */
+        int64_t hash_entries;           /* hash-max-listpack-entries */
+} rw_state_server_t;
+/* The server's settings (CONFIG GET, under the names Redis 6 and 7 both
+ * answer to). RW_ERR_FAIL when the server refuses CONFIG (renamed or
+ * disabled, as on some managed services: errstr says). */
+rw_err_t rw_state_server(rw_state_t *st, rw_state_server_t *srv, char *errstr,
+                         size_t errstr_size);
+/* The i-th warning those settings call for into buf (a line for people), 0;
+ * -1 when there are no more. Pure. */
+int rw_state_server_warning(const rw_state_server_t *srv, int i, char *buf, size_t size);
+
 /* Called with the duration (seconds) of every Redis round trip any
  * connection of the process makes (a command, or a pipeline from its first
  * reply awaited to its last). Process-wide: set once before the threads
