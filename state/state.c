@@ -294,20 +294,23 @@ int rw_state_server_warning(const rw_state_server_t *srv, int i, char *buf, size
                          srv->policy, (long long)srv->maxmemory);
                 return 0;
         }
-        if (srv->hash_value >= 0 && srv->hash_value < RW_HASH_VALUE && n++ == i) {
-                snprintf(buf, size, "redis: hash-max-listpack-value is %lld (default "
-                         "64): account hashes with a longer field are stored as hash tables, "
-                         "several times the memory; set it to at least %d",
-                         (long long)srv->hash_value, RW_HASH_VALUE);
-                return 0;
-        }
-        if (srv->hash_entries >= 0 && srv->hash_entries < RW_HASH_ENTRIES && n++ == i) {
-                snprintf(buf, size, "redis: hash-max-listpack-entries is %lld (default "
-                         "128): account hashes with more fields are stored as hash tables, "
-                         "several times the memory; set it to at least %d",
-                         (long long)srv->hash_entries, RW_HASH_ENTRIES);
-                return 0;
-        }
+        const struct {
+                int64_t v;
+                int min;
+                const char *name, *what;
+        } hash[] = {
+                { srv->hash_value, RW_HASH_VALUE, "value", "with a longer field" },
+                { srv->hash_entries, RW_HASH_ENTRIES, "entries", "with more fields" },
+        };
+        for (size_t k = 0; k < RW_ARRAY_SIZE(hash); k++)
+                if (hash[k].v >= 0 && hash[k].v < hash[k].min && n++ == i) {
+                        snprintf(buf, size, "redis: hash-max-listpack-%s is %lld (default %d): "
+                                 "account hashes %s are stored as hash tables, several times "
+                                 "the memory; set it to at least %d",
+                                 hash[k].name, (long long)hash[k].v, hash[k].min, hash[k].what,
+                                 hash[k].min);
+                        return 0;
+                }
         return -1;
 }
 
