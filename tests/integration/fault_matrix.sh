@@ -84,14 +84,7 @@ offsum() {
   for p in 0 1 2; do for t in "$T_ORDERS" "$T_SUPPORT"; do keys+=("$NS$1:{$p}:off:$t"); done; done
   rcli MGET "${keys[@]}" | awk '{ s += $1 } END { print s + 0 }'
 }
-dump() {   # dump TAG FILE
-  local n
-  rcli --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" , "$NS$1" 3600000 \
-    >"$2" 2>&1 || fail "dumping namespace $NS$1: $(head -c 300 "$2")"
-  n=$(tail -1 "$2" | sed -nE 's/^-- ([0-9]+) keys$/\1/p')
-  [[ -n $n && $n -eq $(($(wc -l <"$2") - 1)) && $n -gt 0 ]] ||
-    fail "dumping namespace $NS$1 failed: $(tail -c 300 "$2")"
-}
+dump() { dump_state "$NS$1" "$2"; }   # dump TAG FILE
 ids() { grep -oE '"alert_id": *"[^"]+"' "$1" | sort -u; }
 
 # all_idle TAG: every orders partition reported at its end for longer than

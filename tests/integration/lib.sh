@@ -52,6 +52,28 @@ rw() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# The canonical state of a namespace into FILE (state_dump.lua): fails unless
+# the dump ends with its key count, the count is its lines', and it is not 0.
+dump_state() {   # NAMESPACE FILE
+  local n
+  rcli --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" , "$1" 3600000 \
+    >"$2" 2>&1 || fail "dumping namespace $1: $(head -c 300 "$2")"
+  n=$(tail -1 "$2" | sed -nE 's/^-- ([0-9]+) keys$/\1/p')
+  [[ -n $n && $n -eq $(($(wc -l <"$2") - 1)) ]] || fail "dumping namespace $1 failed: $(tail -c 300 "$2")"
+  ((n > 0)) || fail "namespace $1 is empty"
+}
+# Namespace NS holds the state of namespace CLEAN (one clean pass): dumped to
+# $WORK/dump.CLEAN and $WORK/dump.NS, the first lines of a difference shown.
+same_state() {   # CLEAN NS WHAT
+  dump_state "$1" "$WORK/dump.$1"
+  dump_state "$2" "$WORK/dump.$2"
+  if ! cmp -s "$WORK/dump.$1" "$WORK/dump.$2"; then
+    { diff "$WORK/dump.$1" "$WORK/dump.$2" || true; } | head -10 | cut -c1-300 >&2
+    fail "$3: the state differs from one clean pass"
+  fi
+  ok "$3: the state equals one clean pass ($(($(wc -l <"$WORK/dump.$2") - 1)) keys)"
+}
+
 # A PLACED order of 1 000 EUR from vendor v-1, as a JSON line.
 order() {   # EVENT_ID ACCOUNT OCCURRED_AT
   printf '{"type":"order","event_id":"%s","account_id":"%s","vendor_id":"v-1","kind":"PLACED","amount_minor":1000,"currency":"EUR","occurred_at":%d}\n' "$1" "$2" "$3"

@@ -59,15 +59,4 @@ ok "Redis back without writes, no record arriving: noticed ($(grep -c 'redis los
 rw run -e >/dev/null 2>"$WORK/final.log" || fail "final run: $(tail -3 "$WORK/final.log")"
 rw run -e -X state.namespace="${NS}clean" -X group.id="group-$ID-clean" >/dev/null \
   2>"$WORK/clean.log" || fail "clean pass: $(tail -3 "$WORK/clean.log")"
-dump() {
-  redis-cli -p "$REDIS_PORT" --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" \
-    , "$1" 3600000 >"$2" 2>&1 || fail "dumping $1: $(head -c 300 "$2")"
-  tail -1 "$2" | grep -qE '^-- [1-9][0-9]* keys$' || fail "dumping $1 failed: $(tail -c 300 "$2")"
-}
-dump "$NS" "$WORK/dump.rebuilt"
-dump "${NS}clean" "$WORK/dump.clean"
-if ! cmp -s "$WORK/dump.clean" "$WORK/dump.rebuilt"; then
-  { diff "$WORK/dump.clean" "$WORK/dump.rebuilt" || true; } | head -8 | cut -c1-240 >&2
-  fail "the rebuilt state differs from one clean pass"
-fi
-ok "the rebuilt state equals one clean pass ($(($(wc -l <"$WORK/dump.clean") - 1)) keys)"
+same_state "${NS}clean" "$NS" "rebuilt after the lost writes"

@@ -15,22 +15,12 @@ rw gen --seed 41 --accounts 10000 --days 120 -n 100000 2>"$WORK/gen.err" ||
   { cat "$WORK/gen.err"; fail "gen"; }
 total=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen.err" | grep -oE '[0-9]+')
 
-# dump TAG: the canonical state of namespace NS+TAG (state_dump.lua).
-dump() {
-  local f=$WORK/dump.$1 n
-  redis-cli -p "$REDIS_PORT" --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" \
-    , "$NS$1" 3600000 >"$f" 2>&1 || fail "dumping namespace $NS$1: $(head -c 300 "$f")"
-  n=$(tail -1 "$f" | sed -nE 's/^-- ([0-9]+) keys$/\1/p')
-  [[ -n $n && $n -eq $(($(wc -l <"$f") - 1)) && $n -gt 0 ]] ||
-    fail "dumping namespace $NS$1 failed: $(tail -c 300 "$f")"
-}
 ids() { grep -oE '"alert_id": *"[^"]+"' "$1" | sort -u; }
 
 rw run -e -X state.namespace="${NS}clean" -X group.id="group-$ID-clean" \
   >"$WORK/clean.alerts" 2>"$WORK/clean.log" || fail "clean pass: $(tail -3 "$WORK/clean.log")"
 grep -q "run: $total consumed, $total applied" "$WORK/clean.log" ||
   fail "clean pass: $(grep 'run: ' "$WORK/clean.log" | tail -1)"
-dump clean
 
 # One batch of everything (a prefetch that holds it all, and time for the
 # batch to fill), its write alone, and 10 ms for Redis to answer it: the run
@@ -53,12 +43,7 @@ grep -qE "redis: the write of .* up to offset [0-9]+ had landed, its reply lost"
 grep -q "fenced: " "$WORK/slow.log" && fail "a landed write was taken for another owner's: $(grep -m1 'fenced: ' "$WORK/slow.log")"
 ok "$unacked write(s) whose reply was lost found landed, 0 fenced: $summary"
 
-dump slow
-if ! cmp -s "$WORK/dump.clean" "$WORK/dump.slow"; then
-  { diff "$WORK/dump.clean" "$WORK/dump.slow" || true; } | head -6 | cut -c1-300 >&2
-  fail "the state differs from one clean pass's"
-fi
-ok "state equals one clean pass ($(($(wc -l <"$WORK/dump.clean") - 1)) keys)"
+same_state "${NS}clean" "${NS}slow" "writes whose reply was lost"
 cmp -s <(ids "$WORK/clean.alerts") <(ids "$WORK/slow.alerts") ||
   fail "the alerts differ from one clean pass's ($(ids "$WORK/clean.alerts" | wc -l) against $(ids "$WORK/slow.alerts" | wc -l))"
 ok "the same $(ids "$WORK/clean.alerts" | wc -l) alert ids as one clean pass"

@@ -42,15 +42,7 @@ run_as() {
 # dump TAG [FILE]: the canonical state of namespace NS+TAG (state_dump.lua:
 # every key, wall-clock parts normalised) into FILE ($WORK/dump.TAG). A dump
 # that fails, stops early or finds nothing fails the test.
-dump() {
-  local f=${2:-$WORK/dump.$1} n
-  redis-cli -p "$REDIS_PORT" --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" \
-    , "$NS$1" 3600000 >"$f" 2>&1 || fail "dumping namespace $NS$1: $(head -c 300 "$f")"
-  n=$(tail -1 "$f" | sed -nE 's/^-- ([0-9]+) keys$/\1/p')
-  [[ -n $n && $n -eq $(($(wc -l <"$f") - 1)) ]] ||
-    fail "dumping namespace $NS$1 failed: $(tail -c 300 "$f")"
-  ((n > 0)) || fail "namespace $NS$1 is empty"
-}
+dump() { dump_state "$NS$1" "${2:-$WORK/dump.$1}"; }   # dump TAG [FILE]
 same_as_clean() {   # same_as_clean TAG WHAT [NAME]: namespace NS+TAG, dumped as dump.NAME
   local d=$WORK/dump.${3:-$1}
   dump "$1" "$d"

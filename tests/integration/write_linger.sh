@@ -78,18 +78,7 @@ ok "the last records were stored $stored_after ms after they were produced (writ
 
 rw run -e -X state.namespace="${NS}_clean" -X group.id="group-$ID-clean" -X write.linger=0 \
   >"$WORK/clean.jsonl" 2>"$WORK/clean.log" || fail "run -e: $(grep -v 'kafka: ' "$WORK/clean.log" | tail -5)"
-dump() {   # NAMESPACE FILE
-  redis-cli -p "$REDIS_PORT" --raw --eval "$RW_SOURCE_DIR/tests/integration/state_dump.lua" \
-    , "$1" 3600000 >"$2" 2>&1 || fail "dumping namespace $1: $(head -c 300 "$2")"
-  grep -qE '^-- [1-9][0-9]* keys$' "$2" || fail "namespace $1: an empty or failed dump: $(tail -c 300 "$2")"
-}
-dump "$NS" "$WORK/dump.live"
-dump "${NS}_clean" "$WORK/dump.clean"
-if ! cmp -s "$WORK/dump.clean" "$WORK/dump.live"; then
-  { diff "$WORK/dump.clean" "$WORK/dump.live" || true; } | head -10 | cut -c1-300 >&2
-  fail "the lingering live run's state differs from one clean pass"
-fi
-ok "the lingering live run's state equals one clean pass ($(($(wc -l <"$WORK/dump.live") - 1)) keys)"
+same_state "${NS}_clean" "$NS" "the lingering live run"
 
 "$PY" - "$WORK/live.jsonl" "$WORK/clean.jsonl" <<'PYEOF' || fail "the alerts differ from the clean pass's"
 import json, sys
