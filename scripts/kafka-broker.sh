@@ -138,7 +138,7 @@ abs_dir() {
 is_our_broker() {
   local pid=$1 dir=$2
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $dir/server.properties"
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -F "kafka.Kafka $dir/server.properties" >/dev/null
 }
 
 cmd_start() {

@@ -109,7 +109,7 @@ abs_dir() {
 is_our_registry() {
   local pid=$1 dir=$2
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Driskwatch.registry.dir=$dir "
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "-Driskwatch.registry.dir=$dir " >/dev/null
 }
 
 # True once the Confluent-compatible API answers (not only the health check).

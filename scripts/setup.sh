@@ -25,7 +25,7 @@ for p in "${pkgs[@]}"; do
     openjdk-17-jre-headless) command -v java >/dev/null 2>&1 && continue ;;
     maven) command -v mvn >/dev/null 2>&1 && continue ;;
   esac
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null ||
     missing+=("$p")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0

@@ -103,7 +103,7 @@ await_redis() {
     fail "$name: the redis socket $sock is not in a riskwatch-redis-XXXXXX dir"
   [[ $REDIS_DIR == "$WORK/tmp/"* ]] || LEFTOVER_DIRS+=("$REDIS_DIR")
   [[ -d $REDIS_DIR ]] || fail "$name: the redis dir $REDIS_DIR does not exist while the demo runs"
-  redis_pids "$REDIS_DIR/" | grep -qx "$REDIS_PID" ||
+  redis_pids "$REDIS_DIR/" | grep -x "$REDIS_PID" >/dev/null ||
     fail "$name: pid $REDIS_PID is not a live redis-server on $sock$(show "$name")"
   st=$(proc_state "$REDIS_PID") || fail "$name: redis-server $REDIS_PID vanished"
   read -r _ ppid _ <<<"$st"
@@ -133,7 +133,7 @@ redis_gone() {
   local name=$1 t0 deadline
   t0=$(now_ms)
   deadline=$((t0 + $2 * 1000))
-  while redis_pids "$REDIS_DIR/" | grep -qx "$REDIS_PID"; do
+  while redis_pids "$REDIS_DIR/" | grep -x "$REDIS_PID" >/dev/null; do
     (($(now_ms) < deadline)) ||
       fail "$name: redis-server $REDIS_PID ($REDIS_DIR) still runs $2 s after the demo ended"
     sleep 0.05
@@ -237,11 +237,11 @@ for s in fading vanished angry refunding dominant; do
   read -r _ n alerted _ <<<"$line"
   [[ $n -gt 0 && $alerted == "$n" ]] || fail "small demo: $alerted of $n $s account(s) fired: $line"
 done
-scen fading | grep -q 'churn.order_drop' || fail "small demo: fading accounts did not fire order_drop"
-scen vanished | grep -q 'churn.inactivity' || fail "small demo: vanished accounts did not fire inactivity"
-scen angry | grep -q 'churn.support_spike' || fail "small demo: angry accounts did not fire support_spike"
-scen refunding | grep -q 'churn.refund_rate' || fail "small demo: refunding accounts did not fire refund_rate"
-scen dominant | grep -q 'dependency.account_share' || fail "small demo: the dominant account did not fire account_share"
+scen fading | grep 'churn.order_drop' >/dev/null || fail "small demo: fading accounts did not fire order_drop"
+scen vanished | grep 'churn.inactivity' >/dev/null || fail "small demo: vanished accounts did not fire inactivity"
+scen angry | grep 'churn.support_spike' >/dev/null || fail "small demo: angry accounts did not fire support_spike"
+scen refunding | grep 'churn.refund_rate' >/dev/null || fail "small demo: refunding accounts did not fire refund_rate"
+scen dominant | grep 'dependency.account_share' >/dev/null || fail "small demo: the dominant account did not fire account_share"
 [[ $(scen vendors | awk '{ print $2 }') == vendor-01 ]] || fail "small demo: vendors that fired: $(scen vendors)"
 grep -qE '^\{.*"status":"FIRING","severity":"CRITICAL","rule":"dependency.vendor_share","subject":"VENDOR/vendor-01"' "$out" ||
   fail "small demo: no CRITICAL vendor_share line for vendor-01"

@@ -137,6 +137,6 @@ assert v["partitions"] == 3, v
 assert (v["latest_day"], v["first_day"], v["window_days"]) == (latest, latest - 89, 90), v
 assert v["order_value"] == 81 * 1000 + 10000 + 20000, v
 PYEOF
-rw inspect --vendor v-shared | grep -qE '^vendor v-shared: order value 1110\.00 over the 90 days 2026-02-[0-9]+ \.\. 2026-05-20 .*on 3 orders partition' ||
+rw inspect --vendor v-shared | grep -E '^vendor v-shared: order value 1110\.00 over the 90 days 2026-02-[0-9]+ \.\. 2026-05-20 .*on 3 orders partition' >/dev/null ||
   fail "inspect --vendor text: $(rw inspect --vendor v-shared)"
 ok "inspect --vendor: the vendor's order value over all 3 partitions and the days it covers"

@@ -26,7 +26,7 @@ redis_with() {   # NAME ARGS...: a redis-server with ARGS; sets PORT
   redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$WORK" --logfile "$WORK/$name.redis.log" "$@" &
   pids+=($!)
-  for _ in $(seq 100); do redis-cli -p "$PORT" PING 2>/dev/null | grep -q PONG && return; sleep 0.05; done
+  for _ in $(seq 100); do redis-cli -p "$PORT" PING 2>/dev/null | grep PONG >/dev/null && return; sleep 0.05; done
   fail "redis-server ($name) did not start: $(tail -3 "$WORK/$name.redis.log")"
 }
 run_on() {   # NAME URL: run -e against URL, its stderr in $WORK/NAME.log

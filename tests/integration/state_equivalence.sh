@@ -290,7 +290,7 @@ for _ in $(seq 100); do
   # In MULTI (x) and held by the pause (b): its transaction's first write.
   zid=$(rcli CLIENT LIST | awk '/ flags=[A-Za-z]*x/ && / flags=[A-Za-z]*b/ {
     for (i = 1; i <= NF; i++) if ($i ~ /^id=/) print substr($i, 4) }' | head -1)
-  [[ -n $zid ]] && rcli INFO clients | grep -q '^blocked_clients:[1-9]' && break
+  [[ -n $zid ]] && rcli INFO clients | grep '^blocked_clients:[1-9]' >/dev/null && break
   sleep 0.05
 done
 kill -STOP "$pz"

@@ -84,7 +84,7 @@ grep -qE 'status: .*redis failing since 20[0-9-]{8}T[0-9:.]{8,12}Z: ' "$WORK/run
   fail "no status line saying Redis is failing$(shown "$WORK/run.err")"
 ok "redis away: $(grep -m1 -oE 'redis failing since .*' "$WORK/run.err")"
 for _ in $(seq 150); do
-  tail -n 1 "$WORK/run.err" | grep -qE 'status: .*redis ok \(last error ' && break
+  tail -n 1 "$WORK/run.err" | grep -E 'status: .*redis ok \(last error ' >/dev/null && break
   sleep 0.1
 done
 grep -qE 'status: .*redis ok \(last error 20' "$WORK/run.err" ||
