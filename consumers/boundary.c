@@ -30,7 +30,7 @@ void rw_boundary_opts_default(rw_boundary_opts_t *opts) {
                 .idle_timeout_ms = 30 * 1000LL,
                 .max_per_tick = 500,
                 .max_per_call = 100,
-                .max_run_pairs = 50000,
+                .max_run_pairs = 10000,
                 .lock_ttl_ms = 30 * 1000LL,
         };
 }

@@ -50,7 +50,7 @@ typedef struct rw_boundary_opts_s {
         int max_per_tick;           /* boundaries decided per tick (default 500) */
         int max_per_call;           /* boundaries folded per script call (100) */
         int64_t max_run_pairs;      /* ... while their buckets hold at most this many
-                                     * subject entries (50000; one boundary always),
+                                     * subject entries (10000; one boundary always),
                                      * read and decided: a run is held in memory */
         int64_t lock_ttl_ms;        /* {dep}:lock ttl, renewed per boundary (30 s) */
         int replay;                 /* the alerts' replay flag */
