@@ -3,6 +3,7 @@
  * limit), then, with boundaries left, the next pass follows at once;
  * otherwise it waits for a kick or half a second. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,11 +13,16 @@
 #include "consumers/decider.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "ops/process.h"
 #include "producers/producer.h"
 #include "state/outbox.h"
 #include "state/state.h"
 
 #define RW_DECIDER_IDLE_MS 500
+/* Passes that decided boundaries, in a row, that make a catch-up: at its
+ * end the allocator's free memory goes back to the kernel
+ * (rw_decider_caught_up()). */
+#define RW_DECIDER_CATCHUP_PASSES 4
 
 struct rw_decider_s {
         rw_boundary_t *bd;
@@ -44,6 +50,10 @@ struct rw_decider_s {
         int64_t interval_ms;            /* between boundaries */
         _Atomic int64_t pending;        /* after the last pass that held the lock (-1: none) */
         _Atomic int open;               /* the namespace's interval is known to be ours */
+        /* The catch-up under way (decider thread only): passes that decided
+         * boundaries since the last that decided none, what they decided,
+         * since when. */
+        int64_t run_passes, run_decided, run_since_us;
 };
 
 static void rw_decider_emit(void *opaque, const rw_alert_t *a) {
@@ -61,6 +71,32 @@ static rw_err_t rw_decider_drain(void *opaque, const char *tag) {
         if (err)
                 rw_log_warn("dependency alerts not delivered yet: %s", errstr);
         return err;
+}
+
+/* A pass decided nothing. After a catch-up (a replay, a restart after a
+ * stop, an input outage: passes deciding boundaries one after another, as
+ * fast as the loop's writes take the watermark on), the memory its passes
+ * and the loop's backlog took is free, and glibc keeps it (riskwatch's trim
+ * threshold is 128 MiB; the decider's thread has an arena of its own):
+ * given back once, here, rather than held for the life of the process. A
+ * live stream decides a boundary an interval, with passes deciding nothing
+ * between: no catch-up. */
+static void rw_decider_caught_up(rw_decider_t *dc) {
+        int64_t before, after, t0;
+
+        if (dc->run_passes >= RW_DECIDER_CATCHUP_PASSES) {
+                t0 = rw_mono_us();
+                rw_process_heap_release(&before, &after);
+                rw_log_info("dependency rules: caught up (%" PRId64 " boundaries in %" PRId64
+                            " passes over %.1f s); %.1f MiB of free memory returned to the "
+                            "system in %.1f ms (resident %.1f -> %.1f MiB)",
+                            dc->run_decided, dc->run_passes,
+                            (double)(t0 - dc->run_since_us) / 1e6,
+                            (double)(before - after) / 1048576.0,
+                            (double)(rw_mono_us() - t0) / 1e3, (double)before / 1048576.0,
+                            (double)after / 1048576.0);
+        }
+        dc->run_passes = dc->run_decided = 0;
 }
 
 /* One pass. 1 when it left nothing to do, 0 when work is left or Redis was
@@ -117,6 +153,13 @@ static int rw_decider_pass(rw_decider_t *dc, int *morep) {
                              res.low_watermark >= res.last + dc->interval_ms ?
                              (res.low_watermark - res.last) / dc->interval_ms : 0);
         *morep = res.more && !res.busy && !res.stale;
+        if (res.decided > 0) {
+                if (!dc->run_passes++)
+                        dc->run_since_us = rw_mono_us();
+                dc->run_decided += res.decided;
+        } else if (!res.busy) {
+                rw_decider_caught_up(dc);
+        }
         return !(res.busy || res.more);
 }
 

@@ -88,3 +88,11 @@ void rw_process_malloc_tune(void) {
         (void)mallopt(M_TRIM_THRESHOLD, 128 << 20);
         (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
 }
+
+void rw_process_heap_release(int64_t *beforep, int64_t *afterp) {
+        rw_process_stats_t ps;
+
+        *beforep = rw_process_stats(&ps) ? 0 : ps.resident_bytes;
+        (void)malloc_trim(0);
+        *afterp = rw_process_stats(&ps) ? 0 : ps.resident_bytes;
+}

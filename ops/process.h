@@ -27,4 +27,9 @@ int rw_process_stats(rw_process_stats_t *ps);
  * when the allocator is not glibc's. Call first thing in main(). */
 void rw_process_malloc_tune(void);
 
+/* The allocator's free memory, in every arena, back to the kernel
+ * (malloc_trim()): after a peak that will not come back soon. The resident
+ * bytes before and after into *beforep and *afterp (0: not known). */
+void rw_process_heap_release(int64_t *beforep, int64_t *afterp);
+
 #endif

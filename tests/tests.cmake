@@ -113,6 +113,7 @@ rw_integration_test(run_input)
 rw_integration_test(escape)
 rw_integration_test(lost_writes)
 rw_integration_test(reply_lost)
+rw_integration_test(heap_release)
 rw_integration_test(replay)
 
 # Stalls of Redis and of Kafka (a mock cluster in a process of its own, the
