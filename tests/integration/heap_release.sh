@@ -11,11 +11,27 @@
 #   - resident memory after it is lower than before (not checked under the
 #     sanitizers: their allocator is not glibc's);
 #   - restarted over the same input, nothing left to decide, riskwatch says
-#     nothing of the kind (its decider passes every half second).
+#     nothing of the kind (its decider passes every half second);
+#   - on a live stream the decider decides a boundary at a time, with passes
+#     that decide nothing between: orders an hour apart in event time (one
+#     per orders partition, so the group's low watermark moves), 1.2 s apart,
+#     are decided boundary by boundary and nothing is said or trimmed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap 'pkill -KILL -f "group.id=group-$ID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+# stop_runs: SIGTERM to this test's riskwatch (rw runs it from a subshell,
+# so $! is not its pid) and wait for it to leave the group.
+stop_runs() {
+  pkill -TERM -f "group.id=group-$ID" 2>/dev/null || true
+  for _ in $(seq 100); do
+    pgrep -f "group.id=group-$ID" >/dev/null || return 0
+    sleep 0.1
+  done
+  fail "riskwatch did not stop on SIGTERM within 10 s"
+}
 
 create_topics 4
-rw gen --accounts 2000 --days 120 --seed 3 -n 60000 2>"$WORK/gen.err" ||
+rw gen --accounts 2000 --days 120 --start 2026-01-01 --seed 3 -n 60000 2>"$WORK/gen.err" ||
   { cat "$WORK/gen.err" >&2; fail "gen"; }
 grep -E '^gen: ' "$WORK/gen.err"
 
@@ -24,7 +40,7 @@ grep -E '^gen: ' "$WORK/gen.err"
 # LINGER seconds more.
 live() {
   local pid
-  rw run -X log.file=/dev/null >/dev/null 2>"$WORK/$1.log" &
+  rw run -X log.file=/dev/null -X log.level=debug >/dev/null 2>"$WORK/$1.log" &
   pid=$!
   for _ in $(seq $(($3 * 10))); do
     grep -E "$2" "$WORK/$1.log" >/dev/null && break
@@ -32,7 +48,7 @@ live() {
     sleep 0.1
   done
   sleep "$4"
-  kill "$pid" 2>/dev/null || true
+  stop_runs
   wait "$pid" || true
 }
 # 2 s more: a catch-up cut short by a pass that found nothing to decide yet
@@ -63,3 +79,31 @@ grep -E "assigned $T_ORDERS \\[3\\]" "$WORK/again.log" >/dev/null || fail "not r
 ! grep -E 'caught up' "$WORK/again.log" >/dev/null ||
   fail "a run with nothing to decide reported a catch-up: $(grep 'caught up' "$WORK/again.log")"
 ok "restarted with nothing to decide: nothing reported"
+
+# A live stream after the input's end (2026-05-01): 6 steps of an hour.
+rw run -X log.file=/dev/null -X log.level=debug >/dev/null 2>"$WORK/stream.log" &
+pid=$!
+for _ in $(seq 300); do
+  grep -E "assigned $T_ORDERS \\[3\\]" "$WORK/stream.log" >/dev/null && break
+  sleep 0.1
+done
+grep -E "assigned $T_ORDERS \\[3\\]" "$WORK/stream.log" >/dev/null ||
+  fail "not assigned: $(tail -3 "$WORK/stream.log")"
+t0=1777680000000   # 2026-05-02T00:00:00Z
+sleep 1.2
+n0=$(grep -c 'boundary(ies) decided' "$WORK/stream.log" || true)
+for k in 1 2 3 4 5 6; do
+  for p in 0 1 2 3; do
+    order "live-$k-$p" "acct-live-$p" $((t0 + k * 3600000)) | make_events "l$k$p"
+    kcat -P -b "$KAFKA_BOOTSTRAP" -t "$T_ORDERS" -p "$p" -k "acct-live-$p" "$WORK/l$k$p"/*.bin
+  done
+  sleep 1.2
+done
+stop_runs
+wait "$pid" || true
+steps=$(($(grep -c 'boundary(ies) decided' "$WORK/stream.log" || true) - n0))
+((steps >= 5)) ||
+  fail "the stream's steps were decided in $steps pass(es), not one each: $(grep 'decided' "$WORK/stream.log" | tail -8)"
+! grep -E 'caught up' "$WORK/stream.log" >/dev/null ||
+  fail "a live stream deciding a boundary at a time reported a catch-up: $(grep 'caught up' "$WORK/stream.log")"
+ok "a live stream: $steps deciding passes, one per step, and no catch-up reported"
