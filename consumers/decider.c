@@ -85,6 +85,8 @@ static void rw_decider_caught_up(rw_decider_t *dc) {
         int64_t before, after, t0;
 
         if (dc->run_passes >= RW_DECIDER_CATCHUP_PASSES) {
+                /* Resident memory may also grow meanwhile (other threads):
+                 * what was returned is never said to be less than none. */
                 t0 = rw_mono_us();
                 rw_process_heap_release(&before, &after);
                 rw_log_info("dependency rules: caught up (%" PRId64 " boundaries in %" PRId64
@@ -92,7 +94,7 @@ static void rw_decider_caught_up(rw_decider_t *dc) {
                             "system in %.1f ms (resident %.1f -> %.1f MiB)",
                             dc->run_decided, dc->run_passes,
                             (double)(t0 - dc->run_since_us) / 1e6,
-                            (double)(before - after) / 1048576.0,
+                            (double)(before > after ? before - after : 0) / 1048576.0,
                             (double)(rw_mono_us() - t0) / 1e3, (double)before / 1048576.0,
                             (double)after / 1048576.0);
         }
