@@ -19,53 +19,49 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap 'pkill -KILL -f "group.id=group-$ID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# stop_runs: SIGTERM to this test's riskwatch (rw runs it from a subshell,
-# so $! is not its pid) and wait for it to leave the group.
-stop_runs() {
-  pkill -TERM -f "group.id=group-$ID" 2>/dev/null || true
-  for _ in $(seq 100); do
-    pgrep -f "group.id=group-$ID" >/dev/null || return 0
-    sleep 0.1
-  done
-  fail "riskwatch did not stop on SIGTERM within 10 s"
-}
-
 create_topics 4
 rw gen --accounts 2000 --days 120 --start 2026-01-01 --seed 3 -n 60000 2>"$WORK/gen.err" ||
   { cat "$WORK/gen.err" >&2; fail "gen"; }
 grep -E '^gen: ' "$WORK/gen.err"
 
-# live PREFIX ERE SECONDS LINGER: a live run in the background until its
-# log ($WORK/PREFIX.log) holds a line matching ERE or SECONDS pass, then
-# LINGER seconds more.
-live() {
-  local pid
+# live_start PREFIX ERE SECONDS: a live run in the background (its pid in
+# live_pid, its log in $WORK/PREFIX.log) once its log holds a line matching
+# ERE, or SECONDS passed.
+live_start() {
   rw run -X log.file=/dev/null -X log.level=debug >/dev/null 2>"$WORK/$1.log" &
-  pid=$!
+  live_pid=$!
   for _ in $(seq $(($3 * 10))); do
-    grep -E "$2" "$WORK/$1.log" >/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
+    grep -E "$2" "$WORK/$1.log" >/dev/null && return
+    kill -0 "$live_pid" 2>/dev/null || return
     sleep 0.1
   done
-  sleep "$4"
-  stop_runs
-  wait "$pid" || true
+}
+# live_stop: SIGTERM to this test's riskwatch (rw runs it from a subshell,
+# so live_pid is not its pid) and wait for it to leave the group.
+live_stop() {
+  pkill -TERM -f "group.id=group-$ID" 2>/dev/null || true
+  for _ in $(seq 100); do
+    pgrep -f "group.id=group-$ID" >/dev/null || { wait "$live_pid" || true; return 0; }
+    sleep 0.1
+  done
+  fail "riskwatch did not stop on SIGTERM within 10 s"
 }
 # 2 s more: a catch-up cut short by a pass that found nothing to decide yet
 # goes on, and says so again, once the loop has read further.
-live run 'dependency rules: caught up' 60 2
+live_start run 'dependency rules: caught up' 60
+sleep 2
+live_stop
 lines=$(grep -E 'dependency rules: caught up' "$WORK/run.log" || true)
 [[ -n $lines ]] || fail "no catch-up reported: $(grep -E 'dependency|run: ' "$WORK/run.log" | tail -5)"
 echo "$lines" | cut -c1-300
 re='caught up \(([0-9]+) boundaries in ([0-9]+) passes over [0-9.]+ s\); ([0-9.]+) MiB of free memory returned to the system in [0-9.]+ ms \(resident ([0-9.]+) -> ([0-9.]+) MiB\)'
 decided=0
+sanitized && asan=1 || asan=0
 while read -r line; do
   [[ $line =~ $re ]] || fail "unexpected catch-up line: $line"
   ((BASH_REMATCH[2] >= 4)) || fail "a catch-up of ${BASH_REMATCH[2]} passes (at least 4 make one): $line"
   decided=$((decided + BASH_REMATCH[1]))
-  if ldd "$RW_BIN" | grep libasan >/dev/null; then
-    continue
-  fi
+  ((asan)) && continue
   $PY -c 'import sys; b, a = map(float, sys.argv[1:]); sys.exit(not a < b)' "${BASH_REMATCH[4]}" "${BASH_REMATCH[5]}" ||
     fail "no memory returned: $line"
 done <<<"$lines"
@@ -74,19 +70,16 @@ done <<<"$lines"
 ok "the catch-up decided $decided boundaries and returned its free memory"
 
 # Restarted: assigned, then 3 s of decider passes with nothing to decide.
-live again "assigned $T_ORDERS \\[3\\]" 30 3
+live_start again "assigned $T_ORDERS \\[3\\]" 30
+sleep 3
+live_stop
 grep -E "assigned $T_ORDERS \\[3\\]" "$WORK/again.log" >/dev/null || fail "not restarted: $(tail -3 "$WORK/again.log")"
 ! grep -E 'caught up' "$WORK/again.log" >/dev/null ||
   fail "a run with nothing to decide reported a catch-up: $(grep 'caught up' "$WORK/again.log")"
 ok "restarted with nothing to decide: nothing reported"
 
 # A live stream after the input's end (2026-05-01): 6 steps of an hour.
-rw run -X log.file=/dev/null -X log.level=debug >/dev/null 2>"$WORK/stream.log" &
-pid=$!
-for _ in $(seq 300); do
-  grep -E "assigned $T_ORDERS \\[3\\]" "$WORK/stream.log" >/dev/null && break
-  sleep 0.1
-done
+live_start stream "assigned $T_ORDERS \\[3\\]" 30
 grep -E "assigned $T_ORDERS \\[3\\]" "$WORK/stream.log" >/dev/null ||
   fail "not assigned: $(tail -3 "$WORK/stream.log")"
 t0=1777680000000   # 2026-05-02T00:00:00Z
@@ -99,8 +92,7 @@ for k in 1 2 3 4 5 6; do
   done
   sleep 1.2
 done
-stop_runs
-wait "$pid" || true
+live_stop
 steps=$(($(grep -c 'boundary(ies) decided' "$WORK/stream.log" || true) - n0))
 ((steps >= 5)) ||
   fail "the stream's steps were decided in $steps pass(es), not one each: $(grep 'decided' "$WORK/stream.log" | tail -8)"

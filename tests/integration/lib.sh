@@ -28,6 +28,8 @@ NS="t${ID//-/_}"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
+# Whether riskwatch runs under the sanitizers (whose allocator is not glibc's).
+sanitized() { ldd "$RW_BIN" | grep libasan >/dev/null; }
 
 create_topics() {
   local t

@@ -172,7 +172,7 @@ fds=$(metric process_open_fds) maxfds=$(metric process_max_fds)
 ((fds > 3 && fds <= maxfds && maxfds == $(ulimit -n))) ||
   fail "process_open_fds '$fds', process_max_fds '$maxfds' (ulimit -n $(ulimit -n))"
 inuse=$(curl -s --max-time 5 "$M/metrics" | awk '$1 == "riskwatch_heap_bytes{state=\"in_use\"}" { print $2 }')
-if ldd "$RW_BIN" | grep libasan >/dev/null; then
+if sanitized; then
   # The sanitizers' allocator gives mallinfo2() no figures: no series.
   [[ -z $inuse ]] || fail "riskwatch_heap_bytes exported under ASan: '$inuse'"
   inuse="(none under ASan)"
