@@ -79,7 +79,7 @@ has err "frobnicate" "unknown command"
 ok "unknown command exits 2 and is named"
 
 want_version=$(sed -n 's/^project(riskwatch VERSION \([0-9][0-9.]*\).*/\1/p' \
-  "$RW_SOURCE_DIR/CMakeLists.txt" | head -n 1)
+  "$RW_SOURCE_DIR/CMakeLists.txt" | sed -n 1p)
 for v in --version -V; do
   rw "$v"
   expect_rc 0 "riskwatch $v"

@@ -132,7 +132,7 @@ order() {   # order N KIND ACCOUNT DAY [CHANNEL]: one OrderEvent as JSON
 
 orders_offset() {   # the stored next offset of the orders partition
   local k
-  k=$(rcli --scan --pattern "$NS:*:off:$T_ORDERS" | head -1)
+  k=$(rcli --scan --pattern "$NS:*:off:$T_ORDERS" | sed -n 1p)
   [[ -n $k ]] && rcli GET "$k" || echo -1
 }
 dlq_count() {
@@ -158,7 +158,7 @@ timeout 120 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP RE
 [[ $rc -eq 0 ]] || { cat "$WORK/run1.log" >&2; fail "riskwatch run exited $rc"; }
 grep -q '"rule":"churn.refund_rate","subject":"ACCOUNT/acct-reg"' "$WORK/alerts.jsonl" ||
   { cat "$WORK/run1.log" >&2; fail "no refund_rate alert for acct-reg"; }
-akey=$(rcli --scan --pattern "$NS:*:a:acct-reg" | head -1)
+akey=$(rcli --scan --pattern "$NS:*:a:acct-reg" | sed -n 1p)
 [[ -n $akey && $(rcli HGET "$akey" m | cut -d, -f4) == 2 ]] || fail "expected 2 PLACED orders for acct-reg"
 [[ $(orders_offset) == 5 ]] || fail "stored orders offset is $(orders_offset), expected 5"
 [[ $(apic_count "$id_v2") == 1 ]] ||
@@ -250,7 +250,7 @@ cat "$WORK/run2.log"
 grep -q "schema registry answered: resumed" "$WORK/run2.log" || fail "no resume line in the log"
 grep -Eq "run: 3 consumed, 3 applied.*, 0 duplicate\(s\), 0 to the DLQ" "$WORK/run2.log" ||
   fail "expected 3 records consumed and applied once each"
-akey=$(rcli --scan --pattern "$NS:*:a:acct-out" | head -1)
+akey=$(rcli --scan --pattern "$NS:*:a:acct-out" | sed -n 1p)
 [[ -n $akey && $(rcli HGET "$akey" m | cut -d, -f4) == 3 ]] || fail "expected 3 PLACED orders for acct-out"
 [[ $(dlq_count) == 1 ]] || fail "DLQ grew after the outage"
 ok "registry back: every record applied once, nothing lost"

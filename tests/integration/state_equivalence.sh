@@ -289,7 +289,7 @@ zid=
 for _ in $(seq 100); do
   # In MULTI (x) and held by the pause (b): its transaction's first write.
   zid=$(rcli CLIENT LIST | awk '/ flags=[A-Za-z]*x/ && / flags=[A-Za-z]*b/ {
-    for (i = 1; i <= NF; i++) if ($i ~ /^id=/) print substr($i, 4) }' | head -1)
+    for (i = 1; i <= NF; i++) if ($i ~ /^id=/) print substr($i, 4) }' | sed -n 1p)
   [[ -n $zid ]] && rcli INFO clients | grep '^blocked_clients:[1-9]' >/dev/null && break
   sleep 0.05
 done

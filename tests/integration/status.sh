@@ -58,7 +58,7 @@ re='status: [0-9,]+ records/s, 4 partitions, lag 0 records, watermark (20[0-9-]{
 wm=${BASH_REMATCH[1]} behind=${BASH_REMATCH[3]} alerts=${BASH_REMATCH[5]}
 # The watermark is the lowest partition's highest event time minus
 # allowed.lateness, as stored in Redis.
-lowest=$(for k in $(rcli --scan --pattern "$NS:*:wm:*"); do rcli GET "$k"; done | sort -n | head -n 1)
+lowest=$(for k in $(rcli --scan --pattern "$NS:*:wm:*"); do rcli GET "$k"; done | sort -n | sed -n 1p)
 ms=$((lowest - 300000))
 want=$(date -u -d "@$((ms / 1000)).$(printf %03d $((ms % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ)
 want=${want/.000Z/Z}
