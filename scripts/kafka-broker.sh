@@ -187,7 +187,9 @@ num.partitions=3
 # Test histories carry event times months old as record timestamps: keep them
 # (time-based retention would delete them within a minute of start-up).
 log.retention.ms=-1
-auto.create.topics.enable=true
+# As most production brokers: topics are created on purpose (the tests create
+# theirs), never by a client's first request for one.
+auto.create.topics.enable=false
 delete.topic.enable=true
 default.replication.factor=1
 min.insync.replicas=1

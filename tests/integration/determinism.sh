@@ -15,7 +15,9 @@ trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -r
 
 create_topics 3
 for v in a b c; do
-  "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "alerts-$v-$ID" 3 >/dev/null
+  for t in alerts dlq; do
+    "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t-$v-$ID" 3 >/dev/null
+  done
 done
 # Small batches in (b) and the last run of (c): many batch boundaries.
 SMALL=(-X batch.size=40 -X batch.timeout=20ms)

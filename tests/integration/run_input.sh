@@ -26,6 +26,17 @@ shown() { printf '\n--- stderr ---\n%s\n' "$(head -c 3000 "$1")"; }
 # (N late), N duplicate(s), ...").
 summary() { grep -oE "[0-9]+ $2" "$1" | tail -n 1 | grep -oE '^[0-9]+'; }
 
+# The broker creates no topic on first use (auto.create.topics.enable=false):
+# each is created before gen writes to it. The output topics exist throughout
+# (output_topics.sh tests their absence).
+create() {
+  local t
+  for t in "$@"; do
+    "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" 3 >/dev/null
+  done
+}
+create "$T_ALERTS" "$T_DLQ"
+
 # ---- missing input topics --------------------------------------------------------
 
 # With -e: exit 1 at once, naming every missing topic and its property.
@@ -37,6 +48,7 @@ ok "run -e on missing topics exits 1: $(grep -m1 'not found' "$WORK/e.err" | cut
 
 # Only the support topic missing: only it is named.
 TO_ONLY="orders-only-$ID"
+create "$TO_ONLY"
 rw gen -X topics.orders="$TO_ONLY" -X topics.support="$TO_ONLY" -n 20 --accounts 5 --days 5 \
   2>"$WORK/gen0.err" || { cat "$WORK/gen0.err" >&2; fail "gen onto $TO_ONLY"; }
 run "$WORK/out" "$WORK/e1.err" run -e -X topics.orders="$TO_ONLY"
@@ -45,7 +57,7 @@ grep -qF "input topic not found on the broker: $T_SUPPORT (topics.support)" "$WO
   fail "run -e with topics.support missing does not name it alone$(shown "$WORK/e1.err")"
 ok "run -e with one missing topic names that one"
 
-# Without -e: one line per missing topic, then it consumes what gen creates.
+# Without -e: one line per missing topic, then it consumes them once created.
 # (exec: $! is riskwatch itself, which SIGINT must reach)
 ( exec "$RW_BIN" run -X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$REDIS_URL" \
     -X state.namespace="$NS" -X group.id="group-$ID" \
@@ -63,6 +75,7 @@ for t in "$T_ORDERS (topics.orders)" "$T_SUPPORT (topics.support)"; do
   grep -qF "topic $t does not exist: waiting for it to be created" "$WORK/wait.err" ||
     fail "run without -e does not say it waits for $t$(shown "$WORK/wait.err")"
 done
+create "$T_ORDERS" "$T_SUPPORT"
 rw gen --seed 3 --accounts 10 --days 10 2>"$WORK/gen1.err" ||
   { cat "$WORK/gen1.err" >&2; fail "gen"; }
 produced=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen1.err" | grep -oE '[0-9]+')
@@ -99,6 +112,7 @@ ok "run without -e says once per missing topic that it waits, and consumes the $
 # timeout, or more.
 END=(-X state.namespace="${NS}_end" -X group.id="group-end-$ID"
      -X topics.orders="orders-end-$ID" -X topics.support="support-end-$ID")
+create "orders-end-$ID" "support-end-$ID"
 rw gen "${END[@]}" --seed 5 --accounts 20 --days 20 2>"$WORK/gend.err" ||
   { cat "$WORK/gend.err" >&2; fail "gen (end)"; }
 n_end=$(grep -oE '^gen: [0-9]+ events' "$WORK/gend.err" | grep -oE '[0-9]+')
@@ -128,9 +142,7 @@ ok "run -e again with nothing new ends in ${took_ms} ms, not after a 20 s fetch.
 # Topics that exist and are empty: nothing to read, at once.
 EMPTY=(-X state.namespace="${NS}_empty" -X group.id="group-empty-$ID"
        -X topics.orders="orders-empty-$ID" -X topics.support="support-empty-$ID")
-for t in "orders-empty-$ID" "support-empty-$ID"; do
-  "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$t" 3 >/dev/null
-done
+create "orders-empty-$ID" "support-empty-$ID"
 t0=$(date +%s%N)
 run "$WORK/out" "$WORK/empty.err" run -e "${EMPTY[@]}" -X kafka.fetch.wait.max.ms=20000
 took_ms=$((($(date +%s%N) - t0) / 1000000))
@@ -148,6 +160,7 @@ TW_ORDERS="orders-twice-$ID"; TW_SUPPORT="support-twice-$ID"
 two=(-X state.namespace="$NS2" -X group.id="group-twice-$ID"
      -X topics.orders="$TW_ORDERS" -X topics.support="$TW_SUPPORT")
 h=(--seed 9 --accounts 20 --days 20)
+create "$TW_ORDERS" "$TW_SUPPORT"
 rw gen "${two[@]}" "${h[@]}" 2>"$WORK/g1.err" || { cat "$WORK/g1.err" >&2; fail "gen (1)"; }
 rw gen "${two[@]}" "${h[@]}" --start 2026-02-01 2>"$WORK/g2.err" ||
   { cat "$WORK/g2.err" >&2; fail "gen --start 2026-02-01"; }
@@ -171,6 +184,7 @@ TS_ORDERS="orders-same-$ID"; TS_SUPPORT="support-same-$ID"
 same=(-X state.namespace="$NS3" -X group.id="group-same-$ID"
       -X topics.orders="$TS_ORDERS" -X topics.support="$TS_SUPPORT" -X dedup.horizon=60d)
 # Over 1,000 events in all, so the counts need their separators.
+create "$TS_ORDERS" "$TS_SUPPORT"
 for i in 1 2; do
   rw gen "${same[@]}" --seed 9 --accounts 40 --days 40 2>"$WORK/s$i.err" ||
     { cat "$WORK/s$i.err" >&2; fail "gen (same $i)"; }
