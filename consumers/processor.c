@@ -110,6 +110,10 @@ rw_processor_t *rw_processor_new(const rw_conf_t *conf,
                  rw_conf_get_str(conf, "topics.orders"));
         snprintf(proc->topic_support, sizeof(proc->topic_support), "%s",
                  rw_conf_get_str(conf, "topics.support"));
+        snprintf(proc->topic_alerts, sizeof(proc->topic_alerts), "%s",
+                 rw_conf_get_str(conf, "topics.alerts"));
+        snprintf(proc->topic_dlq, sizeof(proc->topic_dlq), "%s",
+                 rw_conf_get_str(conf, "topics.dlq"));
         proc->lateness_ms = rw_conf_get_int(conf, "allowed.lateness");
         proc->group_now = INT64_MIN;
         rw_validate_limits_conf(&proc->vlim, conf);
@@ -417,6 +421,91 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
         return 0;
 }
 
+/* The topics this run produces to (topics.alerts, topics.dlq; not those
+ * a dry run leaves alone) exist before anything is consumed: an alert or a
+ * dead letter that cannot be delivered stops the run (its transitions kept
+ * in the outboxes), so consuming with one missing would only stop later,
+ * after a delivery timeout, at every restart. One missing is asked for by
+ * the producer, as its first delivery would (a broker that creates topics
+ * on first use, auto.create.topics.enable, creates it then), three times
+ * over about a second. Still missing: a run that stops at the end fails
+ * naming them; a live run says once per topic that it waits for it to be
+ * created and asks again every second. A broker that does not answer here is not waited for (the
+ * input topics' check did): the deliveries say what they meet. 0, or -1 and
+ * errstr. */
+static int rw_check_outputs(rw_processor_t *proc, volatile sig_atomic_t *stop,
+                            char *errstr, size_t errstr_size) {
+        static const char *const props[2] = { "topics.alerts", "topics.dlq" };
+        const char *names[2] = { proc->opts.no_alerts ? "" : proc->topic_alerts,
+                                 proc->opts.no_dlq ? "" : proc->topic_dlq };
+        int64_t since = rw_mono_ms();
+        int said = 0;
+
+        for (int round = 0; !*stop; round++) {
+                const struct rd_kafka_metadata *md = NULL;
+                char list[1200] = "", d[32];
+                size_t of = 0;
+                int missing = 0, cnt = 0;
+
+                if (round)
+                        rw_producer_warm(proc->prod, 1000);
+                if (rd_kafka_metadata(proc->rk, 1, NULL, &md, 2000))
+                        return 0;
+                for (int i = 0; i < 2; i++) {
+                        int found = 0, r;
+                        if (!names[i][0] || (i == 1 && !strcmp(names[0], names[1])))
+                                continue;
+                        for (int t = 0; t < md->topic_cnt && !found; t++)
+                                found = !strcmp(md->topics[t].topic, names[i]) &&
+                                        md->topics[t].err !=
+                                                RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                        if (found)
+                                continue;
+                        missing |= 1 << i;
+                        cnt++;
+                        r = snprintf(list + of, sizeof(list) - of, "%s%s (%s)",
+                                     of ? ", " : "", names[i], props[i]);
+                        if (r > 0 && (size_t)r < sizeof(list) - of)
+                                of += (size_t)r;
+                }
+                rd_kafka_metadata_destroy(md);
+                if (!cnt) {
+                        if (said)
+                                rw_log_info("output topic%s created after waiting %s: "
+                                            "consuming", said == 3 ? "s" : "",
+                                            rw_fmt_duration(d, sizeof(d),
+                                                            rw_mono_ms() - since));
+                        return 0;
+                }
+                /* Asked for, a topic the broker creates on first use takes
+                 * a moment to show in its metadata: said missing only once
+                 * it has been asked for three times. */
+                if (round < 3) {
+                        if (round)
+                                usleep(300 * 1000);
+                        continue;
+                }
+                if (proc->opts.exit_at_eof) {
+                        snprintf(errstr, errstr_size, "output topic%s not found on the broker: "
+                                 "%s: what is produced to %s could not be delivered; "
+                                 "create %s first, or name existing topics",
+                                 cnt > 1 ? "s" : "", list, cnt > 1 ? "them" : "it",
+                                 cnt > 1 ? "them" : "it");
+                        return -1;
+                }
+                for (int i = 0; i < 2; i++)
+                        if ((missing & (1 << i)) && !(said & (1 << i)))
+                                rw_log_warn("topic %s (%s) does not exist: waiting for it "
+                                            "to be created before consuming (what is "
+                                            "produced to it could not be delivered)",
+                                            names[i], props[i]);
+                said |= missing;
+                for (int k = 0; k < 5 && !*stop; k++)
+                        usleep(200 * 1000);
+        }
+        return 0;
+}
+
 /* What the operations surface shows of the loop: its counters and its
  * assigned partitions (their lag from the high watermarks the consumer
  * last fetched: no request to the broker). */
@@ -481,6 +570,7 @@ rw_err_t rw_processor_run(rw_processor_t *proc, volatile sig_atomic_t *stop,
         proc->run_stop = stop;
         proc->stop = stop;
         if (rw_check_topics(proc, stop, errstr, errstr_size) ||
+            rw_check_outputs(proc, stop, errstr, errstr_size) ||
             rw_subscribe(proc, errstr, errstr_size)) {
                 free(msgs);
                 proc->run_stop = NULL;

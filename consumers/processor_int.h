@@ -104,6 +104,7 @@ struct rw_processor_s {
         rw_account_limits_t lim;
         rw_rules_params_t params;
         char topic_orders[256], topic_support[256];
+        char topic_alerts[256], topic_dlq[256];  /* what it produces to */
         int64_t lateness_ms;
         rw_validate_limits_t vlim;
         int64_t interval_ms;            /* dependency rules' boundaries */
