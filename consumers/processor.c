@@ -430,9 +430,9 @@ static int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
  * on first use, auto.create.topics.enable, creates it then), three times
  * over about a second. Still missing: a run that stops at the end fails
  * naming them; a live run says once per topic that it waits for it to be
- * created and asks again every second. A broker that does not answer here is not waited for (the
- * input topics' check did): the deliveries say what they meet. 0, or -1 and
- * errstr. */
+ * created and asks again every second. A broker that does not answer here
+ * is not waited for (the input topics' check did): the deliveries say what
+ * they meet. 0, or -1 and errstr. */
 static int rw_check_outputs(rw_processor_t *proc, volatile sig_atomic_t *stop,
                             char *errstr, size_t errstr_size) {
         static const char *const props[2] = { "topics.alerts", "topics.dlq" };
