@@ -244,4 +244,13 @@ int rw_hold_release(rw_processor_t *proc, int *hopeless);
 int rw_hold_cnt(const rw_processor_t *proc);
 void rw_hold_report(const rw_processor_t *proc);
 
+/* topics.c: the input topics exist (first call: asked before the first
+ * poll, -e fails naming the missing ones; then asked again every 2 s while
+ * one is missing), and the output topics before anything is consumed. 0,
+ * or -1 and errstr. */
+int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
+                    char *errstr, size_t errstr_size);
+int rw_check_outputs(rw_processor_t *proc, volatile sig_atomic_t *stop,
+                     char *errstr, size_t errstr_size);
+
 #endif /* RW_PROCESSOR_INT_H */
