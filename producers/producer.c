@@ -43,15 +43,22 @@ static void rw_producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         if (rkm->_private)      /* a tracked alert: its outcome for the outbox */
                 *(rd_kafka_resp_err_t *)rkm->_private = rkm->err;
         if (rkm->err) {
+                int first = 0;
                 prod->failed++;
-                /* A tracked record's failure is its sender's to judge. */
-                if (!rkm->_private && !prod->failed_since_flush++)
+                /* Its sender says what failed: a tracked alert's outcome goes
+                 * to the outbox's drain (to the DLQ, or the run stops naming
+                 * it), the others' to the flush that waits for them ("N
+                 * message(s) not delivered: " the first one). Said here once
+                 * per flush, not per record: a topic that refuses everything
+                 * would log every record it was sent. */
+                if (!rkm->_private && !prod->failed_since_flush++) {
                         snprintf(prod->first_error, sizeof(prod->first_error),
                                  "%s: %s", rd_kafka_topic_name(rkm->rkt),
                                  rd_kafka_err2str(rkm->err));
-                rw_log_error("delivery to %s failed: %s",
-                             rd_kafka_topic_name(rkm->rkt),
-                             rd_kafka_err2str(rkm->err));
+                        first = 1;
+                }
+                rw_log(first ? RW_LOG_ERROR : RW_LOG_DEBUG, "delivery to %s failed: %s",
+                       rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
         } else {
                 prod->delivered++;
         }

@@ -314,8 +314,9 @@ static int64_t fx_redis_offset(fx_t *fx, const char *topic, int partition) {
 }
 
 /* The DLQ cannot be written: the processor stops without storing the poison
- * record's offset; once the DLQ works again, a new run dead-letters it and
- * applies the rest. Nothing is lost. */
+ * records' offsets, saying once (not once per record) that delivery failed
+ * and how many the flush found; once the DLQ works again, a new run
+ * dead-letters them and applies the rest. Nothing is lost. */
 static void test_dlq_failure_loses_nothing(void **state) {
         fx_t *fx = *state;
         rw_processor_opts_t opts = { .exit_at_eof = 1 };
@@ -331,12 +332,14 @@ static void test_dlq_failure_loses_nothing(void **state) {
                 .occurred_at = 1772344800000LL } };
         void *good;
         size_t good_len;
-        const void *vals[2];
-        size_t lens[2];
-        char errstr[512];
-        FILE *devnull = fopen("/dev/null", "w");
+        enum { POISON = 12 };
+        const void *vals[POISON + 1];
+        size_t lens[POISON + 1];
+        char errstr[512], logf[] = "/tmp/rw-dlqf-log.XXXXXX", line[1024];
+        FILE *devnull = fopen("/dev/null", "w"), *lf;
         rd_kafka_resp_err_t denied[50];
         int64_t before;
+        int saved, logfd, said = 0;
 
         opts.alert_fp = devnull;
         /* Drain the fixture's history first, so the poison is what follows. */
@@ -351,11 +354,13 @@ static void test_dlq_failure_loses_nothing(void **state) {
 
         assert_int_equal(rw_codec_encode(fx->codec, &rec, &good, &good_len, errstr,
                                          sizeof(errstr)), RW_OK);
-        vals[0] = "\x07poison";
-        lens[0] = 7;
-        vals[1] = good;
-        lens[1] = good_len;
-        fx_produce_raw(fx, "orders", vals, lens, 2);
+        for (int i = 0; i < POISON; i++) {
+                vals[i] = "\x07poison";
+                lens[i] = 7;
+        }
+        vals[POISON] = good;
+        lens[POISON] = good_len;
+        fx_produce_raw(fx, "orders", vals, lens, POISON + 1);
         free(good);
 
         /* Every Produce request fails, non-retriably. */
@@ -367,9 +372,26 @@ static void test_dlq_failure_loses_nothing(void **state) {
                                      sizeof(errstr)), RW_OK);
         proc = rw_processor_new(fx->conf, &opts, errstr, sizeof(errstr));
         assert_non_null(proc);
+        /* The run's log in a file: the refused dead letters are said once,
+         * with how many the flush found, not once per record. */
+        logfd = mkstemp(logf);
+        assert_true(logfd >= 0);
+        saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0 && dup2(logfd, STDERR_FILENO) >= 0);
         assert_int_not_equal(rw_processor_run(proc, &stop, errstr, sizeof(errstr)), RW_OK);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        close(logfd);
         assert_non_null(strstr(errstr, "dead-letter queue"));
+        assert_non_null(strstr(errstr, "12 message(s) not delivered: riskwatch-dlq: "));
         rw_processor_destroy(proc);
+        lf = fopen(logf, "r");
+        assert_non_null(lf);
+        while (fgets(line, sizeof(line), lf))
+                said += strstr(line, "delivery to riskwatch-dlq failed") != NULL;
+        fclose(lf);
+        unlink(logf);
+        assert_int_equal(said, 1);
         /* Neither the poison nor the valid record after it was stored. */
         assert_int_equal(fx_redis_offset(fx, "orders", 0), before);
 
@@ -382,10 +404,10 @@ static void test_dlq_failure_loses_nothing(void **state) {
         rw_processor_stats(proc, &st);
         rw_processor_destroy(proc);
         fclose(devnull);
-        assert_int_equal(st.dlq, 1);
-        assert_int_equal(st.dlq_by_reason[RW_DLQ_BAD_MAGIC], 1);
+        assert_int_equal(st.dlq, POISON);
+        assert_int_equal(st.dlq_by_reason[RW_DLQ_BAD_MAGIC], POISON);
         assert_int_equal(st.applied, 1);
-        assert_int_equal(fx_redis_offset(fx, "orders", 0), before + 2);
+        assert_int_equal(fx_redis_offset(fx, "orders", 0), before + POISON + 1);
 }
 
 /* A librdkafka fatal error (the idempotent producer is refused its producer
