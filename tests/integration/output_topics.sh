@@ -27,25 +27,23 @@ create "$T_SUPPORT"
 rw gen --seed 4 --accounts 30 --days 60 2>"$WORK/gen.err" || { cat "$WORK/gen.err" >&2; fail "gen"; }
 produced=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen.err" | grep -oE '[0-9]+')
 
-# -e, both missing: exit 1, both named.
-rc=0
-timeout 60 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); rw run -e" \
-  >/dev/null 2>"$WORK/e.err" || rc=$?
-[[ $rc -eq 1 ]] || fail "run -e with the output topics missing: exit $rc, expected 1$(shown "$WORK/e.err")"
-grep -qF "output topics not found on the broker: $T_ALERTS (topics.alerts), $T_DLQ (topics.dlq)" "$WORK/e.err" ||
-  fail "run -e does not name both output topics$(shown "$WORK/e.err")"
-[[ $(stored) -eq 0 ]] || fail "run -e with the output topics missing consumed $(stored) records"
-ok "run -e with both output topics missing exits 1: $(grep -m1 'not found' "$WORK/e.err" | cut -d' ' -f4- | cut -c1-160)"
+# expect_e_fails LOG WHAT MESSAGE: `run -e` exits 1 saying MESSAGE, having
+# stored nothing; WHAT names the case.
+expect_e_fails() {
+  local rc=0
+  timeout 60 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); rw run -e" \
+    >/dev/null 2>"$1" || rc=$?
+  [[ $rc -eq 1 ]] || fail "run -e with $2: exit $rc, expected 1$(shown "$1")"
+  grep -qF "$3" "$1" || fail "run -e with $2 does not say '$3'$(shown "$1")"
+  [[ $(stored) -eq 0 ]] || fail "run -e with $2 consumed $(stored) records"
+  ok "run -e with $2 exits 1: $(grep -m1 'not found' "$1" | cut -d' ' -f4- | cut -c1-160)"
+}
 
-# -e, only the DLQ missing: it alone is named.
+expect_e_fails "$WORK/e.err" "both output topics missing" \
+  "output topics not found on the broker: $T_ALERTS (topics.alerts), $T_DLQ (topics.dlq)"
 create "$T_ALERTS"
-rc=0
-timeout 60 "$BASH" -c "$(declare -f rw); $(declare -p RW_BIN KAFKA_BOOTSTRAP REDIS_URL NS ID T_ORDERS T_SUPPORT T_ALERTS T_DLQ); rw run -e" \
-  >/dev/null 2>"$WORK/e1.err" || rc=$?
-[[ $rc -eq 1 ]] || fail "run -e with topics.dlq missing: exit $rc, expected 1$(shown "$WORK/e1.err")"
-grep -qF "output topic not found on the broker: $T_DLQ (topics.dlq)" "$WORK/e1.err" ||
-  fail "run -e with topics.dlq missing does not name it alone$(shown "$WORK/e1.err")"
-ok "run -e with the DLQ topic missing names it alone"
+expect_e_fails "$WORK/e1.err" "topics.dlq missing" \
+  "output topic not found on the broker: $T_DLQ (topics.dlq)"
 
 # Live: it waits, says so once, consumes nothing; then the topic is created.
 ( exec "$RW_BIN" run -X kafka.bootstrap.servers="$KAFKA_BOOTSTRAP" -X redis.url="$REDIS_URL" \
