@@ -75,7 +75,18 @@ for t in "$T_ORDERS (topics.orders)" "$T_SUPPORT (topics.support)"; do
   grep -qF "topic $t does not exist: waiting for it to be created" "$WORK/wait.err" ||
     fail "run without -e does not say it waits for $t$(shown "$WORK/wait.err")"
 done
-create "$T_ORDERS" "$T_SUPPORT"
+# Both in one CreateTopics request, so they appear together, as when the
+# broker created them on gen's first request (created a second apart, the run
+# was once seen assigned the orders partitions, then the support ones, and
+# stalled with 27 of 28 records unread: not yet understood).
+"$PY" - "$KAFKA_BOOTSTRAP" "$T_ORDERS" "$T_SUPPORT" <<'PYEOF' || fail "cannot create $T_ORDERS and $T_SUPPORT"
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+futures = admin.create_topics([NewTopic(t, 3, 1, config={"retention.ms": "-1"}) for t in sys.argv[2:]])
+for f in futures.values():
+    f.result(30)
+PYEOF
 rw gen --seed 3 --accounts 10 --days 10 2>"$WORK/gen1.err" ||
   { cat "$WORK/gen1.err" >&2; fail "gen"; }
 produced=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen1.err" | grep -oE '[0-9]+')
