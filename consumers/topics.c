@@ -9,6 +9,16 @@
 #include "common/log.h"
 #include "common/rw.h"
 
+/* The topic `name` in md, unless the broker does not know it. */
+static const rd_kafka_metadata_topic_t *rw_md_topic(const struct rd_kafka_metadata *md,
+                                                    const char *name) {
+        for (int t = 0; t < md->topic_cnt; t++)
+                if (!strcmp(md->topics[t].topic, name))
+                        return md->topics[t].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ?
+                               &md->topics[t] : NULL;
+        return NULL;
+}
+
 /* Whether the input topics exist, asked of the broker before the first poll
  * (retried while it gives no answer): a run that stops at the end fails at
  * once naming the missing ones, as there is no end to wait for; a run that
@@ -59,26 +69,22 @@ int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 return 0;
         }
         for (int i = 0; i < 2; i++) {
-                int found = 0;
+                const rd_kafka_metadata_topic_t *mt;
 
                 if (names[i][0] == '^' || (i == 1 && !strcmp(names[0], names[1])))
                         continue;
-                for (int t = 0; t < md->topic_cnt && !found; t++) {
-                        const rd_kafka_metadata_topic_t *mt = &md->topics[t];
-                        found = !strcmp(mt->topic, names[i]) &&
-                                mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                if ((mt = rw_md_topic(md, names[i]))) {
                         /* The orders partitions, for the gap holds, the
                          * at-end reports and the decider: asked later on
                          * the consumer's connection, a request waits
                          * behind a parked fetch. */
-                        if (found && i == 0 && !mt->err && mt->partition_cnt > 0 &&
+                        if (i == 0 && !mt->err && mt->partition_cnt > 0 &&
                             !proc->orders_partitions) {
                                 proc->orders_partitions = mt->partition_cnt;
                                 rw_decider_set_partitions(proc->decider, mt->partition_cnt);
                         }
-                }
-                if (found)
                         continue;
+                }
                 missing |= 1 << i;
                 cnt++;
                 if (!first) {
@@ -136,14 +142,9 @@ int rw_check_outputs(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 if (rd_kafka_metadata(proc->rk, 1, NULL, &md, 2000))
                         return 0;
                 for (int i = 0; i < 2; i++) {
-                        int found = 0, r;
-                        if (!names[i][0] || (i == 1 && !strcmp(names[0], names[1])))
-                                continue;
-                        for (int t = 0; t < md->topic_cnt && !found; t++)
-                                found = !strcmp(md->topics[t].topic, names[i]) &&
-                                        md->topics[t].err !=
-                                                RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-                        if (found)
+                        int r;
+                        if (!names[i][0] || (i == 1 && !strcmp(names[0], names[1])) ||
+                            rw_md_topic(md, names[i]))
                                 continue;
                         missing |= 1 << i;
                         cnt++;
