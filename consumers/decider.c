@@ -13,6 +13,7 @@
 #include "consumers/decider.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/repeat.h"
 #include "ops/process.h"
 #include "producers/producer.h"
 #include "state/outbox.h"
@@ -54,6 +55,7 @@ struct rw_decider_s {
          * boundaries since the last that decided none, what they decided,
          * since when. */
         int64_t run_passes, run_decided, run_since_us;
+        rw_repeat_t redis_fault;        /* Redis away: said once, not per pass */
 };
 
 static void rw_decider_emit(void *opaque, const rw_alert_t *a) {
@@ -68,8 +70,12 @@ static rw_err_t rw_decider_drain(void *opaque, const char *tag) {
         char errstr[512];
         rw_err_t err = rw_outbox_drain(dc->st, tag, NULL, dc->prod, dc->codec,
                                        rw_decider_emit, dc, NULL, errstr, sizeof(errstr));
-        if (err)
-                rw_log_warn("dependency alerts not delivered yet: %s", errstr);
+        /* Redis away: the pass says so (rw_decider_pass()); a failed
+         * delivery stops the decider, said here with its cause. */
+        if (err == RW_ERR_IO)
+                rw_log_debug("dependency alerts not delivered yet: %s", errstr);
+        else if (err)
+                rw_log_warn("dependency alerts not delivered: %s", errstr);
         return err;
 }
 
@@ -131,10 +137,12 @@ static int rw_decider_pass(rw_decider_t *dc, int *morep) {
                                rw_decider_drain, dc, &res, errstr, sizeof(errstr));
         if (err == RW_ERR_IO) {
                 /* Next pass; the batches ride out the outage. */
-                rw_log_warn("dependency rules: %s", errstr);
+                rw_repeat_fail(&dc->redis_fault, rw_mono_ms(), RW_REPEAT_EVERY_MS,
+                               "dependency rules", errstr);
                 rw_state_reconnect(dc->st, errstr, sizeof(errstr));
                 return 0;
         }
+        rw_repeat_ok(&dc->redis_fault, rw_mono_ms(), "dependency rules");
         if (err) {
                 pthread_mutex_lock(&dc->lock);
                 snprintf(dc->failed, sizeof(dc->failed), "dependency rules: %s", errstr);

@@ -6,6 +6,7 @@
 #include "consumers/idle.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/repeat.h"
 
 /* The clock an idle partition should move to (consumers/idle.h), or 0 when
  * it is not idle (at its end for idle.timeout; never in a replay, run -e)
@@ -93,7 +94,7 @@ static void rw_report_ends(rw_processor_t *proc) {
 void rw_loop_tick(rw_processor_t *proc) {
         char errstr[512];
         rw_err_t err = RW_OK;
-        int hopeless;
+        int hopeless, asked = 0;
 
         proc->tick_at = rw_mono_ms() + 500;
         (void)rw_hold_release(proc, &hopeless);    /* waiting partitions */
@@ -107,12 +108,16 @@ void rw_loop_tick(rw_processor_t *proc) {
                 err = rw_boundary_low_watermark(proc->boundary, proc->state,
                                                 proc->orders_partitions, rw_now_ms(),
                                                 &proc->group_now, errstr, sizeof(errstr));
+                asked = 1;
                 break;
         }
         if (err == RW_ERR_IO) {
-                rw_log_warn("the group's low watermark: %s", errstr);
+                rw_repeat_fail(&proc->low_fault, rw_mono_ms(), RW_REPEAT_EVERY_MS,
+                               "the group's low watermark", errstr);
                 rw_state_reconnect(proc->state, errstr, sizeof(errstr));
         } else if (err) {
                 rw_fatal(proc, "dependency rules: %s", errstr);
+        } else if (asked) {
+                rw_repeat_ok(&proc->low_fault, rw_mono_ms(), "the group's low watermark");
         }
 }

@@ -20,6 +20,7 @@
 #include "consumers/decider.h"
 #include "consumers/prefetch.h"
 #include "rules/rules.h"
+#include "common/repeat.h"
 #include "common/arena.h"
 
 /* One assigned input partition. */
@@ -117,6 +118,7 @@ struct rw_processor_s {
         int32_t orders_partitions;      /* of topics.orders (0: not known yet) */
         int64_t tick_at;                /* mono ms of the next end-of-partition report */
         int64_t group_now;              /* the group's low watermark (INT64_MIN: none) */
+        rw_repeat_t low_fault;          /* reading it failed: said once, not per tick */
         int64_t idle_timeout_ms;
         int64_t check_at;               /* mono ms of the next position check */
         int64_t lock_ttl_ms;            /* of the decider's lock */

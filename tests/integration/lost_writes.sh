@@ -39,7 +39,11 @@ for _ in $(seq 600); do (( $(offsum) >= total )) && break; sleep 0.1; done
 (( $(offsum) == total )) || fail "the run stored $(offsum) of $total records"
 ok "run stored all $total records; the snapshot holds $half"
 
-# Redis restarts from the older snapshot. No record arrives any more.
+# Redis goes away for 3 s (the decider's passes and the loop's ticks, every
+# half second, meet it each time), then restarts from the older snapshot. No
+# record arrives any more.
+"$RW_SOURCE_DIR/scripts/redis-private.sh" stop "$RW_SERVICES" >/dev/null 2>&1
+sleep 3
 "$RW_SOURCE_DIR/scripts/redis-private.sh" restart "$RW_SERVICES" >/dev/null 2>&1
 (( $(offsum) < total )) || fail "Redis came back with everything ($(offsum))"
 for _ in $(seq 300); do (( $(offsum) == total )) && break; sleep 0.1; done
@@ -53,6 +57,15 @@ rc=0; wait "$pid" || rc=$?
 ((rc == 0)) || fail "run exited $rc: $(grep -vE "kafka: |assigned|revoked" "$WORK/run.log" | tail -8)"
 grep -qE "[1-9][0-9]* partition\(s\) found behind what was written" "$WORK/run.log" ||
   fail "the exit summary does not count the partitions that lost writes"
+# The outage is said once per thing that met it, and its end once: not a
+# line per pass or tick.
+for what in "dependency rules" "the group's low watermark"; do
+  n=$(grep -c "warn  $what: " "$WORK/run.log" || true)
+  ((n == 1)) || fail "the log says '$what' failed $n times over a 3 s outage, not once: $(grep -F "$what" "$WORK/run.log" | head -5)"
+  grep -qE "info  $what: working again after [0-9]+s \([0-9]+ failed attempts\)" "$WORK/run.log" ||
+    fail "the log does not say '$what' works again: $(grep -F "$what" "$WORK/run.log" | head -5)"
+done
+ok "a 3 s Redis outage: said once by the decider and once by the loop's tick, each with its end ($(grep -oE "dependency rules: working again after [^)]*\)" "$WORK/run.log"))"
 ok "Redis back without writes, no record arriving: noticed ($(grep -c 'redis lost writes: ' "$WORK/run.log") partition(s)), rebuilt to all $total records"
 # What it rebuilt equals one clean pass (the decider's slot included, once a
 # run to the end has decided what the group passed).
