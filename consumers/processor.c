@@ -213,6 +213,8 @@ void rw_processor_destroy(rw_processor_t *proc) {
                 return;
         /* Before the consumer it asks for metadata. */
         rw_decider_destroy(proc->decider);
+        if (proc->start_md)
+                rd_kafka_metadata_destroy(proc->start_md);
         if (proc->queue)
                 rd_kafka_queue_destroy(proc->queue);
         if (proc->rk)

@@ -171,6 +171,9 @@ struct rw_processor_s {
         /* Input topics the broker did not know (bit 0 orders, 1 support),
          * asked again at topics_check_at (mono ms; 0: not asked yet). */
         int topics_missing;
+        /* The broker's first answer about every topic, kept by
+         * rw_check_topics() for rw_check_outputs() (NULL once used). */
+        const struct rd_kafka_metadata *start_md;
         int64_t topics_check_at;
 };
 

@@ -99,7 +99,12 @@ int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                                     "created", names[i], props[i]);
                 }
         }
-        rd_kafka_metadata_destroy(md);
+        /* The first answer serves the output topics' check next
+         * (rw_check_outputs()), rather than a second request. */
+        if (first && !proc->start_md)
+                proc->start_md = md;
+        else
+                rd_kafka_metadata_destroy(md);
         proc->topics_missing = missing;
         if (first && cnt && proc->opts.exit_at_eof) {
                 snprintf(errstr, errstr_size, "input topic%s not found on the broker: %s: "
@@ -139,8 +144,12 @@ int rw_check_outputs(rw_processor_t *proc, volatile sig_atomic_t *stop,
 
                 if (round)
                         rw_producer_warm(proc->prod, 1000);
-                if (rd_kafka_metadata(proc->rk, 1, NULL, &md, 2000))
+                if (!round && proc->start_md) {
+                        md = proc->start_md;    /* the input check's answer */
+                        proc->start_md = NULL;
+                } else if (rd_kafka_metadata(proc->rk, 1, NULL, &md, 2000)) {
                         return 0;
+                }
                 for (int i = 0; i < 2; i++) {
                         int r;
                         if (!names[i][0] || (i == 1 && !strcmp(names[0], names[1])) ||
