@@ -103,15 +103,10 @@ metric_at() { { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" || true; } |
 metric() { metric_at "$mport" "$1"; }
 
 # Everything consumed while Alertmanager is down.
-covered=0
-for _ in $(seq 900); do
-  covered=$(rcli --scan --pattern "$NS:*:off:*" | xargs -r redis-cli -p "$REDIS_PORT" MGET |
-            awk '{ s += $1 } END { print s + 0 }')
-  ((covered >= produced)) && break
+wait_stored "$produced" "$pid" 900 || {
   kill -0 "$pid" 2>/dev/null || fail "run exited$(shown "$WORK/run.err")"
-  sleep 0.1
-done
-((covered >= produced)) || fail "not consumed ($covered of $produced)$(shown "$WORK/run.err")"
+  fail "not consumed ($covered of $produced)$(shown "$WORK/run.err")"
+}
 sleep 2   # the last outboxes delivered
 # The expected set: each (rule, subject)'s last transition, if FIRING.
 expected() {

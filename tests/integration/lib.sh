@@ -54,6 +54,27 @@ rw() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# The records the stored positions of namespace NS (default $NS) cover.
+stored() {   # [NS]
+  rcli --scan --pattern "${1:-$NS}:*:off:*" | xargs -r redis-cli -p "$REDIS_PORT" MGET |
+    awk '{ s += $1 } END { print s + 0 }'
+}
+# Wait up to TENTHS tenths of a second (default 600) for the stored
+# positions of $NS to cover N records while process PID runs; $covered holds
+# the last count. 1 when they do not.
+wait_stored() {   # N PID [TENTHS]
+  local _
+  covered=0
+  for _ in $(seq "${3:-600}"); do
+    covered=$(stored)
+    ((covered >= $1)) && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  covered=$(stored)
+  ((covered >= $1))
+}
+
 # The canonical state of a namespace into FILE (state_dump.lua): fails unless
 # the dump ends with its key count, the count is its lines', and it is not 0.
 dump_state() {   # NAMESPACE FILE

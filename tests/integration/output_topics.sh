@@ -16,11 +16,6 @@ trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -r
 
 shown() { printf '\n--- stderr ---\n%s\n' "$(head -c 3000 "$1")"; }
 create() { "$RW_SOURCE_DIR/scripts/kafka-broker.sh" create-topic "$RW_SERVICES" "$1" 3 >/dev/null; }
-# stored: the records the namespace's stored positions cover.
-stored() {
-  rcli --scan --pattern "$NS:*:off:*" | xargs -r redis-cli -p "$REDIS_PORT" MGET |
-    awk '{ s += $1 } END { print s + 0 }'
-}
 
 create "$T_ORDERS"
 create "$T_SUPPORT"
@@ -70,14 +65,7 @@ n=$(grep -c "does not exist" "$WORK/live.err" || true)
 ok "a live run waits for $T_DLQ: said once, nothing consumed in 3 s"
 
 create "$T_DLQ"
-covered=0
-for _ in $(seq 600); do
-  covered=$(stored)
-  ((covered >= produced)) && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-((covered >= produced)) ||
+wait_stored "$produced" "$pid" ||
   fail "run did not consume the input once $T_DLQ was created ($covered of $produced)$(shown "$WORK/live.err")"
 grep -qE "info  output topic created after waiting [0-9]+[a-z]+( [0-9]+[a-z]+)?: consuming" "$WORK/live.err" ||
   fail "run does not say it goes on once the topic exists$(shown "$WORK/live.err")"

@@ -91,15 +91,7 @@ rw gen --seed 3 --accounts 10 --days 10 2>"$WORK/gen1.err" ||
   { cat "$WORK/gen1.err" >&2; fail "gen"; }
 produced=$(grep -oE '^gen: [0-9]+ events' "$WORK/gen1.err" | grep -oE '[0-9]+')
 # Consumed once the stored offsets cover every record.
-covered=0
-for _ in $(seq 600); do
-  covered=$(rcli --scan --pattern "$NS:*:off:*" | xargs -r redis-cli -p "$REDIS_PORT" MGET |
-            awk '{ s += $1 } END { print s + 0 }')
-  ((covered >= produced)) && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-((covered >= produced)) ||
+wait_stored "$produced" "$pid" ||
   fail "run without -e did not consume the topics once created ($covered of $produced)$(shown "$WORK/wait.err")"
 kill -INT "$pid"
 rc=0
