@@ -324,6 +324,7 @@ int rw_cmd_inspect(int argc, char **argv) {
         rw_conf_t *conf = NULL;
         rw_state_t *st = NULL;
         const char *vendor = NULL;
+        int64_t layout = 0;
         char errstr[1024];
         int opt, json = 0, portfolio = 0, rc = RW_EXIT_RUNTIME;
 
@@ -348,6 +349,18 @@ int rw_cmd_inspect(int argc, char **argv) {
                 return RW_EXIT_USAGE;
         if (!(st = rw_state_new(conf, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                goto done;
+        }
+        /* A namespace of another layout would be read wrong. */
+        if (rw_state_layout(st, 0, &layout, errstr, sizeof(errstr))) {
+                fprintf(stderr, "riskwatch inspect: %s\n", errstr);
+                goto done;
+        }
+        if (layout != RW_STATE_LAYOUT) {
+                fprintf(stderr, "riskwatch inspect: state.namespace: '%s' holds state of "
+                        "layout %lld, and this riskwatch reads layout %d only\n",
+                        rw_state_ns(st), (long long)layout, RW_STATE_LAYOUT);
+                rc = RW_EXIT_USAGE;
                 goto done;
         }
         if (portfolio) {

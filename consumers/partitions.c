@@ -54,21 +54,46 @@ void rw_part_forget(rw_processor_t *proc, rw_part_t *p) {
         rw_cache_drop_tag(proc->cache, RW_VENDOR_TAG_BASE + rw_part_tag(proc, p));
 }
 
-/* The evaluation interval the namespace was built with against this run's,
- * read with the first position this process loads (before any record is
- * consumed; the decider decides nothing until then): RW_OK, an error from
- * Redis, or RW_ERR_CONFIG with the reason in why, naming the setting and its
- * origin. Not at start: the run waits out a Redis outage with partitions
- * assigned. */
-static rw_err_t rw_check_interval(rw_processor_t *proc, char *why, size_t why_size) {
-        const char *key = "evaluation.interval",
-                   *origin = rw_conf_origin(proc->conf, key);
-        char b1[32], b2[32];
+/* "ORIGIN: " (or "-X ") before a setting's name in a message, "" when it
+ * has none. */
+static const char *rw_origin_pre(const rw_processor_t *proc, const char *key, char *buf,
+                                 size_t size) {
+        const char *origin = rw_conf_origin(proc->conf, key);
+
+        snprintf(buf, size, "%s%s", origin ? origin : "",
+                 origin ? (strcmp(origin, "-X") ? ": " : " ") : "");
+        return buf;
+}
+
+/* The namespace's layout and the evaluation interval it was built with
+ * against this run's, read with the first position this process loads
+ * (before any record is consumed; the decider decides nothing until then):
+ * RW_OK, an error from Redis, or RW_ERR_CONFIG with the reason in why,
+ * naming the setting and its origin. Not at start: the run waits out a
+ * Redis outage with partitions assigned. */
+static rw_err_t rw_check_namespace(rw_processor_t *proc, char *why, size_t why_size) {
+        const char *key = "evaluation.interval";
+        char b1[32], b2[32], pre[600];
         int64_t stored;
         rw_err_t err;
 
         if (proc->interval_checked)
                 return RW_OK;
+        /* First: a namespace of another layout is not read at all. */
+        if ((err = rw_state_layout(proc->state, 1, &stored, why, why_size)))
+                return err;
+        if (stored != RW_STATE_LAYOUT) {
+                snprintf(why, why_size,
+                         "%sstate.namespace: '%s' holds state of layout %lld, and this "
+                         "riskwatch reads layout %d only: %s",
+                         rw_origin_pre(proc, "state.namespace", pre, sizeof(pre)),
+                         rw_state_ns(proc->state), (long long)stored, RW_STATE_LAYOUT,
+                         stored > RW_STATE_LAYOUT ?
+                         "a newer riskwatch wrote it; run that version, or rebuild a "
+                         "new namespace with this one (riskwatch replay)" :
+                         "rebuild a new namespace with this version (riskwatch replay)");
+                return RW_ERR_CONFIG;
+        }
         if ((err = rw_state_interval(proc->state, proc->interval_ms, 1, &stored, why,
                                      why_size)))
                 return err;
@@ -81,10 +106,10 @@ static rw_err_t rw_check_interval(rw_processor_t *proc, char *why, size_t why_si
         if (stored > 0)
                 rw_fmt_duration_exact(b2, sizeof(b2), stored);
         snprintf(why, why_size,
-                 "%s%s%s: %s, but state.namespace '%s' was built with %s%s: its "
+                 "%s%s: %s, but state.namespace '%s' was built with %s%s: its "
                  "portfolio buckets and fold copies are indexed by it; set %s back, "
                  "or use a new namespace (riskwatch replay rebuilds one)",
-                 origin ? origin : "", origin ? (strcmp(origin, "-X") ? ": " : " ") : "",
+                 rw_origin_pre(proc, key, pre, sizeof(pre)),
                  key, b1, rw_state_ns(proc->state), stored > 0 ? "" : "another interval",
                  stored > 0 ? b2 : "", key);
         return RW_ERR_CONFIG;
@@ -101,7 +126,7 @@ static int rw_part_load_position(rw_processor_t *proc, rw_part_t *p) {
         p->end_since = 0;
         p->followed = 0;
         rw_hold_end(proc, p, 0);        /* the caller seeks (or assigns) */
-        while ((err = rw_check_interval(proc, errstr, sizeof(errstr))) ||
+        while ((err = rw_check_namespace(proc, errstr, sizeof(errstr))) ||
                (err = rw_state_get_position(proc->state, p->topic, p->partition,
                                             &p->expected, &p->watermark, errstr,
                                             sizeof(errstr))) ||

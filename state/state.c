@@ -421,6 +421,51 @@ rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int record,
         return RW_OK;
 }
 
+rw_err_t rw_state_layout(rw_state_t *st, int record, int64_t *storedp, char *errstr,
+                         size_t errstr_size) {
+        char key[512], val[32];
+        const char *get[3] = { "HGET", key, "layout" },
+                   *has[3] = { "HEXISTS", key, "interval" },
+                   *setnx[4] = { "HSETNX", key, "layout", val };
+        int64_t last, layout;
+        redisReply *r;
+        rw_err_t err;
+
+        if (rw_state_ensure(st, errstr, errstr_size))
+                return RW_ERR_IO;
+        snprintf(key, sizeof(key), "%s:{dep}:agg", st->ns);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, get, NULL)))
+                return rw_state_cmd_err(st);
+        if (r->type == REDIS_REPLY_STRING) {
+                *storedp = strtoll(r->str, NULL, 10);
+                freeReplyObject(r);
+                return RW_OK;
+        }
+        freeReplyObject(r);
+        /* None recorded: new, or older than the records. */
+        if ((err = rw_state_get_decided(st, &last, errstr, errstr_size)))
+                return err;
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, has, NULL)))
+                return rw_state_cmd_err(st);
+        layout = r->type == REDIS_REPLY_INTEGER && !r->integer && last <= 0 ?
+                 RW_STATE_LAYOUT : 1;
+        freeReplyObject(r);
+        *storedp = layout;
+        if (!record)
+                return RW_OK;
+        snprintf(val, sizeof(val), "%lld", (long long)layout);
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 4, setnx, NULL)))
+                return rw_state_cmd_err(st);
+        freeReplyObject(r);
+        /* Another process may have recorded its own meanwhile. */
+        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, get, NULL)))
+                return rw_state_cmd_err(st);
+        if (r->type == REDIS_REPLY_STRING)
+                *storedp = strtoll(r->str, NULL, 10);
+        freeReplyObject(r);
+        return RW_OK;
+}
+
 static int64_t rw_reply_int(const redisReply *r) {
         if (r->type == REDIS_REPLY_INTEGER)
                 return r->integer;

@@ -91,6 +91,19 @@ rw_err_t rw_state_get_decided(rw_state_t *st, int64_t *lastp,
 rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int record,
                            int64_t *storedp, char *errstr, size_t errstr_size);
 
+/* The layout of the keys and values riskwatch keeps in a namespace: raised
+ * by a change an older riskwatch could not read, or this one could not read
+ * from an older namespace. */
+#define RW_STATE_LAYOUT 1
+
+/* The layout the namespace was written in ({dep}:agg "layout"). A namespace
+ * that records none is new (no interval recorded, nothing decided): its
+ * layout is RW_STATE_LAYOUT; or it was written before layouts were
+ * recorded: layout 1. With `record`, the answer is recorded when none was.
+ * The caller compares *storedp with RW_STATE_LAYOUT. */
+rw_err_t rw_state_layout(rw_state_t *st, int record, int64_t *storedp, char *errstr,
+                         size_t errstr_size);
+
 /* Which accounts of a topic-partition have a stored due time at or before
  * `until`: filled in by rw_state_due() (caller frees each of accounts[],
  * accounts and dues; rw_due_query_clear() does). */

@@ -5,7 +5,7 @@
 # created), histories produced onto the same topics (two starts: no
 # duplicates; the same history twice: a warning in the exit summary), and a
 # namespace run with another evaluation.interval than it was built with
-# (exit 2, naming the setting's origin).
+# (exit 2, naming the setting's origin) or of another state layout (exit 2).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PIDS=()   # every riskwatch this test started in the background, killed on exit
@@ -250,3 +250,27 @@ run "$WORK/out" "$WORK/iv3.err" run -e "${two[@]}" -X evaluation.interval=1h
 [[ $rc -eq 0 ]] || fail "run -e with the namespace's own evaluation.interval: exit $rc$(shown "$WORK/iv3.err")"
 ok "inspect --portfolio shows a namespace built with 1h with 1h whatever evaluation.interval says"
 ok "another evaluation.interval on a namespace built with 1h exits 2: $(grep -m1 'but state.namespace' "$WORK/iv.err" | sed 's/.*error run: //' | cut -c1-90)..."
+
+# ---- a namespace of another layout --------------------------------------------------
+
+# The namespace records the layout it was written in; one of another (a
+# newer riskwatch's) is neither read nor written: run exits 2 at once naming
+# it, inspect too; with its own layout back, it runs as before.
+[[ $(rcli hget "$NS2:{dep}:agg" layout) == 1 ]] ||
+  fail "the namespace does not record its layout (1): '$(rcli hget "$NS2:{dep}:agg" layout)'"
+rcli hset "$NS2:{dep}:agg" layout 2 >/dev/null
+before=$(offs)
+run "$WORK/out" "$WORK/lay.err" run -e "${two[@]}"
+[[ $rc -eq 2 ]] || fail "run -e on a namespace of layout 2: exit $rc, expected 2$(shown "$WORK/lay.err")"
+grep -qF "run: -X state.namespace: '$NS2' holds state of layout 2, and this riskwatch reads layout 1 only: a newer riskwatch wrote it" \
+  "$WORK/lay.err" || fail "run -e on a namespace of layout 2 does not say so$(shown "$WORK/lay.err")"
+[[ $(offs) == "$before" && $(rcli hget "$NS2:{dep}:agg" layout) == 2 ]] ||
+  fail "the refused run changed the namespace: '$before' -> '$(offs)', layout $(rcli hget "$NS2:{dep}:agg" layout)"
+rc=0
+rw inspect "${two[@]}" --portfolio >"$WORK/out" 2>"$WORK/lay-i.err" || rc=$?
+[[ $rc -eq 2 ]] && grep -qF "inspect: state.namespace: '$NS2' holds state of layout 2, and this riskwatch reads layout 1 only" \
+  "$WORK/lay-i.err" || fail "inspect on a namespace of layout 2: exit $rc$(shown "$WORK/lay-i.err")"
+rcli hset "$NS2:{dep}:agg" layout 1 >/dev/null
+run "$WORK/out" "$WORK/lay2.err" run -e "${two[@]}"
+[[ $rc -eq 0 ]] || fail "run -e with the namespace's layout back: exit $rc$(shown "$WORK/lay2.err")"
+ok "a namespace of layout 2 is refused by run and inspect (exit 2, nothing written): $(grep -m1 'holds state of layout' "$WORK/lay.err" | sed 's/.*error run: //' | cut -c1-80)..."

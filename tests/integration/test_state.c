@@ -929,6 +929,51 @@ static void test_interval_recorded(void **state) {
         free(v);
 }
 
+/* The layout a namespace was written in: a new one records this riskwatch's
+ * (RW_STATE_LAYOUT); one written before layouts were recorded (an interval
+ * recorded, or a boundary decided) is layout 1 and recorded so; a recorded
+ * layout comes back as it is, whatever it is; read only, nothing is
+ * recorded. */
+static void test_layout_recorded(void **state) {
+        fx_t *fx = *state;
+        char errstr[512];
+        int64_t stored = -1;
+        char *v;
+
+        /* New: read only, then recorded. */
+        assert_int_equal(rw_state_layout(fx->st, 0, &stored, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, RW_STATE_LAYOUT);
+        assert_null(hget(fx, "ts:{dep}:agg", "layout"));
+        assert_int_equal(rw_state_layout(fx->st, 1, &stored, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, RW_STATE_LAYOUT);
+        v = hget(fx, "ts:{dep}:agg", "layout");
+        assert_non_null(v);
+        assert_int_equal(strtoll(v, NULL, 10), RW_STATE_LAYOUT);
+        free(v);
+        /* Written by a later layout: returned as it is, never overwritten. */
+        freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg layout 7"));
+        assert_int_equal(rw_state_layout(fx->st, 1, &stored, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 7);
+        v = hget(fx, "ts:{dep}:agg", "layout");
+        assert_string_equal(v, "7");
+        free(v);
+        /* Older than the records: an interval recorded, or a boundary
+         * decided, and no layout: layout 1. */
+        freeReplyObject(redisCommand(fx->rc, "DEL ts:{dep}:agg"));
+        freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg interval 3600000"));
+        assert_int_equal(rw_state_layout(fx->st, 1, &stored, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 1);
+        v = hget(fx, "ts:{dep}:agg", "layout");
+        assert_string_equal(v, "1");
+        free(v);
+        freeReplyObject(redisCommand(fx->rc, "DEL ts:{dep}:agg"));
+        freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg last %lld",
+                                     (long long)(T0 + 5 * 3600000LL)));
+        assert_int_equal(rw_state_layout(fx->st, 0, &stored, errstr, sizeof(errstr)), RW_OK);
+        assert_int_equal(stored, 1);
+        assert_null(hget(fx, "ts:{dep}:agg", "layout"));
+}
+
 /* A batch write applies whole or not at all. A sum the write computes that
  * does not fit in 64 bits is refused before anything is sent; a command
  * Redis refuses inside the transaction is reported as that, a fault. */
@@ -1125,6 +1170,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_interval_isums, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_hashtable, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_interval_recorded, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_layout_recorded, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_reply_lost, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_write_whole_or_nothing, fx_setup,
                                                 fx_teardown),
