@@ -929,6 +929,25 @@ static void test_interval_recorded(void **state) {
         free(v);
 }
 
+/* rw_state_layout(record) on namespace "ts" gives `want`, and leaves the
+ * field `field` (NULL: none). */
+static void layout_is(fx_t *fx, int record, int64_t want, const char *field) {
+        char errstr[512], *v;
+        int64_t stored = -1;
+
+        assert_int_equal(rw_state_layout(fx->st, record, &stored, errstr, sizeof(errstr)),
+                         RW_OK);
+        assert_int_equal(stored, want);
+        v = hget(fx, "ts:{dep}:agg", "layout");
+        if (!field) {
+                assert_null(v);
+                return;
+        }
+        assert_non_null(v);
+        assert_string_equal(v, field);
+        free(v);
+}
+
 /* The layout a namespace was written in: a new one records this riskwatch's
  * (RW_STATE_LAYOUT); one written before layouts were recorded (an interval
  * recorded, or a boundary decided) is layout 1 and recorded so; a recorded
@@ -936,42 +955,24 @@ static void test_interval_recorded(void **state) {
  * recorded. */
 static void test_layout_recorded(void **state) {
         fx_t *fx = *state;
-        char errstr[512];
-        int64_t stored = -1;
-        char *v;
+        char now[24];
 
+        snprintf(now, sizeof(now), "%d", RW_STATE_LAYOUT);
         /* New: read only, then recorded. */
-        assert_int_equal(rw_state_layout(fx->st, 0, &stored, errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(stored, RW_STATE_LAYOUT);
-        assert_null(hget(fx, "ts:{dep}:agg", "layout"));
-        assert_int_equal(rw_state_layout(fx->st, 1, &stored, errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(stored, RW_STATE_LAYOUT);
-        v = hget(fx, "ts:{dep}:agg", "layout");
-        assert_non_null(v);
-        assert_int_equal(strtoll(v, NULL, 10), RW_STATE_LAYOUT);
-        free(v);
+        layout_is(fx, 0, RW_STATE_LAYOUT, NULL);
+        layout_is(fx, 1, RW_STATE_LAYOUT, now);
         /* Written by a later layout: returned as it is, never overwritten. */
         freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg layout 7"));
-        assert_int_equal(rw_state_layout(fx->st, 1, &stored, errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(stored, 7);
-        v = hget(fx, "ts:{dep}:agg", "layout");
-        assert_string_equal(v, "7");
-        free(v);
+        layout_is(fx, 1, 7, "7");
         /* Older than the records: an interval recorded, or a boundary
          * decided, and no layout: layout 1. */
         freeReplyObject(redisCommand(fx->rc, "DEL ts:{dep}:agg"));
         freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg interval 3600000"));
-        assert_int_equal(rw_state_layout(fx->st, 1, &stored, errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(stored, 1);
-        v = hget(fx, "ts:{dep}:agg", "layout");
-        assert_string_equal(v, "1");
-        free(v);
+        layout_is(fx, 1, 1, "1");
         freeReplyObject(redisCommand(fx->rc, "DEL ts:{dep}:agg"));
         freeReplyObject(redisCommand(fx->rc, "HSET ts:{dep}:agg last %lld",
                                      (long long)(T0 + 5 * 3600000LL)));
-        assert_int_equal(rw_state_layout(fx->st, 0, &stored, errstr, sizeof(errstr)), RW_OK);
-        assert_int_equal(stored, 1);
-        assert_null(hget(fx, "ts:{dep}:agg", "layout"));
+        layout_is(fx, 0, 1, NULL);
 }
 
 /* A batch write applies whole or not at all. A sum the write computes that
