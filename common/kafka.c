@@ -1,15 +1,67 @@
 /* kafka.c - librdkafka client configuration built from riskwatch's conf. */
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/rw.h"
+
+/* The broker failures librdkafka logged lately (FAIL), per client: the
+ * error event it raises for the same failure (_TRANSPORT, with the same
+ * text, served at the client's next poll, after the logs of other brokers'
+ * failures) is then said at debug level, not a second time. Logs come from
+ * librdkafka's threads, error events from the client's poll. */
+#define RW_KAFKA_FAILS 64
+static pthread_mutex_t rw_kafka_fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rw_kafka_fail_s {
+        char client[64];
+        char text[448];
+        int64_t at;             /* mono ms it was logged (0: free, or matched) */
+} rw_kafka_fails[RW_KAFKA_FAILS];
+static unsigned rw_kafka_fail_next;
+
+static void rw_kafka_fail_logged(const char *client, const char *buf) {
+        const char *text = strstr(buf, "]: ");
+        struct rw_kafka_fail_s *f;
+
+        text = text ? text + 3 : buf;
+        pthread_mutex_lock(&rw_kafka_fail_lock);
+        f = &rw_kafka_fails[rw_kafka_fail_next++ % RW_KAFKA_FAILS];
+        snprintf(f->client, sizeof(f->client), "%s", client);
+        snprintf(f->text, sizeof(f->text), "%s", text);
+        f->at = rw_mono_ms();
+        pthread_mutex_unlock(&rw_kafka_fail_lock);
+}
+
+/* Whether client logged `reason` as a failure within the last 10 s (once:
+ * the entry is used up). */
+static int rw_kafka_fail_said(const char *client, const char *reason) {
+        int64_t now = rw_mono_ms();
+        int said = 0;
+
+        pthread_mutex_lock(&rw_kafka_fail_lock);
+        for (int i = 0; i < RW_KAFKA_FAILS && !said; i++) {
+                struct rw_kafka_fail_s *f = &rw_kafka_fails[i];
+                if (f->at && now - f->at < 10000 && !strcmp(f->client, client) &&
+                    !strcmp(f->text, reason)) {
+                        f->at = 0;
+                        said = 1;
+                }
+        }
+        pthread_mutex_unlock(&rw_kafka_fail_lock);
+        return said;
+}
 
 void rw_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                      const char *buf) {
         rw_log_level_t lvl = level <= 3 ? RW_LOG_ERROR :
                              level <= 4 ? RW_LOG_WARN :
                              level <= 6 ? RW_LOG_INFO : RW_LOG_DEBUG;
-        rw_log(lvl, "kafka: %s: %s: %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
+        const char *client = rk ? rd_kafka_name(rk) : "-";
+
+        if (!strcmp(fac, "FAIL") && lvl <= RW_LOG_WARN)
+                rw_kafka_fail_logged(client, buf);
+        rw_log(lvl, "kafka: %s: %s: %s", client, fac, buf);
 }
 
 static pthread_mutex_t rw_kafka_fatal_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -23,8 +75,10 @@ static void rw_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
         char fatal[400];
         (void)opaque;
         if (err != RD_KAFKA_RESP_ERR__FATAL) {
-                rw_log_warn("kafka: %s: %s: %s", rd_kafka_name(rk),
-                            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+                rw_log(err == RD_KAFKA_RESP_ERR__TRANSPORT &&
+                       rw_kafka_fail_said(rd_kafka_name(rk), reason) ?
+                       RW_LOG_DEBUG : RW_LOG_WARN, "kafka: %s: %s: %s", rd_kafka_name(rk),
+                       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
                 return;
         }
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
