@@ -424,46 +424,40 @@ rw_err_t rw_state_interval(rw_state_t *st, int64_t interval_ms, int record,
 rw_err_t rw_state_layout(rw_state_t *st, int record, int64_t *storedp, char *errstr,
                          size_t errstr_size) {
         char key[512], val[32];
-        const char *get[3] = { "HGET", key, "layout" },
-                   *has[3] = { "HEXISTS", key, "interval" },
+        const char *get[5] = { "HMGET", key, "layout", "interval", "last" },
                    *setnx[4] = { "HSETNX", key, "layout", val };
-        int64_t last, layout;
         redisReply *r;
-        rw_err_t err;
+        int recorded, older;
 
         if (rw_state_ensure(st, errstr, errstr_size))
                 return RW_ERR_IO;
         snprintf(key, sizeof(key), "%s:{dep}:agg", st->ns);
-        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, get, NULL)))
-                return rw_state_cmd_err(st);
-        if (r->type == REDIS_REPLY_STRING) {
-                *storedp = strtoll(r->str, NULL, 10);
+        for (int round = 0;; round++) {
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 5, get, NULL)))
+                        return rw_state_cmd_err(st);
+                if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+                        snprintf(errstr, errstr_size, "redis: HMGET %s: unexpected reply", key);
+                        freeReplyObject(r);
+                        return RW_ERR_FAIL;
+                }
+                recorded = r->element[0]->type == REDIS_REPLY_STRING;
+                /* None recorded: new, or older than the records (an
+                 * interval recorded, or a boundary decided). */
+                older = r->element[1]->type == REDIS_REPLY_STRING ||
+                        (r->element[2]->type == REDIS_REPLY_STRING &&
+                         strtoll(r->element[2]->str, NULL, 10) > 0);
+                *storedp = recorded ? strtoll(r->element[0]->str, NULL, 10) :
+                           older ? 1 : RW_STATE_LAYOUT;
                 freeReplyObject(r);
-                return RW_OK;
+                /* Recorded (after ours, maybe another process's: read
+                 * again), or not to be. */
+                if (recorded || !record || round)
+                        return RW_OK;
+                snprintf(val, sizeof(val), "%lld", (long long)*storedp);
+                if (!(r = rw_state_cmd(st, errstr, errstr_size, 4, setnx, NULL)))
+                        return rw_state_cmd_err(st);
+                freeReplyObject(r);
         }
-        freeReplyObject(r);
-        /* None recorded: new, or older than the records. */
-        if ((err = rw_state_get_decided(st, &last, errstr, errstr_size)))
-                return err;
-        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, has, NULL)))
-                return rw_state_cmd_err(st);
-        layout = r->type == REDIS_REPLY_INTEGER && !r->integer && last <= 0 ?
-                 RW_STATE_LAYOUT : 1;
-        freeReplyObject(r);
-        *storedp = layout;
-        if (!record)
-                return RW_OK;
-        snprintf(val, sizeof(val), "%lld", (long long)layout);
-        if (!(r = rw_state_cmd(st, errstr, errstr_size, 4, setnx, NULL)))
-                return rw_state_cmd_err(st);
-        freeReplyObject(r);
-        /* Another process may have recorded its own meanwhile. */
-        if (!(r = rw_state_cmd(st, errstr, errstr_size, 3, get, NULL)))
-                return rw_state_cmd_err(st);
-        if (r->type == REDIS_REPLY_STRING)
-                *storedp = strtoll(r->str, NULL, 10);
-        freeReplyObject(r);
-        return RW_OK;
 }
 
 static int64_t rw_reply_int(const redisReply *r) {
