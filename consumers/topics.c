@@ -19,6 +19,15 @@ static const rd_kafka_metadata_topic_t *rw_md_topic(const struct rd_kafka_metada
         return NULL;
 }
 
+/* ", NAME (PROPERTY)" appended to the list at list[*of] (size bytes), the
+ * comma only after the first; cut when it does not fit. */
+static void rw_topic_list_add(char *list, size_t size, size_t *of, const char *name,
+                              const char *prop) {
+        int r = snprintf(list + *of, size - *of, "%s%s (%s)", *of ? ", " : "", name, prop);
+        if (r > 0 && (size_t)r < size - *of)
+                *of += (size_t)r;
+}
+
 /* Whether the input topics exist, asked of the broker before the first poll
  * (retried while it gives no answer): a run that stops at the end fails at
  * once naming the missing ones, as there is no end to wait for; a run that
@@ -90,10 +99,7 @@ int rw_check_topics(rw_processor_t *proc, volatile sig_atomic_t *stop,
                 if (!first) {
                         continue;
                 } else if (proc->opts.exit_at_eof) {
-                        int r = snprintf(list + of, sizeof(list) - of, "%s%s (%s)",
-                                         of ? ", " : "", names[i], props[i]);
-                        if (r > 0 && (size_t)r < sizeof(list) - of)
-                                of += (size_t)r;
+                        rw_topic_list_add(list, sizeof(list), &of, names[i], props[i]);
                 } else {
                         rw_log_warn("topic %s (%s) does not exist: waiting for it to be "
                                     "created", names[i], props[i]);
@@ -151,16 +157,12 @@ int rw_check_outputs(rw_processor_t *proc, volatile sig_atomic_t *stop,
                         return 0;
                 }
                 for (int i = 0; i < 2; i++) {
-                        int r;
                         if (!names[i][0] || (i == 1 && !strcmp(names[0], names[1])) ||
                             rw_md_topic(md, names[i]))
                                 continue;
                         missing |= 1 << i;
                         cnt++;
-                        r = snprintf(list + of, sizeof(list) - of, "%s%s (%s)",
-                                     of ? ", " : "", names[i], props[i]);
-                        if (r > 0 && (size_t)r < sizeof(list) - of)
-                                of += (size_t)r;
+                        rw_topic_list_add(list, sizeof(list), &of, names[i], props[i]);
                 }
                 rd_kafka_metadata_destroy(md);
                 if (!cnt) {
