@@ -12,27 +12,15 @@
 #include <cmocka.h>
 #include "common/log.h"
 #include "common/repeat.h"
+#include "tests/capture.h"
 
-/* What the logger wrote to stderr while fn ran (fd 2 sent to a file). */
+/* What the logger wrote to stderr while fn ran. */
 static char *captured(void (*fn)(void)) {
-        FILE *f = tmpfile();
-        int saved = dup(2);
-        char *buf = calloc(1, 8192);
-        size_t n;
+        rw_capture_t c;
 
-        assert_non_null(f);
-        assert_non_null(buf);
-        fflush(stderr);
-        assert_true(dup2(fileno(f), 2) >= 0);
+        rw_capture_begin(&c);
         fn();
-        fflush(stderr);
-        assert_true(dup2(saved, 2) >= 0);
-        close(saved);
-        rewind(f);
-        n = fread(buf, 1, 8191, f);
-        buf[n] = '\0';
-        fclose(f);
-        return buf;
+        return rw_capture_end(&c);
 }
 
 static int lines(const char *s) {
